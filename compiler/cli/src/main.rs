@@ -1,0 +1,4 @@
+//! The `ovnflow` command line.
+fn main() {
+    println!("ovnflow");
+}

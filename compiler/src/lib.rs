@@ -1,0 +1,1 @@
+//! Incremental compiler from the OVN Northbound database to the Southbound database.

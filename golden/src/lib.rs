@@ -1,0 +1,1 @@
+//! Golden corpus, the real ovn-northd oracle and canonical SB comparison.

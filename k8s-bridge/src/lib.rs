@@ -1,0 +1,1 @@
+//! Kubernetes to OVN Northbound translation (not implemented yet; see issue 10).
