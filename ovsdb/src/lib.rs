@@ -3,15 +3,37 @@
 //!
 //! Layers, bottom up:
 //! - [`atom`] and [`datum`]: the data model and its exact JSON forms;
-//! - `schema`, `validate`: `.ovsschema` files and checking data against them;
-//! - `db`, `txn`, `replica`, `file`, `transact_file`: in-memory databases, the
-//!   transaction executor, monitor-fed replicas and offline readers;
-//! - `jsonrpc`, `remote`, `client`: the wire protocol and the async client;
-//! - `nb`, `sb`, `vswitch`, `server`: typed rows generated from the bundled schemas.
+//! - [`schema`], [`validate`]: `.ovsschema` files and checking data against them;
+//! - [`db`], [`txn`], [`replica`], [`file`], [`transact_file`]: in-memory
+//!   databases, the transaction executor, monitor-fed replicas and offline readers;
+//! - [`jsonrpc`], [`remote`], [`client`]: the wire protocol and the async client;
+//! - [`typed`] with [`nb`], [`sb`], [`vswitch`], [`server`]: typed rows generated
+//!   from the bundled schemas.
 #![warn(missing_docs)]
 
 pub mod atom;
 pub mod datum;
+
+// Schemas and typed rows.
+pub mod nb;
+pub mod sb;
+pub mod schema;
+pub mod server;
+pub mod typed;
+pub mod validate;
+pub mod vswitch;
+
+// Databases, transactions, replicas and files.
+pub mod db;
+pub mod file;
+pub mod replica;
+pub mod transact_file;
+pub mod txn;
+
+// Wire protocol and client.
+pub mod client;
+pub mod jsonrpc;
+pub mod remote;
 
 pub use atom::{Atom, AtomType, Real, Uuid};
 pub use datum::{Datum, Row};
