@@ -1,1 +1,300 @@
-//! (in progress)
+//! In-memory databases: every row of every table of one schema, as
+//! ovsdb-server holds them, and the row-level changes between two states.
+//!
+//! Rows always hold every column of their table (columns an insert left out
+//! hold the schema default), like ovsdb-server's rows. Rows are shared
+//! (`Arc`), so copying a table is cheap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::atom::Uuid;
+use crate::datum::Row;
+use crate::schema::{DatabaseSchema, TableSchema};
+
+/// One row-level change: the stream replicas emit and compilers consume.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowChange {
+    /// A new row.
+    Insert {
+        /// The table.
+        table: String,
+        /// The row's UUID.
+        uuid: Uuid,
+        /// The row (every column).
+        new: Arc<Row>,
+    },
+    /// A changed row, with its whole old and new contents.
+    Modify {
+        /// The table.
+        table: String,
+        /// The row's UUID.
+        uuid: Uuid,
+        /// The row before.
+        old: Arc<Row>,
+        /// The row after.
+        new: Arc<Row>,
+    },
+    /// A deleted row.
+    Delete {
+        /// The table.
+        table: String,
+        /// The row's UUID.
+        uuid: Uuid,
+        /// The row before deletion.
+        old: Arc<Row>,
+    },
+}
+
+impl RowChange {
+    /// The table of the changed row.
+    pub fn table(&self) -> &str {
+        match self {
+            RowChange::Insert { table, .. }
+            | RowChange::Modify { table, .. }
+            | RowChange::Delete { table, .. } => table,
+        }
+    }
+
+    /// The UUID of the changed row.
+    pub fn uuid(&self) -> Uuid {
+        match self {
+            RowChange::Insert { uuid, .. }
+            | RowChange::Modify { uuid, .. }
+            | RowChange::Delete { uuid, .. } => *uuid,
+        }
+    }
+
+    /// The row before the change, if it existed.
+    pub fn old(&self) -> Option<&Arc<Row>> {
+        match self {
+            RowChange::Insert { .. } => None,
+            RowChange::Modify { old, .. } | RowChange::Delete { old, .. } => Some(old),
+        }
+    }
+
+    /// The row after the change, if it still exists.
+    pub fn new_row(&self) -> Option<&Arc<Row>> {
+        match self {
+            RowChange::Delete { .. } => None,
+            RowChange::Insert { new, .. } | RowChange::Modify { new, .. } => Some(new),
+        }
+    }
+}
+
+/// The rows of one table, by UUID.
+pub type Rows = BTreeMap<Uuid, Arc<Row>>;
+
+/// All rows of all tables of one schema.
+#[derive(Clone, Debug)]
+pub struct Database {
+    schema: Arc<DatabaseSchema>,
+    tables: BTreeMap<String, Rows>,
+}
+
+impl PartialEq for Database {
+    fn eq(&self, other: &Self) -> bool {
+        self.schema.name == other.schema.name && self.tables == other.tables
+    }
+}
+
+impl Database {
+    /// An empty database of `schema` (every table present, no rows).
+    pub fn new(schema: Arc<DatabaseSchema>) -> Database {
+        let tables = schema
+            .tables
+            .keys()
+            .map(|t| (t.clone(), Rows::new()))
+            .collect();
+        Database { schema, tables }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Arc<DatabaseSchema> {
+        &self.schema
+    }
+
+    /// The rows of `table` (`None` if the schema has no such table).
+    pub fn table(&self, table: &str) -> Option<&Rows> {
+        self.tables.get(table)
+    }
+
+    /// Every table with its rows, by table name.
+    pub fn tables(&self) -> &BTreeMap<String, Rows> {
+        &self.tables
+    }
+
+    /// Mutable access to all tables, for the transaction executor.
+    pub(crate) fn tables_mut(&mut self) -> &mut BTreeMap<String, Rows> {
+        &mut self.tables
+    }
+
+    /// One row.
+    pub fn get(&self, table: &str, uuid: &Uuid) -> Option<&Arc<Row>> {
+        self.tables.get(table)?.get(uuid)
+    }
+
+    /// The total number of rows.
+    pub fn len(&self) -> usize {
+        self.tables.values().map(BTreeMap::len).sum()
+    }
+
+    /// True if no table has rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Completes a partial row with the schema defaults of the missing columns.
+    pub fn complete_row(table: &TableSchema, mut row: Row) -> Row {
+        for (name, col) in &table.columns {
+            row.entry(name.clone())
+                .or_insert_with(|| col.ty.default_datum());
+        }
+        row
+    }
+
+    /// Applies changes (as a replica does). Changes are trusted: an insert
+    /// replaces, a delete of a missing row is ignored.
+    pub fn apply(&mut self, changes: &[RowChange]) {
+        for c in changes {
+            let rows = self.tables.entry(c.table().to_string()).or_default();
+            match c {
+                RowChange::Insert { uuid, new, .. } | RowChange::Modify { uuid, new, .. } => {
+                    rows.insert(*uuid, new.clone());
+                }
+                RowChange::Delete { uuid, .. } => {
+                    rows.remove(uuid);
+                }
+            }
+        }
+    }
+
+    /// The whole content as inserts, table by table (for from-scratch compiles).
+    pub fn to_changes(&self) -> Vec<RowChange> {
+        self.tables
+            .iter()
+            .flat_map(|(t, rows)| {
+                rows.iter().map(move |(u, r)| RowChange::Insert {
+                    table: t.clone(),
+                    uuid: *u,
+                    new: r.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The changes that turn `self` into `other` (same schema).
+    pub fn diff(&self, other: &Database) -> Vec<RowChange> {
+        let empty = Rows::new();
+        let mut out = Vec::new();
+        let names: std::collections::BTreeSet<&String> =
+            self.tables.keys().chain(other.tables.keys()).collect();
+        for t in names {
+            let a = self.tables.get(t).unwrap_or(&empty);
+            let b = other.tables.get(t).unwrap_or(&empty);
+            diff_rows(t, a, b, &mut out);
+        }
+        out
+    }
+
+    /// The content as JSON: `{table: {uuid: {column: datum}}}`, tables and
+    /// rows sorted, empty tables left out (the shape of `ovsdb-client -f json
+    /// dump` rows, keyed by UUID).
+    pub fn dump_json(&self) -> Value {
+        let mut out = Map::new();
+        for (t, rows) in &self.tables {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut tm = Map::new();
+            for (u, row) in rows {
+                let rm: Map<String, Value> =
+                    row.iter().map(|(c, d)| (c.clone(), d.to_json())).collect();
+                tm.insert(u.to_string(), Value::Object(rm));
+            }
+            out.insert(t.clone(), Value::Object(tm));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Appends the changes turning rows `a` into rows `b` of `table`.
+pub(crate) fn diff_rows(table: &str, a: &Rows, b: &Rows, out: &mut Vec<RowChange>) {
+    for (u, old) in a {
+        match b.get(u) {
+            None => out.push(RowChange::Delete {
+                table: table.to_string(),
+                uuid: *u,
+                old: old.clone(),
+            }),
+            Some(new) if !Arc::ptr_eq(old, new) && old != new => out.push(RowChange::Modify {
+                table: table.to_string(),
+                uuid: *u,
+                old: old.clone(),
+                new: new.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (u, new) in b {
+        if !a.contains_key(u) {
+            out.push(RowChange::Insert {
+                table: table.to_string(),
+                uuid: *u,
+                new: new.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datum::Datum;
+    use crate::schema::nb_schema;
+
+    #[test]
+    fn diff_and_apply_agree() {
+        let schema = Arc::new(nb_schema().clone());
+        let ls = schema.table("Logical_Switch").unwrap();
+        let mut a = Database::new(schema.clone());
+        let u1 = Uuid::from_u128(1);
+        let u2 = Uuid::from_u128(2);
+        let mut r = Row::new();
+        r.insert("name".into(), Datum::scalar("sw0"));
+        let r1 = Arc::new(Database::complete_row(ls, r.clone()));
+        a.apply(&[RowChange::Insert {
+            table: "Logical_Switch".into(),
+            uuid: u1,
+            new: r1,
+        }]);
+        assert_eq!(
+            a.get("Logical_Switch", &u1).unwrap()["ports"],
+            Datum::empty_set()
+        );
+        let mut b = a.clone();
+        r.insert("name".into(), Datum::scalar("sw1"));
+        let r2 = Arc::new(Database::complete_row(ls, r));
+        b.apply(&[
+            RowChange::Insert {
+                table: "Logical_Switch".into(),
+                uuid: u2,
+                new: r2.clone(),
+            },
+            RowChange::Modify {
+                table: "Logical_Switch".into(),
+                uuid: u1,
+                old: a.get("Logical_Switch", &u1).unwrap().clone(),
+                new: r2,
+            },
+        ]);
+        let d = a.diff(&b);
+        assert_eq!(d.len(), 2);
+        let mut c = a.clone();
+        c.apply(&d);
+        assert_eq!(c, b);
+        assert!(b.diff(&c).is_empty());
+    }
+}
