@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::atom::Atom;
 use crate::atom::Uuid;
+use crate::datum::Datum;
 use crate::datum::Row;
-use crate::schema::{DatabaseSchema, TableSchema};
+use crate::schema::{ColumnType, DatabaseSchema, TableSchema};
 
 /// One row-level change: the stream replicas emit and compilers consume.
 #[derive(Clone, Debug, PartialEq)]
@@ -217,6 +219,46 @@ impl Database {
             out.insert(t.clone(), Value::Object(tm));
         }
         Value::Object(out)
+    }
+}
+
+/// Applies a column *difference* as ovsdb-server encodes it in update2/3
+/// `modify` notifications and in `_is_diff` log records: a scalar column
+/// (exactly one value) takes the new value; a set toggles each listed
+/// element (symmetric difference); a map removes a listed key whose value
+/// matches, changes the value of a listed key whose value differs, and adds
+/// listed keys it lacks.
+pub fn apply_diff(ty: &ColumnType, old: &Datum, diff: &Datum) -> Datum {
+    if ty.is_scalar() {
+        return diff.clone();
+    }
+    match (old, diff) {
+        (Datum::Map(m), Datum::Map(d)) => {
+            let mut out: BTreeMap<Atom, Atom> = m.iter().cloned().collect();
+            for (k, v) in d {
+                match out.get(k) {
+                    Some(cur) if cur == v => {
+                        out.remove(k);
+                    }
+                    _ => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Datum::Map(out.into_iter().collect())
+        }
+        (Datum::Set(s), Datum::Map(d)) if s.is_empty() => Datum::Map(d.clone()),
+        (Datum::Map(m), Datum::Set(d)) if d.is_empty() => Datum::Map(m.clone()),
+        (Datum::Set(s), Datum::Set(d)) => {
+            let mut out: std::collections::BTreeSet<Atom> = s.iter().cloned().collect();
+            for a in d {
+                if !out.remove(a) {
+                    out.insert(a.clone());
+                }
+            }
+            Datum::Set(out.into_iter().collect())
+        }
+        (_, d) => d.clone(),
     }
 }
 
