@@ -37,3 +37,5 @@ pub mod remote;
 
 pub use atom::{Atom, AtomType, Real, Uuid};
 pub use datum::{Datum, Row};
+pub use db::{Database, RowChange};
+pub use schema::DatabaseSchema;

@@ -99,7 +99,7 @@ mod tests {
             "x.json",
         )
         .unwrap_err();
-        assert_eq!(e.to_string(), "x.json: operation 1 (table Logical_Switch): syntax error: table Logical_Switch has no column nme");
+        assert_eq!(e.to_string(), "x.json: operation 1 (table Logical_Switch): unknown column: No column nme in table Logical_Switch.");
         assert!(apply_transact_json(&json!(["Nope"]), "x.json")
             .unwrap_err()
             .message

@@ -68,6 +68,13 @@ fn syntax(details: impl Into<String>) -> TxnError {
     TxnError::new("syntax error", details)
 }
 
+fn unknown_column(table: &str, column: &str) -> TxnError {
+    TxnError::new(
+        "unknown column",
+        format!("No column {column} in table {table}."),
+    )
+}
+
 fn constraint(details: impl Into<String>) -> TxnError {
     TxnError::new("constraint violation", details)
 }
@@ -133,7 +140,7 @@ impl<'a> Exec<'a> {
             .schema()
             .table(name)
             .cloned()
-            .ok_or_else(|| syntax(format!("no table named {name}")))
+            .ok_or_else(|| syntax(format!("No table named {name}.")))
     }
 
     fn rows(&mut self, table: &str) -> &mut Rows {
@@ -148,53 +155,57 @@ impl<'a> Exec<'a> {
         self.work.get(table).or_else(|| self.db.table(table))
     }
 
-    /// Assigns UUIDs to every `uuid-name` and replaces `["named-uuid", n]` everywhere.
+    /// Resolves named UUIDs the way ovsdb-server does, operation by
+    /// operation: a name gets a fresh UUID where it is first seen, whether
+    /// as a reference or as an insert's `uuid-name`. An insert's explicit
+    /// `"uuid"` names its row, and also the name unless a reference came
+    /// first (then that reference dangles, as on the server). A name no
+    /// insert defines refers to no row.
     fn resolve_names(&mut self, ops: &[Value]) -> Result<Vec<Value>, TxnError> {
+        let mut defined = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            if op.get("op").and_then(Value::as_str) != Some("insert") {
-                continue;
+            if op.get("op").and_then(Value::as_str) == Some("insert") {
+                if let Some(name) = op.get("uuid-name") {
+                    let Some(name) = name.as_str().filter(|n| crate::atom::is_id(n)) else {
+                        return Err(syntax(format!("invalid uuid-name {}", json_snippet(name))));
+                    };
+                    if !defined.insert(name.to_string()) {
+                        return Err(TxnError::new(
+                            "duplicate uuid-name",
+                            format!("uuid-name {name} is used twice"),
+                        ));
+                    }
+                    if !self.names.contains_key(name) {
+                        let uuid = match op.get("uuid").and_then(Value::as_str) {
+                            Some(s) => Uuid::parse_str(s)
+                                .map_err(|_| syntax(format!("invalid uuid {s:?}")))?,
+                            None => Uuid::new_v4(),
+                        };
+                        self.names.insert(name.to_string(), uuid);
+                    }
+                }
             }
-            let Some(name) = op.get("uuid-name") else {
-                continue;
-            };
-            let Some(name) = name.as_str().filter(|n| crate::atom::is_id(n)) else {
-                return Err(syntax(format!("invalid uuid-name {}", json_snippet(name))));
-            };
-            let uuid = match op.get("uuid").and_then(Value::as_str) {
-                Some(s) => Uuid::parse_str(s).map_err(|_| syntax(format!("invalid uuid {s:?}")))?,
-                None => Uuid::new_v4(),
-            };
-            if self.names.insert(name.to_string(), uuid).is_some() {
-                return Err(TxnError::new(
-                    "duplicate uuid-name",
-                    format!("uuid-name {name} is used twice"),
-                ));
-            }
+            out.push(self.replace_names(op));
         }
-        ops.iter().map(|op| self.replace_names(op)).collect()
+        Ok(out)
     }
 
-    fn replace_names(&self, v: &Value) -> Result<Value, TxnError> {
-        Ok(match v {
-            Value::Array(a) if a.len() == 2 && a[0] == "named-uuid" => {
+    fn replace_names(&mut self, v: &Value) -> Value {
+        match v {
+            Value::Array(a) if a.len() == 2 && a[0] == "named-uuid" && a[1].is_string() => {
                 let n = a[1].as_str().unwrap_or_default();
-                let u = self.names.get(n).ok_or_else(|| {
-                    syntax(format!("named-uuid {n} is not defined by any insert"))
-                })?;
+                let u = *self.names.entry(n.to_string()).or_insert_with(Uuid::new_v4);
                 json!(["uuid", u.to_string()])
             }
-            Value::Array(a) => Value::Array(
-                a.iter()
-                    .map(|x| self.replace_names(x))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.replace_names(x)).collect()),
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .map(|(k, x)| Ok((k.clone(), self.replace_names(x)?)))
-                    .collect::<Result<_, TxnError>>()?,
+                    .map(|(k, x)| (k.clone(), self.replace_names(x)))
+                    .collect(),
             ),
             other => other.clone(),
-        })
+        }
     }
 
     fn op(&mut self, op: &Value, ctx: &TxnContext) -> Result<Value, TxnError> {
@@ -260,9 +271,7 @@ impl<'a> Exec<'a> {
             .ok_or_else(|| syntax(format!("table {}: row is not an object", ts.name)))?;
         let mut row = Row::new();
         for (c, dv) in m {
-            let col = ts
-                .column(c)
-                .ok_or_else(|| syntax(format!("table {} has no column {c}", ts.name)))?;
+            let col = ts.column(c).ok_or_else(|| unknown_column(&ts.name, c))?;
             if !insert && !col.mutable {
                 return Err(constraint(format!(
                     "table {} column {c} is not mutable",
@@ -282,9 +291,9 @@ impl<'a> Exec<'a> {
     fn insert(&mut self, m: &Map<String, Value>) -> Result<Value, TxnError> {
         let ts = self.table_of(m)?;
         let row = self.parse_row(&ts, m.get("row"), true)?;
-        let uuid = match (m.get("uuid-name").and_then(Value::as_str), m.get("uuid")) {
-            (Some(n), _) => self.names[n],
-            (None, Some(u)) => {
+        let uuid = match (m.get("uuid"), m.get("uuid-name").and_then(Value::as_str)) {
+            (None, Some(n)) => self.names[n],
+            (Some(u), _) => {
                 let s = u
                     .as_str()
                     .ok_or_else(|| syntax("\"uuid\" must be a string"))?;
@@ -403,9 +412,7 @@ impl<'a> Exec<'a> {
             let c = c
                 .as_str()
                 .ok_or_else(|| syntax("mutation column must be a string"))?;
-            let col = ts
-                .column(c)
-                .ok_or_else(|| syntax(format!("table {} has no column {c}", ts.name)))?;
+            let col = ts.column(c).ok_or_else(|| unknown_column(&ts.name, c))?;
             if !col.mutable {
                 return Err(constraint(format!(
                     "table {} column {c} is not mutable",
@@ -737,7 +744,7 @@ fn select_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Vec<String>, Tx
             .iter()
             .map(|c| match c.as_str() {
                 Some(c) if c == "_uuid" || ts.columns.contains_key(c) => Ok(c.to_string()),
-                Some(c) => Err(syntax(format!("table {} has no column {c}", ts.name))),
+                Some(c) => Err(unknown_column(&ts.name, c)),
                 None => Err(syntax("column names must be strings")),
             })
             .collect(),
@@ -766,7 +773,7 @@ fn parse_condition(ts: &TableSchema, c: &Value) -> Result<Cond, TxnError> {
         &uuid_ty
     } else {
         &ts.column(col)
-            .ok_or_else(|| syntax(format!("table {} has no column {col}", ts.name)))?
+            .ok_or_else(|| unknown_column(&ts.name, col))?
             .ty
     };
     match func {

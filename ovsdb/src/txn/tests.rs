@@ -19,13 +19,13 @@ fn insert_with_named_uuids_and_select() {
     let out = run(
         &mut d,
         json!([
-            {"op": "insert", "table": "Logical_Switch", "uuid": u(1), "row": {"name": "sw0", "ports": ["named-uuid", "p"]}},
             {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "uuid": u(2), "row": {"name": "lp0", "addresses": ["set", ["00:00:00:00:00:01 10.0.0.1"]]}},
+            {"op": "insert", "table": "Logical_Switch", "uuid": u(1), "row": {"name": "sw0", "ports": ["named-uuid", "p"]}},
             {"op": "select", "table": "Logical_Switch_Port", "where": [["name", "==", "lp0"]], "columns": ["_uuid", "addresses"]}
         ]),
     );
     assert!(out.error.is_none(), "{:?}", out.error);
-    assert_eq!(out.results[0], json!({"uuid": ["uuid", u(1)]}));
+    assert_eq!(out.results[1], json!({"uuid": ["uuid", u(1)]}));
     assert_eq!(
         out.results[2],
         json!({"rows": [{"_uuid": ["uuid", u(2)], "addresses": "00:00:00:00:00:01 10.0.0.1"}]})
@@ -82,10 +82,10 @@ fn deleting_a_weakly_referenced_row_drops_the_reference() {
     let out = run(
         &mut d,
         json!([
-            {"op": "insert", "table": "Logical_Router", "uuid": u(1), "row": {"name": "r", "static_routes": ["named-uuid", "sr"]}},
+            {"op": "insert", "table": "BFD", "uuid-name": "b", "uuid": u(3), "row": {"logical_port": "p", "dst_ip": "1.1.1.1"}},
             {"op": "insert", "table": "Logical_Router_Static_Route", "uuid-name": "sr", "uuid": u(2),
              "row": {"ip_prefix": "0.0.0.0/0", "nexthop": "1.1.1.1", "bfd": ["named-uuid", "b"]}},
-            {"op": "insert", "table": "BFD", "uuid-name": "b", "uuid": u(3), "row": {"logical_port": "p", "dst_ip": "1.1.1.1"}}
+            {"op": "insert", "table": "Logical_Router", "uuid": u(1), "row": {"name": "r", "static_routes": ["named-uuid", "sr"]}}
         ]),
     );
     assert!(out.error.is_none(), "{:?}", out.error);
@@ -230,4 +230,26 @@ fn conditions() {
         json!([{"op": "select", "table": "Logical_Switch", "where": [["name", "<", "a"]]}]),
     );
     assert_eq!(out.error.unwrap().kind, "syntax error");
+}
+
+#[test]
+fn forward_reference_to_an_explicit_uuid_dangles_as_on_the_server() {
+    let mut d = db();
+    let out = run(
+        &mut d,
+        json!([
+            {"op": "insert", "table": "Logical_Switch", "row": {"name": "s", "ports": ["named-uuid", "p"]}},
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "uuid": u(2), "row": {"name": "p"}}
+        ]),
+    );
+    assert_eq!(out.error.unwrap().kind, "referential integrity violation");
+    // Without an explicit UUID the forward reference resolves.
+    let out = run(
+        &mut d,
+        json!([
+            {"op": "insert", "table": "Logical_Switch", "row": {"name": "s", "ports": ["named-uuid", "p"]}},
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "row": {"name": "p"}}
+        ]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
 }
