@@ -92,7 +92,6 @@ impl Replica {
         &self,
         version: UpdateVersion,
         updates: &Value,
-        _reset: bool,
     ) -> Result<Vec<RowChange>, ReplicaError> {
         let err = |m: String| ReplicaError(m);
         let tables = updates
