@@ -1,0 +1,269 @@
+//! The async client against a real private ovsdb-server.
+mod common;
+
+use std::time::Duration;
+
+use ovsdb::client::{ClientError, Connection, Options, ReplicaSession};
+use ovsdb::remote::Remote;
+use ovsdb::schema::nb_schema;
+use ovsdb::{Datum, RowChange};
+use serde_json::{json, Map, Value};
+
+fn remote(s: &common::Server) -> Remote {
+    Remote::parse(&s.remote).unwrap()
+}
+
+/// The replica's content in the normalized dump form.
+fn normalize(dump: &Value) -> Value {
+    let schema = nb_schema();
+    let mut out = Map::new();
+    for (t, rows) in dump.as_object().unwrap() {
+        let ts = schema.table(t).unwrap();
+        let mut rm = Map::new();
+        for (u, row) in rows.as_object().unwrap() {
+            let cols: Map<String, Value> = row
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(c, v)| {
+                    (
+                        c.clone(),
+                        ts.column(c).unwrap().ty.parse_datum(v).unwrap().to_json(),
+                    )
+                })
+                .collect();
+            rm.insert(u.clone(), Value::Object(cols));
+        }
+        out.insert(t.clone(), Value::Object(rm));
+    }
+    Value::Object(out)
+}
+
+async fn next_with_timeout(s: &mut ReplicaSession) -> Vec<RowChange> {
+    tokio::time::timeout(Duration::from_secs(20), s.next())
+        .await
+        .expect("no update within 20 s")
+        .expect("session error")
+}
+
+#[tokio::test]
+async fn every_datum_type_round_trips() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let s = common::Server::standalone("ovn-nb.ovsschema");
+    let (c, _n) = Connection::connect(&remote(&s), &Options::default())
+        .await
+        .unwrap();
+    assert!(c
+        .list_dbs()
+        .await
+        .unwrap()
+        .contains(&"OVN_Northbound".to_string()));
+    assert_eq!(&c.get_schema("OVN_Northbound").await.unwrap(), nb_schema());
+    let row = json!({
+        "name": "p", "type": "localnet", "tag_request": 7, "enabled": false,
+        "addresses": ["set", ["00:00:00:00:00:01 10.0.0.1", "unknown"]],
+        "options": ["map", [["network_name", "phys"], ["a", "b"]]],
+        "dynamic_addresses": ["set", []],
+    });
+    let r = c
+        .transact_checked("OVN_Northbound", vec![
+            json!({"op": "insert", "table": "Logical_Switch_Port", "row": row, "uuid-name": "p"}),
+            json!({"op": "insert", "table": "Logical_Switch", "row": {"name": "s", "ports": ["named-uuid", "p"]}}),
+            json!({"op": "insert", "table": "Meter_Band", "row": {"action": "drop", "rate": 5, "burst_size": 2}, "uuid-name": "b"}),
+            json!({"op": "insert", "table": "Meter", "row": {"name": "m", "unit": "pktps", "bands": ["named-uuid", "b"], "fair": true}}),
+            json!({"op": "insert", "table": "Logical_Router_Static_Route", "row": {"ip_prefix": "0.0.0.0/0", "nexthop": "1.1.1.1", "route_table": ""}, "uuid-name": "sr"}),
+            json!({"op": "insert", "table": "Logical_Router", "row": {"name": "r", "static_routes": ["named-uuid", "sr"]}}),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 6);
+    let sel = c
+        .transact_checked("OVN_Northbound", vec![json!({"op": "select", "table": "Logical_Switch_Port", "where": [["name", "==", "p"]]})])
+        .await
+        .unwrap();
+    let got = &sel[0]["rows"][0];
+    let ts = nb_schema().table("Logical_Switch_Port").unwrap();
+    for (col, v) in row.as_object().unwrap() {
+        let want: Datum = ts.column(col).unwrap().ty.parse_datum(v).unwrap();
+        let have: Datum = ts.column(col).unwrap().ty.parse_datum(&got[col]).unwrap();
+        assert_eq!(have, want, "column {col}");
+    }
+    // A server error comes back as an error, and the connection stays usable.
+    let e = c
+        .transact_checked(
+            "OVN_Northbound",
+            vec![json!({"op": "insert", "table": "Nope", "row": {}})],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Server(_)), "{e}");
+    assert_eq!(c.echo(json!(["x"])).await.unwrap(), json!(["x"]));
+}
+
+#[tokio::test]
+async fn monitor_follows_commits_and_survives_server_restarts() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let mut s = common::Server::standalone("ovn-nb.ovsschema");
+    s.nbctl(&["ls-add", "before"]);
+    let opts = Options {
+        inactivity_probe: Some(Duration::from_millis(500)),
+        ..Options::default()
+    };
+    let mut sess = ReplicaSession::connect(vec![remote(&s)], "OVN_Northbound", &[], false, opts)
+        .await
+        .unwrap();
+    let initial = next_with_timeout(&mut sess).await;
+    assert!(initial
+        .iter()
+        .any(|c| matches!(c, RowChange::Insert { table, .. } if table == "Logical_Switch")));
+
+    s.nbctl(&["ls-add", "sw0", "--", "lsp-add", "sw0", "p1"]);
+    let c = next_with_timeout(&mut sess).await;
+    assert_eq!(
+        c.iter()
+            .filter(|c| matches!(c, RowChange::Insert { .. }))
+            .count(),
+        2,
+        "{c:?}"
+    );
+
+    for round in 0..3 {
+        s.kill();
+        s.start();
+        // Changes made right after the restart, possibly before the session is back.
+        s.nbctl(&["lsp-add", "sw0", &format!("r{round}")]);
+        s.nbctl(&[
+            "set",
+            "Logical_Switch",
+            "sw0",
+            &format!("other_config:round={round}"),
+        ]);
+        let want = normalize(&s.dump("OVN_Northbound"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while normalize(&sess.replica().database().dump_json()) != want {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replica did not converge in round {round}"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(200), sess.next()).await;
+        }
+    }
+    assert!(sess.reconnects() >= 3);
+    let sw = sess
+        .replica()
+        .database()
+        .table("Logical_Switch")
+        .unwrap()
+        .values()
+        .find(|r| r["name"] == Datum::scalar("sw0"))
+        .unwrap()
+        .clone();
+    assert_eq!(sw["ports"].len(), 4);
+}
+
+#[tokio::test]
+async fn single_node_cluster_is_followed() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let s = common::Server::clustered("ovn-nb.ovsschema");
+    let mut sess = ReplicaSession::connect(
+        vec![remote(&s)],
+        "OVN_Northbound",
+        &[],
+        true,
+        Options::default(),
+    )
+    .await
+    .unwrap();
+    next_with_timeout(&mut sess).await;
+    s.nbctl(&["ls-add", "c"]);
+    let c = next_with_timeout(&mut sess).await;
+    // ovn-nbctl also creates NB_Global in a fresh database.
+    assert!(c.iter().any(|c| matches!(c, RowChange::Insert { table, .. } if table == "Logical_Switch")), "{c:?}");
+    assert!(
+        sess.replica().last_txn_id().is_some(),
+        "clustered servers send update3 with txn ids"
+    );
+}
+
+#[tokio::test]
+async fn lock_is_handed_over_and_can_be_stolen() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let s = common::Server::standalone("ovn-nb.ovsschema");
+    let (c1, _n1) = Connection::connect(&remote(&s), &Options::default())
+        .await
+        .unwrap();
+    let (c2, mut n2) = Connection::connect(&remote(&s), &Options::default())
+        .await
+        .unwrap();
+    assert!(c1.lock("ovn_northd").await.unwrap());
+    assert!(!c2.lock("ovn_northd").await.unwrap());
+    drop(c1);
+    let n = tokio::time::timeout(Duration::from_secs(10), n2.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n.method.as_str(), &n.params),
+        ("locked", &json!(["ovn_northd"]))
+    );
+    let (c3, _n3) = Connection::connect(&remote(&s), &Options::default())
+        .await
+        .unwrap();
+    assert!(c3.steal("ovn_northd").await.unwrap());
+    let n = tokio::time::timeout(Duration::from_secs(10), n2.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n.method, "stolen");
+    c3.unlock("ovn_northd").await.unwrap();
+}
+
+/// A fake server that sends `reply` to whatever it receives.
+async fn fake_server(reply: &'static [u8]) -> (tempfile::TempDir, Remote) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fake.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock.write_all(reply).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    });
+    (dir, Remote::Unix(path))
+}
+
+#[tokio::test]
+async fn malformed_server_input_is_a_clean_error() {
+    for reply in [
+        &b"this is not json"[..],
+        b"{\"id\": 1, \"result\": [1,}",
+        b"{\"id\": 99, \"result\": []}{\"id\": 1, \"result\": 5, \"error\": null}",
+        b"{\"id\": 1, \"result\": [",
+    ] {
+        let (_dir, r) = fake_server(reply).await;
+        let opts = Options {
+            inactivity_probe: Some(Duration::from_millis(300)),
+            ..Options::default()
+        };
+        let (c, _n) = Connection::connect(&r, &opts).await.unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(5), c.list_dbs())
+            .await
+            .expect("no hang");
+        assert!(
+            res.is_err(),
+            "{} gave {res:?}",
+            String::from_utf8_lossy(reply)
+        );
+    }
+}
