@@ -184,7 +184,11 @@ async fn single_node_cluster_is_followed() {
     s.nbctl(&["ls-add", "c"]);
     let c = next_with_timeout(&mut sess).await;
     // ovn-nbctl also creates NB_Global in a fresh database.
-    assert!(c.iter().any(|c| matches!(c, RowChange::Insert { table, .. } if table == "Logical_Switch")), "{c:?}");
+    assert!(
+        c.iter()
+            .any(|c| matches!(c, RowChange::Insert { table, .. } if table == "Logical_Switch")),
+        "{c:?}"
+    );
     assert!(
         sess.replica().last_txn_id().is_some(),
         "clustered servers send update3 with txn ids"
