@@ -175,7 +175,7 @@ impl Framer {
 
     fn scan(&mut self) -> Result<Option<Message>, JsonRpcError> {
         // Skip whitespace between messages.
-        if self.stack.is_empty() {
+        if self.stack.is_empty() && self.scanned == 0 {
             let ws = self
                 .buf
                 .iter()
@@ -196,6 +196,9 @@ impl Framer {
                 }
             } else {
                 match b {
+                    _ if self.stack.is_empty() && !matches!(b, b'{' | b'[') && !b.is_ascii_whitespace() => {
+                        return Err(self.malformed(i, "expected a JSON object"));
+                    }
                     b'"' => self.in_string = true,
                     b'{' | b'[' => self.stack.push(b),
                     b'}' | b']' => {

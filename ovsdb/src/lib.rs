@@ -35,6 +35,9 @@ pub mod client;
 pub mod jsonrpc;
 pub mod remote;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use atom::{Atom, AtomType, Real, Uuid};
 pub use datum::{Datum, Row};
 pub use db::{Database, RowChange};
