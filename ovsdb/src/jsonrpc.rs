@@ -196,7 +196,10 @@ impl Framer {
                 }
             } else {
                 match b {
-                    _ if self.stack.is_empty() && !matches!(b, b'{' | b'[') && !b.is_ascii_whitespace() => {
+                    _ if self.stack.is_empty()
+                        && !matches!(b, b'{' | b'[')
+                        && !b.is_ascii_whitespace() =>
+                    {
                         return Err(self.malformed(i, "expected a JSON object"));
                     }
                     b'"' => self.in_string = true,
