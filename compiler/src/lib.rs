@@ -1,1 +1,44 @@
-//! Incremental compiler from the OVN Northbound database to the Southbound database.
+//! Incremental compiler from the OVN Northbound database to the Southbound
+//! database, reproducing ovn-northd 23.03 (northd/northd.c at v23.03.1),
+//! written as a differential-dataflow program.
+//!
+//! Feed NB row changes to a [`Compiler`]; it returns the SB row changes
+//! ([`SbDelta`]) and keeps the SB content ([`Compiler::sb_state`]).
+//!
+//! What is compiled so far (each rule's doc names the northd function):
+//! - `Datapath_Binding` for logical switches, with northd's tunnel keys
+//!   (including the order in which northd meets new switches);
+//! - `Port_Binding` for logical switch ports (VIF and other types' basic
+//!   columns; router-type ports as `patch`);
+//! - `Multicast_Group` (`_MC_flood`, `_MC_flood_l2`, `_MC_unknown`,
+//!   `_MC_mrouter_flood`, `_MC_static`) and `IP_Multicast`;
+//! - the logical-switch pipeline (`ls_in_*`, `ls_out_*`) for switches
+//!   without load balancers, learned multicast groups or router peers
+//!   (native DHCPv4/DHCPv6 and DNS included, with SB `DNS`);
+//! - ACLs of switches and port groups, SB `Port_Group` and `Address_Set`
+//!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);
+//! - `Logical_DP_Group` sharing of identical flows across datapaths;
+//! - `SB_Global`, `DHCP_Options`, `DHCPv6_Options`, `RBAC_Role`,
+//!   `RBAC_Permission`.
+//!
+//! What is not is listed in golden/KNOWN_DIFFERENCES.md.
+//!
+//! Layout: [`nb`] (input relations), [`rules`] (what is computed, pure
+//! functions), `dataflow` (how it runs: the only module naming timely and
+//! differential types), [`sb`] (output rows), [`compiler`] (the API).
+#![warn(missing_docs)]
+
+pub mod compiler;
+mod dataflow;
+pub mod idl_order;
+pub mod ids;
+pub mod lflow_list;
+pub mod load;
+pub mod nb;
+pub mod rules;
+pub mod sb;
+pub mod stage;
+
+pub use compiler::{CompileError, Compiler, Options, SbDelta};
+pub use nb::{InputError, RowChange};
+pub use sb::SbRecord;

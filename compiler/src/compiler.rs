@@ -1,0 +1,307 @@
+//! The library API: an incremental NB → SB compiler.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use ovsdb::{Row, Uuid};
+
+use crate::dataflow::driver::{Batch, Driver};
+use crate::dataflow::render::{HeldKey, Output};
+use crate::idl_order::IdlTable;
+use crate::nb::{self, InputError, NbRecord, RowChange};
+use crate::sb::SbRecord;
+
+/// northd sets `external_ids` (`stage-name`, `source`, `stage-hint`) and
+/// `tags` of a `Logical_Flow` only when it inserts the row; an existing row
+/// that still matches a flow keeps them (only its datapath group is
+/// updated). Our flow UUIDs identify rows the way northd matches them, so a
+/// modified flow row keeps its old values of these columns.
+fn keep_sticky_columns(old: Option<&SbRecord>, new: SbRecord) -> SbRecord {
+    match (old, new) {
+        (Some(SbRecord::LogicalFlow(old)), SbRecord::LogicalFlow(mut new)) => {
+            new.external_ids = old.external_ids.clone();
+            new.tags = old.tags.clone();
+            SbRecord::LogicalFlow(new)
+        }
+        (_, new) => new,
+    }
+}
+
+/// Compiler options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Number of timely workers; 1 (the default) runs the dataflow in the
+    /// calling thread, more start worker threads.
+    pub workers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { workers: 1 }
+    }
+}
+
+/// Why a batch could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// A NB row could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The dataflow could not be started.
+    #[error("dataflow: {0}")]
+    Dataflow(String),
+}
+
+/// The SB changes one NB batch causes: row-level inserts, modifies and
+/// deletes (same shape as NB changes). Rows are complete (every column).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SbDelta {
+    /// The changes, sorted by table then UUID.
+    pub changes: Vec<RowChange>,
+}
+
+impl SbDelta {
+    /// True when the batch changed nothing in the SB.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Number of (inserts, modifies, deletes).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for ch in &self.changes {
+            match ch {
+                RowChange::Insert { .. } => c.0 += 1,
+                RowChange::Modify { .. } => c.1 += 1,
+                RowChange::Delete { .. } => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// An incremental compiler from NB rows to the SB rows ovn-northd 23.03
+/// writes (for the features listed in the crate documentation).
+///
+/// Feed NB row changes with [`Compiler::apply`]; read the SB with
+/// [`Compiler::sb_state`]. SB row UUIDs are derived from what identifies each
+/// row, so an unchanged row keeps its UUID; tunnel keys stay with their
+/// owners as long as they exist, like northd's.
+pub struct Compiler {
+    driver: Driver,
+    /// northd's IDL view of `Logical_Switch` (for the order of new switches).
+    idl_switches: IdlTable,
+    /// `Switch::idl_rank` of every present switch.
+    switch_ranks: BTreeMap<Uuid, u64>,
+    batches: u64,
+    sb: BTreeMap<(&'static str, Uuid), SbRecord>,
+    held: BTreeSet<HeldKey>,
+}
+
+impl Compiler {
+    /// Starts a compiler with an empty NB.
+    pub fn new(options: Options) -> Result<Compiler, CompileError> {
+        let driver = Driver::new(options.workers).map_err(CompileError::Dataflow)?;
+        Ok(Compiler {
+            driver,
+            idl_switches: IdlTable::default(),
+            switch_ranks: BTreeMap::new(),
+            batches: 0,
+            sb: BTreeMap::new(),
+            held: BTreeSet::new(),
+        })
+    }
+
+    /// Compiles a whole NB from scratch: `rows` are `(table, uuid, row)`.
+    pub fn compile_rows<'a>(
+        rows: impl IntoIterator<Item = (&'a str, Uuid, &'a Row)>,
+        options: Options,
+    ) -> Result<Compiler, CompileError> {
+        let mut c = Compiler::new(options)?;
+        let changes: Vec<RowChange> = rows
+            .into_iter()
+            .map(|(table, uuid, row)| RowChange::Insert {
+                table: table.to_string(),
+                uuid,
+                new: Arc::new(row.clone()),
+            })
+            .collect();
+        c.apply(changes)?;
+        Ok(c)
+    }
+
+    /// Compiles a whole NB database from scratch.
+    pub fn compile_database(
+        nb: &ovsdb::db::Database,
+        options: Options,
+    ) -> Result<Compiler, CompileError> {
+        let mut c = Compiler::new(options)?;
+        c.apply(nb.to_changes())?;
+        Ok(c)
+    }
+
+    /// Applies one batch of NB row changes (one NB transaction, or any
+    /// number of them) and returns the resulting SB changes.
+    ///
+    /// A batch that contains an unreadable row is rejected as a whole and
+    /// leaves the compiler unchanged.
+    pub fn apply(
+        &mut self,
+        changes: impl IntoIterator<Item = RowChange>,
+    ) -> Result<SbDelta, CompileError> {
+        let changes: Vec<RowChange> = changes.into_iter().collect();
+        let mut nb = nb::updates(changes.iter().cloned())?;
+        self.rank_switches(&changes, &mut nb);
+        let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
+        let mut batch = Batch {
+            nb,
+            held: Vec::new(),
+        };
+        // Round 1 computes the SB; later rounds feed the new tunnel keys back
+        // (as northd reads them from the SB next time) and must not change
+        // anything else. Three rounds bound a misbehaving allocation.
+        for _ in 0..3 {
+            let out = self.driver.run(batch);
+            let mut held = Vec::new();
+            let mut added: BTreeMap<(&'static str, Uuid), SbRecord> = BTreeMap::new();
+            let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
+            for (o, diff) in out {
+                match o {
+                    Output::Sb(rec) if diff > 0 => {
+                        added.insert((rec.table(), rec.uuid()), rec);
+                    }
+                    Output::Sb(rec) => {
+                        removed.insert((rec.table(), rec.uuid()));
+                    }
+                    Output::Key(k) => {
+                        if diff > 0 {
+                            self.held.insert(k.clone());
+                        } else {
+                            self.held.remove(&k);
+                        }
+                        held.push((k, diff));
+                    }
+                }
+            }
+            for key in removed.iter().chain(added.keys()) {
+                before
+                    .entry(*key)
+                    .or_insert_with(|| self.sb.get(key).cloned());
+            }
+            for key in removed {
+                if !added.contains_key(&key) {
+                    self.sb.remove(&key);
+                }
+            }
+            for (key, rec) in added {
+                let rec = keep_sticky_columns(self.sb.get(&key), rec);
+                self.sb.insert(key, rec);
+            }
+            if held.is_empty() {
+                break;
+            }
+            batch = Batch {
+                nb: Vec::new(),
+                held,
+            };
+        }
+        Ok(self.delta(before))
+    }
+
+    /// Stamps `Switch::idl_rank` on the switch records of a batch: inserted
+    /// switches get their rank in northd's IDL order, retractions carry the
+    /// rank they were inserted with.
+    fn rank_switches(&mut self, changes: &[RowChange], nb: &mut [(NbRecord, isize)]) {
+        let (mut changed, mut inserted, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
+        for ch in changes {
+            match ch {
+                RowChange::Insert { table, uuid, .. } if table == "Logical_Switch" => {
+                    changed.push(*uuid);
+                    inserted.push(*uuid);
+                }
+                RowChange::Modify { table, uuid, .. } if table == "Logical_Switch" => {
+                    changed.push(*uuid)
+                }
+                RowChange::Delete { table, uuid, .. } if table == "Logical_Switch" => {
+                    changed.push(*uuid);
+                    deleted.push(*uuid);
+                }
+                _ => {}
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        self.batches += 1;
+        let order = self.idl_switches.update(&changed, &inserted, &deleted);
+        let mut new_ranks = BTreeMap::new();
+        for (i, u) in order.iter().enumerate() {
+            new_ranks.insert(*u, (self.batches << 32) | i as u64);
+        }
+        for (rec, diff) in nb.iter_mut() {
+            if let NbRecord::Switch(s) = rec {
+                let rank = if *diff < 0 {
+                    self.switch_ranks.get(&s.uuid)
+                } else {
+                    None
+                };
+                s.idl_rank = rank
+                    .or_else(|| new_ranks.get(&s.uuid))
+                    .or_else(|| self.switch_ranks.get(&s.uuid))
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
+        for d in deleted {
+            self.switch_ranks.remove(&d);
+        }
+        self.switch_ranks.extend(new_ranks);
+    }
+
+    fn delta(&self, before: BTreeMap<(&'static str, Uuid), Option<SbRecord>>) -> SbDelta {
+        let mut changes = Vec::new();
+        for ((table, uuid), old) in before {
+            let new = self.sb.get(&(table, uuid));
+            let table = table.to_string();
+            match (old, new) {
+                (None, Some(n)) => changes.push(RowChange::Insert {
+                    table,
+                    uuid,
+                    new: Arc::new(n.to_row()),
+                }),
+                (Some(o), None) => changes.push(RowChange::Delete {
+                    table,
+                    uuid,
+                    old: Arc::new(o.to_row()),
+                }),
+                (Some(o), Some(n)) if o != *n => changes.push(RowChange::Modify {
+                    table,
+                    uuid,
+                    old: Arc::new(o.to_row()),
+                    new: Arc::new(n.to_row()),
+                }),
+                _ => {}
+            }
+        }
+        SbDelta { changes }
+    }
+
+    /// The SB content as typed records, keyed by (table, UUID).
+    pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
+        self.sb.values()
+    }
+
+    /// The full SB content the compiler owns: table → UUID → row.
+    pub fn sb_state(&self) -> BTreeMap<String, BTreeMap<Uuid, Row>> {
+        let mut out: BTreeMap<String, BTreeMap<Uuid, Row>> = BTreeMap::new();
+        for t in crate::sb::SB_TABLES {
+            out.insert((*t).to_string(), BTreeMap::new());
+        }
+        for ((table, uuid), rec) in &self.sb {
+            out.entry((*table).to_string())
+                .or_default()
+                .insert(*uuid, rec.to_row());
+        }
+        out
+    }
+}

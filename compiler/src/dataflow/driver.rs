@@ -1,0 +1,216 @@
+//! Running the dataflow: one in-thread worker by default, or several worker
+//! threads under `timely::execute`. Either way the driver feeds one epoch of
+//! input updates, runs the workers until the output for that epoch is
+//! complete, and returns the output updates.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use differential_dataflow::input::{Input, InputSession};
+use timely::dataflow::operators::probe::Handle as Probe;
+use timely::worker::Worker;
+
+use super::render::{render, HeldKey, Output};
+use super::{Diff, Time};
+use crate::nb::NbRecord;
+
+/// One epoch of input updates.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Batch {
+    /// NB record updates.
+    pub nb: Vec<(NbRecord, Diff)>,
+    /// Held-key updates (SB feedback).
+    pub held: Vec<(HeldKey, Diff)>,
+}
+
+/// The per-worker state: inputs, probe and the collected output.
+struct WorkerState {
+    nb: InputSession<Time, NbRecord, Diff>,
+    held: InputSession<Time, HeldKey, Diff>,
+    probe: Probe<Time>,
+    sink: Rc<RefCell<Vec<(Output, Diff)>>>,
+}
+
+impl WorkerState {
+    fn build(worker: &mut Worker) -> WorkerState {
+        let sink: Rc<RefCell<Vec<(Output, Diff)>>> = Rc::default();
+        let out = sink.clone();
+        let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
+            let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();
+            let (held_in, held) = scope.new_collection::<HeldKey, Diff>();
+            let (probe, _) = render(scope, nb, held)
+                .inspect(move |(rec, _time, diff)| out.borrow_mut().push((rec.clone(), *diff)))
+                .probe();
+            (nb_in, held_in, probe)
+        });
+        WorkerState {
+            nb,
+            held,
+            probe,
+            sink,
+        }
+    }
+
+    /// Feeds `batch` (if this worker is the one receiving input), closes the
+    /// epoch and runs until the output for it is complete.
+    fn run_epoch(&mut self, worker: &mut Worker, batch: Batch, epoch: Time) -> Vec<(Output, Diff)> {
+        for (r, d) in batch.nb {
+            self.nb.update(r, d);
+        }
+        for (r, d) in batch.held {
+            self.held.update(r, d);
+        }
+        self.nb.advance_to(epoch);
+        self.held.advance_to(epoch);
+        self.nb.flush();
+        self.held.flush();
+        while self.probe.less_than(&epoch) {
+            worker.step();
+        }
+        std::mem::take(&mut *self.sink.borrow_mut())
+    }
+}
+
+/// A single in-thread worker.
+struct Local {
+    worker: Worker,
+    state: WorkerState,
+}
+
+/// Commands to worker threads.
+enum Command {
+    Epoch(Batch, Time),
+}
+
+/// Worker threads under `timely::execute`.
+struct Threads {
+    commands: Vec<Sender<Command>>,
+    results: Receiver<Vec<(Output, Diff)>>,
+    guard: Option<JoinHandle<()>>,
+}
+
+enum Backend {
+    Local(Box<Local>),
+    Threads(Threads),
+}
+
+/// Owns the running dataflow.
+pub(crate) struct Driver {
+    backend: Backend,
+    epoch: Time,
+}
+
+impl Driver {
+    /// Starts the dataflow with `workers` workers (1 = in this thread).
+    pub(crate) fn new(workers: usize) -> Result<Driver, String> {
+        let backend = if workers <= 1 {
+            let alloc = timely::communication::Allocator::Thread(Default::default());
+            let mut worker =
+                Worker::new(Default::default(), alloc, Some(std::time::Instant::now()));
+            let state = WorkerState::build(&mut worker);
+            Backend::Local(Box::new(Local { worker, state }))
+        } else {
+            Backend::Threads(Threads::start(workers)?)
+        };
+        Ok(Driver { backend, epoch: 0 })
+    }
+
+    /// Runs one epoch and returns the consolidated output updates.
+    pub(crate) fn run(&mut self, batch: Batch) -> Vec<(Output, Diff)> {
+        self.epoch += 1;
+        let mut out = match &mut self.backend {
+            Backend::Local(l) => l.state.run_epoch(&mut l.worker, batch, self.epoch),
+            Backend::Threads(t) => t.run(batch, self.epoch),
+        };
+        consolidate(&mut out);
+        out
+    }
+}
+
+impl Threads {
+    fn start(workers: usize) -> Result<Threads, String> {
+        let (result_tx, results) = channel::<Vec<(Output, Diff)>>();
+        let mut commands = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = channel::<Command>();
+            commands.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let result_tx = Arc::new(Mutex::new(result_tx));
+        let config = timely::Config::process(workers);
+        let guard = std::thread::Builder::new()
+            .name("ovnflow-timely".into())
+            .spawn(move || {
+                let run = timely::execute(config, move |worker| {
+                    let index = worker.index();
+                    let rx = receivers.lock().ok().and_then(|mut r| r[index].take());
+                    let tx = result_tx.lock().map(|t| t.clone());
+                    let (Some(rx), Ok(tx)) = (rx, tx) else { return };
+                    let mut state = WorkerState::build(worker);
+                    while let Ok(Command::Epoch(batch, epoch)) = rx.recv() {
+                        let out = state.run_epoch(worker, batch, epoch);
+                        if tx.send(out).is_err() {
+                            return;
+                        }
+                    }
+                });
+                if let Ok(guards) = run {
+                    drop(guards.join());
+                }
+            })
+            .map_err(|e| format!("cannot start timely workers: {e}"))?;
+        Ok(Threads {
+            commands,
+            results,
+            guard: Some(guard),
+        })
+    }
+
+    fn run(&mut self, batch: Batch, epoch: Time) -> Vec<(Output, Diff)> {
+        // Worker 0 receives the input; every worker advances its epoch.
+        let mut first = Some(batch);
+        let mut live = 0;
+        for tx in &self.commands {
+            let b = first.take().unwrap_or_default();
+            if tx.send(Command::Epoch(b, epoch)).is_ok() {
+                live += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for _ in 0..live {
+            match self.results.recv() {
+                Ok(part) => out.extend(part),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.commands.clear();
+        if let Some(g) = self.guard.take() {
+            drop(g.join());
+        }
+    }
+}
+
+/// Sums the diffs of equal records and drops the zeros.
+pub(crate) fn consolidate(updates: &mut Vec<(Output, Diff)>) {
+    updates.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Output, Diff)> = Vec::with_capacity(updates.len());
+    for (r, d) in updates.drain(..) {
+        match out.last_mut() {
+            Some((last, ld)) if *last == r => *ld += d,
+            _ => out.push((r, d)),
+        }
+    }
+    out.retain(|(_, d)| *d != 0);
+    *updates = out;
+}

@@ -1,0 +1,207 @@
+//! The only module that names timely-dataflow and differential-dataflow types
+//! (STYLE 4). Versions are pinned in the workspace (`timely =0.32.0`,
+//! `differential-dataflow =0.26.0`); API changes between their minor versions
+//! are absorbed here.
+//!
+//! Rules never call differential's arrangement operators directly:
+//! `compiler/clippy.toml` forbids them outside this module, and
+//! [`Named`] offers named versions, so every arrangement shows up by name in
+//! timely's logging (STYLE 3).
+
+pub(crate) mod driver;
+pub(crate) mod render;
+
+use differential_dataflow::Hashable;
+
+/// Logical time of the dataflow: one epoch per applied NB batch (and one per
+/// tunnel-key feedback round).
+pub(crate) type Time = u64;
+
+/// Multiplicity change of a record.
+pub(crate) type Diff = isize;
+
+/// A timely scope of the compiler's dataflow.
+pub(crate) type Scope<'s> = timely::dataflow::Scope<'s, Time>;
+
+/// A collection of records `D` in scope `'s`.
+pub(crate) type Coll<'s, D> = differential_dataflow::VecCollection<'s, Time, D, Diff>;
+
+/// Record types that may flow through the dataflow (ordered, cloneable,
+/// serializable for exchange between workers).
+pub(crate) trait Rec: differential_dataflow::ExchangeData + Hashable {}
+impl<T: differential_dataflow::ExchangeData + Hashable> Rec for T {}
+
+/// Named stateful operators over keyed collections `(K, V)`.
+pub(crate) trait Named<'s, K: Rec, V: Rec> {
+    /// Equi-join on the key; both inputs are arranged under `name`.
+    fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))>;
+    /// Keeps the records whose key occurs in `keys` (which should be distinct).
+    fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
+    /// Keeps the records whose key does not occur in `keys` (distinct).
+    fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
+    /// Groups by key: `logic(key, values-with-counts, output)`; values arrive
+    /// sorted, each with its positive multiplicity.
+    fn group_named<V2: Rec>(
+        self,
+        name: &str,
+        logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+    ) -> Coll<'s, (K, V2)>;
+}
+
+#[allow(clippy::disallowed_methods)]
+impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
+    fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))> {
+        let left = self.arrange_by_key_named(&format!("{name} (left)"));
+        let right = other.arrange_by_key_named(&format!("{name} (right)"));
+        left.join_core(right, |k: &K, v1: &V, v2: &V2| {
+            Some((k.clone(), (v1.clone(), v2.clone())))
+        })
+    }
+
+    fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
+        let left = self.arrange_by_key_named(&format!("{name} (records)"));
+        let right = keys
+            .map(|k| (k, ()))
+            .arrange_by_key_named(&format!("{name} (keys)"));
+        left.join_core(right, |k: &K, v: &V, _: &()| Some((k.clone(), v.clone())))
+    }
+
+    fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
+        let matched = self.clone().semijoin_named(name, keys);
+        self.concat(matched.negate())
+    }
+
+    fn group_named<V2: Rec>(
+        self,
+        name: &str,
+        logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+    ) -> Coll<'s, (K, V2)> {
+        self.reduce_named(name, logic)
+    }
+}
+
+/// Named set operators.
+pub(crate) trait NamedSet<'s, D: Rec> {
+    /// One copy of every record with positive multiplicity.
+    fn distinct_named(self, name: &str) -> Coll<'s, D>;
+}
+
+#[allow(clippy::disallowed_methods)]
+impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
+    fn distinct_named(self, name: &str) -> Coll<'s, D> {
+        self.threshold_named(name, |_, r: &Diff| if *r > 0 { 1 } else { 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use differential_dataflow::input::Input;
+
+    use super::*;
+
+    type Updates<D> = Rc<RefCell<Vec<(D, Time, Diff)>>>;
+
+    /// Runs `build` over two input collections fed with `a` and `b` (each a
+    /// list of epochs of updates) and returns the consolidated output
+    /// updates `(data, time, diff)`.
+    fn run<A: Rec, B: Rec, O: Rec>(
+        a: Vec<Vec<(A, Diff)>>,
+        b: Vec<Vec<(B, Diff)>>,
+        build: impl for<'s> Fn(Coll<'s, A>, Coll<'s, B>) -> Coll<'s, O> + 'static,
+    ) -> Vec<(O, Time, Diff)> {
+        let alloc = timely::communication::Allocator::Thread(Default::default());
+        let mut worker = timely::worker::Worker::new(Default::default(), alloc, None);
+        let out: Updates<O> = Rc::default();
+        let sink = out.clone();
+        let (mut ia, mut ib, probe) = worker.dataflow::<Time, _, _>(move |scope| {
+            let (ia, ca) = scope.new_collection::<A, Diff>();
+            let (ib, cb) = scope.new_collection::<B, Diff>();
+            let (probe, _) = build(ca, cb)
+                .inspect(move |(d, t, r)| sink.borrow_mut().push((d.clone(), *t, *r)))
+                .probe();
+            (ia, ib, probe)
+        });
+        let epochs = a.len().max(b.len());
+        let (mut a, mut b) = (a.into_iter(), b.into_iter());
+        for e in 1..=epochs as Time {
+            for (d, r) in a.next().unwrap_or_default() {
+                ia.update(d, r);
+            }
+            for (d, r) in b.next().unwrap_or_default() {
+                ib.update(d, r);
+            }
+            ia.advance_to(e);
+            ib.advance_to(e);
+            ia.flush();
+            ib.flush();
+            while probe.less_than(&e) {
+                worker.step();
+            }
+        }
+        let mut v = out.borrow().clone();
+        v.sort();
+        let mut merged: Vec<(O, Time, Diff)> = Vec::new();
+        for (d, t, r) in v {
+            match merged.last_mut() {
+                Some((ld, lt, lr)) if *ld == d && *lt == t => *lr += r,
+                _ => merged.push((d, t, r)),
+            }
+        }
+        merged.retain(|(_, _, r)| *r != 0);
+        merged
+    }
+
+    #[test]
+    fn join_named_matches_keys_and_retracts() {
+        let got = run(
+            vec![vec![((1u32, 'a'), 1), ((2, 'b'), 1)], vec![((1, 'a'), -1)]],
+            vec![vec![((1u32, 10u8), 1), ((3, 30), 1)]],
+            |a, b| a.join_named("test join", b),
+        );
+        assert_eq!(got, vec![((1, ('a', 10)), 0, 1), ((1, ('a', 10)), 1, -1)]);
+    }
+
+    #[test]
+    fn semijoin_and_antijoin_partition_the_records() {
+        let a = vec![vec![((1u32, 'a'), 1), ((2, 'b'), 1)]];
+        let keys = vec![vec![(1u32, 1)], vec![(2, 1)]];
+        let semi = run(a.clone(), keys.clone(), |a, k| a.semijoin_named("semi", k));
+        assert_eq!(semi, vec![((1, 'a'), 0, 1), ((2, 'b'), 1, 1)]);
+        let anti = run(a, keys, |a, k| a.antijoin_named("anti", k));
+        assert_eq!(anti, vec![((2, 'b'), 0, 1), ((2, 'b'), 1, -1)]);
+    }
+
+    #[test]
+    fn group_named_sees_sorted_values_and_updates_incrementally() {
+        let got = run(
+            vec![vec![((1u32, 5u32), 1), ((1, 3), 1)], vec![((1, 4), 1)]],
+            Vec::<Vec<((), Diff)>>::new(),
+            |a, _| {
+                a.group_named("collect", |_, vals, out| {
+                    out.push((vals.iter().map(|(v, _)| **v).collect::<Vec<u32>>(), 1))
+                })
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, vec![3, 4, 5]), 1, 1),
+                ((1, vec![3, 5]), 0, 1),
+                ((1, vec![3, 5]), 1, -1)
+            ]
+        );
+    }
+
+    #[test]
+    fn distinct_named_counts_each_record_once() {
+        let got = run(
+            vec![vec![(7u32, 2), (8, 1)], vec![(7, -1)], vec![(7, -1)]],
+            Vec::<Vec<((), Diff)>>::new(),
+            |a, _| a.distinct_named("distinct"),
+        );
+        assert_eq!(got, vec![(7, 0, 1), (7, 2, -1), (8, 0, 1)]);
+    }
+}

@@ -1,0 +1,119 @@
+//! Rendering of `rules::datapath`: datapath tunnel keys and rows.
+
+use ovsdb::Uuid;
+
+use super::{HeldKey, KeySpace};
+use crate::dataflow::{Coll, Named};
+use crate::idl_order::{uuid_hash, Hmap};
+use crate::ids::{allocate, Hint, KeyRequest};
+use crate::nb::Switch;
+use crate::rules::datapath::{datapath_binding, DP_KEY_MAX, DP_KEY_MIN};
+use crate::sb::SbRecord;
+
+/// Returns `(switch UUID, tunnel key)` for every switch holding a key, and
+/// the `Datapath_Binding` rows.
+pub(super) fn render_datapaths<'s>(
+    switches: Coll<'s, (Uuid, Switch)>,
+    held: Coll<'s, HeldKey>,
+) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
+    let candidates = switches
+        .clone()
+        .map(|(u, s)| ((), (u, Some((s.idl_rank, s.requested_tnl_key)), None)));
+    let previous = held
+        .filter(|h| h.space == KeySpace::Datapaths)
+        .map(|h| ((), (h.owner, None, Some(h.key))));
+    let keys = candidates
+        .concat(previous)
+        .group_named("datapath tunnel keys", |_, vals, out| {
+            for (owner, key) in allocate(&requests(vals), DP_KEY_MIN, DP_KEY_MAX, Hint::Zero) {
+                out.push(((owner, key), 1));
+            }
+        })
+        .map(|((), owner_key)| owner_key);
+    let rows = switches
+        .join_named("datapath rows: switch x key", keys.clone())
+        .map(|(_, (sw, key))| SbRecord::DatapathBinding(datapath_binding(&sw, key)));
+    (keys, rows)
+}
+
+/// Each switch's position in northd's datapaths hmap (`uuid_hash()` of the
+/// NB UUID), switches inserted in the order northd's IDL met them: the
+/// order in which northd builds datapath-level flows.
+pub(super) fn render_datapath_order<'s>(
+    switches: Coll<'s, (Uuid, Switch)>,
+) -> Coll<'s, (Uuid, u32)> {
+    switches
+        .map(|(u, s)| ((), (s.idl_rank, u)))
+        .group_named("datapaths hmap order", |_, vals, out| {
+            let mut hmap: Hmap<Uuid> = Hmap::default();
+            for ((_, u), _) in vals {
+                hmap.insert(*u, uuid_hash(u));
+            }
+            for (pos, u) in hmap.iter().enumerate() {
+                out.push(((*u, pos as u32), 1));
+            }
+        })
+        .map(|((), dp_pos)| dp_pos)
+}
+
+/// Candidate value: `(owner, Some((order, requested key)) for a present
+/// owner, previously held key)`.
+pub(super) type Candidate = (Uuid, Option<(u64, Option<u32>)>, Option<u32>);
+
+/// Merges present owners (with their requested key) and previously held keys
+/// into allocation requests; owners no longer present are dropped.
+/// New owners are ordered by `order`, then UUID.
+pub(super) fn requests(vals: &[(&Candidate, isize)]) -> Vec<KeyRequest<u64>> {
+    let mut present: std::collections::BTreeMap<Uuid, KeyRequest<u64>> = Default::default();
+    for ((owner, present_as, _), _) in vals {
+        if let Some((order, requested)) = present_as {
+            present.insert(
+                *owner,
+                KeyRequest {
+                    order: *order,
+                    owner: *owner,
+                    requested: *requested,
+                    previous: None,
+                },
+            );
+        }
+    }
+    for ((owner, _, previous), _) in vals {
+        if let (Some(k), Some(r)) = (previous, present.get_mut(owner)) {
+            r.previous = Some(*k);
+        }
+    }
+    present.into_values().collect()
+}
+
+/// SB `DNS` (`sync_dns_entries()`): one row per NB `DNS` row referenced by
+/// switches, on those switches' datapaths, records' values lowercased,
+/// `external_ids:dns_id` naming the NB row.
+pub(super) fn render_dns<'s>(
+    dns_ls: Coll<'s, (Uuid, (Uuid, crate::nb::Dns))>,
+    dp_keys: Coll<'s, (Uuid, u32)>,
+) -> Coll<'s, SbRecord> {
+    dns_ls
+        .map(|(dns, (ls, d))| (ls, (dns, d)))
+        .semijoin_named("dns: switches with keys", dp_keys.map(|(u, _)| u))
+        .map(|(ls, (dns, d))| (dns, (crate::ids::datapath_uuid(ls), d)))
+        .group_named("dns: datapaths", |_, vals, out| {
+            let mut dps: Vec<Uuid> = vals.iter().map(|((dp, _), _)| *dp).collect();
+            dps.sort();
+            dps.dedup();
+            if let Some(((_, d), _)) = vals.first() {
+                out.push(((dps, d.records.clone()), 1));
+            }
+        })
+        .map(|(dns, (datapaths, records))| {
+            SbRecord::Dns(crate::sb::Dns {
+                uuid: crate::ids::derive("DNS", &[dns.as_bytes()]),
+                datapaths,
+                records: records
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_lowercase()))
+                    .collect(),
+                external_ids: vec![("dns_id".to_string(), dns.to_string())],
+            })
+        })
+}

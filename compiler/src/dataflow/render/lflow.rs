@@ -1,0 +1,162 @@
+//! Rendering of `rules` logical flows: runs the per-switch and per-port flow
+//! rules, then merges identical flows across datapaths the way northd 23.03
+//! does (`do_ovn_lflow_add()` keyed on stage, priority, match, actions and
+//! meter; `build_lflows()` turning multi-datapath flows into a
+//! `Logical_DP_Group`, one group row per distinct datapath set).
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named, NamedSet};
+use crate::ids;
+use crate::rules::acl::AclCtx;
+use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
+use crate::sb::{LogicalDpGroup, LogicalFlow, SbRecord};
+use crate::stage::Stage;
+
+/// Grouping key of a flow: what makes two `ovn_lflow_add()` calls one row.
+type FlowKey = (Stage, u16, String, String, Option<String>);
+/// Per-call details: `(origin, source line, stage hint, io port)`.
+type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
+
+pub(super) fn render_lflows<'s>(
+    switches: Coll<'s, SwitchCtx>,
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    acls: Coll<'s, AclCtx>,
+    dp_keys: Coll<'s, (Uuid, u32)>,
+    dp_order: Coll<'s, (Uuid, u32)>,
+) -> Coll<'s, SbRecord> {
+    // Datapath order keyed by SB datapath UUID, as flows name datapaths.
+    let dp_order = dp_order.map(|(nb, pos)| (ids::datapath_uuid(nb), pos));
+    let bound = dp_keys.map(|(dp, _)| dp);
+    let switch_flows = switches
+        .map(|s| (s.uuid, s))
+        .semijoin_named("lflows: switches with keys", bound.clone())
+        .flat_map(|(_, s)| rules::switch_flows(&s));
+    let port_flows = ports
+        .semijoin_named("lflows: ports on switches with keys", bound.clone())
+        .flat_map(|(_, p)| rules::port_flows(&p));
+    let acl_flows = acls
+        .map(|a| (a.ls, a))
+        .semijoin_named("lflows: acls on switches with keys", bound)
+        .flat_map(|(_, a)| rules::acl_flows(&a));
+    let by_key: Coll<'s, (FlowKey, (Uuid, FlowMeta))> = switch_flows
+        .concat(port_flows)
+        .concat(acl_flows)
+        .map(|f: Lflow| {
+            (
+                (f.stage, f.priority, f.match_, f.actions, f.meter),
+                (
+                    ids::datapath_uuid(f.dp),
+                    (f.origin, f.source, f.hint, f.io_port),
+                ),
+            )
+        });
+    // Per key: the datapaths, and the flow details northd keeps (those of
+    // the first `ovn_lflow_add()` call). When datapath-level calls with
+    // different details compete, which came first depends on the order of
+    // northd's datapaths hmap: those keys are resolved below with
+    // `dp_order`.
+    let merged = by_key.group_named("lflows by key", |_, vals, out| {
+        let mut dps: Vec<Uuid> = vals.iter().map(|((dp, _), _)| *dp).collect();
+        dps.dedup();
+        let first = vals.iter().map(|((dp, m), _)| (m, dp)).min();
+        let Some((first_meta, _)) = first else { return };
+        let contested = first_meta.0 .0 == 0
+            && vals.iter().any(|((_, m), _)| {
+                m.0 .0 == 0 && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
+            });
+        let candidates: Vec<(Uuid, FlowMeta)> = if contested {
+            vals.iter()
+                .filter(|((_, m), _)| m.0 .0 == 0)
+                .map(|((dp, m), _)| (*dp, m.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        out.push(((dps, first_meta.clone(), candidates), 1));
+    });
+    let contested = merged
+        .clone()
+        .flat_map(|(key, (_, _, candidates))| {
+            candidates
+                .into_iter()
+                .map(move |(dp, m)| (dp, (key.clone(), m)))
+        })
+        .join_named("lflows: contested x datapath order", dp_order)
+        .map(|(_, ((key, meta), pos))| (key, (pos, meta)))
+        .group_named("lflows: first datapath", |_, vals, out| {
+            if let Some(((_, meta), _)) = vals.iter().min_by_key(|((pos, m), _)| (*pos, m.1)) {
+                out.push((meta.clone(), 1));
+            }
+        });
+    let uncontested = merged.clone().flat_map(|(key, (dps, meta, candidates))| {
+        candidates.is_empty().then_some((key, (dps, meta)))
+    });
+    let resolved = merged
+        .flat_map(|(key, (dps, _, candidates))| (!candidates.is_empty()).then_some((key, dps)))
+        .join_named("lflows: contested x first", contested);
+    let merged = uncontested.concat(resolved);
+    let groups = merged
+        .clone()
+        .flat_map(|(_, (dps, _))| (dps.len() > 1).then_some(dps))
+        .distinct_named("datapath groups")
+        .map(|dps| {
+            SbRecord::LogicalDpGroup(LogicalDpGroup {
+                uuid: ids::dp_group_uuid(&dps),
+                datapaths: dps,
+            })
+        });
+    let flows = merged.map(|(key, (dps, meta))| SbRecord::LogicalFlow(flow_row(key, &dps, meta)));
+    flows.concat(groups)
+}
+
+/// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted).
+fn flow_row(key: FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
+    let (stage, priority, match_, actions, meter) = key;
+    let (_origin, source, hint, io_port) = meta;
+    let (logical_datapath, logical_dp_group) = match dps {
+        [one] => (Some(*one), None),
+        _ => (None, Some(ids::dp_group_uuid(dps))),
+    };
+    // A flow on one datapath is identified by (datapath, key); a flow on a
+    // group by its key alone (there is one per key), so that a group
+    // gaining or losing members modifies the row, as northd does.
+    let owner = logical_datapath.unwrap_or_default();
+    let uuid = ids::derive(
+        "Logical_Flow",
+        &[
+            owner.as_bytes(),
+            stage.name().as_bytes(),
+            &priority.to_be_bytes(),
+            match_.as_bytes(),
+            actions.as_bytes(),
+            meter.as_deref().unwrap_or("").as_bytes(),
+        ],
+    );
+    let mut external_ids = vec![
+        ("source".to_string(), format!("northd.c:{source}")),
+        ("stage-name".to_string(), stage.name().to_string()),
+    ];
+    if let Some(h) = hint {
+        external_ids.push((
+            "stage-hint".to_string(),
+            h.simple().to_string()[..8].to_string(),
+        ));
+    }
+    external_ids.sort();
+    LogicalFlow {
+        uuid,
+        logical_datapath,
+        logical_dp_group,
+        pipeline: stage.pipeline().name().to_string(),
+        table_id: stage.table(),
+        priority,
+        match_,
+        actions,
+        external_ids,
+        tags: io_port
+            .map(|p| vec![("in_out_port".to_string(), p)])
+            .unwrap_or_default(),
+        controller_meter: meter,
+    }
+}

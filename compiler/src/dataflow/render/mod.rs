@@ -1,0 +1,289 @@
+//! How the rules run: maps the relations of `crate::rules` onto differential
+//! dataflow. One function per rules module, mirrored names; [`render`] is the
+//! single place that wires them together.
+
+mod acl;
+mod datapath;
+mod lflow;
+mod multicast;
+mod port_binding;
+
+use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
+
+use differential_dataflow::input::Input;
+
+use super::{Coll, Named, Scope};
+use crate::idl_order;
+use crate::nb::{Lsp, NbRecord, Switch};
+use crate::rules::acl::AclCtx;
+use crate::rules::{PortCtx, SwitchCtx, SwitchFacts};
+use crate::sb::SbRecord;
+
+/// A tunnel-key space: all datapaths, or the ports of one datapath.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) enum KeySpace {
+    /// Datapath keys.
+    Datapaths,
+    /// Port keys of the switch with this NB UUID.
+    Ports(Uuid),
+}
+
+/// A tunnel key currently held in the SB (fed back by the driver after each
+/// epoch, the way northd reads SB before allocating). Key: `(space, owner)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct HeldKey {
+    /// Key space.
+    pub space: KeySpace,
+    /// NB UUID of the owner (switch or port).
+    pub owner: Uuid,
+    /// The key.
+    pub key: u32,
+}
+
+/// One output record of the dataflow.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) enum Output {
+    /// An SB row.
+    Sb(SbRecord),
+    /// A tunnel key assignment (fed back as [`HeldKey`] input).
+    Key(HeldKey),
+}
+
+/// Builds the NB → SB dataflow: `nb` are the NB input records, `held` the
+/// keys present in the SB; the result is the SB content and the key
+/// assignments.
+pub(crate) fn render<'s>(
+    scope: Scope<'s>,
+    nb: Coll<'s, NbRecord>,
+    held: Coll<'s, HeldKey>,
+) -> Coll<'s, Output> {
+    // Input relations.
+    let switches: Coll<'s, (Uuid, Switch)> = nb.clone().flat_map(|r| match r {
+        NbRecord::Switch(s) => Some((s.uuid, s)),
+        _ => None,
+    });
+    let members: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+        NbRecord::SwitchPort(m) => Some((m.lsp, m.ls)),
+        _ => None,
+    });
+    let nb_global_rows: Coll<'s, SbRecord> = nb.clone().flat_map(|r| match r {
+        NbRecord::NbGlobal(g) => Some(crate::rules::global::sb_global(&g)),
+        _ => None,
+    });
+    // Constant rows, introduced once (by worker 0).
+    let constants = if scope.index() == 0 {
+        crate::rules::global::static_rows()
+    } else {
+        Vec::new()
+    };
+    let (_, static_rows) = scope.new_collection_from(constants);
+    let lsps: Coll<'s, (Uuid, Lsp)> = nb.clone().flat_map(|r| match r {
+        NbRecord::Lsp(p) => Some((p.uuid, p)),
+        _ => None,
+    });
+
+    // Ports with their switch: one per membership, keyed by switch UUID;
+    // `hmap_order` is the port's bucket in northd's ports hmap for the
+    // current number of ports.
+    let ports0: Coll<'s, (Uuid, Lsp)> = members
+        .clone()
+        .join_named("ports: membership x lsp", lsps.clone())
+        .map(|(_, (ls, lsp))| (ls, lsp));
+    let mask: Coll<'s, ((), u32)> =
+        ports0
+            .clone()
+            .map(|_| ((), ()))
+            .group_named("ports hmap size", |_, vals, out| {
+                let n: isize = vals.iter().map(|(_, c)| *c).sum();
+                out.push((idl_order::final_mask(n.max(0) as usize) as u32, 1));
+            });
+
+    let dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)> = nb.clone().flat_map(|r| match r {
+        NbRecord::DhcpOptions(d) => Some((d.uuid, d)),
+        _ => None,
+    });
+    // DNS rows referenced by switches: (dns, (ls, row)).
+    let dns_ls: Coll<'s, (Uuid, (Uuid, crate::nb::Dns))> = nb
+        .clone()
+        .flat_map(|r| match r {
+            NbRecord::SwitchDns(d) => Some((d.dns, d.ls)),
+            _ => None,
+        })
+        .join_named(
+            "dns: switch x records",
+            nb.clone().flat_map(|r| match r {
+                NbRecord::Dns(d) => Some((d.uuid, d)),
+                _ => None,
+            }),
+        );
+    let acl_inputs = acl::render_acl_inputs(nb, members, lsps);
+
+    // Switch context: facts aggregated over the switch's ports and ACLs (OR
+    // of per-row flags); switches without any get the defaults.
+    let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0
+        .clone()
+        .map(|(ls, p)| {
+            let f = SwitchFacts {
+                has_unknown: p.is_enabled() && p.addresses.iter().any(|a| a == "unknown"),
+                has_vtep_lports: p.type_ == "vtep",
+                mcast_flood_static: p.is_enabled() && p.option_true("mcast_flood"),
+                ..SwitchFacts::default()
+            };
+            (ls, f)
+        })
+        .concat(dns_ls.clone().map(|(_, (ls, d))| {
+            let f = SwitchFacts {
+                has_dns_records: !d.records.is_empty(),
+                ..SwitchFacts::default()
+            };
+            (ls, f)
+        }))
+        .concat(acl_inputs.acl_ls.clone().map(|(ls, a)| {
+            let f = SwitchFacts {
+                has_acls: true,
+                has_stateful_acl: a.action == "allow-related",
+                ..SwitchFacts::default()
+            };
+            (ls, f)
+        }))
+        .group_named("switch facts", |_, vals, out| {
+            let mut f = SwitchFacts::default();
+            for (v, _) in vals {
+                f.has_unknown |= v.has_unknown;
+                f.has_vtep_lports |= v.has_vtep_lports;
+                f.has_acls |= v.has_acls;
+                f.has_stateful_acl |= v.has_stateful_acl;
+                f.mcast_flood_static |= v.mcast_flood_static;
+                f.has_dns_records |= v.has_dns_records;
+            }
+            out.push((f, 1));
+        });
+    let sw_flags = switches.clone();
+    let with_facts = sw_flags
+        .clone()
+        .join_named("switch context: x facts", facts.clone());
+    let without_facts = sw_flags.antijoin_named("switch context: no facts", facts.map(|(u, _)| u));
+    let sw_ctx: Coll<'s, SwitchCtx> = with_facts
+        .map(|(_, (sw, f))| SwitchCtx::new(&sw, f))
+        .concat(without_facts.map(|(_, sw)| SwitchCtx::new(&sw, SwitchFacts::default())));
+
+    let ports: Coll<'s, (Uuid, PortCtx)> = ports0
+        .join_named(
+            "ports: x switch context",
+            sw_ctx.clone().map(|s| (s.uuid, s)),
+        )
+        .map(|(ls, (lsp, sw))| {
+            (
+                (),
+                (
+                    ls,
+                    PortCtx {
+                        ls,
+                        vlan_passthru: sw.vlan_passthru,
+                        has_stateful_acl: sw.has_stateful_acl,
+                        lsp,
+                        dhcpv4: None,
+                        dhcpv6: None,
+                        hmap_order: 0,
+                    },
+                ),
+            )
+        })
+        .join_named("ports: x hmap mask", mask)
+        .map(|((), ((ls, mut p), mask))| {
+            p.hmap_order = idl_order::hash_string(&p.lsp.name) & mask;
+            (ls, p)
+        });
+    // Each port's DHCPv4 and DHCPv6 options rows (a reference to a missing
+    // row counts as none).
+    let ports = attach_dhcp(
+        ports,
+        dhcp_rows.clone(),
+        "dhcpv4",
+        |l| l.dhcpv4_options,
+        |p, d| p.dhcpv4 = Some(d),
+    );
+    let ports = attach_dhcp(
+        ports,
+        dhcp_rows,
+        "dhcpv6",
+        |l| l.dhcpv6_options,
+        |p, d| p.dhcpv6 = Some(d),
+    );
+    let acls: Coll<'s, AclCtx> = acl_inputs
+        .acl_ls
+        .clone()
+        .join_named(
+            "acls: x switch context",
+            sw_ctx.clone().map(|s| (s.uuid, s.has_stateful_acl)),
+        )
+        .map(|(ls, (acl, has_stateful))| AclCtx {
+            ls,
+            has_stateful,
+            acl,
+        });
+
+    let (dp_keys, datapath_rows) = datapath::render_datapaths(switches.clone(), held.clone());
+    let ip_mcast_rows = multicast::render_ip_multicast(switches.clone(), dp_keys.clone());
+    let dns_rows = datapath::render_dns(dns_ls, dp_keys.clone());
+    let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), held);
+    let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
+    let dp_order = datapath::render_datapath_order(switches.clone());
+    let flow_rows = lflow::render_lflows(sw_ctx, ports, acls, dp_keys.clone(), dp_order);
+    let group_rows = acl::render_groups_and_sets(acl_inputs, dp_keys.clone());
+
+    let keys = dp_keys
+        .map(|(owner, key)| HeldKey {
+            space: KeySpace::Datapaths,
+            owner,
+            key,
+        })
+        .concat(port_keys.map(|(ls, (owner, key))| HeldKey {
+            space: KeySpace::Ports(ls),
+            owner,
+            key,
+        }))
+        .map(Output::Key);
+    datapath_rows
+        .concat(port_rows)
+        .concat(mc_rows)
+        .concat(flow_rows)
+        .concat(ip_mcast_rows)
+        .concat(dns_rows)
+        .concat(group_rows)
+        .concat(nb_global_rows)
+        .concat(static_rows)
+        .map(Output::Sb)
+        .concat(keys)
+}
+
+/// Attaches to each port the `DHCP_Options` row its `which` column names.
+fn attach_dhcp<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)>,
+    which: &str,
+    column: fn(&Lsp) -> Option<Uuid>,
+    set: fn(&mut PortCtx, crate::nb::DhcpOptions),
+) -> Coll<'s, (Uuid, PortCtx)> {
+    let with_ref = ports
+        .clone()
+        .flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
+    let with_dhcp = with_ref
+        .clone()
+        .join_named(&format!("ports: x {which} options"), dhcp_rows.clone())
+        .map(move |(_, ((ls, mut p), d))| {
+            set(&mut p, d);
+            (ls, p)
+        });
+    let dangling = with_ref
+        .antijoin_named(
+            &format!("ports: missing {which} options"),
+            dhcp_rows.map(|(u, _)| u),
+        )
+        .map(|(_, lp)| lp);
+    ports
+        .filter(move |(_, p)| column(&p.lsp).is_none())
+        .concat(with_dhcp)
+        .concat(dangling)
+}

@@ -1,0 +1,52 @@
+//! Rendering of `rules::multicast`: one `Multicast_Group` row per (datapath,
+//! group) with at least one member port holding a tunnel key.
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named};
+use crate::ids;
+use crate::rules::multicast::port_groups;
+use crate::rules::PortCtx;
+use crate::sb::{MulticastGroup, SbRecord};
+
+pub(super) fn render_multicast_groups<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    port_keys: Coll<'s, super::port_binding::PortKey>,
+) -> Coll<'s, SbRecord> {
+    ports
+        .map(|(_, p)| (p.lsp.uuid, p))
+        .semijoin_named(
+            "multicast: ports with keys",
+            port_keys.map(|(_ls, (u, _))| u),
+        )
+        .flat_map(|(_, p)| {
+            let pb = ids::port_binding_uuid(&p.lsp.name);
+            port_groups(&p)
+                .into_iter()
+                .map(move |(name, key)| ((p.ls, name.to_string(), key), pb))
+        })
+        .group_named("multicast group members", |_, vals, out| {
+            let mut ports: Vec<Uuid> = vals.iter().map(|(u, _)| **u).collect();
+            ports.dedup();
+            out.push((ports, 1));
+        })
+        .map(|((ls, name, tunnel_key), ports)| {
+            SbRecord::MulticastGroup(MulticastGroup {
+                uuid: ids::multicast_group_uuid(ls, &name),
+                datapath: ids::datapath_uuid(ls),
+                name,
+                tunnel_key,
+                ports,
+            })
+        })
+}
+
+/// One `IP_Multicast` row per switch holding a datapath key.
+pub(super) fn render_ip_multicast<'s>(
+    switches: Coll<'s, (Uuid, crate::nb::Switch)>,
+    dp_keys: Coll<'s, (Uuid, u32)>,
+) -> Coll<'s, SbRecord> {
+    switches
+        .semijoin_named("ip multicast: switches with keys", dp_keys.map(|(u, _)| u))
+        .map(|(_, sw)| SbRecord::IpMulticast(crate::rules::multicast::ip_multicast(&sw)))
+}

@@ -1,0 +1,50 @@
+//! Rendering of `rules::port_binding`: port tunnel keys (per datapath) and rows.
+
+use ovsdb::Uuid;
+
+use super::datapath::requests;
+use super::{HeldKey, KeySpace};
+use crate::dataflow::{Coll, Named};
+use crate::ids::{allocate, Hint};
+use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
+use crate::rules::PortCtx;
+use crate::sb::SbRecord;
+
+/// A port's tunnel key: `(switch UUID, (port UUID, key))`.
+pub(super) type PortKey = (Uuid, (Uuid, u32));
+
+/// Returns `(switch UUID, (port UUID, tunnel key))` for every port holding a key, and the
+/// `Port_Binding` rows. New ports of a switch are numbered in the order of
+/// `Logical_Switch.ports` (sorted by UUID), as northd meets them.
+pub(super) fn render_port_bindings<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    held: Coll<'s, HeldKey>,
+) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>) {
+    let candidates = ports
+        .clone()
+        .map(|(ls, p)| (ls, (p.lsp.uuid, Some((0, requested_key(&p))), None)));
+    let previous = held.flat_map(|h| match h.space {
+        KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
+        KeySpace::Datapaths => None,
+    });
+    let keys = candidates
+        .concat(previous)
+        .group_named("port tunnel keys", |_, vals, out| {
+            for (owner, key) in allocate(
+                &requests(vals),
+                PORT_KEY_MIN,
+                PORT_KEY_MAX,
+                Hint::MaxAssigned,
+            ) {
+                out.push(((owner, key), 1));
+            }
+        });
+    let rows = ports
+        .map(|(_, p)| (p.lsp.uuid, p))
+        .join_named(
+            "port rows: port x key",
+            keys.clone().map(|(_ls, owner_key)| owner_key),
+        )
+        .map(|(_, (p, key))| SbRecord::PortBinding(port_binding(&p, key)));
+    (keys, rows)
+}

@@ -1,0 +1,226 @@
+//! Identifiers: deterministic SB row UUIDs and tunnel-key allocation.
+//!
+//! ovn-northd lets ovsdb-server pick random UUIDs for the rows it inserts; we
+//! derive them from what identifies each row instead (the NB row for a
+//! `Datapath_Binding`, the whole flow for a `Logical_Flow`, …), so a row keeps
+//! its UUID for as long as it is unchanged, across batches and restarts.
+
+use ovsdb::Uuid;
+
+/// A version-8 (custom) UUID from a 128-bit FNV-1a hash of `parts`, each
+/// part length-prefixed so that different splits hash differently.
+pub fn derive(kind: &str, parts: &[&[u8]]) -> Uuid {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut h = OFFSET;
+    let mut eat = |bytes: &[u8]| {
+        for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            h ^= *b as u128;
+            h = h.wrapping_mul(PRIME);
+        }
+    };
+    eat(kind.as_bytes());
+    for p in parts {
+        eat(p);
+    }
+    uuid::Builder::from_custom_bytes(h.to_be_bytes()).into_uuid()
+}
+
+/// SB `Datapath_Binding` UUID of the NB switch or router `nb`.
+pub fn datapath_uuid(nb: Uuid) -> Uuid {
+    derive("Datapath_Binding", &[nb.as_bytes()])
+}
+
+/// SB `Port_Binding` UUID of the NB logical port named `name`
+/// (northd matches Port_Bindings by `logical_port`).
+pub fn port_binding_uuid(name: &str) -> Uuid {
+    derive("Port_Binding", &[name.as_bytes()])
+}
+
+/// SB `Multicast_Group` UUID of group `name` on NB datapath `dp`.
+pub fn multicast_group_uuid(dp: Uuid, name: &str) -> Uuid {
+    derive("Multicast_Group", &[dp.as_bytes(), name.as_bytes()])
+}
+
+/// SB `Logical_DP_Group` UUID of a sorted set of SB datapath UUIDs.
+pub fn dp_group_uuid(datapaths: &[Uuid]) -> Uuid {
+    let bytes: Vec<u8> = datapaths.iter().flat_map(|u| *u.as_bytes()).collect();
+    derive("Logical_DP_Group", &[&bytes])
+}
+
+/// One candidate for a tunnel key within one key space.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyRequest<T> {
+    /// The order in which northd would meet this candidate among new ones.
+    pub order: T,
+    /// Identity of the owner (NB row UUID).
+    pub owner: Uuid,
+    /// Explicitly requested key (`requested-tnl-key`).
+    pub requested: Option<u32>,
+    /// The key the owner holds in the current SB, if any.
+    pub previous: Option<u32>,
+}
+
+/// Where `ovn_allocate_tnlid()` starts searching for a free key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// From the bottom of the range on every run (`build_datapaths()`: a local
+    /// `hint = 0`), i.e. lowest free keys.
+    Zero,
+    /// After the highest key requested or kept in this run
+    /// (`ovn_port_add_tnlid()` raises `od->port_key_hint`), wrapping around.
+    MaxAssigned,
+}
+
+/// Assigns tunnel keys as northd 23.03 does (`build_datapaths()` /
+/// `build_ports()` with `ovn_allocate_tnlid()`):
+/// 1. explicitly requested keys, first come first served, previously bound
+///    owners first;
+/// 2. owners keep their previous key unless it is now taken;
+/// 3. the rest get the next free key after the hint in `min..=max`
+///    (wrapping around), in `order`; each allocation moves the hint.
+///
+/// Owners for which no key is left are omitted (northd deletes them).
+pub fn allocate<T: Ord + Clone>(
+    candidates: &[KeyRequest<T>],
+    min: u32,
+    max: u32,
+    hint: Hint,
+) -> Vec<(Uuid, u32)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut taken: BTreeSet<u32> = BTreeSet::new();
+    let mut assigned: BTreeMap<Uuid, u32> = BTreeMap::new();
+    // "both" (present in SB) before "nb_only", each in northd's order.
+    let mut ordered: Vec<&KeyRequest<T>> = candidates.iter().collect();
+    ordered.sort_by(|a, b| {
+        (a.previous.is_none(), &a.order, a.owner).cmp(&(b.previous.is_none(), &b.order, b.owner))
+    });
+    for c in &ordered {
+        if let Some(k) = c.requested {
+            if taken.insert(k) {
+                assigned.insert(c.owner, k);
+            }
+        }
+    }
+    for c in &ordered {
+        if let (false, Some(k)) = (assigned.contains_key(&c.owner), c.previous) {
+            if taken.insert(k) {
+                assigned.insert(c.owner, k);
+            }
+        }
+    }
+    let mut hint = match hint {
+        Hint::Zero => 0,
+        Hint::MaxAssigned => assigned.values().copied().max().unwrap_or(0),
+    };
+    let size = u64::from(max - min) + 1;
+    for c in &ordered {
+        if assigned.contains_key(&c.owner) {
+            continue;
+        }
+        // next_tnlid(): hint + 1, wrapping from max to min.
+        let start = if hint < min || hint >= max {
+            0
+        } else {
+            u64::from(hint - min) + 1
+        };
+        let found = (0..size)
+            .map(|i| min + ((start + i) % size) as u32)
+            .take_while(|k| *k != hint)
+            .find(|k| !taken.contains(k));
+        let Some(k) = found else { break };
+        taken.insert(k);
+        assigned.insert(c.owner, k);
+        hint = k;
+    }
+    assigned.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn req(
+        order: u32,
+        owner: u128,
+        requested: Option<u32>,
+        previous: Option<u32>,
+    ) -> KeyRequest<u32> {
+        KeyRequest {
+            order,
+            owner: u(owner),
+            requested,
+            previous,
+        }
+    }
+
+    #[test]
+    fn new_owners_get_lowest_free_keys_in_order() {
+        let got = allocate(
+            &[
+                req(2, 1, None, None),
+                req(1, 2, None, Some(2)),
+                req(0, 3, None, None),
+            ],
+            1,
+            10,
+            Hint::Zero,
+        );
+        assert_eq!(got, vec![(u(1), 3), (u(2), 2), (u(3), 1)]);
+    }
+
+    #[test]
+    fn requested_key_wins_over_previous_holder() {
+        let got = allocate(
+            &[req(0, 1, None, Some(5)), req(1, 2, Some(5), None)],
+            1,
+            10,
+            Hint::Zero,
+        );
+        assert_eq!(got, vec![(u(1), 1), (u(2), 5)]);
+    }
+
+    #[test]
+    fn exhausted_space_omits_owner() {
+        let got = allocate(
+            &[req(0, 1, None, None), req(1, 2, None, None)],
+            1,
+            1,
+            Hint::Zero,
+        );
+        assert_eq!(got, vec![(u(1), 1)]);
+    }
+
+    /// Ports: a deleted port's key is not reused while higher keys exist.
+    #[test]
+    fn port_keys_continue_after_the_highest_kept_key() {
+        let got = allocate(
+            &[
+                req(0, 1, None, Some(1)),
+                req(0, 3, None, Some(3)),
+                req(0, 4, None, None),
+            ],
+            1,
+            10,
+            Hint::MaxAssigned,
+        );
+        assert_eq!(got, vec![(u(1), 1), (u(3), 3), (u(4), 4)]);
+        let wrap = allocate(
+            &[req(0, 1, None, Some(3)), req(0, 2, None, None)],
+            1,
+            3,
+            Hint::MaxAssigned,
+        );
+        assert_eq!(wrap, vec![(u(1), 3), (u(2), 1)]);
+    }
+
+    #[test]
+    fn derived_uuids_differ_by_part_split() {
+        assert_ne!(derive("x", &[b"ab", b"c"]), derive("x", &[b"a", b"bc"]));
+        assert_eq!(datapath_uuid(u(7)), datapath_uuid(u(7)));
+    }
+}

@@ -1,0 +1,590 @@
+//! Northbound input relations: narrow records read from NB rows.
+//!
+//! Each NB table the compiler reads becomes one or more input collections of
+//! small records (STYLE 6: narrow records, keyed joins). A parent row's
+//! reference set (e.g. `Logical_Switch.ports`) becomes a separate membership
+//! relation instead of being copied into the children.
+
+use std::collections::BTreeSet;
+
+use ovsdb::{Atom, Datum, Row, Uuid};
+use serde::{Deserialize, Serialize};
+
+/// A change to one NB row, as the OVSDB layer (replicas, files) reports it.
+pub use ovsdb::db::RowChange;
+
+/// A NB row whose content the compiler cannot read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("table {table} row {uuid} column {column}: {message}")]
+pub struct InputError {
+    /// NB table.
+    pub table: String,
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// Column.
+    pub column: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A logical switch. One row per NB `Logical_Switch`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Switch {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `other_config:requested-tnl-key` when it parses as a positive integer.
+    pub requested_tnl_key: Option<u32>,
+    /// `external_ids:neutron:network_name` (becomes SB `name2`).
+    pub network_name: Option<String>,
+    /// `other_config:interconn-ts`.
+    pub interconn_ts: Option<String>,
+    /// `other_config:vlan-passthru` is true.
+    pub vlan_passthru: bool,
+    /// Multicast snooping configuration from `other_config:mcast_*`.
+    pub mcast: McastConfig,
+    /// Where northd meets this switch among new ones: (batch, rank in the
+    /// IDL order of that batch), see [`crate::idl_order`]. Set by the
+    /// compiler when the row is inserted; 0 from [`records`].
+    pub idl_rank: u64,
+}
+
+/// A switch's IGMP/MLD snooping settings (`init_mcast_info_for_switch_datapath()`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct McastConfig {
+    /// `mcast_snoop` (default false).
+    pub enabled: bool,
+    /// `mcast_querier` (default true).
+    pub querier: bool,
+    /// `mcast_flood_unregistered` (default false).
+    pub flood_unregistered: bool,
+    /// `mcast_table_size` (default 2048).
+    pub table_size: u64,
+    /// `mcast_idle_timeout`, clamped to 15..=3600 (default 300).
+    pub idle_timeout: u64,
+    /// `mcast_query_interval`, clamped to 1..=3600 (default idle/2).
+    pub query_interval: u64,
+    /// `mcast_query_max_response` (default 1).
+    pub query_max_response: u64,
+    /// `mcast_eth_src`.
+    pub eth_src: Option<String>,
+    /// `mcast_ip4_src`.
+    pub ip4_src: Option<String>,
+    /// `mcast_ip6_src`.
+    pub ip6_src: Option<String>,
+}
+
+impl McastConfig {
+    /// Reads the settings from a switch's `other_config`.
+    pub fn from_other_config(m: &[(String, String)]) -> McastConfig {
+        let ull = |k: &str, def: u64| {
+            map_get(m, k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(def)
+        };
+        let idle_timeout = ull("mcast_idle_timeout", 300).clamp(15, 3600);
+        // The clamped value is stored in 32 bits.
+        let idle_timeout = idle_timeout as u32 as u64;
+        let query_interval =
+            (ull("mcast_query_interval", idle_timeout / 2) as u32 as u64).clamp(1, 3600);
+        McastConfig {
+            enabled: smap_get_bool(m, "mcast_snoop", false),
+            querier: smap_get_bool(m, "mcast_querier", true),
+            flood_unregistered: smap_get_bool(m, "mcast_flood_unregistered", false),
+            table_size: ull("mcast_table_size", 2048),
+            idle_timeout,
+            query_interval,
+            query_max_response: ull("mcast_query_max_response", 1),
+            eth_src: map_get(m, "mcast_eth_src").map(str::to_string),
+            ip4_src: map_get(m, "mcast_ip4_src").map(str::to_string),
+            ip6_src: map_get(m, "mcast_ip6_src").map(str::to_string),
+        }
+    }
+}
+
+/// Membership of a port in a switch: one row per element of
+/// `Logical_Switch.ports`; key `lsp`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SwitchPort {
+    /// The `Logical_Switch_Port` UUID.
+    pub lsp: Uuid,
+    /// The owning `Logical_Switch` UUID.
+    pub ls: Uuid,
+}
+
+/// A logical switch port. One row per NB `Logical_Switch_Port`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Lsp {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name` (the SB `logical_port`).
+    pub name: String,
+    /// `type` ("" for a VIF).
+    pub type_: String,
+    /// `addresses`, in OVSDB set order.
+    pub addresses: Vec<String>,
+    /// `port_security`, in OVSDB set order.
+    pub port_security: Vec<String>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `external_ids`, sorted by key.
+    pub external_ids: Vec<(String, String)>,
+    /// `parent_name`.
+    pub parent_name: Option<String>,
+    /// `tag`.
+    pub tag: Option<i64>,
+    /// `enabled` (absent means enabled).
+    pub enabled: Option<bool>,
+    /// `dhcpv4_options` (a `DHCP_Options` row).
+    pub dhcpv4_options: Option<Uuid>,
+    /// `dhcpv6_options` (a `DHCP_Options` row).
+    pub dhcpv6_options: Option<Uuid>,
+}
+
+impl Lsp {
+    /// `lsp_is_enabled()`: absent or true.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled != Some(false)
+    }
+
+    /// `smap_get_bool(&options, key, false)`.
+    pub fn option_true(&self, key: &str) -> bool {
+        smap_get_bool(&self.options, key, false)
+    }
+
+    /// An option value.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An ACL. One row per NB `ACL`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Acl {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `priority` (0..=32767).
+    pub priority: i64,
+    /// `direction`: `from-lport` or `to-lport`.
+    pub direction: String,
+    /// `match`.
+    pub match_: String,
+    /// `action`: allow, allow-related, allow-stateless, drop, reject.
+    pub action: String,
+    /// `log`.
+    pub log: bool,
+    /// `name`.
+    pub name: Option<String>,
+    /// `severity`.
+    pub severity: Option<String>,
+    /// `meter`.
+    pub meter: Option<String>,
+    /// `label`.
+    pub label: i64,
+    /// `options:apply-after-lb`.
+    pub apply_after_lb: bool,
+    /// `options:log-related`.
+    pub log_related: bool,
+}
+
+/// ACL of a switch or port group: one row per element of
+/// `Logical_Switch.acls` / `Port_Group.acls`; key `(owner, acl)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AclRef {
+    /// The switch or port group UUID.
+    pub owner: Uuid,
+    /// The ACL UUID.
+    pub acl: Uuid,
+}
+
+/// A port group. One row per NB `Port_Group`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortGroup {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+}
+
+/// Membership of a port in a port group: one row per element of
+/// `Port_Group.ports`; key `(pg, lsp)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortGroupPort {
+    /// The port group UUID.
+    pub pg: Uuid,
+    /// The `Logical_Switch_Port` UUID.
+    pub lsp: Uuid,
+}
+
+/// DHCP options. One row per NB `DHCP_Options`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DhcpOptions {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `cidr`.
+    pub cidr: String,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+}
+
+impl DhcpOptions {
+    /// An option value.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        map_get(&self.options, key)
+    }
+}
+
+/// DNS records. One row per NB `DNS`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Dns {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `records`, sorted by key.
+    pub records: Vec<(String, String)>,
+}
+
+/// A switch's DNS records: one row per element of
+/// `Logical_Switch.dns_records`; key `(ls, dns)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SwitchDns {
+    /// The switch UUID.
+    pub ls: Uuid,
+    /// The `DNS` UUID.
+    pub dns: Uuid,
+}
+
+/// An address set. One row per NB `Address_Set`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AddressSet {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `addresses`.
+    pub addresses: Vec<String>,
+}
+
+/// What the compiler reads from the NB_Global row: one row; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NbGlobal {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `options:svc_monitor_mac`, normalized, when it is a valid MAC.
+    pub svc_monitor_mac: Option<String>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `nb_cfg`.
+    pub nb_cfg: i64,
+    /// `ipsec`.
+    pub ipsec: bool,
+}
+
+/// One NB input record, tagged by relation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NbRecord {
+    /// A [`Switch`].
+    Switch(Switch),
+    /// A [`SwitchPort`] membership.
+    SwitchPort(SwitchPort),
+    /// An [`Lsp`].
+    Lsp(Lsp),
+    /// An [`Acl`].
+    Acl(Acl),
+    /// A switch's ACL ([`AclRef`]).
+    SwitchAcl(AclRef),
+    /// A port group's ACL ([`AclRef`]).
+    PortGroupAcl(AclRef),
+    /// A [`PortGroup`].
+    PortGroup(PortGroup),
+    /// A [`PortGroupPort`] membership.
+    PortGroupPort(PortGroupPort),
+    /// An [`AddressSet`].
+    AddressSet(AddressSet),
+    /// The [`NbGlobal`] row.
+    NbGlobal(NbGlobal),
+    /// A [`DhcpOptions`] row.
+    DhcpOptions(DhcpOptions),
+    /// A [`Dns`] row.
+    Dns(Dns),
+    /// A [`SwitchDns`] reference.
+    SwitchDns(SwitchDns),
+}
+
+/// NB tables the compiler reads; rows of other tables are ignored.
+pub const NB_TABLES: &[&str] = &[
+    "Logical_Switch",
+    "Logical_Switch_Port",
+    "ACL",
+    "Port_Group",
+    "Address_Set",
+    "NB_Global",
+];
+
+struct Reader<'a> {
+    table: &'a str,
+    uuid: Uuid,
+    row: &'a Row,
+}
+
+impl Reader<'_> {
+    fn err(&self, column: &str, message: impl Into<String>) -> InputError {
+        InputError {
+            table: self.table.to_string(),
+            uuid: self.uuid,
+            column: column.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn datum(&self, column: &str) -> Option<&Datum> {
+        self.row.get(column)
+    }
+
+    fn string(&self, column: &str) -> Result<String, InputError> {
+        match self.datum(column) {
+            None => Ok(String::new()),
+            Some(d) if d.is_empty() => Ok(String::new()),
+            Some(d) => d
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| self.err(column, format!("expected a string, found {d}"))),
+        }
+    }
+
+    fn opt_string(&self, column: &str) -> Result<Option<String>, InputError> {
+        match self.datum(column) {
+            None => Ok(None),
+            Some(d) if d.is_empty() => Ok(None),
+            Some(d) => d
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| self.err(column, format!("expected a string, found {d}"))),
+        }
+    }
+
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, InputError> {
+        match self.datum(column) {
+            None => Ok(None),
+            Some(d) if d.is_empty() => Ok(None),
+            Some(d) => d
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.err(column, format!("expected an integer, found {d}"))),
+        }
+    }
+
+    fn opt_bool(&self, column: &str) -> Result<Option<bool>, InputError> {
+        match self.datum(column) {
+            None => Ok(None),
+            Some(d) if d.is_empty() => Ok(None),
+            Some(d) => d
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.err(column, format!("expected a boolean, found {d}"))),
+        }
+    }
+
+    fn strings(&self, column: &str) -> Result<Vec<String>, InputError> {
+        let Some(d) = self.datum(column) else {
+            return Ok(Vec::new());
+        };
+        if d.is_map() {
+            return Err(self.err(column, "expected a set of strings, found a map"));
+        }
+        d.atoms()
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| self.err(column, format!("expected a string, found {a}")))
+            })
+            .collect()
+    }
+
+    fn uuids(&self, column: &str) -> Result<Vec<Uuid>, InputError> {
+        let Some(d) = self.datum(column) else {
+            return Ok(Vec::new());
+        };
+        d.atoms()
+            .iter()
+            .map(|a| match a {
+                Atom::Uuid(u) => Ok(*u),
+                other => Err(self.err(column, format!("expected a uuid, found {other}"))),
+            })
+            .collect()
+    }
+
+    fn string_map(&self, column: &str) -> Result<Vec<(String, String)>, InputError> {
+        let Some(d) = self.datum(column) else {
+            return Ok(Vec::new());
+        };
+        if !d.is_map() && !d.is_empty() {
+            return Err(self.err(column, "expected a map"));
+        }
+        d.pairs()
+            .iter()
+            .map(|(k, v)| match (k.as_str(), v.as_str()) {
+                (Some(k), Some(v)) => Ok((k.to_string(), v.to_string())),
+                _ => Err(self.err(column, format!("expected string:string, found {k}={v}"))),
+            })
+            .collect()
+    }
+}
+
+fn map_get<'a>(m: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    m.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// OVS `smap_get_bool()`: with default false only "true" is true, with
+/// default true only "false" is false (both case-insensitive).
+pub fn smap_get_bool(m: &[(String, String)], key: &str, def: bool) -> bool {
+    let v = map_get(m, key).unwrap_or("");
+    if def {
+        !v.eq_ignore_ascii_case("false")
+    } else {
+        v.eq_ignore_ascii_case("true")
+    }
+}
+
+/// `smap_get_int(..., "requested-tnl-key", 0)`: a positive integer or nothing.
+pub(crate) fn requested_tnl_key(m: &[(String, String)]) -> Option<u32> {
+    map_get(m, "requested-tnl-key")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|k| *k > 0 && *k <= u32::MAX as i64)
+        .map(|k| k as u32)
+}
+
+/// The input records one NB row contributes. Rows of tables the compiler does
+/// not read contribute nothing.
+pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, InputError> {
+    let r = Reader { table, uuid, row };
+    match table {
+        "Logical_Switch" => {
+            let other_config = r.string_map("other_config")?;
+            let external_ids = r.string_map("external_ids")?;
+            let mut out = vec![NbRecord::Switch(Switch {
+                uuid,
+                name: r.string("name")?,
+                requested_tnl_key: requested_tnl_key(&other_config),
+                network_name: map_get(&external_ids, "neutron:network_name").map(str::to_string),
+                interconn_ts: map_get(&other_config, "interconn-ts").map(str::to_string),
+                vlan_passthru: smap_get_bool(&other_config, "vlan-passthru", false),
+                mcast: McastConfig::from_other_config(&other_config),
+                idl_rank: 0,
+            })];
+            for lsp in r.uuids("ports")? {
+                out.push(NbRecord::SwitchPort(SwitchPort { lsp, ls: uuid }));
+            }
+            for acl in r.uuids("acls")? {
+                out.push(NbRecord::SwitchAcl(AclRef { owner: uuid, acl }));
+            }
+            for dns in r.uuids("dns_records")? {
+                out.push(NbRecord::SwitchDns(SwitchDns { ls: uuid, dns }));
+            }
+            Ok(out)
+        }
+        "ACL" => {
+            let options = r.string_map("options")?;
+            Ok(vec![NbRecord::Acl(Acl {
+                uuid,
+                priority: r.opt_i64("priority")?.unwrap_or(0),
+                direction: r.string("direction")?,
+                match_: r.string("match")?,
+                action: r.string("action")?,
+                log: r.opt_bool("log")?.unwrap_or(false),
+                name: r.opt_string("name")?,
+                severity: r.opt_string("severity")?,
+                meter: r.opt_string("meter")?,
+                label: r.opt_i64("label")?.unwrap_or(0),
+                apply_after_lb: smap_get_bool(&options, "apply-after-lb", false),
+                log_related: smap_get_bool(&options, "log-related", false),
+            })])
+        }
+        "Port_Group" => {
+            let mut out = vec![NbRecord::PortGroup(PortGroup {
+                uuid,
+                name: r.string("name")?,
+            })];
+            for lsp in r.uuids("ports")? {
+                out.push(NbRecord::PortGroupPort(PortGroupPort { pg: uuid, lsp }));
+            }
+            for acl in r.uuids("acls")? {
+                out.push(NbRecord::PortGroupAcl(AclRef { owner: uuid, acl }));
+            }
+            Ok(out)
+        }
+        "NB_Global" => {
+            let options = r.string_map("options")?;
+            let mac = map_get(&options, "svc_monitor_mac").and_then(crate::rules::addr::parse_mac);
+            Ok(vec![NbRecord::NbGlobal(NbGlobal {
+                uuid,
+                svc_monitor_mac: mac,
+                nb_cfg: r.opt_i64("nb_cfg")?.unwrap_or(0),
+                ipsec: r.opt_bool("ipsec")?.unwrap_or(false),
+                options,
+            })])
+        }
+        "DNS" => Ok(vec![NbRecord::Dns(Dns {
+            uuid,
+            records: r.string_map("records")?,
+        })]),
+        "DHCP_Options" => Ok(vec![NbRecord::DhcpOptions(DhcpOptions {
+            uuid,
+            cidr: r.string("cidr")?,
+            options: r.string_map("options")?,
+        })]),
+        "Address_Set" => Ok(vec![NbRecord::AddressSet(AddressSet {
+            uuid,
+            name: r.string("name")?,
+            addresses: r.strings("addresses")?,
+        })]),
+        "Logical_Switch_Port" => Ok(vec![NbRecord::Lsp(Lsp {
+            uuid,
+            name: r.string("name")?,
+            type_: r.string("type")?,
+            addresses: r.strings("addresses")?,
+            port_security: r.strings("port_security")?,
+            options: r.string_map("options")?,
+            external_ids: r.string_map("external_ids")?,
+            parent_name: r.opt_string("parent_name")?,
+            tag: r.opt_i64("tag")?,
+            enabled: r.opt_bool("enabled")?,
+            dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
+            dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
+        })]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Record-level updates (`+1` insert, `-1` retract) for a batch of row changes.
+pub fn updates(
+    changes: impl IntoIterator<Item = RowChange>,
+) -> Result<Vec<(NbRecord, isize)>, InputError> {
+    let mut out = Vec::new();
+    for change in changes {
+        match change {
+            RowChange::Insert { table, uuid, new } => {
+                out.extend(records(&table, uuid, &new)?.into_iter().map(|r| (r, 1)));
+            }
+            RowChange::Modify {
+                table,
+                uuid,
+                old,
+                new,
+            } => {
+                let old: BTreeSet<NbRecord> = records(&table, uuid, &old)?.into_iter().collect();
+                let new: BTreeSet<NbRecord> = records(&table, uuid, &new)?.into_iter().collect();
+                out.extend(old.difference(&new).map(|r| (r.clone(), -1)));
+                out.extend(new.difference(&old).map(|r| (r.clone(), 1)));
+            }
+            RowChange::Delete { table, uuid, old } => {
+                out.extend(records(&table, uuid, &old)?.into_iter().map(|r| (r, -1)));
+            }
+        }
+    }
+    Ok(out)
+}

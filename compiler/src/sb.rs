@@ -1,0 +1,450 @@
+//! Southbound output records and their conversion to generic OVSDB rows.
+//!
+//! The dataflow's output is one collection of [`SbRecord`]s; each record is a
+//! whole SB row (with its UUID). A changed row shows up as a retraction of the
+//! old record and an insertion of the new one under the same UUID.
+
+use ovsdb::{Atom, Datum, Row, Uuid};
+use serde::{Deserialize, Serialize};
+
+/// One SB row the compiler writes. Key: `(table, uuid)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SbRecord {
+    /// A `Datapath_Binding` row (one per logical switch).
+    DatapathBinding(DatapathBinding),
+    /// A `Port_Binding` row (one per logical switch port).
+    PortBinding(PortBinding),
+    /// A `Multicast_Group` row.
+    MulticastGroup(MulticastGroup),
+    /// A `Logical_DP_Group` row (one per distinct set of datapaths sharing flows).
+    LogicalDpGroup(LogicalDpGroup),
+    /// A `Logical_Flow` row.
+    LogicalFlow(LogicalFlow),
+    /// An `IP_Multicast` row (one per logical switch).
+    IpMulticast(IpMulticast),
+    /// A `Port_Group` row (one per NB port group and switch it spans).
+    PortGroup(PortGroup),
+    /// An `Address_Set` row.
+    AddressSet(AddressSet),
+    /// The `SB_Global` row.
+    SbGlobal(SbGlobal),
+    /// A `DHCP_Options` row.
+    DhcpOptions(DhcpOption),
+    /// A `DHCPv6_Options` row.
+    Dhcpv6Options(DhcpOption),
+    /// An `RBAC_Role` row.
+    RbacRole(RbacRole),
+    /// An `RBAC_Permission` row.
+    RbacPermission(RbacPermission),
+    /// A `DNS` row.
+    Dns(Dns),
+}
+
+/// SB `DNS`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Dns {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `datapaths` (SB UUIDs), sorted.
+    pub datapaths: Vec<Uuid>,
+    /// `records`, sorted by key.
+    pub records: Vec<(String, String)>,
+    /// `external_ids` (`dns_id`).
+    pub external_ids: Vec<(String, String)>,
+}
+
+/// SB `SB_Global`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SbGlobal {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `nb_cfg`.
+    pub nb_cfg: i64,
+    /// `ipsec`.
+    pub ipsec: bool,
+}
+
+/// SB `DHCP_Options` / `DHCPv6_Options`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DhcpOption {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `code`.
+    pub code: i64,
+    /// `name`.
+    pub name: String,
+    /// `type`.
+    pub type_: String,
+}
+
+/// SB `RBAC_Role`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RbacRole {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `permissions`: table name → `RBAC_Permission` UUID, sorted.
+    pub permissions: Vec<(String, Uuid)>,
+}
+
+/// SB `RBAC_Permission`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RbacPermission {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `table`.
+    pub table: String,
+    /// `authorization`.
+    pub authorization: Vec<String>,
+    /// `insert_delete`.
+    pub insert_delete: bool,
+    /// `update`.
+    pub update: Vec<String>,
+}
+
+/// SB `Port_Group`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortGroup {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`: `<datapath tunnel key>_<NB name>`.
+    pub name: String,
+    /// `ports`: logical port names.
+    pub ports: Vec<String>,
+}
+
+/// SB `Address_Set`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AddressSet {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `addresses`.
+    pub addresses: Vec<String>,
+}
+
+/// SB `IP_Multicast`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IpMulticast {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `datapath` (SB UUID).
+    pub datapath: Uuid,
+    /// `enabled`.
+    pub enabled: bool,
+    /// `querier`.
+    pub querier: bool,
+    /// `table_size`.
+    pub table_size: u64,
+    /// `idle_timeout`.
+    pub idle_timeout: u64,
+    /// `query_interval`.
+    pub query_interval: u64,
+    /// `query_max_resp`.
+    pub query_max_resp: u64,
+    /// `eth_src`.
+    pub eth_src: String,
+    /// `ip4_src`.
+    pub ip4_src: String,
+    /// `ip6_src`.
+    pub ip6_src: String,
+}
+
+/// SB `Datapath_Binding`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DatapathBinding {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// `external_ids`, sorted by key.
+    pub external_ids: Vec<(String, String)>,
+}
+
+/// SB `Port_Binding`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `logical_port`.
+    pub logical_port: String,
+    /// `datapath` (SB `Datapath_Binding` UUID).
+    pub datapath: Uuid,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// `type`.
+    pub type_: String,
+    /// `mac`.
+    pub mac: Vec<String>,
+    /// `port_security`.
+    pub port_security: Vec<String>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `external_ids`, sorted by key.
+    pub external_ids: Vec<(String, String)>,
+    /// `parent_port`.
+    pub parent_port: Option<String>,
+    /// `tag`.
+    pub tag: Option<i64>,
+}
+
+/// SB `Multicast_Group`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MulticastGroup {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `datapath` (SB UUID).
+    pub datapath: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `tunnel_key`.
+    pub tunnel_key: u32,
+    /// `ports` (SB `Port_Binding` UUIDs), sorted.
+    pub ports: Vec<Uuid>,
+}
+
+/// SB `Logical_DP_Group`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogicalDpGroup {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `datapaths` (SB UUIDs), sorted.
+    pub datapaths: Vec<Uuid>,
+}
+
+/// SB `Logical_Flow`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogicalFlow {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `logical_datapath` (set when the flow applies to one datapath).
+    pub logical_datapath: Option<Uuid>,
+    /// `logical_dp_group` (set when it applies to several).
+    pub logical_dp_group: Option<Uuid>,
+    /// `pipeline`: "ingress" or "egress".
+    pub pipeline: String,
+    /// `table_id`.
+    pub table_id: u8,
+    /// `priority`.
+    pub priority: u16,
+    /// `match`.
+    pub match_: String,
+    /// `actions`.
+    pub actions: String,
+    /// `external_ids` (`stage-name`, `source`, `stage-hint`), sorted by key.
+    pub external_ids: Vec<(String, String)>,
+    /// `tags` (`in_out_port`).
+    pub tags: Vec<(String, String)>,
+    /// `controller_meter`.
+    pub controller_meter: Option<String>,
+}
+
+/// SB tables the compiler writes, in the order [`SbRecord`] lists them.
+pub const SB_TABLES: &[&str] = &[
+    "Datapath_Binding",
+    "Port_Binding",
+    "Multicast_Group",
+    "Logical_DP_Group",
+    "Logical_Flow",
+    "IP_Multicast",
+    "Port_Group",
+    "Address_Set",
+    "SB_Global",
+    "DHCP_Options",
+    "DHCPv6_Options",
+    "RBAC_Role",
+    "RBAC_Permission",
+    "DNS",
+];
+
+fn smap(pairs: &[(String, String)]) -> Datum {
+    Datum::string_map(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn strings(v: &[String]) -> Datum {
+    Datum::set(v.iter().map(|s| Atom::String(s.clone())))
+}
+
+fn uuids(v: &[Uuid]) -> Datum {
+    Datum::set(v.iter().map(|u| Atom::Uuid(*u)))
+}
+
+fn opt<T: Into<Atom>>(v: Option<T>) -> Datum {
+    Datum::set(v.map(Into::into))
+}
+
+fn empty(row: &mut Row, columns: &[&str]) {
+    for c in columns {
+        row.insert((*c).to_string(), Datum::empty_set());
+    }
+}
+
+impl SbRecord {
+    /// The SB table of this row.
+    pub fn table(&self) -> &'static str {
+        match self {
+            SbRecord::DatapathBinding(_) => "Datapath_Binding",
+            SbRecord::PortBinding(_) => "Port_Binding",
+            SbRecord::MulticastGroup(_) => "Multicast_Group",
+            SbRecord::LogicalDpGroup(_) => "Logical_DP_Group",
+            SbRecord::LogicalFlow(_) => "Logical_Flow",
+            SbRecord::IpMulticast(_) => "IP_Multicast",
+            SbRecord::PortGroup(_) => "Port_Group",
+            SbRecord::AddressSet(_) => "Address_Set",
+            SbRecord::SbGlobal(_) => "SB_Global",
+            SbRecord::DhcpOptions(_) => "DHCP_Options",
+            SbRecord::Dhcpv6Options(_) => "DHCPv6_Options",
+            SbRecord::RbacRole(_) => "RBAC_Role",
+            SbRecord::RbacPermission(_) => "RBAC_Permission",
+            SbRecord::Dns(_) => "DNS",
+        }
+    }
+
+    /// The SB row UUID.
+    pub fn uuid(&self) -> Uuid {
+        match self {
+            SbRecord::DatapathBinding(r) => r.uuid,
+            SbRecord::PortBinding(r) => r.uuid,
+            SbRecord::MulticastGroup(r) => r.uuid,
+            SbRecord::LogicalDpGroup(r) => r.uuid,
+            SbRecord::LogicalFlow(r) => r.uuid,
+            SbRecord::IpMulticast(r) => r.uuid,
+            SbRecord::PortGroup(r) => r.uuid,
+            SbRecord::AddressSet(r) => r.uuid,
+            SbRecord::SbGlobal(r) => r.uuid,
+            SbRecord::DhcpOptions(r) | SbRecord::Dhcpv6Options(r) => r.uuid,
+            SbRecord::RbacRole(r) => r.uuid,
+            SbRecord::RbacPermission(r) => r.uuid,
+            SbRecord::Dns(r) => r.uuid,
+        }
+    }
+
+    /// The row with every column of the SB 23.03 schema, columns the compiler
+    /// does not own holding their defaults (as ovsdb-server stores them).
+    pub fn to_row(&self) -> Row {
+        let mut row = Row::new();
+        match self {
+            SbRecord::DatapathBinding(r) => {
+                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
+                row.insert("external_ids".into(), smap(&r.external_ids));
+                empty(&mut row, &["load_balancers"]);
+            }
+            SbRecord::PortBinding(r) => {
+                row.insert(
+                    "logical_port".into(),
+                    Datum::scalar(r.logical_port.as_str()),
+                );
+                row.insert("datapath".into(), Datum::scalar(r.datapath));
+                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
+                row.insert("type".into(), Datum::scalar(r.type_.as_str()));
+                row.insert("mac".into(), strings(&r.mac));
+                row.insert("port_security".into(), strings(&r.port_security));
+                row.insert("options".into(), smap(&r.options));
+                row.insert("external_ids".into(), smap(&r.external_ids));
+                row.insert("parent_port".into(), opt(r.parent_port.clone()));
+                row.insert("tag".into(), opt(r.tag));
+                row.insert("up".into(), Datum::scalar(false));
+                empty(
+                    &mut row,
+                    &[
+                        "additional_chassis",
+                        "additional_encap",
+                        "chassis",
+                        "encap",
+                        "gateway_chassis",
+                        "ha_chassis_group",
+                        "mirror_rules",
+                        "nat_addresses",
+                        "requested_additional_chassis",
+                        "requested_chassis",
+                        "virtual_parent",
+                    ],
+                );
+            }
+            SbRecord::MulticastGroup(r) => {
+                row.insert("datapath".into(), Datum::scalar(r.datapath));
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
+                row.insert("ports".into(), uuids(&r.ports));
+            }
+            SbRecord::LogicalDpGroup(r) => {
+                row.insert("datapaths".into(), uuids(&r.datapaths));
+            }
+            SbRecord::LogicalFlow(r) => {
+                row.insert("logical_datapath".into(), opt(r.logical_datapath));
+                row.insert("logical_dp_group".into(), opt(r.logical_dp_group));
+                row.insert("pipeline".into(), Datum::scalar(r.pipeline.as_str()));
+                row.insert("table_id".into(), Datum::scalar(r.table_id as i64));
+                row.insert("priority".into(), Datum::scalar(r.priority as i64));
+                row.insert("match".into(), Datum::scalar(r.match_.as_str()));
+                row.insert("actions".into(), Datum::scalar(r.actions.as_str()));
+                row.insert("external_ids".into(), smap(&r.external_ids));
+                row.insert("tags".into(), smap(&r.tags));
+                row.insert("controller_meter".into(), opt(r.controller_meter.clone()));
+            }
+            SbRecord::IpMulticast(r) => {
+                row.insert("datapath".into(), Datum::scalar(r.datapath));
+                row.insert("enabled".into(), Datum::scalar(r.enabled));
+                row.insert("querier".into(), Datum::scalar(r.querier));
+                row.insert("table_size".into(), Datum::scalar(r.table_size as i64));
+                row.insert("idle_timeout".into(), Datum::scalar(r.idle_timeout as i64));
+                row.insert(
+                    "query_interval".into(),
+                    Datum::scalar(r.query_interval as i64),
+                );
+                row.insert(
+                    "query_max_resp".into(),
+                    Datum::scalar(r.query_max_resp as i64),
+                );
+                row.insert("eth_src".into(), Datum::scalar(r.eth_src.as_str()));
+                row.insert("ip4_src".into(), Datum::scalar(r.ip4_src.as_str()));
+                row.insert("ip6_src".into(), Datum::scalar(r.ip6_src.as_str()));
+                row.insert("seq_no".into(), Datum::scalar(0i64));
+            }
+            SbRecord::PortGroup(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("ports".into(), strings(&r.ports));
+            }
+            SbRecord::AddressSet(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("addresses".into(), strings(&r.addresses));
+            }
+            SbRecord::SbGlobal(r) => {
+                row.insert("options".into(), smap(&r.options));
+                row.insert("nb_cfg".into(), Datum::scalar(r.nb_cfg));
+                row.insert("ipsec".into(), Datum::scalar(r.ipsec));
+                row.insert("external_ids".into(), Datum::empty_map());
+                empty(&mut row, &["connections", "ssl"]);
+            }
+            SbRecord::DhcpOptions(r) | SbRecord::Dhcpv6Options(r) => {
+                row.insert("code".into(), Datum::scalar(r.code));
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("type".into(), Datum::scalar(r.type_.as_str()));
+            }
+            SbRecord::RbacRole(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                let perms = r
+                    .permissions
+                    .iter()
+                    .map(|(t, u)| (Atom::String(t.clone()), Atom::Uuid(*u)));
+                row.insert("permissions".into(), Datum::map(perms));
+            }
+            SbRecord::Dns(r) => {
+                row.insert("datapaths".into(), uuids(&r.datapaths));
+                row.insert("records".into(), smap(&r.records));
+                row.insert("external_ids".into(), smap(&r.external_ids));
+            }
+            SbRecord::RbacPermission(r) => {
+                row.insert("table".into(), Datum::scalar(r.table.as_str()));
+                row.insert("authorization".into(), strings(&r.authorization));
+                row.insert("insert_delete".into(), Datum::scalar(r.insert_delete));
+                row.insert("update".into(), strings(&r.update));
+            }
+        }
+        row
+    }
+}

@@ -1,0 +1,161 @@
+//! Logical pipeline stages (northd.c `PIPELINE_STAGE` list, OVN 23.03).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! stages {
+    ($( $(#[$doc:meta])* $variant:ident = ($pipeline:ident, $table:expr, $name:expr), )*) => {
+        /// A stage of a logical switch pipeline; its table number and name are
+        /// those of ovn-northd 23.03.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Stage {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Stage {
+            /// Every stage, ingress then egress, in table order.
+            pub const ALL: &'static [Stage] = &[$(Stage::$variant,)*];
+
+            /// The stage name (`external_ids:stage-name`).
+            pub fn name(self) -> &'static str {
+                match self { $(Stage::$variant => $name,)* }
+            }
+
+            /// The logical table number.
+            pub fn table(self) -> u8 {
+                match self { $(Stage::$variant => $table,)* }
+            }
+
+            /// The pipeline.
+            pub fn pipeline(self) -> Pipeline {
+                match self { $(Stage::$variant => Pipeline::$pipeline,)* }
+            }
+        }
+    };
+}
+
+/// Ingress or egress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Pipeline {
+    /// `ingress`.
+    Ingress,
+    /// `egress`.
+    Egress,
+}
+
+impl Pipeline {
+    /// The SB `pipeline` column value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pipeline::Ingress => "ingress",
+            Pipeline::Egress => "egress",
+        }
+    }
+}
+
+stages! {
+    /// `ls_in_check_port_sec`.
+    LsInCheckPortSec = (Ingress, 0, "ls_in_check_port_sec"),
+    /// `ls_in_apply_port_sec`.
+    LsInApplyPortSec = (Ingress, 1, "ls_in_apply_port_sec"),
+    /// `ls_in_lookup_fdb`.
+    LsInLookupFdb = (Ingress, 2, "ls_in_lookup_fdb"),
+    /// `ls_in_put_fdb`.
+    LsInPutFdb = (Ingress, 3, "ls_in_put_fdb"),
+    /// `ls_in_pre_acl`.
+    LsInPreAcl = (Ingress, 4, "ls_in_pre_acl"),
+    /// `ls_in_pre_lb`.
+    LsInPreLb = (Ingress, 5, "ls_in_pre_lb"),
+    /// `ls_in_pre_stateful`.
+    LsInPreStateful = (Ingress, 6, "ls_in_pre_stateful"),
+    /// `ls_in_acl_hint`.
+    LsInAclHint = (Ingress, 7, "ls_in_acl_hint"),
+    /// `ls_in_acl`.
+    LsInAcl = (Ingress, 8, "ls_in_acl"),
+    /// `ls_in_qos_mark`.
+    LsInQosMark = (Ingress, 9, "ls_in_qos_mark"),
+    /// `ls_in_qos_meter`.
+    LsInQosMeter = (Ingress, 10, "ls_in_qos_meter"),
+    /// `ls_in_lb_aff_check`.
+    LsInLbAffCheck = (Ingress, 11, "ls_in_lb_aff_check"),
+    /// `ls_in_lb`.
+    LsInLb = (Ingress, 12, "ls_in_lb"),
+    /// `ls_in_lb_aff_learn`.
+    LsInLbAffLearn = (Ingress, 13, "ls_in_lb_aff_learn"),
+    /// `ls_in_pre_hairpin`.
+    LsInPreHairpin = (Ingress, 14, "ls_in_pre_hairpin"),
+    /// `ls_in_nat_hairpin`.
+    LsInNatHairpin = (Ingress, 15, "ls_in_nat_hairpin"),
+    /// `ls_in_hairpin`.
+    LsInHairpin = (Ingress, 16, "ls_in_hairpin"),
+    /// `ls_in_acl_after_lb`.
+    LsInAclAfterLb = (Ingress, 17, "ls_in_acl_after_lb"),
+    /// `ls_in_stateful`.
+    LsInStateful = (Ingress, 18, "ls_in_stateful"),
+    /// `ls_in_arp_rsp`.
+    LsInArpRsp = (Ingress, 19, "ls_in_arp_rsp"),
+    /// `ls_in_dhcp_options`.
+    LsInDhcpOptions = (Ingress, 20, "ls_in_dhcp_options"),
+    /// `ls_in_dhcp_response`.
+    LsInDhcpResponse = (Ingress, 21, "ls_in_dhcp_response"),
+    /// `ls_in_dns_lookup`.
+    LsInDnsLookup = (Ingress, 22, "ls_in_dns_lookup"),
+    /// `ls_in_dns_response`.
+    LsInDnsResponse = (Ingress, 23, "ls_in_dns_response"),
+    /// `ls_in_external_port`.
+    LsInExternalPort = (Ingress, 24, "ls_in_external_port"),
+    /// `ls_in_l2_lkup`.
+    LsInL2Lkup = (Ingress, 25, "ls_in_l2_lkup"),
+    /// `ls_in_l2_unknown`.
+    LsInL2Unknown = (Ingress, 26, "ls_in_l2_unknown"),
+    /// `ls_out_pre_acl`.
+    LsOutPreAcl = (Egress, 0, "ls_out_pre_acl"),
+    /// `ls_out_pre_lb`.
+    LsOutPreLb = (Egress, 1, "ls_out_pre_lb"),
+    /// `ls_out_pre_stateful`.
+    LsOutPreStateful = (Egress, 2, "ls_out_pre_stateful"),
+    /// `ls_out_acl_hint`.
+    LsOutAclHint = (Egress, 3, "ls_out_acl_hint"),
+    /// `ls_out_acl`.
+    LsOutAcl = (Egress, 4, "ls_out_acl"),
+    /// `ls_out_qos_mark`.
+    LsOutQosMark = (Egress, 5, "ls_out_qos_mark"),
+    /// `ls_out_qos_meter`.
+    LsOutQosMeter = (Egress, 6, "ls_out_qos_meter"),
+    /// `ls_out_stateful`.
+    LsOutStateful = (Egress, 7, "ls_out_stateful"),
+    /// `ls_out_check_port_sec`.
+    LsOutCheckPortSec = (Egress, 8, "ls_out_check_port_sec"),
+    /// `ls_out_apply_port_sec`.
+    LsOutApplyPortSec = (Egress, 9, "ls_out_apply_port_sec"),
+}
+
+impl Stage {
+    /// The switch stage with this pipeline and table number.
+    pub fn switch_stage(pipeline: Pipeline, table: u8) -> Option<Stage> {
+        Stage::ALL
+            .iter()
+            .copied()
+            .find(|s| s.pipeline() == pipeline && s.table() == table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_has_27_ingress_and_10_egress_tables_numbered_densely() {
+        let ingress: Vec<u8> = Stage::ALL
+            .iter()
+            .filter(|s| s.pipeline() == Pipeline::Ingress)
+            .map(|s| s.table())
+            .collect();
+        let egress: Vec<u8> = Stage::ALL
+            .iter()
+            .filter(|s| s.pipeline() == Pipeline::Egress)
+            .map(|s| s.table())
+            .collect();
+        assert_eq!(ingress, (0..27).collect::<Vec<_>>());
+        assert_eq!(egress, (0..10).collect::<Vec<_>>());
+    }
+}
