@@ -1,0 +1,485 @@
+//! Incrementality: random NB edit sequences applied one batch at a time must
+//! leave the same SB as compiling the final NB from scratch (tunnel keys
+//! aside, which northd keeps sticky across history: for them we check
+//! validity and stability instead).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use ovnflow_compiler::{Compiler, Options, RowChange, SbRecord};
+use ovsdb::{Atom, Datum, Row, Uuid};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+struct PortSpec {
+    addresses: Vec<&'static str>,
+    port_security: Vec<&'static str>,
+    type_: &'static str,
+    enabled: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+struct AclSpec {
+    from_lport: bool,
+    action: &'static str,
+    priority: i64,
+    log: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// An ACL on a switch (`to_pg == false`) or on a port group.
+    AddAcl(usize, bool, AclSpec),
+    DelAcl(usize),
+    /// A port group with some of the existing ports.
+    AddPortGroup(Vec<usize>),
+    DelPortGroup(usize),
+    AddSwitch {
+        vlan_passthru: bool,
+    },
+    DelSwitch(usize),
+    AddPort(usize, PortSpec),
+    DelPort(usize),
+    ModifyPort(usize, PortSpec),
+    ClearAll,
+}
+
+fn port_spec() -> impl Strategy<Value = PortSpec> {
+    let addresses = prop::sample::subsequence(
+        vec![
+            "00:00:00:00:00:01 10.0.0.1",
+            "00:00:00:00:00:02 10.0.0.2 fd00::2",
+            "unknown",
+            "router",
+            "00:00:00:00:00:03",
+        ],
+        0..3,
+    );
+    let ps = prop::sample::subsequence(
+        vec!["00:00:00:00:00:01 10.0.0.1/24", "00:00:00:00:00:09"],
+        0..2,
+    );
+    let ty = prop::sample::select(vec!["", "", "", "localnet", "router", "vtep", "external"]);
+    let enabled = prop::sample::select(vec![None, Some(true), Some(false)]);
+    (addresses, ps, ty, enabled).prop_map(|(addresses, port_security, type_, enabled)| PortSpec {
+        addresses,
+        port_security,
+        type_,
+        enabled,
+    })
+}
+
+fn acl_spec() -> impl Strategy<Value = AclSpec> {
+    let action = prop::sample::select(vec![
+        "allow",
+        "allow-related",
+        "allow-stateless",
+        "drop",
+        "reject",
+    ]);
+    (any::<bool>(), action, 0i64..3, any::<bool>()).prop_map(|(from_lport, action, p, log)| {
+        AclSpec {
+            from_lport,
+            action,
+            priority: p * 100,
+            log,
+        }
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => ((0usize..8), any::<bool>(), acl_spec()).prop_map(|(i, pg, a)| Op::AddAcl(i, pg, a)),
+        1 => (0usize..8).prop_map(Op::DelAcl),
+        1 => prop::collection::vec(0usize..16, 0..4).prop_map(Op::AddPortGroup),
+        1 => (0usize..4).prop_map(Op::DelPortGroup),
+        2 => any::<bool>().prop_map(|vlan_passthru| Op::AddSwitch { vlan_passthru }),
+        1 => (0usize..8).prop_map(Op::DelSwitch),
+        4 => ((0usize..8), port_spec()).prop_map(|(s, p)| Op::AddPort(s, p)),
+        1 => (0usize..16).prop_map(Op::DelPort),
+        2 => ((0usize..16), port_spec()).prop_map(|(p, s)| Op::ModifyPort(p, s)),
+        1 => Just(Op::ClearAll),
+    ]
+}
+
+/// The NB as the test models it.
+#[derive(Default, Clone)]
+struct Model {
+    next: u128,
+    switches: BTreeMap<Uuid, (String, bool, Vec<Uuid>)>,
+    ports: BTreeMap<Uuid, (String, PortSpec)>,
+    /// ACLs with their owner (switch or port group).
+    acls: BTreeMap<Uuid, (Uuid, AclSpec)>,
+    port_groups: BTreeMap<Uuid, (String, Vec<Uuid>)>,
+}
+
+fn strings(v: &[&str]) -> Datum {
+    Datum::set(v.iter().map(|s| Atom::String((*s).to_string())))
+}
+
+impl Model {
+    fn fresh(&mut self) -> Uuid {
+        self.next += 1;
+        // Spread the first 32 bits so that hash order and UUID order differ.
+        Uuid::from_u128((self.next.wrapping_mul(0x9e37_79b9) << 96) | self.next)
+    }
+
+    fn apply(&mut self, op: &Op) {
+        let sw: Vec<Uuid> = self.switches.keys().copied().collect();
+        let ps: Vec<Uuid> = self.ports.keys().copied().collect();
+        let pgs: Vec<Uuid> = self.port_groups.keys().copied().collect();
+        let acls: Vec<Uuid> = self.acls.keys().copied().collect();
+        match op {
+            Op::AddAcl(i, to_pg, spec) => {
+                let owners = if *to_pg { &pgs } else { &sw };
+                if !owners.is_empty() {
+                    let owner = owners[i % owners.len()];
+                    let u = self.fresh();
+                    self.acls.insert(u, (owner, spec.clone()));
+                }
+            }
+            Op::DelAcl(i) if !acls.is_empty() => {
+                self.acls.remove(&acls[i % acls.len()]);
+            }
+            Op::AddPortGroup(members) => {
+                let u = self.fresh();
+                let mut ports: Vec<Uuid> = if ps.is_empty() {
+                    Vec::new()
+                } else {
+                    members.iter().map(|m| ps[m % ps.len()]).collect()
+                };
+                ports.sort();
+                ports.dedup();
+                self.port_groups
+                    .insert(u, (format!("pg{}", self.next), ports));
+            }
+            Op::DelPortGroup(i) if !pgs.is_empty() => {
+                let pg = pgs[i % pgs.len()];
+                self.port_groups.remove(&pg);
+                self.acls.retain(|_, (owner, _)| *owner != pg);
+            }
+            Op::AddSwitch { vlan_passthru } => {
+                let u = self.fresh();
+                self.switches
+                    .insert(u, (format!("sw{}", self.next), *vlan_passthru, Vec::new()));
+            }
+            Op::DelSwitch(i) if !sw.is_empty() => {
+                let u = sw[i % sw.len()];
+                if let Some((_, _, ports)) = self.switches.remove(&u) {
+                    for p in ports {
+                        self.ports.remove(&p);
+                    }
+                }
+            }
+            Op::AddPort(i, spec) if !sw.is_empty() => {
+                let s = sw[i % sw.len()];
+                let u = self.fresh();
+                self.ports
+                    .insert(u, (format!("p{}", self.next), spec.clone()));
+                if let Some(sw) = self.switches.get_mut(&s) {
+                    sw.2.push(u);
+                }
+            }
+            Op::DelPort(i) if !ps.is_empty() => {
+                let p = ps[i % ps.len()];
+                self.ports.remove(&p);
+                for sw in self.switches.values_mut() {
+                    sw.2.retain(|x| *x != p);
+                }
+            }
+            Op::ModifyPort(i, spec) if !ps.is_empty() => {
+                let p = ps[i % ps.len()];
+                if let Some(port) = self.ports.get_mut(&p) {
+                    port.1 = spec.clone();
+                }
+            }
+            Op::ClearAll => {
+                self.switches.clear();
+                self.ports.clear();
+                self.acls.clear();
+                self.port_groups.clear();
+            }
+            _ => {}
+        }
+        // Weak references and garbage collection, as ovsdb-server does them:
+        // port groups forget deleted ports, ACLs die with their owner.
+        let ports = &self.ports;
+        for pg in self.port_groups.values_mut() {
+            pg.1.retain(|p| ports.contains_key(p));
+        }
+        let (switches, pgs) = (&self.switches, &self.port_groups);
+        self.acls
+            .retain(|_, (owner, _)| switches.contains_key(owner) || pgs.contains_key(owner));
+    }
+
+    fn acls_of(&self, owner: Uuid) -> Datum {
+        Datum::set(
+            self.acls
+                .iter()
+                .filter(|(_, (o, _))| *o == owner)
+                .map(|(u, _)| Atom::Uuid(*u)),
+        )
+    }
+
+    fn rows(&self) -> BTreeMap<(&'static str, Uuid), Row> {
+        let mut out = BTreeMap::new();
+        for (u, (owner, spec)) in &self.acls {
+            let mut r = Row::new();
+            let dir = if spec.from_lport {
+                "from-lport"
+            } else {
+                "to-lport"
+            };
+            let pg = self.port_groups.get(owner).map(|(n, _)| n.clone());
+            let m = match (&pg, spec.from_lport) {
+                (Some(n), true) => format!("inport == @{n} && ip4"),
+                (Some(n), false) => format!("outport == @{n} && ip4.src == ${n}_ip4"),
+                (None, _) => "tcp.dst == 22".to_string(),
+            };
+            r.insert("direction".into(), Datum::scalar(dir));
+            r.insert("action".into(), Datum::scalar(spec.action));
+            r.insert("priority".into(), Datum::scalar(spec.priority));
+            r.insert("match".into(), Datum::scalar(m.as_str()));
+            r.insert("log".into(), Datum::scalar(spec.log));
+            out.insert(("ACL", *u), r);
+        }
+        for (u, (name, ports)) in &self.port_groups {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert(
+                "ports".into(),
+                Datum::set(ports.iter().map(|p| Atom::Uuid(*p))),
+            );
+            r.insert("acls".into(), self.acls_of(*u));
+            out.insert(("Port_Group", *u), r);
+        }
+        for (u, (name, vlan, ports)) in &self.switches {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert("acls".into(), self.acls_of(*u));
+            r.insert(
+                "ports".into(),
+                Datum::set(ports.iter().map(|p| Atom::Uuid(*p))),
+            );
+            let oc: Vec<(&str, &str)> = if *vlan {
+                vec![("vlan-passthru", "true")]
+            } else {
+                vec![]
+            };
+            r.insert("other_config".into(), Datum::string_map(oc));
+            out.insert(("Logical_Switch", *u), r);
+        }
+        for (u, (name, spec)) in &self.ports {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert("type".into(), Datum::scalar(spec.type_));
+            r.insert("addresses".into(), strings(&spec.addresses));
+            r.insert("port_security".into(), strings(&spec.port_security));
+            r.insert("enabled".into(), Datum::set(spec.enabled.map(Atom::from)));
+            let opts: Vec<(&str, &str)> = if spec.type_ == "router" {
+                vec![("router-port", "lrp")]
+            } else {
+                vec![]
+            };
+            r.insert("options".into(), Datum::string_map(opts));
+            out.insert(("Logical_Switch_Port", *u), r);
+        }
+        out
+    }
+}
+
+/// Row changes turning `old` into `new`.
+fn diff(
+    old: &BTreeMap<(&'static str, Uuid), Row>,
+    new: &BTreeMap<(&'static str, Uuid), Row>,
+) -> Vec<RowChange> {
+    let mut out = Vec::new();
+    for ((t, u), o) in old {
+        match new.get(&(t, *u)) {
+            None => out.push(RowChange::Delete {
+                table: t.to_string(),
+                uuid: *u,
+                old: Arc::new(o.clone()),
+            }),
+            Some(n) if n != o => out.push(RowChange::Modify {
+                table: t.to_string(),
+                uuid: *u,
+                old: Arc::new(o.clone()),
+                new: Arc::new(n.clone()),
+            }),
+            _ => {}
+        }
+    }
+    for ((t, u), n) in new {
+        if !old.contains_key(&(t, *u)) {
+            out.push(RowChange::Insert {
+                table: t.to_string(),
+                uuid: *u,
+                new: Arc::new(n.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// SB records with the history-dependent columns blanked: tunnel keys of
+/// datapaths and ports (and port group names, which embed them), and the
+/// `source`/`stage-hint`/`in_out_port` of flows.
+fn without_keys(c: &Compiler) -> BTreeSet<SbRecord> {
+    c.sb_records()
+        .cloned()
+        .map(|r| match r {
+            SbRecord::DatapathBinding(mut d) => {
+                d.tunnel_key = 0;
+                SbRecord::DatapathBinding(d)
+            }
+            SbRecord::PortBinding(mut p) => {
+                p.tunnel_key = 0;
+                SbRecord::PortBinding(p)
+            }
+            // Named after the datapath's tunnel key.
+            SbRecord::PortGroup(mut g) => {
+                g.name = g
+                    .name
+                    .split_once('_')
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_default();
+                g.uuid = Uuid::nil();
+                SbRecord::PortGroup(g)
+            }
+            // Set when northd inserts the row, then kept (history).
+            SbRecord::LogicalFlow(mut f) => {
+                f.external_ids.retain(|(k, _)| k == "stage-name");
+                f.tags.clear();
+                SbRecord::LogicalFlow(f)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// Tunnel keys: unique per key space.
+fn check_keys(c: &Compiler) -> Result<(), TestCaseError> {
+    let mut dp_keys = BTreeSet::new();
+    let mut port_keys = BTreeSet::new();
+    for r in c.sb_records() {
+        match r {
+            SbRecord::DatapathBinding(d) => prop_assert!(
+                dp_keys.insert(d.tunnel_key),
+                "duplicate dp key {}",
+                d.tunnel_key
+            ),
+            SbRecord::PortBinding(p) => {
+                prop_assert!(p.tunnel_key >= 1 && p.tunnel_key < 32768);
+                prop_assert!(
+                    port_keys.insert((p.datapath, p.tunnel_key)),
+                    "duplicate port key {}",
+                    p.tunnel_key
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn keys_of(c: &Compiler) -> BTreeMap<(&'static str, Uuid), u32> {
+    c.sb_records()
+        .filter_map(|r| match r {
+            SbRecord::DatapathBinding(d) => Some((("dp", d.uuid), d.tunnel_key)),
+            SbRecord::PortBinding(p) => Some((("pb", p.uuid), p.tunnel_key)),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_equals_from_scratch(batches in prop::collection::vec(prop::collection::vec(op(), 1..4), 1..12)) {
+        let mut model = Model::default();
+        let mut inc = Compiler::new(Options::default()).unwrap();
+        for batch in &batches {
+            let before = model.rows();
+            for op in batch {
+                model.apply(op);
+            }
+            let after = model.rows();
+            let keys_before = keys_of(&inc);
+            inc.apply(diff(&before, &after)).unwrap();
+            check_keys(&inc)?;
+            // Keys of surviving datapaths and ports never move.
+            for (k, v) in keys_of(&inc) {
+                if let Some(old) = keys_before.get(&k) {
+                    prop_assert_eq!(*old, v, "tunnel key of {:?} moved", k);
+                }
+            }
+        }
+        let rows = model.rows();
+        let scratch = Compiler::compile_rows(rows.iter().map(|((t, u), r)| (*t, *u, r)), Options::default()).unwrap();
+        let (a, b) = (without_keys(&inc), without_keys(&scratch));
+        let only_inc: Vec<_> = a.difference(&b).collect();
+        let only_scratch: Vec<_> = b.difference(&a).collect();
+        prop_assert!(only_inc.is_empty() && only_scratch.is_empty(), "incremental only: {only_inc:#?}\nfrom scratch only: {only_scratch:#?}");
+    }
+}
+
+#[test]
+fn deleting_everything_leaves_an_empty_sb() {
+    let mut model = Model::default();
+    let mut c = Compiler::new(Options::default()).unwrap();
+    let before = model.rows();
+    model.apply(&Op::AddSwitch {
+        vlan_passthru: false,
+    });
+    let spec = PortSpec {
+        addresses: vec!["00:00:00:00:00:01 10.0.0.1"],
+        port_security: vec![],
+        type_: "",
+        enabled: None,
+    };
+    model.apply(&Op::AddPort(0, spec));
+    let mid = model.rows();
+    let delta = c.apply(diff(&before, &mid)).unwrap();
+    assert!(
+        delta.counts().0 > 50,
+        "expected the baseline flows, got {:?}",
+        delta.counts()
+    );
+    model.apply(&Op::ClearAll);
+    let delta = c.apply(diff(&mid, &model.rows())).unwrap();
+    // Only the constant rows (DHCP options, RBAC) remain.
+    let left: Vec<&str> = c
+        .sb_records()
+        .map(|r| r.table())
+        .filter(|t| !t.starts_with("DHCP") && !t.starts_with("RBAC"))
+        .collect();
+    assert_eq!(left, Vec::<&str>::new());
+    assert_eq!(delta.counts().0, 0);
+    assert!(delta.counts().2 > 50);
+}
+
+#[test]
+fn port_group_address_sets_follow_the_group() {
+    let mut model = Model::default();
+    let mut c = Compiler::new(Options::default()).unwrap();
+    let sets = |c: &Compiler| {
+        c.sb_records()
+            .filter_map(|r| match r {
+                SbRecord::AddressSet(a) => Some(a.name.clone()),
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let before = model.rows();
+    model.apply(&Op::AddPortGroup(vec![]));
+    c.apply(diff(&before, &model.rows())).unwrap();
+    assert_eq!(sets(&c), vec!["pg1_ip4", "pg1_ip6"]);
+    let mid = model.rows();
+    model.apply(&Op::DelPortGroup(0));
+    c.apply(diff(&mid, &model.rows())).unwrap();
+    assert_eq!(sets(&c), Vec::<String>::new());
+}
