@@ -1,4 +1,41 @@
-//! The `ovnflow` command line.
-fn main() {
-    println!("ovnflow");
+//! The `ovnflow` command line. Glue only: flags are parsed here and handed to
+//! the subcommand modules.
+
+mod compile;
+
+use clap::{Parser, Subcommand};
+
+/// ovnflow: OVN's control plane, incrementally.
+#[derive(Parser, Debug)]
+#[command(name = "ovnflow", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compile a Northbound database into Southbound logical flows.
+    Compile(compile::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(args) => compile::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // `ovnflow compile | head`: the reader went away, nothing to report.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().map(|io| io.kind())
+                == Some(std::io::ErrorKind::BrokenPipe) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ovnflow: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
