@@ -33,7 +33,6 @@ mod dataflow;
 pub mod idl_order;
 pub mod ids;
 pub mod lflow_list;
-pub mod load;
 pub mod nb;
 pub mod rules;
 pub mod sb;

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use oracle::canon::{canonical, parse_dump, report, Tables};
-use ovnflow_compiler::{lflow_list::lflow_list, load, Compiler, Options};
+use ovnflow_compiler::{lflow_list::lflow_list, Compiler, Options};
 
 /// Datapath UUIDs differ by construction; blank them in headers.
 fn blank_uuids(text: &str) -> String {
@@ -39,7 +39,8 @@ fn blank_uuids(text: &str) -> String {
 
 fn ours(nb_db: &str) -> (Tables, String) {
     let mut c = Compiler::new(Options::default()).expect("compiler");
-    for txn in load::db_file_history(nb_db).expect("nb.db") {
+    let file = ovsdb::file::read_db_bytes_history(nb_db.as_bytes(), "nb.db").expect("nb.db");
+    for txn in file.history {
         c.apply(txn).expect("apply");
     }
     let text = lflow_list(c.sb_records());
@@ -93,8 +94,10 @@ fn scenarios_match_northd() {
         let their_text = blank_uuids(&o.lflow_list());
         let (tables, text) = if single_txn {
             let mut c = Compiler::new(Options::default()).expect("compiler");
-            c.apply(load::transact_json(&script).expect("transact json"))
-                .expect("apply");
+            let v: serde_json::Value = serde_json::from_str(&script).expect("transact json");
+            let nb =
+                ovsdb::transact_file::apply_transact_json(&v, "scenario").expect("transact json");
+            c.apply(nb.to_changes()).expect("apply");
             let text = lflow_list(c.sb_records());
             (c.sb_state().into_iter().collect(), text)
         } else {

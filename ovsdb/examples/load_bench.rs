@@ -23,7 +23,11 @@ use ovsdb::remote::Remote;
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("spawn");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
@@ -54,7 +58,10 @@ fn main() {
     let d = dir.path();
     let db = d.join("nb.db");
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/ovn-nb.ovsschema");
-    run(Command::new("ovsdb-tool").arg("create").arg(&db).arg(&schema));
+    run(Command::new("ovsdb-tool")
+        .arg("create")
+        .arg(&db)
+        .arg(&schema));
     let sock = d.join("nb.sock");
     run(Command::new("ovsdb-server")
         .args(["--detach", "--no-chdir"])
@@ -64,20 +71,39 @@ fn main() {
         .arg(format!("--remote=punix:{}", sock.display()))
         .arg(&db));
     let remote = format!("unix:{}", sock.display());
-    let pid = std::fs::read_to_string(d.join("nb.pid")).expect("pid").trim().to_string();
+    let pid = std::fs::read_to_string(d.join("nb.pid"))
+        .expect("pid")
+        .trim()
+        .to_string();
     let _guard = KillOnDrop(pid);
 
     let t = Instant::now();
-    let out = Command::new("ovsdb-client").arg("transact").arg(&remote).arg(format!("@{input}")).output();
+    let out = Command::new("ovsdb-client")
+        .arg("transact")
+        .arg(&remote)
+        .arg(format!("@{input}"))
+        .output();
     // Older ovsdb-client versions do not read @file: pass the text instead.
     let ok = matches!(&out, Ok(o) if o.status.success());
     if !ok {
         let text = std::fs::read_to_string(input).expect("read input");
-        let o = Command::new("ovsdb-client").arg("transact").arg(&remote).arg(text).output().expect("transact");
-        assert!(o.status.success(), "transact failed: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("ovsdb-client")
+            .arg("transact")
+            .arg(&remote)
+            .arg(text)
+            .output()
+            .expect("transact");
+        assert!(
+            o.status.success(),
+            "transact failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let commit = t.elapsed();
-    run(Command::new("ovs-appctl").arg("-t").arg(d.join("nb.ctl")).arg("ovsdb-server/compact"));
+    run(Command::new("ovs-appctl")
+        .arg("-t")
+        .arg(d.join("nb.ctl"))
+        .arg("ovsdb-server/compact"));
     let db_bytes = std::fs::metadata(&db).expect("db").len();
 
     let dump = time(runs, || {
@@ -98,20 +124,31 @@ fn main() {
             .status()
             .expect("dump")
     });
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let r = Remote::parse(&remote).expect("remote");
     let mut rows = 0;
     let replica = time(runs, || {
         rt.block_on(async {
-            let mut s = ReplicaSession::connect(vec![r.clone()], "OVN_Northbound", &[], false, Options::default())
-                .await
-                .expect("connect");
+            let mut s = ReplicaSession::connect(
+                vec![r.clone()],
+                "OVN_Northbound",
+                &[],
+                false,
+                Options::default(),
+            )
+            .await
+            .expect("connect");
             let changes = s.next().await.expect("initial contents");
             rows = changes.len();
         })
     });
     let file = time(runs, || ovsdb::file::read_db_file(&db).expect("read .db"));
-    let transact = time(runs, || ovsdb::transact_file::read_transact_file(Path::new(input)).expect("apply"));
+    let transact = time(runs, || {
+        ovsdb::transact_file::read_transact_file(Path::new(input)).expect("apply")
+    });
 
     println!("NB: {rows} rows, transact JSON {:.2} MB, compacted .db {:.2} MB; ovsdb-server commit of the whole file took {:.0} ms",
         json_bytes as f64 / 1e6, db_bytes as f64 / 1e6, commit.as_secs_f64() * 1e3);

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::atom::Uuid;
 use crate::datum::Row;
-use crate::db::{apply_diff, Database};
+use crate::db::{apply_diff, Database, RowChange};
 use crate::schema::DatabaseSchema;
 
 /// Why a database file could not be read.
@@ -47,6 +47,8 @@ pub struct DbFile {
     pub transactions: usize,
     /// Problems that ovsdb-server would tolerate (an incomplete last record).
     pub warnings: Vec<String>,
+    /// The changes of each transaction record, when read with [`read_db_history`].
+    pub history: Vec<Vec<RowChange>>,
 }
 
 /// One raw record: its byte offset and JSON text.
@@ -136,6 +138,26 @@ pub fn read_db_file(path: &Path) -> Result<DbFile, FileError> {
 
 /// Reads a standalone database from bytes; `name` is used in messages.
 pub fn read_db_bytes(data: &[u8], name: &str) -> Result<DbFile, FileError> {
+    read(data, name, false)
+}
+
+/// Reads a standalone database file and keeps, in [`DbFile::history`], the
+/// row changes of every transaction record, in order: the NB as ovn-northd
+/// saw it change (northd's tunnel keys depend on that history).
+pub fn read_db_history(path: &Path) -> Result<DbFile, FileError> {
+    let data = std::fs::read(path).map_err(|e| FileError {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    read(&data, &path.display().to_string(), true)
+}
+
+/// [`read_db_history`] on bytes; `name` is used in messages.
+pub fn read_db_bytes_history(data: &[u8], name: &str) -> Result<DbFile, FileError> {
+    read(data, name, true)
+}
+
+fn read(data: &[u8], name: &str, keep_history: bool) -> Result<DbFile, FileError> {
     let mut warnings = Vec::new();
     let recs = records(data, name, &mut warnings)?;
     let Some(first) = recs.first() else {
@@ -155,21 +177,27 @@ pub fn read_db_bytes(data: &[u8], name: &str) -> Result<DbFile, FileError> {
             .map_err(|e| fail(first, 0, format!("bad schema: {e}")))?,
     );
     let mut db = Database::new(schema.clone());
+    let mut history = Vec::new();
     for (i, r) in recs.iter().enumerate().skip(1) {
         let v: Value =
             serde_json::from_slice(r.json).map_err(|e| fail(r, i, format!("invalid JSON: {e}")))?;
-        apply_record(&mut db, &v).map_err(|m| fail(r, i, m))?;
+        let changes = apply_record(&mut db, &v).map_err(|m| fail(r, i, m))?;
+        if keep_history {
+            history.push(changes);
+        }
     }
     Ok(DbFile {
         schema,
         database: db,
         transactions: recs.len() - 1,
         warnings,
+        history,
     })
 }
 
 /// Replays one transaction record.
-fn apply_record(db: &mut Database, v: &Value) -> Result<(), String> {
+fn apply_record(db: &mut Database, v: &Value) -> Result<Vec<RowChange>, String> {
+    let mut changes = Vec::new();
     let m = v.as_object().ok_or("transaction record is not an object")?;
     let is_diff = m.get("_is_diff").and_then(Value::as_bool).unwrap_or(false);
     let schema = db.schema().clone();
@@ -188,7 +216,13 @@ fn apply_record(db: &mut Database, v: &Value) -> Result<(), String> {
                 .map_err(|_| format!("table {table}: bad row UUID {uuid_s:?}"))?;
             let target = db.tables_mut().entry(table.clone()).or_default();
             if row.is_null() {
-                target.remove(&uuid);
+                if let Some(old) = target.remove(&uuid) {
+                    changes.push(RowChange::Delete {
+                        table: table.clone(),
+                        uuid,
+                        old,
+                    });
+                }
                 continue;
             }
             let cols = row
@@ -213,10 +247,21 @@ fn apply_record(db: &mut Database, v: &Value) -> Result<(), String> {
                 };
                 new.insert(c.clone(), d);
             }
-            target.insert(uuid, Arc::new(new));
+            let new = Arc::new(new);
+            target.insert(uuid, new.clone());
+            let table = table.clone();
+            changes.push(match old {
+                Some(old) => RowChange::Modify {
+                    table,
+                    uuid,
+                    old,
+                    new,
+                },
+                None => RowChange::Insert { table, uuid, new },
+            });
         }
     }
-    Ok(())
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -257,6 +302,24 @@ mod tests {
         assert_eq!(ls["other_config"], crate::Datum::string_map([("a", "1")]));
         assert!(f.database.table("Logical_Switch_Port").unwrap().is_empty());
         assert!(f.warnings.is_empty());
+        assert!(f.history.is_empty(), "history only when asked for");
+        let h = read(sample().as_bytes(), "t.db", true).unwrap().history;
+        let kinds: Vec<Vec<&str>> = h
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .map(|c| match c {
+                        RowChange::Insert { .. } => "insert",
+                        RowChange::Modify { .. } => "modify",
+                        RowChange::Delete { .. } => "delete",
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![vec!["insert", "insert"], vec!["modify", "delete"]]
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
-use ovnflow_compiler::{lflow_list::lflow_list, load, Compiler, Options};
+use anyhow::{Context, Result};
+use ovnflow_compiler::{lflow_list::lflow_list, Compiler, Options};
 
 /// The NB topology compiled when no NB is given: two switches with VIF ports.
 const BUNDLED_EXAMPLE: &str = include_str!("../../examples/data/two-switches.json");
@@ -44,23 +44,28 @@ pub fn run(args: Args) -> Result<()> {
     let (source, changes) = match args.nb.as_deref() {
         None => (
             "bundled example".to_string(),
-            vec![load::transact_json(BUNDLED_EXAMPLE)?],
+            vec![{
+                let v: serde_json::Value = serde_json::from_str(BUNDLED_EXAMPLE)?;
+                ovsdb::transact_file::apply_transact_json(&v, "bundled example")?.to_changes()
+            }],
         ),
         Some(remote)
             if remote.starts_with("unix:")
                 || remote.starts_with("tcp:")
                 || remote.starts_with("ssl:") =>
         {
-            bail!("{remote}: reading a live NB over OVSDB is not available yet in this build; dump it with `ovsdb-client backup` and pass the file")
+            (remote.to_string(), vec![live_nb(remote)?])
         }
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-            if text.trim_start().starts_with("OVSDB JSON") {
-                // Our reader of standalone `.db` files keeps the transaction
-                // history (northd's tunnel keys depend on it).
-                let history = load::db_file_history(&text).with_context(|| path.to_string())?;
-                (path.to_string(), history)
+            let text = std::fs::read(path).with_context(|| format!("{path}: cannot read"))?;
+            if text.starts_with(b"OVSDB ") {
+                // The transaction history of a `.db` file is kept: northd's
+                // tunnel keys depend on it.
+                let file = ovsdb::file::read_db_bytes_history(&text, path)?;
+                for w in &file.warnings {
+                    eprintln!("warning: {w}");
+                }
+                (path.to_string(), file.history)
             } else {
                 // A transact file, run by the ovsdb crate's executor.
                 let db = ovsdb::transact_file::read_transact_file(std::path::Path::new(path))?;
@@ -97,4 +102,26 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The current content of a live NB (`unix:`/`tcp:` remotes, comma-separated
+/// for a cluster), as one batch of inserts. Unlike a `.db` file, a live
+/// server has no history: tunnel keys are allocated as a northd starting
+/// fresh on this content would allocate them.
+fn live_nb(remote: &str) -> Result<Vec<ovsdb::RowChange>> {
+    let remotes = ovsdb::remote::Remote::parse_list(remote)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let opts = ovsdb::client::Options::default();
+        let mut session =
+            ovsdb::client::ReplicaSession::connect(remotes, "OVN_Northbound", &[], false, opts)
+                .await
+                .with_context(|| format!("{remote}: cannot read the Northbound database"))?;
+        session
+            .next()
+            .await
+            .with_context(|| format!("{remote}: monitor failed"))
+    })
 }
