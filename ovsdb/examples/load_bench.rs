@@ -104,59 +104,66 @@ fn main() {
         .arg("ovsdb-server/compact"));
     let db_bytes = std::fs::metadata(&db).expect("db").len();
 
-    let dump = time(runs, || {
-        Command::new("ovsdb-client")
-            .arg("dump")
-            .arg(&remote)
-            .arg("OVN_Northbound")
-            .stdout(Stdio::null())
-            .status()
-            .expect("dump")
-    });
-    let dump_json = time(runs, || {
-        Command::new("ovsdb-client")
-            .args(["-f", "json", "dump"])
-            .arg(&remote)
-            .arg("OVN_Northbound")
-            .stdout(Stdio::null())
-            .status()
-            .expect("dump")
-    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let r = Remote::parse(&remote).expect("remote");
-    let mut rows = 0;
-    let replica = time(runs, || {
-        rt.block_on(async {
-            let mut s = ReplicaSession::connect(
-                vec![r.clone()],
-                "OVN_Northbound",
-                &[],
-                false,
-                Options::default(),
-            )
-            .await
-            .expect("connect");
-            let changes = s.next().await.expect("initial contents");
-            rows = changes.len();
-        })
-    });
     let schema = nb_schema();
+    let mut rows = 0;
     let mut reply = None;
-    let monitor = time(runs, || {
-        rt.block_on(async {
-            let (c, _n) = Connection::connect(&r, &Options::default())
+    let (mut dump, mut dump_json, mut replica, mut monitor) = (vec![], vec![], vec![], vec![]);
+    // Interleaved, so that any drift of the server over time weighs on
+    // every measure alike.
+    for _ in 0..runs {
+        dump.extend(time(1, || {
+            Command::new("ovsdb-client")
+                .arg("dump")
+                .arg(&remote)
+                .arg("OVN_Northbound")
+                .stdout(Stdio::null())
+                .status()
+                .expect("dump")
+        }));
+        dump_json.extend(time(1, || {
+            Command::new("ovsdb-client")
+                .args(["-f", "json", "dump"])
+                .arg(&remote)
+                .arg("OVN_Northbound")
+                .stdout(Stdio::null())
+                .status()
+                .expect("dump")
+        }));
+        replica.extend(time(1, || {
+            rt.block_on(async {
+                let mut s = ReplicaSession::connect(
+                    vec![r.clone()],
+                    "OVN_Northbound",
+                    &[],
+                    false,
+                    Options::default(),
+                )
                 .await
                 .expect("connect");
-            reply = Some(
-                c.monitor_all(schema, "bench", &[], None)
+                rows = s.next().await.expect("initial contents").len();
+            })
+        }));
+        // Let the dropped session's tasks run to completion (closing its socket).
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+        monitor.extend(time(1, || {
+            rt.block_on(async {
+                let (c, _n) = Connection::connect(&r, &Options::default())
                     .await
-                    .expect("monitor"),
-            );
-        })
-    });
+                    .expect("connect");
+                reply = Some(
+                    c.monitor_all(schema, "bench", &[], None)
+                        .await
+                        .expect("monitor"),
+                );
+            })
+        }));
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+    }
     let reply = reply.expect("at least one run");
     let build = time(runs, || {
         let mut replica = Replica::new(Arc::new(schema.clone()));
