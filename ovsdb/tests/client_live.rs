@@ -271,3 +271,54 @@ async fn malformed_server_input_is_a_clean_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn three_member_cluster_leader_is_followed_across_failover() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let mut c = common::Cluster::start("ovn-nb.ovsschema", 3);
+    // Wait until the cluster has formed: a write through the whole cluster succeeds.
+    c.nbctl(&["--timeout=20", "ls-add", "first"]);
+    // Followers first in the list: a leader-only session must skip them.
+    let remotes: Vec<Remote> = [1, 2, 0]
+        .iter()
+        .map(|&i| Remote::parse(&c.members[i].remote).unwrap())
+        .collect();
+    let mut sess =
+        ReplicaSession::connect(remotes, "OVN_Northbound", &[], true, Options::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        sess.connection().unwrap().remote().to_string(),
+        c.members[0].remote,
+        "the creator is the first leader"
+    );
+    next_with_timeout(&mut sess).await;
+    c.kill_member(0);
+    c.nbctl(&["--timeout=30", "ls-add", "after-failover"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let names: Vec<String> = sess
+            .replica()
+            .database()
+            .table("Logical_Switch")
+            .unwrap()
+            .values()
+            .filter_map(|r| r["name"].as_str().map(str::to_string))
+            .collect();
+        if names.contains(&"after-failover".to_string()) {
+            assert!(names.contains(&"first".to_string()));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failover: {names:?}"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(200), sess.next()).await;
+    }
+    assert_ne!(
+        sess.connection().unwrap().remote().to_string(),
+        c.members[0].remote
+    );
+}

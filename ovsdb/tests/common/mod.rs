@@ -217,3 +217,149 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// A RAFT cluster of `n` ovsdb-servers on one schema, each with its own
+/// directory entries; member 0 created the cluster and starts as leader.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub members: Vec<Member>,
+}
+
+/// One cluster member.
+pub struct Member {
+    pub db: PathBuf,
+    pub sock: PathBuf,
+    pub remote: String,
+    pub name: String,
+    pid: Option<u32>,
+}
+
+impl Cluster {
+    pub fn start(schema_file: &str, n: usize) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let raft = |i: usize| format!("unix:{}", dir.path().join(format!("s{i}.raft")).display());
+        let mut members = Vec::new();
+        for i in 0..n {
+            let db = dir.path().join(format!("s{i}.db"));
+            if i == 0 {
+                run(Command::new("ovsdb-tool")
+                    .arg("create-cluster")
+                    .arg(&db)
+                    .arg(schema_path(schema_file))
+                    .arg(raft(0)));
+            } else {
+                let schema: Value = serde_json::from_str(
+                    &std::fs::read_to_string(schema_path(schema_file)).unwrap(),
+                )
+                .unwrap();
+                run(Command::new("ovsdb-tool")
+                    .arg("join-cluster")
+                    .arg(&db)
+                    .arg(schema["name"].as_str().unwrap())
+                    .arg(raft(i))
+                    .arg(raft(0)));
+            }
+            let sock = dir.path().join(format!("s{i}.sock"));
+            let remote = format!("unix:{}", sock.display());
+            members.push(Member {
+                db,
+                sock,
+                remote,
+                name: format!("s{i}"),
+                pid: None,
+            });
+        }
+        let mut c = Cluster { dir, members };
+        for i in 0..n {
+            c.start_member(i);
+        }
+        c
+    }
+
+    pub fn start_member(&mut self, i: usize) {
+        let d = self.dir.path().to_path_buf();
+        let m = &mut self.members[i];
+        let _ = std::fs::remove_file(&m.sock);
+        let pidfile = d.join(format!("{}.pid", m.name));
+        run(Command::new("ovsdb-server")
+            .arg("--detach")
+            .arg("--no-chdir")
+            .arg(format!("--pidfile={}", pidfile.display()))
+            .arg(format!(
+                "--unixctl={}",
+                d.join(format!("{}.ctl", m.name)).display()
+            ))
+            .arg(format!(
+                "--log-file={}",
+                d.join(format!("{}.log", m.name)).display()
+            ))
+            .arg(format!("--remote=punix:{}", m.sock.display()))
+            .arg(&m.db)
+            .env("OVS_RUNDIR", &d)
+            .env("OVS_LOGDIR", &d)
+            .env("OVS_DBDIR", &d));
+        m.pid = Some(
+            std::fs::read_to_string(&pidfile)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&m.sock).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "member {} did not listen",
+                m.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills one member (SIGKILL).
+    pub fn kill_member(&mut self, i: usize) {
+        if let Some(pid) = self.members[i].pid.take() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+
+    /// The running members' remotes, comma-separated, as OVN tools take them.
+    pub fn remotes(&self) -> String {
+        self.members
+            .iter()
+            .filter(|m| m.pid.is_some())
+            .map(|m| m.remote.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `ovn-nbctl` against the whole cluster (it finds the leader).
+    pub fn nbctl(&self, args: &[&str]) -> String {
+        // Retried for up to 30 s while the cluster elects a leader.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("ovn-nbctl")
+                .arg(format!("--db={}", self.remotes()))
+                .args(args)
+                .output()
+                .expect("spawn");
+            if out.status.success() {
+                return String::from_utf8(out.stdout).expect("utf-8");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ovn-nbctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill_member(i);
+        }
+    }
+}
