@@ -322,3 +322,57 @@ async fn three_member_cluster_leader_is_followed_across_failover() {
         c.members[0].remote
     );
 }
+
+/// A fake server that knows neither `monitor_cond_since` nor `monitor_cond`
+/// (as an old ovsdb-server): the client must fall back to `monitor`.
+#[tokio::test]
+async fn monitor_falls_back_to_older_methods() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut framer = ovsdb::jsonrpc::Framer::default();
+        let mut buf = [0u8; 65536];
+        loop {
+            let n = sock.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return;
+            }
+            framer.push(&buf[..n]);
+            while let Ok(Some(ovsdb::jsonrpc::Message::Request { method, id, .. })) =
+                framer.next_message()
+            {
+                seen2.lock().unwrap().push(method.clone());
+                let (result, error) = match method.as_str() {
+                    "monitor" => (
+                        json!({"Logical_Switch": {"4e0b20f2-9b9b-4c17-8d74-a331eff9070b": {"new": {"name": "old"}}}}),
+                        Value::Null,
+                    ),
+                    _ => (Value::Null, json!("unknown method")),
+                };
+                let reply = ovsdb::jsonrpc::Message::Response { result, error, id };
+                sock.write_all(&reply.to_bytes()).await.unwrap();
+            }
+        }
+    });
+    let (c, _n) = Connection::connect(&Remote::Unix(path), &Options::default())
+        .await
+        .unwrap();
+    let start = c
+        .monitor_all(nb_schema(), "m", &["Logical_Switch"], None)
+        .await
+        .unwrap();
+    assert_eq!(start.method, "monitor");
+    assert_eq!(start.version, ovsdb::replica::UpdateVersion::V1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["monitor_cond_since", "monitor_cond", "monitor"]
+    );
+    let mut r = ovsdb::replica::Replica::new(std::sync::Arc::new(nb_schema().clone()));
+    let changes = r.reset_to(start.version, &start.initial).unwrap();
+    assert_eq!(changes.len(), 1);
+}
