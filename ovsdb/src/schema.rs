@@ -308,6 +308,10 @@ impl BaseType {
             Some(Some("weak")) => b.ref_type = RefType::Weak,
             Some(_) => return err(ctx, "refType must be \"strong\" or \"weak\""),
         }
+        // Like ovsdb-server, a refType without a refTable means nothing.
+        if b.ref_table.is_none() {
+            b.ref_type = RefType::Strong;
+        }
         Ok(b)
     }
 
