@@ -1,1 +1,8 @@
 //! Southbound: OVN logical flows to OpenFlow, as ovn-controller 23.03 does.
+//!
+//! [`expr`] implements OVN's match-expression language: lexing, parsing,
+//! annotation with the logical-field symbol table, simplification,
+//! normalization and conversion to OpenFlow matches.
+#![warn(missing_docs)]
+
+pub mod expr;

@@ -1,0 +1,515 @@
+//! An OpenFlow match over the fields OVN logical flows use, and its text
+//! form exactly as `ovs-ofctl` prints it (OVS 3.1 `match_format`).
+//!
+//! Values are kept per member of OVS `struct flow` ([`Slot`]); several
+//! logical fields share one member as in OVS (e.g. `ip4.src` and `arp.spa`
+//! are both `nw_src`; `icmp4.type` and `tcp.src` are both `tp_src`).
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use super::symtab::Field;
+use super::util::{format_hex, format_ipv4, format_ipv6, format_mac, ipv6_cidr_bits, low_bits};
+
+/// A member of OVS `struct flow` that a match constrains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Slot {
+    PktMark,
+    ConjId,
+    CtState,
+    CtMark,
+    CtLabel,
+    DlType,
+    /// Register `regN`, N < 16.
+    Reg(u8),
+    Metadata,
+    VlanTci,
+    DlSrc,
+    DlDst,
+    Ipv6Src,
+    Ipv6Dst,
+    Ipv6Label,
+    NwSrc,
+    NwDst,
+    NwProto,
+    ArpSha,
+    ArpTha,
+    NwTos,
+    NwTtl,
+    NwFrag,
+    TpSrc,
+    TpDst,
+    NdTarget,
+    TcpFlags,
+}
+
+/// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OfMatch {
+    slots: BTreeMap<Slot, (u128, u128)>,
+}
+
+const IP_DSCP_MASK: u128 = 0xfc;
+const IP_ECN_MASK: u128 = 0x03;
+
+impl OfMatch {
+    /// The catch-all match.
+    pub fn new() -> OfMatch {
+        OfMatch::default()
+    }
+
+    /// The constraint on one slot, if any.
+    pub fn get(&self, slot: Slot) -> Option<(u128, u128)> {
+        self.slots.get(&slot).copied()
+    }
+
+    /// Sets a slot to `value/mask`, replacing any constraint (mask 0 removes
+    /// it).
+    pub fn set_slot(&mut self, slot: Slot, value: u128, mask: u128) {
+        if mask == 0 {
+            self.slots.remove(&slot);
+        } else {
+            self.slots.insert(slot, (value & mask, mask));
+        }
+    }
+
+    /// Replaces only the `bits` of a slot (for slots shared by two fields).
+    fn set_slot_bits(&mut self, slot: Slot, value: u128, bits: u128) {
+        let (v, m) = self.get(slot).unwrap_or((0, 0));
+        self.set_slot(slot, (v & !bits) | (value & bits), m | bits);
+    }
+
+    /// Sets `conj_id` (OVS `match_set_conj_id`).
+    pub fn set_conj_id(&mut self, id: u32) {
+        self.set_slot(Slot::ConjId, u128::from(id), u128::from(u32::MAX));
+    }
+
+    /// Sets `metadata`, i.e. the logical datapath.
+    pub fn set_metadata(&mut self, metadata: u64) {
+        self.set_slot(Slot::Metadata, u128::from(metadata), u128::from(u64::MAX));
+    }
+
+    /// Replaces the whole of `field` with `value/mask` (OVS
+    /// `mf_mask_subfield` followed by `mf_set`).  As in OVS, a mask that is
+    /// neither all-zero nor all-one bytes is ignored on fields that cannot be
+    /// masked.
+    pub fn set_field(&mut self, field: Field, value: u128, mask: u128) {
+        let n_bytes = field.n_bits().div_ceil(8);
+        let full = low_bits(n_bytes * 8);
+        let (value, mask) = (value & full, mask & full);
+        if mask != full && mask != 0 && !field.maskable() {
+            return;
+        }
+        // A mask covering the whole field is exact: OVS encodes it so, and
+        // `ovs-ofctl dump-flows` shows it so (e.g. `ipv6_label=0x12345`).
+        let exact = mask == full || mask == low_bits(field.n_bits());
+        let exact_or = |m: u128| if exact { m } else { mask };
+        use Field::*;
+        match field {
+            Reg(n) => self.set_slot(Slot::Reg(n), value, mask),
+            Xreg(n) | Xxreg(n) => {
+                let (first, count) = match field {
+                    Xreg(_) => (2 * n, 2u8),
+                    _ => (4 * n, 4u8),
+                };
+                for i in 0..count {
+                    let shift = 32 * u32::from(count - 1 - i);
+                    let m = (mask >> shift) & 0xffff_ffff;
+                    self.set_slot(Slot::Reg(first + i), (value >> shift) & 0xffff_ffff, m);
+                }
+            }
+            Metadata => self.set_slot(Slot::Metadata, value, mask),
+            PktMark => self.set_slot(Slot::PktMark, value, mask),
+            CtState => self.set_slot(Slot::CtState, value & 0xff, mask & 0xff),
+            CtMark => self.set_slot(Slot::CtMark, value, mask),
+            CtLabel => self.set_slot(Slot::CtLabel, value, mask),
+            EthSrc => self.set_slot(Slot::DlSrc, value, mask),
+            EthDst => self.set_slot(Slot::DlDst, value, mask),
+            EthType => self.set_slot(Slot::DlType, value, mask),
+            VlanTci => self.set_slot(Slot::VlanTci, value, mask),
+            IpProto => self.set_slot(Slot::NwProto, value, mask),
+            IpDscpShifted => self.set_slot_bits(Slot::NwTos, value << 2, IP_DSCP_MASK),
+            IpEcn => self.set_slot_bits(Slot::NwTos, value, IP_ECN_MASK),
+            IpTtl => self.set_slot(Slot::NwTtl, value, mask),
+            IpFrag => self.set_slot(Slot::NwFrag, value, mask),
+            Ipv4Src | ArpSpa => self.set_slot(Slot::NwSrc, value, mask),
+            Ipv4Dst | ArpTpa => self.set_slot(Slot::NwDst, value, mask),
+            Ipv6Src => self.set_slot(Slot::Ipv6Src, value, mask),
+            Ipv6Dst => self.set_slot(Slot::Ipv6Dst, value, mask),
+            Ipv6Label => self.set_slot(Slot::Ipv6Label, value, exact_or(0xffff_ffff)),
+            Icmpv4Type | Icmpv6Type | TcpSrc | UdpSrc | SctpSrc => {
+                self.set_slot(Slot::TpSrc, value, exact_or(0xffff))
+            }
+            Icmpv4Code | Icmpv6Code | TcpDst | UdpDst | SctpDst => {
+                self.set_slot(Slot::TpDst, value, exact_or(0xffff))
+            }
+            ArpOp => self.set_slot(Slot::NwProto, value & 0xff, 0xff),
+            ArpSha | NdSll => self.set_slot(Slot::ArpSha, value, mask),
+            ArpTha | NdTll => self.set_slot(Slot::ArpTha, value, mask),
+            NdTarget => self.set_slot(Slot::NdTarget, value, mask),
+            TcpFlags => self.set_slot(Slot::TcpFlags, value, exact_or(0xffff)),
+        }
+    }
+
+    /// Whether a packet whose slot values are given by `packet` matches.
+    pub fn matches(&self, packet: &dyn Fn(Slot) -> u128) -> bool {
+        self.slots
+            .iter()
+            .all(|(&slot, &(v, m))| packet(slot) & m == v)
+    }
+
+    fn value(&self, slot: Slot) -> (u128, u128) {
+        self.get(slot).unwrap_or((0, 0))
+    }
+}
+
+fn ct_state_name(bit: u32) -> Option<&'static str> {
+    Some(match bit {
+        0x01 => "new",
+        0x02 => "est",
+        0x04 => "rel",
+        0x08 => "rpl",
+        0x10 => "inv",
+        0x20 => "trk",
+        0x40 => "snat",
+        0x80 => "dnat",
+        _ => return None,
+    })
+}
+
+fn tcp_flag_name(bit: u32) -> Option<&'static str> {
+    Some(match bit {
+        0x001 => "fin",
+        0x002 => "syn",
+        0x004 => "rst",
+        0x008 => "psh",
+        0x010 => "ack",
+        0x020 => "urg",
+        0x040 => "ece",
+        0x080 => "cwr",
+        0x100 => "ns",
+        0x200 => "[200]",
+        0x400 => "[400]",
+        0x800 => "[800]",
+        _ => return None,
+    })
+}
+
+/// OVS `format_flags`.
+fn format_flags(s: &mut String, name: fn(u32) -> Option<&'static str>, mut flags: u32, del: char) {
+    if flags == 0 {
+        s.push('0');
+        return;
+    }
+    let mut bad = 0;
+    while flags != 0 {
+        let bit = flags & flags.wrapping_neg();
+        match name(bit) {
+            Some(n) => {
+                s.push_str(n);
+                s.push(del);
+            }
+            None => bad |= bit,
+        }
+        flags &= !bit;
+    }
+    if bad != 0 {
+        let _ = write!(s, "{bad:#x}{del}");
+    }
+    if s.ends_with(del) {
+        s.pop();
+    }
+}
+
+/// OVS `format_flags_masked`.
+fn format_flags_masked(
+    s: &mut String,
+    label: &str,
+    name: fn(u32) -> Option<&'static str>,
+    flags: u32,
+    mut mask: u32,
+    max: u32,
+) {
+    let _ = write!(s, "{label}=");
+    if mask == max {
+        format_flags(s, name, flags, '|');
+        return;
+    }
+    if mask == 0 {
+        s.push_str("0/0");
+        return;
+    }
+    while mask != 0 {
+        let bit = mask & mask.wrapping_neg();
+        s.push(if flags & bit != 0 { '+' } else { '-' });
+        s.push_str(name(bit).unwrap_or("[Unknown]"));
+        mask &= !bit;
+    }
+}
+
+/// C `printf("%#x")`: `0` for zero, else `0x...`.
+fn c_hex(v: u128) -> String {
+    if v == 0 {
+        "0".to_string()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+fn fmt_u32(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        let _ = write!(s, "{label}={}", c_hex(v));
+        if m != 0xffff_ffff {
+            let _ = write!(s, "/{}", c_hex(m));
+        }
+        s.push(',');
+    }
+}
+
+fn fmt_u64(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        let _ = write!(s, "{label}={}", c_hex(v));
+        if m != u128::from(u64::MAX) {
+            let _ = write!(s, "/{}", c_hex(m));
+        }
+        s.push(',');
+    }
+}
+
+fn fmt_be16(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        if m == 0xffff {
+            let _ = write!(s, "{label}={v},");
+        } else {
+            let _ = write!(s, "{label}={v:#x}/{m:#x},");
+        }
+    }
+}
+
+fn fmt_eth(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        let _ = write!(s, "{label}={}", format_mac(v as u64));
+        if m != low_bits(48) {
+            let _ = write!(s, "/{}", format_mac(m as u64));
+        }
+        s.push(',');
+    }
+}
+
+fn fmt_ip(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        let _ = write!(s, "{label}={}", format_ipv4(v as u32));
+        let m = m as u32;
+        if m != u32::MAX {
+            let inv = !m;
+            if inv & inv.wrapping_add(1) == 0 {
+                let _ = write!(s, "/{}", 32 - m.trailing_zeros());
+            } else {
+                let _ = write!(s, "/{}", format_ipv4(m));
+            }
+        }
+        s.push(',');
+    }
+}
+
+fn fmt_ipv6(s: &mut String, label: &str, (v, m): (u128, u128)) {
+    if m != 0 {
+        let _ = write!(s, "{label}={}", format_ipv6(v));
+        if m != u128::MAX {
+            match ipv6_cidr_bits(m) {
+                Some(bits) => {
+                    let _ = write!(s, "/{bits}");
+                }
+                None => {
+                    let _ = write!(s, "/{}", format_ipv6(m));
+                }
+            }
+        }
+        s.push(',');
+    }
+}
+
+impl fmt::Display for OfMatch {
+    /// The match as `ovs-ofctl dump-flows` prints it, e.g.
+    /// `tcp,reg14=0x1,metadata=0x1,nw_src=10.0.0.1,tp_dst=80`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        fmt_u32(&mut s, "pkt_mark", self.value(Slot::PktMark));
+        if let Some((v, _)) = self.get(Slot::ConjId) {
+            let _ = write!(s, "conj_id={v},");
+        }
+        if let Some((v, m)) = self.get(Slot::CtState) {
+            if m == 0xff {
+                s.push_str("ct_state=");
+                format_flags(&mut s, ct_state_name, v as u32, '|');
+            } else {
+                format_flags_masked(&mut s, "ct_state", ct_state_name, v as u32, m as u32, 0xff);
+            }
+            s.push(',');
+        }
+        fmt_u32(&mut s, "ct_mark", self.value(Slot::CtMark));
+        if let Some((v, m)) = self.get(Slot::CtLabel) {
+            let _ = write!(s, "ct_label={}", format_hex(v));
+            if m != u128::MAX {
+                let _ = write!(s, "/{}", format_hex(m));
+            }
+            s.push(',');
+        }
+
+        let dl_type = self.get(Slot::DlType).map(|(v, _)| v as u16);
+        let nw_proto = self.get(Slot::NwProto).map(|(v, _)| v as u8);
+        let mut skip_type = false;
+        let mut skip_proto = false;
+        if let Some(t) = dl_type {
+            skip_type = true;
+            let shorthand = |p4: &'static str, p6: &'static str, proto: u8| match proto {
+                1 | 58 | 6 | 17 | 132 => Some(if t == 0x800 { p4 } else { p6 }),
+                _ => None,
+            };
+            match t {
+                0x800 | 0x86dd => {
+                    let (plain, icmp) = if t == 0x800 { ("ip", 1) } else { ("ipv6", 58) };
+                    let name = match nw_proto {
+                        Some(p) if p == icmp => Some(if t == 0x800 { "icmp" } else { "icmp6" }),
+                        Some(6) => shorthand("tcp", "tcp6", 6),
+                        Some(17) => shorthand("udp", "udp6", 17),
+                        Some(132) => shorthand("sctp", "sctp6", 132),
+                        _ => None,
+                    };
+                    match name {
+                        Some(n) => {
+                            skip_proto = true;
+                            let _ = write!(s, "{n},");
+                        }
+                        None => {
+                            let _ = write!(s, "{plain},");
+                        }
+                    }
+                }
+                0x806 => s.push_str("arp,"),
+                0x8035 => s.push_str("rarp,"),
+                0x8847 => s.push_str("mpls,"),
+                0x8848 => s.push_str("mplsm,"),
+                _ => skip_type = false,
+            }
+        }
+        for i in 0..16u8 {
+            fmt_u32(&mut s, &format!("reg{i}"), self.value(Slot::Reg(i)));
+        }
+        fmt_u64(&mut s, "metadata", self.value(Slot::Metadata));
+        if let Some((tci, mask)) = self.get(Slot::VlanTci) {
+            let vid_mask = mask & 0x0fff;
+            let pcp_mask = mask & 0xe000;
+            let cfi = mask & 0x1000;
+            if cfi != 0
+                && tci & 0x1000 != 0
+                && (vid_mask == 0 || vid_mask == 0x0fff)
+                && (pcp_mask == 0 || pcp_mask == 0xe000)
+                && (vid_mask != 0 || pcp_mask != 0)
+            {
+                if vid_mask != 0 {
+                    let _ = write!(s, "dl_vlan={},", tci & 0x0fff);
+                }
+                if pcp_mask != 0 {
+                    let _ = write!(s, "dl_vlan_pcp={},", tci >> 13);
+                }
+            } else if mask == 0xffff {
+                let _ = write!(s, "vlan_tci=0x{tci:04x},");
+            } else {
+                let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{mask:04x},");
+            }
+        }
+        fmt_eth(&mut s, "dl_src", self.value(Slot::DlSrc));
+        fmt_eth(&mut s, "dl_dst", self.value(Slot::DlDst));
+        if let (false, Some(t)) = (skip_type, dl_type) {
+            let _ = write!(s, "dl_type=0x{t:04x},");
+        }
+        let t = dl_type.unwrap_or(0);
+        let is_arp = t == 0x806 || t == 0x8035;
+        if t == 0x86dd {
+            fmt_ipv6(&mut s, "ipv6_src", self.value(Slot::Ipv6Src));
+            fmt_ipv6(&mut s, "ipv6_dst", self.value(Slot::Ipv6Dst));
+            if let Some((v, m)) = self.get(Slot::Ipv6Label) {
+                if m == 0xffff_ffff {
+                    let _ = write!(s, "ipv6_label=0x{v:05x},");
+                } else {
+                    let _ = write!(s, "ipv6_label=0x{v:05x}/0x{m:05x},");
+                }
+            }
+        } else if is_arp {
+            fmt_ip(&mut s, "arp_spa", self.value(Slot::NwSrc));
+            fmt_ip(&mut s, "arp_tpa", self.value(Slot::NwDst));
+        } else {
+            fmt_ip(&mut s, "nw_src", self.value(Slot::NwSrc));
+            fmt_ip(&mut s, "nw_dst", self.value(Slot::NwDst));
+        }
+        if let (false, Some(p)) = (skip_proto, nw_proto) {
+            let label = if is_arp { "arp_op" } else { "nw_proto" };
+            let _ = write!(s, "{label}={p},");
+        }
+        if is_arp {
+            fmt_eth(&mut s, "arp_sha", self.value(Slot::ArpSha));
+            fmt_eth(&mut s, "arp_tha", self.value(Slot::ArpTha));
+        }
+        let (tos, tos_mask) = self.value(Slot::NwTos);
+        if tos_mask & IP_DSCP_MASK != 0 {
+            let _ = write!(s, "nw_tos={},", tos & IP_DSCP_MASK);
+        }
+        if tos_mask & IP_ECN_MASK != 0 {
+            let _ = write!(s, "nw_ecn={},", tos & IP_ECN_MASK);
+        }
+        if let Some((ttl, _)) = self.get(Slot::NwTtl) {
+            let _ = write!(s, "nw_ttl={ttl},");
+        }
+        if let Some((frag, m)) = self.get(Slot::NwFrag) {
+            let any = frag & 1 != 0;
+            let later = frag & 2 != 0;
+            let text = match m & 3 {
+                3 => Some(match (any, later) {
+                    (true, true) => "later",
+                    (true, false) => "first",
+                    (false, true) => "<error>",
+                    (false, false) => "no",
+                }),
+                1 => Some(if any { "yes" } else { "no" }),
+                2 => Some(if later { "later" } else { "not_later" }),
+                _ => None,
+            };
+            if let Some(text) = text {
+                let _ = write!(s, "nw_frag={text},");
+            }
+        }
+        let proto = nw_proto.unwrap_or(0);
+        if t == 0x800 && proto == 1 {
+            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
+        } else if t == 0x86dd && proto == 58 {
+            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
+            fmt_ipv6(&mut s, "nd_target", self.value(Slot::NdTarget));
+            fmt_eth(&mut s, "nd_sll", self.value(Slot::ArpSha));
+            fmt_eth(&mut s, "nd_tll", self.value(Slot::ArpTha));
+        } else {
+            fmt_be16(&mut s, "tp_src", self.value(Slot::TpSrc));
+            fmt_be16(&mut s, "tp_dst", self.value(Slot::TpDst));
+        }
+        if (t == 0x800 || t == 0x86dd) && proto == 6 {
+            if let Some((v, m)) = self.get(Slot::TcpFlags) {
+                format_flags_masked(
+                    &mut s,
+                    "tcp_flags",
+                    tcp_flag_name,
+                    v as u32,
+                    (m & 0xfff) as u32,
+                    0xfff,
+                );
+                s.push(',');
+            }
+        }
+        if s.ends_with(',') {
+            s.pop();
+        }
+        f.write_str(&s)
+    }
+}
