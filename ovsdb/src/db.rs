@@ -223,13 +223,14 @@ impl Database {
 }
 
 /// Applies a column *difference* as ovsdb-server encodes it in update2/3
-/// `modify` notifications and in `_is_diff` log records: a scalar column
-/// (exactly one value) takes the new value; a set toggles each listed
+/// `modify` notifications and in `_is_diff` log records: a column of at
+/// most one value (scalar or optional; OVS diffs only columns that can hold
+/// more) takes the new value; a set toggles each listed
 /// element (symmetric difference); a map removes a listed key whose value
 /// matches, changes the value of a listed key whose value differs, and adds
 /// listed keys it lacks.
 pub fn apply_diff(ty: &ColumnType, old: &Datum, diff: &Datum) -> Datum {
-    if ty.is_scalar() {
+    if ty.value.is_none() && ty.max == Some(1) {
         return diff.clone();
     }
     match (old, diff) {
@@ -294,6 +295,34 @@ pub(crate) fn diff_rows(table: &str, a: &Rows, b: &Rows, out: &mut Vec<RowChange
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_columns_take_the_new_value() {
+        let lsp = crate::schema::nb_schema()
+            .table("Logical_Switch_Port")
+            .unwrap();
+        let up = &lsp.column("up").unwrap().ty;
+        let f = Datum::scalar(false);
+        let t = Datum::scalar(true);
+        assert_eq!(
+            apply_diff(up, &f, &t),
+            t,
+            "false → true is a new value, not a set toggle"
+        );
+        assert_eq!(
+            apply_diff(up, &t, &Datum::empty_set()),
+            Datum::empty_set(),
+            "clearing"
+        );
+        let addrs = &lsp.column("addresses").unwrap().ty;
+        let a = Datum::scalar("a");
+        let ab = Datum::set(["a".into(), "b".into()]);
+        assert_eq!(
+            apply_diff(addrs, &a, &Datum::scalar("b")),
+            ab,
+            "sets still toggle"
+        );
+    }
     use crate::datum::Datum;
     use crate::schema::nb_schema;
 

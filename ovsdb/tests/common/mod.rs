@@ -273,6 +273,29 @@ impl Cluster {
         for i in 0..n {
             c.start_member(i);
         }
+        // Joining members are members only once the leader has added them;
+        // until then the cluster is the creator alone.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for m in &c.members {
+            let ctl = c.dir.path().join(format!("{}.ctl", m.name));
+            loop {
+                let out = Command::new("ovs-appctl")
+                    .arg("-t")
+                    .arg(&ctl)
+                    .args(["cluster/status", "OVN_Northbound"])
+                    .output()
+                    .expect("ovs-appctl");
+                if String::from_utf8_lossy(&out.stdout).contains("Status: cluster member") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} did not join the cluster",
+                    m.name
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         c
     }
 
