@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates the oracle output of the golden corpus (golden/corpus/<scenario>/:
-# nb.db, sb.txt, lflow-list.txt) by running every scenario of
-# compiler/tests/scenarios/ through a private, real ovn-northd 23.03.
-# Needs ovsdb-server, ovn-northd, ovn-nbctl, ovn-sbctl (bash .ci/install-ovn).
+# Regenerates the oracle files of the golden corpus (golden/corpus/<name>/:
+# sb.txt, lflow-list.txt, and nb.db for nb.nbctl entries) with a private,
+# real ovn-northd 23.03 (daemons in a temp dir, killed afterwards).
+#   golden/regen.sh [--record] [NAME...]
+# --record re-records the nb.db history of nb.nbctl entries (new random row
+# UUIDs); do it after editing an nb.nbctl. Then update the status files:
+#   GOLDEN_STATUS=1 cargo test -p ovnflow-golden --test corpus
+# Needs ovsdb-server, ovsdb-tool, ovsdb-client, ovn-northd, ovn-nbctl, ovn-sbctl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GOLDEN_REGEN=1 cargo test -p ovnflow-compiler --test vs_northd scenarios_match_northd -- --nocapture
+cargo run -q -p ovnflow-golden --bin golden-regen -- "$@"

@@ -3,6 +3,8 @@
 //! services as load balancers in one load balancer group, and network
 //! policies as port groups, address sets and ACLs.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Value};
 
 /// The size of a generated topology.
@@ -25,10 +27,7 @@ fn uuid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-8000-{n:012x}")
 }
 
-fn pod_ip(node: u32, pod: u32) -> String {
-    // 10.128.0.0/14 carved into /23s per node, as ovn-kubernetes' default.
-    let base = (10u32 << 24) | (128 << 16) | (node << 9);
-    let ip = base + 3 + pod;
+fn ipv4(ip: u32) -> String {
     format!(
         "{}.{}.{}.{}",
         ip >> 24,
@@ -36,6 +35,12 @@ fn pod_ip(node: u32, pod: u32) -> String {
         (ip >> 8) & 255,
         ip & 255
     )
+}
+
+/// A pod's IP: 10.128.0.0/14 carved into a /23 per node, as ovn-kubernetes'
+/// default; .1 is the node's router port, pods start at .3.
+fn pod_ip(node: u32, pod: u32) -> String {
+    ipv4((10u32 << 24) + (128 << 16) + (node << 9) + 3 + pod)
 }
 
 fn pod_mac(node: u32, pod: u32) -> String {
@@ -59,17 +64,21 @@ pub fn k8s(shape: &K8sShape) -> Value {
     // Load balancers and their group.
     let mut lbs = Vec::new();
     for s in 0..shape.services {
-        let vip = format!("10.96.{}.{}:80", s / 250, s % 250 + 1);
-        let backends: Vec<String> = (0..shape.backends)
-            .filter(|_| total_pods > 0)
-            .map(|b| {
-                let p = (s * shape.backends + b) % total_pods;
-                format!(
-                    "{}:8080",
-                    pod_ip(p / shape.pods_per_node, p % shape.pods_per_node)
-                )
-            })
-            .collect();
+        let vip = format!("{}:80", ipv4((10 << 24) + (96 << 16) + s + 1));
+        let mut backends: Vec<String> = Vec::new();
+        for b in 0..shape.backends {
+            if total_pods == 0 {
+                break;
+            }
+            let p = (s * shape.backends + b) % total_pods;
+            let ep = format!(
+                "{}:8080",
+                pod_ip(p / shape.pods_per_node, p % shape.pods_per_node)
+            );
+            if !backends.contains(&ep) {
+                backends.push(ep);
+            }
+        }
         let u = uuid(1, s);
         ops.push(json!({"op": "insert", "table": "Load_Balancer", "uuid": u, "row": {
             "name": format!("Service_default/svc{s}_TCP_cluster"), "protocol": "tcp",
@@ -123,16 +132,23 @@ pub fn k8s(shape: &K8sShape) -> Value {
     // Network policies: a port group of a few pods, an address set of peers,
     // an allow-related ACL from the peers and a default drop.
     for k in 0..shape.policies {
-        let members: Vec<Value> = (0..4)
+        // Sets must not repeat an element (ovsdb-server rejects that), which
+        // the modular picks would with fewer than four pods.
+        let members: BTreeSet<u32> = (0..4)
             .filter(|_| total_pods > 0)
-            .map(|i| json!(["uuid", uuid(3, (k * 7 + i) % total_pods)]))
+            .map(|i| (k * 7 + i) % total_pods)
             .collect();
-        let peers: Vec<String> = (0..3)
+        let members: Vec<Value> = members
+            .into_iter()
+            .map(|p| json!(["uuid", uuid(3, p)]))
+            .collect();
+        let peers: BTreeSet<u32> = (0..3)
             .filter(|_| total_pods > 0)
-            .map(|i| {
-                let p = (k * 11 + i + 1) % total_pods;
-                pod_ip(p / shape.pods_per_node, p % shape.pods_per_node)
-            })
+            .map(|i| (k * 11 + i + 1) % total_pods)
+            .collect();
+        let peers: Vec<String> = peers
+            .into_iter()
+            .map(|p| pod_ip(p / shape.pods_per_node, p % shape.pods_per_node))
             .collect();
         let as_name = format!("a{k}_ingress");
         ops.push(
