@@ -403,15 +403,7 @@ impl<'a> Exec<'a> {
             .ok_or_else(|| syntax("mutate needs \"mutations\""))?;
         let mut parsed = Vec::new();
         for mv in muts {
-            let Some([c, op, v]) = mv.as_array().map(Vec::as_slice) else {
-                return Err(syntax(format!(
-                    "mutation must be [column, mutator, value]: {}",
-                    json_snippet(mv)
-                )));
-            };
-            let c = c
-                .as_str()
-                .ok_or_else(|| syntax("mutation column must be a string"))?;
+            let (c, op, v) = triple(mv, "mutation", "mutator")?;
             let col = ts.column(c).ok_or_else(|| unknown_column(&ts.name, c))?;
             if !col.mutable {
                 return Err(constraint(format!(
@@ -419,9 +411,6 @@ impl<'a> Exec<'a> {
                     ts.name
                 )));
             }
-            let op = op
-                .as_str()
-                .ok_or_else(|| syntax("mutator must be a string"))?;
             parsed.push((
                 col.clone(),
                 op.to_string(),
@@ -755,19 +744,23 @@ fn select_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Vec<String>, Tx
     }
 }
 
+/// Splits a `[column, OPERATOR, value]` triple (a condition or a mutation).
+fn triple<'v>(
+    v: &'v Value,
+    what: &str,
+    operator: &str,
+) -> Result<(&'v str, &'v str, &'v Value), TxnError> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([Value::String(c), Value::String(op), x]) => Ok((c, op, x)),
+        _ => Err(syntax(format!(
+            "{what} must be [column, {operator}, value] with string column and {operator}: {}",
+            json_snippet(v)
+        ))),
+    }
+}
+
 fn parse_condition(ts: &TableSchema, c: &Value) -> Result<Cond, TxnError> {
-    let Some([col, func, value]) = c.as_array().map(Vec::as_slice) else {
-        return Err(syntax(format!(
-            "condition must be [column, function, value]: {}",
-            json_snippet(c)
-        )));
-    };
-    let col = col
-        .as_str()
-        .ok_or_else(|| syntax("condition column must be a string"))?;
-    let func = func
-        .as_str()
-        .ok_or_else(|| syntax("condition function must be a string"))?;
+    let (col, func, value) = triple(c, "condition", "function")?;
     let uuid_ty = ColumnType::scalar(AtomType::Uuid);
     let ty = if col == "_uuid" {
         &uuid_ty
