@@ -7,36 +7,10 @@ use ovsdb::client::{ClientError, Connection, Options, ReplicaSession};
 use ovsdb::remote::Remote;
 use ovsdb::schema::nb_schema;
 use ovsdb::{Datum, RowChange};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 fn remote(s: &common::Server) -> Remote {
     Remote::parse(&s.remote).unwrap()
-}
-
-/// The replica's content in the normalized dump form.
-fn normalize(dump: &Value) -> Value {
-    let schema = nb_schema();
-    let mut out = Map::new();
-    for (t, rows) in dump.as_object().unwrap() {
-        let ts = schema.table(t).unwrap();
-        let mut rm = Map::new();
-        for (u, row) in rows.as_object().unwrap() {
-            let cols: Map<String, Value> = row
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(c, v)| {
-                    (
-                        c.clone(),
-                        ts.column(c).unwrap().ty.parse_datum(v).unwrap().to_json(),
-                    )
-                })
-                .collect();
-            rm.insert(u.clone(), Value::Object(cols));
-        }
-        out.insert(t.clone(), Value::Object(rm));
-    }
-    Value::Object(out)
 }
 
 async fn next_with_timeout(s: &mut ReplicaSession) -> Vec<RowChange> {
@@ -142,9 +116,9 @@ async fn monitor_follows_commits_and_survives_server_restarts() {
             "sw0",
             &format!("other_config:round={round}"),
         ]);
-        let want = normalize(&s.dump("OVN_Northbound"));
+        let want = common::normalize(&s.dump("OVN_Northbound"));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while normalize(&sess.replica().database().dump_json()) != want {
+        while common::normalize(&sess.replica().database().dump_json()) != want {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "replica did not converge in round {round}"

@@ -5,29 +5,8 @@ use std::process::Command;
 
 use ovsdb::schema::nb_schema;
 use ovsdb::txn::{transact, TxnContext};
-use ovsdb::{Database, Datum};
-use serde_json::{json, Map, Value};
-
-/// Re-parses every datum with its column type, so that both sides compare
-/// as data (set and map order, integer/real spelling) rather than as text.
-fn normalize(dump: &Value) -> Value {
-    let schema = nb_schema();
-    let mut out = Map::new();
-    for (t, rows) in dump.as_object().unwrap() {
-        let ts = schema.table(t).unwrap();
-        let mut rm = Map::new();
-        for (u, row) in rows.as_object().unwrap() {
-            let mut cols = Map::new();
-            for (c, v) in row.as_object().unwrap() {
-                let d: Datum = ts.column(c).unwrap().ty.parse_datum(v).unwrap();
-                cols.insert(c.clone(), d.to_json());
-            }
-            rm.insert(u.clone(), Value::Object(cols));
-        }
-        out.insert(t.clone(), Value::Object(rm));
-    }
-    Value::Object(out)
-}
+use ovsdb::Database;
+use serde_json::{json, Value};
 
 fn populate(s: &common::Server) {
     s.nbctl(&[
@@ -98,11 +77,11 @@ fn db_file_equals_server_content() {
     }
     let mut s = common::Server::standalone("ovn-nb.ovsschema");
     populate(&s);
-    let expected = normalize(&s.dump("OVN_Northbound"));
+    let expected = common::normalize(&s.dump("OVN_Northbound"));
     let f = ovsdb::file::read_db_file(&s.db).unwrap();
     assert!(f.warnings.is_empty(), "{:?}", f.warnings);
     assert!(f.transactions >= 8);
-    assert_eq!(normalize(&f.database.dump_json()), expected);
+    assert_eq!(common::normalize(&f.database.dump_json()), expected);
 
     // The same after compaction (one snapshot record).
     s.kill();
@@ -114,7 +93,7 @@ fn db_file_equals_server_content() {
     assert!(out.status.success());
     let g = ovsdb::file::read_db_file(&s.db).unwrap();
     assert_eq!(g.transactions, 1);
-    assert_eq!(normalize(&g.database.dump_json()), expected);
+    assert_eq!(common::normalize(&g.database.dump_json()), expected);
     assert_eq!(g.database, f.database);
 }
 
@@ -151,8 +130,8 @@ fn executor_matches_ovsdb_server() {
     assert!(ours.error.is_none(), "{:?}", ours.error);
     assert_eq!(Value::Array(ours.results), theirs);
     assert_eq!(
-        normalize(&db.dump_json()),
-        normalize(&s.dump("OVN_Northbound"))
+        common::normalize(&db.dump_json()),
+        common::normalize(&s.dump("OVN_Northbound"))
     );
 
     // Failing transactions: the same error kinds, and nothing changes on either side.
@@ -186,7 +165,7 @@ fn executor_matches_ovsdb_server() {
         );
     }
     assert_eq!(
-        normalize(&db.dump_json()),
-        normalize(&s.dump("OVN_Northbound"))
+        common::normalize(&db.dump_json()),
+        common::normalize(&s.dump("OVN_Northbound"))
     );
 }

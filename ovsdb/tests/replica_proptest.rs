@@ -108,7 +108,7 @@ proptest! {
                 assert_eq!(mine.error.map(|e| json!(e.kind)), their_err, "{e:?}");
                 let want = s.dump("OVN_Northbound");
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                while sess.replica().database().dump_json() != normalize_server(&want) {
+                while sess.replica().database().dump_json() != common::normalize(&want) {
                     assert!(tokio::time::Instant::now() < deadline, "replica diverged after {e:?}");
                     let _ = tokio::time::timeout(Duration::from_millis(100), sess.next()).await;
                 }
@@ -116,30 +116,4 @@ proptest! {
             }
         });
     }
-}
-
-/// The server dump with every datum re-encoded through the schema.
-fn normalize_server(dump: &Value) -> Value {
-    let schema = nb_schema();
-    let mut out = serde_json::Map::new();
-    for (t, rows) in dump.as_object().unwrap() {
-        let ts = schema.table(t).unwrap();
-        let mut rm = serde_json::Map::new();
-        for (u, row) in rows.as_object().unwrap() {
-            let cols: serde_json::Map<String, Value> = row
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(c, v)| {
-                    (
-                        c.clone(),
-                        ts.column(c).unwrap().ty.parse_datum(v).unwrap().to_json(),
-                    )
-                })
-                .collect();
-            rm.insert(u.clone(), Value::Object(cols));
-        }
-        out.insert(t.clone(), Value::Object(rm));
-    }
-    Value::Object(out)
 }

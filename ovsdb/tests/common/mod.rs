@@ -386,3 +386,36 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// An NB dump (`{table: {uuid: {column: json}}}`) with every datum
+/// re-encoded through its column type, so that two dumps compare as data
+/// (set and map order, integer/real spelling) rather than as text.
+pub fn normalize(dump: &Value) -> Value {
+    let schema = ovsdb::schema::nb_schema();
+    let mut out = serde_json::Map::new();
+    for (t, rows) in dump.as_object().expect("tables") {
+        let ts = schema.table(t).expect("NB table");
+        let mut rm = serde_json::Map::new();
+        for (u, row) in rows.as_object().expect("rows") {
+            let cols: serde_json::Map<String, Value> = row
+                .as_object()
+                .expect("row")
+                .iter()
+                .map(|(c, v)| {
+                    (
+                        c.clone(),
+                        ts.column(c)
+                            .expect("column")
+                            .ty
+                            .parse_datum(v)
+                            .expect("datum")
+                            .to_json(),
+                    )
+                })
+                .collect();
+            rm.insert(u.clone(), Value::Object(cols));
+        }
+        out.insert(t.clone(), Value::Object(rm));
+    }
+    Value::Object(out)
+}
