@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod lb;
+pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
+
 /// A change to one NB row, as the OVSDB layer (replicas, files) reports it.
 pub use ovsdb::db::RowChange;
 
@@ -312,6 +315,16 @@ pub enum NbRecord {
     Dns(Dns),
     /// A [`SwitchDns`] reference.
     SwitchDns(SwitchDns),
+    /// A [`LoadBalancer`].
+    LoadBalancer(LoadBalancer),
+    /// A [`LbHealthCheck`].
+    LbHealthCheck(LbHealthCheck),
+    /// A switch's load balancer (`Logical_Switch.load_balancer`).
+    SwitchLb(LbRef),
+    /// A switch's load balancer group (`Logical_Switch.load_balancer_group`).
+    SwitchLbGroup(LbRef),
+    /// A group's load balancer (`Load_Balancer_Group.load_balancer`).
+    LbGroupLb(LbRef),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -322,6 +335,9 @@ pub const NB_TABLES: &[&str] = &[
     "Port_Group",
     "Address_Set",
     "NB_Global",
+    "Load_Balancer",
+    "Load_Balancer_Group",
+    "Load_Balancer_Health_Check",
 ];
 
 struct Reader<'a> {
@@ -485,6 +501,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             for dns in r.uuids("dns_records")? {
                 out.push(NbRecord::SwitchDns(SwitchDns { ls: uuid, dns }));
             }
+            out.extend(lb::switch_refs(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -556,6 +573,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
         })]),
+        "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
         _ => Ok(Vec::new()),
     }
 }

@@ -38,6 +38,27 @@ pub enum SbRecord {
     RbacPermission(RbacPermission),
     /// A `DNS` row.
     Dns(Dns),
+    /// A `Load_Balancer` row (one per NB load balancer applied to a switch).
+    LoadBalancer(LoadBalancer),
+}
+
+/// SB `Load_Balancer` (`sync_lbs()`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `vips`, sorted by key.
+    pub vips: Vec<(String, String)>,
+    /// `protocol` as in NB.
+    pub protocol: Option<String>,
+    /// `datapath_group`: always a group, even of one switch.
+    pub datapath_group: Uuid,
+    /// `options`: NB's plus `hairpin_orig_tuple=true`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `external_ids` (`lb_id`).
+    pub external_ids: Vec<(String, String)>,
 }
 
 /// SB `DNS`.
@@ -301,6 +322,7 @@ impl SbRecord {
             SbRecord::RbacRole(_) => "RBAC_Role",
             SbRecord::RbacPermission(_) => "RBAC_Permission",
             SbRecord::Dns(_) => "DNS",
+            SbRecord::LoadBalancer(_) => "Load_Balancer",
         }
     }
 
@@ -320,6 +342,7 @@ impl SbRecord {
             SbRecord::RbacRole(r) => r.uuid,
             SbRecord::RbacPermission(r) => r.uuid,
             SbRecord::Dns(r) => r.uuid,
+            SbRecord::LoadBalancer(r) => r.uuid,
         }
     }
 
@@ -437,6 +460,15 @@ impl SbRecord {
                 row.insert("datapaths".into(), uuids(&r.datapaths));
                 row.insert("records".into(), smap(&r.records));
                 row.insert("external_ids".into(), smap(&r.external_ids));
+            }
+            SbRecord::LoadBalancer(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("vips".into(), smap(&r.vips));
+                row.insert("protocol".into(), opt(r.protocol.clone()));
+                row.insert("datapath_group".into(), Datum::scalar(r.datapath_group));
+                row.insert("options".into(), smap(&r.options));
+                row.insert("external_ids".into(), smap(&r.external_ids));
+                empty(&mut row, &["datapaths"]);
             }
             SbRecord::RbacPermission(r) => {
                 row.insert("table".into(), Datum::scalar(r.table.as_str()));

@@ -27,7 +27,21 @@ struct AclSpec {
 }
 
 #[derive(Clone, Debug)]
+struct LbSpec {
+    vips: Vec<(&'static str, &'static str)>,
+    protocol: Option<&'static str>,
+    options: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Clone, Debug)]
 enum Op {
+    AddLb(LbSpec),
+    DelLb(usize),
+    ModifyLb(usize, LbSpec),
+    /// Applies a load balancer to a switch, directly or through the group.
+    AttachLb(usize, usize, bool),
+    /// Removes a switch's load balancers and groups.
+    DetachLbs(usize),
     /// An ACL on a switch (`to_pg == false`) or on a port group.
     AddAcl(usize, bool, AclSpec),
     DelAcl(usize),
@@ -87,8 +101,40 @@ fn acl_spec() -> impl Strategy<Value = AclSpec> {
     })
 }
 
+fn lb_spec() -> impl Strategy<Value = LbSpec> {
+    let vips = prop::sample::subsequence(
+        vec![
+            ("10.0.0.100:80", "10.0.0.1:8080,10.0.0.2:8080"),
+            ("10.0.0.101", "10.0.0.1"),
+            ("10.0.0.102:80", ""),
+            ("[fd00::100]:80", "[fd00::1]:80"),
+            ("10.0.0.103:80", "10.0.0.1"),
+        ],
+        0..3,
+    );
+    let protocol = prop::sample::select(vec![None, Some("tcp"), Some("udp"), Some("sctp")]);
+    let options = prop::sample::subsequence(
+        vec![
+            ("affinity_timeout", "60"),
+            ("reject", "true"),
+            ("event", "true"),
+        ],
+        0..2,
+    );
+    (vips, protocol, options).prop_map(|(vips, protocol, options)| LbSpec {
+        vips,
+        protocol,
+        options,
+    })
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        2 => lb_spec().prop_map(Op::AddLb),
+        1 => (0usize..4).prop_map(Op::DelLb),
+        1 => ((0usize..4), lb_spec()).prop_map(|(i, s)| Op::ModifyLb(i, s)),
+        3 => ((0usize..8), (0usize..4), any::<bool>()).prop_map(|(s, l, g)| Op::AttachLb(s, l, g)),
+        1 => (0usize..8).prop_map(Op::DetachLbs),
         2 => ((0usize..8), any::<bool>(), acl_spec()).prop_map(|(i, pg, a)| Op::AddAcl(i, pg, a)),
         1 => (0usize..8).prop_map(Op::DelAcl),
         1 => prop::collection::vec(0usize..16, 0..4).prop_map(Op::AddPortGroup),
@@ -111,6 +157,11 @@ struct Model {
     /// ACLs with their owner (switch or port group).
     acls: BTreeMap<Uuid, (Uuid, AclSpec)>,
     port_groups: BTreeMap<Uuid, (String, Vec<Uuid>)>,
+    lbs: BTreeMap<Uuid, LbSpec>,
+    /// The one load balancer group: its UUID and load balancers.
+    lb_group: Option<(Uuid, BTreeSet<Uuid>)>,
+    /// Per switch: its load balancers, and whether it uses the group.
+    switch_lbs: BTreeMap<Uuid, (BTreeSet<Uuid>, bool)>,
 }
 
 fn strings(v: &[&str]) -> Datum {
@@ -129,7 +180,36 @@ impl Model {
         let ps: Vec<Uuid> = self.ports.keys().copied().collect();
         let pgs: Vec<Uuid> = self.port_groups.keys().copied().collect();
         let acls: Vec<Uuid> = self.acls.keys().copied().collect();
+        let lbs: Vec<Uuid> = self.lbs.keys().copied().collect();
         match op {
+            Op::AddLb(spec) => {
+                let u = self.fresh();
+                self.lbs.insert(u, spec.clone());
+            }
+            Op::DelLb(i) if !lbs.is_empty() => {
+                self.lbs.remove(&lbs[i % lbs.len()]);
+            }
+            Op::ModifyLb(i, spec) if !lbs.is_empty() => {
+                self.lbs.insert(lbs[i % lbs.len()], spec.clone());
+            }
+            Op::AttachLb(s, l, via_group) if !sw.is_empty() && !lbs.is_empty() => {
+                let (s, l) = (sw[s % sw.len()], lbs[l % lbs.len()]);
+                if *via_group {
+                    if self.lb_group.is_none() {
+                        let g = self.fresh();
+                        self.lb_group = Some((g, BTreeSet::new()));
+                    }
+                    if let Some((_, members)) = &mut self.lb_group {
+                        members.insert(l);
+                    }
+                    self.switch_lbs.entry(s).or_default().1 = true;
+                } else {
+                    self.switch_lbs.entry(s).or_default().0.insert(l);
+                }
+            }
+            Op::DetachLbs(s) if !sw.is_empty() => {
+                self.switch_lbs.remove(&sw[s % sw.len()]);
+            }
             Op::AddAcl(i, to_pg, spec) => {
                 let owners = if *to_pg { &pgs } else { &sw };
                 if !owners.is_empty() {
@@ -194,6 +274,9 @@ impl Model {
                 }
             }
             Op::ClearAll => {
+                self.lbs.clear();
+                self.lb_group = None;
+                self.switch_lbs.clear();
                 self.switches.clear();
                 self.ports.clear();
                 self.acls.clear();
@@ -210,6 +293,16 @@ impl Model {
         let (switches, pgs) = (&self.switches, &self.port_groups);
         self.acls
             .retain(|_, (owner, _)| switches.contains_key(owner) || pgs.contains_key(owner));
+        // Deleting a load balancer removes it from switches and the group
+        // (as `ovn-nbctl lb-del` does); a deleted switch's references go.
+        let lbs = &self.lbs;
+        if let Some((_, members)) = &mut self.lb_group {
+            members.retain(|l| lbs.contains_key(l));
+        }
+        self.switch_lbs.retain(|s, _| switches.contains_key(s));
+        for (direct, _) in self.switch_lbs.values_mut() {
+            direct.retain(|l| lbs.contains_key(l));
+        }
     }
 
     fn acls_of(&self, owner: Uuid) -> Datum {
@@ -267,7 +360,34 @@ impl Model {
                 vec![]
             };
             r.insert("other_config".into(), Datum::string_map(oc));
+            let (direct, group) = self.switch_lbs.get(u).cloned().unwrap_or_default();
+            r.insert(
+                "load_balancer".into(),
+                Datum::set(direct.iter().map(|l| Atom::Uuid(*l))),
+            );
+            let groups = self.lb_group.iter().filter(|_| group);
+            r.insert(
+                "load_balancer_group".into(),
+                Datum::set(groups.map(|(g, _)| Atom::Uuid(*g))),
+            );
             out.insert(("Logical_Switch", *u), r);
+        }
+        for (u, spec) in &self.lbs {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(format!("lb-{u}").as_str()));
+            r.insert("vips".into(), Datum::string_map(spec.vips.clone()));
+            r.insert("protocol".into(), Datum::set(spec.protocol.map(Atom::from)));
+            r.insert("options".into(), Datum::string_map(spec.options.clone()));
+            out.insert(("Load_Balancer", *u), r);
+        }
+        if let Some((g, members)) = &self.lb_group {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar("grp"));
+            r.insert(
+                "load_balancer".into(),
+                Datum::set(members.iter().map(|l| Atom::Uuid(*l))),
+            );
+            out.insert(("Load_Balancer_Group", *g), r);
         }
         for (u, (name, spec)) in &self.ports {
             let mut r = Row::new();

@@ -1,6 +1,7 @@
 //! Pre-ACL, ACL hint and ACL stages (`build_pre_acls()`,
 //! `build_stateless_filters()`, `build_acl_hints()`, `build_acls()`,
-//! `consider_acl()` in northd.c), for switches without load balancers.
+//! `consider_acl()` in northd.c). A switch with load balancer VIPs
+//! (`od->has_lb_vip`) is stateful like one with `allow-related` ACLs.
 //!
 //! ACLs come from the switch's `acls` and from every port group with a port
 //! on the switch. Chassis features are northd's defaults with no chassis
@@ -27,7 +28,8 @@ const ACL_PRI_OFFSET: i64 = 1000;
 pub struct AclCtx {
     /// The switch.
     pub ls: Uuid,
-    /// The switch has a stateful (`allow-related`) ACL.
+    /// The switch has a stateful (`allow-related`) ACL or a load balancer
+    /// VIP (`has_stateful` in `build_acls()`).
     pub has_stateful: bool,
     /// The ACL.
     pub acl: Acl,
@@ -103,12 +105,12 @@ pub fn pre_acls(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
 /// conntrack state.
 pub fn acl_hints(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
     for stage in [Stage::LsInAclHint, Stage::LsOutAclHint] {
-        if !sw.has_acls {
+        if !sw.has_acls && !sw.has_lb_vip {
             out.push(Lflow::new(sw.uuid, stage, u16::MAX, "1", "next;", 6177));
             continue;
         }
         out.push(Lflow::new(sw.uuid, stage, 0, "1", "next;", 6179));
-        if !sw.has_stateful_acl {
+        if !sw.has_stateful() {
             continue;
         }
         let hints: [(u16, &str, &str, u32); 7] = [
@@ -161,22 +163,27 @@ pub fn acl_hints(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
 pub fn acls(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
     let dp = sw.uuid;
     if !sw.has_acls {
-        out.push(Lflow::new(dp, Stage::LsInAcl, u16::MAX, "1", "next;", 6755));
-        out.push(Lflow::new(
-            dp,
-            Stage::LsOutAcl,
-            u16::MAX,
-            "1",
-            "next;",
-            6757,
-        ));
+        if sw.has_lb_vip {
+            out.push(Lflow::new(dp, Stage::LsInAcl, 0, "1", "next;", 6760));
+            out.push(Lflow::new(dp, Stage::LsOutAcl, 0, "1", "next;", 6761));
+        } else {
+            out.push(Lflow::new(dp, Stage::LsInAcl, u16::MAX, "1", "next;", 6755));
+            out.push(Lflow::new(
+                dp,
+                Stage::LsOutAcl,
+                u16::MAX,
+                "1",
+                "next;",
+                6757,
+            ));
+        }
         out.push(Lflow::new(dp, Stage::LsInAclAfterLb, 0, "1", "next;", 6763));
     } else {
         out.push(Lflow::new(dp, Stage::LsInAcl, 0, "1", "next;", 6765));
         out.push(Lflow::new(dp, Stage::LsOutAcl, 0, "1", "next;", 6767));
         out.push(Lflow::new(dp, Stage::LsInAclAfterLb, 0, "1", "next;", 6769));
     }
-    if sw.has_stateful_acl {
+    if sw.has_stateful() {
         let commit = "reg0[1] = 1; next;";
         let est_blocked = "ip && ct.est && ct_mark.blocked == 1";
         out.push(Lflow::new(dp, Stage::LsInAcl, 1, est_blocked, commit, 6799));
@@ -290,7 +297,7 @@ pub fn acls(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
         6896,
     ));
     if sw.has_dns_records {
-        let action = if sw.has_stateful_acl {
+        let action = if sw.has_stateful() {
             "ct_commit; next;"
         } else {
             "next;"
@@ -304,7 +311,7 @@ pub fn acls(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
             6980,
         ));
     }
-    if sw.has_acls {
+    if sw.has_acls || sw.has_lb_vip {
         out.push(Lflow::new(
             dp,
             Stage::LsInAcl,

@@ -235,7 +235,7 @@ pub fn acl_dhcp_reply(p: &PortCtx, out: &mut Vec<Lflow>) {
     if p.lsp.type_ == "external" {
         return;
     }
-    let action = if p.has_stateful_acl {
+    let action = if p.has_stateful_acl || p.has_lb_vip {
         "ct_commit; next;"
     } else {
         "next;"

@@ -103,6 +103,9 @@ pub struct SwitchCtx {
     pub has_acls: bool,
     /// One of those ACLs is `allow-related` (`od->has_stateful_acl`).
     pub has_stateful_acl: bool,
+    /// A load balancer of the switch (directly or through a group) has a
+    /// VIP (`od->has_lb_vip`, `ls_has_lb_vip()`).
+    pub has_lb_vip: bool,
     /// `other_config:mcast_snoop` (`mcast_sw_info->enabled`).
     pub mcast_snoop: bool,
     /// `other_config:mcast_flood_unregistered`.
@@ -126,6 +129,8 @@ pub struct SwitchFacts {
     pub has_acls: bool,
     /// Some `allow-related` ACL applies.
     pub has_stateful_acl: bool,
+    /// Some load balancer of the switch has a VIP.
+    pub has_lb_vip: bool,
     /// Some enabled port floods multicast (`options:mcast_flood`).
     pub mcast_flood_static: bool,
     /// Some DNS row of the switch has records.
@@ -133,6 +138,12 @@ pub struct SwitchFacts {
 }
 
 impl SwitchCtx {
+    /// `od->has_stateful_acl || od->has_lb_vip`: traffic goes through
+    /// conntrack.
+    pub fn has_stateful(&self) -> bool {
+        self.has_stateful_acl || self.has_lb_vip
+    }
+
     /// The context of switch `uuid`.
     pub fn new(sw: &Switch, facts: SwitchFacts) -> SwitchCtx {
         SwitchCtx {
@@ -142,6 +153,7 @@ impl SwitchCtx {
             has_vtep_lports: facts.has_vtep_lports,
             has_acls: facts.has_acls,
             has_stateful_acl: facts.has_stateful_acl,
+            has_lb_vip: facts.has_lb_vip,
             mcast_snoop: sw.mcast.enabled,
             mcast_flood_unregistered: sw.mcast.flood_unregistered,
             mcast_flood_static: facts.mcast_flood_static,
@@ -160,6 +172,8 @@ pub struct PortCtx {
     pub vlan_passthru: bool,
     /// The switch has stateful ACLs.
     pub has_stateful_acl: bool,
+    /// The switch has load balancer VIPs.
+    pub has_lb_vip: bool,
     /// The port.
     pub lsp: Lsp,
     /// The port's `dhcpv4_options` row.

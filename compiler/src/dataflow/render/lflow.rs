@@ -22,6 +22,8 @@ pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, PortCtx)>,
     acls: Coll<'s, AclCtx>,
+    lb_flows: Coll<'s, Lflow>,
+    lb_groups: Coll<'s, Vec<Uuid>>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
@@ -37,11 +39,16 @@ pub(super) fn render_lflows<'s>(
         .flat_map(|(_, p)| rules::port_flows(&p));
     let acl_flows = acls
         .map(|a| (a.ls, a))
-        .semijoin_named("lflows: acls on switches with keys", bound)
+        .semijoin_named("lflows: acls on switches with keys", bound.clone())
         .flat_map(|(_, a)| rules::acl_flows(&a));
+    let lb_flows = lb_flows
+        .map(|f| (f.dp, f))
+        .semijoin_named("lflows: load balancers on switches with keys", bound)
+        .map(|(_, f)| f);
     let by_key: Coll<'s, (FlowKey, (Uuid, FlowMeta))> = switch_flows
         .concat(port_flows)
         .concat(acl_flows)
+        .concat(lb_flows)
         .map(|f: Lflow| {
             (
                 (f.stage, f.priority, f.match_, f.actions, f.meter),
@@ -99,6 +106,7 @@ pub(super) fn render_lflows<'s>(
     let groups = merged
         .clone()
         .flat_map(|(_, (dps, _))| (dps.len() > 1).then_some(dps))
+        .concat(lb_groups)
         .distinct_named("datapath groups")
         .map(|dps| {
             SbRecord::LogicalDpGroup(LogicalDpGroup {

@@ -4,6 +4,7 @@
 
 mod acl;
 mod datapath;
+mod lb;
 mod lflow;
 mod multicast;
 mod port_binding;
@@ -117,7 +118,9 @@ pub(crate) fn render<'s>(
                 _ => None,
             }),
         );
-    let acl_inputs = acl::render_acl_inputs(nb, members, lsps);
+    let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
+    let (dp_keys, datapath_rows) = datapath::render_datapaths(switches.clone(), held.clone());
+    let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
 
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
@@ -147,6 +150,13 @@ pub(crate) fn render<'s>(
             };
             (ls, f)
         }))
+        .concat(lbs.has_lb_vip.clone().map(|ls| {
+            let f = SwitchFacts {
+                has_lb_vip: true,
+                ..SwitchFacts::default()
+            };
+            (ls, f)
+        }))
         .group_named("switch facts", |_, vals, out| {
             let mut f = SwitchFacts::default();
             for (v, _) in vals {
@@ -154,6 +164,7 @@ pub(crate) fn render<'s>(
                 f.has_vtep_lports |= v.has_vtep_lports;
                 f.has_acls |= v.has_acls;
                 f.has_stateful_acl |= v.has_stateful_acl;
+                f.has_lb_vip |= v.has_lb_vip;
                 f.mcast_flood_static |= v.mcast_flood_static;
                 f.has_dns_records |= v.has_dns_records;
             }
@@ -182,6 +193,7 @@ pub(crate) fn render<'s>(
                         ls,
                         vlan_passthru: sw.vlan_passthru,
                         has_stateful_acl: sw.has_stateful_acl,
+                        has_lb_vip: sw.has_lb_vip,
                         lsp,
                         dhcpv4: None,
                         dhcpv6: None,
@@ -216,7 +228,7 @@ pub(crate) fn render<'s>(
         .clone()
         .join_named(
             "acls: x switch context",
-            sw_ctx.clone().map(|s| (s.uuid, s.has_stateful_acl)),
+            sw_ctx.clone().map(|s| (s.uuid, s.has_stateful())),
         )
         .map(|(ls, (acl, has_stateful))| AclCtx {
             ls,
@@ -224,13 +236,20 @@ pub(crate) fn render<'s>(
             acl,
         });
 
-    let (dp_keys, datapath_rows) = datapath::render_datapaths(switches.clone(), held.clone());
     let ip_mcast_rows = multicast::render_ip_multicast(switches.clone(), dp_keys.clone());
     let dns_rows = datapath::render_dns(dns_ls, dp_keys.clone());
     let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone());
-    let flow_rows = lflow::render_lflows(sw_ctx, ports, acls, dp_keys.clone(), dp_order);
+    let flow_rows = lflow::render_lflows(
+        sw_ctx,
+        ports,
+        acls,
+        lbs.flows,
+        lbs.groups,
+        dp_keys.clone(),
+        dp_order,
+    );
     let group_rows = acl::render_groups_and_sets(acl_inputs, dp_keys.clone());
 
     let keys = dp_keys
@@ -252,6 +271,7 @@ pub(crate) fn render<'s>(
         .concat(ip_mcast_rows)
         .concat(dns_rows)
         .concat(group_rows)
+        .concat(lbs.rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)

@@ -1,10 +1,14 @@
-//! Load-balancer, stateful, hairpin and QoS stages for switches without load
-//! balancers or QoS rules (`build_pre_lb()`, `build_pre_stateful()`,
-//! `build_qos()`, `build_stateful()`, `build_lb_hairpin()`,
-//! `build_lb_affinity_default_flows()` in northd.c).
+//! Load-balancer, stateful, hairpin and QoS stages of switches
+//! (`build_pre_lb()`, `build_pre_stateful()`, `build_qos()`,
+//! `build_stateful()`, `build_lb_hairpin()`,
+//! `build_lb_affinity_default_flows()` in northd.c), and the flows of each
+//! load balancer on the switches it applies to ([`switch`]).
 //!
 //! Chassis features are those northd assumes with no chassis registered
 //! (`ct_no_masked_label`: `ct_lb_mark` and `ct_mark.blocked`).
+
+pub mod switch;
+pub mod vip;
 
 use super::{Lflow, PortCtx, SwitchCtx};
 use crate::stage::Stage;
@@ -67,6 +71,13 @@ pub fn pre_lb(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
         "next;",
         6075,
     ));
+    // Every IP packet goes to conntrack (`REGBIT_CONNTRACK_NAT`) on a switch
+    // with load balancers, so that invalid replies can be dropped.
+    if sw.has_lb_vip {
+        let nat = "reg0[2] = 1; next;";
+        out.push(Lflow::new(dp, Stage::LsInPreLb, 100, "ip", nat, 6109));
+        out.push(Lflow::new(dp, Stage::LsOutPreLb, 100, "ip", nat, 6111));
+    }
 }
 
 /// `ls_in_pre_stateful` / `ls_out_pre_stateful` (`build_pre_stateful()`):
@@ -164,12 +175,69 @@ pub fn stateful(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
     out.push(Lflow::new(dp, Stage::LsOutStateful, 100, m0, without, 7611));
 }
 
-/// Hairpin stages, priority 0 `next;` (`build_lb_hairpin()` without LB VIPs).
+/// Hairpin stages (`build_lb_hairpin()`): priority 0 `next;`; with LB VIPs,
+/// the detection of hairpinned connections (a backend reaching itself
+/// through a VIP), their SNAT to the VIP and the loop back to the inport.
 pub fn lb_hairpin(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
     let dp = sw.uuid;
     out.push(Lflow::new(dp, Stage::LsInPreHairpin, 0, "1", "next;", 7624));
     out.push(Lflow::new(dp, Stage::LsInNatHairpin, 0, "1", "next;", 7625));
     out.push(Lflow::new(dp, Stage::LsInHairpin, 0, "1", "next;", 7626));
+    if !sw.has_lb_vip {
+        return;
+    }
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInPreHairpin,
+            100,
+            "ip && ct.trk",
+            "reg0[6] = chk_lb_hairpin(); reg0[12] = chk_lb_hairpin_reply(); next;",
+            7633,
+        )
+        .hint(dp),
+    );
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInNatHairpin,
+            100,
+            "ip && ct.new && ct.trk && reg0[6] == 1",
+            "ct_snat_to_vip; next;",
+            7642,
+        )
+        .hint(dp),
+    );
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInNatHairpin,
+            100,
+            "ip && ct.est && ct.trk && reg0[6] == 1",
+            "ct_snat;",
+            7651,
+        )
+        .hint(dp),
+    );
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInNatHairpin,
+            90,
+            "ip && reg0[12] == 1",
+            "ct_snat;",
+            7658,
+        )
+        .hint(dp),
+    );
+    out.push(Lflow::new(
+        dp,
+        Stage::LsInHairpin,
+        1,
+        "(reg0[6] == 1 || reg0[12] == 1)",
+        "eth.dst <-> eth.src; outport = inport; flags.loopback = 1; output;",
+        7667,
+    ));
 }
 
 /// `ls_in_hairpin` priority 1000 for switches with VTEP ports: traffic from
@@ -204,7 +272,7 @@ pub fn lb_affinity_defaults(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
 /// keep the port's IP traffic out of conntrack (egress also clears it
 /// unless the switch has stateful ACLs).
 pub fn localnet_skip_conntrack(p: &PortCtx, out: &mut Vec<Lflow>) {
-    if p.lsp.type_ != "localnet" {
+    if p.lsp.type_ != "localnet" || p.has_lb_vip {
         return;
     }
     let key = p.json_key();

@@ -1,0 +1,192 @@
+//! The flows of one load balancer on a switch it applies to
+//! (`build_lswitch_flows_for_lb()`: `build_empty_lb_event_flow()`,
+//! `build_lb_rules_pre_stateful()`, `build_lb_rules()`,
+//! `build_lb_affinity_ls_flows()`). Northd adds each with the load balancer's
+//! datapath group; here they are added per switch and merged into groups
+//! like every other flow.
+
+use ovsdb::Uuid;
+
+use super::vip::{Backend, ParsedLb, Vip};
+use crate::rules::{Lflow, DROP};
+use crate::stage::Stage;
+
+/// Every flow of load balancer `lb` on switch `dp`, in northd's order.
+pub fn lb_flows(lb: &ParsedLb, dp: Uuid) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    for vip in &lb.vips {
+        empty_lb_event(lb, vip, dp, &mut out);
+    }
+    for vip in &lb.vips {
+        pre_stateful(lb, vip, dp, &mut out);
+    }
+    for vip in &lb.vips {
+        affinity(lb, vip, dp, &mut out);
+        lb_rule(lb, vip, dp, &mut out);
+    }
+    for f in &mut out {
+        f.hint = Some(lb.uuid);
+        f.origin = (3, 0, String::new());
+    }
+    out
+}
+
+/// `VIP:PORT`, with brackets around an IPv6 VIP, or the bare VIP.
+fn vip_with_port(vip: &Vip) -> String {
+    match vip.port {
+        Some(p) if vip.ipv6 => format!("[{}]:{p}", vip.ip),
+        Some(p) => format!("{}:{p}", vip.ip),
+        None => vip.ip.clone(),
+    }
+}
+
+/// A backend as `ct_lb_mark` and `commit_lb_aff` name it.
+fn backend_text(vip: &Vip, b: &Backend) -> String {
+    match b.port {
+        Some(p) if vip.ipv6 => format!("[{}]:{p}", b.ip),
+        Some(p) => format!("{}:{p}", b.ip),
+        None => b.ip.clone(),
+    }
+}
+
+/// `ls_in_pre_lb` priority 130: with `options:event=true`, traffic to a VIP
+/// without backends triggers an `empty_lb_backends` controller event.
+fn empty_lb_event(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
+    if !lb.controller_event || !vip.backends.is_empty() || lb.reject {
+        return;
+    }
+    let proto = &lb.proto;
+    let mut m = format!("{}.dst == {} && {proto}", vip.ip_match(), vip.ip);
+    if let Some(p) = vip.port {
+        m.push_str(&format!(" && {proto}.dst == {p}"));
+    }
+    let a = format!(
+        "trigger_event(event = \"empty_lb_backends\", vip = \"{}\", protocol = \"{proto}\", load_balancer = \"{}\");",
+        vip_with_port(vip),
+        lb.uuid
+    );
+    out.push(Lflow::new(dp, Stage::LsInPreLb, 130, &m, &a, 10805));
+}
+
+/// `ls_in_pre_stateful` priority 120: traffic to the VIP saves the original
+/// destination (for hairpin) and goes to conntrack (`ct_lb_mark;`).
+fn pre_stateful(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
+    let reg = if vip.ipv6 { "xxreg1" } else { "reg1" };
+    let mut a = format!("{reg} = {}; ", vip.ip);
+    let mut m = format!("reg0[2] == 1 && {}.dst == {}", vip.ip_match(), vip.ip);
+    if let Some(p) = vip.port {
+        a.push_str(&format!("reg2[0..15] = {p}; "));
+        m.push_str(&format!(" && {}.dst == {p}", lb.proto));
+    }
+    a.push_str("ct_lb_mark;");
+    out.push(Lflow::new(dp, Stage::LsInPreStateful, 120, &m, &a, 7115));
+}
+
+/// `ls_in_lb` priority 120 (VIP with port) or 110: new connections to the
+/// VIP are load balanced to its backends (`build_lb_vip_actions()`); a VIP
+/// without backends drops, or with `options:reject=true` rejects.
+fn lb_rule(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
+    let a = if vip.backends.is_empty() && lb.reject {
+        format!(
+            "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
+            Stage::LsOutQosMark.table()
+        )
+    } else if vip.backends.is_empty() {
+        DROP.to_string()
+    } else {
+        let hash = match &lb.selection_fields {
+            Some(f) if !f.is_empty() => format!("; hash_fields=\"{f}\""),
+            _ => String::new(),
+        };
+        format!(
+            "reg0[1] = 0; ct_lb_mark(backends={}{hash});",
+            vip.backend_ips
+        )
+    };
+    let mut m = format!("ct.new && {}.dst == {}", vip.ip_match(), vip.ip);
+    let mut priority = 110;
+    if let Some(p) = vip.port {
+        m.push_str(&format!(" && {}.dst == {p}", lb.proto));
+        priority = 120;
+    }
+    out.push(Lflow::new(dp, Stage::LsInLb, priority, &m, &a, 7558));
+}
+
+/// Session affinity (`options:affinity_timeout`): `ls_in_lb_aff_check`
+/// priority 100 looks the client up, `ls_in_lb` priority 150 sends a known
+/// client to its backend, `ls_in_lb_aff_learn` priority 100 learns a new
+/// client's backend.
+fn affinity(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
+    if lb.affinity_timeout == 0 {
+        return;
+    }
+    let ipm = vip.ip_match();
+    let (reg_vip, reg_backend) = if vip.ipv6 {
+        ("xxreg1", "xxreg0")
+    } else {
+        ("reg1", "reg4")
+    };
+    let mut check = format!("ct.new && {ipm} && {reg_vip} == {}", vip.ip);
+    if let Some(p) = vip.port {
+        check.push_str(&format!(" && reg2[0..15] == {p}"));
+    }
+    out.push(Lflow::new(
+        dp,
+        Stage::LsInLbAffCheck,
+        100,
+        &check,
+        "reg9[6] = chk_lb_aff(); next;",
+        7371,
+    ));
+    let mut action_head = format!("reg0[1] = 0; {reg_vip} = {}; ", vip.ip);
+    let learn_match_head = match vip.port {
+        Some(p) => {
+            action_head.push_str(&format!("reg2[0..15] = {p}; "));
+            format!(
+                "reg9[6] == 0 && ct.new && {ipm} && {reg_vip} == {} && reg2[0..15] == {p} && {ipm}.dst == ",
+                vip.ip
+            )
+        }
+        None => format!(
+            "reg9[6] == 0 && ct.new && {ipm} && {reg_vip} == {} && {ipm}.dst == ",
+            vip.ip
+        ),
+    };
+    for b in &vip.backends {
+        let backend = backend_text(vip, b);
+        let mut learn_match = format!("{learn_match_head}{}", b.ip);
+        let mut aff_match = format!(
+            "reg9[6] == 1 && ct.new && {ipm} && {reg_backend} == {}",
+            b.ip
+        );
+        if let Some(p) = b.port {
+            learn_match.push_str(&format!(" && {}.dst == {p}", lb.proto));
+            aff_match.push_str(&format!(" && reg8[0..15] == {p}"));
+        }
+        let mut learn = format!(
+            "commit_lb_aff(vip = \"{}\", backend = \"{backend}\"",
+            vip_with_port(vip)
+        );
+        if vip.port.is_some() {
+            learn.push_str(&format!(", proto = {}", lb.proto));
+        }
+        learn.push_str(&format!(", timeout = {}); /* drop */", lb.affinity_timeout));
+        let action = format!("{action_head}ct_lb_mark(backends={backend});");
+        out.push(Lflow::new(
+            dp,
+            Stage::LsInLbAffLearn,
+            100,
+            &learn_match,
+            &learn,
+            7460,
+        ));
+        out.push(Lflow::new(
+            dp,
+            Stage::LsInLb,
+            150,
+            &aff_match,
+            &action,
+            7466,
+        ));
+    }
+}

@@ -1,0 +1,232 @@
+//! A load balancer as northd sees it: its VIPs and backends parsed the way
+//! `ovn_northd_lb_create()` (lib/lb.c) parses them, with the same rejections.
+
+use std::net::IpAddr;
+
+use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
+
+use crate::nb::{smap_get_bool, LoadBalancer};
+
+/// One backend of a VIP (`struct ovn_lb_backend`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Backend {
+    /// The address as northd prints it (`ss_format_address_nobracks()`).
+    pub ip: String,
+    /// The port (`None` when the VIP has none).
+    pub port: Option<u16>,
+}
+
+/// One VIP of a load balancer (`struct ovn_lb_vip` with its
+/// `ovn_northd_lb_vip`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Vip {
+    /// The `vips` key as written (what `Load_Balancer_Health_Check.vip` names).
+    pub key: String,
+    /// The VIP address as northd prints it.
+    pub ip: String,
+    /// IPv6 (else IPv4).
+    pub ipv6: bool,
+    /// The VIP port; a port of 0 counts as none, as in northd.
+    pub port: Option<u16>,
+    /// The parsed backends.
+    pub backends: Vec<Backend>,
+    /// The `vips` value as written: `ct_lb_mark(backends=…)` uses it verbatim.
+    pub backend_ips: String,
+}
+
+impl Vip {
+    /// `ip4` or `ip6`.
+    pub fn ip_match(&self) -> &'static str {
+        if self.ipv6 {
+            "ip6"
+        } else {
+            "ip4"
+        }
+    }
+}
+
+/// A load balancer with its VIPs parsed (`struct ovn_northd_lb`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ParsedLb {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `lb->proto`: `tcp` (also when the column is empty), `udp` or `sctp`.
+    pub proto: String,
+    /// `options:event`: trigger a controller event for VIPs without backends.
+    pub controller_event: bool,
+    /// `options:reject`: reject (instead of drop) traffic to VIPs without
+    /// backends.
+    pub reject: bool,
+    /// `options:affinity_timeout`, capped at 65535; 0 means no affinity.
+    pub affinity_timeout: u32,
+    /// `selection_fields` as `hash_fields` text (`tp_src`/`tp_dst` named
+    /// after the protocol), when set.
+    pub selection_fields: Option<String>,
+    /// `options:template`: VIPs and backends are chassis template variables.
+    pub template: bool,
+    /// The VIPs that parse, in `vips` key order.
+    pub vips: Vec<Vip>,
+    /// Why the other VIPs were skipped (northd logs these as warnings).
+    pub warnings: Vec<String>,
+}
+
+impl ParsedLb {
+    /// Parses `lb` as `ovn_northd_lb_create()` does.
+    pub fn new(lb: &LoadBalancer) -> ParsedLb {
+        let protocol = lb.protocol.as_deref().unwrap_or("");
+        let proto = match protocol {
+            "udp" | "sctp" => protocol,
+            _ => "tcp",
+        };
+        let template = smap_get_bool(&lb.options, "template", false);
+        let option = |k: &str| lb.options.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+        let affinity_timeout = option("affinity_timeout")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(0, |t| t.min(u16::MAX as u64) as u32);
+        let selection_fields = (!lb.selection_fields.is_empty()).then(|| {
+            let proto = (!protocol.is_empty()).then_some(protocol);
+            lb.selection_fields
+                .iter()
+                .map(|f| match (f.as_str(), proto) {
+                    ("tp_src", Some(p)) => format!("{p}_src"),
+                    ("tp_dst", Some(p)) => format!("{p}_dst"),
+                    _ => f.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let mut vips = Vec::new();
+        let mut warnings = Vec::new();
+        if !template {
+            for (key, value) in &lb.vips {
+                match parse_vip(key, value) {
+                    Ok(v) => vips.push(v),
+                    Err(e) => warnings.push(format!("Failed to initialize LB VIP: {e}")),
+                }
+            }
+        }
+        ParsedLb {
+            uuid: lb.uuid,
+            proto: proto.to_string(),
+            controller_event: smap_get_bool(&lb.options, "event", false),
+            reject: smap_get_bool(&lb.options, "reject", false),
+            affinity_timeout,
+            selection_fields,
+            template,
+            vips,
+            warnings,
+        }
+    }
+}
+
+/// `ip_address_and_port_from_lb_key()`: `IP`, `IP:PORT` or `[IP6]:PORT`
+/// (`inet_parse_active()` with no default port).
+pub fn parse_ip_port(s: &str) -> Option<(IpAddr, Option<u16>)> {
+    let colons = s.chars().filter(|c| *c == ':').count();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else if colons > 1 {
+        (s, None)
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        None | Some("") => 0,
+        Some(p) => p.parse::<u16>().ok()?,
+    };
+    let ip: IpAddr = if host.contains(':') {
+        IpAddr::V6(host.parse().ok()?)
+    } else {
+        IpAddr::V4(host.parse().ok()?)
+    };
+    Some((ip, (port != 0).then_some(port)))
+}
+
+/// `ovn_lb_vip_init_explicit()`: one `vips` entry, or northd's error text.
+fn parse_vip(key: &str, value: &str) -> Result<Vip, String> {
+    let Some((ip, port)) = parse_ip_port(key) else {
+        return Err(format!(
+            "{key}: should be an IP address (or an IP address and a port number with : as a separator)."
+        ));
+    };
+    let ipv6 = ip.is_ipv6();
+    let mut backends = Vec::new();
+    let mut errors = Vec::new();
+    for token in value.split(',').filter(|t| !t.is_empty()) {
+        let with_port = "should be an IP address and a port number with : as a separator";
+        match parse_ip_port(token) {
+            None if port.is_some() => errors.push(format!("{token}: {with_port}")),
+            None => errors.push(format!("{token}: should be an IP address")),
+            Some((b, _)) if b.is_ipv6() != ipv6 => errors.push(format!(
+                "{token}: IP address family is different from VIP {ip}"
+            )),
+            Some((_, None)) if port.is_some() => errors.push(format!("{token}: {with_port}")),
+            Some((_, Some(_))) if port.is_none() => {
+                errors.push(format!("{token}: should be an IP address"))
+            }
+            Some((b, bport)) => backends.push(Backend {
+                ip: b.to_string(),
+                port: bport,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(format!("{}.", errors.join(", ")));
+    }
+    Ok(Vip {
+        key: key.to_string(),
+        ip: ip.to_string(),
+        ipv6,
+        port,
+        backends,
+        backend_ips: value.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vip_keys_parse_as_inet_parse_active() {
+        let v4 = "10.0.0.1".parse().unwrap();
+        assert_eq!(parse_ip_port("10.0.0.1"), Some((v4, None)));
+        assert_eq!(parse_ip_port("10.0.0.1:80"), Some((v4, Some(80))));
+        assert_eq!(parse_ip_port("10.0.0.1:0"), Some((v4, None)));
+        assert_eq!(parse_ip_port("10.0.0.1:65536"), None);
+        assert_eq!(parse_ip_port("10.0.0.01"), None);
+        let v6 = "fd00::1".parse().unwrap();
+        assert_eq!(parse_ip_port("fd00::1"), Some((v6, None)));
+        assert_eq!(parse_ip_port("[fd00::1]:8080"), Some((v6, Some(8080))));
+        assert_eq!(parse_ip_port("[fd00::1]"), Some((v6, None)));
+        assert_eq!(
+            parse_ip_port("fd00::1:80"),
+            Some(("fd00::1:80".parse().unwrap(), None))
+        );
+    }
+
+    #[test]
+    fn a_bad_backend_drops_the_whole_vip() {
+        let err = parse_vip("10.0.0.1:80", "10.0.0.2:80,10.0.0.3").unwrap_err();
+        assert_eq!(
+            err,
+            "10.0.0.3: should be an IP address and a port number with : as a separator."
+        );
+        let err = parse_vip("10.0.0.1", "fd00::2").unwrap_err();
+        assert_eq!(
+            err,
+            "fd00::2: IP address family is different from VIP 10.0.0.1."
+        );
+        let ok = parse_vip("[fd00::1]:80", "[fd00::2]:8080,,[fd00::3]:8080").unwrap();
+        assert_eq!(ok.backends.len(), 2);
+        assert_eq!(ok.backend_ips, "[fd00::2]:8080,,[fd00::3]:8080");
+    }
+}
