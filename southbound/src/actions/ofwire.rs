@@ -190,6 +190,7 @@ fn put_action(action: &OfAction, out: &mut Vec<u8>) -> Result<(), Unsupported> {
             put_u16(out, dst.n_bits as u16);
             put_u16(out, src.ofs as u16);
             put_u16(out, dst.ofs as u16);
+            put_u16(out, 0);
             put_u32(out, header(src.field, false, false));
             put_u32(out, header(dst.field, false, false));
             pad_and_set_len(out, start);
