@@ -373,11 +373,18 @@ pub enum Action {
     /// `ct_clear;`
     CtClear,
     /// `clone { ... };`, `arp { ... };` and the other nested actions.
-    Nested { kind: NestKind, actions: Vec<Action> },
+    Nested {
+        kind: NestKind,
+        actions: Vec<Action>,
+    },
     /// `igmp;`
     Igmp,
     /// `get_arp(port, ip);` or `get_nd(port, ip);`
-    GetMacBind { nd: bool, port: FieldRef, ip: FieldRef },
+    GetMacBind {
+        nd: bool,
+        port: FieldRef,
+        ip: FieldRef,
+    },
     /// `put_arp(port, ip, mac);` or `put_nd(port, ip, mac);`
     PutMacBind {
         nd: bool,

@@ -38,7 +38,11 @@ pub struct Unsupported(pub String);
 /// The 32-bit NXM/OXM header of `field` (`nx_put_header`), for OpenFlow 1.5
 /// or, with `v0`, the original NXM header (`nxm_header_from_mff`).
 fn header(field: Field, v0: bool, masked: bool) -> u32 {
-    let (class, code) = if v0 { nxm_v0(field) } else { of15_class_field(field) };
+    let (class, code) = if v0 {
+        nxm_v0(field)
+    } else {
+        of15_class_field(field)
+    };
     let len = n_bytes(field) * if masked { 2 } else { 1 };
     (u32::from(class) << 16) | (u32::from(code) << 9) | (u32::from(masked) << 8) | len
 }
@@ -101,7 +105,7 @@ fn put_bytes(out: &mut Vec<u8>, value: u128, n: u32) {
 /// Pads the action starting at `start` to a multiple of 8 bytes and fixes
 /// its length field (`pad_ofpat`).
 fn pad_and_set_len(out: &mut Vec<u8>, start: usize) {
-    while (out.len() - start) % 8 != 0 {
+    while !(out.len() - start).is_multiple_of(8) {
         out.push(0);
     }
     let len = (out.len() - start) as u16;
@@ -308,7 +312,7 @@ fn put_prop(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
     put_u16(out, ty);
     put_u16(out, (4 + data.len()) as u16);
     out.extend_from_slice(data);
-    while (out.len() - start) % 8 != 0 {
+    while !(out.len() - start).is_multiple_of(8) {
         out.push(0);
     }
 }

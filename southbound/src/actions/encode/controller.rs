@@ -165,8 +165,7 @@ pub(super) fn encode_nested(
 fn result_header(dst: &FieldRef) -> Vec<u8> {
     let sf = resolve(dst);
     let (class, code) = of15_class_field(sf.field);
-    let header =
-        (u32::from(class) << 16) | (u32::from(code) << 9) | n_bytes(sf.field);
+    let header = (u32::from(class) << 16) | (u32::from(code) << 9) | n_bytes(sf.field);
     let mut v = header.to_be_bytes().to_vec();
     v.extend_from_slice(&sf.ofs.to_be_bytes());
     v
@@ -202,12 +201,13 @@ fn be_bytes(v: u128, n: usize) -> Vec<u8> {
 /// suffix bookkeeping of `encode_put_dhcpv4_option` (including its habit of
 /// dropping the last character of each remembered suffix).
 fn encode_domains(list: &str) -> Option<Vec<u8>> {
-    fn chop(s: &str) -> Option<String> {
-        (!s.is_empty()).then(|| s[..s.len() - 1].to_string())
+    // Byte-wise, as C's strlcpy: the last byte may be part of a character.
+    fn chop(s: &str) -> Option<Vec<u8>> {
+        (!s.is_empty()).then(|| s.as_bytes()[..s.len() - 1].to_vec())
     }
     let mut out = Vec::new();
-    let mut offsets: BTreeMap<String, u16> = BTreeMap::new();
-    let mut suffix = String::new();
+    let mut offsets: BTreeMap<Vec<u8>, u16> = BTreeMap::new();
+    let mut suffix = Vec::new();
     for domain in list.split(',').filter(|d| !d.is_empty()) {
         if domain.len() > 255 {
             return None;
@@ -316,7 +316,16 @@ fn dnssl_option(list: &str, out: &mut Vec<u8>) {
     }
     let size = size.div_ceil(8) * 8;
     buf.resize(size - 8, 0);
-    out.extend([ND_OPT_DNSSL as u8, (size / 8) as u8, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    out.extend([
+        ND_OPT_DNSSL as u8,
+        (size / 8) as u8,
+        0,
+        0,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+    ]);
     out.extend(buf);
 }
 
@@ -343,10 +352,19 @@ fn route_info_option(list: &str, out: &mut Vec<u8>) {
             if plen > 128 {
                 return;
             }
-            let mask = if plen == 0 { 0 } else { u128::MAX << (128 - plen) };
+            let mask = if plen == 0 {
+                0
+            } else {
+                u128::MAX << (128 - plen)
+            };
             let network = u128::from(addr) & mask;
             let words = plen.div_ceil(64) as usize;
-            out.extend([ND_OPT_ROUTE_INFO_TYPE as u8, 1 + words as u8, plen as u8, flags]);
+            out.extend([
+                ND_OPT_ROUTE_INFO_TYPE as u8,
+                1 + words as u8,
+                plen as u8,
+                flags,
+            ]);
             out.extend([0xff; 4]);
             out.extend_from_slice(&network.to_be_bytes()[..words * 8]);
         }

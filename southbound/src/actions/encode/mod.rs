@@ -329,17 +329,18 @@ fn encode_action(action: &Action, ctx: &mut EncodeContext<'_>, out: &mut Vec<OfA
             });
         }
         Action::CtLb(lb) => groups::encode_ct_lb(lb, ctx, out),
-        Action::Select { dst, dsts, ltable } => {
-            groups::encode_select(dst, dsts, *ltable, ctx, out)
-        }
+        Action::Select { dst, dsts, ltable } => groups::encode_select(dst, dsts, *ltable, ctx, out),
         Action::CtClear => out.push(OfAction::CtClear),
         Action::Nested { kind, actions } => controller::encode_nested(*kind, actions, ctx, out),
-        Action::Igmp => out.push(controller::op(Opcode::Igmp, false, ctx.ctrl_meter_id, &[], ctx)),
+        Action::Igmp => out.push(controller::op(
+            Opcode::Igmp,
+            false,
+            ctx.ctrl_meter_id,
+            &[],
+            ctx,
+        )),
         Action::GetMacBind { nd, port, ip } => {
-            let args = [
-                (resolve(port), LOG_OUTPORT),
-                (resolve(ip), ip_field(*nd)),
-            ];
+            let args = [(resolve(port), LOG_OUTPORT), (resolve(ip), ip_field(*nd))];
             setup_args(&args, out);
             out.push(load(0, Field::EthDst, 0, 48));
             out.push(OfAction::Resubmit(t.mac_bind));
@@ -373,10 +374,7 @@ fn encode_action(action: &Action, ctx: &mut EncodeContext<'_>, out: &mut Vec<OfA
             restore_args(&args, out);
         }
         Action::LookupMacBindIp { nd, dst, port, ip } => {
-            let args = [
-                (resolve(port), LOG_OUTPORT),
-                (resolve(ip), ip_field(*nd)),
-            ];
+            let args = [(resolve(port), LOG_OUTPORT), (resolve(ip), ip_field(*nd))];
             setup_args(&args, out);
             out.push(OfAction::Push(Subfield::whole(Field::EthDst)));
             result_action(dst, t.mac_bind, MLF_LOOKUP_MAC_BIT, out);
@@ -452,11 +450,23 @@ fn encode_action(action: &Action, ctx: &mut EncodeContext<'_>, out: &mut Vec<OfA
             ctx,
         )),
         Action::CtSnatToVip => out.push(OfAction::Resubmit(t.ct_snat_vip)),
-        Action::BfdMsg => out.push(controller::op(Opcode::BfdMsg, false, ctx.ctrl_meter_id, &[], ctx)),
+        Action::BfdMsg => out.push(controller::op(
+            Opcode::BfdMsg,
+            false,
+            ctx.ctrl_meter_id,
+            &[],
+            ctx,
+        )),
         Action::PutFdb { port, mac } => {
             let args = [(resolve(port), LOG_INPORT), (resolve(mac), Field::EthSrc)];
             setup_args(&args, out);
-            out.push(controller::op(Opcode::PutFdb, false, ctx.ctrl_meter_id, &[], ctx));
+            out.push(controller::op(
+                Opcode::PutFdb,
+                false,
+                ctx.ctrl_meter_id,
+                &[],
+                ctx,
+            ));
             restore_args(&args, out);
         }
         Action::GetFdb { dst, mac } => {

@@ -11,8 +11,8 @@ use crate::actions::ast::{
     Log, OptsKind, Sample,
 };
 use crate::actions::options::{
-    OptionTable, OptionType, EMPTY_LB_LOAD_BALANCER, EMPTY_LB_PROTOCOL, EMPTY_LB_VIP,
-    ND_OPT_DNSSL, ND_OPT_MTU, ND_OPT_PREFIX_INFORMATION, ND_OPT_RDNSS, ND_OPT_ROUTE_INFO_TYPE,
+    OptionTable, OptionType, EMPTY_LB_LOAD_BALANCER, EMPTY_LB_PROTOCOL, EMPTY_LB_VIP, ND_OPT_DNSSL,
+    ND_OPT_MTU, ND_OPT_PREFIX_INFORMATION, ND_OPT_RDNSS, ND_OPT_ROUTE_INFO_TYPE,
     ND_OPT_SOURCE_LINKADDR, ND_RA_FLAG_ADDR_MODE, ND_RA_FLAG_PRF,
 };
 use crate::expr::lexer::TokenKind;
@@ -585,9 +585,9 @@ impl<'a, 'l> ActionParser<'a, 'l> {
             if !ok {
                 self.error(match o.option.code {
                     EMPTY_LB_VIP => format!("Invalid load balancer VIP '{s}'"),
-                    EMPTY_LB_PROTOCOL => format!(
-                        "Load balancer protocol '{s}' is not 'tcp', 'udp', or 'sctp'"
-                    ),
+                    EMPTY_LB_PROTOCOL => {
+                        format!("Load balancer protocol '{s}' is not 'tcp', 'udp', or 'sctp'")
+                    }
                     _ => format!("Load balancer '{s}' is not a UUID"),
                 });
                 return None;
@@ -629,7 +629,7 @@ impl<'a, 'l> ActionParser<'a, 'l> {
         Some(Action::FwdGroup {
             liveness,
             child_ports,
-            ltable: self.pp.cur_ltable + 1,
+            ltable: self.pp.cur_ltable.wrapping_add(1),
         })
     }
 

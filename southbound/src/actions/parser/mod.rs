@@ -30,6 +30,25 @@ pub(super) struct ActionParser<'a, 'l> {
     scope: WriteScope,
 }
 
+/// The nested action called `name`, if it is one.
+fn nest_kind(name: &str) -> Option<NestKind> {
+    Some(match name {
+        "clone" => NestKind::Clone,
+        "arp" => NestKind::Arp,
+        "icmp4" => NestKind::Icmp4,
+        "icmp4_error" => NestKind::Icmp4Error,
+        "icmp6" => NestKind::Icmp6,
+        "icmp6_error" => NestKind::Icmp6Error,
+        "tcp_reset" => NestKind::TcpReset,
+        "sctp_abort" => NestKind::SctpAbort,
+        "nd_na" => NestKind::NdNa,
+        "nd_na_router" => NestKind::NdNaRouter,
+        "nd_ns" => NestKind::NdNs,
+        "reject" => NestKind::Reject,
+        _ => return None,
+    })
+}
+
 /// `expr_type_check`: `f` must be `n_bits` wide (0: a string field) and, if
 /// `rw`, writable in `scope`.
 pub(super) fn type_check(
@@ -282,6 +301,15 @@ impl<'a, 'l> ActionParser<'a, 'l> {
 
     /// Parses the rest of the action named `name`, which has been consumed.
     fn parse_named(&mut self, name: &str) -> Option<Action> {
+        if let Some(kind) = nest_kind(name) {
+            // "clone" runs in the normal scope even inside ct_commit.
+            let scope = if kind == NestKind::Clone {
+                WriteScope::Default
+            } else {
+                self.scope
+            };
+            return self.nested(kind, kind.prerequisite(), scope);
+        }
         let cur = self.pp.cur_ltable;
         match name {
             "next" => self.parse_next(),
@@ -321,19 +349,7 @@ impl<'a, 'l> ActionParser<'a, 'l> {
                     ltable: cur + 1,
                 }))
             }
-            "clone" => self.nested(NestKind::Clone, None, WriteScope::Default),
-            "arp" => self.nested(NestKind::Arp, Some("ip4"), self.scope),
-            "icmp4" => self.nested(NestKind::Icmp4, Some("ip4"), self.scope),
-            "icmp4_error" => self.nested(NestKind::Icmp4Error, Some("ip4"), self.scope),
-            "icmp6" => self.nested(NestKind::Icmp6, Some("ip6"), self.scope),
-            "icmp6_error" => self.nested(NestKind::Icmp6Error, Some("ip6"), self.scope),
             "igmp" => Some(Action::Igmp),
-            "tcp_reset" => self.nested(NestKind::TcpReset, Some("tcp"), self.scope),
-            "sctp_abort" => self.nested(NestKind::SctpAbort, Some("sctp"), self.scope),
-            "nd_na" => self.nested(NestKind::NdNa, Some("nd_ns"), self.scope),
-            "nd_na_router" => self.nested(NestKind::NdNaRouter, Some("nd_ns"), self.scope),
-            "nd_ns" => self.nested(NestKind::NdNs, Some("ip6"), self.scope),
-            "reject" => self.nested(NestKind::Reject, None, self.scope),
             "get_arp" | "get_nd" => {
                 let nd = name == "get_nd";
                 self.lexer.force_match(TokenKind::LParen);
@@ -489,7 +505,11 @@ impl<'a, 'l> ActionParser<'a, 'l> {
         let f = self.field_parse()?;
         self.check(&f, f.n_bits, !push)?;
         self.lexer.force_match(TokenKind::RParen);
-        Some(if push { Action::Push(f) } else { Action::Pop(f) })
+        Some(if push {
+            Action::Push(f)
+        } else {
+            Action::Pop(f)
+        })
     }
 
     /// `ct_commit;`, `ct_commit { ... };` or legacy `ct_commit(...)`.
@@ -508,7 +528,12 @@ impl<'a, 'l> ActionParser<'a, 'l> {
     }
 
     /// A `{ ... }` action (`parse_nested_action`).
-    fn nested(&mut self, kind: NestKind, prereq: Option<&str>, scope: WriteScope) -> Option<Action> {
+    fn nested(
+        &mut self,
+        kind: NestKind,
+        prereq: Option<&str>,
+        scope: WriteScope,
+    ) -> Option<Action> {
         let actions = self.nested_actions(prereq, scope)?;
         Some(Action::Nested { kind, actions })
     }
@@ -739,9 +764,7 @@ impl<'a, 'l> ActionParser<'a, 'l> {
             self.error(msg);
             return None;
         }
-        if lhs.n_bits == 0
-            && ls.field().map(|f| f.n_bits()) != rs.field().map(|f| f.n_bits())
-        {
+        if lhs.n_bits == 0 && ls.field().map(|f| f.n_bits()) != rs.field().map(|f| f.n_bits()) {
             self.error(format!(
                 "String fields {} and {} are incompatible for {}.",
                 ls.name,
