@@ -2,7 +2,10 @@
 //!
 //! [`expr`] implements OVN's match-expression language: lexing, parsing,
 //! annotation with the logical-field symbol table, simplification,
-//! normalization and conversion to OpenFlow matches.
+//! normalization and conversion to OpenFlow matches.  [`actions`]
+//! implements OVN's logical actions: parsing, formatting and encoding to
+//! OpenFlow actions.
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod expr;

@@ -20,6 +20,23 @@ pub fn annotate(expr: Expr, symtab: &SymbolTable) -> Result<Expr, String> {
     annotate_expr(expr, symtab, true, &mut nesting)
 }
 
+/// The prerequisites of `symbol` and of each symbol it is a subfield of,
+/// parsed and annotated, AND-ed in that order (as `expr_field_parse` adds
+/// them for fields used in actions).
+pub(crate) fn field_prereqs(symbol: &Symbol, symtab: &SymbolTable) -> Result<Option<Expr>, String> {
+    let mut out = None;
+    let mut current = Some(symbol);
+    while let Some(sym) = current {
+        if let Some(p) = &sym.prereqs {
+            let mut nesting = BTreeSet::new();
+            let e = parse_and_annotate(p, symtab, &mut nesting)?;
+            out = Expr::combine(AndOr::And, out, Some(e));
+        }
+        current = sym.parent().map(|(parent, _)| parent.as_ref());
+    }
+    Ok(out)
+}
+
 fn parse_and_annotate(
     s: &str,
     symtab: &SymbolTable,

@@ -8,9 +8,10 @@
 //! [`LexFormat`] it was written in.  Errors are tokens too
 //! ([`TokenKind::Error`]) carrying OVN's exact message.
 //!
-//! Deviation: OVN stores constants in a 1024-bit buffer; we use 128 bits (the
-//! widest OVN field), so a hexadecimal constant with significant bits above
-//! bit 127 is reported as "Hexadecimal constant requires more than 128 bits."
+//! OVN stores constants in a 1024-bit buffer; we keep the low 128 bits (the
+//! widest OVN field) and, for wider hexadecimal constants, the number of
+//! significant bits in [`Token::wide_bits`], so that width checks report the
+//! same errors OVN does.
 
 use std::fmt::{self, Write as _};
 
@@ -115,6 +116,9 @@ pub struct Token {
     pub mask: u128,
     /// Notation of an integer token.
     pub format: LexFormat,
+    /// For a hexadecimal constant wider than 128 bits, its number of
+    /// significant bits (`value` then holds the low 128 bits); 0 otherwise.
+    pub wide_bits: u32,
 }
 
 impl Token {
@@ -125,6 +129,7 @@ impl Token {
             value: 0,
             mask: 0,
             format: LexFormat::Decimal,
+            wide_bits: 0,
         }
     }
 
@@ -370,22 +375,45 @@ pub(crate) fn hexit(c: u8) -> Option<u8> {
 
 fn parse_hex(digits: &[u8]) -> Token {
     let mut value = 0u128;
+    let mut wide_bits = 0;
     for (i, &c) in digits.iter().rev().enumerate() {
         let Some(h) = hexit(c) else {
             return Token::error("Invalid syntax in hexadecimal constant.");
         };
         if h != 0 {
-            if i / 2 >= 16 {
-                return Token::error("Hexadecimal constant requires more than 128 bits.");
+            if i / 2 >= 128 {
+                return Token::error("Hexadecimal constant requires more than 1024 bits.");
             }
-            value |= u128::from(h) << (4 * i);
+            if i < 32 {
+                value |= u128::from(h) << (4 * i);
+            } else {
+                wide_bits = 4 * i as u32 + (32 - u32::from(h).leading_zeros());
+            }
         }
     }
     Token {
         value,
         format: LexFormat::Hexadecimal,
+        wide_bits,
         ..Token::new(TokenKind::Integer)
     }
+}
+
+/// Formats an integer constant as the lexer would print it
+/// (`expr_constant_format` for integers).
+pub(crate) fn format_constant(value: u128, mask: Option<u128>, format: LexFormat) -> String {
+    let token = Token {
+        kind: if mask.is_some() {
+            TokenKind::MaskedInteger
+        } else {
+            TokenKind::Integer
+        },
+        value,
+        mask: mask.unwrap_or(0),
+        format,
+        ..Token::new(TokenKind::Integer)
+    };
+    token.to_string()
 }
 
 fn ipv4_prefix_mask(bits: u32) -> u32 {
@@ -799,6 +827,17 @@ impl<'a> Lexer<'a> {
     /// The recorded error, if any.
     pub fn error_message(&self) -> Option<&str> {
         self.error.as_deref()
+    }
+
+    /// If the current token is the string `s`, advances and returns true
+    /// (`lexer_match_string`).
+    pub fn match_string(&mut self, s: &str) -> bool {
+        if self.token.kind == TokenKind::String && self.token.text == s {
+            self.get();
+            true
+        } else {
+            false
+        }
     }
 
     /// Whether an error has been recorded.

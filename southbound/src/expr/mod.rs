@@ -28,7 +28,7 @@ pub mod ofmatch;
 pub mod parser;
 pub mod simplify;
 pub mod symtab;
-mod util;
+pub(crate) mod util;
 
 pub use ast::{AndOr, Cmp, CmpValue, Condition, Expr, Relop};
 pub use flows::{to_matches, Conjunction, ExprMatch, Matches};

@@ -26,6 +26,9 @@ pub struct IntConstant {
     pub mask: Option<u128>,
     /// The notation it was written in.
     pub format: LexFormat,
+    /// Significant bits of a hexadecimal constant wider than 128 bits
+    /// (`value` holds its low 128 bits); 0 otherwise.
+    pub wide_bits: u32,
 }
 
 impl IntConstant {
@@ -38,11 +41,13 @@ impl IntConstant {
                 value: lexer.token.value,
                 mask: None,
                 format: lexer.token.format,
+                wide_bits: lexer.token.wide_bits,
             }),
             TokenKind::MaskedInteger => Some(IntConstant {
                 value: lexer.token.value,
                 mask: Some(lexer.token.mask),
                 format: lexer.token.format,
+                wide_bits: 0,
             }),
             _ => None,
         }
@@ -50,7 +55,10 @@ impl IntConstant {
 
     /// The minimum width a field needs to hold this constant
     /// (`expr_constant_width`).
-    fn width(&self) -> u32 {
+    pub(crate) fn width(&self) -> u32 {
+        if self.wide_bits > 0 {
+            return self.wide_bits;
+        }
         if let Some(m) = self.mask {
             return bit_width(m);
         }
@@ -160,15 +168,15 @@ pub struct FieldRef {
 /// Constants parsed from a single constant or `{...}`
 /// (`struct expr_constant_set`).
 #[derive(Debug, Clone, Default)]
-struct ConstantSet {
-    ints: Vec<IntConstant>,
-    strings: Vec<String>,
-    is_string: bool,
-    in_curlies: bool,
+pub(crate) struct ConstantSet {
+    pub(crate) ints: Vec<IntConstant>,
+    pub(crate) strings: Vec<String>,
+    pub(crate) is_string: bool,
+    pub(crate) in_curlies: bool,
 }
 
 impl ConstantSet {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         if self.is_string {
             self.strings.len()
         } else {
@@ -177,7 +185,7 @@ impl ConstantSet {
     }
 }
 
-struct Parser<'a, 'l> {
+pub(crate) struct Parser<'a, 'l> {
     lexer: &'l mut Lexer<'a>,
     symtab: &'l SymbolTable,
     sets: Option<&'l dyn SetLookup>,
@@ -188,7 +196,21 @@ struct Parser<'a, 'l> {
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
-    fn parse_field(&mut self) -> Option<FieldRef> {
+    /// A parser reading from `lexer` without address sets or port groups,
+    /// as OVN's action parser uses for fields and constants.
+    pub(crate) fn new(lexer: &'l mut Lexer<'a>, symtab: &'l SymbolTable) -> Parser<'a, 'l> {
+        Parser {
+            lexer,
+            symtab,
+            sets: None,
+            refs: References::default(),
+            dp_id: 0,
+            not: false,
+            paren_depth: 0,
+        }
+    }
+
+    pub(crate) fn parse_field(&mut self) -> Option<FieldRef> {
         if self.lexer.token.kind != TokenKind::Id {
             self.lexer.syntax_error(Some("expecting field name"));
             return None;
@@ -283,7 +305,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    fn parse_constant(&mut self, cs: &mut ConstantSet) -> bool {
+    pub(crate) fn parse_constant(&mut self, cs: &mut ConstantSet) -> bool {
         let token = &self.lexer.token;
         match token.kind {
             TokenKind::Template => {
@@ -307,6 +329,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                     value: t.value,
                     mask: (t.kind == TokenKind::MaskedInteger).then_some(t.mask),
                     format: t.format,
+                    wide_bits: t.wide_bits,
                 });
                 self.lexer.get();
                 true
@@ -355,7 +378,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    fn parse_constant_set(&mut self) -> Option<ConstantSet> {
+    pub(crate) fn parse_constant_set(&mut self) -> Option<ConstantSet> {
         let mut cs = ConstantSet::default();
         if self.lexer.match_kind(TokenKind::LCurly) {
             cs.in_curlies = true;
@@ -376,7 +399,10 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    fn type_check(&mut self, f: &FieldRef, cs: &ConstantSet) -> bool {
+    pub(crate) fn type_check(&mut self, f: &FieldRef, cs: &ConstantSet) -> bool {
+        if cs.len() == 0 {
+            return true;
+        }
         let field_is_int = f.symbol.width > 0;
         if cs.is_string == field_is_int {
             self.lexer.error(format!(
@@ -556,6 +582,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                             value: 0,
                             mask: None,
                             format: LexFormat::Hexadecimal,
+                            wide_bits: 0,
                         }],
                         ..ConstantSet::default()
                     };
