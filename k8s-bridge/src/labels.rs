@@ -22,9 +22,11 @@ pub fn matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> Result
             "NotIn" => !have.is_some_and(|h| values.contains(h)),
             "Exists" => have.is_some(),
             "DoesNotExist" => have.is_none(),
-            op => return Err(format!(
+            op => {
+                return Err(format!(
                 "matchExpressions[{i}].operator: {op:?} is not In, NotIn, Exists or DoesNotExist"
-            )),
+            ))
+            }
         };
         if !ok {
             return Ok(false);

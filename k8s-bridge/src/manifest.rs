@@ -165,8 +165,8 @@ impl Objects {
         macro_rules! typed {
             ($ty:ty) => {
                 match text {
-                    Some(t) => typed::<$ty>(source, serde_yaml_ng::Deserializer::from_str(t))?,
-                    None => typed::<$ty>(source, value.clone())?,
+                    Some(t) => typed::<$ty>(source, t, serde_yaml_ng::Deserializer::from_str(t))?,
+                    None => typed::<$ty>(source, "", value.clone())?,
                 }
             };
         }
@@ -280,15 +280,30 @@ fn insert<T>(
 /// (kubectl's strict field validation).
 fn typed<'de, T: DeserializeOwned>(
     source: &Source,
+    text: &str,
     de: impl serde::Deserializer<'de, Error = serde_yaml_ng::Error>,
 ) -> Result<T> {
     let mut unknown = Vec::new();
     let obj: T = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
         .map_err(|e| parse_error(source, &e))?;
     if let Some(f) = unknown.first() {
+        // serde_ignored writes `?` for Option layers: `spec.?.colour`.
+        let path: Vec<&str> = f.split('.').filter(|s| *s != "?").collect();
+        let mut at = source.clone();
+        // The line of the unknown key, when it can be found in the document.
+        if let Some(last) = path.last() {
+            let quoted = format!("\"{last}\"");
+            let plain = format!("{last}:");
+            if let Some(i) = text.lines().position(|l| {
+                let l = l.trim_start().trim_start_matches("- ");
+                l.starts_with(&plain) || l.starts_with(&quoted)
+            }) {
+                at.line = source.line + i;
+            }
+        }
         return Err(Error::Parse {
-            at: source.clone(),
-            message: format!("unknown field \"{f}\""),
+            at,
+            message: format!("unknown field \"{}\"", path.join(".")),
         });
     }
     Ok(obj)
