@@ -48,7 +48,7 @@ pub enum Error {
     #[error("{at}: {kind} {name}: {field}: {message}")]
     Invalid {
         /// Where the object was read.
-        at: Source,
+        at: Box<Source>,
         /// The object's kind.
         kind: String,
         /// `namespace/name` or `name`.

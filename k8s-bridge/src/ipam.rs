@@ -207,7 +207,7 @@ impl<'a> SubnetAllocator<'a> {
     }
 
     /// The next free node subnet.
-    pub fn next(&mut self) -> Option<Ipv4Network> {
+    pub fn allocate(&mut self) -> Option<Ipv4Network> {
         for cs in &self.cfg.cluster_subnets {
             let count = 1u64 << (cs.host_prefix - cs.cidr.prefix());
             let size = 1u64 << (32 - cs.host_prefix);
@@ -265,7 +265,7 @@ impl IpAllocator {
     }
 
     /// The lowest free address.
-    pub fn next(&mut self) -> Option<Ipv4Addr> {
+    pub fn allocate(&mut self) -> Option<Ipv4Addr> {
         let size = 1u64 << (32 - self.net.prefix());
         while u64::from(self.next) < size {
             let ip = nth(self.net, self.next);
@@ -286,10 +286,10 @@ mod tests {
     fn default_cluster_subnets_split_into_slash_23() {
         let cfg = Config::default();
         let mut a = SubnetAllocator::new(&cfg);
-        assert_eq!(a.next().unwrap().to_string(), "10.128.0.0/23");
-        assert_eq!(a.next().unwrap().to_string(), "10.128.2.0/23");
+        assert_eq!(a.allocate().unwrap().to_string(), "10.128.0.0/23");
+        assert_eq!(a.allocate().unwrap().to_string(), "10.128.2.0/23");
         a.reserve("10.128.4.0/23".parse().unwrap()).unwrap();
-        assert_eq!(a.next().unwrap().to_string(), "10.128.6.0/23");
+        assert_eq!(a.allocate().unwrap().to_string(), "10.128.6.0/23");
         assert!(a.reserve("10.200.0.0/23".parse().unwrap()).is_err());
     }
 
@@ -297,8 +297,8 @@ mod tests {
     fn pod_ips_start_after_router_and_management_port() {
         let mut a = IpAllocator::new("10.128.0.0/23".parse().unwrap(), 2);
         a.reserve("10.128.0.4".parse().unwrap()).unwrap();
-        assert_eq!(a.next().unwrap().to_string(), "10.128.0.3");
-        assert_eq!(a.next().unwrap().to_string(), "10.128.0.5");
+        assert_eq!(a.allocate().unwrap().to_string(), "10.128.0.3");
+        assert_eq!(a.allocate().unwrap().to_string(), "10.128.0.5");
         assert!(a.reserve("10.128.0.2".parse().unwrap()).is_err());
         assert!(a.reserve("10.128.0.4".parse().unwrap()).is_err());
         assert!(a.reserve("10.128.1.255".parse().unwrap()).is_err());

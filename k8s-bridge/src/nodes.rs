@@ -42,7 +42,7 @@ pub fn mgmt_ip(subnet: Ipv4Network) -> Ipv4Addr {
 /// An invalid-field error for a node.
 fn invalid(n: &Sourced<Node>, name: &str, field: &str, message: impl Into<String>) -> Error {
     Error::Invalid {
-        at: n.source.clone(),
+        at: Box::new(n.source.clone()),
         kind: "Node".into(),
         name: name.into(),
         field: field.into(),
@@ -197,7 +197,7 @@ pub fn build(
     }
     for (name, n) in nodes {
         if !subnets.contains_key(name) {
-            let net = alloc.next().ok_or_else(|| {
+            let net = alloc.allocate().ok_or_else(|| {
                 invalid(
                     n,
                     name,

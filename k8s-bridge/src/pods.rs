@@ -40,7 +40,7 @@ const POD_NETWORKS: &str = "k8s.ovn.org/pod-networks";
 
 fn invalid(p: &Sourced<Pod>, key: &str, field: &str, message: impl Into<String>) -> Error {
     Error::Invalid {
-        at: p.source.clone(),
+        at: Box::new(p.source.clone()),
         kind: "Pod".into(),
         name: key.into(),
         field: field.into(),
@@ -153,7 +153,7 @@ pub fn build(
             None => {
                 let ip = allocs
                     .get_mut(node)
-                    .and_then(IpAllocator::next)
+                    .and_then(IpAllocator::allocate)
                     .ok_or_else(|| {
                         invalid(
                             p,

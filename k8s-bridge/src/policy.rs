@@ -31,7 +31,7 @@ fn invalid(
     message: impl Into<String>,
 ) -> Error {
     Error::Invalid {
-        at: p.source.clone(),
+        at: Box::new(p.source.clone()),
         kind: "NetworkPolicy".into(),
         name: key.into(),
         field: field.into(),
@@ -210,9 +210,11 @@ pub fn build(
                     let mut v = Vec::new();
                     for (pi, port) in g.ports.iter().enumerate() {
                         let field = format!("{}.ports[{pi}]", g.field);
-                        match l4_match(port, &port_pods).map_err(|m| invalid(p, key, &field, m))? {
-                            Some(m) => v.push((pi as i64, Some(m))),
-                            None => {} // a named port no pod has matches nothing
+                        // A named port no pod has matches nothing: no ACL.
+                        if let Some(m) =
+                            l4_match(port, &port_pods).map_err(|m| invalid(p, key, &field, m))?
+                        {
+                            v.push((pi as i64, Some(m)));
                         }
                     }
                     v

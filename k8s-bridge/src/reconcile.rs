@@ -84,10 +84,13 @@ fn owned(db: &Database) -> Owned {
             let Some(key) = key else { continue };
             let id = RowId::new(table, key);
             o.by_uuid.insert(*uuid, id.clone());
-            if o.by_id.contains_key(&id) {
-                o.duplicates.push((id, *uuid));
-            } else {
-                o.by_id.insert(id, *uuid);
+            match o.by_id.entry(id) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    o.duplicates.push((e.key().clone(), *uuid))
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(*uuid);
+                }
             }
         }
     }

@@ -28,7 +28,7 @@ use crate::pods::PodInfo;
 
 fn invalid(s: &Sourced<Service>, key: &str, field: &str, message: impl Into<String>) -> Error {
     Error::Invalid {
-        at: s.source.clone(),
+        at: Box::new(s.source.clone()),
         kind: "Service".into(),
         name: key.into(),
         field: field.into(),
@@ -116,7 +116,7 @@ pub fn build(
         if !cluster_ips.contains_key(key.as_str()) {
             let ip = ip_allocs
                 .iter_mut()
-                .find_map(IpAllocator::next)
+                .find_map(IpAllocator::allocate)
                 .ok_or_else(|| {
                     invalid(s, key, "spec.clusterIP", "the service CIDRs are exhausted")
                 })?;
