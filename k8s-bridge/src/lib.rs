@@ -1,1 +1,49 @@
-//! Kubernetes to OVN Northbound translation (not implemented yet; see issue 10).
+//! Kubernetes objects to OVN Northbound, laid out as ovn-kubernetes lays
+//! them out (names, external_ids, hashes), so OVN tooling that knows
+//! ovn-kubernetes recognises the rows.
+//!
+//! The pipeline: [`manifest`] reads objects; [`translate`] is a pure
+//! function from objects to the desired NB ([`model::Nb`]), allocating
+//! addresses deterministically ([`ipam`]); [`reconcile`] diffs the desired
+//! rows against the rows this crate owns in a live NB and writes the
+//! difference as one transaction.
+//!
+//! Modules per Kubernetes concept: [`cluster`] (shared topology),
+//! [`nodes`], [`pods`], [`namespaces`], [`services`], [`policy`].
+#![deny(missing_docs)]
+
+pub mod cluster;
+pub mod error;
+pub mod ipam;
+pub mod labels;
+pub mod manifest;
+pub mod model;
+pub mod names;
+pub mod namespaces;
+pub mod nodes;
+pub mod pods;
+pub mod policy;
+pub mod reconcile;
+pub mod services;
+
+pub use error::{Error, Result, Source};
+pub use ipam::Config;
+pub use manifest::Objects;
+pub use model::Nb;
+
+/// Translates objects into the desired NB. Deterministic: the same objects
+/// and settings always give the same rows and addresses. An empty input
+/// gives an empty NB (nothing owned).
+pub fn translate(objs: &Objects, cfg: &Config) -> Result<Nb> {
+    let mut nb = Nb::default();
+    if objs.identities().is_empty() {
+        return Ok(nb);
+    }
+    let cluster = cluster::build(&mut nb, cfg);
+    let nodes = nodes::build(&mut nb, cfg, &cluster, &objs.nodes)?;
+    let pods = pods::build(&mut nb, &nodes, &objs.pods)?;
+    let namespaces = namespaces::build(&mut nb, objs, &pods);
+    services::build(&mut nb, cfg, &cluster, objs, &nodes, &pods)?;
+    policy::build(&mut nb, objs, &pods, &namespaces)?;
+    Ok(nb)
+}

@@ -2,6 +2,7 @@
 //! the subcommand modules.
 
 mod compile;
+mod k8s;
 
 use clap::{Parser, Subcommand};
 
@@ -17,12 +18,16 @@ struct Cli {
 enum Command {
     /// Compile a Northbound database into Southbound logical flows.
     Compile(compile::Args),
+    /// Kubernetes manifests to OVN Northbound (ovn-kubernetes layout).
+    #[command(subcommand)]
+    K8s(k8s::Command),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(args) => compile::run(args),
+        Command::K8s(cmd) => k8s::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
