@@ -22,6 +22,7 @@ pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, PortCtx)>,
     acls: Coll<'s, AclCtx>,
+    router_flows: Coll<'s, Lflow>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
@@ -37,11 +38,16 @@ pub(super) fn render_lflows<'s>(
         .flat_map(|(_, p)| rules::port_flows(&p));
     let acl_flows = acls
         .map(|a| (a.ls, a))
-        .semijoin_named("lflows: acls on switches with keys", bound)
+        .semijoin_named("lflows: acls on switches with keys", bound.clone())
         .flat_map(|(_, a)| rules::acl_flows(&a));
+    let router_flows = router_flows
+        .map(|f| (f.dp, f))
+        .semijoin_named("lflows: router flows on datapaths with keys", bound)
+        .map(|(_, f)| f);
     let by_key: Coll<'s, (FlowKey, (Uuid, FlowMeta))> = switch_flows
         .concat(port_flows)
         .concat(acl_flows)
+        .concat(router_flows)
         .map(|f: Lflow| {
             (
                 (f.stage, f.priority, f.match_, f.actions, f.meter),
