@@ -30,14 +30,14 @@ pub(super) struct Routers<'s> {
     pub lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
 }
 
+/// Router ports with their networks, keyed by router.
+pub(super) type RouterPorts<'s> = Coll<'s, (Uuid, (Lrp, LrpNetworks))>;
+
 /// Router ports that exist for northd (enabled router, parseable MAC):
 /// `(lr, (lrp, networks))`. Their number counts in northd's ports hmap.
 pub(super) fn render_router_ports<'s>(
     nb: Coll<'s, NbRecord>,
-) -> (
-    Coll<'s, (Uuid, Router)>,
-    Coll<'s, (Uuid, (Lrp, LrpNetworks))>,
-) {
+) -> (Coll<'s, (Uuid, Router)>, RouterPorts<'s>) {
     let routers: Coll<'s, (Uuid, Router)> = nb.clone().flat_map(|r| match r {
         NbRecord::Router(r) if r.enabled != Some(false) => Some((r.uuid, r)),
         _ => None,
@@ -68,7 +68,7 @@ pub(super) fn render_router_ports<'s>(
 pub(super) fn render_routers<'s>(
     nb: Coll<'s, NbRecord>,
     routers: Coll<'s, (Uuid, Router)>,
-    lrps: Coll<'s, (Uuid, (Lrp, LrpNetworks))>,
+    lrps: RouterPorts<'s>,
     switch_ports: Coll<'s, (Uuid, Lsp)>,
     mask: Coll<'s, ((), u32)>,
 ) -> Routers<'s> {
