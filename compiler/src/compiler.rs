@@ -93,6 +93,10 @@ pub struct Compiler {
     idl_switches: IdlTable,
     /// `Switch::idl_rank` of every present switch.
     switch_ranks: BTreeMap<Uuid, u64>,
+    /// northd's IDL view of `Logical_Router`.
+    idl_routers: IdlTable,
+    /// `Router::idl_rank` of every present router.
+    router_ranks: BTreeMap<Uuid, u64>,
     batches: u64,
     sb: BTreeMap<(&'static str, Uuid), SbRecord>,
     held: BTreeSet<HeldKey>,
@@ -106,6 +110,8 @@ impl Compiler {
             driver,
             idl_switches: IdlTable::default(),
             switch_ranks: BTreeMap::new(),
+            idl_routers: IdlTable::default(),
+            router_ranks: BTreeMap::new(),
             batches: 0,
             sb: BTreeMap::new(),
             held: BTreeSet::new(),
@@ -151,7 +157,9 @@ impl Compiler {
     ) -> Result<SbDelta, CompileError> {
         let changes: Vec<RowChange> = changes.into_iter().collect();
         let mut nb = nb::updates(changes.iter().cloned())?;
+        self.batches += 1;
         self.rank_switches(&changes, &mut nb);
+        self.rank_routers(&changes, &mut nb);
         let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
         let mut batch = Batch {
             nb,
@@ -232,7 +240,6 @@ impl Compiler {
         if changed.is_empty() {
             return;
         }
-        self.batches += 1;
         let order = self.idl_switches.update(&changed, &inserted, &deleted);
         let mut new_ranks = BTreeMap::new();
         for (i, u) in order.iter().enumerate() {
@@ -256,6 +263,55 @@ impl Compiler {
             self.switch_ranks.remove(&d);
         }
         self.switch_ranks.extend(new_ranks);
+    }
+
+    /// Stamps `Router::idl_rank` like [`Self::rank_switches`]; northd meets
+    /// new routers after the new switches of the same run
+    /// (`join_datapaths()`), hence the offset.
+    fn rank_routers(&mut self, changes: &[RowChange], nb: &mut [(NbRecord, isize)]) {
+        let (mut changed, mut inserted, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
+        for ch in changes {
+            match ch {
+                RowChange::Insert { table, uuid, .. } if table == "Logical_Router" => {
+                    changed.push(*uuid);
+                    inserted.push(*uuid);
+                }
+                RowChange::Modify { table, uuid, .. } if table == "Logical_Router" => {
+                    changed.push(*uuid)
+                }
+                RowChange::Delete { table, uuid, .. } if table == "Logical_Router" => {
+                    changed.push(*uuid);
+                    deleted.push(*uuid);
+                }
+                _ => {}
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        let order = self.idl_routers.update(&changed, &inserted, &deleted);
+        let mut new_ranks = BTreeMap::new();
+        for (i, u) in order.iter().enumerate() {
+            new_ranks.insert(*u, (self.batches << 32) | (1 << 31) | i as u64);
+        }
+        for (rec, diff) in nb.iter_mut() {
+            if let NbRecord::Router(r) = rec {
+                let rank = if *diff < 0 {
+                    self.router_ranks.get(&r.uuid)
+                } else {
+                    None
+                };
+                r.idl_rank = rank
+                    .or_else(|| new_ranks.get(&r.uuid))
+                    .or_else(|| self.router_ranks.get(&r.uuid))
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
+        for d in deleted {
+            self.router_ranks.remove(&d);
+        }
+        self.router_ranks.extend(new_ranks);
     }
 
     fn delta(&self, before: BTreeMap<(&'static str, Uuid), Option<SbRecord>>) -> SbDelta {

@@ -6,14 +6,18 @@
 //! ([`SbDelta`]) and keeps the SB content ([`Compiler::sb_state`]).
 //!
 //! What is compiled so far (each rule's doc names the northd function):
-//! - `Datapath_Binding` for logical switches, with northd's tunnel keys
-//!   (including the order in which northd meets new switches);
+//! - `Datapath_Binding` for logical switches and routers, with northd's
+//!   tunnel keys (including the order in which northd meets new datapaths);
+//! - `Port_Binding` for logical router ports, and the logical-router
+//!   pipeline (`lr_in_*`, `lr_out_*`) of routers without NAT or load
+//!   balancers: connected and static routes (ECMP, route tables), routing
+//!   policies, ARP/ND handling ([`rules::router`]);
 //! - `Port_Binding` for logical switch ports (VIF and other types' basic
 //!   columns; router-type ports as `patch`);
 //! - `Multicast_Group` (`_MC_flood`, `_MC_flood_l2`, `_MC_unknown`,
 //!   `_MC_mrouter_flood`, `_MC_static`) and `IP_Multicast`;
 //! - the logical-switch pipeline (`ls_in_*`, `ls_out_*`) for switches
-//!   without load balancers, learned multicast groups or router peers
+//!   without load balancers or learned multicast groups
 //!   (native DHCPv4/DHCPv6 and DNS included, with SB `DNS`);
 //! - ACLs of switches and port groups, SB `Port_Group` and `Address_Set`
 //!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);

@@ -286,6 +286,126 @@ pub struct NbGlobal {
     pub ipsec: bool,
 }
 
+/// A logical router. One row per NB `Logical_Router`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Router {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `enabled` (absent means enabled).
+    pub enabled: Option<bool>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `external_ids`, sorted by key.
+    pub external_ids: Vec<(String, String)>,
+    /// `options:requested-tnl-key` when it parses as a positive integer.
+    pub requested_tnl_key: Option<u32>,
+    /// Where northd meets this router among new datapaths (after the new
+    /// switches of the same batch); set by the compiler.
+    pub idl_rank: u64,
+}
+
+impl Router {
+    /// An option value.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        map_get(&self.options, key)
+    }
+}
+
+/// Membership of a port in a router: one row per element of
+/// `Logical_Router.ports`; key `lrp`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RouterPort {
+    /// The `Logical_Router_Port` UUID.
+    pub lrp: Uuid,
+    /// The owning `Logical_Router` UUID.
+    pub lr: Uuid,
+}
+
+/// A logical router port. One row per NB `Logical_Router_Port`; key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Lrp {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `mac`.
+    pub mac: String,
+    /// `networks`, in OVSDB set order.
+    pub networks: Vec<String>,
+    /// `peer` (a router port name).
+    pub peer: Option<String>,
+    /// `enabled` (absent means enabled).
+    pub enabled: Option<bool>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+    /// `external_ids`, sorted by key.
+    pub external_ids: Vec<(String, String)>,
+    /// Number of `gateway_chassis` rows plus `ha_chassis_group` (a
+    /// distributed gateway port when non-zero).
+    pub n_gateway: usize,
+}
+
+impl Lrp {
+    /// `lrport_is_enabled()`.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled != Some(false)
+    }
+
+    /// An option value.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        map_get(&self.options, key)
+    }
+}
+
+/// A static route. One row per NB `Logical_Router_Static_Route`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StaticRoute {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `ip_prefix`.
+    pub ip_prefix: String,
+    /// `nexthop`.
+    pub nexthop: String,
+    /// `output_port`.
+    pub output_port: Option<String>,
+    /// `policy` (`dst-ip` when absent).
+    pub policy: Option<String>,
+    /// `route_table`.
+    pub route_table: String,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+}
+
+/// A routing policy. One row per NB `Logical_Router_Policy`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Policy {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `priority`.
+    pub priority: i64,
+    /// `match`.
+    pub match_: String,
+    /// `action`: allow, drop, reroute.
+    pub action: String,
+    /// `nexthop` (deprecated single next hop).
+    pub nexthop: Option<String>,
+    /// `nexthops`, in OVSDB set order.
+    pub nexthops: Vec<String>,
+    /// `options`, sorted by key.
+    pub options: Vec<(String, String)>,
+}
+
+/// A row a router refers to (`static_routes`, `policies`): key `(lr, row)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RouterRef {
+    /// The router UUID.
+    pub lr: Uuid,
+    /// The referenced row UUID.
+    pub row: Uuid,
+}
+
 /// One NB input record, tagged by relation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum NbRecord {
@@ -325,6 +445,20 @@ pub enum NbRecord {
     SwitchLbGroup(LbRef),
     /// A group's load balancer (`Load_Balancer_Group.load_balancer`).
     LbGroupLb(LbRef),
+    /// A [`Router`].
+    Router(Router),
+    /// A [`RouterPort`] membership.
+    RouterPort(RouterPort),
+    /// An [`Lrp`].
+    Lrp(Lrp),
+    /// A [`StaticRoute`].
+    StaticRoute(StaticRoute),
+    /// A router's static route ([`RouterRef`]).
+    RouterRoute(RouterRef),
+    /// A [`Policy`].
+    Policy(Policy),
+    /// A router's policy ([`RouterRef`]).
+    RouterPolicy(RouterRef),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -338,6 +472,10 @@ pub const NB_TABLES: &[&str] = &[
     "Load_Balancer",
     "Load_Balancer_Group",
     "Load_Balancer_Health_Check",
+    "Logical_Router",
+    "Logical_Router_Port",
+    "Logical_Router_Static_Route",
+    "Logical_Router_Policy",
 ];
 
 struct Reader<'a> {
@@ -558,6 +696,57 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             uuid,
             name: r.string("name")?,
             addresses: r.strings("addresses")?,
+        })]),
+        "Logical_Router" => {
+            let options = r.string_map("options")?;
+            let mut out = vec![NbRecord::Router(Router {
+                uuid,
+                name: r.string("name")?,
+                enabled: r.opt_bool("enabled")?,
+                requested_tnl_key: requested_tnl_key(&options),
+                options,
+                external_ids: r.string_map("external_ids")?,
+                idl_rank: 0,
+            })];
+            for lrp in r.uuids("ports")? {
+                out.push(NbRecord::RouterPort(RouterPort { lrp, lr: uuid }));
+            }
+            for row in r.uuids("static_routes")? {
+                out.push(NbRecord::RouterRoute(RouterRef { lr: uuid, row }));
+            }
+            for row in r.uuids("policies")? {
+                out.push(NbRecord::RouterPolicy(RouterRef { lr: uuid, row }));
+            }
+            Ok(out)
+        }
+        "Logical_Router_Port" => Ok(vec![NbRecord::Lrp(Lrp {
+            uuid,
+            name: r.string("name")?,
+            mac: r.string("mac")?,
+            networks: r.strings("networks")?,
+            peer: r.opt_string("peer")?,
+            enabled: r.opt_bool("enabled")?,
+            options: r.string_map("options")?,
+            external_ids: r.string_map("external_ids")?,
+            n_gateway: r.uuids("gateway_chassis")?.len() + r.uuids("ha_chassis_group")?.len(),
+        })]),
+        "Logical_Router_Static_Route" => Ok(vec![NbRecord::StaticRoute(StaticRoute {
+            uuid,
+            ip_prefix: r.string("ip_prefix")?,
+            nexthop: r.string("nexthop")?,
+            output_port: r.opt_string("output_port")?,
+            policy: r.opt_string("policy")?,
+            route_table: r.string("route_table")?,
+            options: r.string_map("options")?,
+        })]),
+        "Logical_Router_Policy" => Ok(vec![NbRecord::Policy(Policy {
+            uuid,
+            priority: r.opt_i64("priority")?.unwrap_or(0),
+            match_: r.string("match")?,
+            action: r.string("action")?,
+            nexthop: r.opt_string("nexthop")?,
+            nexthops: r.strings("nexthops")?,
+            options: r.string_map("options")?,
         })]),
         "Logical_Switch_Port" => Ok(vec![NbRecord::Lsp(Lsp {
             uuid,

@@ -127,15 +127,78 @@ stages! {
     LsOutCheckPortSec = (Egress, 8, "ls_out_check_port_sec"),
     /// `ls_out_apply_port_sec`.
     LsOutApplyPortSec = (Egress, 9, "ls_out_apply_port_sec"),
+    /// `lr_in_admission`.
+    LrInAdmission = (Ingress, 0, "lr_in_admission"),
+    /// `lr_in_lookup_neighbor`.
+    LrInLookupNeighbor = (Ingress, 1, "lr_in_lookup_neighbor"),
+    /// `lr_in_learn_neighbor`.
+    LrInLearnNeighbor = (Ingress, 2, "lr_in_learn_neighbor"),
+    /// `lr_in_ip_input`.
+    LrInIpInput = (Ingress, 3, "lr_in_ip_input"),
+    /// `lr_in_unsnat`.
+    LrInUnsnat = (Ingress, 4, "lr_in_unsnat"),
+    /// `lr_in_defrag`.
+    LrInDefrag = (Ingress, 5, "lr_in_defrag"),
+    /// `lr_in_lb_aff_check`.
+    LrInLbAffCheck = (Ingress, 6, "lr_in_lb_aff_check"),
+    /// `lr_in_dnat`.
+    LrInDnat = (Ingress, 7, "lr_in_dnat"),
+    /// `lr_in_lb_aff_learn`.
+    LrInLbAffLearn = (Ingress, 8, "lr_in_lb_aff_learn"),
+    /// `lr_in_ecmp_stateful`.
+    LrInEcmpStateful = (Ingress, 9, "lr_in_ecmp_stateful"),
+    /// `lr_in_nd_ra_options`.
+    LrInNdRaOptions = (Ingress, 10, "lr_in_nd_ra_options"),
+    /// `lr_in_nd_ra_response`.
+    LrInNdRaResponse = (Ingress, 11, "lr_in_nd_ra_response"),
+    /// `lr_in_ip_routing_pre`.
+    LrInIpRoutingPre = (Ingress, 12, "lr_in_ip_routing_pre"),
+    /// `lr_in_ip_routing`.
+    LrInIpRouting = (Ingress, 13, "lr_in_ip_routing"),
+    /// `lr_in_ip_routing_ecmp`.
+    LrInIpRoutingEcmp = (Ingress, 14, "lr_in_ip_routing_ecmp"),
+    /// `lr_in_policy`.
+    LrInPolicy = (Ingress, 15, "lr_in_policy"),
+    /// `lr_in_policy_ecmp`.
+    LrInPolicyEcmp = (Ingress, 16, "lr_in_policy_ecmp"),
+    /// `lr_in_arp_resolve`.
+    LrInArpResolve = (Ingress, 17, "lr_in_arp_resolve"),
+    /// `lr_in_chk_pkt_len`.
+    LrInChkPktLen = (Ingress, 18, "lr_in_chk_pkt_len"),
+    /// `lr_in_larger_pkts`.
+    LrInLargerPkts = (Ingress, 19, "lr_in_larger_pkts"),
+    /// `lr_in_gw_redirect`.
+    LrInGwRedirect = (Ingress, 20, "lr_in_gw_redirect"),
+    /// `lr_in_arp_request`.
+    LrInArpRequest = (Ingress, 21, "lr_in_arp_request"),
+    /// `lr_out_chk_dnat_local`.
+    LrOutChkDnatLocal = (Egress, 0, "lr_out_chk_dnat_local"),
+    /// `lr_out_undnat`.
+    LrOutUndnat = (Egress, 1, "lr_out_undnat"),
+    /// `lr_out_post_undnat`.
+    LrOutPostUndnat = (Egress, 2, "lr_out_post_undnat"),
+    /// `lr_out_snat`.
+    LrOutSnat = (Egress, 3, "lr_out_snat"),
+    /// `lr_out_post_snat`.
+    LrOutPostSnat = (Egress, 4, "lr_out_post_snat"),
+    /// `lr_out_egr_loop`.
+    LrOutEgrLoop = (Egress, 5, "lr_out_egr_loop"),
+    /// `lr_out_delivery`.
+    LrOutDelivery = (Egress, 6, "lr_out_delivery"),
 }
 
 impl Stage {
+    /// A logical-router stage (`lr_in_*`, `lr_out_*`).
+    pub fn is_router(self) -> bool {
+        self.name().starts_with("lr_")
+    }
+
     /// The switch stage with this pipeline and table number.
     pub fn switch_stage(pipeline: Pipeline, table: u8) -> Option<Stage> {
         Stage::ALL
             .iter()
             .copied()
-            .find(|s| s.pipeline() == pipeline && s.table() == table)
+            .find(|s| !s.is_router() && s.pipeline() == pipeline && s.table() == table)
     }
 }
 
@@ -147,15 +210,28 @@ mod tests {
     fn switch_has_27_ingress_and_10_egress_tables_numbered_densely() {
         let ingress: Vec<u8> = Stage::ALL
             .iter()
-            .filter(|s| s.pipeline() == Pipeline::Ingress)
+            .filter(|s| !s.is_router() && s.pipeline() == Pipeline::Ingress)
             .map(|s| s.table())
             .collect();
         let egress: Vec<u8> = Stage::ALL
             .iter()
-            .filter(|s| s.pipeline() == Pipeline::Egress)
+            .filter(|s| !s.is_router() && s.pipeline() == Pipeline::Egress)
             .map(|s| s.table())
             .collect();
         assert_eq!(ingress, (0..27).collect::<Vec<_>>());
         assert_eq!(egress, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn router_has_22_ingress_and_7_egress_tables_numbered_densely() {
+        let tables = |p: Pipeline| -> Vec<u8> {
+            Stage::ALL
+                .iter()
+                .filter(|s| s.is_router() && s.pipeline() == p)
+                .map(|s| s.table())
+                .collect()
+        };
+        assert_eq!(tables(Pipeline::Ingress), (0..22).collect::<Vec<_>>());
+        assert_eq!(tables(Pipeline::Egress), (0..7).collect::<Vec<_>>());
     }
 }

@@ -34,6 +34,21 @@ struct LbSpec {
 }
 
 #[derive(Clone, Debug)]
+struct RouteSpec {
+    prefix: &'static str,
+    nexthop: &'static str,
+    src_ip: bool,
+    route_table: &'static str,
+}
+
+#[derive(Clone, Debug)]
+struct PolicySpec {
+    priority: i64,
+    action: &'static str,
+    nexthops: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug)]
 enum Op {
     AddLb(LbSpec),
     DelLb(usize),
@@ -42,6 +57,17 @@ enum Op {
     AttachLb(usize, usize, bool),
     /// Removes a switch's load balancers and groups.
     DetachLbs(usize),
+    AddRouter,
+    DelRouter(usize),
+    /// A router port on a router with one of the network sets.
+    AddLrp(usize, usize),
+    DelLrp(usize),
+    /// A switch port of type router on a switch, connected to a router port.
+    Connect(usize, usize),
+    AddRoute(usize, RouteSpec),
+    DelRoute(usize),
+    AddPolicy(usize, PolicySpec),
+    DelPolicy(usize),
     /// An ACL on a switch (`to_pg == false`) or on a port group.
     AddAcl(usize, bool, AclSpec),
     DelAcl(usize),
@@ -81,6 +107,43 @@ fn port_spec() -> impl Strategy<Value = PortSpec> {
         type_,
         enabled,
     })
+}
+
+const NETWORKS: &[&[&str]] = &[
+    &["10.0.0.1/24"],
+    &["10.0.1.1/24", "fd00::1/64"],
+    &["20.0.0.1/24"],
+    &[],
+];
+
+fn route_spec() -> impl Strategy<Value = RouteSpec> {
+    (
+        prop::sample::select(vec!["30.0.0.0/24", "0.0.0.0/0", "40.0.0.0/16", "fd10::/64"]),
+        prop::sample::select(vec![
+            "10.0.0.2", "10.0.1.3", "20.0.0.9", "discard", "fd00::5",
+        ]),
+        any::<bool>(),
+        prop::sample::select(vec!["", "", "rtb1"]),
+    )
+        .prop_map(|(prefix, nexthop, src_ip, route_table)| RouteSpec {
+            prefix,
+            nexthop,
+            src_ip,
+            route_table,
+        })
+}
+
+fn policy_spec() -> impl Strategy<Value = PolicySpec> {
+    (
+        prop::sample::select(vec![100i64, 200, 300]),
+        prop::sample::select(vec!["allow", "drop", "reroute", "reroute"]),
+        prop::sample::subsequence(vec!["10.0.0.5", "20.0.0.5", "10.0.1.5"], 1..3),
+    )
+        .prop_map(|(priority, action, nexthops)| PolicySpec {
+            priority,
+            action,
+            nexthops,
+        })
 }
 
 fn acl_spec() -> impl Strategy<Value = AclSpec> {
@@ -145,6 +208,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..16).prop_map(Op::DelPort),
         2 => ((0usize..16), port_spec()).prop_map(|(p, s)| Op::ModifyPort(p, s)),
         1 => Just(Op::ClearAll),
+        1 => Just(Op::AddRouter),
+        1 => (0usize..4).prop_map(Op::DelRouter),
+        2 => ((0usize..4), (0..NETWORKS.len())).prop_map(|(r, n)| Op::AddLrp(r, n)),
+        1 => (0usize..8).prop_map(Op::DelLrp),
+        2 => ((0usize..8), (0usize..8)).prop_map(|(l, s)| Op::Connect(l, s)),
+        2 => ((0usize..4), route_spec()).prop_map(|(r, x)| Op::AddRoute(r, x)),
+        1 => (0usize..8).prop_map(Op::DelRoute),
+        2 => ((0usize..4), policy_spec()).prop_map(|(r, x)| Op::AddPolicy(r, x)),
+        1 => (0usize..8).prop_map(Op::DelPolicy),
     ]
 }
 
@@ -162,6 +234,13 @@ struct Model {
     lb_group: Option<(Uuid, BTreeSet<Uuid>)>,
     /// Per switch: its load balancers, and whether it uses the group.
     switch_lbs: BTreeMap<Uuid, (BTreeSet<Uuid>, bool)>,
+    routers: BTreeMap<Uuid, String>,
+    /// Router ports: (router, name, network set).
+    lrps: BTreeMap<Uuid, (Uuid, String, usize)>,
+    routes: BTreeMap<Uuid, (Uuid, RouteSpec)>,
+    policies: BTreeMap<Uuid, (Uuid, PolicySpec)>,
+    /// Switch ports of type router: their router port's name.
+    router_port_of: BTreeMap<Uuid, String>,
 }
 
 fn strings(v: &[&str]) -> Datum {
@@ -181,6 +260,9 @@ impl Model {
         let pgs: Vec<Uuid> = self.port_groups.keys().copied().collect();
         let acls: Vec<Uuid> = self.acls.keys().copied().collect();
         let lbs: Vec<Uuid> = self.lbs.keys().copied().collect();
+        let lrs: Vec<Uuid> = self.routers.keys().copied().collect();
+        let lrps: Vec<Uuid> = self.lrps.keys().copied().collect();
+        let pick = |v: &[Uuid], i: usize| (!v.is_empty()).then(|| v[i % v.len()]);
         match op {
             Op::AddLb(spec) => {
                 let u = self.fresh();
@@ -209,6 +291,67 @@ impl Model {
             }
             Op::DetachLbs(s) if !sw.is_empty() => {
                 self.switch_lbs.remove(&sw[s % sw.len()]);
+            }
+            Op::AddRouter => {
+                let u = self.fresh();
+                self.routers.insert(u, format!("lr{}", self.next));
+            }
+            Op::DelRouter(i) => {
+                if let Some(lr) = pick(&lrs, *i) {
+                    self.routers.remove(&lr);
+                }
+            }
+            Op::AddLrp(i, n) => {
+                if let Some(lr) = pick(&lrs, *i) {
+                    let u = self.fresh();
+                    self.lrps.insert(u, (lr, format!("lrp{}", self.next), *n));
+                }
+            }
+            Op::DelLrp(i) => {
+                if let Some(p) = pick(&lrps, *i) {
+                    self.lrps.remove(&p);
+                }
+            }
+            Op::Connect(l, s) => {
+                if let (Some(lrp), Some(ls)) = (pick(&lrps, *l), pick(&sw, *s)) {
+                    let name = self.lrps[&lrp].1.clone();
+                    let u = self.fresh();
+                    let spec = PortSpec {
+                        addresses: vec!["router"],
+                        port_security: vec![],
+                        type_: "router",
+                        enabled: None,
+                    };
+                    self.ports.insert(u, (format!("p{}", self.next), spec));
+                    self.router_port_of.insert(u, name);
+                    if let Some(sw) = self.switches.get_mut(&ls) {
+                        sw.2.push(u);
+                    }
+                }
+            }
+            Op::AddRoute(i, spec) => {
+                if let Some(lr) = pick(&lrs, *i) {
+                    let u = self.fresh();
+                    self.routes.insert(u, (lr, spec.clone()));
+                }
+            }
+            Op::DelRoute(i) => {
+                let v: Vec<Uuid> = self.routes.keys().copied().collect();
+                if let Some(x) = pick(&v, *i) {
+                    self.routes.remove(&x);
+                }
+            }
+            Op::AddPolicy(i, spec) => {
+                if let Some(lr) = pick(&lrs, *i) {
+                    let u = self.fresh();
+                    self.policies.insert(u, (lr, spec.clone()));
+                }
+            }
+            Op::DelPolicy(i) => {
+                let v: Vec<Uuid> = self.policies.keys().copied().collect();
+                if let Some(x) = pick(&v, *i) {
+                    self.policies.remove(&x);
+                }
             }
             Op::AddAcl(i, to_pg, spec) => {
                 let owners = if *to_pg { &pgs } else { &sw };
@@ -281,9 +424,17 @@ impl Model {
                 self.ports.clear();
                 self.acls.clear();
                 self.port_groups.clear();
+                self.routers.clear();
             }
             _ => {}
         }
+        // Router ports, routes and policies die with their router.
+        let routers = &self.routers;
+        self.lrps.retain(|_, (lr, _, _)| routers.contains_key(lr));
+        self.routes.retain(|_, (lr, _)| routers.contains_key(lr));
+        self.policies.retain(|_, (lr, _)| routers.contains_key(lr));
+        let ports = &self.ports;
+        self.router_port_of.retain(|p, _| ports.contains_key(p));
         // Weak references and garbage collection, as ovsdb-server does them:
         // port groups forget deleted ports, ACLs die with their owner.
         let ports = &self.ports;
@@ -396,13 +547,81 @@ impl Model {
             r.insert("addresses".into(), strings(&spec.addresses));
             r.insert("port_security".into(), strings(&spec.port_security));
             r.insert("enabled".into(), Datum::set(spec.enabled.map(Atom::from)));
+            let rp = self
+                .router_port_of
+                .get(u)
+                .map(String::as_str)
+                .unwrap_or("lrp");
             let opts: Vec<(&str, &str)> = if spec.type_ == "router" {
-                vec![("router-port", "lrp")]
+                vec![("router-port", rp)]
             } else {
                 vec![]
             };
             r.insert("options".into(), Datum::string_map(opts));
             out.insert(("Logical_Switch_Port", *u), r);
+        }
+        for (u, name) in &self.routers {
+            let of = |v: Vec<Uuid>| Datum::set(v.into_iter().map(Atom::Uuid));
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert(
+                "ports".into(),
+                of(self
+                    .lrps
+                    .iter()
+                    .filter(|(_, x)| x.0 == *u)
+                    .map(|(k, _)| *k)
+                    .collect()),
+            );
+            r.insert(
+                "static_routes".into(),
+                of(self
+                    .routes
+                    .iter()
+                    .filter(|(_, x)| x.0 == *u)
+                    .map(|(k, _)| *k)
+                    .collect()),
+            );
+            r.insert(
+                "policies".into(),
+                of(self
+                    .policies
+                    .iter()
+                    .filter(|(_, x)| x.0 == *u)
+                    .map(|(k, _)| *k)
+                    .collect()),
+            );
+            out.insert(("Logical_Router", *u), r);
+        }
+        for (u, (_, name, n)) in &self.lrps {
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(name.as_str()));
+            let mac = format!("00:00:00:00:ff:{:02x}", u.as_u128() as u8);
+            r.insert("mac".into(), Datum::scalar(mac.as_str()));
+            r.insert("networks".into(), strings(NETWORKS[*n]));
+            out.insert(("Logical_Router_Port", *u), r);
+        }
+        for (u, (_, x)) in &self.routes {
+            let mut r = Row::new();
+            r.insert("ip_prefix".into(), Datum::scalar(x.prefix));
+            r.insert("nexthop".into(), Datum::scalar(x.nexthop));
+            let policy = if x.src_ip { "src-ip" } else { "dst-ip" };
+            r.insert("policy".into(), Datum::scalar(policy));
+            r.insert("route_table".into(), Datum::scalar(x.route_table));
+            out.insert(("Logical_Router_Static_Route", *u), r);
+        }
+        for (u, (_, x)) in &self.policies {
+            let mut r = Row::new();
+            r.insert("priority".into(), Datum::scalar(x.priority));
+            r.insert("match".into(), Datum::scalar("ip4.src == 10.0.0.0/8"));
+            r.insert("action".into(), Datum::scalar(x.action));
+            let nh: &[&str] = if x.action == "reroute" {
+                &x.nexthops
+            } else {
+                &[]
+            };
+            r.insert("nexthops".into(), strings(nh));
+            out.insert(("Logical_Router_Policy", *u), r);
         }
         out
     }
@@ -602,4 +821,60 @@ fn port_group_address_sets_follow_the_group() {
     model.apply(&Op::DelPortGroup(0));
     c.apply(diff(&mid, &model.rows())).unwrap();
     assert_eq!(sets(&c), Vec::<String>::new());
+}
+
+#[test]
+fn router_edits_reach_the_router_pipeline() {
+    let mut model = Model::default();
+    let mut c = Compiler::new(Options::default()).unwrap();
+    let routing = |c: &Compiler| -> Vec<String> {
+        let mut v: Vec<String> = c
+            .sb_records()
+            .filter_map(|r| match r {
+                SbRecord::LogicalFlow(f)
+                    if f.external_ids
+                        .iter()
+                        .any(|(k, v)| k == "stage-name" && v == "lr_in_ip_routing") =>
+                {
+                    Some(f.match_.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let step = |model: &mut Model, c: &mut Compiler, ops: &[Op]| {
+        let before = model.rows();
+        for op in ops {
+            model.apply(op);
+        }
+        c.apply(diff(&before, &model.rows())).unwrap();
+    };
+    step(
+        &mut model,
+        &mut c,
+        &[
+            Op::AddSwitch {
+                vlan_passthru: false,
+            },
+            Op::AddRouter,
+            Op::AddLrp(0, 0),
+            Op::Connect(0, 0),
+        ],
+    );
+    let connected = routing(&c);
+    assert!(connected.contains(&"ip4.dst == 10.0.0.0/24".to_string()));
+    let route = RouteSpec {
+        prefix: "30.0.0.0/24",
+        nexthop: "10.0.0.2",
+        src_ip: false,
+        route_table: "",
+    };
+    step(&mut model, &mut c, &[Op::AddRoute(0, route)]);
+    assert!(routing(&c).contains(&"reg7 == 0 && ip4.dst == 30.0.0.0/24".to_string()));
+    step(&mut model, &mut c, &[Op::DelRoute(0)]);
+    assert_eq!(routing(&c), connected);
+    step(&mut model, &mut c, &[Op::DelRouter(0)]);
+    assert!(routing(&c).is_empty());
 }

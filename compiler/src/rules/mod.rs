@@ -18,6 +18,7 @@ pub mod lb;
 pub mod multicast;
 pub mod port_binding;
 pub mod port_sec;
+pub mod router;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -184,6 +185,12 @@ pub struct PortCtx {
     /// for the current number of ports), which orders port-level flow
     /// additions.
     pub hmap_order: u32,
+    /// For a port of type `router`: the router port it connects to
+    /// (`op->peer`).
+    pub router_peer: Option<router::LrpPeer>,
+    /// Every port of the switch is a connected router port
+    /// (`od->n_router_ports == od->nbs->n_ports`).
+    pub all_router_ports: bool,
 }
 
 impl PortCtx {
@@ -197,14 +204,23 @@ impl PortCtx {
         addr::json_key(&self.lsp.name)
     }
 
-    /// `op->lsp_addrs`: parsed static addresses (not `unknown`, `router`, dynamic).
+    /// `op->lsp_addrs`: parsed static addresses (not `unknown`, `router`,
+    /// dynamic), then the peer router port's networks when the port lists
+    /// `router`.
     pub fn lsp_addrs(&self) -> Vec<addr::LportAddresses> {
-        self.lsp
+        let mut out: Vec<addr::LportAddresses> = self
+            .lsp
             .addresses
             .iter()
             .filter(|a| *a != "unknown" && *a != "router" && !addr::is_dynamic(a))
             .filter_map(|a| addr::extract_lsp_addresses(a))
-            .collect()
+            .collect();
+        if let Some(peer) = &self.router_peer {
+            if self.lsp.addresses.iter().any(|a| a == "router") {
+                out.push(peer.net.as_lport_addresses());
+            }
+        }
+        out
     }
 
     /// `op->n_ps_addrs`.
@@ -255,6 +271,7 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     dhcp::dhcp_options_and_response(p, &mut out);
     dhcp::acl_dhcp_reply(p, &mut out);
     l2::unicast_lookup(p, &mut out);
+    router::switch_side::router_port_flows(p, &mut out);
     for f in &mut out {
         f.origin = (1, p.hmap_order, p.lsp.name.clone());
     }

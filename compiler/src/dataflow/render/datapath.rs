@@ -6,7 +6,7 @@ use super::{HeldKey, KeySpace};
 use crate::dataflow::{Coll, Named};
 use crate::idl_order::{uuid_hash, Hmap};
 use crate::ids::{allocate, Hint, KeyRequest};
-use crate::nb::Switch;
+use crate::nb::{Router, Switch};
 use crate::rules::datapath::{datapath_binding, DP_KEY_MAX, DP_KEY_MIN};
 use crate::sb::SbRecord;
 
@@ -14,11 +14,17 @@ use crate::sb::SbRecord;
 /// the `Datapath_Binding` rows.
 pub(super) fn render_datapaths<'s>(
     switches: Coll<'s, (Uuid, Switch)>,
+    routers: Coll<'s, (Uuid, Router)>,
     held: Coll<'s, HeldKey>,
 ) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
     let candidates = switches
         .clone()
-        .map(|(u, s)| ((), (u, Some((s.idl_rank, s.requested_tnl_key)), None)));
+        .map(|(u, s)| ((), (u, Some((s.idl_rank, s.requested_tnl_key)), None)))
+        .concat(
+            routers
+                .clone()
+                .map(|(u, r)| ((), (u, Some((r.idl_rank, r.requested_tnl_key)), None))),
+        );
     let previous = held
         .filter(|h| h.space == KeySpace::Datapaths)
         .map(|h| ((), (h.owner, None, Some(h.key))));
@@ -33,7 +39,12 @@ pub(super) fn render_datapaths<'s>(
     let rows = switches
         .join_named("datapath rows: switch x key", keys.clone())
         .map(|(_, (sw, key))| SbRecord::DatapathBinding(datapath_binding(&sw, key)));
-    (keys, rows)
+    let router_rows = routers
+        .join_named("datapath rows: router x key", keys.clone())
+        .map(|(_, (r, key))| {
+            SbRecord::DatapathBinding(crate::rules::router::binding::datapath_binding(&r, key))
+        });
+    (keys, rows.concat(router_rows))
 }
 
 /// Each switch's position in northd's datapaths hmap (`uuid_hash()` of the
@@ -41,9 +52,11 @@ pub(super) fn render_datapaths<'s>(
 /// order in which northd builds datapath-level flows.
 pub(super) fn render_datapath_order<'s>(
     switches: Coll<'s, (Uuid, Switch)>,
+    routers: Coll<'s, (Uuid, Router)>,
 ) -> Coll<'s, (Uuid, u32)> {
     switches
         .map(|(u, s)| ((), (s.idl_rank, u)))
+        .concat(routers.map(|(u, r)| ((), (r.idl_rank, u))))
         .group_named("datapaths hmap order", |_, vals, out| {
             let mut hmap: Hmap<Uuid> = Hmap::default();
             for ((_, u), _) in vals {

@@ -22,7 +22,9 @@ pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, PortCtx)>,
     acls: Coll<'s, AclCtx>,
-    lb_flows: Coll<'s, Lflow>,
+    // Flows built per datapath outside the switch/port/ACL rules (routers,
+    // load balancers).
+    other_flows: Coll<'s, Lflow>,
     lb_groups: Coll<'s, Vec<Uuid>>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
@@ -41,14 +43,14 @@ pub(super) fn render_lflows<'s>(
         .map(|a| (a.ls, a))
         .semijoin_named("lflows: acls on switches with keys", bound.clone())
         .flat_map(|(_, a)| rules::acl_flows(&a));
-    let lb_flows = lb_flows
+    let other_flows = other_flows
         .map(|f| (f.dp, f))
-        .semijoin_named("lflows: load balancers on switches with keys", bound)
+        .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
         .map(|(_, f)| f);
     let by_key: Coll<'s, (FlowKey, (Uuid, FlowMeta))> = switch_flows
         .concat(port_flows)
         .concat(acl_flows)
-        .concat(lb_flows)
+        .concat(other_flows)
         .map(|f: Lflow| {
             (
                 (f.stage, f.priority, f.match_, f.actions, f.meter),

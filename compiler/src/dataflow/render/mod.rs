@@ -8,6 +8,7 @@ mod lb;
 mod lflow;
 mod multicast;
 mod port_binding;
+mod router;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -91,14 +92,16 @@ pub(crate) fn render<'s>(
         .clone()
         .join_named("ports: membership x lsp", lsps.clone())
         .map(|(_, (ls, lsp))| (ls, lsp));
-    let mask: Coll<'s, ((), u32)> =
-        ports0
-            .clone()
-            .map(|_| ((), ()))
-            .group_named("ports hmap size", |_, vals, out| {
-                let n: isize = vals.iter().map(|(_, c)| *c).sum();
-                out.push((idl_order::final_mask(n.max(0) as usize) as u32, 1));
-            });
+    // Router ports count in northd's ports hmap too.
+    let (routers, router_ports) = router::render_router_ports(nb.clone());
+    let mask: Coll<'s, ((), u32)> = ports0
+        .clone()
+        .map(|_| ((), ()))
+        .concat(router_ports.clone().map(|_| ((), ())))
+        .group_named("ports hmap size", |_, vals, out| {
+            let n: isize = vals.iter().map(|(_, c)| *c).sum();
+            out.push((idl_order::final_mask(n.max(0) as usize) as u32, 1));
+        });
 
     let dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)> = nb.clone().flat_map(|r| match r {
         NbRecord::DhcpOptions(d) => Some((d.uuid, d)),
@@ -118,8 +121,11 @@ pub(crate) fn render<'s>(
                 _ => None,
             }),
         );
+    let nb_for_routers = nb.clone();
+    let ports0_for_routers = ports0.clone();
     let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
-    let (dp_keys, datapath_rows) = datapath::render_datapaths(switches.clone(), held.clone());
+    let (dp_keys, datapath_rows) =
+        datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
     let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
 
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
@@ -198,11 +204,13 @@ pub(crate) fn render<'s>(
                         dhcpv4: None,
                         dhcpv6: None,
                         hmap_order: 0,
+                        router_peer: None,
+                        all_router_ports: false,
                     },
                 ),
             )
         })
-        .join_named("ports: x hmap mask", mask)
+        .join_named("ports: x hmap mask", mask.clone())
         .map(|((), ((ls, mut p), mask))| {
             p.hmap_order = idl_order::hash_string(&p.lsp.name) & mask;
             (ls, p)
@@ -223,6 +231,14 @@ pub(crate) fn render<'s>(
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
     );
+    let rt = router::render_routers(
+        nb_for_routers,
+        routers.clone(),
+        router_ports,
+        ports0_for_routers,
+        mask,
+    );
+    let ports = router::attach_peers(ports, rt.lsp_peers);
     let acls: Coll<'s, AclCtx> = acl_inputs
         .acl_ls
         .clone()
@@ -238,14 +254,21 @@ pub(crate) fn render<'s>(
 
     let ip_mcast_rows = multicast::render_ip_multicast(switches.clone(), dp_keys.clone());
     let dns_rows = datapath::render_dns(dns_ls, dp_keys.clone());
-    let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), held);
+    let lrp_rows = rt.ports.clone().join_named(
+        "router port rows: x router",
+        routers
+            .clone()
+            .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
+    );
+    let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), lrp_rows, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
-    let dp_order = datapath::render_datapath_order(switches.clone());
+    let dp_order = datapath::render_datapath_order(switches.clone(), routers);
+    let router_flows = router::render_router_flows(rt.ctx, ports.clone());
     let flow_rows = lflow::render_lflows(
         sw_ctx,
         ports,
         acls,
-        lbs.flows,
+        router_flows.concat(lbs.flows),
         lbs.groups,
         dp_keys.clone(),
         dp_order,

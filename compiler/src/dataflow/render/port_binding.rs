@@ -6,7 +6,9 @@ use super::datapath::requests;
 use super::{HeldKey, KeySpace};
 use crate::dataflow::{Coll, Named};
 use crate::ids::{allocate, Hint};
+use crate::nb::requested_tnl_key;
 use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
+use crate::rules::router::LrpCtx;
 use crate::rules::PortCtx;
 use crate::sb::SbRecord;
 
@@ -18,11 +20,16 @@ pub(super) type PortKey = (Uuid, (Uuid, u32));
 /// `Logical_Switch.ports` (sorted by UUID), as northd meets them.
 pub(super) fn render_port_bindings<'s>(
     ports: Coll<'s, (Uuid, PortCtx)>,
+    router_ports: Coll<'s, (Uuid, (LrpCtx, Option<String>))>,
     held: Coll<'s, HeldKey>,
 ) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>) {
     let candidates = ports
         .clone()
-        .map(|(ls, p)| (ls, (p.lsp.uuid, Some((0, requested_key(&p))), None)));
+        .map(|(ls, p)| (ls, (p.lsp.uuid, Some((0, requested_key(&p))), None)))
+        .concat(router_ports.clone().map(|(lr, (p, _))| {
+            let requested = requested_tnl_key(&p.lrp.options);
+            (lr, (p.lrp.uuid, Some((0, requested)), None))
+        }));
     let previous = held.flat_map(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
         KeySpace::Datapaths => None,
@@ -46,5 +53,19 @@ pub(super) fn render_port_bindings<'s>(
             keys.clone().map(|(_ls, owner_key)| owner_key),
         )
         .map(|(_, (p, key))| SbRecord::PortBinding(port_binding(&p, key)));
-    (keys, rows)
+    let router_rows = router_ports
+        .map(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
+        .join_named(
+            "router port rows: port x key",
+            keys.clone().map(|(_lr, owner_key)| owner_key),
+        )
+        .map(|(_, ((lr, p, chassis), key))| {
+            SbRecord::PortBinding(crate::rules::router::binding::port_binding(
+                lr,
+                chassis.as_deref(),
+                &p,
+                key,
+            ))
+        });
+    (keys, rows.concat(router_rows))
 }

@@ -1,0 +1,286 @@
+//! Rendering of `rules::router`: router contexts (router, ports with their
+//! peers, static routes, policies), router ports as their peer switches
+//! see them, and the router flows.
+
+use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
+
+use crate::dataflow::{Coll, Named};
+use crate::idl_order;
+use crate::nb::{smap_get_bool, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
+use crate::rules::router::{self, LrpCtx, LrpNetworks, LrpPeer, RouterCtx, SwitchRouterPort};
+use crate::rules::{Lflow, PortCtx};
+
+/// One piece of a router's context, grouped by router.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Part {
+    Router(Router),
+    Port(LrpCtx),
+    Route(StaticRoute),
+    Policy(Policy),
+}
+
+/// The router relations the rest of the dataflow needs.
+pub(super) struct Routers<'s> {
+    /// Router ports northd creates (enabled router, valid MAC): `(lr, port)`.
+    pub ports: Coll<'s, (Uuid, LrpCtx)>,
+    /// Router contexts.
+    pub ctx: Coll<'s, RouterCtx>,
+    /// Peers of switch ports of type `router`: `(lsp uuid, peer)`.
+    pub lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
+}
+
+/// Router ports with their networks, keyed by router.
+pub(super) type RouterPorts<'s> = Coll<'s, (Uuid, (Lrp, LrpNetworks))>;
+
+/// Router ports that exist for northd (enabled router, parseable MAC):
+/// `(lr, (lrp, networks))`. Their number counts in northd's ports hmap.
+pub(super) fn render_router_ports<'s>(
+    nb: Coll<'s, NbRecord>,
+) -> (Coll<'s, (Uuid, Router)>, RouterPorts<'s>) {
+    let routers: Coll<'s, (Uuid, Router)> = nb.clone().flat_map(|r| match r {
+        NbRecord::Router(r) if r.enabled != Some(false) => Some((r.uuid, r)),
+        _ => None,
+    });
+    let members = nb.clone().flat_map(|r| match r {
+        NbRecord::RouterPort(m) => Some((m.lrp, m.lr)),
+        _ => None,
+    });
+    let lrps = nb.flat_map(|r| match r {
+        NbRecord::Lrp(p) => Some((p.uuid, p)),
+        _ => None,
+    });
+    let ports = members
+        .join_named("router ports: membership x lrp", lrps)
+        .map(|(_, (lr, lrp))| (lr, lrp))
+        .semijoin_named(
+            "router ports: enabled routers",
+            routers.clone().map(|(u, _)| u),
+        )
+        .flat_map(|(lr, lrp)| {
+            LrpNetworks::extract(&lrp.mac, &lrp.networks).map(|net| (lr, (lrp, net)))
+        });
+    (routers, ports)
+}
+
+/// Builds the router relations from the router ports, the switch ports
+/// (`(ls, lsp)`) and the ports hmap mask.
+pub(super) fn render_routers<'s>(
+    nb: Coll<'s, NbRecord>,
+    routers: Coll<'s, (Uuid, Router)>,
+    lrps: RouterPorts<'s>,
+    switch_ports: Coll<'s, (Uuid, Lsp)>,
+    mask: Coll<'s, ((), u32)>,
+) -> Routers<'s> {
+    // Router ports by name, with what their peers need to know.
+    let by_name: Coll<'s, (String, LrpPeer)> = lrps
+        .clone()
+        .join_named(
+            "router ports: x router",
+            routers
+                .clone()
+                .map(|(u, r)| (u, smap_get_bool(&r.options, "dynamic_neigh_routers", false))),
+        )
+        .map(|(lr, ((lrp, net), dynamic_neigh_routers))| {
+            (
+                lrp.name.clone(),
+                LrpPeer {
+                    lr,
+                    name: lrp.name.clone(),
+                    uuid: lrp.uuid,
+                    enabled: lrp.is_enabled(),
+                    net,
+                    dynamic_neigh_routers,
+                },
+            )
+        });
+    // Switch ports of type router naming a router port.
+    let lsp_refs: Coll<'s, (String, Lsp)> = switch_ports.flat_map(|(_, lsp)| {
+        if lsp.type_ != "router" {
+            return None;
+        }
+        let rp = lsp.option("router-port")?.to_string();
+        Some((rp, lsp))
+    });
+    let pairs = lsp_refs.join_named("router peers: lsp x lrp", by_name.clone());
+    let lsp_peers = pairs.clone().map(|(_, (lsp, peer))| (lsp.uuid, peer));
+    // A router port's peer: a switch port naming it (the smallest name if
+    // several do), else the router port its `peer` names.
+    let from_lsp = pairs
+        .map(|(_, (lsp, peer))| (peer.uuid, lsp.name))
+        .group_named("router peers: one switch port", |_, vals, out| {
+            if let Some((name, _)) = vals.first() {
+                out.push(((*name).clone(), 1));
+            }
+        });
+    let from_lrp = lrps
+        .clone()
+        .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
+        .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
+        .map(|(peer, lrp)| (lrp, peer))
+        .antijoin_named(
+            "router peers: no switch port",
+            from_lsp.clone().map(|(u, _)| u),
+        );
+    let peer_of = from_lsp.concat(from_lrp);
+
+    let with_order = lrps
+        .map(|(lr, (lrp, net))| ((), (lr, lrp, net)))
+        .join_named("router ports: x hmap mask", mask)
+        .map(|((), ((lr, lrp, net), mask))| {
+            let order = idl_order::hash_string(&lrp.name) & mask;
+            (
+                lrp.uuid,
+                (
+                    lr,
+                    LrpCtx {
+                        lrp,
+                        net,
+                        peer: None,
+                        hmap_order: order,
+                    },
+                ),
+            )
+        });
+    let peered = with_order
+        .clone()
+        .join_named("router ports: x peer", peer_of.clone())
+        .map(|(_, ((lr, mut p), peer))| {
+            p.peer = Some(peer);
+            (lr, p)
+        });
+    let unpeered = with_order
+        .antijoin_named("router ports: no peer", peer_of.map(|(u, _)| u))
+        .map(|(_, lp)| lp);
+    let ports = peered.concat(unpeered);
+
+    let routes = nb
+        .clone()
+        .flat_map(|r| match r {
+            NbRecord::RouterRoute(x) => Some((x.row, x.lr)),
+            _ => None,
+        })
+        .join_named(
+            "routers: x static routes",
+            nb.clone().flat_map(|r| match r {
+                NbRecord::StaticRoute(x) => Some((x.uuid, x)),
+                _ => None,
+            }),
+        )
+        .map(|(_, (lr, x))| (lr, Part::Route(x)));
+    let policies = nb
+        .clone()
+        .flat_map(|r| match r {
+            NbRecord::RouterPolicy(x) => Some((x.row, x.lr)),
+            _ => None,
+        })
+        .join_named(
+            "routers: x policies",
+            nb.flat_map(|r| match r {
+                NbRecord::Policy(x) => Some((x.uuid, x)),
+                _ => None,
+            }),
+        )
+        .map(|(_, (lr, x))| (lr, Part::Policy(x)));
+    let ctx = routers
+        .clone()
+        .map(|(u, r)| (u, Part::Router(r)))
+        .concat(ports.clone().map(|(lr, p)| (lr, Part::Port(p))))
+        .concat(routes)
+        .concat(policies)
+        .group_named("router context", |_, vals, out| {
+            let mut router = None;
+            let (mut ports, mut routes, mut policies) = (Vec::new(), Vec::new(), Vec::new());
+            for (part, _) in vals {
+                match part {
+                    Part::Router(r) => router = Some(r.clone()),
+                    Part::Port(p) => ports.push(p.clone()),
+                    Part::Route(x) => routes.push(x.clone()),
+                    Part::Policy(x) => policies.push(x.clone()),
+                }
+            }
+            let Some(router) = router else { return };
+            ports.sort_by_key(|p: &LrpCtx| p.lrp.uuid);
+            routes.sort_by_key(|x: &StaticRoute| x.uuid);
+            policies.sort_by_key(|x: &Policy| x.uuid);
+            out.push((
+                RouterCtx {
+                    router,
+                    ports,
+                    routes,
+                    policies,
+                },
+                1,
+            ));
+        })
+        .map(|(_, c)| c);
+    Routers {
+        ports,
+        ctx,
+        lsp_peers,
+    }
+}
+
+/// Attaches to each switch port of type `router` its peer, and to every
+/// port whether its switch has only connected router ports.
+pub(super) fn attach_peers<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
+) -> Coll<'s, (Uuid, PortCtx)> {
+    let by_lsp = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let peered = by_lsp
+        .clone()
+        .join_named("switch ports: x router peer", lsp_peers.clone())
+        .map(|(_, ((ls, mut p), peer))| {
+            p.router_peer = Some(peer);
+            (ls, p)
+        });
+    let unpeered = by_lsp
+        .antijoin_named("switch ports: no router peer", lsp_peers.map(|(u, _)| u))
+        .map(|(_, lp)| lp);
+    let ports = peered.concat(unpeered);
+    let all_router = ports
+        .clone()
+        .map(|(ls, p)| (ls, p.router_peer.is_some()))
+        .group_named("switch: only router ports", |_, vals, out| {
+            out.push((vals.iter().all(|(r, _)| **r), 1));
+        });
+    ports
+        .join_named("switch ports: x only router ports", all_router)
+        .map(|(ls, (mut p, all))| {
+            p.all_router_ports = all;
+            (ls, p)
+        })
+}
+
+/// Every router flow: the routers' own, and the static MAC bindings of
+/// ports behind router ports on shared switches.
+pub(super) fn render_router_flows<'s>(
+    ctx: Coll<'s, RouterCtx>,
+    switch_ports: Coll<'s, (Uuid, PortCtx)>,
+) -> Coll<'s, Lflow> {
+    let own = ctx.flat_map(|r| router::router_flows(&r));
+    let rports: Coll<'s, (Uuid, SwitchRouterPort)> = switch_ports.clone().flat_map(|(ls, p)| {
+        p.router_peer.clone().map(|peer| {
+            (
+                ls,
+                SwitchRouterPort {
+                    ls,
+                    lsp: p.lsp.uuid,
+                    lsp_name: p.lsp.name.clone(),
+                    lsp_enabled: p.lsp.is_enabled(),
+                    hmap_order: p.hmap_order,
+                    peer,
+                },
+            )
+        })
+    });
+    let behind = switch_ports
+        .join_named("arp resolve: switch port x router port", rports.clone())
+        .flat_map(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
+    let pairs = rports
+        .clone()
+        .join_named("arp resolve: router port x router port", rports)
+        .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
+    own.concat(behind).concat(pairs)
+}

@@ -1,0 +1,137 @@
+//! `lr_in_arp_resolve`: `build_arp_resolve_flows_for_lrouter()` and
+//! `build_arp_resolve_flows_for_lrouter_port()` in northd.c: static
+//! next-hop MACs of the addresses of switch ports behind a router port, and
+//! of the other routers on a shared switch.
+//!
+//! Not handled yet: router ports peered directly with router ports,
+//! `redirect-type=bridged`, virtual ports, NAT addresses.
+
+use super::{LrpCtx, RouterCtx, SwitchRouterPort};
+use crate::rules::{Lflow, PortCtx, DROP};
+use crate::stage::Stage;
+
+/// Router-level defaults: multicast passes, unicast asks the MAC bindings.
+pub fn defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    let dp = r.dp();
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpResolve,
+        500,
+        "ip4.mcast || ip6.mcast",
+        "next;",
+        12247,
+    ));
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpResolve,
+        1,
+        "ip4",
+        "get_arp(outport, reg0); next;",
+        12250,
+    ));
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpResolve,
+        1,
+        "ip6",
+        "get_nd(outport, xxreg0); next;",
+        12253,
+    ));
+    out.push(Lflow::new(dp, Stage::LrInArpResolve, 0, "1", DROP, 12256));
+}
+
+/// Per router port: the priority 2 drop of traffic to router-owned IPs that
+/// are also SNAT or load-balancer IPs (none while NAT is not handled).
+pub fn port(_r: &RouterCtx, _p: &LrpCtx, _out: &mut [Lflow]) {}
+
+/// A switch port behind router port `rp` (on the same switch): for each of
+/// its addresses on one of the router port's networks, priority 100
+/// `eth.dst = MAC` in that router.
+pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    let lsp = &p.lsp;
+    if !lsp.is_enabled() || lsp.type_ == "router" || lsp.type_ == "virtual" {
+        return out;
+    }
+    let peer = &rp.peer;
+    let key = crate::rules::addr::json_key(&peer.name);
+    for a in p.lsp_addrs() {
+        for ip in &a.ipv4 {
+            if peer.net.find_member_ip(ip).is_none() {
+                continue;
+            }
+            out.push(
+                Lflow::new(
+                    peer.lr,
+                    Stage::LrInArpResolve,
+                    100,
+                    &format!("outport == {key} && reg0 == {ip}"),
+                    &format!("eth.dst = {}; next;", a.ea_s),
+                    12419,
+                )
+                .hint(lsp.uuid),
+            );
+        }
+        for (ip, _) in &a.ipv6 {
+            if peer.net.find_member_ip(ip).is_none() {
+                continue;
+            }
+            out.push(
+                Lflow::new(
+                    peer.lr,
+                    Stage::LrInArpResolve,
+                    100,
+                    &format!("outport == {key} && xxreg0 == {ip}"),
+                    &format!("eth.dst = {}; next;", a.ea_s),
+                    12450,
+                )
+                .hint(lsp.uuid),
+            );
+        }
+    }
+    for f in &mut out {
+        f.origin = (1, p.hmap_order, lsp.name.clone());
+    }
+    out
+}
+
+/// Two routers on one switch: in the router behind `op`, the MAC of the
+/// other router port `other` for next hops on its networks.
+pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    if !op.lsp_enabled || op.peer.dynamic_neigh_routers || other.peer.uuid == op.peer.uuid {
+        return out;
+    }
+    let key = crate::rules::addr::json_key(&op.peer.name);
+    let o = &other.peer.net;
+    if !o.ipv4.is_empty() {
+        out.push(
+            Lflow::new(
+                op.peer.lr,
+                Stage::LrInArpResolve,
+                100,
+                &format!("outport == {key} && reg0 == {}", o.v4_set(false)),
+                &format!("eth.dst = {}; next;", o.ea_s),
+                12508,
+            )
+            .hint(op.lsp),
+        );
+    }
+    if !o.ipv6.is_empty() {
+        out.push(
+            Lflow::new(
+                op.peer.lr,
+                Stage::LrInArpResolve,
+                100,
+                &format!("outport == {key} && xxreg0 == {}", o.v6_set()),
+                &format!("eth.dst = {}; next;", o.ea_s),
+                12547,
+            )
+            .hint(op.lsp),
+        );
+    }
+    for f in &mut out {
+        f.origin = (1, op.hmap_order, op.lsp_name.clone());
+    }
+    out
+}

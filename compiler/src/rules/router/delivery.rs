@@ -1,0 +1,160 @@
+//! The stages after routing: `lr_in_chk_pkt_len`, `lr_in_larger_pkts`,
+//! `lr_in_gw_redirect`, `lr_in_arp_request`, the NAT/LB stages' defaults
+//! and `lr_out_delivery`: `build_check_pkt_len_flows_for_lrouter()`,
+//! `build_gateway_redirect_flows_for_lrouter()`,
+//! `build_arp_request_flows_for_lrouter()`,
+//! `build_lrouter_nat_defrag_and_lb()` (defaults only),
+//! `build_lb_affinity_default_flows()` and
+//! `build_egress_delivery_flows_for_lrouter_port()` in northd.c.
+
+use super::net::parse_v6_cidr;
+use super::{LrpCtx, RouterCtx};
+use crate::rules::addr::solicited_node;
+use crate::rules::{Lflow, DROP};
+use crate::stage::Stage;
+
+/// Priority 0 `next;` in both packet-length stages (`gateway_mtu` flows are
+/// not handled yet).
+pub fn chk_pkt_len(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrInChkPktLen,
+        0,
+        "1",
+        "next;",
+        12776,
+    ));
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrInLargerPkts,
+        0,
+        "1",
+        "next;",
+        12778,
+    ));
+}
+
+/// Priority 0 `next;` (redirects of distributed gateway ports are not
+/// handled yet).
+pub fn gw_redirect(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrInGwRedirect,
+        0,
+        "1",
+        "next;",
+        12872,
+    ));
+}
+
+/// Neighbor solicitation for IPv6 static-route next hops (priority 200),
+/// ARP and ND requests for unresolved next hops (priority 100), output
+/// (priority 0).
+pub fn arp_request(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    let dp = r.dp();
+    for route in &r.routes {
+        let Some((gw, 128)) = parse_v6_cidr(&route.nexthop) else {
+            continue;
+        };
+        let sn = solicited_node(&gw);
+        let o = sn.octets();
+        let m = format!(
+            "eth.dst == 00:00:00:00:00:00 && ip6 && xxreg0 == {}",
+            route.nexthop
+        );
+        let a = format!(
+            "nd_ns {{ eth.dst = 33:33:{:02x}:{:02x}:{:02x}:{:02x}; ip6.dst = {sn}; nd.target = {}; output; }};",
+            o[12], o[13], o[14], o[15], route.nexthop
+        );
+        out.push(Lflow::new(dp, Stage::LrInArpRequest, 200, &m, &a, 12921).hint(route.uuid));
+    }
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpRequest,
+        100,
+        "eth.dst == 00:00:00:00:00:00 && ip4",
+        "arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };",
+        12929,
+    ));
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpRequest,
+        100,
+        "eth.dst == 00:00:00:00:00:00 && ip6",
+        "nd_ns { nd.target = xxreg0; output; };",
+        12940,
+    ));
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInArpRequest,
+        0,
+        "1",
+        "output;",
+        12948,
+    ));
+}
+
+/// Default `next;` of the NAT, defragmentation and ECMP-stateful stages, and
+/// `lr_out_snat` priority 120 for ND solicitations.
+pub fn nat_defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    let dp = r.dp();
+    let next = "next;";
+    for (stage, a, line) in [
+        (Stage::LrInDefrag, next, 14243),
+        (Stage::LrInUnsnat, next, 14244),
+        (Stage::LrOutChkDnatLocal, "reg9[4] = 0; next;", 14245),
+        (Stage::LrOutSnat, next, 14247),
+        (Stage::LrInDnat, next, 14248),
+        (Stage::LrOutUndnat, next, 14249),
+        (Stage::LrOutPostUndnat, next, 14250),
+        (Stage::LrOutPostSnat, next, 14251),
+        (Stage::LrOutEgrLoop, next, 14252),
+        (Stage::LrInEcmpStateful, next, 14253),
+    ] {
+        out.push(Lflow::new(dp, stage, 0, "1", a, line));
+    }
+    out.push(Lflow::new(dp, Stage::LrOutSnat, 120, "nd_ns", next, 14335));
+}
+
+/// Priority 0 `next;` in the router's load-balancer affinity stages.
+pub fn lb_affinity_defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrInLbAffCheck,
+        0,
+        "1",
+        "next;",
+        7490,
+    ));
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrInLbAffLearn,
+        0,
+        "1",
+        "next;",
+        7491,
+    ));
+}
+
+/// Enabled ports: priority 100 output, and the default drop.
+pub fn delivery_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    if !p.lrp.is_enabled() {
+        return;
+    }
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrOutDelivery,
+        100,
+        &format!("outport == {}", p.json_key()),
+        "output;",
+        12995,
+    ));
+    out.push(Lflow::new(
+        r.dp(),
+        Stage::LrOutDelivery,
+        0,
+        "1",
+        DROP,
+        12998,
+    ));
+}

@@ -1,0 +1,292 @@
+//! `lr_in_ip_input`: `build_misc_local_traffic_drop_flows_for_lrouter()`,
+//! `build_dhcpv6_reply_flows_for_lrouter_port()`,
+//! `build_ipv6_input_flows_for_lrouter_port()`,
+//! `build_lrouter_ipv4_ip_input()` and `build_lrouter_drop_own_dest()` in
+//! northd.c: replies to ARP, ND and pings for the router's own addresses,
+//! ICMP errors (port unreachable, time exceeded), and drops.
+//!
+//! Not handled yet: BFD, load-balancer VIPs, NAT addresses, multicast relay
+//! and `mcast_flood` ports, distributed gateway ports' chassis checks.
+
+use super::{LrpCtx, RouterCtx};
+use crate::rules::{Lflow, DROP};
+use crate::stage::Stage;
+
+/// Router-level drops and defaults (priorities 100 down to 0).
+pub fn misc_drops(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    let dp = r.dp();
+    let s = Stage::LrInIpInput;
+    out.push(Lflow::new(
+        dp,
+        s,
+        100,
+        "ip4.src_mcast ||ip4.src == 255.255.255.255 || ip4.src == 127.0.0.0/8 || \
+         ip4.dst == 127.0.0.0/8 || ip4.src == 0.0.0.0/8 || ip4.dst == 0.0.0.0/8",
+        DROP,
+        13021,
+    ));
+    out.push(Lflow::new(dp, s, 85, "arp || nd", DROP, 13035));
+    out.push(Lflow::new(dp, s, 84, "nd_rs || nd_ra", "next;", 13041));
+    out.push(Lflow::new(dp, s, 83, "ip6.mcast_rsvd", DROP, 13045));
+    out.push(Lflow::new(dp, s, 82, "ip4.mcast || ip6.mcast", DROP, 13049));
+    out.push(Lflow::new(dp, s, 50, "eth.bcast", DROP, 13056));
+    out.push(Lflow::new(
+        dp,
+        s,
+        32,
+        "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)",
+        DROP,
+        13073,
+    ));
+    out.push(Lflow::new(dp, s, 30, "ip.ttl == {0, 1}", DROP, 13078));
+    out.push(Lflow::new(dp, s, 0, "1", "next;", 13083));
+}
+
+/// DHCPv6 replies to each IPv6 address of the port go to the controller.
+pub fn dhcpv6_reply(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    for n in &p.net.ipv6 {
+        out.push(Lflow::new(
+            r.dp(),
+            Stage::LrInIpInput,
+            100,
+            &format!(
+                "ip6.dst == {} && udp.src == 547 && udp.dst == 546",
+                n.addr_s()
+            ),
+            "reg0 = 0; handle_dhcpv6_reply;",
+            13098,
+        ));
+    }
+}
+
+fn hinted(r: &RouterCtx, p: &LrpCtx, prio: u16, m: &str, a: &str, line: u32) -> Lflow {
+    Lflow::new(r.dp(), Stage::LrInIpInput, prio, m, a, line).hint(p.lrp.uuid)
+}
+
+/// Whether port-unreachable replies are generated (not on gateway routers
+/// nor on routers with distributed gateway ports).
+fn port_unreachable(r: &RouterCtx) -> bool {
+    !r.is_gw_router() && r.n_l3dgw_ports() == 0
+}
+
+/// IPv6 on a port: echo replies, ND replies for the port's addresses, port
+/// unreachable, time exceeded (not for the link-local network).
+pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    let key = p.json_key();
+    let net = &p.net;
+    if !net.ipv6.is_empty() {
+        let m = format!(
+            "ip6.dst == {} && icmp6.type == 128 && icmp6.code == 0",
+            net.v6_set()
+        );
+        out.push(hinted(
+            r,
+            p,
+            90,
+            &m,
+            "ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 129; flags.loopback = 1; next; ",
+            13129,
+        ));
+    }
+    for n in &net.ipv6 {
+        let a = n.addr_s();
+        let m = format!(
+            "inport == {key} && ip6.dst == {{{a}, {}}} && nd_ns && nd.target == {a}",
+            n.sn_addr_s()
+        );
+        out.push(hinted(
+            r,
+            p,
+            90,
+            &m,
+            "nd_na_router { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; \
+             outport = inport; flags.loopback = 1; output; };",
+            11171,
+        ));
+    }
+    if port_unreachable(r) {
+        for n in &net.ipv6 {
+            let a = n.addr_s();
+            let base = format!("ip6 && ip6.dst == {a} && !ip.later_frag");
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && tcp"),
+                "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                13166,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && sctp"),
+                "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                13182,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && udp"),
+                "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; \
+                 icmp6.code = 4; next; };",
+                13201,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                70,
+                &base,
+                "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; \
+                 icmp6.code = 3; next; };",
+                13220,
+            ));
+        }
+    }
+    for n in net.ipv6.iter().filter(|n| !n.is_lla()) {
+        let ip = if p.lrp.n_gateway > 0 {
+            "ip6.dst <-> ip6.src".to_string()
+        } else {
+            format!("ip6.dst = ip6.src; ip6.src = {}", n.addr_s())
+        };
+        let m = format!(
+            "inport == {key} && ip6 && ip6.src == {}/{} && ip.ttl == {{0, 1}} && !ip.later_frag",
+            n.network_s(),
+            n.plen
+        );
+        let a = format!(
+            "icmp6 {{eth.dst <-> eth.src; {ip} ; ip.ttl = 254; icmp6.type = 3; /* Time exceeded */ \
+             icmp6.code = 0; /* TTL exceeded in transit */ outport = {key}; flags.loopback = 1; output; }};"
+        );
+        out.push(hinted(r, p, 31, &m, &a, 13262));
+    }
+}
+
+/// IPv4 on a port: drops of the router's own and broadcast source
+/// addresses, echo replies, time exceeded, ARP replies, port unreachable,
+/// and drops of traffic to the router's addresses (priority 60).
+pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    let key = p.json_key();
+    let net = &p.net;
+    if !net.ipv4.is_empty() {
+        out.push(hinted(
+            r,
+            p,
+            100,
+            &format!("ip4.src == {} && reg9[0] == 0", net.v4_set(true)),
+            DROP,
+            13340,
+        ));
+        out.push(hinted(
+            r,
+            p,
+            90,
+            &format!(
+                "ip4.dst == {} && icmp4.type == 8 && icmp4.code == 0",
+                net.v4_set(false)
+            ),
+            "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ",
+            13359,
+        ));
+    }
+    for n in &net.ipv4 {
+        let ip = if p.lrp.n_gateway > 0 {
+            "ip4.dst <-> ip4.src".to_string()
+        } else {
+            format!("ip4.dst = ip4.src; ip4.src = {}", n.addr_s())
+        };
+        let m = format!("inport == {key} && ip4 && ip.ttl == {{0, 1}} && !ip.later_frag");
+        let a = format!(
+            "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; \
+             /* TTL exceeded in transit */ {ip} ; ip.ttl = 254; outport = {key}; \
+             flags.loopback = 1; output; }};"
+        );
+        out.push(hinted(r, p, 31, &m, &a, 13390));
+    }
+    for n in &net.ipv4 {
+        let m = format!(
+            "inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}/{}",
+            n.addr_s(),
+            n.network_s(),
+            n.plen
+        );
+        out.push(hinted(
+            r,
+            p,
+            90,
+            &m,
+            "eth.dst = eth.src; eth.src = xreg0[0..47]; arp.op = 2; /* ARP reply */ \
+             arp.tha = arp.sha; arp.sha = xreg0[0..47]; arp.tpa <-> arp.spa; \
+             outport = inport; flags.loopback = 1; output;",
+            11115,
+        ));
+    }
+    if port_unreachable(r) {
+        for n in &net.ipv4 {
+            let base = format!("ip4 && ip4.dst == {} && !ip.later_frag", n.addr_s());
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && udp"),
+                "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; \
+                 icmp4.code = 3; next; };",
+                13494,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && tcp"),
+                "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                13510,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                80,
+                &format!("{base} && sctp"),
+                "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                13526,
+            ));
+            out.push(hinted(
+                r,
+                p,
+                70,
+                &base,
+                "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; \
+                 icmp4.code = 2; next; };",
+                13545,
+            ));
+        }
+    }
+    drop_own_dest(r, p, 60, out);
+}
+
+/// `build_lrouter_drop_own_dest()` in `lr_in_ip_input` (no SNAT or LB IPs
+/// yet, so every address of the port).
+fn drop_own_dest(r: &RouterCtx, p: &LrpCtx, prio: u16, out: &mut Vec<Lflow>) {
+    if !p.net.ipv4.is_empty() {
+        let ips: Vec<String> = p.net.ipv4.iter().map(|n| n.addr_s()).collect();
+        out.push(hinted(
+            r,
+            p,
+            prio,
+            &format!("ip4.dst == {{{}}}", ips.join(", ")),
+            DROP,
+            11304,
+        ));
+    }
+    if !p.net.ipv6.is_empty() {
+        let ips: Vec<String> = p.net.ipv6.iter().map(|n| n.addr_s()).collect();
+        out.push(hinted(
+            r,
+            p,
+            prio,
+            &format!("ip6.dst == {{{}}}", ips.join(", ")),
+            DROP,
+            11333,
+        ));
+    }
+}

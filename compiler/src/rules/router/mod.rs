@@ -1,0 +1,165 @@
+//! The logical-router pipeline (`lr_in_*`, `lr_out_*`) of ovn-northd 23.03
+//! and what router ports change on their peer switches.
+//!
+//! One module per group of northd stages; [`router_flows`] is the single
+//! dispatch point for the flows of one router, calling each module in the
+//! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
+//! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
+//!
+//! Gateway routers' and distributed gateway ports' NAT, load balancers,
+//! multicast relay, BFD, IPv6 RA and `gateway_mtu` are not handled yet (see
+//! golden/KNOWN_DIFFERENCES.md).
+
+pub mod admission;
+pub mod arp_resolve;
+pub mod binding;
+pub mod delivery;
+pub mod ip_input;
+pub mod net;
+pub mod policy;
+pub mod routing;
+pub mod switch_side;
+
+use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
+
+use super::{addr, Lflow};
+use crate::nb::{smap_get_bool, Lrp, Policy, Router, StaticRoute};
+pub use net::LrpNetworks;
+
+/// What the router-level rules know about one router port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LrpCtx {
+    /// The port.
+    pub lrp: Lrp,
+    /// `op->lrp_networks`.
+    pub net: LrpNetworks,
+    /// Name of the peer port (`op->peer`): the switch port of type
+    /// `router` naming this port, or the router port named by `peer`.
+    pub peer: Option<String>,
+    /// The port's bucket in northd's ports hmap (orders port-level flows).
+    pub hmap_order: u32,
+}
+
+impl LrpCtx {
+    /// `op->json_key`.
+    pub fn json_key(&self) -> String {
+        addr::json_key(&self.lrp.name)
+    }
+}
+
+/// What the router rules know about one logical router: the router, its
+/// ports, static routes and policies, each in the order of the NB row's
+/// reference set (sorted by UUID, as northd's IDL arrays are).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RouterCtx {
+    /// The router.
+    pub router: Router,
+    /// Its ports with valid MACs (`od->nbr->ports` that became `ovn_port`s).
+    pub ports: Vec<LrpCtx>,
+    /// Its static routes.
+    pub routes: Vec<StaticRoute>,
+    /// Its routing policies.
+    pub policies: Vec<Policy>,
+}
+
+impl RouterCtx {
+    /// The router's NB UUID (its datapath).
+    pub fn dp(&self) -> Uuid {
+        self.router.uuid
+    }
+
+    /// A router option as `smap_get_bool()` reads it.
+    pub fn option_bool(&self, key: &str, def: bool) -> bool {
+        smap_get_bool(&self.router.options, key, def)
+    }
+
+    /// `od->is_gw_router`: `options:chassis` is set.
+    pub fn is_gw_router(&self) -> bool {
+        self.router.option("chassis").is_some()
+    }
+
+    /// `od->n_l3dgw_ports`: ports with gateway chassis.
+    pub fn n_l3dgw_ports(&self) -> usize {
+        self.ports.iter().filter(|p| p.lrp.n_gateway > 0).count()
+    }
+
+    /// The port named `name`.
+    pub fn port(&self, name: &str) -> Option<&LrpCtx> {
+        self.ports.iter().find(|p| p.lrp.name == name)
+    }
+}
+
+/// A router port as its peer switch sees it (`op->peer` of a switch port of
+/// type `router`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LrpPeer {
+    /// The router (datapath of the router port).
+    pub lr: Uuid,
+    /// The router port's name.
+    pub name: String,
+    /// The router port's NB UUID.
+    pub uuid: Uuid,
+    /// `lrport_is_enabled()`.
+    pub enabled: bool,
+    /// Its networks.
+    pub net: LrpNetworks,
+    /// The router's `options:dynamic_neigh_routers`.
+    pub dynamic_neigh_routers: bool,
+}
+
+/// A switch port of type `router` with its router-port peer, on switch `ls`
+/// (an element of `od->router_ports`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SwitchRouterPort {
+    /// The switch.
+    pub ls: Uuid,
+    /// The switch port's UUID.
+    pub lsp: Uuid,
+    /// The switch port's name.
+    pub lsp_name: String,
+    /// Whether the switch port is enabled.
+    pub lsp_enabled: bool,
+    /// The switch port's bucket in northd's ports hmap.
+    pub hmap_order: u32,
+    /// The router port it connects to.
+    pub peer: LrpPeer,
+}
+
+/// Every logical flow of one router, in northd's order: router-level flows
+/// first, then each port's.
+pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    admission::admission(r, &mut out);
+    admission::neighbor(r, &mut out);
+    routing::nd_ra_defaults(r, &mut out);
+    routing::ip_routing_pre(r, &mut out);
+    routing::static_routes(r, &mut out);
+    routing::mcast_lookup(r, &mut out);
+    policy::policies(r, &mut out);
+    arp_resolve::defaults(r, &mut out);
+    delivery::chk_pkt_len(r, &mut out);
+    delivery::gw_redirect(r, &mut out);
+    delivery::arp_request(r, &mut out);
+    ip_input::misc_drops(r, &mut out);
+    delivery::nat_defaults(r, &mut out);
+    delivery::lb_affinity_defaults(r, &mut out);
+    for f in &mut out {
+        f.origin = (0, 0, String::new());
+    }
+    for p in &r.ports {
+        let start = out.len();
+        admission::admission_port(r, p, &mut out);
+        admission::neighbor_port(r, p, &mut out);
+        routing::connected_routes(r, p, &mut out);
+        arp_resolve::port(r, p, &mut out);
+        delivery::delivery_port(r, p, &mut out);
+        ip_input::dhcpv6_reply(r, p, &mut out);
+        ip_input::ipv6_input(r, p, &mut out);
+        ip_input::ipv4_input(r, p, &mut out);
+        for f in &mut out[start..] {
+            f.origin = (1, p.hmap_order, p.lrp.name.clone());
+        }
+    }
+    out
+}

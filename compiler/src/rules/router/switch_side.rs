@@ -1,0 +1,115 @@
+//! What a router port changes on its peer switch, for the switch port of
+//! type `router` connected to it: conntrack bypass (`skip_port_from_conntrack()`
+//! from `build_pre_acls()` / `build_pre_lb()`), ARP/ND requests for the
+//! router's addresses sent only to the router
+//! (`build_lswitch_rport_arp_req_flows()`), flooding of the router's own
+//! requests (`build_lswitch_rport_arp_req_self_orig_flow()`) and unicast
+//! lookup of the `router` address (`build_lswitch_ip_unicast_lookup()`).
+//! The ARP/ND responder for the router's addresses comes from the port's
+//! `router` address ([`crate::rules::PortCtx::lsp_addrs`]).
+//!
+//! Not handled yet: NAT and load-balancer addresses of the router,
+//! distributed gateway ports (`is_chassis_resident()` checks).
+
+use crate::rules::{Lflow, PortCtx, DROP};
+use crate::stage::Stage;
+
+/// Every switch-side flow of a router-type switch port with a peer.
+pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
+    let Some(peer) = &p.router_peer else { return };
+    let key = p.json_key();
+    let lsp = &p.lsp;
+    let skip = |out: &mut Vec<Lflow>, in_stage, out_stage| {
+        let egress = if p.has_stateful_acl {
+            "next;"
+        } else {
+            "ct_clear; next;"
+        };
+        out.push(
+            Lflow::new(
+                p.ls,
+                in_stage,
+                110,
+                &format!("ip && inport == {key}"),
+                "next;",
+                5806,
+            )
+            .io_port(&lsp.name)
+            .hint(lsp.uuid),
+        );
+        out.push(
+            Lflow::new(
+                p.ls,
+                out_stage,
+                110,
+                &format!("ip && outport == {key}"),
+                egress,
+                5809,
+            )
+            .io_port(&lsp.name)
+            .hint(lsp.uuid),
+        );
+    };
+    if p.has_stateful_acl {
+        skip(out, Stage::LsInPreAcl, Stage::LsOutPreAcl);
+    }
+    skip(out, Stage::LsInPreLb, Stage::LsOutPreLb);
+
+    if peer.enabled {
+        let (actions, line) = if p.all_router_ports {
+            (format!("outport = {key}; output;"), 8027)
+        } else {
+            (
+                format!("clone {{outport = {key}; output; }}; outport = \"_MC_flood_l2\"; output;"),
+                8022,
+            )
+        };
+        let mut req = |m: String| {
+            out.push(Lflow::new(p.ls, Stage::LsInL2Lkup, 80, &m, &actions, line).hint(lsp.uuid));
+        };
+        for n in &peer.net.ipv4 {
+            req(format!(
+                "flags[1] == 0 && arp.op == 1 && arp.tpa == {}",
+                n.addr_s()
+            ));
+        }
+        for n in &peer.net.ipv6 {
+            req(format!(
+                "flags[1] == 0 && nd_ns && nd.target == {}",
+                n.addr_s()
+            ));
+        }
+        if !p.all_router_ports {
+            out.push(Lflow::new(
+                p.ls,
+                Stage::LsInL2Lkup,
+                75,
+                &format!(
+                    "eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)",
+                    peer.net.ea_s
+                ),
+                "outport = \"_MC_flood_l2\"; output;",
+                7938,
+            ));
+        }
+    }
+
+    if lsp.addresses.iter().any(|a| a == "router") {
+        let action = if lsp.is_enabled() {
+            format!("outport = {key}; output;")
+        } else {
+            DROP.to_string()
+        };
+        out.push(
+            Lflow::new(
+                p.ls,
+                Stage::LsInL2Lkup,
+                50,
+                &format!("eth.dst == {}", peer.net.ea_s),
+                &action,
+                9193,
+            )
+            .hint(lsp.uuid),
+        );
+    }
+}
