@@ -2,6 +2,7 @@
 //! the subcommand modules.
 
 mod compile;
+mod northd;
 
 use clap::{Parser, Subcommand};
 
@@ -17,12 +18,16 @@ struct Cli {
 enum Command {
     /// Compile a Northbound database into Southbound logical flows.
     Compile(compile::Args),
+    /// Run as ovn-northd: keep the Southbound database compiled from the
+    /// Northbound (lock, nb_cfg, status and ovn-appctl as ovn-northd 23.03).
+    Northd(northd::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(args) => compile::run(args),
+        Command::Northd(args) => northd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
