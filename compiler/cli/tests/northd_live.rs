@@ -253,7 +253,7 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
         wait_for("real northd exit", || !real_ctl.exists());
 
         let n = Northd::start(o.dir(), "ovnflow");
-        sync(&o);
+        wait_for("reconciliation", || n.counter("sb_full_reconcile") >= 1);
         assert_eq!(n.status(), "Status: active");
         assert_eq!(
             n.rows_written(),
@@ -261,6 +261,9 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
             "{name}: takeover rewrote rows:\n{}",
             n.appctl(&["stats"])
         );
+        // A sync bumps nb_cfg: exactly SB_Global is written.
+        sync(&o);
+        assert_eq!(n.rows_written(), 1, "{}", n.appctl(&["stats"]));
         let after = sb_tables(&o);
         for t in ["Logical_Flow", "Datapath_Binding", "Port_Binding"] {
             assert_eq!(before.get(t), after.get(t), "{name}: {t} changed");
@@ -353,8 +356,9 @@ fn standby_takes_over_when_active_dies() {
     let before = canonical(&sb_tables(&o));
     drop(a); // SIGKILL
     wait_for("b active", || b.status() == "Status: active");
-    sync(&o);
+    wait_for("reconciliation", || b.counter("sb_full_reconcile") >= 1);
     assert_eq!(b.rows_written(), 0, "{}", b.appctl(&["stats"]));
+    sync(&o);
     assert_eq!(canonical(&sb_tables(&o)), before);
     // Pause and resume: paused gives up the lock.
     b.appctl(&["pause"]);
@@ -417,8 +421,8 @@ fn sb_server_restart_converges() {
     let ours = canonical(&sb_tables(&o));
     assert_eq!(ours, compiled_from_history(&o), "{}", diff(&ours, &compiled_from_history(&o)));
     assert_ne!(ours, expected);
+    kill_sb();
     drop(_sb);
-    wait_for("sb server gone", || !dir.join("sb.pid").exists());
     // A fresh, empty SB.
     let status = Command::new("ovsdb-tool")
         .arg("create")

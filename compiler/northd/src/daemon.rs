@@ -121,7 +121,12 @@ fn reply(text: String) -> Result<String, String> {
 
 fn handler(shared: Arc<Mutex<Shared>>) -> Handler<Ctl> {
     Arc::new(move |cmd, args| {
-        let sh = shared.lock().expect("shared state");
+        let mut sh = shared.lock().expect("shared state");
+        match cmd {
+            "pause" => sh.paused = true,
+            "resume" => sh.paused = false,
+            _ => {}
+        }
         let then = |c| Outcome {
             reply: Ok(String::new()),
             then: Some(c),
@@ -312,8 +317,9 @@ impl Daemon {
     }
 
     fn publish(&self) {
+        // `paused` is the control socket's: it changes when `pause` or
+        // `resume` is answered, as in ovn-northd.
         let mut sh = self.shared.lock().expect("shared state");
-        sh.paused = self.paused;
         sh.active = self.lock_held && !self.paused;
         sh.n_threads = self.n_threads;
         sh.connected = (self.nb_ready, self.reconciler.is_some());
