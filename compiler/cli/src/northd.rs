@@ -19,7 +19,12 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     /// Number of dataflow worker threads (1 to 256).
-    #[arg(long = "n-threads", value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
+    #[arg(
+        long = "n-threads",
+        value_name = "N",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub n_threads: i64,
     /// Control socket [default: $OVN_RUNDIR/ovn-northd.PID.ctl].
     #[arg(long, value_name = "SOCKET")]
@@ -46,8 +51,16 @@ fn config(args: &Args) -> Result<(Config, Option<String>)> {
     let (n_threads, warning) = config::clamp_threads(args.n_threads);
     Ok((
         Config {
-            nb_db: args.ovnnb_db.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| config::default_db(true)),
-            sb_db: args.ovnsb_db.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| config::default_db(false)),
+            nb_db: args
+                .ovnnb_db
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| config::default_db(true)),
+            sb_db: args
+                .ovnsb_db
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| config::default_db(false)),
             unixctl: config::unixctl_path(args.unixctl.as_deref()),
             n_threads,
             paused: args.dry_run,
@@ -67,7 +80,9 @@ pub fn run(args: Args) -> Result<()> {
         let ready = match (&cfg.pidfile, &args.unixctl) {
             (Some(p), _) => p.clone(),
             (None, Some(_)) => cfg.unixctl.clone(),
-            (None, None) => bail!("--detach needs --pidfile or --unixctl to know when the daemon is ready"),
+            (None, None) => {
+                bail!("--detach needs --pidfile or --unixctl to know when the daemon is ready")
+            }
         };
         process::detach(&ready).context("--detach")?;
         return Ok(());

@@ -45,8 +45,14 @@ fn env_cmd(dir: &Path, bin: &str) -> Command {
     ] {
         c.env(v, dir);
     }
-    c.env("OVN_NB_DB", format!("unix:{}", dir.join("nb.sock").display()));
-    c.env("OVN_SB_DB", format!("unix:{}", dir.join("sb.sock").display()));
+    c.env(
+        "OVN_NB_DB",
+        format!("unix:{}", dir.join("nb.sock").display()),
+    );
+    c.env(
+        "OVN_SB_DB",
+        format!("unix:{}", dir.join("sb.sock").display()),
+    );
     c.stdin(Stdio::null());
     c
 }
@@ -63,7 +69,10 @@ impl Northd {
         let child = env_cmd(dir, env!("CARGO_BIN_EXE_ovnflow"))
             .arg("northd")
             .arg(format!("--unixctl={}", ctl.display()))
-            .arg(format!("--log-file={}", dir.join(format!("{name}.log")).display()))
+            .arg(format!(
+                "--log-file={}",
+                dir.join(format!("{name}.log")).display()
+            ))
             .arg(format!("--ovnnb-db=unix:{}", dir.join("nb.sock").display()))
             .arg(format!("--ovnsb-db=unix:{}", dir.join("sb.sock").display()))
             .stdout(Stdio::null())
@@ -110,7 +119,10 @@ impl Northd {
             .find(|l| l.split_whitespace().next() == Some(name))
             .unwrap_or_else(|| panic!("no timing {name} in {text}"));
         let words: Vec<&str> = line.split_whitespace().collect();
-        let i = words.iter().position(|w| *w == format!("{field}:")).unwrap();
+        let i = words
+            .iter()
+            .position(|w| *w == format!("{field}:"))
+            .unwrap();
         words[i + 1].parse().unwrap()
     }
 }
@@ -210,10 +222,18 @@ fn drop_in_matches_compiler_and_real_northd_on_the_corpus() {
         let compiled = compiled_from_history(&o);
         let northd = from_text(&e.read("sb.txt").unwrap()).unwrap();
         if ours != compiled {
-            failures.push(format!("{}: daemon != compiler\n{}", e.name, diff(&ours, &compiled)));
+            failures.push(format!(
+                "{}: daemon != compiler\n{}",
+                e.name,
+                diff(&ours, &compiled)
+            ));
         }
         if switch_only(&e) && ours != northd {
-            failures.push(format!("{}: daemon != ovn-northd\n{}", e.name, diff(&ours, &northd)));
+            failures.push(format!(
+                "{}: daemon != ovn-northd\n{}",
+                e.name,
+                diff(&ours, &northd)
+            ));
         }
         assert_eq!(n.status(), "Status: active");
         eprintln!(
@@ -236,7 +256,10 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
         return;
     }
     for name in ["churn", "acls", "dhcp", "port-types"] {
-        assert!(switch_only(&entry(name)), "{name} is not identical in golden");
+        assert!(
+            switch_only(&entry(name)),
+            "{name} is not identical in golden"
+        );
         let e = entry(name);
         let mut o = Oracle::start().unwrap();
         let txns = e.nb_transactions().unwrap();
@@ -270,10 +293,15 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
         }
 
         // An edit: a new switch port with an ACL.
-        let ls = o.nbctl("--bare --columns=name find Logical_Switch").unwrap();
+        let ls = o
+            .nbctl("--bare --columns=name find Logical_Switch")
+            .unwrap();
         let ls = ls.split_whitespace().next().unwrap().to_string();
         nbctl(&o, &format!("lsp-add {ls} takeover-p1 -- lsp-set-addresses takeover-p1 \"0a:00:00:00:10:01 10.99.0.1\""));
-        nbctl(&o, &format!("acl-add {ls} from-lport 1001 \"inport == \\\"takeover-p1\\\"\" drop"));
+        nbctl(
+            &o,
+            &format!("acl-add {ls} from-lport 1001 \"inport == \\\"takeover-p1\\\"\" drop"),
+        );
         sync(&o);
         assert!(n.rows_written() > 0);
         let ours = canonical(&sb_tables(&o));
@@ -281,10 +309,22 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
         // Real northd on our SB: it must find it as it would have written it.
         let out = env_cmd(o.dir(), "ovn-northd")
             .arg("--no-chdir")
-            .arg(format!("--unixctl={}", o.dir().join("northd2.ctl").display()))
-            .arg(format!("--log-file={}", o.dir().join("northd2.log").display()))
-            .arg(format!("--ovnnb-db=unix:{}", o.dir().join("nb.sock").display()))
-            .arg(format!("--ovnsb-db=unix:{}", o.dir().join("sb.sock").display()))
+            .arg(format!(
+                "--unixctl={}",
+                o.dir().join("northd2.ctl").display()
+            ))
+            .arg(format!(
+                "--log-file={}",
+                o.dir().join("northd2.log").display()
+            ))
+            .arg(format!(
+                "--ovnnb-db=unix:{}",
+                o.dir().join("nb.sock").display()
+            ))
+            .arg(format!(
+                "--ovnsb-db=unix:{}",
+                o.dir().join("sb.sock").display()
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -292,7 +332,12 @@ fn takeover_from_real_northd_writes_nothing_then_follows_edits() {
         let _real = Proc(out);
         sync(&o);
         let theirs = canonical(&sb_tables(&o));
-        assert_eq!(ours, theirs, "{name}: real northd corrected our SB\n{}", diff(&ours, &theirs));
+        assert_eq!(
+            ours,
+            theirs,
+            "{name}: real northd corrected our SB\n{}",
+            diff(&ours, &theirs)
+        );
     }
 }
 
@@ -304,7 +349,8 @@ fn incremental_edits_equal_from_scratch_compile() {
         return;
     }
     let o = Oracle::start().unwrap();
-    o.transact(&ovnflow_golden::regen::initial_nb_global()).unwrap();
+    o.transact(&ovnflow_golden::regen::initial_nb_global())
+        .unwrap();
     let n = Northd::start(o.dir(), "ovnflow");
     let steps = [
         "ls-add sw0",
@@ -329,7 +375,12 @@ fn incremental_edits_equal_from_scratch_compile() {
         latencies.push(t.elapsed());
         let ours = canonical(&sb_tables(&o));
         let expected = compiled_from_history(&o);
-        assert_eq!(ours, expected, "after `{step}`:\n{}", diff(&ours, &expected));
+        assert_eq!(
+            ours,
+            expected,
+            "after `{step}`:\n{}",
+            diff(&ours, &expected)
+        );
     }
     let nb_to_sb = n.timing_ms("nb_to_sb", "avg");
     eprintln!(
@@ -369,9 +420,16 @@ fn standby_takes_over_when_active_dies() {
     nbctl(&o, "ls-add ha-sw -- lsp-add ha-sw ha-p1");
     sync(&o);
     let ours = canonical(&sb_tables(&o));
-    assert_eq!(ours, compiled_from_history(&o), "{}", diff(&ours, &compiled_from_history(&o)));
+    assert_eq!(
+        ours,
+        compiled_from_history(&o),
+        "{}",
+        diff(&ours, &compiled_from_history(&o))
+    );
     assert!(b.appctl(&["coverage/show"]).contains("sb_txn"));
-    assert!(b.appctl(&["list-commands"]).contains("inc-engine/recompute"));
+    assert!(b
+        .appctl(&["list-commands"])
+        .contains("inc-engine/recompute"));
     b.appctl(&["inc-engine/recompute"]);
     sync(&o);
     assert_eq!(canonical(&sb_tables(&o)), ours);
@@ -419,7 +477,12 @@ fn sb_server_restart_converges() {
     let _sb = start_sb("sb.db");
     sync(&o);
     let ours = canonical(&sb_tables(&o));
-    assert_eq!(ours, compiled_from_history(&o), "{}", diff(&ours, &compiled_from_history(&o)));
+    assert_eq!(
+        ours,
+        compiled_from_history(&o),
+        "{}",
+        diff(&ours, &compiled_from_history(&o))
+    );
     assert_ne!(ours, expected);
     kill_sb();
     drop(_sb);
@@ -456,14 +519,19 @@ fn k8s_generated_timings() {
         policies: 20,
     };
     let o = Oracle::start().unwrap();
-    o.transact(&ovnflow_golden::regen::initial_nb_global()).unwrap();
-    o.transact(&ovnflow_golden::gen::k8s::k8s(&shape)).unwrap();
+    // The generated NB has its NB_Global (with mac_prefix and svc_monitor_mac).
+    big_transact(&o, ovnflow_golden::gen::k8s::k8s(&shape));
     let t = Instant::now();
     let n = Northd::start(o.dir(), "ovnflow");
     sync(&o);
     let wall = t.elapsed();
     let ours = canonical(&sb_tables(&o));
-    assert_eq!(ours, compiled_from_history(&o), "{}", diff(&ours, &compiled_from_history(&o)));
+    assert_eq!(
+        ours,
+        compiled_from_history(&o),
+        "{}",
+        diff(&ours, &compiled_from_history(&o))
+    );
     let start_to_sb = n.timing_ms("start_to_sb", "last");
     let mut syncs = Vec::new();
     for i in 0..10 {
@@ -483,4 +551,26 @@ fn k8s_generated_timings() {
         n.timing_ms("nb_to_sb", "max"),
         syncs.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>()
     );
+}
+
+/// A transaction too large for `ovsdb-client`'s command line, through our
+/// client.
+fn big_transact(o: &Oracle, params: serde_json::Value) {
+    let mut ops = params.as_array().unwrap().clone();
+    let db = ops.remove(0);
+    let remote =
+        ovsdb::remote::Remote::parse(&format!("unix:{}", o.dir().join("nb.sock").display()))
+            .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (conn, _notes) = ovsdb::client::Connection::connect(&remote, &Default::default())
+            .await
+            .unwrap();
+        conn.transact_checked(db.as_str().unwrap(), ops)
+            .await
+            .unwrap();
+    });
 }

@@ -169,10 +169,16 @@ fn handler(shared: Arc<Mutex<Shared>>) -> Handler<Ctl> {
     })
 }
 
+/// A row before and after (absent when inserted / deleted).
+type OldNew = (Option<Arc<Row>>, Option<Arc<Row>>);
+
+/// Tunnel keys: `(datapath owner, key)` and `(datapath owner, port owner, key)`.
+type Keys = (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)>);
+
 /// Net changes of several deltas: `(table, uuid)` → (first old, last new).
 #[derive(Default)]
 struct Pending {
-    rows: BTreeMap<(String, Uuid), (Option<Arc<Row>>, Option<Arc<Row>>)>,
+    rows: BTreeMap<(String, Uuid), OldNew>,
     since: Option<Instant>,
 }
 
@@ -232,7 +238,7 @@ impl Pending {
 /// The tunnel keys the SB holds, by NB owner: datapaths by
 /// `external_ids:logical-switch`/`logical-router`, ports by name through
 /// the NB (for [`Compiler::adopt_keys`]).
-fn sb_keys(nb: &Mirror, sb: &Mirror) -> (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)>) {
+fn sb_keys(nb: &Mirror, sb: &Mirror) -> Keys {
     let key = |r: &Row| {
         r.get("tunnel_key")
             .and_then(|d| d.as_i64())
@@ -243,7 +249,10 @@ fn sb_keys(nb: &Mirror, sb: &Mirror) -> (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)
     for (u, r) in sb.table("Datapath_Binding") {
         let ids = r.get("external_ids");
         let owner = ids
-            .and_then(|d| d.get_str("logical-switch").or_else(|| d.get_str("logical-router")))
+            .and_then(|d| {
+                d.get_str("logical-switch")
+                    .or_else(|| d.get_str("logical-router"))
+            })
             .and_then(|s| Uuid::parse_str(s).ok());
         if let (Some(o), Some(k)) = (owner, key(r)) {
             dp_owner.insert(*u, o);
@@ -365,7 +374,13 @@ impl Daemon {
                 self.need_full = true;
                 self.compile(changes);
             }
-            (Db::Nb, DbEvent::Changes { changes, reconnected }) => {
+            (
+                Db::Nb,
+                DbEvent::Changes {
+                    changes,
+                    reconnected,
+                },
+            ) => {
                 self.nb.apply(&changes);
                 if reconnected {
                     tracing::info!("OVN NB IDL reconnected, force recompute.");
@@ -381,7 +396,13 @@ impl Daemon {
                 self.reconciler = Some(Reconciler::new(schema, SB_TABLES));
                 self.need_full = true;
             }
-            (Db::Sb, DbEvent::Changes { changes, reconnected }) => {
+            (
+                Db::Sb,
+                DbEvent::Changes {
+                    changes,
+                    reconnected,
+                },
+            ) => {
                 self.sb.apply(&changes);
                 if reconnected {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
@@ -610,8 +631,9 @@ pub async fn run_with_ready<G>(
         ..Shared::default()
     }));
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
-    let _unixctl = UnixctlServer::start(&config.unixctl, commands(), handler(shared.clone()), ctl_tx)
-        .map_err(|e| DaemonError(e.to_string()))?;
+    let _unixctl =
+        UnixctlServer::start(&config.unixctl, commands(), handler(shared.clone()), ctl_tx)
+            .map_err(|e| DaemonError(e.to_string()))?;
     let _ready = ready(&config).map_err(|e| DaemonError(e.to_string()))?;
     let (db_tx, mut db_rx) = mpsc::unbounded_channel();
     let (nb_reset_tx, nb_reset_rx) = mpsc::unbounded_channel();

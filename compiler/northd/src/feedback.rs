@@ -103,7 +103,15 @@ type Cells = BTreeMap<(String, Uuid), BTreeMap<String, Datum>>;
 impl Feedback {
     /// Records `desired` for a cell unless the NB holds it or it was
     /// already written and is not back yet.
-    fn want(&mut self, cells: &mut Cells, table: &str, uuid: Uuid, column: &str, current: Option<&Datum>, desired: Datum) {
+    fn want(
+        &mut self,
+        cells: &mut Cells,
+        table: &str,
+        uuid: Uuid,
+        column: &str,
+        current: Option<&Datum>,
+        desired: Datum,
+    ) {
         let key = (table.to_string(), uuid, column.to_string());
         if current == Some(&desired) {
             self.written.remove(&key);
@@ -137,7 +145,11 @@ impl Feedback {
                 .clone(),
         };
         opts.insert("mac_prefix".into(), prefix);
-        if opts.get("svc_monitor_mac").and_then(|m| parse_mac(m)).is_none() {
+        if opts
+            .get("svc_monitor_mac")
+            .and_then(|m| parse_mac(m))
+            .is_none()
+        {
             let mac = self
                 .svc_monitor_mac
                 .get_or_insert_with(|| mac_text(&random_mac()))
@@ -187,8 +199,17 @@ impl Feedback {
                 .insert("nb_cfg_timestamp".into(), Datum::scalar(cycle.now_ms));
         }
         if let Some(cfg) = cycle.sb_cfg.filter(|c| *c != 0) {
-            if int(g, "sb_cfg") != cfg && self.written.get(&(t.into(), uuid, "sb_cfg".into())) != Some(&Datum::scalar(cfg)) {
-                self.want(cells, t, uuid, "sb_cfg", col(g, "sb_cfg"), Datum::scalar(cfg));
+            if int(g, "sb_cfg") != cfg
+                && self.written.get(&(t.into(), uuid, "sb_cfg".into())) != Some(&Datum::scalar(cfg))
+            {
+                self.want(
+                    cells,
+                    t,
+                    uuid,
+                    "sb_cfg",
+                    col(g, "sb_cfg"),
+                    Datum::scalar(cfg),
+                );
                 cells
                     .entry((t.to_string(), uuid))
                     .or_default()
@@ -202,7 +223,11 @@ impl Feedback {
             let remote = col(cp, "chassis")
                 .and_then(|d| d.as_uuid())
                 .and_then(|c| sb.get("Chassis", &c))
-                .and_then(|ch| col(ch, "other_config").and_then(|o| o.get_str("is-remote")).map(|v| v == "true"))
+                .and_then(|ch| {
+                    col(ch, "other_config")
+                        .and_then(|o| o.get_str("is-remote"))
+                        .map(|v| v == "true")
+                })
                 .unwrap_or(false);
             if remote {
                 continue;
@@ -217,7 +242,14 @@ impl Feedback {
             }
         }
         if int(g, "hv_cfg") != hv_cfg {
-            self.want(cells, t, uuid, "hv_cfg", col(g, "hv_cfg"), Datum::scalar(hv_cfg));
+            self.want(
+                cells,
+                t,
+                uuid,
+                "hv_cfg",
+                col(g, "hv_cfg"),
+                Datum::scalar(hv_cfg),
+            );
             cells
                 .entry((t.to_string(), uuid))
                 .or_default()
@@ -261,7 +293,14 @@ impl Feedback {
                 false
             };
             let desired = Datum::set([Atom::Boolean(up)]);
-            self.want(cells, "Logical_Switch_Port", *lsp_uuid, "up", col(lsp, "up"), desired);
+            self.want(
+                cells,
+                "Logical_Switch_Port",
+                *lsp_uuid,
+                "up",
+                col(lsp, "up"),
+                desired,
+            );
         }
     }
 }
@@ -343,9 +382,10 @@ mod tests {
         };
         let ops = f.plan(&nb, &sb, cycle);
         assert_eq!(ops.len(), 2, "{ops:?}");
-        assert_eq!(ops[0]["row"]["sb_cfg"], json!(3));
-        assert_eq!(ops[0]["row"]["sb_cfg_timestamp"], json!(42));
-        assert_eq!(ops[1]["row"]["up"], json!(true));
+        let of = |t: &str| ops.iter().find(|o| o["table"] == t).unwrap();
+        assert_eq!(of("NB_Global")["row"]["sb_cfg"], json!(3));
+        assert_eq!(of("NB_Global")["row"]["sb_cfg_timestamp"], json!(42));
+        assert_eq!(of("Logical_Switch_Port")["row"]["up"], json!(true));
         // Not seen back yet: not written again.
         assert!(f.plan(&nb, &sb, cycle).is_empty());
     }

@@ -93,21 +93,26 @@ pub fn spawn_monitor(
         let mut delay = BACKOFF_MIN;
         let mut logged = false;
         loop {
-            let mut session =
-                match ReplicaSession::connect(remotes.clone(), db.name(), &[], true, Options::default())
-                    .await
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        if !logged {
-                            tracing::warn!("{}: {e} (retrying)", db.name());
-                            logged = true;
-                        }
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(BACKOFF_MAX);
-                        continue;
+            let mut session = match ReplicaSession::connect(
+                remotes.clone(),
+                db.name(),
+                &[],
+                true,
+                Options::default(),
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    if !logged {
+                        tracing::warn!("{}: {e} (retrying)", db.name());
+                        logged = true;
                     }
-                };
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
             tracing::info!("{}: connected", db.name());
             delay = BACKOFF_MIN;
             logged = false;
@@ -156,7 +161,13 @@ pub fn spawn_monitor(
 async fn connect_leader(
     remotes: &[Remote],
     db: Db,
-) -> Result<(Connection, mpsc::UnboundedReceiver<ovsdb::client::Notification>), ClientError> {
+) -> Result<
+    (
+        Connection,
+        mpsc::UnboundedReceiver<ovsdb::client::Notification>,
+    ),
+    ClientError,
+> {
     let mut last = ClientError::NoRemote("no remotes".into());
     for r in remotes {
         let (conn, notes) = match Connection::connect(r, &Options::default()).await {

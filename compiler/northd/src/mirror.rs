@@ -20,7 +20,10 @@ impl Mirror {
     pub fn apply(&mut self, changes: &[RowChange]) {
         for ch in changes {
             match ch {
-                RowChange::Insert { table, uuid, new } | RowChange::Modify { table, uuid, new, .. } => {
+                RowChange::Insert { table, uuid, new }
+                | RowChange::Modify {
+                    table, uuid, new, ..
+                } => {
                     self.tables
                         .entry(table.clone())
                         .or_default()

@@ -177,7 +177,13 @@ impl Reconciler {
             .map(|t| t.to_string())
             .collect();
         let mut order: Vec<String> = Vec::new();
-        fn visit(t: &str, owned: &[String], s: &DatabaseSchema, seen: &mut Vec<String>, path: &mut Vec<String>) {
+        fn visit(
+            t: &str,
+            owned: &[String],
+            s: &DatabaseSchema,
+            seen: &mut Vec<String>,
+            path: &mut Vec<String>,
+        ) {
             if seen.iter().any(|x| x == t) || path.iter().any(|x| x == t) {
                 return;
             }
@@ -271,8 +277,15 @@ impl Reconciler {
             "Multicast_Group" => format!("{} {}", s("datapath"), s("name")),
             "Logical_DP_Group" => s("datapaths"),
             "IP_Multicast" => s("datapath"),
-            "Port_Group" | "Address_Set" | "DHCP_Options" | "DHCPv6_Options" | "RBAC_Role"
-            | "Meter" | "Load_Balancer" | "HA_Chassis_Group" | "Chassis_Template_Var" => s("name"),
+            "Port_Group"
+            | "Address_Set"
+            | "DHCP_Options"
+            | "DHCPv6_Options"
+            | "RBAC_Role"
+            | "Meter"
+            | "Load_Balancer"
+            | "HA_Chassis_Group"
+            | "Chassis_Template_Var" => s("name"),
             "RBAC_Permission" => s("table"),
             "SB_Global" => String::new(),
             "DNS" => format!("{:?}", col("external_ids").get_str("dns_id")),
@@ -568,7 +581,10 @@ mod tests {
         assert_eq!(plan.binding.sb("Port_Binding", u(2)), u(101));
         let insert = plan.ops.iter().find(|o| o["op"] == "insert").unwrap();
         assert_eq!(insert["uuid"], u(3).to_string());
-        assert_eq!(insert["row"]["datapath"], json!(["uuid", u(100).to_string()]));
+        assert_eq!(
+            insert["row"]["datapath"],
+            json!(["uuid", u(100).to_string()])
+        );
     }
 
     #[test]

@@ -144,13 +144,19 @@ fn dispatch<T>(
     };
     if args.len() < spec.min_args {
         return Outcome {
-            reply: Err(format!("\"{method}\" command requires at least {} arguments", spec.min_args)),
+            reply: Err(format!(
+                "\"{method}\" command requires at least {} arguments",
+                spec.min_args
+            )),
             then: None,
         };
     }
     if args.len() > spec.max_args {
         return Outcome {
-            reply: Err(format!("\"{method}\" command takes at most {} arguments", spec.max_args)),
+            reply: Err(format!(
+                "\"{method}\" command takes at most {} arguments",
+                spec.max_args
+            )),
             then: None,
         };
     }
@@ -179,7 +185,11 @@ async fn serve<T>(
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -205,6 +215,18 @@ async fn serve<T>(
 mod tests {
     use super::*;
 
+    async fn roundtrip(s: &mut UnixStream, framer: &mut Framer, req: Vec<u8>) -> (Value, Value) {
+        let mut buf = vec![0u8; 4096];
+        s.write_all(&req).await.unwrap();
+        loop {
+            if let Some(Message::Response { result, error, .. }) = framer.next_message().unwrap() {
+                return (result, error);
+            }
+            let n = s.read(&mut buf).await.unwrap();
+            framer.push(&buf[..n]);
+        }
+    }
+
     #[tokio::test]
     async fn answers_requests_and_argument_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -226,30 +248,17 @@ mod tests {
             serde_json::to_vec(&serde_json::json!({"method": m, "params": p, "id": 1})).unwrap()
         };
         let mut framer = Framer::default();
-        let mut buf = vec![0u8; 4096];
-        let mut roundtrip = |req: Vec<u8>| {
-            let s = &mut s;
-            let framer = &mut framer;
-            let buf = &mut buf;
-            async move {
-                s.write_all(&req).await.unwrap();
-                loop {
-                    if let Some(Message::Response { result, error, .. }) =
-                        framer.next_message().unwrap()
-                    {
-                        return (result, error);
-                    }
-                    let n = s.read(buf).await.unwrap();
-                    framer.push(&buf[..n]);
-                }
-            }
-        };
-        let (r, e) = roundtrip(ask("echo", serde_json::json!(["a", "b"]))).await;
+        let (r, e) = roundtrip(
+            &mut s,
+            &mut framer,
+            ask("echo", serde_json::json!(["a", "b"])),
+        )
+        .await;
         assert_eq!((r, e), (Value::String("echo a,b\n".into()), Value::Null));
         assert_eq!(rx.recv().await, Some(7));
-        let (r, e) = roundtrip(ask("echo", serde_json::json!([]))).await;
+        let (r, e) = roundtrip(&mut s, &mut framer, ask("echo", serde_json::json!([]))).await;
         assert!(r.is_null() && e.as_str().unwrap().contains("at least 1"));
-        let (_, e) = roundtrip(ask("nope", serde_json::json!([]))).await;
+        let (_, e) = roundtrip(&mut s, &mut framer, ask("nope", serde_json::json!([]))).await;
         assert!(e.as_str().unwrap().contains("not a valid command"));
     }
 }
