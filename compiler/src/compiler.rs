@@ -99,7 +99,12 @@ pub struct Compiler {
     router_ranks: BTreeMap<Uuid, u64>,
     batches: u64,
     sb: BTreeMap<(&'static str, Uuid), SbRecord>,
+    /// The tunnel keys the dataflow assigned (its accumulated `Key` output).
     held: BTreeSet<HeldKey>,
+    /// The content of the dataflow's held-key input: the keys it reads as
+    /// "present in the SB". Equal to `held` after every batch, except while
+    /// [`Compiler::adopt_keys`] imposes the keys of an existing SB.
+    held_input: BTreeSet<HeldKey>,
 }
 
 impl Compiler {
@@ -115,6 +120,7 @@ impl Compiler {
             batches: 0,
             sb: BTreeMap::new(),
             held: BTreeSet::new(),
+            held_input: BTreeSet::new(),
         })
     }
 
@@ -160,17 +166,67 @@ impl Compiler {
         self.batches += 1;
         self.rank_switches(&changes, &mut nb);
         self.rank_routers(&changes, &mut nb);
-        let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
-        let mut batch = Batch {
+        Ok(self.run(Batch {
             nb,
             held: Vec::new(),
-        };
+        }))
+    }
+
+    /// Takes the tunnel keys an existing SB holds as the keys present in the
+    /// SB, as northd reads them before allocating (`build_datapaths()`,
+    /// `build_ports()`): owners keep them unless a `requested-tnl-key` or
+    /// an earlier owner takes them. `datapaths` are `(NB switch or router
+    /// UUID, key)`, `ports` are `(NB switch UUID, NB port UUID, key)`;
+    /// owners the NB does not have are ignored. Used by a daemon taking over
+    /// an SB written by another northd. Returns the resulting SB changes.
+    pub fn adopt_keys(
+        &mut self,
+        datapaths: impl IntoIterator<Item = (Uuid, u32)>,
+        ports: impl IntoIterator<Item = (Uuid, Uuid, u32)>,
+    ) -> SbDelta {
+        use crate::dataflow::render::KeySpace;
+        let wanted: BTreeSet<HeldKey> = datapaths
+            .into_iter()
+            .map(|(owner, key)| HeldKey {
+                space: KeySpace::Datapaths,
+                owner,
+                key,
+            })
+            .chain(ports.into_iter().map(|(ls, owner, key)| HeldKey {
+                space: KeySpace::Ports(ls),
+                owner,
+                key,
+            }))
+            .collect();
+        let held = self.feed_held(&wanted);
+        self.run(Batch {
+            nb: Vec::new(),
+            held,
+        })
+    }
+
+    /// The held-key input updates that make the input equal `wanted`.
+    fn feed_held(&mut self, wanted: &BTreeSet<HeldKey>) -> Vec<(HeldKey, isize)> {
+        let mut feed: Vec<(HeldKey, isize)> = Vec::new();
+        for k in self.held_input.difference(wanted) {
+            feed.push((k.clone(), -1));
+        }
+        for k in wanted.difference(&self.held_input) {
+            feed.push((k.clone(), 1));
+        }
+        self.held_input = wanted.clone();
+        feed
+    }
+
+    /// Runs one batch, then feeds the assigned tunnel keys back until they
+    /// are stable, and returns the SB changes.
+    fn run(&mut self, mut batch: Batch) -> SbDelta {
+        let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
         // Round 1 computes the SB; later rounds feed the new tunnel keys back
         // (as northd reads them from the SB next time) and must not change
         // anything else. Three rounds bound a misbehaving allocation.
         for _ in 0..3 {
             let out = self.driver.run(batch);
-            let mut held = Vec::new();
             let mut added: BTreeMap<(&'static str, Uuid), SbRecord> = BTreeMap::new();
             let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             for (o, diff) in out {
@@ -183,11 +239,10 @@ impl Compiler {
                     }
                     Output::Key(k) => {
                         if diff > 0 {
-                            self.held.insert(k.clone());
+                            self.held.insert(k);
                         } else {
                             self.held.remove(&k);
                         }
-                        held.push((k, diff));
                     }
                 }
             }
@@ -205,6 +260,8 @@ impl Compiler {
                 let rec = keep_sticky_columns(self.sb.get(&key), rec);
                 self.sb.insert(key, rec);
             }
+            let assigned = self.held.clone();
+            let held = self.feed_held(&assigned);
             if held.is_empty() {
                 break;
             }
@@ -213,7 +270,7 @@ impl Compiler {
                 held,
             };
         }
-        Ok(self.delta(before))
+        self.delta(before)
     }
 
     /// Stamps `Switch::idl_rank` on the switch records of a batch: inserted

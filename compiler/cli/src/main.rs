@@ -3,6 +3,7 @@
 
 mod compile;
 mod k8s;
+mod northd;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,9 @@ enum Command {
     /// Kubernetes manifests to OVN Northbound (ovn-kubernetes layout).
     #[command(subcommand)]
     K8s(k8s::Command),
+    /// Run as ovn-northd: keep the Southbound database compiled from the
+    /// Northbound (lock, nb_cfg, status and ovn-appctl as ovn-northd 23.03).
+    Northd(northd::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +32,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Compile(args) => compile::run(args),
         Command::K8s(cmd) => k8s::run(cmd),
+        Command::Northd(args) => northd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

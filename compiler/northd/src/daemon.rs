@@ -1,0 +1,789 @@
+//! The main loop (ovn-northd.c `main()`): NB and SB monitors feed local
+//! mirrors; NB changes go through the compiler; while this instance holds
+//! the SB lock `ovn_northd` and is not paused, the resulting SB changes are
+//! written in one SB transaction per iteration (asserting the lock), then
+//! what northd reports back to the NB. A standby instance keeps compiling,
+//! so that taking over is a reconciliation that normally writes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ovnflow_compiler::sb::{SbRecord, SB_TABLES};
+use ovnflow_compiler::{Compiler, Options};
+use ovsdb::remote::Remote;
+use ovsdb::{Row, RowChange, Uuid};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::feedback::{Cycle, Feedback};
+use crate::link::{spawn_monitor, spawn_writer, Db, DbEvent, LockEvent, WriteCmd};
+use crate::logging::wall_msec;
+use crate::mirror::Mirror;
+use crate::reconcile::Reconciler;
+use crate::stats::Stats;
+use crate::unixctl::{CommandSpec, Handler, Outcome, UnixctlServer};
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DaemonError(pub String);
+
+/// The SB lock northd instances share.
+pub const LOCK_NAME: &str = "ovn_northd";
+
+/// How long to wait before retrying after a failed commit.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// Control-socket actions the main loop carries out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    /// `exit`.
+    Exit,
+    /// `pause`.
+    Pause,
+    /// `resume`.
+    Resume,
+    /// `inc-engine/recompute`.
+    Recompute,
+    /// `nb-cluster-state-reset`.
+    ResetNb,
+    /// `sb-cluster-state-reset`.
+    ResetSb,
+    /// `parallel-build/set-n-threads`.
+    SetThreads(usize),
+}
+
+/// State the control socket reads.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Paused by `pause` or `--dry-run`.
+    pub paused: bool,
+    /// Holding the lock.
+    pub active: bool,
+    /// Dataflow workers.
+    pub n_threads: usize,
+    /// NB / SB monitors have content.
+    pub connected: (bool, bool),
+    /// Counters and timings.
+    pub stats: Stats,
+}
+
+impl Shared {
+    /// `status` text, as ovn-northd prints it.
+    pub fn status(&self) -> String {
+        let s = if self.paused {
+            "paused"
+        } else if self.active {
+            "active"
+        } else {
+            "standby"
+        };
+        format!("Status: {s}\n")
+    }
+}
+
+/// The commands of the control socket.
+fn commands() -> Vec<CommandSpec> {
+    let c = |name, usage, min_args, max_args| CommandSpec {
+        name,
+        usage,
+        min_args,
+        max_args,
+    };
+    vec![
+        c("exit", "", 0, 0),
+        c("pause", "", 0, 0),
+        c("resume", "", 0, 0),
+        c("is-paused", "", 0, 0),
+        c("status", "", 0, 0),
+        c("inc-engine/recompute", "", 0, 0),
+        c("sb-cluster-state-reset", "", 0, 0),
+        c("nb-cluster-state-reset", "", 0, 0),
+        c("parallel-build/set-n-threads", "N_THREADS", 1, 1),
+        c("parallel-build/get-n-threads", "", 0, 0),
+        c("nb-connection-status", "", 0, 0),
+        c("sb-connection-status", "", 0, 0),
+        c("coverage/show", "", 0, 0),
+        c("stats", "", 0, 0),
+    ]
+}
+
+/// `unixctl_command_reply()` adds a final newline to a non-empty body.
+fn reply(text: String) -> Result<String, String> {
+    if text.is_empty() || text.ends_with('\n') {
+        Ok(text)
+    } else {
+        Ok(text + "\n")
+    }
+}
+
+fn handler(shared: Arc<Mutex<Shared>>) -> Handler<Ctl> {
+    Arc::new(move |cmd, args| {
+        let mut sh = shared.lock().expect("shared state");
+        match cmd {
+            "pause" => sh.paused = true,
+            "resume" => sh.paused = false,
+            _ => {}
+        }
+        let then = |c| Outcome {
+            reply: Ok(String::new()),
+            then: Some(c),
+        };
+        match cmd {
+            "exit" => then(Ctl::Exit),
+            "pause" => then(Ctl::Pause),
+            "resume" => then(Ctl::Resume),
+            "is-paused" => Outcome {
+                reply: reply(sh.paused.to_string()),
+                then: None,
+            },
+            "status" => Outcome::text(sh.status()),
+            "inc-engine/recompute" => then(Ctl::Recompute),
+            "sb-cluster-state-reset" => then(Ctl::ResetSb),
+            "nb-cluster-state-reset" => then(Ctl::ResetNb),
+            "parallel-build/get-n-threads" => Outcome::text(format!("{}\n", sh.n_threads)),
+            "parallel-build/set-n-threads" => match args[0].parse::<usize>() {
+                Ok(n) if (1..=crate::config::MAX_THREADS).contains(&n) => then(Ctl::SetThreads(n)),
+                _ => Outcome {
+                    reply: Err(format!("invalid n_threads: {}\n", args[0])),
+                    then: None,
+                },
+            },
+            "nb-connection-status" | "sb-connection-status" => {
+                let up = if cmd.starts_with("nb") {
+                    sh.connected.0
+                } else {
+                    sh.connected.1
+                };
+                Outcome::text(if up { "connected\n" } else { "not connected\n" })
+            }
+            "coverage/show" => Outcome::text(sh.stats.coverage_text()),
+            "stats" => Outcome::text(sh.stats.stats_text()),
+            _ => Outcome {
+                reply: Err(format!("\"{cmd}\" is not implemented")),
+                then: None,
+            },
+        }
+    })
+}
+
+/// A row before and after (absent when inserted / deleted).
+type OldNew = (Option<Arc<Row>>, Option<Arc<Row>>);
+
+/// Tunnel keys: `(datapath owner, key)` and `(datapath owner, port owner, key)`.
+type Keys = (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)>);
+
+/// Net changes of several deltas: `(table, uuid)` → (first old, last new).
+#[derive(Default)]
+struct Pending {
+    rows: BTreeMap<(String, Uuid), OldNew>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn add(&mut self, changes: Vec<RowChange>, at: Instant) {
+        if !changes.is_empty() && self.since.is_none() {
+            self.since = Some(at);
+        }
+        for ch in changes {
+            let key = (ch.table().to_string(), ch.uuid());
+            let (old, new) = match ch {
+                RowChange::Insert { new, .. } => (None, Some(new)),
+                RowChange::Modify { old, new, .. } => (Some(old), Some(new)),
+                RowChange::Delete { old, .. } => (Some(old), None),
+            };
+            self.rows
+                .entry(key)
+                .and_modify(|e| e.1 = new.clone())
+                .or_insert((old, new));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.since = None;
+    }
+
+    fn changes(&self) -> Vec<RowChange> {
+        self.rows
+            .iter()
+            .filter_map(|((table, uuid), (old, new))| {
+                let (table, uuid) = (table.clone(), *uuid);
+                match (old, new) {
+                    (None, Some(n)) => Some(RowChange::Insert {
+                        table,
+                        uuid,
+                        new: n.clone(),
+                    }),
+                    (Some(o), None) => Some(RowChange::Delete {
+                        table,
+                        uuid,
+                        old: o.clone(),
+                    }),
+                    (Some(o), Some(n)) if o != n => Some(RowChange::Modify {
+                        table,
+                        uuid,
+                        old: o.clone(),
+                        new: n.clone(),
+                    }),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The tunnel keys the SB holds, by NB owner: datapaths by
+/// `external_ids:logical-switch`/`logical-router`, ports by name through
+/// the NB (for [`Compiler::adopt_keys`]).
+fn sb_keys(nb: &Mirror, sb: &Mirror) -> Keys {
+    let key = |r: &Row| {
+        r.get("tunnel_key")
+            .and_then(|d| d.as_i64())
+            .and_then(|k| u32::try_from(k).ok())
+    };
+    let mut dp_owner: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    let mut dps = Vec::new();
+    for (u, r) in sb.table("Datapath_Binding") {
+        let ids = r.get("external_ids");
+        let owner = ids
+            .and_then(|d| {
+                d.get_str("logical-switch")
+                    .or_else(|| d.get_str("logical-router"))
+            })
+            .and_then(|s| Uuid::parse_str(s).ok());
+        if let (Some(o), Some(k)) = (owner, key(r)) {
+            dp_owner.insert(*u, o);
+            dps.push((o, k));
+        }
+    }
+    let mut port_owner: BTreeMap<&str, Uuid> = BTreeMap::new();
+    for t in ["Logical_Switch_Port", "Logical_Router_Port"] {
+        for (u, r) in nb.table(t) {
+            if let Some(n) = r.get("name").and_then(|d| d.as_str()) {
+                port_owner.insert(n, *u);
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    for r in sb.table("Port_Binding").values() {
+        let dp = r
+            .get("datapath")
+            .and_then(|d| d.as_uuid())
+            .and_then(|d| dp_owner.get(&d));
+        let port = r
+            .get("logical_port")
+            .and_then(|d| d.as_str())
+            .and_then(|n| port_owner.get(n));
+        if let (Some(dp), Some(p), Some(k)) = (dp, port, key(r)) {
+            ports.push((*dp, *p, k));
+        }
+    }
+    (dps, ports)
+}
+
+/// The daemon's state.
+struct Daemon {
+    shared: Arc<Mutex<Shared>>,
+    n_threads: usize,
+    nb: Mirror,
+    sb: Mirror,
+    nb_ready: bool,
+    reconciler: Option<Reconciler>,
+    compiler: Option<Compiler>,
+    /// The NB could not be compiled: rebuild from the whole NB next time.
+    rebuild: bool,
+    pending: Pending,
+    need_full: bool,
+    lock_held: bool,
+    paused: bool,
+    /// `nb_cfg` the SB is known to hold (northd's `cur_cfg`).
+    sb_cfg: Option<i64>,
+    feedback: Feedback,
+    sb_writer: mpsc::UnboundedSender<WriteCmd>,
+    nb_writer: mpsc::UnboundedSender<WriteCmd>,
+    retry_at: Option<tokio::time::Instant>,
+    started: Instant,
+    first_sync_done: bool,
+}
+
+async fn transact(
+    writer: &mpsc::UnboundedSender<WriteCmd>,
+    ops: Vec<serde_json::Value>,
+) -> Result<Vec<serde_json::Value>, String> {
+    let (tx, rx) = oneshot::channel();
+    writer
+        .send(WriteCmd::Transact { ops, reply: tx })
+        .map_err(|_| "writer gone".to_string())?;
+    rx.await.map_err(|_| "writer gone".to_string())?
+}
+
+impl Daemon {
+    fn stats(&self, f: impl FnOnce(&mut Stats)) {
+        f(&mut self.shared.lock().expect("shared state").stats);
+    }
+
+    fn publish(&self) {
+        // `paused` is the control socket's: it changes when `pause` or
+        // `resume` is answered, as in ovn-northd.
+        let mut sh = self.shared.lock().expect("shared state");
+        sh.active = self.lock_held && !self.paused;
+        sh.n_threads = self.n_threads;
+        sh.connected = (self.nb_ready, self.reconciler.is_some());
+    }
+
+    fn compile(&mut self, changes: Vec<RowChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let Some(c) = self.compiler.as_mut() else {
+            return;
+        };
+        if self.rebuild {
+            return;
+        }
+        let t = Instant::now();
+        match c.apply(changes) {
+            Ok(delta) => {
+                let elapsed = t.elapsed();
+                self.stats(|s| {
+                    s.time("compile", elapsed);
+                    s.add("nb_change_sets", 1);
+                });
+                self.pending.add(delta.changes, t);
+            }
+            Err(e) => {
+                tracing::error!("Northbound database cannot be compiled: {e}");
+                self.stats(|s| s.add("nb_compile_errors", 1));
+                self.rebuild = true;
+            }
+        }
+    }
+
+    fn on_db(&mut self, db: Db, ev: DbEvent) {
+        let at = Instant::now();
+        match (db, ev) {
+            (Db::Nb, DbEvent::Snapshot(_, rows)) => {
+                let changes = self.nb.replace(&rows);
+                if self.nb_ready {
+                    tracing::info!("OVN NB IDL reconnected, force recompute.");
+                }
+                self.nb_ready = true;
+                self.need_full = true;
+                self.compile(changes);
+            }
+            (
+                Db::Nb,
+                DbEvent::Changes {
+                    changes,
+                    reconnected,
+                },
+            ) => {
+                self.nb.apply(&changes);
+                if reconnected {
+                    tracing::info!("OVN NB IDL reconnected, force recompute.");
+                    self.need_full = true;
+                }
+                self.compile(changes);
+            }
+            (Db::Sb, DbEvent::Snapshot(schema, rows)) => {
+                self.sb.replace(&rows);
+                if self.reconciler.is_some() {
+                    tracing::info!("OVN SB IDL reconnected, force recompute.");
+                }
+                self.reconciler = Some(Reconciler::new(schema, SB_TABLES));
+                self.need_full = true;
+            }
+            (
+                Db::Sb,
+                DbEvent::Changes {
+                    changes,
+                    reconnected,
+                },
+            ) => {
+                self.sb.apply(&changes);
+                if reconnected {
+                    tracing::info!("OVN SB IDL reconnected, force recompute.");
+                    self.need_full = true;
+                }
+            }
+        }
+        let _ = at;
+    }
+
+    fn on_lock(&mut self, ev: LockEvent) {
+        match ev {
+            LockEvent::Acquired if !self.lock_held => {
+                tracing::info!("ovn-northd lock acquired. This ovn-northd instance is now active.");
+                self.lock_held = true;
+                self.need_full = true;
+            }
+            LockEvent::Lost if self.lock_held => {
+                tracing::info!("ovn-northd lock lost. This ovn-northd instance is now on standby.");
+                self.lock_held = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// (Re)builds the compiler from the whole NB, with the SB's tunnel keys.
+    fn build_compiler(&mut self) {
+        let t = Instant::now();
+        let mut c = match Compiler::new(Options {
+            workers: self.n_threads,
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot start the compiler: {e}");
+                return;
+            }
+        };
+        let (dps, ports) = sb_keys(&self.nb, &self.sb);
+        c.adopt_keys(dps, ports);
+        match c.apply(self.nb.to_changes()) {
+            Ok(_) => {
+                self.rebuild = false;
+                self.compiler = Some(c);
+                let elapsed = t.elapsed();
+                self.stats(|s| {
+                    s.time("full_compile", elapsed);
+                    s.add("recompute", 1);
+                });
+                tracing::info!(
+                    "compiled the Northbound database from scratch in {:.1} ms",
+                    elapsed.as_secs_f64() * 1000.0
+                );
+            }
+            Err(e) => {
+                tracing::error!("Northbound database cannot be compiled: {e}");
+                self.compiler = None;
+                self.rebuild = true;
+            }
+        }
+        self.pending.clear();
+        self.need_full = true;
+    }
+
+    /// One iteration: write what the SB and NB lack, if active.
+    async fn step(&mut self) {
+        self.publish();
+        if !self.nb_ready || self.reconciler.is_none() {
+            return;
+        }
+        if self.compiler.is_none() || self.rebuild {
+            self.build_compiler();
+            if self.compiler.is_none() {
+                return;
+            }
+        }
+        if !self.lock_held || self.paused {
+            // Standby: keep compiling; reconcile when we become active.
+            self.pending.clear();
+            self.need_full = true;
+            return;
+        }
+        if self.retry_at.is_some() {
+            return;
+        }
+        let now_ms = wall_msec();
+        let (Some(compiler), Some(reconciler)) = (self.compiler.as_mut(), self.reconciler.as_ref())
+        else {
+            return;
+        };
+        let t = Instant::now();
+        let full = self.need_full;
+        let plan = if full {
+            let (dps, ports) = sb_keys(&self.nb, &self.sb);
+            compiler.adopt_keys(dps, ports);
+            reconciler.full(&compiler.sb_state(), &self.sb)
+        } else {
+            reconciler.incremental(&self.pending.changes(), &self.sb)
+        };
+        let plan_time = t.elapsed();
+        let target_cfg = compiler.sb_records().find_map(|r| match r {
+            SbRecord::SbGlobal(g) => Some(g.nb_cfg),
+            _ => None,
+        });
+        let sb_has_cfg = self
+            .sb
+            .table("SB_Global")
+            .values()
+            .next()
+            .and_then(|g| g.get("nb_cfg").and_then(|d| d.as_i64()));
+        let copied = target_cfg.is_some() && target_cfg != sb_has_cfg;
+        let since = self.pending.since;
+        if !plan.is_empty() {
+            let counts = (plan.inserts, plan.updates, plan.deletes);
+            let mut ops = vec![json!({"op": "assert", "lock": LOCK_NAME})];
+            ops.extend(plan.ops.iter().cloned());
+            let t = Instant::now();
+            let r = transact(&self.sb_writer, ops).await;
+            let commit = t.elapsed();
+            match r {
+                Ok(_) => {
+                    if let Some(rec) = self.reconciler.as_mut() {
+                        rec.binding = plan.binding;
+                    }
+                    self.stats(|s| {
+                        s.time(if full { "full_reconcile" } else { "sb_plan" }, plan_time);
+                        s.time("sb_commit", commit);
+                        if let Some(since) = since {
+                            s.time("nb_to_sb", since.elapsed());
+                        }
+                        s.add("sb_txn", 1);
+                        s.add("sb_rows_inserted", counts.0 as u64);
+                        s.add("sb_rows_updated", counts.1 as u64);
+                        s.add("sb_rows_deleted", counts.2 as u64);
+                        if full {
+                            s.add("sb_full_reconcile", 1);
+                        }
+                    });
+                    if full {
+                        tracing::info!(
+                            "Southbound reconciled: {} inserted, {} updated, {} deleted",
+                            counts.0,
+                            counts.1,
+                            counts.2
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("OVNSB commit failed, force recompute next time. ({e})");
+                    self.stats(|s| s.add("sb_txn_failed", 1));
+                    self.need_full = true;
+                    self.retry_at = Some(tokio::time::Instant::now() + RETRY);
+                    return;
+                }
+            }
+        } else if full {
+            let adopted = self.reconciler.as_ref().map_or(0, |r| r.binding.adopted());
+            tracing::info!("Southbound already up to date ({adopted} rows adopted)");
+            if let Some(rec) = self.reconciler.as_mut() {
+                rec.binding = plan.binding;
+            }
+            self.stats(|s| {
+                s.time("full_reconcile", plan_time);
+                s.add("sb_full_reconcile", 1);
+            });
+        }
+        self.need_full = false;
+        self.pending.clear();
+        self.sb_cfg = target_cfg;
+        if !self.first_sync_done {
+            self.first_sync_done = true;
+            let d = self.started.elapsed();
+            self.stats(|s| s.time("start_to_sb", d));
+            tracing::info!(
+                "Southbound in step {:.1} ms after start",
+                d.as_secs_f64() * 1000.0
+            );
+        }
+        let nb_ops = self.feedback.plan(
+            &self.nb,
+            &self.sb,
+            Cycle {
+                sb_cfg: self.sb_cfg,
+                copied_nb_cfg: copied,
+                now_ms,
+            },
+        );
+        if !nb_ops.is_empty() {
+            match transact(&self.nb_writer, nb_ops).await {
+                Ok(_) => self.stats(|s| s.add("nb_txn", 1)),
+                Err(e) => {
+                    tracing::info!("OVNNB commit failed, force recompute next time. ({e})");
+                    self.stats(|s| s.add("nb_txn_failed", 1));
+                    self.feedback = Feedback::default();
+                    self.retry_at = Some(tokio::time::Instant::now() + RETRY);
+                }
+            }
+        }
+    }
+}
+
+fn remotes(list: &str, what: &str) -> Result<Vec<Remote>, DaemonError> {
+    Remote::parse_list(list).map_err(|e| DaemonError(format!("{what} {list}: {e}")))
+}
+
+/// Runs the daemon until `exit` or a termination signal. Call from within
+/// a tokio runtime (multi-threaded, so connections run while we compile).
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    run_with_ready(config, |_| Ok(())).await
+}
+
+/// [`run`], calling `ready` once the control socket listens; what it
+/// returns (e.g. a pid file) is kept until the daemon stops.
+pub async fn run_with_ready<G>(
+    config: Config,
+    ready: impl FnOnce(&Config) -> std::io::Result<G>,
+) -> Result<(), DaemonError> {
+    let nb_remotes = remotes(&config.nb_db, "--ovnnb-db")?;
+    let sb_remotes = remotes(&config.sb_db, "--ovnsb-db")?;
+    tracing::info!(
+        "OVN internal version is : [{}]",
+        ovnflow_compiler::rules::global::NORTHD_INTERNAL_VERSION
+    );
+    let shared = Arc::new(Mutex::new(Shared {
+        paused: config.paused,
+        n_threads: config.n_threads,
+        ..Shared::default()
+    }));
+    let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
+    let _unixctl =
+        UnixctlServer::start(&config.unixctl, commands(), handler(shared.clone()), ctl_tx)
+            .map_err(|e| DaemonError(e.to_string()))?;
+    let _ready = ready(&config).map_err(|e| DaemonError(e.to_string()))?;
+    let (db_tx, mut db_rx) = mpsc::unbounded_channel();
+    let (nb_reset_tx, nb_reset_rx) = mpsc::unbounded_channel();
+    let (sb_reset_tx, sb_reset_rx) = mpsc::unbounded_channel();
+    let (lock_tx, mut lock_rx) = mpsc::unbounded_channel();
+    let (sb_w_tx, sb_w_rx) = mpsc::unbounded_channel();
+    let (nb_w_tx, nb_w_rx) = mpsc::unbounded_channel();
+    let (nb_lock_tx, _nb_lock_rx) = mpsc::unbounded_channel();
+    let tasks = [
+        spawn_monitor(nb_remotes.clone(), Db::Nb, db_tx.clone(), nb_reset_rx),
+        spawn_monitor(sb_remotes.clone(), Db::Sb, db_tx, sb_reset_rx),
+        spawn_writer(sb_remotes, Db::Sb, Some(LOCK_NAME), sb_w_rx, lock_tx),
+        spawn_writer(nb_remotes, Db::Nb, None, nb_w_rx, nb_lock_tx),
+    ];
+    let mut d = Daemon {
+        shared,
+        n_threads: config.n_threads,
+        nb: Mirror::default(),
+        sb: Mirror::default(),
+        nb_ready: false,
+        reconciler: None,
+        compiler: None,
+        rebuild: false,
+        pending: Pending::default(),
+        need_full: true,
+        lock_held: false,
+        paused: config.paused,
+        sb_cfg: None,
+        feedback: Feedback::default(),
+        sb_writer: sb_w_tx,
+        nb_writer: nb_w_tx,
+        retry_at: None,
+        started: Instant::now(),
+        first_sync_done: false,
+    };
+    if !d.paused {
+        let _ = d.sb_writer.send(WriteCmd::WantLock(true));
+    }
+    d.publish();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| DaemonError(format!("SIGTERM handler: {e}")))?;
+    let mut exiting = false;
+    while !exiting {
+        let retry = d.retry_at;
+        let mut ctls = Vec::new();
+        tokio::select! {
+            Some((db, ev)) = db_rx.recv() => d.on_db(db, ev),
+            Some(l) = lock_rx.recv() => d.on_lock(l),
+            Some(c) = ctl_rx.recv() => ctls.push(c),
+            _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {
+                d.retry_at = None;
+            }
+            _ = tokio::signal::ctrl_c() => exiting = true,
+            _ = term.recv() => exiting = true,
+        }
+        // Take everything already queued before computing.
+        while let Ok((db, ev)) = db_rx.try_recv() {
+            d.on_db(db, ev);
+        }
+        while let Ok(l) = lock_rx.try_recv() {
+            d.on_lock(l);
+        }
+        while let Ok(c) = ctl_rx.try_recv() {
+            ctls.push(c);
+        }
+        for c in ctls {
+            match c {
+                Ctl::Exit => exiting = true,
+                Ctl::Pause => {
+                    if !d.paused {
+                        tracing::info!("This ovn-northd instance is now paused.");
+                    }
+                    d.paused = true;
+                    let _ = d.sb_writer.send(WriteCmd::WantLock(false));
+                }
+                Ctl::Resume => {
+                    d.paused = false;
+                    let _ = d.sb_writer.send(WriteCmd::WantLock(true));
+                }
+                Ctl::Recompute => d.rebuild = true,
+                Ctl::ResetNb => {
+                    let _ = nb_reset_tx.send(());
+                }
+                Ctl::ResetSb => {
+                    let _ = sb_reset_tx.send(());
+                }
+                Ctl::SetThreads(n) => {
+                    d.n_threads = n;
+                    d.rebuild = true;
+                }
+            }
+        }
+        if !exiting {
+            d.step().await;
+        }
+        d.publish();
+    }
+    tracing::info!("exiting");
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_text_matches_northd() {
+        let mut s = Shared::default();
+        assert_eq!(s.status(), "Status: standby\n");
+        s.active = true;
+        assert_eq!(s.status(), "Status: active\n");
+        s.paused = true;
+        assert_eq!(s.status(), "Status: paused\n");
+    }
+
+    #[test]
+    fn pending_changes_net_out() {
+        let u = Uuid::from_u128(1);
+        let row = |v: i64| Arc::new(Row::from([("x".to_string(), ovsdb::Datum::scalar(v))]));
+        let mut p = Pending::default();
+        let now = Instant::now();
+        p.add(
+            vec![RowChange::Insert {
+                table: "T".into(),
+                uuid: u,
+                new: row(1),
+            }],
+            now,
+        );
+        p.add(
+            vec![RowChange::Modify {
+                table: "T".into(),
+                uuid: u,
+                old: row(1),
+                new: row(2),
+            }],
+            now,
+        );
+        assert!(matches!(&p.changes()[..], [RowChange::Insert { new, .. }] if **new == *row(2)));
+        p.add(
+            vec![RowChange::Delete {
+                table: "T".into(),
+                uuid: u,
+                old: row(2),
+            }],
+            now,
+        );
+        assert!(p.changes().is_empty());
+    }
+}

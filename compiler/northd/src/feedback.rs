@@ -1,0 +1,392 @@
+//! What northd writes back to the Northbound database:
+//! - `NB_Global.options` (`ovnnb_db_run()`): `mac_prefix` (random when
+//!   missing or invalid), `svc_monitor_mac` (random when missing or
+//!   invalid), `max_tunid`, `northd_internal_version`;
+//! - `NB_Global.sb_cfg`/`sb_cfg_timestamp` once the SB holds `nb_cfg`,
+//!   `nb_cfg_timestamp` when it is copied, and `hv_cfg`/`hv_cfg_timestamp`,
+//!   the least `Chassis_Private.nb_cfg` of non-remote chassis
+//!   (`update_sequence_numbers()` in ovn-northd.c);
+//! - `Logical_Switch_Port.up` from the SB `Port_Binding`
+//!   (`handle_port_binding_changes()`).
+//!
+//! Only those columns are written, each only when it differs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ovnflow_compiler::rules::global::{MAX_TUNID, NORTHD_INTERNAL_VERSION};
+use ovsdb::{Atom, Datum, Row, Uuid};
+use serde_json::{json, Value};
+
+use crate::mirror::Mirror;
+
+/// Parses `xx:xx:xx:xx:xx:xx`.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        mac[i] = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// `eth_addr_random()`: a random unicast, locally administered address.
+fn random_mac() -> [u8; 6] {
+    let b = *uuid::Uuid::new_v4().as_bytes();
+    let mut mac = [b[0], b[1], b[2], b[3], b[4], b[5]];
+    mac[0] &= !0x01;
+    mac[0] |= 0x02;
+    mac
+}
+
+fn mac_text(m: &[u8]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `set_mac_prefix()`: the first three octets of `given` (scanned as
+/// `%x:%x:%x`), unless all zero.
+fn valid_prefix(given: &str) -> Option<String> {
+    let parts: Vec<&str> = given.split(':').take(3).collect();
+    if parts.len() < 3 {
+        return None;
+    }
+    let mut v = [0u8; 3];
+    for (i, p) in parts.iter().enumerate() {
+        let digits: String = p.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        v[i] = u8::from_str_radix(&digits[digits.len().saturating_sub(2)..], 16).ok()?;
+    }
+    (v != [0, 0, 0]).then(|| mac_text(&v))
+}
+
+fn col<'a>(row: &'a Row, c: &str) -> Option<&'a Datum> {
+    row.get(c)
+}
+
+fn int(row: &Row, c: &str) -> i64 {
+    col(row, c).and_then(|d| d.as_i64()).unwrap_or(0)
+}
+
+/// State kept across iterations: the random values picked (so that they
+/// are picked once) and the cells written and not yet seen back.
+#[derive(Debug, Default)]
+pub struct Feedback {
+    mac_prefix: Option<String>,
+    svc_monitor_mac: Option<String>,
+    written: HashMap<(String, Uuid, String), Datum>,
+}
+
+/// Inputs of one iteration besides the databases.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cycle {
+    /// `nb_cfg` the SB is known to hold (northd's `cur_cfg`), if any.
+    pub sb_cfg: Option<i64>,
+    /// The SB transaction of this iteration copied a new `nb_cfg`.
+    pub copied_nb_cfg: bool,
+    /// Wall-clock time of the iteration start (ms).
+    pub now_ms: i64,
+}
+
+/// Cells to write: (table, uuid) → column → value.
+type Cells = BTreeMap<(String, Uuid), BTreeMap<String, Datum>>;
+
+impl Feedback {
+    /// Records `desired` for a cell unless the NB holds it or it was
+    /// already written and is not back yet.
+    fn want(
+        &mut self,
+        cells: &mut Cells,
+        table: &str,
+        uuid: Uuid,
+        column: &str,
+        current: Option<&Datum>,
+        desired: Datum,
+    ) {
+        let key = (table.to_string(), uuid, column.to_string());
+        if current == Some(&desired) {
+            self.written.remove(&key);
+            return;
+        }
+        if self.written.get(&key) == Some(&desired) {
+            return;
+        }
+        self.written.insert(key, desired.clone());
+        cells
+            .entry((table.to_string(), uuid))
+            .or_default()
+            .insert(column.to_string(), desired);
+    }
+
+    /// The `NB_Global.options` northd wants, from the current ones.
+    fn options(&mut self, current: Option<&Datum>) -> Datum {
+        let mut opts: BTreeMap<String, String> = current
+            .map(|d| {
+                d.pairs()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let prefix = match opts.get("mac_prefix").and_then(|p| valid_prefix(p)) {
+            Some(p) => p,
+            None => self
+                .mac_prefix
+                .get_or_insert_with(|| mac_text(&random_mac()[..3]))
+                .clone(),
+        };
+        opts.insert("mac_prefix".into(), prefix);
+        if opts
+            .get("svc_monitor_mac")
+            .and_then(|m| parse_mac(m))
+            .is_none()
+        {
+            let mac = self
+                .svc_monitor_mac
+                .get_or_insert_with(|| mac_text(&random_mac()))
+                .clone();
+            opts.insert("svc_monitor_mac".into(), mac);
+        }
+        opts.insert("max_tunid".into(), MAX_TUNID.to_string());
+        opts.insert(
+            "northd_internal_version".into(),
+            NORTHD_INTERNAL_VERSION.into(),
+        );
+        Datum::string_map(opts)
+    }
+
+    /// The NB operations of one iteration (empty when the NB is up to date).
+    pub fn plan(&mut self, nb: &Mirror, sb: &Mirror, cycle: Cycle) -> Vec<Value> {
+        let mut cells = Cells::new();
+        let mut ops = Vec::new();
+        match nb.table("NB_Global").iter().next() {
+            None => {
+                // northd creates the row (`nbrec_nb_global_insert()`).
+                let options = self.options(None);
+                ops.push(json!({"op": "insert", "table": "NB_Global",
+                    "row": {"options": options.to_json()}}));
+            }
+            Some((uuid, g)) => self.global(&mut cells, *uuid, g, sb, cycle),
+        }
+        self.ports_up(&mut cells, nb, sb);
+        for ((table, uuid), row) in cells {
+            let row: serde_json::Map<String, Value> =
+                row.into_iter().map(|(c, d)| (c, d.to_json())).collect();
+            ops.push(json!({"op": "update", "table": table,
+                "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": row}));
+        }
+        ops
+    }
+
+    fn global(&mut self, cells: &mut Cells, uuid: Uuid, g: &Row, sb: &Mirror, cycle: Cycle) {
+        let t = "NB_Global";
+        let options = self.options(col(g, "options"));
+        self.want(cells, t, uuid, "options", col(g, "options"), options);
+        let nb_cfg = int(g, "nb_cfg");
+        if cycle.copied_nb_cfg {
+            cells
+                .entry((t.to_string(), uuid))
+                .or_default()
+                .insert("nb_cfg_timestamp".into(), Datum::scalar(cycle.now_ms));
+        }
+        if let Some(cfg) = cycle.sb_cfg.filter(|c| *c != 0) {
+            if int(g, "sb_cfg") != cfg
+                && self.written.get(&(t.into(), uuid, "sb_cfg".into())) != Some(&Datum::scalar(cfg))
+            {
+                self.want(
+                    cells,
+                    t,
+                    uuid,
+                    "sb_cfg",
+                    col(g, "sb_cfg"),
+                    Datum::scalar(cfg),
+                );
+                cells
+                    .entry((t.to_string(), uuid))
+                    .or_default()
+                    .insert("sb_cfg_timestamp".into(), Datum::scalar(cycle.now_ms));
+            }
+        }
+        // hv_cfg: the least nb_cfg among chassis, remote ones skipped.
+        let mut hv_cfg = nb_cfg;
+        let mut hv_ts = 0i64;
+        for cp in sb.table("Chassis_Private").values() {
+            let remote = col(cp, "chassis")
+                .and_then(|d| d.as_uuid())
+                .and_then(|c| sb.get("Chassis", &c))
+                .and_then(|ch| {
+                    col(ch, "other_config")
+                        .and_then(|o| o.get_str("is-remote"))
+                        .map(|v| v == "true")
+                })
+                .unwrap_or(false);
+            if remote {
+                continue;
+            }
+            let (cfg, ts) = (int(cp, "nb_cfg"), int(cp, "nb_cfg_timestamp"));
+            let delta = cfg.wrapping_sub(hv_cfg);
+            if cfg < hv_cfg || delta > i64::from(i32::MAX) {
+                hv_cfg = cfg;
+                hv_ts = ts;
+            } else if cfg == hv_cfg && ts > hv_ts {
+                hv_ts = ts;
+            }
+        }
+        if int(g, "hv_cfg") != hv_cfg {
+            self.want(
+                cells,
+                t,
+                uuid,
+                "hv_cfg",
+                col(g, "hv_cfg"),
+                Datum::scalar(hv_cfg),
+            );
+            cells
+                .entry((t.to_string(), uuid))
+                .or_default()
+                .insert("hv_cfg_timestamp".into(), Datum::scalar(hv_ts));
+        }
+    }
+
+    /// `Logical_Switch_Port.up`: router ports are up; others when bound to
+    /// a chassis, and, if that chassis reports port-up notifications
+    /// (`other_config:port-up-notif`), once ovn-controller set
+    /// `Port_Binding.up`.
+    fn ports_up(&mut self, cells: &mut Cells, nb: &Mirror, sb: &Mirror) {
+        let mut by_name: HashMap<&str, (Uuid, &Row)> = HashMap::new();
+        for (u, r) in nb.table("Logical_Switch_Port") {
+            if let Some(n) = col(r, "name").and_then(|d| d.as_str()) {
+                by_name.insert(n, (*u, r));
+            }
+        }
+        for pb in sb.table("Port_Binding").values() {
+            let Some(name) = col(pb, "logical_port").and_then(|d| d.as_str()) else {
+                continue;
+            };
+            let Some((lsp_uuid, lsp)) = by_name.get(name) else {
+                continue;
+            };
+            let router = col(lsp, "type").and_then(|d| d.as_str()) == Some("router");
+            let up = if router {
+                true
+            } else if let Some(ch) = col(pb, "chassis").and_then(|d| d.as_uuid()) {
+                let notif = sb
+                    .get("Chassis", &ch)
+                    .and_then(|c| col(c, "other_config"))
+                    .and_then(|o| o.get_str("port-up-notif"))
+                    == Some("true");
+                if notif {
+                    col(pb, "up").and_then(|d| d.as_bool()).unwrap_or(false)
+                } else {
+                    true
+                }
+            } else {
+                false
+            };
+            let desired = Datum::set([Atom::Boolean(up)]);
+            self.want(
+                cells,
+                "Logical_Switch_Port",
+                *lsp_uuid,
+                "up",
+                col(lsp, "up"),
+                desired,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ovsdb::RowChange;
+    use std::sync::Arc;
+
+    fn mirror(rows: Vec<(&str, Uuid, Row)>) -> Mirror {
+        let mut m = Mirror::default();
+        let ch: Vec<RowChange> = rows
+            .into_iter()
+            .map(|(t, u, r)| RowChange::Insert {
+                table: t.to_string(),
+                uuid: u,
+                new: Arc::new(r),
+            })
+            .collect();
+        m.apply(&ch);
+        m
+    }
+
+    #[test]
+    fn prefixes_are_normalized_and_invalid_ones_replaced() {
+        assert_eq!(valid_prefix("0a:0:00").as_deref(), Some("0a:00:00"));
+        assert_eq!(valid_prefix("00:00:00"), None);
+        assert_eq!(valid_prefix("zz"), None);
+        let m = random_mac();
+        assert_eq!(m[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn sb_cfg_and_ports_are_reported_once() {
+        let g = Uuid::from_u128(1);
+        let lsp = Uuid::from_u128(2);
+        let ch = Uuid::from_u128(3);
+        let nb = mirror(vec![
+            (
+                "NB_Global",
+                g,
+                Row::from([
+                    ("nb_cfg".to_string(), Datum::scalar(3i64)),
+                    (
+                        "options".to_string(),
+                        Datum::string_map([
+                            ("mac_prefix", "0a:00:00"),
+                            ("svc_monitor_mac", "0a:00:00:00:00:fe"),
+                            ("max_tunid", "16711680"),
+                            ("northd_internal_version", NORTHD_INTERNAL_VERSION),
+                        ]),
+                    ),
+                    ("hv_cfg".to_string(), Datum::scalar(3i64)),
+                ]),
+            ),
+            (
+                "Logical_Switch_Port",
+                lsp,
+                Row::from([("name".to_string(), Datum::scalar("p1"))]),
+            ),
+        ]);
+        let sb = mirror(vec![
+            (
+                "Port_Binding",
+                Uuid::from_u128(9),
+                Row::from([
+                    ("logical_port".to_string(), Datum::scalar("p1")),
+                    ("chassis".to_string(), Datum::scalar(ch)),
+                ]),
+            ),
+            ("Chassis", ch, Row::new()),
+        ]);
+        let mut f = Feedback::default();
+        let cycle = Cycle {
+            sb_cfg: Some(3),
+            copied_nb_cfg: false,
+            now_ms: 42,
+        };
+        let ops = f.plan(&nb, &sb, cycle);
+        assert_eq!(ops.len(), 2, "{ops:?}");
+        let of = |t: &str| ops.iter().find(|o| o["table"] == t).unwrap();
+        assert_eq!(of("NB_Global")["row"]["sb_cfg"], json!(3));
+        assert_eq!(of("NB_Global")["row"]["sb_cfg_timestamp"], json!(42));
+        assert_eq!(of("Logical_Switch_Port")["row"]["up"], json!(true));
+        // Not seen back yet: not written again.
+        assert!(f.plan(&nb, &sb, cycle).is_empty());
+    }
+}

@@ -1,0 +1,314 @@
+//! The daemon's database connections, each in its own task so the main
+//! loop only sees events:
+//! - a monitor per database ([`spawn_monitor`]): a
+//!   [`ReplicaSession`] (leader-only, as northd's IDLs), reconnecting and
+//!   resuming by itself, recreated from scratch on `*-cluster-state-reset`;
+//! - a writer per database ([`spawn_writer`]): a plain connection for
+//!   transactions, which for the SB also holds the `ovn_northd` lock (a
+//!   lock belongs to a session, so transactions asserting it go through the
+//!   session holding it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ovsdb::client::{ClientError, Connection, Options, ReplicaSession};
+use ovsdb::remote::Remote;
+use ovsdb::{DatabaseSchema, RowChange};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+/// Which database an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    /// OVN_Northbound.
+    Nb,
+    /// OVN_Southbound.
+    Sb,
+}
+
+impl Db {
+    /// The database name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Nb => "OVN_Northbound",
+            Db::Sb => "OVN_Southbound",
+        }
+    }
+}
+
+/// What a monitor reports.
+#[derive(Debug)]
+pub enum DbEvent {
+    /// The whole content, from a new session (all inserts), with the
+    /// server's schema.
+    Snapshot(Arc<DatabaseSchema>, Vec<RowChange>),
+    /// The changes of one server transaction, or the net changes over a
+    /// reconnection (`reconnected`).
+    Changes {
+        /// The row changes.
+        changes: Vec<RowChange>,
+        /// True when the session had reconnected before these changes.
+        reconnected: bool,
+    },
+}
+
+/// What the SB writer reports about the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockEvent {
+    /// The lock is ours.
+    Acquired,
+    /// The lock is no longer ours (released, stolen or disconnected).
+    Lost,
+}
+
+/// A request to a writer.
+#[derive(Debug)]
+pub enum WriteCmd {
+    /// Runs a transaction (operations without the database name); the
+    /// reply is the results array or why it failed (a failed operation's
+    /// error included).
+    Transact {
+        /// The operations.
+        ops: Vec<Value>,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<Vec<Value>, String>>,
+    },
+    /// Whether to hold (or wait for) the lock.
+    WantLock(bool),
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Starts the monitor of `db`: events go to `events`; a message on `reset`
+/// drops the session and starts a new one (its content arrives as a
+/// [`DbEvent::Snapshot`]).
+pub fn spawn_monitor(
+    remotes: Vec<Remote>,
+    db: Db,
+    events: mpsc::UnboundedSender<(Db, DbEvent)>,
+    mut reset: mpsc::UnboundedReceiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = BACKOFF_MIN;
+        let mut logged = false;
+        loop {
+            let mut session = match ReplicaSession::connect(
+                remotes.clone(),
+                db.name(),
+                &[],
+                true,
+                Options::default(),
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    if !logged {
+                        tracing::warn!("{}: {e} (retrying)", db.name());
+                        logged = true;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
+            tracing::info!("{}: connected", db.name());
+            delay = BACKOFF_MIN;
+            logged = false;
+            let mut first = true;
+            let mut reconnects = session.reconnects();
+            loop {
+                tokio::select! {
+                    r = session.next() => match r {
+                        Ok(changes) => {
+                            let ev = if first {
+                                DbEvent::Snapshot(session.replica().database().schema().clone(), changes)
+                            } else {
+                                let reconnected = session.reconnects() != reconnects;
+                                reconnects = session.reconnects();
+                                if reconnected {
+                                    tracing::info!("{}: reconnected", db.name());
+                                }
+                                DbEvent::Changes { changes, reconnected }
+                            };
+                            first = false;
+                            if events.send((db, ev)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("{}: {e}; starting a new session", db.name());
+                            break;
+                        }
+                    },
+                    r = reset.recv() => {
+                        if r.is_none() {
+                            return;
+                        }
+                        let which = if db == Db::Nb { "northbound" } else { "southbound" };
+                        tracing::info!("Resetting {which} database cluster state");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Connects to the first remote that serves `db` (the leader, for a
+/// cluster).
+async fn connect_leader(
+    remotes: &[Remote],
+    db: Db,
+) -> Result<
+    (
+        Connection,
+        mpsc::UnboundedReceiver<ovsdb::client::Notification>,
+    ),
+    ClientError,
+> {
+    let mut last = ClientError::NoRemote("no remotes".into());
+    for r in remotes {
+        let (conn, notes) = match Connection::connect(r, &Options::default()).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        let rows = conn
+            .transact(
+                "_Server",
+                vec![json!({"op": "select", "table": "Database",
+                    "where": [["name", "==", db.name()]], "columns": ["model", "leader"]})],
+            )
+            .await?;
+        let row = rows.first().and_then(|x| x["rows"].get(0)).cloned();
+        match row {
+            Some(row) if row["model"] != "clustered" || row["leader"] == true => {
+                return Ok((conn, notes))
+            }
+            Some(_) => last = ClientError::NoRemote(format!("{r}: not the cluster leader")),
+            None => last = ClientError::NoRemote(format!("{r}: no database {}", db.name())),
+        }
+    }
+    Err(last)
+}
+
+/// Starts the writer of `db`; with `lock` it takes that lock whenever the
+/// daemon wants it and reports on `locks`.
+pub fn spawn_writer(
+    remotes: Vec<Remote>,
+    db: Db,
+    lock: Option<&'static str>,
+    mut cmds: mpsc::UnboundedReceiver<WriteCmd>,
+    locks: mpsc::UnboundedSender<LockEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut want_lock = false;
+        let mut delay = BACKOFF_MIN;
+        loop {
+            let (conn, mut notes) = match connect_leader(&remotes, db).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!("{} writer: {e}", db.name());
+                    // Answer what is asked meanwhile, then retry.
+                    let sleep = tokio::time::sleep(delay);
+                    tokio::pin!(sleep);
+                    loop {
+                        tokio::select! {
+                            _ = &mut sleep => break,
+                            c = cmds.recv() => match c {
+                                None => return,
+                                Some(WriteCmd::WantLock(w)) => want_lock = w,
+                                Some(WriteCmd::Transact { reply, .. }) => {
+                                    let _ = reply.send(Err(format!("{}: not connected", db.name())));
+                                }
+                            }
+                        }
+                    }
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
+            delay = BACKOFF_MIN;
+            let mut held = false;
+            let mut requested = false;
+            // (Re)requests the lock as wanted; returns false if the
+            // connection failed.
+            macro_rules! sync_lock {
+                () => {{
+                    let mut ok = true;
+                    if let Some(name) = lock {
+                        if want_lock && !requested {
+                            match conn.lock(name).await {
+                                Ok(now) => {
+                                    requested = true;
+                                    if now {
+                                        held = true;
+                                        let _ = locks.send(LockEvent::Acquired);
+                                    }
+                                }
+                                Err(_) => ok = false,
+                            }
+                        } else if !want_lock && requested {
+                            let _ = conn.unlock(name).await;
+                            requested = false;
+                            if held {
+                                held = false;
+                                let _ = locks.send(LockEvent::Lost);
+                            }
+                        }
+                    }
+                    ok
+                }};
+            }
+            let mut alive = sync_lock!();
+            while alive {
+                tokio::select! {
+                    n = notes.recv() => match n {
+                        None => alive = false,
+                        Some(n) if n.method == "locked" && requested => {
+                            if !held {
+                                held = true;
+                                let _ = locks.send(LockEvent::Acquired);
+                            }
+                        }
+                        Some(n) if n.method == "stolen" => {
+                            tracing::warn!("{}: lock stolen", db.name());
+                            // The server forgets the request of a robbed
+                            // session; ask again, as the IDL does.
+                            requested = false;
+                            if held {
+                                held = false;
+                                let _ = locks.send(LockEvent::Lost);
+                            }
+                            alive = sync_lock!();
+                        }
+                        Some(_) => {}
+                    },
+                    c = cmds.recv() => match c {
+                        None => return,
+                        Some(WriteCmd::WantLock(w)) => {
+                            want_lock = w;
+                            alive = sync_lock!();
+                        }
+                        Some(WriteCmd::Transact { ops, reply }) => {
+                            let r = conn.transact_checked(db.name(), ops).await;
+                            if let Err(ClientError::Disconnected(_)) = &r {
+                                alive = false;
+                            }
+                            let _ = reply.send(r.map_err(|e| e.to_string()));
+                        }
+                    }
+                }
+            }
+            tracing::info!("{} writer: connection lost", db.name());
+            if held {
+                let _ = locks.send(LockEvent::Lost);
+            }
+            tokio::time::sleep(BACKOFF_MIN).await;
+        }
+    })
+}

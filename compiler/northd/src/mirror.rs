@@ -1,0 +1,143 @@
+//! A local copy of a monitored database, kept from the row changes of a
+//! [`ovsdb::client::ReplicaSession`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ovsdb::{Row, RowChange, Uuid};
+
+/// Rows of one table by UUID.
+pub type Rows = BTreeMap<Uuid, Arc<Row>>;
+
+/// Table name → rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mirror {
+    tables: BTreeMap<String, Rows>,
+}
+
+impl Mirror {
+    /// Applies row changes in order.
+    pub fn apply(&mut self, changes: &[RowChange]) {
+        for ch in changes {
+            match ch {
+                RowChange::Insert { table, uuid, new }
+                | RowChange::Modify {
+                    table, uuid, new, ..
+                } => {
+                    self.tables
+                        .entry(table.clone())
+                        .or_default()
+                        .insert(*uuid, new.clone());
+                }
+                RowChange::Delete { table, uuid, .. } => {
+                    if let Some(t) = self.tables.get_mut(table) {
+                        t.remove(uuid);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the content with `snapshot` (a fresh session's first batch,
+    /// all inserts) and returns the changes from the old content to it.
+    pub fn replace(&mut self, snapshot: &[RowChange]) -> Vec<RowChange> {
+        let mut fresh = Mirror::default();
+        fresh.apply(snapshot);
+        let mut changes = Vec::new();
+        for (table, rows) in &self.tables {
+            let new_rows = fresh.tables.get(table);
+            for (uuid, old) in rows {
+                match new_rows.and_then(|t| t.get(uuid)) {
+                    None => changes.push(RowChange::Delete {
+                        table: table.clone(),
+                        uuid: *uuid,
+                        old: old.clone(),
+                    }),
+                    Some(new) if new != old => changes.push(RowChange::Modify {
+                        table: table.clone(),
+                        uuid: *uuid,
+                        old: old.clone(),
+                        new: new.clone(),
+                    }),
+                    Some(_) => {}
+                }
+            }
+        }
+        for (table, rows) in &fresh.tables {
+            let old_rows = self.tables.get(table);
+            for (uuid, new) in rows {
+                if old_rows.and_then(|t| t.get(uuid)).is_none() {
+                    changes.push(RowChange::Insert {
+                        table: table.clone(),
+                        uuid: *uuid,
+                        new: new.clone(),
+                    });
+                }
+            }
+        }
+        *self = fresh;
+        changes
+    }
+
+    /// The rows of `table` (empty if none).
+    pub fn table(&self, table: &str) -> &Rows {
+        static EMPTY: Rows = BTreeMap::new();
+        self.tables.get(table).unwrap_or(&EMPTY)
+    }
+
+    /// One row.
+    pub fn get(&self, table: &str, uuid: &Uuid) -> Option<&Arc<Row>> {
+        self.tables.get(table).and_then(|t| t.get(uuid))
+    }
+
+    /// Every row as `(table, uuid, row)`.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, Uuid, &Row)> {
+        self.tables
+            .iter()
+            .flat_map(|(t, rows)| rows.iter().map(move |(u, r)| (t.as_str(), *u, &**r)))
+    }
+
+    /// The whole content as inserts.
+    pub fn to_changes(&self) -> Vec<RowChange> {
+        self.rows()
+            .map(|(t, u, r)| RowChange::Insert {
+                table: t.to_string(),
+                uuid: u,
+                new: Arc::new(r.clone()),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ovsdb::Datum;
+
+    fn row(v: i64) -> Arc<Row> {
+        Arc::new(Row::from([("x".to_string(), Datum::scalar(v))]))
+    }
+
+    #[test]
+    fn replace_reports_the_difference() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let ins = |u, v| RowChange::Insert {
+            table: "T".into(),
+            uuid: u,
+            new: row(v),
+        };
+        let mut m = Mirror::default();
+        m.apply(&[ins(a, 1), ins(b, 2)]);
+        let ch = m.replace(&[ins(b, 3), ins(c, 4)]);
+        let kinds: Vec<(char, Uuid)> = ch
+            .iter()
+            .map(|c| match c {
+                RowChange::Insert { uuid, .. } => ('i', *uuid),
+                RowChange::Modify { uuid, .. } => ('m', *uuid),
+                RowChange::Delete { uuid, .. } => ('d', *uuid),
+            })
+            .collect();
+        assert_eq!(kinds, vec![('d', a), ('m', b), ('i', c)]);
+        assert_eq!(m.table("T").len(), 2);
+    }
+}
