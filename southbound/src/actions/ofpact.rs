@@ -159,6 +159,22 @@ pub enum OfAction {
     },
     /// `learn(...)`.
     Learn(Learn),
+    /// `output:PORT` (physical flows).
+    Output(u16),
+    /// `conjunction(ID,CLAUSE/N)`: one clause of a conjunctive match;
+    /// `clause` counts from 0 and prints from 1, as OVS does.
+    Conjunction {
+        /// Conjunction id.
+        id: u32,
+        /// Clause index, from 0.
+        clause: u8,
+        /// Number of clauses.
+        n_clauses: u8,
+    },
+    /// `strip_vlan` (`pop_vlan`).
+    StripVlan,
+    /// `push_vlan:TPID`.
+    PushVlan(u16),
     /// `sample(...)`.
     Sample {
         /// Probability in units of 1/65535.
@@ -323,6 +339,18 @@ impl fmt::Display for OfAction {
                 write!(f, "check_pkt_larger({pkt_len})->{dst}")
             }
             OfAction::Learn(l) => write_learn(f, l),
+            OfAction::Output(port) => write!(f, "output:{}", super::mf::port_name(*port)),
+            OfAction::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => write!(
+                f,
+                "conjunction({id},{}/{n_clauses})",
+                u32::from(*clause) + 1
+            ),
+            OfAction::StripVlan => f.write_str("pop_vlan"),
+            OfAction::PushVlan(tpid) => write!(f, "push_vlan:0x{tpid:x}"),
             OfAction::Sample {
                 probability,
                 collector_set_id,
