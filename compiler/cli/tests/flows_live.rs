@@ -369,6 +369,16 @@ fn run_entry(entry: &Entry) -> Report {
         .lines()
         .map(String::from)
         .collect();
+    if let Ok(d) = std::env::var("FLOWS_DUMP_DIR") {
+        // For investigation: both dumps, as compared.
+        let write = |side: &str, lines: &[String]| {
+            let path = Path::new(&d).join(format!("{}-{side}.txt", entry.name));
+            std::fs::write(&path, lines.join("\n") + "\n")
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        };
+        write("real", &real);
+        write("ours", &ours);
+    }
     compare(&real, &ours)
 }
 

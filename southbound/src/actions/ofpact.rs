@@ -175,6 +175,8 @@ pub enum OfAction {
     StripVlan,
     /// `push_vlan:TPID`.
     PushVlan(u16),
+    /// `set_vlan_vid` (OpenFlow 1.5 prints `set_field:4096|VID->vlan_vid`).
+    SetVlanVid(u16),
     /// `sample(...)`.
     Sample {
         /// Probability in units of 1/65535.
@@ -351,6 +353,7 @@ impl fmt::Display for OfAction {
             ),
             OfAction::StripVlan => f.write_str("pop_vlan"),
             OfAction::PushVlan(tpid) => write!(f, "push_vlan:0x{tpid:x}"),
+            OfAction::SetVlanVid(vid) => write!(f, "set_field:{}->vlan_vid", 0x1000 | vid),
             OfAction::Sample {
                 probability,
                 collector_set_id,

@@ -303,7 +303,8 @@ fn put_action(action: &OfAction, out: &mut Vec<u8>) -> Result<(), Unsupported> {
         | OfAction::Output(_)
         | OfAction::Conjunction { .. }
         | OfAction::StripVlan
-        | OfAction::PushVlan(_) => {
+        | OfAction::PushVlan(_)
+        | OfAction::SetVlanVid(_) => {
             return Err(Unsupported(action.to_string()));
         }
     }

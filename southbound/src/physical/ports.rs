@@ -254,8 +254,18 @@ pub fn consider_port_binding(
     // Table 65: deliver.
     let mut acts = Vec::new();
     if tag != 0 {
-        acts.push(OfAction::PushVlan(0x8100));
-        acts.push(load(Field::VlanTci, u64::from(0x1000 | tag), 0, 13));
+        // `ofpact_put_push_vlan`: the localnet port's `ethtype` option.
+        let ethtype = ld
+            .localnet_port
+            .as_deref()
+            .and_then(|l| sb.port(l))
+            .and_then(|l| l.options.get("ethtype"));
+        let tpid = match ethtype {
+            Some(e) if e.eq_ignore_ascii_case("802.11ad") => 0x88a8,
+            _ => 0x8100,
+        };
+        acts.push(OfAction::PushVlan(tpid));
+        acts.push(OfAction::SetVlanVid(tag));
     }
     acts.push(OfAction::Output(ofport));
     if tag != 0 {
