@@ -102,18 +102,16 @@ impl Local {
                     local.related.extend(key(pb));
                     lports.push(pb.logical_port.clone());
                 }
-                "localport" => {
-                    if chassis.vifs.contains_key(&pb.logical_port) {
-                        local.related.extend(key(pb));
-                        lports.push(pb.logical_port.clone());
-                    }
+                "localport" if chassis.vifs.contains_key(&pb.logical_port) => {
+                    local.related.extend(key(pb));
+                    lports.push(pb.logical_port.clone());
                 }
-                "l2gateway" | "l3gateway" | "chassisredirect" | "external" => {
-                    if local.is_resident_pb(sb, pb) {
-                        seeds.push(pb.datapath);
-                        local.related.extend(key(pb));
-                        lports.push(pb.logical_port.clone());
-                    }
+                "l2gateway" | "l3gateway" | "chassisredirect" | "external"
+                    if local.is_resident_pb(sb, pb) =>
+                {
+                    seeds.push(pb.datapath);
+                    local.related.extend(key(pb));
+                    lports.push(pb.logical_port.clone());
                 }
                 _ => {}
             }

@@ -40,7 +40,7 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let db = read_sb(&args.sb)?;
-    let sb = Southbound::from_database(&db).with_context(|| format!("{}", args.sb))?;
+    let sb = Southbound::from_database(&db).with_context(|| args.sb.clone())?;
     let mut chassis = Chassis::new(&args.chassis);
     chassis.vifs = Chassis::parse_ports(&args.ports).context("--ports")?;
     chassis.patch_ofports = Chassis::parse_ports(&args.patch_ports).context("--patch-ports")?;
@@ -84,15 +84,10 @@ fn read_sb(source: &str) -> Result<ovsdb::Database> {
             .build()?;
         return rt.block_on(async {
             let opts = ovsdb::client::Options::default();
-            let mut session = ovsdb::client::ReplicaSession::connect(
-                remotes,
-                "OVN_Southbound",
-                &[],
-                false,
-                opts,
-            )
-            .await
-            .with_context(|| format!("{source}: cannot read the Southbound database"))?;
+            let mut session =
+                ovsdb::client::ReplicaSession::connect(remotes, "OVN_Southbound", &[], false, opts)
+                    .await
+                    .with_context(|| format!("{source}: cannot read the Southbound database"))?;
             session
                 .next()
                 .await

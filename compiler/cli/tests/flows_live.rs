@@ -280,7 +280,10 @@ fn compare(real: &[String], ours: &[String]) -> Report {
     let (r, o) = (count(real), count(ours));
     let keys: BTreeSet<&String> = r.keys().chain(o.keys()).collect();
     for k in keys {
-        let (nr, no) = (r.get(k).copied().unwrap_or(0), o.get(k).copied().unwrap_or(0));
+        let (nr, no) = (
+            r.get(k).copied().unwrap_or(0),
+            o.get(k).copied().unwrap_or(0),
+        );
         let e = report.entry(table_of(k)).or_default();
         e.0 += nr.min(no);
         for _ in no..nr {
@@ -338,8 +341,16 @@ fn run_entry(entry: &Entry) -> Report {
         let iface_id = format!("external_ids:iface-id={quoted}");
         let req = format!("ofport-request={ofport}");
         hv.vsctl(&[
-            "add-port", "br-int", &name, "--", "set", "Interface", &name, "type=internal",
-            &iface_id, &req,
+            "add-port",
+            "br-int",
+            &name,
+            "--",
+            "set",
+            "Interface",
+            &name,
+            "type=internal",
+            &iface_id,
+            &req,
         ]);
         ports.push(format!("{lp}={ofport}"));
     }

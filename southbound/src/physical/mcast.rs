@@ -77,9 +77,9 @@ pub fn consider_mc_group(
             // Tunnel to the port's chassis: not generated.
         } else if port.type_ == "localport" {
             deliver(&mut remote, port.tunnel_key);
-        } else if ours && (local.bound.contains_key(lport) || port.type_ == "l3gateway") {
-            deliver(&mut acts, port.tunnel_key);
-        } else if chassis.patch_ofports.contains_key(&port.logical_port) {
+        } else if (ours && (local.bound.contains_key(lport) || port.type_ == "l3gateway"))
+            || chassis.patch_ofports.contains_key(&port.logical_port)
+        {
             deliver(&mut acts, port.tunnel_key);
         } else if port.type_ == "chassisredirect" && ours {
             if let Some(d) = port
