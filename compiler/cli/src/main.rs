@@ -2,6 +2,7 @@
 //! the subcommand modules.
 
 mod compile;
+mod flows;
 mod k8s;
 mod northd;
 
@@ -19,6 +20,9 @@ struct Cli {
 enum Command {
     /// Compile a Northbound database into Southbound logical flows.
     Compile(compile::Args),
+    /// The OpenFlow table ovn-controller would install on one chassis,
+    /// from a Southbound database.
+    Flows(flows::Args),
     /// Kubernetes manifests to OVN Northbound (ovn-kubernetes layout).
     #[command(subcommand)]
     K8s(k8s::Command),
@@ -31,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(args) => compile::run(args),
+        Command::Flows(args) => flows::run(args),
         Command::K8s(cmd) => k8s::run(cmd),
         Command::Northd(args) => northd::run(args),
     };

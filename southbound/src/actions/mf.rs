@@ -73,6 +73,7 @@ pub fn mf_name(field: Field) -> String {
         UdpDst => "udp_dst",
         SctpSrc => "sctp_src",
         SctpDst => "sctp_dst",
+        InPort => "in_port",
     };
     s.to_string()
 }
@@ -123,6 +124,7 @@ pub fn nxm_name(field: Field) -> String {
         UdpDst => "NXM_OF_UDP_DST",
         SctpSrc => "OXM_OF_SCTP_SRC",
         SctpDst => "OXM_OF_SCTP_DST",
+        InPort => "NXM_OF_IN_PORT",
     };
     s.to_string()
 }
@@ -202,6 +204,7 @@ pub fn of15_class_field(field: Field) -> (u16, u8) {
         TcpFlags => (OXM, 42),
         IpTtl => (NXM_NX, 29),
         IpFrag => (NXM_NX, 26),
+        InPort => (NXM_OF, 0),
     }
 }
 
@@ -282,6 +285,9 @@ impl fmt::Display for Subfield {
 /// `mf_format` does.
 pub fn format_field_value(field: Field, value: u128, mask: u128) -> String {
     let all = low_bits(n_bytes(field) * 8);
+    if field == Field::InPort {
+        return port_name(value as u16);
+    }
     let masked = mask & all != all;
     if masked && mask == 0 {
         return "ANY".to_string();
@@ -339,5 +345,21 @@ pub fn format_field_value(field: Field, value: u128, mask: u128) -> String {
             }
             s
         }
+    }
+}
+
+/// An OpenFlow port number as `ofputil_format_port` prints it: reserved
+/// ports by name, others in decimal.
+pub fn port_name(port: u16) -> String {
+    match port {
+        0xfff8 => "IN_PORT".into(),
+        0xfff9 => "TABLE".into(),
+        0xfffa => "NORMAL".into(),
+        0xfffb => "FLOOD".into(),
+        0xfffc => "ALL".into(),
+        0xfffd => "CONTROLLER".into(),
+        0xfffe => "LOCAL".into(),
+        0xffff => "ANY".into(),
+        p => p.to_string(),
     }
 }

@@ -159,6 +159,24 @@ pub enum OfAction {
     },
     /// `learn(...)`.
     Learn(Learn),
+    /// `output:PORT` (physical flows).
+    Output(u16),
+    /// `conjunction(ID,CLAUSE/N)`: one clause of a conjunctive match;
+    /// `clause` counts from 0 and prints from 1, as OVS does.
+    Conjunction {
+        /// Conjunction id.
+        id: u32,
+        /// Clause index, from 0.
+        clause: u8,
+        /// Number of clauses.
+        n_clauses: u8,
+    },
+    /// `strip_vlan` (`pop_vlan`).
+    StripVlan,
+    /// `push_vlan:TPID`.
+    PushVlan(u16),
+    /// `set_vlan_vid` (OpenFlow 1.5 prints `set_field:4096|VID->vlan_vid`).
+    SetVlanVid(u16),
     /// `sample(...)`.
     Sample {
         /// Probability in units of 1/65535.
@@ -323,6 +341,19 @@ impl fmt::Display for OfAction {
                 write!(f, "check_pkt_larger({pkt_len})->{dst}")
             }
             OfAction::Learn(l) => write_learn(f, l),
+            OfAction::Output(port) => write!(f, "output:{}", super::mf::port_name(*port)),
+            OfAction::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => write!(
+                f,
+                "conjunction({id},{}/{n_clauses})",
+                u32::from(*clause) + 1
+            ),
+            OfAction::StripVlan => f.write_str("pop_vlan"),
+            OfAction::PushVlan(tpid) => write!(f, "push_vlan:0x{tpid:x}"),
+            OfAction::SetVlanVid(vid) => write!(f, "set_field:{}->vlan_vid", 0x1000 | vid),
             OfAction::Sample {
                 probability,
                 collector_set_id,

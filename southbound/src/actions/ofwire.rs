@@ -298,7 +298,13 @@ fn put_action(action: &OfAction, out: &mut Vec<u8>) -> Result<(), Unsupported> {
             out.resize(start + 24, 0);
             pad_and_set_len(out, start);
         }
-        OfAction::Learn(_) | OfAction::Sample { .. } => {
+        OfAction::Learn(_)
+        | OfAction::Sample { .. }
+        | OfAction::Output(_)
+        | OfAction::Conjunction { .. }
+        | OfAction::StripVlan
+        | OfAction::PushVlan(_)
+        | OfAction::SetVlanVid(_) => {
             return Err(Unsupported(action.to_string()));
         }
     }

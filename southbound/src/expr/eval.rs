@@ -86,6 +86,7 @@ pub fn slot_value(packet: Packet<'_>, slot: Slot) -> u128 {
         Slot::TpDst => packet(Field::TcpDst),
         Slot::NdTarget => packet(Field::NdTarget),
         Slot::TcpFlags => packet(Field::TcpFlags),
+        Slot::InPort => packet(Field::InPort),
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Slot {
     TpDst,
     NdTarget,
     TcpFlags,
+    /// OpenFlow ingress port (physical flows).
+    InPort,
 }
 
 /// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
@@ -149,6 +151,7 @@ impl OfMatch {
             ArpTha | NdTll => self.set_slot(Slot::ArpTha, value, mask),
             NdTarget => self.set_slot(Slot::NdTarget, value, mask),
             TcpFlags => self.set_slot(Slot::TcpFlags, value, exact_or(0xffff)),
+            InPort => self.set_slot(Slot::InPort, value & 0xffff, 0xffff),
         }
     }
 
@@ -398,6 +401,9 @@ impl fmt::Display for OfMatch {
             fmt_u32(&mut s, &format!("reg{i}"), self.value(Slot::Reg(i)));
         }
         fmt_u64(&mut s, "metadata", self.value(Slot::Metadata));
+        if let Some((port, _)) = self.get(Slot::InPort) {
+            let _ = write!(s, "in_port={},", crate::actions::mf::port_name(port as u16));
+        }
         if let Some((tci, mask)) = self.get(Slot::VlanTci) {
             let vid_mask = mask & 0x0fff;
             let pcp_mask = mask & 0xe000;

@@ -57,6 +57,9 @@ pub enum Field {
     UdpDst,
     SctpSrc,
     SctpDst,
+    /// OpenFlow ingress port (`in_port`); used by physical flows only,
+    /// never by logical-flow matches.
+    InPort,
 }
 
 impl Field {
@@ -68,7 +71,8 @@ impl Field {
             Xreg(_) | Metadata => 64,
             Xxreg(_) | CtLabel | Ipv6Src | Ipv6Dst | NdTarget => 128,
             EthSrc | EthDst | ArpSha | ArpTha | NdSll | NdTll => 48,
-            EthType | VlanTci | ArpOp | TcpSrc | TcpDst | UdpSrc | UdpDst | SctpSrc | SctpDst => 16,
+            EthType | VlanTci | InPort | ArpOp | TcpSrc | TcpDst | UdpSrc | UdpDst | SctpSrc
+            | SctpDst => 16,
             IpProto | IpTtl | Icmpv4Type | Icmpv4Code | Icmpv6Type | Icmpv6Code => 8,
             IpDscpShifted => 6,
             IpEcn | IpFrag => 2,
@@ -93,6 +97,7 @@ impl Field {
                 | Icmpv6Type
                 | Icmpv6Code
                 | ArpOp
+                | InPort
         )
     }
 
@@ -149,6 +154,7 @@ impl Field {
             UdpDst => "OXM_OF_UDP_DST",
             SctpSrc => "OXM_OF_SCTP_SRC",
             SctpDst => "OXM_OF_SCTP_DST",
+            InPort => "NXM_OF_IN_PORT",
         };
         s.to_string()
     }

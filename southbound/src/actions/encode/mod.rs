@@ -163,6 +163,24 @@ impl EncodeContext<'_> {
     }
 }
 
+/// Appends a `ct_commit` action as OVN 23.03.1 does.
+///
+/// `encode_CT_COMMIT_V1`/`_V2` pull the whole buffer to append the NAT and
+/// nested actions, then take the buffer's *start* as the `ct` action and
+/// stretch its length to the end (`ofpbuf_push_uninit` returns the start of
+/// the data, not of the `ct`).  When `ct_commit` is the first action that
+/// is the `ct` itself; otherwise the first action swallows everything after
+/// it, the `ct` included, and OVS never sees them.  Seen on a real
+/// ovn-controller with `log(...); ct_commit { ct_mark.blocked = 1; }; ...`
+/// (ACL reject with logging): the installed flow has no `ct(commit,...)`.
+fn push_commit(out: &mut Vec<OfAction>, ct: OfAction) {
+    if out.is_empty() {
+        out.push(ct);
+    } else {
+        out.truncate(1);
+    }
+}
+
 /// Encodes `actions` into OpenFlow actions.
 pub fn encode(actions: &[Action], ctx: &mut EncodeContext<'_>) -> Vec<OfAction> {
     let mut out = Vec::new();
@@ -291,23 +309,29 @@ fn encode_action(action: &Action, ctx: &mut EncodeContext<'_>, out: &mut Vec<OfA
                     mask: *ct_label_mask,
                 });
             }
-            out.push(OfAction::Ct {
-                commit: true,
-                table: None,
-                zone: zone(LOG_CT_ZONE),
-                nat: zero_snat(ctx),
-                exec,
-            });
+            push_commit(
+                out,
+                OfAction::Ct {
+                    commit: true,
+                    table: None,
+                    zone: zone(LOG_CT_ZONE),
+                    nat: zero_snat(ctx),
+                    exec,
+                },
+            );
         }
         Action::CtCommit(nested) => {
             let exec = encode(nested, ctx);
-            out.push(OfAction::Ct {
-                commit: true,
-                table: None,
-                zone: zone(ctx.ct_zone()),
-                nat: zero_snat(ctx),
-                exec,
-            });
+            push_commit(
+                out,
+                OfAction::Ct {
+                    commit: true,
+                    table: None,
+                    zone: zone(ctx.ct_zone()),
+                    nat: zero_snat(ctx),
+                    exec,
+                },
+            );
         }
         Action::CtNat(cn) => {
             let zone_field = match cn.kind {

@@ -1,0 +1,144 @@
+//! The desired OpenFlow table of one chassis, as ovn-controller's
+//! `controller/ofctrl.c` (23.03) keeps it and installs it.
+//!
+//! * Flows are keyed by `(table, priority, match)`.
+//! * Conjunction flows (`ofctrl_add_or_append_flow`) with the same key are
+//!   merged: their `conjunction(...)` actions are concatenated.
+//! * When several desired flows share a key, one is installed
+//!   (`link_installed_to_desired`, `flow_is_preferred`): a flow with real
+//!   actions ("allow") beats a drop, which beats a conjunction flow; among
+//!   equals the first added wins.  ovn-controller adds flows in hash-table
+//!   order; we add them in UUID order, so only that tie-break can differ.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::actions::{OfAction, OfActions};
+use crate::expr::OfMatch;
+
+/// One OpenFlow flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfFlow {
+    /// OpenFlow table.
+    pub table: u8,
+    /// Priority.
+    pub priority: u16,
+    /// Cookie (ovn-controller uses the first 32 bits of the SB row's UUID).
+    pub cookie: u64,
+    /// Match.
+    pub of_match: OfMatch,
+    /// Actions (empty: drop).
+    pub actions: Vec<OfAction>,
+}
+
+impl OfFlow {
+    fn is_conjunction(&self) -> bool {
+        !self.actions.is_empty()
+            && self
+                .actions
+                .iter()
+                .all(|a| matches!(a, OfAction::Conjunction { .. }))
+    }
+
+    /// Rank for `flow_is_preferred`: lower is preferred.
+    fn preference(&self) -> u8 {
+        if self.actions.is_empty() {
+            1
+        } else if self.is_conjunction() {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+impl fmt::Display for OfFlow {
+    /// The flow as `ovs-ofctl dump-flows --no-stats` prints it:
+    /// ` cookie=0x…, table=N, priority=P,MATCH actions=…` (cookie and table
+    /// left out when 0).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(" ")?;
+        if self.cookie != 0 {
+            write!(f, "cookie={:#x}, ", self.cookie)?;
+        }
+        if self.table != 0 {
+            write!(f, "table={}, ", self.table)?;
+        }
+        write!(f, "priority={}", self.priority)?;
+        let m = self.of_match.to_string();
+        if !m.is_empty() {
+            write!(f, ",{m}")?;
+        }
+        write!(f, " actions={}", OfActions(self.actions.clone()))
+    }
+}
+
+/// Key of a desired flow.
+type Key = (u8, u16, OfMatch);
+
+/// The desired flows of one chassis.
+#[derive(Debug, Clone, Default)]
+pub struct FlowTable {
+    flows: BTreeMap<Key, Vec<OfFlow>>,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new() -> FlowTable {
+        FlowTable::default()
+    }
+
+    /// Adds a flow (`ofctrl_add_flow`); an identical flow is added once.
+    pub fn add(&mut self, flow: OfFlow) {
+        let key = (flow.table, flow.priority, flow.of_match.clone());
+        let list = self.flows.entry(key).or_default();
+        if !list.contains(&flow) {
+            list.push(flow);
+        }
+    }
+
+    /// Adds a conjunction flow, appending its actions to an existing
+    /// conjunction flow with the same key (`ofctrl_add_or_append_flow`).
+    pub fn add_or_append(&mut self, flow: OfFlow) {
+        let key = (flow.table, flow.priority, flow.of_match.clone());
+        let list = self.flows.entry(key).or_default();
+        match list.iter_mut().find(|f| f.is_conjunction()) {
+            Some(existing) => existing.actions.extend(flow.actions),
+            None => list.push(flow),
+        }
+    }
+
+    /// The installed flows, one per key, in key order (table, priority,
+    /// match).
+    pub fn installed(&self) -> Vec<&OfFlow> {
+        self.flows
+            .values()
+            .filter_map(|list| list.iter().min_by_key(|f| f.preference()))
+            .collect()
+    }
+
+    /// Number of installed flows.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether there are no flows.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// The installed flows as `ovs-ofctl dump-flows --no-stats` lines,
+    /// sorted by table, then priority (highest first), then text — the
+    /// order `ovs-ofctl --sort=priority`-like tools and diffs expect.
+    pub fn dump(&self) -> Vec<String> {
+        let mut lines: Vec<(u8, u16, String)> = self
+            .installed()
+            .into_iter()
+            .map(|f| (f.table, f.priority, f.to_string()))
+            .collect();
+        lines.sort_by(|a, b| {
+            (a.0, std::cmp::Reverse(a.1), &a.2).cmp(&(b.0, std::cmp::Reverse(b.1), &b.2))
+        });
+        lines.into_iter().map(|(_, _, l)| l).collect()
+    }
+}

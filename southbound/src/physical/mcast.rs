@@ -1,0 +1,123 @@
+//! Multicast groups (`consider_mc_group` in `controller/physical.c`,
+//! 23.03): for a group on a local datapath,
+//!
+//! * table 40, priority 100: for each member delivered here (bound to this
+//!   chassis, reachable through a local patch ofport, or the distributed
+//!   port of a chassisredirect port bound here), `[reg13=zone]
+//!   reg15=member; resubmit(,41)`, then `reg15=group` again;
+//! * table 39, priority 100: logical patch ports and localports (`reg15=
+//!   member; resubmit(,41)`), then `reg15=group`, then tunnels to remote
+//!   chassis (not generated here), then `resubmit(,40)` if there were local
+//!   members.
+//!
+//! Members are taken in the order of the `ports` column (sorted by UUID,
+//! as the IDL presents it).
+
+use ovsdb::sb::MulticastGroup;
+
+use super::*;
+use crate::actions::OfAction;
+use crate::chassis::Chassis;
+use crate::flow_table::{FlowTable, OfFlow};
+use crate::lflow::conj_ids::uuid_hash;
+use crate::local::Local;
+use crate::sbdb::Southbound;
+
+/// `consider_mc_group`.
+pub fn consider_mc_group(
+    sb: &Southbound,
+    local: &Local,
+    chassis: &Chassis,
+    mc: &MulticastGroup,
+    flows: &mut FlowTable,
+) {
+    let Some(dp) = sb.datapath(&mc.datapath) else {
+        return;
+    };
+    let dp_key = dp.tunnel_key;
+    if !local.datapaths.contains_key(&dp_key) {
+        return;
+    }
+    // `ld->is_transit_switch`: an OVN-IC transit switch.
+    let is_transit = dp.external_ids.contains_key("interconn-ts");
+    let mut acts: Vec<OfAction> = Vec::new();
+    let mut remote: Vec<OfAction> = Vec::new();
+    for port in mc.ports.iter().filter_map(|u| sb.port_bindings.get(u)) {
+        if port.datapath != mc.datapath {
+            continue;
+        }
+        if let Some(&zone) = local.ct_zones.get(&port.logical_port) {
+            if zone != 0 {
+                acts.push(load_reg(13, u64::from(zone)));
+            }
+        }
+        let lport = port
+            .parent_port
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or(&port.logical_port);
+        let deliver = |v: &mut Vec<OfAction>, key: i64| {
+            v.push(load_reg(15, key as u64));
+            v.push(OfAction::Resubmit(CHECK_LOOPBACK));
+        };
+        // Bound here: by the SB, or by a local interface (an offline SB may
+        // not have the chassis column filled in yet).
+        let ours = (port.chassis.is_some() && port.chassis == local.chassis_uuid)
+            || local.bound.contains_key(&port.logical_port);
+        if port.type_ == "patch" {
+            if is_transit {
+                deliver(&mut acts, port.tunnel_key);
+            } else {
+                deliver(&mut remote, port.tunnel_key);
+            }
+        }
+        // (ovn-controller 23.03 lacks an `else` here: a patch port also
+        // runs through the checks below, which never match it.)
+        if port.type_ == "remote" {
+            // Tunnel to the port's chassis: not generated.
+        } else if port.type_ == "localport" {
+            deliver(&mut remote, port.tunnel_key);
+        } else if (ours && (local.bound.contains_key(lport) || port.type_ == "l3gateway"))
+            || chassis.patch_ofports.contains_key(&port.logical_port)
+        {
+            deliver(&mut acts, port.tunnel_key);
+        } else if port.type_ == "chassisredirect" && ours {
+            if let Some(d) = port
+                .options
+                .get("distributed-port")
+                .and_then(|d| sb.port(d))
+                .filter(|d| d.datapath == port.datapath)
+            {
+                deliver(&mut acts, d.tunnel_key);
+            }
+        }
+        // Remote chassis members would be tunnelled to (without a localnet
+        // port on the datapath): not generated.
+    }
+    let m = match_outport(dp_key, mc.tunnel_key);
+    let cookie = u64::from(uuid_hash(&mc.uuid));
+    let local_ports = !acts.is_empty();
+    if local_ports {
+        acts.push(load_reg(15, mc.tunnel_key as u64));
+        flows.add(OfFlow {
+            table: LOCAL_OUTPUT,
+            priority: 100,
+            cookie,
+            of_match: m.clone(),
+            actions: acts,
+        });
+    }
+    if !remote.is_empty() {
+        remote.push(load_reg(15, mc.tunnel_key as u64));
+        if local_ports {
+            remote.push(OfAction::Resubmit(LOCAL_OUTPUT));
+        }
+        flows.add(OfFlow {
+            table: REMOTE_OUTPUT,
+            priority: 100,
+            cookie,
+            of_match: m,
+            actions: remote,
+        });
+    }
+}
