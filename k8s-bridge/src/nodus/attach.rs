@@ -446,6 +446,9 @@ pub fn build(
 
 /// Appends routes to a pod port's `k8s.ovnflow/routes`.
 pub fn add_routes(nb: &mut Nb, port: &RowId, routes: &[(Ipv4Network, Ipv4Addr)]) {
+    if routes.is_empty() {
+        return;
+    }
     let Some(row) = nb.get_mut(port) else { return };
     let mut all: Vec<String> = row
         .map_get("external_ids", keys::ROUTES)

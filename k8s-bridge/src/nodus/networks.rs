@@ -1,6 +1,7 @@
 //! Nodus networks: each `Network` and `ProviderNetwork` becomes a logical
-//! switch named after it (`other_config:subnet`/`exclude_ips` as Nodus'
-//! ovn4nfv writes them). A network with a gateway is attached to the
+//! switch named after it, with `other_config:subnet` (so northd's IPAM
+//! checks the static addresses for duplicates; `excludeIps` only keeps
+//! addresses from this bridge's allocation, see [`NetAlloc`]). A network with a gateway is attached to the
 //! Nodus router `ovn4nfv-master` by `nodus-rtos-<net>` (the gateway
 //! addresses) and `nodus-stor-<net>`. A provider network also gets a
 //! localnet port `nodus-localnet-<net>` with `network_name=<net>` (the
@@ -445,14 +446,9 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
             ports.push(nb.add(ln));
         }
         let mut other = vec![("subnet".to_string(), subnets[0].cidr.to_string())];
-        let first_excl: Vec<String> = excluded
-            .iter()
-            .filter(|ip| subnets[0].cidr.contains(**ip))
-            .map(Ipv4Addr::to_string)
-            .collect();
-        if !first_excl.is_empty() {
-            other.push(("exclude_ips".into(), first_excl.join(" ")));
-        }
+        // No exclude_ips: every address is static (this bridge allocates),
+        // and northd warns "Duplicate IP set" for a static address in
+        // exclude_ips, which Nodus allows for fixed addresses.
         let switch = nb.add(
             NbRow::new("Logical_Switch", k("switch"))
                 .str("name", c.name)
@@ -516,16 +512,14 @@ impl<'a> NetAlloc<'a> {
         if s.gateway == Some(ip) {
             return Some(format!("{ip} is the gateway of network {}", self.net.name));
         }
-        if self.net.excluded.contains(&ip) {
-            return Some(format!("{ip} is excluded (excludeIps) in network {}", self.net.name));
-        }
         if let Some(o) = self.taken.get(&ip) {
             return Some(format!("{ip} is already assigned to {o}"));
         }
         None
     }
 
-    /// Reserves a fixed address for `owner`.
+    /// Reserves a fixed address for `owner`. Excluded addresses may be
+    /// fixed (as OVN's `exclude_ips`, they are only kept from allocation).
     pub fn reserve(&mut self, ip: Ipv4Addr, owner: &str) -> std::result::Result<(), String> {
         if let Some(m) = self.why_not(ip) {
             return Err(m);
@@ -541,7 +535,7 @@ impl<'a> NetAlloc<'a> {
             let last = u32::from(s.cidr.broadcast());
             for x in first..last {
                 let ip = Ipv4Addr::from(x);
-                if self.why_not(ip).is_none() {
+                if !self.net.excluded.contains(&ip) && self.why_not(ip).is_none() {
                     self.taken.insert(ip, owner.to_string());
                     return Some(ip);
                 }
