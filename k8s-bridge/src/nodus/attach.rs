@@ -462,3 +462,15 @@ pub fn add_routes(nb: &mut Nb, port: &RowId, routes: &[(Ipv4Network, Ipv4Addr)])
     }
     row.extend_map("external_ids", [(keys::ROUTES, all.join(","))]);
 }
+
+/// Lets a port forward traffic that is not its own: port security on
+/// the MAC only. A chain function receives and sends packets between
+/// other pods' addresses, which address port security would drop.
+pub fn forwarding_port_security(nb: &mut Nb, port: &RowId, mac: &str) {
+    if let Some(row) = nb.get_mut(port) {
+        row.cols.insert(
+            "port_security",
+            ovsdb::Datum::set([ovsdb::Atom::String(mac.to_string())]),
+        );
+    }
+}

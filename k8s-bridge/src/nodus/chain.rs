@@ -9,7 +9,8 @@
 //!   is sent on), with `allow` for Nn's port; mirrored for R → L, ending
 //!   with `allow` on N0's port;
 //! * the function pods get routes to forward L → R to the next function
-//!   and R → L to the previous one; the end pods a selector picks get a
+//!   and R → L to the previous one, and port security on their chain
+//!   interfaces checks the MAC only (they carry other pods' addresses); the end pods a selector picks get a
 //!   route to the other end through `gatewayIp` (or their network's
 //!   gateway).
 //!
@@ -23,7 +24,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::attach::{add_routes, Attachment};
+use super::attach::{add_routes, forwarding_port_security, Attachment};
 use super::crd::{NetworkChaining, RoutingNetwork};
 use super::networks::{parse_cidr, parse_ip, router_port, Networks};
 use crate::error::{Error, Result};
@@ -233,6 +234,10 @@ fn build_one(
             seen += 1;
             let pa = atts.get(pk).into_iter().flatten().find(|x| x.network == a);
             let pb = atts.get(pk).into_iter().flatten().find(|x| x.network == b);
+            if let (Some(x), Some(y)) = (pa, pb) {
+                forwarding_port_security(nb, &x.port, &x.mac);
+                forwarding_port_security(nb, &y.port, &y.mac);
+            }
             match (pa, pb) {
                 (Some(x), Some(y)) if p.ready => reps.push((pk.as_str(), x, y)),
                 (Some(_), Some(_)) => problems.push(format!("function pod {pk} ({k}={v}) is not ready")),

@@ -445,7 +445,7 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
             }
             ports.push(nb.add(ln));
         }
-        let mut other = vec![("subnet".to_string(), subnets[0].cidr.to_string())];
+        let other = vec![("subnet".to_string(), subnets[0].cidr.to_string())];
         // No exclude_ips: every address is static (this bridge allocates),
         // and northd warns "Duplicate IP set" for a static address in
         // exclude_ips, which Nodus allows for fixed addresses.
