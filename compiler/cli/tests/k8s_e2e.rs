@@ -7,6 +7,10 @@
 //! * pod to pod ping on the default network;
 //! * pod to a Service ClusterIP (TCP through OVN's load balancer);
 //! * a NetworkPolicy that admits `app=web` and denies `app=client`;
+//! * Multus: a second interface per pod on an L2 Nodus network, plugged
+//!   by its own CNI call (`CNI_IFNAME=net1`) as Multus makes it;
+//! * a VLAN provider network wired by `ovnflow node`, to a host behind a
+//!   bridge that only passes VLAN 100;
 //! * a Nodus chain of three functions (namespaces with ip_forward=1):
 //!   every echo request and reply between the ends crosses each function
 //!   in both directions (interface counters), and with one function not
@@ -38,15 +42,48 @@ status:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: web-1, namespace: shop, labels: {app: web}}
+metadata:
+  name: web-1
+  namespace: shop
+  labels: {app: web}
+  annotations:
+    k8s.v1.cni.cncf.io/networks: l2
 spec:
   nodeName: n1
   containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client-1, namespace: shop, labels: {app: client}}
+metadata:
+  name: client-1
+  namespace: shop
+  labels: {app: client}
+  annotations:
+    k8s.v1.cni.cncf.io/networks: '[{"name":"l2","interface":"net1","ips":["10.10.0.99/24"]}]'
+    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"pnet-vlan","interface":"vlan0","ipAddress":"172.40.10.10"}]}'
 spec: {nodeName: n1, containers: [{name: c, image: i}]}
+---
+apiVersion: k8s.plugin.opnfv.org/v1alpha1
+kind: Network
+metadata: {name: l2-net}
+spec:
+  cniType: ovn4nfv
+  ipv4Subnets: [{name: s, subnet: 10.10.0.0/24}]
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: l2, namespace: shop}
+spec:
+  config: '{"cniVersion":"1.0.0","name":"l2","type":"ovnflow","network":"l2-net"}'
+---
+apiVersion: k8s.plugin.opnfv.org/v1alpha1
+kind: ProviderNetwork
+metadata: {name: pnet-vlan}
+spec:
+  cniType: ovn4nfv
+  ipv4Subnets: [{name: s, subnet: 172.40.10.0/24}]
+  providerNetType: VLAN
+  vlan: {vlanId: "100", providerInterfaceName: eth1, vlanNodeSelector: all}
 ---
 apiVersion: v1
 kind: Pod
@@ -210,8 +247,14 @@ fn ovnflow(c: &Chassis, args: &[&str], manifests: &std::path::Path) -> String {
     stderr
 }
 
-/// Runs the plugin in the host namespace; returns (success, stdout).
+/// Runs the plugin in the host namespace for the pod's `eth0` call;
+/// returns (success, stdout).
 fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
+    cni_if(c, cmd, ns, pod, "eth0")
+}
+
+/// Runs the plugin with `CNI_IFNAME` = `ifname` (Multus' calls).
+fn cni_if(c: &Chassis, cmd: &str, ns: &str, pod: &str, ifname: &str) -> (bool, String) {
     let conf = serde_json::json!({
         "cniVersion": "1.0.0", "name": "ovnflow", "type": "ovnflow",
         "ovs_db": c.remote("db.sock"), "ovnnb_db": c.remote("nb.sock"),
@@ -222,7 +265,7 @@ fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
         .env("CNI_COMMAND", cmd)
         .env("CNI_CONTAINERID", format!("{}-{ns}-{pod}", c.prefix))
         .env("CNI_NETNS", format!("/var/run/netns/{}", c.pod_ns(pod)))
-        .env("CNI_IFNAME", "eth0")
+        .env("CNI_IFNAME", ifname)
         .env("CNI_PATH", "/opt/cni/bin")
         .env("CNI_ARGS", format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"))
         .stdin(Stdio::piped())
@@ -240,29 +283,68 @@ fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// ADDs every pod; returns each pod's addresses by interface.
+/// The addresses of a CNI result by interface.
+fn result_ips(stdout: &str) -> BTreeMap<String, Ipv4Addr> {
+    let r: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    assert_eq!(r["cniVersion"], "1.0.0");
+    let ifaces = r["interfaces"].as_array().unwrap().clone();
+    let mut addrs = BTreeMap::new();
+    for ip in r["ips"].as_array().unwrap() {
+        let i = ip["interface"].as_u64().unwrap() as usize;
+        let name = ifaces[i]["name"].as_str().unwrap().to_string();
+        let a: Ipv4Addr = ip["address"].as_str().unwrap().split('/').next().unwrap().parse().unwrap();
+        addrs.insert(name, a);
+    }
+    addrs
+}
+
+/// ADDs every pod, then the Multus interfaces (`net1` of web-1 and
+/// client-1) as Multus would, one call each; returns each pod's addresses
+/// by interface.
 fn add_all(c: &Chassis) -> BTreeMap<String, BTreeMap<String, Ipv4Addr>> {
     let mut out = BTreeMap::new();
     for (ns, pod) in PODS {
         let (ok, stdout) = cni(c, "ADD", ns, pod);
         assert!(ok, "CNI ADD {ns}/{pod}: {stdout}\n{}", c.logs());
-        let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(r["cniVersion"], "1.0.0");
-        let ifaces = r["interfaces"].as_array().unwrap().clone();
-        let mut addrs = BTreeMap::new();
-        for ip in r["ips"].as_array().unwrap() {
-            let i = ip["interface"].as_u64().unwrap() as usize;
-            let name = ifaces[i]["name"].as_str().unwrap().to_string();
-            let a: Ipv4Addr = ip["address"].as_str().unwrap().split('/').next().unwrap().parse().unwrap();
-            addrs.insert(name, a);
-        }
+        let addrs = result_ips(&stdout);
+        // The eth0 call does not plug Multus' interfaces.
+        assert!(!addrs.contains_key("net1") || ns == &"apps", "{pod}: {addrs:?}");
         out.insert(pod.to_string(), addrs);
+    }
+    for pod in ["web-1", "client-1"] {
+        let (ok, stdout) = cni_if(c, "ADD", "shop", pod, "net1");
+        assert!(ok, "CNI ADD {pod} net1: {stdout}");
+        let addrs = result_ips(&stdout);
+        assert_eq!(addrs.keys().collect::<Vec<_>>(), ["net1"]);
+        out.get_mut(pod).unwrap().extend(addrs);
     }
     for f in ["fw1", "fw2", "fw3"] {
         ns_exec(&c.pod_ns(f), &["sysctl", "-qw", "net.ipv4.ip_forward=1"]).unwrap();
         ns_exec(&c.pod_ns(f), &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]).unwrap();
     }
     out
+}
+
+/// The external side of the provider network, in the host namespace:
+/// eth1 ↔ ext0 (veth); ext0 a VLAN-100 trunk of bridge `<prefix>-ext`,
+/// whose internal port `extif` (tag 100) holds 172.40.10.50/24.
+fn external_vlan_host(c: &Chassis) {
+    let h = c.host_ns.clone();
+    ns_exec(&h, &["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "ext0"]).unwrap();
+    ns_exec(&h, &["ip", "link", "set", "eth1", "up"]).unwrap();
+    ns_exec(&h, &["ip", "link", "set", "ext0", "up"]).unwrap();
+    let br = format!("{}-ext", c.prefix);
+    c.vsctl(&[
+        "--", "add-br", &br,
+        "--", "set", "Bridge", &br, "datapath_type=netdev",
+        "--", "add-port", &br, "ext0", "trunks=100",
+        "--", "add-port", &br, "extif", "tag=100",
+        "--", "set", "Interface", "extif", "type=internal",
+    ])
+    .unwrap();
+    assert!(chassis::wait_for(10, || ns_exec(&h, &["ip", "link", "show", "extif"]).is_ok()));
+    ns_exec(&h, &["ip", "addr", "add", "172.40.10.50/24", "dev", "extif"]).unwrap();
+    ns_exec(&h, &["ip", "link", "set", "extif", "up"]).unwrap();
 }
 
 fn chain_counters(c: &Chassis) -> Vec<(String, (u64, u64))> {
@@ -318,6 +400,35 @@ fn manifests_to_real_packets() {
     assert_eq!(tcp_get(&ns("web-1"), db, wait).as_deref(), Ok("db-0\n"));
     assert!(tcp_get(&ns("client-1"), db, wait).is_err(), "client-1 reached db-0 despite the policy");
 
+    // Multus: web-1 and client-1 on the L2 network through their net1.
+    assert_eq!(ip("client-1", "net1"), "10.10.0.99".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(ping(&ns("client-1"), ip("web-1", "net1"), 3, wait), 3);
+
+    // Provider network (VLAN 100 on the node's eth1), wired by `ovnflow
+    // node`. The far end is another OVS bridge whose eth1 peer is a trunk
+    // of VLAN 100 only, with an access port (tag 100) as the external
+    // host 172.40.10.50: untagged frames would not pass.
+    external_vlan_host(&c);
+    let out = Command::new(env!("CARGO_BIN_EXE_ovnflow"))
+        .args(["node", "-f"])
+        .arg(&file)
+        .args(["--node", NODE, "--ovs-db", &c.remote("db.sock"), "--datapath-type", "netdev"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(c.vsctl(&["get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings"]).unwrap().contains("pnet-vlan:br-eth1"));
+    let ext: Ipv4Addr = "172.40.10.50".parse().unwrap();
+    assert_eq!(ping(&ns("client-1"), ext, 3, Duration::from_secs(3)), 3, "{}", c.logs());
+    c.vsctl(&["set", "Port", "ext0", "trunks=200"]).unwrap();
+    // Once cached datapath flows are revalidated, nothing passes.
+    let short = Duration::from_millis(500);
+    assert!(chassis::wait_for(10, || ping(&ns("client-1"), ext, 1, short) == 0));
+    assert_eq!(ping(&ns("client-1"), ext, 3, short), 0, "frames pass without VLAN 100");
+    c.vsctl(&["set", "Port", "ext0", "trunks=100"]).unwrap();
+    // (MAC learning on the external bridge starts over.)
+    assert!(chassis::wait_for(10, || ping(&ns("client-1"), ext, 1, Duration::from_millis(500)) == 1));
+    assert_eq!(ping(&ns("client-1"), ext, 3, wait), 3);
+
     // The chain: 20 echoes left → right, each crossing fw1, fw2, fw3 both ways.
     assert_eq!(ip("left", "net0"), "172.30.10.10".parse::<Ipv4Addr>().unwrap());
     let right = ip("right", "net0");
@@ -351,13 +462,25 @@ fn manifests_to_real_packets() {
     c.oracle.nbctl("--wait=hv --timeout=60 sync").unwrap();
     assert_eq!(ping(&ns("client-1"), ip("web-1", "eth0"), 2, Duration::from_secs(1)), 0);
     // CNI DEL, twice (idempotent): no port, no veth left.
-    for _ in 0..2 {
+    let pod_ports = |c: &Chassis| -> Vec<String> {
+        let all = c.vsctl(&["list-ports", &c.bridge]).unwrap();
+        all.lines().filter(|l| l.starts_with("ovf")).map(str::to_string).collect()
+    };
+    for round in 0..2 {
         for (pns, pod) in PODS {
             let (ok, out) = cni(&c, "DEL", pns, pod);
             assert!(ok, "DEL {pns}/{pod}: {out}");
         }
+        // Multus removes its interfaces with their own calls; until then they stay.
+        if round == 0 {
+            assert_eq!(pod_ports(&c).len(), 2, "{:?}", pod_ports(&c));
+        }
+        for pod in ["web-1", "client-1"] {
+            let (ok, out) = cni_if(&c, "DEL", "shop", pod, "net1");
+            assert!(ok, "DEL {pod} net1: {out}");
+        }
     }
-    assert_eq!(c.vsctl(&["list-ports", &c.bridge]).unwrap().trim(), "");
+    assert_eq!(pod_ports(&c), Vec::<String>::new());
     let links = ns_exec(&c.host_ns, &["ip", "-br", "link"]).unwrap();
     // Host ends are `ovf<12 hex>@ifN`; the bridge's tap is `<prefix>-int`.
     assert!(
