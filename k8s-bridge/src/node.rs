@@ -128,7 +128,13 @@ pub fn apply(
     let managed: Vec<String> = objs.provider_networks.keys().cloned().collect();
     let merged = merge_mappings(existing.trim().trim_matches('"'), &bridges, &managed);
     if merged.is_empty() {
-        vsctl(&["remove", "Open_vSwitch", ".", "external_ids", "ovn-bridge-mappings"])?;
+        vsctl(&[
+            "remove",
+            "Open_vSwitch",
+            ".",
+            "external_ids",
+            "ovn-bridge-mappings",
+        ])?;
     } else {
         vsctl(&[
             "set",
@@ -152,7 +158,11 @@ mod tests {
             networks: vec!["pnet".into()],
         }];
         assert_eq!(
-            merge_mappings("physnet:breth0,pnet:br-old,gone:br-x", &b, &["pnet".into(), "gone".into()]),
+            merge_mappings(
+                "physnet:breth0,pnet:br-old,gone:br-x",
+                &b,
+                &["pnet".into(), "gone".into()]
+            ),
             "physnet:breth0,pnet:br-eth1"
         );
         assert_eq!(bridge_name("eth1"), "br-eth1");

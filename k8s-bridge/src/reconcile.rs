@@ -334,10 +334,9 @@ pub fn plan_delete(identities: &[String], db: &Database) -> Plan {
         }
     }
     let rem = remaining(&deleted);
-    if rem
-        .iter()
-        .all(|id| id.owner() == crate::cluster::OWNER || id.owner() == crate::nodus::networks::OWNER)
-    {
+    if rem.iter().all(|id| {
+        id.owner() == crate::cluster::OWNER || id.owner() == crate::nodus::networks::OWNER
+    }) {
         deleted.extend(rem);
     }
     // Addresses of deleted pods.

@@ -114,6 +114,8 @@ fn real_northd_compiles_the_nodus_corpus() {
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
     // The VLAN of the localnet port reaches the SB (northd copies tag_request).
-    let nbctl = o.nbctl("get Logical_Switch_Port nodus-localnet-pnet-vlan tag").unwrap();
+    let nbctl = o
+        .nbctl("get Logical_Switch_Port nodus-localnet-pnet-vlan tag")
+        .unwrap();
     assert_eq!(nbctl.trim(), "100");
 }

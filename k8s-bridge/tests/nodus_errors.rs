@@ -53,7 +53,10 @@ fn overlapping_networks() {
 
 #[test]
 fn ip_outside_its_subnet() {
-    let e = run(&pod("a", r#"{"name":"net-a","interface":"net0","ipAddress":"172.30.99.5"}"#));
+    let e = run(&pod(
+        "a",
+        r#"{"name":"net-a","interface":"net0","ipAddress":"172.30.99.5"}"#,
+    ));
     assert_eq!(
         e,
         format!("f.yaml: document 3 (line 14): Pod default/a: {ANN}.interface[0]: 172.30.99.5 is outside the subnets of network net-a (172.30.10.0/24)")
@@ -62,8 +65,14 @@ fn ip_outside_its_subnet() {
 
 #[test]
 fn fixed_ip_is_the_gateway() {
-    let e = run(&pod("a", r#"{"name":"net-a","interface":"net0","ipAddress":"172.30.10.1"}"#));
-    assert!(e.ends_with("172.30.10.1 is the gateway of network net-a"), "{e}");
+    let e = run(&pod(
+        "a",
+        r#"{"name":"net-a","interface":"net0","ipAddress":"172.30.10.1"}"#,
+    ));
+    assert!(
+        e.ends_with("172.30.10.1 is the gateway of network net-a"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -94,10 +103,19 @@ fn unknown_network_in_an_annotation() {
 
 #[test]
 fn interface_twice_and_eth0() {
-    let e = run(&pod("a", r#"{"name":"net-a","interface":"net0"},{"name":"net-a","interface":"net0"}"#));
-    assert!(e.ends_with(".interface[1]: interface net0 is defined twice"), "{e}");
+    let e = run(&pod(
+        "a",
+        r#"{"name":"net-a","interface":"net0"},{"name":"net-a","interface":"net0"}"#,
+    ));
+    assert!(
+        e.ends_with(".interface[1]: interface net0 is defined twice"),
+        "{e}"
+    );
     let e = run(&pod("a", r#"{"name":"net-a","interface":"eth0"}"#));
-    assert!(e.ends_with(".interface[0]: interface eth0 is defined twice"), "{e}");
+    assert!(
+        e.ends_with(".interface[0]: interface eth0 is defined twice"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -113,11 +131,22 @@ fn unknown_nad_and_nad_with_unknown_network() {
 #[test]
 fn provider_network_not_on_the_pods_node() {
     let pn = "apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: ProviderNetwork\nmetadata: {name: pn}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{name: s, subnet: 172.40.0.0/24}]\n  providerNetType: VLAN\n  vlan: {vlanId: \"100\", providerInterfaceName: eth1, vlanNodeSelector: specific, nodeLabelList: [zone=b]}\n";
-    let e = run(&format!("{pn}---\n{}", pod("a", r#"{"name":"pn","interface":"net0"}"#)));
-    assert!(e.ends_with("provider network pn is not on node n1 (its node selector does not pick it)"), "{e}");
+    let e = run(&format!(
+        "{pn}---\n{}",
+        pod("a", r#"{"name":"pn","interface":"net0"}"#)
+    ));
+    assert!(
+        e.ends_with("provider network pn is not on node n1 (its node selector does not pick it)"),
+        "{e}"
+    );
     let bad_vlan = pn.replace("\"100\"", "\"5000\"");
     let e = run(&bad_vlan);
-    assert!(e.ends_with("ProviderNetwork pn: spec.vlan.vlanId: String(\"5000\"): not a VLAN id (1-4094)"), "{e}");
+    assert!(
+        e.ends_with(
+            "ProviderNetwork pn: spec.vlan.vlanId: String(\"5000\"): not a VLAN id (1-4094)"
+        ),
+        "{e}"
+    );
 }
 
 fn chain(spec_chain: &str) -> String {
@@ -130,28 +159,61 @@ fn chain(spec_chain: &str) -> String {
 fn malformed_chain_specs() {
     let field = "NetworkChaining apps/c1: spec.routingSpec.networkChain";
     let e = run(&chain("net=net-a,net=net-b"));
-    assert!(e.contains(field) && e.ends_with("networks and functions must alternate (element 2 is a network)"), "{e}");
+    assert!(
+        e.contains(field)
+            && e.ends_with("networks and functions must alternate (element 2 is a network)"),
+        "{e}"
+    );
     let e = run(&chain("net=net-a,app=f1,,net=net-b"));
     assert!(e.contains(field) && e.ends_with("empty element"), "{e}");
     let e = run(&chain("net=net-a,app=f1,net=net-x"));
-    assert!(e.contains(field) && e.ends_with("unknown network \"net-x\""), "{e}");
+    assert!(
+        e.contains(field) && e.ends_with("unknown network \"net-x\""),
+        "{e}"
+    );
     let e = run(&chain("net=net-a,app=f1,net=net-a"));
-    assert!(e.contains(field) && e.ends_with("network net-a appears twice"), "{e}");
+    assert!(
+        e.contains(field) && e.ends_with("network net-a appears twice"),
+        "{e}"
+    );
     let e = run(&chain("net=net-a,=x,net=net-b"));
-    assert!(e.contains(field) && e.ends_with("\"=x\": expected net=NAME or LABEL=VALUE"), "{e}");
+    assert!(
+        e.contains(field) && e.ends_with("\"=x\": expected net=NAME or LABEL=VALUE"),
+        "{e}"
+    );
     let e = run(&chain("net=net-a").replace("Routing", "Mirroring"));
-    assert!(e.ends_with("NetworkChaining apps/c1: spec.chainType: \"Mirroring\": only \"Routing\" is supported"), "{e}");
+    assert!(
+        e.ends_with(
+            "NetworkChaining apps/c1: spec.chainType: \"Mirroring\": only \"Routing\" is supported"
+        ),
+        "{e}"
+    );
     let e = run(&chain("app=f1").replace("subnet: 172.30.20.0/24}", "subnet: 172.30.20.0/33}"));
-    assert!(e.contains("spec.routingSpec.right[0].subnet: invalid CIDR"), "{e}");
+    assert!(
+        e.contains("spec.routingSpec.right[0].subnet: invalid CIDR"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_chain_starting_with_a_function_takes_the_ends_networks() {
     let mut objs = Objects::default();
-    objs.add_text("f.yaml", &format!("{BASE}---\n{}", chain("app=f1,net=net-m,app=f2"))).unwrap();
+    objs.add_text(
+        "f.yaml",
+        &format!("{BASE}---\n{}", chain("app=f1,net=net-m,app=f2")),
+    )
+    .unwrap();
     let nb = translate(&objs, &Config::default()).unwrap();
     // No function pods: not in effect, both functions reported.
     assert_eq!(nb.status.len(), 1);
-    assert!(nb.status[0].contains("function app=f1 (between net-a and net-m) has no ready pod"), "{}", nb.status[0]);
-    assert!(nb.status[0].contains("function app=f2 (between net-m and net-b) has no ready pod"), "{}", nb.status[0]);
+    assert!(
+        nb.status[0].contains("function app=f1 (between net-a and net-m) has no ready pod"),
+        "{}",
+        nb.status[0]
+    );
+    assert!(
+        nb.status[0].contains("function app=f2 (between net-m and net-b) has no ready pod"),
+        "{}",
+        nb.status[0]
+    );
 }

@@ -45,7 +45,14 @@ fn state() -> impl Strategy<Value = State> {
         ),
     )
         .prop_map(
-            |(pods, namespace, service, policy_a, policy_b, (ifaces, net_a, net_b, chain, multus))| {
+            |(
+                pods,
+                namespace,
+                service,
+                policy_a,
+                policy_b,
+                (ifaces, net_a, net_b, chain, multus),
+            )| {
                 State {
                     pods,
                     namespace,
@@ -74,7 +81,11 @@ fn yaml(s: &State) -> String {
         ));
     }
     let uses_b = |v: &Option<u8>| *v == Some(2) && s.net_b;
-    let uses_a = s.ifaces.iter().zip(&s.pods).any(|(v, p)| v.is_some() && p.is_some());
+    let uses_a = s
+        .ifaces
+        .iter()
+        .zip(&s.pods)
+        .any(|(v, p)| v.is_some() && p.is_some());
     if s.net_a.is_some() || uses_a || s.chain {
         let route = match s.net_a {
             Some(1) => "  routes: [{dst: 192.168.9.0/24}]\n",

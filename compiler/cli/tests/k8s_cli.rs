@@ -49,7 +49,11 @@ fn bad_manifests_leave_the_nb_untouched() {
         err.contains("document 3 (line 12): Pod default/p: metadata.annotations[\"k8s.plugin.opnfv.org/nfn-network\"].interface[0]: 10.2.0.5 is outside the subnets of network a (10.1.0.0/24)"),
         "{err}"
     );
-    assert_eq!(o.dump_nb().unwrap(), before, "a failed apply changed the NB");
+    assert_eq!(
+        o.dump_nb().unwrap(),
+        before,
+        "a failed apply changed the NB"
+    );
 }
 
 #[test]
@@ -60,11 +64,19 @@ fn node_wires_the_provider_networks_it_is_selected_for() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).display().to_string();
     let ok = |out: std::process::Output| {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     ok(Command::new("ovsdb-tool")
-        .args(["create", &p("conf.db"), "/usr/share/openvswitch/vswitch.ovsschema"])
+        .args([
+            "create",
+            &p("conf.db"),
+            "/usr/share/openvswitch/vswitch.ovsschema",
+        ])
         .output()
         .unwrap());
     let mut server = Command::new("ovsdb-server")
@@ -92,7 +104,11 @@ fn node_wires_the_provider_networks_it_is_selected_for() {
     let _guard = Kill(&mut server);
     let db = format!("unix:{}", p("db.sock"));
     let vsctl = |args: &[&str]| {
-        let mut all = vec![format!("--db={db}"), "--no-wait".into(), "--timeout=10".into()];
+        let mut all = vec![
+            format!("--db={db}"),
+            "--no-wait".into(),
+            "--timeout=10".into(),
+        ];
         all.extend(args.iter().map(|s| s.to_string()));
         Command::new("ovs-vsctl").args(all).output().unwrap()
     };
@@ -105,11 +121,23 @@ fn node_wires_the_provider_networks_it_is_selected_for() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(ready, "ovsdb-server does not answer");
-    ok(vsctl(&["set", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings=physnet:breth0"]));
+    ok(vsctl(&[
+        "set",
+        "Open_vSwitch",
+        ".",
+        "external_ids:ovn-bridge-mappings=physnet:breth0",
+    ]));
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../k8s-bridge/tests/nodus");
     let run_node = |node: &str| {
         ok(ovnflow(&[
-            "node", "-f", corpus, "--node", node, "--ovs-db", &db, "--no-wait",
+            "node",
+            "-f",
+            corpus,
+            "--node",
+            node,
+            "--ovs-db",
+            &db,
+            "--no-wait",
         ]))
     };
     // n1 has nodus/provider=yes: the VLAN network (eth1) and the DIRECT one (eth2).
@@ -119,14 +147,26 @@ fn node_wires_the_provider_networks_it_is_selected_for() {
     assert_eq!(bridges.trim(), "br-eth1\nbr-eth2");
     assert_eq!(ok(vsctl(&["list-ports", "br-eth1"])).trim(), "eth1");
     assert_eq!(ok(vsctl(&["list-ports", "br-eth2"])).trim(), "eth2");
-    let mappings = ok(vsctl(&["get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings"]));
+    let mappings = ok(vsctl(&[
+        "get",
+        "Open_vSwitch",
+        ".",
+        "external_ids:ovn-bridge-mappings",
+    ]));
     assert_eq!(
         mappings.trim(),
         "\"physnet:breth0,pnet-direct:br-eth2,pnet-vlan:br-eth1\""
     );
     // n2 is picked by the DIRECT network only ("all"), not the VLAN one ("specific").
     let plan = ovnflow_k8s_bridge_plan(corpus, "n2");
-    assert_eq!(plan, vec![("br-eth2".to_string(), "eth2".to_string(), vec!["pnet-direct".to_string()])]);
+    assert_eq!(
+        plan,
+        vec![(
+            "br-eth2".to_string(),
+            "eth2".to_string(),
+            vec!["pnet-direct".to_string()]
+        )]
+    );
 }
 
 /// The bridges `ovnflow node` would create on a node, from the library.
@@ -147,7 +187,12 @@ fn cni(command: &str, stdin: &str, env: &[(&str, &str)]) -> (bool, serde_json::V
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.success(), v)
@@ -163,7 +208,11 @@ fn cni_version_and_errors() {
         serde_json::json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0"])
     );
     // Undecodable configuration: code 6.
-    let (ok, v) = cni("ADD", "{", &[("CNI_CONTAINERID", "x"), ("CNI_IFNAME", "eth0")]);
+    let (ok, v) = cni(
+        "ADD",
+        "{",
+        &[("CNI_CONTAINERID", "x"), ("CNI_IFNAME", "eth0")],
+    );
     assert!(!ok);
     assert_eq!(v["code"], 6);
     // Unsupported version: code 1.
@@ -174,7 +223,11 @@ fn cni_version_and_errors() {
     let (ok, v) = cni(
         "ADD",
         r#"{"cniVersion":"1.0.0","type":"ovnflow","ovnnb_db":"unix:/nonexistent"}"#,
-        &[("CNI_CONTAINERID", "x"), ("CNI_IFNAME", "eth0"), ("CNI_NETNS", "/proc/self/ns/net")],
+        &[
+            ("CNI_CONTAINERID", "x"),
+            ("CNI_IFNAME", "eth0"),
+            ("CNI_NETNS", "/proc/self/ns/net"),
+        ],
     );
     assert!(!ok);
     assert_eq!(v["code"], 4);

@@ -33,171 +33,8 @@ use chassis::{counters, ns_exec, ping, tcp_get, tcp_server, Chassis};
 
 const NODE: &str = "n1";
 
-const MANIFESTS: &str = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
-status:
-  addresses: [{type: InternalIP, address: 172.18.0.2}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-1
-  namespace: shop
-  labels: {app: web}
-  annotations:
-    k8s.v1.cni.cncf.io/networks: l2
-spec:
-  nodeName: n1
-  containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client-1
-  namespace: shop
-  labels: {app: client}
-  annotations:
-    k8s.v1.cni.cncf.io/networks: '[{"name":"l2","interface":"net1","ips":["10.10.0.99/24"]}]'
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"pnet-vlan","interface":"vlan0","ipAddress":"172.40.10.10"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: Network
-metadata: {name: l2-net}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 10.10.0.0/24}]
----
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: {name: l2, namespace: shop}
-spec:
-  config: '{"cniVersion":"1.0.0","name":"l2","type":"ovnflow","network":"l2-net"}'
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: ProviderNetwork
-metadata: {name: pnet-vlan}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 172.40.10.0/24}]
-  providerNetType: VLAN
-  vlan: {vlanId: "100", providerInterfaceName: eth1, vlanNodeSelector: all}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db-0, namespace: shop, labels: {app: db}}
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  clusterIP: 10.96.0.50
-  selector: {app: web}
-  ports: [{port: 80, targetPort: http}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: db-ingress, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: db}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: web}}}]
-    ports: [{port: 5432}]
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: Network
-metadata: {name: left-net}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 172.30.10.0/24, gateway: 172.30.10.1/24, excludeIps: 172.30.10.2..172.30.10.9}]
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: Network
-metadata: {name: dync-net1}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 172.30.11.0/24, gateway: 172.30.11.1/24}]
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: Network
-metadata: {name: dync-net2}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 172.30.12.0/24, gateway: 172.30.12.1/24}]
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: Network
-metadata: {name: right-net}
-spec:
-  cniType: ovn4nfv
-  ipv4Subnets: [{name: s, subnet: 172.30.20.0/24, gateway: 172.30.20.1/24}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: left
-  namespace: apps
-  labels: {role: left}
-  annotations:
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"left-net","interface":"net0","ipAddress":"172.30.10.10"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: right
-  namespace: apps
-  labels: {role: right}
-  annotations:
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"right-net","interface":"net0","ipAddress":"172.30.20.10"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: fw1
-  namespace: apps
-  labels: {app: fw1}
-  annotations:
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"left-net","interface":"net0","ipAddress":"172.30.10.2"},{"name":"dync-net1","interface":"net1"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: fw2
-  namespace: apps
-  labels: {app: fw2}
-  annotations:
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"dync-net1","interface":"net0"},{"name":"dync-net2","interface":"net1"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: fw3
-  namespace: apps
-  labels: {app: fw3}
-  annotations:
-    k8s.plugin.opnfv.org/nfn-network: '{"type":"ovn4nfv","interface":[{"name":"dync-net2","interface":"net0"},{"name":"right-net","interface":"net1"}]}'
-spec: {nodeName: n1, containers: [{name: c, image: i}]}
----
-apiVersion: k8s.plugin.opnfv.org/v1alpha1
-kind: NetworkChaining
-metadata: {name: chain1, namespace: apps}
-spec:
-  chainType: Routing
-  routingSpec:
-    namespace: apps
-    networkChain: net=left-net,app=fw1,net=dync-net1,app=fw2,net=dync-net2,app=fw3,net=right-net
-    left:
-    - {networkName: left-net, subnet: 172.30.10.0/24, podSelector: {matchLabels: {role: left}}}
-    right:
-    - {networkName: right-net, subnet: 172.30.20.0/24, podSelector: {matchLabels: {role: right}}}
-"#;
+/// The manifests (`k8s_e2e.yaml`).
+const MANIFESTS: &str = include_str!("k8s_e2e.yaml");
 
 /// (namespace, pod) of every pod in the manifests.
 const PODS: &[(&str, &str)] = &[
@@ -215,7 +52,13 @@ fn runnable() -> bool {
     let ci = std::env::var_os("CI").is_some();
     let mut missing: Vec<&str> = ["ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ip"]
         .into_iter()
-        .filter(|b| Command::new("which").arg(b).output().map(|o| !o.status.success()).unwrap_or(true))
+        .filter(|b| {
+            Command::new("which")
+                .arg(b)
+                .output()
+                .map(|o| !o.status.success())
+                .unwrap_or(true)
+        })
         .collect();
     match ovnflow_golden::oracle::available() {
         Ok(true) => {}
@@ -267,7 +110,10 @@ fn cni_if(c: &Chassis, cmd: &str, ns: &str, pod: &str, ifname: &str) -> (bool, S
         .env("CNI_NETNS", format!("/var/run/netns/{}", c.pod_ns(pod)))
         .env("CNI_IFNAME", ifname)
         .env("CNI_PATH", "/opt/cni/bin")
-        .env("CNI_ARGS", format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"))
+        .env(
+            "CNI_ARGS",
+            format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -280,7 +126,10 @@ fn cni_if(c: &Chassis, cmd: &str, ns: &str, pod: &str, ifname: &str) -> (bool, S
         .write_all(conf.to_string().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 /// The addresses of a CNI result by interface.
@@ -292,7 +141,14 @@ fn result_ips(stdout: &str) -> BTreeMap<String, Ipv4Addr> {
     for ip in r["ips"].as_array().unwrap() {
         let i = ip["interface"].as_u64().unwrap() as usize;
         let name = ifaces[i]["name"].as_str().unwrap().to_string();
-        let a: Ipv4Addr = ip["address"].as_str().unwrap().split('/').next().unwrap().parse().unwrap();
+        let a: Ipv4Addr = ip["address"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         addrs.insert(name, a);
     }
     addrs
@@ -308,7 +164,10 @@ fn add_all(c: &Chassis) -> BTreeMap<String, BTreeMap<String, Ipv4Addr>> {
         assert!(ok, "CNI ADD {ns}/{pod}: {stdout}\n{}", c.logs());
         let addrs = result_ips(&stdout);
         // The eth0 call does not plug Multus' interfaces.
-        assert!(!addrs.contains_key("net1") || ns == &"apps", "{pod}: {addrs:?}");
+        assert!(
+            !addrs.contains_key("net1") || ns == &"apps",
+            "{pod}: {addrs:?}"
+        );
         out.insert(pod.to_string(), addrs);
     }
     for pod in ["web-1", "client-1"] {
@@ -320,7 +179,11 @@ fn add_all(c: &Chassis) -> BTreeMap<String, BTreeMap<String, Ipv4Addr>> {
     }
     for f in ["fw1", "fw2", "fw3"] {
         ns_exec(&c.pod_ns(f), &["sysctl", "-qw", "net.ipv4.ip_forward=1"]).unwrap();
-        ns_exec(&c.pod_ns(f), &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]).unwrap();
+        ns_exec(
+            &c.pod_ns(f),
+            &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"],
+        )
+        .unwrap();
     }
     out
 }
@@ -330,20 +193,52 @@ fn add_all(c: &Chassis) -> BTreeMap<String, BTreeMap<String, Ipv4Addr>> {
 /// whose internal port `extif` (tag 100) holds 172.40.10.50/24.
 fn external_vlan_host(c: &Chassis) {
     let h = c.host_ns.clone();
-    ns_exec(&h, &["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "ext0"]).unwrap();
+    ns_exec(
+        &h,
+        &[
+            "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "ext0",
+        ],
+    )
+    .unwrap();
     ns_exec(&h, &["ip", "link", "set", "eth1", "up"]).unwrap();
     ns_exec(&h, &["ip", "link", "set", "ext0", "up"]).unwrap();
     let br = format!("{}-ext", c.prefix);
     c.vsctl(&[
-        "--", "add-br", &br,
-        "--", "set", "Bridge", &br, "datapath_type=netdev",
-        "--", "add-port", &br, "ext0", "trunks=100",
-        "--", "add-port", &br, "extif", "tag=100",
-        "--", "set", "Interface", "extif", "type=internal",
+        "--",
+        "add-br",
+        &br,
+        "--",
+        "set",
+        "Bridge",
+        &br,
+        "datapath_type=netdev",
+        "--",
+        "add-port",
+        &br,
+        "ext0",
+        "trunks=100",
+        "--",
+        "add-port",
+        &br,
+        "extif",
+        "tag=100",
+        "--",
+        "set",
+        "Interface",
+        "extif",
+        "type=internal",
     ])
     .unwrap();
-    assert!(chassis::wait_for(10, || ns_exec(&h, &["ip", "link", "show", "extif"]).is_ok()));
-    ns_exec(&h, &["ip", "addr", "add", "172.40.10.50/24", "dev", "extif"]).unwrap();
+    assert!(chassis::wait_for(10, || ns_exec(
+        &h,
+        &["ip", "link", "show", "extif"]
+    )
+    .is_ok()));
+    ns_exec(
+        &h,
+        &["ip", "addr", "add", "172.40.10.50/24", "dev", "extif"],
+    )
+    .unwrap();
     ns_exec(&h, &["ip", "link", "set", "extif", "up"]).unwrap();
 }
 
@@ -390,18 +285,30 @@ fn manifests_to_real_packets() {
     // Pod to Service ClusterIP (OVN load balancer), and directly.
     tcp_server(&ns("web-1"), 8080, "web-1\n");
     let vip: SocketAddr = "10.96.0.50:80".parse().unwrap();
-    assert_eq!(tcp_get(&ns("client-1"), vip, wait).as_deref(), Ok("web-1\n"));
+    assert_eq!(
+        tcp_get(&ns("client-1"), vip, wait).as_deref(),
+        Ok("web-1\n")
+    );
     let direct = SocketAddr::new(ip("web-1", "eth0").into(), 8080);
-    assert_eq!(tcp_get(&ns("client-1"), direct, wait).as_deref(), Ok("web-1\n"));
+    assert_eq!(
+        tcp_get(&ns("client-1"), direct, wait).as_deref(),
+        Ok("web-1\n")
+    );
 
     // NetworkPolicy: web may reach db:5432, client may not.
     tcp_server(&ns("db-0"), 5432, "db-0\n");
     let db = SocketAddr::new(ip("db-0", "eth0").into(), 5432);
     assert_eq!(tcp_get(&ns("web-1"), db, wait).as_deref(), Ok("db-0\n"));
-    assert!(tcp_get(&ns("client-1"), db, wait).is_err(), "client-1 reached db-0 despite the policy");
+    assert!(
+        tcp_get(&ns("client-1"), db, wait).is_err(),
+        "client-1 reached db-0 despite the policy"
+    );
 
     // Multus: web-1 and client-1 on the L2 network through their net1.
-    assert_eq!(ip("client-1", "net1"), "10.10.0.99".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(
+        ip("client-1", "net1"),
+        "10.10.0.99".parse::<Ipv4Addr>().unwrap()
+    );
     assert_eq!(ping(&ns("client-1"), ip("web-1", "net1"), 3, wait), 3);
 
     // Provider network (VLAN 100 on the node's eth1), wired by `ovnflow
@@ -412,25 +319,66 @@ fn manifests_to_real_packets() {
     let out = Command::new(env!("CARGO_BIN_EXE_ovnflow"))
         .args(["node", "-f"])
         .arg(&file)
-        .args(["--node", NODE, "--ovs-db", &c.remote("db.sock"), "--datapath-type", "netdev"])
+        .args([
+            "--node",
+            NODE,
+            "--ovs-db",
+            &c.remote("db.sock"),
+            "--datapath-type",
+            "netdev",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(c.vsctl(&["get", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings"]).unwrap().contains("pnet-vlan:br-eth1"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(c
+        .vsctl(&[
+            "get",
+            "Open_vSwitch",
+            ".",
+            "external_ids:ovn-bridge-mappings"
+        ])
+        .unwrap()
+        .contains("pnet-vlan:br-eth1"));
     let ext: Ipv4Addr = "172.40.10.50".parse().unwrap();
-    assert_eq!(ping(&ns("client-1"), ext, 3, Duration::from_secs(3)), 3, "{}", c.logs());
+    assert_eq!(
+        ping(&ns("client-1"), ext, 3, Duration::from_secs(3)),
+        3,
+        "{}",
+        c.logs()
+    );
     c.vsctl(&["set", "Port", "ext0", "trunks=200"]).unwrap();
     // Once cached datapath flows are revalidated, nothing passes.
     let short = Duration::from_millis(500);
-    assert!(chassis::wait_for(10, || ping(&ns("client-1"), ext, 1, short) == 0));
-    assert_eq!(ping(&ns("client-1"), ext, 3, short), 0, "frames pass without VLAN 100");
+    assert!(chassis::wait_for(10, || ping(
+        &ns("client-1"),
+        ext,
+        1,
+        short
+    ) == 0));
+    assert_eq!(
+        ping(&ns("client-1"), ext, 3, short),
+        0,
+        "frames pass without VLAN 100"
+    );
     c.vsctl(&["set", "Port", "ext0", "trunks=100"]).unwrap();
     // (MAC learning on the external bridge starts over.)
-    assert!(chassis::wait_for(10, || ping(&ns("client-1"), ext, 1, Duration::from_millis(500)) == 1));
+    assert!(chassis::wait_for(10, || ping(
+        &ns("client-1"),
+        ext,
+        1,
+        Duration::from_millis(500)
+    ) == 1));
     assert_eq!(ping(&ns("client-1"), ext, 3, wait), 3);
 
     // The chain: 20 echoes left → right, each crossing fw1, fw2, fw3 both ways.
-    assert_eq!(ip("left", "net0"), "172.30.10.10".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(
+        ip("left", "net0"),
+        "172.30.10.10".parse::<Ipv4Addr>().unwrap()
+    );
     let right = ip("right", "net0");
     let before = chain_counters(&c);
     let n = 20;
@@ -460,11 +408,22 @@ fn manifests_to_real_packets() {
     // Delete the objects: the logical ports go, traffic stops.
     ovnflow(&c, &["k8s", "delete"], &file);
     c.oracle.nbctl("--wait=hv --timeout=60 sync").unwrap();
-    assert_eq!(ping(&ns("client-1"), ip("web-1", "eth0"), 2, Duration::from_secs(1)), 0);
+    assert_eq!(
+        ping(
+            &ns("client-1"),
+            ip("web-1", "eth0"),
+            2,
+            Duration::from_secs(1)
+        ),
+        0
+    );
     // CNI DEL, twice (idempotent): no port, no veth left.
     let pod_ports = |c: &Chassis| -> Vec<String> {
         let all = c.vsctl(&["list-ports", &c.bridge]).unwrap();
-        all.lines().filter(|l| l.starts_with("ovf")).map(str::to_string).collect()
+        all.lines()
+            .filter(|l| l.starts_with("ovf"))
+            .map(str::to_string)
+            .collect()
     };
     for round in 0..2 {
         for (pns, pod) in PODS {
@@ -484,7 +443,9 @@ fn manifests_to_real_packets() {
     let links = ns_exec(&c.host_ns, &["ip", "-br", "link"]).unwrap();
     // Host ends are `ovf<12 hex>@ifN`; the bridge's tap is `<prefix>-int`.
     assert!(
-        !links.lines().any(|l| l.starts_with("ovf") && l.contains('@')),
+        !links
+            .lines()
+            .any(|l| l.starts_with("ovf") && l.contains('@')),
         "{links}"
     );
 
@@ -494,6 +455,9 @@ fn manifests_to_real_packets() {
     let ips2 = add_all(&c);
     assert_eq!(ips, ips2, "addresses are deterministic");
     assert_eq!(ping(&ns("client-1"), ip("web-1", "eth0"), 3, wait), 3);
-    assert_eq!(tcp_get(&ns("client-1"), vip, wait).as_deref(), Ok("web-1\n"));
+    assert_eq!(
+        tcp_get(&ns("client-1"), vip, wait).as_deref(),
+        Ok("web-1\n")
+    );
     assert_eq!(ping(&ns("left"), right, 5, wait), 5);
 }

@@ -155,9 +155,15 @@ pub fn run_command(env: &Env, stdin: &str) -> Result<Option<Value>, CniError> {
     if env.command == "VERSION" {
         let v = serde_json::from_str::<Value>(stdin)
             .ok()
-            .and_then(|v| v.get("cniVersion").and_then(Value::as_str).map(str::to_string))
+            .and_then(|v| {
+                v.get("cniVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| "1.0.0".into());
-        return Ok(Some(json!({"cniVersion": v, "supportedVersions": SUPPORTED_VERSIONS})));
+        return Ok(Some(
+            json!({"cniVersion": v, "supportedVersions": SUPPORTED_VERSIONS}),
+        ));
     }
     let conf: NetConf = serde_json::from_str(stdin)
         .map_err(|e| CniError::new(6, "cannot decode the network configuration", e.to_string()))?;
@@ -165,7 +171,11 @@ pub fn run_command(env: &Env, stdin: &str) -> Result<Option<Value>, CniError> {
         return Err(CniError::new(
             1,
             "incompatible CNI version",
-            format!("{} (supported: {})", conf.cni_version, SUPPORTED_VERSIONS.join(", ")),
+            format!(
+                "{} (supported: {})",
+                conf.cni_version,
+                SUPPORTED_VERSIONS.join(", ")
+            ),
         ));
     }
     let need = |v: &str, name: &str| {
@@ -183,7 +193,11 @@ pub fn run_command(env: &Env, stdin: &str) -> Result<Option<Value>, CniError> {
             need(&env.namespace, "CNI_ARGS K8S_POD_NAMESPACE")?;
             need(&env.pod, "CNI_ARGS K8S_POD_NAME")?;
             if conf.ovnnb_db.is_empty() {
-                return Err(CniError::new(7, "invalid network configuration", "ovnnb_db is required"));
+                return Err(CniError::new(
+                    7,
+                    "invalid network configuration",
+                    "ovnnb_db is required",
+                ));
             }
             let ifaces = interfaces(&conf, env)?;
             if env.command == "ADD" {
@@ -199,8 +213,9 @@ pub fn run_command(env: &Env, stdin: &str) -> Result<Option<Value>, CniError> {
 
 /// The interfaces this call plugs.
 fn interfaces(conf: &NetConf, env: &Env) -> Result<Vec<Iface>, CniError> {
-    let db = crate::reconcile::read_live(&conf.ovnnb_db, &["Logical_Switch", "Logical_Switch_Port"])
-        .map_err(|e| CniError::new(11, "cannot read the Northbound database", e.to_string()))?;
+    let db =
+        crate::reconcile::read_live(&conf.ovnnb_db, &["Logical_Switch", "Logical_Switch_Port"])
+            .map_err(|e| CniError::new(11, "cannot read the Northbound database", e.to_string()))?;
     let all = pod_interfaces(&db, &env.namespace, &env.pod, &env.ifname)
         .map_err(|m| CniError::new(100, "invalid logical switch port", m))?;
     if all.is_empty() {
@@ -232,11 +247,17 @@ fn fnv(s: &str) -> u64 {
 /// The host end's name: `ovf` and 12 hex digits of a hash of the
 /// container id and the interface (15 characters, the kernel's limit).
 pub fn host_ifname(container_id: &str, ifname: &str) -> String {
-    format!("ovf{:012x}", fnv(&format!("{container_id}/{ifname}")) & 0xffff_ffff_ffff)
+    format!(
+        "ovf{:012x}",
+        fnv(&format!("{container_id}/{ifname}")) & 0xffff_ffff_ffff
+    )
 }
 
 fn tmp_ifname(container_id: &str, ifname: &str) -> String {
-    format!("ovt{:012x}", fnv(&format!("{container_id}/{ifname}")) & 0xffff_ffff_ffff)
+    format!(
+        "ovt{:012x}",
+        fnv(&format!("{container_id}/{ifname}")) & 0xffff_ffff_ffff
+    )
 }
 
 fn vsctl(conf: &NetConf, args: &[&str]) -> Result<String, String> {
@@ -253,7 +274,11 @@ fn io(msg: &str) -> impl Fn(String) -> CniError + '_ {
 fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
     let netns = Path::new(&env.netns);
     if !netns.exists() {
-        return Err(CniError::new(3, "the network namespace does not exist", env.netns.clone()));
+        return Err(CniError::new(
+            3,
+            "the network namespace does not exist",
+            env.netns.clone(),
+        ));
     }
     // A repeated ADD starts from scratch.
     del(conf, env)?;
@@ -266,7 +291,8 @@ fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
                 let host = host_ifname(&env.container_id, &i.ifname);
                 result_ifaces.push(json!({"name": host, "mac": host_mac}));
                 result_ifaces.push(json!({"name": i.ifname, "mac": i.mac, "sandbox": env.netns}));
-                let mut ipj = json!({"address": i.addr.to_string(), "interface": result_ifaces.len() - 1});
+                let mut ipj =
+                    json!({"address": i.addr.to_string(), "interface": result_ifaces.len() - 1});
                 if let Some(g) = i.gateway {
                     ipj["gateway"] = json!(g.to_string());
                 }
@@ -329,11 +355,27 @@ fn plug(conf: &NetConf, env: &Env, i: &Iface) -> Result<String, CniError> {
         ip(&["link", "set", "dev", &i.ifname, "up"])?;
         if i.default_route {
             if let Some(g) = i.gateway {
-                ip(&["route", "replace", "default", "via", &g.to_string(), "dev", &i.ifname])?;
+                ip(&[
+                    "route",
+                    "replace",
+                    "default",
+                    "via",
+                    &g.to_string(),
+                    "dev",
+                    &i.ifname,
+                ])?;
             }
         }
         for (d, g) in &i.routes {
-            ip(&["route", "replace", &d.to_string(), "via", &g.to_string(), "dev", &i.ifname])?;
+            ip(&[
+                "route",
+                "replace",
+                &d.to_string(),
+                "via",
+                &g.to_string(),
+                "dev",
+                &i.ifname,
+            ])?;
         }
         Ok(())
     })
@@ -384,7 +426,13 @@ fn wait_installed(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<(), Cni
         loop {
             let v = vsctl(
                 conf,
-                &["--if-exists", "get", "Interface", &host, "external_ids:ovn-installed"],
+                &[
+                    "--if-exists",
+                    "get",
+                    "Interface",
+                    &host,
+                    "external_ids:ovn-installed",
+                ],
             )
             .unwrap_or_default();
             if v.trim() == "\"true\"" {
@@ -394,7 +442,10 @@ fn wait_installed(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<(), Cni
                 return Err(CniError::new(
                     11,
                     "ovn-controller did not install the port",
-                    format!("{host} (logical port {}) not ovn-installed after {secs} s", i.lsp),
+                    format!(
+                        "{host} (logical port {}) not ovn-installed after {secs} s",
+                        i.lsp
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -412,14 +463,22 @@ fn created(conf: &NetConf, env: &Env) -> Result<Vec<String>, CniError> {
             "--columns=name,external_ids",
             "find",
             "Interface",
-            &format!("external_ids:ovnflow-container-id=\"{}\"", env.container_id.replace('"', "")),
+            &format!(
+                "external_ids:ovnflow-container-id=\"{}\"",
+                env.container_id.replace('"', "")
+            ),
         ],
     )
     .map_err(io("cannot read the Open_vSwitch database"))?;
     let v: Value = serde_json::from_str(&out)
         .map_err(|e| CniError::new(5, "cannot read the Open_vSwitch database", e.to_string()))?;
     let mut names = Vec::new();
-    for row in v.get("data").and_then(Value::as_array).into_iter().flatten() {
+    for row in v
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = row.get(0).and_then(Value::as_str).unwrap_or_default();
         // external_ids: ["map", [[k, v], …]]
         let primary = row
@@ -459,10 +518,22 @@ fn check(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<(), CniError> {
         if !link_exists(&host) {
             return Err(fail(format!("host interface {host} is missing")));
         }
-        let id = vsctl(conf, &["--if-exists", "get", "Interface", &host, "external_ids:iface-id"])
-            .unwrap_or_default();
+        let id = vsctl(
+            conf,
+            &[
+                "--if-exists",
+                "get",
+                "Interface",
+                &host,
+                "external_ids:iface-id",
+            ],
+        )
+        .unwrap_or_default();
         if id.trim().trim_matches('"') != i.lsp {
-            return Err(fail(format!("{host} is not plugged as {} into {}", i.lsp, conf.bridge)));
+            return Err(fail(format!(
+                "{host} is not plugged as {} into {}",
+                i.lsp, conf.bridge
+            )));
         }
         let show = in_netns(Path::new(&env.netns), || {
             ip(&["-j", "addr", "show", "dev", &i.ifname])

@@ -96,9 +96,15 @@ pub fn pod_interfaces(
                     sw.get("ports")
                         .is_some_and(|p| p.atoms().iter().any(|a| a.as_uuid() == Some(*uuid)))
                 })
-                .and_then(|sw| sw.get("other_config")?.get_str("subnet").map(str::to_string))
+                .and_then(|sw| {
+                    sw.get("other_config")?
+                        .get_str("subnet")
+                        .map(str::to_string)
+                })
                 .ok_or_else(|| bad("its switch has no other_config:subnet".into()))?;
-            let net: Ipv4Network = subnet.parse().map_err(|e| bad(format!("subnet {subnet:?}: {e}")))?;
+            let net: Ipv4Network = subnet
+                .parse()
+                .map_err(|e| bad(format!("subnet {subnet:?}: {e}")))?;
             Iface {
                 ifname: default_ifname.to_string(),
                 lsp: lsp.clone(),

@@ -107,7 +107,8 @@ fn valid_ifname(s: &str) -> bool {
         && s.len() <= 15
         && s != "."
         && s != ".."
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn as_bool(v: &Value) -> Option<bool> {
@@ -145,17 +146,27 @@ fn nodus_requests(p: &Sourced<Pod>, key: &str) -> Result<Vec<Request>> {
     for (i, e) in list.iter().enumerate() {
         let field = format!("{base}.interface[{i}]");
         let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::trim);
-        let network = s("name")
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| invalid(p, key, &format!("{field}.name"), "the network name is required"))?;
+        let network = s("name").filter(|n| !n.is_empty()).ok_or_else(|| {
+            invalid(
+                p,
+                key,
+                &format!("{field}.name"),
+                "the network name is required",
+            )
+        })?;
         let ifname = s("interface").filter(|n| !n.is_empty()).ok_or_else(|| {
-            invalid(p, key, &format!("{field}.interface"), "the interface name is required")
+            invalid(
+                p,
+                key,
+                &format!("{field}.interface"),
+                "the interface name is required",
+            )
         })?;
         let ip = match s("ipAddress").filter(|x| !x.is_empty()) {
             None => None,
-            Some(a) => Some(
-                parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ipAddress"), m))?,
-            ),
+            Some(a) => {
+                Some(parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ipAddress"), m))?)
+            }
         };
         let default_gw = match e.get("defaultGateway") {
             None => false,
@@ -172,7 +183,9 @@ fn nodus_requests(p: &Sourced<Pod>, key: &str) -> Result<Vec<Request>> {
             ifname: ifname.into(),
             network: network.into(),
             ip,
-            mac: s("macAddress").filter(|x| !x.is_empty()).map(str::to_lowercase),
+            mac: s("macAddress")
+                .filter(|x| !x.is_empty())
+                .map(str::to_lowercase),
             default_gw,
             multus: false,
             field,
@@ -183,17 +196,15 @@ fn nodus_requests(p: &Sourced<Pod>, key: &str) -> Result<Vec<Request>> {
 
 /// The network an ovnflow NAD stands for (`network` in its config, else
 /// the config's `name`, else the NAD's name); None for other CNI types.
-fn nad_network(
-    objs: &Objects,
-    nad_key: &str,
-) -> std::result::Result<Option<String>, String> {
+fn nad_network(objs: &Objects, nad_key: &str) -> std::result::Result<Option<String>, String> {
     let nad = objs
         .nads
         .get(nad_key)
         .ok_or_else(|| format!("no NetworkAttachmentDefinition {nad_key} in the input"))?;
     let config = nad.obj.spec.config.as_deref().unwrap_or("{}");
-    let v: Value = serde_json::from_str(config)
-        .map_err(|e| format!("NetworkAttachmentDefinition {nad_key}: spec.config: invalid JSON: {e}"))?;
+    let v: Value = serde_json::from_str(config).map_err(|e| {
+        format!("NetworkAttachmentDefinition {nad_key}: spec.config: invalid JSON: {e}")
+    })?;
     if v.get("type").and_then(Value::as_str) != Some("ovnflow") {
         return Ok(None);
     }
@@ -218,7 +229,9 @@ fn check_nads(objs: &Objects, nets: &Networks) -> Result<()> {
         };
         if let Some(n) = nad_network(objs, k).map_err(bad)? {
             if !nets.nets.contains_key(&n) {
-                return Err(bad(format!("unknown network {n:?} (no Network or ProviderNetwork of that name)")));
+                return Err(bad(format!(
+                    "unknown network {n:?} (no Network or ProviderNetwork of that name)"
+                )));
             }
         }
     }
@@ -240,10 +253,18 @@ fn multus_requests(objs: &Objects, p: &Sourced<Pod>, key: &str) -> Result<Vec<Re
             .map_err(|e| invalid(p, key, &base, format!("invalid JSON: {e}")))?;
         for (i, e) in v.as_array().into_iter().flatten().enumerate() {
             let name = e.get("name").and_then(Value::as_str).ok_or_else(|| {
-                invalid(p, key, &format!("{base}[{i}].name"), "the NetworkAttachmentDefinition name is required")
+                invalid(
+                    p,
+                    key,
+                    &format!("{base}[{i}].name"),
+                    "the NetworkAttachmentDefinition name is required",
+                )
             })?;
             let n = e.get("namespace").and_then(Value::as_str).unwrap_or(ns);
-            let ifn = e.get("interface").and_then(Value::as_str).map(str::to_string);
+            let ifn = e
+                .get("interface")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             elems.push((format!("{n}/{name}"), ifn, Some(e.clone())));
         }
     } else {
@@ -271,8 +292,13 @@ fn multus_requests(objs: &Objects, p: &Sourced<Pod>, key: &str) -> Result<Vec<Re
         let mut default_gw = false;
         if let Some(e) = &e {
             if let Some(ips) = e.get("ips").and_then(Value::as_array) {
-                if let Some(a) = ips.iter().filter_map(Value::as_str).find(|a| !a.contains(':')) {
-                    ip = Some(parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ips"), m))?);
+                if let Some(a) = ips
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|a| !a.contains(':'))
+                {
+                    ip =
+                        Some(parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ips"), m))?);
                 }
             }
             mac = e.get("mac").and_then(Value::as_str).map(str::to_lowercase);
@@ -320,13 +346,31 @@ pub fn build(
         let mut default_at: Option<&str> = None;
         for r in &reqs {
             if !valid_ifname(&r.ifname) {
-                return Err(invalid(p, key, &r.field, format!("{:?}: not a valid interface name", r.ifname)));
+                return Err(invalid(
+                    p,
+                    key,
+                    &r.field,
+                    format!("{:?}: not a valid interface name", r.ifname),
+                ));
             }
             if !names.insert(r.ifname.clone()) {
-                return Err(invalid(p, key, &r.field, format!("interface {} is defined twice", r.ifname)));
+                return Err(invalid(
+                    p,
+                    key,
+                    &r.field,
+                    format!("interface {} is defined twice", r.ifname),
+                ));
             }
             let net = nets.nets.get(&r.network).ok_or_else(|| {
-                invalid(p, key, &r.field, format!("unknown network {:?} (no Network or ProviderNetwork of that name)", r.network))
+                invalid(
+                    p,
+                    key,
+                    &r.field,
+                    format!(
+                        "unknown network {:?} (no Network or ProviderNetwork of that name)",
+                        r.network
+                    ),
+                )
             })?;
             if let Some(pv) = &net.provider {
                 if !pv.nodes.contains(&info.node) {
@@ -338,16 +382,34 @@ pub fn build(
             }
             if r.default_gw {
                 if let Some(prev) = default_at {
-                    return Err(invalid(p, key, &r.field, format!("a second default gateway (already {prev})")));
+                    return Err(invalid(
+                        p,
+                        key,
+                        &r.field,
+                        format!("a second default gateway (already {prev})"),
+                    ));
                 }
                 if net.gateway().is_none() {
-                    return Err(invalid(p, key, &r.field, format!("network {} has no gateway to be the default route", r.network)));
+                    return Err(invalid(
+                        p,
+                        key,
+                        &r.field,
+                        format!(
+                            "network {} has no gateway to be the default route",
+                            r.network
+                        ),
+                    ));
                 }
                 default_at = Some(&r.field);
             }
             if let Some(m) = &r.mac {
                 if !valid_mac(m) {
-                    return Err(invalid(p, key, &r.field, format!("{m}: not a unicast MAC address")));
+                    return Err(invalid(
+                        p,
+                        key,
+                        &r.field,
+                        format!("{m}: not a unicast MAC address"),
+                    ));
                 }
             }
             if let Some(ip) = r.ip {
@@ -375,18 +437,31 @@ pub fn build(
                     .get_mut(r.network.as_str())
                     .expect("network exists")
                     .allocate(&format!("pod {key}"))
-                    .ok_or_else(|| invalid(p, key, &r.field, format!("network {} is full", r.network)))?,
+                    .ok_or_else(|| {
+                        invalid(p, key, &r.field, format!("network {} is full", r.network))
+                    })?,
             };
             let sub = net.subnet_of(ip).expect("allocated in a subnet");
             let mac = r.mac.clone().unwrap_or_else(|| mac_from_ip(ip));
-            if let Some(o) = macs.insert((r.network.clone(), mac.clone()), format!("pod {key} ({})", r.field)) {
-                return Err(invalid(p, key, &r.field, format!("MAC {mac} is already used by {o} on network {}", r.network)));
+            if let Some(o) = macs.insert(
+                (r.network.clone(), mac.clone()),
+                format!("pod {key} ({})", r.field),
+            ) {
+                return Err(invalid(
+                    p,
+                    key,
+                    &r.field,
+                    format!("MAC {mac} is already used by {o} on network {}", r.network),
+                ));
             }
             let mut ids = vec![
                 ("namespace".to_string(), ns.clone()),
                 (keys::IFNAME.into(), r.ifname.clone()),
                 (keys::NETWORK.into(), r.network.clone()),
-                (keys::IP_ADDRESS.into(), format!("{ip}/{}", sub.cidr.prefix())),
+                (
+                    keys::IP_ADDRESS.into(),
+                    format!("{ip}/{}", sub.cidr.prefix()),
+                ),
             ];
             if let Some(gw) = sub.gateway.or(net.gateway()) {
                 ids.push((keys::GATEWAY.into(), gw.to_string()));
@@ -397,7 +472,11 @@ pub fn build(
             if r.multus {
                 ids.push((keys::VIA.into(), "multus".into()));
             }
-            let routes: Vec<String> = net.routes.iter().map(|(d, g)| format!("{d} via {g}")).collect();
+            let routes: Vec<String> = net
+                .routes
+                .iter()
+                .map(|(d, g)| format!("{d} via {g}"))
+                .collect();
             if !routes.is_empty() {
                 ids.push((keys::ROUTES.into(), routes.join(",")));
             }
@@ -433,7 +512,10 @@ pub fn build(
             if let Some(row) = nb.get_mut(&info.port) {
                 row.extend_map(
                     "external_ids",
-                    [(keys::DEFAULT_ROUTE, "false".to_string()), (keys::ROUTES, routes.join(","))],
+                    [
+                        (keys::DEFAULT_ROUTE, "false".to_string()),
+                        (keys::ROUTES, routes.join(",")),
+                    ],
                 );
             }
         }

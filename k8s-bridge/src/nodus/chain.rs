@@ -145,7 +145,10 @@ fn build_one(
     };
     let spec = &c.obj.spec;
     if spec.chain_type != "Routing" {
-        return Err(bad("spec.chainType", format!("{:?}: only \"Routing\" is supported", spec.chain_type)));
+        return Err(bad(
+            "spec.chainType",
+            format!("{:?}: only \"Routing\" is supported", spec.chain_type),
+        ));
     }
     let rs = &spec.routing_spec;
     if rs.namespace.is_empty() {
@@ -156,13 +159,20 @@ fn build_one(
             .nets
             .get(n)
             .ok_or_else(|| bad(field, format!("unknown network {n:?}")))?;
-        net.gateway()
-            .ok_or_else(|| bad(field, format!("network {n} has no gateway; a chain's networks must be routed")))?;
+        net.gateway().ok_or_else(|| {
+            bad(
+                field,
+                format!("network {n} has no gateway; a chain's networks must be routed"),
+            )
+        })?;
         Ok::<_, Error>(net)
     };
     let ends = |list: &[RoutingNetwork], side: &str| -> Result<Vec<End>> {
         if list.is_empty() {
-            return Err(bad(&format!("spec.routingSpec.{side}"), "at least one end is required".into()));
+            return Err(bad(
+                &format!("spec.routingSpec.{side}"),
+                "at least one end is required".into(),
+            ));
         }
         let mut out = Vec::new();
         for (i, e) in list.iter().enumerate() {
@@ -173,7 +183,10 @@ fn build_one(
                 Some(g) => {
                     let ip = parse_ip(g).map_err(|m| bad(&f("gatewayIp"), m))?;
                     if net.subnet_of(ip).is_none() {
-                        return Err(bad(&f("gatewayIp"), format!("{ip} is not on network {}", net.name)));
+                        return Err(bad(
+                            &f("gatewayIp"),
+                            format!("{ip} is not on network {}", net.name),
+                        ));
                     }
                     ip
                 }
@@ -194,7 +207,10 @@ fn build_one(
     for l in &left {
         for r in &right {
             if crate::ipam::overlaps(l.subnet, r.subnet) {
-                return Err(bad("spec.routingSpec.right", format!("{} overlaps the left subnet {}", r.subnet, l.subnet)));
+                return Err(bad(
+                    "spec.routingSpec.right",
+                    format!("{} overlaps the left subnet {}", r.subnet, l.subnet),
+                ));
             }
         }
     }
@@ -223,7 +239,9 @@ fn build_one(
     let mut functions: Vec<Vec<Replica>> = Vec::new();
     let mut problems = Vec::new();
     for (i, e) in chain.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
-        let Element::Function(k, v) = e else { unreachable!() };
+        let Element::Function(k, v) = e else {
+            unreachable!()
+        };
         let (a, b) = (chain_nets[i / 2], chain_nets[i / 2 + 1]);
         let mut reps = Vec::new();
         let mut seen = 0;
@@ -240,7 +258,9 @@ fn build_one(
             }
             match (pa, pb) {
                 (Some(x), Some(y)) if p.ready => reps.push((pk.as_str(), x, y)),
-                (Some(_), Some(_)) => problems.push(format!("function pod {pk} ({k}={v}) is not ready")),
+                (Some(_), Some(_)) => {
+                    problems.push(format!("function pod {pk} ({k}={v}) is not ready"))
+                }
                 _ => problems.push(format!(
                     "function pod {pk} ({k}={v}) needs interfaces on networks {a} and {b}"
                 )),
@@ -248,59 +268,123 @@ fn build_one(
         }
         if reps.is_empty() {
             if seen == 0 {
-                problems.push(format!("function {k}={v} has no pod in namespace {}", rs.namespace));
+                problems.push(format!(
+                    "function {k}={v} has no pod in namespace {}",
+                    rs.namespace
+                ));
             }
-            problems.push(format!("function {k}={v} (between {a} and {b}) has no ready pod"));
+            problems.push(format!(
+                "function {k}={v} (between {a} and {b}) has no ready pod"
+            ));
         }
         functions.push(reps);
     }
     let complete = functions.iter().all(|f| !f.is_empty());
     let owner = format!("NetworkChaining/{key}");
     let mut policies = Vec::new();
-    let mut policy = |nb: &mut Nb, part: String, prio: i64, m: String, action: &str, hops: Vec<Ipv4Addr>| {
-        let mut row = NbRow::new("Logical_Router_Policy", format!("{owner}#{part}"))
-            .int("priority", prio)
-            .str("match", m)
-            .str("action", action)
-            .map("external_ids", [("k8s.ovnflow/chain", key)]);
-        if !hops.is_empty() {
-            let mut hs: Vec<String> = hops.iter().map(Ipv4Addr::to_string).collect();
-            hs.sort();
-            row = row.strs("nexthops", hs);
-        }
-        policies.push(nb.add(row));
-    };
+    let mut policy =
+        |nb: &mut Nb, part: String, prio: i64, m: String, action: &str, hops: Vec<Ipv4Addr>| {
+            let mut row = NbRow::new("Logical_Router_Policy", format!("{owner}#{part}"))
+                .int("priority", prio)
+                .str("match", m)
+                .str("action", action)
+                .map("external_ids", [("k8s.ovnflow/chain", key)]);
+            if !hops.is_empty() {
+                let mut hs: Vec<String> = hops.iter().map(Ipv4Addr::to_string).collect();
+                hs.sort();
+                row = row.strs("nexthops", hs);
+            }
+            policies.push(nb.add(row));
+        };
     for l in &left {
         for r in &right {
             let tag = format!("{}-{}", l.subnet, r.subnet);
             let fwd = format!("ip4.src == {} && ip4.dst == {}", l.subnet, r.subnet);
             let rev = format!("ip4.src == {} && ip4.dst == {}", r.subnet, l.subnet);
             if !complete {
-                policy(nb, format!("drop-fwd-{tag}"), PRIORITY_FIRST, fwd, "drop", vec![]);
-                policy(nb, format!("drop-rev-{tag}"), PRIORITY_FIRST, rev, "drop", vec![]);
+                policy(
+                    nb,
+                    format!("drop-fwd-{tag}"),
+                    PRIORITY_FIRST,
+                    fwd,
+                    "drop",
+                    vec![],
+                );
+                policy(
+                    nb,
+                    format!("drop-rev-{tag}"),
+                    PRIORITY_FIRST,
+                    rev,
+                    "drop",
+                    vec![],
+                );
                 continue;
             }
             let on = |f: &[Replica], left_side: bool| -> Vec<Ipv4Addr> {
-                f.iter().map(|(_, a, b)| if left_side { a.ip } else { b.ip }).collect()
+                f.iter()
+                    .map(|(_, a, b)| if left_side { a.ip } else { b.ip })
+                    .collect()
             };
             // L → R: F1 on N0 first; from Ni the next function; Nn lets it go.
-            policy(nb, format!("fwd-{tag}"), PRIORITY_FIRST, fwd.clone(), "reroute", on(&functions[0], true));
+            policy(
+                nb,
+                format!("fwd-{tag}"),
+                PRIORITY_FIRST,
+                fwd.clone(),
+                "reroute",
+                on(&functions[0], true),
+            );
             for i in 1..=n_fn {
                 let m = format!("inport == \"{}\" && {fwd}", router_port(chain_nets[i]));
                 if i < n_fn {
-                    policy(nb, format!("fwd-{tag}-{}", chain_nets[i]), PRIORITY_HOP, m, "reroute", on(&functions[i], true));
+                    policy(
+                        nb,
+                        format!("fwd-{tag}-{}", chain_nets[i]),
+                        PRIORITY_HOP,
+                        m,
+                        "reroute",
+                        on(&functions[i], true),
+                    );
                 } else {
-                    policy(nb, format!("fwd-{tag}-{}", chain_nets[i]), PRIORITY_HOP, m, "allow", vec![]);
+                    policy(
+                        nb,
+                        format!("fwd-{tag}-{}", chain_nets[i]),
+                        PRIORITY_HOP,
+                        m,
+                        "allow",
+                        vec![],
+                    );
                 }
             }
             // R → L: Fn on Nn first; from Ni the previous function; N0 lets it go.
-            policy(nb, format!("rev-{tag}"), PRIORITY_FIRST, rev.clone(), "reroute", on(&functions[n_fn - 1], false));
+            policy(
+                nb,
+                format!("rev-{tag}"),
+                PRIORITY_FIRST,
+                rev.clone(),
+                "reroute",
+                on(&functions[n_fn - 1], false),
+            );
             for i in 0..n_fn {
                 let m = format!("inport == \"{}\" && {rev}", router_port(chain_nets[i]));
                 if i > 0 {
-                    policy(nb, format!("rev-{tag}-{}", chain_nets[i]), PRIORITY_HOP, m, "reroute", on(&functions[i - 1], false));
+                    policy(
+                        nb,
+                        format!("rev-{tag}-{}", chain_nets[i]),
+                        PRIORITY_HOP,
+                        m,
+                        "reroute",
+                        on(&functions[i - 1], false),
+                    );
                 } else {
-                    policy(nb, format!("rev-{tag}-{}", chain_nets[i]), PRIORITY_HOP, m, "allow", vec![]);
+                    policy(
+                        nb,
+                        format!("rev-{tag}-{}", chain_nets[i]),
+                        PRIORITY_HOP,
+                        m,
+                        "allow",
+                        vec![],
+                    );
                 }
             }
         }
@@ -365,7 +449,12 @@ fn build_one(
                 if !ns_ok || !labels::matches(sel, &p.labels).map_err(|m| bad("podSelector", m))? {
                     continue;
                 }
-                if let Some(att) = atts.get(pk).into_iter().flatten().find(|x| x.network == e.net) {
+                if let Some(att) = atts
+                    .get(pk)
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x.network == e.net)
+                {
                     let port: RowId = att.port.clone();
                     add_routes(nb, &port, &routes);
                 }

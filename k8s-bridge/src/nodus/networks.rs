@@ -117,7 +117,10 @@ pub fn parse_cidr(s: &str) -> std::result::Result<Ipv4Network, String> {
         .parse()
         .map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
     if net.network() != net.ip() {
-        return Err(format!("{s}: host bits set (the network is {})", net.network()));
+        return Err(format!(
+            "{s}: host bits set (the network is {})",
+            net.network()
+        ));
     }
     Ok(net)
 }
@@ -125,7 +128,8 @@ pub fn parse_cidr(s: &str) -> std::result::Result<Ipv4Network, String> {
 /// Parses an IPv4 address, optionally with a `/prefix` (which is dropped).
 pub fn parse_ip(s: &str) -> std::result::Result<Ipv4Addr, String> {
     let ip = s.split('/').next().unwrap_or(s).trim();
-    ip.parse().map_err(|e| format!("invalid IPv4 address {s:?}: {e}"))
+    ip.parse()
+        .map_err(|e| format!("invalid IPv4 address {s:?}: {e}"))
 }
 
 struct Common<'a> {
@@ -138,7 +142,14 @@ struct Common<'a> {
     routes: Option<&'a Vec<Route>>,
 }
 
-fn validate(c: &Common) -> Result<(Vec<Subnet>, BTreeSet<Ipv4Addr>, Vec<(Ipv4Network, Ipv4Addr)>)> {
+/// A network's checked subnets, excluded addresses and routes.
+type Validated = (
+    Vec<Subnet>,
+    BTreeSet<Ipv4Addr>,
+    Vec<(Ipv4Network, Ipv4Addr)>,
+);
+
+fn validate(c: &Common) -> Result<Validated> {
     let bad = |field: &str, m: String| invalid(c.kind, c.name, c.source, field, m);
     if c.cni_type != "ovn4nfv" {
         return Err(bad(
@@ -153,7 +164,10 @@ fn validate(c: &Common) -> Result<(Vec<Subnet>, BTreeSet<Ipv4Addr>, Vec<(Ipv4Net
         ));
     }
     if c.subnets.is_empty() {
-        return Err(bad("spec.ipv4Subnets", "at least one subnet is required".into()));
+        return Err(bad(
+            "spec.ipv4Subnets",
+            "at least one subnet is required".into(),
+        ));
     }
     let mut subnets: Vec<Subnet> = Vec::new();
     let mut excluded = BTreeSet::new();
@@ -161,12 +175,20 @@ fn validate(c: &Common) -> Result<(Vec<Subnet>, BTreeSet<Ipv4Addr>, Vec<(Ipv4Net
         let f = |x: &str| format!("spec.ipv4Subnets[{i}].{x}");
         let cidr = parse_cidr(&s.subnet).map_err(|m| bad(&f("subnet"), m))?;
         if cidr.prefix() > 30 {
-            return Err(bad(&f("subnet"), format!("{cidr}: too small (at most /30)")));
+            return Err(bad(
+                &f("subnet"),
+                format!("{cidr}: too small (at most /30)"),
+            ));
         }
         if let Some(o) = subnets.iter().find(|o| crate::ipam::overlaps(o.cidr, cidr)) {
             return Err(bad(&f("subnet"), format!("{cidr} overlaps {}", o.cidr)));
         }
-        let gateway = match s.gateway.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        let gateway = match s
+            .gateway
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
             None => None,
             Some(g) => {
                 let ip = parse_ip(g).map_err(|m| bad(&f("gateway"), m))?;
@@ -174,7 +196,10 @@ fn validate(c: &Common) -> Result<(Vec<Subnet>, BTreeSet<Ipv4Addr>, Vec<(Ipv4Net
                     if p.trim().parse::<u8>().ok() != Some(cidr.prefix()) {
                         return Err(bad(
                             &f("gateway"),
-                            format!("{g}: the prefix differs from the subnet's /{}", cidr.prefix()),
+                            format!(
+                                "{g}: the prefix differs from the subnet's /{}",
+                                cidr.prefix()
+                            ),
                         ));
                     }
                 }
@@ -242,7 +267,11 @@ pub fn usable(net: Ipv4Network, ip: Ipv4Addr) -> bool {
 
 /// Whether a Nodus node selector (`all`/`any`, or `specific` with
 /// `key=value` labels, a bare `key` meaning the label exists) picks a node.
-pub fn selects(selector: &str, labels: &[String], node: &Node) -> std::result::Result<bool, String> {
+pub fn selects(
+    selector: &str,
+    labels: &[String],
+    node: &Node,
+) -> std::result::Result<bool, String> {
     let have = node.metadata.labels.clone().unwrap_or_default();
     match selector {
         "all" | "any" => Ok(true),
@@ -277,7 +306,10 @@ pub fn provider(
     };
     let check_if = |s: &str, field: &str| {
         if s.is_empty() || s.len() > 15 || s.contains(['/', ' ']) {
-            Err((field.to_string(), format!("{s:?}: not a network interface name")))
+            Err((
+                field.to_string(),
+                format!("{s:?}: not a network interface name"),
+            ))
         } else {
             Ok(())
         }
@@ -300,7 +332,10 @@ pub fn provider(
                     format!("{:?}: not a VLAN id (1-4094)", v.vlan_id),
                 ));
             }
-            check_if(&v.provider_interface_name, "spec.vlan.providerInterfaceName")?;
+            check_if(
+                &v.provider_interface_name,
+                "spec.vlan.providerInterfaceName",
+            )?;
             Ok(Provider {
                 vlan: Some(id as u16),
                 interface: v.provider_interface_name.clone(),
@@ -316,7 +351,10 @@ pub fn provider(
                 .direct
                 .as_ref()
                 .ok_or_else(|| ("spec.direct".to_string(), "required for DIRECT".to_string()))?;
-            check_if(&d.provider_interface_name, "spec.direct.providerInterfaceName")?;
+            check_if(
+                &d.provider_interface_name,
+                "spec.direct.providerInterfaceName",
+            )?;
             Ok(Provider {
                 vlan: None,
                 interface: d.provider_interface_name.clone(),
@@ -383,10 +421,7 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
         let (subnets, excluded, routes) = validate(&c)?;
         for s in &subnets {
             for (oc, osubs, _, _, _) in &checked {
-                if let Some(o) = osubs
-                    .iter()
-                    .find(|o| crate::ipam::overlaps(o.cidr, s.cidr))
-                {
+                if let Some(o) = osubs.iter().find(|o| crate::ipam::overlaps(o.cidr, s.cidr)) {
                     return Err(invalid(
                         c.kind,
                         c.name,
@@ -470,11 +505,13 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
         );
     }
     if routed {
-        out.router = Some(nb.add(
-            NbRow::new("Logical_Router", format!("{OWNER}#router"))
-                .str("name", ROUTER)
-                .refs("ports", router_ports),
-        ));
+        out.router = Some(
+            nb.add(
+                NbRow::new("Logical_Router", format!("{OWNER}#router"))
+                    .str("name", ROUTER)
+                    .refs("ports", router_ports),
+            ),
+        );
     }
     Ok(out)
 }
@@ -499,7 +536,12 @@ impl<'a> NetAlloc<'a> {
 
     fn why_not(&self, ip: Ipv4Addr) -> Option<String> {
         let Some(s) = self.net.subnet_of(ip) else {
-            let all: Vec<String> = self.net.subnets.iter().map(|s| s.cidr.to_string()).collect();
+            let all: Vec<String> = self
+                .net
+                .subnets
+                .iter()
+                .map(|s| s.cidr.to_string())
+                .collect();
             return Some(format!(
                 "{ip} is outside the subnets of network {} ({})",
                 self.net.name,

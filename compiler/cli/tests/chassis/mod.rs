@@ -85,7 +85,11 @@ impl Chassis {
         let p = |n: &str| dir.join(n).display().to_string();
         sh(
             "ovsdb-tool",
-            &["create", &p("conf.db"), "/usr/share/openvswitch/vswitch.ovsschema"],
+            &[
+                "create",
+                &p("conf.db"),
+                "/usr/share/openvswitch/vswitch.ovsschema",
+            ],
         )?;
         c.spawn(
             None,
@@ -99,7 +103,9 @@ impl Chassis {
                 p("conf.db"),
             ],
         )?;
-        if !wait_for(20, || dir.join("db.sock").exists() && c.vsctl(&["--no-wait", "init"]).is_ok()) {
+        if !wait_for(20, || {
+            dir.join("db.sock").exists() && c.vsctl(&["--no-wait", "init"]).is_ok()
+        }) {
             return Err("Open_vSwitch ovsdb-server does not answer".into());
         }
         c.spawn(
@@ -155,7 +161,10 @@ impl Chassis {
                 .is_ok_and(|o| o.lines().any(|l| l.trim() == system_id))
         });
         if !registered {
-            return Err(format!("chassis {system_id} never registered:\n{}", c.logs()));
+            return Err(format!(
+                "chassis {system_id} never registered:\n{}",
+                c.logs()
+            ));
         }
         Ok(c)
     }
@@ -171,7 +180,13 @@ impl Chassis {
     }
 
     fn env(&self, cmd: &mut Command) {
-        for v in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVN_RUNDIR", "OVN_LOGDIR"] {
+        for v in [
+            "OVS_RUNDIR",
+            "OVS_LOGDIR",
+            "OVS_DBDIR",
+            "OVN_RUNDIR",
+            "OVN_LOGDIR",
+        ] {
             cmd.env(v, self.dir());
         }
     }
@@ -305,9 +320,16 @@ pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
     in_ns(ns, || {
         // SAFETY: plain socket calls on a descriptor closed at the end.
         unsafe {
-            let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP);
+            let fd = libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_ICMP,
+            );
             assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100_000,
+            };
             libc::setsockopt(
                 fd,
                 libc::SOL_SOCKET,
@@ -378,7 +400,8 @@ pub fn tcp_server(ns: &str, port: u16, reply: &str) {
 pub fn tcp_get(ns: &str, addr: SocketAddr, timeout: Duration) -> Result<String, String> {
     in_ns(ns, || {
         let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
         let mut out = String::new();
         s.read_to_string(&mut out).map_err(|e| e.to_string())?;
         Ok(out)
