@@ -118,4 +118,35 @@ fn real_northd_compiles_the_nodus_corpus() {
         .nbctl("get Logical_Switch_Port nodus-localnet-pnet-vlan tag")
         .unwrap();
     assert_eq!(nbctl.trim(), "100");
+
+    // Deleting the corpus removes every owned row, the Nodus router too.
+    let ids = corpus().identities();
+    reconcile::apply_live(&nb, |db| reconcile::plan_delete(&ids, db)).unwrap();
+    o.sync().unwrap();
+    let dump = o.dump_nb().unwrap();
+    assert!(!dump.contains("k8s.ovnflow/key"), "{dump}");
+    assert!(!dump.contains("ovn4nfv-master"), "{dump}");
+}
+
+#[test]
+fn a_function_that_is_not_ready_is_reported() {
+    let mut objs = corpus();
+    let fw3 = objs.pods.get_mut("apps/fw3").unwrap();
+    fw3.obj.status = Some(k8s_openapi::api::core::v1::PodStatus {
+        conditions: Some(vec![k8s_openapi::api::core::v1::PodCondition {
+            type_: "Ready".into(),
+            status: "False".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let nb = translate(&objs, &Config::default()).unwrap();
+    assert_eq!(nb.status.len(), 1, "{:?}", nb.status);
+    assert!(
+        nb.status[0].contains("function pod apps/fw3 (app=fw3) is not ready")
+            && nb.status[0]
+                .contains("function app=fw3 (between dync-net2 and right-net) has no ready pod"),
+        "{}",
+        nb.status[0]
+    );
 }

@@ -245,3 +245,30 @@ fn cni_version_and_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["code"], 6, "{v}");
 }
+
+#[test]
+fn an_incomplete_chain_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("chain.yaml");
+    let net = |n: &str, third: u8| {
+        format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: {n}}}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{{name: s, subnet: 10.9.{third}.0/24, gateway: 10.9.{third}.1/24}}]\n---\n")
+    };
+    std::fs::write(
+        &f,
+        format!(
+            "{}{}apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: NetworkChaining\nmetadata: {{name: c}}\nspec:\n  chainType: Routing\n  routingSpec:\n    namespace: default\n    networkChain: net=a,app=fw,net=b\n    left: [{{networkName: a, subnet: 10.9.1.0/24}}]\n    right: [{{networkName: b, subnet: 10.9.2.0/24}}]\n",
+            net("a", 1),
+            net("b", 2)
+        ),
+    )
+    .unwrap();
+    let out = ovnflow(&["k8s", "render", "-f", f.to_str().unwrap()]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("k8s render: NetworkChaining default/c: not in effect, traffic between its ends is dropped: function app=fw has no pod in namespace default"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""action":"drop""#), "{text}");
+}
