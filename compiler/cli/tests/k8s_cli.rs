@@ -272,3 +272,32 @@ fn an_incomplete_chain_is_reported() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(r#""action":"drop""#), "{text}");
 }
+
+#[test]
+fn cni_add_for_a_pod_the_nb_does_not_know_asks_to_retry() {
+    if !live() {
+        return;
+    }
+    let o = Oracle::start().unwrap();
+    let conf = serde_json::json!({
+        "cniVersion": "1.0.0", "name": "ovnflow", "type": "ovnflow",
+        "ovs_db": format!("unix:{}", o.dir().join("nonexistent.sock").display()),
+        "ovnnb_db": format!("unix:{}", o.dir().join("nb.sock").display()),
+    });
+    let (ok, v) = cni(
+        "ADD",
+        &conf.to_string(),
+        &[
+            ("CNI_CONTAINERID", "c1"),
+            ("CNI_IFNAME", "eth0"),
+            ("CNI_NETNS", "/proc/self/ns/net"),
+            ("CNI_ARGS", "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1"),
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(v["code"], 11, "{v}");
+    assert_eq!(
+        v["details"],
+        "no logical switch port for pod shop/web-1 (apply its manifests first)"
+    );
+}

@@ -307,13 +307,13 @@ fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
                 }
             }
             Err(e) => {
-                let _ = del(conf, env);
+                undo(conf, env, ifaces);
                 return Err(e);
             }
         }
     }
     if let Err(e) = wait_installed(conf, env, ifaces) {
-        let _ = del(conf, env);
+        undo(conf, env, ifaces);
         return Err(e);
     }
     let mut r = json!({
@@ -323,12 +323,28 @@ fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
         "routes": routes,
         "dns": {},
     });
-    if conf.cni_version.starts_with("0.3") {
+    if conf.cni_version.starts_with("0.") {
         for ipj in r["ips"].as_array_mut().into_iter().flatten() {
             ipj["version"] = json!("4");
         }
     }
     Ok(r)
+}
+
+/// Removes what a failed ADD made: the OVS ports it added and every veth
+/// pair of its interfaces, plugged or not.
+fn undo(conf: &NetConf, env: &Env, ifaces: &[Iface]) {
+    let _ = del(conf, env);
+    for i in ifaces {
+        for n in [
+            host_ifname(&env.container_id, &i.ifname),
+            tmp_ifname(&env.container_id, &i.ifname),
+        ] {
+            if link_exists(&n) {
+                let _ = ip(&["link", "del", "dev", &n]);
+            }
+        }
+    }
 }
 
 /// Creates one interface; returns the host end's MAC.
