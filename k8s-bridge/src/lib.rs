@@ -9,10 +9,13 @@
 //! difference as one transaction.
 //!
 //! Modules per Kubernetes concept: [`cluster`] (shared topology),
-//! [`nodes`], [`pods`], [`namespaces`], [`services`], [`policy`].
+//! [`nodes`], [`pods`], [`namespaces`], [`services`], [`policy`]; extra
+//! pod interfaces, Nodus networks and chains in [`nodus`]; the CNI plugin
+//! in [`cni`] and provider-network node wiring in [`node`].
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod cni;
 pub mod error;
 pub mod ipam;
 pub mod labels;
@@ -20,7 +23,9 @@ pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod namespaces;
+pub mod node;
 pub mod nodes;
+pub mod nodus;
 pub mod pods;
 pub mod policy;
 pub mod reconcile;
@@ -45,5 +50,8 @@ pub fn translate(objs: &Objects, cfg: &Config) -> Result<Nb> {
     let namespaces = namespaces::build(&mut nb, objs, &pods);
     services::build(&mut nb, cfg, &cluster, objs, &nodes, &pods)?;
     policy::build(&mut nb, objs, &pods, &namespaces)?;
+    let nets = nodus::networks::build(&mut nb, objs)?;
+    let atts = nodus::attach::build(&mut nb, cfg, objs, &nets, &nodes, &pods)?;
+    nodus::chain::build(&mut nb, objs, &nets, &pods, &atts)?;
     Ok(nb)
 }

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result, Source};
+use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 
 /// An object with the place it was read from.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +41,15 @@ pub struct Objects {
     pub endpoint_slices: BTreeMap<String, Sourced<EndpointSlice>>,
     /// NetworkPolicies by `namespace/name`.
     pub network_policies: BTreeMap<String, Sourced<NetworkPolicy>>,
+    /// Nodus virtual networks by name (their switch names are cluster-wide,
+    /// so the name is the key whatever the namespace).
+    pub networks: BTreeMap<String, Sourced<Network>>,
+    /// Nodus provider networks by name (cluster-wide, as networks).
+    pub provider_networks: BTreeMap<String, Sourced<ProviderNetwork>>,
+    /// Nodus chains by `namespace/name`.
+    pub chains: BTreeMap<String, Sourced<NetworkChaining>>,
+    /// Multus network attachment definitions by `namespace/name`.
+    pub nads: BTreeMap<String, Sourced<NetworkAttachmentDefinition>>,
 }
 
 /// The kinds this bridge reads, as `(apiVersion, kind)`.
@@ -50,6 +60,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ("v1", "Service"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("k8s.plugin.opnfv.org/v1alpha1", "Network"),
+    ("k8s.plugin.opnfv.org/v1alpha1", "ProviderNetwork"),
+    ("k8s.plugin.opnfv.org/v1alpha1", "NetworkChaining"),
+    ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition"),
     ("v1", "List"),
 ];
 
@@ -71,6 +85,18 @@ impl Objects {
             self.network_policies
                 .keys()
                 .map(|k| format!("NetworkPolicy/{k}")),
+        );
+        v.extend(self.networks.keys().map(|k| format!("Network/{k}")));
+        v.extend(
+            self.provider_networks
+                .keys()
+                .map(|k| format!("ProviderNetwork/{k}")),
+        );
+        v.extend(self.chains.keys().map(|k| format!("NetworkChaining/{k}")));
+        v.extend(
+            self.nads
+                .keys()
+                .map(|k| format!("NetworkAttachmentDefinition/{k}")),
         );
         v
     }
@@ -214,6 +240,28 @@ impl Objects {
                 let k = key(source, &kind, &o.metadata, true)?;
                 insert(&mut self.network_policies, k, o, source, &kind)
             }
+            ("k8s.plugin.opnfv.org/v1alpha1", "Network") => {
+                let o: Network = typed!(Network);
+                let k = key(source, &kind, &o.metadata, false)?;
+                self.check_network_name(source, &kind, &k)?;
+                insert(&mut self.networks, k, o, source, &kind)
+            }
+            ("k8s.plugin.opnfv.org/v1alpha1", "ProviderNetwork") => {
+                let o: ProviderNetwork = typed!(ProviderNetwork);
+                let k = key(source, &kind, &o.metadata, false)?;
+                self.check_network_name(source, &kind, &k)?;
+                insert(&mut self.provider_networks, k, o, source, &kind)
+            }
+            ("k8s.plugin.opnfv.org/v1alpha1", "NetworkChaining") => {
+                let o: NetworkChaining = typed!(NetworkChaining);
+                let k = key(source, &kind, &o.metadata, true)?;
+                insert(&mut self.chains, k, o, source, &kind)
+            }
+            ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition") => {
+                let o: NetworkAttachmentDefinition = typed!(NetworkAttachmentDefinition);
+                let k = key(source, &kind, &o.metadata, true)?;
+                insert(&mut self.nads, k, o, source, &kind)
+            }
             _ => Err(Error::Parse {
                 at: source.clone(),
                 message: format!(
@@ -225,6 +273,27 @@ impl Objects {
                         .join(", ")
                 ),
             }),
+        }
+    }
+}
+
+impl Objects {
+    /// A Network and a ProviderNetwork share the switch namespace: one
+    /// name cannot be both.
+    fn check_network_name(&self, source: &Source, kind: &str, name: &str) -> Result<()> {
+        let other = if kind == "Network" {
+            self.provider_networks.get(name).map(|o| &o.source)
+        } else {
+            self.networks.get(name).map(|o| &o.source)
+        };
+        match other {
+            Some(prev) => Err(Error::Parse {
+                at: source.clone(),
+                message: format!(
+                    "{kind} {name}: a network of that name is already defined at {prev}"
+                ),
+            }),
+            None => Ok(()),
         }
     }
 }

@@ -128,6 +128,31 @@ impl NbRow {
         self
     }
 
+    /// Adds entries to a string→string map column (later values win).
+    pub fn extend_map<K: Into<String>, V: Into<String>>(
+        &mut self,
+        col: &'static str,
+        v: impl IntoIterator<Item = (K, V)>,
+    ) {
+        let mut m: BTreeMap<String, String> = self
+            .cols
+            .get(col)
+            .map(|d| {
+                d.pairs()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        m.extend(v.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.cols.insert(col, Datum::string_map(m));
+    }
+
+    /// A value of a string→string map column.
+    pub fn map_get(&self, col: &str, key: &str) -> Option<String> {
+        self.cols.get(col)?.get_str(key).map(str::to_string)
+    }
+
     /// Sets a reference column.
     pub fn refs(mut self, col: &'static str, v: impl IntoIterator<Item = RowId>) -> Self {
         self.refs.insert(col, v.into_iter().collect());
@@ -241,11 +266,14 @@ pub const TABLES: &[&str] = &[
     "Port_Group",
 ];
 
-/// The desired NB: every row by id.
+/// The desired NB: every row by id, and status lines for the operator
+/// (for example a service-function chain that cannot be completed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Nb {
     /// The rows.
     pub rows: BTreeMap<RowId, NbRow>,
+    /// Status lines, one per object that is translated but not in effect.
+    pub status: Vec<String>,
 }
 
 impl Nb {

@@ -321,6 +321,11 @@ pub fn plan_delete(identities: &[String], db: &Database) -> Plan {
         } else if let Some(ns) = owner.strip_prefix("PodNamespace/") {
             !rem.iter()
                 .any(|r| r.owner().starts_with(&format!("Pod/{ns}/")))
+        } else if owner == crate::nodus::networks::OWNER {
+            // The Nodus router goes with the last network.
+            !rem.iter().any(|r| {
+                r.owner().starts_with("Network/") || r.owner().starts_with("ProviderNetwork/")
+            })
         } else {
             false
         };
@@ -329,7 +334,9 @@ pub fn plan_delete(identities: &[String], db: &Database) -> Plan {
         }
     }
     let rem = remaining(&deleted);
-    if rem.iter().all(|id| id.owner() == crate::cluster::OWNER) {
+    if rem.iter().all(|id| {
+        id.owner() == crate::cluster::OWNER || id.owner() == crate::nodus::networks::OWNER
+    }) {
         deleted.extend(rem);
     }
     // Addresses of deleted pods.
@@ -487,5 +494,40 @@ pub fn apply_live(remote: &str, make: impl FnOnce(&Database) -> Plan) -> Result<
             .await
             .map_err(|e| nb_err(format!("transaction failed, nothing was changed: {e}")))?;
         Ok(plan)
+    })
+}
+
+/// Reads the given tables of a live NB once (for the CNI plugin).
+pub fn read_live(remote: &str, tables: &[&str]) -> Result<Database> {
+    let nb_err = |m: String| Error::Nb {
+        remote: remote.to_string(),
+        message: m,
+    };
+    let remotes = ovsdb::remote::Remote::parse_list(remote).map_err(|e| nb_err(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| nb_err(e.to_string()))?;
+    rt.block_on(async {
+        let read = async {
+            let opts = ovsdb::client::Options::default();
+            let mut session = ovsdb::client::ReplicaSession::connect(
+                remotes,
+                "OVN_Northbound",
+                tables,
+                true,
+                opts,
+            )
+            .await
+            .map_err(|e| nb_err(e.to_string()))?;
+            session
+                .next()
+                .await
+                .map_err(|e| nb_err(format!("monitor: {e}")))?;
+            Ok(session.replica().database().clone())
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), read)
+            .await
+            .map_err(|_| nb_err("no answer in 20 s".into()))?
     })
 }

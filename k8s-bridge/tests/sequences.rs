@@ -2,7 +2,10 @@
 //! deletions one reconcile at a time ends in the same NB as applying the
 //! final set of objects to an empty NB at once (row for row, references
 //! compared by row key), and a further reconcile has nothing to do.
-//! Runs on the ovsdb crate's in-memory transaction executor.
+//! The object pool covers core Kubernetes and Nodus/Multus (networks,
+//! pod interfaces with fixed and allocated addresses, a chain that is
+//! complete or not, a NAD). Runs on the ovsdb crate's in-memory
+//! transaction executor.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +22,11 @@ struct State {
     service: Option<u8>,               // 0: ClusterIP, 1: NodePort, 2: NodePort+ETP Local
     policy_a: Option<u8>,              // ingress port variant
     policy_b: bool,
+    ifaces: Vec<Option<u8>>, // Nodus interfaces: 0 net-a, 1 net-a fixed IP, 2 net-a + net-b
+    net_a: Option<u8>,       // route variant (present anyway when a pod uses it)
+    net_b: bool,
+    chain: bool,  // net-a → app=web → net-b
+    multus: bool, // NAD l2 on network l2-net, used by the odd pods
 }
 
 fn state() -> impl Strategy<Value = State> {
@@ -28,14 +36,37 @@ fn state() -> impl Strategy<Value = State> {
         prop::option::of(0u8..3),
         prop::option::of(0u8..2),
         any::<bool>(),
+        (
+            prop::collection::vec(prop::option::of(0u8..3), 5),
+            prop::option::of(0u8..2),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
-        .prop_map(|(pods, namespace, service, policy_a, policy_b)| State {
-            pods,
-            namespace,
-            service,
-            policy_a,
-            policy_b,
-        })
+        .prop_map(
+            |(
+                pods,
+                namespace,
+                service,
+                policy_a,
+                policy_b,
+                (ifaces, net_a, net_b, chain, multus),
+            )| {
+                State {
+                    pods,
+                    namespace,
+                    service,
+                    policy_a,
+                    policy_b,
+                    ifaces,
+                    net_a,
+                    net_b,
+                    chain,
+                    multus,
+                }
+            },
+        )
 }
 
 fn yaml(s: &State) -> String {
@@ -49,13 +80,56 @@ fn yaml(s: &State) -> String {
             ["web", "ops"][t as usize]
         ));
     }
+    let uses_b = |v: &Option<u8>| *v == Some(2) && s.net_b;
+    let uses_a = s
+        .ifaces
+        .iter()
+        .zip(&s.pods)
+        .any(|(v, p)| v.is_some() && p.is_some());
+    if s.net_a.is_some() || uses_a || s.chain {
+        let route = match s.net_a {
+            Some(1) => "  routes: [{dst: 192.168.9.0/24}]\n",
+            _ => "",
+        };
+        docs.push(format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: net-a}}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{{name: s, subnet: 172.30.10.0/24, gateway: 172.30.10.1/24, excludeIps: 172.30.10.2..172.30.10.9}}]\n{route}"));
+    }
+    if s.net_b || s.chain {
+        docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {name: net-b}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{name: s, subnet: 172.30.20.0/24, gateway: 172.30.20.1/24}]\n".to_string());
+    }
+    if s.chain {
+        docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: NetworkChaining\nmetadata: {name: c, namespace: shop}\nspec:\n  chainType: Routing\n  routingSpec:\n    namespace: shop\n    networkChain: net=net-a,app=web,net=net-b\n    left: [{networkName: net-a, subnet: 172.30.10.0/24, podSelector: {matchLabels: {app: db}}}]\n    right: [{networkName: net-b, subnet: 172.30.20.0/24}]\n".to_string());
+    }
+    if s.multus {
+        docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {name: l2-net}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{name: s, subnet: 10.10.0.0/24}]\n---\napiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: l2, namespace: default}\nspec:\n  config: '{\"type\":\"ovnflow\",\"network\":\"l2-net\"}'\n".to_string());
+    }
     for (i, p) in s.pods.iter().enumerate() {
         let Some((node, app, ready)) = p else {
             continue;
         };
         let ns = if i % 2 == 0 { "shop" } else { "default" };
+        let mut ann = Vec::new();
+        if let Some(v) = s.ifaces[i] {
+            let fixed = if v == 1 {
+                format!(",\"ipAddress\":\"172.30.10.{}\"", 20 + i)
+            } else {
+                String::new()
+            };
+            let mut l = format!("{{\"name\":\"net-a\",\"interface\":\"net0\"{fixed}}}");
+            if uses_b(&s.ifaces[i]) || (s.chain && v == 2) {
+                l.push_str(",{\"name\":\"net-b\",\"interface\":\"net1\"}");
+            }
+            ann.push(format!("    k8s.plugin.opnfv.org/nfn-network: '{{\"type\":\"ovn4nfv\",\"interface\":[{l}]}}'\n"));
+        }
+        if s.multus && ns == "default" {
+            ann.push("    k8s.v1.cni.cncf.io/networks: l2@side\n".to_string());
+        }
+        let ann = if ann.is_empty() {
+            String::new()
+        } else {
+            format!("  annotations:\n{}", ann.concat())
+        };
         docs.push(format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: {ns}\n  labels: {{app: {}}}\nspec:\n  nodeName: n{}\n  containers:\n  - name: c\n    image: i\n    ports: [{{name: http, containerPort: {}}}]\nstatus:\n  conditions: [{{type: Ready, status: \"{}\"}}]\n",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: {ns}\n{ann}  labels: {{app: {}}}\nspec:\n  nodeName: n{}\n  containers:\n  - name: c\n    image: i\n    ports: [{{name: http, containerPort: {}}}]\nstatus:\n  conditions: [{{type: Ready, status: \"{}\"}}]\n",
             ["web", "db"][*app as usize],
             node + 1,
             8080 + i,

@@ -1,5 +1,7 @@
 //! `ovnflow k8s apply|delete|render`: Kubernetes manifests to OVN NB, with
-//! ovn-kubernetes' layout (glue over the `ovnflow-k8s-bridge` crate).
+//! ovn-kubernetes' layout; `ovnflow cni`, the CNI plugin; `ovnflow node`,
+//! provider-network wiring of a node (glue over the `ovnflow-k8s-bridge`
+//! crate).
 
 use std::path::PathBuf;
 
@@ -68,6 +70,9 @@ pub fn run(cmd: Command) -> Result<()> {
             let desired = translate(&objs, &cfg)?;
             let plan = reconcile::apply_live(&l.nb, |db| reconcile::plan(&desired, db))?;
             report("apply", &plan);
+            for s in &desired.status {
+                eprintln!("k8s apply: {s}");
+            }
         }
         Command::Delete(l) => {
             let objs = Objects::read_paths(&l.common.files, l.common.recursive)?;
@@ -80,7 +85,90 @@ pub fn run(cmd: Command) -> Result<()> {
             let desired = translate(&objs, &cfg)?;
             let plan = reconcile::plan(&desired, &reconcile::empty_nb());
             print!("{}", plan.render());
+            for s in &desired.status {
+                eprintln!("k8s render: {s}");
+            }
         }
     }
     Ok(())
+}
+
+/// Flags of `ovnflow node`.
+#[derive(clap::Args, Debug)]
+pub struct NodeArgs {
+    /// Manifest files or directories with the Node and the ProviderNetworks.
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Read directories recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// This node's name (its labels pick the provider networks).
+    #[arg(long)]
+    pub node: String,
+    /// The Open_vSwitch database.
+    #[arg(long, default_value = "unix:/var/run/openvswitch/db.sock")]
+    pub ovs_db: String,
+    /// datapath_type of the bridges created (e.g. `netdev`).
+    #[arg(long)]
+    pub datapath_type: Option<String>,
+    /// Do not wait for ovs-vswitchd to apply the change.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Runs `ovnflow node`.
+pub fn run_node(a: NodeArgs) -> Result<()> {
+    let objs = Objects::read_paths(&a.files, a.recursive)?;
+    let bridges = ovnflow_k8s_bridge::node::apply(
+        &objs,
+        &a.node,
+        &a.ovs_db,
+        a.datapath_type.as_deref(),
+        a.no_wait,
+    )?;
+    for b in &bridges {
+        eprintln!(
+            "node {}: bridge {} with {} for {}",
+            a.node,
+            b.name,
+            b.nic,
+            b.networks.join(", ")
+        );
+    }
+    if bridges.is_empty() {
+        eprintln!("node {}: no provider network selects this node", a.node);
+    }
+    Ok(())
+}
+
+/// Runs the CNI plugin on this process' environment and stdin; returns
+/// the exit code. Output goes to stdout as the CNI spec says.
+pub fn run_cni() -> std::process::ExitCode {
+    use ovnflow_k8s_bridge::cni;
+    let env = cni::Env::read(|k| std::env::var(k).ok());
+    let mut stdin = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin) {
+        let err = cni::CniError {
+            code: 5,
+            msg: "cannot read stdin".into(),
+            details: e.to_string(),
+        };
+        println!("{}", err.to_json("1.0.0"));
+        return std::process::ExitCode::FAILURE;
+    }
+    let version = serde_json::from_str::<serde_json::Value>(&stdin)
+        .ok()
+        .and_then(|v| v.get("cniVersion")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| "1.0.0".into());
+    match cni::run_command(&env, &stdin) {
+        Ok(Some(v)) => {
+            println!("{v}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(None) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            println!("{}", e.to_json(&version));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -29,15 +29,27 @@ enum Command {
     /// Run as ovn-northd: keep the Southbound database compiled from the
     /// Northbound (lock, nb_cfg, status and ovn-appctl as ovn-northd 23.03).
     Northd(northd::Args),
+    /// The CNI plugin (spec 1.0); CNI_COMMAND and the other CNI_*
+    /// variables say what to do. `ovnflow` run with CNI_COMMAND set is the
+    /// same.
+    Cni,
+    /// Wire this node's provider networks: OVS bridges, NICs, ovn-bridge-mappings.
+    Node(k8s::NodeArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    // A container runtime runs the plugin binary with CNI_COMMAND set.
+    if std::env::var_os("CNI_COMMAND").is_some() {
+        return k8s::run_cni();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(args) => compile::run(args),
         Command::Flows(args) => flows::run(args),
         Command::K8s(cmd) => k8s::run(cmd),
         Command::Northd(args) => northd::run(args),
+        Command::Cni => return k8s::run_cni(),
+        Command::Node(args) => k8s::run_node(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

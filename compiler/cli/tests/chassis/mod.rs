@@ -1,0 +1,427 @@
+//! A real userspace OVN chassis for end-to-end tests, next to golden's
+//! oracle (NB/SB ovsdb-servers and ovn-northd): an Open_vSwitch
+//! ovsdb-server, ovs-vswitchd with a `netdev` (userspace) integration
+//! bridge and ovn-controller, everything in the oracle's private
+//! directory. ovs-vswitchd runs in its own network namespace (the
+//! "host"), so its tap devices and the pods' veth host ends cannot clash
+//! with anybody else's; pods are network namespaces. All names carry a
+//! per-process prefix, and [`Chassis`]'s Drop kills exactly the daemons it
+//! started and deletes exactly the namespaces it created.
+//!
+//! Packet tools work without binaries: a thread enters a namespace with
+//! `setns(2)` and opens a raw ICMP or TCP socket there.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ovnflow_golden::oracle::Oracle;
+
+/// The running chassis.
+pub struct Chassis {
+    /// The oracle (NB, SB, northd); its directory holds everything.
+    pub oracle: Oracle,
+    /// Name prefix of namespaces and the bridge.
+    pub prefix: String,
+    /// The integration bridge.
+    pub bridge: String,
+    /// The host namespace (where ovs-vswitchd and the veth host ends live).
+    pub host_ns: String,
+    children: Vec<Child>,
+    namespaces: Vec<String>,
+}
+
+fn sh(prog: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{prog} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits up to `secs` for `f` to hold.
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+impl Chassis {
+    /// Starts the control plane and a chassis named `system_id`.
+    pub fn start(system_id: &str) -> Result<Chassis, String> {
+        let mut oracle = Oracle::start().map_err(|e| e.to_string())?;
+        oracle.start_northd().map_err(|e| e.to_string())?;
+        let prefix = format!("ovf{}", std::process::id() % 100_000);
+        let mut c = Chassis {
+            oracle,
+            bridge: format!("{prefix}-int"),
+            host_ns: format!("{prefix}-host"),
+            prefix,
+            children: Vec::new(),
+            namespaces: Vec::new(),
+        };
+        let host = c.host_ns.clone();
+        c.add_netns(&host)?;
+        let dir = c.dir();
+        let p = |n: &str| dir.join(n).display().to_string();
+        sh(
+            "ovsdb-tool",
+            &[
+                "create",
+                &p("conf.db"),
+                "/usr/share/openvswitch/vswitch.ovsschema",
+            ],
+        )?;
+        c.spawn(
+            None,
+            "ovsdb-server",
+            &[
+                "--no-chdir".into(),
+                format!("--pidfile={}", p("ovsdb-vs.pid")),
+                format!("--unixctl={}", p("ovsdb-vs.ctl")),
+                format!("--log-file={}", p("ovsdb-vs.log")),
+                format!("--remote=punix:{}", p("db.sock")),
+                p("conf.db"),
+            ],
+        )?;
+        if !wait_for(20, || {
+            dir.join("db.sock").exists() && c.vsctl(&["--no-wait", "init"]).is_ok()
+        }) {
+            return Err("Open_vSwitch ovsdb-server does not answer".into());
+        }
+        c.spawn(
+            Some(&host),
+            "ovs-vswitchd",
+            &[
+                format!("unix:{}", p("db.sock")),
+                "--no-chdir".into(),
+                "--disable-system-route".into(),
+                format!("--pidfile={}", p("ovs-vswitchd.pid")),
+                format!("--unixctl={}", p("ovs-vswitchd.ctl")),
+                format!("--log-file={}", p("ovs-vswitchd.log")),
+            ],
+        )?;
+        let sb = format!("unix:{}", p("sb.sock"));
+        let br = c.bridge.clone();
+        c.vsctl(&[
+            "--",
+            "set",
+            "Open_vSwitch",
+            ".",
+            &format!("external_ids:system-id={system_id}"),
+            &format!("external_ids:hostname={system_id}"),
+            &format!("external_ids:ovn-remote=\"{sb}\""),
+            "external_ids:ovn-encap-type=geneve",
+            "external_ids:ovn-encap-ip=127.0.0.1",
+            &format!("external_ids:ovn-bridge={br}"),
+            "external_ids:ovn-bridge-datapath-type=netdev",
+            "--",
+            "--may-exist",
+            "add-br",
+            &br,
+            "--",
+            "set",
+            "Bridge",
+            &br,
+            "datapath_type=netdev",
+            "fail-mode=secure",
+            "other-config:disable-in-band=true",
+        ])?;
+        c.spawn(
+            None,
+            "ovn-controller",
+            &[
+                format!("unix:{}", p("db.sock")),
+                "--no-chdir".into(),
+                format!("--pidfile={}", p("ovn-controller.pid")),
+                format!("--log-file={}", p("ovn-controller.log")),
+            ],
+        )?;
+        let registered = wait_for(30, || {
+            c.sbctl(&["--bare", "--columns=name", "list", "Chassis"])
+                .is_ok_and(|o| o.lines().any(|l| l.trim() == system_id))
+        });
+        if !registered {
+            return Err(format!(
+                "chassis {system_id} never registered:\n{}",
+                c.logs()
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The private directory.
+    pub fn dir(&self) -> PathBuf {
+        self.oracle.dir().to_path_buf()
+    }
+
+    /// `unix:` remote of a socket in the directory.
+    pub fn remote(&self, sock: &str) -> String {
+        format!("unix:{}", self.dir().join(sock).display())
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        for v in [
+            "OVS_RUNDIR",
+            "OVS_LOGDIR",
+            "OVS_DBDIR",
+            "OVN_RUNDIR",
+            "OVN_LOGDIR",
+        ] {
+            cmd.env(v, self.dir());
+        }
+    }
+
+    fn spawn(&mut self, netns: Option<&str>, bin: &str, args: &[String]) -> Result<(), String> {
+        let mut cmd = match netns {
+            // `ip netns exec` execs the daemon: the child's pid is the daemon's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        self.env(&mut cmd);
+        let child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {bin}: {e}"))?;
+        self.children.push(child);
+        Ok(())
+    }
+
+    /// `ovs-vsctl` on the chassis' database.
+    pub fn vsctl(&self, args: &[&str]) -> Result<String, String> {
+        let db = format!("--db={}", self.remote("db.sock"));
+        let mut all = vec![db.as_str(), "--timeout=30"];
+        all.extend_from_slice(args);
+        let mut cmd = Command::new("ovs-vsctl");
+        self.env(&mut cmd);
+        let out = cmd.args(&all).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `ovn-sbctl` on the SB.
+    pub fn sbctl(&self, args: &[&str]) -> Result<String, String> {
+        let db = format!("--db={}", self.remote("sb.sock"));
+        let mut all = vec![db.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = Command::new("ovn-sbctl");
+        self.env(&mut cmd);
+        let out = cmd.args(&all).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Creates a network namespace (deleted on drop), loopback up.
+    pub fn add_netns(&mut self, name: &str) -> Result<(), String> {
+        sh("ip", &["netns", "add", name])?;
+        self.namespaces.push(name.to_string());
+        sh("ip", &["-n", name, "link", "set", "lo", "up"])?;
+        Ok(())
+    }
+
+    /// The namespace of a pod.
+    pub fn pod_ns(&self, pod: &str) -> String {
+        format!("{}-{pod}", self.prefix)
+    }
+
+    /// The tails of the daemons' logs, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for f in ["ovn-controller.log", "ovs-vswitchd.log", "northd.log"] {
+            let text = std::fs::read_to_string(self.dir().join(f)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            s.push_str(&format!("--- {f}\n"));
+            for l in &lines[lines.len().saturating_sub(15)..] {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Chassis {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Runs `f` on a thread inside the named network namespace.
+pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let file = File::open(Path::new("/var/run/netns").join(ns)).expect("netns exists");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns on a valid fd; affects only this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("netns thread")
+    })
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += u32::from(w);
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Sends `count` ICMP echo requests from namespace `ns` to `dst`, one at
+/// a time, each waiting up to `wait` for its reply; returns how many
+/// replies came back.
+pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
+    in_ns(ns, || {
+        // SAFETY: plain socket calls on a descriptor closed at the end.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_ICMP,
+            );
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100_000,
+            };
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as u16;
+            addr.sin_addr.s_addr = u32::from(dst).to_be();
+            let id = (std::process::id() & 0xffff) as u16;
+            let mut ok = 0;
+            for seq in 0..count {
+                let mut pkt = vec![8u8, 0, 0, 0];
+                pkt.extend_from_slice(&id.to_be_bytes());
+                pkt.extend_from_slice(&seq.to_be_bytes());
+                pkt.extend_from_slice(b"ovnflow-e2e-ping-payload");
+                let c = checksum(&pkt);
+                pkt[2..4].copy_from_slice(&c.to_be_bytes());
+                libc::sendto(
+                    fd,
+                    pkt.as_ptr().cast(),
+                    pkt.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as u32,
+                );
+                let deadline = Instant::now() + wait;
+                let mut buf = [0u8; 1500];
+                while Instant::now() < deadline {
+                    let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+                    if n < 20 {
+                        continue;
+                    }
+                    let n = n as usize;
+                    let ihl = usize::from(buf[0] & 0x0f) * 4;
+                    let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+                    if n >= ihl + 8
+                        && src == dst
+                        && buf[ihl] == 0
+                        && buf[ihl + 4..ihl + 6] == id.to_be_bytes()
+                        && buf[ihl + 6..ihl + 8] == seq.to_be_bytes()
+                    {
+                        ok += 1;
+                        break;
+                    }
+                }
+            }
+            libc::close(fd);
+            ok
+        }
+    })
+}
+
+/// A TCP server in namespace `ns` on `port` that answers every
+/// connection with `reply` (runs until the process exits).
+pub fn tcp_server(ns: &str, port: u16, reply: &str) {
+    let listener = in_ns(ns, || TcpListener::bind(("0.0.0.0", port)).expect("bind"));
+    let reply = reply.to_string();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+}
+
+/// Connects from namespace `ns` to `addr`; returns what the server sent.
+pub fn tcp_get(ns: &str, addr: SocketAddr, timeout: Duration) -> Result<String, String> {
+    in_ns(ns, || {
+        let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    })
+}
+
+/// Packet counters of an interface in a namespace: (rx, tx).
+pub fn counters(ns: &str, ifname: &str) -> (u64, u64) {
+    let out = sh("ip", &["-n", ns, "-s", "-j", "link", "show", "dev", ifname]).expect("ip -s link");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j");
+    let st = &v[0]["stats64"];
+    (
+        st["rx"]["packets"].as_u64().unwrap_or(0),
+        st["tx"]["packets"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Runs a command inside a namespace (`ip netns exec`).
+pub fn ns_exec(ns: &str, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["netns", "exec", ns];
+    all.extend_from_slice(args);
+    sh("ip", &all)
+}

@@ -1,0 +1,262 @@
+//! The custom resources this bridge reads besides core Kubernetes, with the
+//! field names their projects use: Nodus (ovn4nfv-k8s-plugin, group
+//! `k8s.plugin.opnfv.org/v1alpha1`) `Network`, `ProviderNetwork` and
+//! `NetworkChaining`, and Multus' `NetworkAttachmentDefinition`
+//! (`k8s.cni.cncf.io/v1`). Unknown fields are errors, as for every kind.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::{Deserialize, Serialize};
+
+/// One IPv4 subnet of a Nodus network.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpSubnet {
+    /// The subnet's name.
+    #[serde(default)]
+    pub name: String,
+    /// The CIDR, e.g. `172.30.11.0/24`.
+    pub subnet: String,
+    /// The router address with its prefix, e.g. `172.30.11.1/24` (a bare
+    /// address takes the subnet's prefix). Without it the network is not
+    /// routed.
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// Addresses never handed out: space-separated addresses and
+    /// `FIRST..LAST` ranges, as OVN's `exclude_ips`.
+    #[serde(default)]
+    pub exclude_ips: Option<String>,
+}
+
+/// A route Nodus adds to every pod interface on the network.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct Route {
+    /// Destination CIDR.
+    pub dst: String,
+    /// Next hop (the network's gateway when unset).
+    #[serde(default)]
+    pub gw: Option<String>,
+}
+
+/// Nodus' DNS settings (accepted; DNS is not configured by this bridge).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct DnsSpec {
+    /// Name servers.
+    #[serde(default)]
+    pub nameservers: Option<Vec<String>>,
+    /// Domain.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Search domains.
+    #[serde(default)]
+    pub search: Option<Vec<String>>,
+    /// Resolver options.
+    #[serde(default)]
+    pub options: Option<Vec<String>>,
+}
+
+/// `Network.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkSpec {
+    /// Must be `ovn4nfv` (Nodus' CNI type).
+    pub cni_type: String,
+    /// The IPv4 subnets.
+    #[serde(default)]
+    pub ipv4_subnets: Vec<IpSubnet>,
+    /// IPv6 subnets (not supported: must be empty).
+    #[serde(default)]
+    pub ipv6_subnets: Option<Vec<IpSubnet>>,
+    /// DNS (accepted, not applied).
+    #[serde(default)]
+    pub dns: Option<DnsSpec>,
+    /// Routes for pods on the network.
+    #[serde(default)]
+    pub routes: Option<Vec<Route>>,
+}
+
+/// A Nodus virtual network: an L2 logical switch attached to the Nodus
+/// router.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    /// `k8s.plugin.opnfv.org/v1alpha1`.
+    pub api_version: String,
+    /// `Network`.
+    pub kind: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec.
+    pub spec: NetworkSpec,
+    /// Status (written by Nodus' controller; ignored).
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+}
+
+/// `ProviderNetwork.spec.vlan`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VlanSpec {
+    /// The VLAN id, 1-4094 (Nodus writes it as a string).
+    pub vlan_id: IntOrString,
+    /// The node NIC carrying the VLAN.
+    pub provider_interface_name: String,
+    /// The VLAN subinterface name Nodus would create (`eth1.100`).
+    #[serde(default)]
+    pub logical_interface_name: Option<String>,
+    /// `all` (every node) or `specific` (nodes with every label of
+    /// `nodeLabelList`).
+    pub vlan_node_selector: String,
+    /// `key=value` labels for `specific`.
+    #[serde(default)]
+    pub node_label_list: Option<Vec<String>>,
+}
+
+/// `ProviderNetwork.spec.direct`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectSpec {
+    /// The node NIC.
+    pub provider_interface_name: String,
+    /// `all` or `specific`.
+    pub direct_node_selector: String,
+    /// `key=value` labels for `specific`.
+    #[serde(default)]
+    pub node_label_list: Option<Vec<String>>,
+}
+
+/// `ProviderNetwork.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderNetworkSpec {
+    /// Must be `ovn4nfv`.
+    pub cni_type: String,
+    /// The IPv4 subnets.
+    #[serde(default)]
+    pub ipv4_subnets: Vec<IpSubnet>,
+    /// IPv6 subnets (not supported: must be empty).
+    #[serde(default)]
+    pub ipv6_subnets: Option<Vec<IpSubnet>>,
+    /// DNS (accepted, not applied).
+    #[serde(default)]
+    pub dns: Option<DnsSpec>,
+    /// Routes for pods on the network.
+    #[serde(default)]
+    pub routes: Option<Vec<Route>>,
+    /// `VLAN` or `DIRECT`.
+    pub provider_net_type: String,
+    /// For `VLAN`.
+    #[serde(default)]
+    pub vlan: Option<VlanSpec>,
+    /// For `DIRECT`.
+    #[serde(default)]
+    pub direct: Option<DirectSpec>,
+}
+
+/// A Nodus provider network: a logical switch with a localnet port
+/// bridged to a node NIC (tagged when `VLAN`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderNetwork {
+    /// `k8s.plugin.opnfv.org/v1alpha1`.
+    pub api_version: String,
+    /// `ProviderNetwork`.
+    pub kind: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec.
+    pub spec: ProviderNetworkSpec,
+    /// Status (ignored).
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+}
+
+/// One end (`left` or `right`) of a routing chain.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingNetwork {
+    /// The network the end's pods are on.
+    pub network_name: String,
+    /// The next hop the end's pods use towards the other end (the
+    /// network's gateway when unset).
+    #[serde(default)]
+    pub gateway_ip: Option<String>,
+    /// The end's subnet.
+    pub subnet: String,
+    /// The end's pods (none selected when unset).
+    #[serde(default)]
+    pub pod_selector: Option<LabelSelector>,
+    /// Their namespaces (the chain's namespace when unset).
+    #[serde(default)]
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+/// `NetworkChaining.spec.routingSpec`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingSpec {
+    /// The namespace of the function pods.
+    pub namespace: String,
+    /// `net=A,LABEL=VALUE,net=B,…`: networks and functions alternating.
+    pub network_chain: String,
+    /// The left ends.
+    #[serde(default)]
+    pub left: Vec<RoutingNetwork>,
+    /// The right ends.
+    #[serde(default)]
+    pub right: Vec<RoutingNetwork>,
+}
+
+/// `NetworkChaining.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkChainingSpec {
+    /// Must be `Routing`.
+    pub chain_type: String,
+    /// The chain.
+    pub routing_spec: RoutingSpec,
+}
+
+/// A Nodus service-function chain.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkChaining {
+    /// `k8s.plugin.opnfv.org/v1alpha1`.
+    pub api_version: String,
+    /// `NetworkChaining`.
+    pub kind: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec.
+    pub spec: NetworkChainingSpec,
+    /// Status (ignored).
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+}
+
+/// `NetworkAttachmentDefinition.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct NadSpec {
+    /// The CNI configuration, JSON text.
+    #[serde(default)]
+    pub config: Option<String>,
+}
+
+/// A Multus network attachment definition.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkAttachmentDefinition {
+    /// `k8s.cni.cncf.io/v1`.
+    pub api_version: String,
+    /// `NetworkAttachmentDefinition`.
+    pub kind: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec.
+    #[serde(default)]
+    pub spec: NadSpec,
+}

@@ -1,0 +1,9 @@
+//! Several interfaces per pod: Nodus (ovn4nfv-k8s-plugin) networks,
+//! provider networks and service-function chains, and Multus network
+//! attachments, laid out on their own router `ovn4nfv-master` so the
+//! default (ovn-kubernetes) network is untouched.
+
+pub mod attach;
+pub mod chain;
+pub mod crd;
+pub mod networks;
