@@ -280,6 +280,7 @@ pub const SB_TABLES: &[&str] = &[
     "RBAC_Role",
     "RBAC_Permission",
     "DNS",
+    "Load_Balancer",
 ];
 
 fn smap(pairs: &[(String, String)]) -> Datum {

@@ -283,12 +283,13 @@ impl Reconciler {
             | "DHCPv6_Options"
             | "RBAC_Role"
             | "Meter"
-            | "Load_Balancer"
             | "HA_Chassis_Group"
             | "Chassis_Template_Var" => s("name"),
             "RBAC_Permission" => s("table"),
             "SB_Global" => String::new(),
             "DNS" => format!("{:?}", col("external_ids").get_str("dns_id")),
+            // `sync_lbs()` finds its rows by `external_ids:lb_id`.
+            "Load_Balancer" => format!("{:?}", col("external_ids").get_str("lb_id")),
             "Logical_Flow" => {
                 let dps = match col("logical_dp_group").as_uuid() {
                     Some(g) => groups.get(&g).cloned().unwrap_or_else(|| Datum::scalar(g)),
