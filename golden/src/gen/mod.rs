@@ -1,5 +1,8 @@
-//! Generators of NB topologies for the corpus and the benchmarks.
+//! Generators of NB topologies for the corpus, the benchmarks and the live
+//! differential test.
 
 pub mod k8s;
+pub mod random;
 
 pub use k8s::{k8s, K8sShape};
+pub use random::random_topology;
