@@ -37,6 +37,13 @@ pub struct Args {
     /// Number of dataflow worker threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
+    /// Instead of printing the flows, compare them with what another northd
+    /// wrote and print a per-section (SB table, logical flow stage) report of
+    /// identical, missing and extra rows; exit non-zero when they differ.
+    /// FILE is an SB `.db` file, a canonical SB text (golden `sb.txt`) or
+    /// `ovn-sbctl lflow-list` output.
+    #[arg(long, value_name = "FILE")]
+    pub diff_against: Option<String>,
 }
 
 /// Runs the subcommand.
@@ -83,6 +90,9 @@ pub fn run(args: Args) -> Result<()> {
             .apply(txn)
             .with_context(|| format!("{source}: transaction {}", i + 1))?;
     }
+    if let Some(file) = &args.diff_against {
+        return diff_against(&compiler, file);
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Text => out.write_all(lflow_list(compiler.sb_records()).as_bytes())?,
@@ -100,6 +110,43 @@ pub fn run(args: Args) -> Result<()> {
             serde_json::to_writer_pretty(&mut out, &serde_json::Value::Object(tables))?;
             writeln!(out)?;
         }
+    }
+    Ok(())
+}
+
+/// `--diff-against FILE`: the per-section comparison of our SB with FILE's.
+fn diff_against(compiler: &Compiler, file: &str) -> Result<()> {
+    use ovnflow_golden::canon::{blank_lflow_list_uuids, canonical, from_text, Canon, Tables};
+    let data = std::fs::read(file).with_context(|| format!("{file}: cannot read"))?;
+    let ours = canonical(&compiler.sb_state().into_iter().collect());
+    let our_lflows = blank_lflow_list_uuids(&lflow_list(compiler.sb_records()));
+    let text = String::from_utf8_lossy(&data);
+    let cmp = if data.starts_with(b"OVSDB ") {
+        let db = ovsdb::file::read_db_bytes(&data, file)?.database;
+        let tables: Tables = db
+            .tables()
+            .iter()
+            .map(|(t, rows)| {
+                let rows = rows.iter().map(|(u, r)| (*u, (**r).clone())).collect();
+                (t.clone(), rows)
+            })
+            .collect();
+        ovnflow_golden::status::compare(&canonical(&tables), &ours, "", "")
+    } else if text.lines().next().is_some_and(|l| l.contains('\t')) {
+        let theirs = from_text(&text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+        ovnflow_golden::status::compare(&theirs, &ours, "", "")
+    } else {
+        let theirs = blank_lflow_list_uuids(&text);
+        ovnflow_golden::status::compare(&Canon::new(), &Canon::new(), &theirs, &our_lflows)
+    };
+    print!("{}", cmp.report(None));
+    let (mut missing, mut extra) = (0, 0);
+    for c in cmp.sections.values() {
+        missing += c.missing;
+        extra += c.extra;
+    }
+    if missing + extra > 0 {
+        anyhow::bail!("{file}: {missing} rows missing, {extra} extra");
     }
     Ok(())
 }
