@@ -458,7 +458,7 @@ pub fn synthetic_flows() -> Vec<OfFlow> {
             out.push(OfFlow {
                 table: (rep * 10 + i % 7) as u8,
                 priority: (100 + i * 3) as u16,
-                cookie: if n % 3 == 0 {
+                cookie: if n.is_multiple_of(3) {
                     0
                 } else {
                     0x1000_0000 + n as u64

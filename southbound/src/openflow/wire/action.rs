@@ -230,7 +230,7 @@ impl Action {
     fn parse_at(r: &mut Reader<'_>, depth: usize) -> Result<Action, WireError> {
         let ty = r.u16("action type")?;
         let len = r.u16("action length")? as usize;
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return Err(WireError::BadLength("action", len));
         }
         let mut b = r.sub(len - 4, "action body")?;
@@ -607,7 +607,7 @@ impl Instruction {
     pub fn parse(r: &mut Reader<'_>) -> Result<Instruction, WireError> {
         let ty = r.u16("instruction type")?;
         let len = r.u16("instruction length")? as usize;
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return Err(WireError::BadLength("instruction", len));
         }
         let mut b = r.sub(len - 4, "instruction body")?;

@@ -353,10 +353,7 @@ impl Message {
         if len != buf.len() {
             return Err(WireError::BadLength("message", len));
         }
-        let body = match parse_body(version, ty, &mut r, depth) {
-            Ok(b) => b,
-            Err(e) => return Err(e),
-        };
+        let body = parse_body(version, ty, &mut r, depth)?;
         if !r.is_empty() {
             return Err(WireError::Invalid("trailing bytes after message body"));
         }

@@ -325,7 +325,7 @@ impl MeterMod {
         while !r.is_empty() {
             let band_type = r.u16("meter band type")?;
             let len = r.u16("meter band length")? as usize;
-            if len < 12 || len % 8 != 0 {
+            if len < 12 || !len.is_multiple_of(8) {
                 return Err(WireError::BadLength("meter band", len));
             }
             let rate = r.u32("meter band rate")?;
@@ -357,7 +357,7 @@ impl MeterMod {
             put_u32(out, b.rate);
             put_u32(out, b.burst_size);
             out.extend_from_slice(&b.tail);
-            if (out.len() - start) % 8 != 0 {
+            if !(out.len() - start).is_multiple_of(8) {
                 return Err(WireError::BadLength("meter band", out.len() - start));
             }
             set_len16(out, start, 2)?;

@@ -246,7 +246,7 @@ impl OxmField {
         } else {
             None
         };
-        if len == 0 || (has_mask && len % 2 != 0) {
+        if len == 0 || (has_mask && !len.is_multiple_of(2)) {
             return Err(WireError::BadLength("OXM field", len));
         }
         let n = if has_mask { len / 2 } else { len };
