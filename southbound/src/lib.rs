@@ -19,6 +19,7 @@ pub mod expr;
 pub mod flow_table;
 pub mod lflow;
 pub mod local;
+pub mod openflow;
 pub mod physical;
 pub mod sbdb;
 

@@ -1,0 +1,546 @@
+//! An OpenFlow 1.5 connection to ovs-vswitchd's bridge management socket
+//! (`unix:$OVS_RUNDIR/br-int.mgmt`), as ovn-controller's `rconn` +
+//! `ofctrl` use it:
+//!
+//! * hello with a version bitmap offering only OpenFlow 1.5, then a
+//!   features request (datapath id);
+//! * echo requests from the switch are answered by the reader task; an
+//!   idle connection is probed with our own echo requests and declared dead
+//!   when the switch stays silent (rconn's inactivity probe);
+//! * requests wait for the reply (or error) with their xid; barriers and
+//!   bundles (open, add, barrier, commit — discard when any message is
+//!   rejected) make a set of changes atomic;
+//! * packet-ins and other unsolicited messages queue for
+//!   [`Connection::next_async`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::wire::{
+    bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features, Message,
+    Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
+};
+
+/// Connection failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// A socket error.
+    #[error("{0}")]
+    Io(String),
+    /// The switch does not speak OpenFlow 1.5.
+    #[error("version negotiation failed: switch offers {0:?}")]
+    Version(Vec<u8>),
+    /// The switch sent something unexpected.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The switch rejected a request with `OFPT_ERROR`.
+    #[error("switch rejected {request}: error type {err_type} code {code}")]
+    Rejected {
+        /// What was rejected.
+        request: String,
+        /// `OFPET_*`.
+        err_type: u16,
+        /// Code.
+        code: u16,
+    },
+    /// No answer in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// A message could not be encoded.
+    #[error("encoding: {0}")]
+    Wire(#[from] WireError),
+}
+
+impl From<std::io::Error> for ConnError {
+    fn from(e: std::io::Error) -> ConnError {
+        ConnError::Io(e.to_string())
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How long a request waits for its reply.
+    pub request_timeout: Duration,
+    /// Silence after which the switch is probed with an echo request; twice
+    /// this without any message closes the connection.  `None`: no probes.
+    pub probe_interval: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            request_timeout: Duration::from_secs(30),
+            probe_interval: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+type Waiters = HashMap<u32, mpsc::UnboundedSender<Message>>;
+
+struct Shared {
+    waiters: Mutex<Waiters>,
+    closed: AtomicBool,
+    /// Milliseconds since `epoch` of the last message received.
+    last_rx: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.last_rx.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_rx.load(Ordering::Relaxed)))
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut w) = self.waiters.lock() {
+            w.clear();
+        }
+    }
+}
+
+type Writer = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
+
+/// One OpenFlow 1.5 connection.
+pub struct Connection {
+    writer: Writer,
+    shared: Arc<Shared>,
+    async_rx: mpsc::UnboundedReceiver<Message>,
+    tasks: Vec<JoinHandle<()>>,
+    next_xid: u32,
+    next_bundle: u32,
+    options: Options,
+    features: Features,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn write_msg(writer: &Writer, msg: &Message) -> Result<(), ConnError> {
+    let bytes = msg.to_bytes()?;
+    let mut w = writer.lock().await;
+    w.write_all(&bytes).await?;
+    Ok(())
+}
+
+/// Reads one whole message from `stream`, keeping extra bytes in `buf`.
+async fn read_msg<R: AsyncReadExt + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Message, ConnError> {
+    loop {
+        if let Some(n) = frame_len(buf)? {
+            let msg = Message::parse(&buf[..n]);
+            buf.drain(..n);
+            return Ok(msg?);
+        }
+        let mut chunk = [0u8; 16384];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn rejected(request: &str, msg: &Message) -> Option<ConnError> {
+    match &msg.body {
+        Body::Error { err_type, code, .. } => Some(ConnError::Rejected {
+            request: request.to_string(),
+            err_type: *err_type,
+            code: *code,
+        }),
+        _ => None,
+    }
+}
+
+impl Connection {
+    /// Connects to the Unix socket at `path` with default [`Options`].
+    pub async fn connect(path: &Path) -> Result<Connection, ConnError> {
+        Connection::connect_with(path, Options::default()).await
+    }
+
+    /// Connects, negotiates OpenFlow 1.5 and asks for the features.
+    pub async fn connect_with(path: &Path, options: Options) -> Result<Connection, ConnError> {
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|e| ConnError::Io(format!("{}: {e}", path.display())))?;
+        let (mut rd, wr) = stream.into_split();
+        let writer: Writer = Arc::new(tokio::sync::Mutex::new(wr));
+        let hello = Message::new(0, Body::Hello(vec![version_bitmap(&[OFP15_VERSION])]));
+        write_msg(&writer, &hello).await?;
+        let mut buf = Vec::new();
+        let peer = tokio::time::timeout(options.request_timeout, read_msg(&mut rd, &mut buf))
+            .await
+            .map_err(|_| ConnError::Timeout("hello"))??;
+        if !matches!(peer.body, Body::Hello(_)) {
+            return Err(ConnError::Protocol(format!(
+                "expected hello, got message type {}",
+                peer.msg_type()
+            )));
+        }
+        let versions = peer.hello_versions();
+        if !versions.contains(&OFP15_VERSION) {
+            // OFPET_HELLO_FAILED / OFPHFC_INCOMPATIBLE.
+            let err = Message::new(
+                0,
+                Body::Error {
+                    err_type: 0,
+                    code: 0,
+                    data: b"OpenFlow 1.5 required".to_vec(),
+                },
+            );
+            let _ = write_msg(&writer, &err).await;
+            return Err(ConnError::Version(versions));
+        }
+        let shared = Arc::new(Shared {
+            waiters: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            last_rx: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let (async_tx, async_rx) = mpsc::unbounded_channel();
+        let mut tasks = vec![tokio::spawn(reader_task(
+            rd,
+            buf,
+            writer.clone(),
+            shared.clone(),
+            async_tx,
+        ))];
+        if let Some(interval) = options.probe_interval {
+            tasks.push(tokio::spawn(probe_task(
+                interval,
+                writer.clone(),
+                shared.clone(),
+            )));
+        }
+        let mut conn = Connection {
+            writer,
+            shared,
+            async_rx,
+            tasks,
+            next_xid: 1,
+            next_bundle: 1,
+            options,
+            features: Features {
+                datapath_id: 0,
+                n_buffers: 0,
+                n_tables: 0,
+                auxiliary_id: 0,
+                capabilities: 0,
+                reserved: 0,
+            },
+        };
+        let reply = conn.transact(Body::FeaturesRequest, "features").await?;
+        match reply.body {
+            Body::FeaturesReply(f) => conn.features = f,
+            _ => return Err(ConnError::Protocol("expected features reply".into())),
+        }
+        Ok(conn)
+    }
+
+    /// The switch's features (datapath id, tables).
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// Whether the connection is known to be dead.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    fn xid(&mut self) -> u32 {
+        let x = self.next_xid;
+        // Our echo probes use xids with the top bit set.
+        self.next_xid = (self.next_xid + 1) & 0x7fff_ffff;
+        x
+    }
+
+    fn register(&self, xid: u32) -> Result<mpsc::UnboundedReceiver<Message>, ConnError> {
+        if self.is_closed() {
+            return Err(ConnError::Closed);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.shared
+            .waiters
+            .lock()
+            .map_err(|_| ConnError::Closed)?
+            .insert(xid, tx);
+        Ok(rx)
+    }
+
+    fn unregister(&self, xid: u32) {
+        if let Ok(mut w) = self.shared.waiters.lock() {
+            w.remove(&xid);
+        }
+    }
+
+    /// Sends a message without waiting for anything; returns its xid.
+    pub async fn send(&mut self, body: Body) -> Result<u32, ConnError> {
+        if self.is_closed() {
+            return Err(ConnError::Closed);
+        }
+        let xid = self.xid();
+        let res = write_msg(&self.writer, &Message::new(xid, body)).await;
+        if res.is_err() {
+            self.shared.close();
+        }
+        res.map(|()| xid)
+    }
+
+    async fn wait(
+        &self,
+        rx: &mut mpsc::UnboundedReceiver<Message>,
+        what: &'static str,
+    ) -> Result<Message, ConnError> {
+        match tokio::time::timeout(self.options.request_timeout, rx.recv()).await {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(ConnError::Closed),
+            Err(_) => Err(ConnError::Timeout(what)),
+        }
+    }
+
+    /// Sends a request and waits for the message answering it; an
+    /// `OFPT_ERROR` answer is returned as [`ConnError::Rejected`].
+    pub async fn transact(&mut self, body: Body, what: &'static str) -> Result<Message, ConnError> {
+        let xid = self.xid();
+        let mut rx = self.register(xid)?;
+        let res = async {
+            write_msg(&self.writer, &Message::new(xid, body)).await?;
+            let reply = self.wait(&mut rx, what).await?;
+            match rejected(what, &reply) {
+                Some(e) => Err(e),
+                None => Ok(reply),
+            }
+        }
+        .await;
+        self.unregister(xid);
+        res
+    }
+
+    /// Sends a barrier and waits for its reply: every earlier message has
+    /// then been processed.
+    pub async fn barrier(&mut self) -> Result<(), ConnError> {
+        self.transact(Body::BarrierRequest, "barrier reply")
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends an echo request and waits for the reply with the same payload.
+    pub async fn echo(&mut self, payload: &[u8]) -> Result<Duration, ConnError> {
+        let t = Instant::now();
+        let reply = self
+            .transact(Body::EchoRequest(payload.to_vec()), "echo reply")
+            .await?;
+        match reply.body {
+            Body::EchoReply(p) if p == payload => Ok(t.elapsed()),
+            _ => Err(ConnError::Protocol("bad echo reply".into())),
+        }
+    }
+
+    /// Asks for `NXT_PACKET_IN2` packet-ins (as pinctrl does).
+    pub async fn set_packet_in_format(&mut self) -> Result<(), ConnError> {
+        self.send(Body::Nicira(Nicira::SetPacketInFormat(
+            super::wire::NXPIF_NXT_PACKET_IN2,
+        )))
+        .await
+        .map(|_| ())
+    }
+
+    /// Sets the connection's controller id (`NXT_SET_CONTROLLER_ID`), which
+    /// selects the packet-ins of `controller(id=N)` actions.
+    pub async fn set_controller_id(&mut self, id: u16) -> Result<(), ConnError> {
+        self.send(Body::Nicira(Nicira::SetControllerId(id)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends a packet-out.
+    pub async fn packet_out(&mut self, po: PacketOut) -> Result<(), ConnError> {
+        self.send(Body::PacketOut(po)).await.map(|_| ())
+    }
+
+    /// The next unsolicited message (packet-in, port status, error without
+    /// a waiting request), or `None` once the connection is closed.
+    pub async fn next_async(&mut self) -> Option<Message> {
+        self.async_rx.recv().await
+    }
+
+    /// Applies `messages` atomically in one ordered, atomic bundle:
+    /// open, add each, barrier (collecting rejections), then commit — or
+    /// discard and fail if the switch rejected any message.
+    pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
+        let bundle_id = self.next_bundle;
+        self.next_bundle = self.next_bundle.wrapping_add(1);
+        let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
+        let ctrl = |ctrl_type| {
+            Body::BundleControl(BundleControl {
+                bundle_id,
+                ctrl_type,
+                flags,
+                properties: Vec::new(),
+            })
+        };
+        self.expect_ctrl(ctrl(bundle_ctrl::OPEN_REQUEST), bundle_ctrl::OPEN_REPLY)
+            .await?;
+        let mut adds = Vec::with_capacity(messages.len());
+        let mut result = Ok(());
+        for body in messages {
+            let xid = self.xid();
+            let rx = match self.register(xid) {
+                Ok(rx) => rx,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            adds.push((xid, rx));
+            let add = Body::BundleAdd(BundleAdd {
+                bundle_id,
+                flags,
+                message: Box::new(Message::new(xid, body)),
+                properties: Vec::new(),
+            });
+            if let Err(e) = write_msg(&self.writer, &Message::new(xid, add)).await {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.barrier().await;
+        }
+        for (xid, rx) in &mut adds {
+            if let Ok(m) = rx.try_recv() {
+                if result.is_ok() {
+                    if let Some(e) = rejected("bundled message", &m) {
+                        result = Err(e);
+                    }
+                }
+            }
+            self.unregister(*xid);
+        }
+        match result {
+            Ok(()) => {
+                self.expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
+                    .await
+            }
+            Err(e) => {
+                if !self.is_closed() {
+                    let _ = self
+                        .expect_ctrl(
+                            ctrl(bundle_ctrl::DISCARD_REQUEST),
+                            bundle_ctrl::DISCARD_REPLY,
+                        )
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn expect_ctrl(&mut self, body: Body, reply_type: u16) -> Result<(), ConnError> {
+        let reply = self.transact(body, "bundle control reply").await?;
+        match reply.body {
+            Body::BundleControl(b) if b.ctrl_type == reply_type => Ok(()),
+            _ => Err(ConnError::Protocol(format!(
+                "expected bundle control reply {reply_type}"
+            ))),
+        }
+    }
+}
+
+/// Reads messages: answers echo requests, routes replies to their waiting
+/// requests and queues the rest; closes the connection on EOF or garbage.
+async fn reader_task(
+    mut rd: tokio::net::unix::OwnedReadHalf,
+    mut buf: Vec<u8>,
+    writer: Writer,
+    shared: Arc<Shared>,
+    async_tx: mpsc::UnboundedSender<Message>,
+) {
+    shared.touch();
+    loop {
+        let msg = match read_msg(&mut rd, &mut buf).await {
+            Ok(m) => m,
+            Err(_) => break,
+        };
+        shared.touch();
+        if let Body::EchoRequest(payload) = &msg.body {
+            let reply = Message {
+                version: msg.version,
+                xid: msg.xid,
+                body: Body::EchoReply(payload.clone()),
+            };
+            if write_msg(&writer, &reply).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if msg.xid & 0x8000_0000 != 0 && matches!(msg.body, Body::EchoReply(_)) {
+            continue;
+        }
+        let waiter = shared
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|w| w.get(&msg.xid).cloned());
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(msg);
+            }
+            None => {
+                let _ = async_tx.send(msg);
+            }
+        }
+    }
+    shared.close();
+}
+
+/// rconn's inactivity probe: after `interval` of silence send an echo
+/// request; after twice that, give up on the connection.
+async fn probe_task(interval: Duration, writer: Writer, shared: Arc<Shared>) {
+    let mut xid = 0x8000_0000u32;
+    loop {
+        tokio::time::sleep(interval / 2).await;
+        if shared.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let idle = shared.idle();
+        if idle >= interval * 2 {
+            shared.close();
+            let _ = writer.lock().await.shutdown().await;
+            return;
+        }
+        if idle >= interval {
+            xid = 0x8000_0000 | (xid.wrapping_add(1) & 0x7fff_ffff);
+            let probe = Message::new(xid, Body::EchoRequest(Vec::new()));
+            if write_msg(&writer, &probe).await.is_err() {
+                shared.close();
+                return;
+            }
+        }
+    }
+}

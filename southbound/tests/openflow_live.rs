@@ -1,0 +1,345 @@
+//! The native OpenFlow path against a real ovs-vswitchd 3.1 (private
+//! directory, dummy datapath): two bridges, both `datapath_type=netdev`
+//! `fail-mode=secure` — `br-int` programmed through our connection,
+//! `br-ref` by `ovs-ofctl --bundle` with the same flows as text.  Their
+//! `dump-flows` must be identical after the initial install, after a delta
+//! (10 removed, 10 added, 5 modified: exactly those flow mods, in one
+//! bundle) and, for br-int, after killing and restarting ovs-vswitchd
+//! (reconnect + full resync, which also removes a stray flow).
+//!
+//! Runs when the OVS binaries are installed; with `CI` set their absence is
+//! a failure.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ovnflow_southbound::actions::OfAction;
+use ovnflow_southbound::expr::{Field, OfMatch};
+use ovnflow_southbound::flow_table::OfFlow;
+use ovnflow_southbound::openflow::conn::Options;
+use ovnflow_southbound::openflow::installer::{meter_from_spec, Desired, Installer};
+use ovnflow_southbound::openflow::wire::action::Action;
+use ovnflow_southbound::openflow::wire::mods::{group_command, group_type, Bucket, GroupMod};
+
+const BINARIES: &[&str] = &[
+    "ovsdb-tool",
+    "ovsdb-server",
+    "ovs-vswitchd",
+    "ovs-vsctl",
+    "ovs-ofctl",
+];
+
+/// Our daemons, killed by pid on drop.
+struct Switch {
+    dir: PathBuf,
+    db: Option<Child>,
+    vswitchd: Option<Child>,
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        for c in [self.vswitchd.as_mut(), self.db.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Switch {
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn cmd(&self, bin: &str) -> Command {
+        let mut c = Command::new(bin);
+        for v in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"] {
+            c.env(v, &self.dir);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn vsctl(&self, args: &[&str]) {
+        let db = format!("--db=unix:{}", self.path("db.sock"));
+        common::run(self.cmd("ovs-vsctl").arg(db).arg("--timeout=30").args(args));
+    }
+
+    fn ofctl(&self, args: &[&str]) -> String {
+        common::run(
+            self.cmd("ovs-ofctl")
+                .args(["-O", "OpenFlow15", "--no-names"])
+                .args(args),
+        )
+    }
+
+    fn start(dir: &Path) -> Switch {
+        let mut s = Switch {
+            dir: dir.to_path_buf(),
+            db: None,
+            vswitchd: None,
+        };
+        common::run(s.cmd("ovsdb-tool").args([
+            "create",
+            &s.path("conf.db"),
+            "/usr/share/openvswitch/vswitch.ovsschema",
+        ]));
+        let db = s
+            .cmd("ovsdb-server")
+            .args([
+                "--no-chdir".to_string(),
+                format!("--pidfile={}", s.path("ovsdb-server.pid")),
+                format!("--unixctl={}", s.path("ovsdb-server.ctl")),
+                format!("--remote=punix:{}", s.path("db.sock")),
+                format!("--log-file={}", s.path("ovsdb-server.log")),
+                s.path("conf.db"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        s.db = Some(db);
+        wait_for(20, "ovsdb-server", || {
+            Path::new(&s.path("db.sock")).exists()
+        });
+        s.vsctl(&["--no-wait", "init"]);
+        s.start_vswitchd();
+        for br in ["br-int", "br-ref"] {
+            s.vsctl(&[
+                "--",
+                "add-br",
+                br,
+                "--",
+                "set",
+                "bridge",
+                br,
+                "datapath_type=netdev",
+                "fail-mode=secure",
+                "other-config:disable-in-band=true",
+            ]);
+        }
+        s.wait_mgmt();
+        s
+    }
+
+    fn start_vswitchd(&mut self) {
+        let child = self
+            .cmd("ovs-vswitchd")
+            .args([
+                format!("unix:{}", self.path("db.sock")),
+                "--no-chdir".to_string(),
+                "--enable-dummy=override".to_string(),
+                "--disable-system-route".to_string(),
+                format!("--pidfile={}", self.path("ovs-vswitchd.pid")),
+                format!("--unixctl={}", self.path("ovs-vswitchd.ctl")),
+                format!("--log-file={}", self.path("ovs-vswitchd.log")),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.vswitchd = Some(child);
+    }
+
+    fn kill_vswitchd(&mut self) {
+        if let Some(mut c) = self.vswitchd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.path("br-int.mgmt"));
+        let _ = std::fs::remove_file(self.path("br-ref.mgmt"));
+    }
+
+    fn wait_mgmt(&self) {
+        wait_for(30, "bridge management sockets", || {
+            ["br-int", "br-ref"].iter().all(|b| {
+                self.cmd("ovs-ofctl")
+                    .args(["-O", "OpenFlow15", "show", b])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+        });
+    }
+
+    /// `dump-flows --no-stats`, sorted.  ovn-controller's `dec_ttl`
+    /// (NXAST_DEC_TTL_CNT_IDS, printed `dec_ttl()`) has no ovs-ofctl text,
+    /// so br-ref holds OFPAT_DEC_NW_TTL (`dec_ttl`); the two are equated.
+    fn dump(&self, br: &str) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .ofctl(&["dump-flows", br, "--no-stats"])
+            .lines()
+            .map(|l| l.trim().replace("dec_ttl()", "dec_ttl"))
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.sort();
+        lines
+    }
+}
+
+fn wait_for(secs: u64, what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn assert_same(ours: &[String], theirs: &[String], when: &str) {
+    let a: std::collections::BTreeSet<_> = ours.iter().collect();
+    let b: std::collections::BTreeSet<_> = theirs.iter().collect();
+    let missing: Vec<_> = b.difference(&a).take(5).collect();
+    let extra: Vec<_> = a.difference(&b).take(5).collect();
+    assert!(
+        ours == theirs,
+        "{when}: br-int differs from br-ref ({} vs {} flows)\nmissing: {missing:#?}\nextra: {extra:#?}",
+        ours.len(),
+        theirs.len()
+    );
+}
+
+const GROUP_TEXT: &str = "group_id=1,type=all,bucket=bucket_id=0,actions=resubmit(,20)";
+const METER_SPEC: &str = "kbps burst stats bands=type=drop rate=100 burst_size=10";
+
+fn group() -> GroupMod {
+    GroupMod {
+        command: group_command::ADD,
+        group_type: group_type::ALL,
+        group_id: 1,
+        command_bucket_id: 0xffff_ffff,
+        buckets: vec![Bucket {
+            bucket_id: 0,
+            actions: vec![Action::Resubmit {
+                in_port: 0xfff8,
+                table: 20,
+            }],
+            properties: Vec::new(),
+        }],
+        properties: Vec::new(),
+    }
+}
+
+fn desired(flows: &[OfFlow]) -> Desired<'_> {
+    Desired {
+        flows: flows.iter().collect(),
+        groups: BTreeMap::from([(1, group())]),
+        meters: BTreeMap::from([(1, meter_from_spec(1, METER_SPEC).unwrap())]),
+    }
+}
+
+/// The delta: 10 flows removed, 10 new ones, 5 with new actions.
+fn changed(flows: &[OfFlow]) -> Vec<OfFlow> {
+    let mut out: Vec<OfFlow> = flows[10..].to_vec();
+    for (i, f) in out.iter_mut().take(5).enumerate() {
+        f.actions = vec![OfAction::Resubmit(50 + i as u8)];
+    }
+    for i in 0..10u128 {
+        let mut m = OfMatch::new();
+        m.set_field(Field::Reg(3), 0x5000 + i, u128::MAX);
+        out.push(OfFlow {
+            table: 60,
+            priority: 500,
+            cookie: 0xabc0 + i as u64,
+            of_match: m,
+            actions: vec![OfAction::Output(1)],
+        });
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_install_delta_and_resync_match_ovs_ofctl() {
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sw = Switch::start(tmp.path());
+    let flows = common::synthetic_flows();
+    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
+    let options = Options {
+        request_timeout: Duration::from_secs(30),
+        probe_interval: Some(Duration::from_secs(2)),
+    };
+    let mut inst = Installer::new(&mgmt).with_options(options, Duration::from_secs(30));
+
+    // 1. Everything in one bundle (plus the meter before it).
+    let t = Instant::now();
+    let r = inst.sync(&desired(&flows)).await.unwrap();
+    eprintln!(
+        "initial install of {} flows: {r:?} in {:?}",
+        flows.len(),
+        t.elapsed()
+    );
+    assert!(r.full_resync);
+    assert_eq!((r.adds, r.bundles), (flows.len(), 1));
+    let conn = inst.connection().unwrap();
+    conn.echo(b"ping").await.unwrap();
+    conn.barrier().await.unwrap();
+
+    sw.ofctl(&["add-group", "br-ref", GROUP_TEXT]);
+    sw.ofctl(&["add-meter", "br-ref", &format!("meter=1 {METER_SPEC}")]);
+    let file = tmp.path().join("flows.txt");
+    common::flows_file(&flows, &file);
+    sw.ofctl(&["--bundle", "add-flows", "br-ref", file.to_str().unwrap()]);
+    let ours = sw.dump("br-int");
+    assert_eq!(ours.len(), flows.len());
+    assert_same(&ours, &sw.dump("br-ref"), "initial install");
+    let groups = |br: &str| {
+        sw.ofctl(&["dump-groups", br])
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(groups("br-int"), groups("br-ref"));
+    eprintln!("initial: {} flows identical", ours.len());
+
+    // 2. A delta: only the implied flow mods, in one bundle.
+    let next = changed(&flows);
+    let r = inst.sync(&desired(&next)).await.unwrap();
+    eprintln!("delta: {r:?}");
+    assert!(!r.full_resync);
+    assert_eq!(
+        (
+            r.adds,
+            r.modifies,
+            r.deletes,
+            r.group_mods,
+            r.meter_mods,
+            r.bundles
+        ),
+        (10, 5, 10, 0, 0, 1)
+    );
+    common::flows_file(&next, &file);
+    sw.ofctl(&[
+        "--bundle",
+        "replace-flows",
+        "br-ref",
+        file.to_str().unwrap(),
+    ]);
+    let expected = sw.dump("br-ref");
+    assert_same(&sw.dump("br-int"), &expected, "after the delta");
+    // Nothing changed: nothing sent.
+    let r = inst.sync(&desired(&next)).await.unwrap();
+    assert_eq!((r.adds, r.modifies, r.deletes, r.bundles), (0, 0, 0, 0));
+
+    // 3. ovs-vswitchd restarts with an empty table; a stray flow appears.
+    sw.kill_vswitchd();
+    sw.start_vswitchd();
+    sw.wait_mgmt();
+    sw.ofctl(&["add-flow", "br-int", "table=200,priority=1,actions=drop"]);
+    let r = inst.sync(&desired(&next)).await.unwrap();
+    eprintln!("after restart: {r:?}");
+    assert!(r.full_resync);
+    assert_eq!(inst.connects(), 2);
+    assert_same(&sw.dump("br-int"), &expected, "after reconnect + resync");
+    eprintln!("resync: {} flows identical", expected.len());
+}
