@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod addresses;
 pub mod chassis;
 pub mod expr;
 pub mod flow_table;
@@ -61,6 +62,22 @@ pub fn openflow(sb: &sbdb::Southbound, chassis: &chassis::Chassis) -> ChassisFlo
     }
     for mc in sb.mc_groups.values() {
         physical::mcast::consider_mc_group(sb, &local, chassis, mc, &mut out.flows);
+    }
+    for pb in sb.port_bindings.values() {
+        if local.bound.contains_key(&pb.logical_port) {
+            if let Some(dp) = sb.datapath(&pb.datapath) {
+                lflow::port_sec::consider_port_sec_flows(dp.tunnel_key, pb, &mut out.flows);
+            }
+        }
+    }
+    for lb in &sb.load_balancers {
+        if lflow::lb_hairpin::lb_is_local(sb, &local, lb) {
+            if let Some(w) =
+                lflow::lb_hairpin::consider_lb_hairpin_flows(sb, &local, lb, &mut out.flows)
+            {
+                out.warnings.push(w);
+            }
+        }
     }
     physical::defaults::add_default_flows(&mut out.flows);
     ChassisFlows {

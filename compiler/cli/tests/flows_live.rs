@@ -13,9 +13,7 @@
 //! Normalized before comparing: group ids (`group:N`, allocated in hash
 //! order by ovn-controller) and the order of `conjunction()` actions merged
 //! on one flow.  Per table the identical/missing/extra counts are printed;
-//! the test asserts that every table is identical except those in
-//! [`NOT_YET`] (listed in `golden/KNOWN_DIFFERENCES.md`, "OpenFlow
-//! (southbound)").
+//! the test asserts that every table is identical.
 //!
 //! Runs when the OVN/OVS binaries are installed; with `CI` set their
 //! absence is a failure.
@@ -27,12 +25,6 @@ use std::time::{Duration, Instant};
 
 use ovnflow_golden::corpus::{self, Entry};
 use ovnflow_golden::oracle::{self, Oracle};
-
-/// Tables not generated yet (see golden/KNOWN_DIFFERENCES.md): the
-/// load-balancer hairpin tables 68-70 (`consider_lb_hairpin_flows`) and the
-/// port-security tables 73-75 (`consider_port_sec_flows`).  Every other
-/// table must be identical.
-const NOT_YET: &[u8] = &[68, 69, 70, 73, 74, 75];
 
 /// Corpus entries compared.
 const ENTRIES: &[&str] = &[
@@ -452,7 +444,7 @@ fn flows_equal_real_ovn_controller() {
             same += s;
             missing += m.len();
             extra += x.len();
-            if (!m.is_empty() || !x.is_empty()) && !NOT_YET.contains(table) {
+            if !m.is_empty() || !x.is_empty() {
                 failures.push(format!("{} table {table}", entry.name));
             }
         }

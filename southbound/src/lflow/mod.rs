@@ -20,7 +20,9 @@
 //! [`neighbor`] adds the MAC_Binding / Static_MAC_Binding / FDB flows.
 
 pub mod conj_ids;
+pub mod lb_hairpin;
 pub mod neighbor;
+pub mod port_sec;
 
 use ovsdb::sb::LogicalFlow;
 use ovsdb::Uuid;
