@@ -69,8 +69,30 @@ impl fmt::Display for OfFlow {
         if !m.is_empty() {
             write!(f, ",{m}")?;
         }
-        write!(f, " actions={}", OfActions(self.actions.clone()))
+        let actions = OfActions(self.actions.clone()).to_string();
+        write!(f, " actions={}", installed_text(&actions))
     }
+}
+
+/// Action text as the switch reports it back: ovn-controller sends
+/// `dec_ttl` as `NXAST_DEC_TTL_CNT_IDS` with no controller ids (OVS
+/// `encode_DEC_TTL` with `n_controllers == 0`), which `ovs-ofctl` prints as
+/// `dec_ttl()`; OVN's own vectors (no wire round trip) print `dec_ttl`.
+fn installed_text(actions: &str) -> String {
+    const DEC_TTL: &str = "dec_ttl";
+    let mut out = String::with_capacity(actions.len() + 2);
+    let mut rest = actions;
+    while let Some(i) = rest.find(DEC_TTL) {
+        let end = i + DEC_TTL.len();
+        let starts_action = i == 0 || matches!(rest.as_bytes()[i - 1], b',' | b'(');
+        out.push_str(&rest[..end]);
+        if starts_action && !rest[end..].starts_with('(') {
+            out.push_str("()");
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Key of a desired flow.

@@ -53,7 +53,7 @@ pub struct ChassisFlows {
 /// `lflow_run` + `physical_run`).
 pub fn openflow(sb: &sbdb::Southbound, chassis: &chassis::Chassis) -> ChassisFlows {
     let local = local::Local::compute(sb, chassis);
-    let inputs = lflow::LflowInputs::new(sb);
+    let inputs = lflow::LflowInputs::new(sb, &local);
     let mut out = lflow::LflowOutputs::default();
     lflow::add_logical_flows(sb, &local, chassis, &inputs, &mut out);
     lflow::neighbor::add_neighbor_flows(sb, &local, &mut out.flows);
@@ -79,6 +79,7 @@ pub fn openflow(sb: &sbdb::Southbound, chassis: &chassis::Chassis) -> ChassisFlo
             }
         }
     }
+    physical::tunnels::add_tunnel_receive_flows(chassis, &mut out.flows);
     physical::defaults::add_default_flows(&mut out.flows);
     ChassisFlows {
         flows: out.flows,

@@ -62,14 +62,22 @@ pub struct LflowInputs {
 }
 
 impl LflowInputs {
-    /// Builds the sets and DHCP option tables from the Southbound.
-    pub fn new(sb: &Southbound) -> LflowInputs {
+    /// Builds the sets and DHCP option tables from the Southbound.  Port
+    /// groups keep only the ports local to this chassis
+    /// (`port_groups_init` filters them to `local_lports`).
+    pub fn new(sb: &Southbound, local: &Local) -> LflowInputs {
         let mut sets = ConstSets::new();
         for a in &sb.address_sets {
             sets.add_address_set(&a.name, &a.addresses);
         }
         for pg in &sb.port_groups {
-            sets.add_port_group(&pg.name, &pg.ports);
+            let ports: Vec<String> = pg
+                .ports
+                .iter()
+                .filter(|p| local.lports.contains(*p))
+                .cloned()
+                .collect();
+            sets.add_port_group(&pg.name, &ports);
         }
         let mut dhcp = OptionTable::new();
         for o in &sb.dhcp_options {
