@@ -32,7 +32,8 @@ pub struct OfFlow {
 }
 
 impl OfFlow {
-    fn is_conjunction(&self) -> bool {
+    /// Whether every action is `conjunction(...)` (a clause flow).
+    pub fn is_conjunction(&self) -> bool {
         !self.actions.is_empty()
             && self
                 .actions
@@ -128,6 +129,21 @@ impl FlowTable {
             Some(existing) => existing.actions.extend(flow.actions),
             None => list.push(flow),
         }
+    }
+
+    /// Adds a flow as ovn-controller would have: conjunction clause flows
+    /// are merged with [`FlowTable::add_or_append`], others added.
+    pub fn merge(&mut self, flow: OfFlow) {
+        if flow.cookie == 0 && flow.is_conjunction() {
+            self.add_or_append(flow);
+        } else {
+            self.add(flow);
+        }
+    }
+
+    /// Every desired flow (all candidates of each key), in key order.
+    pub fn flows(&self) -> impl Iterator<Item = &OfFlow> {
+        self.flows.values().flatten()
     }
 
     /// The installed flows, one per key, in key order (table, priority,

@@ -18,6 +18,7 @@ pub mod addresses;
 pub mod chassis;
 pub mod expr;
 pub mod flow_table;
+pub mod incremental;
 pub mod lflow;
 pub mod local;
 pub mod physical;

@@ -14,7 +14,7 @@ use crate::chassis::{allocate_ct_zones, Chassis};
 use crate::sbdb::Southbound;
 
 /// One local datapath (`struct local_datapath`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalDatapath {
     /// Datapath UUID.
     pub uuid: Uuid,
@@ -27,7 +27,7 @@ pub struct LocalDatapath {
 }
 
 /// The local view of one chassis.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Local {
     /// Our SB `Chassis` row, if registered.
     pub chassis_uuid: Option<Uuid>,

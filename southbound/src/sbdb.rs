@@ -118,6 +118,13 @@ impl Southbound {
                 .unwrap_or_default(),
             ..Southbound::default()
         };
+        sb.reindex();
+        Ok(sb)
+    }
+
+    /// Rebuilds the indexes after rows were changed in place.
+    pub fn reindex(&mut self) {
+        let sb = self;
         sb.port_by_name = sb
             .port_bindings
             .values()
@@ -133,7 +140,6 @@ impl Southbound {
             .values()
             .map(|mc| ((mc.datapath, mc.name.clone()), mc.uuid))
             .collect();
-        Ok(sb)
     }
 
     /// A port binding by logical port name (`lport_lookup_by_name`).

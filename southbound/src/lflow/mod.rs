@@ -126,6 +126,21 @@ pub fn add_logical_flows(
     out: &mut LflowOutputs,
 ) {
     for lflow in sb.logical_flows.values() {
+        translate_logical_flow(sb, local, chassis, inputs, lflow, out);
+    }
+}
+
+/// Translates one logical flow on each of its local datapaths
+/// (`consider_logical_flow`).
+pub fn translate_logical_flow(
+    sb: &Southbound,
+    local: &Local,
+    chassis: &Chassis,
+    inputs: &LflowInputs,
+    lflow: &LogicalFlow,
+    out: &mut LflowOutputs,
+) {
+    {
         let dps: Vec<Uuid> = match (lflow.logical_datapath, lflow.logical_dp_group) {
             (Some(dp), _) => vec![dp],
             (None, Some(g)) => sb
