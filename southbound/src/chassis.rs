@@ -25,6 +25,29 @@ pub struct Chassis {
     pub ct_zones: Option<BTreeMap<String, u32>>,
     /// Datapath features.
     pub features: Features,
+    /// Tunnels to other chassis by remote chassis name (the `br-int`
+    /// interfaces ovn-controller creates, `external_ids:ovn-chassis-id`).
+    pub tunnels: BTreeMap<String, Tunnel>,
+}
+
+/// An encapsulation type (`enum chassis_tunnel_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TunnelType {
+    /// Geneve: datapath in the VNI, ports in the OVN Geneve option.
+    Geneve,
+    /// STT: everything in the 64-bit key.
+    Stt,
+    /// VXLAN: datapath and output port in the 24-bit VNI.
+    Vxlan,
+}
+
+/// A tunnel port on `br-int` to one remote chassis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnel {
+    /// Its OpenFlow port.
+    pub ofport: u16,
+    /// Its encapsulation.
+    pub kind: TunnelType,
 }
 
 impl Chassis {
@@ -60,6 +83,39 @@ impl Chassis {
                 })?;
             if out.insert(name.to_string(), port).is_some() {
                 return Err(Error::Input(format!("port {name:?} given twice")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Parses a `CHASSIS=OFPORT[:TYPE][,...]` list of tunnel ports (TYPE is
+    /// `geneve`, the default, `stt` or `vxlan`).
+    pub fn parse_tunnels(list: &str) -> Result<BTreeMap<String, Tunnel>, Error> {
+        let mut out = BTreeMap::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, rest) = item.split_once('=').ok_or_else(|| {
+                Error::Input(format!("tunnel {item:?}: expected CHASSIS=OFPORT[:TYPE]"))
+            })?;
+            let (port, kind) = rest.split_once(':').unwrap_or((rest, "geneve"));
+            let kind = match kind {
+                "geneve" => TunnelType::Geneve,
+                "stt" => TunnelType::Stt,
+                "vxlan" => TunnelType::Vxlan,
+                k => {
+                    return Err(Error::Input(format!(
+                        "tunnel {item:?}: unknown type {k:?} (geneve, stt or vxlan)"
+                    )))
+                }
+            };
+            let ofport = Chassis::parse_ports(&format!("{name}={port}"))?
+                .into_values()
+                .next()
+                .unwrap_or_default();
+            if out
+                .insert(name.to_string(), Tunnel { ofport, kind })
+                .is_some()
+            {
+                return Err(Error::Input(format!("tunnel to {name:?} given twice")));
             }
         }
         Ok(out)

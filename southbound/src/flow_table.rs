@@ -32,7 +32,8 @@ pub struct OfFlow {
 }
 
 impl OfFlow {
-    fn is_conjunction(&self) -> bool {
+    /// Whether every action is `conjunction(...)` (a clause flow).
+    pub fn is_conjunction(&self) -> bool {
         !self.actions.is_empty()
             && self
                 .actions
@@ -69,8 +70,30 @@ impl fmt::Display for OfFlow {
         if !m.is_empty() {
             write!(f, ",{m}")?;
         }
-        write!(f, " actions={}", OfActions(self.actions.clone()))
+        let actions = OfActions(self.actions.clone()).to_string();
+        write!(f, " actions={}", installed_text(&actions))
     }
+}
+
+/// Action text as the switch reports it back: ovn-controller sends
+/// `dec_ttl` as `NXAST_DEC_TTL_CNT_IDS` with no controller ids (OVS
+/// `encode_DEC_TTL` with `n_controllers == 0`), which `ovs-ofctl` prints as
+/// `dec_ttl()`; OVN's own vectors (no wire round trip) print `dec_ttl`.
+fn installed_text(actions: &str) -> String {
+    const DEC_TTL: &str = "dec_ttl";
+    let mut out = String::with_capacity(actions.len() + 2);
+    let mut rest = actions;
+    while let Some(i) = rest.find(DEC_TTL) {
+        let end = i + DEC_TTL.len();
+        let starts_action = i == 0 || matches!(rest.as_bytes()[i - 1], b',' | b'(');
+        out.push_str(&rest[..end]);
+        if starts_action && !rest[end..].starts_with('(') {
+            out.push_str("()");
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Key of a desired flow.
@@ -106,6 +129,21 @@ impl FlowTable {
             Some(existing) => existing.actions.extend(flow.actions),
             None => list.push(flow),
         }
+    }
+
+    /// Adds a flow as ovn-controller would have: conjunction clause flows
+    /// are merged with [`FlowTable::add_or_append`], others added.
+    pub fn merge(&mut self, flow: OfFlow) {
+        if flow.cookie == 0 && flow.is_conjunction() {
+            self.add_or_append(flow);
+        } else {
+            self.add(flow);
+        }
+    }
+
+    /// Every desired flow (all candidates of each key), in key order.
+    pub fn flows(&self) -> impl Iterator<Item = &OfFlow> {
+        self.flows.values().flatten()
     }
 
     /// The installed flows, one per key, in key order (table, priority,

@@ -14,9 +14,11 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod addresses;
 pub mod chassis;
 pub mod expr;
 pub mod flow_table;
+pub mod incremental;
 pub mod lflow;
 pub mod local;
 pub mod openflow;
@@ -53,7 +55,7 @@ pub struct ChassisFlows {
 /// `lflow_run` + `physical_run`).
 pub fn openflow(sb: &sbdb::Southbound, chassis: &chassis::Chassis) -> ChassisFlows {
     let local = local::Local::compute(sb, chassis);
-    let inputs = lflow::LflowInputs::new(sb);
+    let inputs = lflow::LflowInputs::new(sb, &local);
     let mut out = lflow::LflowOutputs::default();
     lflow::add_logical_flows(sb, &local, chassis, &inputs, &mut out);
     lflow::neighbor::add_neighbor_flows(sb, &local, &mut out.flows);
@@ -63,6 +65,23 @@ pub fn openflow(sb: &sbdb::Southbound, chassis: &chassis::Chassis) -> ChassisFlo
     for mc in sb.mc_groups.values() {
         physical::mcast::consider_mc_group(sb, &local, chassis, mc, &mut out.flows);
     }
+    for pb in sb.port_bindings.values() {
+        if local.bound.contains_key(&pb.logical_port) {
+            if let Some(dp) = sb.datapath(&pb.datapath) {
+                lflow::port_sec::consider_port_sec_flows(dp.tunnel_key, pb, &mut out.flows);
+            }
+        }
+    }
+    for lb in &sb.load_balancers {
+        if lflow::lb_hairpin::lb_is_local(sb, &local, lb) {
+            if let Some(w) =
+                lflow::lb_hairpin::consider_lb_hairpin_flows(sb, &local, lb, &mut out.flows)
+            {
+                out.warnings.push(w);
+            }
+        }
+    }
+    physical::tunnels::add_tunnel_receive_flows(chassis, &mut out.flows);
     physical::defaults::add_default_flows(&mut out.flows);
     ChassisFlows {
         flows: out.flows,

@@ -14,7 +14,7 @@ use crate::chassis::{allocate_ct_zones, Chassis};
 use crate::sbdb::Southbound;
 
 /// One local datapath (`struct local_datapath`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalDatapath {
     /// Datapath UUID.
     pub uuid: Uuid,
@@ -27,7 +27,7 @@ pub struct LocalDatapath {
 }
 
 /// The local view of one chassis.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Local {
     /// Our SB `Chassis` row, if registered.
     pub chassis_uuid: Option<Uuid>,
@@ -39,6 +39,10 @@ pub struct Local {
     pub related: BTreeSet<(i64, i64)>,
     /// Conntrack zones by user.
     pub ct_zones: BTreeMap<String, u32>,
+    /// `local_lports`: the logical ports local to this chassis (bound
+    /// VIFs, every local interface's `iface-id`, localnet, localport and
+    /// resident gateway ports).  Port groups are filtered to them.
+    pub lports: BTreeSet<String>,
 }
 
 /// Port binding types (`get_lport_type`).
@@ -119,8 +123,10 @@ impl Local {
         for dp in seeds {
             local.add_datapath(sb, dp, 0);
         }
+        // `update_ld_localnet_port`: only a localnet port whose network is
+        // plugged here (a bridge mapping, i.e. a patch port) counts.
         for pb in sb.port_bindings.values() {
-            if pb.type_ == "localnet" {
+            if pb.type_ == "localnet" && chassis.patch_ofports.contains_key(&pb.logical_port) {
                 if let Some(dp) = sb.datapath(&pb.datapath) {
                     if let Some(ld) = local.datapaths.get_mut(&dp.tunnel_key) {
                         ld.localnet_port = Some(pb.logical_port.clone());
@@ -128,6 +134,8 @@ impl Local {
                 }
             }
         }
+        local.lports = lports.iter().cloned().collect();
+        local.lports.extend(chassis.vifs.keys().cloned());
         local.ct_zones = match &chassis.ct_zones {
             Some(z) => z.clone(),
             None => {

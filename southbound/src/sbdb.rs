@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ovsdb::sb::{
     AddressSet, Chassis, DatapathBinding, DhcpOptions, Dhcpv6Options, Encap, Fdb, HaChassis,
     HaChassisGroup, LoadBalancer, LogicalDpGroup, LogicalFlow, MacBinding, Meter, MeterBand,
-    MulticastGroup, PortBinding, PortGroup, StaticMacBinding,
+    MulticastGroup, PortBinding, PortGroup, SbGlobal, StaticMacBinding,
 };
 use ovsdb::typed::TypedRow;
 use ovsdb::{Database, Uuid};
@@ -56,6 +56,8 @@ pub struct Southbound {
     pub dhcp_options: Vec<DhcpOptions>,
     /// `DHCPv6_Options` rows.
     pub dhcpv6_options: Vec<Dhcpv6Options>,
+    /// `SB_Global.options` (of the first row; empty without one).
+    pub global_options: BTreeMap<String, String>,
     port_by_name: BTreeMap<String, Uuid>,
     dp_by_key: BTreeMap<i64, Uuid>,
     mc_by_dp_name: BTreeMap<(Uuid, String), Uuid>,
@@ -109,8 +111,20 @@ impl Southbound {
             meter_bands: by_uuid(db)?,
             dhcp_options: rows(db)?,
             dhcpv6_options: rows(db)?,
+            global_options: optional_rows::<SbGlobal>(db)?
+                .into_iter()
+                .next()
+                .map(|g| g.options)
+                .unwrap_or_default(),
             ..Southbound::default()
         };
+        sb.reindex();
+        Ok(sb)
+    }
+
+    /// Rebuilds the indexes after rows were changed in place.
+    pub fn reindex(&mut self) {
+        let sb = self;
         sb.port_by_name = sb
             .port_bindings
             .values()
@@ -126,7 +140,6 @@ impl Southbound {
             .values()
             .map(|mc| ((mc.datapath, mc.name.clone()), mc.uuid))
             .collect();
-        Ok(sb)
     }
 
     /// A port binding by logical port name (`lport_lookup_by_name`).

@@ -32,6 +32,9 @@ pub struct Args {
     /// `Bridge.external_ids`); allocated from 1 in name order if absent.
     #[arg(long)]
     pub zones: Option<String>,
+    /// Tunnel ports to other chassis: `CHASSIS=OFPORT[:geneve|stt|vxlan],...`.
+    #[arg(long, default_value = "")]
+    pub tunnels: String,
     /// Also print the groups (`group_id=N,...`) after the flows.
     #[arg(long)]
     pub groups: bool,
@@ -44,6 +47,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut chassis = Chassis::new(&args.chassis);
     chassis.vifs = Chassis::parse_ports(&args.ports).context("--ports")?;
     chassis.patch_ofports = Chassis::parse_ports(&args.patch_ports).context("--patch-ports")?;
+    chassis.tunnels = Chassis::parse_tunnels(&args.tunnels).context("--tunnels")?;
     if let Some(z) = &args.zones {
         let pairs: Vec<(String, String)> = z
             .split(',')

@@ -43,6 +43,15 @@ impl ExtendTable {
     }
 
     /// The specification text of group/meter `id`.
+    /// Frees the ids for which `keep` is false (`ovn_extend_table_sync`
+    /// after flows stopped referencing them).
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        self.by_id.retain(|id, _| keep(*id));
+        let by_id = &self.by_id;
+        self.by_name.retain(|_, id| by_id.contains_key(id));
+    }
+
+    /// The name (definition) of an id.
     pub fn name(&self, id: u32) -> Option<&str> {
         self.by_id.get(&id).map(String::as_str)
     }

@@ -74,6 +74,8 @@ pub fn mf_name(field: Field) -> String {
         SctpSrc => "sctp_src",
         SctpDst => "sctp_dst",
         InPort => "in_port",
+        TunId => "tun_id",
+        TunMetadata0 => "tun_metadata0",
     };
     s.to_string()
 }
@@ -125,6 +127,8 @@ pub fn nxm_name(field: Field) -> String {
         SctpSrc => "OXM_OF_SCTP_SRC",
         SctpDst => "OXM_OF_SCTP_DST",
         InPort => "NXM_OF_IN_PORT",
+        TunId => "NXM_NX_TUN_ID",
+        TunMetadata0 => "NXM_NX_TUN_METADATA0",
     };
     s.to_string()
 }
@@ -205,6 +209,8 @@ pub fn of15_class_field(field: Field) -> (u16, u8) {
         IpTtl => (NXM_NX, 29),
         IpFrag => (NXM_NX, 26),
         InPort => (NXM_OF, 0),
+        TunId => (NXM_NX, 16),
+        TunMetadata0 => (NXM_NX, 40),
     }
 }
 

@@ -85,6 +85,8 @@ pub struct Learn {
     pub hard_timeout: u16,
     /// Delete learned flows when this one is deleted.
     pub delete_learned: bool,
+    /// Cookie of the learned flows (0: none).
+    pub cookie: u64,
     /// The specs, in order.
     pub specs: Vec<LearnSpec>,
 }
@@ -224,6 +226,9 @@ fn write_learn(f: &mut fmt::Formatter<'_>, learn: &Learn) -> fmt::Result {
     }
     if learn.delete_learned {
         f.write_str(",delete_learned")?;
+    }
+    if learn.cookie != 0 {
+        write!(f, ",cookie={:#x}", learn.cookie)?;
     }
     for spec in &learn.specs {
         f.write_char(',')?;

@@ -87,6 +87,8 @@ pub fn slot_value(packet: Packet<'_>, slot: Slot) -> u128 {
         Slot::NdTarget => packet(Field::NdTarget),
         Slot::TcpFlags => packet(Field::TcpFlags),
         Slot::InPort => packet(Field::InPort),
+        Slot::TunId => packet(Field::TunId),
+        Slot::TunMetadata0 => packet(Field::TunMetadata0),
     }
 }
 

@@ -44,6 +44,10 @@ pub enum Slot {
     TcpFlags,
     /// OpenFlow ingress port (physical flows).
     InPort,
+    /// Tunnel id (physical flows).
+    TunId,
+    /// Geneve option `tun_metadata0` (physical flows).
+    TunMetadata0,
 }
 
 /// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
@@ -152,6 +156,8 @@ impl OfMatch {
             NdTarget => self.set_slot(Slot::NdTarget, value, mask),
             TcpFlags => self.set_slot(Slot::TcpFlags, value, exact_or(0xffff)),
             InPort => self.set_slot(Slot::InPort, value & 0xffff, 0xffff),
+            TunId => self.set_slot(Slot::TunId, value, mask),
+            TunMetadata0 => self.set_slot(Slot::TunMetadata0, value, mask),
         }
     }
 
@@ -338,6 +344,14 @@ impl fmt::Display for OfMatch {
     /// `tcp,reg14=0x1,metadata=0x1,nw_src=10.0.0.1,tp_dst=80`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::new();
+        if let Some((v, m)) = self.get(Slot::TunId) {
+            let _ = write!(s, "tun_id={}", format_hex(v));
+            if m != u128::from(u64::MAX) {
+                let _ = write!(s, "/{}", format_hex(m));
+            }
+            s.push(',');
+        }
+        fmt_u32(&mut s, "tun_metadata0", self.value(Slot::TunMetadata0));
         fmt_u32(&mut s, "pkt_mark", self.value(Slot::PktMark));
         if let Some((v, _)) = self.get(Slot::ConjId) {
             let _ = write!(s, "conj_id={v},");

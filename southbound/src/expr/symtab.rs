@@ -60,6 +60,11 @@ pub enum Field {
     /// OpenFlow ingress port (`in_port`); used by physical flows only,
     /// never by logical-flow matches.
     InPort,
+    /// Tunnel id (`tun_id`, the Geneve VNI / STT key); physical flows only.
+    TunId,
+    /// Geneve option `tun_metadata0`, which ovn-controller maps to the OVN
+    /// option (class 0x0102, type 0x80, 4 bytes); physical flows only.
+    TunMetadata0,
 }
 
 impl Field {
@@ -67,8 +72,9 @@ impl Field {
     pub fn n_bits(self) -> u32 {
         use Field::*;
         match self {
-            Reg(_) | PktMark | CtState | CtMark | Ipv4Src | Ipv4Dst | ArpSpa | ArpTpa => 32,
-            Xreg(_) | Metadata => 64,
+            Reg(_) | PktMark | CtState | CtMark | Ipv4Src | Ipv4Dst | ArpSpa | ArpTpa
+            | TunMetadata0 => 32,
+            Xreg(_) | Metadata | TunId => 64,
             Xxreg(_) | CtLabel | Ipv6Src | Ipv6Dst | NdTarget => 128,
             EthSrc | EthDst | ArpSha | ArpTha | NdSll | NdTll => 48,
             EthType | VlanTci | InPort | ArpOp | TcpSrc | TcpDst | UdpSrc | UdpDst | SctpSrc
@@ -155,6 +161,8 @@ impl Field {
             SctpSrc => "OXM_OF_SCTP_SRC",
             SctpDst => "OXM_OF_SCTP_DST",
             InPort => "NXM_OF_IN_PORT",
+            TunId => "NXM_NX_TUN_ID",
+            TunMetadata0 => "NXM_NX_TUN_METADATA0",
         };
         s.to_string()
     }

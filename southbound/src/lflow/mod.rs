@@ -20,7 +20,9 @@
 //! [`neighbor`] adds the MAC_Binding / Static_MAC_Binding / FDB flows.
 
 pub mod conj_ids;
+pub mod lb_hairpin;
 pub mod neighbor;
+pub mod port_sec;
 
 use ovsdb::sb::LogicalFlow;
 use ovsdb::Uuid;
@@ -60,14 +62,22 @@ pub struct LflowInputs {
 }
 
 impl LflowInputs {
-    /// Builds the sets and DHCP option tables from the Southbound.
-    pub fn new(sb: &Southbound) -> LflowInputs {
+    /// Builds the sets and DHCP option tables from the Southbound.  Port
+    /// groups keep only the ports local to this chassis
+    /// (`port_groups_init` filters them to `local_lports`).
+    pub fn new(sb: &Southbound, local: &Local) -> LflowInputs {
         let mut sets = ConstSets::new();
         for a in &sb.address_sets {
             sets.add_address_set(&a.name, &a.addresses);
         }
         for pg in &sb.port_groups {
-            sets.add_port_group(&pg.name, &pg.ports);
+            let ports: Vec<String> = pg
+                .ports
+                .iter()
+                .filter(|p| local.lports.contains(*p))
+                .cloned()
+                .collect();
+            sets.add_port_group(&pg.name, &ports);
         }
         let mut dhcp = OptionTable::new();
         for o in &sb.dhcp_options {
@@ -116,6 +126,21 @@ pub fn add_logical_flows(
     out: &mut LflowOutputs,
 ) {
     for lflow in sb.logical_flows.values() {
+        translate_logical_flow(sb, local, chassis, inputs, lflow, out);
+    }
+}
+
+/// Translates one logical flow on each of its local datapaths
+/// (`consider_logical_flow`).
+pub fn translate_logical_flow(
+    sb: &Southbound,
+    local: &Local,
+    chassis: &Chassis,
+    inputs: &LflowInputs,
+    lflow: &LogicalFlow,
+    out: &mut LflowOutputs,
+) {
+    {
         let dps: Vec<Uuid> = match (lflow.logical_datapath, lflow.logical_dp_group) {
             (Some(dp), _) => vec![dp],
             (None, Some(g)) => sb

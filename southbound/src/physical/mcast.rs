@@ -6,15 +6,20 @@
 //!   port of a chassisredirect port bound here), `[reg13=zone]
 //!   reg15=member; resubmit(,41)`, then `reg15=group` again;
 //! * table 39, priority 100: logical patch ports and localports (`reg15=
-//!   member; resubmit(,41)`), then `reg15=group`, then tunnels to remote
-//!   chassis (not generated here), then `resubmit(,40)` if there were local
-//!   members.
+//!   member; resubmit(,41)`), then `reg15=group`, then the encapsulation
+//!   and output to each remote chassis with a member (datapaths without a
+//!   localnet port), then `resubmit(,40)` if there were local members.
 //!
 //! Members are taken in the order of the `ports` column (sorted by UUID,
-//! as the IDL presents it).
+//! as the IDL presents it); remote chassis in name order (ovn-controller
+//! walks an `sset`, in hash order: only the order of the outputs can
+//! differ with three or more chassis).
 
 use ovsdb::sb::MulticastGroup;
 
+use std::collections::BTreeSet;
+
+use super::tunnels::encapsulation;
 use super::*;
 use crate::actions::OfAction;
 use crate::chassis::Chassis;
@@ -42,6 +47,12 @@ pub fn consider_mc_group(
     let is_transit = dp.external_ids.contains_key("interconn-ts");
     let mut acts: Vec<OfAction> = Vec::new();
     let mut remote: Vec<OfAction> = Vec::new();
+    let mut remote_chassis: BTreeSet<&str> = BTreeSet::new();
+    let mut vtep_chassis: BTreeSet<&str> = BTreeSet::new();
+    let has_localnet = local
+        .datapaths
+        .get(&dp_key)
+        .is_some_and(|ld| ld.localnet_port.is_some());
     for port in mc.ports.iter().filter_map(|u| sb.port_bindings.get(u)) {
         if port.datapath != mc.datapath {
             continue;
@@ -74,7 +85,13 @@ pub fn consider_mc_group(
         // (ovn-controller 23.03 lacks an `else` here: a patch port also
         // runs through the checks below, which never match it.)
         if port.type_ == "remote" {
-            // Tunnel to the port's chassis: not generated.
+            if let Some(c) = port.chassis.and_then(|c| sb.chassis.get(&c)) {
+                remote.push(load_reg(15, port.tunnel_key as u64));
+                if let Some(tun) = chassis.tunnels.get(&c.name) {
+                    remote.extend(encapsulation(tun, dp_key, port.tunnel_key, false));
+                    remote.push(OfAction::Output(tun.ofport));
+                }
+            }
         } else if port.type_ == "localport" {
             deliver(&mut remote, port.tunnel_key);
         } else if (ours && (local.bound.contains_key(lport) || port.type_ == "l3gateway"))
@@ -90,9 +107,20 @@ pub fn consider_mc_group(
             {
                 deliver(&mut acts, d.tunnel_key);
             }
+        } else if !has_localnet {
+            let members = port.chassis.iter().chain(port.additional_chassis.iter());
+            for c in members.filter_map(|c| sb.chassis.get(c)) {
+                let is_vtep = c
+                    .other_config
+                    .get("is-vtep")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                if is_vtep {
+                    vtep_chassis.insert(&c.name);
+                } else {
+                    remote_chassis.insert(&c.name);
+                }
+            }
         }
-        // Remote chassis members would be tunnelled to (without a localnet
-        // port on the datapath): not generated.
     }
     let m = match_outport(dp_key, mc.tunnel_key);
     let cookie = u64::from(uuid_hash(&mc.uuid));
@@ -107,8 +135,28 @@ pub fn consider_mc_group(
             actions: acts,
         });
     }
+    if !remote.is_empty() || !remote_chassis.is_empty() || !vtep_chassis.is_empty() {
+        if !remote.is_empty() {
+            remote.push(load_reg(15, mc.tunnel_key as u64));
+        }
+        fanout(
+            chassis,
+            &remote_chassis,
+            dp_key,
+            mc.tunnel_key,
+            false,
+            &mut remote,
+        );
+        fanout(
+            chassis,
+            &vtep_chassis,
+            dp_key,
+            mc.tunnel_key,
+            true,
+            &mut remote,
+        );
+    }
     if !remote.is_empty() {
-        remote.push(load_reg(15, mc.tunnel_key as u64));
         if local_ports {
             remote.push(OfAction::Resubmit(LOCAL_OUTPUT));
         }
@@ -119,5 +167,25 @@ pub fn consider_mc_group(
             of_match: m,
             actions: remote,
         });
+    }
+}
+
+/// `fanout_to_chassis`: the encapsulation (again when the tunnel type
+/// changes) and an output per remote chassis with a tunnel.
+fn fanout(
+    chassis: &Chassis,
+    names: &BTreeSet<&str>,
+    dp_key: i64,
+    outport: i64,
+    is_ramp: bool,
+    out: &mut Vec<OfAction>,
+) {
+    let mut prev = None;
+    for tun in names.iter().filter_map(|n| chassis.tunnels.get(*n)) {
+        if prev != Some(tun.kind) {
+            out.extend(encapsulation(tun, dp_key, outport, is_ramp));
+            prev = Some(tun.kind);
+        }
+        out.push(OfAction::Output(tun.ofport));
     }
 }

@@ -9,12 +9,13 @@
 //!   patch ports (table 39) (`consider_mc_group`);
 //! * [`defaults`]: the catch-all flows of tables 0, 37–41, 64 and 65.
 //!
-//! Tunnels to other chassis are not generated yet: a port or multicast
-//! group member bound to another chassis produces no table 39 flow.
+//! * [`tunnels`]: tunnel receive (table 0) and output to remote chassis
+//!   (table 39).
 
 pub mod defaults;
 pub mod mcast;
 pub mod ports;
+pub mod tunnels;
 
 use crate::actions::OfAction;
 use crate::expr::symtab::Field;

@@ -186,24 +186,7 @@ pub fn consider_port_binding(
     };
 
     let Some(ofport) = ofport else {
-        // Not local: through the localnet port, or a tunnel (not
-        // generated here).
-        if let Some(ln) = ld.localnet_port.as_deref().and_then(|l| sb.port(l)) {
-            if pb.additional_chassis.is_empty()
-                && chassis.patch_ofports.contains_key(&ln.logical_port)
-            {
-                flows.add(OfFlow {
-                    table: LOCAL_OUTPUT,
-                    priority: 100,
-                    cookie: cookie(pb),
-                    of_match: match_outport(dp_key, port_key),
-                    actions: vec![
-                        load_reg(15, ln.tunnel_key as u64),
-                        OfAction::Resubmit(LOCAL_OUTPUT),
-                    ],
-                });
-            }
-        }
+        consider_remote_port(sb, local, chassis, ld, pb, flows);
         return;
     };
 
@@ -304,4 +287,60 @@ pub fn consider_port_binding(
             actions: vec![OfAction::Resubmit(LOCAL_OUTPUT)],
         });
     }
+}
+
+/// A port not delivered on this chassis: through the datapath's localnet
+/// port (table 40) or through tunnels (table 39).  Ports of an HA chassis
+/// group with two or more chassis (an active/backup `bundle()`) and
+/// `redirect-type=bridged` ports are not generated.
+fn consider_remote_port(
+    sb: &Southbound,
+    local: &Local,
+    chassis: &Chassis,
+    ld: &crate::local::LocalDatapath,
+    pb: &PortBinding,
+    flows: &mut FlowTable,
+) {
+    let dp_key = ld.key;
+    let localnet = ld.localnet_port.as_deref().and_then(|l| sb.port(l));
+    if let Some(ln) = localnet.filter(|_| pb.additional_chassis.is_empty()) {
+        if chassis.patch_ofports.contains_key(&ln.logical_port) {
+            flows.add(OfFlow {
+                table: LOCAL_OUTPUT,
+                priority: 100,
+                cookie: cookie(pb),
+                of_match: match_outport(dp_key, pb.tunnel_key),
+                actions: vec![
+                    load_reg(15, ln.tunnel_key as u64),
+                    OfAction::Resubmit(LOCAL_OUTPUT),
+                ],
+            });
+        }
+        return;
+    }
+    let bridged = pb
+        .options
+        .get("redirect-type")
+        .is_some_and(|r| r.eq_ignore_ascii_case("bridged"));
+    let ha_members = pb
+        .ha_chassis_group
+        .and_then(|g| sb.ha_groups.get(&g))
+        .map_or(0, |g| {
+            g.ha_chassis
+                .iter()
+                .filter_map(|h| sb.ha_chassis.get(h))
+                .filter(|h| h.chassis.is_some())
+                .count()
+        });
+    if bridged || ha_members >= 2 {
+        return;
+    }
+    super::tunnels::put_remote_port_redirect_overlay(
+        sb,
+        local.chassis_uuid,
+        chassis,
+        dp_key,
+        pb,
+        flows,
+    );
 }

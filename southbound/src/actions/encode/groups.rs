@@ -260,6 +260,7 @@ pub(super) fn ecmp_learn(nw_conn: bool, ipv6: bool, proto: u8, t: &Tables) -> Of
         idle_timeout: 20,
         hard_timeout: 30,
         delete_learned: true,
+        cookie: 0,
         specs,
     })
 }
@@ -335,6 +336,7 @@ pub(super) fn lb_aff_learn(aff: &LbAff, ctx: &EncodeContext<'_>) -> OfAction {
         idle_timeout: aff.timeout,
         hard_timeout: 0,
         delete_learned: true,
+        cookie: 0,
         specs,
     })
 }
