@@ -227,7 +227,8 @@ fn nxm_v0_header(field: Field) -> u32 {
 }
 
 /// `NXAST_LEARN` as `encode_LEARN` writes it (priority
-/// `OFP_DEFAULT_PRIORITY`, cookie 0, `NX_LEARN_F_DELETE_LEARNED` = 2).
+/// `OFP_DEFAULT_PRIORITY`, the learned flows' cookie,
+/// `NX_LEARN_F_DELETE_LEARNED` = 2).
 fn learn_bytes(l: &Learn, out: &mut Vec<u8>) {
     let start = out.len();
     put_u16(out, 0xffff);
@@ -237,7 +238,7 @@ fn learn_bytes(l: &Learn, out: &mut Vec<u8>) {
     put_u16(out, l.idle_timeout);
     put_u16(out, l.hard_timeout);
     put_u16(out, 0x8000);
-    put_u64(out, 0);
+    put_u64(out, l.cookie);
     put_u16(out, if l.delete_learned { 2 } else { 0 });
     out.push(l.table_id);
     out.push(0);

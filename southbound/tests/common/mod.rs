@@ -365,6 +365,7 @@ fn action_lists_with_needs() -> Vec<(Need, Vec<OfAction>)> {
             Need::Ip4,
             vec![OfAction::Learn(Learn {
                 table_id: 76,
+                cookie: 0,
                 idle_timeout: 20,
                 hard_timeout: 30,
                 delete_learned: true,
