@@ -209,6 +209,8 @@ pub(crate) fn render<'s>(
                         hmap_order: 0,
                         router_peer: None,
                         all_router_ports: false,
+                        switch_has_localnet: false,
+                        peer_nat: None,
                     },
                 ),
             )
@@ -247,6 +249,7 @@ pub(crate) fn render<'s>(
         },
     );
     let ports = router::attach_peers(ports, rt.lsp_peers);
+    let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
     let acls: Coll<'s, AclCtx> = acl_inputs
         .acl_ls
         .clone()

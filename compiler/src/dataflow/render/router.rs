@@ -272,14 +272,17 @@ pub(super) fn attach_peers<'s>(
     let ports = peered.concat(unpeered);
     let all_router = ports
         .clone()
-        .map(|(ls, p)| (ls, p.router_peer.is_some()))
+        .map(|(ls, p)| (ls, (p.router_peer.is_some(), p.lsp.type_ == "localnet")))
         .group_named("switch: only router ports", |_, vals, out| {
-            out.push((vals.iter().all(|(r, _)| **r), 1));
+            let all = vals.iter().all(|((r, _), _)| *r);
+            let localnet = vals.iter().any(|((_, l), _)| *l);
+            out.push(((all, localnet), 1));
         });
     ports
         .join_named("switch ports: x only router ports", all_router)
-        .map(|(ls, (mut p, all))| {
+        .map(|(ls, (mut p, (all, localnet)))| {
             p.all_router_ports = all;
+            p.switch_has_localnet = localnet;
             (ls, p)
         })
 }

@@ -9,10 +9,11 @@ use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord};
 use crate::rules::lb::vip::ParsedLb;
+use crate::rules::router::gateway::peer_nat;
 use crate::rules::router::lb::{address_set_name, lb_flows, LbSummary, RouterLbCtx};
 use crate::rules::router::nat::NatRule;
 use crate::rules::router::RouterCtx;
-use crate::rules::Lflow;
+use crate::rules::{Lflow, PortCtx};
 use crate::sb::{self, SbRecord};
 
 /// `(lr, lb)`: the load balancers of each router, distinct.
@@ -166,4 +167,36 @@ pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, RouterCtx>) -> Coll<'s, S
         }
         out
     })
+}
+
+/// Attaches to each switch port of type `router` what its peer's router
+/// adds ([`crate::rules::router::gateway::PeerNat`]).
+pub(super) fn attach_peer_nat<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    ctx: Coll<'s, RouterCtx>,
+) -> Coll<'s, (Uuid, PortCtx)> {
+    let by_port = ctx.flat_map(|r| {
+        r.ports
+            .iter()
+            .map(|p| (p.lrp.name.clone(), peer_nat(&r, p)))
+            .collect::<Vec<_>>()
+    });
+    let peered = ports.clone().flat_map(|(ls, p)| {
+        let name = p.router_peer.as_ref()?.name.clone();
+        Some((name, (ls, p)))
+    });
+    let with = peered
+        .clone()
+        .join_named("switch ports: x peer nat", by_port.clone())
+        .map(|(_, ((ls, mut p), n))| {
+            p.peer_nat = Some(n);
+            (ls, p)
+        });
+    let without = peered
+        .antijoin_named("switch ports: no peer nat", by_port.map(|(n, _)| n))
+        .map(|(_, lp)| lp);
+    ports
+        .filter(|(_, p)| p.router_peer.is_none())
+        .concat(with)
+        .concat(without)
 }

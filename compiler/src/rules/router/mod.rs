@@ -13,6 +13,7 @@ pub mod admission;
 pub mod arp_resolve;
 pub mod binding;
 pub mod delivery;
+pub mod gateway;
 pub mod ip_input;
 pub mod lb;
 pub mod nat;
