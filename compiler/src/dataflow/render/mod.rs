@@ -46,6 +46,9 @@ pub(crate) struct HeldKey {
 
 /// One output record of the dataflow.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// SB rows dominate the stream; boxing them would add an allocation per
+// record for the rare `Key` variant's sake.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Output {
     /// An SB row.
     Sb(SbRecord),

@@ -4,7 +4,7 @@
 //! of the other routers on a shared switch.
 //!
 //! Not handled yet: router ports peered directly with router ports,
-//! `redirect-type=bridged`, virtual ports, NAT addresses.
+//! `redirect-type=bridged`, virtual ports (NAT addresses: [`super::nat`]).
 
 use super::{LrpCtx, RouterCtx, SwitchRouterPort};
 use crate::rules::{Lflow, PortCtx, DROP};

@@ -32,9 +32,24 @@ pub fn chk_pkt_len(r: &RouterCtx, out: &mut Vec<Lflow>) {
     ));
 }
 
-/// Priority 0 `next;` (redirects of distributed gateway ports are not
-/// handled yet).
+/// Traffic leaving a distributed gateway port goes to its chassisredirect
+/// port (priority 50); priority 0 `next;`. Not handled: the stateless NAT
+/// `allowed_ext_ips`/`exempted_ext_ips` flows and VTEP-attached gateway
+/// ports.
 pub fn gw_redirect(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    for p in r.l3dgw_ports() {
+        out.push(
+            Lflow::new(
+                r.dp(),
+                Stage::LrInGwRedirect,
+                50,
+                &format!("outport == {}", p.json_key()),
+                &format!("outport = {}; next;", super::cr_json_key(&p.lrp.name)),
+                12830,
+            )
+            .hint(p.lrp.uuid),
+        );
+    }
     out.push(Lflow::new(
         r.dp(),
         Stage::LrInGwRedirect,

@@ -5,8 +5,9 @@
 //! northd.c: replies to ARP, ND and pings for the router's own addresses,
 //! ICMP errors (port unreachable, time exceeded), and drops.
 //!
-//! Not handled yet: BFD, load-balancer VIPs, NAT addresses, multicast relay
-//! and `mcast_flood` ports, distributed gateway ports' chassis checks.
+//! VIP and NAT responders are in [`super::nat_arp`]. Not handled yet: BFD,
+//! multicast relay and `mcast_flood` ports, distributed gateway ports'
+//! chassis checks.
 
 use super::{LrpCtx, RouterCtx};
 use crate::rules::{Lflow, DROP};

@@ -8,8 +8,8 @@
 //! The ARP/ND responder for the router's addresses comes from the port's
 //! `router` address ([`crate::rules::PortCtx::lsp_addrs`]).
 //!
-//! Not handled yet: NAT and load-balancer addresses of the router,
-//! distributed gateway ports (`is_chassis_resident()` checks).
+//! NAT and VIP addresses come from [`super::gateway::PeerNat`]. Not handled
+//! yet: distributed gateway ports (`is_chassis_resident()` checks).
 
 use crate::rules::{Lflow, PortCtx, DROP};
 use crate::stage::Stage;
