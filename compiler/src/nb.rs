@@ -11,7 +11,9 @@ use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
 pub mod lb;
+pub mod nat;
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
+pub use nat::{GatewayChassis, Nat};
 
 /// A change to one NB row, as the OVSDB layer (replicas, files) reports it.
 pub use ovsdb::db::RowChange;
@@ -459,6 +461,16 @@ pub enum NbRecord {
     Policy(Policy),
     /// A router's policy ([`RouterRef`]).
     RouterPolicy(RouterRef),
+    /// A router's load balancer (`Logical_Router.load_balancer`).
+    RouterLb(LbRef),
+    /// A router's load balancer group (`Logical_Router.load_balancer_group`).
+    RouterLbGroup(LbRef),
+    /// A [`Nat`] rule.
+    Nat(Nat),
+    /// A router's NAT rule ([`RouterRef`]).
+    RouterNat(RouterRef),
+    /// A [`GatewayChassis`] row.
+    GatewayChassis(GatewayChassis),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -476,6 +488,8 @@ pub const NB_TABLES: &[&str] = &[
     "Logical_Router_Port",
     "Logical_Router_Static_Route",
     "Logical_Router_Policy",
+    "NAT",
+    "Gateway_Chassis",
 ];
 
 struct Reader<'a> {
@@ -717,6 +731,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             for row in r.uuids("policies")? {
                 out.push(NbRecord::RouterPolicy(RouterRef { lr: uuid, row }));
             }
+            out.extend(nat::router_refs(&r, uuid)?);
             Ok(out)
         }
         "Logical_Router_Port" => Ok(vec![NbRecord::Lrp(Lrp {
@@ -763,6 +778,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
+        "NAT" | "Gateway_Chassis" => nat::records(&r),
         _ => Ok(Vec::new()),
     }
 }

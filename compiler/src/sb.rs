@@ -209,6 +209,8 @@ pub struct PortBinding {
     pub external_ids: Vec<(String, String)>,
     /// `parent_port`.
     pub parent_port: Option<String>,
+    /// `nat_addresses`.
+    pub nat_addresses: Vec<String>,
     /// `tag`.
     pub tag: Option<i64>,
 }
@@ -370,6 +372,7 @@ impl SbRecord {
                 row.insert("options".into(), smap(&r.options));
                 row.insert("external_ids".into(), smap(&r.external_ids));
                 row.insert("parent_port".into(), opt(r.parent_port.clone()));
+                row.insert("nat_addresses".into(), strings(&r.nat_addresses));
                 row.insert("tag".into(), opt(r.tag));
                 row.insert("up".into(), Datum::scalar(false));
                 empty(
@@ -382,7 +385,6 @@ impl SbRecord {
                         "gateway_chassis",
                         "ha_chassis_group",
                         "mirror_rules",
-                        "nat_addresses",
                         "requested_additional_chassis",
                         "requested_chassis",
                         "virtual_parent",

@@ -191,6 +191,11 @@ pub struct PortCtx {
     /// Every port of the switch is a connected router port
     /// (`od->n_router_ports == od->nbs->n_ports`).
     pub all_router_ports: bool,
+    /// The switch has a localnet port (`od->n_localnet_ports`).
+    pub switch_has_localnet: bool,
+    /// For a port of type `router`: what the peer's router adds (gateway
+    /// chassis, NAT addresses).
+    pub peer_nat: Option<router::gateway::PeerNat>,
 }
 
 impl PortCtx {

@@ -41,12 +41,27 @@ pub fn requested_key(p: &PortCtx) -> Option<u32> {
 /// plus `name` from `external_ids:neutron:port_name`.
 pub fn port_binding(p: &PortCtx, tunnel_key: u32) -> PortBinding {
     let lsp = &p.lsp;
+    let mut nat_addresses = Vec::new();
     let (type_, mut options) = if lsp.type_ == "router" {
-        let opts = lsp
+        let mut opts = lsp
             .option("router-port")
             .map(|rp| vec![("peer".to_string(), rp.to_string())])
             .unwrap_or_default();
-        ("patch".to_string(), opts)
+        let chassis = p.peer_nat.as_ref().and_then(|n| n.chassis.clone());
+        if let Some(n) = &p.peer_nat {
+            nat_addresses = crate::rules::router::gateway::binding_nat_addresses(
+                &lsp.options,
+                p.switch_has_localnet,
+                n,
+            );
+        }
+        match chassis {
+            Some(c) => {
+                opts.push(("l3gateway-chassis".to_string(), c));
+                ("l3gateway".to_string(), opts)
+            }
+            None => ("patch".to_string(), opts),
+        }
     } else {
         let mut opts = lsp.options.clone();
         if p.vlan_passthru {
@@ -83,6 +98,7 @@ pub fn port_binding(p: &PortCtx, tunnel_key: u32) -> PortBinding {
         options,
         external_ids,
         parent_port: lsp.parent_name.clone(),
+        nat_addresses,
         tag: lsp.tag,
     }
 }

@@ -9,6 +9,7 @@ mod lflow;
 mod multicast;
 mod port_binding;
 mod router;
+mod router_nat;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,9 @@ pub(crate) struct HeldKey {
 
 /// One output record of the dataflow.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// SB rows dominate the stream; boxing them would add an allocation per
+// record for the rare `Key` variant's sake.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Output {
     /// An SB row.
     Sb(SbRecord),
@@ -122,6 +126,8 @@ pub(crate) fn render<'s>(
             }),
         );
     let nb_for_routers = nb.clone();
+    let router_lbs = router_nat::render_router_lbs(nb.clone());
+    let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
     let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let (dp_keys, datapath_rows) =
@@ -206,6 +212,8 @@ pub(crate) fn render<'s>(
                         hmap_order: 0,
                         router_peer: None,
                         all_router_ports: false,
+                        switch_has_localnet: false,
+                        peer_nat: None,
                     },
                 ),
             )
@@ -237,8 +245,14 @@ pub(crate) fn render<'s>(
         router_ports,
         ports0_for_routers,
         mask,
+        router::RouterExtras {
+            lbs: router_nat::summaries(router_lbs.clone()),
+            nats: router_nats,
+            keys: dp_keys.clone(),
+        },
     );
     let ports = router::attach_peers(ports, rt.lsp_peers);
+    let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
     let acls: Coll<'s, AclCtx> = acl_inputs
         .acl_ls
         .clone()
@@ -263,7 +277,10 @@ pub(crate) fn render<'s>(
     let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), lrp_rows, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
-    let router_flows = router::render_router_flows(rt.ctx, ports.clone());
+    let router_flows = router::render_router_flows(rt.ctx.clone(), ports.clone()).concat(
+        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs),
+    );
+    let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,
         ports,
@@ -295,6 +312,7 @@ pub(crate) fn render<'s>(
         .concat(dns_rows)
         .concat(group_rows)
         .concat(lbs.rows)
+        .concat(lb_set_rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::dataflow::{Coll, Named};
 use crate::idl_order;
 use crate::nb::{smap_get_bool, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
+use crate::rules::router::lb::{LbIps, LbSummary};
+use crate::rules::router::nat::NatRule;
 use crate::rules::router::{self, LrpCtx, LrpNetworks, LrpPeer, RouterCtx, SwitchRouterPort};
 use crate::rules::{Lflow, PortCtx};
 
@@ -18,6 +20,9 @@ enum Part {
     Port(LrpCtx),
     Route(StaticRoute),
     Policy(Policy),
+    Lb(LbSummary),
+    Nat(NatRule),
+    Key(u32),
 }
 
 /// The router relations the rest of the dataflow needs.
@@ -63,6 +68,17 @@ pub(super) fn render_router_ports<'s>(
     (routers, ports)
 }
 
+/// What the router contexts hold beyond ports, routes and policies, keyed
+/// by router: load balancers, NAT rules and the datapath tunnel key.
+pub(super) struct RouterExtras<'s> {
+    /// `(lr, summary)` of each load balancer of the router.
+    pub lbs: Coll<'s, (Uuid, LbSummary)>,
+    /// `(lr, rule)` of each NAT rule of the router.
+    pub nats: Coll<'s, (Uuid, NatRule)>,
+    /// `(datapath, tunnel key)`.
+    pub keys: Coll<'s, (Uuid, u32)>,
+}
+
 /// Builds the router relations from the router ports, the switch ports
 /// (`(ls, lsp)`) and the ports hmap mask.
 pub(super) fn render_routers<'s>(
@@ -71,6 +87,7 @@ pub(super) fn render_routers<'s>(
     lrps: RouterPorts<'s>,
     switch_ports: Coll<'s, (Uuid, Lsp)>,
     mask: Coll<'s, ((), u32)>,
+    extras: RouterExtras<'s>,
 ) -> Routers<'s> {
     // Router ports by name, with what their peers need to know.
     let by_name: Coll<'s, (String, LrpPeer)> = lrps
@@ -188,27 +205,41 @@ pub(super) fn render_routers<'s>(
         .concat(ports.clone().map(|(lr, p)| (lr, Part::Port(p))))
         .concat(routes)
         .concat(policies)
+        .concat(extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))))
+        .concat(extras.nats.map(|(lr, n)| (lr, Part::Nat(n))))
+        .concat(extras.keys.map(|(dp, k)| (dp, Part::Key(k))))
         .group_named("router context", |_, vals, out| {
             let mut router = None;
             let (mut ports, mut routes, mut policies) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut lbs, mut nats, mut tunnel_key) = (Vec::new(), Vec::new(), 0);
             for (part, _) in vals {
                 match part {
                     Part::Router(r) => router = Some(r.clone()),
                     Part::Port(p) => ports.push(p.clone()),
                     Part::Route(x) => routes.push(x.clone()),
                     Part::Policy(x) => policies.push(x.clone()),
+                    Part::Lb(x) => lbs.push(x.clone()),
+                    Part::Nat(x) => nats.push(x.clone()),
+                    Part::Key(k) => tunnel_key = *k,
                 }
             }
             let Some(router) = router else { return };
             ports.sort_by_key(|p: &LrpCtx| p.lrp.uuid);
             routes.sort_by_key(|x: &StaticRoute| x.uuid);
             policies.sort_by_key(|x: &Policy| x.uuid);
+            lbs.sort_by_key(|x: &LbSummary| x.uuid);
+            nats.sort_by_key(|x: &NatRule| x.nat.uuid);
+            let lb_ips = LbIps::new(&lbs, &ports);
             out.push((
                 RouterCtx {
                     router,
                     ports,
                     routes,
                     policies,
+                    lbs,
+                    lb_ips,
+                    nats,
+                    tunnel_key,
                 },
                 1,
             ));
@@ -241,14 +272,17 @@ pub(super) fn attach_peers<'s>(
     let ports = peered.concat(unpeered);
     let all_router = ports
         .clone()
-        .map(|(ls, p)| (ls, p.router_peer.is_some()))
+        .map(|(ls, p)| (ls, (p.router_peer.is_some(), p.lsp.type_ == "localnet")))
         .group_named("switch: only router ports", |_, vals, out| {
-            out.push((vals.iter().all(|(r, _)| **r), 1));
+            let all = vals.iter().all(|((r, _), _)| *r);
+            let localnet = vals.iter().any(|((_, l), _)| *l);
+            out.push(((all, localnet), 1));
         });
     ports
         .join_named("switch ports: x only router ports", all_router)
-        .map(|(ls, (mut p, all))| {
+        .map(|(ls, (mut p, (all, localnet)))| {
             p.all_router_ports = all;
+            p.switch_has_localnet = localnet;
             (ls, p)
         })
 }

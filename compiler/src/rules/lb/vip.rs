@@ -65,6 +65,13 @@ pub struct ParsedLb {
     pub selection_fields: Option<String>,
     /// `options:template`: VIPs and backends are chassis template variables.
     pub template: bool,
+    /// `options:skip_snat`: routers do not force-SNAT this load balancer's
+    /// traffic (`lb->skip_snat`).
+    pub skip_snat: bool,
+    /// `options:add_route` (`lb->routable`; never for templates).
+    pub routable: bool,
+    /// `options:neighbor_responder` (`lb->neigh_mode`).
+    pub neigh_mode: NeighMode,
     /// The VIPs that parse, in `vips` key order.
     pub vips: Vec<Vip>,
     /// Why the other VIPs were skipped (northd logs these as warnings).
@@ -114,8 +121,40 @@ impl ParsedLb {
             affinity_timeout,
             selection_fields,
             template,
+            skip_snat: smap_get_bool(&lb.options, "skip_snat", false),
+            routable: !template && smap_get_bool(&lb.options, "add_route", false),
+            neigh_mode: NeighMode::new(option("neighbor_responder").map(String::as_str), template),
             vips,
             warnings,
+        }
+    }
+}
+
+/// Which VIPs routers answer ARP/ND for (`enum lb_neighbor_responder_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NeighMode {
+    /// `reachable`: VIPs inside a router port's subnet (the default).
+    Reachable,
+    /// `all`: every VIP.
+    All,
+    /// `none`: no VIP (the default for templates).
+    None,
+}
+
+impl NeighMode {
+    /// `ovn_lb_get_neigh_mode()`: an unknown mode, or `reachable` on a
+    /// template load balancer, falls back to the default.
+    fn new(mode: Option<&str>, template: bool) -> NeighMode {
+        let default = if template {
+            NeighMode::None
+        } else {
+            NeighMode::Reachable
+        };
+        match mode {
+            Some("reachable") if !template => NeighMode::Reachable,
+            Some("all") => NeighMode::All,
+            Some("none") => NeighMode::None,
+            _ => default,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! of the other routers on a shared switch.
 //!
 //! Not handled yet: router ports peered directly with router ports,
-//! `redirect-type=bridged`, virtual ports, NAT addresses.
+//! `redirect-type=bridged`, virtual ports (NAT addresses: [`super::nat`]).
 
 use super::{LrpCtx, RouterCtx, SwitchRouterPort};
 use crate::rules::{Lflow, PortCtx, DROP};
@@ -41,8 +41,10 @@ pub fn defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
 }
 
 /// Per router port: the priority 2 drop of traffic to router-owned IPs that
-/// are also SNAT or load-balancer IPs (none while NAT is not handled).
-pub fn port(_r: &RouterCtx, _p: &LrpCtx, _out: &mut [Lflow]) {}
+/// are also SNAT or load-balancer IPs (unSNAT did not match a session).
+pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    super::nat_arp::drop_own_dest(r, p, Stage::LrInArpResolve, 2, true, out);
+}
 
 /// A switch port behind router port `rp` (on the same switch): for each of
 /// its addresses on one of the router port's networks, priority 100

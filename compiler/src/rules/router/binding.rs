@@ -84,6 +84,7 @@ pub fn port_binding(lr: Uuid, chassis: Option<&str>, p: &LrpCtx, tunnel_key: u32
         options,
         external_ids: lrp.external_ids.clone(),
         parent_port: None,
+        nat_addresses: Vec::new(),
         tag: None,
     }
 }

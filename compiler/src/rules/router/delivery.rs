@@ -1,9 +1,7 @@
 //! The stages after routing: `lr_in_chk_pkt_len`, `lr_in_larger_pkts`,
-//! `lr_in_gw_redirect`, `lr_in_arp_request`, the NAT/LB stages' defaults
-//! and `lr_out_delivery`: `build_check_pkt_len_flows_for_lrouter()`,
+//! `lr_in_gw_redirect`, `lr_in_arp_request`, the LB affinity defaults and `lr_out_delivery`: `build_check_pkt_len_flows_for_lrouter()`,
 //! `build_gateway_redirect_flows_for_lrouter()`,
 //! `build_arp_request_flows_for_lrouter()`,
-//! `build_lrouter_nat_defrag_and_lb()` (defaults only),
 //! `build_lb_affinity_default_flows()` and
 //! `build_egress_delivery_flows_for_lrouter_port()` in northd.c.
 
@@ -34,9 +32,24 @@ pub fn chk_pkt_len(r: &RouterCtx, out: &mut Vec<Lflow>) {
     ));
 }
 
-/// Priority 0 `next;` (redirects of distributed gateway ports are not
-/// handled yet).
+/// Traffic leaving a distributed gateway port goes to its chassisredirect
+/// port (priority 50); priority 0 `next;`. Not handled: the stateless NAT
+/// `allowed_ext_ips`/`exempted_ext_ips` flows and VTEP-attached gateway
+/// ports.
 pub fn gw_redirect(r: &RouterCtx, out: &mut Vec<Lflow>) {
+    for p in r.l3dgw_ports() {
+        out.push(
+            Lflow::new(
+                r.dp(),
+                Stage::LrInGwRedirect,
+                50,
+                &format!("outport == {}", p.json_key()),
+                &format!("outport = {}; next;", super::cr_json_key(&p.lrp.name)),
+                12830,
+            )
+            .hint(p.lrp.uuid),
+        );
+    }
     out.push(Lflow::new(
         r.dp(),
         Stage::LrInGwRedirect,
@@ -92,28 +105,6 @@ pub fn arp_request(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "output;",
         12948,
     ));
-}
-
-/// Default `next;` of the NAT, defragmentation and ECMP-stateful stages, and
-/// `lr_out_snat` priority 120 for ND solicitations.
-pub fn nat_defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
-    let dp = r.dp();
-    let next = "next;";
-    for (stage, a, line) in [
-        (Stage::LrInDefrag, next, 14243),
-        (Stage::LrInUnsnat, next, 14244),
-        (Stage::LrOutChkDnatLocal, "reg9[4] = 0; next;", 14245),
-        (Stage::LrOutSnat, next, 14247),
-        (Stage::LrInDnat, next, 14248),
-        (Stage::LrOutUndnat, next, 14249),
-        (Stage::LrOutPostUndnat, next, 14250),
-        (Stage::LrOutPostSnat, next, 14251),
-        (Stage::LrOutEgrLoop, next, 14252),
-        (Stage::LrInEcmpStateful, next, 14253),
-    ] {
-        out.push(Lflow::new(dp, stage, 0, "1", a, line));
-    }
-    out.push(Lflow::new(dp, Stage::LrOutSnat, 120, "nd_ns", next, 14335));
 }
 
 /// Priority 0 `next;` in the router's load-balancer affinity stages.

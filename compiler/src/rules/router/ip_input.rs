@@ -5,8 +5,9 @@
 //! northd.c: replies to ARP, ND and pings for the router's own addresses,
 //! ICMP errors (port unreachable, time exceeded), and drops.
 //!
-//! Not handled yet: BFD, load-balancer VIPs, NAT addresses, multicast relay
-//! and `mcast_flood` ports, distributed gateway ports' chassis checks.
+//! VIP and NAT responders are in [`super::nat_arp`]. Not handled yet: BFD,
+//! multicast relay and `mcast_flood` ports, distributed gateway ports'
+//! chassis checks.
 
 use super::{LrpCtx, RouterCtx};
 use crate::rules::{Lflow, DROP};
@@ -222,6 +223,7 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
             11115,
         ));
     }
+    super::nat_arp::port_responders(r, p, out);
     if port_unreachable(r) {
         for n in &net.ipv4 {
             let base = format!("ip4 && ip4.dst == {} && !ip.later_frag", n.addr_s());
@@ -261,32 +263,8 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
             ));
         }
     }
-    drop_own_dest(r, p, 60, out);
-}
-
-/// `build_lrouter_drop_own_dest()` in `lr_in_ip_input` (no SNAT or LB IPs
-/// yet, so every address of the port).
-fn drop_own_dest(r: &RouterCtx, p: &LrpCtx, prio: u16, out: &mut Vec<Lflow>) {
-    if !p.net.ipv4.is_empty() {
-        let ips: Vec<String> = p.net.ipv4.iter().map(|n| n.addr_s()).collect();
-        out.push(hinted(
-            r,
-            p,
-            prio,
-            &format!("ip4.dst == {{{}}}", ips.join(", ")),
-            DROP,
-            11304,
-        ));
+    if !r.lb_force_snat_router_ip() {
+        super::nat_arp::drop_own_dest(r, p, Stage::LrInIpInput, 60, false, out);
     }
-    if !p.net.ipv6.is_empty() {
-        let ips: Vec<String> = p.net.ipv6.iter().map(|n| n.addr_s()).collect();
-        out.push(hinted(
-            r,
-            p,
-            prio,
-            &format!("ip6.dst == {{{}}}", ips.join(", ")),
-            DROP,
-            11333,
-        ));
-    }
+    super::nat_arp::dgp_nat_responders(r, p, out);
 }

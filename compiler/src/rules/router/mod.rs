@@ -6,15 +6,18 @@
 //! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
 //! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
 //!
-//! Gateway routers' and distributed gateway ports' NAT, load balancers,
-//! multicast relay, BFD, IPv6 RA and `gateway_mtu` are not handled yet (see
+//! Multicast relay, BFD, IPv6 RA and `gateway_mtu` are not handled yet (see
 //! golden/KNOWN_DIFFERENCES.md).
 
 pub mod admission;
 pub mod arp_resolve;
 pub mod binding;
 pub mod delivery;
+pub mod gateway;
 pub mod ip_input;
+pub mod lb;
+pub mod nat;
+pub mod nat_arp;
 pub mod net;
 pub mod policy;
 pub mod routing;
@@ -61,6 +64,14 @@ pub struct RouterCtx {
     pub routes: Vec<StaticRoute>,
     /// Its routing policies.
     pub policies: Vec<Policy>,
+    /// Its load balancers (directly and through groups), by UUID.
+    pub lbs: Vec<lb::LbSummary>,
+    /// `od->lb_ips`.
+    pub lb_ips: lb::LbIps,
+    /// Its NAT rules, by UUID.
+    pub nats: Vec<nat::NatRule>,
+    /// Its datapath tunnel key (0 before it has one).
+    pub tunnel_key: u32,
 }
 
 impl RouterCtx {
@@ -84,10 +95,63 @@ impl RouterCtx {
         self.ports.iter().filter(|p| p.lrp.n_gateway > 0).count()
     }
 
+    /// `od->l3dgw_ports`: the distributed gateway ports, in port order.
+    pub fn l3dgw_ports(&self) -> impl Iterator<Item = &LrpCtx> {
+        self.ports.iter().filter(|p| p.lrp.n_gateway > 0)
+    }
+
+    /// `od->has_lb_vip`: some load balancer of the router has a VIP.
+    pub fn has_lb_vip(&self) -> bool {
+        self.lbs.iter().any(|l| l.has_vip)
+    }
+
+    /// `od->lb_force_snat_router_ip`: `lb_force_snat_ip=router_ip` on a
+    /// gateway router.
+    pub fn lb_force_snat_router_ip(&self) -> bool {
+        self.router.option("lb_force_snat_ip") == Some("router_ip") && self.is_gw_router()
+    }
+
+    /// The first IPv4 and first IPv6 address of `options:<kind>_force_snat_ip`
+    /// (`get_force_snat_ip()`; `kind` is `dnat` or `lb`): `(address, ipv6)`.
+    /// Empty when any word fails to parse.
+    pub fn force_snat_addrs(&self, kind: &str) -> Vec<(String, bool)> {
+        let Some(v) = self.router.option(&format!("{kind}_force_snat_ip")) else {
+            return Vec::new();
+        };
+        if kind == "lb" && self.lb_force_snat_router_ip() {
+            return Vec::new();
+        }
+        let (mut v4, mut v6) = (None, None);
+        for w in v.split_whitespace() {
+            if let Ok(ip) = w.parse::<std::net::Ipv4Addr>() {
+                v4.get_or_insert(ip.to_string());
+            } else if let Ok(ip) = w.parse::<std::net::Ipv6Addr>() {
+                v6.get_or_insert(ip.to_string());
+            } else {
+                return Vec::new();
+            }
+        }
+        v4.map(|a| (a, false))
+            .into_iter()
+            .chain(v6.map(|a| (a, true)))
+            .collect()
+    }
+
+    /// `lb_force_snat_ip` is in effect (addresses or `router_ip`).
+    pub fn lb_force_snat(&self) -> bool {
+        self.lb_force_snat_router_ip() || !self.force_snat_addrs("lb").is_empty()
+    }
+
     /// The port named `name`.
     pub fn port(&self, name: &str) -> Option<&LrpCtx> {
         self.ports.iter().find(|p| p.lrp.name == name)
     }
+}
+
+/// The `json_key` of the chassisredirect port of distributed gateway port
+/// `name` (`cr-<name>`).
+pub fn cr_json_key(name: &str) -> String {
+    nat::cr_key(name)
 }
 
 /// A router port as its peer switch sees it (`op->peer` of a switch port of
@@ -142,7 +206,8 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
     delivery::gw_redirect(r, &mut out);
     delivery::arp_request(r, &mut out);
     ip_input::misc_drops(r, &mut out);
-    delivery::nat_defaults(r, &mut out);
+    nat_arp::nat_responders(r, &mut out);
+    nat::nat_defrag_and_lb(r, &mut out);
     delivery::lb_affinity_defaults(r, &mut out);
     for f in &mut out {
         f.origin = (0, 0, String::new());
@@ -157,6 +222,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         ip_input::dhcpv6_reply(r, p, &mut out);
         ip_input::ipv6_input(r, p, &mut out);
         ip_input::ipv4_input(r, p, &mut out);
+        nat::force_snat_op(r, p, &mut out);
         for f in &mut out[start..] {
             f.origin = (1, p.hmap_order, p.lrp.name.clone());
         }

@@ -8,8 +8,8 @@
 //! The ARP/ND responder for the router's addresses comes from the port's
 //! `router` address ([`crate::rules::PortCtx::lsp_addrs`]).
 //!
-//! Not handled yet: NAT and load-balancer addresses of the router,
-//! distributed gateway ports (`is_chassis_resident()` checks).
+//! NAT and VIP addresses come from [`super::gateway::PeerNat`]. Not handled
+//! yet: distributed gateway ports (`is_chassis_resident()` checks).
 
 use crate::rules::{Lflow, PortCtx, DROP};
 use crate::stage::Stage;
@@ -67,6 +67,13 @@ pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
         let mut req = |m: String| {
             out.push(Lflow::new(p.ls, Stage::LsInL2Lkup, 80, &m, &actions, line).hint(lsp.uuid));
         };
+        for (ip, v6) in p.peer_nat.iter().flat_map(|n| n.arp_req.iter()) {
+            req(if *v6 {
+                format!("flags[1] == 0 && nd_ns && nd.target == {ip}")
+            } else {
+                format!("flags[1] == 0 && arp.op == 1 && arp.tpa == {ip}")
+            });
+        }
         for n in &peer.net.ipv4 {
             req(format!(
                 "flags[1] == 0 && arp.op == 1 && arp.tpa == {}",

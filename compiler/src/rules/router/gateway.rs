@@ -1,0 +1,232 @@
+//! What a router's NAT rules, load balancers and gateway role change on the
+//! switch port peered with one of its ports: the `l3gateway` binding of
+//! ports connected to gateway routers, `Port_Binding.nat_addresses`
+//! (`options:nat-addresses`, `get_nat_addresses()` and the router-port
+//! GARP entry in `ovn_port_update_sbrec()`), and the NAT/VIP addresses whose
+//! ARP/ND requests the switch sends only to the router
+//! (`build_lswitch_rport_arp_req_flows()`).
+
+use serde::{Deserialize, Serialize};
+
+use super::nat::NatRule;
+use super::{cr_json_key, LrpCtx, RouterCtx};
+use crate::idl_order::{final_mask, hash_string};
+use crate::rules::addr::parse_mac;
+use crate::rules::router::net::parse_v4_cidr;
+
+/// The router side of a switch port of type `router`, beyond
+/// [`super::LrpPeer`]. One per router port; key: the router port's name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PeerNat {
+    /// The router's `options:chassis` (a gateway router).
+    pub chassis: Option<String>,
+    /// `get_nat_addresses(peer, false, true)`.
+    pub nat_addresses: Vec<String>,
+    /// `get_nat_addresses(peer, false, false)` (`exclude-lb-vips-from-garp`).
+    pub nat_addresses_no_lb: Vec<String>,
+    /// The router has distributed gateway ports.
+    pub has_l3dgw: bool,
+    /// The GARP entry of the router port itself, for a distributed gateway
+    /// port (or a port with `reside-on-redirect-chassis`): `MAC IPv4…
+    /// is_chassis_resident(cr)`.
+    pub dgp_garp: Option<String>,
+    /// The GARP entry of the router port on a gateway router (used when the
+    /// switch has a localnet port): `MAC IPv4…`.
+    pub gw_garp: String,
+    /// `is_chassis_resident(cr)` of the first distributed gateway port
+    /// (appended to a literal `nat-addresses`).
+    pub dgp_resident: Option<String>,
+    /// Addresses (with `ipv6`) whose ARP/ND requests go only to the router:
+    /// reachable VIPs, then DNAT external addresses that are not VIPs.
+    pub arp_req: Vec<(String, bool)>,
+}
+
+/// The sset iteration order of `ips` (`hash_string()` buckets).
+fn sset_order(ips: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let mask = final_mask(ips.len()) as u32;
+    let mut v: Vec<&String> = ips.iter().collect();
+    v.sort_by_key(|ip| (hash_string(ip) & mask, (*ip).clone()));
+    v.into_iter().cloned().collect()
+}
+
+/// `is_nat_gateway_port()`.
+fn is_nat_gateway_port(r: &RouterCtx, rule: &NatRule, p: &LrpCtx) -> bool {
+    if r.n_l3dgw_ports() <= 1 {
+        return true;
+    }
+    match &rule.gateway_port {
+        None => p.net.find_member_ip(&rule.nat.external_ip).is_some(),
+        Some(g) => *g == p.lrp.name,
+    }
+}
+
+/// `get_nat_addresses(op, false, include_lb_ips)`.
+fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String> {
+    if r.nats.is_empty() && !r.has_lb_vip() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut central = p.net.ea_s.clone();
+    let mut has_central = false;
+    for rule in &r.nats {
+        let nat = &rule.nat;
+        if !matches!(parse_v4_cidr(&nat.external_ip), Some((_, 32))) {
+            continue;
+        }
+        if !is_nat_gateway_port(r, rule, p) {
+            continue;
+        }
+        if r.n_l3dgw_ports() > 0
+            && nat.type_ == "dnat_and_snat"
+            && nat.logical_port.is_some()
+            && nat.external_mac.is_some()
+        {
+            if let Some(mac) = nat.external_mac.as_deref().and_then(parse_mac) {
+                out.push(format!(
+                    "{mac} {} is_chassis_resident(\"{}\")",
+                    nat.external_ip,
+                    nat.logical_port.as_deref().unwrap_or("")
+                ));
+            }
+        } else {
+            let is_router_ip = p.net.ipv4.iter().any(|n| n.addr_s() == nat.external_ip)
+                || p.net.ipv6.iter().any(|n| n.addr_s() == nat.external_ip);
+            if !is_router_ip {
+                central.push_str(&format!(" {}", nat.external_ip));
+                has_central = true;
+            }
+        }
+    }
+    if include_lb_ips {
+        for ip in sset_order(&r.lb_ips.v4)
+            .into_iter()
+            .chain(sset_order(&r.lb_ips.v6))
+        {
+            central.push_str(&format!(" {ip}"));
+            has_central = true;
+        }
+    }
+    if has_central {
+        if p.lrp.n_gateway > 0 {
+            central.push_str(&format!(
+                " is_chassis_resident({})",
+                cr_json_key(&p.lrp.name)
+            ));
+        }
+        out.push(central);
+    }
+    out
+}
+
+/// The peer facts of router port `p` of router `r`.
+pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
+    let garp_ips: String = p
+        .net
+        .ipv4
+        .iter()
+        .map(|n| format!(" {}", n.addr_s()))
+        .collect();
+    let gw_garp = format!("{}{garp_ips}", p.net.ea_s);
+    let first_dgp = r.l3dgw_ports().next();
+    let garp_port = if p.lrp.n_gateway > 0 {
+        Some(p)
+    } else {
+        first_dgp
+    };
+    let dgp_resident =
+        garp_port.map(|g| format!("is_chassis_resident({})", cr_json_key(&g.lrp.name)));
+    let dgp_garp = if r.n_l3dgw_ports() > 0
+        && (p.lrp.n_gateway > 0
+            || (crate::nb::smap_get_bool(&p.lrp.options, "reside-on-redirect-chassis", false)
+                && r.n_l3dgw_ports() == 1))
+    {
+        Some(format!(
+            "{gw_garp} {}",
+            dgp_resident.clone().unwrap_or_default()
+        ))
+    } else {
+        None
+    };
+    let mut arp_req = Vec::new();
+    for ip in sset_order(&r.lb_ips.v4) {
+        if let Ok(a) = ip.parse() {
+            if p.net.ipv4.iter().any(|n| n.contains(a)) {
+                arp_req.push((ip, false));
+            }
+        }
+    }
+    for ip in sset_order(&r.lb_ips.v6) {
+        if let Ok(a) = ip.parse() {
+            if p.net.ipv6.iter().any(|n| n.contains(a)) {
+                arp_req.push((ip, true));
+            }
+        }
+    }
+    for rule in &r.nats {
+        if rule.nat.type_ == "snat" {
+            continue;
+        }
+        let Some((_, v6)) = rule.ext_addr() else {
+            continue;
+        };
+        let ip = &rule.nat.external_ip;
+        let in_lb = if v6 {
+            r.lb_ips.v6.contains(ip)
+        } else {
+            r.lb_ips.v4.contains(ip)
+        };
+        if !in_lb {
+            arp_req.push((ip.clone(), v6));
+        }
+    }
+    PeerNat {
+        chassis: r.router.option("chassis").map(str::to_string),
+        nat_addresses: nat_addresses(r, p, true),
+        nat_addresses_no_lb: nat_addresses(r, p, false),
+        has_l3dgw: r.n_l3dgw_ports() > 0,
+        dgp_garp,
+        gw_garp,
+        dgp_resident,
+        arp_req,
+    }
+}
+
+/// `Port_Binding.nat_addresses` of switch port with options `options` and a
+/// localnet port on its switch or not, peered with a router port described
+/// by `peer`.
+pub fn binding_nat_addresses(
+    options: &[(String, String)],
+    switch_has_localnet: bool,
+    peer: &PeerNat,
+) -> Vec<String> {
+    let get = |k: &str| {
+        options
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let gateway = peer.chassis.is_some() || peer.has_l3dgw;
+    let mut out = match get("nat-addresses") {
+        Some("router") if gateway => {
+            if crate::nb::smap_get_bool(options, "exclude-lb-vips-from-garp", false) {
+                peer.nat_addresses_no_lb.clone()
+            } else {
+                peer.nat_addresses.clone()
+            }
+        }
+        Some("router") | None => Vec::new(),
+        Some(s) if gateway && crate::rules::addr::extract_lsp_addresses(s).is_some() => {
+            match (&peer.dgp_resident, peer.has_l3dgw) {
+                (Some(res), true) => vec![format!("{s} {res}")],
+                _ => vec![s.to_string()],
+            }
+        }
+        Some(_) => Vec::new(),
+    };
+    if peer.has_l3dgw {
+        out.extend(peer.dgp_garp.clone());
+    } else if peer.chassis.is_some() && switch_has_localnet {
+        out.push(peer.gw_garp.clone());
+    }
+    out
+}

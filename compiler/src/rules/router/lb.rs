@@ -1,0 +1,436 @@
+//! Load balancers on routers: what they change for the router as a whole
+//! (`od->has_lb_vip`, `od->lb_ips` built by `build_lbs()` and
+//! `build_lrouter_lb_reachable_ips()`), and the flows of one load balancer
+//! on one router (`build_lrouter_defrag_flows_for_lb()`,
+//! `build_lrouter_flows_for_lb()`, `build_lrouter_nat_flows_for_lb()`,
+//! `build_lb_affinity_lr_flows()` in northd.c). Northd adds the latter with
+//! the load balancer's router datapath group; here they are added per router
+//! and merged into groups like every other flow.
+//!
+//! Health checks (`ct_lb_mark` with only the online backends) and CoPP
+//! meters on reject flows are not handled.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
+
+use super::{LrpCtx, RouterCtx};
+use crate::rules::lb::vip::{NeighMode, ParsedLb, Vip};
+use crate::rules::{Lflow, DROP};
+use crate::stage::Stage;
+
+/// What the router-level rules need of one load balancer of the router.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LbSummary {
+    /// NB UUID.
+    pub uuid: Uuid,
+    /// The `vips` column is not empty (`lb_has_vip()`, unparsed).
+    pub has_vip: bool,
+    /// `options:add_route`.
+    pub routable: bool,
+    /// `options:neighbor_responder`.
+    pub neigh_mode: NeighMode,
+    /// The parsed VIP addresses: `(vip_str, ipv6)`.
+    pub vips: Vec<(String, bool)>,
+}
+
+impl LbSummary {
+    /// The summary of `lb`; `has_vip` is whether its `vips` column has
+    /// entries.
+    pub fn new(lb: &ParsedLb, has_vip: bool) -> LbSummary {
+        LbSummary {
+            uuid: lb.uuid,
+            has_vip,
+            routable: lb.routable,
+            neigh_mode: lb.neigh_mode,
+            vips: lb.vips.iter().map(|v| (v.ip.clone(), v.ipv6)).collect(),
+        }
+    }
+}
+
+/// `struct ovn_lb_ip_set` of a router: its load balancers' VIP addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LbIps {
+    /// `ips_v4`.
+    pub v4: BTreeSet<String>,
+    /// `ips_v6`.
+    pub v6: BTreeSet<String>,
+    /// `ips_v4_routable` (`add_route`).
+    pub v4_routable: BTreeSet<String>,
+    /// `ips_v6_routable`.
+    pub v6_routable: BTreeSet<String>,
+    /// `ips_v4_reachable`: VIPs the router answers ARP for.
+    pub v4_reachable: BTreeSet<String>,
+    /// `ips_v6_reachable`: VIPs the router answers ND for.
+    pub v6_reachable: BTreeSet<String>,
+}
+
+impl LbIps {
+    /// The VIP sets of a router with load balancers `lbs` and ports `ports`
+    /// (`build_lrouter_lb_ips()` and `build_lrouter_lb_reachable_ips()`).
+    pub fn new(lbs: &[LbSummary], ports: &[LrpCtx]) -> LbIps {
+        let mut ips = LbIps::default();
+        for lb in lbs {
+            for (ip, v6) in &lb.vips {
+                let (all, routable) = if *v6 {
+                    (&mut ips.v6, &mut ips.v6_routable)
+                } else {
+                    (&mut ips.v4, &mut ips.v4_routable)
+                };
+                all.insert(ip.clone());
+                if lb.routable {
+                    routable.insert(ip.clone());
+                }
+                let reachable = match lb.neigh_mode {
+                    NeighMode::None => false,
+                    NeighMode::All => true,
+                    NeighMode::Reachable => ports.iter().any(|p| reachable(p, ip, *v6)),
+                };
+                if reachable {
+                    if *v6 {
+                        ips.v6_reachable.insert(ip.clone());
+                    } else {
+                        ips.v4_reachable.insert(ip.clone());
+                    }
+                }
+            }
+        }
+        ips
+    }
+
+    /// Whether `ip` (either family) is a VIP of the router.
+    pub fn contains(&self, ip: &str) -> bool {
+        self.v4.contains(ip) || self.v6.contains(ip)
+    }
+}
+
+/// `lrouter_port_ipv4_reachable()` / `lrouter_port_ipv6_reachable()`: `ip`
+/// is on one of the port's networks.
+fn reachable(p: &LrpCtx, ip: &str, v6: bool) -> bool {
+    if v6 {
+        let Ok(ip) = ip.parse::<Ipv6Addr>() else {
+            return false;
+        };
+        p.net.ipv6.iter().any(|n| n.contains(ip))
+    } else {
+        let Ok(ip) = ip.parse::<Ipv4Addr>() else {
+            return false;
+        };
+        p.net.ipv4.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// `lr_lb_address_set_name()`: the SB address set of a router's reachable
+/// VIPs of one family.
+pub fn address_set_name(tunnel_key: u32, v6: bool) -> String {
+    format!("_rtr_lb_{tunnel_key}_ip{}", if v6 { "6" } else { "4" })
+}
+
+/// What the flows of a load balancer need to know about one router it
+/// applies to. One per router; key `dp`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RouterLbCtx {
+    /// The router.
+    pub dp: Uuid,
+    /// `od->is_gw_router`.
+    pub is_gw_router: bool,
+    /// `lb_force_snat_ip` is set (addresses, or `router_ip` on a gateway
+    /// router).
+    pub force_snat: bool,
+    /// The first distributed gateway port: `(json_key, cr json_key)`.
+    pub dgp: Option<(String, String)>,
+    /// `od->external_ips`: every NAT rule's `external_ip`.
+    pub external_ips: BTreeSet<String>,
+}
+
+impl RouterLbCtx {
+    /// The load-balancer context of router `r`.
+    pub fn new(r: &RouterCtx) -> RouterLbCtx {
+        RouterLbCtx {
+            dp: r.dp(),
+            is_gw_router: r.is_gw_router(),
+            force_snat: r.lb_force_snat(),
+            dgp: r
+                .l3dgw_ports()
+                .next()
+                .map(|p| (p.json_key(), super::cr_json_key(&p.lrp.name))),
+            external_ips: r.nats.iter().map(|n| n.nat.external_ip.clone()).collect(),
+        }
+    }
+}
+
+/// `VIP:PORT`, with brackets around an IPv6 VIP, or the bare VIP.
+fn vip_with_port(vip: &Vip) -> String {
+    match vip.port {
+        Some(p) if vip.ipv6 => format!("[{}]:{p}", vip.ip),
+        Some(p) => format!("{}:{p}", vip.ip),
+        None => vip.ip.clone(),
+    }
+}
+
+/// Every flow of load balancer `lb` on router `r`, in northd's order.
+pub fn lb_flows(lb: &ParsedLb, r: &RouterLbCtx) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    let dp = r.dp;
+    for vip in &lb.vips {
+        let m = format!("ip && {}.dst == {}", vip.ip_match(), vip.ip);
+        out.push(Lflow::new(
+            dp,
+            Stage::LrInDefrag,
+            100,
+            &m,
+            "ct_dnat;",
+            10857,
+        ));
+    }
+    for vip in &lb.vips {
+        nat_flows(lb, vip, r, &mut out);
+        if lb.controller_event && vip.backends.is_empty() && !lb.reject {
+            let proto = &lb.proto;
+            let mut m = format!("{}.dst == {} && {proto}", vip.ip_match(), vip.ip);
+            if let Some(p) = vip.port {
+                m.push_str(&format!(" && {proto}.dst == {p}"));
+            }
+            let a = format!(
+                "trigger_event(event = \"empty_lb_backends\", vip = \"{}\", protocol = \"{proto}\", load_balancer = \"{}\");",
+                vip_with_port(vip),
+                lb.uuid
+            );
+            out.push(Lflow::new(dp, Stage::LrInDnat, 130, &m, &a, 10889));
+        }
+    }
+    for f in &mut out {
+        f.hint = Some(lb.uuid);
+    }
+    if lb.skip_snat {
+        out.push(Lflow::new(
+            dp,
+            Stage::LrOutSnat,
+            120,
+            "flags.skip_snat_for_lb == 1 && ip",
+            "next;",
+            10903,
+        ));
+    }
+    for f in &mut out {
+        f.origin = (3, 0, String::new());
+    }
+    out
+}
+
+/// The DNAT actions of a VIP on a router (`build_lb_vip_actions()` with
+/// `ls_dp = false`): plain, with `skip_snat` and with `force_snat`.
+fn vip_actions(lb: &ParsedLb, vip: &Vip) -> [String; 3] {
+    let reject = vip.backends.is_empty() && lb.reject;
+    let drop = vip.backends.is_empty() && !lb.reject;
+    if reject {
+        let a = format!(
+            "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
+            Stage::LrOutSnat.table()
+        );
+        return [
+            a.clone(),
+            format!("flags.skip_snat_for_lb = 1; {a}"),
+            format!("flags.force_snat_for_lb = 1; {a}"),
+        ];
+    }
+    if drop {
+        return [
+            DROP.to_string(),
+            format!("flags.skip_snat_for_lb = 1; {DROP}"),
+            format!("flags.force_snat_for_lb = 1; {DROP}"),
+        ];
+    }
+    let mut body = format!("ct_lb_mark(backends={}", vip.backend_ips);
+    if let Some(f) = lb.selection_fields.as_ref().filter(|f| !f.is_empty()) {
+        body.push_str(&format!("; hash_fields=\"{f}\""));
+    }
+    [
+        format!("{body});"),
+        format!("flags.skip_snat_for_lb = 1; {body}; skip_snat);"),
+        format!("flags.force_snat_for_lb = 1; {body}; force_snat);"),
+    ]
+}
+
+/// `build_lrouter_nat_flows_for_lb()` for one VIP on one router: the
+/// `lr_in_dnat` load-balancing flow (with a chassis check and the
+/// `lr_out_undnat` flow on routers with a distributed gateway port),
+/// session affinity, and the unSNAT bypass for VIPs that are also NAT
+/// addresses.
+fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
+    let dp = r.dp;
+    let ipm = vip.ip_match();
+    let proto = &lb.proto;
+    let mut m = format!("ct.new && !ct.rel && {ipm} && {ipm}.dst == {}", vip.ip);
+    let mut prio = 110;
+    if let Some(p) = vip.port {
+        prio = 120;
+        m.push_str(&format!(" && {proto} && {proto}.dst == {p}"));
+    }
+    let actions = vip_actions(lb, vip);
+    let kind = if lb.skip_snat {
+        1
+    } else if r.force_snat {
+        2
+    } else {
+        0
+    };
+    match &r.dgp {
+        None => out.push(Lflow::new(
+            dp,
+            Stage::LrInDnat,
+            prio,
+            &m,
+            &actions[kind],
+            10603,
+        )),
+        Some((dgp, cr)) => {
+            let mut dm = m.clone();
+            if !vip.backends.is_empty() || !lb.reject {
+                dm.push_str(&format!(" && is_chassis_resident({cr})"));
+            }
+            out.push(Lflow::new(
+                dp,
+                Stage::LrInDnat,
+                prio,
+                &dm,
+                &actions[kind],
+                10551,
+            ));
+            if !vip.backends.is_empty() {
+                let backends: Vec<String> = vip
+                    .backends
+                    .iter()
+                    .map(|b| match b.port {
+                        Some(p) => format!("({ipm}.src == {} && {proto}.src == {p})", b.ip),
+                        None => format!("({ipm}.src == {})", b.ip),
+                    })
+                    .collect();
+                let um = format!(
+                    "{ipm} && ({}) && outport == {dgp} && is_chassis_resident({cr})",
+                    backends.join(" || ")
+                );
+                let ua = match kind {
+                    2 => "flags.force_snat_for_lb = 1; next;",
+                    1 => "flags.skip_snat_for_lb = 1; next;",
+                    _ if r.is_gw_router => "ct_dnat;",
+                    _ => "ct_dnat_in_czone;",
+                };
+                out.push(Lflow::new(dp, Stage::LrOutUndnat, 120, &um, ua, 10565));
+            }
+        }
+    }
+    if lb.affinity_timeout > 0 {
+        let action = if r.force_snat {
+            Some("flags.force_snat_for_lb = 1; ")
+        } else if lb.skip_snat {
+            Some("flags.skip_snat_for_lb = 1; ")
+        } else {
+            None
+        };
+        affinity(lb, vip, &m, action, dp, out);
+    }
+    if r.external_ips.contains(&vip.ip) {
+        let mut um = format!("{ipm} && {ipm}.dst == {} && {proto}", vip.ip);
+        if let Some(p) = vip.port {
+            um.push_str(&format!(" && {proto}.dst == {p}"));
+        }
+        out.push(Lflow::new(dp, Stage::LrInUnsnat, 120, &um, "next;", 10748));
+    }
+}
+
+/// `build_lb_affinity_lr_flows()`: `lr_in_lb_aff_check` looks the client
+/// up, `lr_in_dnat` priority 150 sends a known client to its backend,
+/// `lr_in_lb_aff_learn` learns a new client's backend.
+fn affinity(
+    lb: &ParsedLb,
+    vip: &Vip,
+    new_match: &str,
+    lb_action: Option<&str>,
+    dp: Uuid,
+    out: &mut Vec<Lflow>,
+) {
+    let ipm = vip.ip_match();
+    let (reg_vip, reg_backend) = if vip.ipv6 {
+        ("xxreg0", "xxreg1")
+    } else {
+        ("reg0", "reg4")
+    };
+    let ct_flag = match lb_action {
+        Some("flags.skip_snat_for_lb = 1; ") => "; skip_snat",
+        Some("flags.force_snat_for_lb = 1; ") => "; force_snat",
+        _ => "",
+    };
+    let mut check = format!("{reg_vip} = {ipm}.dst; ");
+    if vip.port.is_some() {
+        check.push_str(&format!("reg9[16..31] = {}.dst; ", lb.proto));
+    }
+    check.push_str("reg9[6] = chk_lb_aff(); next;");
+    out.push(Lflow::new(
+        dp,
+        Stage::LrInLbAffCheck,
+        100,
+        new_match,
+        &check,
+        7200,
+    ));
+    let action_head = format!(
+        "{reg_vip} = {}; {}ct_lb_mark(backends=",
+        vip.ip,
+        lb_action.unwrap_or("")
+    );
+    let learn_head = format!(
+        "commit_lb_aff(vip = \"{}\", backend = \"",
+        vip_with_port(vip)
+    );
+    let learn_match_head = match vip.port {
+        Some(p) => format!(
+            "reg9[6] == 0 && ct.new && {ipm} && {reg_vip} == {} && reg9[16..31] == {p} && {ipm}.dst == ",
+            vip.ip
+        ),
+        None => format!(
+            "reg9[6] == 0 && ct.new && {ipm} && {reg_vip} == {} && {ipm}.dst == ",
+            vip.ip
+        ),
+    };
+    for b in &vip.backends {
+        let backend = match b.port {
+            Some(p) if vip.ipv6 => format!("[{}]:{p}", b.ip),
+            Some(p) => format!("{}:{p}", b.ip),
+            None => b.ip.clone(),
+        };
+        let mut learn_match = format!("{learn_match_head}{}", b.ip);
+        let mut aff_match = format!(
+            "reg9[6] == 1 && ct.new && {ipm} && {reg_backend} == {}",
+            b.ip
+        );
+        if let Some(p) = b.port {
+            learn_match.push_str(&format!(" && {}.dst == {p}", lb.proto));
+            aff_match.push_str(&format!(" && reg8[0..15] == {p}"));
+        }
+        let action = format!("{action_head}{backend}{ct_flag});");
+        let mut learn = format!("{learn_head}{backend}\"");
+        if vip.port.is_some() {
+            learn.push_str(&format!(", proto = {}", lb.proto));
+        }
+        learn.push_str(&format!(", timeout = {}); /* drop */", lb.affinity_timeout));
+        out.push(Lflow::new(
+            dp,
+            Stage::LrInLbAffLearn,
+            100,
+            &learn_match,
+            &learn,
+            7281,
+        ));
+        out.push(Lflow::new(
+            dp,
+            Stage::LrInDnat,
+            150,
+            &aff_match,
+            &action,
+            7287,
+        ));
+    }
+}
