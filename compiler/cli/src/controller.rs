@@ -151,7 +151,10 @@ pub fn run(args: Args) -> Result<()> {
         let status = Status::default();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let _ctl = UnixctlServer::start(&unixctl, commands(), handler(status.clone()), tx)?;
-        let _pid = pidfile.as_deref().map(process::PidFile::create).transpose()?;
+        let _pid = pidfile
+            .as_deref()
+            .map(process::PidFile::create)
+            .transpose()?;
         controller::run(cfg, status, rx).await?;
         Ok(())
     })

@@ -105,18 +105,30 @@ pub fn ovs_ops(
                 "Interface",
                 &iface.uuid,
                 vec![
-                    json!(["external_ids", "delete", ops::str_set(&["ovn-installed".into(), "ovn-installed-ts".into()])]),
-                    json!(["external_ids", "insert", ops::map(&BTreeMap::from([
-                        ("ovn-installed".to_string(), "true".to_string()),
-                        ("ovn-installed-ts".to_string(), now_ms.to_string()),
-                    ]))]),
+                    json!([
+                        "external_ids",
+                        "delete",
+                        ops::str_set(&["ovn-installed".into(), "ovn-installed-ts".into()])
+                    ]),
+                    json!([
+                        "external_ids",
+                        "insert",
+                        ops::map(&BTreeMap::from([
+                            ("ovn-installed".to_string(), "true".to_string()),
+                            ("ovn-installed-ts".to_string(), now_ms.to_string()),
+                        ]))
+                    ]),
                 ],
             ));
         } else if !want && iface.installed {
             out.push(ops::mutate(
                 "Interface",
                 &iface.uuid,
-                vec![json!(["external_ids", "delete", ops::str_set(&["ovn-installed".into(), "ovn-installed-ts".into()])])],
+                vec![json!([
+                    "external_ids",
+                    "delete",
+                    ops::str_set(&["ovn-installed".into(), "ovn-installed-ts".into()])
+                ])],
             ));
         }
     }
@@ -174,7 +186,10 @@ mod tests {
         let want: BTreeMap<String, u32> = [("a".to_string(), 1), ("c".to_string(), 2)].into();
         let o = bridge_ops(b, &have, &want, None);
         let text = o[0].to_string();
-        assert!(text.contains("ct-zone-b") && text.contains("ct-zone-c"), "{text}");
+        assert!(
+            text.contains("ct-zone-b") && text.contains("ct-zone-c"),
+            "{text}"
+        );
         assert!(!text.contains("ct-zone-a"), "{text}");
     }
 

@@ -25,6 +25,9 @@ use crate::openflow::installer::{meter_from_spec, Desired, Installer};
 use crate::openflow::wire::{Body, Nicira};
 use crate::sbdb::Southbound;
 
+/// `OFPT_SET_CONFIG`.
+const OFPT_SET_CONFIG: u8 = 9;
+
 /// Daemon settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -113,9 +116,15 @@ pub async fn run(
         .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
     let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
     let tables = ["Open_vSwitch", "Bridge", "Port", "Interface"];
-    let mut ovs = ReplicaSession::connect(remotes, "Open_vSwitch", &tables, false, DbOptions::default())
-        .await
-        .map_err(|e| db_err(&config.ovs_db, e))?;
+    let mut ovs = ReplicaSession::connect(
+        remotes,
+        "Open_vSwitch",
+        &tables,
+        false,
+        DbOptions::default(),
+    )
+    .await
+    .map_err(|e| db_err(&config.ovs_db, e))?;
     ovs.next().await.map_err(|e| db_err(&config.ovs_db, e))?;
     tracing::info!("{}: connected", config.ovs_db);
     // Wait for system-id and ovn-remote.
@@ -135,7 +144,15 @@ pub async fn run(
         .map_err(|e| db_err("Open_vSwitch external_ids:ovn-remote", e))?;
     let mut delay = Duration::from_millis(100);
     let mut sb = loop {
-        match ReplicaSession::connect(sb_remotes.clone(), "OVN_Southbound", &[], false, DbOptions::default()).await {
+        match ReplicaSession::connect(
+            sb_remotes.clone(),
+            "OVN_Southbound",
+            &[],
+            false,
+            DbOptions::default(),
+        )
+        .await
+        {
             Ok(s) => break s,
             Err(e) => tracing::info!("{}: {e}; retrying", cfg.remote),
         }
@@ -220,7 +237,15 @@ impl Daemon {
         }
         match Connection::connect(&self.mgmt).await {
             Ok(mut c) => {
-                if c.set_packet_in_format().await.is_ok() {
+                // pinctrl's setup: packet-ins as NXT_PACKET_IN2, and
+                // OFPT_SET_CONFIG miss_send_len=65535 — without it a
+                // service connection (the `.mgmt` socket) gets no
+                // packet-ins at all.
+                let set_config = Body::Unknown {
+                    msg_type: OFPT_SET_CONFIG,
+                    body: vec![0, 0, 0xff, 0xff],
+                };
+                if c.set_packet_in_format().await.is_ok() && c.send(set_config).await.is_ok() {
                     self.pin = Some(c);
                 }
             }
@@ -236,8 +261,13 @@ impl Daemon {
             s.stats.packet_ins += 1;
         }
         let Some(u) = pinctrl::parse_put_mac_binding(&p) else {
+            tracing::debug!(
+                "packet-in with opcode {:?} not handled",
+                pinctrl::opcode(&p)
+            );
             return;
         };
+        tracing::info!("put_mac_binding: {u:?}");
         let Ok(view) = Southbound::from_database(sb.replica().database()) else {
             return;
         };
@@ -269,7 +299,11 @@ impl Daemon {
         transact(sb, "OVN_Southbound", ops).await;
     }
 
-    async fn run_once(&mut self, ovs: &ReplicaSession, sb: &ReplicaSession) -> Result<(), ControllerError> {
+    async fn run_once(
+        &mut self,
+        ovs: &ReplicaSession,
+        sb: &ReplicaSession,
+    ) -> Result<(), ControllerError> {
         let t0 = Instant::now();
         let ovsv = OvsView::from_database(ovs.replica().database())?;
         let Some(root) = ovsv.root.clone() else {
@@ -284,7 +318,8 @@ impl Daemon {
             return Ok(());
         };
         let sbdb = sb.replica().database();
-        let view = Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()))?;
+        let view =
+            Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()))?;
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
         let read = t0.elapsed();
@@ -321,7 +356,10 @@ impl Daemon {
         let mut chassis = Chassis::new(&cfg.system_id);
         chassis.vifs = vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
         chassis.patch_ofports = ports::patch_ofports(&ovsv, &cfg.bridge);
-        let users: BTreeSet<String> = Local::compute(&view, &chassis).ct_zones.into_keys().collect();
+        let users: BTreeSet<String> = Local::compute(&view, &chassis)
+            .ct_zones
+            .into_keys()
+            .collect();
         let have_zones = ovsv.ct_zones(&cfg.bridge);
         let zones = zones::assign(&have_zones, &users);
         chassis.ct_zones = Some(zones.clone());
@@ -386,22 +424,39 @@ impl Daemon {
             _ => None,
         };
         let mut ovs_ops = bindings::ovs_ops(&vifs, &bound, now);
-        ovs_ops.extend(bindings::bridge_ops(bridge.uuid, &have_zones, &zones, bridge_cfg));
+        ovs_ops.extend(bindings::bridge_ops(
+            bridge.uuid,
+            &have_zones,
+            &zones,
+            bridge_cfg,
+        ));
         let local = &flows.local;
         ovs_ops.extend(ports::sync_ops(
             &ovsv,
             "ovn-localnet-port",
             &ports::wanted_patch_ports(&view, local, &cfg, &ovsv),
         ));
-        ovs_ops.extend(ports::sync_ops(&ovsv, "ovn-chassis-id", &ports::wanted_tunnels(&view, &cfg)));
+        ovs_ops.extend(ports::sync_ops(
+            &ovsv,
+            "ovn-chassis-id",
+            &ports::wanted_tunnels(&view, &cfg),
+        ));
         transact(ovs, "Open_vSwitch", ovs_ops).await;
         self.last_bound = bound;
 
         // Publish.
         if let Ok(mut s) = self.status.lock() {
             s.ct_zones = zones;
-            s.groups = flows.groups.iter().map(|(id, n)| (n.to_string(), id)).collect();
-            s.meters = flows.meters.iter().map(|(id, n)| (n.to_string(), id)).collect();
+            s.groups = flows
+                .groups
+                .iter()
+                .map(|(id, n)| (n.to_string(), id))
+                .collect();
+            s.meters = flows
+                .meters
+                .iter()
+                .map(|(id, n)| (n.to_string(), id))
+                .collect();
             let st = &mut s.stats;
             st.runs += 1;
             st.flows = total;

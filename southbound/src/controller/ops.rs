@@ -18,7 +18,10 @@ pub fn named(n: &str) -> Value {
 
 /// A string map datum.
 pub fn map(m: &BTreeMap<String, String>) -> Value {
-    json!(["map", m.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])
+    json!([
+        "map",
+        m.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()
+    ])
 }
 
 /// A set datum of already-encoded atoms.

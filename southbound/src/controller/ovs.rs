@@ -146,7 +146,10 @@ impl OvsView {
                 .into_iter()
                 .map(|b| (b.name.clone(), b))
                 .collect(),
-            ports: typed::<Port>(db)?.into_iter().map(|p| (p.uuid, p)).collect(),
+            ports: typed::<Port>(db)?
+                .into_iter()
+                .map(|p| (p.uuid, p))
+                .collect(),
             interfaces: typed::<Interface>(db)?
                 .into_iter()
                 .map(|i| (i.uuid, i))

@@ -63,7 +63,11 @@ fn reg(md: &[OxmField], n: u8) -> u32 {
         if f.is(field::xreg(n / 2)) {
             if let Ok(b) = <[u8; 8]>::try_from(f.value.as_slice()) {
                 let x = u64::from_be_bytes(b);
-                return if n % 2 == 0 { (x >> 32) as u32 } else { x as u32 };
+                return if n.is_multiple_of(2) {
+                    (x >> 32) as u32
+                } else {
+                    x as u32
+                };
             }
         }
     }

@@ -53,9 +53,16 @@ pub fn create_bridge_ops(ovs: &OvsView, cfg: &LocalConfig) -> Vec<Value> {
         return Vec::new();
     };
     vec![
-        ops::comment(&format!("ovnflow controller: creating integration bridge {}", cfg.bridge)),
+        ops::comment(&format!(
+            "ovnflow controller: creating integration bridge {}",
+            cfg.bridge
+        )),
         ops::wait_absent("Bridge", "name", json!(cfg.bridge)),
-        ops::insert("Interface", "iface", json!({"name": cfg.bridge, "type": "internal"})),
+        ops::insert(
+            "Interface",
+            "iface",
+            json!({"name": cfg.bridge, "type": "internal"}),
+        ),
         ops::insert(
             "Port",
             "port",
@@ -75,13 +82,22 @@ pub fn create_bridge_ops(ovs: &OvsView, cfg: &LocalConfig) -> Vec<Value> {
         ops::mutate(
             "Open_vSwitch",
             &root.uuid,
-            vec![json!(["bridges", "insert", ops::set(vec![ops::named("bridge")])])],
+            vec![json!([
+                "bridges",
+                "insert",
+                ops::set(vec![ops::named("bridge")])
+            ])],
         ),
     ]
 }
 
 /// The patch ports for the local localnet ports.
-pub fn wanted_patch_ports(sb: &Southbound, local: &Local, cfg: &LocalConfig, ovs: &OvsView) -> Vec<WantedPort> {
+pub fn wanted_patch_ports(
+    sb: &Southbound,
+    local: &Local,
+    cfg: &LocalConfig,
+    ovs: &OvsView,
+) -> Vec<WantedPort> {
     let mut out = Vec::new();
     for pb in sb.port_bindings.values() {
         if pb.type_ != "localnet" {
@@ -134,10 +150,9 @@ pub fn wanted_tunnels(sb: &Southbound, cfg: &LocalConfig) -> Vec<WantedPort> {
             continue;
         }
         let encaps: Vec<_> = ch.encaps.iter().filter_map(|e| sb.encaps.get(e)).collect();
-        let Some(ty) = ["geneve", "stt", "vxlan"]
-            .into_iter()
-            .find(|t| cfg.encap_types.iter().any(|x| x == t) && encaps.iter().any(|e| e.type_ == *t))
-        else {
+        let Some(ty) = ["geneve", "stt", "vxlan"].into_iter().find(|t| {
+            cfg.encap_types.iter().any(|x| x == t) && encaps.iter().any(|e| e.type_ == *t)
+        }) else {
             continue;
         };
         for e in encaps.iter().filter(|e| e.type_ == ty) {
@@ -147,7 +162,11 @@ pub fn wanted_tunnels(sb: &Southbound, cfg: &LocalConfig) -> Vec<WantedPort> {
                 .unwrap_or_default();
             names.insert(name.clone());
             let mut options = kv(&[("remote_ip", &e.ip), ("key", "flow")]);
-            if let Some(c) = e.options.get("csum").filter(|c| *c == "true" || *c == "false") {
+            if let Some(c) = e
+                .options
+                .get("csum")
+                .filter(|c| *c == "true" || *c == "false")
+            {
                 options.insert("csum".into(), c.clone());
             }
             if let Some(p) = e.options.get("dst_port") {
@@ -176,9 +195,10 @@ pub fn sync_ops(ovs: &OvsView, tag: &str, wanted: &[WantedPort]) -> Vec<Value> {
         let existing = ovs.bridge_port(&w.bridge, &w.name).filter(|p| {
             p.external_ids.get(tag) == w.external_ids.get(tag)
                 && p.interfaces.len() == 1
-                && ovs.interfaces.get(&p.interfaces[0]).is_some_and(|i| {
-                    i.type_ == w.iface_type && i.options == w.options
-                })
+                && ovs
+                    .interfaces
+                    .get(&p.interfaces[0])
+                    .is_some_and(|i| i.type_ == w.iface_type && i.options == w.options)
         });
         if let Some(p) = existing {
             keep.insert(p.uuid);
@@ -192,7 +212,11 @@ pub fn sync_ops(ovs: &OvsView, tag: &str, wanted: &[WantedPort]) -> Vec<Value> {
             out.push(ops::mutate(
                 "Bridge",
                 &br.uuid,
-                vec![json!(["ports", "delete", ops::set(vec![ops::uuid(&p.uuid)])])],
+                vec![json!([
+                    "ports",
+                    "delete",
+                    ops::set(vec![ops::uuid(&p.uuid)])
+                ])],
             ));
             keep.insert(p.uuid);
         }

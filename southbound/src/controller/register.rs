@@ -108,7 +108,11 @@ pub fn wanted_encaps(cfg: &LocalConfig) -> Vec<(String, String, BTreeMap<String,
 
 /// The operations that make the SB hold our `Chassis`, `Encap`s and
 /// `Chassis_Private` as configured (empty when it already does).
-pub fn ops(cfg: &LocalConfig, other_config: &BTreeMap<String, String>, have: &Existing<'_>) -> Vec<Value> {
+pub fn ops(
+    cfg: &LocalConfig,
+    other_config: &BTreeMap<String, String>,
+    have: &Existing<'_>,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let encaps = wanted_encaps(cfg);
     let mut have_encaps: Vec<(String, String, BTreeMap<String, String>)> = have
@@ -194,7 +198,10 @@ pub fn ops(cfg: &LocalConfig, other_config: &BTreeMap<String, String>, have: &Ex
     if !out.is_empty() {
         out.insert(
             0,
-            ops::comment(&format!("ovnflow controller: registering chassis '{}'", cfg.system_id)),
+            ops::comment(&format!(
+                "ovnflow controller: registering chassis '{}'",
+                cfg.system_id
+            )),
         );
     }
     out
@@ -274,7 +281,11 @@ mod tests {
         let mut c2 = c.clone();
         c2.encap_ips = vec!["10.0.0.1".into()];
         let o = ops(&c2, &oc, &have);
-        assert!(o.iter().any(|op| op["op"] == "insert" && op["table"] == "Encap"));
-        assert!(o.iter().any(|op| op["op"] == "update" && op["table"] == "Chassis"));
+        assert!(o
+            .iter()
+            .any(|op| op["op"] == "insert" && op["table"] == "Encap"));
+        assert!(o
+            .iter()
+            .any(|op| op["op"] == "update" && op["table"] == "Chassis"));
     }
 }

@@ -74,12 +74,10 @@ fn ms(d: Duration) -> String {
 impl Snapshot {
     /// `ct-zone-list`.
     pub fn ct_zone_list(&self) -> String {
-        self.ct_zones
-            .iter()
-            .fold(String::new(), |mut s, (u, z)| {
-                let _ = writeln!(s, "{u} {z}");
-                s
-            })
+        self.ct_zones.iter().fold(String::new(), |mut s, (u, z)| {
+            let _ = writeln!(s, "{u} {z}");
+            s
+        })
     }
 
     fn ext_list(t: &BTreeMap<String, u32>) -> String {
@@ -120,9 +118,17 @@ impl Snapshot {
         };
         let mut o = String::new();
         let _ = writeln!(o, "runs: {}", s.runs);
-        let _ = writeln!(o, "installs: {} (full resyncs: {})", s.installs, s.full_resyncs);
+        let _ = writeln!(
+            o,
+            "installs: {} (full resyncs: {})",
+            s.installs, s.full_resyncs
+        );
         let _ = writeln!(o, "desired flows: {}", s.flows);
-        let _ = writeln!(o, "flows left out (group not encodable): {}", s.skipped_flows);
+        let _ = writeln!(
+            o,
+            "flows left out (group not encodable): {}",
+            s.skipped_flows
+        );
         let _ = writeln!(
             o,
             "compute: last {} (SB read {}), avg {}, max {}",
@@ -149,7 +155,11 @@ impl Snapshot {
             s.flow_mods.2
         );
         let _ = writeln!(o, "nb_cfg acknowledged: {}", s.nb_cfg);
-        let _ = writeln!(o, "packet-ins: {}, MAC_Binding writes: {}", s.packet_ins, s.mac_bindings);
+        let _ = writeln!(
+            o,
+            "packet-ins: {}, MAC_Binding writes: {}",
+            s.packet_ins, s.mac_bindings
+        );
         o
     }
 }
