@@ -11,11 +11,15 @@
 //! configuration ([`chassis::Chassis`]): what is local ([`local`]), the
 //! logical flows ([`lflow`]) and the physical flows ([`physical`]), kept
 //! as ovn-controller's desired flow table ([`flow_table`]).
+//!
+//! [`controller`] is the ovn-controller daemon itself: chassis
+//! registration, port bindings, `nb_cfg`, and installing the table.
 #![warn(missing_docs)]
 
 pub mod actions;
 pub mod addresses;
 pub mod chassis;
+pub mod controller;
 pub mod expr;
 pub mod flow_table;
 pub mod incremental;

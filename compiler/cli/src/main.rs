@@ -2,6 +2,7 @@
 //! the subcommand modules.
 
 mod compile;
+mod controller;
 mod flows;
 mod k8s;
 mod northd;
@@ -29,6 +30,11 @@ enum Command {
     /// Run as ovn-northd: keep the Southbound database compiled from the
     /// Northbound (lock, nb_cfg, status and ovn-appctl as ovn-northd 23.03).
     Northd(northd::Args),
+    /// Run as ovn-controller: register this chassis, bind its VIFs and
+    /// keep the integration bridge's OpenFlow table computed from the
+    /// Southbound database (command line and ovn-appctl as ovn-controller
+    /// 23.03).
+    Controller(controller::Args),
     /// The CNI plugin (spec 1.0); CNI_COMMAND and the other CNI_*
     /// variables say what to do. `ovnflow` run with CNI_COMMAND set is the
     /// same.
@@ -48,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Flows(args) => flows::run(args),
         Command::K8s(cmd) => k8s::run(cmd),
         Command::Northd(args) => northd::run(args),
+        Command::Controller(args) => controller::run(args),
         Command::Cni => return k8s::run_cni(),
         Command::Node(args) => k8s::run_node(args),
     };

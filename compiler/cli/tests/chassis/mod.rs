@@ -33,7 +33,7 @@ pub struct Chassis {
     pub bridge: String,
     /// The host namespace (where ovs-vswitchd and the veth host ends live).
     pub host_ns: String,
-    children: Vec<Child>,
+    children: Vec<(String, Child)>,
     namespaces: Vec<String>,
 }
 
@@ -68,6 +68,12 @@ pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 impl Chassis {
     /// Starts the control plane and a chassis named `system_id`.
     pub fn start(system_id: &str) -> Result<Chassis, String> {
+        Chassis::start_with(system_id, true)
+    }
+
+    /// [`Chassis::start`], with ovn-controller started only if
+    /// `ovn_controller` (else the chassis waits for one).
+    pub fn start_with(system_id: &str, ovn_controller: bool) -> Result<Chassis, String> {
         let mut oracle = Oracle::start().map_err(|e| e.to_string())?;
         oracle.start_northd().map_err(|e| e.to_string())?;
         let prefix = format!("ovf{}", std::process::id() % 100_000);
@@ -146,6 +152,23 @@ impl Chassis {
             "fail-mode=secure",
             "other-config:disable-in-band=true",
         ])?;
+        if !ovn_controller {
+            return Ok(c);
+        }
+        c.start_ovn_controller()?;
+        Ok(c)
+    }
+
+    /// Starts real ovn-controller and waits until the chassis is in the SB.
+    pub fn start_ovn_controller(&mut self) -> Result<(), String> {
+        let system_id = self
+            .vsctl(&["get", "Open_vSwitch", ".", "external_ids:system-id"])?
+            .trim()
+            .trim_matches('"')
+            .to_string();
+        let dir = self.dir();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let c = self;
         c.spawn(
             None,
             "ovn-controller",
@@ -166,7 +189,25 @@ impl Chassis {
                 c.logs()
             ));
         }
-        Ok(c)
+        Ok(())
+    }
+
+    /// Kills (SIGTERM) and reaps the daemons started as `bin`.
+    pub fn stop(&mut self, bin: &str) {
+        for (name, child) in &mut self.children {
+            if name == bin {
+                // SAFETY: signalling a child we started and did not reap.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                let _ = child.wait();
+            }
+        }
+        self.children.retain(|(name, _)| name != bin);
+    }
+
+    /// Starts `bin` with `args` in the chassis' environment, as a daemon
+    /// killed on drop.
+    pub fn start_daemon(&mut self, bin: &str, args: &[String]) -> Result<(), String> {
+        self.spawn(None, bin, args)
     }
 
     /// The private directory.
@@ -209,7 +250,7 @@ impl Chassis {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {bin}: {e}"))?;
-        self.children.push(child);
+        self.children.push((bin.to_string(), child));
         Ok(())
     }
 
@@ -272,7 +313,7 @@ impl Chassis {
 
 impl Drop for Chassis {
     fn drop(&mut self) {
-        for c in self.children.iter_mut().rev() {
+        for (_, c) in self.children.iter_mut().rev() {
             let _ = c.kill();
             let _ = c.wait();
         }

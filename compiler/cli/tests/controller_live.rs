@@ -1,0 +1,411 @@
+//! `ovnflow controller` in place of ovn-controller 23.03, live, on a
+//! userspace chassis (ovs-vswitchd `netdev` in its own namespace, pods as
+//! network namespaces on veth pairs with TX checksum offload off):
+//!
+//! 1. real ovn-controller binds the VIFs; its flows are dumped;
+//! 2. takeover: it is stopped and `ovnflow controller` started on the same
+//!    chassis: the bindings stay (same `Chassis` row), `lsp-get-up` says up,
+//!    `--wait=hv sync` returns, conntrack zones are those on the bridge,
+//!    and `ovs-ofctl dump-flows` equals real ovn-controller's dump;
+//! 3. packets: the pods ping each other through our flows; an ACL dropping
+//!    ICMP stops the ping within a second, removing it restores it, each
+//!    change installed as a small delta (flow mods counted by `stats`);
+//!    pinging the router works (whether `put_arp` learned the pod's MAC
+//!    into SB `MAC_Binding` is printed: not working yet);
+//! 4. hand-back: ours is stopped, real ovn-controller started again: the
+//!    bindings stay and its flows equal ours.
+//!
+//! Timings (startup to flows installed and `nb_cfg` acknowledged, and one
+//! ACL change through `--wait=hv`) are printed for both controllers.
+//!
+//! Needs root (namespaces) and the OVN/OVS binaries; with `CI` set their
+//! absence is a failure, otherwise the test says why it skips.
+
+mod chassis;
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chassis::{in_ns, ping, wait_for, Chassis};
+
+const SYSTEM_ID: &str = "hv1";
+
+fn runnable() -> bool {
+    let missing: Vec<&str> = [
+        "ovs-vswitchd",
+        "ovn-controller",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "ip",
+        "ovn-northd",
+    ]
+    .into_iter()
+    .filter(|b| {
+        !std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
+    })
+    .collect();
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let ci = std::env::var_os("CI").is_some();
+    if !missing.is_empty() || !root {
+        let why = format!("missing {missing:?}, root: {root}");
+        assert!(
+            !ci,
+            "CI is set but the live controller test cannot run: {why}"
+        );
+        eprintln!("skipped: {why}");
+        return false;
+    }
+    true
+}
+
+fn nbctl(c: &Chassis, line: &str) -> String {
+    c.oracle
+        .nbctl(line)
+        .unwrap_or_else(|e| panic!("ovn-nbctl {line}: {e}\n{}", c.logs()))
+}
+
+fn dump(c: &Chassis) -> Vec<String> {
+    let mgmt = c.remote(&format!("{}.mgmt", c.bridge));
+    let out = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "dump-flows", &mgmt, "--no-stats"])
+        .output()
+        .expect("ovs-ofctl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("OFPST_FLOW") && !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Lines only in `a`, lines only in `b`.
+fn diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
+    let only = |x: &[String], y: &[String]| x.iter().filter(|l| !y.contains(l)).cloned().collect();
+    (only(a, b), only(b, a))
+}
+
+fn assert_same(what: &str, theirs: &[String], ours: &[String]) {
+    let (missing, extra) = diff(theirs, ours);
+    println!(
+        "{what}: {} flows vs {}, {} missing, {} extra",
+        theirs.len(),
+        ours.len(),
+        missing.len(),
+        extra.len()
+    );
+    for l in &missing {
+        println!("  missing: {l}");
+    }
+    for l in &extra {
+        println!("  extra:   {l}");
+    }
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: flows differ"
+    );
+}
+
+/// Each VIF's chassis (`Port_Binding.chassis` → `Chassis.name`).
+fn bindings(c: &Chassis) -> Vec<(String, String)> {
+    let out = c
+        .sbctl(&[
+            "--format=csv",
+            "--no-headings",
+            "--columns=logical_port,chassis,up",
+            "find",
+            "Port_Binding",
+            "type=\"\"",
+        ])
+        .expect("sbctl");
+    let chassis = c
+        .sbctl(&[
+            "--format=csv",
+            "--no-headings",
+            "--columns=_uuid,name",
+            "list",
+            "Chassis",
+        ])
+        .expect("sbctl");
+    let name = |u: &str| {
+        chassis
+            .lines()
+            .find_map(|l| {
+                l.split_once(',')
+                    .filter(|(x, _)| *x == u)
+                    .map(|(_, n)| n.to_string())
+            })
+            .unwrap_or_else(|| format!("<{u}>"))
+    };
+    let mut v: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((
+                f.first()?.to_string(),
+                format!("{}/up={}", name(f.get(1)?), f.get(2)?),
+            ))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn appctl(c: &Chassis, cmd: &[&str]) -> String {
+    let sock = c.dir().join("ovnflow-controller.ctl");
+    let out = Command::new("ovn-appctl")
+        .arg("-t")
+        .arg(&sock)
+        .args(cmd)
+        .output()
+        .expect("ovn-appctl");
+    assert!(
+        out.status.success(),
+        "ovn-appctl {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn start_ours(c: &mut Chassis) {
+    let dir = c.dir();
+    let p = |n: &str| dir.join(n).display().to_string();
+    c.start_daemon(
+        env!("CARGO_BIN_EXE_ovnflow"),
+        &[
+            "controller".into(),
+            c.remote("db.sock"),
+            "--no-chdir".into(),
+            format!("--pidfile={}", p("ovnflow-controller.pid")),
+            format!("--unixctl={}", p("ovnflow-controller.ctl")),
+            format!("--log-file={}", p("ovnflow-controller.log")),
+        ],
+    )
+    .expect("start ovnflow controller");
+}
+
+/// Spawn → every port up and `--wait=hv sync` answered.
+fn time_to_ready(c: &Chassis, t0: Instant) -> Duration {
+    assert!(
+        wait_for(60, || ["lp1", "lp2"].iter().all(|p| nbctl(
+            c,
+            &format!("lsp-get-up {p}")
+        )
+        .trim()
+            == "up")),
+        "ports never came up\n{}",
+        c.logs()
+    );
+    nbctl(c, "--wait=hv --timeout=60 sync");
+    t0.elapsed()
+}
+
+/// A pod: namespace, veth `eth0` ↔ host end on the integration bridge with
+/// `iface-id`, TX checksum offload off on both ends.
+fn add_pod(c: &mut Chassis, i: u8) -> String {
+    let ns = c.pod_ns(&format!("p{i}"));
+    c.add_netns(&ns).expect("netns");
+    let host_if = format!("{}h{i}", c.prefix);
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().expect("ip");
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ip(&[
+        "-n", &c.host_ns, "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns",
+        &ns,
+    ]);
+    let mac = format!("50:54:00:00:00:0{i}");
+    let addr = format!("10.0.0.{i}/24");
+    ip(&["-n", &ns, "link", "set", "eth0", "address", &mac]);
+    ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+    ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+    ip(&["-n", &ns, "route", "add", "default", "via", "10.0.0.254"]);
+    ip(&["-n", &c.host_ns, "link", "set", &host_if, "up"]);
+    for (n, dev) in [
+        (c.host_ns.clone(), host_if.clone()),
+        (ns.clone(), "eth0".to_string()),
+    ] {
+        in_ns(&n, || ovnflow_k8s_bridge::cni::netns::tx_checksum_off(&dev)).expect("tx off");
+    }
+    let iface = format!("external_ids:iface-id=lp{i}");
+    c.vsctl(&[
+        "add-port",
+        &c.bridge,
+        &host_if,
+        "--",
+        "set",
+        "Interface",
+        &host_if,
+        &iface,
+    ])
+    .expect("add-port");
+    ns
+}
+
+/// (adds, modifies, deletes) in total so far, from `stats`.
+fn flow_mods(c: &Chassis) -> (u64, u64, u64) {
+    let s = appctl(c, &["stats"]);
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("flow mods:"))
+        .expect("flow mods line");
+    let total = line.split("total ").nth(1).expect("total");
+    let n: Vec<u64> = total
+        .split(',')
+        .filter_map(|p| p.split_whitespace().next()?.parse().ok())
+        .collect();
+    (n[0], n[1], n[2])
+}
+
+/// Pings until one reply comes back or `secs` pass; the time it took.
+fn ping_until(ns: &str, dst: Ipv4Addr, ok: bool, secs: u64) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        let got = ping(ns, dst, 1, Duration::from_millis(200)) > 0;
+        if got == ok {
+            return Some(t0.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn takeover_packets_and_hand_back() {
+    if !runnable() {
+        return;
+    }
+    let mut c = Chassis::start_with(SYSTEM_ID, false).expect("chassis");
+    nbctl(
+        &c,
+        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1\" \
+         -- lsp-add sw0 lp2 -- lsp-set-addresses lp2 \"50:54:00:00:00:02 10.0.0.2\" \
+         -- lr-add lr0 -- lrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.254/24 \
+         -- lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router \
+         -- lsp-set-options sw0-lr0 router-port=lrp0 \
+         -- acl-add sw0 from-lport 1000 \"ip4 && tcp.dst == 80\" allow-related",
+    );
+    let p1 = add_pod(&mut c, 1);
+    let _p2 = add_pod(&mut c, 2);
+
+    // 1. Real ovn-controller.
+    let t0 = Instant::now();
+    c.start_ovn_controller().expect("ovn-controller");
+    let real_start = time_to_ready(&c, t0);
+    let t = Instant::now();
+    nbctl(
+        &c,
+        "--wait=hv acl-add sw0 to-lport 900 \"udp.dst == 9\" drop",
+    );
+    let real_change = t.elapsed();
+    let real = dump(&c);
+    let bound = bindings(&c);
+    assert!(bound.iter().all(|(_, ch)| ch == "hv1/up=true"), "{bound:?}");
+
+    // 2. Takeover.
+    c.stop("ovn-controller");
+    let t0 = Instant::now();
+    start_ours(&mut c);
+    let our_start = time_to_ready(&c, t0);
+    assert_eq!(bindings(&c), bound, "bindings changed at takeover");
+    let ours = dump(&c);
+    assert_same(
+        "takeover (real ovn-controller vs ovnflow controller)",
+        &real,
+        &ours,
+    );
+    let zones = appctl(&c, &["ct-zone-list"]);
+    let on_bridge = c
+        .vsctl(&["get", "Bridge", &c.bridge, "external_ids"])
+        .expect("vsctl");
+    for l in zones.lines() {
+        let (user, zone) = l.split_once(' ').expect("USER ZONE");
+        assert!(
+            on_bridge.contains(&format!("ct-zone-{user}=\"{zone}\"")),
+            "{l} not in {on_bridge}"
+        );
+    }
+    assert_eq!(appctl(&c, &["connection-status"]), "connected\n");
+    let t = Instant::now();
+    nbctl(
+        &c,
+        "--wait=hv acl-add sw0 to-lport 901 \"udp.dst == 7\" drop",
+    );
+    let our_change = t.elapsed();
+    println!("{}", appctl(&c, &["stats"]));
+
+    // 3. Packets through our flows.
+    let (pod2, router) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 254));
+    assert!(
+        ping_until(&p1, pod2, true, 10).is_some(),
+        "no ping p1 → p2\n{}",
+        c.logs()
+    );
+    let before = flow_mods(&c);
+    nbctl(&c, "--wait=hv acl-add sw0 to-lport 1001 icmp4 drop");
+    let stop = ping_until(&p1, pod2, false, 3).expect("ping still works with the ACL");
+    let after_add = flow_mods(&c);
+    nbctl(&c, "--wait=hv acl-del sw0 to-lport 1001 icmp4");
+    let back = ping_until(&p1, pod2, true, 5).expect("ping does not come back");
+    let after_del = flow_mods(&c);
+    let delta = |a: (u64, u64, u64), b: (u64, u64, u64)| (b.0 - a.0, b.1 - a.1, b.2 - a.2);
+    let (d1, d2) = (delta(before, after_add), delta(after_add, after_del));
+    println!(
+        "ACL drop icmp4: ping stopped after {stop:?} (flow mods add/modify/delete {d1:?}); removed: back after {back:?} ({d2:?}); table has {} flows",
+        ours.len()
+    );
+    let small = |d: (u64, u64, u64)| d.0 + d.1 + d.2 > 0 && d.0 + d.1 + d.2 < 20;
+    assert!(small(d1) && small(d2), "not a delta install: {d1:?} {d2:?}");
+    assert!(
+        stop < Duration::from_secs(1),
+        "ping stopped only after {stop:?}"
+    );
+    // put_arp: the router should learn p1 from its ARP request.  Known
+    // not to work yet (no packet-in reaches our pinctrl connection); the
+    // result is printed, not asserted, until it does.
+    ping_until(&p1, router, true, 5).expect("no ping to the router");
+    let learned = wait_for(3, || {
+        c.sbctl(&["--bare", "--columns=ip,mac", "list", "MAC_Binding"])
+            .is_ok_and(|o| o.contains("10.0.0.1") && o.contains("50:54:00:00:00:01"))
+    });
+    println!("put_arp → MAC_Binding for 10.0.0.1 learned: {learned}");
+    let ours = dump(&c);
+    let bound = bindings(&c);
+
+    // 4. Hand back.
+    c.stop(env!("CARGO_BIN_EXE_ovnflow"));
+    assert_eq!(bindings(&c), bound, "bindings changed when ours stopped");
+    let t0 = Instant::now();
+    c.start_ovn_controller().expect("ovn-controller again");
+    let real_restart = time_to_ready(&c, t0);
+    assert_eq!(bindings(&c), bound, "bindings changed at hand-back");
+    let real = dump(&c);
+    assert_same(
+        "hand-back (ovnflow controller vs real ovn-controller)",
+        &ours,
+        &real,
+    );
+    assert!(
+        ping_until(&p1, pod2, true, 5).is_some(),
+        "no ping after hand-back"
+    );
+
+    println!(
+        "startup to ports up + nb_cfg acknowledged: ovn-controller {real_start:?} (fresh), \
+         ovnflow controller {our_start:?} (takeover), ovn-controller {real_restart:?} (hand-back)"
+    );
+    println!(
+        "one ACL through ovn-nbctl --wait=hv: ovn-controller {real_change:?}, ovnflow controller {our_change:?}"
+    );
+}

@@ -1,0 +1,495 @@
+//! The controller's main loop (see the module documentation of
+//! [`super`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ovsdb::client::{Options as DbOptions, ReplicaSession};
+use ovsdb::remote::Remote;
+use ovsdb::sb::{ChassisPrivate, SbGlobal};
+use ovsdb::typed::TypedRow;
+use ovsdb::Database;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::ovs::{LocalConfig, OvsView};
+use super::status::Status;
+use super::{bindings, pinctrl, ports, register, zones, ControllerError};
+use crate::actions::OfAction;
+use crate::chassis::Chassis;
+use crate::flow_table::OfFlow;
+use crate::local::Local;
+use crate::openflow::conn::{Connection, Options as OfOptions};
+use crate::openflow::installer::{meter_from_spec, Desired, Installer};
+use crate::openflow::wire::{Body, Nicira};
+use crate::sbdb::Southbound;
+
+/// `OFPT_SET_CONFIG`.
+const OFPT_SET_CONFIG: u8 = 9;
+
+/// Daemon settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The local Open_vSwitch database (`unix:PATH`).
+    pub ovs_db: String,
+    /// Where `BRIDGE.mgmt` is (`$OVS_RUNDIR`).
+    pub ovs_rundir: PathBuf,
+}
+
+/// Requests from the control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Stop.  `cleanup`: first release our bindings and delete our
+    /// `Chassis`/`Chassis_Private` rows, as `ovn-appctl exit` does without
+    /// `--restart`.
+    Exit {
+        /// Whether to unregister first.
+        cleanup: bool,
+    },
+    /// Recompute and reinstall the difference.
+    Recompute,
+}
+
+fn db_err(what: &str, e: impl std::fmt::Display) -> ControllerError {
+    ControllerError::Database(format!("{what}: {e}"))
+}
+
+fn typed<T: TypedRow>(db: &Database) -> Vec<T> {
+    db.table(T::TABLE)
+        .into_iter()
+        .flat_map(|t| t.iter())
+        .filter_map(|(u, r)| T::from_row(*u, r).ok())
+        .collect()
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn transact(session: &ReplicaSession, db: &str, ops: Vec<Value>) -> bool {
+    if ops.is_empty() {
+        return true;
+    }
+    let Some(conn) = session.connection() else {
+        return false;
+    };
+    match conn.transact_checked(db, ops).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("{db} transaction failed: {e}");
+            false
+        }
+    }
+}
+
+/// Whether a flow uses a group or meter that is not installed.
+fn uses_missing(actions: &[OfAction], meters: &BTreeSet<u32>) -> bool {
+    actions.iter().any(|a| match a {
+        OfAction::Group(_) => true,
+        OfAction::Meter(m) => !meters.contains(m),
+        OfAction::Clone(inner) => uses_missing(inner, meters),
+        OfAction::Ct { exec, .. } => uses_missing(exec, meters),
+        _ => false,
+    })
+}
+
+struct Daemon {
+    config: Config,
+    status: Status,
+    installer: Option<Installer>,
+    pin: Option<Connection>,
+    mgmt: PathBuf,
+    last_bound: BTreeSet<String>,
+}
+
+/// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
+pub async fn run(
+    config: Config,
+    status: Status,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> Result<(), ControllerError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
+    let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
+    let tables = ["Open_vSwitch", "Bridge", "Port", "Interface"];
+    let mut ovs = ReplicaSession::connect(
+        remotes,
+        "Open_vSwitch",
+        &tables,
+        false,
+        DbOptions::default(),
+    )
+    .await
+    .map_err(|e| db_err(&config.ovs_db, e))?;
+    ovs.next().await.map_err(|e| db_err(&config.ovs_db, e))?;
+    tracing::info!("{}: connected", config.ovs_db);
+    // Wait for system-id and ovn-remote.
+    let cfg = loop {
+        let view = OvsView::from_database(ovs.replica().database())?;
+        let ids = view.root.map(|r| r.external_ids).unwrap_or_default();
+        if let Some(c) = LocalConfig::from_external_ids(&ids)? {
+            break c;
+        }
+        tokio::select! {
+            r = ovs.next() => { r.map_err(|e| db_err(&config.ovs_db, e))?; }
+            Some(Control::Exit { .. }) = control.recv() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+        }
+    };
+    let sb_remotes = Remote::parse_list(&cfg.remote)
+        .map_err(|e| db_err("Open_vSwitch external_ids:ovn-remote", e))?;
+    let mut delay = Duration::from_millis(100);
+    let mut sb = loop {
+        match ReplicaSession::connect(
+            sb_remotes.clone(),
+            "OVN_Southbound",
+            &[],
+            false,
+            DbOptions::default(),
+        )
+        .await
+        {
+            Ok(s) => break s,
+            Err(e) => tracing::info!("{}: {e}; retrying", cfg.remote),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            Some(Control::Exit { .. }) = control.recv() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    };
+    sb.next().await.map_err(|e| db_err(&cfg.remote, e))?;
+    tracing::info!("{}: connected", cfg.remote);
+    let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
+    let mut d = Daemon {
+        config,
+        status,
+        installer: None,
+        pin: None,
+        mgmt,
+        last_bound: BTreeSet::new(),
+    };
+    let mut dirty = true;
+    let mut retry: Option<tokio::time::Instant> = None;
+    loop {
+        if dirty {
+            dirty = false;
+            match d.run_once(&ovs, &sb).await {
+                Ok(()) => retry = None,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    retry = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                }
+            }
+            d.ensure_pinctrl().await;
+        }
+        if let Ok(mut s) = d.status.lock() {
+            s.sb_connected = sb.connection().is_some();
+        }
+        let pin = &mut d.pin;
+        tokio::select! {
+            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; dirty = true; }
+            r = sb.next() => { r.map_err(|e| db_err(&cfg.remote, e))?; dirty = true; }
+            m = async {
+                match pin.as_mut() {
+                    Some(c) => c.next_async().await,
+                    None => std::future::pending().await,
+                }
+            } => match m {
+                Some(m) => d.packet_in(&sb, m.body).await,
+                None => { d.pin = None; retry.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(1)); }
+            },
+            c = control.recv() => match c {
+                Some(Control::Recompute) => dirty = true,
+                Some(Control::Exit { cleanup }) => {
+                    if cleanup {
+                        d.unregister(&sb, &cfg).await;
+                    }
+                    break;
+                }
+                None => {}
+            },
+            _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {
+                retry = None;
+                dirty = true;
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    tracing::info!("exiting");
+    Ok(())
+}
+
+impl Daemon {
+    async fn ensure_pinctrl(&mut self) {
+        if self.pin.as_ref().is_some_and(|c| !c.is_closed()) {
+            return;
+        }
+        self.pin = None;
+        if !self.mgmt.exists() {
+            return;
+        }
+        match Connection::connect(&self.mgmt).await {
+            Ok(mut c) => {
+                // pinctrl's setup: packet-ins as NXT_PACKET_IN2, and
+                // OFPT_SET_CONFIG miss_send_len=65535 — without it a
+                // service connection (the `.mgmt` socket) gets no
+                // packet-ins at all.
+                let set_config = Body::Unknown {
+                    msg_type: OFPT_SET_CONFIG,
+                    body: vec![0, 0, 0xff, 0xff],
+                };
+                if c.set_packet_in_format().await.is_ok() && c.send(set_config).await.is_ok() {
+                    self.pin = Some(c);
+                }
+            }
+            Err(e) => tracing::debug!("pinctrl: {e}"),
+        }
+    }
+
+    async fn packet_in(&mut self, sb: &ReplicaSession, body: Body) {
+        let Body::Nicira(Nicira::PacketIn2(p)) = body else {
+            return;
+        };
+        if let Ok(mut s) = self.status.lock() {
+            s.stats.packet_ins += 1;
+        }
+        let Some(u) = pinctrl::parse_put_mac_binding(&p) else {
+            tracing::debug!(
+                "packet-in with opcode {:?} not handled",
+                pinctrl::opcode(&p)
+            );
+            return;
+        };
+        tracing::info!("put_mac_binding: {u:?}");
+        let Ok(view) = Southbound::from_database(sb.replica().database()) else {
+            return;
+        };
+        if let Some(op) = pinctrl::mac_binding_op(&view, &u, wall_ms()) {
+            if transact(sb, "OVN_Southbound", vec![op]).await {
+                if let Ok(mut s) = self.status.lock() {
+                    s.stats.mac_bindings += 1;
+                }
+            }
+        }
+    }
+
+    /// `exit` without `--restart`: release our bindings, delete our rows.
+    async fn unregister(&mut self, sb: &ReplicaSession, cfg: &LocalConfig) {
+        let db = sb.replica().database();
+        let Ok(view) = Southbound::from_database(db) else {
+            return;
+        };
+        let Some(me) = view.chassis_by_name(&cfg.system_id).map(|c| c.uuid) else {
+            return;
+        };
+        let (mut ops, _) = bindings::sb_ops(&view, me, &cfg.system_id, &BTreeSet::new());
+        for p in typed::<ChassisPrivate>(db) {
+            if p.name == cfg.system_id {
+                ops.push(super::ops::delete("Chassis_Private", &p.uuid));
+            }
+        }
+        ops.push(super::ops::delete("Chassis", &me));
+        transact(sb, "OVN_Southbound", ops).await;
+    }
+
+    async fn run_once(
+        &mut self,
+        ovs: &ReplicaSession,
+        sb: &ReplicaSession,
+    ) -> Result<(), ControllerError> {
+        let t0 = Instant::now();
+        let ovsv = OvsView::from_database(ovs.replica().database())?;
+        let Some(root) = ovsv.root.clone() else {
+            return Ok(());
+        };
+        let Some(cfg) = LocalConfig::from_external_ids(&root.external_ids)? else {
+            return Ok(());
+        };
+        let Some(bridge) = ovsv.bridges.get(&cfg.bridge).cloned() else {
+            tracing::info!("creating integration bridge {}", cfg.bridge);
+            transact(ovs, "Open_vSwitch", ports::create_bridge_ops(&ovsv, &cfg)).await;
+            return Ok(());
+        };
+        let sbdb = sb.replica().database();
+        let view =
+            Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()))?;
+        let privates = typed::<ChassisPrivate>(sbdb);
+        let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
+        let read = t0.elapsed();
+
+        // Registration.
+        let me_row = view.chassis_by_name(&cfg.system_id);
+        let existing = register::Existing {
+            chassis: me_row,
+            encaps: me_row
+                .map(|c| c.encaps.iter().filter_map(|e| view.encaps.get(e)).collect())
+                .unwrap_or_default(),
+            private: privates.iter().find(|p| p.name == cfg.system_id),
+        };
+        let dp_type = if cfg.datapath_type.is_empty() {
+            bridge.datapath_type.clone()
+        } else {
+            cfg.datapath_type.clone()
+        };
+        let other = register::other_config(&root.external_ids, &dp_type, &root.iface_types);
+        let reg = register::ops(&cfg, &other, &existing);
+        if !reg.is_empty() {
+            transact(sb, "OVN_Southbound", reg).await;
+            if me_row.is_none() || existing.private.is_none() {
+                // Go on once the monitor shows our rows.
+                return Ok(());
+            }
+        }
+        let Some(me) = me_row.map(|c| c.uuid) else {
+            return Ok(());
+        };
+
+        // Local view and zones.
+        let vifs = ovsv.vifs(&cfg.bridge);
+        let mut chassis = Chassis::new(&cfg.system_id);
+        chassis.vifs = vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
+        chassis.patch_ofports = ports::patch_ofports(&ovsv, &cfg.bridge);
+        let users: BTreeSet<String> = Local::compute(&view, &chassis)
+            .ct_zones
+            .into_keys()
+            .collect();
+        let have_zones = ovsv.ct_zones(&cfg.bridge);
+        let zones = zones::assign(&have_zones, &users);
+        chassis.ct_zones = Some(zones.clone());
+
+        // Flows.
+        let t1 = Instant::now();
+        let flows = crate::openflow(&view, &chassis);
+        let compute = t1.elapsed();
+        let mut meters = BTreeMap::new();
+        for (id, spec) in flows.meters.iter() {
+            if let Some(m) = meter_from_spec(id, spec) {
+                meters.insert(id, m);
+            }
+        }
+        let meter_ids: BTreeSet<u32> = meters.keys().copied().collect();
+        let installed = flows.flows.installed();
+        let total = installed.len();
+        let wanted: Vec<&OfFlow> = installed
+            .into_iter()
+            .filter(|f| !uses_missing(&f.actions, &meter_ids))
+            .collect();
+        let skipped = total - wanted.len();
+        let desired = Desired {
+            flows: wanted,
+            groups: BTreeMap::new(),
+            meters,
+        };
+        let t2 = Instant::now();
+        let installer = self.installer.get_or_insert_with(|| {
+            Installer::new(&self.mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
+        });
+        let report = installer
+            .sync(&desired)
+            .await
+            .map_err(|e| ControllerError::OpenFlow(format!("{}: {e}", self.mgmt.display())))?;
+        let install = t2.elapsed();
+        // Packet-ins also reach the installer's connection: drop them.
+        if let Some(c) = installer.connection() {
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, c.next_async()).await {}
+        }
+
+        // With the flows in the switch: bindings, up, nb_cfg, zones, ports.
+        let now = wall_ms();
+        let bound: BTreeSet<String> = flows.local.bound.keys().cloned().collect();
+        let (mut sb_ops, changes) = bindings::sb_ops(&view, me, &cfg.system_id, &bound);
+        let private = privates.iter().find(|p| p.name == cfg.system_id);
+        let mut acked = None;
+        if let Some(op) = private.and_then(|p| bindings::nb_cfg_op(p, sb_nb_cfg, now)) {
+            sb_ops.push(op);
+            acked = Some((sb_nb_cfg, now));
+        }
+        for p in &changes.claimed {
+            tracing::info!("Claiming lport {p} for this chassis.");
+        }
+        for p in &changes.released {
+            tracing::info!("Releasing lport {p} from this chassis.");
+        }
+        transact(sb, "OVN_Southbound", sb_ops).await;
+        let bridge_cfg = match (acked, bridge.external_ids.get("ovn-nb-cfg")) {
+            (Some(a), _) => Some(a),
+            (None, Some(v)) if *v != sb_nb_cfg.to_string() => Some((sb_nb_cfg, now)),
+            _ => None,
+        };
+        let mut ovs_ops = bindings::ovs_ops(&vifs, &bound, now);
+        ovs_ops.extend(bindings::bridge_ops(
+            bridge.uuid,
+            &have_zones,
+            &zones,
+            bridge_cfg,
+        ));
+        let local = &flows.local;
+        ovs_ops.extend(ports::sync_ops(
+            &ovsv,
+            "ovn-localnet-port",
+            &ports::wanted_patch_ports(&view, local, &cfg, &ovsv),
+        ));
+        ovs_ops.extend(ports::sync_ops(
+            &ovsv,
+            "ovn-chassis-id",
+            &ports::wanted_tunnels(&view, &cfg),
+        ));
+        transact(ovs, "Open_vSwitch", ovs_ops).await;
+        self.last_bound = bound;
+
+        // Publish.
+        if let Ok(mut s) = self.status.lock() {
+            s.ct_zones = zones;
+            s.groups = flows
+                .groups
+                .iter()
+                .map(|(id, n)| (n.to_string(), id))
+                .collect();
+            s.meters = flows
+                .meters
+                .iter()
+                .map(|(id, n)| (n.to_string(), id))
+                .collect();
+            let st = &mut s.stats;
+            st.runs += 1;
+            st.flows = total;
+            st.skipped_flows = skipped;
+            st.last_read = read;
+            st.last_compute = compute;
+            st.last_install = install;
+            st.max_compute = st.max_compute.max(compute);
+            st.max_install = st.max_install.max(install);
+            st.total_compute += compute;
+            st.total_install += install;
+            st.last_flow_mods = (report.adds, report.modifies, report.deletes);
+            st.flow_mods.0 += report.adds as u64;
+            st.flow_mods.1 += report.modifies as u64;
+            st.flow_mods.2 += report.deletes as u64;
+            if report.bundles > 0 {
+                st.installs += 1;
+            }
+            if report.full_resync {
+                st.full_resyncs += 1;
+            }
+            if let Some((c, _)) = acked {
+                st.nb_cfg = c;
+            } else if let Some(p) = private {
+                st.nb_cfg = p.nb_cfg;
+            }
+        }
+        tracing::debug!(
+            "run: read {read:?}, compute {compute:?} ({total} flows), install {install:?} ({} add, {} modify, {} delete)",
+            report.adds,
+            report.modifies,
+            report.deletes
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! `ovnflow controller`: a drop-in for ovn-controller 23.03 on one
+//! chassis.
+//!
+//! The daemon keeps three views in step and acts on every change:
+//!
+//! * the local Open_vSwitch database ([`ovs`]: settings in
+//!   `Open_vSwitch:external_ids`, the integration bridge and its VIFs);
+//! * the Southbound database (a monitor of every table);
+//! * the bridge's OpenFlow table, through
+//!   [`crate::openflow::installer::Installer`] on `$OVS_RUNDIR/BRIDGE.mgmt`.
+//!
+//! One run (on any SB or OVS change, or `recompute`): register the chassis
+//! ([`register`]), assign conntrack zones keeping those on the bridge
+//! ([`zones`]), compute the chassis's whole OpenFlow table with
+//! [`crate::openflow()`] (a full recompute: the engine is not incremental
+//! yet), install only the difference in one bundle, then — the flows being
+//! in the switch — claim/release port bindings, set `up` and
+//! `ovn-installed`, acknowledge `nb_cfg` ([`bindings`]) and keep patch and
+//! tunnel ports ([`ports`]).  A second OpenFlow connection receives
+//! packet-ins ([`pinctrl`]).  [`status`] is what `ovn-appctl` reads.
+//!
+//! Taking over from ovn-controller: the `Chassis` row with our name is
+//! adopted, the zones come from `br-int`'s `ct-zone-*` keys, and the first
+//! install replaces the switch's table in one atomic bundle, so bindings
+//! stay and traffic keeps flowing.  Handing back works the same way round.
+
+pub mod bindings;
+pub mod ops;
+pub mod ovs;
+pub mod pinctrl;
+pub mod ports;
+pub mod register;
+pub mod status;
+pub mod zones;
+
+mod daemon;
+
+pub use daemon::{run, Config, Control};
+pub use status::{Snapshot, Status};
+
+/// Controller failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerError {
+    /// Unusable input, naming table/row/column.
+    #[error("{0}")]
+    Input(String),
+    /// A database session failed.
+    #[error("{0}")]
+    Database(String),
+    /// The OpenFlow connection failed.
+    #[error("{0}")]
+    OpenFlow(String),
+}
