@@ -203,7 +203,7 @@ impl Session {
             timeout,
             ..
         } = self;
-        rt.block_on(tokio::time::timeout(*timeout, async {
+        let wait = async {
             while *sb_cfg < target {
                 match sb_updates.recv().await {
                     Some(n) if n.method == "update" => {
@@ -216,8 +216,10 @@ impl Session {
                 }
             }
             Ok(())
-        }))
-        .map_err(|_| format!("SB_Global.nb_cfg did not reach {target} within {timeout:?}"))??;
+        };
+        let timeout = *timeout;
+        rt.block_on(async { tokio::time::timeout(timeout, wait).await })
+            .map_err(|_| format!("SB_Global.nb_cfg did not reach {target} within {timeout:?}"))??;
         Ok(start.elapsed().as_secs_f64())
     }
 

@@ -335,7 +335,7 @@ pub fn header(r: &Results) -> String {
     format!(
         "Measured {} on {} cores ({}), {:.0} GiB RAM, {}; {}, {}; ovnflow {}. \
          Each number is the median of {} runs (min–max in brackets); single changes: \
-         {} rounds of each kind per run, median over all of them. Release builds. \
+         {} rounds of each kind per run, median over all of them. {}. \
          Command: `{}` ({:.0} s).\n",
         m.date,
         m.cores,
@@ -347,6 +347,7 @@ pub fn header(r: &Results) -> String {
         m.ovnflow,
         r.runs,
         r.rounds,
+        r.build,
         r.command,
         r.elapsed_s
     )

@@ -127,6 +127,9 @@ pub struct Results {
     pub rounds: u32,
     /// The command line.
     pub command: String,
+    /// How the programs were built: this program's profile and the
+    /// `ovnflow` binary used.
+    pub build: String,
     /// The size the targets are judged at.
     pub reference: Option<String>,
     /// Per size, smallest first.
@@ -261,6 +264,11 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
         runs: cfg.runs,
         rounds: cfg.rounds,
         command,
+        build: format!(
+            "ovnflow-bench {} build, ovnflow binary {}",
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            cfg.ovnflow.display()
+        ),
         reference: cfg.reference.clone(),
         sizes,
         elapsed_s: progress.elapsed(),
