@@ -63,15 +63,21 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
         "| peak RSS, in-process NB load (JSON + database) |",
         "| SB Logical_Flow rows (ovnflow: daemon / in process) |",
     ];
-    let kinds: Vec<String> = ["add port", "delete port", "add ACL", "add LB backend", "add switch"]
-        .iter()
-        .flat_map(|k| {
-            [
-                format!("| {k}, end to end |"),
-                format!("| {k}, ovnflow in process (NB change → SB delta) |"),
-            ]
-        })
-        .collect();
+    let kinds: Vec<String> = [
+        "add port",
+        "delete port",
+        "add ACL",
+        "add LB backend",
+        "add switch",
+    ]
+    .iter()
+    .flat_map(|k| {
+        [
+            format!("| {k}, end to end |"),
+            format!("| {k}, ovnflow in process (NB change → SB delta) |"),
+        ]
+    })
+    .collect();
     expected.extend(kinds.iter().map(String::as_str));
     for row in &expected {
         let line = both
@@ -88,7 +94,10 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
     assert!(both.contains("PASS") || both.contains("FAIL"), "{both}");
     let inproc = section("k8s 3×4/3/2");
     assert!(inproc.contains("In process only"), "{inproc}");
-    assert!(inproc.contains("| add switch, ovnflow in process"), "{inproc}");
+    assert!(
+        inproc.contains("| add switch, ovnflow in process"),
+        "{inproc}"
+    );
     assert!(!inproc.contains("| add switch, end to end"), "{inproc}");
     assert!(md.contains("| k8s 2×3/2/2 | 6 |"), "summary row:\n{md}");
     let svg = std::fs::read_to_string(out.path().join("scaling.svg")).unwrap();

@@ -64,8 +64,7 @@ fn by_uuid(u: &str) -> Value {
 /// What a shape must have for every change to apply: a node with a pod
 /// (the switch), a service and a policy.
 pub fn check_shape(shape: &K8sShape) -> Result<(), String> {
-    if shape.nodes == 0 || shape.pods_per_node == 0 || shape.services == 0 || shape.policies == 0
-    {
+    if shape.nodes == 0 || shape.pods_per_node == 0 || shape.services == 0 || shape.policies == 0 {
         return Err(format!(
             "{shape:?}: single changes need at least one node, pod, service and policy"
         ));

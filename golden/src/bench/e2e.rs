@@ -274,11 +274,7 @@ pub fn run_once(
     }
     .map_err(|e| e.to_string())?;
     let with_log = |e: String, oracle: &Oracle| {
-        format!(
-            "{}: {e}\n{}",
-            daemon.label(),
-            log_tail(oracle.dir(), name)
-        )
+        format!("{}: {e}\n{}", daemon.label(), log_tail(oracle.dir(), name))
     };
     let ready_s = session.wait_cfg(1).map_err(|e| with_log(e, &oracle))?;
     let (nb_commit_s, full_s) = session

@@ -44,7 +44,8 @@ pub fn run_once(shape: &K8sShape, rounds: u32) -> Result<InprocRun, String> {
     let json = k8s(shape);
     let nb_bytes = json.to_string().len();
     let t = Instant::now();
-    let mut db = ovsdb::transact_file::apply_transact_json(&json, "k8s").map_err(|e| e.to_string())?;
+    let mut db =
+        ovsdb::transact_file::apply_transact_json(&json, "k8s").map_err(|e| e.to_string())?;
     let nb_load_s = t.elapsed().as_secs_f64();
     drop(json);
     let rss_load_kb = memory::peak_rss_kb("self")?;
@@ -68,7 +69,10 @@ pub fn run_once(shape: &K8sShape, rounds: u32) -> Result<InprocRun, String> {
             let ops = changes::ops(shape, kind, round);
             let out = ovsdb::txn::transact(&mut db, &ops, &ovsdb::txn::TxnContext::default());
             if let Some(e) = out.error {
-                return Err(format!("{} (round {round}): NB rejected it: {e}", kind.label()));
+                return Err(format!(
+                    "{} (round {round}): NB rejected it: {e}",
+                    kind.label()
+                ));
             }
             let t = Instant::now();
             let delta = compiler.apply(out.changes).map_err(|e| e.to_string())?;

@@ -1,14 +1,23 @@
 //! Peak resident memory of a process, as the kernel counts it
 //! (`VmHWM` in `/proc/PID/status`).
 
-/// `VmHWM` of process `pid` (`"self"` for this one) in kB.
-pub fn peak_rss_kb(pid: &str) -> Result<u64, String> {
+fn status_kb(pid: &str, field: &str) -> Result<u64, String> {
     let path = format!("/proc/{pid}/status");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("{path}: no VmHWM line"))
+        .ok_or_else(|| format!("{path}: no {field} line"))
+}
+
+/// `VmHWM` (peak resident size) of process `pid` (`"self"` for this one) in kB.
+pub fn peak_rss_kb(pid: &str) -> Result<u64, String> {
+    status_kb(pid, "VmHWM:")
+}
+
+/// `VmRSS` (current resident size) of process `pid` in kB.
+pub fn rss_kb(pid: &str) -> Result<u64, String> {
+    status_kb(pid, "VmRSS:")
 }
 
 /// Resets this process's peak to its current resident size (writing `5`

@@ -147,15 +147,16 @@ struct Row {
 /// The rows of one size; verdicts only when `judged` (the reference size).
 fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
     let mut out = Vec::new();
-    let mut push = |measure: String, northd: String, ovnflow: String, ratio: String, v: Option<Verdict>| {
-        out.push(Row {
-            measure,
-            northd,
-            ovnflow,
-            ratio,
-            verdict: if judged { v } else { None },
-        })
-    };
+    let mut push =
+        |measure: String, northd: String, ovnflow: String, ratio: String, v: Option<Verdict>| {
+            out.push(Row {
+                measure,
+                northd,
+                ovnflow,
+                ratio,
+                verdict: if judged { v } else { None },
+            })
+        };
     let (nd, of, ip) = (&s.northd, &s.ovnflow, &s.inproc);
     let e2e = s.workload.e2e;
     let nd_full = of_e2e(nd, |r| r.full_s);
@@ -185,7 +186,11 @@ fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
     };
     push(
         "full compile, ovnflow in process (northd: end to end)".into(),
-        if e2e { cell(&nd_full, Unit::Seconds) } else { "not run".into() },
+        if e2e {
+            cell(&nd_full, Unit::Seconds)
+        } else {
+            "not run".into()
+        },
         cell(&compile, Unit::Seconds),
         rt,
         Some(verdict("≤ 0.5 s", compile.median().map(|m| m <= 0.5))),
@@ -208,7 +213,10 @@ fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
         "–".into(),
         cell(&ip_rss, Unit::MiB),
         "–".into(),
-        Some(verdict("≤ 200 MB", ip_rss.median().map(|m| m <= 200.0 * 1024.0))),
+        Some(verdict(
+            "≤ 200 MB",
+            ip_rss.median().map(|m| m <= 200.0 * 1024.0),
+        )),
     );
     push(
         "peak RSS, in-process NB load (JSON + database)".into(),
@@ -220,10 +228,18 @@ fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
     let count = |s: Samples| s.median().map_or("–".into(), |m| format!("{m:.0}"));
     push(
         "SB Logical_Flow rows (ovnflow: daemon / in process)".into(),
-        if e2e { count(of_e2e(nd, |r| r.lflows as f64)) } else { "not run".into() },
+        if e2e {
+            count(of_e2e(nd, |r| r.lflows as f64))
+        } else {
+            "not run".into()
+        },
         format!(
             "{} / {}",
-            if e2e { count(of_e2e(of, |r| r.lflows as f64)) } else { "–".into() },
+            if e2e {
+                count(of_e2e(of, |r| r.lflows as f64))
+            } else {
+                "–".into()
+            },
             count(of_inproc(ip, |r| r.lflows as f64))
         ),
         "–".into(),
@@ -244,7 +260,10 @@ fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
         }
         let c = inproc_changes(ip, kind);
         push(
-            format!("{}, ovnflow in process (NB change → SB delta)", kind.label()),
+            format!(
+                "{}, ovnflow in process (NB change → SB delta)",
+                kind.label()
+            ),
             "–".into(),
             cell(&c, Unit::Millis),
             "–".into(),
@@ -271,7 +290,10 @@ pub fn summary_table(r: &Results) -> String {
         let nd = of_e2e(&s.northd, |r| r.full_s);
         let of = of_e2e(&s.ovnflow, |r| r.full_s);
         let (rt, _) = ratio(&nd, &of, "faster", "slower");
-        let rows = s.inproc.first().map_or("–".into(), |r| r.nb_rows.to_string());
+        let rows = s
+            .inproc
+            .first()
+            .map_or("–".into(), |r| r.nb_rows.to_string());
         let _ = writeln!(
             t,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -281,10 +303,17 @@ pub fn summary_table(r: &Results) -> String {
             cell(&nd, Unit::Seconds),
             cell(&of, Unit::Seconds),
             rt,
-            cell(&of_inproc(&s.inproc, |r| r.compile_s), Unit::Seconds),
+            if s.inproc.is_empty() && !s.errors.is_empty() {
+                "did not finish (below)".to_string()
+            } else {
+                cell(&of_inproc(&s.inproc, |r| r.compile_s), Unit::Seconds)
+            },
             cell(&of_e2e(&s.northd, |r| r.rss_end_kb as f64), Unit::MiB),
             cell(&of_e2e(&s.ovnflow, |r| r.rss_end_kb as f64), Unit::MiB),
-            cell(&of_inproc(&s.inproc, |r| r.rss_compile_kb as f64), Unit::MiB),
+            cell(
+                &of_inproc(&s.inproc, |r| r.rss_compile_kb as f64),
+                Unit::MiB
+            ),
         );
     }
     t
@@ -432,7 +461,11 @@ pub fn readme_section(r: &Results) -> String {
     t.push_str(&summary_table(r));
     if let Some(s) = reference(r) {
         let (pass, all) = target_counts(r);
-        let _ = writeln!(t, "\n{} (targets of issue 7: {pass} of {all} pass):\n", s.workload.name);
+        let _ = writeln!(
+            t,
+            "\n{} (targets of issue 7: {pass} of {all} pass):\n",
+            s.workload.name
+        );
         t.push_str(&size_table(s, true));
     }
     t.push_str("\nFull tables, method and the scaling plot: [`golden/bench-results/latest.md`](golden/bench-results/latest.md), [`scaling.svg`](golden/bench-results/scaling.svg).\n");
@@ -443,8 +476,12 @@ pub fn readme_section(r: &Results) -> String {
 pub fn splice_readme(readme: &str, section: &str) -> Result<String, String> {
     const BEGIN: &str = "<!-- bench:begin -->";
     const END: &str = "<!-- bench:end -->";
-    let b = readme.find(BEGIN).ok_or("README has no <!-- bench:begin --> marker")?;
-    let e = readme.find(END).ok_or("README has no <!-- bench:end --> marker")?;
+    let b = readme
+        .find(BEGIN)
+        .ok_or("README has no <!-- bench:begin --> marker")?;
+    let e = readme
+        .find(END)
+        .ok_or("README has no <!-- bench:end --> marker")?;
     if e < b {
         return Err("README: bench:end before bench:begin".into());
     }

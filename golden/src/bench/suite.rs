@@ -3,8 +3,9 @@
 //! compiler in turn (interleaved, so that noise on a shared machine hits
 //! all three alike), each run on fresh databases or in a fresh process.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::e2e::{self, Daemon, E2eRun};
 use super::inproc::InprocRun;
 use super::machine::Machine;
+use super::memory;
 use crate::gen::K8sShape;
 
 /// One workload size.
@@ -36,11 +38,20 @@ pub struct Workload {
 impl Workload {
     /// Parses `NODESxPODS/SERVICES/POLICIES` (pods per node).
     pub fn parse(spec: &str, backends: u32, e2e: bool) -> Result<Workload, String> {
-        let bad = || format!("workload {spec:?}: expected NODESxPODS/SERVICES/POLICIES, e.g. 100x100/1000/500");
+        let bad = || {
+            format!(
+                "workload {spec:?}: expected NODESxPODS/SERVICES/POLICIES, e.g. 100x100/1000/500"
+            )
+        };
         let (np, rest) = spec.split_once('/').ok_or_else(bad)?;
         let (svc, pol) = rest.split_once('/').ok_or_else(bad)?;
         let (n, p) = np.split_once(['x', '×']).ok_or_else(bad)?;
-        let num = |s: &str| s.trim().replace([',', '_'], "").parse::<u32>().map_err(|_| bad());
+        let num = |s: &str| {
+            s.trim()
+                .replace([',', '_'], "")
+                .parse::<u32>()
+                .map_err(|_| bad())
+        };
         let w = Workload {
             name: String::new(),
             nodes: num(n)?,
@@ -52,7 +63,10 @@ impl Workload {
         };
         super::changes::check_shape(&w.shape())?;
         Ok(Workload {
-            name: format!("k8s {}×{}/{}/{}", w.nodes, w.pods_per_node, w.services, w.policies),
+            name: format!(
+                "k8s {}×{}/{}/{}",
+                w.nodes, w.pods_per_node, w.services, w.policies
+            ),
             ..w
         })
     }
@@ -97,6 +111,10 @@ pub struct Config {
     pub worker: PathBuf,
     /// Longest wait for one SB update.
     pub timeout: Duration,
+    /// Resident size (kB) at which an in-process worker is stopped.
+    pub max_rss_kb: u64,
+    /// Longest an in-process worker may run.
+    pub worker_timeout: Duration,
     /// The size the targets are judged at.
     pub reference: Option<String>,
 }
@@ -168,22 +186,79 @@ impl Default for Progress {
     }
 }
 
-/// Runs one in-process measurement in a fresh worker process.
+/// Runs one in-process measurement in a fresh worker process, killed
+/// (and reported) if its resident size passes `cfg.max_rss_kb` or it runs
+/// longer than `cfg.worker_timeout`: the machine is shared, and a compile
+/// that does not fit is a result, not a reason to take it down.
 fn inproc_in_worker(cfg: &Config, w: &Workload) -> Result<InprocRun, String> {
-    let out = Command::new(&cfg.worker)
+    let mut child = Command::new(&cfg.worker)
         .args(["worker", "--k8s", &w.spec()])
         .args(["--backends", &w.backends.to_string()])
         .args(["--rounds", &cfg.rounds.to_string()])
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("{}: {e}", cfg.worker.display()))?;
-    if !out.status.success() {
+    let pipe = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = pipe(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = pipe(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let pid = child.id().to_string();
+    let mut peak = 0u64;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| format!("worker: {e}"))? {
+            break st;
+        }
+        peak = peak.max(memory::rss_kb(&pid).unwrap_or(0));
+        let over_memory = peak > cfg.max_rss_kb;
+        let over_time = start.elapsed() > cfg.worker_timeout;
+        if over_memory || over_time {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "stopped after {:.0} s: {}",
+                start.elapsed().as_secs_f64(),
+                if over_memory {
+                    format!(
+                        "resident size {:.1} GiB passed the cap of {:.1} GiB (--max-rss-gib)",
+                        peak as f64 / 1048576.0,
+                        cfg.max_rss_kb as f64 / 1048576.0
+                    )
+                } else {
+                    format!("longer than {:?} (--worker-timeout)", cfg.worker_timeout)
+                }
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = stdout.join().unwrap_or_default();
+    let err = stderr.join().unwrap_or_default();
+    if !status.success() {
         return Err(format!(
-            "in-process worker {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            "in-process worker {status}: {}",
+            String::from_utf8_lossy(&err).trim()
         ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("in-process worker output: {e}"))
+    serde_json::from_slice(&out).map_err(|e| format!("in-process worker output: {e}"))
 }
 
 fn secs(s: f64) -> String {
@@ -254,6 +329,11 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
                 Err(e) => {
                     progress.say(&format!("{tag}: in process FAILED: {e}"));
                     r.errors.push(format!("in process run {run}: {e}"));
+                    if !w.e2e {
+                        // Nothing else runs at this size; another run
+                        // would only fail the same way.
+                        break;
+                    }
                 }
             }
         }
@@ -266,7 +346,11 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
         command,
         build: format!(
             "ovnflow-bench {} build, ovnflow binary {}",
-            if cfg!(debug_assertions) { "debug" } else { "release" },
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
             cfg.ovnflow.display()
         ),
         reference: cfg.reference.clone(),
@@ -282,7 +366,10 @@ mod tests {
     #[test]
     fn workload_specs() {
         let w = Workload::parse("100x100/1,000/500", 3, true).unwrap();
-        assert_eq!((w.nodes, w.pods_per_node, w.services, w.policies), (100, 100, 1000, 500));
+        assert_eq!(
+            (w.nodes, w.pods_per_node, w.services, w.policies),
+            (100, 100, 1000, 500)
+        );
         assert_eq!(w.name, "k8s 100×100/1000/500");
         assert_eq!(w.spec(), "100x100/1000/500");
         assert_eq!(w.pods(), 10_000);

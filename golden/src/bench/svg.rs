@@ -33,7 +33,9 @@ fn decades(lo: f64, hi: f64) -> (f64, f64) {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn label(v: f64) -> String {
@@ -60,7 +62,12 @@ fn panel(out: &mut String, x0: f64, title: &str, unit: &str, series: &[Series]) 
         esc(title)
     );
     if pts.is_empty() {
-        let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="middle">no data</text>"#, x0 + W / 2.0, H / 2.0);
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="middle">no data</text>"#,
+            x0 + W / 2.0,
+            H / 2.0
+        );
         return;
     }
     let (xl, xh) = decades(
@@ -167,14 +174,44 @@ fn panel(out: &mut String, x0: f64, title: &str, unit: &str, series: &[Series]) 
 /// The plot as an SVG document.
 pub fn scaling(r: &Results) -> String {
     let mut time = [
-        Series { name: "ovn-northd 23.03, end to end", colour: "#c0392b", dash: "none", points: vec![] },
-        Series { name: "ovnflow northd, end to end", colour: "#2471a3", dash: "none", points: vec![] },
-        Series { name: "ovnflow in process", colour: "#229954", dash: "6 3", points: vec![] },
+        Series {
+            name: "ovn-northd 23.03, end to end",
+            colour: "#c0392b",
+            dash: "none",
+            points: vec![],
+        },
+        Series {
+            name: "ovnflow northd, end to end",
+            colour: "#2471a3",
+            dash: "none",
+            points: vec![],
+        },
+        Series {
+            name: "ovnflow in process",
+            colour: "#229954",
+            dash: "6 3",
+            points: vec![],
+        },
     ];
     let mut mem = [
-        Series { name: "ovn-northd 23.03", colour: "#c0392b", dash: "none", points: vec![] },
-        Series { name: "ovnflow northd", colour: "#2471a3", dash: "none", points: vec![] },
-        Series { name: "ovnflow in process (compile)", colour: "#229954", dash: "6 3", points: vec![] },
+        Series {
+            name: "ovn-northd 23.03",
+            colour: "#c0392b",
+            dash: "none",
+            points: vec![],
+        },
+        Series {
+            name: "ovnflow northd",
+            colour: "#2471a3",
+            dash: "none",
+            points: vec![],
+        },
+        Series {
+            name: "ovnflow in process (compile)",
+            colour: "#229954",
+            dash: "6 3",
+            points: vec![],
+        },
     ];
     for s in &r.sizes {
         let x = s.workload.pods() as f64;
@@ -210,7 +247,13 @@ pub fn scaling(r: &Results) -> String {
         H + 20.0
     );
     out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-    panel(&mut out, 0.0, "Full compute time (Kubernetes shape)", "seconds", &time);
+    panel(
+        &mut out,
+        0.0,
+        "Full compute time (Kubernetes shape)",
+        "seconds",
+        &time,
+    );
     panel(&mut out, W, "Peak RSS", "MB", &mem);
     let _ = writeln!(
         out,

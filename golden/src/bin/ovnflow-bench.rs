@@ -43,11 +43,11 @@ struct Cli {
     /// Backends per service.
     #[arg(long, default_value_t = 3)]
     backends: u32,
-    /// Runs per size and side [default: 5, --quick 3].
+    /// Runs per size and side [default: 3].
     #[arg(long)]
     runs: Option<u32>,
-    /// Rounds of single changes per run [default: 5].
-    #[arg(long, default_value_t = 5)]
+    /// Rounds of single changes per run.
+    #[arg(long, default_value_t = 3)]
     rounds: u32,
     /// The `ovnflow` binary [default: `ovnflow` next to this program].
     #[arg(long, value_name = "PATH")]
@@ -62,6 +62,12 @@ struct Cli {
     /// Longest wait for one SB update, seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Resident size at which an in-process run is stopped (and reported), GiB.
+    #[arg(long, default_value_t = 6.0)]
+    max_rss_gib: f64,
+    /// Longest an in-process run may take, seconds.
+    #[arg(long, default_value_t = 300)]
+    worker_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -146,16 +152,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         .map(|w| w.spec());
     let cfg = suite::Config {
         workloads,
-        runs: cli.runs.unwrap_or(if cli.quick { 3 } else { 5 }).max(1),
+        runs: cli.runs.unwrap_or(3).max(1),
         rounds: cli.rounds,
         ovnflow,
         worker: me,
         timeout: Duration::from_secs(cli.timeout),
+        max_rss_kb: (cli.max_rss_gib * 1048576.0) as u64,
+        worker_timeout: Duration::from_secs(cli.worker_timeout),
         reference,
     };
-    let out = cli.out.clone().unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench-results"))
-    });
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench-results")));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let command = std::iter::once("ovnflow-bench".to_string())
         .chain(std::env::args().skip(1))
@@ -186,7 +195,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     )?;
     write("scaling.svg", &svg::scaling(&results))?;
     if let Some(readme) = &cli.readme {
-        let text = std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
+        let text =
+            std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
         let new = report::splice_readme(&text, &report::readme_section(&results))
             .map_err(|e| format!("{}: {e}", readme.display()))?;
         std::fs::write(readme, new).map_err(|e| format!("{}: {e}", readme.display()))?;
@@ -197,5 +207,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         out.display()
     ));
     let failed = results.sizes.iter().any(|s| !s.errors.is_empty());
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
