@@ -25,6 +25,9 @@ pub struct Machine {
     pub ovnflow: String,
     /// UTC time of the run (`date -u`).
     pub date: String,
+    /// The 1-minute load average when the run started (other work on the
+    /// machine shows here).
+    pub load: f64,
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> String {
@@ -67,6 +70,10 @@ impl Machine {
             ovs: first_line("ovsdb-server", &["--version"]),
             ovnflow: first_line("git", &["-C", repo, "describe", "--always", "--dirty"]),
             date: first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            load: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| l.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0.0),
         }
     }
 }

@@ -362,7 +362,7 @@ pub fn target_counts(r: &Results) -> (usize, usize) {
 pub fn header(r: &Results) -> String {
     let m = &r.machine;
     format!(
-        "Measured {} on {} cores ({}), {:.0} GiB RAM, {}; {}, {}; ovnflow {}. \
+        "Measured {} on {} cores ({}), {:.0} GiB RAM, {} (load average {:.1} at the start); {}, {}; ovnflow {}. \
          Each number is the median of {} runs (min–max in brackets); single changes: \
          {} rounds of each kind per run, median over all of them. {}. \
          Command: `{}` ({:.0} s).\n",
@@ -371,6 +371,7 @@ pub fn header(r: &Results) -> String {
         m.cpu,
         m.ram_gib,
         m.kernel,
+        m.load,
         m.ovn,
         m.ovs,
         m.ovnflow,
@@ -467,6 +468,11 @@ pub fn readme_section(r: &Results) -> String {
             s.workload.name
         );
         t.push_str(&size_table(s, true));
+    }
+    for s in &r.sizes {
+        for e in &s.errors {
+            let _ = writeln!(t, "\n- {}: {}", s.workload.name, e.replace('\n', " "));
+        }
     }
     t.push_str("\nFull tables, method and the scaling plot: [`golden/bench-results/latest.md`](golden/bench-results/latest.md), [`scaling.svg`](golden/bench-results/scaling.svg).\n");
     t

@@ -351,7 +351,11 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
             } else {
                 "release"
             },
-            cfg.ovnflow.display()
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .and_then(|repo| cfg.ovnflow.strip_prefix(repo).ok())
+                .unwrap_or(&cfg.ovnflow)
+                .display()
         ),
         reference: cfg.reference.clone(),
         sizes,

@@ -265,6 +265,24 @@ pub fn scaling(r: &Results) -> String {
             r.machine.ovnflow, r.machine.ovn, r.machine.cores, r.machine.ram_gib
         ))
     );
+    let unfinished: Vec<String> = r
+        .sizes
+        .iter()
+        .filter(|s| s.inproc.is_empty() && !s.errors.is_empty())
+        .map(|s| format!("{} ({} pods)", s.workload.name, s.workload.pods()))
+        .collect();
+    if !unfinished.is_empty() {
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{}" font-size="10" text-anchor="middle" fill="#a00">{}</text>"##,
+            W,
+            H + 2.0,
+            esc(&format!(
+                "not plotted, did not finish: {}",
+                unfinished.join(", ")
+            ))
+        );
+    }
     out.push_str("</svg>\n");
     out
 }
