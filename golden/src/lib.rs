@@ -4,13 +4,14 @@
 //! real northd; the canonical SB text form both are compared in; and
 //! deterministic NB generators for the corpus and the benchmarks.
 //!
-//! Modules: [`gen`] (generated topologies), [`canon`] (canonical SB text),
+//! Modules: [`bench`] (the benchmark suite against real northd), [`gen`] (generated topologies), [`canon`] (canonical SB text),
 //! [`corpus`] (the checked-in entries), [`history`] (an NB `.db` history as
 //! replayable transactions), [`oracle`] (private real daemons), [`regen`]
 //! (running northd on an entry), [`status`] (per-section comparison and the
 //! checked-in status).
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod canon;
 pub mod corpus;
 pub mod gen;

@@ -168,15 +168,45 @@ impl Oracle {
 
     /// Starts ovn-northd against the two databases.
     pub fn start_northd(&mut self) -> Result<()> {
-        let args = vec![
+        self.start_daemon(Path::new("ovn-northd"), &[], "northd")
+            .map(drop)
+    }
+
+    /// Starts a northd-compatible daemon: `program` with `pre_args` (e.g.
+    /// `ovnflow` and `["northd"]`) and ovn-northd's flags pointing at the
+    /// two databases, its pid file, control socket and log named `name.*`
+    /// in the private directory. Returns its process id (it runs in the
+    /// foreground, so this is the daemon itself; killed on drop).
+    pub fn start_daemon(&mut self, program: &Path, pre_args: &[&str], name: &str) -> Result<u32> {
+        let mut args: Vec<String> = pre_args.iter().map(|a| a.to_string()).collect();
+        args.extend([
             "--no-chdir".to_string(),
-            format!("--pidfile={}", self.path("northd.pid")),
-            format!("--unixctl={}", self.path("northd.ctl")),
-            format!("--log-file={}", self.path("northd.log")),
-            format!("--ovnnb-db=unix:{}", self.path("nb.sock")),
-            format!("--ovnsb-db=unix:{}", self.path("sb.sock")),
-        ];
-        self.spawn("ovn-northd", &args)
+            format!("--pidfile={}", self.path(&format!("{name}.pid"))),
+            format!("--unixctl={}", self.path(&format!("{name}.ctl"))),
+            format!("--log-file={}", self.path(&format!("{name}.log"))),
+            format!("--ovnnb-db={}", self.nb_remote()),
+            format!("--ovnsb-db={}", self.sb_remote()),
+        ]);
+        let child = self
+            .cmd(&program.display().to_string())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| OracleError(format!("cannot start {}: {e}", program.display())))?;
+        let pid = child.id();
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// The NB server's remote, `unix:…/nb.sock`.
+    pub fn nb_remote(&self) -> String {
+        format!("unix:{}", self.path("nb.sock"))
+    }
+
+    /// The SB server's remote, `unix:…/sb.sock`.
+    pub fn sb_remote(&self) -> String {
+        format!("unix:{}", self.path("sb.sock"))
     }
 
     /// Runs `ovn-nbctl LINE` (LINE in shell syntax, so `$(…)` works; the NB

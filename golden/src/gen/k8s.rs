@@ -23,7 +23,10 @@ pub struct K8sShape {
 }
 
 /// A deterministic row UUID: `kind` (one hex digit) and a serial number.
-fn uuid(kind: u32, n: u32) -> String {
+/// Kinds: 1 load balancer, 2 load balancer group, 3 pod port, 4 router
+/// port, 5 switch-to-router port, 6 node switch, 7 cluster router,
+/// 8 address set, 9 ACL, 10 port group, 11 `NB_Global`.
+pub fn uuid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-8000-{n:012x}")
 }
 
@@ -54,6 +57,28 @@ fn pod_mac(node: u32, pod: u32) -> String {
     )
 }
 
+/// Service `s`: its VIP (`ip:port`) and backends (`ip:port`), pods picked
+/// round-robin over the whole cluster.
+pub fn service(shape: &K8sShape, s: u32) -> (String, Vec<String>) {
+    let total_pods = shape.nodes * shape.pods_per_node;
+    let vip = format!("{}:80", ipv4((10 << 24) + (96 << 16) + s + 1));
+    let mut backends: Vec<String> = Vec::new();
+    for b in 0..shape.backends {
+        if total_pods == 0 {
+            break;
+        }
+        let p = (s * shape.backends + b) % total_pods;
+        let ep = format!(
+            "{}:8080",
+            pod_ip(p / shape.pods_per_node, p % shape.pods_per_node)
+        );
+        if !backends.contains(&ep) {
+            backends.push(ep);
+        }
+    }
+    (vip, backends)
+}
+
 /// The NB as a transact params array (`["OVN_Northbound", op, …]`) with an
 /// explicit UUID for every row. Children are inserted before the rows that
 /// refer to them, so the file behaves the same in ovsdb-server and in
@@ -64,21 +89,7 @@ pub fn k8s(shape: &K8sShape) -> Value {
     // Load balancers and their group.
     let mut lbs = Vec::new();
     for s in 0..shape.services {
-        let vip = format!("{}:80", ipv4((10 << 24) + (96 << 16) + s + 1));
-        let mut backends: Vec<String> = Vec::new();
-        for b in 0..shape.backends {
-            if total_pods == 0 {
-                break;
-            }
-            let p = (s * shape.backends + b) % total_pods;
-            let ep = format!(
-                "{}:8080",
-                pod_ip(p / shape.pods_per_node, p % shape.pods_per_node)
-            );
-            if !backends.contains(&ep) {
-                backends.push(ep);
-            }
-        }
+        let (vip, backends) = service(shape, s);
         let u = uuid(1, s);
         ops.push(json!({"op": "insert", "table": "Load_Balancer", "uuid": u, "row": {
             "name": format!("Service_default/svc{s}_TCP_cluster"), "protocol": "tcp",

@@ -1,0 +1,310 @@
+//! The end-to-end measures: a northd-compatible daemon (real ovn-northd
+//! 23.03, or `ovnflow northd`) between private NB and SB ovsdb-servers,
+//! timed from sending an NB transaction to the SB update that carries the
+//! transaction's `nb_cfg`.
+//!
+//! Every NB transaction the suite sends also increments `NB_Global.nb_cfg`.
+//! ovn-northd copies it to `SB_Global.nb_cfg` in the same SB transaction as
+//! the flows the change caused (`update_sequence_numbers()` in
+//! northd/ovn-northd.c), and so does `ovnflow northd`; the suite monitors
+//! `SB_Global` and stops the clock when that SB transaction's update
+//! arrives. The times therefore include the NB ovsdb-server commit, the
+//! daemon's compute, its SB transaction and the SB ovsdb-server commit, and
+//! the monitor notification (the same for both daemons).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ovsdb::client::{Connection, Notification, Options as ClientOptions};
+use ovsdb::remote::Remote;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::changes::{self, ChangeKind};
+use super::memory;
+use crate::gen::{k8s, K8sShape};
+use crate::oracle::Oracle;
+
+/// Which daemon computes the SB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    /// Real `ovn-northd` (from PATH).
+    Northd,
+    /// `ovnflow northd`, the given `ovnflow` binary.
+    Ovnflow(PathBuf),
+}
+
+impl Daemon {
+    /// The name printed in tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Daemon::Northd => "ovn-northd",
+            Daemon::Ovnflow(_) => "ovnflow northd",
+        }
+    }
+}
+
+/// What one end-to-end run measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct E2eRun {
+    /// Seconds from starting the daemon to its first SB commit (empty NB).
+    pub ready_s: f64,
+    /// Seconds from sending the whole NB to its commit reply (NB
+    /// ovsdb-server alone; part of `full_s`).
+    pub nb_commit_s: f64,
+    /// Seconds from sending the whole NB to the SB transaction that
+    /// carries it.
+    pub full_s: f64,
+    /// The daemon's peak RSS (kB) after the full compute.
+    pub rss_full_kb: u64,
+    /// The daemon's peak RSS (kB) at the end of the run (after the changes).
+    pub rss_end_kb: u64,
+    /// SB `Logical_Flow` rows after the full compute.
+    pub lflows: usize,
+    /// Single changes: kind and seconds from sending to the SB update.
+    pub changes: Vec<(ChangeKind, f64)>,
+}
+
+/// The connections of one run and the `nb_cfg` the next change carries.
+struct Session {
+    rt: tokio::runtime::Runtime,
+    nb: Connection,
+    sb: Connection,
+    sb_updates: UnboundedReceiver<Notification>,
+    /// The highest `SB_Global.nb_cfg` seen so far.
+    sb_cfg: i64,
+    nb_cfg: i64,
+    timeout: Duration,
+}
+
+fn bump_cfg() -> Value {
+    json!({"op": "mutate", "table": "NB_Global", "where": [], "mutations": [["nb_cfg", "+=", 1]]})
+}
+
+/// The largest `SB_Global.nb_cfg` in a monitor (v1) update or initial reply.
+fn cfg_in(update: &Value) -> Option<i64> {
+    update
+        .get("SB_Global")?
+        .as_object()?
+        .values()
+        .filter_map(|row| row.get("new")?.get("nb_cfg")?.as_i64())
+        .max()
+}
+
+impl Session {
+    fn connect(oracle: &Oracle, timeout: Duration) -> Result<Session, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        let opts = ClientOptions {
+            inactivity_probe: None,
+            ..ClientOptions::default()
+        };
+        let connect = |remote: String| {
+            let r = Remote::parse(&remote).map_err(|e| e.to_string());
+            let opts = opts.clone();
+            async move {
+                Connection::connect(&r?, &opts)
+                    .await
+                    .map_err(|e| format!("{remote}: {e}"))
+            }
+        };
+        let (nb, sb, sb_updates, initial) = rt.block_on(async {
+            let (nb, _) = connect(oracle.nb_remote()).await?;
+            let (sb, notes) = connect(oracle.sb_remote()).await?;
+            let initial = sb
+                .request(
+                    "monitor",
+                    json!(["OVN_Southbound", "bench", {"SB_Global": {"columns": ["nb_cfg"]}}]),
+                )
+                .await
+                .map_err(|e| format!("SB monitor: {e}"))?;
+            Ok::<_, String>((nb, sb, notes, initial))
+        })?;
+        Ok(Session {
+            rt,
+            nb,
+            sb,
+            sb_updates,
+            sb_cfg: cfg_in(&initial).unwrap_or(0),
+            nb_cfg: 0,
+            timeout,
+        })
+    }
+
+    /// Sends `ops` plus an `nb_cfg` increment; returns the seconds to the
+    /// NB commit reply and to the SB update carrying the new `nb_cfg`.
+    fn commit(&mut self, mut ops: Vec<Value>, what: &str) -> Result<(f64, f64), String> {
+        ops.push(bump_cfg());
+        self.nb_cfg += 1;
+        let target = self.nb_cfg;
+        let timeout = self.timeout;
+        let Session {
+            rt,
+            nb,
+            sb_updates,
+            sb_cfg,
+            ..
+        } = self;
+        let start = Instant::now();
+        let (committed, applied) = rt.block_on(async {
+            let commit = async {
+                let r = nb.transact_checked("OVN_Northbound", ops).await;
+                (r, start.elapsed())
+            };
+            let wait = async {
+                while *sb_cfg < target {
+                    match sb_updates.recv().await {
+                        Some(n) if n.method == "update" => {
+                            if let Some(c) = n.params.get(1).and_then(cfg_in) {
+                                *sb_cfg = (*sb_cfg).max(c);
+                            }
+                        }
+                        Some(_) => {}
+                        None => return Err("the SB connection closed".to_string()),
+                    }
+                }
+                Ok(start.elapsed())
+            };
+            tokio::join!(commit, tokio::time::timeout(timeout, wait))
+        });
+        let nb_s = match committed {
+            (Ok(_), t) => t.as_secs_f64(),
+            (Err(e), _) => return Err(format!("{what}: NB transaction failed: {e}")),
+        };
+        match applied {
+            Ok(Ok(t)) => Ok((nb_s, t.as_secs_f64())),
+            Ok(Err(e)) => Err(format!("{what}: {e}")),
+            Err(_) => Err(format!(
+                "{what}: SB_Global.nb_cfg did not reach {target} within {timeout:?}"
+            )),
+        }
+    }
+
+    /// Sends `ops` plus an `nb_cfg` increment without waiting for the SB.
+    fn send(&mut self, mut ops: Vec<Value>, what: &str) -> Result<(), String> {
+        ops.push(bump_cfg());
+        self.nb_cfg += 1;
+        self.rt
+            .block_on(self.nb.transact_checked("OVN_Northbound", ops))
+            .map(drop)
+            .map_err(|e| format!("{what}: NB transaction failed: {e}"))
+    }
+
+    /// Waits (without sending anything) until the SB holds `nb_cfg`.
+    fn wait_cfg(&mut self, target: i64) -> Result<f64, String> {
+        let start = Instant::now();
+        let Session {
+            rt,
+            sb_updates,
+            sb_cfg,
+            timeout,
+            ..
+        } = self;
+        let wait = async {
+            while *sb_cfg < target {
+                match sb_updates.recv().await {
+                    Some(n) if n.method == "update" => {
+                        if let Some(c) = n.params.get(1).and_then(cfg_in) {
+                            *sb_cfg = (*sb_cfg).max(c);
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err("the SB connection closed".to_string()),
+                }
+            }
+            Ok(())
+        };
+        let timeout = *timeout;
+        rt.block_on(async { tokio::time::timeout(timeout, wait).await })
+            .map_err(|_| format!("SB_Global.nb_cfg did not reach {target} within {timeout:?}"))??;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    fn count_lflows(&self) -> Result<usize, String> {
+        let r = self
+            .rt
+            .block_on(self.sb.transact_checked(
+                "OVN_Southbound",
+                vec![json!({"op": "select", "table": "Logical_Flow", "where": [], "columns": ["_uuid"]})],
+            ))
+            .map_err(|e| format!("counting SB Logical_Flow: {e}"))?;
+        Ok(r.first()
+            .and_then(|r| r.get("rows"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len))
+    }
+}
+
+/// The last lines of a daemon's log, for error messages.
+fn log_tail(dir: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// One run: fresh databases, the daemon, the whole NB of `shape` in one
+/// transaction, then `rounds` rounds of single changes.
+pub fn run_once(
+    daemon: &Daemon,
+    shape: &K8sShape,
+    rounds: u32,
+    timeout: Duration,
+) -> Result<E2eRun, String> {
+    let mut oracle = Oracle::start().map_err(|e| e.to_string())?;
+    let mut session = Session::connect(&oracle, timeout)?;
+    // NB_Global first, alone (nb_cfg 1): the daemon is ready once the SB
+    // holds it. Everything else is the full-compute transaction.
+    let mut ops: Vec<Value> = match k8s(shape) {
+        Value::Array(a) => a.into_iter().skip(1).collect(),
+        _ => return Err("generator: not a transact array".into()),
+    };
+    let global = ops
+        .iter()
+        .position(|op| op["table"] == "NB_Global")
+        .map(|i| ops.remove(i))
+        .ok_or("generator: no NB_Global row")?;
+    session.send(vec![global], "NB_Global")?;
+    let name = "daemon";
+    let pid = match daemon {
+        Daemon::Northd => oracle.start_daemon(Path::new("ovn-northd"), &[], name),
+        Daemon::Ovnflow(bin) => oracle.start_daemon(bin, &["northd"], name),
+    }
+    .map_err(|e| e.to_string())?;
+    let with_log = |e: String, oracle: &Oracle| {
+        format!("{}: {e}\n{}", daemon.label(), log_tail(oracle.dir(), name))
+    };
+    let ready_s = session.wait_cfg(1).map_err(|e| with_log(e, &oracle))?;
+    let (nb_commit_s, full_s) = session
+        .commit(ops, "full NB")
+        .map_err(|e| with_log(e, &oracle))?;
+    let pid = pid.to_string();
+    let rss_full_kb = memory::peak_rss_kb(&pid)?;
+    let lflows = session.count_lflows()?;
+    let mut measured = Vec::new();
+    if rounds > 0 {
+        changes::check_shape(shape)?;
+    }
+    for round in 0..rounds.min(changes::MAX_ROUNDS) {
+        for kind in ChangeKind::ALL {
+            let (_, s) = session
+                .commit(changes::ops(shape, kind, round), kind.label())
+                .map_err(|e| with_log(e, &oracle))?;
+            measured.push((kind, s));
+        }
+    }
+    let rss_end_kb = memory::peak_rss_kb(&pid)?;
+    drop(session);
+    drop(oracle);
+    Ok(E2eRun {
+        ready_s,
+        nb_commit_s,
+        full_s,
+        rss_full_kb,
+        rss_end_kb,
+        lflows,
+        changes: measured,
+    })
+}

@@ -1,0 +1,100 @@
+//! The in-process measures: the ovnflow compiler as a library, with no
+//! database server in the way. Each run happens in a fresh worker process
+//! (`ovnflow-bench worker`) so that its peak RSS is its own.
+
+use std::time::Instant;
+
+use ovnflow_compiler::{Compiler, Options};
+use serde::{Deserialize, Serialize};
+
+use super::changes::{self, ChangeKind};
+use super::memory;
+use crate::gen::{k8s, K8sShape};
+
+/// What one in-process run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InprocRun {
+    /// Size of the NB transact JSON (bytes).
+    pub nb_bytes: usize,
+    /// NB rows.
+    pub nb_rows: usize,
+    /// Seconds to execute the NB transaction on an empty in-memory
+    /// database (`ovsdb::transact_file`), not part of the compile.
+    pub nb_load_s: f64,
+    /// Peak RSS (kB) up to the end of the NB load (JSON + database).
+    pub rss_load_kb: u64,
+    /// Seconds of `Compiler::compile_database` (NB rows → complete SB).
+    pub compile_s: f64,
+    /// Peak RSS (kB) from the end of the NB load to the end of the
+    /// compile (the peak is reset after the load; the NB database stays
+    /// resident, the JSON is freed).
+    pub rss_compile_kb: u64,
+    /// SB rows the compile produced.
+    pub sb_rows: usize,
+    /// SB `Logical_Flow` rows.
+    pub lflows: usize,
+    /// Single changes: kind, seconds of `Compiler::apply` (NB row changes
+    /// → SB delta), SB rows changed.
+    pub changes: Vec<(ChangeKind, f64, usize)>,
+}
+
+/// One run: build the NB of `shape`, compile it, then apply `rounds`
+/// rounds of single changes.
+pub fn run_once(shape: &K8sShape, rounds: u32) -> Result<InprocRun, String> {
+    let json = k8s(shape);
+    let nb_bytes = json.to_string().len();
+    let t = Instant::now();
+    let mut db =
+        ovsdb::transact_file::apply_transact_json(&json, "k8s").map_err(|e| e.to_string())?;
+    let nb_load_s = t.elapsed().as_secs_f64();
+    drop(json);
+    let rss_load_kb = memory::peak_rss_kb("self")?;
+    memory::reset_peak()?;
+    let t = Instant::now();
+    let mut compiler =
+        Compiler::compile_database(&db, Options::default()).map_err(|e| e.to_string())?;
+    let compile_s = t.elapsed().as_secs_f64();
+    let rss_compile_kb = memory::peak_rss_kb("self")?;
+    let sb_rows = compiler.sb_records().count();
+    let lflows = compiler
+        .sb_records()
+        .filter(|r| r.table() == "Logical_Flow")
+        .count();
+    let mut measured = Vec::new();
+    if rounds > 0 {
+        changes::check_shape(shape)?;
+    }
+    for round in 0..rounds.min(changes::MAX_ROUNDS) {
+        for kind in ChangeKind::ALL {
+            let ops = changes::ops(shape, kind, round);
+            let out = ovsdb::txn::transact(&mut db, &ops, &ovsdb::txn::TxnContext::default());
+            if let Some(e) = out.error {
+                return Err(format!(
+                    "{} (round {round}): NB rejected it: {e}",
+                    kind.label()
+                ));
+            }
+            let t = Instant::now();
+            let delta = compiler.apply(out.changes).map_err(|e| e.to_string())?;
+            let s = t.elapsed().as_secs_f64();
+            if delta.is_empty() {
+                return Err(format!(
+                    "{} (round {round}): the compiler changed nothing in the SB",
+                    kind.label()
+                ));
+            }
+            measured.push((kind, s, delta.changes.len()));
+        }
+    }
+    Ok(InprocRun {
+        nb_bytes,
+        nb_rows: db.len(),
+        nb_load_s,
+        rss_load_kb,
+        compile_s,
+        rss_compile_kb,
+        sb_rows,
+        lflows,
+        changes: measured,
+    })
+}
