@@ -418,7 +418,15 @@ pub fn markdown(r: &Results) -> String {
     if let Some(name) = &r.reference {
         let _ = writeln!(
             t,
-            "\nTargets (issue 7) are judged at the reference size `{name}`: {pass} of {all} pass."
+            "\nTargets (issue 7) are judged at the reference size `{name}`: {pass} of {all} pass.{}",
+            if name == super::suite::TARGET_SIZE {
+                String::new()
+            } else {
+                format!(
+                    " The targets are stated for `{}`, which this run did not include.",
+                    super::suite::TARGET_SIZE
+                )
+            }
         );
     }
     for s in &r.sizes {

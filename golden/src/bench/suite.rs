@@ -16,6 +16,9 @@ use super::machine::Machine;
 use super::memory;
 use crate::gen::K8sShape;
 
+/// The size issue 7's targets are stated for.
+pub const TARGET_SIZE: &str = "100x100/1000/500";
+
 /// One workload size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workload {

@@ -20,8 +20,6 @@ const FULL_E2E: &[&str] = &["10x100/100/50", "30x100/300/150", "100x100/1000/500
 /// Larger sizes measured in process only.
 const FULL_INPROC: &[&str] = &["1000x100/10000/5000"];
 const QUICK_E2E: &[&str] = &["5x20/20/10", "20x50/200/100"];
-/// The size issue 7's targets are stated for.
-const REFERENCE: &str = "100x100/1000/500";
 
 #[derive(Parser)]
 #[command(
@@ -147,7 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     // judges them at its largest end-to-end size, and says so.
     let reference = workloads
         .iter()
-        .find(|w| w.e2e && w.spec() == REFERENCE)
+        .find(|w| w.e2e && w.spec() == suite::TARGET_SIZE)
         .or_else(|| workloads.iter().rev().find(|w| w.e2e))
         .map(|w| w.spec());
     let cfg = suite::Config {
