@@ -11,7 +11,11 @@ use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
 pub mod lb;
+pub mod meter;
+pub mod qos;
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
+pub use meter::{Meter, MeterBand};
+pub use qos::{Qos, SwitchQos};
 
 /// A change to one NB row, as the OVSDB layer (replicas, files) reports it.
 pub use ovsdb::db::RowChange;
@@ -459,6 +463,14 @@ pub enum NbRecord {
     Policy(Policy),
     /// A router's policy ([`RouterRef`]).
     RouterPolicy(RouterRef),
+    /// A [`Qos`] rule.
+    Qos(Qos),
+    /// A switch's QoS rule ([`SwitchQos`]).
+    SwitchQos(SwitchQos),
+    /// A [`Meter`].
+    Meter(Meter),
+    /// A [`MeterBand`].
+    MeterBand(MeterBand),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -476,6 +488,9 @@ pub const NB_TABLES: &[&str] = &[
     "Logical_Router_Port",
     "Logical_Router_Static_Route",
     "Logical_Router_Policy",
+    "QoS",
+    "Meter",
+    "Meter_Band",
 ];
 
 struct Reader<'a> {
@@ -640,6 +655,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
                 out.push(NbRecord::SwitchDns(SwitchDns { ls: uuid, dns }));
             }
             out.extend(lb::switch_refs(&r, uuid)?);
+            out.extend(qos::switch_refs(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -763,6 +779,8 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
+        "QoS" => Ok(vec![qos::record(&r)?]),
+        "Meter" | "Meter_Band" => meter::records(&r),
         _ => Ok(Vec::new()),
     }
 }

@@ -6,8 +6,10 @@ mod acl;
 mod datapath;
 mod lb;
 mod lflow;
+mod meter;
 mod multicast;
 mod port_binding;
+mod qos;
 mod router;
 
 use ovsdb::Uuid;
@@ -121,9 +123,12 @@ pub(crate) fn render<'s>(
                 _ => None,
             }),
         );
+    let qos_flows = qos::render_qos(nb.clone());
     let nb_for_routers = nb.clone();
     let ports0_for_routers = ports0.clone();
-    let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
+    let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
+    let meters = meter::render_meters(nb.clone());
+    acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
     let (dp_keys, datapath_rows) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
     let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
@@ -268,7 +273,7 @@ pub(crate) fn render<'s>(
         sw_ctx,
         ports,
         acls,
-        router_flows.concat(lbs.flows),
+        router_flows.concat(lbs.flows).concat(qos_flows),
         lbs.groups,
         dp_keys.clone(),
         dp_order,
@@ -295,6 +300,7 @@ pub(crate) fn render<'s>(
         .concat(dns_rows)
         .concat(group_rows)
         .concat(lbs.rows)
+        .concat(meters.rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)
