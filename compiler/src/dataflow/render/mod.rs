@@ -5,6 +5,7 @@
 mod acl;
 mod datapath;
 mod lb;
+mod lb_health;
 mod lflow;
 mod meter;
 mod multicast;
@@ -131,7 +132,17 @@ pub(crate) fn render<'s>(
     acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
     let (dp_keys, datapath_rows) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
-    let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
+    let health = lb_health::render_health(
+        nb.clone(),
+        ports0.clone(),
+        acl_inputs.svc_monitor_mac.clone(),
+    );
+    let lbs = lb::render_lbs(
+        nb,
+        switches.clone(),
+        dp_keys.clone().map(|(dp, _)| dp),
+        health.info,
+    );
 
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
@@ -273,7 +284,10 @@ pub(crate) fn render<'s>(
         sw_ctx,
         ports,
         acls,
-        router_flows.concat(lbs.flows).concat(qos_flows),
+        router_flows
+            .concat(lbs.flows)
+            .concat(qos_flows)
+            .concat(health.flows),
         lbs.groups,
         dp_keys.clone(),
         dp_order,
@@ -301,6 +315,7 @@ pub(crate) fn render<'s>(
         .concat(group_rows)
         .concat(lbs.rows)
         .concat(meters.rows)
+        .concat(health.rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)
