@@ -11,9 +11,13 @@ use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
 pub mod lb;
+pub mod meter;
 pub mod nat;
+pub mod qos;
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
+pub use meter::{Meter, MeterBand};
 pub use nat::{GatewayChassis, Nat};
+pub use qos::{Qos, SwitchQos};
 
 /// A change to one NB row, as the OVSDB layer (replicas, files) reports it.
 pub use ovsdb::db::RowChange;
@@ -471,6 +475,14 @@ pub enum NbRecord {
     RouterNat(RouterRef),
     /// A [`GatewayChassis`] row.
     GatewayChassis(GatewayChassis),
+    /// A [`Qos`] rule.
+    Qos(Qos),
+    /// A switch's QoS rule ([`SwitchQos`]).
+    SwitchQos(SwitchQos),
+    /// A [`Meter`].
+    Meter(Meter),
+    /// A [`MeterBand`].
+    MeterBand(MeterBand),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -490,6 +502,9 @@ pub const NB_TABLES: &[&str] = &[
     "Logical_Router_Policy",
     "NAT",
     "Gateway_Chassis",
+    "QoS",
+    "Meter",
+    "Meter_Band",
 ];
 
 struct Reader<'a> {
@@ -654,6 +669,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
                 out.push(NbRecord::SwitchDns(SwitchDns { ls: uuid, dns }));
             }
             out.extend(lb::switch_refs(&r, uuid)?);
+            out.extend(qos::switch_refs(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -779,6 +795,8 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
         "NAT" | "Gateway_Chassis" => nat::records(&r),
+        "QoS" => Ok(vec![qos::record(&r)?]),
+        "Meter" | "Meter_Band" => meter::records(&r),
         _ => Ok(Vec::new()),
     }
 }

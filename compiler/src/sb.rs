@@ -40,6 +40,60 @@ pub enum SbRecord {
     Dns(Dns),
     /// A `Load_Balancer` row (one per NB load balancer applied to a switch).
     LoadBalancer(LoadBalancer),
+    /// A `Meter` row.
+    Meter(Meter),
+    /// A `Meter_Band` row.
+    MeterBand(MeterBand),
+    /// A `Service_Monitor` row.
+    ServiceMonitor(ServiceMonitor),
+}
+
+/// SB `Meter` (`sync_meters()`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Meter {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`.
+    pub name: String,
+    /// `unit`.
+    pub unit: String,
+    /// `bands` (`Meter_Band` UUIDs), sorted.
+    pub bands: Vec<Uuid>,
+}
+
+/// SB `Meter_Band`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MeterBand {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `action`.
+    pub action: String,
+    /// `rate`.
+    pub rate: i64,
+    /// `burst_size`.
+    pub burst_size: i64,
+}
+
+/// SB `Service_Monitor` (`ovn_lb_svc_create()`); `status` is
+/// ovn-controller's and left empty.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ServiceMonitor {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `ip`: the backend address.
+    pub ip: String,
+    /// `protocol`: `tcp` or `udp`.
+    pub protocol: String,
+    /// `port`.
+    pub port: u16,
+    /// `logical_port`: the backend's port.
+    pub logical_port: String,
+    /// `src_mac`: `NB_Global:options:svc_monitor_mac`.
+    pub src_mac: String,
+    /// `src_ip`: from the load balancer's `ip_port_mappings`.
+    pub src_ip: String,
+    /// `options`: the health check's, sorted by key.
+    pub options: Vec<(String, String)>,
 }
 
 /// SB `Load_Balancer` (`sync_lbs()`).
@@ -283,6 +337,9 @@ pub const SB_TABLES: &[&str] = &[
     "RBAC_Permission",
     "DNS",
     "Load_Balancer",
+    "Meter",
+    "Meter_Band",
+    "Service_Monitor",
 ];
 
 fn smap(pairs: &[(String, String)]) -> Datum {
@@ -326,6 +383,9 @@ impl SbRecord {
             SbRecord::RbacPermission(_) => "RBAC_Permission",
             SbRecord::Dns(_) => "DNS",
             SbRecord::LoadBalancer(_) => "Load_Balancer",
+            SbRecord::Meter(_) => "Meter",
+            SbRecord::MeterBand(_) => "Meter_Band",
+            SbRecord::ServiceMonitor(_) => "Service_Monitor",
         }
     }
 
@@ -346,6 +406,9 @@ impl SbRecord {
             SbRecord::RbacPermission(r) => r.uuid,
             SbRecord::Dns(r) => r.uuid,
             SbRecord::LoadBalancer(r) => r.uuid,
+            SbRecord::Meter(r) => r.uuid,
+            SbRecord::MeterBand(r) => r.uuid,
+            SbRecord::ServiceMonitor(r) => r.uuid,
         }
     }
 
@@ -472,6 +535,30 @@ impl SbRecord {
                 row.insert("options".into(), smap(&r.options));
                 row.insert("external_ids".into(), smap(&r.external_ids));
                 empty(&mut row, &["datapaths"]);
+            }
+            SbRecord::Meter(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("unit".into(), Datum::scalar(r.unit.as_str()));
+                row.insert("bands".into(), uuids(&r.bands));
+            }
+            SbRecord::MeterBand(r) => {
+                row.insert("action".into(), Datum::scalar(r.action.as_str()));
+                row.insert("rate".into(), Datum::scalar(r.rate));
+                row.insert("burst_size".into(), Datum::scalar(r.burst_size));
+            }
+            SbRecord::ServiceMonitor(r) => {
+                row.insert("ip".into(), Datum::scalar(r.ip.as_str()));
+                row.insert("protocol".into(), Datum::scalar(r.protocol.as_str()));
+                row.insert("port".into(), Datum::scalar(r.port as i64));
+                row.insert(
+                    "logical_port".into(),
+                    Datum::scalar(r.logical_port.as_str()),
+                );
+                row.insert("src_mac".into(), Datum::scalar(r.src_mac.as_str()));
+                row.insert("src_ip".into(), Datum::scalar(r.src_ip.as_str()));
+                row.insert("options".into(), smap(&r.options));
+                row.insert("external_ids".into(), Datum::empty_map());
+                empty(&mut row, &["status"]);
             }
             SbRecord::RbacPermission(r) => {
                 row.insert("table".into(), Datum::scalar(r.table.as_str()));

@@ -9,7 +9,8 @@
 //! group is written with the group expanded). `SB_Global:nb_cfg` (a count
 //! of `--wait` syncs) and `Datapath_Binding:external_ids:logical-switch`
 //! (the NB row UUID, random for `ovn-nbctl` histories) are left out.
-//! Tables without a dedicated form (`Load_Balancer`, `Meter`, `BFD`, …) are
+//! A `Meter` is written with its bands expanded.
+//! Tables without a dedicated form (`Load_Balancer`, `BFD`, …) are
 //! written with every column, references replaced the same way, so that
 //! nothing northd writes is hidden from the comparison.
 
@@ -54,6 +55,8 @@ const DEDICATED: &[&str] = &[
     "DNS",
     "Logical_DP_Group",
     "Logical_Flow",
+    "Meter",
+    "Meter_Band",
 ];
 
 /// Parses `ovsdb-client dump -f json` output (one JSON table per line).
@@ -201,6 +204,32 @@ pub fn canonical(t: &Tables) -> Canon {
     let mut put = |t: &str, s: String| {
         out.insert((t.to_string(), s));
     };
+    // A meter with its bands expanded (`Meter_Band` is not a root table:
+    // it exists only as a meter's band).
+    for r in table("Meter").values() {
+        let mut bands: Vec<String> = get(r, "bands")
+            .iter()
+            .map(|b| match b.as_uuid().and_then(|u| table("Meter_Band").get(&u)) {
+                Some(band) => format!(
+                    "{}/rate={}/burst={}",
+                    scalar(band, "action"),
+                    scalar(band, "rate"),
+                    scalar(band, "burst_size")
+                ),
+                None => "<missing band>".into(),
+            })
+            .collect();
+        bands.sort();
+        put(
+            "Meter",
+            format!(
+                "name={} unit={} bands={}",
+                scalar(r, "name"),
+                scalar(r, "unit"),
+                bands.join(",")
+            ),
+        );
+    }
     for r in table("Datapath_Binding").values() {
         let mut ids = smap(r, "external_ids");
         ids.entry("logical-switch".into())

@@ -45,6 +45,7 @@ pub fn unowned_columns(table: &str) -> &'static [&'static str] {
             "virtual_parent",
         ],
         "IP_Multicast" => &["seq_no"],
+        "Service_Monitor" => &["status"],
         "SB_Global" => &["external_ids", "connections", "ssl"],
         "Logical_Flow" => &["external_ids", "tags"],
         _ => &[],
@@ -286,6 +287,14 @@ impl Reconciler {
             | "HA_Chassis_Group"
             | "Chassis_Template_Var" => s("name"),
             "RBAC_Permission" => s("table"),
+            // `create_or_get_service_mon()` finds its rows by these.
+            "Service_Monitor" => format!(
+                "{} {} {} {}",
+                s("ip"),
+                s("port"),
+                s("protocol"),
+                s("logical_port")
+            ),
             "SB_Global" => String::new(),
             "DNS" => format!("{:?}", col("external_ids").get_str("dns_id")),
             // `sync_lbs()` finds its rows by `external_ids:lb_id`.

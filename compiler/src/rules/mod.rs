@@ -18,6 +18,7 @@ pub mod lb;
 pub mod multicast;
 pub mod port_binding;
 pub mod port_sec;
+pub mod qos;
 pub mod router;
 
 use ovsdb::Uuid;

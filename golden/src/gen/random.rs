@@ -3,7 +3,8 @@
 //! `unknown`), ACLs of every verdict on switches and port groups, address
 //! sets, load balancers on switches (directly and through groups, with and
 //! without ports, tcp/udp, affinity, empty backends), DHCPv4 options, DNS
-//! records, and routers with connected networks, static routes and
+//! records, QoS rules, meters (fair and not) for logged ACLs, load-balancer
+//! health checks, and routers with connected networks, static routes and
 //! policies. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
@@ -60,9 +61,11 @@ impl Rng {
     }
 }
 
-/// A VIF of the topology: its row UUID and IPv4 address.
+/// A VIF of the topology: its row UUID, name, switch and IPv4 address.
 struct Vif {
     uuid: String,
+    name: String,
+    switch: usize,
     ip: String,
 }
 
@@ -127,7 +130,12 @@ pub fn random_topology(seed: u64) -> Value {
                 json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": row}),
             );
             ports.push(u.clone());
-            vifs.push(Vif { uuid: u, ip });
+            vifs.push(Vif {
+                uuid: u,
+                name: format!("vif{s}_{p}"),
+                switch: s,
+                ip,
+            });
         }
         if r.chance(25) {
             let u = r.uuid();
@@ -156,6 +164,25 @@ pub fn random_topology(seed: u64) -> Value {
         );
         as_names.push(name);
     }
+    // Meters (some fair) for logged ACLs.
+    let mut meter_names = Vec::new();
+    for m in 0..r.below(3) {
+        let mut bands = Vec::new();
+        for _ in 0..1 + r.below(2) {
+            let b = r.uuid();
+            let mut row = json!({"action": "drop", "rate": 1 + r.below(1000)});
+            if r.chance(50) {
+                row["burst_size"] = json!(r.below(100));
+            }
+            ops.push(json!({"op": "insert", "table": "Meter_Band", "uuid": b, "row": row}));
+            bands.push(b);
+        }
+        let name = format!("meter{m}");
+        ops.push(json!({"op": "insert", "table": "Meter", "uuid": r.uuid(), "row": {
+            "name": name, "unit": *r.pick(&["kbps", "pktps"]), "bands": uuid_set(&bands),
+            "fair": r.chance(50)}}));
+        meter_names.push(name);
+    }
     let verdicts = [
         "allow",
         "allow-related",
@@ -175,6 +202,9 @@ pub fn random_topology(seed: u64) -> Value {
         if r.chance(20) {
             row["log"] = json!(true);
             row["name"] = json!(format!("acl{}", r.below(100)));
+            if !meter_names.is_empty() && r.chance(60) {
+                row["meter"] = json!(r.pick(&meter_names));
+            }
         }
         ops.push(json!({"op": "insert", "table": "ACL", "uuid": u, "row": row}));
         u
@@ -232,10 +262,31 @@ pub fn random_topology(seed: u64) -> Value {
         if r.chance(20) {
             options.push(("affinity_timeout".to_string(), "60".to_string()));
         }
+        // A health check on a VIP with a port: backends mapped to their
+        // VIF with a source IP of this load balancer's own.
+        let mut health_check = Vec::new();
+        let mut mappings = Vec::new();
+        if vip.contains(':') && r.chance(40) {
+            let hc = r.uuid();
+            let mut hc_options = Vec::new();
+            if r.chance(50) {
+                hc_options.push(("interval".to_string(), "5".to_string()));
+            }
+            ops.push(json!({"op": "insert", "table": "Load_Balancer_Health_Check",
+                "uuid": hc, "row": {"vip": vip, "options": map(&hc_options)}}));
+            health_check.push(hc);
+            for v in vifs.iter().filter(|v| backends.contains(&v.ip)) {
+                if r.chance(80) {
+                    let src = format!("10.{}.0.{}", v.switch, 240 + l);
+                    mappings.push((v.ip.clone(), format!("{}:{src}", v.name)));
+                }
+            }
+        }
         ops.push(
             json!({"op": "insert", "table": "Load_Balancer", "uuid": u, "row": {
             "name": format!("lb{l}"), "protocol": proto, "vips": map(&[(vip, value)]),
-            "options": map(&options)}}),
+            "options": map(&options), "health_check": uuid_set(&health_check),
+            "ip_port_mappings": map(&mappings)}}),
         );
         if r.chance(30) {
             group_lbs.push(u);
@@ -315,8 +366,36 @@ pub fn random_topology(seed: u64) -> Value {
     }
 
     for s in 0..n_sw {
+        // QoS rules: DSCP marks and bandwidth limits.
+        let mut qos = Vec::new();
+        for _ in 0..r.below(3) {
+            let u = r.uuid();
+            let m = match r.below(4) {
+                0 => "ip4".to_string(),
+                1 => "tcp".to_string(),
+                2 => "udp".to_string(),
+                _ => format!("ip4.src == 10.{s}.0.10"),
+            };
+            let mut action = Vec::new();
+            if r.chance(60) {
+                action.push(json!(["dscp", r.below(64)]));
+            }
+            let mut bandwidth = Vec::new();
+            if r.chance(50) {
+                bandwidth.push(json!(["rate", 1 + r.below(10000)]));
+            }
+            if r.chance(30) {
+                bandwidth.push(json!(["burst", 1 + r.below(1000)]));
+            }
+            let dir = *r.pick(&["from-lport", "to-lport"]);
+            ops.push(json!({"op": "insert", "table": "QoS", "uuid": u, "row": {
+                "priority": 100 * (1 + r.below(5)), "direction": dir, "match": m,
+                "action": ["map", action], "bandwidth": ["map", bandwidth]}}));
+            qos.push(u);
+        }
         let mut row = json!({"name": format!("sw{s}"), "ports": uuid_set(&sw_ports[s]),
-            "acls": uuid_set(&sw_acls[s]), "load_balancer": uuid_set(&sw_lbs[s])});
+            "acls": uuid_set(&sw_acls[s]), "load_balancer": uuid_set(&sw_lbs[s]),
+            "qos_rules": uuid_set(&qos)});
         if group_on[s] && !group_lbs.is_empty() {
             row["load_balancer_group"] = json!(["uuid", group]);
         }

@@ -8,7 +8,8 @@ use ovsdb::Uuid;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord, Switch};
-use crate::rules::lb::{switch::lb_flows, vip::ParsedLb};
+use super::lb_health::HealthInfo;
+use crate::rules::lb::{health, switch::lb_flows, vip::ParsedLb};
 use crate::rules::Lflow;
 use crate::sb::{self, SbRecord};
 
@@ -30,6 +31,7 @@ pub(super) fn render_lbs<'s>(
     nb: Coll<'s, NbRecord>,
     switches: Coll<'s, (Uuid, Switch)>,
     bound: Coll<'s, Uuid>,
+    health_info: Coll<'s, (Uuid, HealthInfo)>,
 ) -> LbOutputs<'s> {
     let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
@@ -64,10 +66,27 @@ pub(super) fn render_lbs<'s>(
         .flat_map(|(_, (ls, lb))| (!lb.vips.is_empty()).then_some(ls))
         .distinct_named("lb: switches with VIPs");
 
-    let parsed: Coll<'s, (Uuid, (Uuid, ParsedLb))> = with_lb
+    // Health-checked load balancers get their checks and monitored
+    // backends attached.
+    let checked = with_lb
         .clone()
-        .map(|(lb_uuid, (ls, lb))| (lb_uuid, (ls, ParsedLb::new(&lb))));
-    let flows = parsed.flat_map(|(_, (ls, lb))| lb_flows(&lb, ls));
+        .join_named("lb: applied x health checks", health_info.clone())
+        .map(|(_, ((ls, lb), (hcs, monitored)))| {
+            let mut p = ParsedLb::new(&lb);
+            health::attach_health_checks(&mut p, lb.protocol.as_deref(), &hcs);
+            health::mark_monitored(&mut p, &monitored);
+            (ls, p)
+        });
+    let unchecked = with_lb
+        .clone()
+        .antijoin_named(
+            "lb: applied without health checks",
+            health_info.map(|(lb, _)| lb),
+        )
+        .map(|(_, (ls, lb))| (ls, ParsedLb::new(&lb)));
+    let flows = checked
+        .concat(unchecked)
+        .flat_map(|(ls, lb)| lb_flows(&lb, ls));
 
     // SB rows: one per load balancer applied to a switch with a datapath,
     // its switches as a datapath group.

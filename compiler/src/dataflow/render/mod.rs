@@ -5,9 +5,12 @@
 mod acl;
 mod datapath;
 mod lb;
+mod lb_health;
 mod lflow;
+mod meter;
 mod multicast;
 mod port_binding;
+mod qos;
 mod router;
 mod router_nat;
 
@@ -125,14 +128,27 @@ pub(crate) fn render<'s>(
                 _ => None,
             }),
         );
+    let qos_flows = qos::render_qos(nb.clone());
     let nb_for_routers = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
-    let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
+    let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
+    let meters = meter::render_meters(nb.clone());
+    acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
     let (dp_keys, datapath_rows) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
-    let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
+    let health = lb_health::render_health(
+        nb.clone(),
+        ports0.clone(),
+        acl_inputs.svc_monitor_mac.clone(),
+    );
+    let lbs = lb::render_lbs(
+        nb,
+        switches.clone(),
+        dp_keys.clone().map(|(dp, _)| dp),
+        health.info,
+    );
 
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
@@ -285,7 +301,10 @@ pub(crate) fn render<'s>(
         sw_ctx,
         ports,
         acls,
-        router_flows.concat(lbs.flows),
+        router_flows
+            .concat(lbs.flows)
+            .concat(qos_flows)
+            .concat(health.flows),
         lbs.groups,
         dp_keys.clone(),
         dp_order,
@@ -313,6 +332,8 @@ pub(crate) fn render<'s>(
         .concat(group_rows)
         .concat(lbs.rows)
         .concat(lb_set_rows)
+        .concat(meters.rows)
+        .concat(health.rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)

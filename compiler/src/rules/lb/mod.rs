@@ -7,6 +7,7 @@
 //! Chassis features are those northd assumes with no chassis registered
 //! (`ct_no_masked_label`: `ct_lb_mark` and `ct_mark.blocked`).
 
+pub mod health;
 pub mod switch;
 pub mod vip;
 

@@ -83,25 +83,40 @@ fn pre_stateful(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
 }
 
 /// `ls_in_lb` priority 120 (VIP with port) or 110: new connections to the
-/// VIP are load balanced to its backends (`build_lb_vip_actions()`); a VIP
-/// without backends drops, or with `options:reject=true` rejects.
+/// VIP are load balanced to its backends (`build_lb_vip_actions()`; only the
+/// monitored ones when the VIP is health checked); a VIP without (live)
+/// backends drops, or with `options:reject=true` rejects.
 fn lb_rule(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
-    let a = if vip.backends.is_empty() && lb.reject {
-        format!(
+    // A health-checked VIP balances to its monitored backends only
+    // (`backend_nb->health_check`), each written `IP:PORT`.
+    let backends = match &vip.health_check {
+        Some(_) => {
+            let active: Vec<String> = vip
+                .backends
+                .iter()
+                .filter(|b| b.monitored)
+                .map(|b| match vip.ipv6 {
+                    true => format!("[{}]:{}", b.ip, b.port.unwrap_or(0)),
+                    false => format!("{}:{}", b.ip, b.port.unwrap_or(0)),
+                })
+                .collect();
+            (!active.is_empty()).then(|| active.join(","))
+        }
+        None => (!vip.backends.is_empty()).then(|| vip.backend_ips.clone()),
+    };
+    let a = match backends {
+        None if lb.reject => format!(
             "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
             Stage::LsOutQosMark.table()
-        )
-    } else if vip.backends.is_empty() {
-        DROP.to_string()
-    } else {
-        let hash = match &lb.selection_fields {
-            Some(f) if !f.is_empty() => format!("; hash_fields=\"{f}\""),
-            _ => String::new(),
-        };
-        format!(
-            "reg0[1] = 0; ct_lb_mark(backends={}{hash});",
-            vip.backend_ips
-        )
+        ),
+        None => DROP.to_string(),
+        Some(backends) => {
+            let hash = match &lb.selection_fields {
+                Some(f) if !f.is_empty() => format!("; hash_fields=\"{f}\""),
+                _ => String::new(),
+            };
+            format!("reg0[1] = 0; ct_lb_mark(backends={backends}{hash});")
+        }
     };
     let mut m = format!("ct.new && {}.dst == {}", vip.ip_match(), vip.ip);
     let mut priority = 110;

@@ -15,6 +15,9 @@ pub struct Backend {
     pub ip: String,
     /// The port (`None` when the VIP has none).
     pub port: Option<u16>,
+    /// A service monitor checks this backend (`backend_nb->health_check`,
+    /// see [`super::health`]).
+    pub monitored: bool,
 }
 
 /// One VIP of a load balancer (`struct ovn_lb_vip` with its
@@ -33,6 +36,9 @@ pub struct Vip {
     pub backends: Vec<Backend>,
     /// The `vips` value as written: `ct_lb_mark(backends=…)` uses it verbatim.
     pub backend_ips: String,
+    /// The options of the `Load_Balancer_Health_Check` naming this VIP
+    /// (`lb_vip_nb->lb_health_check`), see [`super::health`].
+    pub health_check: Option<Vec<(String, String)>>,
 }
 
 impl Vip {
@@ -214,6 +220,7 @@ fn parse_vip(key: &str, value: &str) -> Result<Vip, String> {
             Some((b, bport)) => backends.push(Backend {
                 ip: b.to_string(),
                 port: bport,
+                monitored: false,
             }),
         }
     }
@@ -227,6 +234,7 @@ fn parse_vip(key: &str, value: &str) -> Result<Vip, String> {
         port,
         backends,
         backend_ips: value.to_string(),
+        health_check: None,
     })
 }
 

@@ -1,0 +1,117 @@
+//! Rendering of `rules::lb::health`: each load balancer's health checks,
+//! the backends they monitor (mapped to enabled switch ports), the SB
+//! `Service_Monitor` rows (`build_lb_svcs()`) and the ARP/ND responders for
+//! the monitors' source addresses. Every NB load balancer counts, also one
+//! on no switch, as in northd.
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named};
+use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbRecord};
+use crate::rules::lb::health::{self, MappedBackend};
+use crate::rules::lb::vip::ParsedLb;
+use crate::rules::Lflow;
+use crate::sb::SbRecord;
+
+/// A load balancer's health checks (in `health_check` order) and its
+/// monitored backends `(vip, backend)`, sorted. Key: load balancer UUID.
+pub(super) type HealthInfo = (Vec<LbHealthCheck>, Vec<(usize, usize)>);
+
+/// What health checks contribute to the rest of the dataflow.
+pub(super) struct HealthOutputs<'s> {
+    /// Per load balancer with health checks.
+    pub info: Coll<'s, (Uuid, HealthInfo)>,
+    /// ARP/ND responder flows.
+    pub flows: Coll<'s, Lflow>,
+    /// SB `Service_Monitor` rows.
+    pub rows: Coll<'s, SbRecord>,
+}
+
+/// `ports` are the switch ports with their switch `(ls, lsp)`; `svc_mac`
+/// is `NB_Global:options:svc_monitor_mac` (nothing is monitored without
+/// it: northd would pick a random one).
+pub(super) fn render_health<'s>(
+    nb: Coll<'s, NbRecord>,
+    ports: Coll<'s, (Uuid, Lsp)>,
+    svc_mac: Coll<'s, String>,
+) -> HealthOutputs<'s> {
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
+        NbRecord::LoadBalancer(lb) if !lb.health_check.is_empty() => Some((lb.uuid, lb)),
+        _ => None,
+    });
+    let hc_rows: Coll<'s, (Uuid, LbHealthCheck)> = nb.flat_map(|r| match r {
+        NbRecord::LbHealthCheck(h) => Some((h.uuid, h)),
+        _ => None,
+    });
+    let lb_hcs: Coll<'s, (Uuid, Vec<LbHealthCheck>)> = lbs
+        .clone()
+        .flat_map(|(lb, row)| {
+            row.health_check
+                .into_iter()
+                .enumerate()
+                .map(move |(i, h)| (h, (lb, i)))
+        })
+        .join_named("lb health: references x checks", hc_rows)
+        .map(|(_, ((lb, i), h))| (lb, (i, h)))
+        .group_named("lb health: checks per lb", |_, vals, out| {
+            let mut v: Vec<(usize, LbHealthCheck)> =
+                vals.iter().map(|(x, _)| (*x).clone()).collect();
+            v.sort();
+            out.push((v.into_iter().map(|(_, h)| h).collect::<Vec<_>>(), 1));
+        });
+    let mapped: Coll<'s, (String, MappedBackend)> = lbs
+        .join_named("lb health: lbs x checks", lb_hcs.clone())
+        .flat_map(|(_, (row, hcs))| {
+            let mut p = ParsedLb::new(&row);
+            health::attach_health_checks(&mut p, row.protocol.as_deref(), &hcs);
+            health::mapped_backends(&p, &row)
+                .into_iter()
+                .map(|m| (m.logical_port.clone(), m))
+        });
+    // (mapped backend, (switch, port enabled)) for mappings to switch ports.
+    let found = mapped
+        .join_named(
+            "lb health: mappings x ports",
+            ports.map(|(ls, p)| (p.name.clone(), (ls, p.is_enabled()))),
+        )
+        .map(|(_, (m, (ls, enabled)))| ((), (m, ls, enabled)))
+        .join_named(
+            "lb health: x svc_monitor_mac",
+            svc_mac.map(|m| ((), m)),
+        )
+        .map(|((), ((m, ls, enabled), mac))| (m, ls, enabled, mac));
+    let flows = found
+        .clone()
+        .map(|(m, ls, _, mac)| health::arp_nd_responder(ls, &m, &mac));
+    let monitored = found.filter(|(_, _, enabled, _)| *enabled);
+    let rows = monitored
+        .clone()
+        .map(|(m, _, _, mac)| {
+            let row = health::service_monitor(&m, &mac);
+            (row.uuid, row)
+        })
+        .group_named("lb health: one monitor per backend", |_, vals, out| {
+            if let Some((row, _)) = vals.first() {
+                out.push(((*row).clone(), 1));
+            }
+        })
+        .map(|(_, row)| SbRecord::ServiceMonitor(row));
+    let marks = monitored
+        .map(|(m, _, _, _)| (m.lb, (m.vip, m.backend)))
+        .group_named("lb health: monitored backends", |_, vals, out| {
+            let v: Vec<(usize, usize)> = vals.iter().map(|(x, _)| **x).collect();
+            out.push((v, 1));
+        });
+    let with_marks = lb_hcs
+        .clone()
+        .join_named("lb health: checks x monitored", marks.clone())
+        .map(|(lb, (hcs, m))| (lb, (hcs, m)));
+    let without = lb_hcs
+        .antijoin_named("lb health: nothing monitored", marks.map(|(lb, _)| lb))
+        .map(|(lb, hcs)| (lb, (hcs, Vec::new())));
+    HealthOutputs {
+        info: with_marks.concat(without),
+        flows,
+        rows,
+    }
+}

@@ -1,0 +1,22 @@
+//! Rendering of `rules::qos`: each switch's QoS rules joined with their
+//! rows (a reference to a missing row adds nothing).
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named};
+use crate::nb::{NbRecord, Qos};
+use crate::rules::{qos::qos_flows, Lflow};
+
+/// The QoS flows of every switch.
+pub(super) fn render_qos<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, Lflow> {
+    let refs: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+        NbRecord::SwitchQos(q) => Some((q.qos, q.ls)),
+        _ => None,
+    });
+    let rows: Coll<'s, (Uuid, Qos)> = nb.flat_map(|r| match r {
+        NbRecord::Qos(q) => Some((q.uuid, q)),
+        _ => None,
+    });
+    refs.join_named("qos: switch rules x rows", rows)
+        .flat_map(|(_, (ls, q))| qos_flows(ls, &q))
+}
