@@ -242,13 +242,11 @@ fn lb_spec() -> impl Strategy<Value = LbSpec> {
         ],
         0..2,
     );
-    (vips, protocol, options, any::<bool>()).prop_map(|(vips, protocol, options, health)| {
-        LbSpec {
-            vips,
-            protocol,
-            options,
-            health,
-        }
+    (vips, protocol, options, any::<bool>()).prop_map(|(vips, protocol, options, health)| LbSpec {
+        vips,
+        protocol,
+        options,
+        health,
     })
 }
 
@@ -644,18 +642,12 @@ impl Model {
                 mappings.push(("10.0.0.2", format!("{last}:10.0.0.253")));
                 let mut h = Row::new();
                 h.insert("vip".into(), Datum::scalar("10.0.0.100:80"));
-                h.insert(
-                    "options".into(),
-                    Datum::string_map(vec![("interval", "5")]),
-                );
+                h.insert("options".into(), Datum::string_map(vec![("interval", "5")]));
                 out.insert(("Load_Balancer_Health_Check", hc), h);
             }
             r.insert(
                 "health_check".into(),
-                Datum::set(
-                    (spec.health && !names.is_empty())
-                        .then_some(Atom::Uuid(hc)),
-                ),
+                Datum::set((spec.health && !names.is_empty()).then_some(Atom::Uuid(hc))),
             );
             r.insert(
                 "ip_port_mappings".into(),
@@ -665,7 +657,11 @@ impl Model {
         }
         for (u, (_, q)) in &self.qos {
             let mut r = Row::new();
-            let dir = if q.from_lport { "from-lport" } else { "to-lport" };
+            let dir = if q.from_lport {
+                "from-lport"
+            } else {
+                "to-lport"
+            };
             r.insert("direction".into(), Datum::scalar(dir));
             r.insert("priority".into(), Datum::scalar(q.priority));
             r.insert("match".into(), Datum::scalar("ip4"));
@@ -1128,7 +1124,13 @@ fn health_checks_qos_and_meters_follow_edits() {
     step(
         &mut model,
         &mut c,
-        &[Op::SetMeter(0, MeterSpec { fair: false, ..fair })],
+        &[Op::SetMeter(
+            0,
+            MeterSpec {
+                fair: false,
+                ..fair
+            },
+        )],
     );
     assert_eq!(meters(&c), vec!["m1"]);
     step(&mut model, &mut c, &[Op::DelMeter(0)]);
