@@ -21,6 +21,8 @@
 //!   (native DHCPv4/DHCPv6 and DNS included, with SB `DNS`);
 //! - ACLs of switches and port groups, SB `Port_Group` and `Address_Set`
 //!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);
+//! - QoS rules, SB `Meter`/`Meter_Band` (fair meters included), load
+//!   balancer health checks (SB `Service_Monitor`);
 //! - `Logical_DP_Group` sharing of identical flows across datapaths;
 //! - `SB_Global`, `DHCP_Options`, `DHCPv6_Options`, `RBAC_Role`,
 //!   `RBAC_Permission`.

@@ -24,6 +24,27 @@ struct AclSpec {
     action: &'static str,
     priority: i64,
     log: bool,
+    /// Index into [`METER_NAMES`] (none past its end).
+    meter: usize,
+}
+
+/// Meter names ACLs may log through (`m3` never exists).
+const METER_NAMES: &[&str] = &["m1", "m2", "m3"];
+
+#[derive(Clone, Debug)]
+struct QosSpec {
+    from_lport: bool,
+    priority: i64,
+    dscp: Option<i64>,
+    rate: Option<i64>,
+    burst: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+struct MeterSpec {
+    fair: bool,
+    rate: i64,
+    burst: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +52,9 @@ struct LbSpec {
     vips: Vec<(&'static str, &'static str)>,
     protocol: Option<&'static str>,
     options: Vec<(&'static str, &'static str)>,
+    /// A health check on `10.0.0.100:80`, backends mapped to the first and
+    /// last port.
+    health: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +83,14 @@ enum Op {
     DetachLbs(usize),
     AddRouter,
     DelRouter(usize),
+    /// A QoS rule on a switch.
+    AddQos(usize, QosSpec),
+    DelQos(usize),
+    /// Creates or replaces the meter named `METER_NAMES[i]`.
+    SetMeter(usize, MeterSpec),
+    DelMeter(usize),
+    /// NB_Global with `svc_monitor_mac` (health checks need it) or none.
+    SetGlobal(bool),
     /// A router port on a router with one of the network sets.
     AddLrp(usize, usize),
     DelLrp(usize),
@@ -154,13 +186,39 @@ fn acl_spec() -> impl Strategy<Value = AclSpec> {
         "drop",
         "reject",
     ]);
-    (any::<bool>(), action, 0i64..3, any::<bool>()).prop_map(|(from_lport, action, p, log)| {
-        AclSpec {
+    (any::<bool>(), action, 0i64..3, any::<bool>(), 0usize..5).prop_map(
+        |(from_lport, action, p, log, meter)| AclSpec {
             from_lport,
             action,
             priority: p * 100,
             log,
-        }
+            meter,
+        },
+    )
+}
+
+fn qos_spec() -> impl Strategy<Value = QosSpec> {
+    (
+        any::<bool>(),
+        0i64..3,
+        prop::option::of(0i64..64),
+        prop::option::of(1i64..5000),
+        prop::option::of(1i64..500),
+    )
+        .prop_map(|(from_lport, p, dscp, rate, burst)| QosSpec {
+            from_lport,
+            priority: p * 100,
+            dscp,
+            rate,
+            burst,
+        })
+}
+
+fn meter_spec() -> impl Strategy<Value = MeterSpec> {
+    (any::<bool>(), 1i64..1000, 0i64..100).prop_map(|(fair, rate, burst)| MeterSpec {
+        fair,
+        rate,
+        burst,
     })
 }
 
@@ -184,10 +242,11 @@ fn lb_spec() -> impl Strategy<Value = LbSpec> {
         ],
         0..2,
     );
-    (vips, protocol, options).prop_map(|(vips, protocol, options)| LbSpec {
+    (vips, protocol, options, any::<bool>()).prop_map(|(vips, protocol, options, health)| LbSpec {
         vips,
         protocol,
         options,
+        health,
     })
 }
 
@@ -217,6 +276,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::DelRoute),
         2 => ((0usize..4), policy_spec()).prop_map(|(r, x)| Op::AddPolicy(r, x)),
         1 => (0usize..8).prop_map(Op::DelPolicy),
+        2 => ((0usize..8), qos_spec()).prop_map(|(i, q)| Op::AddQos(i, q)),
+        1 => (0usize..8).prop_map(Op::DelQos),
+        2 => ((0usize..2), meter_spec()).prop_map(|(i, m)| Op::SetMeter(i, m)),
+        1 => (0usize..2).prop_map(Op::DelMeter),
+        1 => any::<bool>().prop_map(Op::SetGlobal),
     ]
 }
 
@@ -241,6 +305,12 @@ struct Model {
     policies: BTreeMap<Uuid, (Uuid, PolicySpec)>,
     /// Switch ports of type router: their router port's name.
     router_port_of: BTreeMap<Uuid, String>,
+    /// QoS rules with their switch.
+    qos: BTreeMap<Uuid, (Uuid, QosSpec)>,
+    /// Meters by name index: their UUID and spec.
+    meters: BTreeMap<usize, (Uuid, MeterSpec)>,
+    /// The NB_Global row exists.
+    global: bool,
 }
 
 fn strings(v: &[&str]) -> Datum {
@@ -416,7 +486,30 @@ impl Model {
                     port.1 = spec.clone();
                 }
             }
+            Op::AddQos(i, spec) => {
+                if let Some(ls) = pick(&sw, *i) {
+                    let u = self.fresh();
+                    self.qos.insert(u, (ls, spec.clone()));
+                }
+            }
+            Op::DelQos(i) => {
+                let v: Vec<Uuid> = self.qos.keys().copied().collect();
+                if let Some(x) = pick(&v, *i) {
+                    self.qos.remove(&x);
+                }
+            }
+            Op::SetMeter(i, spec) => {
+                let u = self.fresh();
+                self.meters.insert(*i, (u, spec.clone()));
+            }
+            Op::DelMeter(i) => {
+                self.meters.remove(i);
+            }
+            Op::SetGlobal(on) => self.global = *on,
             Op::ClearAll => {
+                self.qos.clear();
+                self.meters.clear();
+                self.global = false;
                 self.lbs.clear();
                 self.lb_group = None;
                 self.switch_lbs.clear();
@@ -444,6 +537,7 @@ impl Model {
         let (switches, pgs) = (&self.switches, &self.port_groups);
         self.acls
             .retain(|_, (owner, _)| switches.contains_key(owner) || pgs.contains_key(owner));
+        self.qos.retain(|_, (ls, _)| switches.contains_key(ls));
         // Deleting a load balancer removes it from switches and the group
         // (as `ovn-nbctl lb-del` does); a deleted switch's references go.
         let lbs = &self.lbs;
@@ -485,6 +579,8 @@ impl Model {
             r.insert("priority".into(), Datum::scalar(spec.priority));
             r.insert("match".into(), Datum::scalar(m.as_str()));
             r.insert("log".into(), Datum::scalar(spec.log));
+            let meter = METER_NAMES.get(spec.meter).copied();
+            r.insert("meter".into(), Datum::set(meter.map(Atom::from)));
             out.insert(("ACL", *u), r);
         }
         for (u, (name, ports)) in &self.port_groups {
@@ -511,6 +607,15 @@ impl Model {
                 vec![]
             };
             r.insert("other_config".into(), Datum::string_map(oc));
+            r.insert(
+                "qos_rules".into(),
+                Datum::set(
+                    self.qos
+                        .iter()
+                        .filter(|(_, (ls, _))| ls == u)
+                        .map(|(q, _)| Atom::Uuid(*q)),
+                ),
+            );
             let (direct, group) = self.switch_lbs.get(u).cloned().unwrap_or_default();
             r.insert(
                 "load_balancer".into(),
@@ -529,7 +634,71 @@ impl Model {
             r.insert("vips".into(), Datum::string_map(spec.vips.clone()));
             r.insert("protocol".into(), Datum::set(spec.protocol.map(Atom::from)));
             r.insert("options".into(), Datum::string_map(spec.options.clone()));
+            let hc = Uuid::from_u128(u.as_u128() ^ (1 << 64));
+            let names: Vec<&str> = self.ports.values().map(|(n, _)| n.as_str()).collect();
+            let mut mappings = Vec::new();
+            if let (true, Some(first), Some(last)) = (spec.health, names.first(), names.last()) {
+                mappings.push(("10.0.0.1", format!("{first}:10.0.0.254")));
+                mappings.push(("10.0.0.2", format!("{last}:10.0.0.253")));
+                let mut h = Row::new();
+                h.insert("vip".into(), Datum::scalar("10.0.0.100:80"));
+                h.insert("options".into(), Datum::string_map(vec![("interval", "5")]));
+                out.insert(("Load_Balancer_Health_Check", hc), h);
+            }
+            r.insert(
+                "health_check".into(),
+                Datum::set((spec.health && !names.is_empty()).then_some(Atom::Uuid(hc))),
+            );
+            r.insert(
+                "ip_port_mappings".into(),
+                Datum::string_map(mappings.iter().map(|(k, v)| (*k, v.as_str()))),
+            );
             out.insert(("Load_Balancer", *u), r);
+        }
+        for (u, (_, q)) in &self.qos {
+            let mut r = Row::new();
+            let dir = if q.from_lport {
+                "from-lport"
+            } else {
+                "to-lport"
+            };
+            r.insert("direction".into(), Datum::scalar(dir));
+            r.insert("priority".into(), Datum::scalar(q.priority));
+            r.insert("match".into(), Datum::scalar("ip4"));
+            let ints = |v: Vec<(&str, Option<i64>)>| {
+                Datum::map(
+                    v.into_iter()
+                        .filter_map(|(k, x)| x.map(|x| (Atom::from(k), Atom::from(x)))),
+                )
+            };
+            r.insert("action".into(), ints(vec![("dscp", q.dscp)]));
+            r.insert(
+                "bandwidth".into(),
+                ints(vec![("rate", q.rate), ("burst", q.burst)]),
+            );
+            out.insert(("QoS", *u), r);
+        }
+        for (i, (u, m)) in &self.meters {
+            let band = Uuid::from_u128(u.as_u128() ^ (2 << 64));
+            let mut r = Row::new();
+            r.insert("name".into(), Datum::scalar(METER_NAMES[*i]));
+            r.insert("unit".into(), Datum::scalar("pktps"));
+            r.insert("fair".into(), Datum::scalar(m.fair));
+            r.insert("bands".into(), Datum::set([Atom::Uuid(band)]));
+            out.insert(("Meter", *u), r);
+            let mut b = Row::new();
+            b.insert("action".into(), Datum::scalar("drop"));
+            b.insert("rate".into(), Datum::scalar(m.rate));
+            b.insert("burst_size".into(), Datum::scalar(m.burst));
+            out.insert(("Meter_Band", band), b);
+        }
+        if self.global {
+            let mut r = Row::new();
+            r.insert(
+                "options".into(),
+                Datum::string_map(vec![("svc_monitor_mac", "0a:00:00:00:00:fe")]),
+            );
+            out.insert(("NB_Global", Uuid::from_u128(0xaa)), r);
         }
         if let Some((g, members)) = &self.lb_group {
             let mut r = Row::new();
@@ -877,4 +1046,113 @@ fn router_edits_reach_the_router_pipeline() {
     assert_eq!(routing(&c), connected);
     step(&mut model, &mut c, &[Op::DelRouter(0)]);
     assert!(routing(&c).is_empty());
+}
+
+#[test]
+fn health_checks_qos_and_meters_follow_edits() {
+    let mut model = Model::default();
+    let mut c = Compiler::new(Options::default()).unwrap();
+    let step = |model: &mut Model, c: &mut Compiler, ops: &[Op]| {
+        let before = model.rows();
+        for op in ops {
+            model.apply(op);
+        }
+        c.apply(diff(&before, &model.rows())).unwrap();
+    };
+    let count = |c: &Compiler, table: &str| c.sb_records().filter(|r| r.table() == table).count();
+    let meters = |c: &Compiler| {
+        let mut v: Vec<String> = c
+            .sb_records()
+            .filter_map(|r| match r {
+                SbRecord::Meter(m) => Some(m.name.split("__").next().unwrap_or("").to_string()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let port = PortSpec {
+        addresses: vec!["00:00:00:00:00:01 10.0.0.1"],
+        port_security: vec![],
+        type_: "",
+        enabled: None,
+    };
+    let lb = LbSpec {
+        vips: vec![("10.0.0.100:80", "10.0.0.1:8080,10.0.0.2:8080")],
+        protocol: None,
+        options: vec![],
+        health: true,
+    };
+    step(
+        &mut model,
+        &mut c,
+        &[
+            Op::AddSwitch {
+                vlan_passthru: false,
+            },
+            Op::AddPort(0, port.clone()),
+            Op::AddPort(0, port),
+            Op::AddLb(lb),
+            Op::AttachLb(0, 0, false),
+        ],
+    );
+    // No svc_monitor_mac: nothing is monitored.
+    assert_eq!(count(&c, "Service_Monitor"), 0);
+    step(&mut model, &mut c, &[Op::SetGlobal(true)]);
+    assert_eq!(count(&c, "Service_Monitor"), 2);
+    step(&mut model, &mut c, &[Op::SetGlobal(false)]);
+    assert_eq!(count(&c, "Service_Monitor"), 0);
+
+    let acl = AclSpec {
+        from_lport: true,
+        action: "allow",
+        priority: 100,
+        log: true,
+        meter: 0,
+    };
+    let fair = MeterSpec {
+        fair: true,
+        rate: 10,
+        burst: 0,
+    };
+    step(
+        &mut model,
+        &mut c,
+        &[Op::AddAcl(0, false, acl), Op::SetMeter(0, fair.clone())],
+    );
+    assert_eq!(meters(&c), vec!["m1", "m1"]);
+    step(
+        &mut model,
+        &mut c,
+        &[Op::SetMeter(
+            0,
+            MeterSpec {
+                fair: false,
+                ..fair
+            },
+        )],
+    );
+    assert_eq!(meters(&c), vec!["m1"]);
+    step(&mut model, &mut c, &[Op::DelMeter(0)]);
+    assert!(meters(&c).is_empty());
+
+    let qos = QosSpec {
+        from_lport: true,
+        priority: 100,
+        dscp: Some(10),
+        rate: Some(100),
+        burst: None,
+    };
+    let qos_flows = |c: &Compiler| {
+        c.sb_records()
+            .filter(|r| match r {
+                SbRecord::LogicalFlow(f) => f.priority == 100 && f.match_ == "ip4",
+                _ => false,
+            })
+            .count()
+    };
+    step(&mut model, &mut c, &[Op::AddQos(0, qos)]);
+    assert_eq!(qos_flows(&c), 2);
+    step(&mut model, &mut c, &[Op::DelQos(0)]);
+    assert_eq!(qos_flows(&c), 0);
 }

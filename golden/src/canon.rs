@@ -209,15 +209,17 @@ pub fn canonical(t: &Tables) -> Canon {
     for r in table("Meter").values() {
         let mut bands: Vec<String> = get(r, "bands")
             .iter()
-            .map(|b| match b.as_uuid().and_then(|u| table("Meter_Band").get(&u)) {
-                Some(band) => format!(
-                    "{}/rate={}/burst={}",
-                    scalar(band, "action"),
-                    scalar(band, "rate"),
-                    scalar(band, "burst_size")
-                ),
-                None => "<missing band>".into(),
-            })
+            .map(
+                |b| match b.as_uuid().and_then(|u| table("Meter_Band").get(&u)) {
+                    Some(band) => format!(
+                        "{}/rate={}/burst={}",
+                        scalar(band, "action"),
+                        scalar(band, "rate"),
+                        scalar(band, "burst_size")
+                    ),
+                    None => "<missing band>".into(),
+                },
+            )
             .collect();
         bands.sort();
         put(

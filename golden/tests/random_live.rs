@@ -1,6 +1,7 @@
 //! The live differential test of issues 4 and 5: random NB topologies
 //! (`gen::random`: switches, ports, ACLs, port groups, address sets,
-//! switch load balancers, DHCP, DNS, routers with routes and policies),
+//! switch load balancers with health checks, QoS rules, meters, DHCP, DNS,
+//! routers with routes and policies),
 //! each through a private real ovn-northd 23.03 and through ovnflow,
 //! compared row by row and flow by flow; every section must be identical.
 //!

@@ -7,7 +7,8 @@
 //! on the switch. Chassis features are northd's defaults with no chassis
 //! (`ct_no_masked_label`, `ct_lb_related`); NB_Global options at their
 //! defaults (`use_ct_inv_match=true`, `default_acl_drop=false`). ACL meters
-//! are used by name (fair meters are not handled yet).
+//! are used by name; an ACL logging through a fair meter arrives here with
+//! its private meter name (`dataflow::render::meter`).
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};

@@ -63,7 +63,10 @@ mod tests {
     fn dscp_and_rate_give_one_flow_each() {
         let f = qos_flows(Uuid::nil(), &rule("from-lport", Some(10), 1000, 100));
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].stage, f[0].actions.as_str()), (Stage::LsInQosMark, "ip.dscp = 10; next;"));
+        assert_eq!(
+            (f[0].stage, f[0].actions.as_str()),
+            (Stage::LsInQosMark, "ip.dscp = 10; next;")
+        );
         assert_eq!(
             (f[1].stage, f[1].actions.as_str()),
             (Stage::LsInQosMeter, "set_meter(1000, 100); next;")
@@ -74,6 +77,9 @@ mod tests {
     fn burst_alone_adds_nothing() {
         assert!(qos_flows(Uuid::nil(), &rule("to-lport", None, 0, 10)).is_empty());
         let f = qos_flows(Uuid::nil(), &rule("to-lport", None, 64, 0));
-        assert_eq!((f[0].stage, f[0].actions.as_str()), (Stage::LsOutQosMeter, "set_meter(64); next;"));
+        assert_eq!(
+            (f[0].stage, f[0].actions.as_str()),
+            (Stage::LsOutQosMeter, "set_meter(64); next;")
+        );
     }
 }

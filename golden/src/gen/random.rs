@@ -178,9 +178,11 @@ pub fn random_topology(seed: u64) -> Value {
             bands.push(b);
         }
         let name = format!("meter{m}");
-        ops.push(json!({"op": "insert", "table": "Meter", "uuid": r.uuid(), "row": {
+        ops.push(
+            json!({"op": "insert", "table": "Meter", "uuid": r.uuid(), "row": {
             "name": name, "unit": *r.pick(&["kbps", "pktps"]), "bands": uuid_set(&bands),
-            "fair": r.chance(50)}}));
+            "fair": r.chance(50)}}),
+        );
         meter_names.push(name);
     }
     let verdicts = [
@@ -272,8 +274,10 @@ pub fn random_topology(seed: u64) -> Value {
             if r.chance(50) {
                 hc_options.push(("interval".to_string(), "5".to_string()));
             }
-            ops.push(json!({"op": "insert", "table": "Load_Balancer_Health_Check",
-                "uuid": hc, "row": {"vip": vip, "options": map(&hc_options)}}));
+            ops.push(
+                json!({"op": "insert", "table": "Load_Balancer_Health_Check",
+                "uuid": hc, "row": {"vip": vip, "options": map(&hc_options)}}),
+            );
             health_check.push(hc);
             for v in vifs.iter().filter(|v| backends.contains(&v.ip)) {
                 if r.chance(80) {

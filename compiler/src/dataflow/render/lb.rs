@@ -5,10 +5,10 @@
 
 use ovsdb::Uuid;
 
+use super::lb_health::HealthInfo;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord, Switch};
-use super::lb_health::HealthInfo;
 use crate::rules::lb::{health, switch::lb_flows, vip::ParsedLb};
 use crate::rules::Lflow;
 use crate::sb::{self, SbRecord};

@@ -75,10 +75,7 @@ pub(super) fn render_health<'s>(
             ports.map(|(ls, p)| (p.name.clone(), (ls, p.is_enabled()))),
         )
         .map(|(_, (m, (ls, enabled)))| ((), (m, ls, enabled)))
-        .join_named(
-            "lb health: x svc_monitor_mac",
-            svc_mac.map(|m| ((), m)),
-        )
+        .join_named("lb health: x svc_monitor_mac", svc_mac.map(|m| ((), m)))
         .map(|((), ((m, ls, enabled), mac))| (m, ls, enabled, mac));
     let flows = found
         .clone()

@@ -189,11 +189,18 @@ pub fn service_monitor(m: &MappedBackend, svc_mac: &str) -> sb::ServiceMonitor {
 mod tests {
     use super::*;
 
-    fn lb(vips: &[(&str, &str)], mappings: &[(&str, &str)], protocol: Option<&str>) -> LoadBalancer {
+    fn lb(
+        vips: &[(&str, &str)],
+        mappings: &[(&str, &str)],
+        protocol: Option<&str>,
+    ) -> LoadBalancer {
         LoadBalancer {
             uuid: Uuid::nil(),
             name: "lb".into(),
-            vips: vips.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            vips: vips
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             protocol: protocol.map(str::to_string),
             options: Vec::new(),
             selection_fields: Vec::new(),
@@ -216,7 +223,10 @@ mod tests {
     #[test]
     fn only_mapped_backends_of_checked_vips() {
         let nb = lb(
-            &[("10.0.0.1:80", "10.0.0.2:80,10.0.0.3:80"), ("10.0.0.9:80", "10.0.0.2:80")],
+            &[
+                ("10.0.0.1:80", "10.0.0.2:80,10.0.0.3:80"),
+                ("10.0.0.9:80", "10.0.0.2:80"),
+            ],
             &[("10.0.0.2", "p2:10.0.0.254"), ("10.0.0.3", "p3:bad")],
             None,
         );
@@ -224,13 +234,20 @@ mod tests {
         attach_health_checks(&mut p, None, &[hc("10.0.0.1:80")]);
         let m = mapped_backends(&p, &nb);
         assert_eq!(m.len(), 1);
-        assert_eq!((m[0].logical_port.as_str(), m[0].src_ip.as_str()), ("p2", "10.0.0.254"));
+        assert_eq!(
+            (m[0].logical_port.as_str(), m[0].src_ip.as_str()),
+            ("p2", "10.0.0.254")
+        );
         assert_eq!((m[0].protocol.as_str(), m[0].port), ("tcp", 80));
     }
 
     #[test]
     fn ipv6_keys_are_bracketed_and_sctp_is_never_checked() {
-        let nb = lb(&[("[fd00::1]:80", "[fd00::2]:80")], &[("[fd00::2]", "p:[fd00::fe]")], None);
+        let nb = lb(
+            &[("[fd00::1]:80", "[fd00::2]:80")],
+            &[("[fd00::2]", "p:[fd00::fe]")],
+            None,
+        );
         let mut p = ParsedLb::new(&nb);
         attach_health_checks(&mut p, None, &[hc("[fd00::1]:80")]);
         let m = mapped_backends(&p, &nb);
