@@ -10,8 +10,10 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod ha;
 pub mod lb;
 pub mod nat;
+pub use ha::{HaChassis, HaChassisGroup};
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
 pub use nat::{GatewayChassis, Nat};
 
@@ -347,6 +349,10 @@ pub struct Lrp {
     /// Number of `gateway_chassis` rows plus `ha_chassis_group` (a
     /// distributed gateway port when non-zero).
     pub n_gateway: usize,
+    /// `gateway_chassis` (`Gateway_Chassis` rows), in OVSDB set order.
+    pub gateway_chassis: Vec<Uuid>,
+    /// `ha_chassis_group` (an `HA_Chassis_Group` row).
+    pub ha_chassis_group: Option<Uuid>,
 }
 
 impl Lrp {
@@ -471,6 +477,10 @@ pub enum NbRecord {
     RouterNat(RouterRef),
     /// A [`GatewayChassis`] row.
     GatewayChassis(GatewayChassis),
+    /// An [`HaChassisGroup`] row.
+    HaChassisGroup(HaChassisGroup),
+    /// An [`HaChassis`] row.
+    HaChassis(HaChassis),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -490,6 +500,8 @@ pub const NB_TABLES: &[&str] = &[
     "Logical_Router_Policy",
     "NAT",
     "Gateway_Chassis",
+    "HA_Chassis_Group",
+    "HA_Chassis",
 ];
 
 struct Reader<'a> {
@@ -744,6 +756,8 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             options: r.string_map("options")?,
             external_ids: r.string_map("external_ids")?,
             n_gateway: r.uuids("gateway_chassis")?.len() + r.uuids("ha_chassis_group")?.len(),
+            gateway_chassis: r.uuids("gateway_chassis")?,
+            ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
         })]),
         "Logical_Router_Static_Route" => Ok(vec![NbRecord::StaticRoute(StaticRoute {
             uuid,
@@ -779,6 +793,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
         "NAT" | "Gateway_Chassis" => nat::records(&r),
+        "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
         _ => Ok(Vec::new()),
     }
 }
