@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::nat::NatRule;
 use super::{cr_json_key, LrpCtx, RouterCtx};
-use crate::idl_order::{final_mask, hash_string};
+use crate::idl_order::{final_mask, hash_string, Hmap};
 use crate::rules::addr::parse_mac;
 use crate::rules::router::net::parse_v4_cidr;
 
@@ -192,14 +192,19 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
             arp_req.push((ip.clone(), v6));
         }
     }
-    let mut macs = std::collections::BTreeSet::new();
-    macs.insert(p.net.ea_s.clone());
-    for rule in &r.nats {
+    // An sset: iteration follows the hmap's buckets, which depend on the
+    // insertion order (the port's MAC, then the NAT rules in NB order).
+    let mut macs: Hmap<String> = Hmap::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let nat_macs = r.nats.iter().filter_map(|rule| {
         if rule.nat.type_ == "snat" || rule.ext_addr().is_none() {
-            continue;
+            return None;
         }
-        if let Some(m) = &rule.nat.external_mac {
-            macs.insert(m.clone());
+        rule.nat.external_mac.clone()
+    });
+    for m in std::iter::once(p.net.ea_s.clone()).chain(nat_macs) {
+        if seen.insert(m.clone()) {
+            macs.insert(m.clone(), hash_string(&m));
         }
     }
     let l2_resident = if r.n_l3dgw_ports() == 0 {
@@ -227,7 +232,7 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         Vec::new()
     };
     PeerNat {
-        self_orig_macs: sset_order(&macs),
+        self_orig_macs: macs.iter().cloned().collect(),
         l2_resident,
         dnat_macs,
         chassis: r.router.option("chassis").map(str::to_string),
