@@ -42,6 +42,31 @@ pub fn multicast_group_uuid(dp: Uuid, name: &str) -> Uuid {
     derive("Multicast_Group", &[dp.as_bytes(), name.as_bytes()])
 }
 
+/// The key owner standing for the chassisredirect port (`cr-<name>`) of
+/// the distributed gateway port with NB UUID `lrp` (it has no NB row).
+pub fn cr_port_owner(lrp: Uuid) -> Uuid {
+    derive("chassisredirect", &[lrp.as_bytes()])
+}
+
+/// SB `HA_Chassis_Group` UUID of the group named `name` (northd finds its
+/// groups by name).
+pub fn ha_chassis_group_uuid(name: &str) -> Uuid {
+    derive("HA_Chassis_Group", &[name.as_bytes()])
+}
+
+/// SB `HA_Chassis` UUID of chassis `chassis` with `priority` in group
+/// `group`.
+pub fn ha_chassis_uuid(group: &str, chassis: &str, priority: i64) -> Uuid {
+    derive(
+        "HA_Chassis",
+        &[
+            group.as_bytes(),
+            chassis.as_bytes(),
+            &priority.to_le_bytes(),
+        ],
+    )
+}
+
 /// SB `Logical_DP_Group` UUID of a sorted set of SB datapath UUIDs.
 pub fn dp_group_uuid(datapaths: &[Uuid]) -> Uuid {
     let bytes: Vec<u8> = datapaths.iter().flat_map(|u| *u.as_bytes()).collect();

@@ -10,10 +10,12 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod ha;
 pub mod lb;
 pub mod meter;
 pub mod nat;
 pub mod qos;
+pub use ha::{HaChassis, HaChassisGroup};
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
 pub use meter::{Meter, MeterBand};
 pub use nat::{GatewayChassis, Nat};
@@ -351,6 +353,10 @@ pub struct Lrp {
     /// Number of `gateway_chassis` rows plus `ha_chassis_group` (a
     /// distributed gateway port when non-zero).
     pub n_gateway: usize,
+    /// `gateway_chassis` (`Gateway_Chassis` rows), in OVSDB set order.
+    pub gateway_chassis: Vec<Uuid>,
+    /// `ha_chassis_group` (an `HA_Chassis_Group` row).
+    pub ha_chassis_group: Option<Uuid>,
 }
 
 impl Lrp {
@@ -483,6 +489,10 @@ pub enum NbRecord {
     Meter(Meter),
     /// A [`MeterBand`].
     MeterBand(MeterBand),
+    /// An [`HaChassisGroup`] row.
+    HaChassisGroup(HaChassisGroup),
+    /// An [`HaChassis`] row.
+    HaChassis(HaChassis),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -505,6 +515,8 @@ pub const NB_TABLES: &[&str] = &[
     "QoS",
     "Meter",
     "Meter_Band",
+    "HA_Chassis_Group",
+    "HA_Chassis",
 ];
 
 struct Reader<'a> {
@@ -760,6 +772,8 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             options: r.string_map("options")?,
             external_ids: r.string_map("external_ids")?,
             n_gateway: r.uuids("gateway_chassis")?.len() + r.uuids("ha_chassis_group")?.len(),
+            gateway_chassis: r.uuids("gateway_chassis")?,
+            ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
         })]),
         "Logical_Router_Static_Route" => Ok(vec![NbRecord::StaticRoute(StaticRoute {
             uuid,
@@ -797,6 +811,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         "NAT" | "Gateway_Chassis" => nat::records(&r),
         "QoS" => Ok(vec![qos::record(&r)?]),
         "Meter" | "Meter_Band" => meter::records(&r),
+        "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
         _ => Ok(Vec::new()),
     }
 }

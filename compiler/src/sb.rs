@@ -46,6 +46,10 @@ pub enum SbRecord {
     MeterBand(MeterBand),
     /// A `Service_Monitor` row.
     ServiceMonitor(ServiceMonitor),
+    /// An `HA_Chassis_Group` row (one per distributed gateway port's group).
+    HaChassisGroup(HaChassisGroup),
+    /// An `HA_Chassis` row (one per chassis of a group).
+    HaChassis(HaChassis),
 }
 
 /// SB `Meter` (`sync_meters()`).
@@ -94,6 +98,31 @@ pub struct ServiceMonitor {
     pub src_ip: String,
     /// `options`: the health check's, sorted by key.
     pub options: Vec<(String, String)>,
+}
+
+/// SB `HA_Chassis_Group` (`sync_ha_chassis_group_for_sbpb()`,
+/// `copy_gw_chassis_from_nbrp_to_sbpb()`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HaChassisGroup {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `name`: the NB group's name, or the router port's for
+    /// `gateway_chassis`.
+    pub name: String,
+    /// `ha_chassis` (SB `HA_Chassis` UUIDs), sorted.
+    pub ha_chassis: Vec<Uuid>,
+}
+
+/// SB `HA_Chassis`. `chassis` stays empty: northd sets it only when a
+/// `Chassis` row of that name exists, which the compiler does not read.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HaChassis {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `priority`.
+    pub priority: i64,
+    /// `external_ids:chassis-name`.
+    pub chassis_name: String,
 }
 
 /// SB `Load_Balancer` (`sync_lbs()`).
@@ -267,6 +296,9 @@ pub struct PortBinding {
     pub nat_addresses: Vec<String>,
     /// `tag`.
     pub tag: Option<i64>,
+    /// `ha_chassis_group` (SB `HA_Chassis_Group` UUID) of a chassisredirect
+    /// port.
+    pub ha_chassis_group: Option<Uuid>,
 }
 
 /// SB `Multicast_Group`.
@@ -340,6 +372,8 @@ pub const SB_TABLES: &[&str] = &[
     "Meter",
     "Meter_Band",
     "Service_Monitor",
+    "HA_Chassis_Group",
+    "HA_Chassis",
 ];
 
 fn smap(pairs: &[(String, String)]) -> Datum {
@@ -386,6 +420,8 @@ impl SbRecord {
             SbRecord::Meter(_) => "Meter",
             SbRecord::MeterBand(_) => "Meter_Band",
             SbRecord::ServiceMonitor(_) => "Service_Monitor",
+            SbRecord::HaChassisGroup(_) => "HA_Chassis_Group",
+            SbRecord::HaChassis(_) => "HA_Chassis",
         }
     }
 
@@ -409,6 +445,8 @@ impl SbRecord {
             SbRecord::Meter(r) => r.uuid,
             SbRecord::MeterBand(r) => r.uuid,
             SbRecord::ServiceMonitor(r) => r.uuid,
+            SbRecord::HaChassisGroup(r) => r.uuid,
+            SbRecord::HaChassis(r) => r.uuid,
         }
     }
 
@@ -437,6 +475,7 @@ impl SbRecord {
                 row.insert("parent_port".into(), opt(r.parent_port.clone()));
                 row.insert("nat_addresses".into(), strings(&r.nat_addresses));
                 row.insert("tag".into(), opt(r.tag));
+                row.insert("ha_chassis_group".into(), opt(r.ha_chassis_group));
                 row.insert("up".into(), Datum::scalar(false));
                 empty(
                     &mut row,
@@ -446,7 +485,6 @@ impl SbRecord {
                         "chassis",
                         "encap",
                         "gateway_chassis",
-                        "ha_chassis_group",
                         "mirror_rules",
                         "requested_additional_chassis",
                         "requested_chassis",
@@ -559,6 +597,20 @@ impl SbRecord {
                 row.insert("options".into(), smap(&r.options));
                 row.insert("external_ids".into(), Datum::empty_map());
                 empty(&mut row, &["status"]);
+            }
+            SbRecord::HaChassisGroup(r) => {
+                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("ha_chassis".into(), uuids(&r.ha_chassis));
+                row.insert("external_ids".into(), Datum::empty_map());
+                empty(&mut row, &["ref_chassis"]);
+            }
+            SbRecord::HaChassis(r) => {
+                row.insert("priority".into(), Datum::scalar(r.priority));
+                row.insert(
+                    "external_ids".into(),
+                    Datum::string_map([("chassis-name", r.chassis_name.as_str())]),
+                );
+                empty(&mut row, &["chassis"]);
             }
             SbRecord::RbacPermission(r) => {
                 row.insert("table".into(), Datum::scalar(r.table.as_str()));

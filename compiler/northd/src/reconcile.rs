@@ -46,6 +46,10 @@ pub fn unowned_columns(table: &str) -> &'static [&'static str] {
         ],
         "IP_Multicast" => &["seq_no"],
         "Service_Monitor" => &["status"],
+        // Set by northd from the SB `Chassis` table (which the compiler
+        // does not read) and by ovn-controller.
+        "HA_Chassis" => &["chassis"],
+        "HA_Chassis_Group" => &["ref_chassis"],
         "SB_Global" => &["external_ids", "connections", "ssl"],
         "Logical_Flow" => &["external_ids", "tags"],
         _ => &[],

@@ -100,5 +100,6 @@ pub fn port_binding(p: &PortCtx, tunnel_key: u32) -> PortBinding {
         parent_port: lsp.parent_name.clone(),
         nat_addresses,
         tag: lsp.tag,
+        ha_chassis_group: None,
     }
 }

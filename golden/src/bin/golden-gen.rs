@@ -1,9 +1,10 @@
 //! Writes a generated NB topology as a transact params array on stdout.
 //!
 //! `golden-gen k8s --nodes 100 --pods 100 --services 1000 --backends 3 --policies 500 > nb.json`
+//! `golden-gen openstack --routers 2 --networks-per-router 2 --vms-per-network 2 --fips 3`
 
 use clap::{Parser, Subcommand};
-use ovnflow_golden::gen::{k8s, K8sShape};
+use ovnflow_golden::gen::{k8s, openstack, K8sShape, OpenstackShape};
 
 #[derive(Parser)]
 #[command(about = "Generate NB topologies (transact JSON) for the corpus and benchmarks")]
@@ -32,25 +33,50 @@ enum Shape {
         #[arg(long, default_value_t = 2)]
         policies: u32,
     },
+    /// OpenStack shape: tenant routers with distributed gateway ports on a
+    /// provider network, tenant networks, SNAT and floating IPs.
+    Openstack {
+        /// Tenant routers.
+        #[arg(long, default_value_t = 2)]
+        routers: u32,
+        /// Tenant networks per router.
+        #[arg(long, default_value_t = 2)]
+        networks_per_router: u32,
+        /// VMs per network.
+        #[arg(long, default_value_t = 2)]
+        vms_per_network: u32,
+        /// Floating IPs in all (given to VMs router by router).
+        #[arg(long, default_value_t = 3)]
+        fips: u32,
+    },
 }
 
 fn main() {
-    let Cli {
-        shape:
-            Shape::K8s {
-                nodes,
-                pods,
-                services,
-                backends,
-                policies,
-            },
-    } = Cli::parse();
-    let v = k8s(&K8sShape {
-        nodes,
-        pods_per_node: pods,
-        services,
-        backends,
-        policies,
-    });
+    let v = match Cli::parse().shape {
+        Shape::K8s {
+            nodes,
+            pods,
+            services,
+            backends,
+            policies,
+        } => k8s(&K8sShape {
+            nodes,
+            pods_per_node: pods,
+            services,
+            backends,
+            policies,
+        }),
+        Shape::Openstack {
+            routers,
+            networks_per_router,
+            vms_per_network,
+            fips,
+        } => openstack(&OpenstackShape {
+            routers,
+            networks_per_router,
+            vms_per_network,
+            fips,
+        }),
+    };
     println!("{v}");
 }

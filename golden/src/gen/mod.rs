@@ -2,7 +2,9 @@
 //! differential test.
 
 pub mod k8s;
+pub mod openstack;
 pub mod random;
 
 pub use k8s::{k8s, K8sShape};
+pub use openstack::{openstack, OpenstackShape};
 pub use random::random_topology;

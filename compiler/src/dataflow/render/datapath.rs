@@ -19,12 +19,26 @@ pub(super) fn render_datapaths<'s>(
 ) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
     let candidates = switches
         .clone()
-        .map(|(u, s)| ((), (u, Some((s.idl_rank, s.requested_tnl_key)), None)))
-        .concat(
-            routers
-                .clone()
-                .map(|(u, r)| ((), (u, Some((r.idl_rank, r.requested_tnl_key)), None))),
-        );
+        .map(|(u, s)| {
+            (
+                (),
+                (
+                    u,
+                    Some(((s.idl_rank, Uuid::nil(), 0), s.requested_tnl_key)),
+                    None,
+                ),
+            )
+        })
+        .concat(routers.clone().map(|(u, r)| {
+            (
+                (),
+                (
+                    u,
+                    Some(((r.idl_rank, Uuid::nil(), 0), r.requested_tnl_key)),
+                    None,
+                ),
+            )
+        }));
     let previous = held
         .filter(|h| h.space == KeySpace::Datapaths)
         .map(|h| ((), (h.owner, None, Some(h.key))));
@@ -69,15 +83,21 @@ pub(super) fn render_datapath_order<'s>(
         .map(|((), dp_pos)| dp_pos)
 }
 
+/// Where a new owner comes in northd's allocation order: `(rank, UUID,
+/// sub-rank)`, compared in that order before the owner's UUID. Datapaths
+/// use the rank; ports the UUID of their NB row, with the chassisredirect
+/// port of a distributed gateway port right after it (sub-rank 1).
+pub(super) type KeyOrder = (u64, Uuid, u8);
+
 /// Candidate value: `(owner, Some((order, requested key)) for a present
 /// owner, previously held key)`.
-pub(super) type Candidate = (Uuid, Option<(u64, Option<u32>)>, Option<u32>);
+pub(super) type Candidate = (Uuid, Option<(KeyOrder, Option<u32>)>, Option<u32>);
 
 /// Merges present owners (with their requested key) and previously held keys
 /// into allocation requests; owners no longer present are dropped.
 /// New owners are ordered by `order`, then UUID.
-pub(super) fn requests(vals: &[(&Candidate, isize)]) -> Vec<KeyRequest<u64>> {
-    let mut present: std::collections::BTreeMap<Uuid, KeyRequest<u64>> = Default::default();
+pub(super) fn requests(vals: &[(&Candidate, isize)]) -> Vec<KeyRequest<KeyOrder>> {
+    let mut present: std::collections::BTreeMap<Uuid, KeyRequest<KeyOrder>> = Default::default();
     for ((owner, present_as, _), _) in vals {
         if let Some((order, requested)) = present_as {
             present.insert(

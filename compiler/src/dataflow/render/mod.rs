@@ -4,6 +4,7 @@
 
 mod acl;
 mod datapath;
+mod ha;
 mod lb;
 mod lb_health;
 mod lflow;
@@ -130,6 +131,7 @@ pub(crate) fn render<'s>(
         );
     let qos_flows = qos::render_qos(nb.clone());
     let nb_for_routers = nb.clone();
+    let nb_for_ha = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
@@ -290,7 +292,9 @@ pub(crate) fn render<'s>(
             .clone()
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
-    let (port_keys, port_rows) = port_binding::render_port_bindings(ports.clone(), lrp_rows, held);
+    let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone());
+    let (port_keys, port_rows) =
+        port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
     let router_flows = router::render_router_flows(rt.ctx.clone(), ports.clone()).concat(
@@ -334,6 +338,7 @@ pub(crate) fn render<'s>(
         .concat(lb_set_rows)
         .concat(meters.rows)
         .concat(health.rows)
+        .concat(cr.rows)
         .concat(nb_global_rows)
         .concat(static_rows)
         .map(Output::Sb)

@@ -5,12 +5,12 @@ use ovsdb::Uuid;
 use super::datapath::requests;
 use super::{HeldKey, KeySpace};
 use crate::dataflow::{Coll, Named};
-use crate::ids::{allocate, Hint};
+use crate::ids::{allocate, cr_port_owner, Hint};
 use crate::nb::requested_tnl_key;
 use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
 use crate::rules::router::LrpCtx;
 use crate::rules::PortCtx;
-use crate::sb::SbRecord;
+use crate::sb::{PortBinding, SbRecord};
 
 /// A port's tunnel key: `(switch UUID, (port UUID, key))`.
 pub(super) type PortKey = (Uuid, (Uuid, u32));
@@ -18,18 +18,36 @@ pub(super) type PortKey = (Uuid, (Uuid, u32));
 /// Returns `(switch UUID, (port UUID, tunnel key))` for every port holding a key, and the
 /// `Port_Binding` rows. New ports of a switch are numbered in the order of
 /// `Logical_Switch.ports` (sorted by UUID), as northd meets them.
+///
+/// `cr_ports` are the chassisredirect ports of distributed gateway ports:
+/// `(lrp UUID, (router, binding without key and group))`; `cr_groups`
+/// their HA chassis group, `(lrp UUID, SB group UUID)`. A chassisredirect
+/// port is numbered right after its router port.
 pub(super) fn render_port_bindings<'s>(
     ports: Coll<'s, (Uuid, PortCtx)>,
     router_ports: Coll<'s, (Uuid, (LrpCtx, Option<String>))>,
+    cr_ports: Coll<'s, (Uuid, (Uuid, PortBinding))>,
+    cr_groups: Coll<'s, (Uuid, Uuid)>,
     held: Coll<'s, HeldKey>,
 ) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>) {
     let candidates = ports
         .clone()
-        .map(|(ls, p)| (ls, (p.lsp.uuid, Some((0, requested_key(&p))), None)))
+        .map(|(ls, p)| {
+            let order = (0, p.lsp.uuid, 0);
+            (ls, (p.lsp.uuid, Some((order, requested_key(&p))), None))
+        })
         .concat(router_ports.clone().map(|(lr, (p, _))| {
             let requested = requested_tnl_key(&p.lrp.options);
-            (lr, (p.lrp.uuid, Some((0, requested)), None))
-        }));
+            (
+                lr,
+                (p.lrp.uuid, Some(((0, p.lrp.uuid, 0), requested)), None),
+            )
+        }))
+        .concat(
+            cr_ports
+                .clone()
+                .map(|(lrp, (lr, _))| (lr, (cr_port_owner(lrp), Some(((0, lrp, 1), None)), None))),
+        );
     let previous = held.flat_map(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
         KeySpace::Datapaths => None,
@@ -67,5 +85,20 @@ pub(super) fn render_port_bindings<'s>(
                 key,
             ))
         });
-    (keys, rows.concat(router_rows))
+    let cr_rows = cr_ports
+        .map(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
+        .join_named(
+            "chassisredirect rows: port x key",
+            keys.clone().map(|(_lr, owner_key)| owner_key),
+        )
+        .map(|(_, ((lrp, mut pb), key))| {
+            pb.tunnel_key = key;
+            (lrp, pb)
+        })
+        .join_named("chassisredirect rows: x ha group", cr_groups)
+        .map(|(_, (mut pb, group))| {
+            pb.ha_chassis_group = Some(group);
+            SbRecord::PortBinding(pb)
+        });
+    (keys, rows.concat(router_rows).concat(cr_rows))
 }

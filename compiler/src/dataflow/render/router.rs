@@ -112,29 +112,39 @@ pub(super) fn render_routers<'s>(
             )
         });
     // Switch ports of type router naming a router port.
-    let lsp_refs: Coll<'s, (String, Lsp)> = switch_ports.flat_map(|(_, lsp)| {
+    let localnet: Coll<'s, (Uuid, bool)> = switch_ports
+        .clone()
+        .map(|(ls, lsp)| (ls, lsp.type_ == "localnet"))
+        .group_named("switch: has localnet port", |_, vals, out| {
+            out.push((vals.iter().any(|(l, _)| **l), 1));
+        });
+    let lsp_refs: Coll<'s, (String, (Uuid, Lsp))> = switch_ports.flat_map(|(ls, lsp)| {
         if lsp.type_ != "router" {
             return None;
         }
         let rp = lsp.option("router-port")?.to_string();
-        Some((rp, lsp))
+        Some((rp, (ls, lsp)))
     });
     let pairs = lsp_refs.join_named("router peers: lsp x lrp", by_name.clone());
-    let lsp_peers = pairs.clone().map(|(_, (lsp, peer))| (lsp.uuid, peer));
+    let lsp_peers = pairs.clone().map(|(_, ((_, lsp), peer))| (lsp.uuid, peer));
     // A router port's peer: a switch port naming it (the smallest name if
-    // several do), else the router port its `peer` names.
+    // several do), else the router port its `peer` names. With it, whether
+    // the peer's switch has a localnet port.
     let from_lsp = pairs
-        .map(|(_, (lsp, peer))| (peer.uuid, lsp.name))
+        .map(|(_, ((ls, lsp), peer))| (peer.uuid, (lsp.name, ls)))
         .group_named("router peers: one switch port", |_, vals, out| {
-            if let Some((name, _)) = vals.first() {
-                out.push(((*name).clone(), 1));
+            if let Some((name_ls, _)) = vals.first() {
+                out.push(((*name_ls).clone(), 1));
             }
-        });
+        })
+        .map(|(lrp, (name, ls))| (ls, (lrp, name)))
+        .join_named("router peers: x switch localnet", localnet)
+        .map(|(_, ((lrp, name), localnet))| (lrp, (name, localnet)));
     let from_lrp = lrps
         .clone()
         .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
         .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
-        .map(|(peer, lrp)| (lrp, peer))
+        .map(|(peer, lrp)| (lrp, (peer, false)))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
@@ -155,6 +165,7 @@ pub(super) fn render_routers<'s>(
                         net,
                         peer: None,
                         hmap_order: order,
+                        peer_localnet: false,
                     },
                 ),
             )
@@ -162,8 +173,9 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), peer))| {
+        .map(|(_, ((lr, mut p), (peer, localnet)))| {
             p.peer = Some(peer);
+            p.peer_localnet = localnet;
             (lr, p)
         });
     let unpeered = with_order

@@ -31,9 +31,12 @@ pub(super) fn gateway_mtu(p: &LrpCtx) -> i64 {
 
 /// Per enabled port: priority 50 admission of multicast and of frames to
 /// the port's MAC, storing the MAC in `xreg0[0..47]`
-/// (`build_gateway_mtu_flow()` without `gateway_mtu`).
+/// (`build_gateway_mtu_flow()` without `gateway_mtu`). A distributed
+/// gateway port admits frames to its MAC only on the chassis hosting its
+/// chassisredirect port (`consider_l3dgw_port_is_centralized()`; the
+/// exception for peers with `vtep` ports is not reproduced).
 pub fn admission_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
-    if !p.lrp.is_enabled() || gateway_mtu(p) > 0 || p.lrp.n_gateway > 0 {
+    if !p.lrp.is_enabled() || gateway_mtu(p) > 0 {
         return;
     }
     let key = p.json_key();
@@ -41,7 +44,7 @@ pub fn admission_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     let actions = format!("xreg0[0..47] = {ea}; next;");
     for m in [
         format!("eth.mcast && inport == {key}"),
-        format!("eth.dst == {ea} && inport == {key}"),
+        format!("eth.dst == {ea} && inport == {key}{}", p.resident_suffix()),
     ] {
         out.push(
             Lflow::new(r.dp(), Stage::LrInAdmission, 50, &m, &actions, 11554).hint(p.lrp.uuid),
@@ -163,10 +166,11 @@ pub fn neighbor_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     for n in &p.net.ipv4 {
         if !learn {
             let m = format!(
-                "inport == {key} && arp.spa == {}/{} && arp.tpa == {} && arp.op == 1",
+                "inport == {key} && arp.spa == {}/{} && arp.tpa == {} && arp.op == 1{}",
                 n.network_s(),
                 n.plen,
-                n.addr_s()
+                n.addr_s(),
+                p.resident_suffix()
             );
             out.push(
                 Lflow::new(
@@ -181,9 +185,10 @@ pub fn neighbor_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
             );
         }
         let m = format!(
-            "inport == {key} && arp.spa == {}/{} && arp.op == 1",
+            "inport == {key} && arp.spa == {}/{} && arp.op == 1{}",
             n.network_s(),
-            n.plen
+            n.plen,
+            p.resident_suffix()
         );
         let a = if learn {
             "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); next;"

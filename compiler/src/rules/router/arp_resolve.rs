@@ -114,7 +114,7 @@ pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow
                 100,
                 &format!("outport == {key} && reg0 == {}", o.v4_set(false)),
                 &format!("eth.dst = {}; next;", o.ea_s),
-                12508,
+                12604,
             )
             .hint(op.lsp),
         );
@@ -127,7 +127,7 @@ pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow
                 100,
                 &format!("outport == {key} && xxreg0 == {}", o.v6_set()),
                 &format!("eth.dst = {}; next;", o.ea_s),
-                12547,
+                12620,
             )
             .hint(op.lsp),
         );

@@ -3,7 +3,7 @@
 
 use ovsdb::Uuid;
 
-use super::LrpCtx;
+use super::{LrpCtx, RouterCtx};
 use crate::ids;
 use crate::nb::{smap_get_bool, Router};
 use crate::sb::{DatapathBinding, PortBinding};
@@ -86,5 +86,62 @@ pub fn port_binding(lr: Uuid, chassis: Option<&str>, p: &LrpCtx, tunnel_key: u32
         parent_port: None,
         nat_addresses: Vec::new(),
         tag: None,
+        ha_chassis_group: None,
     }
+}
+
+/// `od->has_distributed_nat`: a valid `dnat_and_snat` rule with both
+/// `logical_port` and `external_mac` (`init_nat_entries()`).
+pub fn has_distributed_nat(r: &RouterCtx) -> bool {
+    r.nats.iter().any(|n| {
+        n.nat.type_ == "dnat_and_snat"
+            && n.nat.logical_port.is_some()
+            && n.nat.external_mac.is_some()
+            && n.ext_addr().is_some()
+    })
+}
+
+/// Whether northd creates the chassisredirect port of router port `p`: a
+/// distributed gateway port (`gateway_chassis` or `ha_chassis_group`) on a
+/// router that is not a gateway router (`join_logical_ports()`).
+pub fn has_cr_port(r: &RouterCtx, p: &LrpCtx) -> bool {
+    p.lrp.n_gateway > 0 && !r.is_gw_router()
+}
+
+/// The `Port_Binding` of the chassisredirect port `cr-<name>` of
+/// distributed gateway port `p` (`ovn_port_update_sbrec()` for
+/// `is_cr_port()`): type `chassisredirect`, the port's `mac` and
+/// `external_ids`, `options:distributed-port`, `redirect-type` when set,
+/// `always-redirect=true` unless the router has distributed NAT (or the
+/// redirect type is `bridged`), and its HA chassis group.
+///
+/// Not reproduced: `always-redirect` is also off when the peer switch has
+/// `vtep` ports.
+pub fn cr_port_binding(
+    r: &RouterCtx,
+    p: &LrpCtx,
+    tunnel_key: u32,
+    ha_chassis_group: Option<Uuid>,
+) -> PortBinding {
+    let lrp = &p.lrp;
+    let mut options = vec![("distributed-port".to_string(), lrp.name.clone())];
+    let mut always_redirect = !has_distributed_nat(r);
+    if let Some(t) = lrp.option("redirect-type") {
+        options.push(("redirect-type".to_string(), t.to_string()));
+        if t == "bridged" {
+            always_redirect = false;
+        }
+    }
+    if always_redirect {
+        options.push(("always-redirect".to_string(), "true".to_string()));
+    }
+    options.sort();
+    let mut row = port_binding(r.dp(), None, p, tunnel_key);
+    let name = format!("cr-{}", lrp.name);
+    row.uuid = ids::port_binding_uuid(&name);
+    row.logical_port = name;
+    row.type_ = "chassisredirect".to_string();
+    row.options = options;
+    row.ha_chassis_group = ha_chassis_group;
+    row
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::nat::NatRule;
 use super::{cr_json_key, LrpCtx, RouterCtx};
-use crate::idl_order::{final_mask, hash_string};
+use crate::idl_order::{final_mask, hash_string, Hmap};
 use crate::rules::addr::parse_mac;
 use crate::rules::router::net::parse_v4_cidr;
 
@@ -39,6 +39,19 @@ pub struct PeerNat {
     /// Addresses (with `ipv6`) whose ARP/ND requests go only to the router:
     /// reachable VIPs, then DNAT external addresses that are not VIPs.
     pub arp_req: Vec<(String, bool)>,
+    /// Source MACs of the router's own ARP/ND requests flooded on the
+    /// switch (`build_lswitch_rport_arp_req_self_orig_flow()`): the port's
+    /// MAC and the `external_mac` of every valid non-SNAT NAT rule, in sset
+    /// order.
+    pub self_orig_macs: Vec<String>,
+    /// The chassisredirect port (json key) on whose chassis the switch
+    /// delivers frames to the router port's MAC when it has a localnet port
+    /// (`build_lswitch_ip_unicast_lookup()`).
+    pub l2_resident: Option<String>,
+    /// For a distributed gateway port: `(external_mac, logical_port)` of
+    /// its router's distributed NAT rules, delivered to the router on the
+    /// logical port's chassis.
+    pub dnat_macs: Vec<(String, String)>,
 }
 
 /// The sset iteration order of `ips` (`hash_string()` buckets).
@@ -179,7 +192,49 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
             arp_req.push((ip.clone(), v6));
         }
     }
+    // An sset: iteration follows the hmap's buckets, which depend on the
+    // insertion order (the port's MAC, then the NAT rules in NB order).
+    let mut macs: Hmap<String> = Hmap::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let nat_macs = r.nats.iter().filter_map(|rule| {
+        if rule.nat.type_ == "snat" || rule.ext_addr().is_none() {
+            return None;
+        }
+        rule.nat.external_mac.clone()
+    });
+    for m in std::iter::once(p.net.ea_s.clone()).chain(nat_macs) {
+        if seen.insert(m.clone()) {
+            macs.insert(m.clone(), hash_string(&m));
+        }
+    }
+    let l2_resident = if r.n_l3dgw_ports() == 0 {
+        None
+    } else if p.is_dgp() {
+        Some(p.cr_key())
+    } else if crate::nb::smap_get_bool(&p.lrp.options, "reside-on-redirect-chassis", false)
+        && r.n_l3dgw_ports() == 1
+    {
+        first_dgp.map(LrpCtx::cr_key)
+    } else {
+        None
+    };
+    let dnat_macs = if p.is_dgp() {
+        r.nats
+            .iter()
+            .filter(|n| n.nat.type_ == "dnat_and_snat")
+            .filter_map(|n| {
+                let lport = n.nat.logical_port.clone()?;
+                let mac = parse_mac(n.nat.external_mac.as_deref()?)?;
+                Some((mac, lport))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     PeerNat {
+        self_orig_macs: macs.iter().cloned().collect(),
+        l2_resident,
+        dnat_macs,
         chassis: r.router.option("chassis").map(str::to_string),
         nat_addresses: nat_addresses(r, p, true),
         nat_addresses_no_lb: nat_addresses(r, p, false),

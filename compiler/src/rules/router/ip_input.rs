@@ -64,6 +64,25 @@ fn hinted(r: &RouterCtx, p: &LrpCtx, prio: u16, m: &str, a: &str, line: u32) -> 
     Lflow::new(r.dp(), Stage::LrInIpInput, prio, m, a, line).hint(p.lrp.uuid)
 }
 
+/// The chassis check of ARP replies for a port's own addresses when the
+/// router has distributed gateway ports and the port's peer switch has a
+/// localnet port: a distributed gateway port answers on its gateway
+/// chassis; a port with `reside-on-redirect-chassis` on the chassis of the
+/// router's only distributed gateway port.
+fn arp_reply_resident(r: &RouterCtx, p: &LrpCtx) -> String {
+    if r.n_l3dgw_ports() == 0 || p.peer.is_none() || !p.peer_localnet {
+        return String::new();
+    }
+    if p.is_dgp() {
+        return p.resident_suffix();
+    }
+    let reside = crate::nb::smap_get_bool(&p.lrp.options, "reside-on-redirect-chassis", false);
+    match r.l3dgw_ports().next() {
+        Some(g) if reside && r.n_l3dgw_ports() == 1 => g.resident_suffix(),
+        _ => String::new(),
+    }
+}
+
 /// Whether port-unreachable replies are generated (not on gateway routers
 /// nor on routers with distributed gateway ports).
 fn port_unreachable(r: &RouterCtx) -> bool {
@@ -91,9 +110,11 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     }
     for n in &net.ipv6 {
         let a = n.addr_s();
+        // Only the gateway chassis answers for a distributed gateway port.
         let m = format!(
-            "inport == {key} && ip6.dst == {{{a}, {}}} && nd_ns && nd.target == {a}",
-            n.sn_addr_s()
+            "inport == {key} && ip6.dst == {{{a}, {}}} && nd_ns && nd.target == {a}{}",
+            n.sn_addr_s(),
+            p.resident_suffix()
         );
         out.push(hinted(
             r,
@@ -205,9 +226,10 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         );
         out.push(hinted(r, p, 31, &m, &a, 13390));
     }
+    let resident = arp_reply_resident(r, p);
     for n in &net.ipv4 {
         let m = format!(
-            "inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}/{}",
+            "inport == {key} && arp.op == 1 && arp.tpa == {} && arp.spa == {}/{}{resident}",
             n.addr_s(),
             n.network_s(),
             n.plen

@@ -14,6 +14,7 @@ pub mod arp_resolve;
 pub mod binding;
 pub mod delivery;
 pub mod gateway;
+pub mod ha;
 pub mod ip_input;
 pub mod lb;
 pub mod nat;
@@ -42,12 +43,36 @@ pub struct LrpCtx {
     pub peer: Option<String>,
     /// The port's bucket in northd's ports hmap (orders port-level flows).
     pub hmap_order: u32,
+    /// The peer is a switch port on a switch with a localnet port
+    /// (`op->peer->od->n_localnet_ports`).
+    pub peer_localnet: bool,
 }
 
 impl LrpCtx {
     /// `op->json_key`.
     pub fn json_key(&self) -> String {
         addr::json_key(&self.lrp.name)
+    }
+
+    /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
+    /// `ha_chassis_group`).
+    pub fn is_dgp(&self) -> bool {
+        self.lrp.n_gateway > 0
+    }
+
+    /// `op->cr_port->json_key`: the chassisredirect port's.
+    pub fn cr_key(&self) -> String {
+        cr_json_key(&self.lrp.name)
+    }
+
+    /// ` && is_chassis_resident(<cr port>)` for a distributed gateway port,
+    /// else nothing.
+    pub fn resident_suffix(&self) -> String {
+        if self.is_dgp() {
+            format!(" && is_chassis_resident({})", self.cr_key())
+        } else {
+            String::new()
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 //! The ARP/ND responder for the router's addresses comes from the port's
 //! `router` address ([`crate::rules::PortCtx::lsp_addrs`]).
 //!
-//! NAT and VIP addresses come from [`super::gateway::PeerNat`]. Not handled
-//! yet: distributed gateway ports (`is_chassis_resident()` checks).
+//! NAT and VIP addresses, NAT MACs and the chassis checks of distributed
+//! gateway ports come from [`super::gateway::PeerNat`].
 
 use crate::rules::{Lflow, PortCtx, DROP};
 use crate::stage::Stage;
@@ -87,13 +87,17 @@ pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
             ));
         }
         if !p.all_router_ports {
+            let self_orig = match &p.peer_nat {
+                Some(n) if !n.self_orig_macs.is_empty() => n.self_orig_macs.join(", "),
+                _ => peer.net.ea_s.clone(),
+            };
             out.push(Lflow::new(
                 p.ls,
                 Stage::LsInL2Lkup,
                 75,
                 &format!(
                     "eth.src == {{{}}} && (arp.op == 1 || rarp.op == 3 || nd_ns)",
-                    peer.net.ea_s
+                    self_orig
                 ),
                 "outport = \"_MC_flood_l2\"; output;",
                 7938,
@@ -107,16 +111,33 @@ pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
         } else {
             DROP.to_string()
         };
+        let resident = match p.peer_nat.as_ref().and_then(|n| n.l2_resident.as_ref()) {
+            Some(cr) if p.switch_has_localnet => format!(" && is_chassis_resident({cr})"),
+            _ => String::new(),
+        };
         out.push(
             Lflow::new(
                 p.ls,
                 Stage::LsInL2Lkup,
                 50,
-                &format!("eth.dst == {}", peer.net.ea_s),
+                &format!("eth.dst == {}{resident}", peer.net.ea_s),
                 &action,
                 9193,
             )
             .hint(lsp.uuid),
         );
+        for (mac, lport) in p.peer_nat.iter().flat_map(|n| n.dnat_macs.iter()) {
+            out.push(
+                Lflow::new(
+                    p.ls,
+                    Stage::LsInL2Lkup,
+                    50,
+                    &format!("eth.dst == {mac} && is_chassis_resident(\"{lport}\")"),
+                    &action,
+                    9216,
+                )
+                .hint(lsp.uuid),
+            );
+        }
     }
 }

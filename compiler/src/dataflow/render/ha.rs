@@ -1,0 +1,110 @@
+//! Rendering of `rules::router::ha` and of the chassisredirect ports of
+//! distributed gateway ports: which SB HA chassis group each such port
+//! refers to, the group rows, and the ports' `Port_Binding` templates.
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named};
+use crate::ids;
+use crate::nb::{Lrp, NbRecord};
+use crate::rules::router::{binding, ha, RouterCtx};
+use crate::sb::{PortBinding, SbRecord};
+
+/// What the chassisredirect ports need: `(lrp UUID, (router, binding
+/// without key and group))`, `(lrp UUID, SB group UUID)`, and the SB
+/// `HA_Chassis_Group` / `HA_Chassis` rows.
+pub(super) struct CrPorts<'s> {
+    pub ports: Coll<'s, (Uuid, (Uuid, PortBinding))>,
+    pub groups: Coll<'s, (Uuid, Uuid)>,
+    pub rows: Coll<'s, SbRecord>,
+}
+
+pub(super) fn render_cr_ports<'s>(nb: Coll<'s, NbRecord>, ctx: Coll<'s, RouterCtx>) -> CrPorts<'s> {
+    let ports = ctx.clone().flat_map(|r| {
+        r.ports
+            .iter()
+            .filter(|p| binding::has_cr_port(&r, p))
+            .map(|p| {
+                (
+                    p.lrp.uuid,
+                    (r.dp(), binding::cr_port_binding(&r, p, 0, None)),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    let dgps: Coll<'s, (Uuid, Lrp)> = ctx.flat_map(|r| {
+        r.ports
+            .iter()
+            .filter(|p| binding::has_cr_port(&r, p))
+            .map(|p| (p.lrp.uuid, p.lrp.clone()))
+            .collect::<Vec<_>>()
+    });
+
+    // Ports with an NB HA_Chassis_Group: the group's name and chassis.
+    let nb_groups = nb.clone().flat_map(|r| match r {
+        NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
+        _ => None,
+    });
+    let via_group = dgps
+        .clone()
+        .flat_map(|(u, lrp)| lrp.ha_chassis_group.map(|g| (g, u)))
+        .join_named("ha groups: port x nb group", nb_groups)
+        .map(|(_, (lrp, g))| (lrp, g));
+    let group_members = via_group
+        .clone()
+        .flat_map(|(_, g)| {
+            g.ha_chassis
+                .iter()
+                .map(|c| (*c, g.name.clone()))
+                .collect::<Vec<_>>()
+        })
+        .join_named(
+            "ha groups: nb group x ha chassis",
+            nb.clone().flat_map(|r| match r {
+                NbRecord::HaChassis(c) => Some((c.uuid, c)),
+                _ => None,
+            }),
+        )
+        .map(|(_, (name, c))| (name, Some((c.chassis_name, c.priority))));
+
+    // Ports with gateway_chassis only: a group named after the port.
+    let via_gw = dgps.filter(|(_, lrp)| lrp.ha_chassis_group.is_none());
+    let gw_members = via_gw
+        .clone()
+        .flat_map(|(_, lrp)| {
+            lrp.gateway_chassis
+                .iter()
+                .map(|c| (*c, lrp.name.clone()))
+                .collect::<Vec<_>>()
+        })
+        .join_named(
+            "ha groups: port x gateway chassis",
+            nb.flat_map(|r| match r {
+                NbRecord::GatewayChassis(c) => Some((c.uuid, c)),
+                _ => None,
+            }),
+        )
+        .map(|(_, (name, c))| (name, Some((c.chassis_name, c.priority))));
+
+    let names = via_group
+        .map(|(lrp, g)| (lrp, g.name))
+        .concat(via_gw.map(|(u, lrp)| (u, lrp.name)));
+    let rows = names
+        .clone()
+        .map(|(_, name)| (name, None))
+        .concat(group_members)
+        .concat(gw_members)
+        .group_named("ha chassis groups", |name, vals, out| {
+            let members: Vec<(String, i64)> =
+                vals.iter().filter_map(|(m, _)| (*m).clone()).collect();
+            for row in ha::group_rows(name, &members) {
+                out.push((row, 1));
+            }
+        })
+        .map(|(_, row)| row);
+    CrPorts {
+        ports,
+        groups: names.map(|(lrp, name)| (lrp, ids::ha_chassis_group_uuid(&name))),
+        rows,
+    }
+}
