@@ -80,18 +80,58 @@ pub const CORE: &[(&str, &str, &str, bool)] = &[
     ("api/v1/nodes", "Node", "v1", false),
     ("api/v1/pods", "Pod", "v1", false),
     ("api/v1/services", "Service", "v1", false),
-    ("apis/discovery.k8s.io/v1/endpointslices", "EndpointSlice", "discovery.k8s.io/v1", false),
-    ("apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicy", "networking.k8s.io/v1", false),
-    ("apis/coordination.k8s.io/v1/leases", "Lease", "coordination.k8s.io/v1", false),
-    ("apis/events.k8s.io/v1/events", "Event", "events.k8s.io/v1", false),
+    (
+        "apis/discovery.k8s.io/v1/endpointslices",
+        "EndpointSlice",
+        "discovery.k8s.io/v1",
+        false,
+    ),
+    (
+        "apis/networking.k8s.io/v1/networkpolicies",
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        false,
+    ),
+    (
+        "apis/coordination.k8s.io/v1/leases",
+        "Lease",
+        "coordination.k8s.io/v1",
+        false,
+    ),
+    (
+        "apis/events.k8s.io/v1/events",
+        "Event",
+        "events.k8s.io/v1",
+        false,
+    ),
 ];
 
 /// Nodus' and Multus' collections (served when their CRDs are installed).
 pub const CUSTOM: &[(&str, &str, &str, bool)] = &[
-    ("apis/k8s.plugin.opnfv.org/v1alpha1/networks", "Network", "k8s.plugin.opnfv.org/v1alpha1", true),
-    ("apis/k8s.plugin.opnfv.org/v1alpha1/providernetworks", "ProviderNetwork", "k8s.plugin.opnfv.org/v1alpha1", true),
-    ("apis/k8s.plugin.opnfv.org/v1alpha1/networkchainings", "NetworkChaining", "k8s.plugin.opnfv.org/v1alpha1", true),
-    ("apis/k8s.cni.cncf.io/v1/network-attachment-definitions", "NetworkAttachmentDefinition", "k8s.cni.cncf.io/v1", true),
+    (
+        "apis/k8s.plugin.opnfv.org/v1alpha1/networks",
+        "Network",
+        "k8s.plugin.opnfv.org/v1alpha1",
+        true,
+    ),
+    (
+        "apis/k8s.plugin.opnfv.org/v1alpha1/providernetworks",
+        "ProviderNetwork",
+        "k8s.plugin.opnfv.org/v1alpha1",
+        true,
+    ),
+    (
+        "apis/k8s.plugin.opnfv.org/v1alpha1/networkchainings",
+        "NetworkChaining",
+        "k8s.plugin.opnfv.org/v1alpha1",
+        true,
+    ),
+    (
+        "apis/k8s.cni.cncf.io/v1/network-attachment-definitions",
+        "NetworkAttachmentDefinition",
+        "k8s.cni.cncf.io/v1",
+        true,
+    ),
 ];
 
 /// The collection of an object (from its apiVersion and kind).
@@ -130,7 +170,9 @@ impl ApiServer {
         let (s2, sig2) = (state.clone(), signal.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((sock, _)) = listener.accept().await else { return };
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
                 let (s3, sig3) = (s2.clone(), sig2.clone());
                 tokio::spawn(async move {
                     let _ = serve(sock, s3, sig3).await;
@@ -171,7 +213,10 @@ impl ApiServer {
     /// Deletes an object, as another client would.
     pub fn delete(&self, obj: &Value) {
         let c = collection_of(obj);
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let name = obj["metadata"]["name"].as_str().unwrap().to_string();
         let mut st = self.state.lock().unwrap();
         remove(&mut st, &c, &ns, &name);
@@ -206,7 +251,10 @@ impl ApiServer {
             }
             if let Some(o) = del {
                 let c = collection_of(&o);
-                let ns = o["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 remove(&mut st, &c, &ns, o["metadata"]["name"].as_str().unwrap());
             }
         };
@@ -254,7 +302,10 @@ fn now() -> String {
 fn store(st: &mut State, c: &str, mut obj: Value, ty: &str) -> Value {
     st.rv += 1;
     let rv = st.rv;
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let ns = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     let key = (ns, name);
     let old_uid = st.objects[c]
@@ -271,15 +322,20 @@ fn store(st: &mut State, c: &str, mut obj: Value, ty: &str) -> Value {
     }
     meta.entry("creationTimestamp").or_insert(json!(now()));
     st.objects.get_mut(c).unwrap().insert(key, obj.clone());
-    st.log.push((rv, c.to_string(), ty.to_string(), obj.clone()));
+    st.log
+        .push((rv, c.to_string(), ty.to_string(), obj.clone()));
     obj
 }
 
 fn remove(st: &mut State, c: &str, ns: &str, name: &str) -> Option<Value> {
-    let mut obj = st.objects.get_mut(c)?.remove(&(ns.to_string(), name.to_string()))?;
+    let mut obj = st
+        .objects
+        .get_mut(c)?
+        .remove(&(ns.to_string(), name.to_string()))?;
     st.rv += 1;
     obj["metadata"]["resourceVersion"] = json!(st.rv.to_string());
-    st.log.push((st.rv, c.to_string(), "DELETED".into(), obj.clone()));
+    st.log
+        .push((st.rv, c.to_string(), "DELETED".into(), obj.clone()));
     Some(obj)
 }
 
@@ -398,16 +454,37 @@ async fn serve(
             respond(rd.get_mut(), 404, &status(404, "NotFound", &msg)).await?;
             continue;
         };
-        if method == "GET" && name.is_none() && params.get("watch").map(String::as_str) == Some("true") {
+        if method == "GET"
+            && name.is_none()
+            && params.get("watch").map(String::as_str) == Some("true")
+        {
             let from: u64 = params
                 .get("resourceVersion")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            return watch(rd.into_inner(), state, signal.subscribe(), c, coll, ns, from).await;
+            return watch(
+                rd.into_inner(),
+                state,
+                signal.subscribe(),
+                c,
+                coll,
+                ns,
+                from,
+            )
+            .await;
         }
         let (code, out) = {
             let mut st = state.lock().unwrap();
-            handle(&mut st, &method, &c, &coll, &ns, name.as_deref(), sub.as_deref(), &body)
+            handle(
+                &mut st,
+                &method,
+                &c,
+                &coll,
+                &ns,
+                name.as_deref(),
+                sub.as_deref(),
+                &body,
+            )
         };
         if matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") && code < 300 {
             let _ = signal.send(Signal::Event);
@@ -431,7 +508,11 @@ fn handle(
     let not_found = || {
         (
             404,
-            status(404, "NotFound", &format!("{} \"{}\" not found", coll.kind, key.1)),
+            status(
+                404,
+                "NotFound",
+                &format!("{} \"{}\" not found", coll.kind, key.1),
+            ),
         )
     };
     match (method, name) {
@@ -464,14 +545,17 @@ fn handle(
             let Ok(mut obj) = serde_json::from_str::<Value>(body) else {
                 return (400, status(400, "BadRequest", "invalid JSON"));
             };
-            let name = obj["metadata"]["name"].as_str().map(str::to_string).unwrap_or_else(|| {
-                st.uid += 1;
-                format!(
-                    "{}{}",
-                    obj["metadata"]["generateName"].as_str().unwrap_or("obj-"),
-                    st.uid
-                )
-            });
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    st.uid += 1;
+                    format!(
+                        "{}{}",
+                        obj["metadata"]["generateName"].as_str().unwrap_or("obj-"),
+                        st.uid
+                    )
+                });
             obj["metadata"]["name"] = json!(name);
             if !ns.is_empty() {
                 obj["metadata"]["namespace"] = json!(ns);
@@ -481,7 +565,11 @@ fn handle(
             if st.objects[c].contains_key(&(ns.to_string(), name.clone())) {
                 return (
                     409,
-                    status(409, "AlreadyExists", &format!("{} \"{name}\" already exists", coll.kind)),
+                    status(
+                        409,
+                        "AlreadyExists",
+                        &format!("{} \"{name}\" already exists", coll.kind),
+                    ),
                 );
             }
             (201, store(st, c, obj, "ADDED"))
@@ -617,5 +705,7 @@ pub fn all_collections() -> Vec<(&'static str, &'static str, &'static str, bool)
 
 /// The set of methods+paths requested (for assertions).
 pub fn targets(reqs: &[Request]) -> BTreeSet<String> {
-    reqs.iter().map(|r| format!("{} {}", r.method, r.target)).collect()
+    reqs.iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect()
 }
