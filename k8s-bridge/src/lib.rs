@@ -17,6 +17,7 @@
 
 pub mod cluster;
 pub mod cni;
+pub mod deploy;
 pub mod error;
 pub mod ipam;
 pub mod labels;
