@@ -17,6 +17,10 @@ pub struct Source {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.doc == 0 {
+            // An object from the API server: `Kind/namespace/name`.
+            return write!(f, "{}", self.file);
+        }
         write!(
             f,
             "{}: document {} (line {})",
@@ -64,6 +68,12 @@ pub enum Error {
         /// The flag, e.g. `--cluster-subnets`.
         flag: String,
         /// What is wrong.
+        message: String,
+    },
+    /// Talking to the Kubernetes API failed, or run mode had to stop.
+    #[error("kubernetes: {message}")]
+    Api {
+        /// What went wrong.
         message: String,
     },
     /// Talking to the Northbound database failed.

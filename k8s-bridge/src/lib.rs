@@ -11,11 +11,13 @@
 //! Modules per Kubernetes concept: [`cluster`] (shared topology),
 //! [`nodes`], [`pods`], [`namespaces`], [`services`], [`policy`]; extra
 //! pod interfaces, Nodus networks and chains in [`nodus`]; the CNI plugin
-//! in [`cni`] and provider-network node wiring in [`node`].
+//! in [`cni`] and provider-network node wiring in [`node`]; the
+//! Kubernetes controller (`ovnflow k8s run`) in [`run`].
 #![deny(missing_docs)]
 
 pub mod cluster;
 pub mod cni;
+pub mod deploy;
 pub mod error;
 pub mod ipam;
 pub mod labels;
@@ -29,6 +31,7 @@ pub mod nodus;
 pub mod pods;
 pub mod policy;
 pub mod reconcile;
+pub mod run;
 pub mod services;
 
 pub use error::{Error, Result, Source};

@@ -1,4 +1,4 @@
-//! `ovnflow k8s apply|delete|render`: Kubernetes manifests to OVN NB, with
+//! `ovnflow k8s apply|delete|render|run`: Kubernetes manifests to OVN NB, with
 //! ovn-kubernetes' layout; `ovnflow cni`, the CNI plugin; `ovnflow node`,
 //! provider-network wiring of a node (glue over the `ovnflow-k8s-bridge`
 //! crate).
@@ -44,6 +44,89 @@ pub enum Command {
     Delete(Live),
     /// Print the NB the manifests translate to, as `ovsdb-client transact` params.
     Render(Common),
+    /// Run as a controller: watch the cluster, keep the NB in step (one
+    /// transaction per change batch), write pod annotations and Nodus status.
+    Run(RunArgs),
+}
+
+/// Flags of `k8s run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The Northbound database: `unix:PATH` or `tcp:HOST:PORT` (comma-separated for a cluster).
+    #[arg(long = "ovnnb-db", env = "OVN_NB_DB")]
+    pub nb: String,
+    /// A kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Cluster subnets: comma-separated CIDR/HOSTPREFIX.
+    #[arg(long, default_value = ovnflow_k8s_bridge::ipam::DEFAULT_CLUSTER_SUBNETS)]
+    pub cluster_subnets: String,
+    /// Service CIDRs: comma-separated.
+    #[arg(long, default_value = ovnflow_k8s_bridge::ipam::DEFAULT_SERVICE_CIDRS)]
+    pub service_cidrs: String,
+    /// Write without leader election (only for a single replica).
+    #[arg(long)]
+    pub no_leader_elect: bool,
+    /// Namespace of the leader election Lease.
+    #[arg(long, default_value = "ovn-kubernetes", env = "POD_NAMESPACE")]
+    pub lease_namespace: String,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "ovnflow-master")]
+    pub lease_name: String,
+    /// This replica's identity (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Seconds between full re-reconciliations of the NB.
+    #[arg(long, default_value_t = 300)]
+    pub resync: u64,
+    /// Do not write annotations, statuses or events to the API server.
+    #[arg(long)]
+    pub no_write_back: bool,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "ovnflow".into())
+}
+
+fn run_controller(a: RunArgs) -> Result<()> {
+    use ovnflow_k8s_bridge::run;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let cfg = Config::parse(&a.cluster_subnets, &a.service_cidrs)?;
+    let identity = a.identity.clone().unwrap_or_else(hostname);
+    let opts = run::Options {
+        nb: a.nb.clone(),
+        cfg,
+        lease: (!a.no_leader_elect)
+            .then(|| run::lease::LeaseOptions::new(&a.lease_namespace, &a.lease_name, &identity)),
+        resync: std::time::Duration::from_secs(a.resync.max(1)),
+        identity,
+        write_back: !a.no_write_back,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = run::client(a.kubeconfig.as_deref()).await?;
+        let stats = run::SharedStats::default();
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        run::run(client, opts, stats, shutdown).await?;
+        Ok(())
+    })
 }
 
 fn load(c: &Common) -> Result<(Objects, Config)> {
@@ -80,6 +163,7 @@ pub fn run(cmd: Command) -> Result<()> {
             let plan = reconcile::apply_live(&l.nb, |db| reconcile::plan_delete(&ids, db))?;
             report("delete", &plan);
         }
+        Command::Run(a) => run_controller(a)?,
         Command::Render(c) => {
             let (objs, cfg) = load(&c)?;
             let desired = translate(&objs, &cfg)?;

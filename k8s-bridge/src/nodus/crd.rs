@@ -6,10 +6,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One IPv4 subnet of a Nodus network.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IpSubnet {
     /// The subnet's name.
@@ -29,7 +30,7 @@ pub struct IpSubnet {
 }
 
 /// A route Nodus adds to every pod interface on the network.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct Route {
     /// Destination CIDR.
     pub dst: String,
@@ -39,7 +40,7 @@ pub struct Route {
 }
 
 /// Nodus' DNS settings (accepted; DNS is not configured by this bridge).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct DnsSpec {
     /// Name servers.
     #[serde(default)]
@@ -56,7 +57,7 @@ pub struct DnsSpec {
 }
 
 /// `Network.spec`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkSpec {
     /// Must be `ovn4nfv` (Nodus' CNI type).
@@ -95,7 +96,7 @@ pub struct Network {
 }
 
 /// `ProviderNetwork.spec.vlan`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VlanSpec {
     /// The VLAN id, 1-4094 (Nodus writes it as a string).
@@ -114,7 +115,7 @@ pub struct VlanSpec {
 }
 
 /// `ProviderNetwork.spec.direct`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectSpec {
     /// The node NIC.
@@ -127,7 +128,7 @@ pub struct DirectSpec {
 }
 
 /// `ProviderNetwork.spec`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderNetworkSpec {
     /// Must be `ovn4nfv`.
@@ -174,7 +175,7 @@ pub struct ProviderNetwork {
 }
 
 /// One end (`left` or `right`) of a routing chain.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingNetwork {
     /// The network the end's pods are on.
@@ -194,7 +195,7 @@ pub struct RoutingNetwork {
 }
 
 /// `NetworkChaining.spec.routingSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingSpec {
     /// The namespace of the function pods.
@@ -210,7 +211,7 @@ pub struct RoutingSpec {
 }
 
 /// `NetworkChaining.spec`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkChainingSpec {
     /// Must be `Routing`.

@@ -1,0 +1,321 @@
+//! What run mode writes back to the API server, decided from the objects
+//! and the desired NB: the `k8s.ovn.org/pod-networks` annotation of every
+//! wired pod (as ovn-kubernetes writes it, so the pod's address is pinned
+//! and a restart keeps it), `k8s.ovn.org/node-subnets` of nodes that have
+//! none (as ovn-kubernetes' cluster manager does), the `status.state` of
+//! Nodus objects, and Warning events on objects that cannot be honoured.
+//! The decisions are pure functions; [`Writer`] sends them.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ipnetwork::Ipv4Network;
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::Client;
+use serde_json::{json, Value};
+
+use super::resources::Kind;
+use crate::ipam::Config;
+use crate::model::{Nb, RowId};
+use crate::nodes::annotation;
+
+/// ovn-kubernetes' pod annotation.
+pub const POD_NETWORKS: &str = "k8s.ovn.org/pod-networks";
+/// ovn-kubernetes' node subnet annotation.
+pub const NODE_SUBNETS: &str = "k8s.ovn.org/node-subnets";
+
+/// One write to the API server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// Set an annotation (merge patch of `metadata.annotations`).
+    Annotate {
+        /// Pod or Node.
+        kind: Kind,
+        /// The namespace (pods).
+        namespace: Option<String>,
+        /// The name.
+        name: String,
+        /// The annotation key.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// Set `status` (merge patch of the status subresource).
+    Status {
+        /// A Nodus kind.
+        kind: Kind,
+        /// The namespace.
+        namespace: Option<String>,
+        /// The name.
+        name: String,
+        /// The status object.
+        status: Value,
+    },
+    /// A Warning event on an object.
+    Event {
+        /// The object.
+        reference: ObjectReference,
+        /// Short reason, CamelCase.
+        reason: String,
+        /// The message.
+        message: String,
+    },
+}
+
+/// The pod-networks annotation for a pod with `ip`/`mac` on a node subnet
+/// (pkg/util/pod_annotation.go: routes to the cluster subnets, service
+/// CIDRs and join subnet through the node subnet's `.1`; `ip_address` and
+/// `gateway_ip` because single-stack; `role` primary as 1.x writes it).
+pub fn pod_networks(ip: Ipv4Addr, mac: &str, subnet: Ipv4Network, cfg: &Config) -> String {
+    let gw = crate::ipam::nth(subnet, 1).to_string();
+    let mut routes: Vec<Value> = Vec::new();
+    for c in &cfg.cluster_subnets {
+        routes.push(json!({"dest": c.cidr.to_string(), "nextHop": gw}));
+    }
+    for s in &cfg.service_cidrs {
+        routes.push(json!({"dest": s.to_string(), "nextHop": gw}));
+    }
+    routes.push(json!({"dest": cfg.join_subnet.to_string(), "nextHop": gw}));
+    let addr = format!("{ip}/{}", subnet.prefix());
+    json!({"default": {
+        "ip_addresses": [addr],
+        "mac_address": mac,
+        "gateway_ips": [gw],
+        "routes": routes,
+        "ip_address": addr,
+        "gateway_ip": gw,
+        "role": "primary",
+    }})
+    .to_string()
+}
+
+/// The address (`mac`, `ip`) of a desired pod port.
+fn port_address(nb: &Nb, pod_key: &str) -> Option<(String, Ipv4Addr)> {
+    let row = nb.rows.get(&RowId::new(
+        "Logical_Switch_Port",
+        format!("Pod/{pod_key}#port"),
+    ))?;
+    let a = row
+        .cols
+        .get("addresses")?
+        .atoms()
+        .first()?
+        .as_str()?
+        .to_string();
+    let (mac, ip) = a.split_once(' ')?;
+    Some((mac.to_string(), ip.parse().ok()?))
+}
+
+/// A desired node's subnet.
+pub fn node_subnet(nb: &Nb, node: &str) -> Option<Ipv4Network> {
+    nb.rows
+        .get(&RowId::new("Logical_Switch", format!("Node/{node}#switch")))?
+        .map_get("other_config", "subnet")?
+        .parse()
+        .ok()
+}
+
+/// Whether the pod's current annotation already pins `ip` and `mac`.
+fn pinned_to(pod: &Pod, ip: Ipv4Addr, mac: &str) -> bool {
+    let Some(s) = annotation(&pod.metadata, POD_NETWORKS) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<Value>(s) else {
+        return false;
+    };
+    let d = &v["default"];
+    let have_ip = d["ip_addresses"][0]
+        .as_str()
+        .or_else(|| d["ip_address"].as_str())
+        .and_then(|s| s.split('/').next());
+    have_ip == Some(ip.to_string().as_str()) && d["mac_address"].as_str() == Some(mac)
+}
+
+/// The annotation a pod needs, if it does not carry it yet.
+pub fn pod_write(pod_key: &str, pod: &Pod, nb: &Nb, cfg: &Config) -> Option<Write> {
+    let (mac, ip) = port_address(nb, pod_key)?;
+    if pinned_to(pod, ip, &mac) {
+        return None;
+    }
+    let node = pod.spec.as_ref()?.node_name.as_deref()?;
+    let subnet = node_subnet(nb, node)?;
+    Some(Write::Annotate {
+        kind: Kind::Pod,
+        namespace: Some(crate::manifest::namespace_of(&pod.metadata).to_string()),
+        name: pod.metadata.name.clone()?,
+        key: POD_NETWORKS.into(),
+        value: pod_networks(ip, &mac, subnet, cfg),
+    })
+}
+
+/// The subnet annotation a node needs, if it has none.
+pub fn node_write(name: &str, node: &Node, nb: &Nb) -> Option<Write> {
+    if annotation(&node.metadata, NODE_SUBNETS).is_some() {
+        return None;
+    }
+    let subnet = node_subnet(nb, name)?;
+    Some(Write::Annotate {
+        kind: Kind::Node,
+        namespace: None,
+        name: name.to_string(),
+        key: NODE_SUBNETS.into(),
+        value: json!({"default": subnet.to_string()}).to_string(),
+    })
+}
+
+/// The Nodus status of an object: `Created` when it is in effect, else
+/// `CreateInternalError` (Nodus' states) with the reason.
+pub fn nodus_status(problem: Option<&str>) -> Value {
+    match problem {
+        None => json!({"state": "Created"}),
+        Some(m) => json!({"state": "CreateInternalError", "message": m}),
+    }
+}
+
+/// The status write for a Nodus object whose current status differs.
+pub fn status_write(
+    kind: Kind,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    current: Option<&Value>,
+    problem: Option<&str>,
+) -> Option<Write> {
+    let want = nodus_status(problem);
+    if current == Some(&want) {
+        return None;
+    }
+    Some(Write::Status {
+        kind,
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone()?,
+        status: want,
+    })
+}
+
+/// The problems of NetworkChainings from the translation's status lines
+/// (`NetworkChaining ns/name: …`), by key.
+pub fn chain_problems(nb: &Nb) -> BTreeMap<String, String> {
+    nb.status
+        .iter()
+        .filter_map(|s| {
+            let rest = s.strip_prefix("NetworkChaining ")?;
+            let (key, msg) = rest.split_once(": ")?;
+            Some((key.to_string(), msg.to_string()))
+        })
+        .collect()
+}
+
+fn api_resource(kind: Kind) -> ApiResource {
+    let (group, version, plural) = match kind {
+        Kind::Pod => ("", "v1", "pods"),
+        Kind::Node => ("", "v1", "nodes"),
+        Kind::Network => ("k8s.plugin.opnfv.org", "v1alpha1", "networks"),
+        Kind::ProviderNetwork => ("k8s.plugin.opnfv.org", "v1alpha1", "providernetworks"),
+        Kind::NetworkChaining => ("k8s.plugin.opnfv.org", "v1alpha1", "networkchainings"),
+        Kind::Namespace => ("", "v1", "namespaces"),
+        Kind::Service => ("", "v1", "services"),
+        Kind::EndpointSlice => ("discovery.k8s.io", "v1", "endpointslices"),
+        Kind::NetworkPolicy => ("networking.k8s.io", "v1", "networkpolicies"),
+        Kind::NetworkAttachmentDefinition => {
+            ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
+        }
+    };
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.name()), plural)
+}
+
+/// Sends writes to the API server, one at a time, retrying failures a few
+/// times (a later translation re-decides what is still needed).
+pub struct Writer {
+    client: Client,
+    recorder: Recorder,
+}
+
+impl Writer {
+    /// A writer reporting events as `ovnflow` from `instance`.
+    pub fn new(client: Client, instance: &str) -> Writer {
+        let reporter = Reporter {
+            controller: "ovnflow".into(),
+            instance: Some(instance.into()),
+        };
+        Writer {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+        }
+    }
+
+    fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        let ar = api_resource(kind);
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        }
+    }
+
+    /// Sends one write, retrying up to three times.
+    pub async fn send(&self, w: &Write) -> Result<(), String> {
+        let mut last = String::new();
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            match self.send_once(w).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn send_once(&self, w: &Write) -> Result<(), String> {
+        let pp = PatchParams::default();
+        match w {
+            Write::Annotate {
+                kind,
+                namespace,
+                name,
+                key,
+                value,
+            } => {
+                let patch = json!({"metadata": {"annotations": {key: value}}});
+                self.api(*kind, namespace.as_deref())
+                    .patch(name, &pp, &Patch::Merge(&patch))
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{} {name}: annotate {key}: {e}", kind.name()))
+            }
+            Write::Status {
+                kind,
+                namespace,
+                name,
+                status,
+            } => {
+                let patch = json!({"status": status});
+                self.api(*kind, namespace.as_deref())
+                    .patch_status(name, &pp, &Patch::Merge(&patch))
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{} {name}: status: {e}", kind.name()))
+            }
+            Write::Event {
+                reference,
+                reason,
+                message,
+            } => {
+                let ev = Event {
+                    type_: EventType::Warning,
+                    reason: reason.clone(),
+                    note: Some(message.chars().take(1024).collect()),
+                    action: "Translate".into(),
+                    secondary: None,
+                };
+                self.recorder
+                    .publish(&ev, reference)
+                    .await
+                    .map_err(|e| format!("event on {:?}: {e}", reference.name))
+            }
+        }
+    }
+}

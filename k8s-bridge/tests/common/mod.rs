@@ -1,0 +1,2 @@
+//! Helpers shared by the tests and the benchmark.
+pub mod apiserver;
