@@ -528,13 +528,15 @@ impl Controller {
         // Nodus statuses (few objects: all are checked every batch).
         let problems = writeback::chain_problems(desired);
         let objs = &self.store.objs;
-        let mut statuses: Vec<(
+        // (object key, kind, metadata, current status, problem)
+        type StatusRow<'a> = (
             String,
             Kind,
-            &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            Option<&Value>,
+            &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            Option<&'a Value>,
             Option<String>,
-        )> = Vec::new();
+        );
+        let mut statuses: Vec<StatusRow<'_>> = Vec::new();
         for (k, o) in &objs.networks {
             statuses.push((
                 format!("Network/{k}"),
