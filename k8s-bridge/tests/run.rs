@@ -357,6 +357,13 @@ async fn scenario(_o: &Oracle, nb: &str) {
     let before = stats(&a.stats).transactions;
     api.put(pod("shop", "web-9", "n1"));
     wait_nb(nb, "shop_web-9", |db| lsp_names(db).contains("shop_web-9")).await;
+    // The NB can show the row before the controller has counted the
+    // transaction's reply: wait for the count, then check nothing more came.
+    wait_for("the pod's transaction counted", 10, || {
+        stats(&a.stats).transactions > before
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let s = stats(&a.stats);
     assert_eq!(s.transactions, before + 1);
     assert!(!s.latencies.is_empty());
