@@ -503,30 +503,5 @@ pub fn localnet_skip_conntrack(p: &PortCtx, out: &mut Vec<Lflow>) {
     if p.lsp.type_ != "localnet" || !p.has_stateful_acl {
         return;
     }
-    let key = p.json_key();
-    let (name, hint) = (&p.lsp.name, p.lsp.uuid);
-    out.push(
-        Lflow::new(
-            p.ls,
-            Stage::LsInPreAcl,
-            110,
-            &format!("ip && inport == {key}"),
-            "next;",
-            5806,
-        )
-        .io_port(name)
-        .hint(hint),
-    );
-    out.push(
-        Lflow::new(
-            p.ls,
-            Stage::LsOutPreAcl,
-            110,
-            &format!("ip && outport == {key}"),
-            "next;",
-            5809,
-        )
-        .io_port(name)
-        .hint(hint),
-    );
+    super::skip_port_from_conntrack(p, Stage::LsInPreAcl, Stage::LsOutPreAcl, out);
 }

@@ -239,6 +239,37 @@ impl PortCtx {
     }
 }
 
+/// `skip_port_from_conntrack()`: priority-110 flows in `in_stage` /
+/// `out_stage` that keep the port's IP traffic out of conntrack (conntrack
+/// cannot follow connections through localnet or router ports); egress also
+/// clears conntrack state unless the switch has stateful ACLs.
+pub fn skip_port_from_conntrack(
+    p: &PortCtx,
+    in_stage: Stage,
+    out_stage: Stage,
+    out: &mut Vec<Lflow>,
+) {
+    let key = p.json_key();
+    let (name, hint) = (&p.lsp.name, p.lsp.uuid);
+    let egress = if p.has_stateful_acl {
+        "next;"
+    } else {
+        "ct_clear; next;"
+    };
+    let ingress_match = format!("ip && inport == {key}");
+    out.push(
+        Lflow::new(p.ls, in_stage, 110, &ingress_match, "next;", 5806)
+            .io_port(name)
+            .hint(hint),
+    );
+    let egress_match = format!("ip && outport == {key}");
+    out.push(
+        Lflow::new(p.ls, out_stage, 110, &egress_match, egress, 5809)
+            .io_port(name)
+            .hint(hint),
+    );
+}
+
 /// Every switch-level logical flow of one switch, in northd's order
 /// (`build_lswitch_and_lrouter_iterate_by_od()` then `build_lswitch_flows()`).
 pub fn switch_flows(sw: &SwitchCtx) -> Vec<Lflow> {

@@ -276,35 +276,5 @@ pub fn localnet_skip_conntrack(p: &PortCtx, out: &mut Vec<Lflow>) {
     if p.lsp.type_ != "localnet" || p.has_lb_vip {
         return;
     }
-    let key = p.json_key();
-    let (name, hint) = (&p.lsp.name, p.lsp.uuid);
-    let egress = if p.has_stateful_acl {
-        "next;"
-    } else {
-        "ct_clear; next;"
-    };
-    out.push(
-        Lflow::new(
-            p.ls,
-            Stage::LsInPreLb,
-            110,
-            &format!("ip && inport == {key}"),
-            "next;",
-            5806,
-        )
-        .io_port(name)
-        .hint(hint),
-    );
-    out.push(
-        Lflow::new(
-            p.ls,
-            Stage::LsOutPreLb,
-            110,
-            &format!("ip && outport == {key}"),
-            egress,
-            5809,
-        )
-        .io_port(name)
-        .hint(hint),
-    );
+    super::skip_port_from_conntrack(p, Stage::LsInPreLb, Stage::LsOutPreLb, out);
 }

@@ -11,7 +11,7 @@
 //! NAT and VIP addresses, NAT MACs and the chassis checks of distributed
 //! gateway ports come from [`super::gateway::PeerNat`].
 
-use crate::rules::{Lflow, PortCtx, DROP};
+use crate::rules::{skip_port_from_conntrack, Lflow, PortCtx, DROP};
 use crate::stage::Stage;
 
 /// Every switch-side flow of a router-type switch port with a peer.
@@ -19,41 +19,10 @@ pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
     let Some(peer) = &p.router_peer else { return };
     let key = p.json_key();
     let lsp = &p.lsp;
-    let skip = |out: &mut Vec<Lflow>, in_stage, out_stage| {
-        let egress = if p.has_stateful_acl {
-            "next;"
-        } else {
-            "ct_clear; next;"
-        };
-        out.push(
-            Lflow::new(
-                p.ls,
-                in_stage,
-                110,
-                &format!("ip && inport == {key}"),
-                "next;",
-                5806,
-            )
-            .io_port(&lsp.name)
-            .hint(lsp.uuid),
-        );
-        out.push(
-            Lflow::new(
-                p.ls,
-                out_stage,
-                110,
-                &format!("ip && outport == {key}"),
-                egress,
-                5809,
-            )
-            .io_port(&lsp.name)
-            .hint(lsp.uuid),
-        );
-    };
     if p.has_stateful_acl {
-        skip(out, Stage::LsInPreAcl, Stage::LsOutPreAcl);
+        skip_port_from_conntrack(p, Stage::LsInPreAcl, Stage::LsOutPreAcl, out);
     }
-    skip(out, Stage::LsInPreLb, Stage::LsOutPreLb);
+    skip_port_from_conntrack(p, Stage::LsInPreLb, Stage::LsOutPreLb, out);
 
     if peer.enabled {
         let (actions, line) = if p.all_router_ports {
