@@ -141,6 +141,8 @@ pub struct Lsp {
     pub parent_name: Option<String>,
     /// `tag`.
     pub tag: Option<i64>,
+    /// `tag_request`.
+    pub tag_request: Option<i64>,
     /// `enabled` (absent means enabled).
     pub enabled: Option<bool>,
     /// `dhcpv4_options` (a `DHCP_Options` row).
@@ -787,6 +789,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             external_ids: r.string_map("external_ids")?,
             parent_name: r.opt_string("parent_name")?,
             tag: r.opt_i64("tag")?,
+            tag_request: r.opt_i64("tag_request")?,
             enabled: r.opt_bool("enabled")?,
             dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),

@@ -112,11 +112,17 @@ pub(super) fn render_routers<'s>(
             )
         });
     // Switch ports of type router naming a router port.
-    let localnet: Coll<'s, (Uuid, bool)> = switch_ports
+    // Per switch: (has a localnet port, has a localnet port with a VLAN).
+    let localnet: Coll<'s, (Uuid, (bool, bool))> = switch_ports
         .clone()
-        .map(|(ls, lsp)| (ls, lsp.type_ == "localnet"))
+        .map(|(ls, lsp)| {
+            let ln = lsp.type_ == "localnet";
+            (ls, (ln, ln && lsp.tag_request.is_some()))
+        })
         .group_named("switch: has localnet port", |_, vals, out| {
-            out.push((vals.iter().any(|(l, _)| **l), 1));
+            let ln = vals.iter().any(|((l, _), _)| *l);
+            let vlan = vals.iter().any(|((_, v), _)| *v);
+            out.push(((ln, vlan), 1));
         });
     let lsp_refs: Coll<'s, (String, (Uuid, Lsp))> = switch_ports.flat_map(|(ls, lsp)| {
         if lsp.type_ != "router" {
@@ -144,7 +150,7 @@ pub(super) fn render_routers<'s>(
         .clone()
         .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
         .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
-        .map(|(peer, lrp)| (lrp, (peer, false)))
+        .map(|(peer, lrp)| (lrp, (peer, (false, false))))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
@@ -166,6 +172,7 @@ pub(super) fn render_routers<'s>(
                         peer: None,
                         hmap_order: order,
                         peer_localnet: false,
+                        peer_localnet_vlan: false,
                     },
                 ),
             )
@@ -173,9 +180,10 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), (peer, localnet)))| {
+        .map(|(_, ((lr, mut p), (peer, (localnet, vlan))))| {
             p.peer = Some(peer);
             p.peer_localnet = localnet;
+            p.peer_localnet_vlan = vlan;
             (lr, p)
         });
     let unpeered = with_order

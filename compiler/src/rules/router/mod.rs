@@ -6,7 +6,7 @@
 //! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
 //! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
 //!
-//! Multicast relay, BFD, IPv6 RA and `gateway_mtu` are not handled yet (see
+//! Multicast relay, BFD and IPv6 RA are not handled yet (see
 //! golden/KNOWN_DIFFERENCES.md).
 
 pub mod admission;
@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod ha;
 pub mod ip_input;
 pub mod lb;
+pub mod mtu;
 pub mod nat;
 pub mod nat_arp;
 pub mod net;
@@ -46,6 +47,8 @@ pub struct LrpCtx {
     /// The peer is a switch port on a switch with a localnet port
     /// (`op->peer->od->n_localnet_ports`).
     pub peer_localnet: bool,
+    /// The peer switch has a localnet port with a VLAN (`tag_request`).
+    pub peer_localnet_vlan: bool,
 }
 
 impl LrpCtx {
@@ -228,6 +231,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
     policy::policies(r, &mut out);
     arp_resolve::defaults(r, &mut out);
     delivery::chk_pkt_len(r, &mut out);
+    mtu::check_pkt_len(r, &mut out);
     delivery::gw_redirect(r, &mut out);
     delivery::arp_request(r, &mut out);
     ip_input::misc_drops(r, &mut out);
