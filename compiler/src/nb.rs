@@ -355,6 +355,8 @@ pub struct Lrp {
     pub gateway_chassis: Vec<Uuid>,
     /// `ha_chassis_group` (an `HA_Chassis_Group` row).
     pub ha_chassis_group: Option<Uuid>,
+    /// `ipv6_ra_configs`, sorted by key.
+    pub ipv6_ra_configs: Vec<(String, String)>,
 }
 
 impl Lrp {
@@ -760,6 +762,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             n_gateway: r.uuids("gateway_chassis")?.len() + r.uuids("ha_chassis_group")?.len(),
             gateway_chassis: r.uuids("gateway_chassis")?,
             ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
+            ipv6_ra_configs: r.string_map("ipv6_ra_configs")?,
         })]),
         "Logical_Router_Static_Route" => Ok(vec![NbRecord::StaticRoute(StaticRoute {
             uuid,

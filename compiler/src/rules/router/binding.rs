@@ -63,6 +63,7 @@ pub fn port_binding(lr: Uuid, chassis: Option<&str>, p: &LrpCtx, tunnel_key: u32
     if let Some(c) = chassis {
         options.push(("l3gateway-chassis".to_string(), c.to_string()));
     }
+    options.extend(super::ra::binding_options(p));
     options.sort();
     let mut mac = lrp.mac.clone();
     for n in &lrp.networks {

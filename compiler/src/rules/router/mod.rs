@@ -6,7 +6,7 @@
 //! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
 //! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
 //!
-//! Multicast relay, BFD and IPv6 RA are not handled yet (see
+//! Multicast relay and BFD are not handled yet (see
 //! golden/KNOWN_DIFFERENCES.md).
 
 pub mod admission;
@@ -22,6 +22,7 @@ pub mod nat;
 pub mod nat_arp;
 pub mod net;
 pub mod policy;
+pub mod ra;
 pub mod routing;
 pub mod switch_side;
 
@@ -246,6 +247,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         admission::admission_port(r, p, &mut out);
         admission::neighbor_port(r, p, &mut out);
         routing::connected_routes(r, p, &mut out);
+        ra::nd_ra_port(r, p, &mut out);
         arp_resolve::port(r, p, &mut out);
         delivery::delivery_port(r, p, &mut out);
         ip_input::dhcpv6_reply(r, p, &mut out);
