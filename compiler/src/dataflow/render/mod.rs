@@ -131,11 +131,24 @@ pub(crate) fn render<'s>(
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
+    let members_for_relay = members.clone();
     let acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let (dp_keys, datapath_rows) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
     let lbs = lb::render_lbs(nb, switches.clone(), dp_keys.clone().map(|(dp, _)| dp));
 
+    let rt = router::render_routers(
+        nb_for_routers,
+        routers.clone(),
+        router_ports,
+        ports0_for_routers,
+        mask.clone(),
+        router::RouterExtras {
+            lbs: router_nat::summaries(router_lbs.clone()),
+            nats: router_nats,
+            keys: dp_keys.clone(),
+        },
+    );
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
     let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0
@@ -164,6 +177,19 @@ pub(crate) fn render<'s>(
             };
             (ls, f)
         }))
+        .concat(
+            rt.lsp_peers
+                .clone()
+                .filter(|(_, peer)| peer.mcast_relay)
+                .join_named("switch facts: relaying router peers", members_for_relay)
+                .map(|(_, (_, ls))| {
+                    let f = SwitchFacts {
+                        mcast_flood_relay: true,
+                        ..SwitchFacts::default()
+                    };
+                    (ls, f)
+                }),
+        )
         .concat(lbs.has_lb_vip.clone().map(|ls| {
             let f = SwitchFacts {
                 has_lb_vip: true,
@@ -180,6 +206,7 @@ pub(crate) fn render<'s>(
                 f.has_stateful_acl |= v.has_stateful_acl;
                 f.has_lb_vip |= v.has_lb_vip;
                 f.mcast_flood_static |= v.mcast_flood_static;
+                f.mcast_flood_relay |= v.mcast_flood_relay;
                 f.has_dns_records |= v.has_dns_records;
             }
             out.push((f, 1));
@@ -240,18 +267,6 @@ pub(crate) fn render<'s>(
         "dhcpv6",
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
-    );
-    let rt = router::render_routers(
-        nb_for_routers,
-        routers.clone(),
-        router_ports,
-        ports0_for_routers,
-        mask,
-        router::RouterExtras {
-            lbs: router_nat::summaries(router_lbs.clone()),
-            nats: router_nats,
-            keys: dp_keys.clone(),
-        },
     );
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());

@@ -94,11 +94,13 @@ pub(super) fn render_routers<'s>(
         .clone()
         .join_named(
             "router ports: x router",
-            routers
-                .clone()
-                .map(|(u, r)| (u, smap_get_bool(&r.options, "dynamic_neigh_routers", false))),
+            routers.clone().map(|(u, r)| {
+                let o = &r.options;
+                let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
+                (u, (dnr, smap_get_bool(o, "mcast_relay", false)))
+            }),
         )
-        .map(|(lr, ((lrp, net), dynamic_neigh_routers))| {
+        .map(|(lr, ((lrp, net), (dynamic_neigh_routers, mcast_relay)))| {
             (
                 lrp.name.clone(),
                 LrpPeer {
@@ -108,6 +110,7 @@ pub(super) fn render_routers<'s>(
                     enabled: lrp.is_enabled(),
                     net,
                     dynamic_neigh_routers,
+                    mcast_relay,
                 },
             )
         });

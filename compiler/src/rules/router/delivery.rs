@@ -132,6 +132,17 @@ pub fn delivery_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     if !p.lrp.is_enabled() {
         return;
     }
+    if r.mcast_relay() {
+        // Relayed multicast leaves with the port's MAC as source.
+        out.push(Lflow::new(
+            r.dp(),
+            Stage::LrOutDelivery,
+            110,
+            &format!("(ip4.mcast || ip6.mcast) && outport == {}", p.json_key()),
+            &format!("eth.src = {}; output;", p.net.ea_s),
+            12989,
+        ));
+    }
     out.push(Lflow::new(
         r.dp(),
         Stage::LrOutDelivery,

@@ -114,6 +114,11 @@ impl RouterCtx {
         smap_get_bool(&self.router.options, key, def)
     }
 
+    /// `od->mcast_info.rtr.relay`: `options:mcast_relay`.
+    pub fn mcast_relay(&self) -> bool {
+        self.option_bool("mcast_relay", false)
+    }
+
     /// `od->is_gw_router`: `options:chassis` is set.
     pub fn is_gw_router(&self) -> bool {
         self.router.option("chassis").is_some()
@@ -199,6 +204,8 @@ pub struct LrpPeer {
     pub net: LrpNetworks,
     /// The router's `options:dynamic_neigh_routers`.
     pub dynamic_neigh_routers: bool,
+    /// The router's `options:mcast_relay`.
+    pub mcast_relay: bool,
 }
 
 /// A switch port of type `router` with its router-port peer, on switch `ls`
