@@ -6,7 +6,8 @@
 //! records, and routers with connected networks, static routes, policies,
 //! load balancers, and an external switch reached through a distributed
 //! gateway port (gateway chassis or an HA chassis group) or from a gateway
-//! router, with SNAT, DNAT and (distributed) floating IPs. Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
+//! IPv6 RA configs, multicast relay and snooping switches. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -336,6 +337,9 @@ pub fn random_topology(seed: u64) -> Value {
         if group_on[s] && !group_lbs.is_empty() {
             row["load_balancer_group"] = json!(["uuid", group]);
         }
+        if r.chance(20) {
+            row["other_config"] = map(&[("mcast_snoop".into(), "true".into())]);
+        }
         if s == 0 && r.chance(30) {
             let dns = r.uuid();
             ops.push(json!({"op": "insert", "table": "DNS", "uuid": dns, "row": {
@@ -386,6 +390,9 @@ fn gateway(
         lbs: lbs.iter().filter(|_| r.chance(25)).cloned().collect(),
         options: Vec::new(),
     };
+    if r.chance(20) {
+        g.options.push(("mcast_relay".into(), "true".into()));
+    }
     if !r.chance(60) {
         return g;
     }
@@ -398,6 +405,23 @@ fn gateway(
     }
     let mut row = json!({"name": name, "mac": format!("0a:00:00:02:{lr:02x}:01"),
         "networks": str_set(&networks)});
+    let mut lrp_options = Vec::new();
+    if r.chance(30) {
+        lrp_options.push(("gateway_mtu".to_string(), "1400".to_string()));
+        if r.chance(50) {
+            lrp_options.push(("gateway_mtu_bypass".to_string(), "tcp".to_string()));
+        }
+    }
+    row["options"] = map(&lrp_options);
+    if networks.len() > 1 && r.chance(50) {
+        let mode = *r.pick(&["slaac", "dhcpv6_stateful", "dhcpv6_stateless"]);
+        let mut ra = vec![("address_mode".to_string(), mode.to_string())];
+        if r.chance(50) {
+            ra.push(("send_periodic".to_string(), "true".to_string()));
+            ra.push(("mtu".to_string(), "1450".to_string()));
+        }
+        row["ipv6_ra_configs"] = map(&ra);
+    }
     if gw_router {
         g.options
             .push(("chassis".into(), format!("hv{}", r.below(3))));
