@@ -159,10 +159,9 @@ pub fn binding_options(p: &LrpCtx) -> Vec<(String, String)> {
         add("dnssl", v.to_string());
     }
     add("src_eth", p.net.ea_s.clone());
-    let prf = match ra_config(p, "router_preference") {
-        Some(v @ ("HIGH" | "LOW")) => v,
-        _ => "MEDIUM",
-    };
+    let prf = ra_config(p, "router_preference")
+        .filter(|v| matches!(*v, "HIGH" | "LOW"))
+        .unwrap_or("MEDIUM");
     add("prf", prf.to_string());
     if let Some(v) = ra_config(p, "route_info") {
         add("route_info", v.to_string());
