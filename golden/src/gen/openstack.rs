@@ -82,7 +82,11 @@ pub fn openstack(shape: &OpenstackShape) -> Value {
         let mut gcs = Vec::new();
         for (i, c) in ["gw1", "gw2"].iter().enumerate() {
             let u = uuid(2, r * 2 + i as u32);
-            let prio = if (r + i as u32).is_multiple_of(2) { 2 } else { 1 };
+            let prio = if (r + i as u32).is_multiple_of(2) {
+                2
+            } else {
+                1
+            };
             insert(
                 "Gateway_Chassis",
                 &u,

@@ -176,6 +176,7 @@ pub(super) fn render_routers<'s>(
                         hmap_order: order,
                         peer_localnet: false,
                         peer_localnet_vlan: false,
+                        dgp: false,
                     },
                 ),
             )
@@ -248,6 +249,10 @@ pub(super) fn render_routers<'s>(
             }
             let Some(router) = router else { return };
             ports.sort_by_key(|p: &LrpCtx| p.lrp.uuid);
+            let gw_router = router.option("chassis").is_some();
+            for p in &mut ports {
+                p.dgp = p.lrp.n_gateway > 0 && !gw_router;
+            }
             routes.sort_by_key(|x: &StaticRoute| x.uuid);
             policies.sort_by_key(|x: &Policy| x.uuid);
             lbs.sort_by_key(|x: &LbSummary| x.uuid);

@@ -106,7 +106,7 @@ pub fn has_distributed_nat(r: &RouterCtx) -> bool {
 /// distributed gateway port (`gateway_chassis` or `ha_chassis_group`) on a
 /// router that is not a gateway router (`join_logical_ports()`).
 pub fn has_cr_port(r: &RouterCtx, p: &LrpCtx) -> bool {
-    p.lrp.n_gateway > 0 && !r.is_gw_router()
+    p.dgp && !r.is_gw_router()
 }
 
 /// The `Port_Binding` of the chassisredirect port `cr-<name>` of

@@ -120,7 +120,7 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
         }
     }
     if has_central {
-        if p.lrp.n_gateway > 0 {
+        if p.is_dgp() {
             central.push_str(&format!(
                 " is_chassis_resident({})",
                 cr_json_key(&p.lrp.name)
@@ -141,15 +141,11 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         .collect();
     let gw_garp = format!("{}{garp_ips}", p.net.ea_s);
     let first_dgp = r.l3dgw_ports().next();
-    let garp_port = if p.lrp.n_gateway > 0 {
-        Some(p)
-    } else {
-        first_dgp
-    };
+    let garp_port = if p.is_dgp() { Some(p) } else { first_dgp };
     let dgp_resident =
         garp_port.map(|g| format!("is_chassis_resident({})", cr_json_key(&g.lrp.name)));
     let dgp_garp = if r.n_l3dgw_ports() > 0
-        && (p.lrp.n_gateway > 0
+        && (p.is_dgp()
             || (crate::nb::smap_get_bool(&p.lrp.options, "reside-on-redirect-chassis", false)
                 && r.n_l3dgw_ports() == 1))
     {

@@ -176,7 +176,7 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         }
     }
     for n in net.ipv6.iter().filter(|n| !n.is_lla()) {
-        let ip = if p.lrp.n_gateway > 0 {
+        let ip = if p.is_dgp() {
             "ip6.dst <-> ip6.src".to_string()
         } else {
             format!("ip6.dst = ip6.src; ip6.src = {}", n.addr_s())
@@ -222,7 +222,7 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         ));
     }
     for n in &net.ipv4 {
-        let ip = if p.lrp.n_gateway > 0 {
+        let ip = if p.is_dgp() {
             "ip4.dst <-> ip4.src".to_string()
         } else {
             format!("ip4.dst = ip4.src; ip4.src = {}", n.addr_s())

@@ -50,6 +50,10 @@ pub struct LrpCtx {
     pub peer_localnet: bool,
     /// The peer switch has a localnet port with a VLAN (`tag_request`).
     pub peer_localnet_vlan: bool,
+    /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
+    /// `ha_chassis_group`) on a router that is not a gateway router (northd
+    /// ignores gateway settings there). Set with the router context.
+    pub dgp: bool,
 }
 
 impl LrpCtx {
@@ -61,7 +65,7 @@ impl LrpCtx {
     /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
     /// `ha_chassis_group`).
     pub fn is_dgp(&self) -> bool {
-        self.lrp.n_gateway > 0
+        self.dgp
     }
 
     /// `op->cr_port->json_key`: the chassisredirect port's.
@@ -126,12 +130,12 @@ impl RouterCtx {
 
     /// `od->n_l3dgw_ports`: ports with gateway chassis.
     pub fn n_l3dgw_ports(&self) -> usize {
-        self.ports.iter().filter(|p| p.lrp.n_gateway > 0).count()
+        self.ports.iter().filter(|p| p.dgp).count()
     }
 
     /// `od->l3dgw_ports`: the distributed gateway ports, in port order.
     pub fn l3dgw_ports(&self) -> impl Iterator<Item = &LrpCtx> {
-        self.ports.iter().filter(|p| p.lrp.n_gateway > 0)
+        self.ports.iter().filter(|p| p.dgp)
     }
 
     /// `od->has_lb_vip`: some load balancer of the router has a VIP.
