@@ -199,6 +199,8 @@ pub struct PortCtx {
     pub all_router_ports: bool,
     /// The switch has a localnet port (`od->n_localnet_ports`).
     pub switch_has_localnet: bool,
+    /// The port's switch has a `vtep` port (`od->has_vtep_lports`).
+    pub switch_has_vtep: bool,
     /// For a port of type `router`: what the peer's router adds (gateway
     /// chassis, NAT addresses).
     pub peer_nat: Option<router::gateway::PeerNat>,

@@ -242,6 +242,7 @@ pub(crate) fn render<'s>(
                         router_peer: None,
                         all_router_ports: false,
                         switch_has_localnet: false,
+                        switch_has_vtep: false,
                         peer_nat: None,
                     },
                 ),

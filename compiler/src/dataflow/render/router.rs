@@ -115,17 +115,22 @@ pub(super) fn render_routers<'s>(
             )
         });
     // Switch ports of type router naming a router port.
-    // Per switch: (has a localnet port, has a localnet port with a VLAN).
-    let localnet: Coll<'s, (Uuid, (bool, bool))> = switch_ports
+    // Per switch: (has a localnet port, has a localnet port with a VLAN,
+    // has a vtep port).
+    let localnet: Coll<'s, (Uuid, (bool, bool, bool))> = switch_ports
         .clone()
         .map(|(ls, lsp)| {
             let ln = lsp.type_ == "localnet";
-            (ls, (ln, ln && lsp.tag_request.is_some()))
+            (
+                ls,
+                (ln, ln && lsp.tag_request.is_some(), lsp.type_ == "vtep"),
+            )
         })
         .group_named("switch: has localnet port", |_, vals, out| {
-            let ln = vals.iter().any(|((l, _), _)| *l);
-            let vlan = vals.iter().any(|((_, v), _)| *v);
-            out.push(((ln, vlan), 1));
+            let ln = vals.iter().any(|((l, _, _), _)| *l);
+            let vlan = vals.iter().any(|((_, v, _), _)| *v);
+            let vtep = vals.iter().any(|((_, _, t), _)| *t);
+            out.push(((ln, vlan, vtep), 1));
         });
     let lsp_refs: Coll<'s, (String, (Uuid, Lsp))> = switch_ports.flat_map(|(ls, lsp)| {
         if lsp.type_ != "router" {
@@ -153,7 +158,7 @@ pub(super) fn render_routers<'s>(
         .clone()
         .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
         .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
-        .map(|(peer, lrp)| (lrp, (peer, (false, false))))
+        .map(|(peer, lrp)| (lrp, (peer, (false, false, false))))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
@@ -176,6 +181,7 @@ pub(super) fn render_routers<'s>(
                         hmap_order: order,
                         peer_localnet: false,
                         peer_localnet_vlan: false,
+                        peer_vtep: false,
                         dgp: false,
                     },
                 ),
@@ -184,9 +190,10 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), (peer, (localnet, vlan))))| {
+        .map(|(_, ((lr, mut p), (peer, (localnet, vlan, vtep))))| {
             p.peer = Some(peer);
             p.peer_localnet = localnet;
+            p.peer_vtep = vtep;
             p.peer_localnet_vlan = vlan;
             (lr, p)
         });
@@ -300,17 +307,22 @@ pub(super) fn attach_peers<'s>(
     let ports = peered.concat(unpeered);
     let all_router = ports
         .clone()
-        .map(|(ls, p)| (ls, (p.router_peer.is_some(), p.lsp.type_ == "localnet")))
+        .map(|(ls, p)| {
+            let t = p.lsp.type_.as_str();
+            (ls, (p.router_peer.is_some(), t == "localnet", t == "vtep"))
+        })
         .group_named("switch: only router ports", |_, vals, out| {
-            let all = vals.iter().all(|((r, _), _)| *r);
-            let localnet = vals.iter().any(|((_, l), _)| *l);
-            out.push(((all, localnet), 1));
+            let all = vals.iter().all(|((r, _, _), _)| *r);
+            let localnet = vals.iter().any(|((_, l, _), _)| *l);
+            let vtep = vals.iter().any(|((_, _, v), _)| *v);
+            out.push(((all, localnet, vtep), 1));
         });
     ports
         .join_named("switch ports: x only router ports", all_router)
-        .map(|(ls, (mut p, (all, localnet)))| {
+        .map(|(ls, (mut p, (all, localnet, vtep)))| {
             p.all_router_ports = all;
             p.switch_has_localnet = localnet;
+            p.switch_has_vtep = vtep;
             (ls, p)
         })
 }

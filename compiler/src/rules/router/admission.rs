@@ -25,8 +25,8 @@ pub fn admission(r: &RouterCtx, out: &mut Vec<Lflow>) {
 /// the port's MAC, storing the MAC in `xreg0[0..47]`
 /// (`build_gateway_mtu_flow()`). A distributed
 /// gateway port admits frames to its MAC only on the chassis hosting its
-/// chassisredirect port (`consider_l3dgw_port_is_centralized()`; the
-/// exception for peers with `vtep` ports is not reproduced).
+/// chassisredirect port unless its peer switch has `vtep` ports
+/// (`consider_l3dgw_port_is_centralized()`).
 pub fn admission_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     if !p.lrp.is_enabled() {
         return;
@@ -34,9 +34,14 @@ pub fn admission_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     let key = p.json_key();
     let ea = &p.net.ea_s;
     let actions = format!("xreg0[0..47] = {ea}; next;");
+    let centralized = if p.peer_vtep {
+        String::new()
+    } else {
+        p.resident_suffix()
+    };
     for m in [
         format!("eth.mcast && inport == {key}"),
-        format!("eth.dst == {ea} && inport == {key}{}", p.resident_suffix()),
+        format!("eth.dst == {ea} && inport == {key}{centralized}"),
     ] {
         let s = Stage::LrInAdmission;
         super::mtu::gateway_mtu_flow(r, p, s, 50, 55, &m, &actions, p.lrp.uuid, out);

@@ -113,11 +113,9 @@ pub fn has_cr_port(r: &RouterCtx, p: &LrpCtx) -> bool {
 /// distributed gateway port `p` (`ovn_port_update_sbrec()` for
 /// `is_cr_port()`): type `chassisredirect`, the port's `mac` and
 /// `external_ids`, `options:distributed-port`, `redirect-type` when set,
-/// `always-redirect=true` unless the router has distributed NAT (or the
-/// redirect type is `bridged`), and its HA chassis group.
-///
-/// Not reproduced: `always-redirect` is also off when the peer switch has
-/// `vtep` ports.
+/// `always-redirect=true` unless the router has distributed NAT, the peer
+/// switch has `vtep` ports or the redirect type is `bridged`, and its HA
+/// chassis group.
 pub fn cr_port_binding(
     r: &RouterCtx,
     p: &LrpCtx,
@@ -126,7 +124,7 @@ pub fn cr_port_binding(
 ) -> PortBinding {
     let lrp = &p.lrp;
     let mut options = vec![("distributed-port".to_string(), lrp.name.clone())];
-    let mut always_redirect = !has_distributed_nat(r);
+    let mut always_redirect = !has_distributed_nat(r) && !p.peer_vtep;
     if let Some(t) = lrp.option("redirect-type") {
         options.push(("redirect-type".to_string(), t.to_string()));
         if t == "bridged" {

@@ -33,11 +33,12 @@ pub fn chk_pkt_len(r: &RouterCtx, out: &mut Vec<Lflow>) {
 }
 
 /// Traffic leaving a distributed gateway port goes to its chassisredirect
-/// port (priority 50); priority 0 `next;`. Not handled: the stateless NAT
-/// `allowed_ext_ips`/`exempted_ext_ips` flows and VTEP-attached gateway
-/// ports.
+/// port (priority 50) unless its peer switch has vtep ports; priority 0
+/// `next;`. Not handled: the stateless NAT `allowed_ext_ips` /
+/// `exempted_ext_ips` flows.
 pub fn gw_redirect(r: &RouterCtx, out: &mut Vec<Lflow>) {
-    for p in r.l3dgw_ports() {
+    // Ports whose peer switch has vtep ports stay distributed.
+    for p in r.l3dgw_ports().filter(|p| !p.peer_vtep) {
         out.push(
             Lflow::new(
                 r.dp(),

@@ -52,6 +52,8 @@ pub struct PeerNat {
     /// its router's distributed NAT rules, delivered to the router on the
     /// logical port's chassis.
     pub dnat_macs: Vec<(String, String)>,
+    /// The chassisredirect port (json key) of a distributed gateway port.
+    pub dgp_cr: Option<String>,
 }
 
 /// The sset iteration order of `ips` (`hash_string()` buckets).
@@ -229,6 +231,7 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
     };
     PeerNat {
         self_orig_macs: macs.iter().cloned().collect(),
+        dgp_cr: p.is_dgp().then(|| p.cr_key()),
         l2_resident,
         dnat_macs,
         chassis: r.router.option("chassis").map(str::to_string),

@@ -50,6 +50,9 @@ pub struct LrpCtx {
     pub peer_localnet: bool,
     /// The peer switch has a localnet port with a VLAN (`tag_request`).
     pub peer_localnet_vlan: bool,
+    /// The peer switch has `vtep` ports
+    /// (`l3dgw_port_has_associated_vtep_lports()`).
+    pub peer_vtep: bool,
     /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
     /// `ha_chassis_group`) on a router that is not a gateway router (northd
     /// ignores gateway settings there). Set with the router context.
