@@ -8,10 +8,12 @@
 //! What is compiled so far (each rule's doc names the northd function):
 //! - `Datapath_Binding` for logical switches and routers, with northd's
 //!   tunnel keys (including the order in which northd meets new datapaths);
-//! - `Port_Binding` for logical router ports, and the logical-router
-//!   pipeline (`lr_in_*`, `lr_out_*`) of routers without NAT or load
-//!   balancers: connected and static routes (ECMP, route tables), routing
-//!   policies, ARP/ND handling ([`rules::router`]);
+//! - `Port_Binding` for logical router ports (and the `cr-` ports of
+//!   distributed gateway ports, with SB `HA_Chassis_Group`/`HA_Chassis`),
+//!   and the logical-router pipeline (`lr_in_*`, `lr_out_*`): connected and
+//!   static routes (ECMP, route tables), routing policies, ARP/ND handling,
+//!   load balancers, NAT on gateway routers and distributed gateway ports,
+//!   `gateway_mtu`, IPv6 RA, multicast relay ([`rules::router`]);
 //! - `Port_Binding` for logical switch ports (VIF and other types' basic
 //!   columns; router-type ports as `patch`);
 //! - `Multicast_Group` (`_MC_flood`, `_MC_flood_l2`, `_MC_unknown`,

@@ -145,6 +145,8 @@ pub struct Lsp {
     pub parent_name: Option<String>,
     /// `tag`.
     pub tag: Option<i64>,
+    /// `tag_request`.
+    pub tag_request: Option<i64>,
     /// `enabled` (absent means enabled).
     pub enabled: Option<bool>,
     /// `dhcpv4_options` (a `DHCP_Options` row).
@@ -357,6 +359,8 @@ pub struct Lrp {
     pub gateway_chassis: Vec<Uuid>,
     /// `ha_chassis_group` (an `HA_Chassis_Group` row).
     pub ha_chassis_group: Option<Uuid>,
+    /// `ipv6_ra_configs`, sorted by key.
+    pub ipv6_ra_configs: Vec<(String, String)>,
 }
 
 impl Lrp {
@@ -774,6 +778,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             n_gateway: r.uuids("gateway_chassis")?.len() + r.uuids("ha_chassis_group")?.len(),
             gateway_chassis: r.uuids("gateway_chassis")?,
             ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
+            ipv6_ra_configs: r.string_map("ipv6_ra_configs")?,
         })]),
         "Logical_Router_Static_Route" => Ok(vec![NbRecord::StaticRoute(StaticRoute {
             uuid,
@@ -803,6 +808,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             external_ids: r.string_map("external_ids")?,
             parent_name: r.opt_string("parent_name")?,
             tag: r.opt_i64("tag")?,
+            tag_request: r.opt_i64("tag_request")?,
             enabled: r.opt_bool("enabled")?,
             dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),

@@ -73,7 +73,29 @@ struct PolicySpec {
 }
 
 #[derive(Clone, Debug)]
+struct NatSpec {
+    type_: &'static str,
+    external_ip: &'static str,
+    logical_ip: &'static str,
+    /// `logical_port` and `external_mac` (distributed NAT).
+    distributed: bool,
+}
+
+#[derive(Clone, Debug)]
 enum Op {
+    /// A NAT rule on a router.
+    AddNat(usize, NatSpec),
+    DelNat(usize),
+    /// A load balancer applied to a router.
+    AttachRouterLb(usize, usize),
+    DetachRouterLbs(usize),
+    /// A router port's gateway: none, `gateway_chassis` (two layouts, so
+    /// that switching between them moves the gateway chassis), or an
+    /// `HA_Chassis_Group`.
+    SetGateway(usize, u8),
+    /// A router becomes a gateway router (`options:chassis`) or stops
+    /// being one.
+    SetGatewayRouter(usize, bool),
     AddLb(LbSpec),
     DelLb(usize),
     ModifyLb(usize, LbSpec),
@@ -250,8 +272,32 @@ fn lb_spec() -> impl Strategy<Value = LbSpec> {
     })
 }
 
+fn nat_spec() -> impl Strategy<Value = NatSpec> {
+    prop::sample::select(vec![
+        ("snat", "20.0.0.100", "10.0.0.0/24", false),
+        ("snat", "20.0.0.1", "10.0.1.0/24", false),
+        ("dnat_and_snat", "20.0.0.101", "10.0.0.1", true),
+        ("dnat_and_snat", "20.0.0.102", "10.0.0.2", false),
+        ("dnat", "20.0.0.103", "10.0.0.3", false),
+        ("dnat_and_snat", "fd00::100", "fd00::2", false),
+        ("snat", "10.0.0.100", "10.0.1.0/24", false),
+    ])
+    .prop_map(|(type_, external_ip, logical_ip, distributed)| NatSpec {
+        type_,
+        external_ip,
+        logical_ip,
+        distributed,
+    })
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        2 => ((0usize..4), nat_spec()).prop_map(|(r, n)| Op::AddNat(r, n)),
+        1 => (0usize..8).prop_map(Op::DelNat),
+        2 => ((0usize..4), (0usize..4)).prop_map(|(r, l)| Op::AttachRouterLb(r, l)),
+        1 => (0usize..4).prop_map(Op::DetachRouterLbs),
+        2 => ((0usize..8), (0u8..4)).prop_map(|(p, m)| Op::SetGateway(p, m)),
+        1 => ((0usize..4), any::<bool>()).prop_map(|(r, g)| Op::SetGatewayRouter(r, g)),
         2 => lb_spec().prop_map(Op::AddLb),
         1 => (0usize..4).prop_map(Op::DelLb),
         1 => ((0usize..4), lb_spec()).prop_map(|(i, s)| Op::ModifyLb(i, s)),
@@ -311,6 +357,19 @@ struct Model {
     meters: BTreeMap<usize, (Uuid, MeterSpec)>,
     /// The NB_Global row exists.
     global: bool,
+    /// NAT rules and their router.
+    nats: BTreeMap<Uuid, (Uuid, NatSpec)>,
+    /// Load balancers applied to routers.
+    router_lbs: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    /// Router ports' gateway layout (see [`Op::SetGateway`]).
+    gateways: BTreeMap<Uuid, u8>,
+    /// Gateway routers.
+    gateway_routers: BTreeSet<Uuid>,
+}
+
+/// The UUID of the `i`th row a router port's gateway layout needs.
+fn gateway_row(lrp: Uuid, i: u128) -> Uuid {
+    Uuid::from_u128(lrp.as_u128() ^ (0x5a5a_0000_0000_0000_0000 | (i + 1)))
 }
 
 fn strings(v: &[&str]) -> Datum {
@@ -334,6 +393,46 @@ impl Model {
         let lrps: Vec<Uuid> = self.lrps.keys().copied().collect();
         let pick = |v: &[Uuid], i: usize| (!v.is_empty()).then(|| v[i % v.len()]);
         match op {
+            Op::AddNat(i, spec) => {
+                if let Some(lr) = pick(&lrs, *i) {
+                    let u = self.fresh();
+                    self.nats.insert(u, (lr, spec.clone()));
+                }
+            }
+            Op::DelNat(i) => {
+                let v: Vec<Uuid> = self.nats.keys().copied().collect();
+                if let Some(x) = pick(&v, *i) {
+                    self.nats.remove(&x);
+                }
+            }
+            Op::AttachRouterLb(r, l) => {
+                if let (Some(lr), Some(lb)) = (pick(&lrs, *r), pick(&lbs, *l)) {
+                    self.router_lbs.entry(lr).or_default().insert(lb);
+                }
+            }
+            Op::DetachRouterLbs(r) => {
+                if let Some(lr) = pick(&lrs, *r) {
+                    self.router_lbs.remove(&lr);
+                }
+            }
+            Op::SetGateway(p, mode) => {
+                if let Some(lrp) = pick(&lrps, *p) {
+                    if *mode == 0 {
+                        self.gateways.remove(&lrp);
+                    } else {
+                        self.gateways.insert(lrp, *mode);
+                    }
+                }
+            }
+            Op::SetGatewayRouter(r, on) => {
+                if let Some(lr) = pick(&lrs, *r) {
+                    if *on {
+                        self.gateway_routers.insert(lr);
+                    } else {
+                        self.gateway_routers.remove(&lr);
+                    }
+                }
+            }
             Op::AddLb(spec) => {
                 let u = self.fresh();
                 self.lbs.insert(u, spec.clone());
@@ -526,6 +625,15 @@ impl Model {
         self.lrps.retain(|_, (lr, _, _)| routers.contains_key(lr));
         self.routes.retain(|_, (lr, _)| routers.contains_key(lr));
         self.policies.retain(|_, (lr, _)| routers.contains_key(lr));
+        self.nats.retain(|_, (lr, _)| routers.contains_key(lr));
+        self.router_lbs.retain(|lr, _| routers.contains_key(lr));
+        self.gateway_routers.retain(|lr| routers.contains_key(lr));
+        let lrps = &self.lrps;
+        self.gateways.retain(|p, _| lrps.contains_key(p));
+        let lbs = &self.lbs;
+        for set in self.router_lbs.values_mut() {
+            set.retain(|l| lbs.contains_key(l));
+        }
         let ports = &self.ports;
         self.router_port_of.retain(|p, _| ports.contains_key(p));
         // Weak references and garbage collection, as ovsdb-server does them:
@@ -760,6 +868,29 @@ impl Model {
                     .map(|(k, _)| *k)
                     .collect()),
             );
+            r.insert(
+                "nat".into(),
+                of(self
+                    .nats
+                    .iter()
+                    .filter(|(_, x)| x.0 == *u)
+                    .map(|(k, _)| *k)
+                    .collect()),
+            );
+            r.insert(
+                "load_balancer".into(),
+                of(self
+                    .router_lbs
+                    .get(u)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default()),
+            );
+            let opts: Vec<(&str, &str)> = if self.gateway_routers.contains(u) {
+                vec![("chassis", "hv1")]
+            } else {
+                vec![]
+            };
+            r.insert("options".into(), Datum::string_map(opts));
             out.insert(("Logical_Router", *u), r);
         }
         for (u, (_, name, n)) in &self.lrps {
@@ -768,7 +899,49 @@ impl Model {
             let mac = format!("00:00:00:00:ff:{:02x}", u.as_u128() as u8);
             r.insert("mac".into(), Datum::scalar(mac.as_str()));
             r.insert("networks".into(), strings(NETWORKS[*n]));
+            let chassis: &[(&str, i64)] = match self.gateways.get(u) {
+                Some(1) => &[("hv1", 20), ("hv2", 10)],
+                Some(2) => &[("hv2", 20)],
+                Some(3) => &[("hv1", 30), ("hv3", 10)],
+                _ => &[],
+            };
+            let mut rows = Vec::new();
+            for (i, (c, prio)) in chassis.iter().enumerate() {
+                let g = gateway_row(*u, i as u128);
+                let mut x = Row::new();
+                x.insert("chassis_name".into(), Datum::scalar(*c));
+                x.insert("priority".into(), Datum::scalar(*prio));
+                let table = if self.gateways.get(u) == Some(&3) {
+                    "HA_Chassis"
+                } else {
+                    x.insert("name".into(), Datum::scalar(format!("{name}-{c}").as_str()));
+                    "Gateway_Chassis"
+                };
+                out.insert((table, g), x);
+                rows.push(Atom::Uuid(g));
+            }
+            if self.gateways.get(u) == Some(&3) {
+                let g = gateway_row(*u, 99);
+                let mut x = Row::new();
+                x.insert("name".into(), Datum::scalar(format!("ha-{name}").as_str()));
+                x.insert("ha_chassis".into(), Datum::set(rows));
+                out.insert(("HA_Chassis_Group", g), x);
+                r.insert("ha_chassis_group".into(), Datum::set([Atom::Uuid(g)]));
+            } else {
+                r.insert("gateway_chassis".into(), Datum::set(rows));
+            }
             out.insert(("Logical_Router_Port", *u), r);
+        }
+        for (u, (_, x)) in &self.nats {
+            let mut r = Row::new();
+            r.insert("type".into(), Datum::scalar(x.type_));
+            r.insert("external_ip".into(), Datum::scalar(x.external_ip));
+            r.insert("logical_ip".into(), Datum::scalar(x.logical_ip));
+            if x.distributed {
+                r.insert("logical_port".into(), Datum::scalar("p1"));
+                r.insert("external_mac".into(), Datum::scalar("00:00:00:00:aa:01"));
+            }
+            out.insert(("NAT", *u), r);
         }
         for (u, (_, x)) in &self.routes {
             let mut r = Row::new();
@@ -1155,4 +1328,109 @@ fn health_checks_qos_and_meters_follow_edits() {
     assert_eq!(qos_flows(&c), 2);
     step(&mut model, &mut c, &[Op::DelQos(0)]);
     assert_eq!(qos_flows(&c), 0);
+}
+
+#[test]
+fn gateway_nat_and_router_lb_edits_reach_the_sb() {
+    let mut model = Model::default();
+    let mut c = Compiler::new(Options::default()).unwrap();
+    let step = |model: &mut Model, c: &mut Compiler, ops: &[Op]| {
+        let before = model.rows();
+        for op in ops {
+            model.apply(op);
+        }
+        c.apply(diff(&before, &model.rows())).unwrap();
+    };
+    // The chassis of the HA chassis group(s), by name.
+    let ha = |c: &Compiler| -> BTreeSet<(String, i64)> {
+        c.sb_records()
+            .filter_map(|r| match r {
+                SbRecord::HaChassis(h) => Some((h.chassis_name.clone(), h.priority)),
+                _ => None,
+            })
+            .collect()
+    };
+    let cr_ports = |c: &Compiler| -> Vec<String> {
+        c.sb_records()
+            .filter_map(|r| match r {
+                SbRecord::PortBinding(p) if p.type_ == "chassisredirect" => {
+                    Some(p.logical_port.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let stage = |c: &Compiler, name: &str| -> usize {
+        c.sb_records()
+            .filter(|r| match r {
+                SbRecord::LogicalFlow(f) => f
+                    .external_ids
+                    .iter()
+                    .any(|(k, v)| k == "stage-name" && v == name),
+                _ => false,
+            })
+            .count()
+    };
+    step(
+        &mut model,
+        &mut c,
+        &[
+            Op::AddSwitch {
+                vlan_passthru: false,
+            },
+            Op::AddRouter,
+            Op::AddLrp(0, 2),
+            Op::Connect(0, 0),
+            Op::SetGateway(0, 1),
+        ],
+    );
+    let lrp = model.lrps.values().next().unwrap().1.clone();
+    assert_eq!(cr_ports(&c), vec![format!("cr-{lrp}")]);
+    assert_eq!(
+        ha(&c),
+        BTreeSet::from([("hv1".to_string(), 20), ("hv2".to_string(), 10)])
+    );
+    // Moving the gateway chassis replaces the group's chassis.
+    step(&mut model, &mut c, &[Op::SetGateway(0, 2)]);
+    assert_eq!(ha(&c), BTreeSet::from([("hv2".to_string(), 20)]));
+    step(&mut model, &mut c, &[Op::SetGateway(0, 3)]);
+    assert_eq!(
+        ha(&c),
+        BTreeSet::from([("hv1".to_string(), 30), ("hv3".to_string(), 10)])
+    );
+    // NAT on the distributed gateway port: SNAT flows come and go.
+    let snat_default = stage(&c, "lr_out_snat");
+    let snat = NatSpec {
+        type_: "snat",
+        external_ip: "20.0.0.100",
+        logical_ip: "10.0.0.0/24",
+        distributed: false,
+    };
+    step(&mut model, &mut c, &[Op::AddNat(0, snat)]);
+    assert!(stage(&c, "lr_out_snat") > snat_default);
+    step(&mut model, &mut c, &[Op::DelNat(0)]);
+    assert_eq!(stage(&c, "lr_out_snat"), snat_default);
+    // A router load balancer adds DNAT flows; detaching removes them.
+    let dnat_default = stage(&c, "lr_in_dnat");
+    let lb = LbSpec {
+        vips: vec![("20.0.0.50:80", "10.0.0.1:8080")],
+        protocol: Some("tcp"),
+        options: vec![],
+        health: false,
+    };
+    step(
+        &mut model,
+        &mut c,
+        &[Op::AddLb(lb), Op::AttachRouterLb(0, 0)],
+    );
+    assert!(stage(&c, "lr_in_dnat") > dnat_default);
+    step(&mut model, &mut c, &[Op::DetachRouterLbs(0)]);
+    assert_eq!(stage(&c, "lr_in_dnat"), dnat_default);
+    // No gateway: no chassisredirect port, no HA rows.
+    step(&mut model, &mut c, &[Op::SetGateway(0, 0)]);
+    assert!(cr_ports(&c).is_empty());
+    assert!(ha(&c).is_empty());
+    assert!(!c
+        .sb_records()
+        .any(|r| matches!(r, SbRecord::HaChassisGroup(_))));
 }

@@ -126,17 +126,24 @@ pub fn destination_lookup_bmcast(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
             8959,
         ));
         if !sw.mcast_flood_unregistered {
-            let action = if sw.mcast_flood_static {
-                "outport =\"_MC_static\"; output;"
-            } else {
-                DROP
-            };
+            // Unregistered IP multicast goes to relaying routers and to
+            // statically flooding ports, else is dropped.
+            let mut action = String::new();
+            if sw.mcast_flood_relay {
+                action.push_str("clone { outport = \"_MC_mrouter_flood\"; output; }; ");
+            }
+            if sw.mcast_flood_static {
+                action.push_str("outport =\"_MC_static\"; output;");
+            }
+            if !sw.mcast_flood_relay && !sw.mcast_flood_static {
+                action.push_str(DROP);
+            }
             out.push(Lflow::new(
                 dp,
                 Stage::LsInL2Lkup,
                 80,
                 "ip4.mcast || ip6.mcast",
-                action,
+                &action,
                 8991,
             ));
         }

@@ -115,6 +115,9 @@ pub struct SwitchCtx {
     /// Some enabled port has `options:mcast_flood=true`
     /// (`mcast_sw_info->flood_static`).
     pub mcast_flood_static: bool,
+    /// Some router port's router relays multicast (`mcast_relay`,
+    /// `od->mcast_info.sw.flood_relay`).
+    pub mcast_flood_relay: bool,
     /// Some of the switch's DNS rows has records (`ls_has_dns_records()`).
     pub has_dns_records: bool,
 }
@@ -135,6 +138,8 @@ pub struct SwitchFacts {
     pub has_lb_vip: bool,
     /// Some enabled port floods multicast (`options:mcast_flood`).
     pub mcast_flood_static: bool,
+    /// Some router port's router relays multicast.
+    pub mcast_flood_relay: bool,
     /// Some DNS row of the switch has records.
     pub has_dns_records: bool,
 }
@@ -159,6 +164,7 @@ impl SwitchCtx {
             mcast_snoop: sw.mcast.enabled,
             mcast_flood_unregistered: sw.mcast.flood_unregistered,
             mcast_flood_static: facts.mcast_flood_static,
+            mcast_flood_relay: facts.mcast_flood_relay,
             has_dns_records: facts.has_dns_records,
         }
     }
@@ -194,6 +200,8 @@ pub struct PortCtx {
     pub all_router_ports: bool,
     /// The switch has a localnet port (`od->n_localnet_ports`).
     pub switch_has_localnet: bool,
+    /// The port's switch has a `vtep` port (`od->has_vtep_lports`).
+    pub switch_has_vtep: bool,
     /// For a port of type `router`: what the peer's router adds (gateway
     /// chassis, NAT addresses).
     pub peer_nat: Option<router::gateway::PeerNat>,

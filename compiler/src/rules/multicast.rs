@@ -11,7 +11,8 @@ use crate::sb::IpMulticast;
 pub const MC_FLOOD: (&str, u32) = ("_MC_flood", 32768);
 /// `_MC_unknown`: enabled ports with the `unknown` address.
 pub const MC_UNKNOWN: (&str, u32) = ("_MC_unknown", 32769);
-/// `_MC_mrouter_flood`: enabled ports with `options:mcast_flood_reports=true`.
+/// `_MC_mrouter_flood`: enabled ports with `options:mcast_flood_reports=true`
+/// and router ports whose router relays multicast (`mcast_relay`).
 pub const MC_MROUTER_FLOOD: (&str, u32) = ("_MC_mrouter_flood", 32770);
 /// `_MC_static`: enabled ports with `options:mcast_flood=true`.
 pub const MC_STATIC: (&str, u32) = ("_MC_static", 32771);
@@ -28,7 +29,8 @@ pub fn port_groups(p: &PortCtx) -> Vec<(&'static str, u32)> {
     if lsp.type_ != "router" {
         out.push(MC_FLOOD_L2);
     }
-    if lsp.option_true("mcast_flood_reports") {
+    let relay = p.router_peer.as_ref().is_some_and(|r| r.mcast_relay);
+    if relay || lsp.option_true("mcast_flood_reports") {
         out.push(MC_MROUTER_FLOOD);
     }
     if lsp.option_true("mcast_flood") {

@@ -3,9 +3,12 @@
 //! `unknown`), ACLs of every verdict on switches and port groups, address
 //! sets, load balancers on switches (directly and through groups, with and
 //! without ports, tcp/udp, affinity, empty backends), DHCPv4 options, DNS
-//! records, QoS rules, meters (fair and not) for logged ACLs, load-balancer
-//! health checks, and routers with connected networks, static routes and
-//! policies. Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! records, and routers with connected networks, static routes, policies,
+//! load balancers, and an external switch reached through a distributed
+//! gateway port (gateway chassis or an HA chassis group) or from a gateway
+//! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
+//! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
+//! (fair and not) for logged ACLs and load-balancer health checks. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -246,6 +249,12 @@ pub fn random_topology(seed: u64) -> Value {
     // Load balancers on switches, directly or through a group.
     let mut sw_lbs: Vec<Vec<String>> = vec![Vec::new(); n_sw];
     let mut group_lbs = Vec::new();
+    let mut all_lbs = Vec::new();
+    // Backends already health checked, by (address, protocol): northd keeps
+    // one Service_Monitor per backend, and when two load balancers check the
+    // same one with different source IPs or options, which one it keeps
+    // depends on its hash-map order (see KNOWN_DIFFERENCES.md).
+    let mut monitored = std::collections::BTreeSet::new();
     for l in 0..r.below(4) {
         let u = r.uuid();
         let proto = *r.pick(&["tcp", "udp"]);
@@ -280,7 +289,7 @@ pub fn random_topology(seed: u64) -> Value {
             );
             health_check.push(hc);
             for v in vifs.iter().filter(|v| backends.contains(&v.ip)) {
-                if r.chance(80) {
+                if r.chance(80) && monitored.insert((v.ip.clone(), proto)) {
                     let src = format!("10.{}.0.{}", v.switch, 240 + l);
                     mappings.push((v.ip.clone(), format!("{}:{src}", v.name)));
                 }
@@ -292,6 +301,7 @@ pub fn random_topology(seed: u64) -> Value {
             "options": map(&options), "health_check": uuid_set(&health_check),
             "ip_port_mappings": map(&mappings)}}),
         );
+        all_lbs.push(u.clone());
         if r.chance(30) {
             group_lbs.push(u);
         } else {
@@ -362,11 +372,16 @@ pub fn random_topology(seed: u64) -> Value {
             );
             policies.push(u);
         }
-        ops.push(
-            json!({"op": "insert", "table": "Logical_Router", "uuid": r.uuid(), "row": {
+        let gw = gateway(&mut r, &mut ops, lr, &nets, &vifs, &all_lbs);
+        lrps.extend(gw.lrp);
+        let mut row = json!({
             "name": format!("lr{lr}"), "ports": uuid_set(&lrps), "static_routes": uuid_set(&routes),
-            "policies": uuid_set(&policies)}}),
-        );
+            "policies": uuid_set(&policies), "nat": uuid_set(&gw.nats),
+            "load_balancer": uuid_set(&gw.lbs), "options": map(&gw.options)});
+        if r.chance(20) {
+            row["external_ids"] = map(&[("neutron:router_name".into(), format!("router{lr}"))]);
+        }
+        ops.push(json!({"op": "insert", "table": "Logical_Router", "uuid": r.uuid(), "row": row}));
     }
 
     for s in 0..n_sw {
@@ -403,6 +418,9 @@ pub fn random_topology(seed: u64) -> Value {
         if group_on[s] && !group_lbs.is_empty() {
             row["load_balancer_group"] = json!(["uuid", group]);
         }
+        if r.chance(20) {
+            row["other_config"] = map(&[("mcast_snoop".into(), "true".into())]);
+        }
         if s == 0 && r.chance(30) {
             let dns = r.uuid();
             ops.push(json!({"op": "insert", "table": "DNS", "uuid": dns, "row": {
@@ -420,6 +438,179 @@ pub fn random_topology(seed: u64) -> Value {
     Value::Array(ops)
 }
 
+/// What [`gateway`] adds to a router.
+struct Gateway {
+    /// The external port (a distributed gateway port unless the router is
+    /// a gateway router).
+    lrp: Option<String>,
+    /// NAT rules.
+    nats: Vec<String>,
+    /// Load balancers.
+    lbs: Vec<String>,
+    /// Router options.
+    options: Vec<(String, String)>,
+}
+
+/// The external side of router `lr` (connected to the switches `nets`), in
+/// some topologies: an external switch `ext<lr>` (often with a localnet
+/// port) reached through a distributed gateway port (`gateway_chassis` or
+/// an `HA_Chassis_Group`) or, on a gateway router (`options:chassis`), a
+/// plain port; SNAT for connected subnets, DNAT and floating IPs (often
+/// distributed: `logical_port` + `external_mac`), and load balancers.
+fn gateway(
+    r: &mut Rng,
+    ops: &mut Vec<Value>,
+    lr: usize,
+    nets: &[usize],
+    vifs: &[Vif],
+    lbs: &[String],
+) -> Gateway {
+    let mut g = Gateway {
+        lrp: None,
+        nats: Vec::new(),
+        lbs: lbs.iter().filter(|_| r.chance(25)).cloned().collect(),
+        options: Vec::new(),
+    };
+    if r.chance(20) {
+        g.options.push(("mcast_relay".into(), "true".into()));
+    }
+    if !r.chance(60) {
+        return g;
+    }
+    let gw_router = r.chance(30);
+    let name = format!("lrp{lr}_gw");
+    let ext_ip = format!("172.20.{lr}.1");
+    let mut networks = vec![format!("{ext_ip}/24")];
+    if r.chance(30) {
+        networks.push(format!("fd20:{lr}::1/64"));
+    }
+    let mut row = json!({"name": name, "mac": format!("0a:00:00:02:{lr:02x}:01"),
+        "networks": str_set(&networks)});
+    let mut lrp_options = Vec::new();
+    if r.chance(30) {
+        lrp_options.push(("gateway_mtu".to_string(), "1400".to_string()));
+        if r.chance(50) {
+            lrp_options.push(("gateway_mtu_bypass".to_string(), "tcp".to_string()));
+        }
+    }
+    row["options"] = map(&lrp_options);
+    if networks.len() > 1 && r.chance(50) {
+        let mode = *r.pick(&["slaac", "dhcpv6_stateful", "dhcpv6_stateless"]);
+        let mut ra = vec![("address_mode".to_string(), mode.to_string())];
+        if r.chance(50) {
+            ra.push(("send_periodic".to_string(), "true".to_string()));
+            ra.push(("mtu".to_string(), "1450".to_string()));
+        }
+        row["ipv6_ra_configs"] = map(&ra);
+    }
+    if gw_router {
+        g.options
+            .push(("chassis".into(), format!("hv{}", r.below(3))));
+        if r.chance(30) {
+            g.options
+                .push(("lb_force_snat_ip".into(), "router_ip".into()));
+        }
+    } else if r.chance(50) {
+        let mut gcs = Vec::new();
+        for c in 0..1 + r.below(2) {
+            let u = r.uuid();
+            ops.push(
+                json!({"op": "insert", "table": "Gateway_Chassis", "uuid": u, "row": {
+                "name": format!("{name}_hv{c}"), "chassis_name": format!("hv{c}"),
+                "priority": 10 - c}}),
+            );
+            gcs.push(u);
+        }
+        row["gateway_chassis"] = uuid_set(&gcs);
+    } else {
+        let mut members = Vec::new();
+        for c in 0..1 + r.below(3) {
+            let u = r.uuid();
+            ops.push(
+                json!({"op": "insert", "table": "HA_Chassis", "uuid": u, "row": {
+                "chassis_name": format!("hv{c}"), "priority": 30 - 10 * c}}),
+            );
+            members.push(u);
+        }
+        let grp = r.uuid();
+        ops.push(
+            json!({"op": "insert", "table": "HA_Chassis_Group", "uuid": grp, "row": {
+            "name": format!("ha{lr}"), "ha_chassis": uuid_set(&members)}}),
+        );
+        row["ha_chassis_group"] = json!(["uuid", grp]);
+    }
+    let lrp = r.uuid();
+    ops.push(json!({"op": "insert", "table": "Logical_Router_Port", "uuid": lrp, "row": row}));
+    g.lrp = Some(lrp);
+
+    // The external switch.
+    let mut ports = Vec::new();
+    if r.chance(70) {
+        let u = r.uuid();
+        ops.push(
+            json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": {
+            "name": format!("ext{lr}-ln"), "type": "localnet", "addresses": "unknown",
+            "options": map(&[("network_name".into(), "physext".into())])}}),
+        );
+        ports.push(u);
+    }
+    let mut opts = vec![("router-port".to_string(), name)];
+    if r.chance(60) {
+        opts.push(("nat-addresses".into(), "router".into()));
+    }
+    let u = r.uuid();
+    ops.push(
+        json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": {
+        "name": format!("ext{lr}-lr{lr}"), "type": "router", "addresses": "router",
+        "options": map(&opts)}}),
+    );
+    ports.push(u);
+    ops.push(
+        json!({"op": "insert", "table": "Logical_Switch", "uuid": r.uuid(), "row": {
+        "name": format!("ext{lr}"), "ports": uuid_set(&ports)}}),
+    );
+
+    // NAT: SNAT per connected subnet, DNAT / floating IPs for some VIFs.
+    let mut nat = |r: &mut Rng, ops: &mut Vec<Value>, row: Value| {
+        let u = r.uuid();
+        ops.push(json!({"op": "insert", "table": "NAT", "uuid": u, "row": row}));
+        g.nats.push(u);
+    };
+    for s in nets {
+        if r.chance(70) {
+            let ext = if r.chance(70) {
+                ext_ip.clone()
+            } else {
+                format!("172.20.{lr}.{}", 2 + s)
+            };
+            nat(
+                r,
+                ops,
+                json!({"type": "snat", "external_ip": ext, "logical_ip": format!("10.{s}.0.0/24")}),
+            );
+        }
+    }
+    let mut host = 100;
+    for v in vifs.iter().filter(|v| nets.contains(&v.switch)) {
+        if !r.chance(40) {
+            continue;
+        }
+        host += 1;
+        let ext = format!("172.20.{lr}.{host}");
+        let mut row = json!({"type": "dnat_and_snat", "external_ip": ext, "logical_ip": v.ip});
+        match r.below(4) {
+            0 => row["type"] = json!("dnat"),
+            1 | 2 if !gw_router => {
+                row["logical_port"] = json!(v.name);
+                row["external_mac"] = json!(format!("0a:00:00:03:{lr:02x}:{host:02x}"));
+            }
+            _ => {}
+        }
+        nat(r, ops, row);
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +623,27 @@ mod tests {
             ovsdb::transact_file::apply_transact_json(&t, "random")
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    #[test]
+    fn routers_draw_gateways_nat_and_load_balancers() {
+        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+        for seed in 0..200 {
+            let t = random_topology(seed).to_string();
+            for (what, needle) in [
+                ("gateway chassis", "\"Gateway_Chassis\""),
+                ("ha chassis group", "\"HA_Chassis_Group\""),
+                ("gateway router", "\"chassis\",\"hv"),
+                ("distributed nat", "\"external_mac\""),
+                ("snat", "\"snat\""),
+                ("router lb", "\"load_balancer\":[\"set\",[[\"uuid\""),
+            ] {
+                if t.contains(needle) {
+                    *seen.entry(what).or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 }

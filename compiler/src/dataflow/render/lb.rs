@@ -6,7 +6,7 @@
 use ovsdb::Uuid;
 
 use super::lb_health::HealthInfo;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named, NamedSet, Rec};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord, Switch};
 use crate::rules::lb::{health, switch::lb_flows, vip::ParsedLb};
@@ -66,27 +66,13 @@ pub(super) fn render_lbs<'s>(
         .flat_map(|(_, (ls, lb))| (!lb.vips.is_empty()).then_some(ls))
         .distinct_named("lb: switches with VIPs");
 
-    // Health-checked load balancers get their checks and monitored
-    // backends attached.
-    let checked = with_lb
-        .clone()
-        .join_named("lb: applied x health checks", health_info.clone())
-        .map(|(_, ((ls, lb), (hcs, monitored)))| {
-            let mut p = ParsedLb::new(&lb);
-            health::attach_health_checks(&mut p, lb.protocol.as_deref(), &hcs);
-            health::mark_monitored(&mut p, &monitored);
-            (ls, p)
-        });
-    let unchecked = with_lb
-        .clone()
-        .antijoin_named(
-            "lb: applied without health checks",
-            health_info.map(|(lb, _)| lb),
-        )
-        .map(|(_, (ls, lb))| (ls, ParsedLb::new(&lb)));
-    let flows = checked
-        .concat(unchecked)
-        .flat_map(|(ls, lb)| lb_flows(&lb, ls));
+    let parsed = parse_with_health(
+        with_lb
+            .clone()
+            .map(|(lb_uuid, (ls, lb))| (lb_uuid, (ls, lb))),
+        health_info,
+    );
+    let flows = parsed.flat_map(|(ls, lb)| lb_flows(&lb, ls));
 
     // SB rows: one per load balancer applied to a switch with a datapath,
     // its switches as a datapath group.
@@ -106,6 +92,37 @@ pub(super) fn render_lbs<'s>(
         rows,
         groups,
     }
+}
+
+/// `(key, parsed)` for each `(lb, (key, row))`, with the load balancer's
+/// health checks attached and its monitored backends marked where it has
+/// any: `build_lb_vip_actions()` balances a health-checked VIP to its
+/// monitored backends only, on switches and routers alike.
+pub(super) fn parse_with_health<'s, K>(
+    applied: Coll<'s, (Uuid, (K, LoadBalancer))>,
+    health_info: Coll<'s, (Uuid, HealthInfo)>,
+) -> Coll<'s, (K, ParsedLb)>
+where
+    K: Rec,
+    (K, LoadBalancer): Rec,
+    ((K, LoadBalancer), HealthInfo): Rec,
+{
+    let checked = applied
+        .clone()
+        .join_named("lb: applied x health checks", health_info.clone())
+        .map(|(_, ((key, lb), (hcs, monitored)))| {
+            let mut p = ParsedLb::new(&lb);
+            health::attach_health_checks(&mut p, lb.protocol.as_deref(), &hcs);
+            health::mark_monitored(&mut p, &monitored);
+            (key, p)
+        });
+    let unchecked = applied
+        .antijoin_named(
+            "lb: applied without health checks",
+            health_info.map(|(lb, _)| lb),
+        )
+        .map(|(_, (key, lb))| (key, ParsedLb::new(&lb)));
+    checked.concat(unchecked)
 }
 
 /// The SB `Load_Balancer` row of `lb` on datapaths `dps` (sorted SB UUIDs).

@@ -135,6 +135,7 @@ pub(crate) fn render<'s>(
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
+    let members_for_relay = members.clone();
     let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let meters = meter::render_meters(nb.clone());
     acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
@@ -149,9 +150,21 @@ pub(crate) fn render<'s>(
         nb,
         switches.clone(),
         dp_keys.clone().map(|(dp, _)| dp),
-        health.info,
+        health.info.clone(),
     );
 
+    let rt = router::render_routers(
+        nb_for_routers,
+        routers.clone(),
+        router_ports,
+        ports0_for_routers,
+        mask.clone(),
+        router::RouterExtras {
+            lbs: router_nat::summaries(router_lbs.clone()),
+            nats: router_nats,
+            keys: dp_keys.clone(),
+        },
+    );
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
     let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0
@@ -180,6 +193,19 @@ pub(crate) fn render<'s>(
             };
             (ls, f)
         }))
+        .concat(
+            rt.lsp_peers
+                .clone()
+                .filter(|(_, peer)| peer.mcast_relay)
+                .join_named("switch facts: relaying router peers", members_for_relay)
+                .map(|(_, (_, ls))| {
+                    let f = SwitchFacts {
+                        mcast_flood_relay: true,
+                        ..SwitchFacts::default()
+                    };
+                    (ls, f)
+                }),
+        )
         .concat(lbs.has_lb_vip.clone().map(|ls| {
             let f = SwitchFacts {
                 has_lb_vip: true,
@@ -196,6 +222,7 @@ pub(crate) fn render<'s>(
                 f.has_stateful_acl |= v.has_stateful_acl;
                 f.has_lb_vip |= v.has_lb_vip;
                 f.mcast_flood_static |= v.mcast_flood_static;
+                f.mcast_flood_relay |= v.mcast_flood_relay;
                 f.has_dns_records |= v.has_dns_records;
             }
             out.push((f, 1));
@@ -231,6 +258,7 @@ pub(crate) fn render<'s>(
                         router_peer: None,
                         all_router_ports: false,
                         switch_has_localnet: false,
+                        switch_has_vtep: false,
                         peer_nat: None,
                     },
                 ),
@@ -256,18 +284,6 @@ pub(crate) fn render<'s>(
         "dhcpv6",
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
-    );
-    let rt = router::render_routers(
-        nb_for_routers,
-        routers.clone(),
-        router_ports,
-        ports0_for_routers,
-        mask,
-        router::RouterExtras {
-            lbs: router_nat::summaries(router_lbs.clone()),
-            nats: router_nats,
-            keys: dp_keys.clone(),
-        },
     );
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
@@ -298,7 +314,7 @@ pub(crate) fn render<'s>(
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
     let router_flows = router::render_router_flows(rt.ctx.clone(), ports.clone()).concat(
-        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs),
+        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
     );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(

@@ -94,11 +94,13 @@ pub(super) fn render_routers<'s>(
         .clone()
         .join_named(
             "router ports: x router",
-            routers
-                .clone()
-                .map(|(u, r)| (u, smap_get_bool(&r.options, "dynamic_neigh_routers", false))),
+            routers.clone().map(|(u, r)| {
+                let o = &r.options;
+                let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
+                (u, (dnr, smap_get_bool(o, "mcast_relay", false)))
+            }),
         )
-        .map(|(lr, ((lrp, net), dynamic_neigh_routers))| {
+        .map(|(lr, ((lrp, net), (dynamic_neigh_routers, mcast_relay)))| {
             (
                 lrp.name.clone(),
                 LrpPeer {
@@ -108,15 +110,27 @@ pub(super) fn render_routers<'s>(
                     enabled: lrp.is_enabled(),
                     net,
                     dynamic_neigh_routers,
+                    mcast_relay,
                 },
             )
         });
     // Switch ports of type router naming a router port.
-    let localnet: Coll<'s, (Uuid, bool)> = switch_ports
+    // Per switch: (has a localnet port, has a localnet port with a VLAN,
+    // has a vtep port).
+    let localnet: Coll<'s, (Uuid, (bool, bool, bool))> = switch_ports
         .clone()
-        .map(|(ls, lsp)| (ls, lsp.type_ == "localnet"))
+        .map(|(ls, lsp)| {
+            let ln = lsp.type_ == "localnet";
+            (
+                ls,
+                (ln, ln && lsp.tag_request.is_some(), lsp.type_ == "vtep"),
+            )
+        })
         .group_named("switch: has localnet port", |_, vals, out| {
-            out.push((vals.iter().any(|(l, _)| **l), 1));
+            let ln = vals.iter().any(|((l, _, _), _)| *l);
+            let vlan = vals.iter().any(|((_, v, _), _)| *v);
+            let vtep = vals.iter().any(|((_, _, t), _)| *t);
+            out.push(((ln, vlan, vtep), 1));
         });
     let lsp_refs: Coll<'s, (String, (Uuid, Lsp))> = switch_ports.flat_map(|(ls, lsp)| {
         if lsp.type_ != "router" {
@@ -144,7 +158,7 @@ pub(super) fn render_routers<'s>(
         .clone()
         .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
         .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
-        .map(|(peer, lrp)| (lrp, (peer, false)))
+        .map(|(peer, lrp)| (lrp, (peer, (false, false, false))))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
@@ -166,6 +180,9 @@ pub(super) fn render_routers<'s>(
                         peer: None,
                         hmap_order: order,
                         peer_localnet: false,
+                        peer_localnet_vlan: false,
+                        peer_vtep: false,
+                        dgp: false,
                     },
                 ),
             )
@@ -173,9 +190,11 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), (peer, localnet)))| {
+        .map(|(_, ((lr, mut p), (peer, (localnet, vlan, vtep))))| {
             p.peer = Some(peer);
             p.peer_localnet = localnet;
+            p.peer_vtep = vtep;
+            p.peer_localnet_vlan = vlan;
             (lr, p)
         });
     let unpeered = with_order
@@ -237,6 +256,10 @@ pub(super) fn render_routers<'s>(
             }
             let Some(router) = router else { return };
             ports.sort_by_key(|p: &LrpCtx| p.lrp.uuid);
+            let gw_router = router.option("chassis").is_some();
+            for p in &mut ports {
+                p.dgp = p.lrp.n_gateway > 0 && !gw_router;
+            }
             routes.sort_by_key(|x: &StaticRoute| x.uuid);
             policies.sort_by_key(|x: &Policy| x.uuid);
             lbs.sort_by_key(|x: &LbSummary| x.uuid);
@@ -284,17 +307,22 @@ pub(super) fn attach_peers<'s>(
     let ports = peered.concat(unpeered);
     let all_router = ports
         .clone()
-        .map(|(ls, p)| (ls, (p.router_peer.is_some(), p.lsp.type_ == "localnet")))
+        .map(|(ls, p)| {
+            let t = p.lsp.type_.as_str();
+            (ls, (p.router_peer.is_some(), t == "localnet", t == "vtep"))
+        })
         .group_named("switch: only router ports", |_, vals, out| {
-            let all = vals.iter().all(|((r, _), _)| *r);
-            let localnet = vals.iter().any(|((_, l), _)| *l);
-            out.push(((all, localnet), 1));
+            let all = vals.iter().all(|((r, _, _), _)| *r);
+            let localnet = vals.iter().any(|((_, l, _), _)| *l);
+            let vtep = vals.iter().any(|((_, _, v), _)| *v);
+            out.push(((all, localnet, vtep), 1));
         });
     ports
         .join_named("switch ports: x only router ports", all_router)
-        .map(|(ls, (mut p, (all, localnet)))| {
+        .map(|(ls, (mut p, (all, localnet, vtep)))| {
             p.all_router_ports = all;
             p.switch_has_localnet = localnet;
+            p.switch_has_vtep = vtep;
             (ls, p)
         })
 }

@@ -5,6 +5,8 @@
 
 use ovsdb::Uuid;
 
+use super::lb::parse_with_health;
+use super::lb_health::HealthInfo;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord};
@@ -136,9 +138,10 @@ fn resolve<'s>(
 pub(super) fn render_router_lb_flows<'s>(
     ctx: Coll<'s, RouterCtx>,
     lbs: Coll<'s, (Uuid, LoadBalancer)>,
+    health_info: Coll<'s, (Uuid, HealthInfo)>,
 ) -> Coll<'s, Lflow> {
     let lb_ctx = ctx.map(|r| (r.dp(), RouterLbCtx::new(&r)));
-    lbs.map(|(lr, lb)| (lr, ParsedLb::new(&lb)))
+    parse_with_health(lbs.map(|(lr, lb)| (lb.uuid, (lr, lb))), health_info)
         .join_named("router lb flows: lb x router", lb_ctx)
         .flat_map(|(_, (lb, r))| lb_flows(&lb, &r))
 }

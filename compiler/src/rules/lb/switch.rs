@@ -87,23 +87,7 @@ fn pre_stateful(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
 /// monitored ones when the VIP is health checked); a VIP without (live)
 /// backends drops, or with `options:reject=true` rejects.
 fn lb_rule(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
-    // A health-checked VIP balances to its monitored backends only
-    // (`backend_nb->health_check`), each written `IP:PORT`.
-    let backends = match &vip.health_check {
-        Some(_) => {
-            let active: Vec<String> = vip
-                .backends
-                .iter()
-                .filter(|b| b.monitored)
-                .map(|b| match vip.ipv6 {
-                    true => format!("[{}]:{}", b.ip, b.port.unwrap_or(0)),
-                    false => format!("{}:{}", b.ip, b.port.unwrap_or(0)),
-                })
-                .collect();
-            (!active.is_empty()).then(|| active.join(","))
-        }
-        None => (!vip.backends.is_empty()).then(|| vip.backend_ips.clone()),
-    };
+    let backends = vip.active_backends();
     let a = match backends {
         None if lb.reject => format!(
             "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",

@@ -42,6 +42,29 @@ pub struct Vip {
 }
 
 impl Vip {
+    /// The backends `build_lb_vip_actions()` balances to, as the
+    /// `ct_lb_mark(backends=…)` list: all of them as written, or only the
+    /// monitored ones (`backend_nb->health_check`), each `IP:PORT`, when the
+    /// VIP is health checked. `None` when there is none: the VIP then drops
+    /// or rejects.
+    pub fn active_backends(&self) -> Option<String> {
+        match &self.health_check {
+            Some(_) => {
+                let active: Vec<String> = self
+                    .backends
+                    .iter()
+                    .filter(|b| b.monitored)
+                    .map(|b| match self.ipv6 {
+                        true => format!("[{}]:{}", b.ip, b.port.unwrap_or(0)),
+                        false => format!("{}:{}", b.ip, b.port.unwrap_or(0)),
+                    })
+                    .collect();
+                (!active.is_empty()).then(|| active.join(","))
+            }
+            None => (!self.backends.is_empty()).then(|| self.backend_ips.clone()),
+        }
+    }
+
     /// `ip4` or `ip6`.
     pub fn ip_match(&self) -> &'static str {
         if self.ipv6 {

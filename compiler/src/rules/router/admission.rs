@@ -21,34 +21,30 @@ pub fn admission(r: &RouterCtx, out: &mut Vec<Lflow>) {
     out.push(Lflow::new(dp, Stage::LrInAdmission, 0, "1", DROP, 11505));
 }
 
-/// `gateway_mtu` of a port (`smap_get_int(.., "gateway_mtu", 0)`).
-pub(super) fn gateway_mtu(p: &LrpCtx) -> i64 {
-    p.lrp
-        .option("gateway_mtu")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .unwrap_or(0)
-}
-
 /// Per enabled port: priority 50 admission of multicast and of frames to
 /// the port's MAC, storing the MAC in `xreg0[0..47]`
-/// (`build_gateway_mtu_flow()` without `gateway_mtu`). A distributed
+/// (`build_gateway_mtu_flow()`). A distributed
 /// gateway port admits frames to its MAC only on the chassis hosting its
-/// chassisredirect port (`consider_l3dgw_port_is_centralized()`; the
-/// exception for peers with `vtep` ports is not reproduced).
+/// chassisredirect port unless its peer switch has `vtep` ports
+/// (`consider_l3dgw_port_is_centralized()`).
 pub fn admission_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
-    if !p.lrp.is_enabled() || gateway_mtu(p) > 0 {
+    if !p.lrp.is_enabled() {
         return;
     }
     let key = p.json_key();
     let ea = &p.net.ea_s;
     let actions = format!("xreg0[0..47] = {ea}; next;");
+    let centralized = if p.peer_vtep {
+        String::new()
+    } else {
+        p.resident_suffix()
+    };
     for m in [
         format!("eth.mcast && inport == {key}"),
-        format!("eth.dst == {ea} && inport == {key}{}", p.resident_suffix()),
+        format!("eth.dst == {ea} && inport == {key}{centralized}"),
     ] {
-        out.push(
-            Lflow::new(r.dp(), Stage::LrInAdmission, 50, &m, &actions, 11554).hint(p.lrp.uuid),
-        );
+        let s = Stage::LrInAdmission;
+        super::mtu::gateway_mtu_flow(r, p, s, 50, 55, &m, &actions, p.lrp.uuid, out);
     }
 }
 

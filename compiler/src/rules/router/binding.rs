@@ -63,6 +63,7 @@ pub fn port_binding(lr: Uuid, chassis: Option<&str>, p: &LrpCtx, tunnel_key: u32
     if let Some(c) = chassis {
         options.push(("l3gateway-chassis".to_string(), c.to_string()));
     }
+    options.extend(super::ra::binding_options(p));
     options.sort();
     let mut mac = lrp.mac.clone();
     for n in &lrp.networks {
@@ -105,18 +106,16 @@ pub fn has_distributed_nat(r: &RouterCtx) -> bool {
 /// distributed gateway port (`gateway_chassis` or `ha_chassis_group`) on a
 /// router that is not a gateway router (`join_logical_ports()`).
 pub fn has_cr_port(r: &RouterCtx, p: &LrpCtx) -> bool {
-    p.lrp.n_gateway > 0 && !r.is_gw_router()
+    p.dgp && !r.is_gw_router()
 }
 
 /// The `Port_Binding` of the chassisredirect port `cr-<name>` of
 /// distributed gateway port `p` (`ovn_port_update_sbrec()` for
 /// `is_cr_port()`): type `chassisredirect`, the port's `mac` and
 /// `external_ids`, `options:distributed-port`, `redirect-type` when set,
-/// `always-redirect=true` unless the router has distributed NAT (or the
-/// redirect type is `bridged`), and its HA chassis group.
-///
-/// Not reproduced: `always-redirect` is also off when the peer switch has
-/// `vtep` ports.
+/// `always-redirect=true` unless the router has distributed NAT, the peer
+/// switch has `vtep` ports or the redirect type is `bridged`, and its HA
+/// chassis group.
 pub fn cr_port_binding(
     r: &RouterCtx,
     p: &LrpCtx,
@@ -125,7 +124,7 @@ pub fn cr_port_binding(
 ) -> PortBinding {
     let lrp = &p.lrp;
     let mut options = vec![("distributed-port".to_string(), lrp.name.clone())];
-    let mut always_redirect = !has_distributed_nat(r);
+    let mut always_redirect = !has_distributed_nat(r) && !p.peer_vtep;
     if let Some(t) = lrp.option("redirect-type") {
         options.push(("redirect-type".to_string(), t.to_string()));
         if t == "bridged" {

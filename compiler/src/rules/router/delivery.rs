@@ -33,11 +33,12 @@ pub fn chk_pkt_len(r: &RouterCtx, out: &mut Vec<Lflow>) {
 }
 
 /// Traffic leaving a distributed gateway port goes to its chassisredirect
-/// port (priority 50); priority 0 `next;`. Not handled: the stateless NAT
-/// `allowed_ext_ips`/`exempted_ext_ips` flows and VTEP-attached gateway
-/// ports.
+/// port (priority 50) unless its peer switch has vtep ports; priority 0
+/// `next;`. Not handled: the stateless NAT `allowed_ext_ips` /
+/// `exempted_ext_ips` flows.
 pub fn gw_redirect(r: &RouterCtx, out: &mut Vec<Lflow>) {
-    for p in r.l3dgw_ports() {
+    // Ports whose peer switch has vtep ports stay distributed.
+    for p in r.l3dgw_ports().filter(|p| !p.peer_vtep) {
         out.push(
             Lflow::new(
                 r.dp(),
@@ -131,6 +132,17 @@ pub fn lb_affinity_defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
 pub fn delivery_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     if !p.lrp.is_enabled() {
         return;
+    }
+    if r.mcast_relay() {
+        // Relayed multicast leaves with the port's MAC as source.
+        out.push(Lflow::new(
+            r.dp(),
+            Stage::LrOutDelivery,
+            110,
+            &format!("(ip4.mcast || ip6.mcast) && outport == {}", p.json_key()),
+            &format!("eth.src = {}; output;", p.net.ea_s),
+            12989,
+        ));
     }
     out.push(Lflow::new(
         r.dp(),

@@ -52,6 +52,8 @@ pub struct PeerNat {
     /// its router's distributed NAT rules, delivered to the router on the
     /// logical port's chassis.
     pub dnat_macs: Vec<(String, String)>,
+    /// The chassisredirect port (json key) of a distributed gateway port.
+    pub dgp_cr: Option<String>,
 }
 
 /// The sset iteration order of `ips` (`hash_string()` buckets).
@@ -120,7 +122,7 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
         }
     }
     if has_central {
-        if p.lrp.n_gateway > 0 {
+        if p.is_dgp() {
             central.push_str(&format!(
                 " is_chassis_resident({})",
                 cr_json_key(&p.lrp.name)
@@ -141,15 +143,11 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         .collect();
     let gw_garp = format!("{}{garp_ips}", p.net.ea_s);
     let first_dgp = r.l3dgw_ports().next();
-    let garp_port = if p.lrp.n_gateway > 0 {
-        Some(p)
-    } else {
-        first_dgp
-    };
+    let garp_port = if p.is_dgp() { Some(p) } else { first_dgp };
     let dgp_resident =
         garp_port.map(|g| format!("is_chassis_resident({})", cr_json_key(&g.lrp.name)));
     let dgp_garp = if r.n_l3dgw_ports() > 0
-        && (p.lrp.n_gateway > 0
+        && (p.is_dgp()
             || (crate::nb::smap_get_bool(&p.lrp.options, "reside-on-redirect-chassis", false)
                 && r.n_l3dgw_ports() == 1))
     {
@@ -233,6 +231,7 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
     };
     PeerNat {
         self_orig_macs: macs.iter().cloned().collect(),
+        dgp_cr: p.is_dgp().then(|| p.cr_key()),
         l2_resident,
         dnat_macs,
         chassis: r.router.option("chassis").map(str::to_string),

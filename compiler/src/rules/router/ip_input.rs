@@ -29,7 +29,16 @@ pub fn misc_drops(r: &RouterCtx, out: &mut Vec<Lflow>) {
     out.push(Lflow::new(dp, s, 85, "arp || nd", DROP, 13035));
     out.push(Lflow::new(dp, s, 84, "nd_rs || nd_ra", "next;", 13041));
     out.push(Lflow::new(dp, s, 83, "ip6.mcast_rsvd", DROP, 13045));
-    out.push(Lflow::new(dp, s, 82, "ip4.mcast || ip6.mcast", DROP, 13049));
+    // Other multicast goes on only when the router relays it.
+    let mcast = if r.mcast_relay() { "next;" } else { DROP };
+    out.push(Lflow::new(
+        dp,
+        s,
+        82,
+        "ip4.mcast || ip6.mcast",
+        mcast,
+        13049,
+    ));
     out.push(Lflow::new(dp, s, 50, "eth.bcast", DROP, 13056));
     out.push(Lflow::new(
         dp,
@@ -167,7 +176,7 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         }
     }
     for n in net.ipv6.iter().filter(|n| !n.is_lla()) {
-        let ip = if p.lrp.n_gateway > 0 {
+        let ip = if p.is_dgp() {
             "ip6.dst <-> ip6.src".to_string()
         } else {
             format!("ip6.dst = ip6.src; ip6.src = {}", n.addr_s())
@@ -213,7 +222,7 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         ));
     }
     for n in &net.ipv4 {
-        let ip = if p.lrp.n_gateway > 0 {
+        let ip = if p.is_dgp() {
             "ip4.dst <-> ip4.src".to_string()
         } else {
             format!("ip4.dst = ip4.src; ip4.src = {}", n.addr_s())

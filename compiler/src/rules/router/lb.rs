@@ -223,9 +223,24 @@ pub fn lb_flows(lb: &ParsedLb, r: &RouterLbCtx) -> Vec<Lflow> {
 /// The DNAT actions of a VIP on a router (`build_lb_vip_actions()` with
 /// `ls_dp = false`): plain, with `skip_snat` and with `force_snat`.
 fn vip_actions(lb: &ParsedLb, vip: &Vip) -> [String; 3] {
-    let reject = vip.backends.is_empty() && lb.reject;
-    let drop = vip.backends.is_empty() && !lb.reject;
-    if reject {
+    let Some(backends) = vip.active_backends() else {
+        return no_backend_actions(lb);
+    };
+    let mut body = format!("ct_lb_mark(backends={backends}");
+    if let Some(f) = lb.selection_fields.as_ref().filter(|f| !f.is_empty()) {
+        body.push_str(&format!("; hash_fields=\"{f}\""));
+    }
+    [
+        format!("{body});"),
+        format!("flags.skip_snat_for_lb = 1; {body}; skip_snat);"),
+        format!("flags.force_snat_for_lb = 1; {body}; force_snat);"),
+    ]
+}
+
+/// A VIP without (live) backends rejects with `options:reject=true`, else
+/// drops.
+fn no_backend_actions(lb: &ParsedLb) -> [String; 3] {
+    if lb.reject {
         let a = format!(
             "reg0 = 0; reject {{ outport <-> inport; next(pipeline=egress,table={});}};",
             Stage::LrOutSnat.table()
@@ -236,21 +251,10 @@ fn vip_actions(lb: &ParsedLb, vip: &Vip) -> [String; 3] {
             format!("flags.force_snat_for_lb = 1; {a}"),
         ];
     }
-    if drop {
-        return [
-            DROP.to_string(),
-            format!("flags.skip_snat_for_lb = 1; {DROP}"),
-            format!("flags.force_snat_for_lb = 1; {DROP}"),
-        ];
-    }
-    let mut body = format!("ct_lb_mark(backends={}", vip.backend_ips);
-    if let Some(f) = lb.selection_fields.as_ref().filter(|f| !f.is_empty()) {
-        body.push_str(&format!("; hash_fields=\"{f}\""));
-    }
     [
-        format!("{body});"),
-        format!("flags.skip_snat_for_lb = 1; {body}; skip_snat);"),
-        format!("flags.force_snat_for_lb = 1; {body}; force_snat);"),
+        DROP.to_string(),
+        format!("flags.skip_snat_for_lb = 1; {DROP}"),
+        format!("flags.force_snat_for_lb = 1; {DROP}"),
     ]
 }
 

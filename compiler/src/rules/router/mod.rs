@@ -6,7 +6,7 @@
 //! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
 //! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
 //!
-//! Multicast relay, BFD, IPv6 RA and `gateway_mtu` are not handled yet (see
+//! Multicast relay and BFD are not handled yet (see
 //! golden/KNOWN_DIFFERENCES.md).
 
 pub mod admission;
@@ -17,10 +17,12 @@ pub mod gateway;
 pub mod ha;
 pub mod ip_input;
 pub mod lb;
+pub mod mtu;
 pub mod nat;
 pub mod nat_arp;
 pub mod net;
 pub mod policy;
+pub mod ra;
 pub mod routing;
 pub mod switch_side;
 
@@ -46,6 +48,15 @@ pub struct LrpCtx {
     /// The peer is a switch port on a switch with a localnet port
     /// (`op->peer->od->n_localnet_ports`).
     pub peer_localnet: bool,
+    /// The peer switch has a localnet port with a VLAN (`tag_request`).
+    pub peer_localnet_vlan: bool,
+    /// The peer switch has `vtep` ports
+    /// (`l3dgw_port_has_associated_vtep_lports()`).
+    pub peer_vtep: bool,
+    /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
+    /// `ha_chassis_group`) on a router that is not a gateway router (northd
+    /// ignores gateway settings there). Set with the router context.
+    pub dgp: bool,
 }
 
 impl LrpCtx {
@@ -57,7 +68,7 @@ impl LrpCtx {
     /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
     /// `ha_chassis_group`).
     pub fn is_dgp(&self) -> bool {
-        self.lrp.n_gateway > 0
+        self.dgp
     }
 
     /// `op->cr_port->json_key`: the chassisredirect port's.
@@ -110,6 +121,11 @@ impl RouterCtx {
         smap_get_bool(&self.router.options, key, def)
     }
 
+    /// `od->mcast_info.rtr.relay`: `options:mcast_relay`.
+    pub fn mcast_relay(&self) -> bool {
+        self.option_bool("mcast_relay", false)
+    }
+
     /// `od->is_gw_router`: `options:chassis` is set.
     pub fn is_gw_router(&self) -> bool {
         self.router.option("chassis").is_some()
@@ -117,12 +133,12 @@ impl RouterCtx {
 
     /// `od->n_l3dgw_ports`: ports with gateway chassis.
     pub fn n_l3dgw_ports(&self) -> usize {
-        self.ports.iter().filter(|p| p.lrp.n_gateway > 0).count()
+        self.ports.iter().filter(|p| p.dgp).count()
     }
 
     /// `od->l3dgw_ports`: the distributed gateway ports, in port order.
     pub fn l3dgw_ports(&self) -> impl Iterator<Item = &LrpCtx> {
-        self.ports.iter().filter(|p| p.lrp.n_gateway > 0)
+        self.ports.iter().filter(|p| p.dgp)
     }
 
     /// `od->has_lb_vip`: some load balancer of the router has a VIP.
@@ -195,6 +211,8 @@ pub struct LrpPeer {
     pub net: LrpNetworks,
     /// The router's `options:dynamic_neigh_routers`.
     pub dynamic_neigh_routers: bool,
+    /// The router's `options:mcast_relay`.
+    pub mcast_relay: bool,
 }
 
 /// A switch port of type `router` with its router-port peer, on switch `ls`
@@ -228,6 +246,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
     policy::policies(r, &mut out);
     arp_resolve::defaults(r, &mut out);
     delivery::chk_pkt_len(r, &mut out);
+    mtu::check_pkt_len(r, &mut out);
     delivery::gw_redirect(r, &mut out);
     delivery::arp_request(r, &mut out);
     ip_input::misc_drops(r, &mut out);
@@ -242,6 +261,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         admission::admission_port(r, p, &mut out);
         admission::neighbor_port(r, p, &mut out);
         routing::connected_routes(r, p, &mut out);
+        ra::nd_ra_port(r, p, &mut out);
         arp_resolve::port(r, p, &mut out);
         delivery::delivery_port(r, p, &mut out);
         ip_input::dhcpv6_reply(r, p, &mut out);

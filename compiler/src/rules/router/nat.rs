@@ -620,7 +620,10 @@ fn ingress(r: &RouterCtx, c: &Checked<'_>, out: &mut Vec<Lflow>) {
             c.lport()
         );
         let a = format!("xreg0[0..47] = {}; next;", dgp.net.ea_s);
-        out.push(c.hinted(r, Stage::LrInAdmission, 50, &m, &a, 11554));
+        let (s, hint) = (Stage::LrInAdmission, c.rule.nat.uuid);
+        super::mtu::gateway_mtu_flow(r, dgp, s, 50, 55, &m, &a, hint, out);
+        let mac = c.rule.nat.external_mac.as_deref().unwrap_or("");
+        super::mtu::nat_pkt_too_big(r, dgp, hint, c.ext(), mac, c.v6, out);
     }
 }
 

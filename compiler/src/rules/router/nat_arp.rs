@@ -111,7 +111,7 @@ pub fn nat_responders(r: &RouterCtx, out: &mut Vec<Lflow>) {
 /// 92) with the drop elsewhere (priority 91).
 pub fn port_responders(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     let key = p.json_key();
-    let dgp = p.lrp.n_gateway > 0;
+    let dgp = p.is_dgp();
     let resident = if dgp {
         format!(" && is_chassis_resident({})", cr_key(&p.lrp.name))
     } else {
@@ -132,7 +132,7 @@ pub fn port_responders(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
 /// The NAT responders of a distributed gateway port (after the port's own
 /// drops in `build_lrouter_ipv4_ip_input()`).
 pub fn dgp_nat_responders(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
-    if p.lrp.n_gateway == 0 {
+    if !p.is_dgp() {
         return;
     }
     let key = p.json_key();

@@ -67,6 +67,18 @@ pub fn mcast_lookup(r: &RouterCtx, out: &mut Vec<Lflow>) {
         DROP,
         12113,
     ));
+    // With relay (and no learned groups nor statically flooding router
+    // ports, which are not reproduced), other IP multicast is dropped.
+    if r.mcast_relay() {
+        out.push(Lflow::new(
+            r.dp(),
+            Stage::LrInIpRouting,
+            10450,
+            "ip4.mcast || ip6.mcast",
+            DROP,
+            12190,
+        ));
+    }
 }
 
 /// `build_route_match()`: the match and priority of a route to

@@ -74,6 +74,22 @@ pub fn router_port_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
         }
     }
 
+    // On a switch with vtep ports, traffic from the VTEP ramp switch
+    // reaches a distributed gateway port's ARP/ND hairpin only on its
+    // gateway chassis (`build_vtep_hairpin()`).
+    if p.switch_has_vtep {
+        if let Some(cr) = p.peer_nat.as_ref().and_then(|n| n.dgp_cr.as_ref()) {
+            out.push(Lflow::new(
+                p.ls,
+                Stage::LsInHairpin,
+                2000,
+                &format!("reg0[14] == 1 && is_chassis_resident({cr})"),
+                "next;",
+                7705,
+            ));
+        }
+    }
+
     if lsp.addresses.iter().any(|a| a == "router") {
         let action = if lsp.is_enabled() {
             format!("outport = {key}; output;")
