@@ -76,13 +76,16 @@ pub fn source_of(kind: Kind, key: &str) -> Source {
     }
 }
 
+/// Applies a change to the stores; returns the identity it touched.
+type ApplyFn = Box<dyn FnOnce(&mut Store) -> Option<String> + Send>;
+
 /// One change from a watcher, applied on the controller's task.
 pub struct Change {
     /// The kind.
     pub kind: Kind,
     /// When the event was received from the API server.
     pub received: Instant,
-    apply: Box<dyn FnOnce(&mut Store) -> Option<String> + Send>,
+    apply: ApplyFn,
 }
 
 impl std::fmt::Debug for Change {

@@ -363,9 +363,9 @@ fn merge(target: &mut Value, patch: &Value) {
 /// Splits a request path into (collection, namespace, name, subresource).
 fn route(path: &str) -> Option<(String, String, Option<String>, Option<String>)> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (prefix, rest) = match parts.first()? {
-        &"api" if parts.len() >= 2 => (parts[..2].join("/"), &parts[2..]),
-        &"apis" if parts.len() >= 3 => (parts[..3].join("/"), &parts[3..]),
+    let (prefix, rest) = match *parts.first()? {
+        "api" if parts.len() >= 2 => (parts[..2].join("/"), &parts[2..]),
+        "apis" if parts.len() >= 3 => (parts[..3].join("/"), &parts[3..]),
         _ => return None,
     };
     let (ns, rest) = if rest.len() >= 3 && rest[0] == "namespaces" {
@@ -657,10 +657,17 @@ async fn watch(
             return Ok(());
         }
     }
+    // Position in the log: events are appended in resourceVersion order.
+    let mut pos = 0usize;
     loop {
         let events: Vec<(u64, String, Value)> = {
             let st = state.lock().unwrap();
-            st.log
+            if pos > st.log.len() {
+                pos = 0; // compacted
+            }
+            let from = pos;
+            pos = st.log.len();
+            st.log[from..]
                 .iter()
                 .filter(|(rv, cc, _, o)| {
                     *rv > sent
