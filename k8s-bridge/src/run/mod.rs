@@ -290,6 +290,16 @@ pub async fn run(
     }
 }
 
+/// A Nodus object's status inputs: identity, kind, metadata, current
+/// status, problem.
+type StatusInput<'a> = (
+    String,
+    Kind,
+    &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    Option<&'a Value>,
+    Option<String>,
+);
+
 /// The controller's state between batches.
 struct Controller {
     cfg: Config,
@@ -528,15 +538,7 @@ impl Controller {
         // Nodus statuses (few objects: all are checked every batch).
         let problems = writeback::chain_problems(desired);
         let objs = &self.store.objs;
-        // (object key, kind, metadata, current status, problem)
-        type StatusRow<'a> = (
-            String,
-            Kind,
-            &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            Option<&'a Value>,
-            Option<String>,
-        );
-        let mut statuses: Vec<StatusRow<'_>> = Vec::new();
+        let mut statuses: Vec<StatusInput<'_>> = Vec::new();
         for (k, o) in &objs.networks {
             statuses.push((
                 format!("Network/{k}"),

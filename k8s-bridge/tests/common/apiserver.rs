@@ -657,10 +657,17 @@ async fn watch(
             return Ok(());
         }
     }
+    // Position in the log: events are appended in resourceVersion order.
+    let mut pos = 0usize;
     loop {
         let events: Vec<(u64, String, Value)> = {
             let st = state.lock().unwrap();
-            st.log
+            if pos > st.log.len() {
+                pos = 0; // compacted
+            }
+            let from = pos;
+            pos = st.log.len();
+            st.log[from..]
                 .iter()
                 .filter(|(rv, cc, _, o)| {
                     *rv > sent
