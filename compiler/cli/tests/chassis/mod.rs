@@ -74,8 +74,20 @@ impl Chassis {
     /// [`Chassis::start`], with ovn-controller started only if
     /// `ovn_controller` (else the chassis waits for one).
     pub fn start_with(system_id: &str, ovn_controller: bool) -> Result<Chassis, String> {
+        Chassis::start_full(system_id, ovn_controller, true)
+    }
+
+    /// [`Chassis::start_with`], with real ovn-northd started only if
+    /// `real_northd` (else the test starts its own northd).
+    pub fn start_full(
+        system_id: &str,
+        ovn_controller: bool,
+        real_northd: bool,
+    ) -> Result<Chassis, String> {
         let mut oracle = Oracle::start().map_err(|e| e.to_string())?;
-        oracle.start_northd().map_err(|e| e.to_string())?;
+        if real_northd {
+            oracle.start_northd().map_err(|e| e.to_string())?;
+        }
         let prefix = format!("ovf{}", std::process::id() % 100_000);
         let mut c = Chassis {
             oracle,
