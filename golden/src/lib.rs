@@ -13,6 +13,7 @@
 
 pub mod bench;
 pub mod canon;
+pub mod cluster;
 pub mod corpus;
 pub mod gen;
 pub mod history;

@@ -259,12 +259,19 @@ fn traces(c: &Chassis) -> Vec<(String, Vec<String>)> {
 /// The chassis' OpenFlow groups (load balancer backends), group ids
 /// removed and sorted: which id a group gets is ovn-controller's choice.
 fn groups(c: &Chassis) -> Vec<String> {
-    let mgmt = format!("unix:{}", c.dir().join(format!("{}.mgmt", c.bridge)).display());
+    let mgmt = format!(
+        "unix:{}",
+        c.dir().join(format!("{}.mgmt", c.bridge)).display()
+    );
     let out = Command::new("ovs-ofctl")
         .args(["-O", "OpenFlow15", "dump-groups", &mgmt])
         .output()
         .expect("ovs-ofctl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("group_id="))
@@ -294,7 +301,12 @@ fn settle(c: &Chassis, ports: &[&str]) {
         assert!(up, "{p} never up\n{}", c.logs());
     }
     let claimed = c
-        .sbctl(&["--bare", "--columns=logical_port,chassis", "list", "Port_Binding"])
+        .sbctl(&[
+            "--bare",
+            "--columns=logical_port,chassis",
+            "list",
+            "Port_Binding",
+        ])
         .unwrap();
     for p in ports {
         assert!(claimed.contains(p), "{p} not claimed:\n{claimed}");
@@ -346,7 +358,13 @@ fn kill(c: &Chassis, pidfile: &str) {
     // The daemon is a child of this process: dead means gone or a zombie.
     let gone = wait_for(20, || {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|st| st.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|st| {
+                st.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true)
     });
     assert!(gone, "{pidfile} ({pid}) still alive");
@@ -401,7 +419,9 @@ fn ovnflow_northd_drives_a_real_chassis_like_ovn_northd() {
     // bucket DNATs to the backend.
     assert!(by_name(&want, "vm1 -> VIP (load balanced)").starts_with("hash("));
     assert!(
-        want_groups.iter().any(|g| g.contains("nat(dst=10.0.1.2:8080)")),
+        want_groups
+            .iter()
+            .any(|g| g.contains("nat(dst=10.0.1.2:8080)")),
         "{want_groups:#?}"
     );
     assert!(!by_name(&want, "vm1 -> vm3 ssh (ACL drop)").contains("output:"));
@@ -409,7 +429,11 @@ fn ovnflow_northd_drives_a_real_chassis_like_ovn_northd() {
 
     let (mut c, got) = run(true);
     assert_eq!(got, want, "ofproto/trace differs under ovnflow northd");
-    assert_eq!(groups(&c), want_groups, "groups differ under ovnflow northd");
+    assert_eq!(
+        groups(&c),
+        want_groups,
+        "groups differ under ovnflow northd"
+    );
 
     // Faults, each with an NB change made while the component is down or
     // just back: a new port on sw1, bound on the chassis.
