@@ -494,7 +494,7 @@ fn ovnflow_northd_drives_a_real_chassis_like_ovn_northd() {
         let last = text
             .lines()
             .filter_map(|l| l.strip_prefix("Datapath actions: "))
-            .last()
+            .next_back()
             .map(|a| normalize(a.trim(), &odp))
             .unwrap_or_default();
         assert!(
