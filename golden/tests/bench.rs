@@ -35,6 +35,7 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(bench)
         .args(["--quick", "--k8s", "2x3/2/2", "--inproc-k8s", "3x4/3/2"])
+        .args(["--k8s", "ovn-k8s:2x3/2/2", "--k8s", "openstack:2/1/2/1"])
         .args(["--runs", "1", "--rounds", "1", "--timeout", "30"])
         .arg("--ovnflow")
         .arg(&ovnflow)
@@ -100,10 +101,32 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
     );
     assert!(!inproc.contains("| add switch, end to end"), "{inproc}");
     assert!(md.contains("| k8s 2×3/2/2 | 6 |"), "summary row:\n{md}");
+    // The other families: their own sections with their own changes.
+    let gateways = section("ovn-k8s 2×3/2/2");
+    assert!(gateways.contains("gateway router per node"), "{gateways}");
+    assert!(
+        gateways.contains("| add switch, end to end |"),
+        "{gateways}"
+    );
+    let openstack = section("openstack 2×1×2/1 FIPs");
+    for k in [
+        "add port",
+        "add floating IP",
+        "change a route",
+        "delete port",
+    ] {
+        let row = format!("| {k}, end to end |");
+        let line = openstack
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("no row {row} in:\n{openstack}"));
+        assert!(!line.contains("no data"), "{line}");
+    }
+    assert!(!openstack.contains("add ACL"), "{openstack}");
     let svg = std::fs::read_to_string(out.path().join("scaling.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<circle"), "{svg}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
             .unwrap();
-    assert_eq!(json["sizes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(json["sizes"].as_array().map(Vec::len), Some(4));
 }

@@ -21,9 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::changes::{self, ChangeKind};
+use super::changes::{self, ChangeKind, Nb};
 use super::memory;
-use crate::gen::{k8s, K8sShape};
 use crate::oracle::Oracle;
 
 /// Which daemon computes the SB.
@@ -245,11 +244,11 @@ fn log_tail(dir: &Path, name: &str) -> String {
     lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
-/// One run: fresh databases, the daemon, the whole NB of `shape` in one
+/// One run: fresh databases, the daemon, the whole NB of `nb` in one
 /// transaction, then `rounds` rounds of single changes.
 pub fn run_once(
     daemon: &Daemon,
-    shape: &K8sShape,
+    nb: &Nb,
     rounds: u32,
     timeout: Duration,
 ) -> Result<E2eRun, String> {
@@ -257,7 +256,7 @@ pub fn run_once(
     let mut session = Session::connect(&oracle, timeout)?;
     // NB_Global first, alone (nb_cfg 1): the daemon is ready once the SB
     // holds it. Everything else is the full-compute transaction.
-    let mut ops: Vec<Value> = match k8s(shape) {
+    let mut ops: Vec<Value> = match nb.json() {
         Value::Array(a) => a.into_iter().skip(1).collect(),
         _ => return Err("generator: not a transact array".into()),
     };
@@ -285,12 +284,12 @@ pub fn run_once(
     let lflows = session.count_lflows()?;
     let mut measured = Vec::new();
     if rounds > 0 {
-        changes::check_shape(shape)?;
+        nb.check()?;
     }
     for round in 0..rounds.min(changes::MAX_ROUNDS) {
-        for kind in ChangeKind::ALL {
+        for &kind in nb.kinds() {
             let (_, s) = session
-                .commit(changes::ops(shape, kind, round), kind.label())
+                .commit(nb.ops(kind, round), kind.label())
                 .map_err(|e| with_log(e, &oracle))?;
             measured.push((kind, s));
         }

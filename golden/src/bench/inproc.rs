@@ -7,9 +7,8 @@ use std::time::Instant;
 use ovnflow_compiler::{Compiler, Options};
 use serde::{Deserialize, Serialize};
 
-use super::changes::{self, ChangeKind};
+use super::changes::{self, ChangeKind, Nb};
 use super::memory;
-use crate::gen::{k8s, K8sShape};
 
 /// What one in-process run measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,10 +37,10 @@ pub struct InprocRun {
     pub changes: Vec<(ChangeKind, f64, usize)>,
 }
 
-/// One run: build the NB of `shape`, compile it, then apply `rounds`
+/// One run: build the NB of `nb`, compile it, then apply `rounds`
 /// rounds of single changes.
-pub fn run_once(shape: &K8sShape, rounds: u32) -> Result<InprocRun, String> {
-    let json = k8s(shape);
+pub fn run_once(nb: &Nb, rounds: u32) -> Result<InprocRun, String> {
+    let json = nb.json();
     let nb_bytes = json.to_string().len();
     let t = Instant::now();
     let mut db =
@@ -62,11 +61,11 @@ pub fn run_once(shape: &K8sShape, rounds: u32) -> Result<InprocRun, String> {
         .count();
     let mut measured = Vec::new();
     if rounds > 0 {
-        changes::check_shape(shape)?;
+        nb.check()?;
     }
     for round in 0..rounds.min(changes::MAX_ROUNDS) {
-        for kind in ChangeKind::ALL {
-            let ops = changes::ops(shape, kind, round);
+        for &kind in nb.kinds() {
+            let ops = nb.ops(kind, round);
             let out = ovsdb::txn::transact(&mut db, &ops, &ovsdb::txn::TxnContext::default());
             if let Some(e) = out.error {
                 return Err(format!(

@@ -245,7 +245,7 @@ fn rows(s: &SizeResult, judged: bool) -> Vec<Row> {
         "–".into(),
         None,
     );
-    for kind in ChangeKind::ALL {
+    for &kind in s.workload.nb().kinds() {
         if e2e {
             let a = e2e_changes(nd, kind);
             let b = e2e_changes(of, kind);
@@ -439,15 +439,13 @@ pub fn markdown(r: &Results) -> String {
         );
         let _ = writeln!(
             t,
-            "{} pods on {} node switches, {} services × {} backends in one load balancer group, {} network policies{}.\n",
-            s.workload.pods(),
-            s.workload.nodes,
-            s.workload.services,
-            s.workload.backends,
-            s.workload.policies,
-            s.inproc
-                .first()
-                .map_or(String::new(), |r| format!("; NB {} rows, {:.1} MB of JSON", r.nb_rows, r.nb_bytes as f64 / 1e6))
+            "{}{}.\n",
+            s.workload.describe(),
+            s.inproc.first().map_or(String::new(), |r| format!(
+                "; NB {} rows, {:.1} MB of JSON",
+                r.nb_rows,
+                r.nb_bytes as f64 / 1e6
+            ))
         );
         if !s.workload.e2e {
             t.push_str("In process only (the daemons are not run at this size).\n\n");
@@ -457,7 +455,7 @@ pub fn markdown(r: &Results) -> String {
             let _ = writeln!(t, "\n- failed run: {}", e.replace('\n', " "));
         }
     }
-    t.push_str("\nOpenStack shape: not measured — main has no OpenStack NB generator yet (`golden/src/gen/` has only `k8s`).\n");
+
     t
 }
 

@@ -10,20 +10,39 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::changes::Nb;
 use super::e2e::{self, Daemon, E2eRun};
 use super::inproc::InprocRun;
 use super::machine::Machine;
 use super::memory;
-use crate::gen::K8sShape;
+use crate::gen::{K8sShape, OpenstackShape};
 
 /// The size issue 7's targets are stated for.
 pub const TARGET_SIZE: &str = "100x100/1000/500";
 
+/// The family of generated NBs a workload belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Family {
+    /// Node switches, one cluster router, services, policies.
+    #[default]
+    K8s,
+    /// The same with ovn-kubernetes' per-node gateway routers.
+    OvnK8s,
+    /// Neutron's tenant routers, networks and floating IPs.
+    Openstack,
+}
+
 /// One workload size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
-    /// `k8s NODES×PODS/SERVICES/POLICIES`.
+    /// E.g. `k8s 100×100/1000/500`.
     pub name: String,
+    /// Which generator.
+    #[serde(default)]
+    pub family: Family,
+    /// The OpenStack generator's shape (family `Openstack`).
+    #[serde(default)]
+    pub openstack: Option<OpenstackShape>,
     /// The generator's shape.
     pub nodes: u32,
     /// Pods per node.
@@ -39,8 +58,18 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Parses `NODESxPODS/SERVICES/POLICIES` (pods per node).
+    /// Parses `NODESxPODS/SERVICES/POLICIES` (pods per node), optionally
+    /// prefixed `k8s:` or `ovn-k8s:` (with gateway routers), or
+    /// `openstack:ROUTERS/NETWORKS/VMS/FIPS` (networks per router, VMs per
+    /// network, floating IPs in all).
     pub fn parse(spec: &str, backends: u32, e2e: bool) -> Result<Workload, String> {
+        if let Some(os) = spec.strip_prefix("openstack:") {
+            return Workload::parse_openstack(os, e2e);
+        }
+        let (family, spec) = match spec.strip_prefix("ovn-k8s:") {
+            Some(rest) => (Family::OvnK8s, rest),
+            None => (Family::K8s, spec.strip_prefix("k8s:").unwrap_or(spec)),
+        };
         let bad = || {
             format!(
                 "workload {spec:?}: expected NODESxPODS/SERVICES/POLICIES, e.g. 100x100/1000/500"
@@ -57,6 +86,8 @@ impl Workload {
         };
         let w = Workload {
             name: String::new(),
+            family,
+            openstack: None,
             nodes: num(n)?,
             pods_per_node: num(p)?,
             services: num(svc)?,
@@ -65,13 +96,59 @@ impl Workload {
             e2e,
         };
         super::changes::check_shape(&w.shape())?;
+        let prefix = match family {
+            Family::OvnK8s => "ovn-k8s",
+            _ => "k8s",
+        };
         Ok(Workload {
             name: format!(
-                "k8s {}×{}/{}/{}",
+                "{prefix} {}×{}/{}/{}",
                 w.nodes, w.pods_per_node, w.services, w.policies
             ),
             ..w
         })
+    }
+
+    fn parse_openstack(spec: &str, e2e: bool) -> Result<Workload, String> {
+        let bad = || {
+            format!("workload openstack:{spec:?}: expected openstack:ROUTERS/NETWORKS/VMS/FIPS, e.g. openstack:50/4/10/500")
+        };
+        let v: Vec<u32> = spec
+            .split('/')
+            .map(|x| x.trim().parse::<u32>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        let [routers, networks_per_router, vms_per_network, fips] = v[..] else {
+            return Err(bad());
+        };
+        let shape = OpenstackShape {
+            routers,
+            networks_per_router,
+            vms_per_network,
+            fips,
+        };
+        Nb::Openstack(shape).check()?;
+        Ok(Workload {
+            name: format!(
+                "openstack {routers}×{networks_per_router}×{vms_per_network}/{fips} FIPs"
+            ),
+            family: Family::Openstack,
+            openstack: Some(shape),
+            nodes: routers,
+            pods_per_node: networks_per_router * vms_per_network,
+            services: 0,
+            backends: 0,
+            policies: 0,
+            e2e,
+        })
+    }
+
+    /// The generated NB.
+    pub fn nb(&self) -> Nb {
+        match (self.family, self.openstack) {
+            (Family::Openstack, Some(s)) => Nb::Openstack(s),
+            (Family::OvnK8s, _) => Nb::OvnK8s(self.shape()),
+            _ => Nb::K8s(self.shape()),
+        }
     }
 
     /// The generator's shape.
@@ -85,15 +162,52 @@ impl Workload {
         }
     }
 
-    /// The `NODESxPODS/SERVICES/POLICIES` spec.
+    /// The spec [`Workload::parse`] reads back.
     pub fn spec(&self) -> String {
-        format!(
-            "{}x{}/{}/{}",
-            self.nodes, self.pods_per_node, self.services, self.policies
-        )
+        match (self.family, self.openstack) {
+            (Family::Openstack, Some(s)) => format!(
+                "openstack:{}/{}/{}/{}",
+                s.routers, s.networks_per_router, s.vms_per_network, s.fips
+            ),
+            (family, _) => format!(
+                "{}{}x{}/{}/{}",
+                if family == Family::OvnK8s {
+                    "ovn-k8s:"
+                } else {
+                    ""
+                },
+                self.nodes,
+                self.pods_per_node,
+                self.services,
+                self.policies
+            ),
+        }
     }
 
-    /// Total pods.
+    /// What the NB holds, in a sentence.
+    pub fn describe(&self) -> String {
+        match (self.family, self.openstack) {
+            (Family::Openstack, Some(s)) => format!(
+                "{} VMs: {} tenant routers, each with a distributed gateway port (2 gateway chassis) on one provider network, {} networks of {} VMs per router, SNAT per network, {} floating IPs",
+                self.pods(), s.routers, s.networks_per_router, s.vms_per_network, s.fips
+            ),
+            (family, _) => format!(
+                "{} pods on {} node switches{}, {} services × {} backends in one load balancer group, {} network policies",
+                self.pods(),
+                self.nodes,
+                if family == Family::OvnK8s {
+                    ", a gateway router per node (join switch, external switch with a localnet port, SNAT, routes)"
+                } else {
+                    ""
+                },
+                self.services,
+                self.backends,
+                self.policies
+            ),
+        }
+    }
+
+    /// Total pods (VMs for OpenStack).
     pub fn pods(&self) -> u64 {
         u64::from(self.nodes) * u64::from(self.pods_per_node)
     }
@@ -289,13 +403,13 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
             inproc: Vec::new(),
             errors: Vec::new(),
         };
-        let shape = w.shape();
+        let nb = w.nb();
         for run in 1..=cfg.runs {
             let tag = format!("{} run {run}/{}", w.name, cfg.runs);
             if w.e2e {
                 for daemon in [Daemon::Northd, Daemon::Ovnflow(cfg.ovnflow.clone())] {
                     progress.say(&format!("{tag}: {} …", daemon.label()));
-                    match e2e::run_once(&daemon, &shape, cfg.rounds, cfg.timeout) {
+                    match e2e::run_once(&daemon, &nb, cfg.rounds, cfg.timeout) {
                         Ok(x) => {
                             progress.say(&format!(
                                 "{tag}: {}: full compute {}, peak RSS {} MB, {} lflows, single change median {}",

@@ -213,7 +213,13 @@ pub fn scaling(r: &Results) -> String {
             points: vec![],
         },
     ];
-    for s in &r.sizes {
+    // One family per chart: the Kubernetes shape's sizes (the other
+    // families are in the tables).
+    for s in r
+        .sizes
+        .iter()
+        .filter(|s| s.workload.family == super::suite::Family::K8s)
+    {
         let x = s.workload.pods() as f64;
         let e2e = |runs: &[super::e2e::E2eRun], f: fn(&super::e2e::E2eRun) -> f64| Samples {
             values: runs.iter().map(f).collect(),

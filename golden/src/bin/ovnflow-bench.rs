@@ -1,5 +1,5 @@
 //! `ovnflow-bench`: ovnflow against real ovn-northd 23.03, side by side on
-//! generated Kubernetes-shaped workloads; writes a markdown report, the
+//! generated Kubernetes-, ovn-kubernetes- and OpenStack-shaped workloads; writes a markdown report, the
 //! raw results (JSON) and a scaling plot (SVG) to a results folder.
 //!
 //! ```text
@@ -15,11 +15,25 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ovnflow_golden::bench::{inproc, machine::Machine, report, suite, svg};
 
-/// Sizes the daemons run on (`NODESxPODS/SERVICES/POLICIES`).
-const FULL_E2E: &[&str] = &["10x100/100/50", "30x100/300/150", "100x100/1000/500"];
+/// Sizes the daemons run on (`NODESxPODS/SERVICES/POLICIES`, or with a
+/// family prefix: see `Workload::parse`).
+const FULL_E2E: &[&str] = &[
+    "10x100/100/50",
+    "30x100/300/150",
+    "100x100/1000/500",
+    "ovn-k8s:10x100/100/50",
+    "ovn-k8s:50x100/500/250",
+    "openstack:20/4/10/200",
+    "openstack:100/4/10/1000",
+];
 /// Larger sizes measured in process only.
 const FULL_INPROC: &[&str] = &["1000x100/10000/5000"];
-const QUICK_E2E: &[&str] = &["5x20/20/10", "20x50/200/100"];
+const QUICK_E2E: &[&str] = &[
+    "5x20/20/10",
+    "20x50/200/100",
+    "ovn-k8s:5x20/20/10",
+    "openstack:5/2/5/10",
+];
 
 #[derive(Parser)]
 #[command(
@@ -32,7 +46,9 @@ struct Cli {
     /// The smaller sizes only, fewer runs.
     #[arg(long)]
     quick: bool,
-    /// Sizes to run with both daemons and in process, NODESxPODS/SERVICES/POLICIES (repeatable; replaces the defaults).
+    /// Sizes to run with both daemons and in process, NODESxPODS/SERVICES/POLICIES,
+    /// `ovn-k8s:NODESxPODS/SERVICES/POLICIES` (with gateway routers) or
+    /// `openstack:ROUTERS/NETWORKS/VMS/FIPS` (repeatable; replaces the defaults).
     #[arg(long = "k8s", value_name = "SPEC")]
     k8s: Vec<String>,
     /// Sizes to run in process only (repeatable; replaces the defaults).
@@ -100,7 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }) = &cli.worker
     {
         let w = suite::Workload::parse(k8s, *backends, false)?;
-        let r = inproc::run_once(&w.shape(), *rounds)?;
+        let r = inproc::run_once(&w.nb(), *rounds)?;
         println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -140,13 +156,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     for s in &inp {
         workloads.push(suite::Workload::parse(s, cli.backends, false)?);
     }
-    workloads.sort_by_key(|w| (w.pods(), w.services, !w.e2e));
+    workloads.sort_by_key(|w| (w.family, w.pods(), w.services, !w.e2e));
     // The targets are stated for 100×100/1000/500; a run without it
     // judges them at its largest end-to-end size, and says so.
     let reference = workloads
         .iter()
         .find(|w| w.e2e && w.spec() == suite::TARGET_SIZE)
-        .or_else(|| workloads.iter().rev().find(|w| w.e2e))
+        .or_else(|| {
+            workloads
+                .iter()
+                .rev()
+                .find(|w| w.e2e && w.family == suite::Family::K8s)
+        })
         .map(|w| w.spec());
     let cfg = suite::Config {
         workloads,

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 /// The size of a generated topology.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenstackShape {
     /// Tenant routers.
     pub routers: u32,
@@ -22,8 +22,12 @@ pub struct OpenstackShape {
     pub fips: u32,
 }
 
-/// A deterministic row UUID: `kind` and a serial number.
-fn uuid(kind: u32, n: u32) -> String {
+/// A deterministic row UUID: `kind` and a serial number. Kinds: 1 provider
+/// localnet port, 2 gateway chassis, 3 gateway port, 4 provider router port,
+/// 5 tenant router port, 6 VM port, 7 NAT, 8 tenant switch router port,
+/// 9 tenant switch, 10 static route, 11 router, 12 provider switch,
+/// 13 `NB_Global`.
+pub fn uuid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-a000-{n:012x}")
 }
 
