@@ -23,6 +23,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::changes::{self, ChangeKind, Nb};
 use super::memory;
+use crate::cluster::Cluster;
 use crate::oracle::Oracle;
 
 /// Which daemon computes the SB.
@@ -92,7 +93,10 @@ fn cfg_in(update: &Value) -> Option<i64> {
 }
 
 impl Session {
-    fn connect(oracle: &Oracle, timeout: Duration) -> Result<Session, String> {
+    /// Connects to the NB and SB servers at `nb_remote` and `sb_remote`
+    /// (the leaders, for clusters: transactions and the SB monitor then
+    /// see commits first).
+    fn connect(nb_remote: String, sb_remote: String, timeout: Duration) -> Result<Session, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -111,8 +115,8 @@ impl Session {
             }
         };
         let (nb, sb, sb_updates, initial) = rt.block_on(async {
-            let (nb, _) = connect(oracle.nb_remote()).await?;
-            let (sb, notes) = connect(oracle.sb_remote()).await?;
+            let (nb, _) = connect(nb_remote).await?;
+            let (sb, notes) = connect(sb_remote).await?;
             let initial = sb
                 .request(
                     "monitor",
@@ -244,16 +248,140 @@ fn log_tail(dir: &Path, name: &str) -> String {
     lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
-/// One run: fresh databases, the daemon, the whole NB of `nb` in one
-/// transaction, then `rounds` rounds of single changes.
+/// Where the databases run: standalone servers (the oracle's) or two
+/// 3-member RAFT clusters, and the daemon between them.
+enum Servers {
+    Standalone(Oracle),
+    Raft {
+        nb: Cluster,
+        sb: Cluster,
+        dir: tempfile::TempDir,
+        daemon: Option<std::process::Child>,
+    },
+}
+
+impl Servers {
+    fn start(raft: bool) -> Result<Servers, String> {
+        if !raft {
+            return Oracle::start()
+                .map(Servers::Standalone)
+                .map_err(|e| e.to_string());
+        }
+        let nb = Cluster::start("ovn-nb.ovsschema", "nb", 3).map_err(|e| e.to_string())?;
+        let sb = Cluster::start("ovn-sb.ovsschema", "sb", 3).map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("ovnflow-bench-raft")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        Ok(Servers::Raft {
+            nb,
+            sb,
+            dir,
+            daemon: None,
+        })
+    }
+
+    /// The remotes a client writing to the NB and reading the SB uses.
+    fn session_remotes(&self) -> Result<(String, String), String> {
+        match self {
+            Servers::Standalone(o) => Ok((o.nb_remote(), o.sb_remote())),
+            Servers::Raft { nb, sb, .. } => {
+                let leader = |c: &Cluster| {
+                    c.leader(30)
+                        .map(|i| c.remote(i))
+                        .ok_or_else(|| format!("no {} leader", c.db))
+                };
+                Ok((leader(nb)?, leader(sb)?))
+            }
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        match self {
+            Servers::Standalone(o) => o.dir(),
+            Servers::Raft { dir, .. } => dir.path(),
+        }
+    }
+
+    /// Starts the daemon (ovn-northd's flags, all members for clusters)
+    /// as `name`; returns its pid.
+    fn start_daemon(&mut self, daemon: &Daemon, name: &str) -> Result<u32, String> {
+        let (program, pre): (PathBuf, &[&str]) = match daemon {
+            Daemon::Northd => (PathBuf::from("ovn-northd"), &[]),
+            Daemon::Ovnflow(bin) => (bin.clone(), &["northd"]),
+        };
+        match self {
+            Servers::Standalone(o) => o
+                .start_daemon(&program, pre, name)
+                .map_err(|e| e.to_string()),
+            Servers::Raft {
+                nb,
+                sb,
+                dir,
+                daemon,
+            } => {
+                let d = dir.path();
+                let mut cmd = std::process::Command::new(&program);
+                for v in [
+                    "OVS_RUNDIR",
+                    "OVS_LOGDIR",
+                    "OVS_DBDIR",
+                    "OVN_RUNDIR",
+                    "OVN_LOGDIR",
+                ] {
+                    cmd.env(v, d);
+                }
+                let child = cmd
+                    .args(pre)
+                    .arg("--no-chdir")
+                    .arg(format!(
+                        "--unixctl={}",
+                        d.join(format!("{name}.ctl")).display()
+                    ))
+                    .arg(format!(
+                        "--log-file={}",
+                        d.join(format!("{name}.log")).display()
+                    ))
+                    .arg(format!("--ovnnb-db={}", nb.remotes()))
+                    .arg(format!("--ovnsb-db={}", sb.remotes()))
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+                let pid = child.id();
+                *daemon = Some(child);
+                Ok(pid)
+            }
+        }
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        if let Servers::Raft {
+            daemon: Some(c), ..
+        } = self
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One run: fresh databases (standalone, or 3-member RAFT clusters when
+/// `raft`), the daemon, the whole NB of `nb` in one transaction, then
+/// `rounds` rounds of single changes.
 pub fn run_once(
     daemon: &Daemon,
     nb: &Nb,
     rounds: u32,
     timeout: Duration,
+    raft: bool,
 ) -> Result<E2eRun, String> {
-    let mut oracle = Oracle::start().map_err(|e| e.to_string())?;
-    let mut session = Session::connect(&oracle, timeout)?;
+    let mut oracle = Servers::start(raft)?;
+    let (nb_remote, sb_remote) = oracle.session_remotes()?;
+    let mut session = Session::connect(nb_remote, sb_remote, timeout)?;
     // NB_Global first, alone (nb_cfg 1): the daemon is ready once the SB
     // holds it. Everything else is the full-compute transaction.
     let mut ops: Vec<Value> = match nb.json() {
@@ -267,12 +395,8 @@ pub fn run_once(
         .ok_or("generator: no NB_Global row")?;
     session.send(vec![global], "NB_Global")?;
     let name = "daemon";
-    let pid = match daemon {
-        Daemon::Northd => oracle.start_daemon(Path::new("ovn-northd"), &[], name),
-        Daemon::Ovnflow(bin) => oracle.start_daemon(bin, &["northd"], name),
-    }
-    .map_err(|e| e.to_string())?;
-    let with_log = |e: String, oracle: &Oracle| {
+    let pid = oracle.start_daemon(daemon, name)?;
+    let with_log = |e: String, oracle: &Servers| {
         format!("{}: {e}\n{}", daemon.label(), log_tail(oracle.dir(), name))
     };
     let ready_s = session.wait_cfg(1).map_err(|e| with_log(e, &oracle))?;

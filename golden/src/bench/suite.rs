@@ -43,6 +43,9 @@ pub struct Workload {
     /// The OpenStack generator's shape (family `Openstack`).
     #[serde(default)]
     pub openstack: Option<OpenstackShape>,
+    /// NB and SB are 3-member RAFT clusters (end to end only).
+    #[serde(default)]
+    pub raft: bool,
     /// The generator's shape.
     pub nodes: u32,
     /// Pods per node.
@@ -63,6 +66,14 @@ impl Workload {
     /// `openstack:ROUTERS/NETWORKS/VMS/FIPS` (networks per router, VMs per
     /// network, floating IPs in all).
     pub fn parse(spec: &str, backends: u32, e2e: bool) -> Result<Workload, String> {
+        if let Some(rest) = spec.strip_prefix("raft:") {
+            let w = Workload::parse(rest, backends, e2e)?;
+            return Ok(Workload {
+                name: format!("{} on RAFT clusters", w.name),
+                raft: true,
+                ..w
+            });
+        }
         if let Some(os) = spec.strip_prefix("openstack:") {
             return Workload::parse_openstack(os, e2e);
         }
@@ -88,6 +99,7 @@ impl Workload {
             name: String::new(),
             family,
             openstack: None,
+            raft: false,
             nodes: num(n)?,
             pods_per_node: num(p)?,
             services: num(svc)?,
@@ -133,6 +145,7 @@ impl Workload {
             ),
             family: Family::Openstack,
             openstack: Some(shape),
+            raft: false,
             nodes: routers,
             pods_per_node: networks_per_router * vms_per_network,
             services: 0,
@@ -164,7 +177,8 @@ impl Workload {
 
     /// The spec [`Workload::parse`] reads back.
     pub fn spec(&self) -> String {
-        match (self.family, self.openstack) {
+        let raft = if self.raft { "raft:" } else { "" };
+        let spec = match (self.family, self.openstack) {
             (Family::Openstack, Some(s)) => format!(
                 "openstack:{}/{}/{}/{}",
                 s.routers, s.networks_per_router, s.vms_per_network, s.fips
@@ -181,12 +195,13 @@ impl Workload {
                 self.services,
                 self.policies
             ),
-        }
+        };
+        format!("{raft}{spec}")
     }
 
     /// What the NB holds, in a sentence.
     pub fn describe(&self) -> String {
-        match (self.family, self.openstack) {
+        let what = match (self.family, self.openstack) {
             (Family::Openstack, Some(s)) => format!(
                 "{} VMs: {} tenant routers, each with a distributed gateway port (2 gateway chassis) on one provider network, {} networks of {} VMs per router, SNAT per network, {} floating IPs",
                 self.pods(), s.routers, s.networks_per_router, s.vms_per_network, s.fips
@@ -204,6 +219,11 @@ impl Workload {
                 self.backends,
                 self.policies
             ),
+        };
+        if self.raft {
+            format!("{what}; NB and SB each a 3-member RAFT cluster (the daemons get every member, the bench writes to and watches the leaders)")
+        } else {
+            what
         }
     }
 
@@ -409,7 +429,7 @@ pub fn run(cfg: &Config, machine: Machine, command: String, progress: &Progress)
             if w.e2e {
                 for daemon in [Daemon::Northd, Daemon::Ovnflow(cfg.ovnflow.clone())] {
                     progress.say(&format!("{tag}: {} …", daemon.label()));
-                    match e2e::run_once(&daemon, &nb, cfg.rounds, cfg.timeout) {
+                    match e2e::run_once(&daemon, &nb, cfg.rounds, cfg.timeout, w.raft) {
                         Ok(x) => {
                             progress.say(&format!(
                                 "{tag}: {}: full compute {}, peak RSS {} MB, {} lflows, single change median {}",

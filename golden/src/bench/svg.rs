@@ -218,7 +218,7 @@ pub fn scaling(r: &Results) -> String {
     for s in r
         .sizes
         .iter()
-        .filter(|s| s.workload.family == super::suite::Family::K8s)
+        .filter(|s| s.workload.family == super::suite::Family::K8s && !s.workload.raft)
     {
         let x = s.workload.pods() as f64;
         let e2e = |runs: &[super::e2e::E2eRun], f: fn(&super::e2e::E2eRun) -> f64| Samples {

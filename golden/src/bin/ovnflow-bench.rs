@@ -25,6 +25,7 @@ const FULL_E2E: &[&str] = &[
     "ovn-k8s:50x100/500/250",
     "openstack:20/4/10/200",
     "openstack:100/4/10/1000",
+    "raft:30x100/300/150",
 ];
 /// Larger sizes measured in process only.
 const FULL_INPROC: &[&str] = &["1000x100/10000/5000"];
@@ -33,6 +34,7 @@ const QUICK_E2E: &[&str] = &[
     "20x50/200/100",
     "ovn-k8s:5x20/20/10",
     "openstack:5/2/5/10",
+    "raft:5x20/20/10",
 ];
 
 #[derive(Parser)]
@@ -48,7 +50,8 @@ struct Cli {
     quick: bool,
     /// Sizes to run with both daemons and in process, NODESxPODS/SERVICES/POLICIES,
     /// `ovn-k8s:NODESxPODS/SERVICES/POLICIES` (with gateway routers) or
-    /// `openstack:ROUTERS/NETWORKS/VMS/FIPS` (repeatable; replaces the defaults).
+    /// `openstack:ROUTERS/NETWORKS/VMS/FIPS`, each optionally prefixed `raft:` (NB and SB as
+    /// 3-member RAFT clusters) (repeatable; replaces the defaults).
     #[arg(long = "k8s", value_name = "SPEC")]
     k8s: Vec<String>,
     /// Sizes to run in process only (repeatable; replaces the defaults).
@@ -156,7 +159,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     for s in &inp {
         workloads.push(suite::Workload::parse(s, cli.backends, false)?);
     }
-    workloads.sort_by_key(|w| (w.family, w.pods(), w.services, !w.e2e));
+    workloads.sort_by_key(|w| (w.raft, w.family, w.pods(), w.services, !w.e2e));
     // The targets are stated for 100×100/1000/500; a run without it
     // judges them at its largest end-to-end size, and says so.
     let reference = workloads
@@ -166,7 +169,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             workloads
                 .iter()
                 .rev()
-                .find(|w| w.e2e && w.family == suite::Family::K8s)
+                .find(|w| w.e2e && !w.raft && w.family == suite::Family::K8s)
         })
         .map(|w| w.spec());
     let cfg = suite::Config {
