@@ -226,7 +226,9 @@ struct Run {
     lb: i64,
     mac: i64,
     bind: i64,
-    dump: Vec<String>,
+    /// The table right after startup, and after the changes.
+    dump_start: Vec<String>,
+    dump_end: Vec<String>,
 }
 
 fn lflow_uuid(c: &Chassis, needle: &str) -> Option<(String, String)> {
@@ -262,7 +264,24 @@ async fn measure(
     let startup = t0.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
-    let dump = dump(c);
+    let dump_start = dump(c);
+    let ctl = c.dir().join("ovnflow-controller.ctl");
+    let show = |what: &str| {
+        if name.starts_with("ovnflow") {
+            let s = Command::new("ovn-appctl")
+                .arg("-t")
+                .arg(&ctl)
+                .arg("stats")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let pick: Vec<&str> = s
+                .lines()
+                .filter(|l| l.starts_with("compute") || l.starts_with("install") || l.starts_with("sources") || l.starts_with("flow mods"))
+                .collect();
+            println!("  ours after {what}: {}", pick.join(" | "));
+        }
+    };
 
     // An ACL on the port group with the big address set, on every switch.
     let dp = sbctl(c, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=sw0"]);
@@ -278,8 +297,9 @@ async fn measure(
             "external_ids": ["map", [["stage-name", "ls_out_acl"]]]}})],
     )
     .await;
+    show("ACL");
     // An LB backend: the VIP's ct_lb_mark action gets one more.
-    let lb = match lflow_uuid(c, "ct_lb_mark(backends=10.0.0.2:80") {
+    let lb = match lflow_uuid(c, "10.1.0.2:80,10.2.0.2:80") {
         Some((u, actions)) => {
             let more = actions.replacen(
                 "backends=",
@@ -296,6 +316,7 @@ async fn measure(
         }
         None => -1,
     };
+    show("LB backend");
     // A MAC binding on the router port.
     let lr = sbctl(c, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=lr0"]);
     let mac = sb_change(
@@ -306,6 +327,7 @@ async fn measure(
             "mac": "50:54:00:aa:bb:cc", "datapath": ["uuid", lr.trim()]}})],
     )
     .await;
+    show("MAC binding");
     // Binding one more port: OVS commit → ovn-installed-ts.
     let spare = lsp(0, PER_SWITCH + round);
     let t = wall_ms();
@@ -324,16 +346,19 @@ async fn measure(
             Err(_) => false,
         }
     });
+    show("bind");
+    std::thread::sleep(Duration::from_millis(300));
     Run {
         name,
         startup,
         flows,
+        dump_start,
+        dump_end: dump(c),
         rss_kb: peak_rss_kb(&pidfile),
         acl,
         lb,
         mac,
         bind,
-        dump,
     }
 }
 
@@ -414,12 +439,27 @@ fn main() {
         .unwrap_or_default();
     c.stop(&ours_bin);
 
-    let only = |a: &[String], b: &[String]| a.iter().filter(|l| !b.contains(l)).count();
+    // ovn-controller's table after its changes and ours at startup come
+    // from the same SB.
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = b.iter().collect();
+        a.iter().filter(|l| !set.contains(l)).cloned().collect()
+    };
+    let missing = only(&real.dump_end, &ours.dump_start);
+    let extra = only(&ours.dump_start, &real.dump_end);
     println!(
-        "flow tables after startup: {} only in ovn-controller's, {} only in ours",
-        only(&real.dump, &ours.dump),
-        only(&ours.dump, &real.dump)
+        "same SB, ovn-controller's table vs ours: {} flows vs {}, {} missing, {} extra",
+        real.dump_end.len(),
+        ours.dump_start.len(),
+        missing.len(),
+        extra.len()
     );
+    for l in missing.iter().take(5) {
+        println!("  missing: {l}");
+    }
+    for l in extra.iter().take(5) {
+        println!("  extra:   {l}");
+    }
     println!("{:<28} {:>16} {:>20} {:>8}", "", real.name, ours.name, "ratio");
     let row = |what: &str, a: f64, b: f64, unit: &str| {
         let ratio = if a > 0.0 { b / a } else { f64::NAN };

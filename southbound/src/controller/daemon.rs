@@ -307,10 +307,22 @@ impl Daemon {
             return;
         };
         tracing::info!("put_mac_binding: {u:?}");
-        let Ok(view) = Southbound::from_database(sb.replica().database()) else {
-            return;
+        let fresh;
+        let view = match &self.compute {
+            Some(c) => c.southbound(),
+            None => match Southbound::from_database(sb.replica().database()) {
+                Ok(v) => {
+                    fresh = v;
+                    &fresh
+                }
+                Err(_) => return,
+            },
         };
-        if let Some(op) = pinctrl::mac_binding_op(&view, &u, wall_ms()) {
+        let op = pinctrl::mac_binding_op(view, &u, wall_ms());
+        if op.is_none() {
+            tracing::debug!("put_mac_binding: nothing to write for {u:?}");
+        }
+        if let Some(op) = op {
             if transact(sb, "OVN_Southbound", vec![op]).await {
                 if let Ok(mut s) = self.status.lock() {
                     s.stats.mac_bindings += 1;
@@ -358,7 +370,15 @@ impl Daemon {
         };
         let sbdb = sb.replica().database();
         let pending = std::mem::take(&mut self.pending_sb);
-        let classified = sb_changes::classify(&pending)?;
+        let classified = match sb_changes::classify(&pending) {
+            Ok(c) => c,
+            Err(e) => {
+                // The engine missed these rows: start again from the whole
+                // Southbound once it is readable.
+                self.compute = None;
+                return Err(e);
+            }
+        };
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
         let read_all = || {
