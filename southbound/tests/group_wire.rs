@@ -13,9 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ovnflow_southbound::openflow::groups::parse_group;
-use ovnflow_southbound::openflow::wire::{
-    frame_len, version_bitmap, Body, Message, OFP15_VERSION,
-};
+use ovnflow_southbound::openflow::wire::{frame_len, version_bitmap, Body, Message, OFP15_VERSION};
 
 const SPECS: &[&str] = &[
     "type=select,selection_method=dp_hash,bucket=bucket_id=0,weight:100,actions=ct(nat(dst=10.0.0.2:80),commit,table=15,zone=NXM_NX_REG13[0..15],exec(set_field:2/2->ct_mark)),bucket=bucket_id=1,weight:100,actions=ct(nat(dst=10.0.0.3:8080),commit,table=15,zone=NXM_NX_REG13[0..15],exec(set_field:2/2->ct_mark))",

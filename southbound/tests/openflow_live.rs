@@ -428,7 +428,9 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
     // Changes only: group 3 gets another backend, group 4 and its flow go,
     // a flow using group 1 is added.
     let mut next = specs.clone();
-    next[2].1.push_str(",bucket=bucket_id=2,weight:25,actions=load:3->reg8[0..15],resubmit(,21)");
+    next[2]
+        .1
+        .push_str(",bucket=bucket_id=2,weight:25,actions=load:3->reg8[0..15],resubmit(,21)");
     next.pop();
     let mut extra = group_flow(1);
     extra.priority = 90;

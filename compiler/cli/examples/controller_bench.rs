@@ -66,7 +66,14 @@ fn topology(c: &Chassis) {
         }
     }
     let addrs: Vec<String> = (0..SET_SIZE)
-        .map(|i| format!("\\\"172.{}.{}.{}\\\"", 16 + i / 65536, (i / 256) % 256, i % 256))
+        .map(|i| {
+            format!(
+                "\\\"172.{}.{}.{}\\\"",
+                16 + i / 65536,
+                (i / 256) % 256,
+                i % 256
+            )
+        })
         .collect();
     cmd += &format!(
         " -- create Address_Set name=as_big addresses=\"[{}]\"",
@@ -111,13 +118,17 @@ fn add_vifs(c: &Chassis, ports: &[String]) {
 }
 
 fn sbctl(c: &Chassis, args: &[&str]) -> String {
-    c.sbctl(args).unwrap_or_else(|e| panic!("ovn-sbctl {args:?}: {e}"))
+    c.sbctl(args)
+        .unwrap_or_else(|e| panic!("ovn-sbctl {args:?}: {e}"))
 }
 
 /// Whether every bench VIF is bound here and up, and `nb_cfg` is
 /// acknowledged.
 fn ready(c: &Chassis) -> bool {
-    let ch = sbctl(c, &["--bare", "--columns=_uuid", "find", "Chassis", "name=hv1"]);
+    let ch = sbctl(
+        c,
+        &["--bare", "--columns=_uuid", "find", "Chassis", "name=hv1"],
+    );
     let ch = ch.trim();
     if ch.is_empty() {
         return false;
@@ -144,7 +155,16 @@ fn ready(c: &Chassis) -> bool {
         return false;
     }
     let want = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"]);
-    let have = sbctl(c, &["--bare", "--columns=nb_cfg", "find", "Chassis_Private", "name=hv1"]);
+    let have = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=nb_cfg",
+            "find",
+            "Chassis_Private",
+            "name=hv1",
+        ],
+    );
     want.trim() == have.trim()
 }
 
@@ -181,7 +201,8 @@ fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
     let Ok(pid) = std::fs::read_to_string(pidfile) else {
         return 0;
     };
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -193,7 +214,10 @@ fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
 /// One SB transaction plus an `nb_cfg` bump; milliseconds until the
 /// controller acknowledged it.
 async fn sb_change(conn: &Connection, c: &Chassis, mut ops: Vec<Value>) -> i64 {
-    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"]).trim().parse().unwrap_or(0);
+    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
     let next = cur + 1;
     ops.push(json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": next}}));
     let t0 = wall_ms();
@@ -204,9 +228,18 @@ async fn sb_change(conn: &Connection, c: &Chassis, mut ops: Vec<Value>) -> i64 {
     wait_for(30, || {
         let out = sbctl(
             c,
-            &["--bare", "--columns=nb_cfg,nb_cfg_timestamp", "find", "Chassis_Private", "name=hv1"],
+            &[
+                "--bare",
+                "--columns=nb_cfg,nb_cfg_timestamp",
+                "find",
+                "Chassis_Private",
+                "name=hv1",
+            ],
         );
-        let v: Vec<i64> = out.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<i64> = out
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         if v.len() == 2 && v[0] >= next {
             ts = Some(v[1]);
             true
@@ -234,7 +267,14 @@ struct Run {
 fn lflow_uuid(c: &Chassis, needle: &str) -> Option<(String, String)> {
     let out = sbctl(
         c,
-        &["--format=csv", "--no-headings", "--data=bare", "--columns=_uuid,actions", "list", "Logical_Flow"],
+        &[
+            "--format=csv",
+            "--no-headings",
+            "--data=bare",
+            "--columns=_uuid,actions",
+            "list",
+            "Logical_Flow",
+        ],
     );
     out.lines().find(|l| l.contains(needle)).map(|l| {
         let (u, a) = l.split_once(',').unwrap_or((l, ""));
@@ -254,13 +294,27 @@ async fn measure(
     let _ = c.sbctl(&["--if-exists", "chassis-del", "hv1"]);
     let _ = c.sbctl(&["--if-exists", "destroy", "Chassis_Private", "hv1"]);
     let mgmt = c.remote(&format!("{}.mgmt", c.bridge));
-    let _ = Command::new("ovs-ofctl").args(["-O", "OpenFlow15", "del-flows", &mgmt]).output();
-    let _ = Command::new("ovs-ofctl").args(["-O", "OpenFlow15", "del-groups", &mgmt]).output();
-    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"]).trim().parse().unwrap_or(0);
-    sbctl(c, &["set", "SB_Global", ".", &format!("nb_cfg={}", cur + 1)]);
+    let _ = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "del-flows", &mgmt])
+        .output();
+    let _ = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "del-groups", &mgmt])
+        .output();
+    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    sbctl(
+        c,
+        &["set", "SB_Global", ".", &format!("nb_cfg={}", cur + 1)],
+    );
     let t0 = Instant::now();
     start(c);
-    assert!(wait_for(120, || ready(c)), "{name}: never ready\n{}", c.logs());
+    assert!(
+        wait_for(120, || ready(c)),
+        "{name}: never ready\n{}",
+        c.logs()
+    );
     let startup = t0.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
@@ -277,14 +331,28 @@ async fn measure(
                 .unwrap_or_default();
             let pick: Vec<&str> = s
                 .lines()
-                .filter(|l| l.starts_with("compute") || l.starts_with("install") || l.starts_with("sources") || l.starts_with("flow mods"))
+                .filter(|l| {
+                    l.starts_with("compute")
+                        || l.starts_with("install")
+                        || l.starts_with("sources")
+                        || l.starts_with("flow mods")
+                })
                 .collect();
             println!("  ours after {what}: {}", pick.join(" | "));
         }
     };
 
     // An ACL on the port group with the big address set, on every switch.
-    let dp = sbctl(c, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=sw0"]);
+    let dp = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Datapath_Binding",
+            "external_ids:name=sw0",
+        ],
+    );
     let dp = dp.trim().to_string();
     let acl = sb_change(
         rt_conn,
@@ -318,7 +386,16 @@ async fn measure(
     };
     show("LB backend");
     // A MAC binding on the router port.
-    let lr = sbctl(c, &["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=lr0"]);
+    let lr = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Datapath_Binding",
+            "external_ids:name=lr0",
+        ],
+    );
     let mac = sb_change(
         rt_conn,
         c,
@@ -336,7 +413,13 @@ async fn measure(
     let mut bind = -1;
     wait_for(30, || {
         let out = c
-            .vsctl(&["--if-exists", "get", "Interface", &ifname, "external_ids:ovn-installed-ts"])
+            .vsctl(&[
+                "--if-exists",
+                "get",
+                "Interface",
+                &ifname,
+                "external_ids:ovn-installed-ts",
+            ])
             .unwrap_or_default();
         match out.trim().trim_matches('"').parse::<i64>() {
             Ok(ts) => {
@@ -373,7 +456,11 @@ fn ovnflow_bin() -> PathBuf {
 
 fn main() {
     let bin = ovnflow_bin();
-    assert!(bin.is_file(), "build the ovnflow binary first: {}", bin.display());
+    assert!(
+        bin.is_file(),
+        "build the ovnflow binary first: {}",
+        bin.display()
+    );
     let mut c = Chassis::start_with("hv1", false).expect("chassis");
     let t = Instant::now();
     topology(&c);
@@ -460,7 +547,10 @@ fn main() {
     for l in extra.iter().take(5) {
         println!("  extra:   {l}");
     }
-    println!("{:<28} {:>16} {:>20} {:>8}", "", real.name, ours.name, "ratio");
+    println!(
+        "{:<28} {:>16} {:>20} {:>8}",
+        "", real.name, ours.name, "ratio"
+    );
     let row = |what: &str, a: f64, b: f64, unit: &str| {
         let ratio = if a > 0.0 { b / a } else { f64::NAN };
         println!("{what:<28} {a:>13.1} {unit:<2} {b:>17.1} {unit:<2} {ratio:>8.2}");
@@ -472,10 +562,25 @@ fn main() {
         "ms",
     );
     row("flows", real.flows as f64, ours.flows as f64, "");
-    row("peak RSS", real.rss_kb as f64 / 1024.0, ours.rss_kb as f64 / 1024.0, "MB");
-    row("ACL (1,000-address set)", real.acl as f64, ours.acl as f64, "ms");
+    row(
+        "peak RSS",
+        real.rss_kb as f64 / 1024.0,
+        ours.rss_kb as f64 / 1024.0,
+        "MB",
+    );
+    row(
+        "ACL (1,000-address set)",
+        real.acl as f64,
+        ours.acl as f64,
+        "ms",
+    );
     row("LB backend added", real.lb as f64, ours.lb as f64, "ms");
     row("MAC binding", real.mac as f64, ours.mac as f64, "ms");
-    row("bind a port (OVS → installed)", real.bind as f64, ours.bind as f64, "ms");
+    row(
+        "bind a port (OVS → installed)",
+        real.bind as f64,
+        ours.bind as f64,
+        "ms",
+    );
     println!("\nour stats:\n{stats}");
 }

@@ -373,7 +373,10 @@ fn takeover_packets_and_hand_back() {
     let t = Instant::now();
     let _p3 = add_pod_on(&mut c, 3, 1);
     ports_up(&c, &["lp3"]);
-    println!("new pod bound and up with ovnflow controller in {:?}", t.elapsed());
+    println!(
+        "new pod bound and up with ovnflow controller in {:?}",
+        t.elapsed()
+    );
 
     // 3. Packets through our flows.
     let (pod2, router) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 254));

@@ -381,9 +381,8 @@ impl Daemon {
         };
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
-        let read_all = || {
-            Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()))
-        };
+        let read_all =
+            || Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()));
 
         // The local configuration: VIFs and patch ports on the bridge.
         let vifs = ovsv.vifs(&cfg.bridge);
@@ -391,11 +390,9 @@ impl Daemon {
             vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
         let patch_ofports = ports::patch_ofports(&ovsv, &cfg.bridge);
         let have_zones = ovsv.ct_zones(&cfg.bridge);
-        if self
-            .compute
-            .as_ref()
-            .is_some_and(|c| c.chassis().name != cfg.system_id || c.chassis().patch_ofports != patch_ofports)
-        {
+        if self.compute.as_ref().is_some_and(|c| {
+            c.chassis().name != cfg.system_id || c.chassis().patch_ofports != patch_ofports
+        }) {
             self.compute = None;
         }
 
@@ -443,7 +440,12 @@ impl Daemon {
         let existing = register::Existing {
             chassis: me_row,
             encaps: me_row
-                .map(|c| c.encaps.iter().filter_map(|e| view_now.encaps.get(e)).collect())
+                .map(|c| {
+                    c.encaps
+                        .iter()
+                        .filter_map(|e| view_now.encaps.get(e))
+                        .collect()
+                })
                 .unwrap_or_default(),
             private: privates.iter().find(|p| p.name == cfg.system_id),
         };
@@ -600,7 +602,11 @@ impl Daemon {
                 .iter()
                 .map(|(id, n)| (n.to_string(), id))
                 .collect(),
-            flows: if full { total } else { compute.installed().count() },
+            flows: if full {
+                total
+            } else {
+                compute.installed().count()
+            },
             skipped,
             recomputed: compute.last_recomputed,
         };
@@ -610,7 +616,15 @@ impl Daemon {
             transact(ovs, "Open_vSwitch", ovs_ops)
         );
         self.last_bound = bound;
-        self.publish(published, read, compute_time, install, &report, acked, private);
+        self.publish(
+            published,
+            read,
+            compute_time,
+            install,
+            &report,
+            acked,
+            private,
+        );
         tracing::debug!(
             "run: read {read:?}, compute {compute_time:?}, install {install:?} ({} add, {} modify, {} delete)",
             report.adds,
@@ -678,4 +692,3 @@ struct Published {
     skipped: usize,
     recomputed: usize,
 }
-

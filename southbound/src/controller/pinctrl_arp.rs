@@ -69,7 +69,11 @@ fn reload_metadata(md: &[OxmField]) -> Vec<Action> {
             (Some(f), _) => <[u8; 4]>::try_from(f.value.as_slice()).ok(),
             (None, Some(f)) => <[u8; 8]>::try_from(f.value.as_slice()).ok().map(|b| {
                 let x = u64::from_be_bytes(b);
-                let half = if n.is_multiple_of(2) { x >> 32 } else { x & 0xffff_ffff };
+                let half = if n.is_multiple_of(2) {
+                    x >> 32
+                } else {
+                    x & 0xffff_ffff
+                };
                 (half as u32).to_be_bytes()
             }),
             (None, None) => None,
@@ -98,7 +102,10 @@ pub fn arp_packet_out(pin: &PacketIn2) -> Option<PacketOut> {
     Some(PacketOut {
         buffer_id: NO_BUFFER,
         of_match: Match {
-            fields: vec![OxmField::exact(field::IN_PORT, &OFPP_CONTROLLER.to_be_bytes())],
+            fields: vec![OxmField::exact(
+                field::IN_PORT,
+                &OFPP_CONTROLLER.to_be_bytes(),
+            )],
         },
         actions,
         data,

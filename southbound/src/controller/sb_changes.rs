@@ -90,14 +90,12 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                 uuid,
                 typed::<PortBinding>(uuid, new)?.map(Box::new),
             )),
-            "Multicast_Group" => out.changes.push(SbChange::McGroup(
-                uuid,
-                typed::<MulticastGroup>(uuid, new)?,
-            )),
-            "MAC_Binding" => out.changes.push(SbChange::MacBinding(
-                uuid,
-                typed::<MacBinding>(uuid, new)?,
-            )),
+            "Multicast_Group" => out
+                .changes
+                .push(SbChange::McGroup(uuid, typed::<MulticastGroup>(uuid, new)?)),
+            "MAC_Binding" => out
+                .changes
+                .push(SbChange::MacBinding(uuid, typed::<MacBinding>(uuid, new)?)),
             "Load_Balancer" => out.changes.push(SbChange::LoadBalancer(
                 uuid,
                 typed::<LoadBalancer>(uuid, new)?,
@@ -113,7 +111,8 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                     out.changes.push(SbChange::AddressSet(o.name, None));
                 }
                 if let Some(n) = new {
-                    out.changes.push(SbChange::AddressSet(n.name.clone(), Some(n)));
+                    out.changes
+                        .push(SbChange::AddressSet(n.name.clone(), Some(n)));
                 }
             }
             "Port_Group" => {
@@ -123,7 +122,8 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                     out.changes.push(SbChange::PortGroup(o.name, None));
                 }
                 if let Some(n) = new {
-                    out.changes.push(SbChange::PortGroup(n.name.clone(), Some(n)));
+                    out.changes
+                        .push(SbChange::PortGroup(n.name.clone(), Some(n)));
                 }
             }
             "SB_Global" => {

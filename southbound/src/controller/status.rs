@@ -133,7 +133,11 @@ impl Snapshot {
             "flows left out (group not encodable): {}",
             s.skipped_flows
         );
-        let _ = writeln!(o, "sources recomputed by the last run: {}", s.last_recomputed);
+        let _ = writeln!(
+            o,
+            "sources recomputed by the last run: {}",
+            s.last_recomputed
+        );
         let _ = writeln!(
             o,
             "compute: last {} (SB read {}), avg {}, max {}",

@@ -546,7 +546,13 @@ impl ChassisCompute {
         for k in keys {
             let mut table = FlowTable::new();
             for src in self.by_key.get(&k).into_iter().flatten() {
-                for f in self.sources.get(src).and_then(|m| m.get(&k)).into_iter().flatten() {
+                for f in self
+                    .sources
+                    .get(src)
+                    .and_then(|m| m.get(&k))
+                    .into_iter()
+                    .flatten()
+                {
                     table.merge(f.clone());
                 }
             }

@@ -95,11 +95,46 @@ fn named_fields() -> impl Iterator<Item = Field> {
         .chain((0..8).map(Xreg))
         .chain((0..4).map(Xxreg))
         .chain([
-            Metadata, PktMark, CtState, CtMark, CtLabel, EthSrc, EthDst, EthType, VlanTci,
-            IpProto, IpDscpShifted, IpEcn, IpTtl, IpFrag, Ipv4Src, Ipv4Dst, Ipv6Src, Ipv6Dst,
-            Ipv6Label, Icmpv4Type, Icmpv4Code, Icmpv6Type, Icmpv6Code, ArpOp, ArpSpa, ArpTpa,
-            ArpSha, ArpTha, NdTarget, NdSll, NdTll, TcpSrc, TcpDst, TcpFlags, UdpSrc, UdpDst,
-            SctpSrc, SctpDst, InPort, TunId,
+            Metadata,
+            PktMark,
+            CtState,
+            CtMark,
+            CtLabel,
+            EthSrc,
+            EthDst,
+            EthType,
+            VlanTci,
+            IpProto,
+            IpDscpShifted,
+            IpEcn,
+            IpTtl,
+            IpFrag,
+            Ipv4Src,
+            Ipv4Dst,
+            Ipv6Src,
+            Ipv6Dst,
+            Ipv6Label,
+            Icmpv4Type,
+            Icmpv4Code,
+            Icmpv6Type,
+            Icmpv6Code,
+            ArpOp,
+            ArpSpa,
+            ArpTpa,
+            ArpSha,
+            ArpTha,
+            NdTarget,
+            NdSll,
+            NdTll,
+            TcpSrc,
+            TcpDst,
+            TcpFlags,
+            UdpSrc,
+            UdpDst,
+            SctpSrc,
+            SctpDst,
+            InPort,
+            TunId,
         ])
 }
 
@@ -125,7 +160,10 @@ fn field_by_name(name: &str) -> Result<Field, String> {
 fn subfield(s: &str) -> Result<Subfield, String> {
     let s = s.trim();
     let (name, range) = match s.split_once('[') {
-        Some((n, r)) => (n, Some(r.strip_suffix(']').ok_or(format!("`{s}': no `]'"))?)),
+        Some((n, r)) => (
+            n,
+            Some(r.strip_suffix(']').ok_or(format!("`{s}': no `]'"))?),
+        ),
         None => (s, None),
     };
     let field = field_by_name(name)?;
@@ -161,9 +199,7 @@ fn low_bits(n: u32) -> u128 {
 
 /// `load:VALUE->DST` as the set-field it becomes in OpenFlow 1.5.
 fn load(arg: &str) -> Result<OfAction, String> {
-    let (value, dst) = arg
-        .split_once("->")
-        .ok_or(format!("load:{arg}: no `->'"))?;
+    let (value, dst) = arg.split_once("->").ok_or(format!("load:{arg}: no `->'"))?;
     let dst = subfield(dst)?;
     let value = num(value)?;
     if value > low_bits(dst.n_bits) {
@@ -221,7 +257,10 @@ fn nat(arg: &str) -> Result<Nat, String> {
     let addr: Option<IpAddr> = if addr.is_empty() {
         None
     } else {
-        Some(addr.parse().map_err(|_| format!("nat: bad address `{addr}'"))?)
+        Some(
+            addr.parse()
+                .map_err(|_| format!("nat: bad address `{addr}'"))?,
+        )
     };
     let ports = match port {
         Some(p) => {
@@ -307,7 +346,10 @@ fn mff_rank(field: Field) -> usize {
         EthSrc, EthDst, EthType, VlanTci, Ipv4Src, Ipv4Dst, Ipv6Src, Ipv6Dst, Ipv6Label, IpProto,
         TcpSrc, TcpDst, TcpFlags, UdpSrc, UdpDst, SctpSrc, SctpDst,
     ];
-    ORDER.iter().position(|f| *f == field).unwrap_or(ORDER.len())
+    ORDER
+        .iter()
+        .position(|f| *f == field)
+        .unwrap_or(ORDER.len())
 }
 
 struct ParsedBucket {
