@@ -400,7 +400,7 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
         })
         .await
         .unwrap();
-    assert_eq!((r.adds, r.group_mods), (flows.len(), 0));
+    assert_eq!((r.adds, r.group_mods), (flows.len(), specs.len()));
     let reference = |specs: &[(u32, String)], flows: &[OfFlow]| {
         sw.ofctl(&["del-flows", "br-ref"]);
         sw.ofctl(&["del-groups", "br-ref"]);
