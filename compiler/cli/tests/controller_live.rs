@@ -14,8 +14,10 @@
 //!    works although only ARP can tell its MAC (addresses `unknown`):
 //!    `arp{}` packet-in → our ARP request (packet-out) → its reply's
 //!    `put_arp` → SB `MAC_Binding` → flows;
-//! 4. hand-back: ours is stopped, real ovn-controller started again: the
-//!    bindings stay and its flows equal ours.
+//! 4. hand-back: the bridge records exactly our zones; ours is stopped,
+//!    real ovn-controller started again: the bindings stay and its flows
+//!    equal ours (zone values masked: ovn-controller sometimes renumbers
+//!    DNAT/SNAT zones at restart although the bridge records them).
 //!
 //! Timings (startup to flows installed and `nb_cfg` acknowledged, and one
 //! ACL change through `--wait=hv`) are printed for both controllers.
@@ -87,6 +89,30 @@ fn dump(c: &Chassis) -> Vec<String> {
         .collect();
     lines.sort();
     lines
+}
+
+/// `line` with the values loaded into the conntrack zone registers
+/// (`reg11` DNAT, `reg12` SNAT, `reg13` CT zone) replaced by `Z`.
+fn mask_zones(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("set_field:0x") {
+        let after = &rest[i + "set_field:".len()..];
+        let end = after.find("->").unwrap_or(after.len());
+        let target = &after[end..];
+        out.push_str(&rest[..i]);
+        if ["->reg11", "->reg12", "->reg13"]
+            .iter()
+            .any(|r| target.starts_with(r))
+        {
+            out.push_str("set_field:Z");
+        } else {
+            out.push_str(&rest[i..i + "set_field:".len() + end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Lines only in `a`, lines only in `b`.
@@ -429,7 +455,24 @@ fn takeover_packets_and_hand_back() {
     let ours = dump(&c);
     let bound = bindings(&c);
 
-    // 4. Hand back.
+    // 4. Hand back: the bridge records exactly our zones.
+    let zones = appctl(&c, &["ct-zone-list"]);
+    let on_bridge = c
+        .vsctl(&["get", "Bridge", &c.bridge, "external_ids"])
+        .expect("vsctl");
+    let recorded = on_bridge.matches("ct-zone-").count();
+    println!(
+        "zones: ours {}, on the bridge {recorded}",
+        zones.lines().count()
+    );
+    for l in zones.lines() {
+        let (user, zone) = l.split_once(' ').expect("USER ZONE");
+        assert!(
+            on_bridge.contains(&format!("ct-zone-{user}=\"{zone}\"")),
+            "{l} not in {on_bridge}"
+        );
+    }
+    assert_eq!(recorded, zones.lines().count(), "{zones}\n{on_bridge}");
     c.stop(env!("CARGO_BIN_EXE_ovnflow"));
     assert_eq!(bindings(&c), bound, "bindings changed when ours stopped");
     let t0 = Instant::now();
@@ -437,10 +480,20 @@ fn takeover_packets_and_hand_back() {
     let real_restart = time_to_ready(&c, t0);
     assert_eq!(bindings(&c), bound, "bindings changed at hand-back");
     let real = dump(&c);
+    // With the bridge holding exactly our zones (asserted above),
+    // ovn-controller 23.03 at restart sometimes renumbers the DNAT/SNAT
+    // zones of datapaths anyway (about half of the runs here): the zone
+    // values are compared only at takeover, where they must come from the
+    // bridge.
+    let masked = |d: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = d.iter().map(|l| mask_zones(l)).collect();
+        v.sort();
+        v
+    };
     assert_same(
-        "hand-back (ovnflow controller vs real ovn-controller)",
-        &ours,
-        &real,
+        "hand-back (ovnflow controller vs real ovn-controller, zone values masked)",
+        &masked(&ours),
+        &masked(&real),
     );
     assert!(
         ping_until(&p1, pod2, true, 5).is_some(),

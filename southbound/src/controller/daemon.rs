@@ -524,7 +524,9 @@ impl Daemon {
             let changes = match &delta {
                 Some(d) => Changes {
                     added: d.added.iter().filter(usable).collect(),
-                    removed: d.removed.iter().filter(usable).collect(),
+                    // Not filtered: a flow whose group is gone now was
+                    // installed with it, and must go.
+                    removed: d.removed.iter().collect(),
                 },
                 None => Changes::default(),
             };
