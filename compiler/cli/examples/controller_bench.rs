@@ -583,4 +583,11 @@ fn main() {
         "ms",
     );
     println!("\nour stats:\n{stats}");
+    for l in std::fs::read_to_string(dir.join("ovnflow-controller.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("run: "))
+    {
+        println!("  {l}");
+    }
 }

@@ -113,6 +113,9 @@ struct Daemon {
     /// Whether the next install must compare the whole table (after a
     /// failed install or a new engine).
     force_full: bool,
+    /// The local Open_vSwitch view, and whether it changed since read.
+    ovs_view: Option<std::sync::Arc<OvsView>>,
+    ovs_changed: bool,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -185,6 +188,8 @@ pub async fn run(
         compute: None,
         pending_sb: Vec::new(),
         force_full: true,
+        ovs_view: None,
+        ovs_changed: true,
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
@@ -197,7 +202,7 @@ pub async fn run(
                 tokio::select! {
                     biased;
                     r = sb.next() => d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?),
-                    r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; }
+                    r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; }
                     _ = std::future::ready(()) => break,
                 }
             }
@@ -215,7 +220,7 @@ pub async fn run(
         }
         let pin = &mut d.pin;
         tokio::select! {
-            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; dirty = true; }
+            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; dirty = true; }
             r = sb.next() => { d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?); dirty = true; }
             m = async {
                 match pin.as_mut() {
@@ -356,7 +361,16 @@ impl Daemon {
         sb: &ReplicaSession,
     ) -> Result<(), ControllerError> {
         let t0 = Instant::now();
-        let ovsv = OvsView::from_database(ovs.replica().database())?;
+        // The OVS view is read again only after an OVS update.
+        if self.ovs_view.is_none() || std::mem::take(&mut self.ovs_changed) {
+            self.ovs_view = Some(std::sync::Arc::new(OvsView::from_database(
+                ovs.replica().database(),
+            )?));
+        }
+        let Some(ovsv) = self.ovs_view.clone() else {
+            return Ok(());
+        };
+        let ovsv = &*ovsv;
         let Some(root) = ovsv.root.clone() else {
             return Ok(());
         };
@@ -365,7 +379,7 @@ impl Daemon {
         };
         let Some(bridge) = ovsv.bridges.get(&cfg.bridge).cloned() else {
             tracing::info!("creating integration bridge {}", cfg.bridge);
-            transact(ovs, "Open_vSwitch", ports::create_bridge_ops(&ovsv, &cfg)).await;
+            transact(ovs, "Open_vSwitch", ports::create_bridge_ops(ovsv, &cfg)).await;
             return Ok(());
         };
         let sbdb = sb.replica().database();
@@ -388,7 +402,7 @@ impl Daemon {
         let vifs = ovsv.vifs(&cfg.bridge);
         let vif_ports: BTreeMap<String, u16> =
             vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
-        let patch_ofports = ports::patch_ofports(&ovsv, &cfg.bridge);
+        let patch_ofports = ports::patch_ofports(ovsv, &cfg.bridge);
         let have_zones = ovsv.ct_zones(&cfg.bridge);
         if self.compute.as_ref().is_some_and(|c| {
             c.chassis().name != cfg.system_id || c.chassis().patch_ofports != patch_ofports
@@ -583,12 +597,12 @@ impl Daemon {
             bridge_cfg,
         ));
         ovs_ops.extend(ports::sync_ops(
-            &ovsv,
+            ovsv,
             "ovn-localnet-port",
-            &ports::wanted_patch_ports(view, local, &cfg, &ovsv),
+            &ports::wanted_patch_ports(view, local, &cfg, ovsv),
         ));
         ovs_ops.extend(ports::sync_ops(
-            &ovsv,
+            ovsv,
             "ovn-chassis-id",
             &ports::wanted_tunnels(view, &cfg),
         ));
@@ -612,6 +626,7 @@ impl Daemon {
             skipped,
             recomputed: compute.last_recomputed,
         };
+        let published_recomputed = published.recomputed;
         // Both transactions in flight together.
         tokio::join!(
             transact(sb, "OVN_Southbound", sb_ops),
@@ -627,12 +642,15 @@ impl Daemon {
             acked,
             private,
         );
-        tracing::debug!(
-            "run: read {read:?}, compute {compute_time:?}, install {install:?} ({} add, {} modify, {} delete)",
-            report.adds,
-            report.modifies,
-            report.deletes
+        let msg = format!(
+            "run: read {read:?}, compute {compute_time:?} ({} sources), install {install:?} ({} add, {} modify, {} delete)",
+            published_recomputed, report.adds, report.modifies, report.deletes
         );
+        if compute_time + install > Duration::from_millis(20) {
+            tracing::info!("{msg}");
+        } else {
+            tracing::debug!("{msg}");
+        }
         Ok(())
     }
 
