@@ -408,7 +408,7 @@ async fn measure(
     // Binding one more port: OVS commit → ovn-installed-ts.
     let spare = lsp(0, PER_SWITCH + round);
     let t = wall_ms();
-    add_vifs(c, &[spare.clone()]);
+    add_vifs(c, std::slice::from_ref(&spare));
     let ifname = format!("v{}", spare.trim_start_matches("lp"));
     let mut bind = -1;
     wait_for(30, || {

@@ -412,6 +412,16 @@ impl Daemon {
 
         // The engine: SB and VIF changes in, flow changes out.
         let t1 = Instant::now();
+        let mut whole = None;
+        if classified.full && self.compute.is_some() {
+            match read_all() {
+                Ok(v) => whole = Some(v),
+                Err(e) => {
+                    self.compute = None;
+                    return Err(e);
+                }
+            }
+        }
         let mut fresh = None;
         let delta = match self.compute.as_mut() {
             Some(c) => {
@@ -429,10 +439,9 @@ impl Daemon {
                 if classified.is_empty() && local.is_empty() {
                     None
                 } else {
-                    let changes = if classified.full {
-                        vec![SbChange::Other(Box::new(read_all()?))]
-                    } else {
-                        classified.changes
+                    let changes = match whole {
+                        Some(v) => vec![SbChange::Other(Box::new(v))],
+                        None => classified.changes,
                     };
                     Some(c.apply(changes, local))
                 }
