@@ -408,6 +408,55 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// With zones assigned by the engine (as the controller runs it), the
+    /// table equals a fresh compile with the same zones, every user has a
+    /// zone, and users keep theirs across changes.
+    #[test]
+    fn kept_zones_equal_fresh(edits in prop::collection::vec(edit(), 1..25)) {
+        let mut model = Model::new();
+        let mut ch = chassis();
+        ch.ct_zones = Some(BTreeMap::new());
+        let mut engine = ChassisCompute::with_kept_zones(model.sb(), ch.clone());
+        for e in &edits {
+            let before = engine.chassis().ct_zones.clone().unwrap_or_default();
+            let (sbc, lc) = apply(&mut model, &mut ch, e);
+            engine.apply(sbc, lc);
+            let zones = engine.chassis().ct_zones.clone().unwrap_or_default();
+            for (user, z) in &zones {
+                if let Some(old) = before.get(user) {
+                    prop_assert_eq!(old, z, "{} changed zone", user);
+                }
+            }
+            let mut fresh_ch = ch.clone();
+            fresh_ch.ct_zones = Some(zones.clone());
+            let fresh = ovnflow_southbound::openflow(&model.sb(), &fresh_ch);
+            let mut users_ch = ch.clone();
+            users_ch.ct_zones = None;
+            let users = ovnflow_southbound::local::Local::compute(&model.sb(), &users_ch).ct_zones;
+            prop_assert_eq!(
+                users.keys().collect::<Vec<_>>(),
+                zones.keys().collect::<Vec<_>>()
+            );
+            let mut expected: Vec<String> = fresh
+                .flows
+                .installed()
+                .into_iter()
+                .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
+                .collect();
+            expected.sort();
+            let mut ours: Vec<String> = engine
+                .installed()
+                .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
+                .collect();
+            ours.sort();
+            prop_assert_eq!(&ours, &expected, "after {:?}", e);
+        }
+    }
+}
+
 /// A change to one logical flow recomputes only that flow.
 #[test]
 fn one_lflow_change_recomputes_one_source() {

@@ -343,3 +343,118 @@ async fn native_install_delta_and_resync_match_ovs_ofctl() {
     assert_same(&sw.dump("br-int"), &expected, "after reconnect + resync");
     eprintln!("resync: {} flows identical", expected.len());
 }
+
+/// Group texts as ovn-controller keeps them (`ct_lb_mark`, `select`,
+/// `fwd_group`).
+const OVN_GROUPS: &[&str] = &[
+    "type=select,selection_method=dp_hash,bucket=bucket_id=0,weight:100,actions=ct(nat(dst=10.0.0.2:80),commit,table=15,zone=NXM_NX_REG13[0..15],exec(set_field:2/2->ct_mark)),bucket=bucket_id=1,weight:100,actions=ct(nat(dst=10.0.0.3:8080),commit,table=15,zone=NXM_NX_REG13[0..15],exec(set_field:2/2->ct_mark))",
+    "type=select,selection_method=hash,fields(ip_dst,ip_src,tcp_dst,tcp_src),bucket=bucket_id=0,weight:100,actions=ct(nat(dst=[fd00::2]:80),commit,table=15,zone=NXM_NX_REG13[0..15],exec(set_field:2/2->ct_label))",
+    "type=select,selection_method=dp_hash,bucket=bucket_id=0,weight:100,actions=load:1->reg8[0..15],resubmit(,21),bucket=bucket_id=1,weight:50,actions=load:2->reg8[0..15],resubmit(,21)",
+    "type=select,selection_method=dp_hash,bucket=load=0x10->NXM_NX_REG15[0..15],resubmit(,37),bucket=load=0x11->NXM_NX_REG15[0..15],resubmit(,37)",
+];
+
+fn group_flow(id: u32) -> OfFlow {
+    let mut m = OfMatch::new();
+    m.set_field(Field::Reg(3), u128::from(id), u128::MAX);
+    OfFlow {
+        table: 12,
+        priority: 100,
+        cookie: 0x77,
+        of_match: m,
+        actions: vec![OfAction::Group(id)],
+    }
+}
+
+/// OVN's groups installed natively (parsed from their text) equal those
+/// `ovs-ofctl add-group` installs from the same text, first in a full
+/// sync, then after a sync of changes only (one group's buckets changed,
+/// one group and its flow gone, a flow added).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
+    use ovnflow_southbound::openflow::groups::parse_group;
+    use ovnflow_southbound::openflow::installer::Changes;
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::start(tmp.path());
+    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
+    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    let specs: Vec<(u32, String)> = OVN_GROUPS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i as u32 + 1, s.to_string()))
+        .collect();
+    let groups = |specs: &[(u32, String)]| -> BTreeMap<u32, GroupMod> {
+        specs
+            .iter()
+            .map(|(id, s)| (*id, parse_group(*id, s).unwrap()))
+            .collect()
+    };
+    let flows: Vec<OfFlow> = specs.iter().map(|(id, _)| group_flow(*id)).collect();
+    let r = inst
+        .sync(&Desired {
+            flows: flows.iter().collect(),
+            groups: groups(&specs),
+            meters: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.adds, r.group_mods), (flows.len(), specs.len()));
+    let reference = |specs: &[(u32, String)], flows: &[OfFlow]| {
+        sw.ofctl(&["del-flows", "br-ref"]);
+        sw.ofctl(&["del-groups", "br-ref"]);
+        for (id, s) in specs {
+            sw.ofctl(&["add-group", "br-ref", &format!("group_id={id},{s}")]);
+        }
+        let file = tmp.path().join("gflows.txt");
+        common::flows_file(flows, &file);
+        sw.ofctl(&["--bundle", "add-flows", "br-ref", file.to_str().unwrap()]);
+    };
+    let groups_of = |br: &str| {
+        let mut v: Vec<String> = sw
+            .ofctl(&["dump-groups", br])
+            .lines()
+            .skip(1)
+            .map(|l| l.trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    reference(&specs, &flows);
+    assert_eq!(groups_of("br-int"), groups_of("br-ref"), "full sync");
+    assert_same(&sw.dump("br-int"), &sw.dump("br-ref"), "full sync");
+
+    // Changes only: group 3 gets another backend, group 4 and its flow go,
+    // a flow using group 1 is added.
+    let mut next = specs.clone();
+    next[2]
+        .1
+        .push_str(",bucket=bucket_id=2,weight:25,actions=load:3->reg8[0..15],resubmit(,21)");
+    next.pop();
+    let mut extra = group_flow(1);
+    extra.priority = 90;
+    let mut next_flows: Vec<OfFlow> = flows[..3].to_vec();
+    next_flows.push(extra.clone());
+    let r = inst
+        .sync_changes(
+            &Desired {
+                flows: Vec::new(),
+                groups: groups(&next),
+                meters: BTreeMap::new(),
+            },
+            &Changes {
+                added: vec![&extra],
+                removed: vec![&flows[3]],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.adds, r.modifies, r.deletes, r.group_mods, r.bundles),
+        (1, 0, 1, 2, 1)
+    );
+    reference(&next, &next_flows);
+    assert_eq!(groups_of("br-int"), groups_of("br-ref"), "change sync");
+    assert_same(&sw.dump("br-int"), &sw.dump("br-ref"), "change sync");
+}

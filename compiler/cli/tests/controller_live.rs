@@ -10,10 +10,14 @@
 //! 3. packets: the pods ping each other through our flows; an ACL dropping
 //!    ICMP stops the ping within a second, removing it restores it, each
 //!    change installed as a small delta (flow mods counted by `stats`);
-//!    pinging the router works (whether `put_arp` learned the pod's MAC
-//!    into SB `MAC_Binding` is printed: not working yet);
-//! 4. hand-back: ours is stopped, real ovn-controller started again: the
-//!    bindings stay and its flows equal ours.
+//!    a pod bound while ours runs comes up; a ping across the router to it
+//!    works although only ARP can tell its MAC (addresses `unknown`):
+//!    `arp{}` packet-in → our ARP request (packet-out) → its reply's
+//!    `put_arp` → SB `MAC_Binding` → flows;
+//! 4. hand-back: the bridge records exactly our zones; ours is stopped,
+//!    real ovn-controller started again: the bindings stay and its flows
+//!    equal ours (zone values masked: ovn-controller sometimes renumbers
+//!    DNAT/SNAT zones at restart although the bridge records them).
 //!
 //! Timings (startup to flows installed and `nb_cfg` acknowledged, and one
 //! ACL change through `--wait=hv`) are printed for both controllers.
@@ -85,6 +89,30 @@ fn dump(c: &Chassis) -> Vec<String> {
         .collect();
     lines.sort();
     lines
+}
+
+/// `line` with the values loaded into the conntrack zone registers
+/// (`reg11` DNAT, `reg12` SNAT, `reg13` CT zone) replaced by `Z`.
+fn mask_zones(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("set_field:0x") {
+        let after = &rest[i + "set_field:".len()..];
+        let end = after.find("->").unwrap_or(after.len());
+        let target = &after[end..];
+        out.push_str(&rest[..i]);
+        if ["->reg11", "->reg12", "->reg13"]
+            .iter()
+            .any(|r| target.starts_with(r))
+        {
+            out.push_str("set_field:Z");
+        } else {
+            out.push_str(&rest[i..i + "set_field:".len() + end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Lines only in `a`, lines only in `b`.
@@ -194,23 +222,33 @@ fn start_ours(c: &mut Chassis) {
 
 /// Spawn → every port up and `--wait=hv sync` answered.
 fn time_to_ready(c: &Chassis, t0: Instant) -> Duration {
+    ports_up(c, &["lp1", "lp2"]);
+    nbctl(c, "--wait=hv --timeout=60 sync");
+    t0.elapsed()
+}
+
+/// Waits until `ports` are up.
+fn ports_up(c: &Chassis, ports: &[&str]) {
     assert!(
-        wait_for(60, || ["lp1", "lp2"].iter().all(|p| nbctl(
+        wait_for(60, || ports.iter().all(|p| nbctl(
             c,
             &format!("lsp-get-up {p}")
         )
         .trim()
             == "up")),
-        "ports never came up\n{}",
+        "ports {ports:?} never came up\n{}",
         c.logs()
     );
-    nbctl(c, "--wait=hv --timeout=60 sync");
-    t0.elapsed()
 }
 
 /// A pod: namespace, veth `eth0` ↔ host end on the integration bridge with
 /// `iface-id`, TX checksum offload off on both ends.
 fn add_pod(c: &mut Chassis, i: u8) -> String {
+    add_pod_on(c, i, 0)
+}
+
+/// [`add_pod`] on subnet `10.NET.0.0/24` (gateway `10.NET.0.254`).
+fn add_pod_on(c: &mut Chassis, i: u8, net: u8) -> String {
     let ns = c.pod_ns(&format!("p{i}"));
     c.add_netns(&ns).expect("netns");
     let host_if = format!("{}h{i}", c.prefix);
@@ -227,11 +265,12 @@ fn add_pod(c: &mut Chassis, i: u8) -> String {
         &ns,
     ]);
     let mac = format!("50:54:00:00:00:0{i}");
-    let addr = format!("10.0.0.{i}/24");
+    let addr = format!("10.{net}.0.{i}/24");
     ip(&["-n", &ns, "link", "set", "eth0", "address", &mac]);
     ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
     ip(&["-n", &ns, "link", "set", "eth0", "up"]);
-    ip(&["-n", &ns, "route", "add", "default", "via", "10.0.0.254"]);
+    let gw = format!("10.{net}.0.254");
+    ip(&["-n", &ns, "route", "add", "default", "via", &gw]);
     ip(&["-n", &c.host_ns, "link", "set", &host_if, "up"]);
     for (n, dev) in [
         (c.host_ns.clone(), host_if.clone()),
@@ -294,7 +333,11 @@ fn takeover_packets_and_hand_back() {
          -- lr-add lr0 -- lrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.254/24 \
          -- lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router \
          -- lsp-set-options sw0-lr0 router-port=lrp0 \
-         -- acl-add sw0 from-lport 1000 \"ip4 && tcp.dst == 80\" allow-related",
+         -- acl-add sw0 from-lport 1000 \"ip4 && tcp.dst == 80\" allow-related \
+         -- ls-add sw1 -- lrp-add lr0 lrp1 00:00:00:00:ff:02 10.1.0.254/24 \
+         -- lsp-add sw1 sw1-lr0 -- lsp-set-type sw1-lr0 router -- lsp-set-addresses sw1-lr0 router \
+         -- lsp-set-options sw1-lr0 router-port=lrp1 \
+         -- lsp-add sw1 lp3 -- lsp-set-addresses lp3 unknown",
     );
     let p1 = add_pod(&mut c, 1);
     let _p2 = add_pod(&mut c, 2);
@@ -311,7 +354,13 @@ fn takeover_packets_and_hand_back() {
     let real_change = t.elapsed();
     let real = dump(&c);
     let bound = bindings(&c);
-    assert!(bound.iter().all(|(_, ch)| ch == "hv1/up=true"), "{bound:?}");
+    assert!(
+        bound
+            .iter()
+            .filter(|(p, _)| p != "lp3")
+            .all(|(_, ch)| ch == "hv1/up=true"),
+        "{bound:?}"
+    );
 
     // 2. Takeover.
     c.stop("ovn-controller");
@@ -345,6 +394,16 @@ fn takeover_packets_and_hand_back() {
     let our_change = t.elapsed();
     println!("{}", appctl(&c, &["stats"]));
 
+    // A pod bound while ours runs: p3 on sw1, behind the router, with
+    // addresses "unknown" (its MAC only ARP tells).
+    let t = Instant::now();
+    let _p3 = add_pod_on(&mut c, 3, 1);
+    ports_up(&c, &["lp3"]);
+    println!(
+        "new pod bound and up with ovnflow controller in {:?}",
+        t.elapsed()
+    );
+
     // 3. Packets through our flows.
     let (pod2, router) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 254));
     assert!(
@@ -371,19 +430,49 @@ fn takeover_packets_and_hand_back() {
         stop < Duration::from_secs(1),
         "ping stopped only after {stop:?}"
     );
-    // put_arp: the router should learn p1 from its ARP request.  Known
-    // not to work yet (no packet-in reaches our pinctrl connection); the
-    // result is printed, not asserted, until it does.
+    // put_arp: the router learns p1 from its ARP request.
     ping_until(&p1, router, true, 5).expect("no ping to the router");
-    let learned = wait_for(3, || {
-        c.sbctl(&["--bare", "--columns=ip,mac", "list", "MAC_Binding"])
-            .is_ok_and(|o| o.contains("10.0.0.1") && o.contains("50:54:00:00:00:01"))
-    });
-    println!("put_arp → MAC_Binding for 10.0.0.1 learned: {learned}");
+    let learned = |ip: &str, mac: &str| {
+        wait_for(3, || {
+            c.sbctl(&["--bare", "--columns=ip,mac", "list", "MAC_Binding"])
+                .is_ok_and(|o| o.contains(ip) && o.contains(mac))
+        })
+    };
+    let learned_p1 = learned("10.0.0.1", "50:54:00:00:00:01");
+    // Across the router to p3, whose MAC only ARP tells (addresses
+    // "unknown"): arp{} → our ARP request → p3's reply → put_arp.
+    let across = ping_until(&p1, Ipv4Addr::new(10, 1, 0, 3), true, 10);
+    let learned_p3 = learned("10.1.0.3", "50:54:00:00:00:03");
+    println!(
+        "put_arp → MAC_Binding 10.0.0.1: {learned_p1}; ping across the router to an unknown MAC: {across:?}, MAC_Binding 10.1.0.3: {learned_p3}\n{}",
+        appctl(&c, &["stats"])
+    );
+    // No put_arp packet-in comes for p1's ARP request to the router (the
+    // flows are ovn-controller's, so neither does it learn there); the
+    // ARP reply of a next hop is what teaches the router.
+    assert!(across.is_some(), "no ping p1 → p3 across the router");
+    assert!(learned_p3, "put_arp: no MAC_Binding for 10.1.0.3");
     let ours = dump(&c);
     let bound = bindings(&c);
 
-    // 4. Hand back.
+    // 4. Hand back: the bridge records exactly our zones.
+    let zones = appctl(&c, &["ct-zone-list"]);
+    let on_bridge = c
+        .vsctl(&["get", "Bridge", &c.bridge, "external_ids"])
+        .expect("vsctl");
+    let recorded = on_bridge.matches("ct-zone-").count();
+    println!(
+        "zones: ours {}, on the bridge {recorded}",
+        zones.lines().count()
+    );
+    for l in zones.lines() {
+        let (user, zone) = l.split_once(' ').expect("USER ZONE");
+        assert!(
+            on_bridge.contains(&format!("ct-zone-{user}=\"{zone}\"")),
+            "{l} not in {on_bridge}"
+        );
+    }
+    assert_eq!(recorded, zones.lines().count(), "{zones}\n{on_bridge}");
     c.stop(env!("CARGO_BIN_EXE_ovnflow"));
     assert_eq!(bindings(&c), bound, "bindings changed when ours stopped");
     let t0 = Instant::now();
@@ -391,10 +480,20 @@ fn takeover_packets_and_hand_back() {
     let real_restart = time_to_ready(&c, t0);
     assert_eq!(bindings(&c), bound, "bindings changed at hand-back");
     let real = dump(&c);
+    // With the bridge holding exactly our zones (asserted above),
+    // ovn-controller 23.03 at restart sometimes renumbers the DNAT/SNAT
+    // zones of datapaths anyway (about half of the runs here): the zone
+    // values are compared only at takeover, where they must come from the
+    // bridge.
+    let masked = |d: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = d.iter().map(|l| mask_zones(l)).collect();
+        v.sort();
+        v
+    };
     assert_same(
-        "hand-back (ovnflow controller vs real ovn-controller)",
-        &ours,
-        &real,
+        "hand-back (ovnflow controller vs real ovn-controller, zone values masked)",
+        &masked(&ours),
+        &masked(&real),
     );
     assert!(
         ping_until(&p1, pod2, true, 5).is_some(),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ovsdb::client::{Options as DbOptions, ReplicaSession};
+use ovsdb::db::RowChange;
 use ovsdb::remote::Remote;
 use ovsdb::sb::{ChassisPrivate, SbGlobal};
 use ovsdb::typed::TypedRow;
@@ -15,13 +16,14 @@ use tokio::sync::mpsc;
 
 use super::ovs::{LocalConfig, OvsView};
 use super::status::Status;
-use super::{bindings, pinctrl, ports, register, zones, ControllerError};
+use super::{bindings, pinctrl, pinctrl_arp, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
 use crate::chassis::Chassis;
 use crate::flow_table::OfFlow;
-use crate::local::Local;
+use crate::incremental::{ChassisCompute, LocalChange, SbChange};
 use crate::openflow::conn::{Connection, Options as OfOptions};
-use crate::openflow::installer::{meter_from_spec, Desired, Installer};
+use crate::openflow::groups::group_from_spec;
+use crate::openflow::installer::{meter_from_spec, Changes, Desired, Installer, SyncReport};
 use crate::openflow::wire::{Body, Nicira};
 use crate::sbdb::Southbound;
 
@@ -87,12 +89,12 @@ async fn transact(session: &ReplicaSession, db: &str, ops: Vec<Value>) -> bool {
 }
 
 /// Whether a flow uses a group or meter that is not installed.
-fn uses_missing(actions: &[OfAction], meters: &BTreeSet<u32>) -> bool {
+fn uses_missing(actions: &[OfAction], groups: &BTreeSet<u32>, meters: &BTreeSet<u32>) -> bool {
     actions.iter().any(|a| match a {
-        OfAction::Group(_) => true,
+        OfAction::Group(g) => !groups.contains(g),
         OfAction::Meter(m) => !meters.contains(m),
-        OfAction::Clone(inner) => uses_missing(inner, meters),
-        OfAction::Ct { exec, .. } => uses_missing(exec, meters),
+        OfAction::Clone(inner) => uses_missing(inner, groups, meters),
+        OfAction::Ct { exec, .. } => uses_missing(exec, groups, meters),
         _ => false,
     })
 }
@@ -104,6 +106,16 @@ struct Daemon {
     pin: Option<Connection>,
     mgmt: PathBuf,
     last_bound: BTreeSet<String>,
+    /// The incremental engine, once registered.
+    compute: Option<ChassisCompute>,
+    /// SB row changes not yet given to the engine.
+    pending_sb: Vec<RowChange>,
+    /// Whether the next install must compare the whole table (after a
+    /// failed install or a new engine).
+    force_full: bool,
+    /// The local Open_vSwitch view, and whether it changed since read.
+    ovs_view: Option<std::sync::Arc<OvsView>>,
+    ovs_changed: bool,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -173,12 +185,27 @@ pub async fn run(
         pin: None,
         mgmt,
         last_bound: BTreeSet::new(),
+        compute: None,
+        pending_sb: Vec::new(),
+        force_full: true,
+        ovs_view: None,
+        ovs_changed: true,
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
     loop {
         if dirty {
             dirty = false;
+            // Take every update already received, so that one run (one
+            // bundle) covers them all.
+            loop {
+                tokio::select! {
+                    biased;
+                    r = sb.next() => d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?),
+                    r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; }
+                    _ = std::future::ready(()) => break,
+                }
+            }
             match d.run_once(&ovs, &sb).await {
                 Ok(()) => retry = None,
                 Err(e) => {
@@ -193,8 +220,8 @@ pub async fn run(
         }
         let pin = &mut d.pin;
         tokio::select! {
-            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; dirty = true; }
-            r = sb.next() => { r.map_err(|e| db_err(&cfg.remote, e))?; dirty = true; }
+            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; dirty = true; }
+            r = sb.next() => { d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?); dirty = true; }
             m = async {
                 match pin.as_mut() {
                     Some(c) => c.next_async().await,
@@ -205,7 +232,11 @@ pub async fn run(
                 None => { d.pin = None; retry.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(1)); }
             },
             c = control.recv() => match c {
-                Some(Control::Recompute) => dirty = true,
+                Some(Control::Recompute) => {
+                    // A full recompute from the whole Southbound.
+                    d.compute = None;
+                    dirty = true;
+                }
                 Some(Control::Exit { cleanup }) => {
                     if cleanup {
                         d.unregister(&sb, &cfg).await;
@@ -260,6 +291,19 @@ impl Daemon {
         if let Ok(mut s) = self.status.lock() {
             s.stats.packet_ins += 1;
         }
+        if pinctrl::opcode(&p) == Some(pinctrl_arp::OP_ARP) {
+            if let (Some(po), Some(conn)) = (pinctrl_arp::arp_packet_out(&p), self.pin.as_mut()) {
+                match conn.packet_out(po).await {
+                    Ok(()) => {
+                        if let Ok(mut s) = self.status.lock() {
+                            s.stats.arp_requests += 1;
+                        }
+                    }
+                    Err(e) => tracing::warn!("arp: packet-out: {e}"),
+                }
+            }
+            return;
+        }
         let Some(u) = pinctrl::parse_put_mac_binding(&p) else {
             tracing::debug!(
                 "packet-in with opcode {:?} not handled",
@@ -268,10 +312,22 @@ impl Daemon {
             return;
         };
         tracing::info!("put_mac_binding: {u:?}");
-        let Ok(view) = Southbound::from_database(sb.replica().database()) else {
-            return;
+        let fresh;
+        let view = match &self.compute {
+            Some(c) => c.southbound(),
+            None => match Southbound::from_database(sb.replica().database()) {
+                Ok(v) => {
+                    fresh = v;
+                    &fresh
+                }
+                Err(_) => return,
+            },
         };
-        if let Some(op) = pinctrl::mac_binding_op(&view, &u, wall_ms()) {
+        let op = pinctrl::mac_binding_op(view, &u, wall_ms());
+        if op.is_none() {
+            tracing::debug!("put_mac_binding: nothing to write for {u:?}");
+        }
+        if let Some(op) = op {
             if transact(sb, "OVN_Southbound", vec![op]).await {
                 if let Ok(mut s) = self.status.lock() {
                     s.stats.mac_bindings += 1;
@@ -305,7 +361,16 @@ impl Daemon {
         sb: &ReplicaSession,
     ) -> Result<(), ControllerError> {
         let t0 = Instant::now();
-        let ovsv = OvsView::from_database(ovs.replica().database())?;
+        // The OVS view is read again only after an OVS update.
+        if self.ovs_view.is_none() || std::mem::take(&mut self.ovs_changed) {
+            self.ovs_view = Some(std::sync::Arc::new(OvsView::from_database(
+                ovs.replica().database(),
+            )?));
+        }
+        let Some(ovsv) = self.ovs_view.clone() else {
+            return Ok(());
+        };
+        let ovsv = &*ovsv;
         let Some(root) = ovsv.root.clone() else {
             return Ok(());
         };
@@ -314,22 +379,96 @@ impl Daemon {
         };
         let Some(bridge) = ovsv.bridges.get(&cfg.bridge).cloned() else {
             tracing::info!("creating integration bridge {}", cfg.bridge);
-            transact(ovs, "Open_vSwitch", ports::create_bridge_ops(&ovsv, &cfg)).await;
+            transact(ovs, "Open_vSwitch", ports::create_bridge_ops(ovsv, &cfg)).await;
             return Ok(());
         };
         let sbdb = sb.replica().database();
-        let view =
-            Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()))?;
+        let pending = std::mem::take(&mut self.pending_sb);
+        let classified = match sb_changes::classify(&pending) {
+            Ok(c) => c,
+            Err(e) => {
+                // The engine missed these rows: start again from the whole
+                // Southbound once it is readable.
+                self.compute = None;
+                return Err(e);
+            }
+        };
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
-        let read = t0.elapsed();
+        let read_all =
+            || Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()));
 
-        // Registration.
-        let me_row = view.chassis_by_name(&cfg.system_id);
+        // The local configuration: VIFs and patch ports on the bridge.
+        let vifs = ovsv.vifs(&cfg.bridge);
+        let vif_ports: BTreeMap<String, u16> =
+            vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
+        let patch_ofports = ports::patch_ofports(ovsv, &cfg.bridge);
+        let have_zones = ovsv.ct_zones(&cfg.bridge);
+        if self.compute.as_ref().is_some_and(|c| {
+            c.chassis().name != cfg.system_id || c.chassis().patch_ofports != patch_ofports
+        }) {
+            self.compute = None;
+        }
+
+        // The engine: SB and VIF changes in, flow changes out.
+        let t1 = Instant::now();
+        let mut whole = None;
+        if classified.full && self.compute.is_some() {
+            match read_all() {
+                Ok(v) => whole = Some(v),
+                Err(e) => {
+                    self.compute = None;
+                    return Err(e);
+                }
+            }
+        }
+        let mut fresh = None;
+        let delta = match self.compute.as_mut() {
+            Some(c) => {
+                let mut local = Vec::new();
+                for (lp, &ofport) in &vif_ports {
+                    if c.chassis().vifs.get(lp) != Some(&ofport) {
+                        local.push(LocalChange::BindVif(lp.clone(), ofport));
+                    }
+                }
+                for lp in c.chassis().vifs.keys() {
+                    if !vif_ports.contains_key(lp) {
+                        local.push(LocalChange::UnbindVif(lp.clone()));
+                    }
+                }
+                if classified.is_empty() && local.is_empty() {
+                    None
+                } else {
+                    let changes = match whole {
+                        Some(v) => vec![SbChange::Other(Box::new(v))],
+                        None => classified.changes,
+                    };
+                    Some(c.apply(changes, local))
+                }
+            }
+            None => {
+                fresh = Some(read_all()?);
+                None
+            }
+        };
+        let read = t0.elapsed().saturating_sub(t1.elapsed());
+
+        // Registration (before the first compute: the view just read).
+        let view_now = match (&fresh, &self.compute) {
+            (Some(v), _) => v,
+            (None, Some(c)) => c.southbound(),
+            (None, None) => return Ok(()),
+        };
+        let me_row = view_now.chassis_by_name(&cfg.system_id);
         let existing = register::Existing {
             chassis: me_row,
             encaps: me_row
-                .map(|c| c.encaps.iter().filter_map(|e| view.encaps.get(e)).collect())
+                .map(|c| {
+                    c.encaps
+                        .iter()
+                        .filter_map(|e| view_now.encaps.get(e))
+                        .collect()
+                })
                 .unwrap_or_default(),
             private: privates.iter().find(|p| p.name == cfg.system_id),
         };
@@ -340,61 +479,95 @@ impl Daemon {
         };
         let other = register::other_config(&root.external_ids, &dp_type, &root.iface_types);
         let reg = register::ops(&cfg, &other, &existing);
+        let me = me_row.map(|c| c.uuid);
         if !reg.is_empty() {
             transact(sb, "OVN_Southbound", reg).await;
-            if me_row.is_none() || existing.private.is_none() {
+            if me.is_none() || existing.private.is_none() {
                 // Go on once the monitor shows our rows.
                 return Ok(());
             }
         }
-        let Some(me) = me_row.map(|c| c.uuid) else {
+        let Some(me) = me else {
             return Ok(());
         };
+        if let Some(view) = fresh {
+            let mut chassis = Chassis::new(&cfg.system_id);
+            chassis.vifs = vif_ports;
+            chassis.patch_ofports = patch_ofports;
+            chassis.ct_zones = Some(have_zones.clone());
+            self.compute = Some(ChassisCompute::with_kept_zones(view, chassis));
+            self.force_full = true;
+        }
+        let Some(compute) = self.compute.as_ref() else {
+            return Ok(());
+        };
+        let compute_time = t1.elapsed();
 
-        // Local view and zones.
-        let vifs = ovsv.vifs(&cfg.bridge);
-        let mut chassis = Chassis::new(&cfg.system_id);
-        chassis.vifs = vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
-        chassis.patch_ofports = ports::patch_ofports(&ovsv, &cfg.bridge);
-        let users: BTreeSet<String> = Local::compute(&view, &chassis)
-            .ct_zones
-            .into_keys()
-            .collect();
-        let have_zones = ovsv.ct_zones(&cfg.bridge);
-        let zones = zones::assign(&have_zones, &users);
-        chassis.ct_zones = Some(zones.clone());
-
-        // Flows.
-        let t1 = Instant::now();
-        let flows = crate::openflow(&view, &chassis);
-        let compute = t1.elapsed();
+        // Groups and meters; flows using one that cannot be installed are
+        // left out.
+        let mut groups = BTreeMap::new();
+        for (id, spec) in compute.groups().iter() {
+            if let Some(g) = group_from_spec(id, spec) {
+                groups.insert(id, g);
+            }
+        }
         let mut meters = BTreeMap::new();
-        for (id, spec) in flows.meters.iter() {
+        for (id, spec) in compute.meters().iter() {
             if let Some(m) = meter_from_spec(id, spec) {
                 meters.insert(id, m);
             }
         }
+        let group_ids: BTreeSet<u32> = groups.keys().copied().collect();
         let meter_ids: BTreeSet<u32> = meters.keys().copied().collect();
-        let installed = flows.flows.installed();
-        let total = installed.len();
-        let wanted: Vec<&OfFlow> = installed
-            .into_iter()
-            .filter(|f| !uses_missing(&f.actions, &meter_ids))
-            .collect();
-        let skipped = total - wanted.len();
-        let desired = Desired {
-            flows: wanted,
-            groups: BTreeMap::new(),
-            meters,
-        };
+        let usable = |f: &&OfFlow| !uses_missing(&f.actions, &group_ids, &meter_ids);
         let t2 = Instant::now();
         let installer = self.installer.get_or_insert_with(|| {
             Installer::new(&self.mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
         });
-        let report = installer
-            .sync(&desired)
-            .await
-            .map_err(|e| ControllerError::OpenFlow(format!("{}: {e}", self.mgmt.display())))?;
+        let full = self.force_full || !installer.is_connected();
+        let mut total = 0;
+        let mut skipped = 0;
+        let result = if full {
+            let installed: Vec<&OfFlow> = compute.installed().collect();
+            total = installed.len();
+            let wanted: Vec<&OfFlow> = installed.into_iter().filter(usable).collect();
+            skipped = total - wanted.len();
+            let desired = Desired {
+                flows: wanted,
+                groups,
+                meters,
+            };
+            installer.sync(&desired).await
+        } else {
+            let desired = Desired {
+                flows: Vec::new(),
+                groups,
+                meters,
+            };
+            let changes = match &delta {
+                Some(d) => Changes {
+                    added: d.added.iter().filter(usable).collect(),
+                    // Not filtered: a flow whose group is gone now was
+                    // installed with it, and must go.
+                    removed: d.removed.iter().collect(),
+                },
+                None => Changes::default(),
+            };
+            installer.sync_changes(&desired, &changes).await
+        };
+        let report = match result {
+            Ok(r) => {
+                self.force_full = false;
+                r
+            }
+            Err(e) => {
+                self.force_full = true;
+                return Err(ControllerError::OpenFlow(format!(
+                    "{}: {e}",
+                    self.mgmt.display()
+                )));
+            }
+        };
         let install = t2.elapsed();
         // Packet-ins also reach the installer's connection: drop them.
         if let Some(c) = installer.connection() {
@@ -402,9 +575,12 @@ impl Daemon {
         }
 
         // With the flows in the switch: bindings, up, nb_cfg, zones, ports.
+        let view = compute.southbound();
+        let local = compute.local();
+        let zones = local.ct_zones.clone();
         let now = wall_ms();
-        let bound: BTreeSet<String> = flows.local.bound.keys().cloned().collect();
-        let (mut sb_ops, changes) = bindings::sb_ops(&view, me, &cfg.system_id, &bound);
+        let bound: BTreeSet<String> = local.bound.keys().cloned().collect();
+        let (mut sb_ops, changes) = bindings::sb_ops(view, me, &cfg.system_id, &bound);
         let private = privates.iter().find(|p| p.name == cfg.system_id);
         let mut acked = None;
         if let Some(op) = private.and_then(|p| bindings::nb_cfg_op(p, sb_nb_cfg, now)) {
@@ -417,7 +593,6 @@ impl Daemon {
         for p in &changes.released {
             tracing::info!("Releasing lport {p} from this chassis.");
         }
-        transact(sb, "OVN_Southbound", sb_ops).await;
         let bridge_cfg = match (acked, bridge.external_ids.get("ovn-nb-cfg")) {
             (Some(a), _) => Some(a),
             (None, Some(v)) if *v != sb_nb_cfg.to_string() => Some((sb_nb_cfg, now)),
@@ -430,66 +605,119 @@ impl Daemon {
             &zones,
             bridge_cfg,
         ));
-        let local = &flows.local;
         ovs_ops.extend(ports::sync_ops(
-            &ovsv,
+            ovsv,
             "ovn-localnet-port",
-            &ports::wanted_patch_ports(&view, local, &cfg, &ovsv),
+            &ports::wanted_patch_ports(view, local, &cfg, ovsv),
         ));
         ovs_ops.extend(ports::sync_ops(
-            &ovsv,
+            ovsv,
             "ovn-chassis-id",
-            &ports::wanted_tunnels(&view, &cfg),
+            &ports::wanted_tunnels(view, &cfg),
         ));
-        transact(ovs, "Open_vSwitch", ovs_ops).await;
-        self.last_bound = bound;
-
-        // Publish.
-        if let Ok(mut s) = self.status.lock() {
-            s.ct_zones = zones;
-            s.groups = flows
-                .groups
+        let published = Published {
+            zones,
+            groups: compute
+                .groups()
                 .iter()
                 .map(|(id, n)| (n.to_string(), id))
-                .collect();
-            s.meters = flows
-                .meters
+                .collect(),
+            meters: compute
+                .meters()
                 .iter()
                 .map(|(id, n)| (n.to_string(), id))
-                .collect();
-            let st = &mut s.stats;
-            st.runs += 1;
-            st.flows = total;
-            st.skipped_flows = skipped;
-            st.last_read = read;
-            st.last_compute = compute;
-            st.last_install = install;
-            st.max_compute = st.max_compute.max(compute);
-            st.max_install = st.max_install.max(install);
-            st.total_compute += compute;
-            st.total_install += install;
-            st.last_flow_mods = (report.adds, report.modifies, report.deletes);
-            st.flow_mods.0 += report.adds as u64;
-            st.flow_mods.1 += report.modifies as u64;
-            st.flow_mods.2 += report.deletes as u64;
-            if report.bundles > 0 {
-                st.installs += 1;
-            }
-            if report.full_resync {
-                st.full_resyncs += 1;
-            }
-            if let Some((c, _)) = acked {
-                st.nb_cfg = c;
-            } else if let Some(p) = private {
-                st.nb_cfg = p.nb_cfg;
-            }
-        }
-        tracing::debug!(
-            "run: read {read:?}, compute {compute:?} ({total} flows), install {install:?} ({} add, {} modify, {} delete)",
-            report.adds,
-            report.modifies,
-            report.deletes
+                .collect(),
+            flows: if full {
+                total
+            } else {
+                compute.installed().count()
+            },
+            skipped,
+            recomputed: compute.last_recomputed,
+        };
+        let published_recomputed = published.recomputed;
+        // Both transactions in flight together.
+        tokio::join!(
+            transact(sb, "OVN_Southbound", sb_ops),
+            transact(ovs, "Open_vSwitch", ovs_ops)
         );
+        self.last_bound = bound;
+        self.publish(
+            published,
+            read,
+            compute_time,
+            install,
+            &report,
+            acked,
+            private,
+        );
+        let msg = format!(
+            "run: read {read:?}, compute {compute_time:?} ({} sources), install {install:?} ({} add, {} modify, {} delete)",
+            published_recomputed, report.adds, report.modifies, report.deletes
+        );
+        if compute_time + install > Duration::from_millis(20) {
+            tracing::info!("{msg}");
+        } else {
+            tracing::debug!("{msg}");
+        }
         Ok(())
     }
+
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        p: Published,
+        read: Duration,
+        compute: Duration,
+        install: Duration,
+        report: &SyncReport,
+        acked: Option<(i64, i64)>,
+        private: Option<&ChassisPrivate>,
+    ) {
+        let Ok(mut s) = self.status.lock() else {
+            return;
+        };
+        s.ct_zones = p.zones;
+        s.groups = p.groups;
+        s.meters = p.meters;
+        let st = &mut s.stats;
+        st.runs += 1;
+        st.flows = p.flows;
+        if p.skipped > 0 || report.full_resync {
+            st.skipped_flows = p.skipped;
+        }
+        st.last_recomputed = p.recomputed;
+        st.last_read = read;
+        st.last_compute = compute;
+        st.last_install = install;
+        st.max_compute = st.max_compute.max(compute);
+        st.max_install = st.max_install.max(install);
+        st.total_compute += compute;
+        st.total_install += install;
+        st.last_flow_mods = (report.adds, report.modifies, report.deletes);
+        st.flow_mods.0 += report.adds as u64;
+        st.flow_mods.1 += report.modifies as u64;
+        st.flow_mods.2 += report.deletes as u64;
+        if report.bundles > 0 {
+            st.installs += 1;
+        }
+        if report.full_resync {
+            st.full_resyncs += 1;
+        }
+        if let Some((c, _)) = acked {
+            st.nb_cfg = c;
+        } else if let Some(p) = private {
+            st.nb_cfg = p.nb_cfg;
+        }
+    }
+}
+
+/// What one run publishes besides timings.
+struct Published {
+    zones: BTreeMap<String, u32>,
+    groups: BTreeMap<String, u32>,
+    meters: BTreeMap<String, u32>,
+    flows: usize,
+    skipped: usize,
+    recomputed: usize,
 }

@@ -9,15 +9,22 @@
 //! * the bridge's OpenFlow table, through
 //!   [`crate::openflow::installer::Installer`] on `$OVS_RUNDIR/BRIDGE.mgmt`.
 //!
-//! One run (on any SB or OVS change, or `recompute`): register the chassis
-//! ([`register`]), assign conntrack zones keeping those on the bridge
-//! ([`zones`]), compute the chassis's whole OpenFlow table with
-//! [`crate::openflow()`] (a full recompute: the engine is not incremental
-//! yet), install only the difference in one bundle, then — the flows being
-//! in the switch — claim/release port bindings, set `up` and
-//! `ovn-installed`, acknowledge `nb_cfg` ([`bindings`]) and keep patch and
-//! tunnel ports ([`ports`]).  A second OpenFlow connection receives
-//! packet-ins ([`pinctrl`]).  [`status`] is what `ovn-appctl` reads.
+//! One run (on SB or OVS changes — every update already received is taken
+//! in the same run — or `recompute`): register the chassis ([`register`]);
+//! hand the SB row changes ([`sb_changes`]: only tables that feed flows,
+//! `SB_Global` only for its `options`) and the VIFs that came or went to
+//! the incremental engine ([`crate::incremental::ChassisCompute`], which
+//! also assigns conntrack zones keeping those on the bridge, [`zones`]);
+//! install just the flows it reports changed, with the groups
+//! ([`crate::openflow::groups`]) and meters they use, in one bundle; then
+//! — the flows being in the switch — claim/release port bindings, set `up`
+//! and `ovn-installed`, acknowledge `nb_cfg` ([`bindings`]) and keep patch
+//! and tunnel ports ([`ports`]).  The first run, `recompute`, a change of
+//! patch ports and a reconnection to the switch compute and compare the
+//! whole table.  A second OpenFlow connection receives packet-ins
+//! ([`pinctrl`]: `put_arp`/`put_nd` learning; [`pinctrl_arp`]: ARP
+//! requests for unknown next hops).  [`status`] is what `ovn-appctl`
+//! reads.
 //!
 //! Taking over from ovn-controller: the `Chassis` row with our name is
 //! adopted, the zones come from `br-int`'s `ct-zone-*` keys, and the first
@@ -28,8 +35,10 @@ pub mod bindings;
 pub mod ops;
 pub mod ovs;
 pub mod pinctrl;
+pub mod pinctrl_arp;
 pub mod ports;
 pub mod register;
+pub mod sb_changes;
 pub mod status;
 pub mod zones;
 

@@ -45,8 +45,12 @@ pub struct Stats {
     pub packet_ins: u64,
     /// `MAC_Binding` rows written.
     pub mac_bindings: u64,
+    /// ARP requests sent for `arp { ... }` packet-ins.
+    pub arp_requests: u64,
     /// Flows left out because their group could not be encoded.
     pub skipped_flows: usize,
+    /// Sources (logical flows, ports, ...) recomputed by the last run.
+    pub last_recomputed: usize,
 }
 
 /// The published state.
@@ -131,6 +135,11 @@ impl Snapshot {
         );
         let _ = writeln!(
             o,
+            "sources recomputed by the last run: {}",
+            s.last_recomputed
+        );
+        let _ = writeln!(
+            o,
             "compute: last {} (SB read {}), avg {}, max {}",
             ms(s.last_compute),
             ms(s.last_read),
@@ -157,8 +166,8 @@ impl Snapshot {
         let _ = writeln!(o, "nb_cfg acknowledged: {}", s.nb_cfg);
         let _ = writeln!(
             o,
-            "packet-ins: {}, MAC_Binding writes: {}",
-            s.packet_ins, s.mac_bindings
+            "packet-ins: {}, MAC_Binding writes: {}, ARP requests sent: {}",
+            s.packet_ins, s.mac_bindings, s.arp_requests
         );
         o
     }

@@ -146,6 +146,12 @@ async fn write_msg(writer: &Writer, msg: &Message) -> Result<(), ConnError> {
     Ok(())
 }
 
+async fn write_bytes(writer: &Writer, bytes: &[u8]) -> Result<(), ConnError> {
+    let mut w = writer.lock().await;
+    w.write_all(bytes).await?;
+    Ok(())
+}
+
 /// Reads one whole message from `stream`, keeping extra bytes in `buf`.
 async fn read_msg<R: AsyncReadExt + Unpin>(
     stream: &mut R,
@@ -408,6 +414,8 @@ impl Connection {
             .await?;
         let mut adds = Vec::with_capacity(messages.len());
         let mut result = Ok(());
+        // The adds go out in large writes rather than one per message.
+        let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
         for body in messages {
             let xid = self.xid();
             let rx = match self.register(xid) {
@@ -424,10 +432,23 @@ impl Connection {
                 message: Box::new(Message::new(xid, body)),
                 properties: Vec::new(),
             });
-            if let Err(e) = write_msg(&self.writer, &Message::new(xid, add)).await {
-                result = Err(e);
-                break;
+            match Message::new(xid, add).to_bytes() {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
             }
+            if out.len() >= 60 * 1024 {
+                if let Err(e) = write_bytes(&self.writer, &out).await {
+                    result = Err(e);
+                    break;
+                }
+                out.clear();
+            }
+        }
+        if result.is_ok() && !out.is_empty() {
+            result = write_bytes(&self.writer, &out).await;
         }
         if result.is_ok() {
             result = self.barrier().await;

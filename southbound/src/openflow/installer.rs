@@ -72,6 +72,15 @@ pub struct Desired<'a> {
     pub meters: BTreeMap<u32, MeterMod>,
 }
 
+/// The flows of the desired table that changed since the last sync.
+#[derive(Debug, Clone, Default)]
+pub struct Changes<'a> {
+    /// Flows now wanted (new, or replacing a flow with the same key).
+    pub added: Vec<&'a OfFlow>,
+    /// Flows no longer wanted (unless `added` has one with their key).
+    pub removed: Vec<&'a OfFlow>,
+}
+
 /// The connection and the state installed through it.
 pub struct Installer {
     path: PathBuf,
@@ -121,6 +130,12 @@ impl Installer {
         self.connects
     }
 
+    /// Whether a connection is up (a sync of changes is then possible;
+    /// otherwise the next sync is a full resync).
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
     /// The connection, if up.
     pub fn connection(&mut self) -> Option<&mut Connection> {
         self.conn.as_mut()
@@ -149,6 +164,194 @@ impl Installer {
                 }
             }
         }
+    }
+
+    /// Like [`Installer::sync`], but only the flows in `changed` (the
+    /// desired table's difference since the last sync, as
+    /// [`crate::incremental::FlowDelta`] reports it) are looked at and
+    /// converted: the cost follows the change, not the table.  Groups and
+    /// meters are compared whole (they are few).  Without a connection, or
+    /// when it fails, nothing is retried: the caller must then [`sync`]
+    /// the whole table.
+    ///
+    /// [`sync`]: Installer::sync
+    pub async fn sync_changes(
+        &mut self,
+        desired: &Desired<'_>,
+        changed: &Changes<'_>,
+    ) -> Result<SyncReport, InstallError> {
+        if !self.is_connected() {
+            return Err(ConnError::Closed.into());
+        }
+        let mut want: BTreeMap<Key, &OfFlow> = BTreeMap::new();
+        let mut adds = BTreeMap::new();
+        for f in &changed.added {
+            let k = key(f);
+            let fm = convert::add_flow(f).map_err(|err| InstallError::Convert {
+                flow: f.to_string(),
+                err,
+            })?;
+            adds.insert(k.clone(), fm);
+            want.insert(k, *f);
+        }
+        let gone: Vec<Key> = changed
+            .removed
+            .iter()
+            .map(|f| key(f))
+            .filter(|k| !want.contains_key(k))
+            .collect();
+        match self.send_changes(&want, &adds, &gone, desired).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.lost();
+                Err(e)
+            }
+        }
+    }
+
+    async fn send_changes(
+        &mut self,
+        want: &BTreeMap<Key, &OfFlow>,
+        adds: &BTreeMap<Key, super::wire::FlowMod>,
+        gone: &[Key],
+        desired: &Desired<'_>,
+    ) -> Result<SyncReport, InstallError> {
+        let mut report = SyncReport::default();
+        let (meters_before, meters_after) = self.meter_changes(desired);
+        let mut bundle: Vec<Body> = Vec::new();
+        for k in gone {
+            if let Some(old) = self.flows.get(k) {
+                bundle.push(Body::FlowMod(convert::delete_flow(old)));
+                report.deletes += 1;
+            }
+        }
+        report.group_mods += self.group_adds(desired, &mut bundle);
+        for (k, f) in want {
+            self.flow_change(k, f, &adds[k], &mut bundle, &mut report);
+        }
+        report.group_mods += self.group_deletes(desired, &mut bundle);
+        self.send(meters_before, bundle, meters_after, &mut report)
+            .await?;
+        for k in gone {
+            self.flows.remove(k);
+        }
+        for (k, f) in want {
+            self.flows.insert(k.clone(), (*f).clone());
+        }
+        self.groups = desired.groups.clone();
+        self.meters = desired.meters.clone();
+        Ok(report)
+    }
+
+    /// Meter mods before the bundle (new, changed) and after (gone).
+    fn meter_changes(&self, desired: &Desired<'_>) -> (Vec<MeterMod>, Vec<MeterMod>) {
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        for (id, m) in &desired.meters {
+            match self.meters.get(id) {
+                None => before.push(with_command(m, |m| m.command = meter_command::ADD)),
+                Some(old) if old != m => {
+                    before.push(with_command(m, |m| m.command = meter_command::MODIFY))
+                }
+                Some(_) => {}
+            }
+        }
+        for (id, m) in &self.meters {
+            if !desired.meters.contains_key(id) {
+                after.push(with_command(m, |m| {
+                    m.command = meter_command::DELETE;
+                    m.bands.clear();
+                }));
+            }
+        }
+        (before, after)
+    }
+
+    /// Group adds and modifies into `bundle`; how many.
+    fn group_adds(&self, desired: &Desired<'_>, bundle: &mut Vec<Body>) -> usize {
+        let mut n = 0;
+        for (id, g) in &desired.groups {
+            match self.groups.get(id) {
+                None => bundle.push(Body::GroupMod(with_command(g, |g| {
+                    g.command = group_command::ADD
+                }))),
+                Some(old) if old != g => bundle.push(Body::GroupMod(with_command(g, |g| {
+                    g.command = group_command::MODIFY
+                }))),
+                Some(_) => continue,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Deletes of groups no longer wanted into `bundle`; how many.
+    fn group_deletes(&self, desired: &Desired<'_>, bundle: &mut Vec<Body>) -> usize {
+        let mut n = 0;
+        for (id, g) in &self.groups {
+            if !desired.groups.contains_key(id) {
+                bundle.push(Body::GroupMod(with_command(g, |g| {
+                    g.command = group_command::DELETE;
+                    g.buckets.clear();
+                    g.properties.clear();
+                })));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The flow mod that makes the installed flow at `k` equal `f`.
+    fn flow_change(
+        &self,
+        k: &Key,
+        f: &OfFlow,
+        add: &super::wire::FlowMod,
+        bundle: &mut Vec<Body>,
+        report: &mut SyncReport,
+    ) {
+        match self.flows.get(k) {
+            None => {
+                bundle.push(Body::FlowMod(add.clone()));
+                report.adds += 1;
+            }
+            Some(old) if old.cookie != f.cookie => {
+                bundle.push(Body::FlowMod(add.clone()));
+                report.adds += 1;
+            }
+            Some(old) if old.actions != f.actions => {
+                let mut fm = add.clone();
+                fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
+                fm.cookie = 0;
+                bundle.push(Body::FlowMod(fm));
+                report.modifies += 1;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Meters before, the bundle, meters after, then a barrier.
+    async fn send(
+        &mut self,
+        meters_before: Vec<MeterMod>,
+        bundle: Vec<Body>,
+        meters_after: Vec<MeterMod>,
+        report: &mut SyncReport,
+    ) -> Result<(), InstallError> {
+        report.meter_mods = meters_before.len() + meters_after.len();
+        let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
+        for m in meters_before {
+            conn.send(Body::MeterMod(m)).await?;
+        }
+        if !bundle.is_empty() {
+            conn.bundle(bundle).await?;
+            report.bundles = 1;
+        }
+        for m in meters_after {
+            conn.send(Body::MeterMod(m)).await?;
+        }
+        conn.barrier().await?;
+        Ok(())
     }
 
     /// Makes the switch's flows, groups and meters equal to `desired`,
@@ -209,7 +412,6 @@ impl Installer {
             ..SyncReport::default()
         };
         let mut meters_before = Vec::new();
-        let mut meters_after = Vec::new();
         let mut bundle: Vec<Body> = Vec::new();
         if full {
             meters_before.push(MeterMod {
@@ -229,23 +431,8 @@ impl Installer {
             }));
         }
         // Meters: new or changed before the flows, gone after.
-        for (id, m) in &desired.meters {
-            match self.meters.get(id) {
-                None => meters_before.push(with_command(m, |m| m.command = meter_command::ADD)),
-                Some(old) if old != m => {
-                    meters_before.push(with_command(m, |m| m.command = meter_command::MODIFY))
-                }
-                Some(_) => {}
-            }
-        }
-        for (id, m) in &self.meters {
-            if !desired.meters.contains_key(id) {
-                meters_after.push(with_command(m, |m| {
-                    m.command = meter_command::DELETE;
-                    m.bands.clear();
-                }));
-            }
-        }
+        let (before, meters_after) = self.meter_changes(desired);
+        meters_before.extend(before);
         // Flows to delete first, then groups, then flows to add/modify,
         // then groups no longer referenced.
         for (k, old) in &self.flows {
@@ -254,61 +441,13 @@ impl Installer {
                 report.deletes += 1;
             }
         }
-        for (id, g) in &desired.groups {
-            match self.groups.get(id) {
-                None => bundle.push(Body::GroupMod(with_command(g, |g| {
-                    g.command = group_command::ADD
-                }))),
-                Some(old) if old != g => bundle.push(Body::GroupMod(with_command(g, |g| {
-                    g.command = group_command::MODIFY
-                }))),
-                Some(_) => continue,
-            }
-            report.group_mods += 1;
-        }
+        report.group_mods += self.group_adds(desired, &mut bundle);
         for (k, f) in want {
-            match self.flows.get(k) {
-                None => {
-                    bundle.push(Body::FlowMod(adds[k].clone()));
-                    report.adds += 1;
-                }
-                Some(old) if old.cookie != f.cookie => {
-                    bundle.push(Body::FlowMod(adds[k].clone()));
-                    report.adds += 1;
-                }
-                Some(old) if old.actions != f.actions => {
-                    let mut fm = adds[k].clone();
-                    fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
-                    fm.cookie = 0;
-                    bundle.push(Body::FlowMod(fm));
-                    report.modifies += 1;
-                }
-                Some(_) => {}
-            }
+            self.flow_change(k, f, &adds[k], &mut bundle, &mut report);
         }
-        for (id, g) in &self.groups {
-            if !desired.groups.contains_key(id) {
-                bundle.push(Body::GroupMod(with_command(g, |g| {
-                    g.command = group_command::DELETE;
-                    g.buckets.clear();
-                    g.properties.clear();
-                })));
-                report.group_mods += 1;
-            }
-        }
-        report.meter_mods = meters_before.len() + meters_after.len();
-        let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
-        for m in meters_before {
-            conn.send(Body::MeterMod(m)).await?;
-        }
-        if !bundle.is_empty() {
-            conn.bundle(bundle).await?;
-            report.bundles = 1;
-        }
-        for m in meters_after {
-            conn.send(Body::MeterMod(m)).await?;
-        }
-        conn.barrier().await?;
+        report.group_mods += self.group_deletes(desired, &mut bundle);
+        self.send(meters_before, bundle, meters_after, &mut report)
+            .await?;
         self.flows = want
             .iter()
             .map(|(k, f)| (k.clone(), (*f).clone()))

@@ -6,11 +6,13 @@
 //! * [`convert`]: [`crate::flow_table::OfFlow`] → `FLOW_MOD`s, byte-exact
 //!   with OVS's encoding.
 //! * [`conn`]: the async connection (hello, echo, barrier, bundles).
+//! * [`groups`]: group texts (as ovn-controller keeps them) → `GROUP_MOD`s.
 //! * [`installer`]: the installed table, deltas in one bundle, and a full
 //!   resync after reconnecting.
 
 pub mod conn;
 pub mod convert;
 pub mod fuzzing;
+pub mod groups;
 pub mod installer;
 pub mod wire;

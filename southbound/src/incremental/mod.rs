@@ -19,16 +19,25 @@
 //!   flows;
 //! * a multicast group → itself and the logical flows that name it;
 //! * a MAC binding → the neighbor flows; a load balancer → itself;
-//! * anything that changes what is local ([`Local`]: bound ports, local
-//!   datapaths, zones), datapaths, chassis and encaps, tunnels → a full
-//!   recompute (ovn-controller recomputes too when `runtime_data` changes
-//!   without a handler).
+//! * a change of what is local ([`Local`]) that keeps the same local
+//!   datapaths (a VIF bound or unbound, a port's zone) → the sources of
+//!   the ports concerned, as for a port binding change;
+//! * anything else that changes what is local (local datapaths, router
+//!   zones), datapaths, chassis and encaps, tunnels → a full recompute
+//!   (ovn-controller recomputes too when `runtime_data` changes without a
+//!   handler).
+//!
+//! With [`ChassisCompute::with_kept_zones`] the conntrack zones are
+//! assigned here, as the daemon needs them: users keep their zone, new
+//! users get the lowest free one ([`crate::controller::zones::assign`]).
 //!
 //! The desired flow table is then rebuilt from the per-source flows (cheap:
 //! no translation) and compared with the previous one, so the returned
 //! [`FlowDelta`] holds exactly the installed flows that changed, whatever
 //! was recomputed.  Group and meter ids persist across changes and are
 //! freed when no flow uses them any more.
+
+mod local_diff;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,11 +132,17 @@ pub struct ChassisCompute {
     sb: Southbound,
     chassis: Chassis,
     local: Local,
-    sources: BTreeMap<Source, Vec<OfFlow>>,
+    /// Each source's flows, by key (merged within the source).
+    sources: BTreeMap<Source, BTreeMap<Key, Vec<OfFlow>>>,
+    /// The sources with flows at each key.
+    by_key: BTreeMap<Key, BTreeSet<Source>>,
     groups: ExtendTable,
     meters: ExtendTable,
     installed: BTreeMap<Key, OfFlow>,
     warnings: BTreeMap<Source, Vec<String>>,
+    /// Whether zones are assigned on every change (see
+    /// [`ChassisCompute::with_kept_zones`]).
+    keep_zones: bool,
     /// Sources recomputed by the last change (for tests and statistics).
     pub last_recomputed: usize,
 }
@@ -135,12 +150,30 @@ pub struct ChassisCompute {
 impl ChassisCompute {
     /// A full compute of `chassis` over `sb`.
     pub fn new(sb: Southbound, chassis: Chassis) -> ChassisCompute {
+        ChassisCompute::build(sb, chassis, false)
+    }
+
+    /// A full compute of `chassis` over `sb` that also assigns conntrack
+    /// zones, now and on every change: the users (local ports, local
+    /// datapaths' `_dnat`/`_snat`) keep the zones in `chassis.ct_zones`
+    /// (those recorded on the bridge), new users get the lowest free zone,
+    /// and users that went away give theirs back.
+    pub fn with_kept_zones(sb: Southbound, chassis: Chassis) -> ChassisCompute {
+        ChassisCompute::build(sb, chassis, true)
+    }
+
+    fn build(sb: Southbound, mut chassis: Chassis, keep_zones: bool) -> ChassisCompute {
+        if keep_zones {
+            chassis.ct_zones = Some(assign_zones(&sb, &chassis));
+        }
         let local = Local::compute(&sb, &chassis);
         let mut c = ChassisCompute {
             sb,
             chassis,
             local,
+            keep_zones,
             sources: BTreeMap::new(),
+            by_key: BTreeMap::new(),
             groups: ExtendTable::new(),
             meters: ExtendTable::new(),
             installed: BTreeMap::new(),
@@ -148,8 +181,8 @@ impl ChassisCompute {
             last_recomputed: 0,
         };
         let all = c.all_sources();
-        c.recompute(&all);
-        c.installed = c.desired_installed();
+        let keys = c.recompute(&all);
+        c.refresh(keys);
         c
     }
 
@@ -183,6 +216,11 @@ impl ChassisCompute {
         &self.chassis
     }
 
+    /// The local view (bound ports, local datapaths, zones).
+    pub fn local(&self) -> &Local {
+        &self.local
+    }
+
     /// Applies SB and local changes; returns the installed-flow changes.
     pub fn apply(
         &mut self,
@@ -197,6 +235,7 @@ impl ChassisCompute {
             self.apply_sb(change, &mut dirty, &mut names, &mut sets, &mut full);
         }
         self.sb.reindex();
+        let had_local = !local_changes.is_empty();
         for change in local_changes {
             match change {
                 LocalChange::BindVif(lp, ofport) => {
@@ -214,11 +253,24 @@ impl ChassisCompute {
                 }
             }
         }
-        let local = Local::compute(&self.sb, &self.chassis);
-        if local != self.local {
-            self.local = local;
-            full = true;
+        let touched = !names.is_empty() || had_local || full;
+        if self.keep_zones && touched {
+            self.chassis.ct_zones = Some(assign_zones(&self.sb, &self.chassis));
         }
+        let local = Local::compute(&self.sb, &self.chassis);
+        match local_diff::impact(&self.sb, &self.local, &local) {
+            local_diff::Impact::Nothing => {}
+            local_diff::Impact::Full => full = true,
+            local_diff::Impact::Ports(ports) => {
+                names.extend(ports.iter().cloned());
+                for name in &ports {
+                    if let Some(u) = self.sb.port(name).map(|pb| pb.uuid) {
+                        self.dirty_port(u, &mut dirty, &names);
+                    }
+                }
+            }
+        }
+        self.local = local;
         // Port groups inline their ports' names: a changed port changes the
         // logical flows that use a group it is in.
         for pg in &self.sb.port_groups {
@@ -235,10 +287,8 @@ impl ChassisCompute {
             self.lflows_naming(&names, &sets, &mut dirty);
             dirty.into_iter().collect()
         };
-        self.recompute(&todo);
-        let new = self.desired_installed();
-        let delta = diff(&self.installed, &new);
-        self.installed = new;
+        let keys = self.recompute(&todo);
+        let delta = self.refresh(keys);
         self.collect_ids();
         delta
     }
@@ -269,21 +319,7 @@ impl ChassisCompute {
                 for n in old.map(|o| o.logical_port).into_iter().chain(new_name) {
                     names.insert(n);
                 }
-                dirty.insert(Source::PortBinding(u));
-                dirty.insert(Source::PortSec(u));
-                dirty.insert(Source::Neighbor);
-                for mc in self.sb.mc_groups.values() {
-                    if mc.ports.contains(&u) {
-                        dirty.insert(Source::McGroup(mc.uuid));
-                    }
-                }
-                // Ports whose options name a changed port (`peer`,
-                // `distributed-port`, `chassis-redirect-port`).
-                for pb in self.sb.port_bindings.values() {
-                    if pb.options.values().any(|v| names.contains(v)) {
-                        dirty.insert(Source::PortBinding(pb.uuid));
-                    }
-                }
+                self.dirty_port(u, dirty, names);
             }
             SbChange::McGroup(u, row) => {
                 let new_name = row.as_ref().map(|r| r.name.clone());
@@ -322,6 +358,26 @@ impl ChassisCompute {
             SbChange::Other(sb) => {
                 self.sb = *sb;
                 *full = true;
+            }
+        }
+    }
+
+    /// Marks the sources of port binding `u` dirty: its physical and
+    /// port-security flows, the neighbor flows, the multicast groups it is
+    /// in, and the ports whose options name a changed port (`peer`,
+    /// `distributed-port`, `chassis-redirect-port`).
+    fn dirty_port(&self, u: Uuid, dirty: &mut BTreeSet<Source>, names: &BTreeSet<String>) {
+        dirty.insert(Source::PortBinding(u));
+        dirty.insert(Source::PortSec(u));
+        dirty.insert(Source::Neighbor);
+        for mc in self.sb.mc_groups.values() {
+            if mc.ports.contains(&u) {
+                dirty.insert(Source::McGroup(mc.uuid));
+            }
+        }
+        for pb in self.sb.port_bindings.values() {
+            if pb.options.values().any(|v| names.contains(v)) {
+                dirty.insert(Source::PortBinding(pb.uuid));
             }
         }
     }
@@ -383,11 +439,12 @@ impl ChassisCompute {
     }
 
     /// Recomputes the flows of `sources` (a source whose row is gone ends
-    /// up with no flows).
-    fn recompute(&mut self, sources: &[Source]) {
+    /// up with no flows); returns the keys whose flows changed.
+    fn recompute(&mut self, sources: &[Source]) -> BTreeSet<Key> {
         self.last_recomputed = sources.len();
         let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
         let inputs = needs_inputs.then(|| LflowInputs::new(&self.sb, &self.local));
+        let mut touched = BTreeSet::new();
         for &src in sources {
             let mut out = LflowOutputs {
                 groups: std::mem::take(&mut self.groups),
@@ -397,11 +454,38 @@ impl ChassisCompute {
             self.compute_source(src, inputs.as_ref(), &mut out);
             self.groups = std::mem::take(&mut out.groups);
             self.meters = std::mem::take(&mut out.meters);
-            let flows: Vec<OfFlow> = out.flows.flows().cloned().collect();
-            if flows.is_empty() {
-                self.sources.remove(&src);
+            let mut flows: BTreeMap<Key, Vec<OfFlow>> = BTreeMap::new();
+            for f in out.flows.flows() {
+                flows.entry(key(f)).or_default().push(f.clone());
+            }
+            let old = if flows.is_empty() {
+                self.sources.remove(&src)
             } else {
-                self.sources.insert(src, flows);
+                self.sources.insert(src, flows)
+            };
+            for (k, old_flows) in old.into_iter().flatten() {
+                let same = self
+                    .sources
+                    .get(&src)
+                    .and_then(|m| m.get(&k))
+                    .is_some_and(|new| *new == old_flows);
+                if !same {
+                    if let Some(set) = self.by_key.get_mut(&k) {
+                        set.remove(&src);
+                        if set.is_empty() {
+                            self.by_key.remove(&k);
+                        }
+                    }
+                    touched.insert(k);
+                }
+            }
+            if let Some(m) = self.sources.get(&src) {
+                for k in m.keys() {
+                    let set = self.by_key.entry(k.clone()).or_default();
+                    if set.insert(src) || touched.contains(k) {
+                        touched.insert(k.clone());
+                    }
+                }
             }
             if out.warnings.is_empty() {
                 self.warnings.remove(&src);
@@ -409,6 +493,7 @@ impl ChassisCompute {
                 self.warnings.insert(src, out.warnings);
             }
         }
+        touched
     }
 
     fn compute_source(&self, src: Source, inputs: Option<&LflowInputs>, out: &mut LflowOutputs) {
@@ -453,31 +538,67 @@ impl ChassisCompute {
         }
     }
 
-    /// The installed flows of the desired table built from every source.
-    fn desired_installed(&self) -> BTreeMap<Key, OfFlow> {
-        let mut table = FlowTable::new();
-        for flows in self.sources.values() {
-            for f in flows {
-                table.merge(f.clone());
+    /// Re-merges the flows at `keys` across their sources (in source
+    /// order, as a full compute merges them) and returns how the installed
+    /// flows changed.
+    fn refresh(&mut self, keys: BTreeSet<Key>) -> FlowDelta {
+        let mut delta = FlowDelta::default();
+        for k in keys {
+            let mut table = FlowTable::new();
+            for src in self.by_key.get(&k).into_iter().flatten() {
+                for f in self
+                    .sources
+                    .get(src)
+                    .and_then(|m| m.get(&k))
+                    .into_iter()
+                    .flatten()
+                {
+                    table.merge(f.clone());
+                }
+            }
+            let new = table.installed().first().map(|f| (*f).clone());
+            let old = self.installed.get(&k);
+            if new.as_ref() == old {
+                continue;
+            }
+            if let Some(o) = old {
+                delta.removed.push(o.clone());
+            }
+            match new {
+                Some(n) => {
+                    delta.added.push(n.clone());
+                    self.installed.insert(k, n);
+                }
+                None => {
+                    self.installed.remove(&k);
+                }
             }
         }
-        table
-            .installed()
-            .into_iter()
-            .map(|f| ((f.table, f.priority, f.of_match.clone()), f.clone()))
-            .collect()
+        delta
     }
 
     /// Frees group and meter ids no flow uses any more.
     fn collect_ids(&mut self) {
         let mut groups = BTreeSet::new();
         let mut meters = BTreeSet::new();
-        for f in self.sources.values().flatten() {
+        for f in self.sources.values().flat_map(|m| m.values()).flatten() {
             used_ids(&f.actions, &mut groups, &mut meters);
         }
         self.groups.retain(|id| groups.contains(&id));
         self.meters.retain(|id| meters.contains(&id));
     }
+}
+
+/// The zones of the users of `chassis` over `sb`, keeping those in
+/// `chassis.ct_zones`.
+fn assign_zones(sb: &Southbound, chassis: &Chassis) -> BTreeMap<String, u32> {
+    let fresh = Chassis {
+        ct_zones: None,
+        ..chassis.clone()
+    };
+    let users: BTreeSet<String> = Local::compute(sb, &fresh).ct_zones.into_keys().collect();
+    let kept = chassis.ct_zones.clone().unwrap_or_default();
+    crate::controller::zones::assign(&kept, &users)
 }
 
 /// Whether `text` names the set `name` (`$as` or `@pg`) as a whole word.
@@ -510,17 +631,6 @@ fn used_ids(actions: &[OfAction], groups: &mut BTreeSet<u32>, meters: &mut BTree
     }
 }
 
-fn diff(old: &BTreeMap<Key, OfFlow>, new: &BTreeMap<Key, OfFlow>) -> FlowDelta {
-    let mut delta = FlowDelta::default();
-    for (k, f) in old {
-        if new.get(k) != Some(f) {
-            delta.removed.push(f.clone());
-        }
-    }
-    for (k, f) in new {
-        if old.get(k) != Some(f) {
-            delta.added.push(f.clone());
-        }
-    }
-    delta
+fn key(f: &OfFlow) -> Key {
+    (f.table, f.priority, f.of_match.clone())
 }

@@ -1,0 +1,593 @@
+//! `ovnflow controller` against ovn-controller 23.03, side by side on one
+//! userspace chassis (see `tests/chassis/mod.rs`), one after the other
+//! from the same state:
+//!
+//! * topology: 4 switches × 25 VIFs (100 bound ports) behind one router,
+//!   a load balancer with 3 backends on every switch, a port group of all
+//!   ports with ACLs using an address set of 1,000 addresses;
+//! * startup: from no `Chassis` row and an empty flow table to every VIF
+//!   claimed and up and `nb_cfg` acknowledged; the number of flows
+//!   (`ovs-ofctl dump-aggregate`) and whether the two tables are equal;
+//!   peak RSS (`VmHWM`);
+//! * single changes, timed from the SB commit (our own client, wall clock
+//!   just before `transact`) to the controller's acknowledgement of the
+//!   `nb_cfg` bumped in the same transaction (`Chassis_Private.
+//!   nb_cfg_timestamp`, written once the flows are installed): an ACL on
+//!   the port group with the 1,000-address set, an LB backend added, a
+//!   MAC binding; and binding a port (OVS commit → `ovn-installed-ts`).
+//!   ovn-northd is stopped for these so the SB is written only by us.
+//!
+//! Needs root and the OVN/OVS binaries.  Run:
+//! `cargo run -p ovnflow --example controller_bench` (add `--release` for
+//! representative numbers; the `ovnflow` binary next to the example is
+//! used, so build it in the same profile first).
+
+#[path = "../tests/chassis/mod.rs"]
+mod chassis;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chassis::{wait_for, Chassis};
+use ovsdb::client::{Connection, Options};
+use ovsdb::remote::Remote;
+use serde_json::{json, Value};
+
+const SWITCHES: usize = 4;
+const PER_SWITCH: usize = 25;
+const SET_SIZE: usize = 1000;
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn lsp(s: usize, i: usize) -> String {
+    format!("lp{s}x{i}")
+}
+
+fn topology(c: &Chassis) {
+    let mut cmd = String::from("lr-add lr0");
+    for s in 0..SWITCHES {
+        cmd += &format!(
+            " -- ls-add sw{s} -- lrp-add lr0 lrp{s} 00:00:00:00:ff:0{s} 10.{s}.0.254/24 \
+             -- lsp-add sw{s} sw{s}-lr0 -- lsp-set-type sw{s}-lr0 router \
+             -- lsp-set-addresses sw{s}-lr0 router -- lsp-set-options sw{s}-lr0 router-port=lrp{s}"
+        );
+        for i in 0..PER_SWITCH + 2 {
+            let n = lsp(s, i);
+            cmd += &format!(
+                " -- lsp-add sw{s} {n} -- lsp-set-addresses {n} \"50:54:00:00:{s:02x}:{i:02x} 10.{s}.0.{}\"",
+                i + 1
+            );
+        }
+    }
+    let addrs: Vec<String> = (0..SET_SIZE)
+        .map(|i| {
+            format!(
+                "\\\"172.{}.{}.{}\\\"",
+                16 + i / 65536,
+                (i / 256) % 256,
+                i % 256
+            )
+        })
+        .collect();
+    cmd += &format!(
+        " -- create Address_Set name=as_big addresses=\"[{}]\"",
+        addrs.join(",")
+    );
+    let ports: Vec<String> = (0..SWITCHES)
+        .flat_map(|s| (0..PER_SWITCH).map(move |i| lsp(s, i)))
+        .collect();
+    cmd += &format!(" -- pg-add pg_all {}", ports.join(" "));
+    cmd += " -- --type=port-group acl-add pg_all to-lport 1001 'outport == @pg_all && ip4.src == $as_big && tcp.dst == 22' allow-related";
+    cmd += " -- --type=port-group acl-add pg_all to-lport 1000 'outport == @pg_all && ip4' drop";
+    cmd += " -- lb-add lb0 172.30.0.1:80 10.0.0.2:80,10.1.0.2:80,10.2.0.2:80 tcp";
+    for s in 0..SWITCHES {
+        cmd += &format!(" -- ls-lb-add sw{s} lb0");
+    }
+    c.oracle
+        .nbctl(&cmd)
+        .unwrap_or_else(|e| panic!("topology: {e}"));
+    c.oracle.sync().expect("northd sync");
+}
+
+/// Adds the VIFs of `ports` as internal interfaces with `iface-id`.
+fn add_vifs(c: &Chassis, ports: &[String]) {
+    let mut args: Vec<String> = Vec::new();
+    for p in ports {
+        let ifname = format!("v{}", p.trim_start_matches("lp"));
+        args.extend([
+            "--".into(),
+            "add-port".into(),
+            c.bridge.clone(),
+            ifname.clone(),
+            "--".into(),
+            "set".into(),
+            "Interface".into(),
+            ifname,
+            "type=internal".into(),
+            format!("external_ids:iface-id={p}"),
+        ]);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    c.vsctl(&refs).expect("add VIFs");
+}
+
+fn sbctl(c: &Chassis, args: &[&str]) -> String {
+    c.sbctl(args)
+        .unwrap_or_else(|e| panic!("ovn-sbctl {args:?}: {e}"))
+}
+
+/// Whether every bench VIF is bound here and up, and `nb_cfg` is
+/// acknowledged.
+fn ready(c: &Chassis) -> bool {
+    let ch = sbctl(
+        c,
+        &["--bare", "--columns=_uuid", "find", "Chassis", "name=hv1"],
+    );
+    let ch = ch.trim();
+    if ch.is_empty() {
+        return false;
+    }
+    let rows = sbctl(
+        c,
+        &[
+            "--format=csv",
+            "--no-headings",
+            "--columns=logical_port,chassis,up",
+            "find",
+            "Port_Binding",
+            "type=\"\"",
+        ],
+    );
+    let mut bound = 0;
+    for l in rows.lines() {
+        let f: Vec<&str> = l.split(',').collect();
+        if f.len() == 3 && f[1] == ch && f[2] == "true" {
+            bound += 1;
+        }
+    }
+    if bound < SWITCHES * PER_SWITCH {
+        return false;
+    }
+    let want = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"]);
+    let have = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=nb_cfg",
+            "find",
+            "Chassis_Private",
+            "name=hv1",
+        ],
+    );
+    want.trim() == have.trim()
+}
+
+fn flow_count(c: &Chassis) -> usize {
+    let out = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "dump-aggregate"])
+        .arg(c.remote(&format!("{}.mgmt", c.bridge)))
+        .output()
+        .expect("ovs-ofctl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("flow_count=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn dump(c: &Chassis) -> Vec<String> {
+    let out = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "dump-flows", "--no-stats"])
+        .arg(c.remote(&format!("{}.mgmt", c.bridge)))
+        .output()
+        .expect("ovs-ofctl");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("OFPST") && !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
+    let Ok(pid) = std::fs::read_to_string(pidfile) else {
+        return 0;
+    };
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One SB transaction plus an `nb_cfg` bump; milliseconds until the
+/// controller acknowledged it.
+async fn sb_change(conn: &Connection, c: &Chassis, mut ops: Vec<Value>) -> i64 {
+    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let next = cur + 1;
+    ops.push(json!({"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": next}}));
+    let t0 = wall_ms();
+    conn.transact_checked("OVN_Southbound", ops)
+        .await
+        .expect("SB transaction");
+    let mut ts = None;
+    wait_for(30, || {
+        let out = sbctl(
+            c,
+            &[
+                "--bare",
+                "--columns=nb_cfg,nb_cfg_timestamp",
+                "find",
+                "Chassis_Private",
+                "name=hv1",
+            ],
+        );
+        let v: Vec<i64> = out
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if v.len() == 2 && v[0] >= next {
+            ts = Some(v[1]);
+            true
+        } else {
+            false
+        }
+    });
+    ts.map_or(-1, |t| t - t0)
+}
+
+struct Run {
+    name: &'static str,
+    startup: Duration,
+    flows: usize,
+    rss_kb: u64,
+    acl: i64,
+    lb: i64,
+    mac: i64,
+    bind: i64,
+    /// The table right after startup, and after the changes.
+    dump_start: Vec<String>,
+    dump_end: Vec<String>,
+}
+
+fn lflow_uuid(c: &Chassis, needle: &str) -> Option<(String, String)> {
+    let out = sbctl(
+        c,
+        &[
+            "--format=csv",
+            "--no-headings",
+            "--data=bare",
+            "--columns=_uuid,actions",
+            "list",
+            "Logical_Flow",
+        ],
+    );
+    out.lines().find(|l| l.contains(needle)).map(|l| {
+        let (u, a) = l.split_once(',').unwrap_or((l, ""));
+        (u.to_string(), a.trim_matches('"').replace("\"\"", "\""))
+    })
+}
+
+async fn measure(
+    c: &mut Chassis,
+    rt_conn: &Connection,
+    name: &'static str,
+    start: impl FnOnce(&mut Chassis),
+    pidfile: PathBuf,
+    round: usize,
+) -> Run {
+    // Same starting point: no chassis, no flows, a fresh nb_cfg to ack.
+    let _ = c.sbctl(&["--if-exists", "chassis-del", "hv1"]);
+    let _ = c.sbctl(&["--if-exists", "destroy", "Chassis_Private", "hv1"]);
+    let mgmt = c.remote(&format!("{}.mgmt", c.bridge));
+    let _ = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "del-flows", &mgmt])
+        .output();
+    let _ = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "del-groups", &mgmt])
+        .output();
+    let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    sbctl(
+        c,
+        &["set", "SB_Global", ".", &format!("nb_cfg={}", cur + 1)],
+    );
+    let t0 = Instant::now();
+    start(c);
+    assert!(
+        wait_for(120, || ready(c)),
+        "{name}: never ready\n{}",
+        c.logs()
+    );
+    let startup = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let flows = flow_count(c);
+    let dump_start = dump(c);
+    let ctl = c.dir().join("ovnflow-controller.ctl");
+    let show = |what: &str| {
+        if name.starts_with("ovnflow") {
+            let s = Command::new("ovn-appctl")
+                .arg("-t")
+                .arg(&ctl)
+                .arg("stats")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let pick: Vec<&str> = s
+                .lines()
+                .filter(|l| {
+                    l.starts_with("compute")
+                        || l.starts_with("install")
+                        || l.starts_with("sources")
+                        || l.starts_with("flow mods")
+                })
+                .collect();
+            println!("  ours after {what}: {}", pick.join(" | "));
+        }
+    };
+
+    // An ACL on the port group with the big address set, on every switch.
+    let dp = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Datapath_Binding",
+            "external_ids:name=sw0",
+        ],
+    );
+    let dp = dp.trim().to_string();
+    let acl = sb_change(
+        rt_conn,
+        c,
+        vec![json!({"op": "insert", "table": "Logical_Flow", "row": {
+            "logical_datapath": ["uuid", dp],
+            "pipeline": "egress", "table_id": 4, "priority": 2000 + round as i64,
+            "match": format!("outport == @pg_all && ip4.src == $as_big && tcp.dst == {}", 1000 + round),
+            "actions": "next;",
+            "external_ids": ["map", [["stage-name", "ls_out_acl"]]]}})],
+    )
+    .await;
+    show("ACL");
+    // An LB backend: the VIP's ct_lb_mark action gets one more.
+    let lb = match lflow_uuid(c, "10.1.0.2:80,10.2.0.2:80") {
+        Some((u, actions)) => {
+            let more = actions.replacen(
+                "backends=",
+                &format!("backends=10.3.0.{}:80,", 10 + round),
+                1,
+            );
+            sb_change(
+                rt_conn,
+                c,
+                vec![json!({"op": "update", "table": "Logical_Flow",
+                    "where": [["_uuid", "==", ["uuid", u]]], "row": {"actions": more}})],
+            )
+            .await
+        }
+        None => -1,
+    };
+    show("LB backend");
+    // A MAC binding on the router port.
+    let lr = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Datapath_Binding",
+            "external_ids:name=lr0",
+        ],
+    );
+    let mac = sb_change(
+        rt_conn,
+        c,
+        vec![json!({"op": "insert", "table": "MAC_Binding", "row": {
+            "logical_port": "lrp0", "ip": format!("10.0.0.{}", 200 + round),
+            "mac": "50:54:00:aa:bb:cc", "datapath": ["uuid", lr.trim()]}})],
+    )
+    .await;
+    show("MAC binding");
+    // Binding one more port: OVS commit → ovn-installed-ts.
+    let spare = lsp(0, PER_SWITCH + round);
+    let t = wall_ms();
+    add_vifs(c, std::slice::from_ref(&spare));
+    let ifname = format!("v{}", spare.trim_start_matches("lp"));
+    let mut bind = -1;
+    wait_for(30, || {
+        let out = c
+            .vsctl(&[
+                "--if-exists",
+                "get",
+                "Interface",
+                &ifname,
+                "external_ids:ovn-installed-ts",
+            ])
+            .unwrap_or_default();
+        match out.trim().trim_matches('"').parse::<i64>() {
+            Ok(ts) => {
+                bind = ts - t;
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    show("bind");
+    std::thread::sleep(Duration::from_millis(300));
+    Run {
+        name,
+        startup,
+        flows,
+        dump_start,
+        dump_end: dump(c),
+        rss_kb: peak_rss_kb(&pidfile),
+        acl,
+        lb,
+        mac,
+        bind,
+    }
+}
+
+fn ovnflow_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/examples/controller_bench → target/<profile>/ovnflow
+    exe.parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("ovnflow"))
+        .expect("target dir")
+}
+
+fn main() {
+    let bin = ovnflow_bin();
+    assert!(
+        bin.is_file(),
+        "build the ovnflow binary first: {}",
+        bin.display()
+    );
+    let mut c = Chassis::start_with("hv1", false).expect("chassis");
+    let t = Instant::now();
+    topology(&c);
+    let ports: Vec<String> = (0..SWITCHES)
+        .flat_map(|s| (0..PER_SWITCH).map(move |i| lsp(s, i)))
+        .collect();
+    add_vifs(&c, &ports);
+    println!("topology and {} VIFs in {:?}", ports.len(), t.elapsed());
+    // northd off: the SB is ours from here on.
+    if let Ok(pid) = std::fs::read_to_string(c.dir().join("northd.pid")) {
+        // SAFETY: signalling the northd this bench's oracle started.
+        unsafe { libc::kill(pid.trim().parse().unwrap_or(0), libc::SIGTERM) };
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let remote = Remote::parse(&c.oracle.sb_remote()).expect("remote");
+    let (conn, _notes) = rt
+        .block_on(Connection::connect(&remote, &Options::default()))
+        .expect("SB connection");
+    let dir = c.dir();
+    let real = rt.block_on(measure(
+        &mut c,
+        &conn,
+        "ovn-controller",
+        |c| c.start_ovn_controller().expect("ovn-controller"),
+        dir.join("ovn-controller.pid"),
+        0,
+    ));
+    c.stop("ovn-controller");
+    let ours_bin = bin.display().to_string();
+    let ours = rt.block_on(measure(
+        &mut c,
+        &conn,
+        "ovnflow controller",
+        |c| {
+            let dir = c.dir();
+            let p = |n: &str| dir.join(n).display().to_string();
+            let db = c.remote("db.sock");
+            c.start_daemon(
+                &ours_bin,
+                &[
+                    "controller".into(),
+                    db,
+                    "--no-chdir".into(),
+                    format!("--pidfile={}", p("ovnflow-controller.pid")),
+                    format!("--unixctl={}", p("ovnflow-controller.ctl")),
+                    format!("--log-file={}", p("ovnflow-controller.log")),
+                ],
+            )
+            .expect("ovnflow controller")
+        },
+        dir.join("ovnflow-controller.pid"),
+        1,
+    ));
+    let stats = Command::new("ovn-appctl")
+        .arg("-t")
+        .arg(dir.join("ovnflow-controller.ctl"))
+        .arg("stats")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    c.stop(&ours_bin);
+
+    // ovn-controller's table after its changes and ours at startup come
+    // from the same SB.
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = b.iter().collect();
+        a.iter().filter(|l| !set.contains(l)).cloned().collect()
+    };
+    let missing = only(&real.dump_end, &ours.dump_start);
+    let extra = only(&ours.dump_start, &real.dump_end);
+    println!(
+        "same SB, ovn-controller's table vs ours: {} flows vs {}, {} missing, {} extra",
+        real.dump_end.len(),
+        ours.dump_start.len(),
+        missing.len(),
+        extra.len()
+    );
+    for l in missing.iter().take(5) {
+        println!("  missing: {l}");
+    }
+    for l in extra.iter().take(5) {
+        println!("  extra:   {l}");
+    }
+    println!(
+        "{:<28} {:>16} {:>20} {:>8}",
+        "", real.name, ours.name, "ratio"
+    );
+    let row = |what: &str, a: f64, b: f64, unit: &str| {
+        let ratio = if a > 0.0 { b / a } else { f64::NAN };
+        println!("{what:<28} {a:>13.1} {unit:<2} {b:>17.1} {unit:<2} {ratio:>8.2}");
+    };
+    row(
+        "startup → ready",
+        real.startup.as_secs_f64() * 1000.0,
+        ours.startup.as_secs_f64() * 1000.0,
+        "ms",
+    );
+    row("flows", real.flows as f64, ours.flows as f64, "");
+    row(
+        "peak RSS",
+        real.rss_kb as f64 / 1024.0,
+        ours.rss_kb as f64 / 1024.0,
+        "MB",
+    );
+    row(
+        "ACL (1,000-address set)",
+        real.acl as f64,
+        ours.acl as f64,
+        "ms",
+    );
+    row("LB backend added", real.lb as f64, ours.lb as f64, "ms");
+    row("MAC binding", real.mac as f64, ours.mac as f64, "ms");
+    row(
+        "bind a port (OVS → installed)",
+        real.bind as f64,
+        ours.bind as f64,
+        "ms",
+    );
+    println!("\nour stats:\n{stats}");
+    for l in std::fs::read_to_string(dir.join("ovnflow-controller.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("run: "))
+    {
+        println!("  {l}");
+    }
+}

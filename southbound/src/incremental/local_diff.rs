@@ -1,0 +1,71 @@
+//! What a change of the local view ([`Local`]) means for the flows.
+//!
+//! ovn-controller 23.03 handles a VIF appearing or going away on a
+//! datapath that is already local without a recompute
+//! (`binding_handle_ovs_interface_changes` → the port's runtime data, then
+//! `lflow_handle_flows_for_lport` and `physical_handle_flows_for_lport`):
+//! only the flows that involve the port are redone.  Here likewise: when
+//! the set of local datapaths is the same, the ports whose binding,
+//! locality, relatedness or conntrack zone changed are returned and only
+//! their sources are recomputed; anything else (a datapath became local or
+//! stopped being local, a router's SNAT/DNAT zone, our chassis row) is a
+//! full recompute.
+
+use std::collections::BTreeSet;
+
+use crate::local::Local;
+use crate::sbdb::Southbound;
+
+/// What must be recomputed after the local view changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Impact {
+    /// Nothing changed.
+    Nothing,
+    /// Only these logical ports are affected.
+    Ports(BTreeSet<String>),
+    /// Recompute everything.
+    Full,
+}
+
+/// Keys whose values differ between two maps (present in one only, or
+/// with another value).
+fn changed_keys<'a, K: Ord + Clone + 'a, V: PartialEq + 'a>(
+    a: &'a std::collections::BTreeMap<K, V>,
+    b: &'a std::collections::BTreeMap<K, V>,
+) -> impl Iterator<Item = &'a K> + 'a {
+    a.iter()
+        .filter(move |(k, v)| b.get(k) != Some(v))
+        .map(|(k, _)| k)
+        .chain(b.keys().filter(move |k| !a.contains_key(k)))
+}
+
+/// The impact of going from `old` to `new` (over the Southbound `sb`
+/// already changed).
+pub(super) fn impact(sb: &Southbound, old: &Local, new: &Local) -> Impact {
+    if old == new {
+        return Impact::Nothing;
+    }
+    if old.chassis_uuid != new.chassis_uuid || old.datapaths != new.datapaths {
+        return Impact::Full;
+    }
+    let mut ports: BTreeSet<String> = changed_keys(&old.bound, &new.bound).cloned().collect();
+    ports.extend(old.lports.symmetric_difference(&new.lports).cloned());
+    for &(dp, key) in old.related.symmetric_difference(&new.related) {
+        let Some(dp) = sb.datapath_by_key(dp) else {
+            return Impact::Full;
+        };
+        match sb.ports_of(&dp.uuid).find(|pb| pb.tunnel_key == key) {
+            Some(pb) => {
+                ports.insert(pb.logical_port.clone());
+            }
+            None => return Impact::Full,
+        }
+    }
+    for user in changed_keys(&old.ct_zones, &new.ct_zones) {
+        if sb.port(user).is_none() && (user.ends_with("_dnat") || user.ends_with("_snat")) {
+            return Impact::Full;
+        }
+        ports.insert(user.clone());
+    }
+    Impact::Ports(ports)
+}
