@@ -153,6 +153,9 @@ pub struct Lsp {
     pub dhcpv4_options: Option<Uuid>,
     /// `dhcpv6_options` (a `DHCP_Options` row).
     pub dhcpv6_options: Option<Uuid>,
+    /// `ha_chassis_group` (an `HA_Chassis_Group` row; used by `external`
+    /// ports).
+    pub ha_chassis_group: Option<Uuid>,
 }
 
 impl Lsp {
@@ -812,6 +815,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             enabled: r.opt_bool("enabled")?,
             dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
+            ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
         "NAT" | "Gateway_Chassis" => nat::records(&r),

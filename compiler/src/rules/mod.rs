@@ -11,6 +11,7 @@ pub mod addr;
 pub mod arp_nd;
 pub mod datapath;
 pub mod dhcp;
+pub mod external_port;
 pub mod fdb;
 pub mod global;
 pub mod l2;
@@ -20,6 +21,7 @@ pub mod port_binding;
 pub mod port_sec;
 pub mod qos;
 pub mod router;
+pub mod virtual_port;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -205,6 +207,12 @@ pub struct PortCtx {
     /// For a port of type `router`: what the peer's router adds (gateway
     /// chassis, NAT addresses).
     pub peer_nat: Option<router::gateway::PeerNat>,
+    /// For a virtual port: its `virtual-parents` that are ports of the same
+    /// switch, in the option's order ([`virtual_port::Parent`]).
+    pub virtual_parents: Vec<virtual_port::Parent>,
+    /// For an `external` port: its switch's localnet and router ports and
+    /// its HA chassis group.
+    pub external: Option<external_port::ExternalCtx>,
 }
 
 impl PortCtx {
@@ -315,6 +323,7 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     arp_nd::known_ips(p, &mut out);
     dhcp::dhcp_options_and_response(p, &mut out);
     dhcp::acl_dhcp_reply(p, &mut out);
+    external_port::unbound_router_drops(p, &mut out);
     l2::unicast_lookup(p, &mut out);
     router::switch_side::router_port_flows(p, &mut out);
     for f in &mut out {

@@ -8,7 +8,9 @@
 //! gateway port (gateway chassis or an HA chassis group) or from a gateway
 //! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
 //! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
-//! (fair and not) for logged ACLs and load-balancer health checks. Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! (fair and not) for logged ACLs and load-balancer health checks, virtual
+//! ports, and external ports (HA chassis groups, DHCP through the localnet
+//! port). Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -140,12 +142,79 @@ pub fn random_topology(seed: u64) -> Value {
                 ip,
             });
         }
-        if r.chance(25) {
+        let vif_names: Vec<String> = vifs
+            .iter()
+            .filter(|v| v.switch == s)
+            .map(|v| v.name.clone())
+            .collect();
+        let has_localnet = r.chance(25);
+        if has_localnet {
             let u = r.uuid();
             ops.push(
                 json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": {
                 "name": format!("ln{s}"), "type": "localnet", "addresses": "unknown",
                 "options": map(&[("network_name".into(), "phys".into())])}}),
+            );
+            ports.push(u);
+        }
+        if r.chance(25) {
+            // A virtual port whose parents are some of the switch's VIFs,
+            // maybe a port of another switch and an unknown name.
+            let mut parents: Vec<String> =
+                vif_names.iter().filter(|_| r.chance(60)).cloned().collect();
+            if r.chance(20) {
+                parents.push("vif0_0".into());
+            }
+            if r.chance(20) {
+                parents.push("nosuchport".into());
+            }
+            let host = 200 + r.below(2);
+            let vip = if r.chance(25) {
+                format!("fd0{s}::{host:x}")
+            } else {
+                format!("10.{s}.0.{host}")
+            };
+            let u = r.uuid();
+            let mut row = json!({"name": format!("virt{s}"), "type": "virtual",
+                "options": map(&[("virtual-ip".into(), vip.clone()),
+                    ("virtual-parents".into(), parents.join(","))])});
+            if r.chance(50) {
+                row["addresses"] = json!(format!("0a:00:00:00:{s:02x}:{host:02x} {vip}"));
+            }
+            ops.push(
+                json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": row}),
+            );
+            ports.push(u);
+        }
+        if has_localnet && r.chance(50) {
+            // An external port, usually in an HA chassis group, sometimes
+            // with DHCP.
+            let u = r.uuid();
+            let host = 150;
+            let mut row = json!({"name": format!("extp{s}"), "type": "external",
+                "addresses": format!("0a:00:00:00:{s:02x}:{host:02x} 10.{s}.0.{host}")});
+            if r.chance(75) {
+                let mut members = Vec::new();
+                for c in 0..1 + r.below(2) {
+                    let m = r.uuid();
+                    ops.push(
+                        json!({"op": "insert", "table": "HA_Chassis", "uuid": m, "row": {
+                        "chassis_name": format!("hv{c}"), "priority": 10 + c}}),
+                    );
+                    members.push(m);
+                }
+                let g = r.uuid();
+                ops.push(
+                    json!({"op": "insert", "table": "HA_Chassis_Group", "uuid": g, "row": {
+                    "name": format!("extgrp{s}"), "ha_chassis": uuid_set(&members)}}),
+                );
+                row["ha_chassis_group"] = json!(["uuid", g]);
+            }
+            if s == 0 && r.chance(60) {
+                row["dhcpv4_options"] = json!(["uuid", dhcp]);
+            }
+            ops.push(
+                json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": row}),
             );
             ports.push(u);
         }

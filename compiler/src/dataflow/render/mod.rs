@@ -4,6 +4,7 @@
 
 mod acl;
 mod datapath;
+mod external_port;
 mod ha;
 mod lb;
 mod lb_health;
@@ -135,6 +136,8 @@ pub(crate) fn render<'s>(
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
+    let ports0_for_vparents = ports0.clone();
+    let lsp_ha_groups = external_port::lsp_ha_groups(nb.clone(), ports0.clone());
     let members_for_relay = members.clone();
     let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let meters = meter::render_meters(nb.clone());
@@ -260,6 +263,8 @@ pub(crate) fn render<'s>(
                         switch_has_localnet: false,
                         switch_has_vtep: false,
                         peer_nat: None,
+                        virtual_parents: Vec::new(),
+                        external: None,
                     },
                 ),
             )
@@ -285,8 +290,10 @@ pub(crate) fn render<'s>(
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
     );
+    let ports = attach_virtual_parents(ports, ports0_for_vparents);
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
+    let ports = external_port::attach_external(ports, lsp_ha_groups.clone());
     let acls: Coll<'s, AclCtx> = acl_inputs
         .acl_ls
         .clone()
@@ -308,7 +315,7 @@ pub(crate) fn render<'s>(
             .clone()
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
-    let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone());
+    let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
     let (port_keys, port_rows) =
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
@@ -389,4 +396,46 @@ fn attach_dhcp<'s>(
         .filter(move |(_, p)| column(&p.lsp).is_none())
         .concat(with_dhcp)
         .concat(dangling)
+}
+
+/// Attaches to each virtual port its `virtual-parents` that are ports of
+/// the same switch (name and NB row), in the option's order
+/// (`build_lswitch_arp_nd_responder_known_ips()` skips the others).
+fn attach_virtual_parents<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports0: Coll<'s, (Uuid, Lsp)>,
+) -> Coll<'s, (Uuid, PortCtx)> {
+    use crate::rules::virtual_port;
+    let wanted = ports0.clone().flat_map(|(ls, lsp)| {
+        virtual_port::parent_names(&lsp)
+            .into_iter()
+            .enumerate()
+            .map(move |(i, name)| ((ls, name), (lsp.uuid, i)))
+            .collect::<Vec<_>>()
+    });
+    let parents = wanted
+        .join_named(
+            "virtual ports: parent names x switch ports",
+            ports0.map(|(ls, lsp)| ((ls, lsp.name.clone()), lsp.uuid)),
+        )
+        .map(|((_, name), ((vport, i), parent))| (vport, (i, name, parent)))
+        .group_named("virtual ports: parents", |_, vals, out| {
+            let mut v: Vec<&(usize, String, Uuid)> = vals.iter().map(|(x, _)| *x).collect();
+            v.sort();
+            let list: Vec<virtual_port::Parent> =
+                v.into_iter().map(|(_, n, u)| (n.clone(), *u)).collect();
+            out.push((list, 1));
+        });
+    let keyed = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let with = keyed
+        .clone()
+        .join_named("virtual ports: x parents", parents.clone())
+        .map(|(_, ((ls, mut p), list))| {
+            p.virtual_parents = list;
+            (ls, p)
+        });
+    keyed
+        .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
+        .map(|(_, lp)| lp)
+        .concat(with)
 }
