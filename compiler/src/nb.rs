@@ -10,11 +10,13 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod copp;
 pub mod ha;
 pub mod lb;
 pub mod meter;
 pub mod nat;
 pub mod qos;
+pub use copp::{Copp, CoppRef};
 pub use ha::{HaChassis, HaChassisGroup};
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
 pub use meter::{Meter, MeterBand};
@@ -500,6 +502,10 @@ pub enum NbRecord {
     HaChassisGroup(HaChassisGroup),
     /// An [`HaChassis`] row.
     HaChassis(HaChassis),
+    /// A [`Copp`] row.
+    Copp(Copp),
+    /// A switch's or router's `copp` ([`CoppRef`]).
+    CoppRef(CoppRef),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -524,6 +530,7 @@ pub const NB_TABLES: &[&str] = &[
     "Meter_Band",
     "HA_Chassis_Group",
     "HA_Chassis",
+    "Copp",
 ];
 
 struct Reader<'a> {
@@ -689,6 +696,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             }
             out.extend(lb::switch_refs(&r, uuid)?);
             out.extend(qos::switch_refs(&r, uuid)?);
+            out.extend(copp::owner_ref(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -767,6 +775,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
                 out.push(NbRecord::RouterPolicy(RouterRef { lr: uuid, row }));
             }
             out.extend(nat::router_refs(&r, uuid)?);
+            out.extend(copp::owner_ref(&r, uuid)?);
             Ok(out)
         }
         "Logical_Router_Port" => Ok(vec![NbRecord::Lrp(Lrp {
@@ -822,6 +831,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         "QoS" => Ok(vec![qos::record(&r)?]),
         "Meter" | "Meter_Band" => meter::records(&r),
         "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
+        "Copp" => Ok(vec![copp::record(&r)?]),
         _ => Ok(Vec::new()),
     }
 }

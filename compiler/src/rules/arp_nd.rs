@@ -87,7 +87,11 @@ pub fn known_ips(p: &PortCtx, out: &mut Vec<Lflow>) {
                 "{na} {{ eth.src = {ea}; ip6.src = {ip}; nd.target = {ip}; \
                  nd.tll = {ea}; outport = inport; flags.loopback = 1; output; }};"
             );
-            out.push(Lflow::new(p.ls, Stage::LsInArpRsp, 50, &m, &actions, 8654).hint(lsp.uuid));
+            out.push(
+                Lflow::new(p.ls, Stage::LsInArpRsp, 50, &m, &actions, 8654)
+                    .hint(lsp.uuid)
+                    .meter(super::copp::meter(&p.copp, "nd-na")),
+            );
             out.push(
                 Lflow::new(
                     p.ls,

@@ -230,15 +230,16 @@ fn dhcpv4_flows(
             .io_port(inport.name)
             .hint(opts.uuid)
     };
+    let meter = super::copp::meter(&p.copp, "dhcpv4-opts");
     let discover = format!(
         "inport == {key} && eth.src == {ea} && ip4.src == 0.0.0.0 && ip4.dst == 255.255.255.255 && \
          udp.src == 68 && udp.dst == 67{res}"
     );
-    out.push(flow(Stage::LsInDhcpOptions, discover, &options, 8172));
+    out.push(flow(Stage::LsInDhcpOptions, discover, &options, 8172).meter(meter.clone()));
     let renewal = format!(
         "inport == {key} && eth.src == {ea} && {renew} && udp.src == 68 && udp.dst == 67{res}"
     );
-    out.push(flow(Stage::LsInDhcpOptions, renewal, &options, 8200));
+    out.push(flow(Stage::LsInDhcpOptions, renewal, &options, 8200).meter(meter));
     let reply = format!(
         "inport == {key} && eth.src == {ea} && ip4 && udp.src == 68 && udp.dst == 67 && reg0[3]{res}"
     );
@@ -267,7 +268,8 @@ fn dhcpv6_flows(
             .io_port(inport.name)
             .hint(opts.uuid)
     };
-    out.push(flow(Stage::LsInDhcpOptions, &m, &options, 8264));
+    let meter = super::copp::meter(&p.copp, "dhcpv6-opts");
+    out.push(flow(Stage::LsInDhcpOptions, &m, &options, 8264).meter(meter));
     out.push(flow(
         Stage::LsInDhcpResponse,
         &format!("{m} && reg0[3]"),

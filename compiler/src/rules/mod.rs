@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod addr;
 pub mod arp_nd;
+pub mod copp;
 pub mod datapath;
 pub mod dhcp;
 pub mod external_port;
@@ -81,6 +82,12 @@ impl Lflow {
         self
     }
 
+    /// Sets the controller meter (CoPP, [`copp`]).
+    pub fn meter(mut self, meter: Option<String>) -> Lflow {
+        self.meter = meter;
+        self
+    }
+
     /// Sets the `in_out_port` tag.
     pub fn io_port(mut self, port: &str) -> Lflow {
         self.io_port = Some(port.to_string());
@@ -122,6 +129,8 @@ pub struct SwitchCtx {
     pub mcast_flood_relay: bool,
     /// Some of the switch's DNS rows has records (`ls_has_dns_records()`).
     pub has_dns_records: bool,
+    /// The switch's control plane protection meters.
+    pub copp: copp::Copp,
 }
 
 /// Switch-level facts derived from its ports. One per switch with ports;
@@ -168,6 +177,7 @@ impl SwitchCtx {
             mcast_flood_static: facts.mcast_flood_static,
             mcast_flood_relay: facts.mcast_flood_relay,
             has_dns_records: facts.has_dns_records,
+            copp: Vec::new(),
         }
     }
 }
@@ -213,6 +223,8 @@ pub struct PortCtx {
     /// For an `external` port: its switch's localnet and router ports and
     /// its HA chassis group.
     pub external: Option<external_port::ExternalCtx>,
+    /// The switch's control plane protection meters.
+    pub copp: copp::Copp,
 }
 
 impl PortCtx {

@@ -3,6 +3,7 @@
 //! single place that wires them together.
 
 mod acl;
+mod copp;
 mod datapath;
 mod external_port;
 mod ha;
@@ -131,6 +132,7 @@ pub(crate) fn render<'s>(
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
+    let copps = copp::render_copp(nb.clone());
     let nb_for_routers = nb.clone();
     let nb_for_ha = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
@@ -238,6 +240,7 @@ pub(crate) fn render<'s>(
     let sw_ctx: Coll<'s, SwitchCtx> = with_facts
         .map(|(_, (sw, f))| SwitchCtx::new(&sw, f))
         .concat(without_facts.map(|(_, sw)| SwitchCtx::new(&sw, SwitchFacts::default())));
+    let sw_ctx = attach_copp(sw_ctx, copps.clone());
 
     let ports: Coll<'s, (Uuid, PortCtx)> = ports0
         .join_named(
@@ -265,6 +268,7 @@ pub(crate) fn render<'s>(
                         peer_nat: None,
                         virtual_parents: Vec::new(),
                         external: None,
+                        copp: sw.copp.clone(),
                     },
                 ),
             )
@@ -299,11 +303,15 @@ pub(crate) fn render<'s>(
         .clone()
         .join_named(
             "acls: x switch context",
-            sw_ctx.clone().map(|s| (s.uuid, s.has_stateful())),
+            sw_ctx.clone().map(|s| {
+                let reject_meter = crate::rules::copp::meter(&s.copp, "reject");
+                (s.uuid, (s.has_stateful(), reject_meter))
+            }),
         )
-        .map(|(ls, (acl, has_stateful))| AclCtx {
+        .map(|(ls, (acl, (has_stateful, reject_meter)))| AclCtx {
             ls,
             has_stateful,
+            reject_meter,
             acl,
         });
 
@@ -437,5 +445,24 @@ fn attach_virtual_parents<'s>(
     keyed
         .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
         .map(|(_, lp)| lp)
+        .concat(with)
+}
+
+/// Sets each switch's resolved CoPP meters ([`SwitchCtx::copp`]).
+fn attach_copp<'s>(
+    sw_ctx: Coll<'s, SwitchCtx>,
+    copps: Coll<'s, (Uuid, crate::rules::copp::Copp)>,
+) -> Coll<'s, SwitchCtx> {
+    let keyed = sw_ctx.map(|s| (s.uuid, s));
+    let with = keyed
+        .clone()
+        .join_named("switch context: x copp", copps.clone())
+        .map(|(_, (mut s, c))| {
+            s.copp = c;
+            s
+        });
+    keyed
+        .antijoin_named("switch context: no copp", copps.map(|(u, _)| u))
+        .map(|(_, s)| s)
         .concat(with)
 }
