@@ -11,12 +11,14 @@ use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
 pub mod copp;
+pub mod fwd_group;
 pub mod ha;
 pub mod lb;
 pub mod meter;
 pub mod nat;
 pub mod qos;
 pub use copp::{Copp, CoppRef};
+pub use fwd_group::{FwdGroup, SwitchFwdGroups};
 pub use ha::{HaChassis, HaChassisGroup};
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
 pub use meter::{Meter, MeterBand};
@@ -506,6 +508,10 @@ pub enum NbRecord {
     Copp(Copp),
     /// A switch's or router's `copp` ([`CoppRef`]).
     CoppRef(CoppRef),
+    /// A [`FwdGroup`] row.
+    FwdGroup(FwdGroup),
+    /// A switch's forwarding groups ([`SwitchFwdGroups`]).
+    SwitchFwdGroups(SwitchFwdGroups),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -531,6 +537,7 @@ pub const NB_TABLES: &[&str] = &[
     "HA_Chassis_Group",
     "HA_Chassis",
     "Copp",
+    "Forwarding_Group",
 ];
 
 struct Reader<'a> {
@@ -697,6 +704,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             out.extend(lb::switch_refs(&r, uuid)?);
             out.extend(qos::switch_refs(&r, uuid)?);
             out.extend(copp::owner_ref(&r, uuid)?);
+            out.extend(fwd_group::switch_ref(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -832,6 +840,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         "Meter" | "Meter_Band" => meter::records(&r),
         "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
         "Copp" => Ok(vec![copp::record(&r)?]),
+        "Forwarding_Group" => Ok(vec![fwd_group::record(&r)?]),
         _ => Ok(Vec::new()),
     }
 }

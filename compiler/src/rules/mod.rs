@@ -14,6 +14,7 @@ pub mod datapath;
 pub mod dhcp;
 pub mod external_port;
 pub mod fdb;
+pub mod fwd_group;
 pub mod global;
 pub mod l2;
 pub mod lb;

@@ -6,6 +6,7 @@ mod acl;
 mod copp;
 mod datapath;
 mod external_port;
+mod fwd_group;
 mod ha;
 mod lb;
 mod lb_health;
@@ -133,6 +134,7 @@ pub(crate) fn render<'s>(
         );
     let qos_flows = qos::render_qos(nb.clone());
     let copps = copp::render_copp(nb.clone());
+    let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
     let nb_for_routers = nb.clone();
     let nb_for_ha = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
@@ -339,6 +341,7 @@ pub(crate) fn render<'s>(
         router_flows
             .concat(lbs.flows)
             .concat(qos_flows)
+            .concat(fwd_group_flows)
             .concat(health.flows),
         lbs.groups,
         dp_keys.clone(),
