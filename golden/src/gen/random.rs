@@ -9,8 +9,8 @@
 //! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
 //! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
 //! (fair and not) for logged ACLs and load-balancer health checks, virtual
-//! ports, and external ports (HA chassis groups, DHCP through the localnet
-//! port). Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! ports, external ports (HA chassis groups, DHCP through the localnet
+//! port), CoPP and forwarding groups. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -490,6 +490,63 @@ pub fn random_topology(seed: u64) -> Value {
         if r.chance(20) {
             row["other_config"] = map(&[("mcast_snoop".into(), "true".into())]);
         }
+        if r.chance(20) {
+            // CoPP: meters (maybe missing) for the switch's controller
+            // flows; `reject` only without load balancers (their reject
+            // meters are not reproduced yet).
+            let mut protos = vec![
+                "dhcpv4-opts",
+                "dhcpv6-opts",
+                "nd-na",
+                "dns",
+                "svc-monitor",
+                "igmp",
+            ];
+            if sw_lbs[s].is_empty() && !group_on[s] {
+                protos.push("reject");
+            }
+            let mut meters = Vec::new();
+            for p in protos {
+                if r.chance(50) {
+                    let m = if !meter_names.is_empty() && r.chance(80) {
+                        r.pick(&meter_names).clone()
+                    } else {
+                        "nosuchmeter".to_string()
+                    };
+                    meters.push((p.to_string(), m));
+                }
+            }
+            let c = r.uuid();
+            ops.push(json!({"op": "insert", "table": "Copp", "uuid": c, "row": {
+                "name": format!("copp{s}"), "meters": map(&meters)}}));
+            row["copp"] = json!(["uuid", c]);
+        }
+        let children: Vec<String> = vifs
+            .iter()
+            .filter(|v| v.switch == s)
+            .map(|v| v.name.clone())
+            .collect();
+        if !children.is_empty() && r.chance(20) {
+            // One forwarding group, or two with one and two child ports
+            // (northd's walk over them ends in either order).
+            let counts: Vec<usize> = if children.len() >= 2 && r.chance(40) {
+                vec![1, 2]
+            } else {
+                vec![1 + r.below(children.len().min(3))]
+            };
+            let mut groups = Vec::new();
+            for (g, n) in counts.into_iter().enumerate() {
+                let u = r.uuid();
+                ops.push(
+                    json!({"op": "insert", "table": "Forwarding_Group", "uuid": u, "row": {
+                    "name": format!("fg{s}_{g}"), "vip": format!("10.{s}.0.{}", 250 + g),
+                    "vmac": format!("0a:00:00:fe:{s:02x}:{g:02x}"), "liveness": r.chance(50),
+                    "child_port": str_set(&children[..n])}}),
+                );
+                groups.push(u);
+            }
+            row["forwarding_groups"] = uuid_set(&groups);
+        }
         if s == 0 && r.chance(30) {
             let dns = r.uuid();
             ops.push(json!({"op": "insert", "table": "DNS", "uuid": dns, "row": {
@@ -692,6 +749,26 @@ mod tests {
             ovsdb::transact_file::apply_transact_json(&t, "random")
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    #[test]
+    fn switches_draw_virtual_external_copp_and_forwarding_groups() {
+        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+        for seed in 0..200 {
+            let t = random_topology(seed).to_string();
+            for (what, needle) in [
+                ("virtual port", "\"virtual-parents\""),
+                ("external port", "\"type\":\"external\""),
+                ("copp", "\"table\":\"Copp\""),
+                ("forwarding group", "\"table\":\"Forwarding_Group\""),
+            ] {
+                if t.contains(needle) {
+                    *seen.entry(what).or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 
     #[test]
