@@ -53,3 +53,43 @@ pub fn flows(ls: Uuid, groups: &[FwdGroup]) -> Vec<Lflow> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(n: u128, children: &[&str]) -> FwdGroup {
+        FwdGroup {
+            uuid: Uuid::from_u128(n),
+            vip: format!("10.0.0.{n}"),
+            vmac: format!("00:00:00:00:00:{n:02x}"),
+            liveness: false,
+            child_port: children.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_group_with_two_child_ports_ends_the_walk_of_two_groups() {
+        let f = flows(Uuid::nil(), &[group(1, &["a", "b"]), group(2, &["c"])]);
+        assert_eq!(f.len(), 2);
+        assert!(f.iter().all(|f| f.hint == Some(Uuid::from_u128(1))));
+    }
+
+    #[test]
+    fn the_next_group_inherits_the_previous_lookup() {
+        let f = flows(Uuid::nil(), &[group(1, &["a"]), group(2, &["b", "c"])]);
+        assert_eq!(f.len(), 4);
+        assert!(f[2]
+            .match_
+            .starts_with("eth.dst == 00:00:00:00:00:01arp.tpa == 10.0.0.2"));
+        assert!(f[2]
+            .actions
+            .starts_with("fwd_group(childports=\"a\");eth.dst = eth.src;"));
+    }
+
+    #[test]
+    fn a_walk_northd_never_ends_stops() {
+        let f = flows(Uuid::nil(), &[group(1, &["a"]), group(2, &["b"])]);
+        assert!(f.len() < 16, "{f:?}");
+    }
+}
