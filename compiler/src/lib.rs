@@ -25,6 +25,8 @@
 //!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);
 //! - QoS rules, SB `Meter`/`Meter_Band` (fair meters included), load
 //!   balancer health checks (SB `Service_Monitor`);
+//! - virtual ports, external ports (with SB `HA_Chassis_Group`), CoPP
+//!   meters on switch flows, forwarding groups;
 //! - `Logical_DP_Group` sharing of identical flows across datapaths;
 //! - `SB_Global`, `DHCP_Options`, `DHCPv6_Options`, `RBAC_Role`,
 //!   `RBAC_Permission`.

@@ -10,11 +10,15 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod copp;
+pub mod fwd_group;
 pub mod ha;
 pub mod lb;
 pub mod meter;
 pub mod nat;
 pub mod qos;
+pub use copp::{Copp, CoppRef};
+pub use fwd_group::{FwdGroup, SwitchFwdGroups};
 pub use ha::{HaChassis, HaChassisGroup};
 pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
 pub use meter::{Meter, MeterBand};
@@ -153,6 +157,9 @@ pub struct Lsp {
     pub dhcpv4_options: Option<Uuid>,
     /// `dhcpv6_options` (a `DHCP_Options` row).
     pub dhcpv6_options: Option<Uuid>,
+    /// `ha_chassis_group` (an `HA_Chassis_Group` row; used by `external`
+    /// ports).
+    pub ha_chassis_group: Option<Uuid>,
 }
 
 impl Lsp {
@@ -497,6 +504,14 @@ pub enum NbRecord {
     HaChassisGroup(HaChassisGroup),
     /// An [`HaChassis`] row.
     HaChassis(HaChassis),
+    /// A [`Copp`] row.
+    Copp(Copp),
+    /// A switch's or router's `copp` ([`CoppRef`]).
+    CoppRef(CoppRef),
+    /// A [`FwdGroup`] row.
+    FwdGroup(FwdGroup),
+    /// A switch's forwarding groups ([`SwitchFwdGroups`]).
+    SwitchFwdGroups(SwitchFwdGroups),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -521,6 +536,8 @@ pub const NB_TABLES: &[&str] = &[
     "Meter_Band",
     "HA_Chassis_Group",
     "HA_Chassis",
+    "Copp",
+    "Forwarding_Group",
 ];
 
 struct Reader<'a> {
@@ -686,6 +703,8 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             }
             out.extend(lb::switch_refs(&r, uuid)?);
             out.extend(qos::switch_refs(&r, uuid)?);
+            out.extend(copp::owner_ref(&r, uuid)?);
+            out.extend(fwd_group::switch_ref(&r, uuid)?);
             Ok(out)
         }
         "ACL" => {
@@ -764,6 +783,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
                 out.push(NbRecord::RouterPolicy(RouterRef { lr: uuid, row }));
             }
             out.extend(nat::router_refs(&r, uuid)?);
+            out.extend(copp::owner_ref(&r, uuid)?);
             Ok(out)
         }
         "Logical_Router_Port" => Ok(vec![NbRecord::Lrp(Lrp {
@@ -812,12 +832,15 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             enabled: r.opt_bool("enabled")?,
             dhcpv4_options: r.uuids("dhcpv4_options")?.first().copied(),
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
+            ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
         })]),
         "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
         "NAT" | "Gateway_Chassis" => nat::records(&r),
         "QoS" => Ok(vec![qos::record(&r)?]),
         "Meter" | "Meter_Band" => meter::records(&r),
         "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
+        "Copp" => Ok(vec![copp::record(&r)?]),
+        "Forwarding_Group" => Ok(vec![fwd_group::record(&r)?]),
         _ => Ok(Vec::new()),
     }
 }

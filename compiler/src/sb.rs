@@ -296,7 +296,8 @@ pub struct PortBinding {
     pub nat_addresses: Vec<String>,
     /// `tag`.
     pub tag: Option<i64>,
-    /// `ha_chassis_group` (SB `HA_Chassis_Group` UUID) of a chassisredirect
+    /// `ha_chassis_group` (SB `HA_Chassis_Group` UUID) of an external port or
+    /// of a chassisredirect
     /// port.
     pub ha_chassis_group: Option<Uuid>,
 }

@@ -153,7 +153,9 @@ fn port_spec() -> impl Strategy<Value = PortSpec> {
         vec!["00:00:00:00:00:01 10.0.0.1/24", "00:00:00:00:00:09"],
         0..2,
     );
-    let ty = prop::sample::select(vec!["", "", "", "localnet", "router", "vtep", "external"]);
+    let ty = prop::sample::select(vec![
+        "", "", "", "localnet", "router", "vtep", "external", "virtual",
+    ]);
     let enabled = prop::sample::select(vec![None, Some(true), Some(false)]);
     (addresses, ps, ty, enabled).prop_map(|(addresses, port_security, type_, enabled)| PortSpec {
         addresses,
@@ -366,6 +368,12 @@ struct Model {
     /// Gateway routers.
     gateway_routers: BTreeSet<Uuid>,
 }
+
+/// The CoPP row of every switch.
+const COPP: Uuid = Uuid::from_u128(0xc0bb_0000_0000_0000_0000_0000_0000_0001);
+
+/// The HA chassis group of external ports.
+const EXT_GROUP: Uuid = Uuid::from_u128(0xe7e7_0000_0000_0000_0000_0000_0000_0001);
 
 /// The UUID of the `i`th row a router port's gateway layout needs.
 fn gateway_row(lrp: Uuid, i: u128) -> Uuid {
@@ -715,6 +723,8 @@ impl Model {
                 vec![]
             };
             r.insert("other_config".into(), Datum::string_map(oc));
+            // Every switch has the one CoPP row, whose meters come and go.
+            r.insert("copp".into(), Datum::set([Atom::Uuid(COPP)]));
             r.insert(
                 "qos_rules".into(),
                 Datum::set(
@@ -735,6 +745,21 @@ impl Model {
                 Datum::set(groups.map(|(g, _)| Atom::Uuid(*g))),
             );
             out.insert(("Logical_Switch", *u), r);
+        }
+        if !self.switches.is_empty() {
+            let mut c = Row::new();
+            c.insert("name".into(), Datum::scalar("copp"));
+            c.insert(
+                "meters".into(),
+                Datum::string_map(vec![
+                    ("reject", "m1"),
+                    ("dhcpv4-opts", "m2"),
+                    ("nd-na", "m2"),
+                    ("svc-monitor", "m1"),
+                    ("dns", "m3"),
+                ]),
+            );
+            out.insert(("Copp", COPP), c);
         }
         for (u, spec) in &self.lbs {
             let mut r = Row::new();
@@ -829,12 +854,27 @@ impl Model {
                 .get(u)
                 .map(String::as_str)
                 .unwrap_or("lrp");
-            let opts: Vec<(&str, &str)> = if spec.type_ == "router" {
-                vec![("router-port", rp)]
-            } else {
-                vec![]
+            // Virtual ports name every port as a parent (ports come and go,
+            // and only those on the same switch count); external ports are
+            // in one HA chassis group.
+            let parents: Vec<&str> = self.ports.values().map(|(n, _)| n.as_str()).collect();
+            let parents = parents.join(",");
+            let opts: Vec<(&str, &str)> = match spec.type_ {
+                "router" => vec![("router-port", rp)],
+                "virtual" => vec![("virtual-ip", "10.0.0.2"), ("virtual-parents", &parents)],
+                _ => vec![],
             };
             r.insert("options".into(), Datum::string_map(opts));
+            let external = spec.type_ == "external";
+            r.insert(
+                "ha_chassis_group".into(),
+                Datum::set(external.then_some(Atom::Uuid(EXT_GROUP))),
+            );
+            if external {
+                let mut g = Row::new();
+                g.insert("name".into(), Datum::scalar("ext-grp"));
+                out.insert(("HA_Chassis_Group", EXT_GROUP), g);
+            }
             out.insert(("Logical_Switch_Port", *u), r);
         }
         for (u, name) in &self.routers {

@@ -261,6 +261,15 @@ pub fn canonical(t: &Tables) -> Canon {
         .collect();
         fields.push(format!("options={:?}", smap(r, "options")));
         fields.push(format!("external_ids={:?}", smap(r, "external_ids")));
+        // The HA chassis group by name, only when set (entries without
+        // groups keep their form).
+        if let Some(g) = get(r, "ha_chassis_group").first().and_then(|a| a.as_uuid()) {
+            let name = table("HA_Chassis_Group")
+                .get(&g)
+                .map(|row| scalar(row, "name"))
+                .unwrap_or_else(|| "<missing>".into());
+            fields.push(format!("ha_chassis_group={name}"));
+        }
         put("Port_Binding", format!("dp={dp} {}", fields.join(" ")));
     }
     for r in table("Multicast_Group").values() {

@@ -32,6 +32,9 @@ pub struct AclCtx {
     /// The switch has a stateful (`allow-related`) ACL or a load balancer
     /// VIP (`has_stateful` in `build_acls()`).
     pub has_stateful: bool,
+    /// The switch's CoPP meter for `reject` (`controller_meter` of reject
+    /// ACL flows).
+    pub reject_meter: Option<String>,
     /// The ACL.
     pub acl: Acl,
 }
@@ -493,7 +496,9 @@ fn reject_flow(
          outport <-> inport; {next} }};",
         acl_log(acl)
     );
-    Lflow::new(c.ls, stage, prio, &m, &a, 6365).hint(acl.uuid)
+    Lflow::new(c.ls, stage, prio, &m, &a, 6365)
+        .hint(acl.uuid)
+        .meter(c.reject_meter.clone())
 }
 
 /// `skip_port_from_conntrack()` in `build_pre_acls()`: with stateful ACLs,

@@ -3,8 +3,9 @@
 //! `build_lswitch_arp_nd_responder_known_ips()` in northd.c.
 //!
 //! With NB_Global `options:ignore_lsp_down` at its default (true), replies are
-//! generated whether or not the port is up. Virtual ports and router ports'
-//! proxy ARP are not handled yet.
+//! generated whether or not the port is up. Virtual ports get `bind_vport`
+//! flows instead ([`super::virtual_port`]). Router ports' proxy ARP is not
+//! handled yet.
 
 use super::{Lflow, PortCtx, SwitchCtx};
 use crate::stage::Stage;
@@ -44,7 +45,11 @@ pub fn skip_local(p: &PortCtx, out: &mut Vec<Lflow>) {
 /// `next;` for requests coming from the owning port itself.
 pub fn known_ips(p: &PortCtx, out: &mut Vec<Lflow>) {
     let lsp = &p.lsp;
-    if lsp.type_ == "virtual" || lsp.type_ == "external" || p.has_unknown() || p.vlan_passthru {
+    if lsp.type_ == "virtual" {
+        super::virtual_port::bind_vport_flows(p, out);
+        return;
+    }
+    if lsp.type_ == "external" || p.has_unknown() || p.vlan_passthru {
         return;
     }
     let key = p.json_key();
@@ -82,7 +87,11 @@ pub fn known_ips(p: &PortCtx, out: &mut Vec<Lflow>) {
                 "{na} {{ eth.src = {ea}; ip6.src = {ip}; nd.target = {ip}; \
                  nd.tll = {ea}; outport = inport; flags.loopback = 1; output; }};"
             );
-            out.push(Lflow::new(p.ls, Stage::LsInArpRsp, 50, &m, &actions, 8654).hint(lsp.uuid));
+            out.push(
+                Lflow::new(p.ls, Stage::LsInArpRsp, 50, &m, &actions, 8654)
+                    .hint(lsp.uuid)
+                    .meter(super::copp::meter(&p.copp, "nd-na")),
+            );
             out.push(
                 Lflow::new(
                     p.ls,

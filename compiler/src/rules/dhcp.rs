@@ -3,8 +3,9 @@
 //! `build_dhcpv6_action()`, `build_dhcpv4_options_flows()`,
 //! `build_dhcpv6_options_flows()`,
 //! `build_lswitch_dhcp_options_and_response()` and `build_acls()` in
-//! northd.c. External ports (which need HA chassis groups) are not handled
-//! yet.
+//! northd.c. External ports get their requests through the switch's
+//! localnet ports, only where they are resident
+//! ([`super::external_port`]).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -144,23 +145,68 @@ fn dhcpv6_action(opts: &DhcpOptions, offer_ip: &str) -> Option<(String, String)>
     Some((options, response))
 }
 
-/// For an enabled, non-router, non-external port with DHCP options: for
-/// each of its addresses, the first IPv4 address inside the DHCPv4 options'
-/// CIDR gets `ls_in_dhcp_options` priority 100 (discover and renew) and
+/// Where a port's DHCP requests come from: its own `inport` (key, name),
+/// or for an external port each localnet port, with the
+/// `is_chassis_resident(port)` condition.
+struct Inport<'a> {
+    key: String,
+    name: &'a str,
+    resident: Option<String>,
+}
+
+impl Inport<'_> {
+    /// ` && is_chassis_resident(port)` for external ports.
+    fn suffix(&self) -> String {
+        self.resident
+            .as_ref()
+            .map(|k| format!(" && is_chassis_resident({k})"))
+            .unwrap_or_default()
+    }
+}
+
+/// For an enabled, non-router port with DHCP options: for each of its
+/// addresses, the first IPv4 address inside the DHCPv4 options' CIDR gets
+/// `ls_in_dhcp_options` priority 100 (discover and renew) and
 /// `ls_in_dhcp_response` priority 100, and the first IPv6 address inside
-/// the DHCPv6 options' CIDR gets the solicit and response flows.
+/// the DHCPv6 options' CIDR gets the solicit and response flows. External
+/// ports (with an HA chassis group, on a switch with localnet ports) get
+/// them once per localnet port, conditioned on residence.
 pub fn dhcp_options_and_response(p: &PortCtx, out: &mut Vec<Lflow>) {
     let lsp = &p.lsp;
-    if !lsp.is_enabled() || lsp.type_ == "router" || lsp.type_ == "external" {
+    if !lsp.is_enabled() || lsp.type_ == "router" {
         return;
     }
-    let key = p.json_key();
-    for a in p.lsp_addrs() {
-        if let Some(opts) = &p.dhcpv4 {
-            dhcpv4_flows(p, opts, &key, &a, out);
+    if p.dhcpv4.is_none() && p.dhcpv6.is_none() {
+        return;
+    }
+    let inports: Vec<Inport<'_>> = if lsp.type_ == "external" {
+        if !super::external_port::serves_dhcp(p) {
+            return;
         }
-        if let Some(opts) = &p.dhcpv6 {
-            dhcpv6_flows(p, opts, &key, &a, out);
+        let ext = p.external.as_ref().expect("serves_dhcp checked it");
+        ext.localnet_ports
+            .iter()
+            .map(|ln| Inport {
+                key: super::addr::json_key(ln),
+                name: ln,
+                resident: Some(p.json_key()),
+            })
+            .collect()
+    } else {
+        vec![Inport {
+            key: p.json_key(),
+            name: &lsp.name,
+            resident: None,
+        }]
+    };
+    for a in p.lsp_addrs() {
+        for inport in &inports {
+            if let Some(opts) = &p.dhcpv4 {
+                dhcpv4_flows(p, opts, inport, &a, out);
+            }
+            if let Some(opts) = &p.dhcpv6 {
+                dhcpv6_flows(opts, p, inport, &a, out);
+            }
         }
     }
 }
@@ -169,10 +215,11 @@ pub fn dhcp_options_and_response(p: &PortCtx, out: &mut Vec<Lflow>) {
 fn dhcpv4_flows(
     p: &PortCtx,
     opts: &DhcpOptions,
-    key: &str,
+    inport: &Inport<'_>,
     a: &LportAddresses,
     out: &mut Vec<Lflow>,
 ) {
+    let (key, res) = (&inport.key, inport.suffix());
     let Some((options, response, renew)) = a.ipv4.iter().find_map(|ip| dhcpv4_action(p, opts, ip))
     else {
         return;
@@ -180,45 +227,49 @@ fn dhcpv4_flows(
     let ea = &a.ea_s;
     let flow = |stage, m: String, action: &str, line| {
         Lflow::new(p.ls, stage, 100, &m, action, line)
-            .io_port(&p.lsp.name)
+            .io_port(inport.name)
             .hint(opts.uuid)
     };
+    let meter = super::copp::meter(&p.copp, "dhcpv4-opts");
     let discover = format!(
         "inport == {key} && eth.src == {ea} && ip4.src == 0.0.0.0 && ip4.dst == 255.255.255.255 && \
-         udp.src == 68 && udp.dst == 67"
+         udp.src == 68 && udp.dst == 67{res}"
     );
-    out.push(flow(Stage::LsInDhcpOptions, discover, &options, 8172));
-    let renewal =
-        format!("inport == {key} && eth.src == {ea} && {renew} && udp.src == 68 && udp.dst == 67");
-    out.push(flow(Stage::LsInDhcpOptions, renewal, &options, 8200));
+    out.push(flow(Stage::LsInDhcpOptions, discover, &options, 8172).meter(meter.clone()));
+    let renewal = format!(
+        "inport == {key} && eth.src == {ea} && {renew} && udp.src == 68 && udp.dst == 67{res}"
+    );
+    out.push(flow(Stage::LsInDhcpOptions, renewal, &options, 8200).meter(meter));
     let reply = format!(
-        "inport == {key} && eth.src == {ea} && ip4 && udp.src == 68 && udp.dst == 67 && reg0[3]"
+        "inport == {key} && eth.src == {ea} && ip4 && udp.src == 68 && udp.dst == 67 && reg0[3]{res}"
     );
     out.push(flow(Stage::LsInDhcpResponse, reply, &response, 8224));
 }
 
 /// `build_dhcpv6_options_flows()` for one address entry.
 fn dhcpv6_flows(
-    p: &PortCtx,
     opts: &DhcpOptions,
-    key: &str,
+    p: &PortCtx,
+    inport: &Inport<'_>,
     a: &LportAddresses,
     out: &mut Vec<Lflow>,
 ) {
+    let (key, res) = (&inport.key, inport.suffix());
     let Some((options, response)) = a.ipv6.iter().find_map(|(ip, _)| dhcpv6_action(opts, ip))
     else {
         return;
     };
     let m = format!(
-        "inport == {key} && eth.src == {} && ip6.dst == ff02::1:2 && udp.src == 546 && udp.dst == 547",
+        "inport == {key} && eth.src == {} && ip6.dst == ff02::1:2 && udp.src == 546 && udp.dst == 547{res}",
         a.ea_s
     );
     let flow = |stage, m: &str, action: &str, line| {
         Lflow::new(p.ls, stage, 100, m, action, line)
-            .io_port(&p.lsp.name)
+            .io_port(inport.name)
             .hint(opts.uuid)
     };
-    out.push(flow(Stage::LsInDhcpOptions, &m, &options, 8264));
+    let meter = super::copp::meter(&p.copp, "dhcpv6-opts");
+    out.push(flow(Stage::LsInDhcpOptions, &m, &options, 8264).meter(meter));
     out.push(flow(
         Stage::LsInDhcpResponse,
         &format!("{m} && reg0[3]"),

@@ -56,14 +56,17 @@ pub fn dns_lookup_and_response(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
         return;
     }
     let dp = sw.uuid;
-    out.push(Lflow::new(
-        dp,
-        Stage::LsInDnsLookup,
-        100,
-        "udp.dst == 53",
-        "reg0[4] = dns_lookup(); next;",
-        8880,
-    ));
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInDnsLookup,
+            100,
+            "udp.dst == 53",
+            "reg0[4] = dns_lookup(); next;",
+            8880,
+        )
+        .meter(super::copp::meter(&sw.copp, "dns")),
+    );
     let m = "udp.dst == 53 && reg0[4]";
     for (ip, line) in [("ip4", 8889), ("ip6", 8894)] {
         let a = format!(
@@ -84,31 +87,26 @@ pub fn dns_lookup_and_response(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
 /// routers.)
 pub fn destination_lookup_bmcast(sw: &SwitchCtx, out: &mut Vec<Lflow>) {
     let dp = sw.uuid;
-    out.push(Lflow::new(
-        dp,
-        Stage::LsInL2Lkup,
-        110,
-        "eth.dst == $svc_monitor_mac && (tcp || icmp || icmp6)",
-        "handle_svc_check(inport);",
-        8926,
-    ));
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LsInL2Lkup,
+            110,
+            "eth.dst == $svc_monitor_mac && (tcp || icmp || icmp6)",
+            "handle_svc_check(inport);",
+            8926,
+        )
+        .meter(super::copp::meter(&sw.copp, "svc-monitor")),
+    );
     if sw.mcast_snoop {
-        out.push(Lflow::new(
-            dp,
-            Stage::LsInL2Lkup,
-            100,
-            "igmp",
-            "igmp;",
-            8938,
-        ));
-        out.push(Lflow::new(
-            dp,
-            Stage::LsInL2Lkup,
-            100,
-            "mldv1 || mldv2",
-            "igmp;",
-            8944,
-        ));
+        out.push(
+            Lflow::new(dp, Stage::LsInL2Lkup, 100, "igmp", "igmp;", 8938)
+                .meter(super::copp::meter(&sw.copp, "igmp")),
+        );
+        out.push(
+            Lflow::new(dp, Stage::LsInL2Lkup, 100, "mldv1 || mldv2", "igmp;", 8944)
+                .meter(super::copp::meter(&sw.copp, "igmp")),
+        );
         out.push(Lflow::new(
             dp,
             Stage::LsInL2Lkup,

@@ -9,9 +9,12 @@
 pub mod acl;
 pub mod addr;
 pub mod arp_nd;
+pub mod copp;
 pub mod datapath;
 pub mod dhcp;
+pub mod external_port;
 pub mod fdb;
+pub mod fwd_group;
 pub mod global;
 pub mod l2;
 pub mod lb;
@@ -20,6 +23,7 @@ pub mod port_binding;
 pub mod port_sec;
 pub mod qos;
 pub mod router;
+pub mod virtual_port;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -79,6 +83,12 @@ impl Lflow {
         self
     }
 
+    /// Sets the controller meter (CoPP, [`copp`]).
+    pub fn meter(mut self, meter: Option<String>) -> Lflow {
+        self.meter = meter;
+        self
+    }
+
     /// Sets the `in_out_port` tag.
     pub fn io_port(mut self, port: &str) -> Lflow {
         self.io_port = Some(port.to_string());
@@ -120,6 +130,8 @@ pub struct SwitchCtx {
     pub mcast_flood_relay: bool,
     /// Some of the switch's DNS rows has records (`ls_has_dns_records()`).
     pub has_dns_records: bool,
+    /// The switch's control plane protection meters.
+    pub copp: copp::Copp,
 }
 
 /// Switch-level facts derived from its ports. One per switch with ports;
@@ -166,6 +178,7 @@ impl SwitchCtx {
             mcast_flood_static: facts.mcast_flood_static,
             mcast_flood_relay: facts.mcast_flood_relay,
             has_dns_records: facts.has_dns_records,
+            copp: Vec::new(),
         }
     }
 }
@@ -205,6 +218,14 @@ pub struct PortCtx {
     /// For a port of type `router`: what the peer's router adds (gateway
     /// chassis, NAT addresses).
     pub peer_nat: Option<router::gateway::PeerNat>,
+    /// For a virtual port: its `virtual-parents` that are ports of the same
+    /// switch, in the option's order ([`virtual_port::Parent`]).
+    pub virtual_parents: Vec<virtual_port::Parent>,
+    /// For an `external` port: its switch's localnet and router ports and
+    /// its HA chassis group.
+    pub external: Option<external_port::ExternalCtx>,
+    /// The switch's control plane protection meters.
+    pub copp: copp::Copp,
 }
 
 impl PortCtx {
@@ -315,6 +336,7 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     arp_nd::known_ips(p, &mut out);
     dhcp::dhcp_options_and_response(p, &mut out);
     dhcp::acl_dhcp_reply(p, &mut out);
+    external_port::unbound_router_drops(p, &mut out);
     l2::unicast_lookup(p, &mut out);
     router::switch_side::router_port_flows(p, &mut out);
     for f in &mut out {

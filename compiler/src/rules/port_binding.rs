@@ -100,6 +100,12 @@ pub fn port_binding(p: &PortCtx, tunnel_key: u32) -> PortBinding {
         parent_port: lsp.parent_name.clone(),
         nat_addresses,
         tag: lsp.tag,
-        ha_chassis_group: None,
+        // External ports refer to their NB group's SB copy
+        // (`sync_ha_chassis_group_for_sbpb()`).
+        ha_chassis_group: p
+            .external
+            .as_ref()
+            .and_then(|e| e.ha_chassis_group.as_deref())
+            .map(ids::ha_chassis_group_uuid),
     }
 }

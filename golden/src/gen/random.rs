@@ -8,7 +8,9 @@
 //! gateway port (gateway chassis or an HA chassis group) or from a gateway
 //! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
 //! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
-//! (fair and not) for logged ACLs and load-balancer health checks. Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! (fair and not) for logged ACLs and load-balancer health checks, virtual
+//! ports, external ports (HA chassis groups, DHCP through the localnet
+//! port), CoPP and forwarding groups. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -140,12 +142,79 @@ pub fn random_topology(seed: u64) -> Value {
                 ip,
             });
         }
-        if r.chance(25) {
+        let vif_names: Vec<String> = vifs
+            .iter()
+            .filter(|v| v.switch == s)
+            .map(|v| v.name.clone())
+            .collect();
+        let has_localnet = r.chance(25);
+        if has_localnet {
             let u = r.uuid();
             ops.push(
                 json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": {
                 "name": format!("ln{s}"), "type": "localnet", "addresses": "unknown",
                 "options": map(&[("network_name".into(), "phys".into())])}}),
+            );
+            ports.push(u);
+        }
+        if r.chance(25) {
+            // A virtual port whose parents are some of the switch's VIFs,
+            // maybe a port of another switch and an unknown name.
+            let mut parents: Vec<String> =
+                vif_names.iter().filter(|_| r.chance(60)).cloned().collect();
+            if r.chance(20) {
+                parents.push("vif0_0".into());
+            }
+            if r.chance(20) {
+                parents.push("nosuchport".into());
+            }
+            let host = 200 + r.below(2);
+            let vip = if r.chance(25) {
+                format!("fd0{s}::{host:x}")
+            } else {
+                format!("10.{s}.0.{host}")
+            };
+            let u = r.uuid();
+            let mut row = json!({"name": format!("virt{s}"), "type": "virtual",
+                "options": map(&[("virtual-ip".into(), vip.clone()),
+                    ("virtual-parents".into(), parents.join(","))])});
+            if r.chance(50) {
+                row["addresses"] = json!(format!("0a:00:00:00:{s:02x}:{host:02x} {vip}"));
+            }
+            ops.push(
+                json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": row}),
+            );
+            ports.push(u);
+        }
+        if has_localnet && r.chance(50) {
+            // An external port, usually in an HA chassis group, sometimes
+            // with DHCP.
+            let u = r.uuid();
+            let host = 150;
+            let mut row = json!({"name": format!("extp{s}"), "type": "external",
+                "addresses": format!("0a:00:00:00:{s:02x}:{host:02x} 10.{s}.0.{host}")});
+            if r.chance(75) {
+                let mut members = Vec::new();
+                for c in 0..1 + r.below(2) {
+                    let m = r.uuid();
+                    ops.push(
+                        json!({"op": "insert", "table": "HA_Chassis", "uuid": m, "row": {
+                        "chassis_name": format!("hv{c}"), "priority": 10 + c}}),
+                    );
+                    members.push(m);
+                }
+                let g = r.uuid();
+                ops.push(
+                    json!({"op": "insert", "table": "HA_Chassis_Group", "uuid": g, "row": {
+                    "name": format!("extgrp{s}"), "ha_chassis": uuid_set(&members)}}),
+                );
+                row["ha_chassis_group"] = json!(["uuid", g]);
+            }
+            if s == 0 && r.chance(60) {
+                row["dhcpv4_options"] = json!(["uuid", dhcp]);
+            }
+            ops.push(
+                json!({"op": "insert", "table": "Logical_Switch_Port", "uuid": u, "row": row}),
             );
             ports.push(u);
         }
@@ -421,6 +490,63 @@ pub fn random_topology(seed: u64) -> Value {
         if r.chance(20) {
             row["other_config"] = map(&[("mcast_snoop".into(), "true".into())]);
         }
+        if r.chance(20) {
+            // CoPP: meters (maybe missing) for the switch's controller
+            // flows; `reject` only without load balancers (their reject
+            // meters are not reproduced yet).
+            let mut protos = vec![
+                "dhcpv4-opts",
+                "dhcpv6-opts",
+                "nd-na",
+                "dns",
+                "svc-monitor",
+                "igmp",
+            ];
+            if sw_lbs[s].is_empty() && !group_on[s] {
+                protos.push("reject");
+            }
+            let mut meters = Vec::new();
+            for p in protos {
+                if r.chance(50) {
+                    let m = if !meter_names.is_empty() && r.chance(80) {
+                        r.pick(&meter_names).clone()
+                    } else {
+                        "nosuchmeter".to_string()
+                    };
+                    meters.push((p.to_string(), m));
+                }
+            }
+            let c = r.uuid();
+            ops.push(json!({"op": "insert", "table": "Copp", "uuid": c, "row": {
+                "name": format!("copp{s}"), "meters": map(&meters)}}));
+            row["copp"] = json!(["uuid", c]);
+        }
+        let children: Vec<String> = vifs
+            .iter()
+            .filter(|v| v.switch == s)
+            .map(|v| v.name.clone())
+            .collect();
+        if !children.is_empty() && r.chance(20) {
+            // One forwarding group, or two with one and two child ports
+            // (northd's walk over them ends in either order).
+            let counts: Vec<usize> = if children.len() >= 2 && r.chance(40) {
+                vec![1, 2]
+            } else {
+                vec![1 + r.below(children.len().min(3))]
+            };
+            let mut groups = Vec::new();
+            for (g, n) in counts.into_iter().enumerate() {
+                let u = r.uuid();
+                ops.push(
+                    json!({"op": "insert", "table": "Forwarding_Group", "uuid": u, "row": {
+                    "name": format!("fg{s}_{g}"), "vip": format!("10.{s}.0.{}", 250 + g),
+                    "vmac": format!("0a:00:00:fe:{s:02x}:{g:02x}"), "liveness": r.chance(50),
+                    "child_port": str_set(&children[..n])}}),
+                );
+                groups.push(u);
+            }
+            row["forwarding_groups"] = uuid_set(&groups);
+        }
         if s == 0 && r.chance(30) {
             let dns = r.uuid();
             ops.push(json!({"op": "insert", "table": "DNS", "uuid": dns, "row": {
@@ -623,6 +749,26 @@ mod tests {
             ovsdb::transact_file::apply_transact_json(&t, "random")
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    #[test]
+    fn switches_draw_virtual_external_copp_and_forwarding_groups() {
+        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+        for seed in 0..200 {
+            let t = random_topology(seed).to_string();
+            for (what, needle) in [
+                ("virtual port", "\"virtual-parents\""),
+                ("external port", "\"type\":\"external\""),
+                ("copp", "\"table\":\"Copp\""),
+                ("forwarding group", "\"table\":\"Forwarding_Group\""),
+            ] {
+                if t.contains(needle) {
+                    *seen.entry(what).or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 
     #[test]

@@ -19,7 +19,13 @@ pub(super) struct CrPorts<'s> {
     pub rows: Coll<'s, SbRecord>,
 }
 
-pub(super) fn render_cr_ports<'s>(nb: Coll<'s, NbRecord>, ctx: Coll<'s, RouterCtx>) -> CrPorts<'s> {
+/// `lsp_groups` are the NB groups of external switch ports (`(lsp,
+/// group)`): their SB copies are written with the routers' groups.
+pub(super) fn render_cr_ports<'s>(
+    nb: Coll<'s, NbRecord>,
+    ctx: Coll<'s, RouterCtx>,
+    lsp_groups: Coll<'s, (Uuid, crate::nb::HaChassisGroup)>,
+) -> CrPorts<'s> {
     let ports = ctx.clone().flat_map(|r| {
         r.ports
             .iter()
@@ -52,6 +58,7 @@ pub(super) fn render_cr_ports<'s>(nb: Coll<'s, NbRecord>, ctx: Coll<'s, RouterCt
         .map(|(_, (lrp, g))| (lrp, g));
     let group_members = via_group
         .clone()
+        .concat(lsp_groups.clone())
         .flat_map(|(_, g)| {
             g.ha_chassis
                 .iter()
@@ -91,6 +98,7 @@ pub(super) fn render_cr_ports<'s>(nb: Coll<'s, NbRecord>, ctx: Coll<'s, RouterCt
         .concat(via_gw.map(|(u, lrp)| (u, lrp.name)));
     let rows = names
         .clone()
+        .concat(lsp_groups.map(|(lsp, g)| (lsp, g.name)))
         .map(|(_, name)| (name, None))
         .concat(group_members)
         .concat(gw_members)

@@ -3,7 +3,10 @@
 //! single place that wires them together.
 
 mod acl;
+mod copp;
 mod datapath;
+mod external_port;
+mod fwd_group;
 mod ha;
 mod lb;
 mod lb_health;
@@ -130,11 +133,15 @@ pub(crate) fn render<'s>(
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
+    let copps = copp::render_copp(nb.clone());
+    let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
     let nb_for_routers = nb.clone();
     let nb_for_ha = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
+    let ports0_for_vparents = ports0.clone();
+    let lsp_ha_groups = external_port::lsp_ha_groups(nb.clone(), ports0.clone());
     let members_for_relay = members.clone();
     let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let meters = meter::render_meters(nb.clone());
@@ -235,6 +242,7 @@ pub(crate) fn render<'s>(
     let sw_ctx: Coll<'s, SwitchCtx> = with_facts
         .map(|(_, (sw, f))| SwitchCtx::new(&sw, f))
         .concat(without_facts.map(|(_, sw)| SwitchCtx::new(&sw, SwitchFacts::default())));
+    let sw_ctx = attach_copp(sw_ctx, copps.clone());
 
     let ports: Coll<'s, (Uuid, PortCtx)> = ports0
         .join_named(
@@ -260,6 +268,9 @@ pub(crate) fn render<'s>(
                         switch_has_localnet: false,
                         switch_has_vtep: false,
                         peer_nat: None,
+                        virtual_parents: Vec::new(),
+                        external: None,
+                        copp: sw.copp.clone(),
                     },
                 ),
             )
@@ -285,18 +296,24 @@ pub(crate) fn render<'s>(
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
     );
+    let ports = attach_virtual_parents(ports, ports0_for_vparents);
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
+    let ports = external_port::attach_external(ports, lsp_ha_groups.clone());
     let acls: Coll<'s, AclCtx> = acl_inputs
         .acl_ls
         .clone()
         .join_named(
             "acls: x switch context",
-            sw_ctx.clone().map(|s| (s.uuid, s.has_stateful())),
+            sw_ctx.clone().map(|s| {
+                let reject_meter = crate::rules::copp::meter(&s.copp, "reject");
+                (s.uuid, (s.has_stateful(), reject_meter))
+            }),
         )
-        .map(|(ls, (acl, has_stateful))| AclCtx {
+        .map(|(ls, (acl, (has_stateful, reject_meter)))| AclCtx {
             ls,
             has_stateful,
+            reject_meter,
             acl,
         });
 
@@ -308,7 +325,7 @@ pub(crate) fn render<'s>(
             .clone()
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
-    let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone());
+    let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
     let (port_keys, port_rows) =
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
@@ -324,6 +341,7 @@ pub(crate) fn render<'s>(
         router_flows
             .concat(lbs.flows)
             .concat(qos_flows)
+            .concat(fwd_group_flows)
             .concat(health.flows),
         lbs.groups,
         dp_keys.clone(),
@@ -389,4 +407,65 @@ fn attach_dhcp<'s>(
         .filter(move |(_, p)| column(&p.lsp).is_none())
         .concat(with_dhcp)
         .concat(dangling)
+}
+
+/// Attaches to each virtual port its `virtual-parents` that are ports of
+/// the same switch (name and NB row), in the option's order
+/// (`build_lswitch_arp_nd_responder_known_ips()` skips the others).
+fn attach_virtual_parents<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports0: Coll<'s, (Uuid, Lsp)>,
+) -> Coll<'s, (Uuid, PortCtx)> {
+    use crate::rules::virtual_port;
+    let wanted = ports0.clone().flat_map(|(ls, lsp)| {
+        virtual_port::parent_names(&lsp)
+            .into_iter()
+            .enumerate()
+            .map(move |(i, name)| ((ls, name), (lsp.uuid, i)))
+            .collect::<Vec<_>>()
+    });
+    let parents = wanted
+        .join_named(
+            "virtual ports: parent names x switch ports",
+            ports0.map(|(ls, lsp)| ((ls, lsp.name.clone()), lsp.uuid)),
+        )
+        .map(|((_, name), ((vport, i), parent))| (vport, (i, name, parent)))
+        .group_named("virtual ports: parents", |_, vals, out| {
+            let mut v: Vec<&(usize, String, Uuid)> = vals.iter().map(|(x, _)| *x).collect();
+            v.sort();
+            let list: Vec<virtual_port::Parent> =
+                v.into_iter().map(|(_, n, u)| (n.clone(), *u)).collect();
+            out.push((list, 1));
+        });
+    let keyed = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let with = keyed
+        .clone()
+        .join_named("virtual ports: x parents", parents.clone())
+        .map(|(_, ((ls, mut p), list))| {
+            p.virtual_parents = list;
+            (ls, p)
+        });
+    keyed
+        .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
+        .map(|(_, lp)| lp)
+        .concat(with)
+}
+
+/// Sets each switch's resolved CoPP meters ([`SwitchCtx::copp`]).
+fn attach_copp<'s>(
+    sw_ctx: Coll<'s, SwitchCtx>,
+    copps: Coll<'s, (Uuid, crate::rules::copp::Copp)>,
+) -> Coll<'s, SwitchCtx> {
+    let keyed = sw_ctx.map(|s| (s.uuid, s));
+    let with = keyed
+        .clone()
+        .join_named("switch context: x copp", copps.clone())
+        .map(|(_, (mut s, c))| {
+            s.copp = c;
+            s
+        });
+    keyed
+        .antijoin_named("switch context: no copp", copps.map(|(u, _)| u))
+        .map(|(_, s)| s)
+        .concat(with)
 }

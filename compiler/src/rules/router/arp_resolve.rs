@@ -4,7 +4,9 @@
 //! of the other routers on a shared switch.
 //!
 //! Not handled yet: router ports peered directly with router ports,
-//! `redirect-type=bridged`, virtual ports (NAT addresses: [`super::nat`]).
+//! `redirect-type=bridged`, virtual ports as NAT `logical_port`s (NAT
+//! addresses: [`super::nat`]). Unclaimed virtual ports:
+//! [`crate::rules::virtual_port`].
 
 use super::{LrpCtx, RouterCtx, SwitchRouterPort};
 use crate::rules::{Lflow, PortCtx, DROP};
@@ -52,7 +54,10 @@ pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
 pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     let mut out = Vec::new();
     let lsp = &p.lsp;
-    if !lsp.is_enabled() || lsp.type_ == "router" || lsp.type_ == "virtual" {
+    if lsp.type_ == "virtual" {
+        return crate::rules::virtual_port::arp_resolve_unclaimed(p, rp);
+    }
+    if !lsp.is_enabled() || lsp.type_ == "router" {
         return out;
     }
     let peer = &rp.peer;

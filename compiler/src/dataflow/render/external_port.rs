@@ -1,0 +1,107 @@
+//! Rendering of `rules::external_port`: the NB HA chassis groups of
+//! external ports, and each external port's view of its switch (localnet
+//! ports, router ports' addresses, group name).
+
+use ovsdb::Uuid;
+
+use crate::dataflow::{Coll, Named, NamedSet};
+use crate::nb::{HaChassisGroup, Lsp, NbRecord};
+use crate::rules::external_port::ExternalCtx;
+use crate::rules::PortCtx;
+
+/// `(lsp, NB group)` for every external port of a switch whose
+/// `ha_chassis_group` names an existing NB `HA_Chassis_Group`.
+pub(super) fn lsp_ha_groups<'s>(
+    nb: Coll<'s, NbRecord>,
+    ports0: Coll<'s, (Uuid, Lsp)>,
+) -> Coll<'s, (Uuid, HaChassisGroup)> {
+    ports0
+        .flat_map(|(_, lsp)| {
+            (lsp.type_ == "external")
+                .then_some(lsp.ha_chassis_group.map(|g| (g, lsp.uuid)))
+                .flatten()
+        })
+        .join_named(
+            "external ports: x nb ha group",
+            nb.flat_map(|r| match r {
+                NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
+                _ => None,
+            }),
+        )
+        .map(|(_, (lsp, g))| (lsp, g))
+}
+
+/// Sets [`PortCtx::external`] on external ports: the localnet port names
+/// and router ports' addresses of their switch (collected only on switches
+/// with external ports), and their group's name.
+pub(super) fn attach_external<'s>(
+    ports: Coll<'s, (Uuid, PortCtx)>,
+    lsp_groups: Coll<'s, (Uuid, HaChassisGroup)>,
+) -> Coll<'s, (Uuid, PortCtx)> {
+    let is_ext = |p: &PortCtx| p.lsp.type_ == "external";
+    let ext_switches = ports
+        .clone()
+        .filter(move |(_, p)| is_ext(p))
+        .map(|(ls, _)| ls)
+        .distinct_named("external ports: switches");
+    // (ls, (localnet name, router port addresses)), one side set per row.
+    type Side = (
+        Option<String>,
+        Option<Vec<crate::rules::addr::LportAddresses>>,
+    );
+    let sides: Coll<'s, (Uuid, Side)> = ports
+        .clone()
+        .flat_map(|(ls, p)| {
+            if p.lsp.type_ == "localnet" {
+                Some((ls, (Some(p.lsp.name.clone()), None)))
+            } else if p.lsp.type_ == "router" && p.router_peer.is_some() {
+                Some((ls, (None, Some(p.lsp_addrs()))))
+            } else {
+                None
+            }
+        })
+        .semijoin_named("external ports: switches with them", ext_switches);
+    let per_switch = sides.group_named("external ports: switch view", |_, vals, out| {
+        let mut ctx = ExternalCtx::default();
+        for ((ln, rp), _) in vals {
+            if let Some(n) = ln {
+                ctx.localnet_ports.push(n.clone());
+            }
+            if let Some(a) = rp {
+                ctx.router_ports.push(a.clone());
+            }
+        }
+        out.push((ctx, 1));
+    });
+    let ext = ports.clone().filter(move |(_, p)| is_ext(p));
+    let others = ports.filter(move |(_, p)| !is_ext(p));
+    let with_view = ext
+        .clone()
+        .join_named("external ports: x switch view", per_switch.clone())
+        .map(|(ls, (mut p, view))| {
+            p.external = Some(view);
+            (ls, p)
+        })
+        .concat(
+            ext.antijoin_named("external ports: bare switch", per_switch.map(|(ls, _)| ls))
+                .map(|(ls, mut p)| {
+                    p.external = Some(ExternalCtx::default());
+                    (ls, p)
+                }),
+        );
+    let keyed = with_view.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let names = lsp_groups.map(|(lsp, g)| (lsp, g.name));
+    let grouped = keyed
+        .clone()
+        .join_named("external ports: x ha group", names.clone())
+        .map(|(_, ((ls, mut p), name))| {
+            if let Some(e) = p.external.as_mut() {
+                e.ha_chassis_group = Some(name);
+            }
+            (ls, p)
+        });
+    let ungrouped = keyed
+        .antijoin_named("external ports: no ha group", names.map(|(u, _)| u))
+        .map(|(_, lp)| lp);
+    others.concat(grouped).concat(ungrouped)
+}

@@ -1,0 +1,27 @@
+//! Control plane protection (CoPP): the `controller_meter` northd puts on
+//! flows whose actions send packets to ovn-controller
+//! (`copp_meter_get()` in lib/copp.c).
+//!
+//! A switch's (or router's) NB `Copp` row maps a control protocol name
+//! (`arp`, `arp-resolve`, `dhcpv4-opts`, `dhcpv6-opts`, `dns`, `event-elb`,
+//! `icmp4-error`, `icmp6-error`, `igmp`, `nd-na`, `nd-ns`,
+//! `nd-ns-resolve`, `nd-ra-opts`, `tcp-reset`, `reject`, `svc-monitor`,
+//! `bfd`) to a meter name; the flow gets the meter only when an NB `Meter`
+//! of that name exists. Flows with different meters are different SB rows
+//! (the meter is part of a flow's identity).
+//!
+//! Metered here: on switches `reject` ACLs, `dhcpv4-opts`/`dhcpv6-opts`,
+//! `nd-na` replies, `dns`, `svc-monitor` and `igmp` (snooping). Not yet:
+//! load-balancer `reject`/`event-elb` flows, IGMP from `remote` ports, and
+//! every router protocol.
+
+/// The resolved CoPP of one switch or router: `(protocol, meter)` for the
+/// protocols whose meter exists, sorted by protocol.
+pub type Copp = Vec<(String, String)>;
+
+/// The meter of `proto` in `copp`, if any.
+pub fn meter(copp: &[(String, String)], proto: &str) -> Option<String> {
+    copp.iter()
+        .find(|(p, _)| p == proto)
+        .map(|(_, m)| m.clone())
+}
