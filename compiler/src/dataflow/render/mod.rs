@@ -321,10 +321,8 @@ pub(crate) fn render<'s>(
         sw_ctx,
         ports,
         acls,
-        router_flows
-            .concat(lbs.flows)
-            .concat(qos_flows)
-            .concat(health.flows),
+        router_flows.concat(qos_flows).concat(health.flows),
+        lbs.flows,
         lbs.groups,
         dp_keys.clone(),
         dp_order,
