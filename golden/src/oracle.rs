@@ -237,7 +237,12 @@ impl Oracle {
     /// One JSON-RPC request on the server socket `sock`; answers the
     /// server's `echo` probes while waiting, returns the reply's `result`
     /// (or its `error` as an error).
-    fn rpc(&self, sock: &str, method: &str, params: &serde_json::Value) -> Result<serde_json::Value> {
+    fn rpc(
+        &self,
+        sock: &str,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
         use std::io::Write;
         use std::os::unix::net::UnixStream;
         let path = self.path(sock);
@@ -269,12 +274,14 @@ impl Oracle {
                 _ => Ok(msg.get("result").cloned().unwrap_or_default()),
             };
         }
-        err(format!("{path}: connection closed before the {method} reply"))
+        err(format!(
+            "{path}: connection closed before the {method} reply"
+        ))
     }
 
     /// Waits until northd has processed every NB change so far.
     pub fn sync(&self) -> Result<()> {
-        self.nbctl("--wait=sb --timeout=60 sync").map(drop)
+        self.nbctl("--wait=sb --timeout=900 sync").map(drop)
     }
 
     /// The whole SB as `ovsdb-client dump -f json` prints it.

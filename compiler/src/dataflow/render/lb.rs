@@ -109,11 +109,8 @@ pub(super) fn render_lbs<'s>(
         .join_named("lb: datapaths x row", lbs);
 
     let parsed = parse_with_health(applied.clone(), health_info);
-    let flows = parsed.flat_map(|(dps, lb)| {
-        lb_flows(&lb)
-            .into_iter()
-            .map(move |f| (dps.clone(), f))
-    });
+    let flows =
+        parsed.flat_map(|(dps, lb)| lb_flows(&lb).into_iter().map(move |f| (dps.clone(), f)));
 
     // SB rows: one per load balancer applied to a switch with a datapath,
     // its switches as a datapath group.

@@ -18,6 +18,15 @@ type FlowKey = (Stage, u16, String, String, Option<String>);
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
 
+/// Flows added once with a datapath group (`ovn_lflow_add_with_dp_group()`),
+/// and the datapath groups other SB rows name.
+pub(super) struct GroupedFlows<'s> {
+    /// The datapaths (SB UUIDs, sorted, all with keys) and the flow.
+    pub flows: Coll<'s, (Vec<Uuid>, Lflow)>,
+    /// Datapath sets (SB UUIDs, sorted) of `Load_Balancer` rows' groups.
+    pub row_groups: Coll<'s, Vec<Uuid>>,
+}
+
 pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, PortCtx)>,
@@ -25,10 +34,7 @@ pub(super) fn render_lflows<'s>(
     // Flows built per datapath outside the switch/port/ACL rules (routers,
     // QoS, load balancer health checks).
     other_flows: Coll<'s, Lflow>,
-    // Flows added once with a datapath group (`ovn_lflow_add_with_dp_group()`):
-    // the datapaths (SB UUIDs, sorted, all with keys) and the flow.
-    group_flows: Coll<'s, (Vec<Uuid>, Lflow)>,
-    lb_groups: Coll<'s, Vec<Uuid>>,
+    grouped: GroupedFlows<'s>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
@@ -61,7 +67,7 @@ pub(super) fn render_lflows<'s>(
         .concat(acl_flows)
         .concat(other_flows)
         .map(move |f: Lflow| keyed(vec![ids::datapath_uuid(f.dp)], f))
-        .concat(group_flows.map(move |(dps, f)| keyed(dps, f)));
+        .concat(grouped.flows.map(move |(dps, f)| keyed(dps, f)));
     // Per key: the datapaths, and the flow details northd keeps (those of
     // the first `ovn_lflow_add()` call). When datapath-level calls with
     // different details compete, which came first depends on the order of
@@ -115,7 +121,7 @@ pub(super) fn render_lflows<'s>(
     let groups = merged
         .clone()
         .flat_map(|(_, (dps, _))| (dps.len() > 1).then_some(dps))
-        .concat(lb_groups)
+        .concat(grouped.row_groups)
         .distinct_named("datapath groups")
         .map(|dps| {
             SbRecord::LogicalDpGroup(LogicalDpGroup {

@@ -322,8 +322,10 @@ pub(crate) fn render<'s>(
         ports,
         acls,
         router_flows.concat(qos_flows).concat(health.flows),
-        lbs.flows,
-        lbs.groups,
+        lflow::GroupedFlows {
+            flows: lbs.flows,
+            row_groups: lbs.groups,
+        },
         dp_keys.clone(),
         dp_order,
     );
