@@ -105,6 +105,9 @@ pub struct Compiler {
     /// "present in the SB". Equal to `held` after every batch, except while
     /// [`Compiler::adopt_keys`] imposes the keys of an existing SB.
     held_input: BTreeSet<HeldKey>,
+    /// Whether `held_input` equals `held` (false after
+    /// [`Compiler::adopt_keys`] until the next round feeds the difference).
+    held_synced: bool,
 }
 
 impl Compiler {
@@ -121,6 +124,7 @@ impl Compiler {
             sb: BTreeMap::new(),
             held: BTreeSet::new(),
             held_input: BTreeSet::new(),
+            held_synced: true,
         })
     }
 
@@ -199,6 +203,7 @@ impl Compiler {
             }))
             .collect();
         let held = self.feed_held(&wanted);
+        self.held_synced = false;
         self.run(Batch {
             nb: Vec::new(),
             held,
@@ -218,6 +223,22 @@ impl Compiler {
         feed
     }
 
+    /// The held-key input updates that follow this round's key output, when
+    /// the input equalled `held` before it: without a pass over all keys.
+    fn feed_key_changes(&mut self, changes: Vec<(HeldKey, isize)>) -> Vec<(HeldKey, isize)> {
+        let mut feed = Vec::new();
+        for (k, diff) in changes {
+            if diff > 0 {
+                if self.held_input.insert(k.clone()) {
+                    feed.push((k, 1));
+                }
+            } else if self.held_input.remove(&k) {
+                feed.push((k, -1));
+            }
+        }
+        feed
+    }
+
     /// Runs one batch, then feeds the assigned tunnel keys back until they
     /// are stable, and returns the SB changes.
     fn run(&mut self, mut batch: Batch) -> SbDelta {
@@ -229,6 +250,7 @@ impl Compiler {
             let out = self.driver.run(batch);
             let mut added: BTreeMap<(&'static str, Uuid), SbRecord> = BTreeMap::new();
             let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
+            let mut key_changes: Vec<(HeldKey, isize)> = Vec::new();
             for (o, diff) in out {
                 match o {
                     Output::Sb(rec) if diff > 0 => {
@@ -239,10 +261,11 @@ impl Compiler {
                     }
                     Output::Key(k) => {
                         if diff > 0 {
-                            self.held.insert(k);
+                            self.held.insert(k.clone());
                         } else {
                             self.held.remove(&k);
                         }
+                        key_changes.push((k, diff));
                     }
                 }
             }
@@ -260,8 +283,13 @@ impl Compiler {
                 let rec = keep_sticky_columns(self.sb.get(&key), rec);
                 self.sb.insert(key, rec);
             }
-            let assigned = self.held.clone();
-            let held = self.feed_held(&assigned);
+            let held = if self.held_synced {
+                self.feed_key_changes(key_changes)
+            } else {
+                let assigned = self.held.clone();
+                self.held_synced = true;
+                self.feed_held(&assigned)
+            };
             if held.is_empty() {
                 break;
             }

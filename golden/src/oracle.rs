@@ -221,23 +221,67 @@ impl Oracle {
         check(&format!("ovn-nbctl {line}"), out)
     }
 
-    /// Runs one NB transaction (a transact params array).
+    /// Runs one NB transaction (a transact params array), sent as a JSON-RPC
+    /// `transact` request straight to the NB server's socket: a transaction
+    /// of any size (a benchmark-scale NB is several MB, more than a command
+    /// line may hold).
     pub fn transact(&self, params: &serde_json::Value) -> Result<()> {
-        let out = self
-            .cmd("ovsdb-client")
-            .args(["transact", &format!("unix:{}", self.path("nb.sock"))])
-            .arg(params.to_string())
-            .output();
-        let text = check("ovsdb-client transact", out)?;
+        let reply = self.rpc("nb.sock", "transact", params)?;
+        let text = reply.to_string();
         if text.contains("\"error\"") {
-            return err(format!("ovsdb-client transact: {}", trim(&text)));
+            return err(format!("transact: {}", trim(&text)));
         }
         Ok(())
     }
 
+    /// One JSON-RPC request on the server socket `sock`; answers the
+    /// server's `echo` probes while waiting, returns the reply's `result`
+    /// (or its `error` as an error).
+    fn rpc(
+        &self,
+        sock: &str,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        use std::io::Write;
+        use std::os::unix::net::UnixStream;
+        let path = self.path(sock);
+        let fail = |what: &str, e: &dyn fmt::Display| OracleError(format!("{path}: {what}: {e}"));
+        let mut stream = UnixStream::connect(&path).map_err(|e| fail("connect", &e))?;
+        let request = serde_json::json!({"id": 0, "method": method, "params": params});
+        stream
+            .write_all(request.to_string().as_bytes())
+            .map_err(|e| fail("write", &e))?;
+        let reader = stream.try_clone().map_err(|e| fail("clone", &e))?;
+        let messages = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader))
+            .into_iter::<serde_json::Value>();
+        for msg in messages {
+            let msg = msg.map_err(|e| fail("read", &e))?;
+            if msg.get("method").and_then(|m| m.as_str()) == Some("echo") {
+                let id = msg.get("id").cloned().unwrap_or(serde_json::Value::Null);
+                let params = msg.get("params").cloned().unwrap_or_default();
+                let reply = serde_json::json!({"id": id, "result": params, "error": null});
+                stream
+                    .write_all(reply.to_string().as_bytes())
+                    .map_err(|e| fail("write", &e))?;
+                continue;
+            }
+            if msg.get("id") != Some(&serde_json::json!(0)) {
+                continue;
+            }
+            return match msg.get("error") {
+                Some(e) if !e.is_null() => err(format!("{method} on {path}: {e}")),
+                _ => Ok(msg.get("result").cloned().unwrap_or_default()),
+            };
+        }
+        err(format!(
+            "{path}: connection closed before the {method} reply"
+        ))
+    }
+
     /// Waits until northd has processed every NB change so far.
     pub fn sync(&self) -> Result<()> {
-        self.nbctl("--wait=sb --timeout=60 sync").map(drop)
+        self.nbctl("--wait=sb --timeout=900 sync").map(drop)
     }
 
     /// The whole SB as `ovsdb-client dump -f json` prints it.

@@ -17,8 +17,9 @@ use crate::sb::{self, SbRecord};
 pub(super) struct LbOutputs<'s> {
     /// Switches (NB UUID) with a load balancer that has a VIP; distinct.
     pub has_lb_vip: Coll<'s, Uuid>,
-    /// The load balancers' flows, one per (flow, switch).
-    pub flows: Coll<'s, Lflow>,
+    /// The load balancers' flows, each once with the datapaths (SB UUIDs,
+    /// sorted) of the switches with keys it applies to.
+    pub flows: Coll<'s, (Vec<Uuid>, Lflow)>,
     /// SB `Load_Balancer` rows.
     pub rows: Coll<'s, SbRecord>,
     /// The datapath sets (SB UUIDs, sorted) the rows' groups hold.
@@ -27,6 +28,10 @@ pub(super) struct LbOutputs<'s> {
 
 /// Load balancers on switches. `bound` are the switches holding a tunnel
 /// key (those with a `Datapath_Binding`).
+///
+/// As northd (`build_lswitch_flows_for_lb()` over `lb->nb_ls_map`), each
+/// load balancer's flows are built once and carry the set of its switches;
+/// only `(load balancer, switch)` UUID pairs fan out per switch.
 pub(super) fn render_lbs<'s>(
     nb: Coll<'s, NbRecord>,
     switches: Coll<'s, (Uuid, Switch)>,
@@ -49,43 +54,68 @@ pub(super) fn render_lbs<'s>(
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
-    // (lb, ls): the load balancer applies to the switch.
-    let via_groups = switch_groups
-        .join_named("lb: switch groups x group members", group_lbs)
-        .map(|(_, (ls, lb))| (lb, ls));
-    let lb_ls = direct
-        .concat(via_groups)
+    // Groups and load balancers named by existing switches: `(ls, x)`.
+    let switch_uuids = switches.map(|(u, _)| u);
+    let switch_groups = switch_groups
+        .map(|(g, ls)| (ls, g))
+        .semijoin_named("lb: groups of existing switches", switch_uuids.clone());
+    let direct = direct
         .map(|(lb, ls)| (ls, lb))
-        .semijoin_named("lb: on existing switches", switches.map(|(u, _)| u))
-        .map(|(ls, lb)| (lb, ls))
-        .distinct_named("lb: load balancer x switch");
-    let with_lb = lb_ls.join_named("lb: applied x row", lbs);
+        .semijoin_named("lb: direct on existing switches", switch_uuids);
 
-    let has_lb_vip = with_lb
+    // Switches with a load balancer that has VIPs, directly or in one of
+    // their groups: decided per group, not per (load balancer, switch).
+    let with_vips = lbs
         .clone()
-        .flat_map(|(_, (ls, lb))| (!lb.vips.is_empty()).then_some(ls))
+        .flat_map(|(u, lb)| (!lb.vips.is_empty()).then_some(u));
+    let groups_with_vip = group_lbs
+        .clone()
+        .map(|(g, lb)| (lb, g))
+        .semijoin_named("lb: group members with VIPs", with_vips.clone())
+        .map(|(_, g)| g)
+        .distinct_named("lb: groups with VIPs");
+    let has_lb_vip = switch_groups
+        .clone()
+        .map(|(ls, g)| (g, ls))
+        .semijoin_named("lb: switch groups with VIPs", groups_with_vip)
+        .map(|(_, ls)| ls)
+        .concat(
+            direct
+                .clone()
+                .map(|(ls, lb)| (lb, ls))
+                .semijoin_named("lb: direct with VIPs", with_vips)
+                .map(|(_, ls)| ls),
+        )
         .distinct_named("lb: switches with VIPs");
 
-    let parsed = parse_with_health(
-        with_lb
-            .clone()
-            .map(|(lb_uuid, (ls, lb))| (lb_uuid, (ls, lb))),
-        health_info,
-    );
-    let flows = parsed.flat_map(|(ls, lb)| lb_flows(&lb, ls));
+    // Each load balancer with its switches that have datapaths (northd's
+    // `nb_ls_map`), then its row: one record per load balancer. Only UUID
+    // pairs fan out per (load balancer, switch), straight into the group.
+    let via_groups = switch_groups
+        .semijoin_named("lb: groups on switches with keys", bound.clone())
+        .map(|(ls, g)| (g, ids::datapath_uuid(ls)))
+        .join_named("lb: group datapaths x members", group_lbs)
+        .map(|(_, (dp, lb))| (lb, dp));
+    let applied = direct
+        .semijoin_named("lb: direct on switches with keys", bound)
+        .map(|(ls, lb)| (lb, ids::datapath_uuid(ls)))
+        .concat(via_groups)
+        .group_named("lb: datapaths", |_, vals, out| {
+            // Distinct values, sorted: a switch reaching the load balancer
+            // twice counts once.
+            let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
+            out.push((dps, 1));
+        })
+        .join_named("lb: datapaths x row", lbs);
+
+    let parsed = parse_with_health(applied.clone(), health_info);
+    let flows =
+        parsed.flat_map(|(dps, lb)| lb_flows(&lb).into_iter().map(move |f| (dps.clone(), f)));
 
     // SB rows: one per load balancer applied to a switch with a datapath,
     // its switches as a datapath group.
-    let rows_and_groups = with_lb
-        .map(|(lb_uuid, (ls, lb))| (ls, (lb_uuid, lb)))
-        .semijoin_named("lb rows: switches with keys", bound)
-        .map(|(ls, (lb_uuid, lb))| ((lb_uuid, lb), ids::datapath_uuid(ls)))
-        .group_named("lb rows: datapaths", |_, vals, out| {
-            let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
-            out.push((dps, 1));
-        });
-    let groups = rows_and_groups.clone().map(|(_, dps)| dps);
-    let rows = rows_and_groups.map(|((_, lb), dps)| SbRecord::LoadBalancer(sb_row(&lb, &dps)));
+    let groups = applied.clone().map(|(_, (dps, _))| dps);
+    let rows = applied.map(|(_, (dps, lb))| SbRecord::LoadBalancer(sb_row(&lb, &dps)));
     LbOutputs {
         has_lb_vip,
         flows,

@@ -18,14 +18,23 @@ type FlowKey = (Stage, u16, String, String, Option<String>);
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
 
+/// Flows added once with a datapath group (`ovn_lflow_add_with_dp_group()`),
+/// and the datapath groups other SB rows name.
+pub(super) struct GroupedFlows<'s> {
+    /// The datapaths (SB UUIDs, sorted, all with keys) and the flow.
+    pub flows: Coll<'s, (Vec<Uuid>, Lflow)>,
+    /// Datapath sets (SB UUIDs, sorted) of `Load_Balancer` rows' groups.
+    pub row_groups: Coll<'s, Vec<Uuid>>,
+}
+
 pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, PortCtx)>,
     acls: Coll<'s, AclCtx>,
     // Flows built per datapath outside the switch/port/ACL rules (routers,
-    // load balancers).
+    // QoS, load balancer health checks).
     other_flows: Coll<'s, Lflow>,
-    lb_groups: Coll<'s, Vec<Uuid>>,
+    grouped: GroupedFlows<'s>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
@@ -47,37 +56,41 @@ pub(super) fn render_lflows<'s>(
         .map(|f| (f.dp, f))
         .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
         .map(|(_, f)| f);
-    let by_key: Coll<'s, (FlowKey, (Uuid, FlowMeta))> = switch_flows
+    let keyed = |dps: Vec<Uuid>, f: Lflow| {
+        (
+            (f.stage, f.priority, f.match_, f.actions, f.meter),
+            (dps, (f.origin, f.source, f.hint, f.io_port)),
+        )
+    };
+    let by_key: Coll<'s, (FlowKey, (Vec<Uuid>, FlowMeta))> = switch_flows
         .concat(port_flows)
         .concat(acl_flows)
         .concat(other_flows)
-        .map(|f: Lflow| {
-            (
-                (f.stage, f.priority, f.match_, f.actions, f.meter),
-                (
-                    ids::datapath_uuid(f.dp),
-                    (f.origin, f.source, f.hint, f.io_port),
-                ),
-            )
-        });
+        .map(move |f: Lflow| keyed(vec![ids::datapath_uuid(f.dp)], f))
+        .concat(grouped.flows.map(move |(dps, f)| keyed(dps, f)));
     // Per key: the datapaths, and the flow details northd keeps (those of
     // the first `ovn_lflow_add()` call). When datapath-level calls with
     // different details compete, which came first depends on the order of
     // northd's datapaths hmap: those keys are resolved below with
     // `dp_order`.
     let merged = by_key.group_named("lflows by key", |_, vals, out| {
-        let mut dps: Vec<Uuid> = vals.iter().map(|((dp, _), _)| *dp).collect();
+        let mut dps: Vec<Uuid> = vals
+            .iter()
+            .flat_map(|((dps, _), _)| dps.iter().copied())
+            .collect();
+        dps.sort_unstable();
         dps.dedup();
-        let first = vals.iter().map(|((dp, m), _)| (m, dp)).min();
+        let first = vals.iter().map(|((dps, m), _)| (m, dps)).min();
         let Some((first_meta, _)) = first else { return };
         let contested = first_meta.0 .0 == 0
             && vals.iter().any(|((_, m), _)| {
                 m.0 .0 == 0 && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
             });
+        // Datapath-level flows are added on one datapath each.
         let candidates: Vec<(Uuid, FlowMeta)> = if contested {
             vals.iter()
                 .filter(|((_, m), _)| m.0 .0 == 0)
-                .map(|((dp, m), _)| (*dp, m.clone()))
+                .flat_map(|((dps, m), _)| dps.iter().map(|dp| (*dp, m.clone())))
                 .collect()
         } else {
             Vec::new()
@@ -108,7 +121,7 @@ pub(super) fn render_lflows<'s>(
     let groups = merged
         .clone()
         .flat_map(|(_, (dps, _))| (dps.len() > 1).then_some(dps))
-        .concat(lb_groups)
+        .concat(grouped.row_groups)
         .distinct_named("datapath groups")
         .map(|dps| {
             SbRecord::LogicalDpGroup(LogicalDpGroup {

@@ -339,11 +339,13 @@ pub(crate) fn render<'s>(
         ports,
         acls,
         router_flows
-            .concat(lbs.flows)
             .concat(qos_flows)
             .concat(fwd_group_flows)
             .concat(health.flows),
-        lbs.groups,
+        lflow::GroupedFlows {
+            flows: lbs.flows,
+            row_groups: lbs.groups,
+        },
         dp_keys.clone(),
         dp_order,
     );

@@ -1,9 +1,8 @@
-//! The flows of one load balancer on a switch it applies to
+//! The flows of one load balancer on the switches it applies to
 //! (`build_lswitch_flows_for_lb()`: `build_empty_lb_event_flow()`,
 //! `build_lb_rules_pre_stateful()`, `build_lb_rules()`,
-//! `build_lb_affinity_ls_flows()`). Northd adds each with the load balancer's
-//! datapath group; here they are added per switch and merged into groups
-//! like every other flow.
+//! `build_lb_affinity_ls_flows()`), built once per load balancer: northd
+//! adds each with the load balancer's datapath group.
 
 use ovsdb::Uuid;
 
@@ -11,8 +10,12 @@ use super::vip::{Backend, ParsedLb, Vip};
 use crate::rules::{Lflow, DROP};
 use crate::stage::Stage;
 
-/// Every flow of load balancer `lb` on switch `dp`, in northd's order.
-pub fn lb_flows(lb: &ParsedLb, dp: Uuid) -> Vec<Lflow> {
+/// Every flow of load balancer `lb`, in northd's order. Northd builds them
+/// once per load balancer and adds each with the load balancer's datapath
+/// group (`ovn_lflow_add_with_dp_group()` with `lb->nb_ls_map`), so their
+/// `dp` is left nil: the caller attaches the switches.
+pub fn lb_flows(lb: &ParsedLb) -> Vec<Lflow> {
+    let dp = Uuid::nil();
     let mut out = Vec::new();
     for vip in &lb.vips {
         empty_lb_event(lb, vip, dp, &mut out);
