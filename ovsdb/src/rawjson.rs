@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(
             ops.to_values(),
-            vec![json!({"op": "comment", "comment": "x"}), json!({"op": "abort"})]
+            vec![
+                json!({"op": "comment", "comment": "x"}),
+                json!({"op": "abort"})
+            ]
         );
     }
 }

@@ -544,7 +544,10 @@ impl Daemon {
                 .and_then(|r| r.get("rows"))
                 .and_then(serde_json::Value::as_array)
                 .ok_or_else(|| format!("select of {table}: no rows in the reply"))?;
-            view.set_table(table, crate::mirror::rows_from_select(&schema, table, rows)?);
+            view.set_table(
+                table,
+                crate::mirror::rows_from_select(&schema, table, rows)?,
+            );
         }
         Ok(view)
     }
@@ -747,7 +750,13 @@ pub async fn run_with_ready<G>(
     let (nb_w_tx, nb_w_rx) = mpsc::unbounded_channel();
     let (nb_lock_tx, _nb_lock_rx) = mpsc::unbounded_channel();
     let tasks = [
-        spawn_monitor(nb_remotes.clone(), Db::Nb, Vec::new(), db_tx.clone(), nb_reset_rx),
+        spawn_monitor(
+            nb_remotes.clone(),
+            Db::Nb,
+            Vec::new(),
+            db_tx.clone(),
+            nb_reset_rx,
+        ),
         spawn_monitor(
             sb_remotes.clone(),
             Db::Sb,
@@ -887,8 +896,10 @@ mod tests {
             }],
             now,
         );
-        let mut q = Pending::default();
-        q.deltas = p.deltas.clone();
+        let mut q = Pending {
+            deltas: p.deltas.clone(),
+            ..Pending::default()
+        };
         assert!(matches!(&q.take()[..], [RowChange::Insert { new, .. }] if **new == *row(2)));
         p.add(
             vec![RowChange::Delete {

@@ -188,8 +188,10 @@ mod tests {
     fn selected_rows_are_parsed_and_completed() {
         let schema = ovsdb::transact_file::bundled_schema("OVN_Southbound").unwrap();
         let u = "4e0b20f2-9b9b-4c17-8d74-a331eff9070b";
-        let rows = vec![serde_json::json!({"_uuid": ["uuid", u], "_version": ["uuid", u],
-            "match": "ip", "priority": 5})];
+        let rows = vec![
+            serde_json::json!({"_uuid": ["uuid", u], "_version": ["uuid", u],
+            "match": "ip", "priority": 5}),
+        ];
         let r = rows_from_select(schema, "Logical_Flow", &rows).unwrap();
         let row = &r[&Uuid::parse_str(u).unwrap()];
         assert_eq!(row["priority"], Datum::scalar(5i64));

@@ -23,9 +23,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::mirror::Mirror;
 use ovsdb::schema::RefType;
 use ovsdb::{Atom, DatabaseSchema, Datum, Row, RowChange, Uuid};
-use crate::mirror::Mirror;
 
 /// Columns of our tables that northd does not keep in step with the NB:
 /// written by ovn-controller (`Port_Binding` chassis, encap, `up` once
@@ -121,9 +121,11 @@ fn write_mapped(out: &mut Vec<u8>, binding: &Binding, refs: &ColRefs, d: &Datum)
     if kref.is_none() && vref.is_none() {
         return d.write_json(out);
     }
-    d.write_json_mapped(out, |a, is_value| match (a, if is_value { vref } else { kref }) {
-        (Atom::Uuid(u), Some(t)) => Some(Atom::Uuid(binding.sb(t, *u))),
-        _ => None,
+    d.write_json_mapped(out, |a, is_value| {
+        match (a, if is_value { vref } else { kref }) {
+            (Atom::Uuid(u), Some(t)) => Some(Atom::Uuid(binding.sb(t, *u))),
+            _ => None,
+        }
     });
 }
 
@@ -160,7 +162,8 @@ impl Reconciler {
         for t in &owned {
             visit(t, &owned, &schema, &mut order, &mut Vec::new());
         }
-        let is_owned = |t: Option<&str>| t.filter(|t| owned.iter().any(|o| o == t)).map(String::from);
+        let is_owned =
+            |t: Option<&str>| t.filter(|t| owned.iter().any(|o| o == t)).map(String::from);
         let columns = owned
             .iter()
             .map(|t| {
@@ -237,7 +240,15 @@ impl Reconciler {
 
     /// Adds the update of SB row `s` (holding `have`) to our `want`: the
     /// owned columns that differ.
-    fn align(&self, plan: &mut Plan, binding: &Binding, table: &str, s: Uuid, want: &Row, have: &Row) {
+    fn align(
+        &self,
+        plan: &mut Plan,
+        binding: &Binding,
+        table: &str,
+        s: Uuid,
+        want: &Row,
+        have: &Row,
+    ) {
         let cols: Vec<(&str, Cow<Datum>)> = self
             .columns(table, want)
             .filter(|(c, _, _)| owned_column(table, c))
@@ -307,7 +318,9 @@ impl Reconciler {
                 if table == "Logical_DP_Group" {
                     if let (Some(d), Some(refs)) = (
                         row.get("datapaths"),
-                        self.columns.get(table.as_str()).and_then(|c| c.get("datapaths")),
+                        self.columns
+                            .get(table.as_str())
+                            .and_then(|c| c.get("datapaths")),
                     ) {
                         groups.insert(s, map_refs(&binding, refs, d).into_owned());
                     }
@@ -572,7 +585,10 @@ mod tests {
                 "row": {"tunnel_key": 5}})
         );
         assert_eq!(ops[1]["uuid"], u(3).to_string());
-        assert_eq!(ops[1]["row"]["datapath"], json!(["uuid", u(100).to_string()]));
+        assert_eq!(
+            ops[1]["row"]["datapath"],
+            json!(["uuid", u(100).to_string()])
+        );
         r.committed(plan);
         assert_eq!(r.binding.sb("Port_Binding", u(3)), u(3));
         assert_eq!(r.binding.len(), 3);

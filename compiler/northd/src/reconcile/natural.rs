@@ -74,4 +74,3 @@ pub(super) fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>)
         }
     }
 }
-
