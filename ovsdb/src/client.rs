@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::atom::Uuid;
 use crate::db::RowChange;
 use crate::jsonrpc::{Framer, Message};
+use crate::rawjson::RawOps;
 use crate::remote::Remote;
 use crate::replica::{Replica, UpdateVersion};
 use crate::schema::DatabaseSchema;
@@ -179,6 +180,33 @@ impl Connection {
             .map_err(|_| ClientError::Disconnected("connection task ended".into()))?
     }
 
+    /// Sends a request whose `params` array is already JSON text, and
+    /// waits for its response's result.
+    async fn request_text(
+        &self,
+        method: &str,
+        size_hint: usize,
+        params: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Value, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("pending lock").insert(id, tx);
+        let mut msg = Vec::with_capacity(size_hint + method.len() + 48);
+        msg.extend_from_slice(b"{\"id\":");
+        msg.extend_from_slice(id.to_string().as_bytes());
+        msg.extend_from_slice(b",\"method\":");
+        crate::rawjson::write_str(&mut msg, method);
+        msg.extend_from_slice(b",\"params\":");
+        params(&mut msg);
+        msg.push(b'}');
+        if self.out.send(msg).is_err() {
+            self.pending.lock().expect("pending lock").remove(&id);
+            return Err(ClientError::Disconnected("writer closed".into()));
+        }
+        rx.await
+            .map_err(|_| ClientError::Disconnected("connection task ended".into()))?
+    }
+
     /// Sends a notification (no response).
     pub fn notify(&self, method: &str, params: Value) -> Result<(), ClientError> {
         let msg = Message::Notification {
@@ -222,6 +250,46 @@ impl Connection {
         ops: Vec<Value>,
     ) -> Result<Vec<Value>, ClientError> {
         let results = self.transact(db, ops).await?;
+        match results
+            .iter()
+            .find(|r| r.get("error").is_some_and(|e| !e.is_null()))
+        {
+            Some(e) => Err(ClientError::Server(e.clone())),
+            None => Ok(results),
+        }
+    }
+
+    /// `transact` of operations already serialized: the operations of
+    /// `groups` in order, sent without building JSON values (the groups are
+    /// dropped once the request is written, before the reply arrives). The
+    /// first operation error becomes [`ClientError::Server`], as in
+    /// [`Connection::transact_checked`].
+    pub async fn transact_raw(
+        &self,
+        db: &str,
+        groups: Vec<RawOps>,
+    ) -> Result<Vec<Value>, ClientError> {
+        let size: usize = groups.iter().map(|g| g.text_len() + 1).sum();
+        let params = |out: &mut Vec<u8>| {
+            out.push(b'[');
+            crate::rawjson::write_str(out, db);
+            for g in groups.into_iter().filter(|g| !g.is_empty()) {
+                out.push(b',');
+                out.extend_from_slice(g.as_bytes());
+            }
+            out.push(b']');
+        };
+        let reply = self
+            .request_text("transact", size + db.len() + 8, params)
+            .await?;
+        let results = match reply {
+            Value::Array(results) => results,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "transact result is not an array: {other}"
+                )))
+            }
+        };
         match results
             .iter()
             .find(|r| r.get("error").is_some_and(|e| !e.is_null()))

@@ -33,6 +33,7 @@ pub mod txn;
 // Wire protocol and client.
 pub mod client;
 pub mod jsonrpc;
+pub mod rawjson;
 pub mod remote;
 
 #[doc(hidden)]

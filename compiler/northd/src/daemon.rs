@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ovnflow_compiler::sb::{SbRecord, SB_TABLES};
+use ovnflow_compiler::sb::SB_TABLES;
 use ovnflow_compiler::{Compiler, Options};
+use ovsdb::rawjson::RawOps;
 use ovsdb::remote::Remote;
 use ovsdb::{Row, RowChange, Uuid};
 use serde_json::json;
@@ -32,6 +33,39 @@ pub struct DaemonError(pub String);
 
 /// The SB lock northd instances share.
 pub const LOCK_NAME: &str = "ovn_northd";
+
+/// SB tables written only by northd that the SB monitor leaves out: the
+/// SB would otherwise send back every row of every transaction we write
+/// (tens of thousands of flows after a full compute) for a copy only a
+/// full reconciliation reads. A full reconciliation reads them with a
+/// `select` instead; in between, the SB holds what we last wrote (we hold
+/// the lock).
+pub const UNMONITORED: &[&str] = &["Logical_Flow"];
+
+/// The SB tables the monitor follows: those of the bundled schema but
+/// [`UNMONITORED`] (tables the server lacks are skipped by the monitor).
+fn monitored_sb_tables() -> Vec<String> {
+    ovsdb::transact_file::bundled_schema(Db::Sb.name())
+        .map(|s| {
+            s.tables
+                .keys()
+                .filter(|t| !UNMONITORED.contains(&t.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The tables what northd writes back to the NB depends on
+/// ([`crate::feedback`]): other changes do not make it look again.
+const FEEDBACK_INPUTS: &[(Db, &str)] = &[
+    (Db::Nb, "NB_Global"),
+    (Db::Nb, "Logical_Switch_Port"),
+    (Db::Sb, "SB_Global"),
+    (Db::Sb, "Port_Binding"),
+    (Db::Sb, "Chassis"),
+    (Db::Sb, "Chassis_Private"),
+];
 
 /// How long to wait before retrying after a failed commit.
 const RETRY: Duration = Duration::from_millis(500);
@@ -175,61 +209,61 @@ type OldNew = (Option<Arc<Row>>, Option<Arc<Row>>);
 /// Tunnel keys: `(datapath owner, key)` and `(datapath owner, port owner, key)`.
 type Keys = (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)>);
 
-/// Net changes of several deltas: `(table, uuid)` → (first old, last new).
+/// Compiler deltas not yet written to the SB.
 #[derive(Default)]
 struct Pending {
-    rows: BTreeMap<(String, Uuid), OldNew>,
+    deltas: Vec<Vec<RowChange>>,
     since: Option<Instant>,
 }
 
 impl Pending {
     fn add(&mut self, changes: Vec<RowChange>, at: Instant) {
-        if !changes.is_empty() && self.since.is_none() {
+        if changes.is_empty() {
+            return;
+        }
+        if self.since.is_none() {
             self.since = Some(at);
         }
-        for ch in changes {
-            let key = (ch.table().to_string(), ch.uuid());
+        self.deltas.push(changes);
+    }
+
+    fn clear(&mut self) {
+        self.deltas.clear();
+        self.since = None;
+    }
+
+    /// The net changes of every pending delta, emptying it: a single
+    /// delta as it is, several netted per row as `(table, uuid)` → (first
+    /// old, last new).
+    fn take(&mut self) -> Vec<RowChange> {
+        self.since = None;
+        let mut deltas = std::mem::take(&mut self.deltas);
+        if deltas.len() <= 1 {
+            return deltas.pop().unwrap_or_default();
+        }
+        let mut rows: BTreeMap<(String, Uuid), OldNew> = BTreeMap::new();
+        for ch in deltas.into_iter().flatten() {
+            let (table, uuid) = (ch.table().to_string(), ch.uuid());
             let (old, new) = match ch {
                 RowChange::Insert { new, .. } => (None, Some(new)),
                 RowChange::Modify { old, new, .. } => (Some(old), Some(new)),
                 RowChange::Delete { old, .. } => (Some(old), None),
             };
-            self.rows
-                .entry(key)
+            rows.entry((table, uuid))
                 .and_modify(|e| e.1 = new.clone())
                 .or_insert((old, new));
         }
-    }
-
-    fn clear(&mut self) {
-        self.rows.clear();
-        self.since = None;
-    }
-
-    fn changes(&self) -> Vec<RowChange> {
-        self.rows
-            .iter()
-            .filter_map(|((table, uuid), (old, new))| {
-                let (table, uuid) = (table.clone(), *uuid);
-                match (old, new) {
-                    (None, Some(n)) => Some(RowChange::Insert {
-                        table,
-                        uuid,
-                        new: n.clone(),
-                    }),
-                    (Some(o), None) => Some(RowChange::Delete {
-                        table,
-                        uuid,
-                        old: o.clone(),
-                    }),
-                    (Some(o), Some(n)) if o != n => Some(RowChange::Modify {
-                        table,
-                        uuid,
-                        old: o.clone(),
-                        new: n.clone(),
-                    }),
-                    _ => None,
-                }
+        rows.into_iter()
+            .filter_map(|((table, uuid), (old, new))| match (old, new) {
+                (None, Some(new)) => Some(RowChange::Insert { table, uuid, new }),
+                (Some(old), None) => Some(RowChange::Delete { table, uuid, old }),
+                (Some(old), Some(new)) if old != new => Some(RowChange::Modify {
+                    table,
+                    uuid,
+                    old,
+                    new,
+                }),
+                _ => None,
             })
             .collect()
     }
@@ -301,7 +335,11 @@ struct Daemon {
     paused: bool,
     /// `nb_cfg` the SB is known to hold (northd's `cur_cfg`).
     sb_cfg: Option<i64>,
+    /// `SB_Global.nb_cfg` the compiler wants.
+    target_cfg: Option<i64>,
     feedback: Feedback,
+    /// Something [`Feedback::plan`] reads changed since it last ran.
+    feedback_due: bool,
     sb_writer: mpsc::UnboundedSender<WriteCmd>,
     nb_writer: mpsc::UnboundedSender<WriteCmd>,
     retry_at: Option<tokio::time::Instant>,
@@ -311,7 +349,7 @@ struct Daemon {
 
 async fn transact(
     writer: &mpsc::UnboundedSender<WriteCmd>,
-    ops: Vec<serde_json::Value>,
+    ops: Vec<RawOps>,
 ) -> Result<Vec<serde_json::Value>, String> {
     let (tx, rx) = oneshot::channel();
     writer
@@ -334,6 +372,17 @@ impl Daemon {
         sh.connected = (self.nb_ready, self.reconciler.is_some());
     }
 
+    /// Follows `SB_Global.nb_cfg` as the compiler wants it (the NB's
+    /// `nb_cfg`, which northd copies) through the compiler's deltas.
+    fn note_cfg(&mut self, delta: &[RowChange]) {
+        for ch in delta.iter().filter(|c| c.table() == "SB_Global") {
+            self.target_cfg = ch
+                .new_row()
+                .and_then(|r| r.get("nb_cfg"))
+                .and_then(|d| d.as_i64());
+        }
+    }
+
     fn compile(&mut self, changes: Vec<RowChange>) {
         if changes.is_empty() {
             return;
@@ -352,6 +401,7 @@ impl Daemon {
                     s.time("compile", elapsed);
                     s.add("nb_change_sets", 1);
                 });
+                self.note_cfg(&delta.changes);
                 self.pending.add(delta.changes, t);
             }
             Err(e) => {
@@ -364,6 +414,12 @@ impl Daemon {
 
     fn on_db(&mut self, db: Db, ev: DbEvent) {
         let at = Instant::now();
+        self.feedback_due |= match &ev {
+            DbEvent::Snapshot(..) => true,
+            DbEvent::Changes { changes, .. } => changes
+                .iter()
+                .any(|c| FEEDBACK_INPUTS.contains(&(db, c.table()))),
+        };
         match (db, ev) {
             (Db::Nb, DbEvent::Snapshot(_, rows)) => {
                 let changes = self.nb.replace(&rows);
@@ -443,7 +499,9 @@ impl Daemon {
         let (dps, ports) = sb_keys(&self.nb, &self.sb);
         c.adopt_keys(dps, ports);
         match c.apply(self.nb.to_changes()) {
-            Ok(_) => {
+            Ok(delta) => {
+                self.target_cfg = None;
+                self.note_cfg(&delta.changes);
                 self.rebuild = false;
                 self.compiler = Some(c);
                 let elapsed = t.elapsed();
@@ -464,6 +522,34 @@ impl Daemon {
         }
         self.pending.clear();
         self.need_full = true;
+    }
+
+    /// The SB as a full reconciliation reads it: the monitored tables and
+    /// the [`UNMONITORED`] ones, read now.
+    async fn sb_view(&self) -> Result<Mirror, String> {
+        let schema = self
+            .reconciler
+            .as_ref()
+            .map(|r| r.schema().clone())
+            .ok_or("no Southbound schema yet")?;
+        let mut view = self.sb.clone();
+        for table in UNMONITORED {
+            if schema.table(table).is_none() {
+                continue;
+            }
+            let select = RawOps::from(vec![json!({"op": "select", "table": table, "where": []})]);
+            let results = transact(&self.sb_writer, vec![select]).await?;
+            let rows = results
+                .first()
+                .and_then(|r| r.get("rows"))
+                .and_then(serde_json::Value::as_array)
+                .ok_or_else(|| format!("select of {table}: no rows in the reply"))?;
+            view.set_table(
+                table,
+                crate::mirror::rows_from_select(&schema, table, rows)?,
+            );
+        }
+        Ok(view)
     }
 
     /// One iteration: write what the SB and NB lack, if active.
@@ -488,24 +574,35 @@ impl Daemon {
             return;
         }
         let now_ms = wall_msec();
+        let t = Instant::now();
+        let full = self.need_full;
+        let view = if full {
+            match self.sb_view().await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!("cannot read the Southbound database: {e}");
+                    self.retry_at = Some(tokio::time::Instant::now() + RETRY);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         let (Some(compiler), Some(reconciler)) = (self.compiler.as_mut(), self.reconciler.as_ref())
         else {
             return;
         };
-        let t = Instant::now();
-        let full = self.need_full;
-        let plan = if full {
+        let since = self.pending.since;
+        let mut plan = if let Some(view) = view {
             let (dps, ports) = sb_keys(&self.nb, &self.sb);
             compiler.adopt_keys(dps, ports);
-            reconciler.full(&compiler.sb_state(), &self.sb)
+            reconciler.full(&compiler.sb_state(), &view)
         } else {
-            reconciler.incremental(&self.pending.changes(), &self.sb)
+            let delta = self.pending.take();
+            reconciler.incremental(&delta, &self.sb)
         };
         let plan_time = t.elapsed();
-        let target_cfg = compiler.sb_records().find_map(|r| match r {
-            SbRecord::SbGlobal(g) => Some(g.nb_cfg),
-            _ => None,
-        });
+        let target_cfg = self.target_cfg;
         let sb_has_cfg = self
             .sb
             .table("SB_Global")
@@ -513,18 +610,19 @@ impl Daemon {
             .next()
             .and_then(|g| g.get("nb_cfg").and_then(|d| d.as_i64()));
         let copied = target_cfg.is_some() && target_cfg != sb_has_cfg;
-        let since = self.pending.since;
+        let committed = !plan.is_empty();
         if !plan.is_empty() {
             let counts = (plan.inserts, plan.updates, plan.deletes);
-            let mut ops = vec![json!({"op": "assert", "lock": LOCK_NAME})];
-            ops.extend(plan.ops.iter().cloned());
+            let assert = RawOps::from(vec![json!({"op": "assert", "lock": LOCK_NAME})]);
+            let ops = std::mem::take(&mut plan.ops);
+            let bytes = ops.text_len() as u64;
             let t = Instant::now();
-            let r = transact(&self.sb_writer, ops).await;
+            let r = transact(&self.sb_writer, vec![assert, ops]).await;
             let commit = t.elapsed();
             match r {
                 Ok(_) => {
                     if let Some(rec) = self.reconciler.as_mut() {
-                        rec.binding = plan.binding;
+                        rec.committed(plan);
                     }
                     self.stats(|s| {
                         s.time(if full { "full_reconcile" } else { "sb_plan" }, plan_time);
@@ -533,6 +631,7 @@ impl Daemon {
                             s.time("nb_to_sb", since.elapsed());
                         }
                         s.add("sb_txn", 1);
+                        s.add("sb_txn_bytes", bytes);
                         s.add("sb_rows_inserted", counts.0 as u64);
                         s.add("sb_rows_updated", counts.1 as u64);
                         s.add("sb_rows_deleted", counts.2 as u64);
@@ -561,7 +660,7 @@ impl Daemon {
             let adopted = self.reconciler.as_ref().map_or(0, |r| r.binding.adopted());
             tracing::info!("Southbound already up to date ({adopted} rows adopted)");
             if let Some(rec) = self.reconciler.as_mut() {
-                rec.binding = plan.binding;
+                rec.committed(plan);
             }
             self.stats(|s| {
                 s.time("full_reconcile", plan_time);
@@ -580,6 +679,11 @@ impl Daemon {
                 d.as_secs_f64() * 1000.0
             );
         }
+        if !(self.feedback_due || copied || committed || full) {
+            return;
+        }
+        self.feedback_due = false;
+        let t = Instant::now();
         let nb_ops = self.feedback.plan(
             &self.nb,
             &self.sb,
@@ -589,13 +693,16 @@ impl Daemon {
                 now_ms,
             },
         );
+        let elapsed = t.elapsed();
+        self.stats(|s| s.time("nb_feedback_plan", elapsed));
         if !nb_ops.is_empty() {
-            match transact(&self.nb_writer, nb_ops).await {
+            match transact(&self.nb_writer, vec![RawOps::from(nb_ops)]).await {
                 Ok(_) => self.stats(|s| s.add("nb_txn", 1)),
                 Err(e) => {
                     tracing::info!("OVNNB commit failed, force recompute next time. ({e})");
                     self.stats(|s| s.add("nb_txn_failed", 1));
                     self.feedback = Feedback::default();
+                    self.feedback_due = true;
                     self.retry_at = Some(tokio::time::Instant::now() + RETRY);
                 }
             }
@@ -643,8 +750,20 @@ pub async fn run_with_ready<G>(
     let (nb_w_tx, nb_w_rx) = mpsc::unbounded_channel();
     let (nb_lock_tx, _nb_lock_rx) = mpsc::unbounded_channel();
     let tasks = [
-        spawn_monitor(nb_remotes.clone(), Db::Nb, db_tx.clone(), nb_reset_rx),
-        spawn_monitor(sb_remotes.clone(), Db::Sb, db_tx, sb_reset_rx),
+        spawn_monitor(
+            nb_remotes.clone(),
+            Db::Nb,
+            Vec::new(),
+            db_tx.clone(),
+            nb_reset_rx,
+        ),
+        spawn_monitor(
+            sb_remotes.clone(),
+            Db::Sb,
+            monitored_sb_tables(),
+            db_tx,
+            sb_reset_rx,
+        ),
         spawn_writer(sb_remotes, Db::Sb, Some(LOCK_NAME), sb_w_rx, lock_tx),
         spawn_writer(nb_remotes, Db::Nb, None, nb_w_rx, nb_lock_tx),
     ];
@@ -662,7 +781,9 @@ pub async fn run_with_ready<G>(
         lock_held: false,
         paused: config.paused,
         sb_cfg: None,
+        target_cfg: None,
         feedback: Feedback::default(),
+        feedback_due: true,
         sb_writer: sb_w_tx,
         nb_writer: nb_w_tx,
         retry_at: None,
@@ -775,7 +896,11 @@ mod tests {
             }],
             now,
         );
-        assert!(matches!(&p.changes()[..], [RowChange::Insert { new, .. }] if **new == *row(2)));
+        let mut q = Pending {
+            deltas: p.deltas.clone(),
+            ..Pending::default()
+        };
+        assert!(matches!(&q.take()[..], [RowChange::Insert { new, .. }] if **new == *row(2)));
         p.add(
             vec![RowChange::Delete {
                 table: "T".into(),
@@ -784,6 +909,7 @@ mod tests {
             }],
             now,
         );
-        assert!(p.changes().is_empty());
+        assert!(p.take().is_empty());
+        assert!(p.take().is_empty() && p.since.is_none());
     }
 }

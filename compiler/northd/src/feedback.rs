@@ -83,7 +83,7 @@ fn int(row: &Row, c: &str) -> i64 {
 pub struct Feedback {
     mac_prefix: Option<String>,
     svc_monitor_mac: Option<String>,
-    written: HashMap<(String, Uuid, String), Datum>,
+    written: HashMap<(&'static str, Uuid, &'static str), Datum>,
 }
 
 /// Inputs of one iteration besides the databases.
@@ -106,13 +106,13 @@ impl Feedback {
     fn want(
         &mut self,
         cells: &mut Cells,
-        table: &str,
+        table: &'static str,
         uuid: Uuid,
-        column: &str,
+        column: &'static str,
         current: Option<&Datum>,
         desired: Datum,
     ) {
-        let key = (table.to_string(), uuid, column.to_string());
+        let key = (table, uuid, column);
         if current == Some(&desired) {
             self.written.remove(&key);
             return;
@@ -200,7 +200,7 @@ impl Feedback {
         }
         if let Some(cfg) = cycle.sb_cfg.filter(|c| *c != 0) {
             if int(g, "sb_cfg") != cfg
-                && self.written.get(&(t.into(), uuid, "sb_cfg".into())) != Some(&Datum::scalar(cfg))
+                && self.written.get(&(t, uuid, "sb_cfg")) != Some(&Datum::scalar(cfg))
             {
                 self.want(
                     cells,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ovsdb::client::{ClientError, Connection, Options, ReplicaSession};
+use ovsdb::rawjson::RawOps;
 use ovsdb::remote::Remote;
 use ovsdb::{DatabaseSchema, RowChange};
 use serde_json::{json, Value};
@@ -64,12 +65,13 @@ pub enum LockEvent {
 /// A request to a writer.
 #[derive(Debug)]
 pub enum WriteCmd {
-    /// Runs a transaction (operations without the database name); the
-    /// reply is the results array or why it failed (a failed operation's
-    /// error included).
+    /// Runs a transaction (operations without the database name, already
+    /// serialized, in groups sent one after the other); the reply is the
+    /// results array or why it failed (a failed operation's error
+    /// included).
     Transact {
         /// The operations.
-        ops: Vec<Value>,
+        ops: Vec<RawOps>,
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<Vec<Value>, String>>,
     },
@@ -80,12 +82,13 @@ pub enum WriteCmd {
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Starts the monitor of `db`: events go to `events`; a message on `reset`
-/// drops the session and starts a new one (its content arrives as a
-/// [`DbEvent::Snapshot`]).
+/// Starts the monitor of `tables` of `db` (all when empty): events go to
+/// `events`; a message on `reset` drops the session and starts a new one
+/// (its content arrives as a [`DbEvent::Snapshot`]).
 pub fn spawn_monitor(
     remotes: Vec<Remote>,
     db: Db,
+    tables: Vec<String>,
     events: mpsc::UnboundedSender<(Db, DbEvent)>,
     mut reset: mpsc::UnboundedReceiver<()>,
 ) -> tokio::task::JoinHandle<()> {
@@ -93,10 +96,11 @@ pub fn spawn_monitor(
         let mut delay = BACKOFF_MIN;
         let mut logged = false;
         loop {
+            let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
             let mut session = match ReplicaSession::connect(
                 remotes.clone(),
                 db.name(),
-                &[],
+                &tables,
                 true,
                 Options::default(),
             )
@@ -295,7 +299,7 @@ pub fn spawn_writer(
                             alive = sync_lock!();
                         }
                         Some(WriteCmd::Transact { ops, reply }) => {
-                            let r = conn.transact_checked(db.name(), ops).await;
+                            let r = conn.transact_raw(db.name(), ops).await;
                             if let Err(ClientError::Disconnected(_)) = &r {
                                 alive = false;
                             }

@@ -19,14 +19,13 @@
 //! ([`ovnflow_compiler::sb::SB_TABLES`]): this module knows natural keys
 //! and the columns other daemons own, not which rules exist.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::mirror::Mirror;
 use ovsdb::schema::RefType;
 use ovsdb::{Atom, DatabaseSchema, Datum, Row, RowChange, Uuid};
-use serde_json::{json, Value};
-
-use crate::mirror::Mirror;
 
 /// Columns of our tables that northd does not keep in step with the NB:
 /// written by ovn-controller (`Port_Binding` chassis, encap, `up` once
@@ -60,96 +59,17 @@ fn owned_column(table: &str, column: &str) -> bool {
     !unowned_columns(table).contains(&column)
 }
 
-/// Our row `(table, our UUID)` → the SB row standing for it, and back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Binding {
-    to_sb: HashMap<(String, Uuid), Uuid>,
-    to_ours: HashMap<(String, Uuid), Uuid>,
-}
+mod binding;
+mod natural;
+mod plan;
 
-impl Binding {
-    /// Binds our row to an SB row.
-    pub fn bind(&mut self, table: &str, ours: Uuid, sb: Uuid) {
-        self.to_sb.insert((table.to_string(), ours), sb);
-        self.to_ours.insert((table.to_string(), sb), ours);
-    }
+pub use binding::{Binding, BindingUpdate};
+pub use plan::Plan;
 
-    /// Forgets our row.
-    pub fn unbind(&mut self, table: &str, ours: Uuid) {
-        if let Some(sb) = self.to_sb.remove(&(table.to_string(), ours)) {
-            self.to_ours.remove(&(table.to_string(), sb));
-        }
-    }
+use natural::natural_key;
 
-    /// The SB row of our row (our UUID when unbound: a row we insert keeps it).
-    pub fn sb(&self, table: &str, ours: Uuid) -> Uuid {
-        self.to_sb
-            .get(&(table.to_string(), ours))
-            .copied()
-            .unwrap_or(ours)
-    }
-
-    /// Number of bound rows.
-    pub fn len(&self) -> usize {
-        self.to_sb.len()
-    }
-
-    /// True when nothing is bound.
-    pub fn is_empty(&self) -> bool {
-        self.to_sb.is_empty()
-    }
-
-    /// How many rows are bound to SB rows of another UUID (rows another
-    /// northd wrote).
-    pub fn adopted(&self) -> usize {
-        self.to_sb.iter().filter(|((_, o), s)| o != *s).count()
-    }
-}
-
-/// Operations for one SB transaction, and the binding they leave.
-#[derive(Clone, Debug, Default)]
-pub struct Plan {
-    /// The operations (without the lock assertion).
-    pub ops: Vec<Value>,
-    /// Rows inserted.
-    pub inserts: usize,
-    /// Rows updated.
-    pub updates: usize,
-    /// Rows deleted.
-    pub deletes: usize,
-    /// The binding once the transaction commits.
-    pub binding: Binding,
-}
-
-impl Plan {
-    /// True when the SB already holds what we want.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    fn insert(&mut self, table: &str, uuid: Uuid, row: &Row) {
-        let cols: serde_json::Map<String, Value> =
-            row.iter().map(|(c, d)| (c.clone(), d.to_json())).collect();
-        self.ops.push(json!({"op": "insert", "table": table,
-            "uuid": uuid.to_string(), "row": Value::Object(cols)}));
-        self.inserts += 1;
-    }
-
-    fn update(&mut self, table: &str, uuid: Uuid, cols: serde_json::Map<String, Value>) {
-        if cols.is_empty() {
-            return;
-        }
-        self.ops.push(json!({"op": "update", "table": table,
-            "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": Value::Object(cols)}));
-        self.updates += 1;
-    }
-
-    fn delete(&mut self, table: &str, uuid: Uuid) {
-        self.ops.push(json!({"op": "delete", "table": table,
-            "where": [["_uuid", "==", ["uuid", uuid.to_string()]]]}));
-        self.deletes += 1;
-    }
-}
+/// The tables (owned ones) a column refers to: key, value.
+type ColRefs = (Option<String>, Option<String>);
 
 /// Our rows in the SB: the owned tables (ordered so that referenced tables
 /// come first) and the current binding.
@@ -157,6 +77,9 @@ impl Plan {
 pub struct Reconciler {
     schema: Arc<DatabaseSchema>,
     order: Vec<String>,
+    /// Owned table → column of the server's schema → the owned tables its
+    /// key and value refer to.
+    columns: HashMap<String, HashMap<String, ColRefs>>,
     /// The binding of the last committed plan.
     pub binding: Binding,
 }
@@ -169,6 +92,41 @@ fn refers(schema: &DatabaseSchema, table: &str, target: &str) -> bool {
                 || c.ty.value.as_ref().and_then(|v| v.ref_table.as_deref()) == Some(target)
         })
     })
+}
+
+/// A datum of an owned column with references to our rows turned into
+/// references to the SB rows bound to them.
+fn map_refs<'d>(binding: &Binding, refs: &ColRefs, d: &'d Datum) -> Cow<'d, Datum> {
+    let (kref, vref) = (refs.0.as_deref(), refs.1.as_deref());
+    if kref.is_none() && vref.is_none() {
+        return Cow::Borrowed(d);
+    }
+    let map_atom = |a: &Atom, target: Option<&str>| match (a, target) {
+        (Atom::Uuid(u), Some(t)) => Atom::Uuid(binding.sb(t, *u)),
+        _ => a.clone(),
+    };
+    Cow::Owned(match d {
+        Datum::Set(atoms) => Datum::set(atoms.iter().map(|a| map_atom(a, kref))),
+        Datum::Map(pairs) => Datum::map(
+            pairs
+                .iter()
+                .map(|(k, v)| (map_atom(k, kref), map_atom(v, vref))),
+        ),
+    })
+}
+
+/// Writes `d` with references to our rows renamed as [`map_refs`] does.
+fn write_mapped(out: &mut Vec<u8>, binding: &Binding, refs: &ColRefs, d: &Datum) {
+    let (kref, vref) = (refs.0.as_deref(), refs.1.as_deref());
+    if kref.is_none() && vref.is_none() {
+        return d.write_json(out);
+    }
+    d.write_json_mapped(out, |a, is_value| {
+        match (a, if is_value { vref } else { kref }) {
+            (Atom::Uuid(u), Some(t)) => Some(Atom::Uuid(binding.sb(t, *u))),
+            _ => None,
+        }
+    });
 }
 
 impl Reconciler {
@@ -204,11 +162,34 @@ impl Reconciler {
         for t in &owned {
             visit(t, &owned, &schema, &mut order, &mut Vec::new());
         }
+        let is_owned =
+            |t: Option<&str>| t.filter(|t| owned.iter().any(|o| o == t)).map(String::from);
+        let columns = owned
+            .iter()
+            .map(|t| {
+                let cols = schema.tables[t]
+                    .columns
+                    .iter()
+                    .map(|(c, cs)| {
+                        let k = is_owned(cs.ty.key.ref_table.as_deref());
+                        let v = is_owned(cs.ty.value.as_ref().and_then(|v| v.ref_table.as_deref()));
+                        (c.clone(), (k, v))
+                    })
+                    .collect();
+                (t.clone(), cols)
+            })
+            .collect();
         Reconciler {
             schema,
             order,
+            columns,
             binding: Binding::default(),
         }
+    }
+
+    /// The server's schema.
+    pub fn schema(&self) -> &Arc<DatabaseSchema> {
+        &self.schema
     }
 
     /// The owned tables, referenced tables first.
@@ -218,120 +199,63 @@ impl Reconciler {
 
     /// Whether `table` is ours.
     pub fn owns(&self, table: &str) -> bool {
-        self.order.iter().any(|t| t == table)
+        self.columns.contains_key(table)
     }
 
-    /// `row` of `table` with references to our rows turned into references
-    /// to the SB rows bound to them.
+    /// Records that `plan` committed: the binding it leaves becomes current.
+    pub fn committed(&mut self, plan: Plan) {
+        plan.binding.apply_to(&mut self.binding);
+    }
+
+    /// The columns of `row` (of owned `table`) the server's schema has,
+    /// with what they refer to.
+    fn columns<'r>(
+        &'r self,
+        table: &str,
+        row: &'r Row,
+    ) -> impl Iterator<Item = (&'r str, &'r Datum, &'r ColRefs)> + 'r {
+        let cols = self.columns.get(table);
+        row.iter().filter_map(move |(c, d)| {
+            // Columns not in the server's schema are left out of what we write.
+            let refs = cols?.get(c)?;
+            Some((c.as_str(), d, refs))
+        })
+    }
+
+    /// `row` with references to our rows turned into references to the SB
+    /// rows bound to them (columns the server lacks left out).
     fn translate(&self, binding: &Binding, table: &str, row: &Row) -> Row {
-        let Some(ts) = self.schema.tables.get(table) else {
-            return row.clone();
-        };
-        let mut out = Row::new();
-        for (col, d) in row {
-            let Some(cs) = ts.columns.get(col) else {
-                // Not in the server's schema: leave it out of what we write.
-                continue;
-            };
-            let kref = cs.ty.key.ref_table.as_deref().filter(|t| self.owns(t));
-            let vref = cs
-                .ty
-                .value
-                .as_ref()
-                .and_then(|v| v.ref_table.as_deref())
-                .filter(|t| self.owns(t));
-            let map_atom = |a: &Atom, target: Option<&str>| match (a, target) {
-                (Atom::Uuid(u), Some(t)) => Atom::Uuid(binding.sb(t, *u)),
-                _ => a.clone(),
-            };
-            let d = if kref.is_none() && vref.is_none() {
-                d.clone()
-            } else {
-                match d {
-                    Datum::Set(atoms) => Datum::set(atoms.iter().map(|a| map_atom(a, kref))),
-                    Datum::Map(pairs) => Datum::map(
-                        pairs
-                            .iter()
-                            .map(|(k, v)| (map_atom(k, kref), map_atom(v, vref))),
-                    ),
-                }
-            };
-            out.insert(col.clone(), d);
-        }
-        out
-    }
-
-    /// The natural key of an SB row (references already in SB UUIDs;
-    /// `groups` gives the datapaths of `Logical_DP_Group` rows).
-    fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>) -> String {
-        let col = |c: &str| row.get(c).cloned().unwrap_or_else(Datum::empty_set);
-        let s = |c: &str| format!("{:?}", col(c));
-        match table {
-            "Datapath_Binding" => {
-                let ids = col("external_ids");
-                match ids
-                    .get_str("logical-switch")
-                    .map(|v| ("ls", v))
-                    .or_else(|| ids.get_str("logical-router").map(|v| ("lr", v)))
-                {
-                    Some((k, v)) => format!("{k}:{v}"),
-                    None => format!("other:{ids:?}"),
-                }
-            }
-            "Port_Binding" => s("logical_port"),
-            "Multicast_Group" => format!("{} {}", s("datapath"), s("name")),
-            "Logical_DP_Group" => s("datapaths"),
-            "IP_Multicast" => s("datapath"),
-            "Port_Group"
-            | "Address_Set"
-            | "DHCP_Options"
-            | "DHCPv6_Options"
-            | "RBAC_Role"
-            | "Meter"
-            | "HA_Chassis_Group"
-            | "Chassis_Template_Var" => s("name"),
-            "RBAC_Permission" => s("table"),
-            // `create_or_get_service_mon()` finds its rows by these.
-            "Service_Monitor" => format!(
-                "{} {} {} {}",
-                s("ip"),
-                s("port"),
-                s("protocol"),
-                s("logical_port")
-            ),
-            "SB_Global" => String::new(),
-            "DNS" => format!("{:?}", col("external_ids").get_str("dns_id")),
-            // `sync_lbs()` finds its rows by `external_ids:lb_id`.
-            "Load_Balancer" => format!("{:?}", col("external_ids").get_str("lb_id")),
-            "Logical_Flow" => {
-                let dps = match col("logical_dp_group").as_uuid() {
-                    Some(g) => groups.get(&g).cloned().unwrap_or_else(|| Datum::scalar(g)),
-                    None => col("logical_datapath"),
-                };
-                format!(
-                    "{dps:?} {} {} {} {} {} {}",
-                    s("pipeline"),
-                    s("table_id"),
-                    s("priority"),
-                    s("match"),
-                    s("actions"),
-                    s("controller_meter")
-                )
-            }
-            _ => {
-                let owned: Vec<(&String, &Datum)> =
-                    row.iter().filter(|(c, _)| owned_column(table, c)).collect();
-                format!("{owned:?}")
-            }
-        }
-    }
-
-    /// The owned columns of `want` that differ from `have`.
-    fn changed_columns(table: &str, want: &Row, have: &Row) -> serde_json::Map<String, Value> {
-        want.iter()
-            .filter(|(c, d)| owned_column(table, c) && have.get(*c) != Some(*d))
-            .map(|(c, d)| (c.clone(), d.to_json()))
+        self.columns(table, row)
+            .map(|(c, d, refs)| (c.to_string(), map_refs(binding, refs, d).into_owned()))
             .collect()
+    }
+
+    /// Adds the insert of our `row` as SB row `s`.
+    fn insert(&self, plan: &mut Plan, binding: &Binding, table: &str, s: Uuid, row: &Row) {
+        let cols = self.columns(table, row).map(|(c, d, refs)| (c, (d, refs)));
+        plan.insert(table, s, cols, |out, (d, refs)| {
+            write_mapped(out, binding, refs, d)
+        });
+    }
+
+    /// Adds the update of SB row `s` (holding `have`) to our `want`: the
+    /// owned columns that differ.
+    fn align(
+        &self,
+        plan: &mut Plan,
+        binding: &Binding,
+        table: &str,
+        s: Uuid,
+        want: &Row,
+        have: &Row,
+    ) {
+        let cols: Vec<(&str, Cow<Datum>)> = self
+            .columns(table, want)
+            .filter(|(c, _, _)| owned_column(table, c))
+            .map(|(c, d, refs)| (c, map_refs(binding, refs, d)))
+            .filter(|(c, d)| have.get(*c) != Some(&**d))
+            .collect();
+        plan.update(table, s, cols, |out, d| d.write_json(out));
     }
 
     /// Operations making the SB (`sb`) hold exactly `desired` in our
@@ -339,6 +263,7 @@ impl Reconciler {
     /// by UUID first, then by natural key; unmatched SB rows are deleted.
     pub fn full(&self, desired: &BTreeMap<String, BTreeMap<Uuid, Row>>, sb: &Mirror) -> Plan {
         let mut plan = Plan::default();
+        let mut binding = Binding::default();
         let empty = BTreeMap::new();
         let mut groups: HashMap<Uuid, Datum> = HashMap::new();
         for r in sb.table("Logical_DP_Group").iter() {
@@ -355,7 +280,7 @@ impl Reconciler {
             let mut rest: Vec<(Uuid, &Row)> = Vec::new();
             for (ours, row) in want {
                 if unclaimed.remove(ours) {
-                    plan.binding.bind(table, *ours, *ours);
+                    binding.bind(table, *ours, *ours);
                 } else {
                     rest.push((*ours, row));
                 }
@@ -364,13 +289,13 @@ impl Reconciler {
             let mut by_key: HashMap<String, Vec<Uuid>> = HashMap::new();
             for u in &unclaimed {
                 by_key
-                    .entry(Self::natural_key(table, &have[u], &groups))
+                    .entry(natural_key(table, &have[u], &groups))
                     .or_default()
                     .push(*u);
             }
             for (ours, row) in rest {
-                let t = self.translate(&plan.binding, table, row);
-                let key = Self::natural_key(table, &t, &groups);
+                let t = self.translate(&binding, table, row);
+                let key = natural_key(table, &t, &groups);
                 let found = by_key.get_mut(&key).and_then(|v| {
                     let i = v.iter().position(|u| unclaimed.contains(u))?;
                     Some(v.remove(i))
@@ -378,25 +303,26 @@ impl Reconciler {
                 match found {
                     Some(s) => {
                         unclaimed.remove(&s);
-                        plan.binding.bind(table, ours, s);
+                        binding.bind(table, ours, s);
                     }
-                    None => plan.binding.bind(table, ours, ours),
+                    None => binding.bind(table, ours, ours),
                 }
             }
             // Writes, now that every row of this table is bound.
             for (ours, row) in want {
-                let t = self.translate(&plan.binding, table, row);
-                let s = plan.binding.sb(table, *ours);
+                let s = binding.sb(table, *ours);
                 match have.get(&s) {
-                    Some(h) => {
-                        let cols = Self::changed_columns(table, &t, h);
-                        plan.update(table, s, cols);
-                    }
-                    None => plan.insert(table, s, &t),
+                    Some(h) => self.align(&mut plan, &binding, table, s, row, h),
+                    None => self.insert(&mut plan, &binding, table, s, row),
                 }
                 if table == "Logical_DP_Group" {
-                    if let Some(d) = t.get("datapaths") {
-                        groups.insert(s, d.clone());
+                    if let (Some(d), Some(refs)) = (
+                        row.get("datapaths"),
+                        self.columns
+                            .get(table.as_str())
+                            .and_then(|c| c.get("datapaths")),
+                    ) {
+                        groups.insert(s, map_refs(&binding, refs, d).into_owned());
                     }
                 }
             }
@@ -406,42 +332,33 @@ impl Reconciler {
             }
         }
         self.cascade(&mut plan, &deleted, sb);
+        plan.binding = BindingUpdate::Replace(binding);
         plan
     }
 
     /// Operations for one compiler delta (rows named by our UUIDs),
-    /// assuming the SB holds what we last wrote.
+    /// assuming the SB holds what we last wrote. Costs what the delta
+    /// holds, whatever the size of the SB.
     pub fn incremental(&self, delta: &[RowChange], sb: &Mirror) -> Plan {
-        let mut plan = Plan {
-            binding: self.binding.clone(),
-            ..Plan::default()
-        };
+        let mut plan = Plan::default();
+        let mut changes: Vec<(String, Uuid, Option<Uuid>)> = Vec::new();
         let mut deleted: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
-        // Inserts first bind (our UUID), so that references among new rows
-        // resolve whatever the order.
-        for ch in delta {
-            if let RowChange::Insert { table, uuid, .. } = ch {
-                if self.owns(table) {
-                    let s = self.binding.sb(table, *uuid);
-                    plan.binding.bind(table, *uuid, s);
-                }
-            }
-        }
+        // An inserted row keeps the SB row already bound to it, else takes
+        // our UUID, so references among new rows resolve whatever the
+        // order: the current binding answers for both.
+        let binding = &self.binding;
         for ch in delta {
             if !self.owns(ch.table()) {
                 continue;
             }
             match ch {
                 RowChange::Insert { table, uuid, new } => {
-                    let t = self.translate(&plan.binding, table, new);
-                    let s = plan.binding.sb(table, *uuid);
+                    let s = binding.sb(table, *uuid);
+                    changes.push((table.clone(), *uuid, Some(s)));
                     match sb.get(table, &s) {
                         // Already there (an earlier run wrote it): align it.
-                        Some(h) => {
-                            let cols = Self::changed_columns(table, &t, h);
-                            plan.update(table, s, cols);
-                        }
-                        None => plan.insert(table, s, &t),
+                        Some(h) => self.align(&mut plan, binding, table, s, new, h),
+                        None => self.insert(&mut plan, binding, table, s, new),
                     }
                 }
                 RowChange::Modify {
@@ -450,23 +367,28 @@ impl Reconciler {
                     old,
                     new,
                 } => {
-                    let (o, n) = (
-                        self.translate(&plan.binding, table, old),
-                        self.translate(&plan.binding, table, new),
-                    );
-                    let s = plan.binding.sb(table, *uuid);
-                    let cols = Self::changed_columns(table, &n, &o);
-                    plan.update(table, s, cols);
+                    let s = binding.sb(table, *uuid);
+                    // The binding is one-to-one: columns differ after
+                    // renaming references exactly when they differ before.
+                    let cols: Vec<(&str, (&Datum, &ColRefs))> = self
+                        .columns(table, new)
+                        .filter(|(c, d, _)| owned_column(table, c) && old.get(*c) != Some(*d))
+                        .map(|(c, d, refs)| (c, (d, refs)))
+                        .collect();
+                    plan.update(table, s, cols, |out, (d, refs)| {
+                        write_mapped(out, binding, refs, d)
+                    });
                 }
                 RowChange::Delete { table, uuid, .. } => {
-                    let s = plan.binding.sb(table, *uuid);
+                    let s = binding.sb(table, *uuid);
                     plan.delete(table, s);
-                    plan.binding.unbind(table, *uuid);
+                    changes.push((table.clone(), *uuid, None));
                     deleted.entry(table.clone()).or_default().insert(s);
                 }
             }
         }
         self.cascade(&mut plan, &deleted, sb);
+        plan.binding = BindingUpdate::Apply(changes);
         plan
     }
 
@@ -505,12 +427,7 @@ impl Reconciler {
                     if cs.ty.min >= 1 && hit.len() >= atoms.len() {
                         plan.delete(tname, *u);
                     } else {
-                        let set: Vec<Value> =
-                            hit.iter().map(|x| json!(["uuid", x.to_string()])).collect();
-                        plan.ops.push(json!({"op": "mutate", "table": tname,
-                            "where": [["_uuid", "==", ["uuid", u.to_string()]]],
-                            "mutations": [[cname, "delete", ["set", set]]]}));
-                        plan.updates += 1;
+                        plan.remove_refs(tname, *u, cname, &hit);
                     }
                 }
             }
@@ -521,9 +438,10 @@ impl Reconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn schema() -> Arc<DatabaseSchema> {
-        let text = include_str!("../../../ovsdb/schemas/ovn-sb.ovsschema");
+        let text = include_str!("../../../../ovsdb/schemas/ovn-sb.ovsschema");
         Arc::new(DatabaseSchema::from_str(text).unwrap())
     }
 
@@ -592,8 +510,11 @@ mod tests {
         // p1 kept as is (chassis is ovn-controller's), p2 inserted
         // referring to the adopted datapath, the stale port deleted.
         assert_eq!((plan.inserts, plan.updates, plan.deletes), (1, 0, 1));
-        assert_eq!(plan.binding.sb("Port_Binding", u(2)), u(101));
-        let insert = plan.ops.iter().find(|o| o["op"] == "insert").unwrap();
+        let ops = plan.op_values();
+        let mut r = r;
+        r.committed(plan);
+        assert_eq!(r.binding.sb("Port_Binding", u(2)), u(101));
+        let insert = ops.iter().find(|o| o["op"] == "insert").unwrap();
         assert_eq!(insert["uuid"], u(3).to_string());
         assert_eq!(
             insert["row"]["datapath"],
@@ -611,7 +532,7 @@ mod tests {
         )]);
         let plan = r.full(&desired, &sb);
         assert_eq!((plan.inserts, plan.updates, plan.deletes), (0, 1, 0));
-        assert_eq!(plan.ops[0]["row"], json!({"tunnel_key": 1}));
+        assert_eq!(plan.op_values()[0]["row"], json!({"tunnel_key": 1}));
     }
 
     #[test]
@@ -630,6 +551,46 @@ mod tests {
         }];
         let plan = r.incremental(&delta, &sb);
         assert_eq!(plan.deletes, 2);
-        assert!(plan.binding.is_empty());
+        r.committed(plan);
+        assert!(r.binding.is_empty());
+    }
+
+    #[test]
+    fn incremental_writes_changed_columns_with_sb_references() {
+        let mut r = Reconciler::new(schema(), &["Datapath_Binding", "Port_Binding"]);
+        r.binding.bind("Datapath_Binding", u(1), u(100));
+        r.binding.bind("Port_Binding", u(2), u(101));
+        let mut moved = pb_row("p1", u(1), None);
+        moved.insert("tunnel_key".into(), Datum::scalar(5i64));
+        let delta = vec![
+            RowChange::Modify {
+                table: "Port_Binding".into(),
+                uuid: u(2),
+                old: Arc::new(pb_row("p1", u(1), None)),
+                new: Arc::new(moved),
+            },
+            RowChange::Insert {
+                table: "Port_Binding".into(),
+                uuid: u(3),
+                new: Arc::new(pb_row("p2", u(1), None)),
+            },
+        ];
+        let plan = r.incremental(&delta, &mirror(&[]));
+        let ops = plan.op_values();
+        assert_eq!((plan.inserts, plan.updates, plan.deletes), (1, 1, 0));
+        assert_eq!(
+            ops[0],
+            json!({"op": "update", "table": "Port_Binding",
+                "where": [["_uuid", "==", ["uuid", u(101).to_string()]]],
+                "row": {"tunnel_key": 5}})
+        );
+        assert_eq!(ops[1]["uuid"], u(3).to_string());
+        assert_eq!(
+            ops[1]["row"]["datapath"],
+            json!(["uuid", u(100).to_string()])
+        );
+        r.committed(plan);
+        assert_eq!(r.binding.sb("Port_Binding", u(3)), u(3));
+        assert_eq!(r.binding.len(), 3);
     }
 }
