@@ -311,11 +311,7 @@ impl Nb {
     pub fn add_refs(&mut self, to: &RowId, col: &'static str, v: impl IntoIterator<Item = RowId>) {
         match self.rows.get_mut(to) {
             Some(r) => r.add_refs(col, v),
-            None => self
-                .contrib
-                .entry((to.clone(), col))
-                .or_default()
-                .extend(v),
+            None => self.contrib.entry((to.clone(), col)).or_default().extend(v),
         }
     }
 

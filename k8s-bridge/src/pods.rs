@@ -129,7 +129,10 @@ pub fn build(
     for (key, p) in pods {
         let Some(node) = wired(&p.obj) else { continue };
         let (ip, mac) = addrs[key.as_str()].clone();
-        out.insert(key.clone(), build_one(nb, key, p, node, &nodes[node], ip, mac));
+        out.insert(
+            key.clone(),
+            build_one(nb, key, p, node, &nodes[node], ip, mac),
+        );
     }
     Ok(out)
 }
@@ -170,7 +173,10 @@ pub fn allocate(
                     format!("node {node}: {m}"),
                 )
             })?;
-            out.insert(key.to_string(), (ip, mac.unwrap_or_else(|| mac_from_ip(ip))));
+            out.insert(
+                key.to_string(),
+                (ip, mac.unwrap_or_else(|| mac_from_ip(ip))),
+            );
         }
     }
     for (key, p) in pods {

@@ -186,19 +186,24 @@ pub fn build_one(
             .iter()
             .flatten()
             .flat_map(|r| r.from.iter().flatten())
-            .chain(spec.egress.iter().flatten().flat_map(|r| r.to.iter().flatten()));
-        deny.wide = rules
-            .into_iter()
-            .any(|peer| {
-                peer.namespace_selector.is_some()
-                    && peer.pod_selector.as_ref().is_some_and(|s| !labels::is_empty(s))
-            })
-            || spec.egress.iter().flatten().any(|r| {
-                r.ports
+            .chain(
+                spec.egress
                     .iter()
                     .flatten()
-                    .any(|p| matches!(p.port, Some(IntOrString::String(_))))
-            });
+                    .flat_map(|r| r.to.iter().flatten()),
+            );
+        deny.wide = rules.into_iter().any(|peer| {
+            peer.namespace_selector.is_some()
+                && peer
+                    .pod_selector
+                    .as_ref()
+                    .is_some_and(|s| !labels::is_empty(s))
+        }) || spec.egress.iter().flatten().any(|r| {
+            r.ports
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.port, Some(IntOrString::String(_))))
+        });
         let pg = hash_for_ovn(&format!("{ns}_{name}"));
         let owner = format!("NetworkPolicy/{key}");
         let mut acls = Vec::new();

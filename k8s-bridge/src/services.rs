@@ -55,8 +55,7 @@ pub struct Alloc {
 /// Whether a Service gets load balancers (not headless, not ExternalName).
 fn balanced(s: &Service) -> Option<&k8s_openapi::api::core::v1::ServiceSpec> {
     let spec = s.spec.as_ref()?;
-    if spec.type_.as_deref() == Some("ExternalName") || spec.cluster_ip.as_deref() == Some("None")
-    {
+    if spec.type_.as_deref() == Some("ExternalName") || spec.cluster_ip.as_deref() == Some("None") {
         return None;
     }
     Some(spec)
@@ -326,7 +325,12 @@ pub fn build_one(
                 }
             }
             if is_node_port {
-                let np = alloc.node_ports.get(i).copied().flatten().unwrap_or_default();
+                let np = alloc
+                    .node_ports
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or_default();
                 for (n, info) in nodes {
                     let router_eps = if etp_local {
                         backends(&eps, |e| e.2.as_deref() == Some(n))

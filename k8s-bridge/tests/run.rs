@@ -394,8 +394,7 @@ async fn scenario(_o: &Oracle, nb: &str) {
     let has_shop_set = |db: &Database| {
         db.table("Address_Set").is_some_and(|t| {
             t.values().any(|r| {
-                r.get("external_ids")
-                    .and_then(|d| d.get_str(OWNER_KEY))
+                r.get("external_ids").and_then(|d| d.get_str(OWNER_KEY))
                     == Some("Namespace/shop#address-set")
             })
         })

@@ -309,10 +309,25 @@ fn touched(a: &Objects, b: &Objects) -> BTreeSet<String> {
     diff("Node", &a.nodes, &b.nodes, &mut out);
     diff("Pod", &a.pods, &b.pods, &mut out);
     diff("Service", &a.services, &b.services, &mut out);
-    diff("EndpointSlice", &a.endpoint_slices, &b.endpoint_slices, &mut out);
-    diff("NetworkPolicy", &a.network_policies, &b.network_policies, &mut out);
+    diff(
+        "EndpointSlice",
+        &a.endpoint_slices,
+        &b.endpoint_slices,
+        &mut out,
+    );
+    diff(
+        "NetworkPolicy",
+        &a.network_policies,
+        &b.network_policies,
+        &mut out,
+    );
     diff("Network", &a.networks, &b.networks, &mut out);
-    diff("ProviderNetwork", &a.provider_networks, &b.provider_networks, &mut out);
+    diff(
+        "ProviderNetwork",
+        &a.provider_networks,
+        &b.provider_networks,
+        &mut out,
+    );
     diff("NetworkChaining", &a.chains, &b.chains, &mut out);
     diff("NetworkAttachmentDefinition", &a.nads, &b.nads, &mut out);
     out

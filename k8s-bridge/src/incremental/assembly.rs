@@ -119,15 +119,17 @@ impl Assembly {
         let mut changed = BTreeSet::new();
         for id in std::mem::take(&mut self.dirty) {
             let first = self.emitters.get(&id).and_then(|e| e.iter().next());
-            let row = first.and_then(|u| self.parts.get(u)?.rows.get(&id)).map(|r| {
-                let mut r = r.clone();
-                if let Some(cols) = self.contrib.get(&id) {
-                    for (col, refs) in cols {
-                        r.add_refs(col, refs.keys().cloned());
+            let row = first
+                .and_then(|u| self.parts.get(u)?.rows.get(&id))
+                .map(|r| {
+                    let mut r = r.clone();
+                    if let Some(cols) = self.contrib.get(&id) {
+                        for (col, refs) in cols {
+                            r.add_refs(col, refs.keys().cloned());
+                        }
                     }
-                }
-                r
-            });
+                    r
+                });
             match row {
                 Some(r) => {
                     if nb.rows.get(&id) != Some(&r) {

@@ -147,7 +147,11 @@ impl Engine {
     /// last call; returns the rows that changed. On error (an object the
     /// translation rejects) nothing is lost: the next call recomputes
     /// what this one had to, plus its own changes.
-    pub fn update(&mut self, objs: &Objects, touched: &BTreeSet<String>) -> Result<BTreeSet<RowId>> {
+    pub fn update(
+        &mut self,
+        objs: &Objects,
+        touched: &BTreeSet<String>,
+    ) -> Result<BTreeSet<RowId>> {
         self.note(objs, touched);
         if objs.identities().is_empty() {
             let old = std::mem::take(&mut self.nb);
@@ -364,15 +368,9 @@ impl Engine {
             let mut part = Nb::default();
             let new = match (objs.pods.get(&k), st.pod_node.get(&k)) {
                 (Some(p), Some(n)) => match (st.nodes.get(n), st.addrs.get(&k)) {
-                    (Some(info), Some((ip, mac))) => Some(pods::build_one(
-                        &mut part,
-                        &k,
-                        p,
-                        n,
-                        info,
-                        *ip,
-                        mac.clone(),
-                    )),
+                    (Some(info), Some((ip, mac))) => {
+                        Some(pods::build_one(&mut part, &k, p, n, info, *ip, mac.clone()))
+                    }
                     _ => None,
                 },
                 _ => None,

@@ -117,8 +117,7 @@ pub fn plan_rows(desired: &Nb, ids: &BTreeSet<RowId>, db: &Database, owned: &Own
                 .get(col)
                 .cloned()
                 .unwrap_or_else(|| default_datum(table, col));
-            let (want, want_json): (Vec<Atom>, Option<Vec<Value>>) = if is_ref_column(table, col)
-            {
+            let (want, want_json): (Vec<Atom>, Option<Vec<Value>>) = if is_ref_column(table, col) {
                 let refs = row.refs.get(col);
                 let atoms: Option<Vec<Atom>> = refs
                     .into_iter()

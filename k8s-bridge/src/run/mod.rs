@@ -42,8 +42,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::ipam::Config;
 use crate::incremental::Engine;
+use crate::ipam::Config;
 use crate::model::RowId;
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 use lease::LeaseOptions;
