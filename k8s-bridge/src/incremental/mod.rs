@@ -153,7 +153,17 @@ impl Engine {
         touched: &BTreeSet<String>,
     ) -> Result<BTreeSet<RowId>> {
         self.note(objs, touched);
-        if objs.identities().is_empty() {
+        let empty = objs.namespaces.is_empty()
+            && objs.nodes.is_empty()
+            && objs.pods.is_empty()
+            && objs.services.is_empty()
+            && objs.endpoint_slices.is_empty()
+            && objs.network_policies.is_empty()
+            && objs.networks.is_empty()
+            && objs.provider_networks.is_empty()
+            && objs.chains.is_empty()
+            && objs.nads.is_empty();
+        if empty {
             let old = std::mem::take(&mut self.nb);
             self.asm = Assembly::default();
             self.state = None;
