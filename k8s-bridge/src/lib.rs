@@ -12,13 +12,15 @@
 //! [`nodes`], [`pods`], [`namespaces`], [`services`], [`policy`]; extra
 //! pod interfaces, Nodus networks and chains in [`nodus`]; the CNI plugin
 //! in [`cni`] and provider-network node wiring in [`node`]; the
-//! Kubernetes controller (`ovnflow k8s run`) in [`run`].
+//! Kubernetes controller (`ovnflow k8s run`) in [`run`], which translates
+//! incrementally ([`incremental`]) with the same result as [`translate`].
 #![deny(missing_docs)]
 
 pub mod cluster;
 pub mod cni;
 pub mod deploy;
 pub mod error;
+pub mod incremental;
 pub mod ipam;
 pub mod labels;
 pub mod manifest;

@@ -274,6 +274,12 @@ pub struct Nb {
     pub rows: BTreeMap<RowId, NbRow>,
     /// Status lines, one per object that is translated but not in effect.
     pub status: Vec<String>,
+    /// References added to rows this `Nb` does not hold (target row,
+    /// column → referenced rows). A full translation holds every row, so
+    /// this stays empty; a translation of one object ([`crate::incremental`])
+    /// records here what it adds to shared rows (a pod's port on its node
+    /// switch, a service's load balancer in a group).
+    pub contrib: BTreeMap<(RowId, &'static str), BTreeSet<RowId>>,
 }
 
 impl Nb {
@@ -300,10 +306,12 @@ impl Nb {
         self.rows.get_mut(id)
     }
 
-    /// Adds references to a reference column of an existing row.
+    /// Adds references to a reference column of a row; when the row is
+    /// not in this `Nb`, the references are recorded in [`Nb::contrib`].
     pub fn add_refs(&mut self, to: &RowId, col: &'static str, v: impl IntoIterator<Item = RowId>) {
-        if let Some(r) = self.rows.get_mut(to) {
-            r.add_refs(col, v);
+        match self.rows.get_mut(to) {
+            Some(r) => r.add_refs(col, v),
+            None => self.contrib.entry((to.clone(), col)).or_default().extend(v),
         }
     }
 

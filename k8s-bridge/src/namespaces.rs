@@ -3,7 +3,7 @@
 //! that pods use without a Namespace object get one too (ovn-kubernetes
 //! creates it lazily on the first pod).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::Objects;
 use crate::model::{Nb, NbRow, RowId};
@@ -11,7 +11,7 @@ use crate::names::address_set_ids;
 use crate::pods::PodInfo;
 
 /// A namespace as the policy module sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamespaceInfo {
     /// Its labels (with `kubernetes.io/metadata.name` as the API server adds it).
     pub labels: BTreeMap<String, String>,
@@ -27,54 +27,70 @@ pub fn build(
     objs: &Objects,
     pods: &BTreeMap<String, PodInfo>,
 ) -> BTreeMap<String, NamespaceInfo> {
-    let mut names: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (name, ns) in &objs.namespaces {
-        names.insert(
-            name.clone(),
-            ns.obj.metadata.labels.clone().unwrap_or_default(),
-        );
-    }
+    let mut names: BTreeSet<String> = objs.namespaces.keys().cloned().collect();
     for p in pods.values() {
-        names.entry(p.namespace.clone()).or_default();
+        names.insert(p.namespace.clone());
     }
     for p in objs.pods.values() {
-        names
-            .entry(crate::manifest::namespace_of(&p.obj.metadata).to_string())
-            .or_default();
+        names.insert(crate::manifest::namespace_of(&p.obj.metadata).to_string());
     }
-    let mut out = BTreeMap::new();
-    for (ns, mut labels) in names {
-        labels.insert("kubernetes.io/metadata.name".into(), ns.clone());
-        let (as_name, ids) = address_set_ids("Namespace", &ns);
-        let ips: Vec<String> = pods
-            .values()
-            .filter(|p| p.namespace == ns)
-            .map(|p| p.ip.to_string())
-            .collect();
-        let row = nb.add(
-            NbRow::new(
-                "Address_Set",
-                format!(
-                    "{}/{ns}#address-set",
-                    if objs.namespaces.contains_key(&ns) {
-                        "Namespace"
-                    } else {
-                        "PodNamespace"
-                    }
-                ),
-            )
-            .str("name", &as_name)
-            .map("external_ids", ids)
-            .strs("addresses", ips),
-        );
-        out.insert(
-            ns,
-            NamespaceInfo {
-                labels,
-                address_set: as_name,
-                row,
-            },
-        );
+    names
+        .into_iter()
+        .map(|ns| {
+            let info = build_one(nb, objs, pods, &ns);
+            (ns, info)
+        })
+        .collect()
+}
+
+/// Whether the namespace gets an address set: it has a Namespace object
+/// or pods (wired or not).
+pub fn exists(objs: &Objects, ns: &str) -> bool {
+    let prefix = format!("{ns}/");
+    objs.namespaces.contains_key(ns)
+        || objs
+            .pods
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
+}
+
+/// The address set of one namespace (which [`exists`]).
+pub fn build_one(
+    nb: &mut Nb,
+    objs: &Objects,
+    pods: &BTreeMap<String, PodInfo>,
+    ns: &str,
+) -> NamespaceInfo {
+    let mut labels = objs
+        .namespaces
+        .get(ns)
+        .and_then(|n| n.obj.metadata.labels.clone())
+        .unwrap_or_default();
+    labels.insert("kubernetes.io/metadata.name".into(), ns.to_string());
+    let (as_name, ids) = address_set_ids("Namespace", ns);
+    let ips: Vec<String> = crate::pods::in_namespace(pods, ns)
+        .map(|p| p.ip.to_string())
+        .collect();
+    let row = nb.add(
+        NbRow::new(
+            "Address_Set",
+            format!(
+                "{}/{ns}#address-set",
+                if objs.namespaces.contains_key(ns) {
+                    "Namespace"
+                } else {
+                    "PodNamespace"
+                }
+            ),
+        )
+        .str("name", &as_name)
+        .map("external_ids", ids)
+        .strs("addresses", ips),
+    );
+    NamespaceInfo {
+        labels,
+        address_set: as_name,
+        row,
     }
-    out
 }

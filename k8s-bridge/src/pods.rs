@@ -16,7 +16,7 @@ use crate::names::mac_from_ip;
 use crate::nodes::{annotation, annotation_field, NodeInfo};
 
 /// A pod as the other modules see it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodInfo {
     /// The namespace.
     pub namespace: String,
@@ -115,24 +115,55 @@ pub fn build(
     nodes: &BTreeMap<String, NodeInfo>,
     pods: &BTreeMap<String, Sourced<Pod>>,
 ) -> Result<BTreeMap<String, PodInfo>> {
-    let mut allocs: BTreeMap<&str, IpAllocator> = nodes
-        .iter()
-        .map(|(n, i)| (n.as_str(), IpAllocator::new(i.subnet, 2)))
-        .collect();
-    let mut addrs: BTreeMap<&str, (Ipv4Addr, String)> = BTreeMap::new();
-    let wired_pods: Vec<(&String, &Sourced<Pod>, &str)> = pods
-        .iter()
-        .filter_map(|(k, p)| wired(&p.obj).map(|n| (k, p, n)))
-        .collect();
-    for (key, p, node) in &wired_pods {
-        let alloc = allocs.get_mut(node).ok_or_else(|| {
-            invalid(
-                p,
-                key,
-                "spec.nodeName",
-                format!("no Node {node:?} in the input"),
-            )
-        })?;
+    let mut by_node: BTreeMap<&str, Vec<(&str, &Sourced<Pod>)>> = BTreeMap::new();
+    for (k, p) in pods {
+        if let Some(n) = wired(&p.obj) {
+            by_node.entry(n).or_default().push((k.as_str(), p));
+        }
+    }
+    let mut addrs = BTreeMap::new();
+    for (node, on_node) in &by_node {
+        addrs.extend(allocate(nodes, node, on_node)?);
+    }
+    let mut out = BTreeMap::new();
+    for (key, p) in pods {
+        let Some(node) = wired(&p.obj) else { continue };
+        let (ip, mac) = addrs[key.as_str()].clone();
+        out.insert(
+            key.clone(),
+            build_one(nb, key, p, node, &nodes[node], ip, mac),
+        );
+    }
+    Ok(out)
+}
+
+/// The node a pod is wired on: scheduled, not hostNetwork, not
+/// Succeeded/Failed (ovn-kubernetes wires no other pod).
+pub fn node_of(p: &Pod) -> Option<&str> {
+    wired(p)
+}
+
+/// The addresses of the wired pods of one node (`pods` in key order):
+/// pinned IPs (`k8s.ovn.org/pod-networks`) reserved first, the others
+/// allocated lowest first in key order. Allocation is per node, so a
+/// change on one node never moves pods of another.
+pub fn allocate(
+    nodes: &BTreeMap<String, NodeInfo>,
+    node: &str,
+    pods: &[(&str, &Sourced<Pod>)],
+) -> Result<BTreeMap<String, (Ipv4Addr, String)>> {
+    let mut out = BTreeMap::new();
+    let Some(info) = nodes.get(node) else {
+        let (key, p) = pods.first().expect("a node group has pods");
+        return Err(invalid(
+            p,
+            key,
+            "spec.nodeName",
+            format!("no Node {node:?} in the input"),
+        ));
+    };
+    let mut alloc = IpAllocator::new(info.subnet, 2);
+    for (key, p) in pods {
         if let Some((ip, mac)) = pinned(p, key)? {
             alloc.reserve(ip).map_err(|m| {
                 invalid(
@@ -142,72 +173,90 @@ pub fn build(
                     format!("node {node}: {m}"),
                 )
             })?;
-            addrs.insert(key.as_str(), (ip, mac.unwrap_or_else(|| mac_from_ip(ip))));
+            out.insert(
+                key.to_string(),
+                (ip, mac.unwrap_or_else(|| mac_from_ip(ip))),
+            );
         }
     }
-    let mut out = BTreeMap::new();
-    for (key, p, node) in wired_pods {
-        let info = &nodes[node];
-        let (ip, mac) = match addrs.get(key.as_str()) {
-            Some(a) => a.clone(),
-            None => {
-                let ip = allocs
-                    .get_mut(node)
-                    .and_then(IpAllocator::allocate)
-                    .ok_or_else(|| {
-                        invalid(
-                            p,
-                            key,
-                            "spec.nodeName",
-                            format!("node {node}: subnet {} is full", info.subnet),
-                        )
-                    })?;
-                (ip, mac_from_ip(ip))
-            }
-        };
-        let ns = namespace_of(&p.obj.metadata).to_string();
-        let name = p.obj.metadata.name.clone().unwrap_or_default();
-        let mut options = vec![("requested-chassis".to_string(), node.to_string())];
-        if let Some(uid) = &p.obj.metadata.uid {
-            options.push(("iface-id-ver".to_string(), uid.clone()));
+    for (key, p) in pods {
+        if out.contains_key(*key) {
+            continue;
         }
-        let addr = format!("{mac} {ip}");
-        let port = nb.add(
-            NbRow::new("Logical_Switch_Port", format!("Pod/{key}#port"))
-                .str("name", format!("{ns}_{name}"))
-                .strs("addresses", [addr.clone()])
-                .strs("port_security", [addr])
-                .map(
-                    "external_ids",
-                    [("namespace", ns.as_str()), ("pod", "true")],
-                )
-                .map("options", options),
-        );
-        nb.add_refs(&info.switch, "ports", [port.clone()]);
-        let mut ports = Vec::new();
-        if let Some(spec) = &p.obj.spec {
-            for c in &spec.containers {
-                for cp in c.ports.iter().flatten() {
-                    ports.push((
-                        cp.name.clone(),
-                        cp.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                        cp.container_port,
-                    ));
-                }
-            }
-        }
-        out.insert(
-            key.clone(),
-            PodInfo {
-                namespace: ns,
-                node: node.to_string(),
-                ip,
-                port,
-                labels: p.obj.metadata.labels.clone().unwrap_or_default(),
-                ready: ready(&p.obj),
-                ports,
-            },
-        );
+        let ip = alloc.allocate().ok_or_else(|| {
+            invalid(
+                p,
+                key,
+                "spec.nodeName",
+                format!("node {node}: subnet {} is full", info.subnet),
+            )
+        })?;
+        out.insert(key.to_string(), (ip, mac_from_ip(ip)));
     }
     Ok(out)
+}
+
+/// Adds one wired pod's port (on `node`, with its address) and returns
+/// what the other modules need to know about it.
+pub fn build_one(
+    nb: &mut Nb,
+    key: &str,
+    p: &Sourced<Pod>,
+    node: &str,
+    info: &NodeInfo,
+    ip: Ipv4Addr,
+    mac: String,
+) -> PodInfo {
+    let ns = namespace_of(&p.obj.metadata).to_string();
+    let name = p.obj.metadata.name.clone().unwrap_or_default();
+    let mut options = vec![("requested-chassis".to_string(), node.to_string())];
+    if let Some(uid) = &p.obj.metadata.uid {
+        options.push(("iface-id-ver".to_string(), uid.clone()));
+    }
+    let addr = format!("{mac} {ip}");
+    let port = nb.add(
+        NbRow::new("Logical_Switch_Port", format!("Pod/{key}#port"))
+            .str("name", format!("{ns}_{name}"))
+            .strs("addresses", [addr.clone()])
+            .strs("port_security", [addr])
+            .map(
+                "external_ids",
+                [("namespace", ns.as_str()), ("pod", "true")],
+            )
+            .map("options", options),
+    );
+    nb.add_refs(&info.switch, "ports", [port.clone()]);
+    let mut ports = Vec::new();
+    if let Some(spec) = &p.obj.spec {
+        for c in &spec.containers {
+            for cp in c.ports.iter().flatten() {
+                ports.push((
+                    cp.name.clone(),
+                    cp.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    cp.container_port,
+                ));
+            }
+        }
+    }
+    PodInfo {
+        namespace: ns,
+        node: node.to_string(),
+        ip,
+        port,
+        labels: p.obj.metadata.labels.clone().unwrap_or_default(),
+        ready: ready(&p.obj),
+        ports,
+    }
+}
+
+/// The pods of one namespace, in key order (keys are `namespace/name`,
+/// so they are one range of the map).
+pub fn in_namespace<'a>(
+    pods: &'a BTreeMap<String, PodInfo>,
+    ns: &str,
+) -> impl Iterator<Item = &'a PodInfo> + 'a {
+    let prefix = format!("{ns}/");
+    pods.range(prefix.clone()..)
+        .take_while(move |(k, _)| k.starts_with(&prefix))
+        .map(|(_, p)| p)
 }

@@ -89,6 +89,21 @@ struct Gress<'a> {
     field: String,
 }
 
+/// What a policy contributes to its namespace's default-deny port groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deny {
+    /// The policy's namespace.
+    pub namespace: String,
+    /// The selected pods' ports, when the policy has the Ingress type.
+    pub ingress: BTreeSet<RowId>,
+    /// The selected pods' ports, when the policy has the Egress type.
+    pub egress: BTreeSet<RowId>,
+    /// Whether the policy looks at pods outside its namespace (a pod
+    /// selector with a namespace selector, or named ports of egress
+    /// rules), so that any pod change may concern it.
+    pub wide: bool,
+}
+
 /// Builds every policy's rows.
 pub fn build(
     nb: &mut Nb,
@@ -100,12 +115,35 @@ pub fn build(
     let mut deny: BTreeMap<String, (BTreeSet<RowId>, BTreeSet<RowId>)> = BTreeMap::new();
     let mut pod_selector_sets: BTreeSet<String> = BTreeSet::new();
     for (key, p) in &objs.network_policies {
+        let d = build_one(nb, key, p, pods, namespaces, &mut pod_selector_sets)?;
+        let entry = deny.entry(d.namespace).or_default();
+        entry.0.extend(d.ingress);
+        entry.1.extend(d.egress);
+    }
+    for (ns, (ingress, egress)) in deny {
+        build_deny(nb, &ns, ingress, egress);
+    }
+    Ok(())
+}
+
+/// Builds one policy's port group and ACLs, and the pod-selector address
+/// sets it uses that are not in `created` yet (they are shared by every
+/// policy with the same selector).
+pub fn build_one(
+    nb: &mut Nb,
+    key: &str,
+    p: &Sourced<NetworkPolicy>,
+    pods: &BTreeMap<String, PodInfo>,
+    namespaces: &BTreeMap<String, NamespaceInfo>,
+    pod_selector_sets: &mut BTreeSet<String>,
+) -> Result<Deny> {
+    {
         let ns = namespace_of(&p.obj.metadata).to_string();
         let name = p.obj.metadata.name.clone().unwrap_or_default();
         let spec = p.obj.spec.clone().unwrap_or_default();
         let sel = spec.pod_selector.clone().unwrap_or_default();
         let mut selected = Vec::new();
-        for pod in pods.values().filter(|q| q.namespace == ns) {
+        for pod in crate::pods::in_namespace(pods, &ns) {
             if labels::matches(&sel, &pod.labels)
                 .map_err(|m| invalid(p, key, "spec.podSelector", m))?
             {
@@ -132,15 +170,40 @@ pub fn build(
                 ));
             }
         }
-        let entry = deny.entry(ns.clone()).or_default();
         let ports: BTreeSet<RowId> = selected.iter().map(|q| q.port.clone()).collect();
+        let mut deny = Deny {
+            namespace: ns.clone(),
+            ..Deny::default()
+        };
         if types.iter().any(|t| t == "Ingress") {
-            entry.0.extend(ports.iter().cloned());
+            deny.ingress = ports.clone();
         }
         if types.iter().any(|t| t == "Egress") {
-            entry.1.extend(ports.iter().cloned());
+            deny.egress = ports.clone();
         }
-
+        let rules = spec
+            .ingress
+            .iter()
+            .flatten()
+            .flat_map(|r| r.from.iter().flatten())
+            .chain(
+                spec.egress
+                    .iter()
+                    .flatten()
+                    .flat_map(|r| r.to.iter().flatten()),
+            );
+        deny.wide = rules.into_iter().any(|peer| {
+            peer.namespace_selector.is_some()
+                && peer
+                    .pod_selector
+                    .as_ref()
+                    .is_some_and(|s| !labels::is_empty(s))
+        }) || spec.egress.iter().flatten().any(|r| {
+            r.ports
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.port, Some(IntOrString::String(_))))
+        });
         let pg = hash_for_ovn(&format!("{ns}_{name}"));
         let owner = format!("NetworkPolicy/{key}");
         let mut acls = Vec::new();
@@ -179,7 +242,7 @@ pub fn build(
             };
             for (gi, g) in rules.iter().enumerate() {
                 let (sets, blocks, has_selector) =
-                    peers(nb, p, key, &ns, g, pods, namespaces, &mut pod_selector_sets)?;
+                    peers(nb, p, key, &ns, g, pods, namespaces, pod_selector_sets)?;
                 let ip_dir = dir.peer();
                 // (ip-block-index, L3 match)
                 let mut l3: Vec<(i64, String)> = Vec::new();
@@ -259,52 +322,53 @@ pub fn build(
                 .refs("ports", ports)
                 .refs("acls", acls),
         );
+        Ok(deny)
     }
+}
 
-    // Default deny per namespace with policies.
-    for (ns, (ingress, egress)) in deny {
-        let owner = format!("NetpolNamespace/{ns}");
-        for (dir, ports) in [(Dir::Ingress, ingress), (Dir::Egress, egress)] {
-            let pg = format!(
-                "{}_{}DefaultDeny",
-                hash_for_ovn(&ns),
-                dir.name().to_lowercase()
+/// The default-deny port groups of a namespace with policies, holding
+/// the pods its policies select per direction.
+pub fn build_deny(nb: &mut Nb, ns: &str, ingress: BTreeSet<RowId>, egress: BTreeSet<RowId>) {
+    let owner = format!("NetpolNamespace/{ns}");
+    for (dir, ports) in [(Dir::Ingress, ingress), (Dir::Egress, egress)] {
+        let pg = format!(
+            "{}_{}DefaultDeny",
+            hash_for_ovn(ns),
+            dir.name().to_lowercase()
+        );
+        let lport = dir.lport(&pg);
+        let mut acls = Vec::new();
+        for (ty, prio, action, m) in [
+            ("defaultDeny", 1000, "drop", lport.clone()),
+            ("arpAllow", 1001, "allow", format!("{lport} && (arp || nd)")),
+        ] {
+            let ids = db_object_ids(
+                "NetpolNamespace",
+                &[
+                    ("k8s.ovn.org/name", ns.to_string()),
+                    ("direction", dir.name().into()),
+                    ("type", ty.into()),
+                ],
             );
-            let lport = dir.lport(&pg);
-            let mut acls = Vec::new();
-            for (ty, prio, action, m) in [
-                ("defaultDeny", 1000, "drop", lport.clone()),
-                ("arpAllow", 1001, "allow", format!("{lport} && (arp || nd)")),
-            ] {
-                let ids = db_object_ids(
-                    "NetpolNamespace",
-                    &[
-                        ("k8s.ovn.org/name", ns.clone()),
-                        ("direction", dir.name().into()),
-                        ("type", ty.into()),
-                    ],
-                );
-                let row = acl(
-                    format!("{owner}#{}:{ty}", dir.name()),
-                    dir.acl_direction(),
-                    prio,
-                    action,
-                    &m,
-                    Some(&format!("NP:{ns}:{}", dir.name())),
-                )
-                .map("external_ids", ids);
-                acls.push(nb.add(dir.finish(row)));
-            }
-            nb.add(
-                NbRow::new("Port_Group", format!("{owner}#{}DefaultDeny", dir.name()))
-                    .str("name", &pg)
-                    .map("external_ids", [("name", pg.clone())])
-                    .refs("ports", ports)
-                    .refs("acls", acls),
-            );
+            let row = acl(
+                format!("{owner}#{}:{ty}", dir.name()),
+                dir.acl_direction(),
+                prio,
+                action,
+                &m,
+                Some(&format!("NP:{ns}:{}", dir.name())),
+            )
+            .map("external_ids", ids);
+            acls.push(nb.add(dir.finish(row)));
         }
+        nb.add(
+            NbRow::new("Port_Group", format!("{owner}#{}DefaultDeny", dir.name()))
+                .str("name", &pg)
+                .map("external_ids", [("name", pg.clone())])
+                .refs("ports", ports)
+                .refs("acls", acls),
+        );
     }
-    Ok(())
 }
 
 /// The address sets (sorted) and ipBlocks of a rule's peers, and whether
@@ -433,7 +497,11 @@ fn selected_ips(
     ns_sel: Option<&LabelSelector>,
 ) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
-    for pod in pods.values() {
+    let candidates: Box<dyn Iterator<Item = &PodInfo>> = match ns_sel {
+        None => Box::new(crate::pods::in_namespace(pods, ns)),
+        Some(_) => Box::new(pods.values()),
+    };
+    for pod in candidates {
         let ns_ok = match ns_sel {
             None => pod.namespace == ns,
             Some(s) => match namespaces.get(&pod.namespace) {

@@ -42,16 +42,29 @@ type Endpoint = (Ipv4Addr, i32, Option<String>);
 /// The NodePort range.
 const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
 
-/// Builds every Service's load balancers.
-pub fn build(
-    nb: &mut Nb,
-    cfg: &Config,
-    cluster: &ClusterRows,
-    objs: &Objects,
-    nodes: &BTreeMap<String, NodeInfo>,
-    pods: &BTreeMap<String, PodInfo>,
-) -> Result<()> {
-    // ClusterIPs and NodePorts: pinned first, then allocated in name order.
+/// A Service's allocated addresses: its ClusterIP and, for NodePort and
+/// LoadBalancer services, each port's NodePort (`None` for other types).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alloc {
+    /// The ClusterIP.
+    pub cluster_ip: Ipv4Addr,
+    /// Per `spec.ports` entry, its NodePort.
+    pub node_ports: Vec<Option<i32>>,
+}
+
+/// Whether a Service gets load balancers (not headless, not ExternalName).
+fn balanced(s: &Service) -> Option<&k8s_openapi::api::core::v1::ServiceSpec> {
+    let spec = s.spec.as_ref()?;
+    if spec.type_.as_deref() == Some("ExternalName") || spec.cluster_ip.as_deref() == Some("None") {
+        return None;
+    }
+    Some(spec)
+}
+
+/// ClusterIPs and NodePorts of every Service: pinned ones first, then
+/// allocated in `namespace/name` order (a function of all Services, so a
+/// change of one may move another's allocation; callers compare).
+pub fn allocate(cfg: &Config, objs: &Objects) -> Result<BTreeMap<String, Alloc>> {
     let mut ip_allocs: Vec<IpAllocator> = cfg
         .service_cidrs
         .iter()
@@ -61,12 +74,9 @@ pub fn build(
     let mut cluster_ips: BTreeMap<&str, Ipv4Addr> = BTreeMap::new();
     let mut services = Vec::new();
     for (key, s) in &objs.services {
-        let Some(spec) = &s.obj.spec else { continue };
-        if spec.type_.as_deref() == Some("ExternalName")
-            || spec.cluster_ip.as_deref() == Some("None")
-        {
-            continue; // no load balancer for headless and ExternalName services
-        }
+        let Some(spec) = balanced(&s.obj) else {
+            continue;
+        };
         if let Some(ip) = spec.cluster_ip.as_deref().filter(|s| !s.is_empty()) {
             let addr: Ipv4Addr = ip
                 .parse()
@@ -123,8 +133,73 @@ pub fn build(
             cluster_ips.insert(key, ip);
         }
     }
-
+    let mut out = BTreeMap::new();
     for (key, s, spec) in services {
+        let is_node_port = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
+        let mut nps = Vec::new();
+        for (i, port) in spec.ports.iter().flatten().enumerate() {
+            nps.push(match (is_node_port, port.node_port) {
+                (false, _) => None,
+                (true, Some(np)) => Some(np),
+                (true, None) => {
+                    let np = NODE_PORTS
+                        .clone()
+                        .find(|p| !node_ports.contains(p))
+                        .ok_or_else(|| {
+                            invalid(
+                                s,
+                                key,
+                                &format!("spec.ports[{i}].nodePort"),
+                                "no free NodePort",
+                            )
+                        })?;
+                    node_ports.insert(np);
+                    Some(np)
+                }
+            });
+        }
+        out.insert(
+            key.clone(),
+            Alloc {
+                cluster_ip: cluster_ips[key.as_str()],
+                node_ports: nps,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Builds every Service's load balancers.
+pub fn build(
+    nb: &mut Nb,
+    cfg: &Config,
+    cluster: &ClusterRows,
+    objs: &Objects,
+    nodes: &BTreeMap<String, NodeInfo>,
+    pods: &BTreeMap<String, PodInfo>,
+) -> Result<()> {
+    let allocs = allocate(cfg, objs)?;
+    for (key, alloc) in &allocs {
+        build_one(nb, cluster, objs, nodes, pods, key, alloc)?;
+    }
+    Ok(())
+}
+
+/// Builds one Service's load balancers with its allocation.
+pub fn build_one(
+    nb: &mut Nb,
+    cluster: &ClusterRows,
+    objs: &Objects,
+    nodes: &BTreeMap<String, NodeInfo>,
+    pods: &BTreeMap<String, PodInfo>,
+    key: &str,
+    alloc: &Alloc,
+) -> Result<()> {
+    let s = &objs.services[key];
+    let Some(spec) = balanced(&s.obj) else {
+        return Ok(());
+    };
+    {
         let ns = namespace_of(&s.obj.metadata);
         let name = s.obj.metadata.name.as_deref().unwrap_or_default();
         let is_node_port = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
@@ -187,7 +262,7 @@ pub fn build(
             switch: BTreeMap<String, BTreeMap<String, String>>,
         }
         let mut by_proto: BTreeMap<String, Rules> = BTreeMap::new();
-        let cip = cluster_ips[key.as_str()];
+        let cip = alloc.cluster_ip;
         for (i, port) in spec.ports.iter().flatten().enumerate() {
             let proto = port.protocol.clone().unwrap_or_else(|| "TCP".into());
             if !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP") {
@@ -250,24 +325,12 @@ pub fn build(
                 }
             }
             if is_node_port {
-                let np = match port.node_port {
-                    Some(np) => np,
-                    None => {
-                        let np = NODE_PORTS
-                            .clone()
-                            .find(|p| !node_ports.contains(p))
-                            .ok_or_else(|| {
-                                invalid(
-                                    s,
-                                    key,
-                                    &format!("spec.ports[{i}].nodePort"),
-                                    "no free NodePort",
-                                )
-                            })?;
-                        node_ports.insert(np);
-                        np
-                    }
-                };
+                let np = alloc
+                    .node_ports
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or_default();
                 for (n, info) in nodes {
                     let router_eps = if etp_local {
                         backends(&eps, |e| e.2.as_deref() == Some(n))
@@ -407,8 +470,8 @@ fn endpoints(
     let Some(sel) = selector.filter(|s| !s.is_empty()) else {
         return Vec::new(); // no selector: endpoints are managed by hand
     };
-    for p in pods.values() {
-        if p.namespace != ns || !(p.ready || publish_not_ready) {
+    for p in crate::pods::in_namespace(pods, ns) {
+        if !(p.ready || publish_not_ready) {
             continue;
         }
         if !sel.iter().all(|(k, v)| p.labels.get(k) == Some(v)) {

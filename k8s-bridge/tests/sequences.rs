@@ -9,7 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use ovnflow_k8s_bridge::model::OWNER_KEY;
+use std::collections::BTreeSet;
+
+use ovnflow_k8s_bridge::incremental::Engine;
+use ovnflow_k8s_bridge::model::{Nb, OWNER_KEY};
+use ovnflow_k8s_bridge::reconcile::Owned;
 use ovnflow_k8s_bridge::{reconcile, translate, Config, Objects};
 use ovsdb::{Atom, Database};
 use proptest::prelude::*;
@@ -27,6 +31,43 @@ struct State {
     net_b: bool,
     chain: bool,  // net-a → app=web → net-b
     multus: bool, // NAD l2 on network l2-net, used by the odd pods
+    core: Core,
+}
+
+/// Core-only variations (the incremental path's dependencies).
+#[derive(Clone, Debug)]
+struct Core {
+    pins: Vec<bool>, // pod i pinned by k8s.ovn.org/pod-networks
+    slice: bool,     // an EndpointSlice for Service web
+    wide: bool,      // a policy with namespaceSelector + podSelector, egress named port
+    node3: bool,     // a third node (moves nothing: n3 sorts last)
+}
+
+fn core() -> impl Strategy<Value = Core> {
+    (
+        prop::collection::vec(any::<bool>(), 5),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(pins, slice, wide, node3)| Core {
+            pins,
+            slice,
+            wide,
+            node3,
+        })
+}
+
+/// States without Nodus or Multus objects (the incremental fast path).
+fn core_state() -> impl Strategy<Value = State> {
+    state().prop_map(|mut s| {
+        s.ifaces = vec![None; 5];
+        s.net_a = None;
+        s.net_b = false;
+        s.chain = false;
+        s.multus = false;
+        s
+    })
 }
 
 fn state() -> impl Strategy<Value = State> {
@@ -43,6 +84,7 @@ fn state() -> impl Strategy<Value = State> {
             any::<bool>(),
             any::<bool>(),
         ),
+        core(),
     )
         .prop_map(
             |(
@@ -52,6 +94,7 @@ fn state() -> impl Strategy<Value = State> {
                 policy_a,
                 policy_b,
                 (ifaces, net_a, net_b, chain, multus),
+                core,
             )| {
                 State {
                     pods,
@@ -64,6 +107,7 @@ fn state() -> impl Strategy<Value = State> {
                     net_b,
                     chain,
                     multus,
+                    core,
                 }
             },
         )
@@ -120,6 +164,10 @@ fn yaml(s: &State) -> String {
             }
             ann.push(format!("    k8s.plugin.opnfv.org/nfn-network: '{{\"type\":\"ovn4nfv\",\"interface\":[{l}]}}'\n"));
         }
+        if s.core.pins[i] {
+            let ip = format!("10.128.{}.{}", *node as usize * 2, 50 + i);
+            ann.push(format!("    k8s.ovn.org/pod-networks: '{{\"default\":{{\"ip_addresses\":[\"{ip}/23\"]}}}}'\n"));
+        }
         if s.multus && ns == "default" {
             ann.push("    k8s.v1.cni.cncf.io/networks: l2@side\n".to_string());
         }
@@ -156,6 +204,15 @@ fn yaml(s: &State) -> String {
         docs.push(format!(
             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: a, namespace: shop}}\nspec:\n  podSelector: {{matchLabels: {{app: db}}}}\n  ingress:\n  - from: [{{podSelector: {{matchLabels: {{app: web}}}}}}, {{namespaceSelector: {{matchLabels: {{team: ops}}}}}}]\n    ports: [{port}]\n"
         ));
+    }
+    if s.core.node3 {
+        docs.push("apiVersion: v1\nkind: Node\nmetadata: {name: n3}\nstatus:\n  addresses: [{type: InternalIP, address: 172.18.0.4}]\n".to_string());
+    }
+    if s.core.slice && s.service.is_some() {
+        docs.push("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-x\n  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n- addresses: [10.128.0.99]\n  nodeName: n1\n".to_string());
+    }
+    if s.core.wide {
+        docs.push("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: w, namespace: default}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}]\n  egress:\n  - ports: [{port: http}]\n".to_string());
     }
     if s.policy_b {
         docs.push("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b, namespace: default}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]\n".to_string());
@@ -230,5 +287,103 @@ proptest! {
         reconcile::apply_in_memory(&mut fresh, &plan).unwrap();
         prop_assert_eq!(canonical(&db), canonical(&fresh));
         prop_assert!(reconcile::plan(&last, &db).is_empty());
+    }
+}
+
+/// The identities whose object differs between two object sets.
+fn touched(a: &Objects, b: &Objects) -> BTreeSet<String> {
+    fn diff<T: PartialEq>(
+        kind: &str,
+        a: &BTreeMap<String, ovnflow_k8s_bridge::manifest::Sourced<T>>,
+        b: &BTreeMap<String, ovnflow_k8s_bridge::manifest::Sourced<T>>,
+        out: &mut BTreeSet<String>,
+    ) {
+        for k in a.keys().chain(b.keys()) {
+            if a.get(k).map(|x| &x.obj) != b.get(k).map(|x| &x.obj) {
+                out.insert(format!("{kind}/{k}"));
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    diff("Namespace", &a.namespaces, &b.namespaces, &mut out);
+    diff("Node", &a.nodes, &b.nodes, &mut out);
+    diff("Pod", &a.pods, &b.pods, &mut out);
+    diff("Service", &a.services, &b.services, &mut out);
+    diff(
+        "EndpointSlice",
+        &a.endpoint_slices,
+        &b.endpoint_slices,
+        &mut out,
+    );
+    diff(
+        "NetworkPolicy",
+        &a.network_policies,
+        &b.network_policies,
+        &mut out,
+    );
+    diff("Network", &a.networks, &b.networks, &mut out);
+    diff(
+        "ProviderNetwork",
+        &a.provider_networks,
+        &b.provider_networks,
+        &mut out,
+    );
+    diff("NetworkChaining", &a.chains, &b.chains, &mut out);
+    diff("NetworkAttachmentDefinition", &a.nads, &b.nads, &mut out);
+    out
+}
+
+/// Rows with empty reference columns dropped (a full translation may
+/// leave an empty column where an incremental one has none).
+fn normal(nb: &Nb) -> Nb {
+    let mut nb = nb.clone();
+    for r in nb.rows.values_mut() {
+        r.refs.retain(|_, v| !v.is_empty());
+    }
+    nb.contrib.clear();
+    nb
+}
+
+/// Runs the steps through the incremental engine, writing only the rows
+/// it reports changed; checks the engine's NB against a full translation
+/// after every step, and the final database against one apply.
+fn incremental_equals_at_once(steps: &[State]) -> Result<(), TestCaseError> {
+    let cfg = Config::default();
+    let mut db = reconcile::empty_nb();
+    let mut engine = Engine::new(cfg.clone());
+    let mut prev = Objects::default();
+    for s in steps {
+        let objs = objects(s);
+        let changed = engine.update(&objs, &touched(&prev, &objs)).unwrap();
+        let full = translate(&objs, &cfg).unwrap();
+        prop_assert_eq!(&normal(engine.nb()).rows, &normal(&full).rows);
+        let plan = reconcile::plan_rows(engine.nb(), &changed, &db, &Owned::of(&db));
+        reconcile::apply_in_memory(&mut db, &plan).unwrap();
+        prop_assert!(
+            reconcile::plan(&full, &db).is_empty(),
+            "after the incremental plan the NB differs: {}",
+            reconcile::plan(&full, &db).render()
+        );
+        prev = objs;
+    }
+    let last = translate(&objects(steps.last().unwrap()), &cfg).unwrap();
+    let mut fresh = reconcile::empty_nb();
+    let plan = reconcile::plan(&last, &fresh);
+    reconcile::apply_in_memory(&mut fresh, &plan).unwrap();
+    prop_assert_eq!(canonical(&db), canonical(&fresh));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_core_equals_at_once(steps in prop::collection::vec(core_state(), 1..8)) {
+        incremental_equals_at_once(&steps)?;
+    }
+
+    #[test]
+    fn incremental_with_nodus_equals_at_once(steps in prop::collection::vec(state(), 1..6)) {
+        incremental_equals_at_once(&steps)?;
     }
 }

@@ -2,11 +2,15 @@
 //! kind the bridge translates (with bookmarks; a `410 Gone` relists, a
 //! broken watch resumes from the last resourceVersion, errors back off);
 //! their events update the stores ([`store`]); each batch of changes is
-//! translated with [`crate::translate`] and committed by [`nb::NbWriter`]
-//! as one transaction computed by [`crate::reconcile::plan`] against a
-//! monitored replica of the NB, so nothing is ever half-applied and a
-//! populated NB is brought in line with the fewest changes. Nothing is
-//! written before every kind has been listed once.
+//! translated incrementally by [`crate::incremental::Engine`] (only the
+//! objects the batch affects are recomputed) and committed by
+//! [`nb::NbWriter`] as one transaction that touches only the rows that
+//! changed ([`crate::reconcile::plan_rows`], set columns mutated), so
+//! nothing is ever half-applied. The first commit, and every resync,
+//! compare all owned rows ([`crate::reconcile::plan`]), so a populated NB
+//! is brought in line with the fewest changes; owned rows others change
+//! are re-checked as the monitor reports them. Nothing is written before
+//! every kind has been listed once.
 //!
 //! Objects that cannot be translated are parked ([`park`]) and reported
 //! with a Warning event; pods and nodes get their address annotations and
@@ -38,8 +42,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::incremental::Engine;
 use crate::ipam::Config;
-use crate::model::Nb;
+use crate::model::RowId;
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 use lease::LeaseOptions;
 use nb::NbWriter;
@@ -238,6 +243,8 @@ pub async fn run(
         nb,
         stats,
         synced: false,
+        engine: Engine::new(opts.cfg.clone()),
+        full_check: true,
     };
     let mut resync = tokio::time::interval(opts.resync);
     resync.reset();
@@ -268,7 +275,7 @@ pub async fn run(
                     continue;
                 }
             }
-            _ = resync.tick() => {}
+            _ = resync.tick() => { c.full_check = true; }
             _ = tokio::time::sleep_until(retry_at) => { retry = None; }
         }
         if !c.store.all_ready() {
@@ -317,6 +324,11 @@ struct Controller {
     nb: NbWriter,
     stats: SharedStats,
     synced: bool,
+    /// The incremental translation of the stored objects.
+    engine: Engine,
+    /// Whether the next commit compares every owned row (start, resync)
+    /// rather than the changed ones.
+    full_check: bool,
 }
 
 impl Controller {
@@ -325,9 +337,14 @@ impl Controller {
         let touched = self.store.take_touched();
         let t0 = Instant::now();
         self.overlay_pins(&touched);
-        let desired = self.desired(&touched)?;
+        let changed = self.desired(&touched)?;
         let t1 = Instant::now();
-        let plan = self.nb.commit(&desired).await?;
+        let plan = if self.full_check {
+            self.nb.commit(self.engine.nb()).await?
+        } else {
+            self.nb.commit_rows(self.engine.nb(), &changed).await?
+        };
+        self.full_check = false;
         let t2 = Instant::now();
         {
             let mut s = stats_mut(&self.stats);
@@ -363,7 +380,7 @@ impl Controller {
         }
         let all = !self.synced;
         self.synced = true;
-        self.write_back(&desired, &touched, all);
+        self.write_back(&touched, all);
         Ok(())
     }
 
@@ -401,18 +418,21 @@ impl Controller {
 
     /// The desired NB of the stored objects, parking those the
     /// translation rejects.
-    fn desired(&mut self, touched: &BTreeSet<String>) -> Result<Nb> {
+    fn desired(&mut self, touched: &BTreeSet<String>) -> Result<BTreeSet<RowId>> {
+        let mut touched = touched.clone();
         let objs = &mut self.store.objs;
         // A changed object is retried as its new version; the others are
         // put back and retried too.
-        let wild: BTreeSet<&str> = touched
+        let wild: BTreeSet<String> = touched
             .iter()
             .filter_map(|t| t.strip_suffix("/*"))
+            .map(str::to_string)
             .collect();
         for (id, p) in std::mem::take(&mut self.parked) {
             let kind = id.split('/').next().unwrap_or("");
             if !touched.contains(&id) && !wild.contains(kind) {
                 p.restore(objs);
+                touched.insert(id);
             }
         }
         // A Network and a ProviderNetwork cannot share a name.
@@ -426,11 +446,12 @@ impl Controller {
             let msg = format!("Network {k}: a ProviderNetwork of that name exists");
             if let Some(p) = park::take(objs, Kind::Network, &k, msg) {
                 self.parked.insert(format!("Network/{k}"), p);
+                touched.insert(format!("Network/{k}"));
             }
         }
         for _ in 0..64 {
-            match crate::translate(objs, &self.cfg) {
-                Ok(nb) => return Ok(nb),
+            match self.engine.update(objs, &touched) {
+                Ok(changed) => return Ok(changed),
                 Err(e) => {
                     let (kind, name) = match &e {
                         Error::Invalid { kind, name, .. } => (kind.clone(), name.clone()),
@@ -442,6 +463,8 @@ impl Controller {
                         Some(p) => {
                             tracing::warn!("k8s run: not honoured: {e}");
                             self.parked.insert(format!("{kind}/{name}"), p);
+                            // The engine keeps what it had to recompute.
+                            touched = BTreeSet::from([format!("{kind}/{name}")]);
                         }
                         None => return Err(e),
                     }
@@ -460,10 +483,11 @@ impl Controller {
     }
 
     /// Annotations, statuses and events after a commit.
-    fn write_back(&mut self, desired: &Nb, touched: &BTreeSet<String>, all: bool) {
+    fn write_back(&mut self, touched: &BTreeSet<String>, all: bool) {
         if self.writes.is_none() {
             return;
         }
+        let desired = self.engine.nb();
         // Events for newly rejected objects (once per reason).
         self.reported.retain(|id, _| self.parked.contains_key(id));
         let mut events = Vec::new();

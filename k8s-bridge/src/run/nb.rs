@@ -1,20 +1,27 @@
 //! The Northbound side of run mode: a monitored replica of the tables this
-//! crate writes, kept across changes, and one transaction per change batch
-//! computed by [`crate::reconcile::plan`] against it.
+//! crate writes, kept across changes, with an index of the rows this crate
+//! owns that follows the monitor, and one transaction per change batch:
+//! [`crate::reconcile::plan_rows`] over the rows the translation changed
+//! and the owned rows others changed, or [`crate::reconcile::plan`] over
+//! everything at start-up and on resync.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ovsdb::client::{ClientError, ReplicaSession};
 use ovsdb::{Database, Uuid};
 
 use crate::error::{Error, Result};
-use crate::model::{Nb, TABLES};
-use crate::reconcile::{self, Plan};
+use crate::model::{Nb, RowId, TABLES};
+use crate::reconcile::{self, Owned, Plan};
 
 /// A live NB connection with its replica.
 pub struct NbWriter {
     remote: String,
     session: ReplicaSession,
+    owned: Owned,
+    /// Owned rows changed in the NB since the last commit (by anyone).
+    drift: BTreeSet<RowId>,
 }
 
 impl NbWriter {
@@ -40,9 +47,12 @@ impl NbWriter {
             .next()
             .await
             .map_err(|e| nb_err(format!("monitor: {e}")))?;
+        let owned = Owned::of(session.replica().database());
         Ok(NbWriter {
             remote: remote.to_string(),
             session,
+            owned,
+            drift: BTreeSet::new(),
         })
     }
 
@@ -62,7 +72,12 @@ impl NbWriter {
     /// whether any row changed. Cancel-safe.
     pub async fn changed(&mut self) -> Result<bool> {
         match self.session.next().await {
-            Ok(c) => Ok(!c.is_empty()),
+            Ok(c) => {
+                let ids = self.owned.apply(&c);
+                let any = !ids.is_empty();
+                self.drift.extend(ids);
+                Ok(any)
+            }
             Err(e) => Err(self.err(format!("monitor: {e}"))),
         }
     }
@@ -75,7 +90,11 @@ impl NbWriter {
             // `next` completes in one poll when a notification is queued.
             match futures::FutureExt::now_or_never(fut) {
                 None => return Ok(any),
-                Some(Ok(c)) => any |= !c.is_empty(),
+                Some(Ok(c)) => {
+                    let ids = self.owned.apply(&c);
+                    any |= !ids.is_empty();
+                    self.drift.extend(ids);
+                }
                 Some(Err(e)) => return Err(self.err(format!("monitor: {e}"))),
             }
         }
@@ -87,6 +106,29 @@ impl NbWriter {
     pub async fn commit(&mut self, desired: &Nb) -> Result<Plan> {
         self.drain()?;
         let plan = reconcile::plan(desired, self.database());
+        self.drift.clear();
+        self.send(plan).await
+    }
+
+    /// Makes the rows `changed`, and the owned rows others changed since
+    /// the last commit, equal `desired` in one transaction (none when
+    /// nothing differs).
+    pub async fn commit_rows(&mut self, desired: &Nb, changed: &BTreeSet<RowId>) -> Result<Plan> {
+        self.drain()?;
+        let mut ids = std::mem::take(&mut self.drift);
+        ids.extend(changed.iter().cloned());
+        let plan = reconcile::plan_rows(desired, &ids, self.database(), &self.owned);
+        match self.send(plan).await {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                // Retried with the next batch.
+                self.drift.extend(ids);
+                Err(e)
+            }
+        }
+    }
+
+    async fn send(&mut self, plan: Plan) -> Result<Plan> {
         if plan.is_empty() {
             return Ok(plan);
         }

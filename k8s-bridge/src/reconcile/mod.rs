@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::model::{managed_columns, Nb, NbRow, RowId, LB_GROUPS, OWNER_KEY, TABLES};
 
+mod rows;
+pub use rows::plan_rows;
+
 /// The operations of one reconciliation, and their counts.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
@@ -52,49 +55,112 @@ impl Plan {
     }
 }
 
-/// The rows this crate owns in `db`: the canonical UUID per id, every
-/// owned UUID's id, and duplicates (same id twice) to remove.
-struct Owned {
+/// The rows this crate owns in a database: the canonical UUID per id,
+/// every owned UUID's id, and duplicates (same id twice) to remove.
+#[derive(Clone, Debug, Default)]
+pub struct Owned {
     by_id: BTreeMap<RowId, Uuid>,
     by_uuid: HashMap<Uuid, RowId>,
     duplicates: Vec<(RowId, Uuid)>,
 }
 
-fn owned(db: &Database) -> Owned {
-    let mut o = Owned {
-        by_id: BTreeMap::new(),
-        by_uuid: HashMap::new(),
-        duplicates: Vec::new(),
-    };
-    for &table in TABLES {
-        let Some(rows) = db.table(table) else {
-            continue;
-        };
-        for (uuid, row) in rows.iter() {
-            let key = if table == "Load_Balancer_Group" {
-                row.get("name")
-                    .and_then(|d| d.as_str())
-                    .filter(|n| LB_GROUPS.contains(n))
-                    .map(|n| format!("{}#{n}", crate::cluster::OWNER))
-            } else {
-                row.get("external_ids")
-                    .and_then(|d| d.get_str(OWNER_KEY))
-                    .map(str::to_string)
+/// The ownership key of a row of `table`, if this crate owns it.
+fn owner_key(table: &str, row: &ovsdb::Row) -> Option<String> {
+    if table == "Load_Balancer_Group" {
+        row.get("name")
+            .and_then(|d| d.as_str())
+            .filter(|n| LB_GROUPS.contains(n))
+            .map(|n| format!("{}#{n}", crate::cluster::OWNER))
+    } else {
+        row.get("external_ids")
+            .and_then(|d| d.get_str(OWNER_KEY))
+            .map(str::to_string)
+    }
+}
+
+impl Owned {
+    /// The owned rows of `db`.
+    pub fn of(db: &Database) -> Owned {
+        let mut o = Owned::default();
+        for &table in TABLES {
+            let Some(rows) = db.table(table) else {
+                continue;
             };
-            let Some(key) = key else { continue };
-            let id = RowId::new(table, key);
-            o.by_uuid.insert(*uuid, id.clone());
-            match o.by_id.entry(id) {
-                std::collections::btree_map::Entry::Occupied(e) => {
-                    o.duplicates.push((e.key().clone(), *uuid))
-                }
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(*uuid);
+            for (uuid, row) in rows.iter() {
+                if let Some(key) = owner_key(table, row) {
+                    o.add(RowId::new(table, key), *uuid);
                 }
             }
         }
+        o
     }
-    o
+
+    fn add(&mut self, id: RowId, uuid: Uuid) {
+        self.by_uuid.insert(uuid, id.clone());
+        match self.by_id.entry(id) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                self.duplicates.push((e.key().clone(), uuid))
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(uuid);
+            }
+        }
+    }
+
+    fn remove(&mut self, uuid: &Uuid) -> Option<RowId> {
+        let id = self.by_uuid.remove(uuid)?;
+        self.duplicates.retain(|(_, u)| u != uuid);
+        if self.by_id.get(&id) == Some(uuid) {
+            self.by_id.remove(&id);
+            // A duplicate becomes the canonical row.
+            if let Some(i) = self.duplicates.iter().position(|(d, _)| *d == id) {
+                let (d, u) = self.duplicates.remove(i);
+                self.by_id.insert(d, u);
+            }
+        }
+        Some(id)
+    }
+
+    /// Follows row changes of the database (as a monitor reports them);
+    /// returns the ids of owned rows that changed (before or after).
+    pub fn apply(&mut self, changes: &[ovsdb::RowChange]) -> BTreeSet<RowId> {
+        let mut ids = BTreeSet::new();
+        for c in changes {
+            let (table, uuid, new) = match c {
+                ovsdb::RowChange::Insert {
+                    table, uuid, new, ..
+                } => (table, uuid, Some(new)),
+                ovsdb::RowChange::Modify {
+                    table, uuid, new, ..
+                } => (table, uuid, Some(new)),
+                ovsdb::RowChange::Delete { table, uuid, .. } => (table, uuid, None),
+            };
+            let Some(&t) = TABLES.iter().find(|t| **t == table.as_str()) else {
+                continue;
+            };
+            let old_id = self.by_uuid.get(uuid).cloned();
+            let new_key = new.and_then(|r| owner_key(t, r));
+            if old_id.as_ref().map(|i| &i.key) != new_key.as_ref() {
+                self.remove(uuid);
+                if let Some(k) = new_key {
+                    self.add(RowId::new(t, k), *uuid);
+                }
+            }
+            let new_id = self.by_uuid.get(uuid).cloned();
+            ids.extend(old_id);
+            ids.extend(new_id);
+        }
+        ids
+    }
+
+    /// The UUID of an owned row.
+    pub fn uuid(&self, id: &RowId) -> Option<Uuid> {
+        self.by_id.get(id).copied()
+    }
+}
+
+fn owned(db: &Database) -> Owned {
+    Owned::of(db)
 }
 
 fn is_root(table: &str) -> bool {
