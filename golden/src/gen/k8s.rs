@@ -30,7 +30,8 @@ pub fn uuid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-8000-{n:012x}")
 }
 
-fn ipv4(ip: u32) -> String {
+/// Dotted-quad text of an IPv4 address held as a `u32`.
+pub(super) fn ipv4(ip: u32) -> String {
     format!(
         "{}.{}.{}.{}",
         ip >> 24,

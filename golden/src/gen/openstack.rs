@@ -7,6 +7,8 @@
 
 use serde_json::{json, Value};
 
+use super::k8s::ipv4;
+
 /// The size of a generated topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenstackShape {
@@ -31,16 +33,6 @@ pub fn uuid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-a000-{n:012x}")
 }
 
-fn ipv4(ip: u32) -> String {
-    format!(
-        "{}.{}.{}.{}",
-        ip >> 24,
-        (ip >> 16) & 255,
-        (ip >> 8) & 255,
-        ip & 255
-    )
-}
-
 fn mac(prefix: u32, n: u32) -> String {
     format!(
         "fa:16:3e:{:02x}:{:02x}:{:02x}",
@@ -54,7 +46,8 @@ fn mac(prefix: u32, n: u32) -> String {
 /// .128.0.
 const EXT_NET: u32 = (172 << 24) + (24 << 16);
 
-fn set(uuids: &[String]) -> Value {
+/// A set of row references.
+pub(super) fn set(uuids: &[String]) -> Value {
     json!([
         "set",
         uuids.iter().map(|u| json!(["uuid", u])).collect::<Vec<_>>()

@@ -8,7 +8,8 @@
 
 use serde_json::{json, Value};
 
-use super::k8s::{k8s, uuid, K8sShape};
+use super::k8s::{ipv4, k8s, uuid, K8sShape};
+use super::openstack::set;
 
 /// UUID kinds of the gateway rows (the Kubernetes generator uses 1–11 and
 /// the benchmark changes 12–14).
@@ -22,35 +23,25 @@ const K_NAT: u32 = 26;
 const K_ROUTE: u32 = 27;
 
 /// `IPAddrToHWAddr()`: `0a:58:` and the four bytes of the IPv4 address.
-fn mac_of(ip: [u32; 4]) -> String {
+fn mac_of(ip: u32) -> String {
     format!(
         "0a:58:{:02x}:{:02x}:{:02x}:{:02x}",
-        ip[0], ip[1], ip[2], ip[3]
+        ip >> 24,
+        (ip >> 16) & 255,
+        (ip >> 8) & 255,
+        ip & 255
     )
 }
 
 /// Node `n`'s join address, `100.64.0.0/16` from `.2` (node ids from 2, as
 /// ovn-kubernetes allocates them).
-fn join_ip(n: u32) -> [u32; 4] {
-    let host = n + 2;
-    [100, 64, host >> 8, host & 255]
+fn join_ip(n: u32) -> u32 {
+    (100 << 24) + (64 << 16) + n + 2
 }
 
 /// Node `n`'s external (l3 gateway) address in `172.18.0.0/16`, from `.3`.
-fn node_ip(n: u32) -> [u32; 4] {
-    let host = n + 3;
-    [172, 18, host >> 8, host & 255]
-}
-
-fn dotted(ip: [u32; 4]) -> String {
-    format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
-}
-
-fn set(uuids: &[String]) -> Value {
-    json!([
-        "set",
-        uuids.iter().map(|u| json!(["uuid", u])).collect::<Vec<_>>()
-    ])
+fn node_ip(n: u32) -> u32 {
+    (172 << 24) + (18 << 16) + n + 3
 }
 
 /// The Kubernetes-shaped NB of `shape` with ovn-kubernetes' per-node gateway
@@ -78,14 +69,14 @@ pub fn ovn_k8s(shape: &K8sShape) -> Value {
     let cr_lrp = uuid(K_GR_PORT, 0);
     extra.push(
         json!({"op": "insert", "table": "Logical_Router_Port", "uuid": cr_lrp, "row": {
-        "name": "rtoj-ovn_cluster_router", "mac": mac_of([100, 64, 0, 1]),
+        "name": "rtoj-ovn_cluster_router", "mac": mac_of(join_ip(0) - 1),
         "networks": "100.64.0.1/16"}}),
     );
     for n in 0..shape.nodes {
         let node = format!("node{n}");
         let gr = format!("GR_{node}");
-        let jip = dotted(join_ip(n));
-        let nip = dotted(node_ip(n));
+        let jip = ipv4(join_ip(n));
+        let nip = ipv4(node_ip(n));
         // Join side.
         let rtoj = uuid(K_GR_PORT, 1 + 2 * n);
         extra.push(
@@ -192,13 +183,7 @@ pub fn ovn_k8s(shape: &K8sShape) -> Value {
 
 /// Node `n`'s pod subnet (a /23 of 10.128.0.0/14).
 fn node_subnet(n: u32) -> String {
-    let base = (10u32 << 24) + (128 << 16) + (n << 9);
-    format!(
-        "{}.{}.{}.0/23",
-        base >> 24,
-        (base >> 16) & 255,
-        (base >> 8) & 255
-    )
+    format!("{}/23", ipv4((10 << 24) + (128 << 16) + (n << 9)))
 }
 
 #[cfg(test)]
