@@ -134,6 +134,9 @@ struct Names {
     pb: BTreeMap<Uuid, String>,
     /// Logical_DP_Group UUID → sorted datapath names.
     groups: BTreeMap<Uuid, Vec<String>>,
+    /// Logical_DP_Group UUID → the `stage-hint`s naming its datapaths' own
+    /// NB rows (first 8 hex digits of `logical-switch`/`logical-router`).
+    group_hints: BTreeMap<Uuid, BTreeSet<String>>,
 }
 
 impl Names {
@@ -165,7 +168,22 @@ impl Names {
                 (*u, v)
             })
             .collect();
-        Names { dp, pb, groups }
+        let datapaths = table("Datapath_Binding");
+        let own_hint = |a: &Atom| -> Option<String> {
+            let ids = smap(datapaths.get(&a.as_uuid()?)?, "external_ids");
+            let nb = ids.get("logical-switch").or(ids.get("logical-router"))?;
+            Some(nb.chars().take(8).collect())
+        };
+        let group_hints = table("Logical_DP_Group")
+            .iter()
+            .map(|(u, r)| (*u, get(r, "datapaths").iter().filter_map(own_hint).collect()))
+            .collect();
+        Names {
+            dp,
+            pb,
+            groups,
+            group_hints,
+        }
     }
 
     fn dp(&self, a: &Atom) -> String {
@@ -400,6 +418,20 @@ pub fn canonical(t: &Tables) -> Canon {
         put("Logical_DP_Group", format!("{g:?}"));
     }
     for r in table("Logical_Flow").values() {
+        let mut external_ids = smap(r, "external_ids");
+        // A datapath-level flow shared by several datapaths keeps the hint
+        // of the datapath northd met first, and keeps it while the row
+        // lives: for datapaths already in the SB that depends on the SB's
+        // random row UUIDs and on the history (KNOWN_DIFFERENCES.md). Such
+        // a hint is written as "one of the group's own datapaths".
+        if let Some(g) = get(r, "logical_dp_group").first().and_then(Atom::as_uuid) {
+            let own = names.group_hints.get(&g);
+            if let Some(h) = external_ids.get_mut("stage-hint") {
+                if own.is_some_and(|own| own.contains(h.as_str())) {
+                    *h = "<a datapath of the group>".into();
+                }
+            }
+        }
         let on = match (
             get(r, "logical_datapath").first(),
             get(r, "logical_dp_group").first(),
@@ -419,7 +451,7 @@ pub fn canonical(t: &Tables) -> Canon {
                 scalar(r, "priority"),
                 scalar(r, "match"),
                 scalar(r, "actions"),
-                smap(r, "external_ids"),
+                external_ids,
                 smap(r, "tags"),
                 scalar(r, "controller_meter"),
             ),
@@ -538,6 +570,26 @@ mod tests {
         assert!(!text.contains("hv1"), "runtime tables are left out");
         assert!(!text.contains("0000-0000"), "no UUID survives: {text}");
         assert_eq!(from_text(&text).unwrap(), c);
+    }
+
+    /// A flow on the group of two switches with `hint` as its stage-hint.
+    fn shared_flow(hint: &str) -> Canon {
+        let dump = [
+            r#"{"caption":"Datapath_Binding table","data":[[["uuid","00000000-0000-0000-0000-0000000000d1"],["map",[["name","sw0"],["logical-switch","f18d31a5-0000-4000-8000-000000000001"]]],5],[["uuid","00000000-0000-0000-0000-0000000000d2"],["map",[["name","sw1"],["logical-switch","e841b51d-0000-4000-8000-000000000002"]]],6]],"headings":["_uuid","external_ids","tunnel_key"]}"#.to_string(),
+            r#"{"caption":"Logical_DP_Group table","data":[[["uuid","00000000-0000-0000-0000-0000000000a1"],["set",[["uuid","00000000-0000-0000-0000-0000000000d1"],["uuid","00000000-0000-0000-0000-0000000000d2"]]]]],"headings":["_uuid","datapaths"]}"#.to_string(),
+            format!(r#"{{"caption":"Logical_Flow table","data":[[["uuid","00000000-0000-0000-0000-0000000000f1"],"next;",["map",[["stage-hint","{hint}"],["stage-name","ls_in_pre_hairpin"]]],["set",[]],["uuid","00000000-0000-0000-0000-0000000000a1"],"ip && ct.trk","ingress",100,14]],"headings":["_uuid","actions","external_ids","logical_datapath","logical_dp_group","match","pipeline","priority","table_id"]}}"#),
+        ]
+        .join("\n");
+        canonical(&parse_dump(&dump).unwrap())
+    }
+
+    #[test]
+    fn shared_flows_hint_at_any_of_their_own_datapaths() {
+        // Either switch's own hint: the same canonical row.
+        assert_eq!(shared_flow("f18d31a5"), shared_flow("e841b51d"));
+        // A hint naming another row is compared as it is.
+        assert_ne!(shared_flow("f18d31a5"), shared_flow("12345678"));
+        assert!(to_text(&shared_flow("12345678")).contains("12345678"));
     }
 
     #[test]
