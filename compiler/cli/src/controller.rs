@@ -1,15 +1,20 @@
 //! `ovnflow controller`: the command line of ovn-controller 23.03, glued
 //! to the daemon in [`ovnflow_southbound::controller`].  The control
-//! socket reuses the northd daemon's OVS-style unixctl server, pid file,
-//! `--detach` and log format.
+//! socket reuses the northd daemon's OVS-style unixctl server; pid file,
+//! `--detach` and logging are [`crate::daemon`]'s.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use ovnflow_northd::process;
 use ovnflow_northd::unixctl::{CommandSpec, Handler, Outcome, UnixctlServer};
-use ovnflow_northd::{config, logging, process};
 use ovnflow_southbound::controller::{self, Control, Status};
+
+use crate::daemon::DaemonArgs;
+
+/// The daemon's name in default paths.
+const PROGRAM: &str = "ovn-controller";
 
 /// Flags of `ovnflow controller` (those of ovn-controller 23.03).
 #[derive(clap::Args, Debug)]
@@ -17,24 +22,9 @@ pub struct Args {
     /// The local Open_vSwitch database [default: unix:$OVS_RUNDIR/db.sock].
     #[arg(value_name = "DATABASE")]
     pub database: Option<String>,
-    /// Control socket [default: $OVN_RUNDIR/ovn-controller.PID.ctl].
-    #[arg(long, value_name = "SOCKET")]
-    pub unixctl: Option<PathBuf>,
-    /// Create a pid file [default: $OVN_RUNDIR/ovn-controller.pid].
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", require_equals = true)]
-    pub pidfile: Option<String>,
-    /// Run in the background.
-    #[arg(long)]
-    pub detach: bool,
-    /// Do not chdir to "/" when detaching.
-    #[arg(long)]
-    pub no_chdir: bool,
-    /// Log to a file [default: $OVN_LOGDIR/ovn-controller.log].
-    #[arg(long = "log-file", value_name = "FILE", num_args = 0..=1, default_missing_value = "", require_equals = true)]
-    pub log_file: Option<String>,
-    /// Log levels: [module][:destination][:level] (repeatable; alone: debug).
-    #[arg(short = 'v', long = "verbose", value_name = "SPEC", num_args = 0..=1, default_missing_value = "", require_equals = true)]
-    pub verbose: Vec<String>,
+    /// Daemon flags.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `OVS_RUNDIR`, else `/var/run/openvswitch` (where `br-int.mgmt` and
@@ -43,16 +33,6 @@ fn ovs_rundir() -> PathBuf {
     std::env::var_os("OVS_RUNDIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/run/openvswitch"))
-}
-
-fn in_rundir(given: &str, default: &str) -> PathBuf {
-    if given.is_empty() {
-        config::ovn_rundir().join(default)
-    } else if Path::new(given).is_absolute() {
-        PathBuf::from(given)
-    } else {
-        config::ovn_rundir().join(given)
-    }
 }
 
 fn commands() -> Vec<CommandSpec> {
@@ -105,37 +85,10 @@ fn handler(status: Status) -> Handler<Control> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let unixctl = match &args.unixctl {
-        Some(p) => in_rundir(&p.display().to_string(), ""),
-        None => config::ovn_rundir().join(format!("ovn-controller.{}.ctl", std::process::id())),
-    };
-    let pidfile = args
-        .pidfile
-        .as_deref()
-        .map(|p| in_rundir(p, "ovn-controller.pid"));
-    let log_file = args.log_file.as_deref().map(|p| {
-        if p.is_empty() {
-            config::ovn_logdir().join("ovn-controller.log")
-        } else {
-            PathBuf::from(p)
-        }
-    });
-    let child = process::is_detached_child();
-    if args.detach && !child {
-        let ready = match (&pidfile, &args.unixctl) {
-            (Some(p), _) => p.clone(),
-            (None, Some(_)) => unixctl.clone(),
-            (None, None) => {
-                bail!("--detach needs --pidfile or --unixctl to know when the daemon is ready")
-            }
-        };
-        process::detach(&ready).context("--detach")?;
+    let paths = args.daemon.paths(PROGRAM);
+    if !args.daemon.start(&paths)? {
         return Ok(());
     }
-    if child && !args.no_chdir {
-        std::env::set_current_dir("/").context("chdir /")?;
-    }
-    logging::init(&args.verbose, log_file.as_deref(), child).map_err(anyhow::Error::msg)?;
     let cfg = controller::Config {
         ovs_db: args
             .database
@@ -143,15 +96,12 @@ pub fn run(args: Args) -> Result<()> {
             .unwrap_or_else(|| format!("unix:{}", ovs_rundir().join("db.sock").display())),
         ovs_rundir: ovs_rundir(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
+    crate::daemon::runtime()?.block_on(async {
         let status = Status::default();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let _ctl = UnixctlServer::start(&unixctl, commands(), handler(status.clone()), tx)?;
-        let _pid = pidfile
+        let _ctl = UnixctlServer::start(&paths.unixctl, commands(), handler(status.clone()), tx)?;
+        let _pid = paths
+            .pidfile
             .as_deref()
             .map(process::PidFile::create)
             .transpose()?;

@@ -3,6 +3,7 @@
 
 mod compile;
 mod controller;
+mod daemon;
 mod flows;
 mod k8s;
 mod northd;

@@ -58,22 +58,23 @@ pub fn default_db(nb: bool) -> String {
     }
 }
 
-/// The control socket when `--unixctl` is not given:
-/// `$OVN_RUNDIR/ovn-northd.PID.ctl`, as OVS daemons name theirs. A relative
-/// `--unixctl` is taken relative to the run directory.
-pub fn unixctl_path(given: Option<&Path>) -> PathBuf {
+/// The control socket of daemon `program` (`ovn-northd`, `ovn-controller`)
+/// when `--unixctl` is not given: `$OVN_RUNDIR/PROGRAM.PID.ctl`, as OVS
+/// daemons name theirs. A relative `--unixctl` is taken relative to the run
+/// directory.
+pub fn unixctl_path(program: &str, given: Option<&Path>) -> PathBuf {
     match given {
         Some(p) if p.is_absolute() => p.to_path_buf(),
         Some(p) => ovn_rundir().join(p),
-        None => ovn_rundir().join(format!("ovn-northd.{}.ctl", std::process::id())),
+        None => ovn_rundir().join(format!("{program}.{}.ctl", std::process::id())),
     }
 }
 
-/// `--pidfile` without a value: `$OVN_RUNDIR/ovn-northd.pid`; a relative
-/// one is relative to the run directory.
-pub fn pidfile_path(given: &str) -> PathBuf {
+/// `--pidfile` without a value: `$OVN_RUNDIR/PROGRAM.pid`; a relative one is
+/// relative to the run directory.
+pub fn pidfile_path(program: &str, given: &str) -> PathBuf {
     if given.is_empty() {
-        ovn_rundir().join("ovn-northd.pid")
+        ovn_rundir().join(format!("{program}.pid"))
     } else if Path::new(given).is_absolute() {
         PathBuf::from(given)
     } else {
@@ -81,10 +82,10 @@ pub fn pidfile_path(given: &str) -> PathBuf {
     }
 }
 
-/// `--log-file` without a value: `$OVN_LOGDIR/ovn-northd.log`.
-pub fn log_file_path(given: &str) -> PathBuf {
+/// `--log-file` without a value: `$OVN_LOGDIR/PROGRAM.log`.
+pub fn log_file_path(program: &str, given: &str) -> PathBuf {
     if given.is_empty() {
-        ovn_logdir().join("ovn-northd.log")
+        ovn_logdir().join(format!("{program}.log"))
     } else {
         PathBuf::from(given)
     }
@@ -125,10 +126,10 @@ mod tests {
     #[test]
     fn relative_paths_go_to_the_run_directory() {
         assert_eq!(
-            unixctl_path(Some(Path::new("/x/n.ctl"))),
+            unixctl_path("ovn-northd", Some(Path::new("/x/n.ctl"))),
             PathBuf::from("/x/n.ctl")
         );
-        assert!(pidfile_path("").ends_with("ovn-northd.pid"));
-        assert_eq!(log_file_path("/l/n.log"), PathBuf::from("/l/n.log"));
+        assert!(pidfile_path("ovn-northd", "").ends_with("ovn-northd.pid"));
+        assert_eq!(log_file_path("ovn-northd", "/l/n.log"), PathBuf::from("/l/n.log"));
     }
 }
