@@ -3,7 +3,10 @@
 //! localnet port, tenant routers each with a distributed gateway port on it
 //! (two `Gateway_Chassis`), tenant networks behind each router, SNAT for
 //! every tenant subnet and floating IPs as distributed `dnat_and_snat`
-//! rules (`logical_port` + `external_mac`).
+//! rules (`logical_port` + `external_mac`). Routers carry the options Neutron
+//! sets on every router (`always_learn_from_arp_request=false`,
+//! `dynamic_neigh_routers=true`: routers on the provider network learn each
+//! other's MACs by ARP instead of one static flow per pair of routers).
 
 use serde_json::{json, Value};
 
@@ -182,6 +185,8 @@ pub fn openstack(shape: &OpenstackShape) -> Value {
             &uuid(11, r),
             json!({"name": format!("neutron-router-{r}"), "ports": set(&lrps), "nat": set(&nats),
                    "static_routes": set(&[route]),
+                   "options": ["map", [["always_learn_from_arp_request", "false"],
+                                       ["dynamic_neigh_routers", "true"]]],
                    "external_ids": ["map", [["neutron:router_name", format!("router{r}")]]]}),
         );
     }

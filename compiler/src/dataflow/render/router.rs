@@ -349,11 +349,16 @@ pub(super) fn render_router_flows<'s>(
             )
         })
     });
+    // Only ports that can yield a flow enter the joins: on a switch shared
+    // by many routers (ovn-kubernetes' join switch, a provider network) the
+    // pairs would otherwise grow with the square of its ports.
     let behind = switch_ports
+        .filter(|(_, p)| router::arp_resolve::resolvable(p))
         .join_named("arp resolve: switch port x router port", rports.clone())
         .flat_map(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
     let pairs = rports
         .clone()
+        .filter(|(_, op)| router::arp_resolve::learns_peers_statically(op))
         .join_named("arp resolve: router port x router port", rports)
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
     own.concat(behind).concat(pairs)

@@ -48,6 +48,14 @@ pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     super::nat_arp::drop_own_dest(r, p, Stage::LrInArpResolve, 2, true, out);
 }
 
+/// Whether switch port `p` can give the routers on its switch static
+/// next-hop MACs ([`switch_port`]): virtual ports, and enabled ports that
+/// are not router ports.
+pub fn resolvable(p: &PortCtx) -> bool {
+    let lsp = &p.lsp;
+    lsp.type_ == "virtual" || (lsp.is_enabled() && lsp.type_ != "router")
+}
+
 /// A switch port behind router port `rp` (on the same switch): for each of
 /// its addresses on one of the router port's networks, priority 100
 /// `eth.dst = MAC` in that router.
@@ -57,7 +65,7 @@ pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     if lsp.type_ == "virtual" {
         return crate::rules::virtual_port::arp_resolve_unclaimed(p, rp);
     }
-    if !lsp.is_enabled() || lsp.type_ == "router" {
+    if !resolvable(p) {
         return out;
     }
     let peer = &rp.peer;
@@ -102,11 +110,19 @@ pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     out
 }
 
+/// Whether the router behind `op` gets the other routers' MACs on the
+/// switch as static flows ([`router_pair`]): its switch port is enabled and
+/// the router has no `options:dynamic_neigh_routers` (with it, northd leaves
+/// them to ARP; ovn-kubernetes and Neutron set it on their routers).
+pub fn learns_peers_statically(op: &SwitchRouterPort) -> bool {
+    op.lsp_enabled && !op.peer.dynamic_neigh_routers
+}
+
 /// Two routers on one switch: in the router behind `op`, the MAC of the
 /// other router port `other` for next hops on its networks.
 pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow> {
     let mut out = Vec::new();
-    if !op.lsp_enabled || op.peer.dynamic_neigh_routers || other.peer.uuid == op.peer.uuid {
+    if !learns_peers_statically(op) || other.peer.uuid == op.peer.uuid {
         return out;
     }
     let key = crate::rules::addr::json_key(&op.peer.name);
