@@ -56,13 +56,15 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
     };
     let both = section("k8s 2×3/2/2 (reference size)");
     let mut expected = vec![
-        "| full compute, end to end (NB commit → SB commit) |",
+        "| full compute, end to end (NB transaction sent → SB commit) |",
         "| … of which the NB ovsdb-server commit |",
+        "| full compute, NB committed → SB committed |",
         "| full compile, ovnflow in process (northd: end to end) |",
         "| peak RSS of the daemon (VmHWM, whole run) |",
         "| peak RSS, in-process compile (NB database resident) |",
         "| peak RSS, in-process NB load (JSON + database) |",
         "| SB Logical_Flow rows (ovnflow: daemon / in process) |",
+        "| SB transaction size, full compute (bytes the SB server stored) |",
     ];
     let kinds: Vec<String> = [
         "add port",
@@ -76,6 +78,7 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
         [
             format!("| {k}, end to end |"),
             format!("| {k}, ovnflow in process (NB change → SB delta) |"),
+            format!("| {k}, SB transaction size |"),
         ]
     })
     .collect();
@@ -93,6 +96,12 @@ fn quick_run_on_tiny_sizes_reports_every_row() {
         assert_eq!(line.matches(" | ").count(), 5, "{line}");
     }
     assert!(both.contains("PASS") || both.contains("FAIL"), "{both}");
+    // Both daemons' SB transactions are measured (in kB, not "–").
+    let size = both
+        .lines()
+        .find(|l| l.starts_with("| SB transaction size, full compute"))
+        .unwrap_or_default();
+    assert_eq!(size.matches(" kB").count(), 2, "{size}");
     let inproc = section("k8s 3×4/3/2");
     assert!(inproc.contains("In process only"), "{inproc}");
     assert!(

@@ -64,6 +64,14 @@ pub struct E2eRun {
     pub lflows: usize,
     /// Single changes: kind and seconds from sending to the SB update.
     pub changes: Vec<(ChangeKind, f64)>,
+    /// Bytes the SB ovsdb-server appended to its database file for the full
+    /// compute: the SB transaction(s) the daemon wrote, as stored
+    /// (standalone servers only).
+    #[serde(default)]
+    pub sb_full_bytes: Option<u64>,
+    /// The same for each single change, in the order of `changes`.
+    #[serde(default)]
+    pub sb_change_bytes: Vec<(ChangeKind, u64)>,
 }
 
 /// The connections of one run and the `nb_cfg` the next change carries.
@@ -296,6 +304,15 @@ impl Servers {
         }
     }
 
+    /// The SB database file, whose growth is the size of what the daemon
+    /// committed (standalone only: a RAFT log holds more than transactions).
+    fn sb_file(&self) -> Option<PathBuf> {
+        match self {
+            Servers::Standalone(o) => Some(o.dir().join("sb.db")),
+            Servers::Raft { .. } => None,
+        }
+    }
+
     fn dir(&self) -> &Path {
         match self {
             Servers::Standalone(o) => o.dir(),
@@ -400,22 +417,37 @@ pub fn run_once(
         format!("{}: {e}\n{}", daemon.label(), log_tail(oracle.dir(), name))
     };
     let ready_s = session.wait_cfg(1).map_err(|e| with_log(e, &oracle))?;
+    let sb_file = oracle.sb_file();
+    let sb_len = || {
+        sb_file
+            .as_ref()
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+    };
+    let grown = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
+    let before = sb_len();
     let (nb_commit_s, full_s) = session
         .commit(ops, "full NB")
         .map_err(|e| with_log(e, &oracle))?;
+    let sb_full_bytes = grown(before, sb_len());
     let pid = pid.to_string();
     let rss_full_kb = memory::peak_rss_kb(&pid)?;
     let lflows = session.count_lflows()?;
     let mut measured = Vec::new();
+    let mut sb_change_bytes = Vec::new();
     if rounds > 0 {
         nb.check()?;
     }
     for round in 0..rounds.min(changes::MAX_ROUNDS) {
         for &kind in nb.kinds() {
+            let before = sb_len();
             let (_, s) = session
                 .commit(nb.ops(kind, round), kind.label())
                 .map_err(|e| with_log(e, &oracle))?;
             measured.push((kind, s));
+            if let Some(b) = grown(before, sb_len()) {
+                sb_change_bytes.push((kind, b));
+            }
         }
     }
     let rss_end_kb = memory::peak_rss_kb(&pid)?;
@@ -429,5 +461,7 @@ pub fn run_once(
         rss_end_kb,
         lflows,
         changes: measured,
+        sb_full_bytes,
+        sb_change_bytes,
     })
 }

@@ -91,6 +91,10 @@ struct Cli {
     /// Longest an in-process run may take, seconds.
     #[arg(long, default_value_t = 300)]
     worker_timeout: u64,
+    /// Run nothing: write the report (markdown, SVG, `--readme`) again from
+    /// the results of an earlier run (its `latest.json`).
+    #[arg(long, value_name = "JSON")]
+    render: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +132,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         let r = inproc::run_once(&w.nb(), *rounds)?;
         println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
+    }
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench-results")));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if let Some(json) = &cli.render {
+        let text =
+            std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+        let results: suite::Results =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        return write_reports(&cli, &out, &results, &suite::Progress::new());
     }
     if !ovnflow_golden::oracle::available().map_err(|e| e.to_string())? {
         return Err(format!(
@@ -189,11 +205,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         worker_timeout: Duration::from_secs(cli.worker_timeout),
         reference,
     };
-    let out = cli
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench-results")));
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let command = std::iter::once("ovnflow-bench".to_string())
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
@@ -211,7 +222,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         out.display()
     ));
     let results = suite::run(&cfg, machine, command, &progress);
-    let md = report::markdown(&results);
+    write_reports(&cli, &out, &results, &progress)
+}
+
+/// Writes `latest.md`, `latest.json`, `scaling.svg` and the README section;
+/// fails when a run failed.
+fn write_reports(
+    cli: &Cli,
+    out: &std::path::Path,
+    results: &suite::Results,
+    progress: &suite::Progress,
+) -> Result<ExitCode, String> {
+    let md = report::markdown(results);
     let write = |name: &str, text: &str| {
         let p = out.join(name);
         std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
@@ -219,13 +241,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     write("latest.md", &md)?;
     write(
         "latest.json",
-        &serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?,
+        &serde_json::to_string_pretty(results).map_err(|e| e.to_string())?,
     )?;
-    write("scaling.svg", &svg::scaling(&results))?;
+    write("scaling.svg", &svg::scaling(results))?;
     if let Some(readme) = &cli.readme {
         let text =
             std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
-        let new = report::splice_readme(&text, &report::readme_section(&results))
+        let new = report::splice_readme(&text, &report::readme_section(results))
             .map_err(|e| format!("{}: {e}", readme.display()))?;
         std::fs::write(readme, new).map_err(|e| format!("{}: {e}", readme.display()))?;
     }
