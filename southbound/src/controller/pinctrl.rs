@@ -170,7 +170,8 @@ pub struct ResultBit {
 
 impl ResultBit {
     /// Parses the 8 bytes at the start of `payload`: a register header
-    /// (`NXM_NX_REGn`, or `OXM_OF_PKT_REGn` for a 64-bit pair) and the
+    /// (`NXM_NX_REGn`, `OXM_OF_PKT_REGn` for a 64-bit pair, or
+    /// `NXM_NX_XXREGn` — what OVN's `reg0[3]` resolves to) and the
     /// offset (`mf_check_dst` in pinctrl: it must lie in the field).
     pub fn parse(payload: &[u8]) -> Option<ResultBit> {
         let header = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?);
@@ -184,8 +185,18 @@ impl ResultBit {
         }
         let r = field::reg(0);
         let x = field::xreg(0);
+        let xx = field::xxreg(0);
         let (reg, bit) = if class == r.class && fno < 16 && len == 4 && ofs < 32 {
             (fno, ofs)
+        } else if class == xx.class
+            && (xx.field..xx.field + 4).contains(&fno)
+            && len == 16
+            && ofs < 128
+        {
+            // OVN's `reg0` is `xxreg0[96..127]`: bits 96..127 of xxregN
+            // are reg(4N), bits 0..31 reg(4N+3).
+            let n = fno - xx.field;
+            (4 * n + 3 - (ofs / 32) as u8, ofs % 32)
         } else if class == x.class && fno < 8 && len == 8 && ofs < 64 {
             // Bits 32..63 of xregN are reg(2N), bits 0..31 reg(2N+1).
             if ofs >= 32 {
@@ -348,6 +359,13 @@ mod tests {
         ResultBit { reg: 5, bit: 0 }.write(&mut md, true);
         assert_eq!(reg(&md, 5), 1);
         assert!(md[0].is(field::xreg(2)));
+        // `reg0[3]` as OVN encodes it: xxreg0 (NXM_NX_XXREG0), bit 99.
+        let mut xx = 0x0001_de10u32.to_be_bytes().to_vec();
+        xx.extend(99u32.to_be_bytes());
+        assert_eq!(ResultBit::parse(&xx), Some(ResultBit { reg: 0, bit: 3 }));
+        let mut xx = 0x0001_de10u32.to_be_bytes().to_vec();
+        xx.extend(5u32.to_be_bytes());
+        assert_eq!(ResultBit::parse(&xx), Some(ResultBit { reg: 3, bit: 5 }));
         // Out of range or not a register.
         let mut bad = 0x0001_0004u32.to_be_bytes().to_vec();
         bad.extend(32u32.to_be_bytes());
