@@ -294,13 +294,16 @@ fn slaac(ns: &str) -> Vec<String> {
     got
 }
 
+/// A raw request: name, frame, and which received frame answers it.
+type Case = (&'static str, Vec<u8>, fn(&[u8]) -> bool);
+
 /// Each raw request of [`pinctrl_frames`] sent from `ns` and the answer
 /// that came back (or `None`).
 fn frame_answers(ns: &str) -> Vec<(&'static str, Option<Vec<u8>>)> {
     use pinctrl_frames as f;
     let wait = Duration::from_secs(3);
     let router6: Ipv6Addr = "fd00::fe".parse().expect("address");
-    let cases: Vec<(&'static str, Vec<u8>, fn(&[u8]) -> bool)> = vec![
+    let cases: Vec<Case> = vec![
         ("DHCPDISCOVER", f::dhcp4(1, None), |x| f::udp4_to(x, 68)),
         ("DHCPREQUEST", f::dhcp4(3, Some([10, 0, 0, 1])), |x| {
             f::udp4_to(x, 68)

@@ -86,7 +86,7 @@ fn ipv6(
     src: [u8; 16],
     dst: [u8; 16],
     next: u8,
-    l4: &mut Vec<u8>,
+    l4: &mut [u8],
     csum_at: usize,
 ) -> Vec<u8> {
     let mut pseudo = sum16(&src, 0);
@@ -267,7 +267,7 @@ pub fn exchange(
                     (&mut from as *mut libc::sockaddr_ll).cast(),
                     &mut len,
                 );
-                if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+                if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
                     continue;
                 }
                 let f = &buf[..n as usize];
