@@ -15,17 +15,23 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ovs::{LocalConfig, OvsView};
+use super::pinctrl_buffer::Buffered;
 use super::status::Status;
-use super::{bindings, pinctrl, pinctrl_arp, ports, register, sb_changes, ControllerError};
+use super::{bindings, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
 use crate::chassis::Chassis;
 use crate::flow_table::OfFlow;
 use crate::incremental::{ChassisCompute, LocalChange, SbChange};
 use crate::openflow::conn::{Connection, Options as OfOptions};
 use crate::openflow::groups::group_from_spec;
-use crate::openflow::installer::{meter_from_spec, Changes, Desired, Installer, SyncReport};
-use crate::openflow::wire::{Body, Nicira};
+use crate::openflow::installer::{Changes, Desired, Installer, SyncReport};
+use crate::openflow::meters::meter_for_entry;
+use crate::openflow::wire::Body;
 use crate::sbdb::Southbound;
+
+mod packet_in;
+
+use packet_in::{new_mac_bindings, send_buffered};
 
 /// `OFPT_SET_CONFIG`.
 const OFPT_SET_CONFIG: u8 = 9;
@@ -116,6 +122,11 @@ struct Daemon {
     /// The local Open_vSwitch view, and whether it changed since read.
     ovs_view: Option<std::sync::Arc<OvsView>>,
     ovs_changed: bool,
+    /// Packets waiting for a next hop's MAC.
+    buffered: Buffered,
+    /// `MAC_Binding` rows (port, ip, mac) that appeared or changed and
+    /// were not yet matched against the buffered packets.
+    new_macs: Vec<(String, String, String)>,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -190,6 +201,8 @@ pub async fn run(
         force_full: true,
         ovs_view: None,
         ovs_changed: true,
+        buffered: Buffered::new(),
+        new_macs: Vec::new(),
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
@@ -284,58 +297,6 @@ impl Daemon {
         }
     }
 
-    async fn packet_in(&mut self, sb: &ReplicaSession, body: Body) {
-        let Body::Nicira(Nicira::PacketIn2(p)) = body else {
-            return;
-        };
-        if let Ok(mut s) = self.status.lock() {
-            s.stats.packet_ins += 1;
-        }
-        if pinctrl::opcode(&p) == Some(pinctrl_arp::OP_ARP) {
-            if let (Some(po), Some(conn)) = (pinctrl_arp::arp_packet_out(&p), self.pin.as_mut()) {
-                match conn.packet_out(po).await {
-                    Ok(()) => {
-                        if let Ok(mut s) = self.status.lock() {
-                            s.stats.arp_requests += 1;
-                        }
-                    }
-                    Err(e) => tracing::warn!("arp: packet-out: {e}"),
-                }
-            }
-            return;
-        }
-        let Some(u) = pinctrl::parse_put_mac_binding(&p) else {
-            tracing::debug!(
-                "packet-in with opcode {:?} not handled",
-                pinctrl::opcode(&p)
-            );
-            return;
-        };
-        tracing::info!("put_mac_binding: {u:?}");
-        let fresh;
-        let view = match &self.compute {
-            Some(c) => c.southbound(),
-            None => match Southbound::from_database(sb.replica().database()) {
-                Ok(v) => {
-                    fresh = v;
-                    &fresh
-                }
-                Err(_) => return,
-            },
-        };
-        let op = pinctrl::mac_binding_op(view, &u, wall_ms());
-        if op.is_none() {
-            tracing::debug!("put_mac_binding: nothing to write for {u:?}");
-        }
-        if let Some(op) = op {
-            if transact(sb, "OVN_Southbound", vec![op]).await {
-                if let Ok(mut s) = self.status.lock() {
-                    s.stats.mac_bindings += 1;
-                }
-            }
-        }
-    }
-
     /// `exit` without `--restart`: release our bindings, delete our rows.
     async fn unregister(&mut self, sb: &ReplicaSession, cfg: &LocalConfig) {
         let db = sb.replica().database();
@@ -384,6 +345,9 @@ impl Daemon {
         };
         let sbdb = sb.replica().database();
         let pending = std::mem::take(&mut self.pending_sb);
+        if !self.buffered.is_empty() {
+            self.new_macs.extend(new_mac_bindings(&pending));
+        }
         let classified = match sb_changes::classify(&pending) {
             Ok(c) => c,
             Err(e) => {
@@ -512,8 +476,8 @@ impl Daemon {
             }
         }
         let mut meters = BTreeMap::new();
-        for (id, spec) in compute.meters().iter() {
-            if let Some(m) = meter_from_spec(id, spec) {
+        for (id, name) in compute.meters().iter() {
+            if let Some(m) = meter_for_entry(id, name, compute.southbound()) {
                 meters.insert(id, m);
             }
         }
@@ -569,6 +533,14 @@ impl Daemon {
             }
         };
         let install = t2.elapsed();
+        // Buffered packets whose next hop's MAC is now known
+        // (`run_buffered_binding` + `send_mac_binding_buffered_pkts`).
+        let macs = std::mem::take(&mut self.new_macs);
+        self.buffered.gc(Instant::now());
+        if !macs.is_empty() {
+            let outs = self.buffered.release_for(compute.southbound(), &macs);
+            send_buffered(&mut self.pin, &self.status, outs).await;
+        }
         // Packet-ins also reach the installer's connection: drop them.
         if let Some(c) = installer.connection() {
             while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, c.next_async()).await {}

@@ -22,8 +22,12 @@
 //! and tunnel ports ([`ports`]).  The first run, `recompute`, a change of
 //! patch ports and a reconnection to the switch compute and compare the
 //! whole table.  A second OpenFlow connection receives packet-ins
-//! ([`pinctrl`]: `put_arp`/`put_nd` learning; [`pinctrl_arp`]: ARP
-//! requests for unknown next hops).  [`status`] is what `ovn-appctl`
+//! ([`pinctrl`]: `put_arp`/`put_nd` learning; [`pinctrl_dhcp`]: DHCPv4
+//! replies; [`pinctrl_dhcp6`]: DHCPv6 replies; [`pinctrl_dns`]: DNS
+//! answers; [`pinctrl_nd`]: neighbor solicitations/advertisements and
+//! router advertisements; [`pinctrl_arp`]: ARP
+//! requests for unknown next hops, the packet kept by [`pinctrl_buffer`]
+//! until the next hop's `MAC_Binding` appears).  [`status`] is what `ovn-appctl`
 //! reads.
 //!
 //! Taking over from ovn-controller: the `Chassis` row with our name is
@@ -36,6 +40,11 @@ pub mod ops;
 pub mod ovs;
 pub mod pinctrl;
 pub mod pinctrl_arp;
+pub mod pinctrl_buffer;
+pub mod pinctrl_dhcp;
+pub mod pinctrl_dhcp6;
+pub mod pinctrl_dns;
+pub mod pinctrl_nd;
 pub mod ports;
 pub mod register;
 pub mod sb_changes;

@@ -9,10 +9,14 @@
 //! in `metadata`, P's tunnel key in `reg14`, A in `reg0` (`xxreg0` for
 //! IPv6), and M in the packet's Ethernet source.
 //!
+//! Paused actions (`controller(..., pause)`) are continued with
+//! [`resume`] after writing their 1-bit result ([`ResultBit`]):
+//! `put_dhcp_opts` in [`super::pinctrl_dhcp`], `put_dhcpv6_opts` in
+//! [`super::pinctrl_dhcp6`], `dns_lookup` in [`super::pinctrl_dns`],
+//! `put_nd_ra_opts` (and `nd_ns`/`nd_na`) in [`super::pinctrl_nd`].
+//!
 //! Not handled yet (the packet is dropped as by a controller without
-//! pinctrl): `arp{}`, `nd_ns{}`, `nd_na{}`, `icmp4{}`/`icmp6{}`, errors and
-//! resets, `put_dhcp_opts`/`put_dhcpv6_opts`/`dns_lookup`/`put_nd_ra_opts`/
-//! `icmp*.frag_mtu` (paused packets, need `NXT_RESUME`), `put_fdb`,
+//! pinctrl): `icmp4{}`/`icmp6{}`, errors and resets, `icmp*.frag_mtu`, `put_fdb`,
 //! `igmp`, `bind_vport`, `handle_svc_check`, `handle_bfd_msg`,
 //! `trigger_event`, `log`, and pinctrl's periodic packets (GARP/RARP, RA,
 //! IGMP queries, BFD, service monitors).
@@ -22,8 +26,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde_json::{json, Value};
 
 use super::ops;
+use crate::openflow::wire::buf::Property;
 use crate::openflow::wire::oxm::field;
 use crate::openflow::wire::oxm::OxmField;
+use crate::openflow::wire::packet::pin_prop;
 use crate::openflow::wire::PacketIn2;
 use crate::sbdb::Southbound;
 
@@ -150,11 +156,130 @@ pub fn mac_binding_op(sb: &Southbound, u: &MacBindingUpdate, now_ms: i64) -> Opt
     }
 }
 
+/// A 1-bit result destination of a paused action (`reg0[3] =
+/// put_dhcp_opts(...)`): the field's OpenFlow 1.5 header and the bit
+/// offset at the start of the action's payload, as `nx_put_header` and
+/// the 32-bit offset write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultBit {
+    /// The 32-bit register (`reg0`..`reg15`) holding the bit.
+    pub reg: u8,
+    /// The bit within it.
+    pub bit: u8,
+}
+
+impl ResultBit {
+    /// Parses the 8 bytes at the start of `payload`: a register header
+    /// (`NXM_NX_REGn`, `OXM_OF_PKT_REGn` for a 64-bit pair, or
+    /// `NXM_NX_XXREGn` — what OVN's `reg0[3]` resolves to) and the
+    /// offset (`mf_check_dst` in pinctrl: it must lie in the field).
+    pub fn parse(payload: &[u8]) -> Option<ResultBit> {
+        let header = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?);
+        let ofs = u32::from_be_bytes(payload.get(4..8)?.try_into().ok()?);
+        let class = (header >> 16) as u16;
+        let fno = ((header >> 9) & 0x7f) as u8;
+        let len = header & 0xff;
+        let has_mask = header & 0x100 != 0;
+        if has_mask {
+            return None;
+        }
+        let r = field::reg(0);
+        let x = field::xreg(0);
+        let xx = field::xxreg(0);
+        let (reg, bit) = if class == r.class && fno < 16 && len == 4 && ofs < 32 {
+            (fno, ofs)
+        } else if class == xx.class
+            && (xx.field..xx.field + 4).contains(&fno)
+            && len == 16
+            && ofs < 128
+        {
+            // OVN's `reg0` is `xxreg0[96..127]`: bits 96..127 of xxregN
+            // are reg(4N), bits 0..31 reg(4N+3).
+            let n = fno - xx.field;
+            (4 * n + 3 - (ofs / 32) as u8, ofs % 32)
+        } else if class == x.class && fno < 8 && len == 8 && ofs < 64 {
+            // Bits 32..63 of xregN are reg(2N), bits 0..31 reg(2N+1).
+            if ofs >= 32 {
+                (2 * fno, ofs - 32)
+            } else {
+                (2 * fno + 1, ofs)
+            }
+        } else {
+            return None;
+        };
+        Some(ResultBit {
+            reg,
+            bit: bit as u8,
+        })
+    }
+
+    /// `md` with the bit set to `value` (`mf_write_subfield` on the
+    /// packet's metadata: the bit becomes part of the match).
+    pub fn write(&self, md: &mut Vec<OxmField>, value: bool) {
+        let set = |bytes: &mut [u8], bitpos: usize, v: bool| {
+            let i = bytes.len() - 1 - bitpos / 8;
+            let m = 1u8 << (bitpos % 8);
+            if v {
+                bytes[i] |= m;
+            } else {
+                bytes[i] &= !m;
+            }
+        };
+        let bit = usize::from(self.bit);
+        if let Some(f) = md.iter_mut().find(|f| f.is(field::reg(self.reg))) {
+            set(f.value.as_mut_slice(), bit, value);
+            if let Some(m) = f.mask.as_mut() {
+                set(m.as_mut_slice(), bit, true);
+            }
+            return;
+        }
+        let pos = if self.reg.is_multiple_of(2) {
+            bit + 32
+        } else {
+            bit
+        };
+        let id = field::xreg(self.reg / 2);
+        if let Some(f) = md.iter_mut().find(|f| f.is(id)) {
+            set(f.value.as_mut_slice(), pos, value);
+            if let Some(m) = f.mask.as_mut() {
+                set(m.as_mut_slice(), pos, true);
+                if m.iter().all(|&b| b == 0xff) {
+                    f.mask = None;
+                }
+            }
+            return;
+        }
+        let mut v = [0u8; 8];
+        let mut m = [0u8; 8];
+        set(&mut v, pos, value);
+        set(&mut m, pos, true);
+        let mut f = OxmField::exact(id, &v);
+        f.mask = Some(m.to_vec());
+        md.push(f);
+    }
+}
+
+/// The `NXT_RESUME` continuing a paused packet-in (`ofputil_encode_resume`):
+/// the (new) packet, the flow's table, cookie and reason, the metadata
+/// (with the action's result written), then the continuation verbatim.
+pub fn resume(pin: &PacketIn2, packet: Vec<u8>, md: &[OxmField]) -> Option<PacketIn2> {
+    let keep = |ty: u16| pin.properties.iter().find(|p| p.ty == ty).cloned();
+    let mut props = vec![Property::new(pin_prop::PACKET, packet)];
+    props.extend(keep(pin_prop::TABLE_ID));
+    props.extend(keep(pin_prop::COOKIE));
+    props.extend(keep(pin_prop::REASON));
+    let mut mdb = Vec::new();
+    for f in md {
+        f.emit(&mut mdb).ok()?;
+    }
+    props.push(Property::new(pin_prop::METADATA, mdb));
+    props.push(keep(pin_prop::CONTINUATION)?);
+    Some(PacketIn2 { properties: props })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openflow::wire::buf::Property;
-    use crate::openflow::wire::packet::pin_prop;
 
     fn pin(op: u32, md: Vec<OxmField>) -> PacketIn2 {
         let mut userdata = op.to_be_bytes().to_vec();
@@ -209,5 +334,66 @@ mod tests {
         assert_eq!(u.ip, IpAddr::V6(ip));
         assert_eq!(u.port_key, 2);
         assert!(parse_put_mac_binding(&pin(0, vec![])).is_none());
+    }
+
+    #[test]
+    fn result_bit_in_packed_registers() {
+        // reg0[3] (NXM_NX_REG0) with reg1 = 5 in xreg0's lower half
+        // (masked), as OVS reports registers to an OpenFlow 1.5 controller.
+        let mut payload = 0x0001_0004u32.to_be_bytes().to_vec();
+        payload.extend(3u32.to_be_bytes());
+        let rb = ResultBit::parse(&payload).unwrap();
+        assert_eq!(rb, ResultBit { reg: 0, bit: 3 });
+        let mut x = OxmField::exact(field::xreg(0), &5u64.to_be_bytes());
+        x.mask = Some(0xffff_ffffu64.to_be_bytes().to_vec());
+        let mut md = vec![x];
+        rb.write(&mut md, true);
+        assert_eq!(md[0].value, (8u64 << 32 | 5).to_be_bytes());
+        assert_eq!(
+            md[0].mask.as_deref(),
+            Some(&(8u64 << 32 | 0xffff_ffff).to_be_bytes()[..])
+        );
+        assert_eq!(reg(&md, 0), 8);
+        // A register OVS did not report: a masked xreg appears.
+        let mut md = Vec::new();
+        ResultBit { reg: 5, bit: 0 }.write(&mut md, true);
+        assert_eq!(reg(&md, 5), 1);
+        assert!(md[0].is(field::xreg(2)));
+        // `reg0[3]` as OVN encodes it: xxreg0 (NXM_NX_XXREG0), bit 99.
+        let mut xx = 0x0001_de10u32.to_be_bytes().to_vec();
+        xx.extend(99u32.to_be_bytes());
+        assert_eq!(ResultBit::parse(&xx), Some(ResultBit { reg: 0, bit: 3 }));
+        let mut xx = 0x0001_de10u32.to_be_bytes().to_vec();
+        xx.extend(5u32.to_be_bytes());
+        assert_eq!(ResultBit::parse(&xx), Some(ResultBit { reg: 3, bit: 5 }));
+        // Out of range or not a register.
+        let mut bad = 0x0001_0004u32.to_be_bytes().to_vec();
+        bad.extend(32u32.to_be_bytes());
+        assert!(ResultBit::parse(&bad).is_none());
+        assert!(ResultBit::parse(&[0, 0, 0]).is_none());
+    }
+
+    #[test]
+    fn resume_keeps_the_continuation() {
+        let mut p = pin(2, vec![]);
+        p.properties
+            .push(Property::new(pin_prop::TABLE_ID, vec![27]));
+        p.properties.push(Property::new(
+            pin_prop::CONTINUATION,
+            vec![0, 0, 0, 0, 1, 2],
+        ));
+        let r = resume(&p, vec![1, 2, 3], &[]).unwrap();
+        let types: Vec<u16> = r.properties.iter().map(|p| p.ty).collect();
+        assert_eq!(
+            types,
+            [
+                pin_prop::PACKET,
+                pin_prop::TABLE_ID,
+                pin_prop::METADATA,
+                pin_prop::CONTINUATION
+            ]
+        );
+        assert_eq!(r.packet(), Some(&[1u8, 2, 3][..]));
+        assert!(resume(&pin(2, vec![]), vec![], &[]).is_none());
     }
 }

@@ -9,9 +9,8 @@
 //! packet's registers and `metadata` (`set_actions_and_enqueue_msg` →
 //! `reload_metadata`), with `in_port=CONTROLLER`.
 //!
-//! The triggering packet itself is not buffered (ovn-controller keeps it
-//! and re-injects it once the MAC_Binding appears): it is lost, as when
-//! its buffer is full; the sender's retransmission goes through.
+//! The triggering packet is kept until the MAC_Binding appears
+//! ([`super::pinctrl_buffer`]).
 
 use crate::openflow::wire::action::parse_actions;
 use crate::openflow::wire::mods::NO_BUFFER;
@@ -22,7 +21,7 @@ use crate::openflow::wire::{Action, Match, OxmField, PacketIn2, PacketOut, Reade
 pub const OP_ARP: u32 = 0;
 
 /// `OFPP_CONTROLLER` (OpenFlow 1.1+).
-const OFPP_CONTROLLER: u32 = 0xffff_fffd;
+pub(crate) const OFPP_CONTROLLER: u32 = 0xffff_fffd;
 
 /// The ARP request for an IPv4 packet (`compose_arp__` + the fields
 /// `pinctrl_handle_arp` sets): 42 bytes, or 46 with the packet's VLAN.
@@ -60,7 +59,7 @@ pub fn compose_arp(pkt: &[u8]) -> Option<Vec<u8>> {
 
 /// The packet-in's registers and `metadata` as set-field actions
 /// (`reload_metadata`: `reg0`..`reg15`, `metadata`, those present).
-fn reload_metadata(md: &[OxmField]) -> Vec<Action> {
+pub(crate) fn reload_metadata(md: &[OxmField]) -> Vec<Action> {
     let mut out = Vec::new();
     for n in 0..16u8 {
         let direct = md.iter().find(|f| f.is(field::reg(n)));
@@ -95,8 +94,16 @@ pub fn arp_packet_out(pin: &PacketIn2) -> Option<PacketOut> {
     if u32::from_be_bytes(userdata.get(..4)?.try_into().ok()?) != OP_ARP {
         return None;
     }
+    nested_packet_out(pin, compose_arp(pin.packet()?)?)
+}
+
+/// The packet-out of `data`, a packet derived from the packet-in's
+/// (`set_actions_and_enqueue_msg`): the packet-in's registers and
+/// `metadata` reloaded, then the nested actions of the userdata (after
+/// its 8-byte header), from `in_port=CONTROLLER`.
+pub(crate) fn nested_packet_out(pin: &PacketIn2, data: Vec<u8>) -> Option<PacketOut> {
+    let userdata = pin.userdata()?;
     let nested = parse_actions(&mut Reader::new(userdata.get(8..)?)).ok()?;
-    let data = compose_arp(pin.packet()?)?;
     let mut actions = reload_metadata(&pin.metadata().ok()?);
     actions.extend(nested);
     Some(PacketOut {

@@ -47,6 +47,10 @@ pub struct Stats {
     pub mac_bindings: u64,
     /// ARP requests sent for `arp { ... }` packet-ins.
     pub arp_requests: u64,
+    /// Paused packets resumed (`put_dhcp_opts`, ...).
+    pub resumes: u64,
+    /// Buffered packets re-injected once their next hop's MAC was known.
+    pub buffered_sent: u64,
     /// Flows left out because their group could not be encoded.
     pub skipped_flows: usize,
     /// Sources (logical flows, ports, ...) recomputed by the last run.
@@ -166,8 +170,8 @@ impl Snapshot {
         let _ = writeln!(o, "nb_cfg acknowledged: {}", s.nb_cfg);
         let _ = writeln!(
             o,
-            "packet-ins: {}, MAC_Binding writes: {}, ARP requests sent: {}",
-            s.packet_ins, s.mac_bindings, s.arp_requests
+            "packet-ins: {}, MAC_Binding writes: {}, ARP requests sent: {}, resumed: {}, buffered packets sent: {}",
+            s.packet_ins, s.mac_bindings, s.arp_requests, s.resumes, s.buffered_sent
         );
         o
     }

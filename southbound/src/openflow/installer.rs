@@ -256,12 +256,9 @@ impl Installer {
                 Some(_) => {}
             }
         }
-        for (id, m) in &self.meters {
+        for id in self.meters.keys() {
             if !desired.meters.contains_key(id) {
-                after.push(with_command(m, |m| {
-                    m.command = meter_command::DELETE;
-                    m.bands.clear();
-                }));
+                after.push(meter_delete(*id));
             }
         }
         (before, after)
@@ -455,6 +452,17 @@ impl Installer {
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)
+    }
+}
+
+/// The meter mod deleting meter `id` (`ofctrl_meter_bands_erase`: the
+/// id alone, no flags, no bands).
+pub fn meter_delete(id: u32) -> MeterMod {
+    MeterMod {
+        command: meter_command::DELETE,
+        flags: 0,
+        meter_id: id,
+        bands: Vec::new(),
     }
 }
 

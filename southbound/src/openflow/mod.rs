@@ -7,6 +7,7 @@
 //!   with OVS's encoding.
 //! * [`conn`]: the async connection (hello, echo, barrier, bundles).
 //! * [`groups`]: group texts (as ovn-controller keeps them) → `GROUP_MOD`s.
+//! * [`meters`]: SB `Meter` rows and `set_meter` texts → `METER_MOD`s.
 //! * [`installer`]: the installed table, deltas in one bundle, and a full
 //!   resync after reconnecting.
 
@@ -15,4 +16,5 @@ pub mod convert;
 pub mod fuzzing;
 pub mod groups;
 pub mod installer;
+pub mod meters;
 pub mod wire;
