@@ -54,10 +54,8 @@ pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
 pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     let mut out = Vec::new();
     let lsp = &p.lsp;
-    if lsp.type_ == "virtual" {
-        return crate::rules::virtual_port::arp_resolve_unclaimed(p, rp);
-    }
-    if !lsp.is_enabled() || lsp.type_ == "router" {
+    // Virtual ports: [`crate::rules::virtual_port::arp_resolve_unclaimed`].
+    if !lsp.is_enabled() || lsp.type_ == "router" || lsp.type_ == "virtual" {
         return out;
     }
     let peer = &rp.peer;
