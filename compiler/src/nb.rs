@@ -20,7 +20,7 @@ pub mod qos;
 pub use copp::{Copp, CoppRef};
 pub use fwd_group::{FwdGroup, SwitchFwdGroups};
 pub use ha::{HaChassis, HaChassisGroup};
-pub use lb::{LbHealthCheck, LbRef, LoadBalancer};
+pub use lb::{ChassisTemplateVar, LbHealthCheck, LbRef, LoadBalancer};
 pub use meter::{Meter, MeterBand};
 pub use nat::{GatewayChassis, Nat};
 pub use qos::{Qos, SwitchQos};
@@ -508,6 +508,8 @@ pub enum NbRecord {
     Copp(Copp),
     /// A switch's or router's `copp` ([`CoppRef`]).
     CoppRef(CoppRef),
+    /// A [`ChassisTemplateVar`] row.
+    ChassisTemplateVar(ChassisTemplateVar),
     /// A [`FwdGroup`] row.
     FwdGroup(FwdGroup),
     /// A switch's forwarding groups ([`SwitchFwdGroups`]).
@@ -538,6 +540,7 @@ pub const NB_TABLES: &[&str] = &[
     "HA_Chassis",
     "Copp",
     "Forwarding_Group",
+    "Chassis_Template_Var",
 ];
 
 struct Reader<'a> {
@@ -834,7 +837,10 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             dhcpv6_options: r.uuids("dhcpv6_options")?.first().copied(),
             ha_chassis_group: r.uuids("ha_chassis_group")?.first().copied(),
         })]),
-        "Load_Balancer" | "Load_Balancer_Group" | "Load_Balancer_Health_Check" => lb::records(&r),
+        "Load_Balancer"
+        | "Load_Balancer_Group"
+        | "Load_Balancer_Health_Check"
+        | "Chassis_Template_Var" => lb::records(&r),
         "NAT" | "Gateway_Chassis" => nat::records(&r),
         "QoS" => Ok(vec![qos::record(&r)?]),
         "Meter" | "Meter_Band" => meter::records(&r),

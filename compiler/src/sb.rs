@@ -50,6 +50,19 @@ pub enum SbRecord {
     HaChassisGroup(HaChassisGroup),
     /// An `HA_Chassis` row (one per chassis of a group).
     HaChassis(HaChassis),
+    /// A `Chassis_Template_Var` row (one per NB row).
+    ChassisTemplateVar(ChassisTemplateVar),
+}
+
+/// SB `Chassis_Template_Var` (`sync_template_vars()`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ChassisTemplateVar {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `chassis`.
+    pub chassis: String,
+    /// `variables`, sorted by name.
+    pub variables: Vec<(String, String)>,
 }
 
 /// SB `Meter` (`sync_meters()`).
@@ -375,6 +388,7 @@ pub const SB_TABLES: &[&str] = &[
     "Service_Monitor",
     "HA_Chassis_Group",
     "HA_Chassis",
+    "Chassis_Template_Var",
 ];
 
 fn smap(pairs: &[(String, String)]) -> Datum {
@@ -423,6 +437,7 @@ impl SbRecord {
             SbRecord::ServiceMonitor(_) => "Service_Monitor",
             SbRecord::HaChassisGroup(_) => "HA_Chassis_Group",
             SbRecord::HaChassis(_) => "HA_Chassis",
+            SbRecord::ChassisTemplateVar(_) => "Chassis_Template_Var",
         }
     }
 
@@ -448,6 +463,7 @@ impl SbRecord {
             SbRecord::ServiceMonitor(r) => r.uuid,
             SbRecord::HaChassisGroup(r) => r.uuid,
             SbRecord::HaChassis(r) => r.uuid,
+            SbRecord::ChassisTemplateVar(r) => r.uuid,
         }
     }
 
@@ -612,6 +628,10 @@ impl SbRecord {
                     Datum::string_map([("chassis-name", r.chassis_name.as_str())]),
                 );
                 empty(&mut row, &["chassis"]);
+            }
+            SbRecord::ChassisTemplateVar(r) => {
+                row.insert("chassis".into(), Datum::scalar(r.chassis.as_str()));
+                row.insert("variables".into(), smap(&r.variables));
             }
             SbRecord::RbacPermission(r) => {
                 row.insert("table".into(), Datum::scalar(r.table.as_str()));

@@ -113,6 +113,9 @@ enum Op {
     DelMeter(usize),
     /// NB_Global with `svc_monitor_mac` (health checks need it) or none.
     SetGlobal(bool),
+    /// The chassis template variables of `hv1`: one of two variable sets,
+    /// or no row.
+    SetTemplateVars(Option<bool>),
     /// A router port on a router with one of the network sets.
     AddLrp(usize, usize),
     DelLrp(usize),
@@ -254,6 +257,9 @@ fn lb_spec() -> impl Strategy<Value = LbSpec> {
             ("10.0.0.102:80", ""),
             ("[fd00::100]:80", "[fd00::1]:80"),
             ("10.0.0.103:80", "10.0.0.1"),
+            // Valid only in template load balancers.
+            ("^vip:^vport", "^b1:^p1,^b2:8080"),
+            ("^vip2", ""),
         ],
         0..3,
     );
@@ -263,8 +269,10 @@ fn lb_spec() -> impl Strategy<Value = LbSpec> {
             ("affinity_timeout", "60"),
             ("reject", "true"),
             ("event", "true"),
+            ("template", "true"),
+            ("address-family", "ipv6"),
         ],
-        0..2,
+        0..3,
     );
     (vips, protocol, options, any::<bool>()).prop_map(|(vips, protocol, options, health)| LbSpec {
         vips,
@@ -329,6 +337,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => ((0usize..2), meter_spec()).prop_map(|(i, m)| Op::SetMeter(i, m)),
         1 => (0usize..2).prop_map(Op::DelMeter),
         1 => any::<bool>().prop_map(Op::SetGlobal),
+        1 => prop::option::of(any::<bool>()).prop_map(Op::SetTemplateVars),
     ]
 }
 
@@ -367,6 +376,8 @@ struct Model {
     gateways: BTreeMap<Uuid, u8>,
     /// Gateway routers.
     gateway_routers: BTreeSet<Uuid>,
+    /// The `Chassis_Template_Var` row of `hv1` and its variable set.
+    template_vars: Option<(Uuid, bool)>,
 }
 
 /// The CoPP row of every switch.
@@ -613,6 +624,14 @@ impl Model {
                 self.meters.remove(i);
             }
             Op::SetGlobal(on) => self.global = *on,
+            Op::SetTemplateVars(set) => {
+                // The row is kept (its variables modified) while it exists.
+                self.template_vars = match (*set, self.template_vars) {
+                    (None, _) => None,
+                    (Some(v), Some((u, _))) => Some((u, v)),
+                    (Some(v), None) => Some((self.fresh(), v)),
+                };
+            }
             Op::ClearAll => {
                 self.qos.clear();
                 self.meters.clear();
@@ -746,7 +765,7 @@ impl Model {
             );
             out.insert(("Logical_Switch", *u), r);
         }
-        if !self.switches.is_empty() {
+        if !self.switches.is_empty() || !self.routers.is_empty() {
             let mut c = Row::new();
             c.insert("name".into(), Datum::scalar("copp"));
             c.insert(
@@ -757,9 +776,25 @@ impl Model {
                     ("nd-na", "m2"),
                     ("svc-monitor", "m1"),
                     ("dns", "m3"),
+                    ("event-elb", "m2"),
+                    ("arp", "m1"),
+                    ("nd-ns-resolve", "m2"),
+                    ("icmp4-error", "m1"),
+                    ("tcp-reset", "m2"),
                 ]),
             );
             out.insert(("Copp", COPP), c);
+        }
+        if let Some((u, second)) = self.template_vars {
+            let vars = if second {
+                vec![("vip", "10.0.0.200"), ("vport", "8080")]
+            } else {
+                vec![("vip", "10.0.0.100"), ("vport", "80"), ("b1", "10.0.0.1")]
+            };
+            let mut r = Row::new();
+            r.insert("chassis".into(), Datum::scalar("hv1"));
+            r.insert("variables".into(), Datum::string_map(vars));
+            out.insert(("Chassis_Template_Var", u), r);
         }
         for (u, spec) in &self.lbs {
             let mut r = Row::new();
@@ -931,6 +966,8 @@ impl Model {
                 vec![]
             };
             r.insert("options".into(), Datum::string_map(opts));
+            // Routers share the switches' CoPP row.
+            r.insert("copp".into(), Datum::set([Atom::Uuid(COPP)]));
             out.insert(("Logical_Router", *u), r);
         }
         for (u, (_, name, n)) in &self.lrps {

@@ -1,5 +1,6 @@
 //! Load balancer input relations: `Load_Balancer`, `Load_Balancer_Group`,
-//! `Load_Balancer_Health_Check`, and the switches' references to them.
+//! `Load_Balancer_Health_Check`, the switches' references to them, and the
+//! `Chassis_Template_Var` rows template load balancers use.
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,18 @@ pub struct LoadBalancer {
     pub ip_port_mappings: Vec<(String, String)>,
     /// `health_check` rows.
     pub health_check: Vec<Uuid>,
+}
+
+/// The chassis template variables of one chassis (NB
+/// `Chassis_Template_Var`, whose `chassis` is an index). Key `uuid`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ChassisTemplateVar {
+    /// NB row UUID.
+    pub uuid: Uuid,
+    /// `chassis`: the chassis name.
+    pub chassis: String,
+    /// `variables`, sorted by name.
+    pub variables: Vec<(String, String)>,
 }
 
 /// A load balancer health check. One row per NB
@@ -100,6 +113,11 @@ pub(super) fn records(r: &Reader<'_>) -> Result<Vec<NbRecord>, InputError> {
             uuid,
             vip: r.string("vip")?,
             options: r.string_map("options")?,
+        })]),
+        "Chassis_Template_Var" => Ok(vec![NbRecord::ChassisTemplateVar(ChassisTemplateVar {
+            uuid,
+            chassis: r.string("chassis")?,
+            variables: r.string_map("variables")?,
         })]),
         _ => Ok(Vec::new()),
     }

@@ -10,10 +10,16 @@
 //! of that name exists. Flows with different meters are different SB rows
 //! (the meter is part of a flow's identity).
 //!
-//! Metered here: on switches `reject` ACLs, `dhcpv4-opts`/`dhcpv6-opts`,
-//! `nd-na` replies, `dns`, `svc-monitor` and `igmp` (snooping). Not yet:
-//! load-balancer `reject`/`event-elb` flows, IGMP from `remote` ports, and
-//! every router protocol.
+//! Metered on switches: `reject` ACLs, `dhcpv4-opts`/`dhcpv6-opts`,
+//! `nd-na` replies, `dns`, `svc-monitor`, `igmp` (snooping), and the
+//! load-balancer `reject` / `event-elb` flows (`rules::lb::switch`, split
+//! per switch by the render). On routers (`RouterCtx::meter`): `arp` /
+//! `nd-na` / `nd-ns` learning, `arp-resolve` / `nd-ns-resolve` requests,
+//! `nd-na` replies (own, NAT and VIP addresses), `nd-ra-opts`,
+//! `icmp4-error` / `icmp6-error` (port unreachable, time exceeded, packet
+//! too big), `tcp-reset` (TCP resets and SCTP aborts), and the
+//! load-balancer `reject` / `event-elb` flows. Not yet: IGMP from `remote`
+//! ports and `bfd` (no BFD flows are generated).
 
 /// The resolved CoPP of one switch or router: `(protocol, meter)` for the
 /// protocols whose meter exists, sorted by protocol.

@@ -98,22 +98,23 @@ pub fn bind_vport_flows(p: &PortCtx, out: &mut Vec<Lflow>) {
     }
 }
 
-/// `lr_in_arp_resolve` priority 100 in the router behind `rp` when the
-/// router port has a network containing the virtual IP: the port is not
-/// claimed (no `virtual_parent` in the SB), so `eth.dst = 00:00:00:00:00:00`
-/// sends the packet to `lr_in_arp_request`.
-///
-/// Northd stops at the first such router port of the switch (in
-/// `od->router_ports` order); we emit one per router port, which differs
-/// only when two routers on the switch both have the virtual IP's network.
-pub fn arp_resolve_unclaimed(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
-    let mut out = Vec::new();
-    let Some((vip, is_ipv4)) = virtual_ip(&p.lsp) else {
-        return out;
-    };
-    if !p.lsp.is_enabled() || rp.peer.net.find_member_ip(vip).is_none() {
-        return out;
+/// `lr_in_arp_resolve` priority 100 for an unclaimed virtual port `p`
+/// (no `virtual_parent` in the SB): in the router behind the first router
+/// port of the switch, in `od->router_ports` order, with a network
+/// containing the virtual IP, `eth.dst = 00:00:00:00:00:00` sends the
+/// packet to `lr_in_arp_request`. `router_ports` are the switch's router
+/// ports, in any order: `od->router_ports` is filled walking northd's
+/// ports hmap, so the first is the one with the smallest
+/// [`SwitchRouterPort::hmap_order`] (then name).
+pub fn arp_resolve_unclaimed(p: &PortCtx, router_ports: &[SwitchRouterPort]) -> Option<Lflow> {
+    let (vip, is_ipv4) = virtual_ip(&p.lsp)?;
+    if !p.lsp.is_enabled() {
+        return None;
     }
+    let rp = router_ports
+        .iter()
+        .filter(|rp| rp.peer.net.find_member_ip(vip).is_some())
+        .min_by(|a, b| (a.hmap_order, &a.lsp_name).cmp(&(b.hmap_order, &b.lsp_name)))?;
     let reg = if is_ipv4 { "reg0" } else { "xxreg0" };
     let key = addr::json_key(&rp.peer.name);
     let mut f = Lflow::new(
@@ -126,6 +127,5 @@ pub fn arp_resolve_unclaimed(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     )
     .hint(p.lsp.uuid);
     f.origin = (1, p.hmap_order, p.lsp.name.clone());
-    out.push(f);
-    out
+    Some(f)
 }

@@ -10,7 +10,8 @@
 //! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
 //! (fair and not) for logged ACLs and load-balancer health checks, virtual
 //! ports, external ports (HA chassis groups, DHCP through the localnet
-//! port), CoPP and forwarding groups. Only features ovnflow claims to reproduce are drawn; row UUIDs
+//! port), CoPP on switches and routers, template load balancers and
+//! forwarding groups. Only features ovnflow claims to reproduce are drawn; row UUIDs
 //! are random too, so northd's hash-map orders differ from seed to seed.
 
 use serde_json::{json, Value};
@@ -324,6 +325,7 @@ pub fn random_topology(seed: u64) -> Value {
     // same one with different source IPs or options, which one it keeps
     // depends on its hash-map order (see KNOWN_DIFFERENCES.md).
     let mut monitored = std::collections::BTreeSet::new();
+    let mut any_template = false;
     for l in 0..r.below(4) {
         let u = r.uuid();
         let proto = *r.pick(&["tcp", "udp"]);
@@ -332,21 +334,55 @@ pub fn random_topology(seed: u64) -> Value {
             .filter(|_| r.chance(30))
             .map(|v| v.ip.clone())
             .collect();
-        let (vip, value) = if r.chance(60) {
+        // A template load balancer: `^VARIABLE` VIPs (of either family)
+        // and backends, or explicit backends; northd writes the variables
+        // into the flows.
+        let template = r.chance(15);
+        let mut options = Vec::new();
+        let (vip, value) = if template {
+            options.push(("template".to_string(), "true".to_string()));
+            if r.chance(30) {
+                options.push(("address-family".to_string(), "ipv6".to_string()));
+            }
+            let with_port = r.chance(60);
+            let bs: Vec<String> = backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| match (with_port, r.chance(50)) {
+                    (true, true) => format!("^b{l}_{i}:^p{l}"),
+                    (true, false) => format!("{b}:8080"),
+                    (false, _) => format!("^b{l}_{i}"),
+                })
+                .collect();
+            let vip = if with_port {
+                format!("^vip{l}:^port{l}")
+            } else {
+                format!("^vip{l}")
+            };
+            (vip, bs.join(","))
+        } else if r.chance(60) {
             let bs: Vec<String> = backends.iter().map(|b| format!("{b}:8080")).collect();
             (format!("172.30.0.{}:80", 1 + l), bs.join(","))
         } else {
             (format!("172.30.1.{}", 1 + l), backends.join(","))
         };
-        let mut options = Vec::new();
         if r.chance(20) {
             options.push(("affinity_timeout".to_string(), "60".to_string()));
         }
+        // VIPs without backends reject or raise controller events.
+        if backends.is_empty() && r.chance(50) {
+            let o = *r.pick(&["reject", "event"]);
+            options.push((o.to_string(), "true".to_string()));
+        }
+        if template && r.chance(30) {
+            options.push(("neighbor_responder".to_string(), "all".to_string()));
+        }
+        any_template |= template;
         // A health check on a VIP with a port: backends mapped to their
         // VIF with a source IP of this load balancer's own.
         let mut health_check = Vec::new();
         let mut mappings = Vec::new();
-        if vip.contains(':') && r.chance(40) {
+        if !template && vip.contains(':') && r.chance(40) {
             let hc = r.uuid();
             let mut hc_options = Vec::new();
             if r.chance(50) {
@@ -377,6 +413,13 @@ pub fn random_topology(seed: u64) -> Value {
             let s = r.below(n_sw);
             sw_lbs[s].push(u);
         }
+    }
+    if any_template {
+        ops.push(
+            json!({"op": "insert", "table": "Chassis_Template_Var", "uuid": r.uuid(), "row": {
+            "chassis": "hv1", "variables": map(&[("vip0".into(), "172.30.2.1".into()),
+                ("port0".into(), "80".into())])}}),
+        );
     }
     let group = r.uuid();
     let group_on: Vec<bool> = (0..n_sw).map(|_| r.chance(50)).collect();
@@ -450,6 +493,29 @@ pub fn random_topology(seed: u64) -> Value {
         if r.chance(20) {
             row["external_ids"] = map(&[("neutron:router_name".into(), format!("router{lr}"))]);
         }
+        if r.chance(25) {
+            let protos = [
+                "arp",
+                "arp-resolve",
+                "nd-ns",
+                "nd-ns-resolve",
+                "nd-na",
+                "nd-ra-opts",
+                "icmp4-error",
+                "icmp6-error",
+                "tcp-reset",
+                "reject",
+                "event-elb",
+            ];
+            let c = copp(
+                &mut r,
+                &mut ops,
+                &format!("coppr{lr}"),
+                &protos,
+                &meter_names,
+            );
+            row["copp"] = json!(["uuid", c]);
+        }
         ops.push(json!({"op": "insert", "table": "Logical_Router", "uuid": r.uuid(), "row": row}));
     }
 
@@ -492,33 +558,18 @@ pub fn random_topology(seed: u64) -> Value {
         }
         if r.chance(20) {
             // CoPP: meters (maybe missing) for the switch's controller
-            // flows; `reject` only without load balancers (their reject
-            // meters are not reproduced yet).
-            let mut protos = vec![
+            // flows.
+            let protos = [
                 "dhcpv4-opts",
                 "dhcpv6-opts",
                 "nd-na",
                 "dns",
                 "svc-monitor",
                 "igmp",
+                "reject",
+                "event-elb",
             ];
-            if sw_lbs[s].is_empty() && !group_on[s] {
-                protos.push("reject");
-            }
-            let mut meters = Vec::new();
-            for p in protos {
-                if r.chance(50) {
-                    let m = if !meter_names.is_empty() && r.chance(80) {
-                        r.pick(&meter_names).clone()
-                    } else {
-                        "nosuchmeter".to_string()
-                    };
-                    meters.push((p.to_string(), m));
-                }
-            }
-            let c = r.uuid();
-            ops.push(json!({"op": "insert", "table": "Copp", "uuid": c, "row": {
-                "name": format!("copp{s}"), "meters": map(&meters)}}));
+            let c = copp(&mut r, &mut ops, &format!("copp{s}"), &protos, &meter_names);
             row["copp"] = json!(["uuid", c]);
         }
         let children: Vec<String> = vifs
@@ -562,6 +613,32 @@ pub fn random_topology(seed: u64) -> Value {
             ("mac_prefix".into(), "0a:00:00".into())])}}),
     );
     Value::Array(ops)
+}
+
+/// A `Copp` row named `name` mapping some of `protos` to meters (mostly
+/// existing ones, sometimes a missing one); returns its UUID name.
+fn copp(
+    r: &mut Rng,
+    ops: &mut Vec<Value>,
+    name: &str,
+    protos: &[&str],
+    meter_names: &[String],
+) -> String {
+    let mut meters = Vec::new();
+    for p in protos {
+        if r.chance(50) {
+            let m = if !meter_names.is_empty() && r.chance(80) {
+                r.pick(meter_names).clone()
+            } else {
+                "nosuchmeter".to_string()
+            };
+            meters.push((p.to_string(), m));
+        }
+    }
+    let c = r.uuid();
+    ops.push(json!({"op": "insert", "table": "Copp", "uuid": c, "row": {
+        "name": name, "meters": map(&meters)}}));
+    c
 }
 
 /// What [`gateway`] adds to a router.
@@ -761,13 +838,14 @@ mod tests {
                 ("external port", "\"type\":\"external\""),
                 ("copp", "\"table\":\"Copp\""),
                 ("forwarding group", "\"table\":\"Forwarding_Group\""),
+                ("template lb", "\"table\":\"Chassis_Template_Var\""),
             ] {
                 if t.contains(needle) {
                     *seen.entry(what).or_default() += 1;
                 }
             }
         }
-        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert_eq!(seen.len(), 5, "{seen:?}");
         assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 
@@ -783,13 +861,14 @@ mod tests {
                 ("distributed nat", "\"external_mac\""),
                 ("snat", "\"snat\""),
                 ("router lb", "\"load_balancer\":[\"set\",[[\"uuid\""),
+                ("router copp", "\"name\":\"coppr"),
             ] {
                 if t.contains(needle) {
                     *seen.entry(what).or_default() += 1;
                 }
             }
         }
-        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert_eq!(seen.len(), 7, "{seen:?}");
         assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 }

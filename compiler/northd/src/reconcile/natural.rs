@@ -31,14 +31,10 @@ pub(super) fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>)
         "Multicast_Group" => format!("{} {}", s("datapath"), s("name")),
         "Logical_DP_Group" => s("datapaths"),
         "IP_Multicast" => s("datapath"),
-        "Port_Group"
-        | "Address_Set"
-        | "DHCP_Options"
-        | "DHCPv6_Options"
-        | "RBAC_Role"
-        | "Meter"
-        | "HA_Chassis_Group"
-        | "Chassis_Template_Var" => s("name"),
+        "Port_Group" | "Address_Set" | "DHCP_Options" | "DHCPv6_Options" | "RBAC_Role"
+        | "Meter" | "HA_Chassis_Group" => s("name"),
+        // `sync_template_vars()` finds its rows by chassis.
+        "Chassis_Template_Var" => s("chassis"),
         "RBAC_Permission" => s("table"),
         // `create_or_get_service_mon()` finds its rows by these.
         "Service_Monitor" => format!(

@@ -9,7 +9,8 @@ use super::lb_health::HealthInfo;
 use crate::dataflow::{Coll, Named, NamedSet, Rec};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbRecord, Switch};
-use crate::rules::lb::{health, switch::lb_flows, vip::ParsedLb};
+use crate::rules::copp::Copp;
+use crate::rules::lb::{health, switch, switch::lb_flows, template, vip::ParsedLb};
 use crate::rules::Lflow;
 use crate::sb::{self, SbRecord};
 
@@ -37,6 +38,7 @@ pub(super) fn render_lbs<'s>(
     switches: Coll<'s, (Uuid, Switch)>,
     bound: Coll<'s, Uuid>,
     health_info: Coll<'s, (Uuid, HealthInfo)>,
+    copps: Coll<'s, (Uuid, Copp)>,
 ) -> LbOutputs<'s> {
     let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
@@ -109,8 +111,15 @@ pub(super) fn render_lbs<'s>(
         .join_named("lb: datapaths x row", lbs);
 
     let parsed = parse_with_health(applied.clone(), health_info);
-    let flows =
-        parsed.flat_map(|(dps, lb)| lb_flows(&lb).into_iter().map(move |f| (dps.clone(), f)));
+    let all_flows = parsed.flat_map(|(dps, lb)| {
+        lb_flows(&lb)
+            .into_iter()
+            .map(move |(copp, f)| (dps.clone(), copp.map(str::to_string), f))
+    });
+    let flows = all_flows
+        .clone()
+        .flat_map(|(dps, copp, f)| copp.is_none().then_some((dps, f)))
+        .concat(metered_flows(all_flows, copps));
 
     // SB rows: one per load balancer applied to a switch with a datapath,
     // its switches as a datapath group.
@@ -122,6 +131,48 @@ pub(super) fn render_lbs<'s>(
         rows,
         groups,
     }
+}
+
+/// The load-balancer flows that take a CoPP meter (`copp: Some(proto)`),
+/// one per switch with the switch's meter for the protocol, if any: only
+/// these (rare: events, rejects of VIPs without backends) fan out per
+/// switch.
+fn metered_flows<'s>(
+    flows: Coll<'s, (Vec<Uuid>, Option<String>, Lflow)>,
+    copps: Coll<'s, (Uuid, Copp)>,
+) -> Coll<'s, (Vec<Uuid>, Lflow)> {
+    let per_switch = flows.flat_map(|(dps, copp, f)| match copp {
+        None => Vec::new(),
+        Some(proto) => dps
+            .into_iter()
+            .map(|dp| ((dp, proto.clone()), f.clone()))
+            .collect(),
+    });
+    let meters = copps.flat_map(|(owner, copp)| {
+        let dp = ids::datapath_uuid(owner);
+        copp.into_iter()
+            .map(move |(proto, meter)| ((dp, proto), meter))
+    });
+    let with_meter = per_switch
+        .clone()
+        .join_named("lb: metered flows x switch meters", meters.clone())
+        .map(|((dp, proto), (f, meter))| {
+            let f = match proto.as_str() {
+                "reject" => switch::metered_reject(f, meter),
+                _ => Lflow {
+                    meter: Some(meter),
+                    ..f
+                },
+            };
+            (vec![dp], f)
+        });
+    let without = per_switch
+        .antijoin_named(
+            "lb: metered flows without switch meter",
+            meters.map(|(k, _)| k),
+        )
+        .map(|((dp, _), f)| (vec![dp], f));
+    with_meter.concat(without)
 }
 
 /// `(key, parsed)` for each `(lb, (key, row))`, with the load balancer's
@@ -164,10 +215,24 @@ fn sb_row(lb: &LoadBalancer, dps: &[Uuid]) -> sb::LoadBalancer {
     sb::LoadBalancer {
         uuid: ids::derive("Load_Balancer", &[lb.uuid.as_bytes()]),
         name: lb.name.clone(),
-        vips: lb.vips.clone(),
+        vips: if template::is_template(lb) {
+            template::sb_vips(lb, &ParsedLb::new(lb).vips)
+        } else {
+            lb.vips.clone()
+        },
         protocol: lb.protocol.clone(),
         datapath_group: ids::dp_group_uuid(dps),
         options,
         external_ids: vec![("lb_id".to_string(), lb.uuid.to_string())],
     }
+}
+
+/// SB `Chassis_Template_Var` rows, one per NB row (`sync_template_vars()`).
+pub(super) fn render_template_vars<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, SbRecord> {
+    nb.flat_map(|r| match r {
+        NbRecord::ChassisTemplateVar(tv) => Some(SbRecord::ChassisTemplateVar(
+            template::template_var_row(&tv),
+        )),
+        _ => None,
+    })
 }

@@ -133,6 +133,7 @@ pub(crate) fn render<'s>(
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
+    let template_var_rows = lb::render_template_vars(nb.clone());
     let copps = copp::render_copp(nb.clone());
     let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
     let nb_for_routers = nb.clone();
@@ -158,6 +159,7 @@ pub(crate) fn render<'s>(
         switches.clone(),
         dp_keys.clone().map(|(dp, _)| dp),
         health.info.clone(),
+        copps.clone(),
     );
 
     let rt = router::render_routers(
@@ -170,6 +172,7 @@ pub(crate) fn render<'s>(
             lbs: router_nat::summaries(router_lbs.clone()),
             nats: router_nats,
             keys: dp_keys.clone(),
+            copp: copps.clone(),
         },
     );
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
@@ -376,6 +379,7 @@ pub(crate) fn render<'s>(
         .concat(health.rows)
         .concat(cr.rows)
         .concat(nb_global_rows)
+        .concat(template_var_rows)
         .concat(static_rows)
         .map(Output::Sb)
         .concat(keys)

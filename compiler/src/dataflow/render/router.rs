@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::dataflow::{Coll, Named};
 use crate::idl_order;
 use crate::nb::{smap_get_bool, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
+use crate::rules::copp::Copp;
 use crate::rules::router::lb::{LbIps, LbSummary};
 use crate::rules::router::nat::NatRule;
 use crate::rules::router::{self, LrpCtx, LrpNetworks, LrpPeer, RouterCtx, SwitchRouterPort};
-use crate::rules::{Lflow, PortCtx};
+use crate::rules::{virtual_port, Lflow, PortCtx};
 
 /// One piece of a router's context, grouped by router.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,6 +24,7 @@ enum Part {
     Lb(LbSummary),
     Nat(NatRule),
     Key(u32),
+    Copp(Copp),
 }
 
 /// The router relations the rest of the dataflow needs.
@@ -77,6 +79,8 @@ pub(super) struct RouterExtras<'s> {
     pub nats: Coll<'s, (Uuid, NatRule)>,
     /// `(datapath, tunnel key)`.
     pub keys: Coll<'s, (Uuid, u32)>,
+    /// `(owner, CoPP)` of switches and routers with CoPP meters.
+    pub copp: Coll<'s, (Uuid, Copp)>,
 }
 
 /// Builds the router relations from the router ports, the switch ports
@@ -239,10 +243,12 @@ pub(super) fn render_routers<'s>(
         .concat(extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))))
         .concat(extras.nats.map(|(lr, n)| (lr, Part::Nat(n))))
         .concat(extras.keys.map(|(dp, k)| (dp, Part::Key(k))))
+        .concat(extras.copp.map(|(lr, c)| (lr, Part::Copp(c))))
         .group_named("router context", |_, vals, out| {
             let mut router = None;
             let (mut ports, mut routes, mut policies) = (Vec::new(), Vec::new(), Vec::new());
             let (mut lbs, mut nats, mut tunnel_key) = (Vec::new(), Vec::new(), 0);
+            let mut copp = Copp::new();
             for (part, _) in vals {
                 match part {
                     Part::Router(r) => router = Some(r.clone()),
@@ -252,6 +258,7 @@ pub(super) fn render_routers<'s>(
                     Part::Lb(x) => lbs.push(x.clone()),
                     Part::Nat(x) => nats.push(x.clone()),
                     Part::Key(k) => tunnel_key = *k,
+                    Part::Copp(c) => copp = c.clone(),
                 }
             }
             let Some(router) = router else { return };
@@ -275,6 +282,7 @@ pub(super) fn render_routers<'s>(
                     lb_ips,
                     nats,
                     tunnel_key,
+                    copp,
                 },
                 1,
             ));
@@ -353,13 +361,34 @@ pub(super) fn render_router_flows<'s>(
     // by many routers (ovn-kubernetes' join switch, a provider network) the
     // pairs would otherwise grow with the square of its ports.
     let behind = switch_ports
+        .clone()
         .filter(|(_, p)| router::arp_resolve::resolvable(p))
         .join_named("arp resolve: switch port x router port", rports.clone())
         .flat_map(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
+    // An unclaimed virtual port is resolved in one router only: all the
+    // switch's router ports are needed to find the first.
+    let unclaimed = switch_ports
+        .filter(|(_, p)| virtual_port::virtual_ip(&p.lsp).is_some())
+        .join_named("arp resolve: virtual port x router port", rports.clone())
+        .map(|(_, (p, rp))| (p.lsp.uuid, (p, rp)))
+        .group_named(
+            "arp resolve: virtual port's router ports",
+            |_, vals, out| {
+                let Some(((p, _), _)) = vals.first() else {
+                    return;
+                };
+                let rps: Vec<SwitchRouterPort> =
+                    vals.iter().map(|((_, rp), _)| rp.clone()).collect();
+                if let Some(f) = virtual_port::arp_resolve_unclaimed(p, &rps) {
+                    out.push((f, 1));
+                }
+            },
+        )
+        .map(|(_, f)| f);
     let pairs = rports
         .clone()
         .filter(|(_, op)| router::arp_resolve::learns_peers_statically(op))
         .join_named("arp resolve: router port x router port", rports)
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
-    own.concat(behind).concat(pairs)
+    own.concat(behind).concat(unclaimed).concat(pairs)
 }

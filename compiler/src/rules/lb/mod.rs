@@ -9,6 +9,7 @@
 
 pub mod health;
 pub mod switch;
+pub mod template;
 pub mod vip;
 
 use super::{Lflow, PortCtx, SwitchCtx};

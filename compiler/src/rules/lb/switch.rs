@@ -10,11 +10,15 @@ use super::vip::{Backend, ParsedLb, Vip};
 use crate::rules::{Lflow, DROP};
 use crate::stage::Stage;
 
-/// Every flow of load balancer `lb`, in northd's order. Northd builds them
+/// Every flow of load balancer `lb`, in northd's order, each with the CoPP
+/// protocol whose meter it takes on each switch, if any. Northd builds them
 /// once per load balancer and adds each with the load balancer's datapath
 /// group (`ovn_lflow_add_with_dp_group()` with `lb->nb_ls_map`), so their
-/// `dp` is left nil: the caller attaches the switches.
-pub fn lb_flows(lb: &ParsedLb) -> Vec<Lflow> {
+/// `dp` is left nil: the caller attaches the switches. Flows with a CoPP
+/// protocol are added per switch with that switch's meter
+/// (`copp_meter_get()`): the empty-backend events (`event-elb`) and the
+/// rejects of VIPs without backends (`reject`, see [`metered_reject`]).
+pub fn lb_flows(lb: &ParsedLb) -> Vec<(Option<&'static str>, Lflow)> {
     let dp = Uuid::nil();
     let mut out = Vec::new();
     for vip in &lb.vips {
@@ -27,26 +31,38 @@ pub fn lb_flows(lb: &ParsedLb) -> Vec<Lflow> {
         affinity(lb, vip, dp, &mut out);
         lb_rule(lb, vip, dp, &mut out);
     }
-    for f in &mut out {
-        f.hint = Some(lb.uuid);
-        f.origin = (3, 0, String::new());
-    }
-    out
+    out.into_iter()
+        .map(|mut f| {
+            f.hint = Some(lb.uuid);
+            f.origin = (3, 0, String::new());
+            let copp = match f.stage {
+                Stage::LsInPreLb => Some("event-elb"),
+                Stage::LsInLb if f.actions.starts_with(REJECT_PREFIX) => Some("reject"),
+                _ => None,
+            };
+            (copp, f)
+        })
+        .collect()
 }
 
-/// `VIP:PORT`, with brackets around an IPv6 VIP, or the bare VIP.
-fn vip_with_port(vip: &Vip) -> String {
-    match vip.port {
-        Some(p) if vip.ipv6 => format!("[{}]:{p}", vip.ip),
-        Some(p) => format!("{}:{p}", vip.ip),
-        None => vip.ip.clone(),
-    }
+/// How a load-balancer reject action starts (`build_lb_vip_actions()`).
+const REJECT_PREFIX: &str = "reg0 = 0; reject {";
+
+/// A reject flow of `build_lb_rules()` on a switch with a `reject` meter:
+/// added per switch (`ovn_lflow_add_with_hint__()`, another source line)
+/// with the meter.
+pub fn metered_reject(mut f: Lflow, meter: String) -> Lflow {
+    f.source = 7551;
+    f.meter = Some(meter);
+    f
 }
 
-/// A backend as `ct_lb_mark` and `commit_lb_aff` name it.
-fn backend_text(vip: &Vip, b: &Backend) -> String {
+/// A backend as the affinity flows' `ct_lb_mark` and `commit_lb_aff` name
+/// it: with its numeric port (none for template backends), in brackets
+/// when the VIP counts as IPv6 there ([`Vip::affinity_v6`]).
+pub(crate) fn affinity_backend(vip: &Vip, b: &Backend) -> String {
     match b.port {
-        Some(p) if vip.ipv6 => format!("[{}]:{p}", b.ip),
+        Some(p) if vip.affinity_v6() => format!("[{}]:{p}", b.ip),
         Some(p) => format!("{}:{p}", b.ip),
         None => b.ip.clone(),
     }
@@ -60,12 +76,12 @@ fn empty_lb_event(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
     }
     let proto = &lb.proto;
     let mut m = format!("{}.dst == {} && {proto}", vip.ip_match(), vip.ip);
-    if let Some(p) = vip.port {
+    if let Some(p) = &vip.port {
         m.push_str(&format!(" && {proto}.dst == {p}"));
     }
     let a = format!(
         "trigger_event(event = \"empty_lb_backends\", vip = \"{}\", protocol = \"{proto}\", load_balancer = \"{}\");",
-        vip_with_port(vip),
+        vip.with_port(),
         lb.uuid
     );
     out.push(Lflow::new(dp, Stage::LsInPreLb, 130, &m, &a, 10805));
@@ -77,7 +93,7 @@ fn pre_stateful(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
     let reg = if vip.ipv6 { "xxreg1" } else { "reg1" };
     let mut a = format!("{reg} = {}; ", vip.ip);
     let mut m = format!("reg0[2] == 1 && {}.dst == {}", vip.ip_match(), vip.ip);
-    if let Some(p) = vip.port {
+    if let Some(p) = &vip.port {
         a.push_str(&format!("reg2[0..15] = {p}; "));
         m.push_str(&format!(" && {}.dst == {p}", lb.proto));
     }
@@ -107,7 +123,7 @@ fn lb_rule(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
     };
     let mut m = format!("ct.new && {}.dst == {}", vip.ip_match(), vip.ip);
     let mut priority = 110;
-    if let Some(p) = vip.port {
+    if let Some(p) = &vip.port {
         m.push_str(&format!(" && {}.dst == {p}", lb.proto));
         priority = 120;
     }
@@ -117,19 +133,20 @@ fn lb_rule(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
 /// Session affinity (`options:affinity_timeout`): `ls_in_lb_aff_check`
 /// priority 100 looks the client up, `ls_in_lb` priority 150 sends a known
 /// client to its backend, `ls_in_lb_aff_learn` priority 100 learns a new
-/// client's backend.
+/// client's backend. Northd picks the registers from the VIP's address, not
+/// its family ([`Vip::affinity_v6`]), and names backends by their numeric
+/// port ([`affinity_backend`]).
 fn affinity(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
     if lb.affinity_timeout == 0 {
         return;
     }
-    let ipm = vip.ip_match();
-    let (reg_vip, reg_backend) = if vip.ipv6 {
-        ("xxreg1", "xxreg0")
+    let (ipm, reg_vip, reg_backend) = if vip.affinity_v6() {
+        ("ip6", "xxreg1", "xxreg0")
     } else {
-        ("reg1", "reg4")
+        ("ip4", "reg1", "reg4")
     };
     let mut check = format!("ct.new && {ipm} && {reg_vip} == {}", vip.ip);
-    if let Some(p) = vip.port {
+    if let Some(p) = &vip.port {
         check.push_str(&format!(" && reg2[0..15] == {p}"));
     }
     out.push(Lflow::new(
@@ -141,7 +158,7 @@ fn affinity(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
         7371,
     ));
     let mut action_head = format!("reg0[1] = 0; {reg_vip} = {}; ", vip.ip);
-    let learn_match_head = match vip.port {
+    let learn_match_head = match &vip.port {
         Some(p) => {
             action_head.push_str(&format!("reg2[0..15] = {p}; "));
             format!(
@@ -155,7 +172,7 @@ fn affinity(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
         ),
     };
     for b in &vip.backends {
-        let backend = backend_text(vip, b);
+        let backend = affinity_backend(vip, b);
         let mut learn_match = format!("{learn_match_head}{}", b.ip);
         let mut aff_match = format!(
             "reg9[6] == 1 && ct.new && {ipm} && {reg_backend} == {}",
@@ -167,7 +184,7 @@ fn affinity(lb: &ParsedLb, vip: &Vip, dp: Uuid, out: &mut Vec<Lflow>) {
         }
         let mut learn = format!(
             "commit_lb_aff(vip = \"{}\", backend = \"{backend}\"",
-            vip_with_port(vip)
+            vip.affinity_with_port()
         );
         if vip.port.is_some() {
             learn.push_str(&format!(", proto = {}", lb.proto));

@@ -1,5 +1,9 @@
 //! A load balancer as northd sees it: its VIPs and backends parsed the way
 //! `ovn_northd_lb_create()` (lib/lb.c) parses them, with the same rejections.
+//!
+//! Template load balancers (`options:template=true`) are parsed by
+//! [`super::template`]: their VIPs and backends are chassis template
+//! variables (`^NAME`) that ovn-controller expands, kept as text.
 
 use std::net::IpAddr;
 
@@ -11,10 +15,15 @@ use crate::nb::{smap_get_bool, LoadBalancer};
 /// One backend of a VIP (`struct ovn_lb_backend`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Backend {
-    /// The address as northd prints it (`ss_format_address_nobracks()`).
+    /// The address as northd prints it (`ss_format_address_nobracks()`),
+    /// or a template variable (`ip_str`).
     pub ip: String,
-    /// The port (`None` when the VIP has none).
+    /// The port as a number (`None` when the VIP has none, and always for
+    /// template backends, whose `backend->port` stays 0).
     pub port: Option<u16>,
+    /// The port as written (`port_str`): the number, or for template
+    /// backends whatever follows the `:` (a `^PORT` variable or a number).
+    pub port_str: Option<String>,
     /// A service monitor checks this backend (`backend_nb->health_check`,
     /// see [`super::health`]).
     pub monitored: bool,
@@ -26,12 +35,20 @@ pub struct Backend {
 pub struct Vip {
     /// The `vips` key as written (what `Load_Balancer_Health_Check.vip` names).
     pub key: String,
-    /// The VIP address as northd prints it.
+    /// The VIP address as northd prints it (`vip_str`), or a template
+    /// variable.
     pub ip: String,
-    /// IPv6 (else IPv4).
+    /// IPv6 (else IPv4): `lb_vip->address_family`, for templates from
+    /// `options:address-family`.
     pub ipv6: bool,
-    /// The VIP port; a port of 0 counts as none, as in northd.
-    pub port: Option<u16>,
+    /// `IN6_IS_ADDR_V4MAPPED(&lb_vip->vip)`: an explicit IPv4 VIP. Template
+    /// VIPs never parse an address, so northd treats them as IPv6 wherever
+    /// it tests the address instead of the family (affinity flows, the
+    /// `ips_v4`/`ips_v6` sets of routers).
+    pub v4_mapped: bool,
+    /// The VIP port as written (`port_str`); a port of 0 counts as none, as
+    /// in northd. For templates a `^PORT` variable or a number.
+    pub port: Option<String>,
     /// The parsed backends.
     pub backends: Vec<Backend>,
     /// The `vips` value as written: `ct_lb_mark(backends=…)` uses it verbatim.
@@ -62,6 +79,33 @@ impl Vip {
                 (!active.is_empty()).then(|| active.join(","))
             }
             None => (!self.backends.is_empty()).then(|| self.backend_ips.clone()),
+        }
+    }
+
+    /// `VIP:PORT` (brackets around the VIP of an IPv6 family), or the bare
+    /// VIP, as `build_empty_lb_event_flow()` names it.
+    pub fn with_port(&self) -> String {
+        match &self.port {
+            Some(p) if self.ipv6 => format!("[{}]:{p}", self.ip),
+            Some(p) => format!("{}:{p}", self.ip),
+            None => self.ip.clone(),
+        }
+    }
+
+    /// The affinity flows (`build_lb_affinity_ls_flows()`,
+    /// `build_lb_affinity_lr_flows()`) take the VIP for IPv6 unless it is a
+    /// parsed IPv4 address: template VIPs always count as IPv6 there.
+    pub fn affinity_v6(&self) -> bool {
+        !self.v4_mapped
+    }
+
+    /// `VIP:PORT` as the affinity flows write it (brackets when
+    /// [`Vip::affinity_v6`]), or the bare VIP.
+    pub fn affinity_with_port(&self) -> String {
+        match &self.port {
+            Some(p) if self.affinity_v6() => format!("[{}]:{p}", self.ip),
+            Some(p) => format!("{}:{p}", self.ip),
+            None => self.ip.clone(),
         }
     }
 
@@ -134,12 +178,16 @@ impl ParsedLb {
         });
         let mut vips = Vec::new();
         let mut warnings = Vec::new();
-        if !template {
-            for (key, value) in &lb.vips {
-                match parse_vip(key, value) {
-                    Ok(v) => vips.push(v),
-                    Err(e) => warnings.push(format!("Failed to initialize LB VIP: {e}")),
-                }
+        let family_v6 = super::template::address_family_v6(lb);
+        for (key, value) in &lb.vips {
+            let parsed = if template {
+                super::template::parse_vip(key, value, family_v6)
+            } else {
+                parse_vip(key, value)
+            };
+            match parsed {
+                Ok(v) => vips.push(v),
+                Err(e) => warnings.push(format!("Failed to initialize LB VIP: {e}")),
             }
         }
         ParsedLb {
@@ -226,23 +274,46 @@ fn parse_vip(key: &str, value: &str) -> Result<Vip, String> {
         ));
     };
     let ipv6 = ip.is_ipv6();
+    let backends = parse_backends(value, ipv6, port.is_some(), &ip.to_string())?;
+    Ok(Vip {
+        key: key.to_string(),
+        ip: ip.to_string(),
+        ipv6,
+        v4_mapped: !ipv6,
+        port: port.map(|p| p.to_string()),
+        backends,
+        backend_ips: value.to_string(),
+        health_check: None,
+    })
+}
+
+/// `ovn_lb_backends_init_explicit()`: the backends of a VIP of family
+/// `ipv6` (printed `vip` in errors), with ports when `with_port`; one bad
+/// backend fails the whole VIP.
+pub(super) fn parse_backends(
+    value: &str,
+    ipv6: bool,
+    with_port: bool,
+    vip: &str,
+) -> Result<Vec<Backend>, String> {
+    let needs_port = "should be an IP address and a port number with : as a separator";
     let mut backends = Vec::new();
     let mut errors = Vec::new();
     for token in value.split(',').filter(|t| !t.is_empty()) {
-        let with_port = "should be an IP address and a port number with : as a separator";
         match parse_ip_port(token) {
-            None if port.is_some() => errors.push(format!("{token}: {with_port}")),
+            None if with_port => errors.push(format!("{token}: {needs_port}")),
             None => errors.push(format!("{token}: should be an IP address")),
             Some((b, _)) if b.is_ipv6() != ipv6 => errors.push(format!(
-                "{token}: IP address family is different from VIP {ip}"
+                "{token}: IP address family is different from VIP {vip}"
             )),
-            Some((_, None)) if port.is_some() => errors.push(format!("{token}: {with_port}")),
-            Some((_, Some(_))) if port.is_none() => {
+            Some((_, None)) if with_port => errors.push(format!("{token}: {needs_port}")),
+            Some((_, Some(_))) if !with_port => {
                 errors.push(format!("{token}: should be an IP address"))
             }
             Some((b, bport)) => backends.push(Backend {
                 ip: b.to_string(),
                 port: bport,
+                port_str: bport.map(|p| p.to_string()),
                 monitored: false,
             }),
         }
@@ -250,15 +321,7 @@ fn parse_vip(key: &str, value: &str) -> Result<Vip, String> {
     if !errors.is_empty() {
         return Err(format!("{}.", errors.join(", ")));
     }
-    Ok(Vip {
-        key: key.to_string(),
-        ip: ip.to_string(),
-        ipv6,
-        port,
-        backends,
-        backend_ips: value.to_string(),
-        health_check: None,
-    })
+    Ok(backends)
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ pub fn neighbor(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "put_arp(inport, arp.spa, arp.sha); next;",
         11743,
     );
+    metered(out, r, "arp");
     add(
         out,
         Stage::LrInLearnNeighbor,
@@ -134,6 +135,7 @@ pub fn neighbor(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "put_nd(inport, nd.target, eth.src); next;",
         11751,
     );
+    metered(out, r, "nd-na");
     add(
         out,
         Stage::LrInLearnNeighbor,
@@ -142,6 +144,7 @@ pub fn neighbor(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "put_nd(inport, nd.target, nd.tll); next;",
         11757,
     );
+    metered(out, r, "nd-na");
     add(
         out,
         Stage::LrInLearnNeighbor,
@@ -150,7 +153,16 @@ pub fn neighbor(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "put_nd(inport, ip6.src, nd.sll); next;",
         11762,
     );
+    metered(out, r, "nd-ns");
     add(out, Stage::LrInLearnNeighbor, 0, "1", DROP, 11767);
+}
+
+/// Puts the router's CoPP meter for `proto` on the flow just added
+/// (`ovn_lflow_metered()`).
+fn metered(out: &mut [Lflow], r: &RouterCtx, proto: &str) {
+    if let Some(f) = out.last_mut() {
+        f.meter = r.meter(proto);
+    }
 }
 
 /// Per IPv4 network of a port: priority 100 lookup of ARP requests from

@@ -49,11 +49,11 @@ pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
 }
 
 /// Whether switch port `p` can give the routers on its switch static
-/// next-hop MACs ([`switch_port`]): virtual ports, and enabled ports that
-/// are not router ports.
+/// next-hop MACs ([`switch_port`]): enabled ports that are neither router
+/// nor virtual ports.
 pub fn resolvable(p: &PortCtx) -> bool {
     let lsp = &p.lsp;
-    lsp.type_ == "virtual" || (lsp.is_enabled() && lsp.type_ != "router")
+    lsp.is_enabled() && lsp.type_ != "router" && lsp.type_ != "virtual"
 }
 
 /// A switch port behind router port `rp` (on the same switch): for each of
@@ -62,9 +62,7 @@ pub fn resolvable(p: &PortCtx) -> bool {
 pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
     let mut out = Vec::new();
     let lsp = &p.lsp;
-    if lsp.type_ == "virtual" {
-        return crate::rules::virtual_port::arp_resolve_unclaimed(p, rp);
-    }
+    // Virtual ports: [`crate::rules::virtual_port::arp_resolve_unclaimed`].
     if !resolvable(p) {
         return out;
     }

@@ -80,7 +80,11 @@ pub fn arp_request(r: &RouterCtx, out: &mut Vec<Lflow>) {
             "nd_ns {{ eth.dst = 33:33:{:02x}:{:02x}:{:02x}:{:02x}; ip6.dst = {sn}; nd.target = {}; output; }};",
             o[12], o[13], o[14], o[15], route.nexthop
         );
-        out.push(Lflow::new(dp, Stage::LrInArpRequest, 200, &m, &a, 12921).hint(route.uuid));
+        out.push(
+            Lflow::new(dp, Stage::LrInArpRequest, 200, &m, &a, 12921)
+                .hint(route.uuid)
+                .meter(r.meter("nd-ns-resolve")),
+        );
     }
     out.push(Lflow::new(
         dp,
@@ -89,15 +93,18 @@ pub fn arp_request(r: &RouterCtx, out: &mut Vec<Lflow>) {
         "eth.dst == 00:00:00:00:00:00 && ip4",
         "arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };",
         12929,
-    ));
-    out.push(Lflow::new(
-        dp,
-        Stage::LrInArpRequest,
-        100,
-        "eth.dst == 00:00:00:00:00:00 && ip6",
-        "nd_ns { nd.target = xxreg0; output; };",
-        12940,
-    ));
+    ).meter(r.meter("arp-resolve")));
+    out.push(
+        Lflow::new(
+            dp,
+            Stage::LrInArpRequest,
+            100,
+            "eth.dst == 00:00:00:00:00:00 && ip6",
+            "nd_ns { nd.target = xxreg0; output; };",
+            12940,
+        )
+        .meter(r.meter("nd-ns-resolve")),
+    );
     out.push(Lflow::new(
         dp,
         Stage::LrInArpRequest,

@@ -133,28 +133,34 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
             "nd_na_router { eth.src = xreg0[0..47]; ip6.src = nd.target; nd.tll = xreg0[0..47]; \
              outport = inport; flags.loopback = 1; output; };",
             11171,
-        ));
+        ).meter(r.meter("nd-na")));
     }
     if port_unreachable(r) {
         for n in &net.ipv6 {
             let a = n.addr_s();
             let base = format!("ip6 && ip6.dst == {a} && !ip.later_frag");
-            out.push(hinted(
-                r,
-                p,
-                80,
-                &format!("{base} && tcp"),
-                "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
-                13166,
-            ));
-            out.push(hinted(
-                r,
-                p,
-                80,
-                &format!("{base} && sctp"),
-                "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
-                13182,
-            ));
+            out.push(
+                hinted(
+                    r,
+                    p,
+                    80,
+                    &format!("{base} && tcp"),
+                    "tcp_reset {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    13166,
+                )
+                .meter(r.meter("tcp-reset")),
+            );
+            out.push(
+                hinted(
+                    r,
+                    p,
+                    80,
+                    &format!("{base} && sctp"),
+                    "sctp_abort {eth.dst <-> eth.src; ip6.dst <-> ip6.src; next; };",
+                    13182,
+                )
+                .meter(r.meter("tcp-reset")),
+            );
             out.push(hinted(
                 r,
                 p,
@@ -163,7 +169,7 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
                 "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; \
                  icmp6.code = 4; next; };",
                 13201,
-            ));
+            ).meter(r.meter("icmp6-error")));
             out.push(hinted(
                 r,
                 p,
@@ -172,7 +178,7 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
                 "icmp6 {eth.dst <-> eth.src; ip6.dst <-> ip6.src; ip.ttl = 255; icmp6.type = 1; \
                  icmp6.code = 3; next; };",
                 13220,
-            ));
+            ).meter(r.meter("icmp6-error")));
         }
     }
     for n in net.ipv6.iter().filter(|n| !n.is_lla()) {
@@ -190,7 +196,7 @@ pub fn ipv6_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
             "icmp6 {{eth.dst <-> eth.src; {ip} ; ip.ttl = 254; icmp6.type = 3; /* Time exceeded */ \
              icmp6.code = 0; /* TTL exceeded in transit */ outport = {key}; flags.loopback = 1; output; }};"
         );
-        out.push(hinted(r, p, 31, &m, &a, 13262));
+        out.push(hinted(r, p, 31, &m, &a, 13262).meter(r.meter("icmp6-error")));
     }
 }
 
@@ -233,7 +239,7 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
              /* TTL exceeded in transit */ {ip} ; ip.ttl = 254; outport = {key}; \
              flags.loopback = 1; output; }};"
         );
-        out.push(hinted(r, p, 31, &m, &a, 13390));
+        out.push(hinted(r, p, 31, &m, &a, 13390).meter(r.meter("icmp4-error")));
     }
     let resident = arp_reply_resident(r, p);
     for n in &net.ipv4 {
@@ -266,23 +272,29 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
                 "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; \
                  icmp4.code = 3; next; };",
                 13494,
-            ));
-            out.push(hinted(
-                r,
-                p,
-                80,
-                &format!("{base} && tcp"),
-                "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
-                13510,
-            ));
-            out.push(hinted(
-                r,
-                p,
-                80,
-                &format!("{base} && sctp"),
-                "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
-                13526,
-            ));
+            ).meter(r.meter("icmp4-error")));
+            out.push(
+                hinted(
+                    r,
+                    p,
+                    80,
+                    &format!("{base} && tcp"),
+                    "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    13510,
+                )
+                .meter(r.meter("tcp-reset")),
+            );
+            out.push(
+                hinted(
+                    r,
+                    p,
+                    80,
+                    &format!("{base} && sctp"),
+                    "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };",
+                    13526,
+                )
+                .meter(r.meter("tcp-reset")),
+            );
             out.push(hinted(
                 r,
                 p,
@@ -291,7 +303,7 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
                 "icmp4 {eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; \
                  icmp4.code = 2; next; };",
                 13545,
-            ));
+            ).meter(r.meter("icmp4-error")));
         }
     }
     if !r.lb_force_snat_router_ip() {

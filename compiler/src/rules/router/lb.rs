@@ -7,8 +7,8 @@
 //! the load balancer's router datapath group; here they are added per router
 //! and merged into groups like every other flow.
 //!
-//! Health checks (`ct_lb_mark` with only the online backends) and CoPP
-//! meters on reject flows are not handled.
+//! Flows that reject or raise controller events carry the router's CoPP
+//! meters (`reject`, `event-elb`).
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -32,8 +32,11 @@ pub struct LbSummary {
     pub routable: bool,
     /// `options:neighbor_responder`.
     pub neigh_mode: NeighMode,
-    /// The parsed VIP addresses: `(vip_str, ipv6)`.
+    /// The parsed VIP addresses: `(vip_str, ipv6 family)`.
     pub vips: Vec<(String, bool)>,
+    /// `options:template`: the VIPs are variables, which northd files
+    /// under IPv6 in `ips_v4`/`ips_v6` whatever their family.
+    pub template: bool,
 }
 
 impl LbSummary {
@@ -46,6 +49,7 @@ impl LbSummary {
             routable: lb.routable,
             neigh_mode: lb.neigh_mode,
             vips: lb.vips.iter().map(|v| (v.ip.clone(), v.ipv6)).collect(),
+            template: lb.template,
         }
     }
 }
@@ -74,7 +78,8 @@ impl LbIps {
         let mut ips = LbIps::default();
         for lb in lbs {
             for (ip, v6) in &lb.vips {
-                let (all, routable) = if *v6 {
+                // `IN6_IS_ADDR_V4MAPPED(&lb_vip->vip)`: false for templates.
+                let (all, routable) = if *v6 || lb.template {
                     (&mut ips.v6, &mut ips.v6_routable)
                 } else {
                     (&mut ips.v4, &mut ips.v4_routable)
@@ -143,6 +148,10 @@ pub struct RouterLbCtx {
     pub dgp: Option<(String, String)>,
     /// `od->external_ips`: every NAT rule's `external_ip`.
     pub external_ips: BTreeSet<String>,
+    /// The router's CoPP meter for `reject` (VIPs without backends).
+    pub reject_meter: Option<String>,
+    /// The router's CoPP meter for `event-elb` (empty-backend events).
+    pub elb_meter: Option<String>,
 }
 
 impl RouterLbCtx {
@@ -157,16 +166,9 @@ impl RouterLbCtx {
                 .next()
                 .map(|p| (p.json_key(), super::cr_json_key(&p.lrp.name))),
             external_ips: r.nats.iter().map(|n| n.nat.external_ip.clone()).collect(),
+            reject_meter: r.meter("reject"),
+            elb_meter: r.meter("event-elb"),
         }
-    }
-}
-
-/// `VIP:PORT`, with brackets around an IPv6 VIP, or the bare VIP.
-fn vip_with_port(vip: &Vip) -> String {
-    match vip.port {
-        Some(p) if vip.ipv6 => format!("[{}]:{p}", vip.ip),
-        Some(p) => format!("{}:{p}", vip.ip),
-        None => vip.ip.clone(),
     }
 }
 
@@ -190,15 +192,17 @@ pub fn lb_flows(lb: &ParsedLb, r: &RouterLbCtx) -> Vec<Lflow> {
         if lb.controller_event && vip.backends.is_empty() && !lb.reject {
             let proto = &lb.proto;
             let mut m = format!("{}.dst == {} && {proto}", vip.ip_match(), vip.ip);
-            if let Some(p) = vip.port {
+            if let Some(p) = &vip.port {
                 m.push_str(&format!(" && {proto}.dst == {p}"));
             }
             let a = format!(
                 "trigger_event(event = \"empty_lb_backends\", vip = \"{}\", protocol = \"{proto}\", load_balancer = \"{}\");",
-                vip_with_port(vip),
+                vip.with_port(),
                 lb.uuid
             );
-            out.push(Lflow::new(dp, Stage::LrInDnat, 130, &m, &a, 10889));
+            out.push(
+                Lflow::new(dp, Stage::LrInDnat, 130, &m, &a, 10889).meter(r.elb_meter.clone()),
+            );
         }
     }
     for f in &mut out {
@@ -269,11 +273,16 @@ fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
     let proto = &lb.proto;
     let mut m = format!("ct.new && !ct.rel && {ipm} && {ipm}.dst == {}", vip.ip);
     let mut prio = 110;
-    if let Some(p) = vip.port {
+    if let Some(p) = &vip.port {
         prio = 120;
         m.push_str(&format!(" && {proto} && {proto}.dst == {p}"));
     }
     let actions = vip_actions(lb, vip);
+    // `build_lb_vip_actions()` rejects: the flow gets the router's `reject`
+    // meter (`copp_meter_get(COPP_REJECT, …)`).
+    let meter = (lb.reject && vip.active_backends().is_none())
+        .then(|| r.reject_meter.clone())
+        .flatten();
     let kind = if lb.skip_snat {
         1
     } else if r.force_snat {
@@ -282,32 +291,25 @@ fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
         0
     };
     match &r.dgp {
-        None => out.push(Lflow::new(
-            dp,
-            Stage::LrInDnat,
-            prio,
-            &m,
-            &actions[kind],
-            10603,
-        )),
+        // Metered flows are added per router (`ovn_lflow_add_with_hint__()`),
+        // the others with the datapath group.
+        None => {
+            let line = if meter.is_some() { 10597 } else { 10603 };
+            out.push(Lflow::new(dp, Stage::LrInDnat, prio, &m, &actions[kind], line).meter(meter))
+        }
         Some((dgp, cr)) => {
             let mut dm = m.clone();
             if !vip.backends.is_empty() || !lb.reject {
                 dm.push_str(&format!(" && is_chassis_resident({cr})"));
             }
-            out.push(Lflow::new(
-                dp,
-                Stage::LrInDnat,
-                prio,
-                &dm,
-                &actions[kind],
-                10551,
-            ));
+            out.push(
+                Lflow::new(dp, Stage::LrInDnat, prio, &dm, &actions[kind], 10551).meter(meter),
+            );
             if !vip.backends.is_empty() {
                 let backends: Vec<String> = vip
                     .backends
                     .iter()
-                    .map(|b| match b.port {
+                    .map(|b| match &b.port_str {
                         Some(p) => format!("({ipm}.src == {} && {proto}.src == {p})", b.ip),
                         None => format!("({ipm}.src == {})", b.ip),
                     })
@@ -338,7 +340,7 @@ fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
     }
     if r.external_ips.contains(&vip.ip) {
         let mut um = format!("{ipm} && {ipm}.dst == {} && {proto}", vip.ip);
-        if let Some(p) = vip.port {
+        if let Some(p) = &vip.port {
             um.push_str(&format!(" && {proto}.dst == {p}"));
         }
         out.push(Lflow::new(dp, Stage::LrInUnsnat, 120, &um, "next;", 10748));
@@ -356,11 +358,12 @@ fn affinity(
     dp: Uuid,
     out: &mut Vec<Lflow>,
 ) {
-    let ipm = vip.ip_match();
-    let (reg_vip, reg_backend) = if vip.ipv6 {
-        ("xxreg0", "xxreg1")
+    // Registers and families follow the VIP's address, not its family
+    // (`Vip::affinity_v6`).
+    let (ipm, reg_vip, reg_backend) = if vip.affinity_v6() {
+        ("ip6", "xxreg0", "xxreg1")
     } else {
-        ("reg0", "reg4")
+        ("ip4", "reg0", "reg4")
     };
     let ct_flag = match lb_action {
         Some("flags.skip_snat_for_lb = 1; ") => "; skip_snat",
@@ -387,9 +390,9 @@ fn affinity(
     );
     let learn_head = format!(
         "commit_lb_aff(vip = \"{}\", backend = \"",
-        vip_with_port(vip)
+        vip.affinity_with_port()
     );
-    let learn_match_head = match vip.port {
+    let learn_match_head = match &vip.port {
         Some(p) => format!(
             "reg9[6] == 0 && ct.new && {ipm} && {reg_vip} == {} && reg9[16..31] == {p} && {ipm}.dst == ",
             vip.ip
@@ -400,11 +403,7 @@ fn affinity(
         ),
     };
     for b in &vip.backends {
-        let backend = match b.port {
-            Some(p) if vip.ipv6 => format!("[{}]:{p}", b.ip),
-            Some(p) => format!("{}:{p}", b.ip),
-            None => b.ip.clone(),
-        };
+        let backend = crate::rules::lb::switch::affinity_backend(vip, b);
         let mut learn_match = format!("{learn_match_head}{}", b.ip);
         let mut aff_match = format!(
             "reg9[6] == 1 && ct.new && {ipm} && {reg_backend} == {}",

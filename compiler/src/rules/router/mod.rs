@@ -108,6 +108,8 @@ pub struct RouterCtx {
     pub nats: Vec<nat::NatRule>,
     /// Its datapath tunnel key (0 before it has one).
     pub tunnel_key: u32,
+    /// Its control plane protection meters (`Logical_Router.copp`).
+    pub copp: crate::rules::copp::Copp,
 }
 
 impl RouterCtx {
@@ -181,6 +183,12 @@ impl RouterCtx {
     /// `lb_force_snat_ip` is in effect (addresses or `router_ip`).
     pub fn lb_force_snat(&self) -> bool {
         self.lb_force_snat_router_ip() || !self.force_snat_addrs("lb").is_empty()
+    }
+
+    /// The CoPP meter of control protocol `proto` on this router
+    /// (`copp_meter_get(proto, od->nbr->copp, meter_groups)`).
+    pub fn meter(&self, proto: &str) -> Option<String> {
+        crate::rules::copp::meter(&self.copp, proto)
     }
 
     /// The port named `name`.

@@ -89,7 +89,11 @@ fn pkt_big(
              next(pipeline=ingress, table={admission}); }};",
             v4.addr_s()
         );
-        out.push(Lflow::new(r.dp(), stage, 150, &m, &a, 12669).hint(op.lrp.uuid));
+        out.push(
+            Lflow::new(r.dp(), stage, 150, &m, &a, 12669)
+                .hint(op.lrp.uuid)
+                .meter(r.meter("icmp4-error")),
+        );
     }
     if let Some(v6) = op.net.ipv6.first() {
         let m = format!("inport == {key} && {to}ip6 && reg9[1] && reg9[0] == 0");
@@ -100,7 +104,11 @@ fn pkt_big(
              next(pipeline=ingress, table={admission}); }};",
             v6.addr_s()
         );
-        out.push(Lflow::new(r.dp(), stage, 150, &m, &a, 12702).hint(op.lrp.uuid));
+        out.push(
+            Lflow::new(r.dp(), stage, 150, &m, &a, 12702)
+                .hint(op.lrp.uuid)
+                .meter(r.meter("icmp6-error")),
+        );
     }
 }
 
@@ -152,7 +160,7 @@ pub fn nat_pkt_too_big(
     }
     let key = dgp.json_key();
     let base = format!("inport == {key} && reg9[1] && reg9[0] == 0");
-    let (m, a, line) = if v6 {
+    let (m, a, line, proto) = if v6 {
         (
             format!("{base} && ip6 && ip6.dst == {external_ip}"),
             format!(
@@ -162,6 +170,7 @@ pub fn nat_pkt_too_big(
                  outport = {key}; flags.loopback = 1; output; }};"
             ),
             14042,
+            "icmp6-error",
         )
     } else {
         (
@@ -173,7 +182,12 @@ pub fn nat_pkt_too_big(
                  icmp4.frag_mtu = {mtu}; outport = {key}; flags.loopback = 1; output; }};"
             ),
             14015,
+            "icmp4-error",
         )
     };
-    out.push(Lflow::new(r.dp(), Stage::LrInIpInput, 160, &m, &a, line).hint(nat));
+    out.push(
+        Lflow::new(r.dp(), Stage::LrInIpInput, 160, &m, &a, line)
+            .hint(nat)
+            .meter(r.meter(proto)),
+    );
 }

@@ -72,7 +72,7 @@ fn nd(r: &RouterCtx, m: String, mac: &str, prio: u16, drop: bool) -> Lflow {
         Lflow::new(r.dp(), Stage::LrInIpInput, prio, &m, DROP, 11156)
     } else {
         let a = ND_REPLY.replace("{MAC}", mac);
-        Lflow::new(r.dp(), Stage::LrInIpInput, prio, &m, &a, 11171)
+        Lflow::new(r.dp(), Stage::LrInIpInput, prio, &m, &a, 11171).meter(r.meter("nd-na"))
     }
 }
 

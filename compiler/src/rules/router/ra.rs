@@ -89,7 +89,11 @@ pub fn nd_ra_port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     a.push_str(&prefixes.concat());
     a.push_str("); next;");
     let m = format!("inport == {key} && ip6.dst == ff02::2 && nd_rs");
-    out.push(Lflow::new(r.dp(), Stage::LrInNdRaOptions, 50, &m, &a, 11922).hint(p.lrp.uuid));
+    out.push(
+        Lflow::new(r.dp(), Stage::LrInNdRaOptions, 50, &m, &a, 11922)
+            .hint(p.lrp.uuid)
+            .meter(r.meter("nd-ra-opts")),
+    );
     let lla = p
         .net
         .ipv6
