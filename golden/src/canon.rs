@@ -176,7 +176,12 @@ impl Names {
         };
         let group_hints = table("Logical_DP_Group")
             .iter()
-            .map(|(u, r)| (*u, get(r, "datapaths").iter().filter_map(own_hint).collect()))
+            .map(|(u, r)| {
+                (
+                    *u,
+                    get(r, "datapaths").iter().filter_map(own_hint).collect(),
+                )
+            })
             .collect();
         Names {
             dp,

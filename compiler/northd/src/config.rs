@@ -130,6 +130,9 @@ mod tests {
             PathBuf::from("/x/n.ctl")
         );
         assert!(pidfile_path("ovn-northd", "").ends_with("ovn-northd.pid"));
-        assert_eq!(log_file_path("ovn-northd", "/l/n.log"), PathBuf::from("/l/n.log"));
+        assert_eq!(
+            log_file_path("ovn-northd", "/l/n.log"),
+            PathBuf::from("/l/n.log")
+        );
     }
 }

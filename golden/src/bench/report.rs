@@ -198,16 +198,19 @@ fn rows(s: &SizeResult, judge: Judge) -> Vec<Row> {
         Judge::Routers => routers,
         Judge::Not => None,
     };
-    let mut push =
-        |measure: String, northd: String, ovnflow: String, ratio: String, verdict: Option<Verdict>| {
-            out.push(Row {
-                measure,
-                northd,
-                ovnflow,
-                ratio,
-                verdict,
-            })
-        };
+    let mut push = |measure: String,
+                    northd: String,
+                    ovnflow: String,
+                    ratio: String,
+                    verdict: Option<Verdict>| {
+        out.push(Row {
+            measure,
+            northd,
+            ovnflow,
+            ratio,
+            verdict,
+        })
+    };
     let (nd, of, ip) = (&s.northd, &s.ovnflow, &s.inproc);
     let e2e = s.workload.e2e;
     let nd_full = of_e2e(nd, |r| r.full_s);

@@ -139,8 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench-results")));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     if let Some(json) = &cli.render {
-        let text =
-            std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+        let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
         let results: suite::Results =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
         return write_reports(&cli, &out, &results, &suite::Progress::new());
