@@ -234,7 +234,7 @@ fn yaml(s: &State) -> String {
     }
     if s.policy_b {
         let v6 = if s.core.v6 {
-            ", {ipBlock: {cidr: \"fd00:20::/48\", except: [\"fd00:20:1::/64\"]}}"
+            ", {ipBlock: {cidr: \"fd00:20::/48\", except: [\"fd00:20:0:1::/64\"]}}"
         } else {
             ""
         };
