@@ -167,7 +167,12 @@ impl Config {
                 }
             }
         }
-        let fams = |v6: bool| (cs.iter().any(|c| c.cidr.is_ipv6() == v6), sc.iter().any(|c| c.is_ipv6() == v6));
+        let fams = |v6: bool| {
+            (
+                cs.iter().any(|c| c.cidr.is_ipv6() == v6),
+                sc.iter().any(|c| c.is_ipv6() == v6),
+            )
+        };
         for v6 in [false, true] {
             let name = if v6 { "IPv6" } else { "IPv4" };
             match fams(v6) {
@@ -330,7 +335,12 @@ impl<'a> SubnetAllocator<'a> {
 
     /// The next free node subnet of a family (`v6`).
     pub fn allocate(&mut self, v6: bool) -> Option<IpNetwork> {
-        for cs in self.cfg.cluster_subnets.iter().filter(|c| c.cidr.is_ipv6() == v6) {
+        for cs in self
+            .cfg
+            .cluster_subnets
+            .iter()
+            .filter(|c| c.cidr.is_ipv6() == v6)
+        {
             let count = 1u128 << (cs.host_prefix - cs.cidr.prefix()).min(127);
             let size = size_of(IpNetwork::new(cs.cidr.network(), cs.host_prefix).ok()?);
             let mut i = 0u128;
@@ -438,9 +448,11 @@ mod tests {
     /// subnets carved from the /48.
     #[test]
     fn dual_stack_cluster_subnets() {
-        let cfg =
-            Config::parse("fd00:10:128::/48/64,10.128.0.0/14/23", "10.96.0.0/16,fd00:10:96::/112")
-                .unwrap();
+        let cfg = Config::parse(
+            "fd00:10:128::/48/64,10.128.0.0/14/23",
+            "10.96.0.0/16,fd00:10:96::/112",
+        )
+        .unwrap();
         assert_eq!(cfg.families(), vec![false, true]);
         assert_eq!(cfg.cluster_subnets[0].cidr.to_string(), "10.128.0.0/14");
         let mut a = SubnetAllocator::new(&cfg);
@@ -464,7 +476,9 @@ mod tests {
         assert_eq!(a.allocate().unwrap().to_string(), "10.128.0.5");
         assert!(a.reserve("10.128.0.2".parse::<IpAddr>().unwrap()).is_err());
         assert!(a.reserve("10.128.0.4".parse::<IpAddr>().unwrap()).is_err());
-        assert!(a.reserve("10.128.1.255".parse::<IpAddr>().unwrap()).is_err());
+        assert!(a
+            .reserve("10.128.1.255".parse::<IpAddr>().unwrap())
+            .is_err());
         assert!(a.reserve("10.128.2.1".parse::<IpAddr>().unwrap()).is_err());
     }
 

@@ -104,7 +104,12 @@ fn pinned(p: &Sourced<Pod>, key: &str) -> Result<Option<(Vec<IpAddr>, Option<Str
         list.extend(d.get("ip_address").and_then(Value::as_str));
     }
     if list.is_empty() {
-        return Err(invalid(p, key, &field, "default network has no ip_addresses"));
+        return Err(invalid(
+            p,
+            key,
+            &field,
+            "default network has no ip_addresses",
+        ));
     }
     let mut ips = Vec::new();
     for ip_s in list {
@@ -188,7 +193,9 @@ pub fn allocate(
             let mut kept = Vec::new();
             for ip in ips {
                 // An address of a family not in use is dropped.
-                let Some(a) = allocs.iter_mut().find(|a| a.net().is_ipv6() == ip.is_ipv6())
+                let Some(a) = allocs
+                    .iter_mut()
+                    .find(|a| a.net().is_ipv6() == ip.is_ipv6())
                 else {
                     continue;
                 };

@@ -414,7 +414,11 @@ fn peers(
     pods: &BTreeMap<String, PodInfo>,
     namespaces: &BTreeMap<String, NamespaceInfo>,
     created: &mut BTreeSet<String>,
-) -> Result<(BTreeSet<(bool, String)>, Vec<(IpNetwork, Vec<IpNetwork>)>, bool)> {
+) -> Result<(
+    BTreeSet<(bool, String)>,
+    Vec<(IpNetwork, Vec<IpNetwork>)>,
+    bool,
+)> {
     let mut sets = BTreeSet::new();
     let mut blocks = Vec::new();
     let mut has_selector = false;

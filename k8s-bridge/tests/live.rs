@@ -320,14 +320,23 @@ fn dual_stack_corpus_against_real_northd() {
             "{pod}: port security {ps}"
         );
     }
-    for p in ["k8s-n1", "rtos-n1", "cr-rtos-n1", "rtoj-GR_n2", "rtoe-GR_n1"] {
+    for p in [
+        "k8s-n1",
+        "rtos-n1",
+        "cr-rtos-n1",
+        "rtoj-GR_n2",
+        "rtoe-GR_n1",
+    ] {
         assert!(security.contains_key(p), "no Port_Binding for {p}");
     }
     // IPv6 VIPs, ipBlocks and address sets reach the logical flows.
     let flows = names(&sbdb, "Logical_Flow", "match");
     let has = |needle: &str| flows.iter().any(|m| m.contains(needle));
     assert!(has("ip6.dst == fd00:10:96::20"), "no flow for the IPv6 VIP");
-    assert!(has("ip6.dst == fd00:20::/48"), "no flow for the IPv6 ipBlock");
+    assert!(
+        has("ip6.dst == fd00:20::/48"),
+        "no flow for the IPv6 ipBlock"
+    );
     assert!(has("ip6.src == {$a"), "no flow for an IPv6 address set");
     assert!(has("ip6.src == fd69::5"), "no hairpin flow for IPv6");
     let lbs = sbdb.table("Load_Balancer").unwrap();

@@ -128,11 +128,17 @@ spec:
     reconcile::apply_in_memory(&mut db, &plan).unwrap();
     let text = plan.render();
     let mac = ovnflow_k8s_bridge::names::mac_from_addr("fd00:10:128::3".parse().unwrap());
-    assert!(text.contains(&format!("\"{mac} fd00:10:128::3\"")), "{text}");
+    assert!(
+        text.contains(&format!("\"{mac} fd00:10:128::3\"")),
+        "{text}"
+    );
     assert!(text.contains("\"ipv6_prefix\",\"fd00:10:128::\""), "{text}");
     assert!(text.contains("\"fd98::1/64\""), "{text}");
     assert!(text.contains("ip6.src == fd69::5"), "{text}");
-    assert!(text.contains("\"[fd00:10:96::1]:80\",\"[fd00:10:128::3]:8080\""), "{text}");
+    assert!(
+        text.contains("\"[fd00:10:96::1]:80\",\"[fd00:10:128::3]:8080\""),
+        "{text}"
+    );
     assert!(text.contains("ip6.src == {$a"), "{text}");
     assert!(text.contains("\"match\":\"ip6 && outport == @a"), "{text}");
     for v4 in ["ip4", "100.64.", "169.254.169.0/29", "10.128."] {

@@ -456,7 +456,9 @@ fn core_pods_leave_the_nodus_part_alone() {
     let cfg = Config::default();
     let mut engine = Engine::new(cfg.clone());
     let a = objects(&base);
-    engine.update(&a, &touched(&Objects::default(), &a)).unwrap();
+    engine
+        .update(&a, &touched(&Objects::default(), &a))
+        .unwrap();
     let runs = engine.nodus_recomputations();
     // A plain pod (p2, no interfaces) comes.
     let mut s = base.clone();

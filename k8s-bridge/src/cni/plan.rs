@@ -128,7 +128,11 @@ pub fn pod_interfaces(
                     .ok_or_else(|| {
                         bad(format!(
                             "its switch has no other_config:{} for {ip}",
-                            if ip.is_ipv6() { "ipv6_prefix" } else { "subnet" }
+                            if ip.is_ipv6() {
+                                "ipv6_prefix"
+                            } else {
+                                "subnet"
+                            }
                         ))
                     })?;
                 addrs.push(IpNetwork::new(*ip, net.prefix()).map_err(|e| bad(e.to_string()))?);

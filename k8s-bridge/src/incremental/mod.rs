@@ -298,7 +298,10 @@ impl Engine {
                     self.pending.policies.insert(key.to_string());
                     self.pending.deny.insert(ns_of_key(key).to_string());
                 }
-                "Network" | "ProviderNetwork" | "NetworkChaining" | "NetworkAttachmentDefinition" => {
+                "Network"
+                | "ProviderNetwork"
+                | "NetworkChaining"
+                | "NetworkAttachmentDefinition" => {
                     self.pending.nodus = true;
                 }
                 // Nodes (subnets and join addresses in name order) and

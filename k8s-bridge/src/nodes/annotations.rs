@@ -89,7 +89,11 @@ pub(super) fn gateway(
             let hop: IpAddr = s
                 .parse()
                 .map_err(|e| invalid(n, name, &field, format!("next-hops {s:?}: {e}")))?;
-            if in_use(hop) && !next_hops.iter().any(|o: &IpAddr| o.is_ipv6() == hop.is_ipv6()) {
+            if in_use(hop)
+                && !next_hops
+                    .iter()
+                    .any(|o: &IpAddr| o.is_ipv6() == hop.is_ipv6())
+            {
                 next_hops.push(hop);
             }
         }
@@ -141,7 +145,11 @@ pub(super) fn gateway(
 
 /// The subnets a node's `k8s.ovn.org/node-subnets` annotation pins
 /// (`{"default":"10.244.0.0/24"}`, dual-stack a list of one per family).
-pub(super) fn pinned_subnets(cfg: &Config, n: &Sourced<Node>, name: &str) -> Result<Vec<IpNetwork>> {
+pub(super) fn pinned_subnets(
+    cfg: &Config,
+    n: &Sourced<Node>,
+    name: &str,
+) -> Result<Vec<IpNetwork>> {
     const SUBNETS: &str = "k8s.ovn.org/node-subnets";
     let Some(v) = json_annotation(n, name, SUBNETS)? else {
         return Ok(Vec::new());
@@ -164,7 +172,10 @@ pub(super) fn pinned_subnets(cfg: &Config, n: &Sourced<Node>, name: &str) -> Res
                 n,
                 name,
                 &field,
-                format!("{s}: the cluster subnets have no {} range", if net.is_ipv6() { "IPv6" } else { "IPv4" }),
+                format!(
+                    "{s}: the cluster subnets have no {} range",
+                    if net.is_ipv6() { "IPv6" } else { "IPv4" }
+                ),
             ));
         }
         if out.iter().any(|o| o.is_ipv6() == net.is_ipv6()) {
@@ -182,7 +193,11 @@ pub(super) fn pinned_subnets(cfg: &Config, n: &Sourced<Node>, name: &str) -> Res
 
 /// The node's host addresses of the families in use: InternalIPs, then
 /// `k8s.ovn.org/host-addresses`; and how many of them are InternalIPs.
-pub(super) fn host_addresses(cfg: &Config, n: &Sourced<Node>, name: &str) -> Result<(Vec<IpAddr>, usize)> {
+pub(super) fn host_addresses(
+    cfg: &Config,
+    n: &Sourced<Node>,
+    name: &str,
+) -> Result<(Vec<IpAddr>, usize)> {
     let in_use = |ip: &IpAddr| cfg.families().contains(&ip.is_ipv6());
     let mut host_ips: Vec<IpAddr> = Vec::new();
     if let Some(addrs) = n.obj.status.as_ref().and_then(|s| s.addresses.as_ref()) {
@@ -223,4 +238,3 @@ pub(super) fn host_addresses(cfg: &Config, n: &Sourced<Node>, name: &str) -> Res
     }
     Ok((host_ips, internal))
 }
-

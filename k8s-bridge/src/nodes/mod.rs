@@ -68,7 +68,12 @@ pub fn ip_kw(v6: bool) -> &'static str {
 }
 
 /// An invalid-field error for a node.
-pub(crate) fn invalid(n: &Sourced<Node>, name: &str, field: &str, message: impl Into<String>) -> Error {
+pub(crate) fn invalid(
+    n: &Sourced<Node>,
+    name: &str,
+    field: &str,
+    message: impl Into<String>,
+) -> Error {
     Error::Invalid {
         at: Box::new(n.source.clone()),
         kind: "Node".into(),
@@ -120,9 +125,9 @@ pub fn build(
     for (name, n) in nodes {
         let pinned = pinned_subnets(cfg, n, name)?;
         for net in &pinned {
-            alloc.reserve(*net).map_err(|m| {
-                invalid(n, name, &annotation_field("k8s.ovn.org/node-subnets"), m)
-            })?;
+            alloc
+                .reserve(*net)
+                .map_err(|m| invalid(n, name, &annotation_field("k8s.ovn.org/node-subnets"), m))?;
         }
         subnets.insert(name, pinned);
     }
@@ -305,9 +310,12 @@ fn build_node(
         let suffix = fam_suffix(j.is_ipv6());
         router_routes.push(
             nb.add(
-                NbRow::new("Logical_Router_Static_Route", k(&format!("route-join{suffix}")))
-                    .str("ip_prefix", j.ip().to_string())
-                    .str("nexthop", j.ip().to_string()),
+                NbRow::new(
+                    "Logical_Router_Static_Route",
+                    k(&format!("route-join{suffix}")),
+                )
+                .str("ip_prefix", j.ip().to_string())
+                .str("nexthop", j.ip().to_string()),
             ),
         );
     }
@@ -381,7 +389,10 @@ fn build_node(
                     k(&format!("gr-route-{}", cs.cidr)),
                 )
                 .str("ip_prefix", cs.cidr.to_string())
-                .str("nexthop", nth_ip(cfg.join(cs.cidr.is_ipv6()), 1).to_string()),
+                .str(
+                    "nexthop",
+                    nth_ip(cfg.join(cs.cidr.is_ipv6()), 1).to_string(),
+                ),
             ),
         );
     }

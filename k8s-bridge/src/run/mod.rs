@@ -46,11 +46,11 @@ use crate::incremental::Engine;
 use crate::ipam::Config;
 use crate::model::RowId;
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
-pub use stats::{Phases, SharedStats, Stats};
 use lease::LeaseOptions;
 use nb::NbWriter;
 use park::Parked;
 use resources::Kind;
+pub use stats::{Phases, SharedStats, Stats};
 use store::{Change, Store, Watched};
 use writeback::Write;
 

@@ -53,4 +53,3 @@ pub struct Phases {
 
 /// Shared stats.
 pub type SharedStats = Arc<Mutex<Stats>>;
-

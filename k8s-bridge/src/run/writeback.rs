@@ -83,7 +83,11 @@ pub fn pod_networks(ips: &[IpAddr], mac: &str, subnets: &[IpNetwork], cfg: &Conf
         };
         let gw = nth_ip(*subnet, 1).to_string();
         addrs.push(format!("{ip}/{}", subnet.prefix()));
-        for c in cfg.cluster_subnets.iter().filter(|c| c.cidr.is_ipv6() == v6) {
+        for c in cfg
+            .cluster_subnets
+            .iter()
+            .filter(|c| c.cidr.is_ipv6() == v6)
+        {
             routes.push(json!({"dest": c.cidr.to_string(), "nextHop": gw}));
         }
         for s in cfg.service_cidrs.iter().filter(|s| s.is_ipv6() == v6) {

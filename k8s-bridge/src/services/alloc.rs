@@ -196,7 +196,14 @@ fn families(
         let v6 = match f.as_str() {
             "IPv4" => false,
             "IPv6" => true,
-            _ => return Err(invalid(s, key, &field, format!("{f:?} is not IPv4 or IPv6"))),
+            _ => {
+                return Err(invalid(
+                    s,
+                    key,
+                    &field,
+                    format!("{f:?} is not IPv4 or IPv6"),
+                ))
+            }
         };
         if !in_use.contains(&v6) {
             return Err(invalid(
@@ -255,4 +262,3 @@ fn families(
     }
     Ok(out)
 }
-

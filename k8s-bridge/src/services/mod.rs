@@ -166,8 +166,9 @@ pub fn build_one(
             );
             // Backends of the VIP's family: all, or those on node `n`.
             let all = |v6: bool| backends(&eps, |e| e.0.is_ipv6() == v6);
-            let local =
-                |v6: bool, n: &str| backends(&eps, |e| e.0.is_ipv6() == v6 && e.2.as_deref() == Some(n));
+            let local = |v6: bool, n: &str| {
+                backends(&eps, |e| e.0.is_ipv6() == v6 && e.2.as_deref() == Some(n))
+            };
             let rules = by_proto.entry(proto.clone()).or_default();
             for cip in &alloc.cluster_ips {
                 let v6 = cip.is_ipv6();
