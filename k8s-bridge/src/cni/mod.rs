@@ -581,7 +581,7 @@ fn check(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<(), CniError> {
                     && a["prefixlen"].as_u64() == Some(u64::from(want.prefix()))
             })
         };
-        if let Some(missing) = i.addrs.iter().find(|a| !has_ip(*a)) {
+        if let Some(missing) = i.addrs.iter().find(|a| !has_ip(a)) {
             return Err(fail(format!(
                 "{} in the pod lacks address {missing}",
                 i.ifname
