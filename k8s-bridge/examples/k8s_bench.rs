@@ -179,7 +179,7 @@ fn main() {
             api: &apiserver::ApiServer,
             stats: &SharedStats,
             change: impl FnOnce(&apiserver::ApiServer),
-        ) -> (Duration, u64) {
+        ) -> (Duration, u64, run::Phases) {
             let before = stats.lock().unwrap().clone();
             change(api);
             let t = Instant::now();
@@ -192,11 +192,20 @@ fn main() {
             let st = stats.lock().unwrap().clone();
             // Let the annotation echo and northd's `up` settle.
             tokio::time::sleep(Duration::from_millis(30)).await;
-            (st.latencies[before.latencies.len()], st.operations - before.operations)
+            (
+                st.latencies[before.latencies.len()],
+                st.operations - before.operations,
+                st.phases[before.phases.len()],
+            )
         }
-        fn report(what: &str, mut v: Vec<(Duration, u64)>) {
-            v.sort();
+        fn report(what: &str, mut v: Vec<(Duration, u64, run::Phases)>) {
+            v.sort_by_key(|x| x.0);
             let ops: Vec<u64> = v.iter().map(|x| x.1).collect();
+            let median = |f: fn(&run::Phases) -> Duration| {
+                let mut d: Vec<Duration> = v.iter().map(|x| f(&x.2)).collect();
+                d.sort();
+                d[d.len() / 2]
+            };
             println!(
                 "{what:<16} watch event → NB commit: median {:?}, p90 {:?}, max {:?} ({} samples; {}-{} NB operations each, 1 transaction)",
                 v[v.len() / 2].0,
@@ -205,6 +214,14 @@ fn main() {
                 v.len(),
                 ops.iter().min().unwrap(),
                 ops.iter().max().unwrap(),
+            );
+            println!(
+                "{:<16} medians: queued {:?}, translate {:?}, plan {:?}, transaction {:?}",
+                "",
+                median(|p| p.queued),
+                median(|p| p.translate),
+                median(|p| p.plan),
+                median(|p| p.transact),
             );
         }
         let pod = |i: usize| json!({"apiVersion": "v1", "kind": "Pod",

@@ -3,9 +3,9 @@
 //! switch, the three load balancer groups, `clusterPortGroup` /
 //! `clusterRtrPortGroup` and the hairpin allow ACLs (§5.6).
 
-use crate::ipam::{nth, Config};
+use crate::ipam::{nth, nth_ip, with_prefix, Config};
 use crate::model::{Nb, NbRow, RowId};
-use crate::names::{db_object_ids, mac_from_ip};
+use crate::names::{db_object_ids, mac_from_addr, mac_from_ip};
 
 /// Owner of the cluster-wide rows.
 pub const OWNER: &str = "Cluster";
@@ -42,19 +42,26 @@ pub fn build(nb: &mut Nb, cfg: &Config) -> ClusterRows {
             .refs("bands", [band]),
     );
 
-    // The join switch and its link to the cluster router.
+    // The join switch and its link to the cluster router: the first
+    // address of each family's join subnet; the MAC from the IPv4 one.
     let join_gw = nth(cfg.join_subnet, 1);
+    let networks: Vec<String> = cfg
+        .joins()
+        .into_iter()
+        .map(|j| with_prefix(nth_ip(j, 1), j.prefix()))
+        .collect();
+    let mac = match cfg.ipv4() {
+        true => mac_from_ip(join_gw),
+        false => mac_from_addr(nth_ip(cfg.join(true), 1)),
+    };
     let rtoj = nb.add(
         NbRow::new(
             "Logical_Router_Port",
             format!("{OWNER}#rtoj-ovn_cluster_router"),
         )
         .str("name", "rtoj-ovn_cluster_router")
-        .str("mac", mac_from_ip(join_gw))
-        .strs(
-            "networks",
-            [format!("{join_gw}/{}", cfg.join_subnet.prefix())],
-        ),
+        .str("mac", mac)
+        .strs("networks", networks),
     );
     let jtor = nb.add(
         NbRow::new(
@@ -87,7 +94,12 @@ pub fn build(nb: &mut Nb, cfg: &Config) -> ClusterRows {
     });
 
     // Hairpin: service traffic a pod sends to itself is SNATed to
-    // 169.254.169.5; allow it past any policy (addHairpinAllowACL).
+    // 169.254.169.5 (fd69::5); allow it past any policy (addHairpinAllowACL).
+    let hairpin_match = match (cfg.ipv4(), cfg.ipv6()) {
+        (true, true) => "(ip4.src == 169.254.169.5 || ip6.src == fd69::5)",
+        (false, true) => "ip6.src == fd69::5",
+        _ => "ip4.src == 169.254.169.5",
+    };
     let mut hairpin = Vec::new();
     for (dir, direction) in [("Ingress", "to-lport"), ("Egress", "from-lport")] {
         let ids = db_object_ids(
@@ -102,7 +114,7 @@ pub fn build(nb: &mut Nb, cfg: &Config) -> ClusterRows {
             direction,
             1001,
             "allow-related",
-            "ip4.src == 169.254.169.5",
+            hairpin_match,
             None,
         )
         .map("external_ids", ids);

@@ -52,9 +52,9 @@ pub fn translate(objs: &Objects, cfg: &Config) -> Result<Nb> {
     let cluster = cluster::build(&mut nb, cfg);
     let nodes = nodes::build(&mut nb, cfg, &cluster, &objs.nodes)?;
     let pods = pods::build(&mut nb, &nodes, &objs.pods)?;
-    let namespaces = namespaces::build(&mut nb, objs, &pods);
+    let namespaces = namespaces::build(&mut nb, cfg, objs, &pods);
     services::build(&mut nb, cfg, &cluster, objs, &nodes, &pods)?;
-    policy::build(&mut nb, objs, &pods, &namespaces)?;
+    policy::build(&mut nb, cfg, objs, &pods, &namespaces)?;
     let nets = nodus::networks::build(&mut nb, objs)?;
     let atts = nodus::attach::build(&mut nb, cfg, objs, &nets, &nodes, &pods)?;
     nodus::chain::build(&mut nb, objs, &nets, &pods, &atts)?;

@@ -3,7 +3,7 @@
 //! address sets.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The controller name of the default (cluster) network.
 pub const CONTROLLER: &str = "default-network-controller";
@@ -27,6 +27,20 @@ pub fn mac_from_ip(ip: Ipv4Addr) -> String {
     format!("0a:58:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
+/// `util.IPAddrToHWAddr` for either family: IPv4 as [`mac_from_ip`];
+/// IPv6 `0a:58:` followed by the first four bytes of the SHA-256 of the
+/// address's text form.
+pub fn mac_from_addr(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => mac_from_ip(a),
+        IpAddr::V6(a) => {
+            let h = ring::digest::digest(&ring::digest::SHA256, a.to_string().as_bytes());
+            let o = h.as_ref();
+            format!("0a:58:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+        }
+    }
+}
+
 /// The external_ids ovn-kubernetes' `DbObjectIDs` produce: owner
 /// controller, owner type, the type-specific keys and `k8s.ovn.org/id`,
 /// which joins controller, owner type and the values in the order the type
@@ -48,11 +62,21 @@ pub fn db_object_ids(owner_type: &str, keys: &[(&str, String)]) -> BTreeMap<Stri
 /// The v4 address set of a `DbObjectIDs` key set: its name is the hash of
 /// the id (which ends in `:v4`), and `ip-family` is added.
 pub fn address_set_ids(owner_type: &str, name: &str) -> (String, BTreeMap<String, String>) {
+    address_set_ids_of(owner_type, name, false)
+}
+
+/// The address set of one family (`v6`): its id ends in `:v4` or `:v6`
+/// and its `ip-family` says which (ovn-kubernetes' address_set.go).
+pub fn address_set_ids_of(
+    owner_type: &str,
+    name: &str,
+    v6: bool,
+) -> (String, BTreeMap<String, String>) {
     let ids = db_object_ids(
         owner_type,
         &[
             ("k8s.ovn.org/name", name.to_string()),
-            ("ip-family", "v4".to_string()),
+            ("ip-family", crate::ipam::family(v6).to_string()),
         ],
     );
     (hash_for_ovn(&ids["k8s.ovn.org/id"]), ids)
@@ -90,6 +114,19 @@ mod tests {
         assert_eq!(
             mac_from_ip("100.64.0.1".parse().unwrap()),
             "0a:58:64:40:00:01"
+        );
+    }
+
+    /// `TestIPAddrToHWAddr`'s IPv6 vector: fd01::1234 → 0a:58:11:37:a6:26.
+    #[test]
+    fn mac_from_ipv6() {
+        assert_eq!(
+            mac_from_addr("fd01::1234".parse().unwrap()),
+            "0a:58:11:37:a6:26"
+        );
+        assert_eq!(
+            mac_from_addr("192.168.1.5".parse().unwrap()),
+            "0a:58:c0:a8:01:05"
         );
     }
 }

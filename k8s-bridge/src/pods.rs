@@ -1,9 +1,11 @@
 //! Pods (fact sheet §3): one logical switch port `<namespace>_<pod>` per
 //! scheduled, non-hostNetwork, not completed pod, on its node's switch,
-//! with an IP from the node subnet and the MAC derived from it.
+//! with an IP from each of the node's subnets (dual-stack: IPv4 and IPv6,
+//! one `addresses` string `"MAC IPv4 IPv6"`) and the MAC derived from the
+//! first of them.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
@@ -12,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ipam::IpAllocator;
 use crate::manifest::{namespace_of, Sourced};
 use crate::model::{Nb, NbRow, RowId};
-use crate::names::mac_from_ip;
+use crate::names::mac_from_addr;
 use crate::nodes::{annotation, annotation_field, NodeInfo};
 
 /// A pod as the other modules see it.
@@ -22,8 +24,8 @@ pub struct PodInfo {
     pub namespace: String,
     /// The node.
     pub node: String,
-    /// Its IP.
-    pub ip: Ipv4Addr,
+    /// Its IPs, one per family in use, IPv4 first.
+    pub ips: Vec<IpAddr>,
     /// Its logical switch port.
     pub port: RowId,
     /// Its labels.
@@ -79,8 +81,11 @@ fn ready(p: &Pod) -> bool {
     }
 }
 
-/// The pinned IP and MAC from `k8s.ovn.org/pod-networks`, if any.
-fn pinned(p: &Sourced<Pod>, key: &str) -> Result<Option<(Ipv4Addr, Option<String>)>> {
+/// A pod's addresses: its IPs (IPv4 first) and its MAC.
+pub type Addrs = (Vec<IpAddr>, String);
+
+/// The pinned IPs and MAC from `k8s.ovn.org/pod-networks`, if any.
+fn pinned(p: &Sourced<Pod>, key: &str) -> Result<Option<(Vec<IpAddr>, Option<String>)>> {
     let Some(s) = annotation(&p.obj.metadata, POD_NETWORKS) else {
         return Ok(None);
     };
@@ -90,22 +95,35 @@ fn pinned(p: &Sourced<Pod>, key: &str) -> Result<Option<(Ipv4Addr, Option<String
     let Some(d) = v.get("default") else {
         return Ok(None);
     };
-    let ip_s = d
+    let mut list: Vec<&str> = d
         .get("ip_addresses")
         .and_then(|a| a.as_array())
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
-        .or_else(|| d.get("ip_address").and_then(Value::as_str))
-        .ok_or_else(|| invalid(p, key, &field, "default network has no ip_addresses"))?;
-    let ip_only = ip_s.split('/').next().unwrap_or(ip_s);
-    let ip: Ipv4Addr = ip_only
-        .parse()
-        .map_err(|e| invalid(p, key, &field, format!("{ip_s:?}: {e}")))?;
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if list.is_empty() {
+        list.extend(d.get("ip_address").and_then(Value::as_str));
+    }
+    if list.is_empty() {
+        return Err(invalid(
+            p,
+            key,
+            &field,
+            "default network has no ip_addresses",
+        ));
+    }
+    let mut ips = Vec::new();
+    for ip_s in list {
+        let ip_only = ip_s.split('/').next().unwrap_or(ip_s);
+        let ip: IpAddr = ip_only
+            .parse()
+            .map_err(|e| invalid(p, key, &field, format!("{ip_s:?}: {e}")))?;
+        ips.push(ip);
+    }
     let mac = d
         .get("mac_address")
         .and_then(Value::as_str)
         .map(str::to_string);
-    Ok(Some((ip, mac)))
+    Ok(Some((ips, mac)))
 }
 
 /// Builds the pods' ports; pinned IPs are reserved first, the others
@@ -128,10 +146,10 @@ pub fn build(
     let mut out = BTreeMap::new();
     for (key, p) in pods {
         let Some(node) = wired(&p.obj) else { continue };
-        let (ip, mac) = addrs[key.as_str()].clone();
+        let (ips, mac) = addrs[key.as_str()].clone();
         out.insert(
             key.clone(),
-            build_one(nb, key, p, node, &nodes[node], ip, mac),
+            build_one(nb, key, p, node, &nodes[node], ips, mac),
         );
     }
     Ok(out)
@@ -145,13 +163,15 @@ pub fn node_of(p: &Pod) -> Option<&str> {
 
 /// The addresses of the wired pods of one node (`pods` in key order):
 /// pinned IPs (`k8s.ovn.org/pod-networks`) reserved first, the others
-/// allocated lowest first in key order. Allocation is per node, so a
-/// change on one node never moves pods of another.
+/// allocated lowest first in key order, one per node subnet (family).
+/// Allocation is per node, so a change on one node never moves pods of
+/// another. A pinned annotation that lacks a family in use (a cluster
+/// turned dual-stack) gets that family allocated.
 pub fn allocate(
     nodes: &BTreeMap<String, NodeInfo>,
     node: &str,
     pods: &[(&str, &Sourced<Pod>)],
-) -> Result<BTreeMap<String, (Ipv4Addr, String)>> {
+) -> Result<BTreeMap<String, Addrs>> {
     let mut out = BTreeMap::new();
     let Some(info) = nodes.get(node) else {
         let (key, p) = pods.first().expect("a node group has pods");
@@ -162,36 +182,58 @@ pub fn allocate(
             format!("no Node {node:?} in the input"),
         ));
     };
-    let mut alloc = IpAllocator::new(info.subnet, 2);
+    let mut allocs: Vec<IpAllocator> = info
+        .subnets
+        .iter()
+        .map(|s| IpAllocator::new(*s, 2))
+        .collect();
+    let mut partial: BTreeMap<&str, (Vec<IpAddr>, Option<String>)> = BTreeMap::new();
     for (key, p) in pods {
-        if let Some((ip, mac)) = pinned(p, key)? {
-            alloc.reserve(ip).map_err(|m| {
-                invalid(
-                    p,
-                    key,
-                    &annotation_field(POD_NETWORKS),
-                    format!("node {node}: {m}"),
-                )
-            })?;
-            out.insert(
-                key.to_string(),
-                (ip, mac.unwrap_or_else(|| mac_from_ip(ip))),
-            );
+        if let Some((ips, mac)) = pinned(p, key)? {
+            let mut kept = Vec::new();
+            for ip in ips {
+                // An address of a family not in use is dropped.
+                let Some(a) = allocs
+                    .iter_mut()
+                    .find(|a| a.net().is_ipv6() == ip.is_ipv6())
+                else {
+                    continue;
+                };
+                if kept.iter().any(|k: &IpAddr| k.is_ipv6() == ip.is_ipv6()) {
+                    continue;
+                }
+                a.reserve(ip).map_err(|m| {
+                    invalid(
+                        p,
+                        key,
+                        &annotation_field(POD_NETWORKS),
+                        format!("node {node}: {m}"),
+                    )
+                })?;
+                kept.push(ip);
+            }
+            partial.insert(key, (kept, mac));
         }
     }
     for (key, p) in pods {
-        if out.contains_key(*key) {
-            continue;
+        let (mut ips, mac) = partial.remove(key).unwrap_or_default();
+        for a in allocs.iter_mut() {
+            if ips.iter().any(|i| i.is_ipv6() == a.net().is_ipv6()) {
+                continue;
+            }
+            let ip = a.allocate().ok_or_else(|| {
+                invalid(
+                    p,
+                    key,
+                    "spec.nodeName",
+                    format!("node {node}: subnet {} is full", a.net()),
+                )
+            })?;
+            ips.push(ip);
         }
-        let ip = alloc.allocate().ok_or_else(|| {
-            invalid(
-                p,
-                key,
-                "spec.nodeName",
-                format!("node {node}: subnet {} is full", info.subnet),
-            )
-        })?;
-        out.insert(key.to_string(), (ip, mac_from_ip(ip)));
+        ips.sort_by_key(IpAddr::is_ipv6);
+        let mac = mac.unwrap_or_else(|| mac_from_addr(ips[0]));
+        out.insert(key.to_string(), (ips, mac));
     }
     Ok(out)
 }
@@ -204,7 +246,7 @@ pub fn build_one(
     p: &Sourced<Pod>,
     node: &str,
     info: &NodeInfo,
-    ip: Ipv4Addr,
+    ips: Vec<IpAddr>,
     mac: String,
 ) -> PodInfo {
     let ns = namespace_of(&p.obj.metadata).to_string();
@@ -213,7 +255,11 @@ pub fn build_one(
     if let Some(uid) = &p.obj.metadata.uid {
         options.push(("iface-id-ver".to_string(), uid.clone()));
     }
-    let addr = format!("{mac} {ip}");
+    let mut addr = mac;
+    for ip in &ips {
+        addr.push(' ');
+        addr.push_str(&ip.to_string());
+    }
     let port = nb.add(
         NbRow::new("Logical_Switch_Port", format!("Pod/{key}#port"))
             .str("name", format!("{ns}_{name}"))
@@ -241,7 +287,7 @@ pub fn build_one(
     PodInfo {
         namespace: ns,
         node: node.to_string(),
-        ip,
+        ips,
         port,
         labels: p.obj.metadata.labels.clone().unwrap_or_default(),
         ready: ready(&p.obj),

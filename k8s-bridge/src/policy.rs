@@ -7,6 +7,10 @@
 //! resolved to the container port numbers of the pods concerned (the
 //! selected pods for ingress, every wired pod for egress) — the issue asks
 //! for this where ovn-kubernetes matches the whole protocol.
+//!
+//! Dual-stack: address sets exist per family (`…:v4`/`…:v6`), selector
+//! peers match `(ip4.src == {$v4…} || ip6.src == {$v6…})` and a rule
+//! without peers `(ip4 || ip6)`, as ovn-kubernetes' gress_policy.go.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,10 +21,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cluster::acl;
 use crate::error::{Error, Result};
+use crate::ipam::Config;
 use crate::labels;
 use crate::manifest::{namespace_of, Objects, Sourced};
 use crate::model::{Nb, NbRow, RowId};
-use crate::names::{address_set_ids, db_object_ids, hash_for_ovn};
+use crate::names::{address_set_ids_of, db_object_ids, hash_for_ovn};
 use crate::namespaces::NamespaceInfo;
 use crate::pods::PodInfo;
 
@@ -107,6 +112,7 @@ pub struct Deny {
 /// Builds every policy's rows.
 pub fn build(
     nb: &mut Nb,
+    cfg: &Config,
     objs: &Objects,
     pods: &BTreeMap<String, PodInfo>,
     namespaces: &BTreeMap<String, NamespaceInfo>,
@@ -115,7 +121,7 @@ pub fn build(
     let mut deny: BTreeMap<String, (BTreeSet<RowId>, BTreeSet<RowId>)> = BTreeMap::new();
     let mut pod_selector_sets: BTreeSet<String> = BTreeSet::new();
     for (key, p) in &objs.network_policies {
-        let d = build_one(nb, key, p, pods, namespaces, &mut pod_selector_sets)?;
+        let d = build_one(nb, cfg, key, p, pods, namespaces, &mut pod_selector_sets)?;
         let entry = deny.entry(d.namespace).or_default();
         entry.0.extend(d.ingress);
         entry.1.extend(d.egress);
@@ -131,6 +137,7 @@ pub fn build(
 /// policy with the same selector).
 pub fn build_one(
     nb: &mut Nb,
+    cfg: &Config,
     key: &str,
     p: &Sourced<NetworkPolicy>,
     pods: &BTreeMap<String, PodInfo>,
@@ -242,16 +249,38 @@ pub fn build_one(
             };
             for (gi, g) in rules.iter().enumerate() {
                 let (sets, blocks, has_selector) =
-                    peers(nb, p, key, &ns, g, pods, namespaces, pod_selector_sets)?;
+                    peers(nb, cfg, p, key, &ns, g, pods, namespaces, pod_selector_sets)?;
                 let ip_dir = dir.peer();
                 // (ip-block-index, L3 match)
                 let mut l3: Vec<(i64, String)> = Vec::new();
                 if g.peers.is_empty() {
-                    l3.push((-1, "ip4".into()));
+                    let all = match (cfg.ipv4(), cfg.ipv6()) {
+                        (true, true) => "(ip4 || ip6)",
+                        (false, true) => "ip6",
+                        _ => "ip4",
+                    };
+                    l3.push((-1, all.into()));
                 } else {
                     if has_selector && !sets.is_empty() {
-                        let names: Vec<String> = sets.iter().map(|s| format!("${s}")).collect();
-                        l3.push((-1, format!("ip4.{ip_dir} == {{{}}}", names.join(", "))));
+                        let per_family: Vec<String> = [(false, "ip4"), (true, "ip6")]
+                            .into_iter()
+                            .filter_map(|(v6, kw)| {
+                                let names: Vec<String> = sets
+                                    .iter()
+                                    .filter(|(f, _)| *f == v6)
+                                    .map(|(_, s)| format!("${s}"))
+                                    .collect();
+                                (!names.is_empty())
+                                    .then(|| format!("{kw}.{ip_dir} == {{{}}}", names.join(", ")))
+                            })
+                            .collect();
+                        l3.push((
+                            -1,
+                            match per_family.as_slice() {
+                                [one] => one.clone(),
+                                _ => format!("({})", per_family.join(" || ")),
+                            },
+                        ));
                     }
                     for (bi, (cidr, except)) in blocks.iter().enumerate() {
                         let v = if cidr.is_ipv4() { "ip4" } else { "ip6" };
@@ -371,12 +400,13 @@ pub fn build_deny(nb: &mut Nb, ns: &str, ingress: BTreeSet<RowId>, egress: BTree
     }
 }
 
-/// The address sets (sorted) and ipBlocks of a rule's peers, and whether
-/// any peer uses selectors. Pod-selector address sets are created on first
-/// use and shared.
+/// The address sets (family, name; sorted) and ipBlocks of a rule's
+/// peers, and whether any peer uses selectors. Pod-selector address sets
+/// are created on first use and shared.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn peers(
     nb: &mut Nb,
+    cfg: &Config,
     p: &Sourced<NetworkPolicy>,
     key: &str,
     ns: &str,
@@ -384,7 +414,11 @@ fn peers(
     pods: &BTreeMap<String, PodInfo>,
     namespaces: &BTreeMap<String, NamespaceInfo>,
     created: &mut BTreeSet<String>,
-) -> Result<(BTreeSet<String>, Vec<(IpNetwork, Vec<IpNetwork>)>, bool)> {
+) -> Result<(
+    BTreeSet<(bool, String)>,
+    Vec<(IpNetwork, Vec<IpNetwork>)>,
+    bool,
+)> {
     let mut sets = BTreeSet::new();
     let mut blocks = Vec::new();
     let mut has_selector = false;
@@ -444,7 +478,7 @@ fn peers(
         match (pod_sel_empty, ns_sel) {
             (true, None) => {
                 if let Some(n) = namespaces.get(ns) {
-                    sets.insert(n.address_set.clone());
+                    sets.extend(n.address_sets.iter().cloned());
                 }
             }
             (true, Some(nsel)) => {
@@ -452,7 +486,7 @@ fn peers(
                     if labels::matches(nsel, &n.labels)
                         .map_err(|m| invalid(p, key, &format!("{field}.namespaceSelector"), m))?
                     {
-                        sets.insert(n.address_set.clone());
+                        sets.extend(n.address_sets.iter().cloned());
                     }
                 }
             }
@@ -466,17 +500,29 @@ fn peers(
                     },
                     labels::short_string(Some(pod_sel))
                 );
-                let (name, ids) = address_set_ids("PodSelector", &sel_key);
-                if created.insert(name.clone()) {
-                    let ips = selected_ips(p, key, &field, pods, namespaces, ns, pod_sel, ns_sel)?;
-                    nb.add(
-                        NbRow::new("Address_Set", format!("PodSelector/{name}#address-set"))
-                            .str("name", &name)
-                            .map("external_ids", ids)
-                            .strs("addresses", ips),
-                    );
+                let mut ips = None;
+                for v6 in cfg.families() {
+                    let (name, ids) = address_set_ids_of("PodSelector", &sel_key, v6);
+                    if created.insert(name.clone()) {
+                        if ips.is_none() {
+                            ips = Some(selected_ips(
+                                p, key, &field, pods, namespaces, ns, pod_sel, ns_sel,
+                            )?);
+                        }
+                        let mine = ips
+                            .iter()
+                            .flatten()
+                            .filter(|ip| ip.is_ipv6() == v6)
+                            .map(|ip| ip.to_string());
+                        nb.add(
+                            NbRow::new("Address_Set", format!("PodSelector/{name}#address-set"))
+                                .str("name", &name)
+                                .map("external_ids", ids)
+                                .strs("addresses", mine),
+                        );
+                    }
+                    sets.insert((v6, name));
                 }
-                sets.insert(name);
             }
         }
     }
@@ -495,7 +541,7 @@ fn selected_ips(
     ns: &str,
     pod_sel: &LabelSelector,
     ns_sel: Option<&LabelSelector>,
-) -> Result<BTreeSet<String>> {
+) -> Result<BTreeSet<std::net::IpAddr>> {
     let mut out = BTreeSet::new();
     let candidates: Box<dyn Iterator<Item = &PodInfo>> = match ns_sel {
         None => Box::new(crate::pods::in_namespace(pods, ns)),
@@ -514,7 +560,7 @@ fn selected_ips(
             && labels::matches(pod_sel, &pod.labels)
                 .map_err(|m| invalid(p, key, &format!("{field}.podSelector"), m))?
         {
-            out.insert(pod.ip.to_string());
+            out.extend(pod.ips.iter().copied());
         }
     }
     Ok(out)

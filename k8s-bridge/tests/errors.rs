@@ -128,3 +128,51 @@ fn bad_flags() {
         "{e}"
     );
 }
+
+/// Like [`run`], on a dual-stack cluster.
+fn run_dual(text: &str) -> String {
+    let mut objs = Objects::default();
+    objs.add_text("f.yaml", &format!("{NODE}---\n{text}"))
+        .unwrap();
+    let cfg = Config::parse(
+        "10.128.0.0/14/23,fd00:10:128::/48/64",
+        "10.96.0.0/16,fd00:10:96::/112",
+    )
+    .unwrap();
+    match translate(&objs, &cfg) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("no error for:\n{text}"),
+    }
+}
+
+#[test]
+fn ipv6_address_outside_its_node_subnet() {
+    let e = run_dual("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    k8s.ovn.org/pod-networks: '{\"default\":{\"ip_addresses\":[\"10.128.0.5/23\",\"fd00:99::5/64\"]}}'\nspec:\n  nodeName: n1\n  containers: [{name: c, image: i}]\n");
+    assert_eq!(
+        e,
+        "f.yaml: document 2 (line 6): Pod default/a: metadata.annotations[\"k8s.ovn.org/pod-networks\"]: node n1: fd00:99::5 is outside fd00:10:128::/64"
+    );
+}
+
+#[test]
+fn dual_stack_service_on_a_single_stack_cluster() {
+    let e = run("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n");
+    assert!(
+        e.starts_with("f.yaml: document 2 (line 6): Service default/s: spec.ipFamilyPolicy: RequireDualStack on a single-stack cluster"),
+        "{e}"
+    );
+    let e = run("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilies: [IPv6]\n  ports: [{port: 80}]\n");
+    assert!(
+        e.contains("spec.ipFamilies[0]: IPv6: the service CIDRs have no IPv6 range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ipv6_cluster_ip_outside_the_service_cidrs() {
+    let e = run_dual("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: PreferDualStack\n  clusterIPs: [10.96.0.5, \"fd00:99::5\"]\n  ports: [{port: 80}]\n");
+    assert!(
+        e.contains("Service default/s: spec.clusterIPs[1]: fd00:99::5 is outside the service CIDRs (10.96.0.0/16, fd00:10:96::/112)"),
+        "{e}"
+    );
+}

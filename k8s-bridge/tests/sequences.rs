@@ -4,7 +4,9 @@
 //! compared by row key), and a further reconcile has nothing to do.
 //! The object pool covers core Kubernetes and Nodus/Multus (networks,
 //! pod interfaces with fixed and allocated addresses, a chain that is
-//! complete or not, a NAD). Runs on the ovsdb crate's in-memory
+//! complete or not, a NAD), and IPv6 variants (dual-stack Services,
+//! IPv6 EndpointSlices and ipBlocks, pods pinned to both families) that
+//! also run on a dual-stack cluster. Runs on the ovsdb crate's in-memory
 //! transaction executor.
 
 use std::collections::BTreeMap;
@@ -41,6 +43,7 @@ struct Core {
     slice: bool,     // an EndpointSlice for Service web
     wide: bool,      // a policy with namespaceSelector + podSelector, egress named port
     node3: bool,     // a third node (moves nothing: n3 sorts last)
+    v6: bool,        // IPv6 variants of the Service, slice, policy b and pins
 }
 
 fn core() -> impl Strategy<Value = Core> {
@@ -49,12 +52,14 @@ fn core() -> impl Strategy<Value = Core> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(pins, slice, wide, node3)| Core {
+        .prop_map(|(pins, slice, wide, node3, v6)| Core {
             pins,
             slice,
             wide,
             node3,
+            v6,
         })
 }
 
@@ -166,7 +171,12 @@ fn yaml(s: &State) -> String {
         }
         if s.core.pins[i] {
             let ip = format!("10.128.{}.{}", *node as usize * 2, 50 + i);
-            ann.push(format!("    k8s.ovn.org/pod-networks: '{{\"default\":{{\"ip_addresses\":[\"{ip}/23\"]}}}}'\n"));
+            let ip6 = if s.core.v6 {
+                format!(",\"fd00:10:128:{node}::{:x}/64\"", 50 + i)
+            } else {
+                String::new()
+            };
+            ann.push(format!("    k8s.ovn.org/pod-networks: '{{\"default\":{{\"ip_addresses\":[\"{ip}/23\"{ip6}]}}}}'\n"));
         }
         if s.multus && ns == "default" {
             ann.push("    k8s.v1.cni.cncf.io/networks: l2@side\n".to_string());
@@ -191,8 +201,13 @@ fn yaml(s: &State) -> String {
         } else {
             ""
         };
+        let fam = if s.core.v6 {
+            "  ipFamilyPolicy: PreferDualStack\n"
+        } else {
+            ""
+        };
         docs.push(format!(
-            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: shop}}\nspec:\n  type: {ty}\n{etp}  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: http}}]\n"
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: shop}}\nspec:\n  type: {ty}\n{etp}{fam}  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: http}}]\n"
         ));
     }
     if let Some(v) = s.policy_a {
@@ -210,14 +225,31 @@ fn yaml(s: &State) -> String {
     }
     if s.core.slice && s.service.is_some() {
         docs.push("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-x\n  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n- addresses: [10.128.0.99]\n  nodeName: n1\n".to_string());
+        if s.core.v6 {
+            docs.push("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-y\n  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv6\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n- addresses: [\"fd00:10:128::99\"]\n  nodeName: n1\n".to_string());
+        }
     }
     if s.core.wide {
         docs.push("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: w, namespace: default}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}]\n  egress:\n  - ports: [{port: http}]\n".to_string());
     }
     if s.policy_b {
-        docs.push("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b, namespace: default}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]\n".to_string());
+        let v6 = if s.core.v6 {
+            ", {ipBlock: {cidr: \"fd00:20::/48\", except: [\"fd00:20:0:1::/64\"]}}"
+        } else {
+            ""
+        };
+        docs.push(format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: b, namespace: default}}\nspec:\n  podSelector: {{}}\n  egress:\n  - to: [{{ipBlock: {{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}}}{v6}]\n"));
     }
     docs.join("---\n")
+}
+
+/// ovn-kubernetes' dual-stack layout: IPv4 /23 and IPv6 /64 node subnets.
+fn dual_stack() -> Config {
+    Config::parse(
+        "10.128.0.0/14/23,fd00:10:128::/48/64",
+        "10.96.0.0/16,fd00:10:96::/112",
+    )
+    .unwrap()
 }
 
 fn objects(s: &State) -> Objects {
@@ -273,8 +305,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn stepwise_equals_at_once(steps in prop::collection::vec(state(), 1..6)) {
-        let cfg = Config::default();
+    fn stepwise_equals_at_once(steps in prop::collection::vec(state(), 1..6), dual in any::<bool>()) {
+        let cfg = if dual { dual_stack() } else { Config::default() };
         let mut db = reconcile::empty_nb();
         for s in &steps {
             let desired = translate(&objects(s), &cfg).unwrap();
@@ -347,8 +379,7 @@ fn normal(nb: &Nb) -> Nb {
 /// Runs the steps through the incremental engine, writing only the rows
 /// it reports changed; checks the engine's NB against a full translation
 /// after every step, and the final database against one apply.
-fn incremental_equals_at_once(steps: &[State]) -> Result<(), TestCaseError> {
-    let cfg = Config::default();
+fn incremental_equals_at_once(steps: &[State], cfg: Config) -> Result<(), TestCaseError> {
     let mut db = reconcile::empty_nb();
     let mut engine = Engine::new(cfg.clone());
     let mut prev = Objects::default();
@@ -379,11 +410,78 @@ proptest! {
 
     #[test]
     fn incremental_core_equals_at_once(steps in prop::collection::vec(core_state(), 1..8)) {
-        incremental_equals_at_once(&steps)?;
+        incremental_equals_at_once(&steps, Config::default())?;
     }
 
     #[test]
     fn incremental_with_nodus_equals_at_once(steps in prop::collection::vec(state(), 1..6)) {
-        incremental_equals_at_once(&steps)?;
+        incremental_equals_at_once(&steps, Config::default())?;
     }
+
+    #[test]
+    fn incremental_dual_stack_equals_at_once(steps in prop::collection::vec(core_state(), 1..8)) {
+        incremental_equals_at_once(&steps, dual_stack())?;
+    }
+
+    #[test]
+    fn incremental_dual_stack_with_nodus_equals_at_once(steps in prop::collection::vec(state(), 1..6)) {
+        incremental_equals_at_once(&steps, dual_stack())?;
+    }
+}
+
+/// Nodus is incremental: with networks, interfaces and no chain, a pod
+/// without extra interfaces changes no Nodus row and does not recompute
+/// the Nodus part; a pod with an interface does.
+#[test]
+fn core_pods_leave_the_nodus_part_alone() {
+    let base = State {
+        pods: vec![Some((0, 0, true)), Some((1, 1, true)), None, None, None],
+        namespace: Some(0),
+        service: Some(0),
+        policy_a: Some(0),
+        policy_b: false,
+        ifaces: vec![Some(0), None, None, None, None],
+        net_a: Some(1),
+        net_b: true,
+        chain: false,
+        multus: false,
+        core: Core {
+            pins: vec![false; 5],
+            slice: false,
+            wide: false,
+            node3: false,
+            v6: false,
+        },
+    };
+    let cfg = Config::default();
+    let mut engine = Engine::new(cfg.clone());
+    let a = objects(&base);
+    engine
+        .update(&a, &touched(&Objects::default(), &a))
+        .unwrap();
+    let runs = engine.nodus_recomputations();
+    // A plain pod (p2, no interfaces) comes.
+    let mut s = base.clone();
+    s.pods[2] = Some((0, 1, true));
+    let b = objects(&s);
+    let changed = engine.update(&b, &touched(&a, &b)).unwrap();
+    assert_eq!(engine.nodus_recomputations(), runs);
+    assert!(
+        changed.iter().all(|id| !id.owner().starts_with("Network/")),
+        "{changed:?}"
+    );
+    assert_eq!(
+        normal(engine.nb()).rows,
+        normal(&translate(&b, &cfg).unwrap()).rows
+    );
+    // A pod with an interface on net-a comes: Nodus is recomputed.
+    s.pods[3] = Some((1, 0, true));
+    s.ifaces[3] = Some(0);
+    let c = objects(&s);
+    engine.update(&c, &touched(&b, &c)).unwrap();
+    assert_eq!(engine.nodus_recomputations(), runs + 1);
+    assert_eq!(
+        normal(engine.nb()).rows,
+        normal(&translate(&c, &cfg).unwrap()).rows
+    );
 }

@@ -271,6 +271,15 @@ fn io(msg: &str) -> impl Fn(String) -> CniError + '_ {
     move |d| CniError::new(5, msg, d)
 }
 
+/// The default route's destination for a gateway's family.
+fn default_dst(gw: &std::net::IpAddr) -> &'static str {
+    if gw.is_ipv6() {
+        "::/0"
+    } else {
+        "0.0.0.0/0"
+    }
+}
+
 fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
     let netns = Path::new(&env.netns);
     if !netns.exists() {
@@ -291,15 +300,20 @@ fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
                 let host = host_ifname(&env.container_id, &i.ifname);
                 result_ifaces.push(json!({"name": host, "mac": host_mac}));
                 result_ifaces.push(json!({"name": i.ifname, "mac": i.mac, "sandbox": env.netns}));
-                let mut ipj =
-                    json!({"address": i.addr.to_string(), "interface": result_ifaces.len() - 1});
-                if let Some(g) = i.gateway {
-                    ipj["gateway"] = json!(g.to_string());
+                for a in &i.addrs {
+                    let mut ipj =
+                        json!({"address": a.to_string(), "interface": result_ifaces.len() - 1});
+                    if let Some(g) = i.gateways.iter().find(|g| g.is_ipv6() == a.is_ipv6()) {
+                        ipj["gateway"] = json!(g.to_string());
+                    }
+                    if conf.cni_version.starts_with("0.") {
+                        ipj["version"] = json!(if a.is_ipv6() { "6" } else { "4" });
+                    }
+                    ips.push(ipj);
                 }
-                ips.push(ipj);
                 if i.default_route {
-                    if let Some(g) = i.gateway {
-                        routes.push(json!({"dst": "0.0.0.0/0", "gw": g.to_string()}));
+                    for g in &i.gateways {
+                        routes.push(json!({"dst": default_dst(g), "gw": g.to_string()}));
                     }
                 }
                 for (d, g) in &i.routes {
@@ -316,18 +330,13 @@ fn add(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<Value, CniError> {
         undo(conf, env, ifaces);
         return Err(e);
     }
-    let mut r = json!({
+    let r = json!({
         "cniVersion": conf.cni_version,
         "interfaces": result_ifaces,
         "ips": ips,
         "routes": routes,
         "dns": {},
     });
-    if conf.cni_version.starts_with("0.") {
-        for ipj in r["ips"].as_array_mut().into_iter().flatten() {
-            ipj["version"] = json!("4");
-        }
-    }
     Ok(r)
 }
 
@@ -365,16 +374,25 @@ fn plug(conf: &NetConf, env: &Env, i: &Iface) -> Result<String, CniError> {
         if let Some(m) = &mtu {
             ip(&["link", "set", "dev", &i.ifname, "mtu", m])?;
         }
-        ip(&["addr", "add", &i.addr.to_string(), "dev", &i.ifname])?;
+        for a in &i.addrs {
+            let a = a.to_string();
+            // No duplicate address detection: OVN owns the addresses, and
+            // DAD would keep an IPv6 address tentative for a while.
+            let mut args = vec!["addr", "add", a.as_str(), "dev", i.ifname.as_str()];
+            if a.contains(':') {
+                args.push("nodad");
+            }
+            ip(&args)?;
+        }
         tx_checksum_off(&i.ifname)?;
         ip(&["link", "set", "dev", "lo", "up"])?;
         ip(&["link", "set", "dev", &i.ifname, "up"])?;
         if i.default_route {
-            if let Some(g) = i.gateway {
+            for g in &i.gateways {
                 ip(&[
                     "route",
                     "replace",
-                    "default",
+                    default_dst(g),
                     "via",
                     &g.to_string(),
                     "dev",
@@ -557,14 +575,22 @@ fn check(conf: &NetConf, env: &Env, ifaces: &[Iface]) -> Result<(), CniError> {
         .map_err(|m| fail(format!("{}: {m}", i.ifname)))?;
         let v: Value = serde_json::from_str(&show).unwrap_or(Value::Null);
         let mac = v[0]["address"].as_str().unwrap_or_default();
-        let has_ip = v[0]["addr_info"].as_array().into_iter().flatten().any(|a| {
-            a["local"].as_str() == Some(&i.addr.ip().to_string())
-                && a["prefixlen"].as_u64() == Some(u64::from(i.addr.prefix()))
-        });
-        if mac != i.mac || !has_ip {
+        let has_ip = |want: &ipnetwork::IpNetwork| {
+            v[0]["addr_info"].as_array().into_iter().flatten().any(|a| {
+                a["local"].as_str() == Some(&want.ip().to_string())
+                    && a["prefixlen"].as_u64() == Some(u64::from(want.prefix()))
+            })
+        };
+        if let Some(missing) = i.addrs.iter().find(|a| !has_ip(a)) {
             return Err(fail(format!(
-                "{} in the pod has MAC {mac} and not {} / address {}",
-                i.ifname, i.mac, i.addr
+                "{} in the pod lacks address {missing}",
+                i.ifname
+            )));
+        }
+        if mac != i.mac {
+            return Err(fail(format!(
+                "{} in the pod has MAC {mac} and not {}",
+                i.ifname, i.mac
             )));
         }
     }

@@ -2,9 +2,9 @@
 //! (manifests mode): the pod's logical switch ports are the rows whose
 //! ownership key starts with `Pod/<namespace>/<name>#`.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::IpNetwork;
 use ovsdb::{Atom, Database};
 
 use crate::model::OWNER_KEY;
@@ -19,14 +19,15 @@ pub struct Iface {
     pub lsp: String,
     /// The MAC.
     pub mac: String,
-    /// Address and prefix.
-    pub addr: Ipv4Network,
-    /// The network's gateway.
-    pub gateway: Option<Ipv4Addr>,
+    /// Addresses with prefix (the default interface dual-stack: IPv4
+    /// and IPv6).
+    pub addrs: Vec<IpNetwork>,
+    /// The network's gateways (one per family).
+    pub gateways: Vec<IpAddr>,
     /// Whether the default route goes this way.
     pub default_route: bool,
     /// Extra routes.
-    pub routes: Vec<(Ipv4Network, Ipv4Addr)>,
+    pub routes: Vec<(IpNetwork, IpAddr)>,
     /// Whether Multus asks for it (then it is plugged by its own call).
     pub multus: bool,
 }
@@ -36,7 +37,7 @@ fn ext<'a>(row: &'a ovsdb::Row, key: &str) -> Option<&'a str> {
 }
 
 /// Parses `DST via GW,…`.
-pub fn parse_routes(s: &str) -> Result<Vec<(Ipv4Network, Ipv4Addr)>, String> {
+pub fn parse_routes(s: &str) -> Result<Vec<(IpNetwork, IpAddr)>, String> {
     s.split(',')
         .map(str::trim)
         .filter(|r| !r.is_empty())
@@ -44,8 +45,8 @@ pub fn parse_routes(s: &str) -> Result<Vec<(Ipv4Network, Ipv4Addr)>, String> {
             let (d, g) = r
                 .split_once(" via ")
                 .ok_or_else(|| format!("route {r:?}: expected \"DST via GW\""))?;
-            let d: Ipv4Network = d.trim().parse().map_err(|e| format!("route {r:?}: {e}"))?;
-            let g: Ipv4Addr = g.trim().parse().map_err(|e| format!("route {r:?}: {e}"))?;
+            let d: IpNetwork = d.trim().parse().map_err(|e| format!("route {r:?}: {e}"))?;
+            let g: IpAddr = g.trim().parse().map_err(|e| format!("route {r:?}: {e}"))?;
             Ok((d, g))
         })
         .collect()
@@ -80,37 +81,69 @@ pub fn pod_interfaces(
             .and_then(|d| d.atoms().first().and_then(Atom::as_str).map(str::to_string))
             .ok_or_else(|| bad("no addresses".into()))?;
         let mut parts = addr.split_whitespace();
-        let (Some(mac), Some(ip)) = (parts.next(), parts.next()) else {
-            return Err(bad(format!("addresses {addr:?}: expected \"MAC IP\"")));
-        };
-        let ip: Ipv4Addr = ip.parse().map_err(|e| bad(format!("{ip:?}: {e}")))?;
+        let mac = parts.next().unwrap_or_default();
+        let ips: Vec<IpAddr> = parts
+            .map(|ip| ip.parse().map_err(|e| bad(format!("{ip:?}: {e}"))))
+            .collect::<Result<_, _>>()?;
+        if ips.is_empty() {
+            return Err(bad(format!("addresses {addr:?}: expected \"MAC IP [IP]\"")));
+        }
         let routes = parse_routes(ext(row, keys::ROUTES).unwrap_or("")).map_err(bad)?;
         let is_default = key.ends_with("#port");
         let iface = if is_default {
-            // The default network: prefix and gateway from the switch subnet.
-            let subnet = db
+            // The default network: prefix and gateway from the switch
+            // subnet (IPv4) and IPv6 prefix (always a /64).
+            let sw = db
                 .table("Logical_Switch")
                 .into_iter()
                 .flat_map(|t| t.values())
                 .find(|sw| {
                     sw.get("ports")
                         .is_some_and(|p| p.atoms().iter().any(|a| a.as_uuid() == Some(*uuid)))
-                })
-                .and_then(|sw| {
-                    sw.get("other_config")?
-                        .get_str("subnet")
-                        .map(str::to_string)
-                })
-                .ok_or_else(|| bad("its switch has no other_config:subnet".into()))?;
-            let net: Ipv4Network = subnet
-                .parse()
-                .map_err(|e| bad(format!("subnet {subnet:?}: {e}")))?;
+                });
+            let oc = |k: &str| -> Option<String> {
+                sw?.get("other_config")?.get_str(k).map(str::to_string)
+            };
+            let mut nets: Vec<IpNetwork> = Vec::new();
+            if let Some(subnet) = oc("subnet") {
+                nets.push(
+                    subnet
+                        .parse()
+                        .map_err(|e| bad(format!("subnet {subnet:?}: {e}")))?,
+                );
+            }
+            if let Some(p) = oc("ipv6_prefix") {
+                nets.push(
+                    format!("{p}/64")
+                        .parse()
+                        .map_err(|e| bad(format!("ipv6_prefix {p:?}: {e}")))?,
+                );
+            }
+            let mut addrs = Vec::new();
+            let mut gateways = Vec::new();
+            for ip in &ips {
+                let net = nets
+                    .iter()
+                    .find(|n| n.is_ipv6() == ip.is_ipv6())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "its switch has no other_config:{} for {ip}",
+                            if ip.is_ipv6() {
+                                "ipv6_prefix"
+                            } else {
+                                "subnet"
+                            }
+                        ))
+                    })?;
+                addrs.push(IpNetwork::new(*ip, net.prefix()).map_err(|e| bad(e.to_string()))?);
+                gateways.push(crate::ipam::nth_ip(*net, 1));
+            }
             Iface {
                 ifname: default_ifname.to_string(),
                 lsp: lsp.clone(),
                 mac: mac.to_string(),
-                addr: Ipv4Network::new(ip, net.prefix()).map_err(|e| bad(e.to_string()))?,
-                gateway: Some(crate::ipam::nth(net, 1)),
+                addrs,
+                gateways,
                 default_route: ext(row, keys::DEFAULT_ROUTE) != Some("false"),
                 routes,
                 multus: false,
@@ -121,17 +154,17 @@ pub fn pod_interfaces(
                 .to_string();
             let a = ext(row, keys::IP_ADDRESS)
                 .ok_or_else(|| bad(format!("no external_ids:{}", keys::IP_ADDRESS)))?;
-            let net: Ipv4Network = a.parse().map_err(|e| bad(format!("{a:?}: {e}")))?;
-            let gateway = match ext(row, keys::GATEWAY) {
-                Some(g) => Some(g.parse().map_err(|e| bad(format!("gateway {g:?}: {e}")))?),
-                None => None,
+            let net: IpNetwork = a.parse().map_err(|e| bad(format!("{a:?}: {e}")))?;
+            let gateways = match ext(row, keys::GATEWAY) {
+                Some(g) => vec![g.parse().map_err(|e| bad(format!("gateway {g:?}: {e}")))?],
+                None => Vec::new(),
             };
             Iface {
                 ifname,
                 lsp: lsp.clone(),
                 mac: mac.to_string(),
-                addr: Ipv4Network::new(ip, net.prefix()).map_err(|e| bad(e.to_string()))?,
-                gateway,
+                addrs: vec![IpNetwork::new(ips[0], net.prefix()).map_err(|e| bad(e.to_string()))?],
+                gateways,
                 default_route: ext(row, keys::DEFAULT_ROUTE) == Some("true"),
                 routes,
                 multus: ext(row, keys::VIA) == Some("multus"),

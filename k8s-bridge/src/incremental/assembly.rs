@@ -6,11 +6,13 @@
 //! emitting part's row plus every contribution to it. When several parts
 //! emit the same row (pod-selector address sets shared by policies with
 //! the same selector), the first part in [`Unit`] order wins, as the
-//! first policy in name order creates the set in a full translation.
+//! first policy in name order creates the set in a full translation; the
+//! Nodus part re-emits the default ports of pods it gives routes to, and
+//! wins over their pod parts the same way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::{Nb, RowId};
+use crate::model::{Nb, NbRow, RowId};
 
 /// A part of the translation: one object, or a group translated together.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,6 +21,10 @@ pub enum Unit {
     Cluster,
     /// All nodes (subnets and join addresses are allocated in name order).
     Nodes,
+    /// Nodus and Multus: networks, extra pod interfaces and chains (their
+    /// addresses are allocated across all pods; before [`Unit::Pod`] so the
+    /// default ports it amends win).
+    Nodus,
     /// One pod's port.
     Pod(String),
     /// One namespace's address set.
@@ -111,6 +117,19 @@ impl Assembly {
             self.dirty.insert(to.clone());
         }
         self.parts.insert(unit, part);
+    }
+
+    /// The row a unit's part emits.
+    pub fn row(&self, unit: &Unit, id: &RowId) -> Option<&NbRow> {
+        self.parts.get(unit)?.rows.get(id)
+    }
+
+    /// The status lines of a unit's part.
+    pub fn status(&self, unit: &Unit) -> Vec<String> {
+        self.parts
+            .get(unit)
+            .map(|p| p.status.clone())
+            .unwrap_or_default()
     }
 
     /// Brings the dirty rows of `nb` up to date; returns the rows that

@@ -12,18 +12,22 @@
 //! * a NetworkPolicy: its rows and its namespace's default-deny groups;
 //! * a Namespace: its address set, and every policy (selectors see its
 //!   labels);
+//! * a Nodus or Multus object (Network, ProviderNetwork, NetworkChaining,
+//!   NetworkAttachmentDefinition): the Nodus part — networks, extra pod
+//!   interfaces and chains, which allocate across pods and networks —
+//!   recomputed as one; it is also recomputed for a pod that asks for
+//!   extra interfaces (or asked before) and, while chains exist, for a pod
+//!   of a chain's namespace (chains pick their functions by label); other
+//!   pods leave it alone;
 //! * a Node, a relist, or anything else: a full recomputation of the parts.
 //!
 //! The result is always equal to [`crate::translate`] of the same objects
-//! (`tests/sequences.rs` checks it on random sequences). Nodus and Multus
-//! objects reach across pods, networks and chains, so while any exist
-//! (or a pod asks for an extra interface) every batch is translated in
-//! full, and only the changed rows are reported all the same.
+//! (`tests/sequences.rs` checks it on random sequences, with and without
+//! Nodus objects).
 
 pub mod assembly;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 
 use crate::cluster::{self, ClusterRows};
 use crate::error::Result;
@@ -56,6 +60,8 @@ struct Dirty {
     policies: BTreeSet<String>,
     all_policies: bool,
     deny: BTreeSet<String>,
+    /// The Nodus part.
+    nodus: bool,
 }
 
 /// The kept outputs the parts depend on.
@@ -66,7 +72,7 @@ struct State {
     node_pods: BTreeMap<String, BTreeSet<String>>,
     pod_node: BTreeMap<String, String>,
     /// Addresses of wired pods.
-    addrs: BTreeMap<String, (Ipv4Addr, String)>,
+    addrs: BTreeMap<String, pods::Addrs>,
     pods: BTreeMap<String, PodInfo>,
     namespaces: BTreeMap<String, NamespaceInfo>,
     svc_alloc: BTreeMap<String, Alloc>,
@@ -84,6 +90,50 @@ pub struct Engine {
     pending: Dirty,
     /// Pods with Nodus/Multus interface annotations.
     extra_pods: BTreeSet<String>,
+    /// How often the Nodus part was recomputed.
+    nodus_runs: u64,
+}
+
+/// The Nodus part: networks, extra interfaces and chains, translated as
+/// in [`crate::translate`]. The default ports of pods with extra
+/// interfaces are seeded from their pod parts, so the routes an extra
+/// default gateway moves off `eth0` land on them; those that change are
+/// emitted by this part (which wins over the pod parts), the others are
+/// left to the pod parts.
+fn nodus_part(
+    cfg: &Config,
+    objs: &Objects,
+    st: &State,
+    asm: &Assembly,
+    extra_pods: &BTreeSet<String>,
+) -> Result<Nb> {
+    let mut part = Nb::default();
+    if objs.networks.is_empty()
+        && objs.provider_networks.is_empty()
+        && objs.chains.is_empty()
+        && objs.nads.is_empty()
+        && extra_pods.is_empty()
+    {
+        return Ok(part);
+    }
+    let mut seeded = Vec::new();
+    for k in extra_pods {
+        if let Some(info) = st.pods.get(k) {
+            if let Some(row) = asm.row(&Unit::Pod(k.clone()), &info.port) {
+                part.rows.insert(info.port.clone(), row.clone());
+                seeded.push((info.port.clone(), row.clone()));
+            }
+        }
+    }
+    let nets = crate::nodus::networks::build(&mut part, objs)?;
+    let atts = crate::nodus::attach::build(&mut part, cfg, objs, &nets, &st.nodes, &st.pods)?;
+    crate::nodus::chain::build(&mut part, objs, &nets, &st.pods, &atts)?;
+    for (id, row) in seeded {
+        if part.rows.get(&id) == Some(&row) {
+            part.rows.remove(&id);
+        }
+    }
+    Ok(part)
 }
 
 /// The namespace part of a `namespace/name` key.
@@ -134,7 +184,14 @@ impl Engine {
                 ..Dirty::default()
             },
             extra_pods: BTreeSet::new(),
+            nodus_runs: 0,
         }
+    }
+
+    /// How many times the Nodus part (networks, extra interfaces, chains)
+    /// has been recomputed: batches that leave Nodus alone do not count.
+    pub fn nodus_recomputations(&self) -> u64 {
+        self.nodus_runs
     }
 
     /// The current desired NB (after the last successful [`Engine::update`]).
@@ -173,43 +230,14 @@ impl Engine {
             };
             return Ok(old.rows.into_keys().collect());
         }
-        let nodus = !(objs.networks.is_empty()
-            && objs.provider_networks.is_empty()
-            && objs.chains.is_empty()
-            && objs.nads.is_empty()
-            && self.extra_pods.is_empty());
-        if nodus {
-            // Full translation; the parts are rebuilt once Nodus is gone.
-            let new = crate::translate(objs, &self.cfg)?;
-            let mut changed: BTreeSet<RowId> = new
-                .rows
-                .iter()
-                .filter(|(id, r)| self.nb.rows.get(*id) != Some(r))
-                .map(|(id, _)| id.clone())
-                .collect();
-            changed.extend(
-                self.nb
-                    .rows
-                    .keys()
-                    .filter(|id| !new.rows.contains_key(*id))
-                    .cloned(),
-            );
-            self.asm.clear(&Nb::default());
-            self.nb = new;
-            self.state = None;
-            self.pending = Dirty {
-                full: true,
-                ..Dirty::default()
-            };
-            return Ok(changed);
-        }
         if self.pending.full || self.state.is_none() {
             self.start_full(objs)?;
         }
         self.recompute(objs)?;
-        self.nb.status.clear();
         self.pending = Dirty::default();
-        Ok(self.asm.materialize(&mut self.nb))
+        let changed = self.asm.materialize(&mut self.nb);
+        self.nb.status = self.asm.status(&Unit::Nodus);
+        Ok(changed)
     }
 
     /// Records what the touched objects make dirty.
@@ -231,10 +259,13 @@ impl Engine {
             }
             match kind {
                 "Pod" => {
-                    match objs.pods.get(key) {
-                        Some(p) if has_extra_ifaces(p) => self.extra_pods.insert(key.to_string()),
+                    let was = match objs.pods.get(key) {
+                        Some(p) if has_extra_ifaces(p) => !self.extra_pods.insert(key.to_string()),
                         _ => self.extra_pods.remove(key),
                     };
+                    if was || self.extra_pods.contains(key) {
+                        self.pending.nodus = true;
+                    }
                     self.pending.pods.insert(key.to_string());
                     self.pending.namespaces.insert(ns_of_key(key).to_string());
                     if let Some(n) = objs.pods.get(key).and_then(|p| pods::node_of(&p.obj)) {
@@ -266,6 +297,12 @@ impl Engine {
                 "NetworkPolicy" => {
                     self.pending.policies.insert(key.to_string());
                     self.pending.deny.insert(ns_of_key(key).to_string());
+                }
+                "Network"
+                | "ProviderNetwork"
+                | "NetworkChaining"
+                | "NetworkAttachmentDefinition" => {
+                    self.pending.nodus = true;
                 }
                 // Nodes (subnets and join addresses in name order) and
                 // anything else: recompute all parts.
@@ -329,6 +366,7 @@ impl Engine {
                 .keys()
                 .map(|k| ns_of_key(k).to_string()),
         );
+        d.nodus = true;
         d.full = false;
         self.state = Some(st);
         Ok(())
@@ -378,9 +416,15 @@ impl Engine {
             let mut part = Nb::default();
             let new = match (objs.pods.get(&k), st.pod_node.get(&k)) {
                 (Some(p), Some(n)) => match (st.nodes.get(n), st.addrs.get(&k)) {
-                    (Some(info), Some((ip, mac))) => {
-                        Some(pods::build_one(&mut part, &k, p, n, info, *ip, mac.clone()))
-                    }
+                    (Some(info), Some((ips, mac))) => Some(pods::build_one(
+                        &mut part,
+                        &k,
+                        p,
+                        n,
+                        info,
+                        ips.clone(),
+                        mac.clone(),
+                    )),
                     _ => None,
                 },
                 _ => None,
@@ -423,7 +467,7 @@ impl Engine {
         for ns in d.namespaces.clone() {
             let mut part = Nb::default();
             let new = namespaces::exists(objs, &ns)
-                .then(|| namespaces::build_one(&mut part, objs, &st.pods, &ns));
+                .then(|| namespaces::build_one(&mut part, &self.cfg, objs, &st.pods, &ns));
             self.asm.replace(Unit::Namespace(ns.clone()), part);
             let old = match &new {
                 Some(n) => st.namespaces.insert(ns.clone(), n.clone()),
@@ -466,6 +510,7 @@ impl Engine {
             let new = match objs.network_policies.get(&k) {
                 Some(p) => Some(policy::build_one(
                     &mut part,
+                    &self.cfg,
                     &k,
                     p,
                     &st.pods,
@@ -501,6 +546,23 @@ impl Engine {
                 policy::build_deny(&mut part, &ns, ingress, egress);
             }
             self.asm.replace(Unit::Deny(ns), part);
+        }
+        // Nodus: for pods with extra interfaces, and pods chains may pick.
+        if !d.nodus {
+            let chain_ns: BTreeSet<&str> = objs
+                .chains
+                .values()
+                .map(|c| c.obj.spec.routing_spec.namespace.as_str())
+                .collect();
+            d.nodus = d
+                .pods
+                .iter()
+                .any(|k| self.extra_pods.contains(k) || chain_ns.contains(ns_of_key(k)));
+        }
+        if d.nodus {
+            let part = nodus_part(&self.cfg, objs, st, &self.asm, &self.extra_pods)?;
+            self.asm.replace(Unit::Nodus, part);
+            self.nodus_runs += 1;
         }
         Ok(())
     }

@@ -499,15 +499,17 @@ pub fn build(
                 port,
             });
         }
-        if reqs.iter().any(|r| r.default_gw) {
-            // eth0 keeps the cluster and service networks only.
-            let gw = nth(nodes[&info.node].subnet, 1);
+        let gw4 = nodes[&info.node].subnet4().map(|s| nth(s, 1));
+        if let (true, Some(gw)) = (reqs.iter().any(|r| r.default_gw), gw4) {
+            // eth0 keeps the cluster and service networks only (Nodus
+            // networks are IPv4: the IPv4 ones).
             let routes: Vec<String> = cfg
                 .cluster_subnets
                 .iter()
                 .map(|c| c.cidr)
                 .chain(cfg.service_cidrs.iter().copied())
-                .map(|n: Ipv4Network| format!("{n} via {gw}"))
+                .filter(|n| n.is_ipv4())
+                .map(|n| format!("{n} via {gw}"))
                 .collect();
             if let Some(row) = nb.get_mut(&info.port) {
                 row.extend_map(

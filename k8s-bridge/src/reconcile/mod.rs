@@ -415,10 +415,11 @@ pub fn plan_delete(identities: &[String], db: &Database) -> Plan {
                 .map(|d| d.atoms().to_vec())
                 .unwrap_or_default()
         })
-        .filter_map(|a| {
+        .flat_map(|a| {
+            // "MAC IP [IP6]": every address after the MAC.
             a.as_str()
-                .and_then(|s| s.split(' ').nth(1))
-                .map(str::to_string)
+                .map(|s| s.split(' ').skip(1).map(str::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
         })
         .collect();
     let deleted_uuids: BTreeSet<Uuid> = deleted.iter().map(|id| o.by_id[id]).collect();
@@ -470,8 +471,11 @@ pub fn plan_delete(identities: &[String], db: &Database) -> Plan {
                             .split(',')
                             .filter(|b| !b.is_empty())
                             .filter(|b| {
-                                !b.rsplit_once(':')
-                                    .is_some_and(|(ip, _)| gone_ips.contains(ip))
+                                // "ip:port" or "[ip6]:port".
+                                !b.rsplit_once(':').is_some_and(|(ip, _)| {
+                                    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                                    gone_ips.contains(ip)
+                                })
                             })
                             .collect();
                         (k.clone(), Atom::String(backends.join(",")))

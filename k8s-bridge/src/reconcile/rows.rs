@@ -163,6 +163,9 @@ pub fn plan_rows(desired: &Nb, ids: &BTreeSet<RowId>, db: &Database, owned: &Own
                         .filter(|a| !keep.contains(a))
                         .map(|a| a.to_json())
                         .collect();
+                    // A set, not a scan per reference: a load balancer
+                    // group holds thousands.
+                    let have_set: BTreeSet<&Atom> = have.atoms().iter().collect();
                     let add: Vec<Value> = row
                         .refs
                         .get(col)
@@ -171,7 +174,7 @@ pub fn plan_rows(desired: &Nb, ids: &BTreeSet<RowId>, db: &Database, owned: &Own
                         .filter(|r| {
                             owned
                                 .uuid(r)
-                                .is_none_or(|u| !have.atoms().contains(&Atom::Uuid(u)))
+                                .is_none_or(|u| !have_set.contains(&Atom::Uuid(u)))
                         })
                         .map(ref_json)
                         .collect();

@@ -21,12 +21,12 @@ pub mod lease;
 pub mod nb;
 pub mod park;
 pub mod resources;
+mod stats;
 pub mod store;
 pub mod writeback;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -50,6 +50,7 @@ use lease::LeaseOptions;
 use nb::NbWriter;
 use park::Parked;
 use resources::Kind;
+pub use stats::{Phases, SharedStats, Stats};
 use store::{Change, Store, Watched};
 use writeback::Write;
 
@@ -69,37 +70,6 @@ pub struct Options {
     /// Whether to write annotations, statuses and events back.
     pub write_back: bool,
 }
-
-/// Figures of a running controller (for tests, the benchmark and logs).
-#[derive(Clone, Debug, Default)]
-pub struct Stats {
-    /// When the first full reconciliation was committed (or found nothing to do).
-    pub synced_at: Option<Instant>,
-    /// Batches of changes processed after the initial lists.
-    pub batches: u64,
-    /// NB transactions sent.
-    pub transactions: u64,
-    /// Operations in them.
-    pub operations: u64,
-    /// Per committed batch: from the receipt of its first watch event to
-    /// the NB's reply.
-    pub latencies: Vec<Duration>,
-    /// Time spent translating / planning+committing, summed.
-    pub translate_time: Duration,
-    /// Time spent planning and committing, summed.
-    pub commit_time: Duration,
-    /// Objects not honoured, by identity, with the reason.
-    pub rejected: BTreeMap<String, String>,
-    /// API writes done, and failed.
-    pub writes: u64,
-    /// API writes that failed after retries.
-    pub write_errors: u64,
-    /// Errors (translation or NB) that made a batch be retried.
-    pub errors: Vec<String>,
-}
-
-/// Shared stats.
-pub type SharedStats = Arc<Mutex<Stats>>;
 
 fn stats_mut(s: &SharedStats) -> std::sync::MutexGuard<'_, Stats> {
     s.lock().unwrap_or_else(|e| e.into_inner())
@@ -358,6 +328,13 @@ impl Controller {
                 s.operations += plan.ops.len() as u64;
                 if let (Some(since), true) = (since, self.synced) {
                     s.latencies.push(t2 - since);
+                    let (plan, transact) = self.nb.last_timing;
+                    s.phases.push(Phases {
+                        queued: t0.saturating_duration_since(since),
+                        translate: t1 - t0,
+                        plan,
+                        transact,
+                    });
                 }
             }
             if !self.synced {

@@ -22,6 +22,9 @@ pub struct NbWriter {
     owned: Owned,
     /// Owned rows changed in the NB since the last commit (by anyone).
     drift: BTreeSet<RowId>,
+    /// The last commit's planning time and transaction time (sent until
+    /// the reply and our monitor update are in).
+    pub last_timing: (Duration, Duration),
 }
 
 impl NbWriter {
@@ -53,6 +56,7 @@ impl NbWriter {
             session,
             owned,
             drift: BTreeSet::new(),
+            last_timing: Default::default(),
         })
     }
 
@@ -104,21 +108,29 @@ impl NbWriter {
     /// nothing differs). After it returns the replica includes the
     /// transaction's effect, so the next plan starts from it.
     pub async fn commit(&mut self, desired: &Nb) -> Result<Plan> {
+        let t = std::time::Instant::now();
         self.drain()?;
         let plan = reconcile::plan(desired, self.database());
         self.drift.clear();
-        self.send(plan).await
+        let planned = t.elapsed();
+        let r = self.send(plan).await;
+        self.last_timing = (planned, t.elapsed() - planned);
+        r
     }
 
     /// Makes the rows `changed`, and the owned rows others changed since
     /// the last commit, equal `desired` in one transaction (none when
     /// nothing differs).
     pub async fn commit_rows(&mut self, desired: &Nb, changed: &BTreeSet<RowId>) -> Result<Plan> {
+        let t = std::time::Instant::now();
         self.drain()?;
         let mut ids = std::mem::take(&mut self.drift);
         ids.extend(changed.iter().cloned());
         let plan = reconcile::plan_rows(desired, &ids, self.database(), &self.owned);
-        match self.send(plan).await {
+        let planned = t.elapsed();
+        let r = self.send(plan).await;
+        self.last_timing = (planned, t.elapsed() - planned);
+        match r {
             Ok(p) => Ok(p),
             Err(e) => {
                 // Retried with the next batch.

@@ -7,10 +7,10 @@
 //! The decisions are pure functions; [`Writer`] sends them.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::IpNetwork;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -19,7 +19,7 @@ use kube::Client;
 use serde_json::{json, Value};
 
 use super::resources::Kind;
-use crate::ipam::Config;
+use crate::ipam::{nth_ip, Config};
 use crate::model::{Nb, RowId};
 use crate::nodes::annotation;
 
@@ -66,61 +66,83 @@ pub enum Write {
     },
 }
 
-/// The pod-networks annotation for a pod with `ip`/`mac` on a node subnet
-/// (pkg/util/pod_annotation.go: routes to the cluster subnets, service
-/// CIDRs and join subnet through the node subnet's `.1`; `ip_address` and
-/// `gateway_ip` because single-stack; `role` primary as 1.x writes it).
-pub fn pod_networks(ip: Ipv4Addr, mac: &str, subnet: Ipv4Network, cfg: &Config) -> String {
-    let gw = crate::ipam::nth(subnet, 1).to_string();
+/// The pod-networks annotation for a pod with `ips`/`mac` on node
+/// subnets `subnets` (pkg/util/pod_annotation.go and
+/// addRoutesGatewayIP): per address family, routes to the cluster
+/// subnets, service CIDRs and join subnet of that family through the
+/// node subnet's `.1`, which is also a gateway; `ip_address` and
+/// `gateway_ip` only single-stack; `role` primary as 1.x writes it.
+pub fn pod_networks(ips: &[IpAddr], mac: &str, subnets: &[IpNetwork], cfg: &Config) -> String {
+    let mut addrs: Vec<String> = Vec::new();
+    let mut gws: Vec<String> = Vec::new();
     let mut routes: Vec<Value> = Vec::new();
-    for c in &cfg.cluster_subnets {
-        routes.push(json!({"dest": c.cidr.to_string(), "nextHop": gw}));
+    for ip in ips {
+        let v6 = ip.is_ipv6();
+        let Some(subnet) = subnets.iter().find(|s| s.is_ipv6() == v6) else {
+            continue;
+        };
+        let gw = nth_ip(*subnet, 1).to_string();
+        addrs.push(format!("{ip}/{}", subnet.prefix()));
+        for c in cfg
+            .cluster_subnets
+            .iter()
+            .filter(|c| c.cidr.is_ipv6() == v6)
+        {
+            routes.push(json!({"dest": c.cidr.to_string(), "nextHop": gw}));
+        }
+        for s in cfg.service_cidrs.iter().filter(|s| s.is_ipv6() == v6) {
+            routes.push(json!({"dest": s.to_string(), "nextHop": gw}));
+        }
+        routes.push(json!({"dest": cfg.join(v6).to_string(), "nextHop": gw}));
+        gws.push(gw);
     }
-    for s in &cfg.service_cidrs {
-        routes.push(json!({"dest": s.to_string(), "nextHop": gw}));
+    let mut d = serde_json::Map::new();
+    d.insert("ip_addresses".into(), json!(addrs));
+    d.insert("mac_address".into(), json!(mac));
+    d.insert("gateway_ips".into(), json!(gws));
+    d.insert("routes".into(), Value::Array(routes));
+    if let ([a], [g]) = (addrs.as_slice(), gws.as_slice()) {
+        d.insert("ip_address".into(), json!(a));
+        d.insert("gateway_ip".into(), json!(g));
     }
-    routes.push(json!({"dest": cfg.join_subnet.to_string(), "nextHop": gw}));
-    let addr = format!("{ip}/{}", subnet.prefix());
-    json!({"default": {
-        "ip_addresses": [addr],
-        "mac_address": mac,
-        "gateway_ips": [gw],
-        "routes": routes,
-        "ip_address": addr,
-        "gateway_ip": gw,
-        "role": "primary",
-    }})
-    .to_string()
+    d.insert("role".into(), json!("primary"));
+    json!({ "default": d }).to_string()
 }
 
-/// The address (`mac`, `ip`) of a desired pod port.
-fn port_address(nb: &Nb, pod_key: &str) -> Option<(String, Ipv4Addr)> {
+/// The addresses (`mac`, IPs) of a desired pod port.
+fn port_address(nb: &Nb, pod_key: &str) -> Option<(String, Vec<IpAddr>)> {
     let row = nb.rows.get(&RowId::new(
         "Logical_Switch_Port",
         format!("Pod/{pod_key}#port"),
     ))?;
-    let a = row
-        .cols
-        .get("addresses")?
-        .atoms()
-        .first()?
-        .as_str()?
-        .to_string();
-    let (mac, ip) = a.split_once(' ')?;
-    Some((mac.to_string(), ip.parse().ok()?))
+    let a = row.cols.get("addresses")?.atoms().first()?.as_str()?;
+    let mut parts = a.split(' ');
+    let mac = parts.next()?.to_string();
+    let ips: Vec<IpAddr> = parts.filter_map(|p| p.parse().ok()).collect();
+    (!ips.is_empty()).then_some((mac, ips))
 }
 
-/// A desired node's subnet.
-pub fn node_subnet(nb: &Nb, node: &str) -> Option<Ipv4Network> {
-    nb.rows
-        .get(&RowId::new("Logical_Switch", format!("Node/{node}#switch")))?
-        .map_get("other_config", "subnet")?
-        .parse()
-        .ok()
+/// A desired node's subnets (`other_config:subnet` and, IPv6,
+/// `ipv6_prefix` with the /64 ovn-kubernetes always uses), IPv4 first.
+pub fn node_subnets(nb: &Nb, node: &str) -> Vec<IpNetwork> {
+    let Some(row) = nb
+        .rows
+        .get(&RowId::new("Logical_Switch", format!("Node/{node}#switch")))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(s) = row.map_get("other_config", "subnet") {
+        out.extend(s.parse::<IpNetwork>().ok());
+    }
+    if let Some(p) = row.map_get("other_config", "ipv6_prefix") {
+        out.extend(format!("{p}/64").parse::<IpNetwork>().ok());
+    }
+    out
 }
 
-/// Whether the pod's current annotation already pins `ip` and `mac`.
-fn pinned_to(pod: &Pod, ip: Ipv4Addr, mac: &str) -> bool {
+/// Whether the pod's current annotation already pins `ips` and `mac`.
+fn pinned_to(pod: &Pod, ips: &[IpAddr], mac: &str) -> bool {
     let Some(s) = annotation(&pod.metadata, POD_NETWORKS) else {
         return false;
     };
@@ -128,42 +150,58 @@ fn pinned_to(pod: &Pod, ip: Ipv4Addr, mac: &str) -> bool {
         return false;
     };
     let d = &v["default"];
-    let have_ip = d["ip_addresses"][0]
-        .as_str()
-        .or_else(|| d["ip_address"].as_str())
-        .and_then(|s| s.split('/').next());
-    have_ip == Some(ip.to_string().as_str()) && d["mac_address"].as_str() == Some(mac)
+    let mut have: Vec<&str> = d["ip_addresses"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if have.is_empty() {
+        have.extend(d["ip_address"].as_str());
+    }
+    let have: Vec<IpAddr> = have
+        .iter()
+        .filter_map(|s| s.split('/').next()?.parse().ok())
+        .collect();
+    have == ips && d["mac_address"].as_str() == Some(mac)
 }
 
 /// The annotation a pod needs, if it does not carry it yet.
 pub fn pod_write(pod_key: &str, pod: &Pod, nb: &Nb, cfg: &Config) -> Option<Write> {
-    let (mac, ip) = port_address(nb, pod_key)?;
-    if pinned_to(pod, ip, &mac) {
+    let (mac, ips) = port_address(nb, pod_key)?;
+    if pinned_to(pod, &ips, &mac) {
         return None;
     }
     let node = pod.spec.as_ref()?.node_name.as_deref()?;
-    let subnet = node_subnet(nb, node)?;
+    let subnets = node_subnets(nb, node);
+    if subnets.is_empty() {
+        return None;
+    }
     Some(Write::Annotate {
         kind: Kind::Pod,
         namespace: Some(crate::manifest::namespace_of(&pod.metadata).to_string()),
         name: pod.metadata.name.clone()?,
         key: POD_NETWORKS.into(),
-        value: pod_networks(ip, &mac, subnet, cfg),
+        value: pod_networks(&ips, &mac, &subnets, cfg),
     })
 }
 
-/// The subnet annotation a node needs, if it has none.
+/// The subnet annotation a node needs, if it has none: the subnet, or
+/// dual-stack the list of both (as ovn-kubernetes' cluster manager writes it).
 pub fn node_write(name: &str, node: &Node, nb: &Nb) -> Option<Write> {
     if annotation(&node.metadata, NODE_SUBNETS).is_some() {
         return None;
     }
-    let subnet = node_subnet(nb, name)?;
+    let subnets = node_subnets(nb, name);
+    let value = match subnets.as_slice() {
+        [] => return None,
+        [one] => json!({"default": one.to_string()}),
+        more => json!({"default": more.iter().map(|s| s.to_string()).collect::<Vec<_>>()}),
+    };
     Some(Write::Annotate {
         kind: Kind::Node,
         namespace: None,
         name: name.to_string(),
         key: NODE_SUBNETS.into(),
-        value: json!({"default": subnet.to_string()}).to_string(),
+        value: value.to_string(),
     })
 }
 

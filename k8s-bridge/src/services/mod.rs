@@ -11,20 +11,29 @@
 //! EndpointSlices labelled `kubernetes.io/service-name`, or, when a
 //! Service has none (manifests mode), from the ready pods its selector
 //! picks, as the EndpointSlice controller would.
+//!
+//! Dual-stack: a Service gets a ClusterIP per family its
+//! `ipFamilyPolicy`/`ipFamilies` ask for (`spec.clusterIPs` pin them);
+//! every VIP of a family (IPv6 bracketed, `[fd00::1]:80`) balances to the
+//! endpoints of that family, in the same load balancer.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cluster::ClusterRows;
 use crate::error::{Error, Result};
-use crate::ipam::{Config, IpAllocator};
+use crate::ipam::{host_port, Config};
 use crate::manifest::{namespace_of, Objects, Sourced};
 use crate::model::{Nb, NbRow};
 use crate::nodes::NodeInfo;
 use crate::pods::PodInfo;
+
+mod alloc;
+use alloc::balanced;
+pub use alloc::{allocate, Alloc};
 
 fn invalid(s: &Sourced<Service>, key: &str, field: &str, message: impl Into<String>) -> Error {
     Error::Invalid {
@@ -37,137 +46,7 @@ fn invalid(s: &Sourced<Service>, key: &str, field: &str, message: impl Into<Stri
 }
 
 /// One backend: IP, port and the node it runs on.
-type Endpoint = (Ipv4Addr, i32, Option<String>);
-
-/// The NodePort range.
-const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
-
-/// A Service's allocated addresses: its ClusterIP and, for NodePort and
-/// LoadBalancer services, each port's NodePort (`None` for other types).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alloc {
-    /// The ClusterIP.
-    pub cluster_ip: Ipv4Addr,
-    /// Per `spec.ports` entry, its NodePort.
-    pub node_ports: Vec<Option<i32>>,
-}
-
-/// Whether a Service gets load balancers (not headless, not ExternalName).
-fn balanced(s: &Service) -> Option<&k8s_openapi::api::core::v1::ServiceSpec> {
-    let spec = s.spec.as_ref()?;
-    if spec.type_.as_deref() == Some("ExternalName") || spec.cluster_ip.as_deref() == Some("None") {
-        return None;
-    }
-    Some(spec)
-}
-
-/// ClusterIPs and NodePorts of every Service: pinned ones first, then
-/// allocated in `namespace/name` order (a function of all Services, so a
-/// change of one may move another's allocation; callers compare).
-pub fn allocate(cfg: &Config, objs: &Objects) -> Result<BTreeMap<String, Alloc>> {
-    let mut ip_allocs: Vec<IpAllocator> = cfg
-        .service_cidrs
-        .iter()
-        .map(|c| IpAllocator::new(*c, 0))
-        .collect();
-    let mut node_ports: BTreeSet<i32> = BTreeSet::new();
-    let mut cluster_ips: BTreeMap<&str, Ipv4Addr> = BTreeMap::new();
-    let mut services = Vec::new();
-    for (key, s) in &objs.services {
-        let Some(spec) = balanced(&s.obj) else {
-            continue;
-        };
-        if let Some(ip) = spec.cluster_ip.as_deref().filter(|s| !s.is_empty()) {
-            let addr: Ipv4Addr = ip
-                .parse()
-                .map_err(|e| invalid(s, key, "spec.clusterIP", format!("{ip:?}: {e}")))?;
-            let idx = cfg
-                .service_cidrs
-                .iter()
-                .position(|c| c.contains(addr))
-                .ok_or_else(|| {
-                    let cidrs: Vec<String> =
-                        cfg.service_cidrs.iter().map(|c| c.to_string()).collect();
-                    invalid(
-                        s,
-                        key,
-                        "spec.clusterIP",
-                        format!("{ip} is outside the service CIDRs ({})", cidrs.join(", ")),
-                    )
-                })?;
-            ip_allocs[idx]
-                .reserve(addr)
-                .map_err(|m| invalid(s, key, "spec.clusterIP", m))?;
-            cluster_ips.insert(key, addr);
-        }
-        for (i, p) in spec.ports.iter().flatten().enumerate() {
-            if let Some(np) = p.node_port {
-                if !NODE_PORTS.contains(&np) {
-                    return Err(invalid(
-                        s,
-                        key,
-                        &format!("spec.ports[{i}].nodePort"),
-                        format!("{np} is outside 30000-32767"),
-                    ));
-                }
-                if !node_ports.insert(np) {
-                    return Err(invalid(
-                        s,
-                        key,
-                        &format!("spec.ports[{i}].nodePort"),
-                        format!("{np} is already in use"),
-                    ));
-                }
-            }
-        }
-        services.push((key, s, spec));
-    }
-    for (key, s, _) in &services {
-        if !cluster_ips.contains_key(key.as_str()) {
-            let ip = ip_allocs
-                .iter_mut()
-                .find_map(IpAllocator::allocate)
-                .ok_or_else(|| {
-                    invalid(s, key, "spec.clusterIP", "the service CIDRs are exhausted")
-                })?;
-            cluster_ips.insert(key, ip);
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (key, s, spec) in services {
-        let is_node_port = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
-        let mut nps = Vec::new();
-        for (i, port) in spec.ports.iter().flatten().enumerate() {
-            nps.push(match (is_node_port, port.node_port) {
-                (false, _) => None,
-                (true, Some(np)) => Some(np),
-                (true, None) => {
-                    let np = NODE_PORTS
-                        .clone()
-                        .find(|p| !node_ports.contains(p))
-                        .ok_or_else(|| {
-                            invalid(
-                                s,
-                                key,
-                                &format!("spec.ports[{i}].nodePort"),
-                                "no free NodePort",
-                            )
-                        })?;
-                    node_ports.insert(np);
-                    Some(np)
-                }
-            });
-        }
-        out.insert(
-            key.clone(),
-            Alloc {
-                cluster_ip: cluster_ips[key.as_str()],
-                node_ports: nps,
-            },
-        );
-    }
-    Ok(out)
-}
+type Endpoint = (IpAddr, i32, Option<String>);
 
 /// Builds every Service's load balancers.
 pub fn build(
@@ -206,7 +85,7 @@ pub fn build_one(
         let etp_local = spec.external_traffic_policy.as_deref() == Some("Local");
         let itp_local = spec.internal_traffic_policy.as_deref() == Some("Local");
         let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
-        let mut external: Vec<Ipv4Addr> = Vec::new();
+        let mut external: Vec<IpAddr> = Vec::new();
         for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
             external.push(ip.parse().map_err(|e| {
                 invalid(
@@ -262,7 +141,9 @@ pub fn build_one(
             switch: BTreeMap<String, BTreeMap<String, String>>,
         }
         let mut by_proto: BTreeMap<String, Rules> = BTreeMap::new();
-        let cip = alloc.cluster_ip;
+        // The families of the Service: its ClusterIPs'. ExternalIPs and
+        // node addresses of other families get no VIP.
+        let fams: Vec<bool> = alloc.cluster_ips.iter().map(IpAddr::is_ipv6).collect();
         for (i, port) in spec.ports.iter().flatten().enumerate() {
             let proto = port.protocol.clone().unwrap_or_else(|| "TCP".into());
             if !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP") {
@@ -283,45 +164,50 @@ pub fn build_one(
                 &proto,
                 publish_not_ready,
             );
-            let all = backends(&eps, |_| true);
+            // Backends of the VIP's family: all, or those on node `n`.
+            let all = |v6: bool| backends(&eps, |e| e.0.is_ipv6() == v6);
+            let local = |v6: bool, n: &str| {
+                backends(&eps, |e| e.0.is_ipv6() == v6 && e.2.as_deref() == Some(n))
+            };
             let rules = by_proto.entry(proto.clone()).or_default();
-            if itp_local {
-                for n in nodes.keys() {
-                    let local = backends(&eps, |e| e.2.as_deref() == Some(n));
-                    rules
-                        .switch
-                        .entry(n.clone())
-                        .or_default()
-                        .insert(format!("{cip}:{}", port.port), local);
-                    rules
-                        .router
-                        .entry(n.clone())
-                        .or_default()
-                        .insert(format!("{cip}:{}", port.port), all.clone());
-                }
-            } else {
-                rules
-                    .cluster
-                    .insert(format!("{cip}:{}", port.port), all.clone());
-            }
-            for ip in &external {
-                let vip = format!("{ip}:{}", port.port);
-                if etp_local {
+            for cip in &alloc.cluster_ips {
+                let v6 = cip.is_ipv6();
+                let vip = host_port(*cip, port.port);
+                if itp_local {
                     for n in nodes.keys() {
-                        let local = backends(&eps, |e| e.2.as_deref() == Some(n));
-                        rules
-                            .router
-                            .entry(n.clone())
-                            .or_default()
-                            .insert(vip.clone(), local);
                         rules
                             .switch
                             .entry(n.clone())
                             .or_default()
-                            .insert(vip.clone(), all.clone());
+                            .insert(vip.clone(), local(v6, n));
+                        rules
+                            .router
+                            .entry(n.clone())
+                            .or_default()
+                            .insert(vip.clone(), all(v6));
                     }
                 } else {
-                    rules.cluster.insert(vip, all.clone());
+                    rules.cluster.insert(vip, all(v6));
+                }
+            }
+            for ip in external.iter().filter(|ip| fams.contains(&ip.is_ipv6())) {
+                let v6 = ip.is_ipv6();
+                let vip = host_port(*ip, port.port);
+                if etp_local {
+                    for n in nodes.keys() {
+                        rules
+                            .router
+                            .entry(n.clone())
+                            .or_default()
+                            .insert(vip.clone(), local(v6, n));
+                        rules
+                            .switch
+                            .entry(n.clone())
+                            .or_default()
+                            .insert(vip.clone(), all(v6));
+                    }
+                } else {
+                    rules.cluster.insert(vip, all(v6));
                 }
             }
             if is_node_port {
@@ -332,23 +218,20 @@ pub fn build_one(
                     .flatten()
                     .unwrap_or_default();
                 for (n, info) in nodes {
-                    let router_eps = if etp_local {
-                        backends(&eps, |e| e.2.as_deref() == Some(n))
-                    } else {
-                        all.clone()
-                    };
-                    for h in &info.host_ips {
-                        let vip = format!("{h}:{np}");
+                    for h in info.host_ips.iter().filter(|h| fams.contains(&h.is_ipv6())) {
+                        let v6 = h.is_ipv6();
+                        let router_eps = if etp_local { local(v6, n) } else { all(v6) };
+                        let vip = host_port(*h, np);
                         rules
                             .router
                             .entry(n.clone())
                             .or_default()
-                            .insert(vip.clone(), router_eps.clone());
+                            .insert(vip.clone(), router_eps);
                         rules
                             .switch
                             .entry(n.clone())
                             .or_default()
-                            .insert(vip, all.clone());
+                            .insert(vip, all(v6));
                     }
                 }
             }
@@ -402,11 +285,12 @@ pub fn build_one(
     Ok(())
 }
 
-/// `ip:port,ip:port` of the endpoints `keep` accepts ("" when none).
+/// `ip:port,ip:port` of the endpoints `keep` accepts ("" when none);
+/// IPv6 as `[ip]:port`.
 fn backends(eps: &[Endpoint], keep: impl Fn(&Endpoint) -> bool) -> String {
     eps.iter()
         .filter(|e| keep(e))
-        .map(|(ip, port, _)| format!("{ip}:{port}"))
+        .map(|(ip, port, _)| host_port(*ip, *port))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -423,7 +307,7 @@ fn endpoints(
     proto: &str,
     publish_not_ready: bool,
 ) -> Vec<Endpoint> {
-    let mut out: BTreeSet<(Ipv4Addr, i32, Option<String>)> = BTreeSet::new();
+    let mut out: BTreeSet<Endpoint> = BTreeSet::new();
     let slices: Vec<_> = objs
         .endpoint_slices
         .values()
@@ -441,8 +325,8 @@ fn endpoints(
     let port_name = port.name.as_deref().unwrap_or("");
     if !slices.is_empty() {
         for s in slices {
-            if s.obj.address_type != "IPv4" {
-                continue;
+            if !matches!(s.obj.address_type.as_str(), "IPv4" | "IPv6") {
+                continue; // FQDN slices are not load balanced
             }
             let Some(sp) = s.obj.ports.iter().flatten().find(|sp| {
                 sp.name.as_deref().unwrap_or("") == port_name
@@ -459,7 +343,7 @@ fn endpoints(
                     continue;
                 }
                 for a in &ep.addresses {
-                    if let Ok(ip) = a.parse() {
+                    if let Ok(ip) = a.parse::<IpAddr>() {
                         out.insert((ip, num, ep.node_name.clone()));
                     }
                 }
@@ -487,7 +371,9 @@ fn endpoints(
                 .map(|(_, _, num)| *num),
         };
         if let Some(t) = target {
-            out.insert((p.ip, t, Some(p.node.clone())));
+            for ip in &p.ips {
+                out.insert((*ip, t, Some(p.node.clone())));
+            }
         }
     }
     out.into_iter().collect()
