@@ -54,6 +54,13 @@ pub struct PeerNat {
     pub dnat_macs: Vec<(String, String)>,
     /// The chassisredirect port (json key) of a distributed gateway port.
     pub dgp_cr: Option<String>,
+    /// `op->routables` of a distributed gateway port: `(MAC, IPv4
+    /// addresses)` of each entry of `get_nat_addresses(op, true, true)`
+    /// (NAT rules and load balancers with `add_route=true`).
+    pub routables: Vec<(String, Vec<String>)>,
+    /// The router is a gateway router or the port a distributed gateway
+    /// port (`od->nbr` has `options:chassis` or `op->cr_port`).
+    pub gw_or_dgp: bool,
 }
 
 /// The sset iteration order of `ips` (`hash_string()` buckets).
@@ -64,9 +71,10 @@ fn sset_order(ips: &std::collections::BTreeSet<String>) -> Vec<String> {
     v.into_iter().cloned().collect()
 }
 
-/// `is_nat_gateway_port()`.
-fn is_nat_gateway_port(r: &RouterCtx, rule: &NatRule, p: &LrpCtx) -> bool {
-    if r.n_l3dgw_ports() <= 1 {
+/// `is_nat_gateway_port()`, with `n_dgp` the router's number of
+/// distributed gateway ports northd knows at that point.
+fn is_nat_gateway_port(n_dgp: usize, rule: &NatRule, p: &LrpCtx) -> bool {
+    if n_dgp <= 1 {
         return true;
     }
     match &rule.gateway_port {
@@ -77,6 +85,49 @@ fn is_nat_gateway_port(r: &RouterCtx, rule: &NatRule, p: &LrpCtx) -> bool {
 
 /// `get_nat_addresses(op, false, include_lb_ips)`.
 fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String> {
+    get_nat_addresses(r, p, false, include_lb_ips, r.n_l3dgw_ports())
+}
+
+/// `op->routables` (`assign_routable_addresses()`): computed while northd
+/// joins the router's ports, when only the distributed gateway ports up to
+/// this one (in `Logical_Router.ports` order) are known.
+fn routables(r: &RouterCtx, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
+    if !p.is_dgp() {
+        return Vec::new();
+    }
+    let n_dgp = r
+        .ports
+        .iter()
+        .filter(|q| q.is_dgp() && q.lrp.uuid <= p.lrp.uuid)
+        .count();
+    get_nat_addresses(r, p, true, true, n_dgp)
+        .iter()
+        .filter_map(|a| {
+            // `extract_addresses()`: a MAC, then addresses up to the first
+            // word that is none (e.g. `is_chassis_resident(...)`).
+            let mut words = a.split_whitespace();
+            let mac = parse_mac(words.next()?)?;
+            let mut v4 = Vec::new();
+            for w in words {
+                if let Ok(ip) = w.parse::<std::net::Ipv4Addr>() {
+                    v4.push(ip.to_string());
+                } else if w.parse::<std::net::Ipv6Addr>().is_err() {
+                    break;
+                }
+            }
+            Some((mac, v4))
+        })
+        .collect()
+}
+
+/// `get_nat_addresses()`, with `n_dgp` as `od->n_l3dgw_ports`.
+fn get_nat_addresses(
+    r: &RouterCtx,
+    p: &LrpCtx,
+    routable_only: bool,
+    include_lb_ips: bool,
+    n_dgp: usize,
+) -> Vec<String> {
     if r.nats.is_empty() && !r.has_lb_vip() {
         return Vec::new();
     }
@@ -85,13 +136,18 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
     let mut has_central = false;
     for rule in &r.nats {
         let nat = &rule.nat;
+        if routable_only
+            && (nat.type_ == "snat" || !crate::nb::smap_get_bool(&nat.options, "add_route", false))
+        {
+            continue;
+        }
         if !matches!(parse_v4_cidr(&nat.external_ip), Some((_, 32))) {
             continue;
         }
-        if !is_nat_gateway_port(r, rule, p) {
+        if !is_nat_gateway_port(n_dgp, rule, p) {
             continue;
         }
-        if r.n_l3dgw_ports() > 0
+        if n_dgp > 0
             && nat.type_ == "dnat_and_snat"
             && nat.logical_port.is_some()
             && nat.external_mac.is_some()
@@ -113,10 +169,12 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
         }
     }
     if include_lb_ips {
-        for ip in sset_order(&r.lb_ips.v4)
-            .into_iter()
-            .chain(sset_order(&r.lb_ips.v6))
-        {
+        let (v4, v6) = if routable_only {
+            (&r.lb_ips.v4_routable, &r.lb_ips.v6_routable)
+        } else {
+            (&r.lb_ips.v4, &r.lb_ips.v6)
+        };
+        for ip in sset_order(v4).into_iter().chain(sset_order(v6)) {
             central.push_str(&format!(" {ip}"));
             has_central = true;
         }
@@ -230,6 +288,8 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         Vec::new()
     };
     PeerNat {
+        routables: routables(r, p),
+        gw_or_dgp: r.is_gw_router() || p.is_dgp(),
         self_orig_macs: macs.iter().cloned().collect(),
         dgp_cr: p.is_dgp().then(|| p.cr_key()),
         l2_resident,
