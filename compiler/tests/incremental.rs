@@ -184,13 +184,15 @@ fn route_spec() -> impl Strategy<Value = RouteSpec> {
         prop::sample::select(vec!["", "", "rtb1"]),
         any::<bool>(),
     )
-        .prop_map(|(prefix, nexthop, src_ip, route_table, symmetric)| RouteSpec {
-            prefix,
-            nexthop,
-            src_ip,
-            route_table,
-            symmetric,
-        })
+        .prop_map(
+            |(prefix, nexthop, src_ip, route_table, symmetric)| RouteSpec {
+                prefix,
+                nexthop,
+                src_ip,
+                route_table,
+                symmetric,
+            },
+        )
 }
 
 fn policy_spec() -> impl Strategy<Value = PolicySpec> {

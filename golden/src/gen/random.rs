@@ -445,8 +445,10 @@ pub fn random_topology(seed: u64) -> Value {
                 if symmetric {
                     row["options"] = map(&[("ecmp_symmetric_reply".into(), "true".into())]);
                 }
-                ops.push(json!({"op": "insert", "table": "Logical_Router_Static_Route",
-                    "uuid": u, "row": row}));
+                ops.push(
+                    json!({"op": "insert", "table": "Logical_Router_Static_Route",
+                    "uuid": u, "row": row}),
+                );
                 routes.push(u);
             }
         }

@@ -42,7 +42,8 @@ pub(super) fn render_bfd<'s>(
                 })
                 .collect();
             let refs: Vec<_> = vals.iter().map(|(c, d)| (c, *d)).collect();
-            for (owner, port) in allocate(&requests(&refs), SRC_PORT_MIN, SRC_PORT_MAX, Hint::Zero) {
+            for (owner, port) in allocate(&requests(&refs), SRC_PORT_MIN, SRC_PORT_MAX, Hint::Zero)
+            {
                 out.push(((owner, port), 1));
             }
         })

@@ -334,9 +334,10 @@ pub(crate) fn render<'s>(
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
-    let router_flows = router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone()).concat(
-        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
-    );
+    let router_flows =
+        router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone()).concat(
+            router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
+        );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,

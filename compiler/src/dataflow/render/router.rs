@@ -112,21 +112,23 @@ pub(super) fn render_routers<'s>(
                 (u, (dnr, smap_get_bool(o, "mcast_relay", false)))
             }),
         )
-        .map(|(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay)))| {
-            (
-                lrp.name.clone(),
-                LrpPeer {
-                    lr,
-                    name: lrp.name.clone(),
-                    uuid: lrp.uuid,
-                    enabled: lrp.is_enabled(),
-                    net,
-                    dynamic_neigh_routers,
-                    mcast_relay,
-                    has_bfd,
-                },
-            )
-        });
+        .map(
+            |(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay)))| {
+                (
+                    lrp.name.clone(),
+                    LrpPeer {
+                        lr,
+                        name: lrp.name.clone(),
+                        uuid: lrp.uuid,
+                        enabled: lrp.is_enabled(),
+                        net,
+                        dynamic_neigh_routers,
+                        mcast_relay,
+                        has_bfd,
+                    },
+                )
+            },
+        );
     // Switch ports of type router naming a router port.
     // Per switch: (has a localnet port, has a localnet port with a VLAN,
     // has a vtep port).
@@ -210,14 +212,16 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)))| {
-            p.peer = Some(peer);
-            p.peer_router = peer_router;
-            p.peer_localnet = localnet;
-            p.peer_vtep = vtep;
-            p.peer_localnet_vlan = vlan;
-            (lr, p)
-        });
+        .map(
+            |(_, ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)))| {
+                p.peer = Some(peer);
+                p.peer_router = peer_router;
+                p.peer_localnet = localnet;
+                p.peer_vtep = vtep;
+                p.peer_localnet_vlan = vlan;
+                (lr, p)
+            },
+        );
     let unpeered = with_order
         .antijoin_named("router ports: no peer", peer_of.map(|(u, _)| u))
         .map(|(_, lp)| lp);
@@ -244,7 +248,9 @@ pub(super) fn render_routers<'s>(
         .map(|(_, (lr, b))| (lr, b))
         .distinct_named("routers: route bfd rows")
         .map(|(lr, b)| (lr, Part::Bfd(b)));
-    let routes = routes.map(|(lr, x)| (lr, Part::Route(x))).concat(route_bfds);
+    let routes = routes
+        .map(|(lr, x)| (lr, Part::Route(x)))
+        .concat(route_bfds);
     let policies = nb
         .clone()
         .flat_map(|r| match r {

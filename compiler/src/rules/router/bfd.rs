@@ -28,7 +28,10 @@ const DEF_DETECT_MULT: i64 = 5;
 pub fn sb_row(b: &Bfd, src_port: u32) -> SbRecord {
     let uuid = ids::derive("BFD", &[b.logical_port.as_bytes(), b.dst_ip.as_bytes()]);
     let disc = 1 + i64::from(u32::from_be_bytes({
-        let x = ids::derive("BFD disc", &[b.logical_port.as_bytes(), b.dst_ip.as_bytes()]);
+        let x = ids::derive(
+            "BFD disc",
+            &[b.logical_port.as_bytes(), b.dst_ip.as_bytes()],
+        );
         let bytes = x.as_bytes();
         [bytes[0], bytes[1], bytes[2], bytes[3]]
     }));

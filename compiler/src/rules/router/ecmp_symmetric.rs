@@ -32,8 +32,7 @@ const REPLY_PORT: &str = "ct_mark.ecmp_reply_port";
 /// route asking for symmetric replies).
 pub fn wanted(r: &RouterCtx) -> bool {
     r.is_gw_router()
-        && r
-            .routes
+        && r.routes
             .iter()
             .any(|x| crate::nb::smap_get_bool(&x.options, "ecmp_symmetric_reply", false))
 }
@@ -48,8 +47,10 @@ pub fn flows(r: &RouterCtx, port_key: impl Fn(Uuid) -> Option<u32>) -> Vec<Lflow
     // northd walks its ECMP groups in hash-map order (`route_hash()`); two
     // groups through one port add the same reply flows, and the first
     // call's stage hint stays.
-    let groups: Vec<(u16, Vec<Parsed>)> =
-        route_groups(r).into_iter().filter(|(id, _)| *id != 0).collect();
+    let groups: Vec<(u16, Vec<Parsed>)> = route_groups(r)
+        .into_iter()
+        .filter(|(id, _)| *id != 0)
+        .collect();
     let mut hmap: Hmap<usize> = Hmap::default();
     for (i, (_, g)) in groups.iter().enumerate() {
         hmap.insert(i, route_hash(&g[0]));
@@ -135,9 +136,8 @@ fn reply_flows(
         if p.is_src { "dst" } else { "src" },
         normalized_prefix(p)
     );
-    let flow = |stage, prio, m: &str, a: &str, line| {
-        Lflow::new(dp, stage, prio, m, a, line).hint(hint)
-    };
+    let flow =
+        |stage, prio, m: &str, a: &str, line| Lflow::new(dp, stage, prio, m, a, line).hint(hint);
     out.push(flow(
         Stage::LrInDefrag,
         100,

@@ -311,7 +311,11 @@ pub fn bfd(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     let mut add = |m: String, a: &str, line| out.push(hinted(r, p, 110, &m, a, line));
     if !p.net.ipv4.is_empty() {
         let ips = p.net.v4_set(false);
-        add(format!("ip4.src == {ips} && udp.dst == 3784"), "next; ", 11455);
+        add(
+            format!("ip4.src == {ips} && udp.dst == 3784"),
+            "next; ",
+            11455,
+        );
         add(
             format!("ip4.dst == {ips} && udp.dst == 3784"),
             "handle_bfd_msg(); ",
@@ -320,7 +324,11 @@ pub fn bfd(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     }
     if !p.net.ipv6.is_empty() {
         let ips = p.net.v6_set();
-        add(format!("ip6.src == {ips} && udp.dst == 3784"), "next; ", 11474);
+        add(
+            format!("ip6.src == {ips} && udp.dst == 3784"),
+            "next; ",
+            11474,
+        );
         add(
             format!("ip6.dst == {ips} && udp.dst == 3784"),
             "handle_bfd_msg(); ",

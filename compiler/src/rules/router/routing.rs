@@ -332,7 +332,11 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 
 /// `find_static_route_outport()`: the output port and its address on the
 /// next hop's network.
-pub(super) fn route_outport<'a>(r: &'a RouterCtx, route: &StaticRoute, is_ipv4: bool) -> Option<RouteOut<'a>> {
+pub(super) fn route_outport<'a>(
+    r: &'a RouterCtx,
+    route: &StaticRoute,
+    is_ipv4: bool,
+) -> Option<RouteOut<'a>> {
     if let Some(name) = &route.output_port {
         let port = r.port(name)?;
         let mut addr = if route.nexthop.is_empty() {
