@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::nat::NatRule;
 use super::{cr_json_key, LrpCtx, RouterCtx};
-use crate::idl_order::{final_mask, hash_string, Hmap};
+use crate::idl_order::{hash_string, Hmap};
 use crate::rules::addr::parse_mac;
 use crate::rules::router::net::parse_v4_cidr;
 
@@ -63,12 +63,25 @@ pub struct PeerNat {
     pub gw_or_dgp: bool,
 }
 
-/// The sset iteration order of `ips` (`hash_string()` buckets).
-fn sset_order(ips: &std::collections::BTreeSet<String>) -> Vec<String> {
-    let mask = final_mask(ips.len()) as u32;
-    let mut v: Vec<&String> = ips.iter().collect();
-    v.sort_by_key(|ip| (hash_string(ip) & mask, (*ip).clone()));
-    v.into_iter().cloned().collect()
+/// The iteration order of the `od->lb_ips` sset of one family (only the
+/// `add_route` VIPs with `routable_only`): `hash_string()` buckets, with
+/// the VIPs inserted as `build_lrouter_lb_ips()` meets them (the router's
+/// load balancers in NB order, each one's VIPs in order), which decides
+/// the order within a bucket.
+fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
+    let mut set: Hmap<String> = Hmap::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for lb in &r.lbs {
+        if routable_only && !lb.routable {
+            continue;
+        }
+        for (ip, is_v6) in &lb.vips {
+            if *is_v6 == v6 && seen.insert(ip.clone()) {
+                set.insert(ip.clone(), hash_string(ip));
+            }
+        }
+    }
+    set.iter().cloned().collect()
 }
 
 /// `is_nat_gateway_port()`, with `n_dgp` the router's number of
@@ -169,12 +182,9 @@ fn get_nat_addresses(
         }
     }
     if include_lb_ips {
-        let (v4, v6) = if routable_only {
-            (&r.lb_ips.v4_routable, &r.lb_ips.v6_routable)
-        } else {
-            (&r.lb_ips.v4, &r.lb_ips.v6)
-        };
-        for ip in sset_order(v4).into_iter().chain(sset_order(v6)) {
+        let v4 = lb_ip_order(r, false, routable_only);
+        let v6 = lb_ip_order(r, true, routable_only);
+        for ip in v4.into_iter().chain(v6) {
             central.push_str(&format!(" {ip}"));
             has_central = true;
         }
@@ -217,14 +227,14 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         None
     };
     let mut arp_req = Vec::new();
-    for ip in sset_order(&r.lb_ips.v4) {
+    for ip in lb_ip_order(r, false, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv4.iter().any(|n| n.contains(a)) {
                 arp_req.push((ip, false));
             }
         }
     }
-    for ip in sset_order(&r.lb_ips.v6) {
+    for ip in lb_ip_order(r, true, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv6.iter().any(|n| n.contains(a)) {
                 arp_req.push((ip, true));
