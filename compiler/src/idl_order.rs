@@ -36,8 +36,12 @@ fn mhash_finish(mut h: u32) -> u32 {
 
 /// OVS `hash_string(s, 0)` (portable build, little-endian).
 pub fn hash_string(s: &str) -> u32 {
-    let b = s.as_bytes();
-    let mut h = 0u32;
+    hash_bytes(s.as_bytes(), 0)
+}
+
+/// OVS `hash_bytes(b, len, basis)` (portable build, little-endian).
+pub fn hash_bytes(b: &[u8], basis: u32) -> u32 {
+    let mut h = basis;
     let mut chunks = b.chunks_exact(4);
     for c in &mut chunks {
         h = mhash_add(h, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));

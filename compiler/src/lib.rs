@@ -11,9 +11,12 @@
 //! - `Port_Binding` for logical router ports (and the `cr-` ports of
 //!   distributed gateway ports, with SB `HA_Chassis_Group`/`HA_Chassis`),
 //!   and the logical-router pipeline (`lr_in_*`, `lr_out_*`): connected and
-//!   static routes (ECMP, route tables), routing policies, ARP/ND handling,
-//!   load balancers, NAT on gateway routers and distributed gateway ports,
-//!   `gateway_mtu`, IPv6 RA, multicast relay ([`rules::router`]);
+//!   static routes (ECMP with symmetric replies, route tables, BFD),
+//!   routing policies, ARP/ND handling, router ports peered with router
+//!   ports, routes to other routers' routable NAT and VIP addresses, load
+//!   balancers, NAT on gateway routers and distributed gateway ports,
+//!   `gateway_mtu`, IPv6 RA, multicast relay, SB `BFD`
+//!   ([`rules::router`]);
 //! - `Port_Binding` for logical switch ports (VIF and other types' basic
 //!   columns; router-type ports as `patch`);
 //! - `Multicast_Group` (`_MC_flood`, `_MC_flood_l2`, `_MC_unknown`,

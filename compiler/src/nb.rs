@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+pub mod bfd;
 pub mod copp;
 pub mod fwd_group;
 pub mod ha;
@@ -17,6 +18,7 @@ pub mod lb;
 pub mod meter;
 pub mod nat;
 pub mod qos;
+pub use bfd::Bfd;
 pub use copp::{Copp, CoppRef};
 pub use fwd_group::{FwdGroup, SwitchFwdGroups};
 pub use ha::{HaChassis, HaChassisGroup};
@@ -399,6 +401,8 @@ pub struct StaticRoute {
     pub route_table: String,
     /// `options`, sorted by key.
     pub options: Vec<(String, String)>,
+    /// `bfd`: the BFD session watching the next hop.
+    pub bfd: Option<Uuid>,
 }
 
 /// A routing policy. One row per NB `Logical_Router_Policy`.
@@ -514,6 +518,8 @@ pub enum NbRecord {
     FwdGroup(FwdGroup),
     /// A switch's forwarding groups ([`SwitchFwdGroups`]).
     SwitchFwdGroups(SwitchFwdGroups),
+    /// A [`Bfd`] session.
+    Bfd(Bfd),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.
@@ -541,6 +547,7 @@ pub const NB_TABLES: &[&str] = &[
     "Copp",
     "Forwarding_Group",
     "Chassis_Template_Var",
+    "BFD",
 ];
 
 struct Reader<'a> {
@@ -811,6 +818,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
             policy: r.opt_string("policy")?,
             route_table: r.string("route_table")?,
             options: r.string_map("options")?,
+            bfd: r.uuids("bfd")?.first().copied(),
         })]),
         "Logical_Router_Policy" => Ok(vec![NbRecord::Policy(Policy {
             uuid,
@@ -847,6 +855,7 @@ pub fn records(table: &str, uuid: Uuid, row: &Row) -> Result<Vec<NbRecord>, Inpu
         "HA_Chassis_Group" | "HA_Chassis" => ha::records(&r),
         "Copp" => Ok(vec![copp::record(&r)?]),
         "Forwarding_Group" => Ok(vec![fwd_group::record(&r)?]),
+        "BFD" => Ok(vec![bfd::record(&r)?]),
         _ => Ok(Vec::new()),
     }
 }

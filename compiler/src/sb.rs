@@ -52,6 +52,8 @@ pub enum SbRecord {
     HaChassis(HaChassis),
     /// A `Chassis_Template_Var` row (one per NB row).
     ChassisTemplateVar(ChassisTemplateVar),
+    /// A `BFD` row (one per NB `BFD` row).
+    Bfd(Bfd),
 }
 
 /// SB `Chassis_Template_Var` (`sync_template_vars()`).
@@ -63,6 +65,29 @@ pub struct ChassisTemplateVar {
     pub chassis: String,
     /// `variables`, sorted by name.
     pub variables: Vec<(String, String)>,
+}
+
+/// SB `BFD` (`build_bfd_table()`); `status` is also ovn-controller's.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Bfd {
+    /// Row UUID.
+    pub uuid: Uuid,
+    /// `logical_port`.
+    pub logical_port: String,
+    /// `dst_ip`.
+    pub dst_ip: String,
+    /// `src_port`: allocated from 49152.
+    pub src_port: u32,
+    /// `disc`: the local discriminator (random in northd).
+    pub disc: i64,
+    /// `min_tx`.
+    pub min_tx: i64,
+    /// `min_rx`.
+    pub min_rx: i64,
+    /// `detect_mult`.
+    pub detect_mult: i64,
+    /// `status`.
+    pub status: String,
 }
 
 /// SB `Meter` (`sync_meters()`).
@@ -389,6 +414,7 @@ pub const SB_TABLES: &[&str] = &[
     "HA_Chassis_Group",
     "HA_Chassis",
     "Chassis_Template_Var",
+    "BFD",
 ];
 
 fn smap(pairs: &[(String, String)]) -> Datum {
@@ -438,6 +464,7 @@ impl SbRecord {
             SbRecord::HaChassisGroup(_) => "HA_Chassis_Group",
             SbRecord::HaChassis(_) => "HA_Chassis",
             SbRecord::ChassisTemplateVar(_) => "Chassis_Template_Var",
+            SbRecord::Bfd(_) => "BFD",
         }
     }
 
@@ -464,6 +491,7 @@ impl SbRecord {
             SbRecord::HaChassisGroup(r) => r.uuid,
             SbRecord::HaChassis(r) => r.uuid,
             SbRecord::ChassisTemplateVar(r) => r.uuid,
+            SbRecord::Bfd(r) => r.uuid,
         }
     }
 
@@ -632,6 +660,21 @@ impl SbRecord {
             SbRecord::ChassisTemplateVar(r) => {
                 row.insert("chassis".into(), Datum::scalar(r.chassis.as_str()));
                 row.insert("variables".into(), smap(&r.variables));
+            }
+            SbRecord::Bfd(r) => {
+                row.insert(
+                    "logical_port".into(),
+                    Datum::scalar(r.logical_port.as_str()),
+                );
+                row.insert("dst_ip".into(), Datum::scalar(r.dst_ip.as_str()));
+                row.insert("src_port".into(), Datum::scalar(r.src_port as i64));
+                row.insert("disc".into(), Datum::scalar(r.disc));
+                row.insert("min_tx".into(), Datum::scalar(r.min_tx));
+                row.insert("min_rx".into(), Datum::scalar(r.min_rx));
+                row.insert("detect_mult".into(), Datum::scalar(r.detect_mult));
+                row.insert("status".into(), Datum::scalar(r.status.as_str()));
+                row.insert("external_ids".into(), Datum::empty_map());
+                row.insert("options".into(), Datum::empty_map());
             }
             SbRecord::RbacPermission(r) => {
                 row.insert("table".into(), Datum::scalar(r.table.as_str()));

@@ -63,6 +63,8 @@ struct RouteSpec {
     nexthop: &'static str,
     src_ip: bool,
     route_table: &'static str,
+    /// `options:ecmp_symmetric_reply=true`.
+    symmetric: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -183,13 +185,17 @@ fn route_spec() -> impl Strategy<Value = RouteSpec> {
         ]),
         any::<bool>(),
         prop::sample::select(vec!["", "", "rtb1"]),
+        any::<bool>(),
     )
-        .prop_map(|(prefix, nexthop, src_ip, route_table)| RouteSpec {
-            prefix,
-            nexthop,
-            src_ip,
-            route_table,
-        })
+        .prop_map(
+            |(prefix, nexthop, src_ip, route_table, symmetric)| RouteSpec {
+                prefix,
+                nexthop,
+                src_ip,
+                route_table,
+                symmetric,
+            },
+        )
 }
 
 fn policy_spec() -> impl Strategy<Value = PolicySpec> {
@@ -1027,6 +1033,12 @@ impl Model {
             let policy = if x.src_ip { "src-ip" } else { "dst-ip" };
             r.insert("policy".into(), Datum::scalar(policy));
             r.insert("route_table".into(), Datum::scalar(x.route_table));
+            if x.symmetric {
+                r.insert(
+                    "options".into(),
+                    Datum::string_map(vec![("ecmp_symmetric_reply", "true")]),
+                );
+            }
             out.insert(("Logical_Router_Static_Route", *u), r);
         }
         for (u, (_, x)) in &self.policies {
@@ -1109,11 +1121,33 @@ fn without_keys(c: &Compiler) -> BTreeSet<SbRecord> {
             SbRecord::LogicalFlow(mut f) => {
                 f.external_ids.retain(|(k, _)| k == "stage-name");
                 f.tags.clear();
+                // Symmetric ECMP flows name their port's tunnel key.
+                if f.match_.contains("ecmp_reply_port") || f.actions.contains("ecmp_reply_port") {
+                    f.match_ = blank_reply_port(&f.match_);
+                    f.actions = blank_reply_port(&f.actions);
+                    f.uuid = Uuid::nil();
+                }
                 SbRecord::LogicalFlow(f)
             }
             other => other,
         })
         .collect()
+}
+
+/// `text` with the port tunnel keys after `ecmp_reply_port` blanked.
+fn blank_reply_port(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("ecmp_reply_port") {
+        let (head, tail) = rest.split_at(i + "ecmp_reply_port".len());
+        out.push_str(head);
+        let digits = tail.trim_start_matches([' ', '=']);
+        out.push_str(&tail[..tail.len() - digits.len()]);
+        rest = digits.trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push('K');
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Tunnel keys: unique per key space.
@@ -1289,6 +1323,7 @@ fn router_edits_reach_the_router_pipeline() {
         nexthop: "10.0.0.2",
         src_ip: false,
         route_table: "",
+        symmetric: false,
     };
     step(&mut model, &mut c, &[Op::AddRoute(0, route)]);
     assert!(routing(&c).contains(&"reg7 == 0 && ip4.dst == 30.0.0.0/24".to_string()));

@@ -6,7 +6,9 @@
 //! records, and routers with connected networks, static routes, policies,
 //! load balancers, and an external switch reached through a distributed
 //! gateway port (gateway chassis or an HA chassis group) or from a gateway
-//! router, with SNAT, DNAT and (distributed) floating IPs, `gateway_mtu`,
+//! router, with SNAT, DNAT and (distributed) floating IPs (some with
+//! `add_route`), ECMP routes with symmetric replies, routers peered
+//! directly, `gateway_mtu`,
 //! IPv6 RA configs, multicast relay and snooping switches, QoS rules, meters
 //! (fair and not) for logged ACLs and load-balancer health checks, virtual
 //! ports, external ports (HA chassis groups, DHCP through the localnet
@@ -431,11 +433,24 @@ pub fn random_topology(seed: u64) -> Value {
     }
 
     // Routers: each connects to some switches (one port per switch, the
-    // switch's .1), with static routes and policies.
+    // switch's .1), with static routes (some in ECMP groups asking for
+    // symmetric replies) and policies; routers 0 and 1 may be peered
+    // directly (router port to router port).
     let mut free: Vec<usize> = (0..n_sw).collect();
+    let peer_link = r.chance(30);
     for lr in 0..r.below(3) {
         let mut lrps = Vec::new();
         let mut nets = Vec::new();
+        if peer_link && lr < 2 {
+            let u = r.uuid();
+            ops.push(
+                json!({"op": "insert", "table": "Logical_Router_Port", "uuid": u, "row": {
+                "name": format!("lrp{lr}_peer"), "mac": format!("0a:00:00:04:00:{lr:02x}"),
+                "networks": format!("100.64.9.{}/30", 1 + lr),
+                "peer": format!("lrp{}_peer", 1 - lr)}}),
+            );
+            lrps.push(u);
+        }
         for _ in 0..1 + r.below(2) {
             if free.is_empty() {
                 break;
@@ -458,15 +473,32 @@ pub fn random_topology(seed: u64) -> Value {
             );
             sw_ports[s].push(lsp);
         }
-        if lrps.is_empty() {
+        if nets.is_empty() {
             continue;
         }
         let mut routes = Vec::new();
         for k in 0..r.below(3) {
-            let s = *r.pick(&nets);
+            let members = if r.chance(30) { 2 } else { 1 };
+            let symmetric = members > 1 && r.chance(60);
+            for m in 0..members {
+                let s = *r.pick(&nets);
+                let u = r.uuid();
+                let mut row = json!({"ip_prefix": format!("172.16.{k}.0/24"),
+                    "nexthop": format!("10.{s}.0.{}", 200 + 10 * m + r.below(5))});
+                if symmetric {
+                    row["options"] = map(&[("ecmp_symmetric_reply".into(), "true".into())]);
+                }
+                ops.push(
+                    json!({"op": "insert", "table": "Logical_Router_Static_Route",
+                    "uuid": u, "row": row}),
+                );
+                routes.push(u);
+            }
+        }
+        if peer_link && lr < 2 {
             let u = r.uuid();
             ops.push(json!({"op": "insert", "table": "Logical_Router_Static_Route", "uuid": u, "row": {
-                "ip_prefix": format!("172.16.{k}.0/24"), "nexthop": format!("10.{s}.0.{}", 200 + r.below(5))}}));
+                "ip_prefix": format!("172.17.{lr}.0/24"), "nexthop": format!("100.64.9.{}", 2 - lr)}}));
             routes.push(u);
         }
         let mut policies = Vec::new();
@@ -801,6 +833,9 @@ fn gateway(
         host += 1;
         let ext = format!("172.20.{lr}.{host}");
         let mut row = json!({"type": "dnat_and_snat", "external_ip": ext, "logical_ip": v.ip});
+        if r.chance(30) {
+            row["options"] = map(&[("add_route".into(), "true".into())]);
+        }
         match r.below(4) {
             0 => row["type"] = json!("dnat"),
             1 | 2 if !gw_router => {
@@ -862,13 +897,16 @@ mod tests {
                 ("snat", "\"snat\""),
                 ("router lb", "\"load_balancer\":[\"set\",[[\"uuid\""),
                 ("router copp", "\"name\":\"coppr"),
+                ("symmetric ecmp", "\"ecmp_symmetric_reply\""),
+                ("peered routers", "\"peer\":\"lrp"),
+                ("routable nat", "\"add_route\""),
             ] {
                 if t.contains(needle) {
                     *seen.entry(what).or_default() += 1;
                 }
             }
         }
-        assert_eq!(seen.len(), 7, "{seen:?}");
+        assert_eq!(seen.len(), 10, "{seen:?}");
         assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 }

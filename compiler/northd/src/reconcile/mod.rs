@@ -45,6 +45,9 @@ pub fn unowned_columns(table: &str) -> &'static [&'static str] {
         ],
         "IP_Multicast" => &["seq_no"],
         "Service_Monitor" => &["status"],
+        // Random (`disc`) or allocated (`src_port`) by northd when it
+        // inserts the row; `status` is also ovn-controller's.
+        "BFD" => &["disc", "src_port", "status"],
         // Set by northd from the SB `Chassis` table (which the compiler
         // does not read) and by ovn-controller.
         "HA_Chassis" => &["chassis"],

@@ -44,6 +44,8 @@ pub(super) fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>)
             s("protocol"),
             s("logical_port")
         ),
+        // `build_bfd_table()` finds its rows by these.
+        "BFD" => format!("{} {}", s("logical_port"), s("dst_ip")),
         "SB_Global" => String::new(),
         "DNS" => format!("{:?}", col("external_ids").get_str("dns_id")),
         // `sync_lbs()` finds its rows by `external_ids:lb_id`.

@@ -3,6 +3,7 @@
 //! single place that wires them together.
 
 mod acl;
+mod bfd;
 mod copp;
 mod datapath;
 mod external_port;
@@ -37,6 +38,8 @@ pub(crate) enum KeySpace {
     Datapaths,
     /// Port keys of the switch with this NB UUID.
     Ports(Uuid),
+    /// UDP source ports of BFD sessions (owner: the NB `BFD` row).
+    Bfd,
 }
 
 /// A tunnel key currently held in the SB (fed back by the driver after each
@@ -154,6 +157,7 @@ pub(crate) fn render<'s>(
         ports0.clone(),
         acl_inputs.svc_monitor_mac.clone(),
     );
+    let (bfd_ports, bfd_rows) = bfd::render_bfd(nb.clone(), held.clone());
     let lbs = lb::render_lbs(
         nb,
         switches.clone(),
@@ -333,9 +337,10 @@ pub(crate) fn render<'s>(
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
-    let router_flows = router::render_router_flows(rt.ctx.clone(), ports.clone()).concat(
-        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
-    );
+    let router_flows =
+        router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone()).concat(
+            router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
+        );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,
@@ -365,6 +370,11 @@ pub(crate) fn render<'s>(
             owner,
             key,
         }))
+        .concat(bfd_ports.map(|(owner, key)| HeldKey {
+            space: KeySpace::Bfd,
+            owner,
+            key,
+        }))
         .map(Output::Key);
     datapath_rows
         .concat(port_rows)
@@ -378,6 +388,7 @@ pub(crate) fn render<'s>(
         .concat(meters.rows)
         .concat(health.rows)
         .concat(cr.rows)
+        .concat(bfd_rows)
         .concat(nb_global_rows)
         .concat(template_var_rows)
         .concat(static_rows)

@@ -50,7 +50,7 @@ pub(super) fn render_port_bindings<'s>(
         );
     let previous = held.flat_map(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
-        KeySpace::Datapaths => None,
+        KeySpace::Datapaths | KeySpace::Bfd => None,
     });
     let keys = candidates
         .concat(previous)

@@ -5,9 +5,9 @@
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, NamedSet};
 use crate::idl_order;
-use crate::nb::{smap_get_bool, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
+use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
 use crate::rules::copp::Copp;
 use crate::rules::router::lb::{LbIps, LbSummary};
 use crate::rules::router::nat::NatRule;
@@ -23,6 +23,7 @@ enum Part {
     Policy(Policy),
     Lb(LbSummary),
     Nat(NatRule),
+    Bfd(Bfd),
     Key(u32),
     Copp(Copp),
 }
@@ -93,6 +94,17 @@ pub(super) fn render_routers<'s>(
     mask: Coll<'s, ((), u32)>,
     extras: RouterExtras<'s>,
 ) -> Routers<'s> {
+    // NB BFD rows, and the names of the ports they run on.
+    let bfds: Coll<'s, (Uuid, Bfd)> = nb.clone().flat_map(|r| match r {
+        NbRecord::Bfd(b) => Some((b.uuid, b)),
+        _ => None,
+    });
+    let bfd_ports: Coll<'s, (String, ())> = bfds
+        .clone()
+        .map(|(_, b)| b.logical_port)
+        .distinct_named("bfd: port names")
+        .map(|n| (n, ()));
+    let lrps = with_bfd(lrps, bfd_ports);
     // Router ports by name, with what their peers need to know.
     let by_name: Coll<'s, (String, LrpPeer)> = lrps
         .clone()
@@ -104,20 +116,23 @@ pub(super) fn render_routers<'s>(
                 (u, (dnr, smap_get_bool(o, "mcast_relay", false)))
             }),
         )
-        .map(|(lr, ((lrp, net), (dynamic_neigh_routers, mcast_relay)))| {
-            (
-                lrp.name.clone(),
-                LrpPeer {
-                    lr,
-                    name: lrp.name.clone(),
-                    uuid: lrp.uuid,
-                    enabled: lrp.is_enabled(),
-                    net,
-                    dynamic_neigh_routers,
-                    mcast_relay,
-                },
-            )
-        });
+        .map(
+            |(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay)))| {
+                (
+                    lrp.name.clone(),
+                    LrpPeer {
+                        lr,
+                        name: lrp.name.clone(),
+                        uuid: lrp.uuid,
+                        enabled: lrp.is_enabled(),
+                        net,
+                        dynamic_neigh_routers,
+                        mcast_relay,
+                        has_bfd,
+                    },
+                )
+            },
+        );
     // Switch ports of type router naming a router port.
     // Per switch: (has a localnet port, has a localnet port with a VLAN,
     // has a vtep port).
@@ -160,19 +175,24 @@ pub(super) fn render_routers<'s>(
         .map(|(_, ((lrp, name), localnet))| (lrp, (name, localnet)));
     let from_lrp = lrps
         .clone()
-        .flat_map(|(_, (lrp, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
-        .semijoin_named("router peers: named router port", by_name.map(|(n, _)| n))
-        .map(|(peer, lrp)| (lrp, (peer, (false, false, false))))
+        .flat_map(|(_, (lrp, _, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
+        .join_named(
+            "router peers: named router port",
+            by_name.map(|(n, p)| (n, p.lr)),
+        )
+        .map(|(peer, (lrp, peer_lr))| (lrp, (peer, peer_lr)))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
         );
-    let peer_of = from_lsp.concat(from_lrp);
+    let peer_of = from_lsp
+        .map(|(u, (name, localnet))| (u, (name, localnet, None)))
+        .concat(from_lrp.map(|(u, (name, lr))| (u, (name, (false, false, false), Some(lr)))));
 
     let with_order = lrps
-        .map(|(lr, (lrp, net))| ((), (lr, lrp, net)))
+        .map(|(lr, (lrp, net, has_bfd))| ((), (lr, lrp, net, has_bfd)))
         .join_named("router ports: x hmap mask", mask)
-        .map(|((), ((lr, lrp, net), mask))| {
+        .map(|((), ((lr, lrp, net, has_bfd), mask))| {
             let order = idl_order::hash_string(&lrp.name) & mask;
             (
                 lrp.uuid,
@@ -187,6 +207,8 @@ pub(super) fn render_routers<'s>(
                         peer_localnet_vlan: false,
                         peer_vtep: false,
                         dgp: false,
+                        peer_router: None,
+                        has_bfd,
                     },
                 ),
             )
@@ -194,13 +216,16 @@ pub(super) fn render_routers<'s>(
     let peered = with_order
         .clone()
         .join_named("router ports: x peer", peer_of.clone())
-        .map(|(_, ((lr, mut p), (peer, (localnet, vlan, vtep))))| {
-            p.peer = Some(peer);
-            p.peer_localnet = localnet;
-            p.peer_vtep = vtep;
-            p.peer_localnet_vlan = vlan;
-            (lr, p)
-        });
+        .map(
+            |(_, ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)))| {
+                p.peer = Some(peer);
+                p.peer_router = peer_router;
+                p.peer_localnet = localnet;
+                p.peer_vtep = vtep;
+                p.peer_localnet_vlan = vlan;
+                (lr, p)
+            },
+        );
     let unpeered = with_order
         .antijoin_named("router ports: no peer", peer_of.map(|(u, _)| u))
         .map(|(_, lp)| lp);
@@ -219,7 +244,17 @@ pub(super) fn render_routers<'s>(
                 _ => None,
             }),
         )
-        .map(|(_, (lr, x))| (lr, Part::Route(x)));
+        .map(|(_, (lr, x))| (lr, x));
+    let route_bfds = routes
+        .clone()
+        .flat_map(|(lr, x)| x.bfd.map(|b| (b, lr)))
+        .join_named("routers: x route bfd", bfds)
+        .map(|(_, (lr, b))| (lr, b))
+        .distinct_named("routers: route bfd rows")
+        .map(|(lr, b)| (lr, Part::Bfd(b)));
+    let routes = routes
+        .map(|(lr, x)| (lr, Part::Route(x)))
+        .concat(route_bfds);
     let policies = nb
         .clone()
         .flat_map(|r| match r {
@@ -249,6 +284,7 @@ pub(super) fn render_routers<'s>(
             let (mut ports, mut routes, mut policies) = (Vec::new(), Vec::new(), Vec::new());
             let (mut lbs, mut nats, mut tunnel_key) = (Vec::new(), Vec::new(), 0);
             let mut copp = Copp::new();
+            let mut bfds = Vec::new();
             for (part, _) in vals {
                 match part {
                     Part::Router(r) => router = Some(r.clone()),
@@ -257,6 +293,7 @@ pub(super) fn render_routers<'s>(
                     Part::Policy(x) => policies.push(x.clone()),
                     Part::Lb(x) => lbs.push(x.clone()),
                     Part::Nat(x) => nats.push(x.clone()),
+                    Part::Bfd(x) => bfds.push(x.clone()),
                     Part::Key(k) => tunnel_key = *k,
                     Part::Copp(c) => copp = c.clone(),
                 }
@@ -281,6 +318,7 @@ pub(super) fn render_routers<'s>(
                     lbs,
                     lb_ips,
                     nats,
+                    bfds,
                     tunnel_key,
                     copp,
                 },
@@ -293,6 +331,23 @@ pub(super) fn render_routers<'s>(
         ctx,
         lsp_peers,
     }
+}
+
+/// Marks router ports named by an NB `BFD` row (`op->has_bfd`):
+/// `(lr, (lrp, networks, has_bfd))`.
+fn with_bfd<'s>(
+    lrps: RouterPorts<'s>,
+    bfd_ports: Coll<'s, (String, ())>,
+) -> Coll<'s, (Uuid, (Lrp, LrpNetworks, bool))> {
+    let by_name = lrps.map(|(lr, (lrp, net))| (lrp.name.clone(), (lr, lrp, net)));
+    let with = by_name
+        .clone()
+        .semijoin_named("router ports: with bfd", bfd_ports.clone().map(|(n, _)| n))
+        .map(|(_, (lr, lrp, net))| (lr, (lrp, net, true)));
+    let without = by_name
+        .antijoin_named("router ports: without bfd", bfd_ports.map(|(n, _)| n))
+        .map(|(_, (lr, lrp, net))| (lr, (lrp, net, false)));
+    with.concat(without)
 }
 
 /// Attaches to each switch port of type `router` its peer, and to every
@@ -335,13 +390,35 @@ pub(super) fn attach_peers<'s>(
         })
 }
 
-/// Every router flow: the routers' own, and the static MAC bindings of
-/// ports behind router ports on shared switches.
+/// Every router flow: the routers' own, those needing their ports' tunnel
+/// keys (`port_keys`: `(router, (lrp, key))`), and the static MAC bindings
+/// of ports behind router ports on shared switches.
 pub(super) fn render_router_flows<'s>(
     ctx: Coll<'s, RouterCtx>,
     switch_ports: Coll<'s, (Uuid, PortCtx)>,
+    port_keys: Coll<'s, (Uuid, (Uuid, u32))>,
 ) -> Coll<'s, Lflow> {
-    let own = ctx.flat_map(|r| router::router_flows(&r));
+    let symmetric = ctx
+        .clone()
+        .filter(router::ecmp_symmetric::wanted)
+        .map(|r| (r.dp(), r));
+    let keyed = port_keys
+        .semijoin_named(
+            "ecmp symmetric: port keys of routers",
+            symmetric.clone().map(|(dp, _)| dp),
+        )
+        .group_named("ecmp symmetric: port keys", |_, vals, out| {
+            let keys: Vec<(Uuid, u32)> = vals.iter().map(|(k, _)| **k).collect();
+            out.push((keys, 1));
+        });
+    let own = symmetric
+        .join_named("ecmp symmetric: router x port keys", keyed)
+        .flat_map(|(_, (r, keys))| {
+            router::ecmp_symmetric::flows(&r, |lrp| {
+                keys.iter().find(|(u, _)| *u == lrp).map(|(_, k)| *k)
+            })
+        })
+        .concat(ctx.flat_map(|r| router::router_flows(&r)));
     let rports: Coll<'s, (Uuid, SwitchRouterPort)> = switch_ports.clone().flat_map(|(ls, p)| {
         p.router_peer.clone().map(|peer| {
             (
@@ -353,6 +430,12 @@ pub(super) fn render_router_flows<'s>(
                     lsp_enabled: p.lsp.is_enabled(),
                     hmap_order: p.hmap_order,
                     peer,
+                    routables: p
+                        .peer_nat
+                        .as_ref()
+                        .map(|n| n.routables.clone())
+                        .unwrap_or_default(),
+                    peer_gw: p.peer_nat.as_ref().is_some_and(|n| n.gw_or_dgp),
                 },
             )
         })
@@ -385,10 +468,23 @@ pub(super) fn render_router_flows<'s>(
             },
         )
         .map(|(_, f)| f);
-    let pairs = rports
+    // Pairs of router ports: every pair when the first router learns its
+    // peers statically; otherwise only pairs whose second router offers
+    // routable NAT/VIP addresses (the only flows such a pair yields).
+    let learning = rports
         .clone()
-        .filter(|(_, op)| router::arp_resolve::learns_peers_statically(op))
+        .filter(|(_, op)| router::arp_resolve::learns_peers_statically(op));
+    let not_learning = rports
+        .clone()
+        .filter(|(_, op)| !router::arp_resolve::learns_peers_statically(op));
+    let offering = rports
+        .clone()
+        .filter(|(_, other)| !other.routables.is_empty());
+    let pairs = learning
         .join_named("arp resolve: router port x router port", rports)
+        .concat(
+            not_learning.join_named("arp resolve: router port x routable router port", offering),
+        )
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
     own.concat(behind).concat(unclaimed).concat(pairs)
 }

@@ -3,8 +3,7 @@
 //! next-hop MACs of the addresses of switch ports behind a router port, and
 //! of the other routers on a shared switch.
 //!
-//! Not handled yet: router ports peered directly with router ports,
-//! `redirect-type=bridged`, virtual ports as NAT `logical_port`s (NAT
+//! Not handled yet: `redirect-type=bridged`, virtual ports as NAT `logical_port`s (NAT
 //! addresses: [`super::nat`]). Unclaimed virtual ports:
 //! [`crate::rules::virtual_port`].
 
@@ -42,9 +41,31 @@ pub fn defaults(r: &RouterCtx, out: &mut Vec<Lflow>) {
     out.push(Lflow::new(dp, Stage::LrInArpResolve, 0, "1", DROP, 12256));
 }
 
-/// Per router port: the priority 2 drop of traffic to router-owned IPs that
-/// are also SNAT or load-balancer IPs (unSNAT did not match a session).
+/// Per router port: for a port peered directly with a router port
+/// (`Logical_Router_Port.peer`), the peer router's priority 100 flows
+/// resolving next hops on this port's networks to its MAC; then the
+/// priority 2 drop of traffic to router-owned IPs that are also SNAT or
+/// load-balancer IPs (unSNAT did not match a session).
 pub fn port(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    if let (Some(peer_lr), Some(peer)) = (p.peer_router, &p.peer) {
+        let key = crate::rules::addr::json_key(peer);
+        let actions = format!("eth.dst = {}; next;", p.net.ea_s);
+        if !p.net.ipv4.is_empty() {
+            // northd writes no space before this `==`.
+            let m = format!("outport == {key} && reg0== {}", p.net.v4_set(false));
+            out.push(
+                Lflow::new(peer_lr, Stage::LrInArpResolve, 100, &m, &actions, 12330)
+                    .hint(p.lrp.uuid),
+            );
+        }
+        if !p.net.ipv6.is_empty() {
+            let m = format!("outport == {key} && xxreg0 == {}", p.net.v6_set());
+            out.push(
+                Lflow::new(peer_lr, Stage::LrInArpResolve, 100, &m, &actions, 12346)
+                    .hint(p.lrp.uuid),
+            );
+        }
+    }
     super::nat_arp::drop_own_dest(r, p, Stage::LrInArpResolve, 2, true, out);
 }
 
@@ -117,10 +138,21 @@ pub fn learns_peers_statically(op: &SwitchRouterPort) -> bool {
 }
 
 /// Two routers on one switch: in the router behind `op`, the MAC of the
-/// other router port `other` for next hops on its networks.
+/// other router port `other` for next hops on its networks and, when the
+/// router behind `op` is a gateway router or `op`'s peer a distributed
+/// gateway port, for `other`'s routable NAT and VIP addresses
+/// (`routable_addresses_to_lflows()`); routes to those addresses come from
+/// [`super::routing::routable_routes`].
 pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow> {
     let mut out = Vec::new();
-    if !learns_peers_statically(op) || other.peer.uuid == op.peer.uuid {
+    if other.peer.uuid == op.peer.uuid {
+        return out;
+    }
+    super::routing::routable_routes(op, other, &mut out);
+    if !learns_peers_statically(op) {
+        for f in &mut out {
+            f.origin = (1, op.hmap_order, op.lsp_name.clone());
+        }
         return out;
     }
     let key = crate::rules::addr::json_key(&op.peer.name);
@@ -150,6 +182,18 @@ pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow
             )
             .hint(op.lsp),
         );
+    }
+    if op.peer_gw {
+        for (mac, ips) in &other.routables {
+            out.push(Lflow::new(
+                op.peer.lr,
+                Stage::LrInArpResolve,
+                100,
+                &format!("outport == {key} && reg0 == {{{}}}", ips.join(", ")),
+                &format!("eth.dst = {mac}; next;"),
+                12286,
+            ));
+        }
     }
     for f in &mut out {
         f.origin = (1, op.hmap_order, op.lsp_name.clone());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::nat::NatRule;
 use super::{cr_json_key, LrpCtx, RouterCtx};
-use crate::idl_order::{final_mask, hash_string, Hmap};
+use crate::idl_order::{hash_string, Hmap};
 use crate::rules::addr::parse_mac;
 use crate::rules::router::net::parse_v4_cidr;
 
@@ -54,19 +54,40 @@ pub struct PeerNat {
     pub dnat_macs: Vec<(String, String)>,
     /// The chassisredirect port (json key) of a distributed gateway port.
     pub dgp_cr: Option<String>,
+    /// `op->routables` of a distributed gateway port: `(MAC, IPv4
+    /// addresses)` of each entry of `get_nat_addresses(op, true, true)`
+    /// (NAT rules and load balancers with `add_route=true`).
+    pub routables: Vec<(String, Vec<String>)>,
+    /// The router is a gateway router or the port a distributed gateway
+    /// port (`od->nbr` has `options:chassis` or `op->cr_port`).
+    pub gw_or_dgp: bool,
 }
 
-/// The sset iteration order of `ips` (`hash_string()` buckets).
-fn sset_order(ips: &std::collections::BTreeSet<String>) -> Vec<String> {
-    let mask = final_mask(ips.len()) as u32;
-    let mut v: Vec<&String> = ips.iter().collect();
-    v.sort_by_key(|ip| (hash_string(ip) & mask, (*ip).clone()));
-    v.into_iter().cloned().collect()
+/// The iteration order of the `od->lb_ips` sset of one family (only the
+/// `add_route` VIPs with `routable_only`): `hash_string()` buckets, with
+/// the VIPs inserted as `build_lrouter_lb_ips()` meets them (the router's
+/// load balancers in NB order, each one's VIPs in order), which decides
+/// the order within a bucket.
+fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
+    let mut set: Hmap<String> = Hmap::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for lb in &r.lbs {
+        if routable_only && !lb.routable {
+            continue;
+        }
+        for (ip, is_v6) in &lb.vips {
+            if *is_v6 == v6 && seen.insert(ip.clone()) {
+                set.insert(ip.clone(), hash_string(ip));
+            }
+        }
+    }
+    set.iter().cloned().collect()
 }
 
-/// `is_nat_gateway_port()`.
-fn is_nat_gateway_port(r: &RouterCtx, rule: &NatRule, p: &LrpCtx) -> bool {
-    if r.n_l3dgw_ports() <= 1 {
+/// `is_nat_gateway_port()`, with `n_dgp` the router's number of
+/// distributed gateway ports northd knows at that point.
+fn is_nat_gateway_port(n_dgp: usize, rule: &NatRule, p: &LrpCtx) -> bool {
+    if n_dgp <= 1 {
         return true;
     }
     match &rule.gateway_port {
@@ -77,6 +98,49 @@ fn is_nat_gateway_port(r: &RouterCtx, rule: &NatRule, p: &LrpCtx) -> bool {
 
 /// `get_nat_addresses(op, false, include_lb_ips)`.
 fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String> {
+    get_nat_addresses(r, p, false, include_lb_ips, r.n_l3dgw_ports())
+}
+
+/// `op->routables` (`assign_routable_addresses()`): computed while northd
+/// joins the router's ports, when only the distributed gateway ports up to
+/// this one (in `Logical_Router.ports` order) are known.
+fn routables(r: &RouterCtx, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
+    if !p.is_dgp() {
+        return Vec::new();
+    }
+    let n_dgp = r
+        .ports
+        .iter()
+        .filter(|q| q.is_dgp() && q.lrp.uuid <= p.lrp.uuid)
+        .count();
+    get_nat_addresses(r, p, true, true, n_dgp)
+        .iter()
+        .filter_map(|a| {
+            // `extract_addresses()`: a MAC, then addresses up to the first
+            // word that is none (e.g. `is_chassis_resident(...)`).
+            let mut words = a.split_whitespace();
+            let mac = parse_mac(words.next()?)?;
+            let mut v4 = Vec::new();
+            for w in words {
+                if let Ok(ip) = w.parse::<std::net::Ipv4Addr>() {
+                    v4.push(ip.to_string());
+                } else if w.parse::<std::net::Ipv6Addr>().is_err() {
+                    break;
+                }
+            }
+            Some((mac, v4))
+        })
+        .collect()
+}
+
+/// `get_nat_addresses()`, with `n_dgp` as `od->n_l3dgw_ports`.
+fn get_nat_addresses(
+    r: &RouterCtx,
+    p: &LrpCtx,
+    routable_only: bool,
+    include_lb_ips: bool,
+    n_dgp: usize,
+) -> Vec<String> {
     if r.nats.is_empty() && !r.has_lb_vip() {
         return Vec::new();
     }
@@ -85,13 +149,18 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
     let mut has_central = false;
     for rule in &r.nats {
         let nat = &rule.nat;
+        if routable_only
+            && (nat.type_ == "snat" || !crate::nb::smap_get_bool(&nat.options, "add_route", false))
+        {
+            continue;
+        }
         if !matches!(parse_v4_cidr(&nat.external_ip), Some((_, 32))) {
             continue;
         }
-        if !is_nat_gateway_port(r, rule, p) {
+        if !is_nat_gateway_port(n_dgp, rule, p) {
             continue;
         }
-        if r.n_l3dgw_ports() > 0
+        if n_dgp > 0
             && nat.type_ == "dnat_and_snat"
             && nat.logical_port.is_some()
             && nat.external_mac.is_some()
@@ -113,10 +182,9 @@ fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String>
         }
     }
     if include_lb_ips {
-        for ip in sset_order(&r.lb_ips.v4)
-            .into_iter()
-            .chain(sset_order(&r.lb_ips.v6))
-        {
+        let v4 = lb_ip_order(r, false, routable_only);
+        let v6 = lb_ip_order(r, true, routable_only);
+        for ip in v4.into_iter().chain(v6) {
             central.push_str(&format!(" {ip}"));
             has_central = true;
         }
@@ -159,14 +227,14 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         None
     };
     let mut arp_req = Vec::new();
-    for ip in sset_order(&r.lb_ips.v4) {
+    for ip in lb_ip_order(r, false, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv4.iter().any(|n| n.contains(a)) {
                 arp_req.push((ip, false));
             }
         }
     }
-    for ip in sset_order(&r.lb_ips.v6) {
+    for ip in lb_ip_order(r, true, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv6.iter().any(|n| n.contains(a)) {
                 arp_req.push((ip, true));
@@ -230,6 +298,8 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         Vec::new()
     };
     PeerNat {
+        routables: routables(r, p),
+        gw_or_dgp: r.is_gw_router() || p.is_dgp(),
         self_orig_macs: macs.iter().cloned().collect(),
         dgp_cr: p.is_dgp().then(|| p.cr_key()),
         l2_resident,

@@ -5,7 +5,7 @@
 //! northd.c: replies to ARP, ND and pings for the router's own addresses,
 //! ICMP errors (port unreachable, time exceeded), and drops.
 //!
-//! VIP and NAT responders are in [`super::nat_arp`]. Not handled yet: BFD,
+//! VIP and NAT responders are in [`super::nat_arp`]. Not handled yet:
 //! multicast relay and `mcast_flood` ports, distributed gateway ports'
 //! chassis checks.
 
@@ -310,4 +310,41 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
         super::nat_arp::drop_own_dest(r, p, Stage::LrInIpInput, 60, false, out);
     }
     super::nat_arp::dgp_nat_responders(r, p, out);
+}
+
+/// BFD control packets (`build_lrouter_bfd_flows()`), for a port some NB
+/// `BFD` row names: those from the port's addresses pass, those to them go
+/// to ovn-controller (`handle_bfd_msg()`; the router's CoPP `bfd` meter is
+/// not applied yet).
+pub fn bfd(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
+    if !p.has_bfd {
+        return;
+    }
+    let mut add = |m: String, a: &str, line| out.push(hinted(r, p, 110, &m, a, line));
+    if !p.net.ipv4.is_empty() {
+        let ips = p.net.v4_set(false);
+        add(
+            format!("ip4.src == {ips} && udp.dst == 3784"),
+            "next; ",
+            11455,
+        );
+        add(
+            format!("ip4.dst == {ips} && udp.dst == 3784"),
+            "handle_bfd_msg(); ",
+            11461,
+        );
+    }
+    if !p.net.ipv6.is_empty() {
+        let ips = p.net.v6_set();
+        add(
+            format!("ip6.src == {ips} && udp.dst == 3784"),
+            "next; ",
+            11474,
+        );
+        add(
+            format!("ip6.dst == {ips} && udp.dst == 3784"),
+            "handle_bfd_msg(); ",
+            11480,
+        );
+    }
 }

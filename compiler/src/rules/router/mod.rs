@@ -6,13 +6,15 @@
 //! order of `build_lswitch_and_lrouter_iterate_by_od()` (router-level) then
 //! `build_lswitch_and_lrouter_iterate_by_op()` (per router port).
 //!
-//! Multicast relay and BFD are not handled yet (see
-//! golden/KNOWN_DIFFERENCES.md).
+//! Flows that need port tunnel keys ([`ecmp_symmetric`]) are rendered
+//! apart; so are the SB `BFD` rows ([`bfd`]).
 
 pub mod admission;
 pub mod arp_resolve;
+pub mod bfd;
 pub mod binding;
 pub mod delivery;
+pub mod ecmp_symmetric;
 pub mod gateway;
 pub mod ha;
 pub mod ip_input;
@@ -57,6 +59,11 @@ pub struct LrpCtx {
     /// `ha_chassis_group`) on a router that is not a gateway router (northd
     /// ignores gateway settings there). Set with the router context.
     pub dgp: bool,
+    /// The router of the peer when the peer is a router port named by this
+    /// port's `peer` column (`op->nbrp->peer`), not a switch port.
+    pub peer_router: Option<Uuid>,
+    /// `op->has_bfd`: some NB `BFD` row names this port.
+    pub has_bfd: bool,
 }
 
 impl LrpCtx {
@@ -106,6 +113,8 @@ pub struct RouterCtx {
     pub lb_ips: lb::LbIps,
     /// Its NAT rules, by UUID.
     pub nats: Vec<nat::NatRule>,
+    /// The NB `BFD` rows its static routes reference, by UUID.
+    pub bfds: Vec<crate::nb::Bfd>,
     /// Its datapath tunnel key (0 before it has one).
     pub tunnel_key: u32,
     /// Its control plane protection meters (`Logical_Router.copp`).
@@ -221,6 +230,8 @@ pub struct LrpPeer {
     pub dynamic_neigh_routers: bool,
     /// The router's `options:mcast_relay`.
     pub mcast_relay: bool,
+    /// `op->has_bfd` of the router port.
+    pub has_bfd: bool,
 }
 
 /// A switch port of type `router` with its router-port peer, on switch `ls`
@@ -239,6 +250,12 @@ pub struct SwitchRouterPort {
     pub hmap_order: u32,
     /// The router port it connects to.
     pub peer: LrpPeer,
+    /// The router port's routable NAT and VIP addresses
+    /// ([`gateway::PeerNat::routables`]).
+    pub routables: Vec<(String, Vec<String>)>,
+    /// The router port's router is a gateway router or the port a
+    /// distributed gateway port.
+    pub peer_gw: bool,
 }
 
 /// Every logical flow of one router, in northd's order: router-level flows
@@ -275,6 +292,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         ip_input::dhcpv6_reply(r, p, &mut out);
         ip_input::ipv6_input(r, p, &mut out);
         ip_input::ipv4_input(r, p, &mut out);
+        ip_input::bfd(r, p, &mut out);
         nat::force_snat_op(r, p, &mut out);
         for f in &mut out[start..] {
             f.origin = (1, p.hmap_order, p.lrp.name.clone());

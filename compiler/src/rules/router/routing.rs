@@ -6,8 +6,9 @@
 //! route tables, discard routes, source-IP routes) and
 //! `build_mcast_lookup_flows_for_lrouter()` in northd.c.
 //!
-//! Not handled yet: BFD, symmetric ECMP replies on gateway routers, routes
-//! to other routers' NAT addresses on a shared switch.
+//! Symmetric ECMP replies: [`super::ecmp_symmetric`]. BFD: routes whose
+//! session is down are left out, and ports running BFD get a TTL-keeping
+//! route for BFD control packets (`add_route()` with `op->has_bfd`).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 use ovsdb::Uuid;
 
 use super::net::{parse_v4_cidr, parse_v6_cidr};
-use super::{LrpCtx, RouterCtx};
+use super::{LrpCtx, RouterCtx, SwitchRouterPort};
 use crate::nb::StaticRoute;
 use crate::rules::{Lflow, DROP};
 use crate::stage::Stage;
@@ -83,7 +84,7 @@ pub fn mcast_lookup(r: &RouterCtx, out: &mut Vec<Lflow>) {
 
 /// `build_route_match()`: the match and priority of a route to
 /// `network/plen`.
-fn route_match(
+pub(super) fn route_match(
     inport: Option<&str>,
     rtb_id: u32,
     network: &str,
@@ -107,9 +108,11 @@ fn route_match(
 }
 
 /// What `add_route()` needs about the output.
-struct RouteOut<'a> {
-    port: &'a LrpCtx,
-    lrp_addr: String,
+pub(super) struct RouteOut<'a> {
+    /// The output port.
+    pub port: &'a LrpCtx,
+    /// Its address on the next hop's network.
+    pub lrp_addr: String,
 }
 
 /// `add_route()`: one `lr_in_ip_routing` flow.
@@ -146,25 +149,42 @@ fn add_route(
         is_ipv4,
         ofs,
     );
-    let actions = match via {
+    let common = via.map(|o| {
+        let (nh_reg, src_reg, dst) = if is_ipv4 {
+            ("reg0", "reg1", "ip4.dst")
+        } else {
+            ("xxreg0", "xxreg1", "ip6.dst")
+        };
+        let gw = gateway.filter(|g| !g.is_empty()).unwrap_or(dst);
+        format!(
+            "reg8[0..15] = 0; {nh_reg} = {gw}; {src_reg} = {}; eth.src = {}; \
+             outport = {}; flags.loopback = 1; next;",
+            o.lrp_addr,
+            o.port.net.ea_s,
+            o.port.json_key()
+        )
+    });
+    let actions = match &common {
         None => DROP.to_string(),
-        Some(o) => {
-            let (nh_reg, src_reg, dst) = if is_ipv4 {
-                ("reg0", "reg1", "ip4.dst")
-            } else {
-                ("xxreg0", "xxreg1", "ip6.dst")
-            };
-            let gw = gateway.filter(|g| !g.is_empty()).unwrap_or(dst);
-            format!(
-                "ip.ttl--; reg8[0..15] = 0; {nh_reg} = {gw}; {src_reg} = {}; eth.src = {}; \
-                 outport = {}; flags.loopback = 1; next;",
-                o.lrp_addr,
-                o.port.net.ea_s,
-                o.port.json_key()
-            )
-        }
+        Some(c) => format!("ip.ttl--; {c}"),
     };
     out.push(Lflow::new(r.dp(), Stage::LrInIpRouting, priority, &m, &actions, 10388).hint(hint));
+    // BFD control packets to a port running BFD keep their TTL.
+    if let (Some(o), Some(c)) = (via, &common) {
+        if o.port.has_bfd {
+            out.push(
+                Lflow::new(
+                    r.dp(),
+                    Stage::LrInIpRouting,
+                    priority + 1,
+                    &format!("{m} && udp.dst == 3784"),
+                    c,
+                    10393,
+                )
+                .hint(hint),
+            );
+        }
+    }
 }
 
 /// Connected routes of a router port: one per network (IPv6 link-local
@@ -208,13 +228,52 @@ pub fn connected_routes(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     }
 }
 
+/// Routes in the router behind switch port `op` to the routable NAT and
+/// VIP addresses of router port `other` on the same switch (the switch-port
+/// half of `build_ip_routing_flows_for_lrouter_port()`): connected-route
+/// priority, through `op`'s peer and its first IPv4 address.
+pub fn routable_routes(op: &SwitchRouterPort, other: &SwitchRouterPort, out: &mut Vec<Lflow>) {
+    let peer = &op.peer;
+    let Some(first) = peer.net.ipv4.first() else {
+        return;
+    };
+    let key = crate::rules::addr::json_key(&peer.name);
+    for ip in other.routables.iter().flat_map(|(_, ips)| ips) {
+        let (m, priority) = route_match(None, 0, ip, 32, false, true, PRIO_CONNECTED);
+        let actions = format!(
+            "ip.ttl--; reg8[0..15] = 0; reg0 = ip4.dst; reg1 = {}; eth.src = {}; \
+             outport = {key}; flags.loopback = 1; next;",
+            first.addr_s(),
+            peer.net.ea_s
+        );
+        out.push(
+            Lflow::new(peer.lr, Stage::LrInIpRouting, priority, &m, &actions, 10388)
+                .hint(peer.uuid),
+        );
+        if peer.has_bfd {
+            let common = actions.trim_start_matches("ip.ttl--; ");
+            out.push(
+                Lflow::new(
+                    peer.lr,
+                    Stage::LrInIpRouting,
+                    priority + 1,
+                    &format!("{m} && udp.dst == 3784"),
+                    common,
+                    10393,
+                )
+                .hint(peer.uuid),
+            );
+        }
+    }
+}
+
 /// A static route northd accepted (`struct parsed_route`).
-struct Parsed<'a> {
-    route: &'a StaticRoute,
-    prefix: IpAddr,
-    plen: u8,
-    is_src: bool,
-    rtb_id: u32,
+pub(super) struct Parsed<'a> {
+    pub route: &'a StaticRoute,
+    pub prefix: IpAddr,
+    pub plen: u8,
+    pub is_src: bool,
+    pub rtb_id: u32,
     discard: bool,
 }
 
@@ -224,12 +283,12 @@ impl Parsed<'_> {
         (self.prefix, self.plen, self.is_src, self.rtb_id)
     }
 
-    fn is_ipv4(&self) -> bool {
+    pub fn is_ipv4(&self) -> bool {
         self.prefix.is_ipv4()
     }
 
     /// `build_route_prefix_s()`: the masked prefix.
-    fn prefix_s(&self) -> String {
+    pub fn prefix_s(&self) -> String {
         match self.prefix {
             IpAddr::V4(a) => {
                 let m = if self.plen == 0 {
@@ -250,7 +309,7 @@ impl Parsed<'_> {
         }
     }
 
-    fn ofs(&self) -> u16 {
+    pub fn ofs(&self) -> u16 {
         if self
             .route
             .options
@@ -273,7 +332,11 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 
 /// `find_static_route_outport()`: the output port and its address on the
 /// next hop's network.
-fn route_outport<'a>(r: &'a RouterCtx, route: &StaticRoute, is_ipv4: bool) -> Option<RouteOut<'a>> {
+pub(super) fn route_outport<'a>(
+    r: &'a RouterCtx,
+    route: &StaticRoute,
+    is_ipv4: bool,
+) -> Option<RouteOut<'a>> {
     if let Some(name) = &route.output_port {
         let port = r.port(name)?;
         let mut addr = if route.nexthop.is_empty() {
@@ -333,6 +396,13 @@ fn parse_route<'a>(
     if !discard {
         route_outport(r, route, prefix.is_ipv4())?;
     }
+    let bfd = route
+        .bfd
+        .and_then(|u| r.bfds.iter().find(|b| b.uuid == u))
+        .filter(|b| b.dst_ip == route.nexthop);
+    if bfd.is_some_and(|b| b.route_down()) {
+        return None;
+    }
     Some(Parsed {
         route,
         prefix,
@@ -379,8 +449,24 @@ pub fn static_routes(r: &RouterCtx, out: &mut Vec<Lflow>) {
             ));
         }
     }
-    // Routes grouped by key, in the order northd meets them; a group of
-    // more than one is an ECMP group, numbered in order of creation.
+    for (id, g) in route_groups(r) {
+        if id != 0 {
+            ecmp_route(r, &g, id, out);
+        } else {
+            static_route(r, &g[0], out);
+        }
+    }
+}
+
+/// The router's accepted static routes grouped by (prefix, length, policy,
+/// route table), in the order northd meets them, each with its ECMP group
+/// id (0 for a single route; groups of several routes are numbered in the
+/// order in which they gained their second route).
+pub(super) fn route_groups(r: &RouterCtx) -> Vec<(u16, Vec<Parsed<'_>>)> {
+    let mut tables = BTreeMap::new();
+    for p in &r.ports {
+        route_table_id(&mut tables, p.lrp.option("route_table").unwrap_or(""));
+    }
     let mut groups: Vec<Vec<Parsed>> = Vec::new();
     for route in &r.routes {
         let Some(p) = parse_route(r, route, &mut tables) else {
@@ -391,9 +477,6 @@ pub fn static_routes(r: &RouterCtx, out: &mut Vec<Lflow>) {
             None => groups.push(vec![p]),
         }
     }
-    let mut ecmp_id = 0u16;
-    let mut ecmp_of: Vec<u16> = Vec::new();
-    // Group ids follow the order in which groups gained their second route.
     let mut order: Vec<(usize, usize)> = groups
         .iter()
         .enumerate()
@@ -408,18 +491,11 @@ pub fn static_routes(r: &RouterCtx, out: &mut Vec<Lflow>) {
         })
         .collect();
     order.sort();
-    ecmp_of.resize(groups.len(), 0);
-    for (_, i) in order {
-        ecmp_id += 1;
-        ecmp_of[i] = ecmp_id;
+    let mut ecmp_of = vec![0u16; groups.len()];
+    for (n, (_, i)) in order.into_iter().enumerate() {
+        ecmp_of[i] = n as u16 + 1;
     }
-    for (i, g) in groups.iter().enumerate() {
-        if g.len() > 1 {
-            ecmp_route(r, g, ecmp_of[i], out);
-        } else {
-            static_route(r, &g[0], out);
-        }
-    }
+    ecmp_of.into_iter().zip(groups).collect()
 }
 
 /// `build_static_route_flow()`.
