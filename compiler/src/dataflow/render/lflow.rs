@@ -82,14 +82,17 @@ pub(super) fn render_lflows<'s>(
         dps.dedup();
         let first = vals.iter().map(|((dps, m), _)| (m, dps)).min();
         let Some((first_meta, _)) = first else { return };
-        let contested = first_meta.0 .0 == 0
+        // Datapath-level flows and ACL flows (`build_acls()` runs per
+        // switch) are added datapath by datapath, in the datapaths hmap's
+        // order.
+        let class = first_meta.0 .0;
+        let contested = (class == 0 || class == 2)
             && vals.iter().any(|((_, m), _)| {
-                m.0 .0 == 0 && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
+                m.0 .0 == class && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
             });
-        // Datapath-level flows are added on one datapath each.
         let candidates: Vec<(Uuid, FlowMeta)> = if contested {
             vals.iter()
-                .filter(|((_, m), _)| m.0 .0 == 0)
+                .filter(|((_, m), _)| m.0 .0 == class)
                 .flat_map(|((dps, m), _)| dps.iter().map(|dp| (*dp, m.clone())))
                 .collect()
         } else {
@@ -107,7 +110,13 @@ pub(super) fn render_lflows<'s>(
         .join_named("lflows: contested x datapath order", dp_order)
         .map(|(_, ((key, meta), pos))| (key, (pos, meta)))
         .group_named("lflows: first datapath", |_, vals, out| {
-            if let Some(((_, meta), _)) = vals.iter().min_by_key(|((pos, m), _)| (*pos, m.1)) {
+            // Within a datapath: datapath-level calls by source line; ACL
+            // flows in the order `build_acls()` meets the ACLs (by UUID).
+            let order = |pos: u32, m: &FlowMeta| {
+                let acl = (m.0 .0 == 2).then_some(m.2);
+                (pos, acl, m.1)
+            };
+            if let Some(((_, meta), _)) = vals.iter().min_by_key(|((pos, m), _)| order(*pos, m)) {
                 out.push((meta.clone(), 1));
             }
         });
