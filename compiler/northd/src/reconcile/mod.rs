@@ -62,6 +62,14 @@ fn owned_column(table: &str, column: &str) -> bool {
     !unowned_columns(table).contains(&column)
 }
 
+/// Whether an unowned column is written anyway because of its values: a
+/// `BFD` row's `status` follows the NB when either side is `admin_down`
+/// (`build_bfd_table()`; otherwise ovn-controller's value stands).
+fn synced_anyway(table: &str, column: &str, a: Option<&Datum>, b: Option<&Datum>) -> bool {
+    let admin_down = |d: Option<&Datum>| d.is_some_and(|d| *d == Datum::scalar("admin_down"));
+    table == "BFD" && column == "status" && (admin_down(a) || admin_down(b))
+}
+
 mod binding;
 mod natural;
 mod plan;
@@ -254,7 +262,9 @@ impl Reconciler {
     ) {
         let cols: Vec<(&str, Cow<Datum>)> = self
             .columns(table, want)
-            .filter(|(c, _, _)| owned_column(table, c))
+            .filter(|(c, d, _)| {
+                owned_column(table, c) || synced_anyway(table, c, have.get(*c), Some(*d))
+            })
             .map(|(c, d, refs)| (c, map_refs(binding, refs, d)))
             .filter(|(c, d)| have.get(*c) != Some(&**d))
             .collect();
@@ -375,7 +385,11 @@ impl Reconciler {
                     // renaming references exactly when they differ before.
                     let cols: Vec<(&str, (&Datum, &ColRefs))> = self
                         .columns(table, new)
-                        .filter(|(c, d, _)| owned_column(table, c) && old.get(*c) != Some(*d))
+                        .filter(|(c, d, _)| {
+                            (owned_column(table, c)
+                                || synced_anyway(table, c, old.get(*c), Some(*d)))
+                                && old.get(*c) != Some(*d)
+                        })
                         .map(|(c, d, refs)| (c, (d, refs)))
                         .collect();
                     plan.update(table, s, cols, |out, (d, refs)| {
