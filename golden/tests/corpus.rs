@@ -166,6 +166,27 @@ fn corpus_is_current() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The rows of `c` with the `stage-hint` of flows on datapath groups
+/// blanked: with new random UUIDs, which datapath's call northd keeps for a
+/// flow shared by several datapaths follows its SB row order
+/// (KNOWN_DIFFERENCES.md); the checked-in entries compare hints exactly.
+fn any_group_hint(c: &Canon) -> Canon {
+    const HINT: &str = "\"stage-hint\": \"";
+    c.iter()
+        .map(|(t, row)| {
+            let row = match row.find(HINT) {
+                Some(i) if t == "Logical_Flow" && row.starts_with("group=") => {
+                    let start = i + HINT.len();
+                    let end = row[start..].find('"').map_or(row.len(), |e| start + e);
+                    format!("{}<any>{}", &row[..start], &row[end..])
+                }
+                _ => row.clone(),
+            };
+            (t.clone(), row)
+        })
+        .collect()
+}
+
 #[test]
 fn fresh_histories_match_northd() {
     if !oracle::available().expect("OVN binaries") {
@@ -185,8 +206,8 @@ fn fresh_histories_match_northd() {
                 .map_err(|x| x.to_string())?;
             let (mine, my_lflows) = compile(file.history)?;
             let cmp = compare(
-                &from_text(&theirs.sb)?,
-                &mine,
+                &any_group_hint(&from_text(&theirs.sb)?),
+                &any_group_hint(&mine),
                 &theirs.lflow_list,
                 &my_lflows,
             );
