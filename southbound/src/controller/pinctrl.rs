@@ -277,6 +277,36 @@ pub fn resume(pin: &PacketIn2, packet: Vec<u8>, md: &[OxmField]) -> Option<Packe
     Some(PacketIn2 { properties: props })
 }
 
+/// Answers a paused packet-in of an action whose userdata is its opcode `op`,
+/// four bytes, the result field and then the options (`put_dhcpv6_opts`,
+/// `put_nd_ra_opts`): `reply` builds the answer from the packet and the
+/// options (`what` names them when they are missing), the result bit says
+/// whether there was one, and the packet (answered or not) is resumed.
+/// `None` when the packet-in is not one, or cannot be resumed.
+pub fn resume_with_options(
+    pin: &PacketIn2,
+    op: u32,
+    what: &str,
+    reply: impl FnOnce(&[u8], &[u8]) -> Result<Vec<u8>, String>,
+) -> Option<(PacketIn2, Result<(), String>)> {
+    let userdata = pin.userdata()?;
+    if u32::from_be_bytes(userdata.get(..4)?.try_into().ok()?) != op {
+        return None;
+    }
+    let payload = userdata.get(8..)?;
+    let result = ResultBit::parse(payload)?;
+    let mut md = pin.metadata().ok()?;
+    let packet = pin.packet()?;
+    let reply = match payload.get(8..) {
+        Some(options) if !options.is_empty() => reply(packet, options),
+        _ => Err(format!("{what} not present in the userdata")),
+    };
+    result.write(&mut md, reply.is_ok());
+    let outcome = reply.as_ref().map(|_| ()).map_err(Clone::clone);
+    let r = resume(pin, reply.unwrap_or_else(|_| packet.to_vec()), &md)?;
+    Some((r, outcome))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@
 //! checksum redone.  A request without Client Identifier, or without
 //! `IA_NA` (except an information request), is not answered.
 
-use super::pinctrl::{resume, ResultBit};
+use super::pinctrl::resume_with_options;
 use crate::openflow::wire::PacketIn2;
 
 /// `ACTION_OPCODE_PUT_DHCPV6_OPTS`.
@@ -184,22 +184,7 @@ pub fn dhcpv6_reply(pkt: &[u8], opts: &[u8]) -> Result<Vec<u8>, String> {
 /// The `NXT_RESUME` answering a `put_dhcpv6_opts` packet-in and the
 /// outcome; `None` when it is not one or cannot be resumed.
 pub fn handle(pin: &PacketIn2) -> Option<(PacketIn2, Result<(), String>)> {
-    let userdata = pin.userdata()?;
-    if u32::from_be_bytes(userdata.get(..4)?.try_into().ok()?) != OP_PUT_DHCPV6_OPTS {
-        return None;
-    }
-    let payload = userdata.get(8..)?;
-    let result = ResultBit::parse(payload)?;
-    let mut md = pin.metadata().ok()?;
-    let packet = pin.packet()?;
-    let reply = match payload.get(8..) {
-        Some(o) if !o.is_empty() => dhcpv6_reply(packet, o),
-        _ => Err("DHCPv6 options not present in the userdata".into()),
-    };
-    result.write(&mut md, reply.is_ok());
-    let outcome = reply.as_ref().map(|_| ()).map_err(Clone::clone);
-    let r = resume(pin, reply.unwrap_or_else(|_| packet.to_vec()), &md)?;
-    Some((r, outcome))
+    resume_with_options(pin, OP_PUT_DHCPV6_OPTS, "DHCPv6 options", dhcpv6_reply)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::pinctrl::{resume, ResultBit};
+use super::pinctrl::resume_with_options;
 use super::pinctrl_arp::nested_packet_out;
 use crate::openflow::wire::{PacketIn2, PacketOut};
 
@@ -222,22 +222,7 @@ pub fn ra_reply(pkt: &[u8], ra: &[u8]) -> Result<Vec<u8>, String> {
 /// The `NXT_RESUME` answering a `put_nd_ra_opts` packet-in and the
 /// outcome; `None` when it is not one or cannot be resumed.
 pub fn handle_put_nd_ra(pin: &PacketIn2) -> Option<(PacketIn2, Result<(), String>)> {
-    let userdata = pin.userdata()?;
-    if u32::from_be_bytes(userdata.get(..4)?.try_into().ok()?) != OP_PUT_ND_RA_OPTS {
-        return None;
-    }
-    let payload = userdata.get(8..)?;
-    let result = ResultBit::parse(payload)?;
-    let mut md = pin.metadata().ok()?;
-    let packet = pin.packet()?;
-    let reply = match payload.get(8..) {
-        Some(ra) if !ra.is_empty() => ra_reply(packet, ra),
-        _ => Err("IPv6 ND RA options not present in the userdata".into()),
-    };
-    result.write(&mut md, reply.is_ok());
-    let outcome = reply.as_ref().map(|_| ()).map_err(Clone::clone);
-    let r = resume(pin, reply.unwrap_or_else(|_| packet.to_vec()), &md)?;
-    Some((r, outcome))
+    resume_with_options(pin, OP_PUT_ND_RA_OPTS, "IPv6 ND RA options", ra_reply)
 }
 
 #[cfg(test)]
