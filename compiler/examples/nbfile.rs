@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use ovnflow_compiler::{Compiler, Options};
+use ovnflow_compiler::{Compiler, Options, RowChange};
 
 /// `VmHWM` of this process, MB.
 fn peak_rss_mb() -> f64 {
@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::new();
     for _ in 0..empty {
         let t = Instant::now();
-        let delta = c.apply(Vec::new())?;
+        let delta = c.apply(Vec::<RowChange>::new())?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if !delta.is_empty() {
             return Err("an empty batch changed the SB".into());
