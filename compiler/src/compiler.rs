@@ -142,7 +142,7 @@ impl Compiler {
                 new: Arc::new(row.clone()),
             })
             .collect();
-        c.apply(changes)?;
+        c.apply_changes(changes, false)?;
         Ok(c)
     }
 
@@ -152,7 +152,7 @@ impl Compiler {
         options: Options,
     ) -> Result<Compiler, CompileError> {
         let mut c = Compiler::new(options)?;
-        c.apply(nb.to_changes())?;
+        c.apply_changes(nb.to_changes(), false)?;
         Ok(c)
     }
 
@@ -165,15 +165,29 @@ impl Compiler {
         &mut self,
         changes: impl IntoIterator<Item = RowChange>,
     ) -> Result<SbDelta, CompileError> {
+        self.apply_changes(changes, true)
+    }
+
+    /// [`Compiler::apply`]; `want_delta` false skips building the delta
+    /// (a compile from scratch, whose caller reads the SB instead).
+    fn apply_changes(
+        &mut self,
+        changes: impl IntoIterator<Item = RowChange>,
+        want_delta: bool,
+    ) -> Result<SbDelta, CompileError> {
         let changes: Vec<RowChange> = changes.into_iter().collect();
         let mut nb = nb::updates(changes.iter().cloned())?;
         self.batches += 1;
         self.rank_switches(&changes, &mut nb);
         self.rank_routers(&changes, &mut nb);
-        Ok(self.run(Batch {
-            nb,
-            held: Vec::new(),
-        }))
+        drop(changes);
+        Ok(self.run(
+            Batch {
+                nb,
+                held: Vec::new(),
+            },
+            want_delta,
+        ))
     }
 
     /// Takes the tunnel keys an existing SB holds as the keys present in the
@@ -204,10 +218,13 @@ impl Compiler {
             .collect();
         let held = self.feed_held(&wanted);
         self.held_synced = false;
-        self.run(Batch {
-            nb: Vec::new(),
-            held,
-        })
+        self.run(
+            Batch {
+                nb: Vec::new(),
+                held,
+            },
+            true,
+        )
     }
 
     /// The held-key input updates that make the input equal `wanted`.
@@ -240,8 +257,8 @@ impl Compiler {
     }
 
     /// Runs one batch, then feeds the assigned tunnel keys back until they
-    /// are stable, and returns the SB changes.
-    fn run(&mut self, mut batch: Batch) -> SbDelta {
+    /// are stable, and returns the SB changes (none unless `want_delta`).
+    fn run(&mut self, mut batch: Batch, want_delta: bool) -> SbDelta {
         let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
         // Round 1 computes the SB; later rounds feed the new tunnel keys back
         // (as northd reads them from the SB next time) and must not change
@@ -269,10 +286,12 @@ impl Compiler {
                     }
                 }
             }
-            for key in removed.iter().chain(added.keys()) {
-                before
-                    .entry(*key)
-                    .or_insert_with(|| self.sb.get(key).cloned());
+            if want_delta {
+                for key in removed.iter().chain(added.keys()) {
+                    before
+                        .entry(*key)
+                        .or_insert_with(|| self.sb.get(key).cloned());
+                }
             }
             for key in removed {
                 if !added.contains_key(&key) {

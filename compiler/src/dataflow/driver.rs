@@ -41,9 +41,11 @@ impl WorkerState {
         let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
             let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();
             let (held_in, held) = scope.new_collection::<HeldKey, Diff>();
-            let (probe, _) = render(scope, nb, held)
-                .inspect(move |(rec, _time, diff)| out.borrow_mut().push((rec.clone(), *diff)))
-                .probe();
+            let probe = super::sink(
+                render(scope, nb, held),
+                "ovnflow output",
+                move |rec, diff| out.borrow_mut().push((rec, diff)),
+            );
             (nb_in, held_in, probe)
         });
         WorkerState {

@@ -31,6 +31,54 @@ pub(crate) type Coll<'s, D> = differential_dataflow::VecCollection<'s, Time, D, 
 pub(crate) trait Rec: differential_dataflow::ExchangeData + Hashable {}
 impl<T: differential_dataflow::ExchangeData + Hashable> Rec for T {}
 
+/// Splits `coll` into `N` collections, record `r` going to `part(&r)`
+/// (which must be below `N`): one pass and no copies, where filtering the
+/// same collection `N` times would copy every record for every filter.
+pub(crate) fn split_by<'s, D: Rec, const N: usize>(
+    coll: Coll<'s, D>,
+    part: impl Fn(&D) -> usize + 'static,
+) -> [Coll<'s, D>; N] {
+    use differential_dataflow::AsCollection;
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::operators::core::Partition;
+    let streams = coll
+        .inner
+        .partition::<CapacityContainerBuilder<Vec<(D, Time, Diff)>>, _, _>(
+            N as u64,
+            move |(d, t, r)| (part(&d).min(N - 1) as u64, (d, t, r)),
+        );
+    std::array::from_fn(|i| streams[i].clone().as_collection())
+}
+
+/// Hands every update of `coll` to `take` (by value: the records are not
+/// copied) and returns a probe whose frontier passes an epoch once `take`
+/// has seen all of that epoch's updates.
+pub(crate) fn sink<'s, D: Rec>(
+    coll: Coll<'s, D>,
+    name: &str,
+    mut take: impl FnMut(D, Diff) + 'static,
+) -> timely::dataflow::operators::probe::Handle<Time> {
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::channels::pact::Pipeline;
+    use timely::dataflow::operators::generic::Operator;
+    use timely::dataflow::operators::Probe;
+    let done = coll
+        .inner
+        .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, name, |cap, _| {
+            // Outputs nothing: the probe follows the input frontier.
+            drop(cap);
+            move |input, _output| {
+                input.for_each(|_time, data| {
+                    for (d, _t, r) in data.drain(..) {
+                        take(d, r);
+                    }
+                });
+            }
+        });
+    let (probe, _) = done.probe();
+    probe
+}
+
 /// Named stateful operators over keyed collections `(K, V)`.
 pub(crate) trait Named<'s, K: Rec, V: Rec> {
     /// Equi-join on the key; both inputs are arranged under `name`.

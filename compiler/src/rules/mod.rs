@@ -195,8 +195,8 @@ pub struct PortCtx {
     pub has_stateful_acl: bool,
     /// The switch has load balancer VIPs.
     pub has_lb_vip: bool,
-    /// The port.
-    pub lsp: Lsp,
+    /// The port (shared with the dataflow's other records of it).
+    pub lsp: std::sync::Arc<Lsp>,
     /// The port's `dhcpv4_options` row.
     pub dhcpv4: Option<crate::nb::DhcpOptions>,
     /// The port's `dhcpv6_options` row.

@@ -2,12 +2,15 @@
 //! `Port_Group` (`sync_port_groups()`) and `Address_Set` (`sync_addr_sets()`
 //! in en-sync-sb.c) tables.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
-use crate::nb::{Acl, AddressSet, Lsp, NbRecord};
+use crate::nb::{Acl, AddressSet, Lsp, NbKind, NbRecord};
 use crate::rules::addr;
 use crate::sb::{self, SbRecord};
 
@@ -21,7 +24,7 @@ pub(super) struct AclInputs<'s> {
     /// Port-group ports on each switch: `((pg, ls), port name)`.
     pub pg_ls_ports: Coll<'s, ((Uuid, Uuid), String)>,
     /// Port-group member ports: `(pg, lsp)` (whether or not on a switch).
-    pub pg_members: Coll<'s, (Uuid, Lsp)>,
+    pub pg_members: Coll<'s, (Uuid, Arc<Lsp>)>,
     /// NB address sets.
     pub address_sets: Coll<'s, AddressSet>,
     /// `NB_Global:options:svc_monitor_mac`.
@@ -29,35 +32,35 @@ pub(super) struct AclInputs<'s> {
 }
 
 pub(super) fn render_acl_inputs<'s>(
-    nb: Coll<'s, NbRecord>,
+    nb: NbIn<'s>,
     members: Coll<'s, (Uuid, Uuid)>,
-    lsps: Coll<'s, (Uuid, Lsp)>,
+    lsps: Coll<'s, (Uuid, Arc<Lsp>)>,
 ) -> AclInputs<'s> {
-    let acls: Coll<'s, (Uuid, Acl)> = nb.clone().flat_map(|r| match r {
+    let acls: Coll<'s, (Uuid, Acl)> = nb.of(NbKind::Acl).flat_map(|r| match r {
         NbRecord::Acl(a) => Some((a.uuid, a)),
         _ => None,
     });
-    let switch_acls: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+    let switch_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchAcl).flat_map(|r| match r {
         NbRecord::SwitchAcl(a) => Some((a.acl, a.owner)),
         _ => None,
     });
-    let pg_acls: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+    let pg_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupAcl).flat_map(|r| match r {
         NbRecord::PortGroupAcl(a) => Some((a.owner, a.acl)),
         _ => None,
     });
-    let pgs: Coll<'s, (Uuid, String)> = nb.clone().flat_map(|r| match r {
+    let pgs: Coll<'s, (Uuid, String)> = nb.of(NbKind::PortGroup).flat_map(|r| match r {
         NbRecord::PortGroup(p) => Some((p.uuid, p.name)),
         _ => None,
     });
-    let pg_ports: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+    let pg_ports: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupPort).flat_map(|r| match r {
         NbRecord::PortGroupPort(m) => Some((m.lsp, m.pg)),
         _ => None,
     });
-    let address_sets = nb.clone().flat_map(|r| match r {
+    let address_sets = nb.of(NbKind::AddressSet).flat_map(|r| match r {
         NbRecord::AddressSet(a) => Some(a),
         _ => None,
     });
-    let svc_monitor_mac = nb.flat_map(|r| match r {
+    let svc_monitor_mac = nb.of(NbKind::NbGlobal).flat_map(|r| match r {
         NbRecord::NbGlobal(g) => g.svc_monitor_mac,
         _ => None,
     });
@@ -70,7 +73,7 @@ pub(super) fn render_acl_inputs<'s>(
     let pg_ls_ports = pg_port_ls
         .clone()
         .join_named("port groups: ports x lsp", lsps.clone())
-        .map(|(_, ((pg, ls), lsp))| ((pg, ls), lsp.name));
+        .map(|(_, ((pg, ls), lsp))| ((pg, ls), lsp.name.clone()));
     let pg_ls: Coll<'s, (Uuid, Uuid)> = pg_port_ls
         .map(|(_, pg_ls)| pg_ls)
         .distinct_named("port groups: switches");

@@ -5,11 +5,11 @@
 use ovsdb::Uuid;
 
 use super::datapath::requests;
-use super::{HeldKey, KeySpace};
+use super::{HeldKey, KeySpace, NbIn};
 use crate::dataflow::{Coll, Named};
 use crate::idl_order::{final_mask, uuid_hash};
 use crate::ids::{allocate, Hint};
-use crate::nb::{Bfd, NbRecord};
+use crate::nb::{Bfd, NbKind, NbRecord};
 use crate::rules::router::bfd::{sb_row, SRC_PORT_MAX, SRC_PORT_MIN};
 use crate::sb::SbRecord;
 
@@ -18,10 +18,10 @@ use crate::sb::SbRecord;
 /// northd's IDL table (buckets of `uuid_hash()`), lowest free port first
 /// (`bfd_get_unused_port()`).
 pub(super) fn render_bfd<'s>(
-    nb: Coll<'s, NbRecord>,
+    nb: NbIn<'s>,
     held: Coll<'s, HeldKey>,
 ) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
-    let rows: Coll<'s, (Uuid, Bfd)> = nb.flat_map(|r| match r {
+    let rows: Coll<'s, (Uuid, Bfd)> = nb.of(NbKind::Bfd).flat_map(|r| match r {
         NbRecord::Bfd(b) => Some((b.uuid, b)),
         _ => None,
     });

@@ -3,22 +3,25 @@
 
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet};
+use crate::nb::NbKind;
 use crate::nb::NbRecord;
 use crate::rules::copp::Copp;
 
 /// `(owner, resolved CoPP)` for every switch or router with a `copp` row
 /// naming at least one existing meter.
-pub(super) fn render_copp<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, (Uuid, Copp)> {
-    let refs = nb.clone().flat_map(|r| match r {
+pub(super) fn render_copp<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, Copp)> {
+    let refs = nb.of(NbKind::CoppRef).flat_map(|r| match r {
         NbRecord::CoppRef(c) => Some((c.copp, c.owner)),
         _ => None,
     });
-    let rows = nb.clone().flat_map(|r| match r {
+    let rows = nb.of(NbKind::Copp).flat_map(|r| match r {
         NbRecord::Copp(c) => Some((c.uuid, c.meters)),
         _ => None,
     });
     let meter_names = nb
+        .of(NbKind::Meter)
         .flat_map(|r| match r {
             NbRecord::Meter(m) => Some(m.name),
             _ => None,

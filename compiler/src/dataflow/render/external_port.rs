@@ -2,18 +2,21 @@
 //! external ports, and each external port's view of its switch (localnet
 //! ports, router ports' addresses, group name).
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet};
-use crate::nb::{HaChassisGroup, Lsp, NbRecord};
+use crate::nb::{HaChassisGroup, Lsp, NbKind, NbRecord};
 use crate::rules::external_port::ExternalCtx;
 use crate::rules::PortCtx;
 
 /// `(lsp, NB group)` for every external port of a switch whose
 /// `ha_chassis_group` names an existing NB `HA_Chassis_Group`.
 pub(super) fn lsp_ha_groups<'s>(
-    nb: Coll<'s, NbRecord>,
-    ports0: Coll<'s, (Uuid, Lsp)>,
+    nb: NbIn<'s>,
+    ports0: Coll<'s, (Uuid, Arc<Lsp>)>,
 ) -> Coll<'s, (Uuid, HaChassisGroup)> {
     ports0
         .flat_map(|(_, lsp)| {
@@ -23,7 +26,7 @@ pub(super) fn lsp_ha_groups<'s>(
         })
         .join_named(
             "external ports: x nb ha group",
-            nb.flat_map(|r| match r {
+            nb.of(NbKind::HaChassisGroup).flat_map(|r| match r {
                 NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
                 _ => None,
             }),
@@ -35,10 +38,10 @@ pub(super) fn lsp_ha_groups<'s>(
 /// and router ports' addresses of their switch (collected only on switches
 /// with external ports), and their group's name.
 pub(super) fn attach_external<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     lsp_groups: Coll<'s, (Uuid, HaChassisGroup)>,
-) -> Coll<'s, (Uuid, PortCtx)> {
-    let is_ext = |p: &PortCtx| p.lsp.type_ == "external";
+) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
+    let is_ext = |p: &Arc<PortCtx>| p.lsp.type_ == "external";
     let ext_switches = ports
         .clone()
         .filter(move |(_, p)| is_ext(p))
@@ -79,13 +82,13 @@ pub(super) fn attach_external<'s>(
         .clone()
         .join_named("external ports: x switch view", per_switch.clone())
         .map(|(ls, (mut p, view))| {
-            p.external = Some(view);
+            Arc::make_mut(&mut p).external = Some(view);
             (ls, p)
         })
         .concat(
             ext.antijoin_named("external ports: bare switch", per_switch.map(|(ls, _)| ls))
                 .map(|(ls, mut p)| {
-                    p.external = Some(ExternalCtx::default());
+                    Arc::make_mut(&mut p).external = Some(ExternalCtx::default());
                     (ls, p)
                 }),
         );
@@ -95,7 +98,7 @@ pub(super) fn attach_external<'s>(
         .clone()
         .join_named("external ports: x ha group", names.clone())
         .map(|(_, ((ls, mut p), name))| {
-            if let Some(e) = p.external.as_mut() {
+            if let Some(e) = Arc::make_mut(&mut p).external.as_mut() {
                 e.ha_chassis_group = Some(name);
             }
             (ls, p)

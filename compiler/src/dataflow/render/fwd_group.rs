@@ -3,13 +3,14 @@
 
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named};
-use crate::nb::{FwdGroup, NbRecord};
+use crate::nb::{FwdGroup, NbKind, NbRecord};
 use crate::rules::{fwd_group, Lflow};
 
 /// The forwarding-group flows of every switch.
-pub(super) fn render_fwd_groups<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, Lflow> {
-    let lists = nb.clone().flat_map(|r| match r {
+pub(super) fn render_fwd_groups<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
+    let lists = nb.of(NbKind::SwitchFwdGroups).flat_map(|r| match r {
         NbRecord::SwitchFwdGroups(s) => s
             .groups
             .iter()
@@ -18,7 +19,7 @@ pub(super) fn render_fwd_groups<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, Lflow> {
             .collect::<Vec<_>>(),
         _ => Vec::new(),
     });
-    let rows = nb.flat_map(|r| match r {
+    let rows = nb.of(NbKind::FwdGroup).flat_map(|r| match r {
         NbRecord::FwdGroup(g) => Some((g.uuid, g)),
         _ => None,
     });

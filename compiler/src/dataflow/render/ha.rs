@@ -4,9 +4,10 @@
 
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named};
 use crate::ids;
-use crate::nb::{Lrp, NbRecord};
+use crate::nb::{Lrp, NbKind, NbRecord};
 use crate::rules::router::{binding, ha, RouterCtx};
 use crate::sb::{PortBinding, SbRecord};
 
@@ -22,7 +23,7 @@ pub(super) struct CrPorts<'s> {
 /// `lsp_groups` are the NB groups of external switch ports (`(lsp,
 /// group)`): their SB copies are written with the routers' groups.
 pub(super) fn render_cr_ports<'s>(
-    nb: Coll<'s, NbRecord>,
+    nb: NbIn<'s>,
     ctx: Coll<'s, RouterCtx>,
     lsp_groups: Coll<'s, (Uuid, crate::nb::HaChassisGroup)>,
 ) -> CrPorts<'s> {
@@ -47,7 +48,7 @@ pub(super) fn render_cr_ports<'s>(
     });
 
     // Ports with an NB HA_Chassis_Group: the group's name and chassis.
-    let nb_groups = nb.clone().flat_map(|r| match r {
+    let nb_groups = nb.of(NbKind::HaChassisGroup).flat_map(|r| match r {
         NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
         _ => None,
     });
@@ -67,7 +68,7 @@ pub(super) fn render_cr_ports<'s>(
         })
         .join_named(
             "ha groups: nb group x ha chassis",
-            nb.clone().flat_map(|r| match r {
+            nb.of(NbKind::HaChassis).flat_map(|r| match r {
                 NbRecord::HaChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),
@@ -86,7 +87,7 @@ pub(super) fn render_cr_ports<'s>(
         })
         .join_named(
             "ha groups: port x gateway chassis",
-            nb.flat_map(|r| match r {
+            nb.of(NbKind::GatewayChassis).flat_map(|r| match r {
                 NbRecord::GatewayChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),

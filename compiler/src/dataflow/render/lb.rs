@@ -6,9 +6,10 @@
 use ovsdb::Uuid;
 
 use super::lb_health::HealthInfo;
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet, Rec};
 use crate::ids;
-use crate::nb::{LoadBalancer, NbRecord, Switch};
+use crate::nb::{LoadBalancer, NbKind, NbRecord, Switch};
 use crate::rules::copp::Copp;
 use crate::rules::lb::{health, switch, switch::lb_flows, template, vip::ParsedLb};
 use crate::rules::Lflow;
@@ -34,25 +35,26 @@ pub(super) struct LbOutputs<'s> {
 /// load balancer's flows are built once and carry the set of its switches;
 /// only `(load balancer, switch)` UUID pairs fan out per switch.
 pub(super) fn render_lbs<'s>(
-    nb: Coll<'s, NbRecord>,
+    nb: NbIn<'s>,
     switches: Coll<'s, (Uuid, Switch)>,
     bound: Coll<'s, Uuid>,
     health_info: Coll<'s, (Uuid, HealthInfo)>,
     copps: Coll<'s, (Uuid, Copp)>,
 ) -> LbOutputs<'s> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
         _ => None,
     });
-    let direct: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+    let direct: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchLb).flat_map(|r| match r {
         NbRecord::SwitchLb(l) => Some((l.target, l.owner)),
         _ => None,
     });
-    let switch_groups: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
-        NbRecord::SwitchLbGroup(l) => Some((l.target, l.owner)),
-        _ => None,
-    });
-    let group_lbs: Coll<'s, (Uuid, Uuid)> = nb.flat_map(|r| match r {
+    let switch_groups: Coll<'s, (Uuid, Uuid)> =
+        nb.of(NbKind::SwitchLbGroup).flat_map(|r| match r {
+            NbRecord::SwitchLbGroup(l) => Some((l.target, l.owner)),
+            _ => None,
+        });
+    let group_lbs: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
@@ -228,8 +230,8 @@ fn sb_row(lb: &LoadBalancer, dps: &[Uuid]) -> sb::LoadBalancer {
 }
 
 /// SB `Chassis_Template_Var` rows, one per NB row (`sync_template_vars()`).
-pub(super) fn render_template_vars<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, SbRecord> {
-    nb.flat_map(|r| match r {
+pub(super) fn render_template_vars<'s>(nb: NbIn<'s>) -> Coll<'s, SbRecord> {
+    nb.of(NbKind::ChassisTemplateVar).flat_map(|r| match r {
         NbRecord::ChassisTemplateVar(tv) => Some(SbRecord::ChassisTemplateVar(
             template::template_var_row(&tv),
         )),

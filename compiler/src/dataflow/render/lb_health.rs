@@ -4,10 +4,13 @@
 //! the monitors' source addresses. Every NB load balancer counts, also one
 //! on no switch, as in northd.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named};
-use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbRecord};
+use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbKind, NbRecord};
 use crate::rules::lb::health::{self, MappedBackend};
 use crate::rules::lb::vip::ParsedLb;
 use crate::rules::Lflow;
@@ -31,18 +34,19 @@ pub(super) struct HealthOutputs<'s> {
 /// is `NB_Global:options:svc_monitor_mac` (nothing is monitored without
 /// it: northd would pick a random one).
 pub(super) fn render_health<'s>(
-    nb: Coll<'s, NbRecord>,
-    ports: Coll<'s, (Uuid, Lsp)>,
+    nb: NbIn<'s>,
+    ports: Coll<'s, (Uuid, Arc<Lsp>)>,
     svc_mac: Coll<'s, String>,
 ) -> HealthOutputs<'s> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) if !lb.health_check.is_empty() => Some((lb.uuid, lb)),
         _ => None,
     });
-    let hc_rows: Coll<'s, (Uuid, LbHealthCheck)> = nb.flat_map(|r| match r {
-        NbRecord::LbHealthCheck(h) => Some((h.uuid, h)),
-        _ => None,
-    });
+    let hc_rows: Coll<'s, (Uuid, LbHealthCheck)> =
+        nb.of(NbKind::LbHealthCheck).flat_map(|r| match r {
+            NbRecord::LbHealthCheck(h) => Some((h.uuid, h)),
+            _ => None,
+        });
     let lb_hcs: Coll<'s, (Uuid, Vec<LbHealthCheck>)> = lbs
         .clone()
         .flat_map(|(lb, row)| {

@@ -4,9 +4,11 @@
 //! meter; `build_lflows()` turning multi-datapath flows into a
 //! `Logical_DP_Group`, one group row per distinct datapath set).
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{split_by, Coll, Named, NamedSet};
 use crate::ids;
 use crate::rules::acl::AclCtx;
 use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
@@ -29,7 +31,7 @@ pub(super) struct GroupedFlows<'s> {
 
 pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     acls: Coll<'s, AclCtx>,
     // Flows built per datapath outside the switch/port/ACL rules (routers,
     // QoS, load balancer health checks).
@@ -100,7 +102,12 @@ pub(super) fn render_lflows<'s>(
         };
         out.push(((dps, first_meta.clone(), candidates), 1));
     });
-    let contested = merged
+    // Keys without candidates (nearly all) go straight on; the contested
+    // ones are resolved against the datapath order.
+    let [uncontested, contested_keys] = split_by(merged, |(_, (_, _, candidates))| {
+        usize::from(!candidates.is_empty())
+    });
+    let contested = contested_keys
         .clone()
         .flat_map(|(key, (_, _, candidates))| {
             candidates
@@ -120,11 +127,9 @@ pub(super) fn render_lflows<'s>(
                 out.push((meta.clone(), 1));
             }
         });
-    let uncontested = merged.clone().flat_map(|(key, (dps, meta, candidates))| {
-        candidates.is_empty().then_some((key, (dps, meta)))
-    });
-    let resolved = merged
-        .flat_map(|(key, (dps, _, candidates))| (!candidates.is_empty()).then_some((key, dps)))
+    let uncontested = uncontested.map(|(key, (dps, meta, _))| (key, (dps, meta)));
+    let resolved = contested_keys
+        .map(|(key, (dps, _, _))| (key, dps))
         .join_named("lflows: contested x first", contested);
     let merged = uncontested.concat(resolved);
     let groups = merged

@@ -6,9 +6,10 @@
 
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named};
 use crate::ids;
-use crate::nb::{Acl, Meter, MeterBand, NbRecord};
+use crate::nb::{Acl, Meter, MeterBand, NbKind, NbRecord};
 use crate::sb::{self, SbRecord};
 
 /// What meters contribute to the rest of the dataflow.
@@ -22,16 +23,16 @@ pub(super) struct MeterOutputs<'s> {
 /// A meter's unit and bands `(action, rate, burst_size)` in `bands` order.
 type MeterSpec = (String, Vec<(String, i64, i64)>);
 
-pub(super) fn render_meters<'s>(nb: Coll<'s, NbRecord>) -> MeterOutputs<'s> {
-    let meters: Coll<'s, (Uuid, Meter)> = nb.clone().flat_map(|r| match r {
+pub(super) fn render_meters<'s>(nb: NbIn<'s>) -> MeterOutputs<'s> {
+    let meters: Coll<'s, (Uuid, Meter)> = nb.of(NbKind::Meter).flat_map(|r| match r {
         NbRecord::Meter(m) => Some((m.uuid, m)),
         _ => None,
     });
-    let bands: Coll<'s, (Uuid, MeterBand)> = nb.clone().flat_map(|r| match r {
+    let bands: Coll<'s, (Uuid, MeterBand)> = nb.of(NbKind::MeterBand).flat_map(|r| match r {
         NbRecord::MeterBand(b) => Some((b.uuid, b)),
         _ => None,
     });
-    let acls: Coll<'s, (String, Uuid)> = nb.flat_map(|r| match r {
+    let acls: Coll<'s, (String, Uuid)> = nb.of(NbKind::Acl).flat_map(|r| match r {
         NbRecord::Acl(a) => a.meter.map(|m| (m, a.uuid)),
         _ => None,
     });

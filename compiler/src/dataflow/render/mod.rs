@@ -19,14 +19,16 @@ mod qos;
 mod router;
 mod router_nat;
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use differential_dataflow::input::Input;
 
-use super::{Coll, Named, Scope};
+use super::{split_by, Coll, Named, Scope};
 use crate::idl_order;
-use crate::nb::{Lsp, NbRecord, Switch};
+use crate::nb::{Lsp, NbKind, NbRecord, Switch};
 use crate::rules::acl::AclCtx;
 use crate::rules::{PortCtx, SwitchCtx, SwitchFacts};
 use crate::sb::SbRecord;
@@ -66,6 +68,27 @@ pub(crate) enum Output {
     Key(HeldKey),
 }
 
+/// The NB input split by record kind ([`NbKind`]): an operator reading one
+/// NB table receives that table's records only, instead of a copy of every
+/// NB record.
+#[derive(Clone)]
+pub(super) struct NbIn<'s> {
+    kinds: [Coll<'s, NbRecord>; NbKind::COUNT],
+}
+
+impl<'s> NbIn<'s> {
+    fn split(nb: Coll<'s, NbRecord>) -> NbIn<'s> {
+        NbIn {
+            kinds: split_by(nb, |r: &NbRecord| r.kind() as usize),
+        }
+    }
+
+    /// The records of kind `kind`.
+    pub(super) fn of(&self, kind: NbKind) -> Coll<'s, NbRecord> {
+        self.kinds[kind as usize].clone()
+    }
+}
+
 /// Builds the NB → SB dataflow: `nb` are the NB input records, `held` the
 /// keys present in the SB; the result is the SB content and the key
 /// assignments.
@@ -74,16 +97,17 @@ pub(crate) fn render<'s>(
     nb: Coll<'s, NbRecord>,
     held: Coll<'s, HeldKey>,
 ) -> Coll<'s, Output> {
+    let nb = NbIn::split(nb);
     // Input relations.
-    let switches: Coll<'s, (Uuid, Switch)> = nb.clone().flat_map(|r| match r {
+    let switches: Coll<'s, (Uuid, Switch)> = nb.of(NbKind::Switch).flat_map(|r| match r {
         NbRecord::Switch(s) => Some((s.uuid, s)),
         _ => None,
     });
-    let members: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+    let members: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchPort).flat_map(|r| match r {
         NbRecord::SwitchPort(m) => Some((m.lsp, m.ls)),
         _ => None,
     });
-    let nb_global_rows: Coll<'s, SbRecord> = nb.clone().flat_map(|r| match r {
+    let nb_global_rows: Coll<'s, SbRecord> = nb.of(NbKind::NbGlobal).flat_map(|r| match r {
         NbRecord::NbGlobal(g) => Some(crate::rules::global::sb_global(&g)),
         _ => None,
     });
@@ -94,15 +118,17 @@ pub(crate) fn render<'s>(
         Vec::new()
     };
     let (_, static_rows) = scope.new_collection_from(constants);
-    let lsps: Coll<'s, (Uuid, Lsp)> = nb.clone().flat_map(|r| match r {
-        NbRecord::Lsp(p) => Some((p.uuid, p)),
+    // Ports are shared (`Arc`) by every record that carries them, so the
+    // arrangements holding them hold pointers rather than copies.
+    let lsps: Coll<'s, (Uuid, Arc<Lsp>)> = nb.of(NbKind::Lsp).flat_map(|r| match r {
+        NbRecord::Lsp(p) => Some((p.uuid, Arc::new(p))),
         _ => None,
     });
 
     // Ports with their switch: one per membership, keyed by switch UUID;
     // `hmap_order` is the port's bucket in northd's ports hmap for the
     // current number of ports.
-    let ports0: Coll<'s, (Uuid, Lsp)> = members
+    let ports0: Coll<'s, (Uuid, Arc<Lsp>)> = members
         .clone()
         .join_named("ports: membership x lsp", lsps.clone())
         .map(|(_, (ls, lsp))| (ls, lsp));
@@ -117,20 +143,21 @@ pub(crate) fn render<'s>(
             out.push((idl_order::final_mask(n.max(0) as usize) as u32, 1));
         });
 
-    let dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)> = nb.clone().flat_map(|r| match r {
-        NbRecord::DhcpOptions(d) => Some((d.uuid, d)),
-        _ => None,
-    });
+    let dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)> =
+        nb.of(NbKind::DhcpOptions).flat_map(|r| match r {
+            NbRecord::DhcpOptions(d) => Some((d.uuid, d)),
+            _ => None,
+        });
     // DNS rows referenced by switches: (dns, (ls, row)).
     let dns_ls: Coll<'s, (Uuid, (Uuid, crate::nb::Dns))> = nb
-        .clone()
+        .of(NbKind::SwitchDns)
         .flat_map(|r| match r {
             NbRecord::SwitchDns(d) => Some((d.dns, d.ls)),
             _ => None,
         })
         .join_named(
             "dns: switch x records",
-            nb.clone().flat_map(|r| match r {
+            nb.of(NbKind::Dns).flat_map(|r| match r {
                 NbRecord::Dns(d) => Some((d.uuid, d)),
                 _ => None,
             }),
@@ -251,41 +278,42 @@ pub(crate) fn render<'s>(
         .concat(without_facts.map(|(_, sw)| SwitchCtx::new(&sw, SwitchFacts::default())));
     let sw_ctx = attach_copp(sw_ctx, copps.clone());
 
-    let ports: Coll<'s, (Uuid, PortCtx)> = ports0
+    // The port context: the port's bucket in northd's ports hmap first
+    // (on the shared port), then the switch's context; each port's context
+    // is shared (`Arc`) by the arrangements downstream.
+    let ports: Coll<'s, (Uuid, Arc<PortCtx>)> = ports0
+        .map(|(ls, lsp)| ((), (ls, lsp)))
+        .join_named("ports: x hmap mask", mask.clone())
+        .map(|((), ((ls, lsp), mask))| {
+            let order = idl_order::hash_string(&lsp.name) & mask;
+            (ls, (lsp, order))
+        })
         .join_named(
             "ports: x switch context",
             sw_ctx.clone().map(|s| (s.uuid, s)),
         )
-        .map(|(ls, (lsp, sw))| {
+        .map(|(ls, ((lsp, hmap_order), sw))| {
             (
-                (),
-                (
+                ls,
+                Arc::new(PortCtx {
                     ls,
-                    PortCtx {
-                        ls,
-                        vlan_passthru: sw.vlan_passthru,
-                        has_stateful_acl: sw.has_stateful_acl,
-                        has_lb_vip: sw.has_lb_vip,
-                        lsp,
-                        dhcpv4: None,
-                        dhcpv6: None,
-                        hmap_order: 0,
-                        router_peer: None,
-                        all_router_ports: false,
-                        switch_has_localnet: false,
-                        switch_has_vtep: false,
-                        peer_nat: None,
-                        virtual_parents: Vec::new(),
-                        external: None,
-                        copp: sw.copp.clone(),
-                    },
-                ),
+                    vlan_passthru: sw.vlan_passthru,
+                    has_stateful_acl: sw.has_stateful_acl,
+                    has_lb_vip: sw.has_lb_vip,
+                    lsp,
+                    dhcpv4: None,
+                    dhcpv6: None,
+                    hmap_order,
+                    router_peer: None,
+                    all_router_ports: false,
+                    switch_has_localnet: false,
+                    switch_has_vtep: false,
+                    peer_nat: None,
+                    virtual_parents: Vec::new(),
+                    external: None,
+                    copp: sw.copp.clone(),
+                }),
             )
-        })
-        .join_named("ports: x hmap mask", mask.clone())
-        .map(|((), ((ls, mut p), mask))| {
-            p.hmap_order = idl_order::hash_string(&p.lsp.name) & mask;
-            (ls, p)
         });
     // Each port's DHCPv4 and DHCPv6 options rows (a reference to a missing
     // row counts as none).
@@ -398,12 +426,12 @@ pub(crate) fn render<'s>(
 
 /// Attaches to each port the `DHCP_Options` row its `which` column names.
 fn attach_dhcp<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)>,
     which: &str,
     column: fn(&Lsp) -> Option<Uuid>,
     set: fn(&mut PortCtx, crate::nb::DhcpOptions),
-) -> Coll<'s, (Uuid, PortCtx)> {
+) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let with_ref = ports
         .clone()
         .flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
@@ -411,7 +439,7 @@ fn attach_dhcp<'s>(
         .clone()
         .join_named(&format!("ports: x {which} options"), dhcp_rows.clone())
         .map(move |(_, ((ls, mut p), d))| {
-            set(&mut p, d);
+            set(Arc::make_mut(&mut p), d);
             (ls, p)
         });
     let dangling = with_ref
@@ -430,9 +458,9 @@ fn attach_dhcp<'s>(
 /// the same switch (name and NB row), in the option's order
 /// (`build_lswitch_arp_nd_responder_known_ips()` skips the others).
 fn attach_virtual_parents<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
-    ports0: Coll<'s, (Uuid, Lsp)>,
-) -> Coll<'s, (Uuid, PortCtx)> {
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
+    ports0: Coll<'s, (Uuid, Arc<Lsp>)>,
+) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     use crate::rules::virtual_port;
     let wanted = ports0.clone().flat_map(|(ls, lsp)| {
         virtual_port::parent_names(&lsp)
@@ -459,7 +487,7 @@ fn attach_virtual_parents<'s>(
         .clone()
         .join_named("virtual ports: x parents", parents.clone())
         .map(|(_, ((ls, mut p), list))| {
-            p.virtual_parents = list;
+            Arc::make_mut(&mut p).virtual_parents = list;
             (ls, p)
         });
     keyed

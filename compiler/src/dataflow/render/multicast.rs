@@ -1,6 +1,8 @@
 //! Rendering of `rules::multicast`: one `Multicast_Group` row per (datapath,
 //! group) with at least one member port holding a tunnel key.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
 use crate::dataflow::{Coll, Named};
@@ -10,7 +12,7 @@ use crate::rules::PortCtx;
 use crate::sb::{MulticastGroup, SbRecord};
 
 pub(super) fn render_multicast_groups<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, super::port_binding::PortKey>,
 ) -> Coll<'s, SbRecord> {
     ports

@@ -1,5 +1,7 @@
 //! Rendering of `rules::port_binding`: port tunnel keys (per datapath) and rows.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
 use super::datapath::requests;
@@ -24,7 +26,7 @@ pub(super) type PortKey = (Uuid, (Uuid, u32));
 /// their HA chassis group, `(lrp UUID, SB group UUID)`. A chassisredirect
 /// port is numbered right after its router port.
 pub(super) fn render_port_bindings<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     router_ports: Coll<'s, (Uuid, (LrpCtx, Option<String>))>,
     cr_ports: Coll<'s, (Uuid, (Uuid, PortBinding))>,
     cr_groups: Coll<'s, (Uuid, Uuid)>,

@@ -3,17 +3,18 @@
 
 use ovsdb::Uuid;
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named};
-use crate::nb::{NbRecord, Qos};
+use crate::nb::{NbKind, NbRecord, Qos};
 use crate::rules::{qos::qos_flows, Lflow};
 
 /// The QoS flows of every switch.
-pub(super) fn render_qos<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, Lflow> {
-    let refs: Coll<'s, (Uuid, Uuid)> = nb.clone().flat_map(|r| match r {
+pub(super) fn render_qos<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
+    let refs: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchQos).flat_map(|r| match r {
         NbRecord::SwitchQos(q) => Some((q.qos, q.ls)),
         _ => None,
     });
-    let rows: Coll<'s, (Uuid, Qos)> = nb.flat_map(|r| match r {
+    let rows: Coll<'s, (Uuid, Qos)> = nb.of(NbKind::Qos).flat_map(|r| match r {
         NbRecord::Qos(q) => Some((q.uuid, q)),
         _ => None,
     });

@@ -2,12 +2,15 @@
 //! peers, static routes, policies), router ports as their peer switches
 //! see them, and the router flows.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::idl_order;
-use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbRecord, Policy, Router, StaticRoute};
+use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbKind, NbRecord, Policy, Router, StaticRoute};
 use crate::rules::copp::Copp;
 use crate::rules::router::lb::{LbIps, LbSummary};
 use crate::rules::router::nat::NatRule;
@@ -43,18 +46,16 @@ pub(super) type RouterPorts<'s> = Coll<'s, (Uuid, (Lrp, LrpNetworks))>;
 
 /// Router ports that exist for northd (enabled router, parseable MAC):
 /// `(lr, (lrp, networks))`. Their number counts in northd's ports hmap.
-pub(super) fn render_router_ports<'s>(
-    nb: Coll<'s, NbRecord>,
-) -> (Coll<'s, (Uuid, Router)>, RouterPorts<'s>) {
-    let routers: Coll<'s, (Uuid, Router)> = nb.clone().flat_map(|r| match r {
+pub(super) fn render_router_ports<'s>(nb: NbIn<'s>) -> (Coll<'s, (Uuid, Router)>, RouterPorts<'s>) {
+    let routers: Coll<'s, (Uuid, Router)> = nb.of(NbKind::Router).flat_map(|r| match r {
         NbRecord::Router(r) if r.enabled != Some(false) => Some((r.uuid, r)),
         _ => None,
     });
-    let members = nb.clone().flat_map(|r| match r {
+    let members = nb.of(NbKind::RouterPort).flat_map(|r| match r {
         NbRecord::RouterPort(m) => Some((m.lrp, m.lr)),
         _ => None,
     });
-    let lrps = nb.flat_map(|r| match r {
+    let lrps = nb.of(NbKind::Lrp).flat_map(|r| match r {
         NbRecord::Lrp(p) => Some((p.uuid, p)),
         _ => None,
     });
@@ -87,15 +88,15 @@ pub(super) struct RouterExtras<'s> {
 /// Builds the router relations from the router ports, the switch ports
 /// (`(ls, lsp)`) and the ports hmap mask.
 pub(super) fn render_routers<'s>(
-    nb: Coll<'s, NbRecord>,
+    nb: NbIn<'s>,
     routers: Coll<'s, (Uuid, Router)>,
     lrps: RouterPorts<'s>,
-    switch_ports: Coll<'s, (Uuid, Lsp)>,
+    switch_ports: Coll<'s, (Uuid, Arc<Lsp>)>,
     mask: Coll<'s, ((), u32)>,
     extras: RouterExtras<'s>,
 ) -> Routers<'s> {
     // NB BFD rows, and the names of the ports they run on.
-    let bfds: Coll<'s, (Uuid, Bfd)> = nb.clone().flat_map(|r| match r {
+    let bfds: Coll<'s, (Uuid, Bfd)> = nb.of(NbKind::Bfd).flat_map(|r| match r {
         NbRecord::Bfd(b) => Some((b.uuid, b)),
         _ => None,
     });
@@ -151,7 +152,7 @@ pub(super) fn render_routers<'s>(
             let vtep = vals.iter().any(|((_, _, t), _)| *t);
             out.push(((ln, vlan, vtep), 1));
         });
-    let lsp_refs: Coll<'s, (String, (Uuid, Lsp))> = switch_ports.flat_map(|(ls, lsp)| {
+    let lsp_refs: Coll<'s, (String, (Uuid, Arc<Lsp>))> = switch_ports.flat_map(|(ls, lsp)| {
         if lsp.type_ != "router" {
             return None;
         }
@@ -164,7 +165,7 @@ pub(super) fn render_routers<'s>(
     // several do), else the router port its `peer` names. With it, whether
     // the peer's switch has a localnet port.
     let from_lsp = pairs
-        .map(|(_, ((ls, lsp), peer))| (peer.uuid, (lsp.name, ls)))
+        .map(|(_, ((ls, lsp), peer))| (peer.uuid, (lsp.name.clone(), ls)))
         .group_named("router peers: one switch port", |_, vals, out| {
             if let Some((name_ls, _)) = vals.first() {
                 out.push(((*name_ls).clone(), 1));
@@ -232,14 +233,14 @@ pub(super) fn render_routers<'s>(
     let ports = peered.concat(unpeered);
 
     let routes = nb
-        .clone()
+        .of(NbKind::RouterRoute)
         .flat_map(|r| match r {
             NbRecord::RouterRoute(x) => Some((x.row, x.lr)),
             _ => None,
         })
         .join_named(
             "routers: x static routes",
-            nb.clone().flat_map(|r| match r {
+            nb.of(NbKind::StaticRoute).flat_map(|r| match r {
                 NbRecord::StaticRoute(x) => Some((x.uuid, x)),
                 _ => None,
             }),
@@ -256,14 +257,14 @@ pub(super) fn render_routers<'s>(
         .map(|(lr, x)| (lr, Part::Route(x)))
         .concat(route_bfds);
     let policies = nb
-        .clone()
+        .of(NbKind::RouterPolicy)
         .flat_map(|r| match r {
             NbRecord::RouterPolicy(x) => Some((x.row, x.lr)),
             _ => None,
         })
         .join_named(
             "routers: x policies",
-            nb.flat_map(|r| match r {
+            nb.of(NbKind::Policy).flat_map(|r| match r {
                 NbRecord::Policy(x) => Some((x.uuid, x)),
                 _ => None,
             }),
@@ -353,15 +354,15 @@ fn with_bfd<'s>(
 /// Attaches to each switch port of type `router` its peer, and to every
 /// port whether its switch has only connected router ports.
 pub(super) fn attach_peers<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
-) -> Coll<'s, (Uuid, PortCtx)> {
+) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let by_lsp = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let peered = by_lsp
         .clone()
         .join_named("switch ports: x router peer", lsp_peers.clone())
         .map(|(_, ((ls, mut p), peer))| {
-            p.router_peer = Some(peer);
+            Arc::make_mut(&mut p).router_peer = Some(peer);
             (ls, p)
         });
     let unpeered = by_lsp
@@ -383,9 +384,14 @@ pub(super) fn attach_peers<'s>(
     ports
         .join_named("switch ports: x only router ports", all_router)
         .map(|(ls, (mut p, (all, localnet, vtep)))| {
-            p.all_router_ports = all;
-            p.switch_has_localnet = localnet;
-            p.switch_has_vtep = vtep;
+            // Most switches have none of these: their ports stay shared.
+            let now = (p.all_router_ports, p.switch_has_localnet, p.switch_has_vtep);
+            if now != (all, localnet, vtep) {
+                let q = Arc::make_mut(&mut p);
+                q.all_router_ports = all;
+                q.switch_has_localnet = localnet;
+                q.switch_has_vtep = vtep;
+            }
             (ls, p)
         })
 }
@@ -395,7 +401,7 @@ pub(super) fn attach_peers<'s>(
 /// of ports behind router ports on shared switches.
 pub(super) fn render_router_flows<'s>(
     ctx: Coll<'s, RouterCtx>,
-    switch_ports: Coll<'s, (Uuid, PortCtx)>,
+    switch_ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, (Uuid, (Uuid, u32))>,
 ) -> Coll<'s, Lflow> {
     let symmetric = ctx

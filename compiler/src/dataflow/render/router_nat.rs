@@ -3,13 +3,16 @@
 //! NAT rules with the rows they name, each load balancer's flows on its
 //! routers, and the SB address sets of the routers' reachable VIPs.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
 use super::lb::parse_with_health;
 use super::lb_health::HealthInfo;
+use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet};
 use crate::ids;
-use crate::nb::{LoadBalancer, NbRecord};
+use crate::nb::{LoadBalancer, NbKind, NbRecord};
 use crate::rules::lb::vip::ParsedLb;
 use crate::rules::router::gateway::peer_nat;
 use crate::rules::router::lb::{address_set_name, lb_flows, LbSummary, RouterLbCtx};
@@ -19,20 +22,20 @@ use crate::rules::{Lflow, PortCtx};
 use crate::sb::{self, SbRecord};
 
 /// `(lr, lb)`: the load balancers of each router, distinct.
-pub(super) fn render_router_lbs<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, (Uuid, LoadBalancer)> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.clone().flat_map(|r| match r {
+pub(super) fn render_router_lbs<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, LoadBalancer)> {
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
         _ => None,
     });
-    let direct = nb.clone().flat_map(|r| match r {
+    let direct = nb.of(NbKind::RouterLb).flat_map(|r| match r {
         NbRecord::RouterLb(l) => Some((l.target, l.owner)),
         _ => None,
     });
-    let groups = nb.clone().flat_map(|r| match r {
+    let groups = nb.of(NbKind::RouterLbGroup).flat_map(|r| match r {
         NbRecord::RouterLbGroup(l) => Some((l.target, l.owner)),
         _ => None,
     });
-    let group_lbs = nb.flat_map(|r| match r {
+    let group_lbs = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
@@ -53,20 +56,20 @@ pub(super) fn summaries<'s>(lbs: Coll<'s, (Uuid, LoadBalancer)>) -> Coll<'s, (Uu
 
 /// `(lr, rule)`: each router's NAT rules with the names of their address
 /// sets and gateway port (a reference to a missing row names nothing).
-pub(super) fn render_router_nats<'s>(nb: Coll<'s, NbRecord>) -> Coll<'s, (Uuid, NatRule)> {
-    let refs = nb.clone().flat_map(|r| match r {
+pub(super) fn render_router_nats<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, NatRule)> {
+    let refs = nb.of(NbKind::RouterNat).flat_map(|r| match r {
         NbRecord::RouterNat(x) => Some((x.row, x.lr)),
         _ => None,
     });
-    let nats = nb.clone().flat_map(|r| match r {
+    let nats = nb.of(NbKind::Nat).flat_map(|r| match r {
         NbRecord::Nat(n) => Some((n.uuid, n)),
         _ => None,
     });
-    let set_names: Coll<'s, (Uuid, String)> = nb.clone().flat_map(|r| match r {
+    let set_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::AddressSet).flat_map(|r| match r {
         NbRecord::AddressSet(a) => Some((a.uuid, a.name)),
         _ => None,
     });
-    let lrp_names: Coll<'s, (Uuid, String)> = nb.flat_map(|r| match r {
+    let lrp_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::Lrp).flat_map(|r| match r {
         NbRecord::Lrp(p) => Some((p.uuid, p.name)),
         _ => None,
     });
@@ -175,9 +178,9 @@ pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, RouterCtx>) -> Coll<'s, S
 /// Attaches to each switch port of type `router` what its peer's router
 /// adds ([`crate::rules::router::gateway::PeerNat`]).
 pub(super) fn attach_peer_nat<'s>(
-    ports: Coll<'s, (Uuid, PortCtx)>,
+    ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     ctx: Coll<'s, RouterCtx>,
-) -> Coll<'s, (Uuid, PortCtx)> {
+) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let by_port = ctx.flat_map(|r| {
         r.ports
             .iter()
@@ -192,7 +195,7 @@ pub(super) fn attach_peer_nat<'s>(
         .clone()
         .join_named("switch ports: x peer nat", by_port.clone())
         .map(|(_, ((ls, mut p), n))| {
-            p.peer_nat = Some(n);
+            Arc::make_mut(&mut p).peer_nat = Some(n);
             (ls, p)
         });
     let without = peered
