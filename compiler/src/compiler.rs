@@ -108,7 +108,18 @@ pub struct Compiler {
     /// Whether `held_input` equals `held` (false after
     /// [`Compiler::adopt_keys`] until the next round feeds the difference).
     held_synced: bool,
+    /// Held-key updates already counted in `held_input` but not yet fed to
+    /// the dataflow: they go with the next batch (see [`Compiler::run`]).
+    pending_held: Vec<(HeldKey, isize)>,
+    /// Number of key spaces whose assignments are not stable under
+    /// feedback (the dataflow's accumulated `Unstable` output).
+    unstable: isize,
 }
+
+/// Held-key feedback up to this many updates may wait for the next batch
+/// (when it changes nothing); a larger one (a compile from scratch) is fed
+/// at once, so that no later batch pays for it.
+const DEFERRED_KEYS_MAX: usize = 256;
 
 impl Compiler {
     /// Starts a compiler with an empty NB.
@@ -125,6 +136,8 @@ impl Compiler {
             held: BTreeSet::new(),
             held_input: BTreeSet::new(),
             held_synced: true,
+            pending_held: Vec::new(),
+            unstable: 0,
         })
     }
 
@@ -258,8 +271,14 @@ impl Compiler {
 
     /// Runs one batch, then feeds the assigned tunnel keys back until they
     /// are stable, and returns the SB changes (none unless `want_delta`).
+    ///
+    /// Feeding keys back changes nothing when every allocation is stable
+    /// under feedback (the dataflow says which are not, [`Output::Unstable`]):
+    /// then a small feedback waits for the next batch instead of costing a
+    /// dataflow round now; the next batch sees the same held keys either way.
     fn run(&mut self, mut batch: Batch, want_delta: bool) -> SbDelta {
         let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
+        batch.held.append(&mut self.pending_held);
         // Round 1 computes the SB; later rounds feed the new tunnel keys back
         // (as northd reads them from the SB next time) and must not change
         // anything else. Three rounds bound a misbehaving allocation.
@@ -284,6 +303,7 @@ impl Compiler {
                         }
                         key_changes.push((k, diff));
                     }
+                    Output::Unstable(_) => self.unstable += diff,
                 }
             }
             if want_delta {
@@ -310,6 +330,10 @@ impl Compiler {
                 self.feed_held(&assigned)
             };
             if held.is_empty() {
+                break;
+            }
+            if self.unstable == 0 && want_delta && held.len() <= DEFERRED_KEYS_MAX {
+                self.pending_held = held;
                 break;
             }
             batch = Batch {

@@ -3,20 +3,30 @@
 use ovsdb::Uuid;
 
 use super::{HeldKey, KeySpace};
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Diff, Named};
 use crate::idl_order::{uuid_hash, Hmap};
 use crate::ids::{allocate, Hint, KeyRequest};
 use crate::nb::{Router, Switch};
 use crate::rules::datapath::{datapath_binding, DP_KEY_MAX, DP_KEY_MIN};
 use crate::sb::SbRecord;
 
-/// Returns `(switch UUID, tunnel key)` for every switch holding a key, and
-/// the `Datapath_Binding` rows.
+/// Tunnel key allocations: `Some((owner, key))` per owner holding a key;
+/// `None` (once) when feeding the keys back would change them
+/// ([`allocate_checked`]).
+pub(super) type Allocated = Option<(Uuid, u32)>;
+
+/// Returns `(switch UUID, tunnel key)` for every switch holding a key, the
+/// `Datapath_Binding` rows, and [`KeySpace::Datapaths`] while the keys are
+/// not stable under feedback ([`allocate_checked`]).
 pub(super) fn render_datapaths<'s>(
     switches: Coll<'s, (Uuid, Switch)>,
     routers: Coll<'s, (Uuid, Router)>,
     held: Coll<'s, HeldKey>,
-) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
+) -> (
+    Coll<'s, (Uuid, u32)>,
+    Coll<'s, SbRecord>,
+    Coll<'s, KeySpace>,
+) {
     let candidates = switches
         .clone()
         .map(|(u, s)| {
@@ -42,14 +52,16 @@ pub(super) fn render_datapaths<'s>(
     let previous = held
         .filter(|h| h.space == KeySpace::Datapaths)
         .map(|h| ((), (h.owner, None, Some(h.key))));
-    let keys = candidates
-        .concat(previous)
-        .group_named("datapath tunnel keys", |_, vals, out| {
-            for (owner, key) in allocate(&requests(vals), DP_KEY_MIN, DP_KEY_MAX, Hint::Zero) {
-                out.push(((owner, key), 1));
-            }
-        })
-        .map(|((), owner_key)| owner_key);
+    let allocated =
+        candidates
+            .concat(previous)
+            .group_named("datapath tunnel keys", |_, vals, out| {
+                allocate_checked(&requests(vals), DP_KEY_MIN, DP_KEY_MAX, Hint::Zero, out);
+            });
+    let unstable = allocated
+        .clone()
+        .flat_map(|((), a)| a.is_none().then_some(KeySpace::Datapaths));
+    let keys = allocated.flat_map(|((), a)| a);
     let rows = switches
         .join_named("datapath rows: switch x key", keys.clone())
         .map(|(_, (sw, key))| SbRecord::DatapathBinding(datapath_binding(&sw, key)));
@@ -58,7 +70,35 @@ pub(super) fn render_datapaths<'s>(
         .map(|(_, (r, key))| {
             SbRecord::DatapathBinding(crate::rules::router::binding::datapath_binding(&r, key))
         });
-    (keys, rows.concat(router_rows))
+    (keys, rows.concat(router_rows), unstable)
+}
+
+/// [`allocate`] into `out` as [`Allocated`] values, with a `None` when the
+/// allocation is not stable under feedback: when the owners, reading their
+/// new keys as the keys they hold (the next round's previous keys), would
+/// get other keys. Only then does the driver need a feedback round before
+/// the SB is complete; otherwise the new keys can go back with the next
+/// batch, the result being the same.
+pub(super) fn allocate_checked(
+    reqs: &[KeyRequest<KeyOrder>],
+    min: u32,
+    max: u32,
+    hint: Hint,
+    out: &mut Vec<(Allocated, Diff)>,
+) {
+    let first = allocate(reqs, min, max, hint);
+    let assigned: std::collections::BTreeMap<Uuid, u32> = first.iter().copied().collect();
+    let again: Vec<KeyRequest<KeyOrder>> = reqs
+        .iter()
+        .map(|r| KeyRequest {
+            previous: assigned.get(&r.owner).copied(),
+            ..r.clone()
+        })
+        .collect();
+    if allocate(&again, min, max, hint) != first {
+        out.push((None, 1));
+    }
+    out.extend(first.into_iter().map(|a| (Some(a), 1)));
 }
 
 /// Each switch's position in northd's datapaths hmap (`uuid_hash()` of the

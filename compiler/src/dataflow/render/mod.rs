@@ -66,6 +66,9 @@ pub(crate) enum Output {
     Sb(SbRecord),
     /// A tunnel key assignment (fed back as [`HeldKey`] input).
     Key(HeldKey),
+    /// A key space whose assignments would change if fed back now: the
+    /// driver must run a feedback round before the SB is complete.
+    Unstable(KeySpace),
 }
 
 /// The NB input split by record kind ([`NbKind`]): an operator reading one
@@ -177,7 +180,7 @@ pub(crate) fn render<'s>(
     let mut acl_inputs = acl::render_acl_inputs(nb.clone(), members, lsps);
     let meters = meter::render_meters(nb.clone());
     acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
-    let (dp_keys, datapath_rows) =
+    let (dp_keys, datapath_rows, dp_unstable) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
     let health = lb_health::render_health(
         nb.clone(),
@@ -361,7 +364,7 @@ pub(crate) fn render<'s>(
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
     let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
-    let (port_keys, port_rows) =
+    let (port_keys, port_rows, port_unstable) =
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
@@ -403,7 +406,8 @@ pub(crate) fn render<'s>(
             owner,
             key,
         }))
-        .map(Output::Key);
+        .map(Output::Key)
+        .concat(dp_unstable.concat(port_unstable).map(Output::Unstable));
     datapath_rows
         .concat(port_rows)
         .concat(mc_rows)

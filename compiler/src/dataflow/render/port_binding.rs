@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use ovsdb::Uuid;
 
-use super::datapath::requests;
+use super::datapath::{allocate_checked, requests};
 use super::{HeldKey, KeySpace};
 use crate::dataflow::{Coll, Named};
-use crate::ids::{allocate, cr_port_owner, Hint};
+use crate::ids::{cr_port_owner, Hint};
 use crate::nb::requested_tnl_key;
 use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
 use crate::rules::router::LrpCtx;
@@ -17,8 +17,9 @@ use crate::sb::{PortBinding, SbRecord};
 /// A port's tunnel key: `(switch UUID, (port UUID, key))`.
 pub(super) type PortKey = (Uuid, (Uuid, u32));
 
-/// Returns `(switch UUID, (port UUID, tunnel key))` for every port holding a key, and the
-/// `Port_Binding` rows. New ports of a switch are numbered in the order of
+/// Returns `(switch UUID, (port UUID, tunnel key))` for every port holding a key, the
+/// `Port_Binding` rows, and the key spaces whose keys are not stable under
+/// feedback ([`allocate_checked`]). New ports of a switch are numbered in the order of
 /// `Logical_Switch.ports` (sorted by UUID), as northd meets them.
 ///
 /// `cr_ports` are the chassisredirect ports of distributed gateway ports:
@@ -31,7 +32,7 @@ pub(super) fn render_port_bindings<'s>(
     cr_ports: Coll<'s, (Uuid, (Uuid, PortBinding))>,
     cr_groups: Coll<'s, (Uuid, Uuid)>,
     held: Coll<'s, HeldKey>,
-) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>) {
+) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>, Coll<'s, KeySpace>) {
     let candidates = ports
         .clone()
         .map(|(ls, p)| {
@@ -54,18 +55,21 @@ pub(super) fn render_port_bindings<'s>(
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
         KeySpace::Datapaths | KeySpace::Bfd => None,
     });
-    let keys = candidates
+    let allocated = candidates
         .concat(previous)
         .group_named("port tunnel keys", |_, vals, out| {
-            for (owner, key) in allocate(
+            allocate_checked(
                 &requests(vals),
                 PORT_KEY_MIN,
                 PORT_KEY_MAX,
                 Hint::MaxAssigned,
-            ) {
-                out.push(((owner, key), 1));
-            }
+                out,
+            );
         });
+    let unstable = allocated
+        .clone()
+        .flat_map(|(ls, a)| a.is_none().then_some(KeySpace::Ports(ls)));
+    let keys = allocated.flat_map(|(ls, a)| a.map(|owner_key| (ls, owner_key)));
     let rows = ports
         .map(|(_, p)| (p.lsp.uuid, p))
         .join_named(
@@ -102,5 +106,5 @@ pub(super) fn render_port_bindings<'s>(
             pb.ha_chassis_group = Some(group);
             SbRecord::PortBinding(pb)
         });
-    (keys, rows.concat(router_rows).concat(cr_rows))
+    (keys, rows.concat(router_rows).concat(cr_rows), unstable)
 }
