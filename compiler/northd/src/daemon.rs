@@ -423,6 +423,7 @@ impl Daemon {
         match (db, ev) {
             (Db::Nb, DbEvent::Snapshot(_, rows)) => {
                 let changes = self.nb.replace(&rows);
+                self.feedback.rescan();
                 if self.nb_ready {
                     tracing::info!("OVN NB IDL reconnected, force recompute.");
                 }
@@ -438,6 +439,7 @@ impl Daemon {
                 },
             ) => {
                 self.nb.apply(&changes);
+                self.feedback.observe(true, &changes);
                 if reconnected {
                     tracing::info!("OVN NB IDL reconnected, force recompute.");
                     self.need_full = true;
@@ -446,6 +448,7 @@ impl Daemon {
             }
             (Db::Sb, DbEvent::Snapshot(schema, rows)) => {
                 self.sb.replace(&rows);
+                self.feedback.rescan();
                 if self.reconciler.is_some() {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                 }
@@ -460,6 +463,7 @@ impl Daemon {
                 },
             ) => {
                 self.sb.apply(&changes);
+                self.feedback.observe(false, &changes);
                 if reconnected {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                     self.need_full = true;

@@ -11,10 +11,10 @@
 //!
 //! Only those columns are written, each only when it differs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use ovnflow_compiler::rules::global::{MAX_TUNID, NORTHD_INTERNAL_VERSION};
-use ovsdb::{Atom, Datum, Row, Uuid};
+use ovsdb::{Atom, Datum, Row, RowChange, Uuid};
 use serde_json::{json, Value};
 
 use crate::mirror::Mirror;
@@ -78,12 +78,46 @@ fn int(row: &Row, c: &str) -> i64 {
 }
 
 /// State kept across iterations: the random values picked (so that they
-/// are picked once) and the cells written and not yet seen back.
+/// are picked once), the cells written and not yet seen back, and which
+/// ports' `up` may have changed since the last plan.
 #[derive(Debug, Default)]
 pub struct Feedback {
     mac_prefix: Option<String>,
     svc_monitor_mac: Option<String>,
     written: HashMap<(&'static str, Uuid, &'static str), Datum>,
+    /// Names of the ports whose `up` may have changed since the last plan
+    /// (from the row changes seen by [`Feedback::observe`]); `None`: every
+    /// port is looked at (start, reconnection, chassis changes).
+    dirty: Option<HashSet<String>>,
+    /// NB `Logical_Switch_Port` rows by name.
+    lsps: HashMap<String, BTreeSet<Uuid>>,
+    /// SB `Port_Binding` rows by `logical_port`.
+    bindings: HashMap<String, BTreeSet<Uuid>>,
+}
+
+/// The string in `column` of `row`.
+fn name_of<'a>(row: &'a Row, column: &str) -> Option<&'a str> {
+    col(row, column).and_then(|d| d.as_str())
+}
+
+/// Keeps `index` (name → rows) up to date with one row change.
+fn reindex(index: &mut HashMap<String, BTreeSet<Uuid>>, column: &str, change: &RowChange) {
+    let (uuid, old, new) = match change {
+        RowChange::Insert { uuid, new, .. } => (uuid, None, Some(new)),
+        RowChange::Modify { uuid, old, new, .. } => (uuid, Some(old), Some(new)),
+        RowChange::Delete { uuid, old, .. } => (uuid, Some(old), None),
+    };
+    if let Some(name) = old.and_then(|r| name_of(r, column)) {
+        if let Some(set) = index.get_mut(name) {
+            set.remove(uuid);
+            if set.is_empty() {
+                index.remove(name);
+            }
+        }
+    }
+    if let Some(name) = new.and_then(|r| name_of(r, column)) {
+        index.entry(name.to_string()).or_default().insert(*uuid);
+    }
 }
 
 /// Inputs of one iteration besides the databases.
@@ -125,6 +159,46 @@ impl Feedback {
             .entry((table.to_string(), uuid))
             .or_default()
             .insert(column.to_string(), desired);
+    }
+
+    /// Takes note of row changes applied to the NB (`nb == true`) or SB
+    /// mirror: the ports they touch are looked at by the next plan.
+    pub fn observe(&mut self, nb: bool, changes: &[RowChange]) {
+        for ch in changes {
+            let column = match (nb, ch.table()) {
+                (true, "Logical_Switch_Port") => "name",
+                (false, "Port_Binding") => "logical_port",
+                // `port-up-notif` decides for every port of the chassis.
+                (false, "Chassis") => {
+                    self.dirty = None;
+                    continue;
+                }
+                _ => continue,
+            };
+            let index = if nb {
+                &mut self.lsps
+            } else {
+                &mut self.bindings
+            };
+            reindex(index, column, ch);
+            if let Some(dirty) = self.dirty.as_mut() {
+                let old = match ch {
+                    RowChange::Modify { old, .. } | RowChange::Delete { old, .. } => Some(old),
+                    RowChange::Insert { .. } => None,
+                };
+                for row in [old, ch.new_row()].into_iter().flatten() {
+                    if let Some(name) = name_of(row, column) {
+                        dirty.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes the next plan look at every port (after a mirror was replaced
+    /// wholesale).
+    pub fn rescan(&mut self) {
+        self.dirty = None;
     }
 
     /// The `NB_Global.options` northd wants, from the current ones.
@@ -261,20 +335,44 @@ impl Feedback {
     /// a chassis, and, if that chassis reports port-up notifications
     /// (`other_config:port-up-notif`), once ovn-controller set
     /// `Port_Binding.up`.
+    ///
+    /// Only the ports named in row changes since the last plan are looked
+    /// at, or all of them after [`Feedback::rescan`] (the indexes are then
+    /// rebuilt from the mirrors).
     fn ports_up(&mut self, cells: &mut Cells, nb: &Mirror, sb: &Mirror) {
-        let mut by_name: HashMap<&str, (Uuid, &Row)> = HashMap::new();
-        for (u, r) in nb.table("Logical_Switch_Port") {
-            if let Some(n) = col(r, "name").and_then(|d| d.as_str()) {
-                by_name.insert(n, (*u, r));
+        let names: Vec<String> = match self.dirty.replace(HashSet::new()) {
+            Some(dirty) => dirty.into_iter().collect(),
+            None => {
+                self.lsps.clear();
+                self.bindings.clear();
+                for (table, column, index, m) in [
+                    ("Logical_Switch_Port", "name", &mut self.lsps, nb),
+                    ("Port_Binding", "logical_port", &mut self.bindings, sb),
+                ] {
+                    for (u, r) in m.table(table) {
+                        if let Some(n) = name_of(r, column) {
+                            index.entry(n.to_string()).or_default().insert(*u);
+                        }
+                    }
+                }
+                self.bindings.keys().cloned().collect()
             }
-        }
-        for pb in sb.table("Port_Binding").values() {
-            let Some(name) = col(pb, "logical_port").and_then(|d| d.as_str()) else {
+        };
+        for name in names {
+            // A name held by several ports: the last in UUID order, as a
+            // map filled in table order keeps.
+            let lsp = self.lsps.get(&name).and_then(|s| s.last());
+            let pb = self.bindings.get(&name).and_then(|s| s.last());
+            let (Some(lsp_uuid), Some(pb_uuid)) = (lsp, pb) else {
                 continue;
             };
-            let Some((lsp_uuid, lsp)) = by_name.get(name) else {
+            let (Some(lsp), Some(pb)) = (
+                nb.get("Logical_Switch_Port", lsp_uuid),
+                sb.get("Port_Binding", pb_uuid),
+            ) else {
                 continue;
             };
+            let lsp_uuid = *lsp_uuid;
             let router = col(lsp, "type").and_then(|d| d.as_str()) == Some("router");
             let up = if router {
                 true
@@ -296,7 +394,7 @@ impl Feedback {
             self.want(
                 cells,
                 "Logical_Switch_Port",
-                *lsp_uuid,
+                lsp_uuid,
                 "up",
                 col(lsp, "up"),
                 desired,
@@ -388,5 +486,75 @@ mod tests {
         assert_eq!(of("Logical_Switch_Port")["row"]["up"], json!(true));
         // Not seen back yet: not written again.
         assert!(f.plan(&nb, &sb, cycle).is_empty());
+    }
+
+    /// After the first (full) plan only observed ports are looked at, and
+    /// what that finds equals a full scan of the same mirrors.
+    #[test]
+    fn observed_changes_give_what_a_full_scan_gives() {
+        let ch = Uuid::from_u128(3);
+        let lsp_row = |name: &str, up: bool| {
+            Arc::new(Row::from([
+                ("name".to_string(), Datum::scalar(name)),
+                ("up".to_string(), Datum::set([Atom::Boolean(up)])),
+            ]))
+        };
+        let pb_row = |name: &str, bound: bool| {
+            let mut r = Row::from([("logical_port".to_string(), Datum::scalar(name))]);
+            if bound {
+                r.insert("chassis".to_string(), Datum::scalar(ch));
+            }
+            Arc::new(r)
+        };
+        let mut nb = Mirror::default();
+        let mut sb = Mirror::default();
+        let mut f = Feedback::default();
+        let mut nb_changes = Vec::new();
+        let mut sb_changes = vec![RowChange::Insert {
+            table: "Chassis".into(),
+            uuid: ch,
+            new: Arc::new(Row::new()),
+        }];
+        for i in 0..4u128 {
+            nb_changes.push(RowChange::Insert {
+                table: "Logical_Switch_Port".into(),
+                uuid: Uuid::from_u128(100 + i),
+                new: lsp_row(&format!("p{i}"), true),
+            });
+            sb_changes.push(RowChange::Insert {
+                table: "Port_Binding".into(),
+                uuid: Uuid::from_u128(200 + i),
+                new: pb_row(&format!("p{i}"), true),
+            });
+        }
+        for (m, is_nb, ch) in [(&mut nb, true, &nb_changes), (&mut sb, false, &sb_changes)] {
+            m.apply(ch);
+            f.observe(is_nb, ch);
+        }
+        let cycle = Cycle::default();
+        let ports = |ops: Vec<Value>| -> Vec<Value> {
+            ops.into_iter()
+                .filter(|o| o["table"] == "Logical_Switch_Port")
+                .collect()
+        };
+        assert!(ports(f.plan(&nb, &sb, cycle)).is_empty());
+        // p2 loses its chassis.
+        let unbind = vec![RowChange::Modify {
+            table: "Port_Binding".into(),
+            uuid: Uuid::from_u128(202),
+            old: pb_row("p2", true),
+            new: pb_row("p2", false),
+        }];
+        sb.apply(&unbind);
+        f.observe(false, &unbind);
+        let incremental = ports(f.plan(&nb, &sb, cycle));
+        assert_eq!(incremental.len(), 1, "{incremental:?}");
+        assert_eq!(incremental[0]["row"]["up"], json!(false));
+        assert_eq!(
+            ports(Feedback::default().plan(&nb, &sb, cycle)),
+            incremental
+        );
+        // Nothing observed since: nothing looked at, nothing written again.
+        assert!(ports(f.plan(&nb, &sb, cycle)).is_empty());
     }
 }

@@ -72,6 +72,11 @@ pub struct E2eRun {
     /// The same for each single change, in the order of `changes`.
     #[serde(default)]
     pub sb_change_bytes: Vec<(ChangeKind, u64)>,
+    /// CPU seconds (user + system) the SB ovsdb-server spent during the
+    /// full compute (standalone only): its share of `full_s`, which no
+    /// daemon writing the same SB rows can avoid.
+    #[serde(default)]
+    pub sb_server_cpu_s: Option<f64>,
 }
 
 /// The connections of one run and the `nb_cfg` the next change carries.
@@ -313,6 +318,16 @@ impl Servers {
         }
     }
 
+    /// The SB ovsdb-server's pid (standalone only).
+    fn sb_pid(&self) -> Option<String> {
+        match self {
+            Servers::Standalone(o) => std::fs::read_to_string(o.dir().join("sb.pid"))
+                .ok()
+                .map(|p| p.trim().to_string()),
+            Servers::Raft { .. } => None,
+        }
+    }
+
     fn dir(&self) -> &Path {
         match self {
             Servers::Standalone(o) => o.dir(),
@@ -426,9 +441,13 @@ pub fn run_once(
     };
     let grown = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
     let before = sb_len();
+    let sb_pid = oracle.sb_pid();
+    let sb_cpu = || sb_pid.as_deref().and_then(|p| memory::cpu_s(p).ok());
+    let cpu_before = sb_cpu();
     let (nb_commit_s, full_s) = session
         .commit(ops, "full NB")
         .map_err(|e| with_log(e, &oracle))?;
+    let sb_server_cpu_s = cpu_before.zip(sb_cpu()).map(|(b, a)| a - b);
     let sb_full_bytes = grown(before, sb_len());
     let pid = pid.to_string();
     let rss_full_kb = memory::peak_rss_kb(&pid)?;
@@ -463,5 +482,6 @@ pub fn run_once(
         changes: measured,
         sb_full_bytes,
         sb_change_bytes,
+        sb_server_cpu_s,
     })
 }

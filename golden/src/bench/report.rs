@@ -98,6 +98,13 @@ fn of_e2e(runs: &[E2eRun], f: impl Fn(&E2eRun) -> f64) -> Samples {
     }
 }
 
+/// The SB server's CPU time in the full compute, over the runs that have it.
+fn sb_server_cpu(runs: &[E2eRun]) -> Samples {
+    Samples {
+        values: runs.iter().filter_map(|r| r.sb_server_cpu_s).collect(),
+    }
+}
+
 fn of_inproc(runs: &[InprocRun], f: impl Fn(&InprocRun) -> f64) -> Samples {
     Samples {
         values: runs.iter().map(f).collect(),
@@ -242,6 +249,13 @@ fn rows(s: &SizeResult, judge: Judge) -> Vec<Row> {
             cell(&of_after, Unit::Seconds),
             rt,
             pick(Some(verdict("≥ 4× faster", r.map(|r| r >= 4.0))), None),
+        );
+        push(
+            "… SB ovsdb-server CPU time in it (parse, commit, log write, monitor updates)".into(),
+            cell(&sb_server_cpu(nd), Unit::Seconds),
+            cell(&sb_server_cpu(of), Unit::Seconds),
+            "–".into(),
+            None,
         );
     }
     let compile = of_inproc(ip, |r| r.compile_s);
