@@ -123,7 +123,7 @@ fn records<'a>(
         };
         let body = &data[start..end];
         let last = end >= data.len() - 1;
-        let hash: &'a str = *hash;
+        let hash: &str = hash;
         let unchecked = (last && body.len() >= CHECK_WHILE_PARSING).then_some(hash);
         if unchecked.is_none() {
             if let Err(msg) = check_sha1(body, hash) {
