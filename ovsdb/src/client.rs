@@ -7,7 +7,7 @@
 //! that no change is lost or applied twice, and following the RAFT leader
 //! of a clustered database as ovn-northd does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::atom::Uuid;
 use crate::db::RowChange;
-use crate::jsonrpc::{Framer, Message};
-use crate::rawjson::RawOps;
+use crate::jsonrpc::{Envelope, Framer, Message};
+use crate::rawjson::{RawJson, RawOps};
 use crate::remote::Remote;
 use crate::replica::{Replica, UpdateVersion};
 use crate::schema::DatabaseSchema;
@@ -81,7 +81,7 @@ impl Default for Options {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, ClientError>>>>>;
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<RawJson, ClientError>>>>>;
 
 /// One JSON-RPC connection to an OVSDB server.
 pub struct Connection {
@@ -164,6 +164,12 @@ impl Connection {
 
     /// Sends a request and waits for its response's result.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        to_value(self.request_raw(method, params).await?)
+    }
+
+    /// Sends a request and waits for its response's result, as JSON text
+    /// (for large replies parsed straight into their final form).
+    pub async fn request_raw(&self, method: &str, params: Value) -> Result<RawJson, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(id, tx);
@@ -187,7 +193,7 @@ impl Connection {
         method: &str,
         size_hint: usize,
         params: impl FnOnce(&mut Vec<u8>),
-    ) -> Result<Value, ClientError> {
+    ) -> Result<RawJson, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(id, tx);
@@ -279,9 +285,10 @@ impl Connection {
             }
             out.push(b']');
         };
-        let reply = self
-            .request_text("transact", size + db.len() + 8, params)
-            .await?;
+        let reply = to_value(
+            self.request_text("transact", size + db.len() + 8, params)
+                .await?,
+        )?;
         let results = match reply {
             Value::Array(results) => results,
             other => {
@@ -337,43 +344,33 @@ impl Connection {
         tables: &[&str],
         last_txn_id: Option<Uuid>,
     ) -> Result<MonitorStart, ClientError> {
-        let mut reqs = serde_json::Map::new();
-        for (name, t) in &schema.tables {
-            if tables.is_empty() || tables.contains(&name.as_str()) {
-                let cols: Vec<&String> = t.columns.keys().collect();
-                reqs.insert(name.clone(), json!([{"columns": cols}]));
-            }
-        }
-        let reqs = Value::Object(reqs);
+        self.monitor(schema, monitor_id, &Selection::tables(tables), last_txn_id)
+            .await
+    }
+
+    /// [`Connection::monitor_all`] of the tables and columns of `selection`.
+    pub async fn monitor(
+        &self,
+        schema: &DatabaseSchema,
+        monitor_id: &str,
+        selection: &Selection,
+        last_txn_id: Option<Uuid>,
+    ) -> Result<MonitorStart, ClientError> {
+        let reqs = Value::Object(selection.requests(schema));
         let last = last_txn_id.map_or(Uuid::nil(), |u| u).to_string();
         match self
-            .request(
+            .request_raw(
                 "monitor_cond_since",
                 json!([schema.name, monitor_id, reqs, last]),
             )
             .await
         {
-            Ok(Value::Array(r)) if r.len() == 3 => {
-                let found = r[0].as_bool().unwrap_or(false);
-                let id = r[1].as_str().and_then(|s| Uuid::parse_str(s).ok());
-                return Ok(MonitorStart {
-                    version: UpdateVersion::V2,
-                    found,
-                    last_txn_id: id,
-                    initial: r[2].clone(),
-                    method: "monitor_cond_since",
-                });
-            }
-            Ok(other) => {
-                return Err(ClientError::Protocol(format!(
-                    "monitor_cond_since reply: {other}"
-                )))
-            }
+            Ok(raw) => return monitor_cond_since_reply(raw),
             Err(e) if !unknown_method(&e) => return Err(e),
             Err(_) => {}
         }
         match self
-            .request("monitor_cond", json!([schema.name, monitor_id, reqs]))
+            .request_raw("monitor_cond", json!([schema.name, monitor_id, reqs]))
             .await
         {
             Ok(initial) => {
@@ -393,7 +390,7 @@ impl Connection {
             v1.insert(t.clone(), r[0].clone());
         }
         let initial = self
-            .request("monitor", json!([schema.name, monitor_id, v1]))
+            .request_raw("monitor", json!([schema.name, monitor_id, v1]))
             .await?;
         Ok(MonitorStart {
             version: UpdateVersion::V1,
@@ -402,6 +399,160 @@ impl Connection {
             initial,
             method: "monitor",
         })
+    }
+}
+
+/// `[found, last-txn-id, table-updates]`, the table-updates kept as text
+/// (not even scanned here: whoever parses it checks it).
+fn monitor_cond_since_reply(raw: RawJson) -> Result<MonitorStart, ClientError> {
+    let bad = || ClientError::Protocol(format!("monitor_cond_since reply: {}", snippet(raw.get())));
+    let (found, id, range) = split3(raw.get()).ok_or_else(bad)?;
+    let range = raw.locate(&raw.get()[range]).ok_or_else(bad)?;
+    Ok(MonitorStart {
+        version: UpdateVersion::V2,
+        found: found.as_bool().unwrap_or(false),
+        last_txn_id: id.as_str().and_then(|s| Uuid::parse_str(s).ok()),
+        initial: raw.narrow(range),
+        method: "monitor_cond_since",
+    })
+}
+
+/// At most 60 characters of a text, for messages.
+fn snippet(s: &str) -> String {
+    s.chars().take(60).collect()
+}
+
+/// Splits the JSON array `[a, b, c]`: `a` and `b` parsed, `c` as the
+/// range of its text, unparsed.
+fn split3(text: &str) -> Option<(Value, Value, std::ops::Range<usize>)> {
+    let skip_ws = |pos: usize| pos + (text[pos..].len() - text[pos..].trim_start().len());
+    let mut pos = skip_ws(0);
+    if !text[pos..].starts_with('[') {
+        return None;
+    }
+    pos += 1;
+    let mut first_two = [Value::Null, Value::Null];
+    for slot in &mut first_two {
+        let mut values = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<Value>();
+        *slot = values.next()?.ok()?;
+        pos = skip_ws(pos + values.byte_offset());
+        if !text[pos..].starts_with(',') {
+            return None;
+        }
+        pos = skip_ws(pos + 1);
+    }
+    let end = text.trim_end().strip_suffix(']')?.trim_end().len();
+    let [a, b] = first_two;
+    (pos < end).then_some((a, b, pos..end))
+}
+
+fn to_value(raw: RawJson) -> Result<Value, ClientError> {
+    raw.to_value()
+        .map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// Which tables and columns a monitor asks for.
+///
+/// The default ([`Selection::all`]) is every column of every table. A
+/// daemon that reads only some columns can ask for just those, as
+/// ovn-northd's IDL leaves out the columns it never reads: the server then
+/// sends less and the replica builds less. In a replica, the columns left
+/// out hold their schema defaults (0, "", empty set…), as in the IDL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Table → its columns (`None`: all of them); empty: every table.
+    tables: BTreeMap<String, Option<Vec<String>>>,
+}
+
+impl Selection {
+    /// Every column of every table.
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Every column of `tables` (every table when empty).
+    pub fn tables<S: AsRef<str>>(tables: &[S]) -> Selection {
+        Selection {
+            tables: tables
+                .iter()
+                .map(|t| (t.as_ref().to_string(), None))
+                .collect(),
+        }
+    }
+
+    /// Adds every column of `table`.
+    pub fn table(mut self, table: &str) -> Selection {
+        self.tables.insert(table.to_string(), None);
+        self
+    }
+
+    /// Adds `table` with only `columns` (on top of columns already asked
+    /// for it; a table already asked for whole stays whole).
+    pub fn columns<S: AsRef<str>>(mut self, table: &str, columns: &[S]) -> Selection {
+        let entry = self
+            .tables
+            .entry(table.to_string())
+            .or_insert_with(|| Some(Vec::new()));
+        if let Some(cols) = entry {
+            for c in columns {
+                if !cols.iter().any(|x| x == c.as_ref()) {
+                    cols.push(c.as_ref().to_string());
+                }
+            }
+        }
+        self
+    }
+
+    /// True when every column of every table is asked for.
+    pub fn is_all(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Whether `column` of `table` is asked for.
+    pub fn contains(&self, table: &str, column: &str) -> bool {
+        if self.tables.is_empty() {
+            return true;
+        }
+        match self.tables.get(table) {
+            Some(None) => true,
+            Some(Some(cols)) => cols.iter().any(|c| c == column),
+            None => false,
+        }
+    }
+
+    /// The `monitor-requests` object for `schema`: every column listed
+    /// explicitly. Tables and columns the server's schema lacks are left
+    /// out with a warning, as ovsdb-cs does when a server is older than
+    /// the client.
+    pub fn requests(&self, schema: &DatabaseSchema) -> serde_json::Map<String, Value> {
+        for (t, cols) in &self.tables {
+            match schema.table(t) {
+                None => tracing::warn!("{}: no table {t} to monitor", schema.name),
+                Some(ts) => {
+                    for c in cols.iter().flatten() {
+                        if ts.column(c).is_none() {
+                            tracing::warn!(
+                                "{}: table {t} has no column {c} to monitor",
+                                schema.name
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let mut reqs = serde_json::Map::new();
+        for (name, t) in &schema.tables {
+            if !self.tables.is_empty() && !self.tables.contains_key(name) {
+                continue;
+            }
+            let cols: Vec<&String> = t
+                .columns
+                .keys()
+                .filter(|c| self.contains(name, c))
+                .collect();
+            reqs.insert(name.clone(), json!([{ "columns": cols }]));
+        }
+        reqs
     }
 }
 
@@ -414,8 +565,9 @@ pub struct MonitorStart {
     pub found: bool,
     /// The server's last transaction id (monitor_cond_since only).
     pub last_txn_id: Option<Uuid>,
-    /// The initial contents.
-    pub initial: Value,
+    /// The initial contents (a table-updates object), as JSON text: give
+    /// it to [`Replica::reset_to_json`] or [`Replica::apply_update_json`].
+    pub initial: RawJson,
     /// Which method the server accepted.
     pub method: &'static str,
 }
@@ -439,7 +591,7 @@ async fn read_loop(
     notes: &mpsc::UnboundedSender<Notification>,
 ) -> String {
     let mut framer = Framer::new(limit);
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut probing = false;
     loop {
         let read = match probe {
@@ -467,48 +619,85 @@ async fn read_loop(
         probing = false;
         framer.push(&buf[..n]);
         loop {
-            let msg = match framer.next_message() {
-                Ok(Some(m)) => m,
+            let frame = match framer.next_frame() {
+                Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => return e.to_string(),
             };
-            match msg {
-                Message::Response { result, error, id } => {
-                    let Some(id) = id.as_u64() else { continue };
-                    let Some(tx) = pending.lock().expect("pending lock").remove(&id) else {
-                        continue;
-                    };
-                    let r = if error.is_null() {
-                        Ok(result)
-                    } else {
-                        Err(ClientError::Server(error))
-                    };
-                    let _ = tx.send(r);
-                }
-                Message::Request { method, params, id } if method == "echo" => {
-                    let _ = reply.send(
-                        Message::Response {
-                            result: params,
-                            error: Value::Null,
-                            id,
-                        }
-                        .to_bytes(),
-                    );
-                }
-                Message::Request { id, .. } => {
-                    let err = Message::Response {
-                        result: Value::Null,
-                        error: json!("unknown method"),
-                        id,
-                    };
-                    let _ = reply.send(err.to_bytes());
-                }
-                Message::Notification { method, params } => {
-                    let _ = notes.send(Notification { method, params });
-                }
+            if let Err(e) = dispatch(frame, pending, reply, notes) {
+                return format!("malformed JSON-RPC message: {e}");
             }
         }
     }
+}
+
+/// Handles one received message. Responses go to their waiting request
+/// as text, unparsed (a monitor reply may be megabytes); requests and
+/// notifications are parsed.
+fn dispatch(
+    frame: Vec<u8>,
+    pending: &Pending,
+    reply: &mpsc::UnboundedSender<Vec<u8>>,
+    notes: &mpsc::UnboundedSender<Notification>,
+) -> Result<(), String> {
+    let text = String::from_utf8(frame).map_err(|_| "not UTF-8".to_string())?;
+    let env = Envelope::parse(&text)?;
+    let value = |r: &Option<std::ops::Range<usize>>| -> Result<Value, String> {
+        match r {
+            Some(r) => serde_json::from_str(&text[r.clone()]).map_err(|e| e.to_string()),
+            None => Ok(Value::Null),
+        }
+    };
+    if let Some(m) = &env.method {
+        let method: String = serde_json::from_str(&text[m.clone()])
+            .map_err(|_| "method is not a string".to_string())?;
+        let params = match &env.params {
+            Some(_) => value(&env.params)?,
+            None => Value::Array(Vec::new()),
+        };
+        if !params.is_array() {
+            return Err(format!("{method}: params is not an array"));
+        }
+        let id = value(&env.id)?;
+        if id.is_null() {
+            let _ = notes.send(Notification { method, params });
+        } else if method == "echo" {
+            let echo = Message::Response {
+                result: params,
+                error: Value::Null,
+                id,
+            };
+            let _ = reply.send(echo.to_bytes());
+        } else {
+            let err = Message::Response {
+                result: Value::Null,
+                error: json!("unknown method"),
+                id,
+            };
+            let _ = reply.send(err.to_bytes());
+        }
+        return Ok(());
+    }
+    if env.result.is_none() && env.error.is_none() {
+        return Err("message is neither a request, a notification nor a response".into());
+    }
+    let Some(id) = value(&env.id)?.as_u64() else {
+        return Ok(());
+    };
+    let Some(tx) = pending.lock().expect("pending lock").remove(&id) else {
+        return Ok(());
+    };
+    let error = value(&env.error)?;
+    let r = if !error.is_null() {
+        Err(ClientError::Server(error))
+    } else {
+        match env.result {
+            Some(r) => Ok(RawJson::slice(text, r)),
+            None => Ok(RawJson::null()),
+        }
+    };
+    let _ = tx.send(r);
+    Ok(())
 }
 
 /// Keeps a [`Replica`] of one database in step with a server (or a
@@ -516,7 +705,7 @@ async fn read_loop(
 pub struct ReplicaSession {
     remotes: Vec<Remote>,
     db: String,
-    tables: Vec<String>,
+    selection: Selection,
     leader_only: bool,
     opts: Options,
     replica: Replica,
@@ -541,10 +730,22 @@ impl ReplicaSession {
         leader_only: bool,
         opts: Options,
     ) -> Result<ReplicaSession, ClientError> {
+        Self::connect_selected(remotes, db, Selection::tables(tables), leader_only, opts).await
+    }
+
+    /// [`ReplicaSession::connect`] monitoring only the tables and columns
+    /// of `selection`; the replica's other columns hold their defaults.
+    pub async fn connect_selected(
+        remotes: Vec<Remote>,
+        db: &str,
+        selection: Selection,
+        leader_only: bool,
+        opts: Options,
+    ) -> Result<ReplicaSession, ClientError> {
         let mut s = ReplicaSession {
             remotes,
             db: db.to_string(),
-            tables: tables.iter().map(|t| t.to_string()).collect(),
+            selection,
             leader_only,
             opts,
             replica: Replica::new(Arc::new(DatabaseSchema {
@@ -594,8 +795,13 @@ impl ReplicaSession {
 
     async fn try_remote(&mut self, remote: &Remote) -> Result<(), ClientError> {
         let (conn, notes) = Connection::connect(remote, &self.opts).await?;
-        check_cluster_member(&conn, &self.db, self.leader_only).await?;
-        let schema = conn.get_schema(&self.db).await?;
+        // Both questions in one round trip.
+        let (member, schema) = tokio::join!(
+            check_cluster_member(&conn, &self.db, self.leader_only),
+            conn.get_schema(&self.db)
+        );
+        member?;
+        let schema = schema?;
         if schema != **self.replica.database().schema() {
             // First connection (or the schema changed): start from empty.
             let old = std::mem::replace(&mut self.replica, Replica::new(Arc::new(schema.clone())));
@@ -614,15 +820,21 @@ impl ReplicaSession {
                     .collect(),
             );
         }
-        let tables: Vec<&str> = self.tables.iter().map(String::as_str).collect();
         let start = conn
-            .monitor_all(&schema, MONITOR_ID, &tables, self.replica.last_txn_id())
+            .monitor(
+                &schema,
+                MONITOR_ID,
+                &self.selection,
+                self.replica.last_txn_id(),
+            )
             .await?;
         self.version = start.version;
         let changes = if start.found {
-            self.replica.apply_update(start.version, &start.initial)
+            self.replica
+                .apply_update_json(start.version, start.initial.get())
         } else {
-            self.replica.reset_to(start.version, &start.initial)
+            self.replica
+                .reset_to_json(start.version, start.initial.get())
         }
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.replica.set_last_txn_id(start.last_txn_id);
@@ -713,4 +925,33 @@ async fn check_cluster_member(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split3_keeps_the_third_element_as_text() {
+        let text = r#" [ true , "a,]b" ,{"T": {"u": [1, "]"]}} ] "#;
+        let (a, b, r) = split3(text).unwrap();
+        assert_eq!(a, json!(true));
+        assert_eq!(b, json!("a,]b"));
+        assert_eq!(&text[r], r#"{"T": {"u": [1, "]"]}}"#);
+        for bad in [
+            "[true, \"x\"]",
+            "{}",
+            "[true \"x\", {}]",
+            "[1, 2, ]",
+            "[1, 2, {}",
+        ] {
+            assert!(split3(bad).is_none(), "{bad}");
+        }
+        let raw = RawJson::new(r#"[false,"4e0b20f2-9b9b-4c17-8d74-a331eff9070b",{}]"#.into());
+        let m = monitor_cond_since_reply(raw).unwrap();
+        assert_eq!(m.initial.get(), "{}");
+        assert!(!m.found);
+        assert!(m.last_txn_id.is_some());
+        assert!(monitor_cond_since_reply(RawJson::new("[1]".into())).is_err());
+    }
 }

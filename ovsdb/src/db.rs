@@ -161,7 +161,10 @@ impl Database {
     /// replaces, a delete of a missing row is ignored.
     pub fn apply(&mut self, changes: &[RowChange]) {
         for c in changes {
-            let rows = self.tables.entry(c.table().to_string()).or_default();
+            let rows = match self.tables.get_mut(c.table()) {
+                Some(rows) => rows,
+                None => self.tables.entry(c.table().to_string()).or_default(),
+            };
             match c {
                 RowChange::Insert { uuid, new, .. } | RowChange::Modify { uuid, new, .. } => {
                     rows.insert(*uuid, new.clone());

@@ -16,15 +16,18 @@
 //! and its byte offset. Clustered databases (`OVSDB CLUSTER`) are recognised
 //! and rejected with a clear error.
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::atom::Uuid;
 use crate::datum::Row;
-use crate::db::{apply_diff, Database, RowChange};
-use crate::schema::DatabaseSchema;
+use crate::db::{Database, RowChange, Rows};
+use crate::de::{overlay_row, Columns, ColumnsSeed, RowKey, RowTemplate, TableKey};
+use crate::schema::{DatabaseSchema, TableSchema};
 
 /// Why a database file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,25 @@ pub struct DbFile {
 struct Record<'a> {
     offset: usize,
     json: &'a [u8],
+    /// The header's SHA-1 when it is still to be checked: a large last
+    /// record (a compacted file's whole content) is checked on another
+    /// thread while it is parsed.
+    unchecked: Option<&'a str>,
+}
+
+/// Records from this size on are checked while they are parsed.
+const CHECK_WHILE_PARSING: usize = 1 << 20;
+
+/// Checks a record's SHA-1 against its header's.
+fn check_sha1(body: &[u8], hash: &str) -> Result<(), String> {
+    let digest = sha1_smol::Sha1::from(body).digest().to_string();
+    if digest.eq_ignore_ascii_case(hash) {
+        Ok(())
+    } else {
+        Err(format!(
+            "SHA-1 mismatch (header says {hash}, content has {digest})"
+        ))
+    }
 }
 
 /// Splits the file into records; a truncated or damaged last record is
@@ -100,20 +122,24 @@ fn records<'a>(
             break;
         };
         let body = &data[start..end];
-        let digest = sha1_smol::Sha1::from(body).digest().to_string();
-        if !digest.eq_ignore_ascii_case(hash) {
-            let msg = format!("SHA-1 mismatch (header says {hash}, content has {digest})");
-            if end >= data.len() - 1 {
-                warnings.push(format!(
-                    "{file}: ignoring damaged last record {n} at byte offset {pos}: {msg}"
-                ));
-                break;
+        let last = end >= data.len() - 1;
+        let hash: &str = hash;
+        let unchecked = (last && body.len() >= CHECK_WHILE_PARSING).then_some(hash);
+        if unchecked.is_none() {
+            if let Err(msg) = check_sha1(body, hash) {
+                if last {
+                    warnings.push(format!(
+                        "{file}: ignoring damaged last record {n} at byte offset {pos}: {msg}"
+                    ));
+                    break;
+                }
+                return Err(fail(pos, n, msg));
             }
-            return Err(fail(pos, n, msg));
         }
         out.push(Record {
             offset: pos,
             json: body,
+            unchecked,
         });
         pos = end;
         if data.get(pos) == Some(&b'\n') {
@@ -176,92 +202,292 @@ fn read(data: &[u8], name: &str, keep_history: bool) -> Result<DbFile, FileError
         DatabaseSchema::from_json(&schema_json)
             .map_err(|e| fail(first, 0, format!("bad schema: {e}")))?,
     );
+    if let Some(hash) = first.unchecked {
+        check_sha1(first.json, hash).map_err(|m| fail(first, 0, m))?;
+    }
     let mut db = Database::new(schema.clone());
     let mut history = Vec::new();
+    let mut transactions = 0;
     for (i, r) in recs.iter().enumerate().skip(1) {
-        let v: Value =
-            serde_json::from_slice(r.json).map_err(|e| fail(r, i, format!("invalid JSON: {e}")))?;
-        let changes = apply_record(&mut db, &v).map_err(|m| fail(r, i, m))?;
+        let parsed = match r.unchecked {
+            None => parse_record(&schema, &db, r.json),
+            Some(hash) => {
+                let (checked, parsed) = std::thread::scope(|s| {
+                    let check = s.spawn(|| check_sha1(r.json, hash));
+                    let parsed = parse_record(&schema, &db, r.json);
+                    let checked = check
+                        .join()
+                        .unwrap_or_else(|_| Err("SHA-1 check failed".into()));
+                    (checked, parsed)
+                });
+                if let Err(msg) = checked {
+                    warnings.push(format!(
+                        "{name}: ignoring damaged last record {i} at byte offset {}: {msg}",
+                        r.offset
+                    ));
+                    break;
+                }
+                parsed
+            }
+        }
+        .map_err(|m| fail(r, i, m))?;
+        let changes = apply_record(&mut db, parsed, keep_history);
         if keep_history {
             history.push(changes);
         }
+        transactions += 1;
     }
     Ok(DbFile {
         schema,
         database: db,
-        transactions: recs.len() - 1,
+        transactions,
         warnings,
         history,
     })
 }
 
-/// Replays one transaction record.
-fn apply_record(db: &mut Database, v: &Value) -> Result<Vec<RowChange>, String> {
+/// Parses one transaction record straight from its bytes into rows,
+/// against the content `db` has before it.
+fn parse_record<'s>(
+    schema: &'s DatabaseSchema,
+    db: &Database,
+    json: &[u8],
+) -> Result<ParsedRecord<'s>, String> {
+    let mut d = serde_json::Deserializer::from_slice(json);
+    RecordSeed { schema, db }
+        .deserialize(&mut d)
+        .and_then(|r| d.end().map(|()| r))
+        .map_err(|e| e.to_string())
+}
+
+/// Replays one parsed transaction record; returns its changes when `keep`
+/// (else none).
+fn apply_record(db: &mut Database, record: ParsedRecord<'_>, keep: bool) -> Vec<RowChange> {
     let mut changes = Vec::new();
-    let m = v.as_object().ok_or("transaction record is not an object")?;
-    let is_diff = m.get("_is_diff").and_then(Value::as_bool).unwrap_or(false);
-    let schema = db.schema().clone();
-    for (table, rows) in m {
-        if table.starts_with('_') {
+    for (ts, rows) in record.tables {
+        let Some(target) = db.tables_mut().get_mut(&ts.name) else {
             continue;
-        }
-        let ts = schema
-            .table(table)
-            .ok_or_else(|| format!("unknown table {table}"))?;
-        let rows = rows
-            .as_object()
-            .ok_or_else(|| format!("table {table}: rows are not an object"))?;
-        for (uuid_s, row) in rows {
-            let uuid = Uuid::parse_str(uuid_s)
-                .map_err(|_| format!("table {table}: bad row UUID {uuid_s:?}"))?;
-            let target = db.tables_mut().entry(table.clone()).or_default();
-            if row.is_null() {
-                if let Some(old) = target.remove(&uuid) {
-                    changes.push(RowChange::Delete {
-                        table: table.clone(),
-                        uuid,
-                        old,
-                    });
+        };
+        for (uuid, row) in rows {
+            let (old, new) = match row {
+                RecordRow::Delete => match target.remove(&uuid) {
+                    Some(old) => (Some(old), None),
+                    None => continue,
+                },
+                RecordRow::New(new) => {
+                    let new = Arc::new(new);
+                    (target.insert(uuid, new.clone()), Some(new))
                 }
+                RecordRow::Changed(cols) => {
+                    let Some(old) = target.get(&uuid).cloned() else {
+                        continue;
+                    };
+                    let new = Arc::new(overlay_row(&old, cols, record.is_diff));
+                    target.insert(uuid, new.clone());
+                    (Some(old), Some(new))
+                }
+            };
+            if !keep {
                 continue;
             }
-            let cols = row
-                .as_object()
-                .ok_or_else(|| format!("table {table} row {uuid}: row is not an object"))?;
-            let old = target.get(&uuid).cloned();
-            let mut new: Row = match &old {
-                Some(r) => (**r).clone(),
-                None => Database::complete_row(ts, Row::new()),
-            };
-            for (c, dv) in cols {
-                let col = ts
-                    .column(c)
-                    .ok_or_else(|| format!("table {table} row {uuid}: unknown column {c}"))?;
-                let d = col
-                    .ty
-                    .parse_datum(dv)
-                    .map_err(|e| format!("table {table} row {uuid} column {c}: {e}"))?;
-                let d = match (&old, is_diff) {
-                    (Some(_), true) => apply_diff(&col.ty, &new[c], &d),
-                    _ => d,
-                };
-                new.insert(c.clone(), d);
-            }
-            let new = Arc::new(new);
-            target.insert(uuid, new.clone());
-            let table = table.clone();
-            changes.push(match old {
-                Some(old) => RowChange::Modify {
+            let table = ts.name.clone();
+            changes.push(match (old, new) {
+                (Some(old), Some(new)) => RowChange::Modify {
                     table,
                     uuid,
                     old,
                     new,
                 },
-                None => RowChange::Insert { table, uuid, new },
+                (None, Some(new)) => RowChange::Insert { table, uuid, new },
+                (Some(old), None) => RowChange::Delete { table, uuid, old },
+                (None, None) => continue,
             });
         }
     }
-    Ok(changes)
+    changes
+}
+
+/// One transaction record as parsed, before it is applied (whether
+/// changes are differences is known only once `_is_diff` has been read,
+/// which may come after the tables).
+struct ParsedRecord<'s> {
+    is_diff: bool,
+    tables: Vec<(&'s TableSchema, Vec<(Uuid, RecordRow<'s>)>)>,
+}
+
+/// One row of a transaction record.
+enum RecordRow<'s> {
+    /// `null`: the row is deleted.
+    Delete,
+    /// A row the database does not have yet, completed with defaults.
+    New(Row),
+    /// Columns of a row the database has: new values or differences.
+    Changed(Columns<'s>),
+}
+
+/// `{table: {uuid: row-or-null}, "_date": …, "_comment": …, "_is_diff": …}`.
+struct RecordSeed<'s, 'd> {
+    schema: &'s DatabaseSchema,
+    db: &'d Database,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for RecordSeed<'s, '_> {
+    type Value = ParsedRecord<'s>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for RecordSeed<'s, '_> {
+    type Value = ParsedRecord<'s>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a transaction record (an object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = ParsedRecord {
+            is_diff: false,
+            tables: Vec::new(),
+        };
+        while let Some(key) = map.next_key_seed(MemberSeed(self.schema))? {
+            match key {
+                Member::IsDiff => {
+                    out.is_diff = map.next_value::<Value>()?.as_bool().unwrap_or(false)
+                }
+                Member::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Member::Table(ts) => {
+                    let rows = map.next_value_seed(RecordTableSeed {
+                        ts,
+                        rows: self.db.table(&ts.name),
+                    })?;
+                    out.tables.push((ts, rows));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A member of a transaction record.
+enum Member<'s> {
+    /// A table's rows.
+    Table(&'s TableSchema),
+    /// `_is_diff`.
+    IsDiff,
+    /// Another member starting with `_` (`_date`, `_comment`).
+    Other,
+}
+
+struct MemberSeed<'s>(&'s DatabaseSchema);
+
+impl<'de, 's> DeserializeSeed<'de> for MemberSeed<'s> {
+    type Value = Member<'s>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for MemberSeed<'s> {
+    type Value = Member<'s>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table name")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        if s == "_is_diff" {
+            Ok(Member::IsDiff)
+        } else if s.starts_with('_') {
+            Ok(Member::Other)
+        } else {
+            TableKey {
+                schema: self.0,
+                unknown: "unknown table",
+            }
+            .visit_str(s)
+            .map(Member::Table)
+        }
+    }
+}
+
+/// The rows of one table in a record: `{uuid: row-or-null}`.
+struct RecordTableSeed<'s, 'd> {
+    ts: &'s TableSchema,
+    /// The table's rows before the record.
+    rows: Option<&'d Rows>,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for RecordTableSeed<'s, '_> {
+    type Value = Vec<(Uuid, RecordRow<'s>)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for RecordTableSeed<'s, '_> {
+    type Value = Vec<(Uuid, RecordRow<'s>)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "table {}: rows (an object)", self.ts.name)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ts = self.ts;
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        let template = RowTemplate::new(ts);
+        while let Some(uuid) = map.next_key_seed(RowKey { table: &ts.name })? {
+            let exists = self.rows.is_some_and(|r| r.contains_key(&uuid));
+            let row = map.next_value_seed(RecordRowSeed {
+                ts,
+                template: &template,
+                uuid,
+                exists,
+            })?;
+            out.push((uuid, row));
+        }
+        Ok(out)
+    }
+}
+
+/// One row of a record: `null` or `{column: datum…}`.
+struct RecordRowSeed<'a, 't> {
+    ts: &'a TableSchema,
+    template: &'t RowTemplate,
+    uuid: Uuid,
+    exists: bool,
+}
+
+impl<'de, 'a> DeserializeSeed<'de> for RecordRowSeed<'a, '_> {
+    type Value = RecordRow<'a>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, 'a> Visitor<'de> for RecordRowSeed<'a, '_> {
+    type Value = RecordRow<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "table {} row {}: a row object or null",
+            self.ts.name, self.uuid
+        )
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(RecordRow::Delete)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(RecordRow::Delete)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        let cols = ColumnsSeed {
+            table: self.ts,
+            row: self.uuid,
+        }
+        .deserialize(d)?;
+        Ok(if self.exists {
+            RecordRow::Changed(cols)
+        } else {
+            RecordRow::New(self.template.complete(cols))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +546,94 @@ mod tests {
             kinds,
             vec![vec!["insert", "insert"], vec!["modify", "delete"]]
         );
+    }
+
+    #[test]
+    fn is_diff_may_come_after_the_tables() {
+        // ovsdb-server writes members in hash order: `_is_diff` can follow
+        // the rows it applies to.
+        let t1 = format!(
+            r#"{{"Logical_Switch":{{"{LS}":{{"name":"sw0","other_config":["map",[["a","1"],["b","2"]]]}}}}}}"#
+        );
+        let t2 = format!(
+            r#"{{"Logical_Switch":{{"{LS}":{{"other_config":["map",[["a","1"],["c","3"]]]}}}},"_date":1,"_is_diff":true}}"#
+        );
+        let t3 = format!(
+            r#"{{"Logical_Switch":{{"{LS}":{{"other_config":["map",[["z","9"]]]}}}},"_date":2}}"#
+        );
+        let text = format!("{}{}{}", record(&schema()), record(&t1), record(&t2));
+        let f = read_db_bytes(text.as_bytes(), "t.db").unwrap();
+        let ls = f
+            .database
+            .get("Logical_Switch", &Uuid::parse_str(LS).unwrap())
+            .unwrap();
+        assert_eq!(
+            ls["other_config"],
+            crate::Datum::string_map([("b", "2"), ("c", "3")])
+        );
+        let text = format!("{text}{}", record(&t3));
+        let f = read_db_bytes(text.as_bytes(), "t.db").unwrap();
+        let ls = f
+            .database
+            .get("Logical_Switch", &Uuid::parse_str(LS).unwrap())
+            .unwrap();
+        assert_eq!(
+            ls["other_config"],
+            crate::Datum::string_map([("z", "9")]),
+            "without _is_diff a column is replaced"
+        );
+        assert_eq!(ls["name"], crate::Datum::scalar("sw0"));
+        let bad = format!(r#"{{"Logical_Switch":{{"{LS}":{{"name":7}}}}}}"#);
+        let e = read_db_bytes(
+            format!("{}{}", record(&schema()), record(&bad)).as_bytes(),
+            "t.db",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "t.db: record 1 at byte offset {}: table Logical_Switch row {LS} column name: expected string",
+                record(&schema()).len()
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_large_last_record_is_checked_while_it_is_parsed() {
+        let rows: Vec<String> = (0..12_000u128)
+            .map(|i| {
+                format!(
+                    r#""{}":{{"name":"sw{i}","other_config":["map",[["k","{}"]]]}}"#,
+                    Uuid::from_u128(i + 1),
+                    "x".repeat(60)
+                )
+            })
+            .collect();
+        let big = format!(
+            r#"{{"Logical_Switch":{{{}}},"_is_diff":true}}"#,
+            rows.join(",")
+        );
+        assert!(big.len() >= CHECK_WHILE_PARSING);
+        let good = format!("{}{}", record(&schema()), record(&big));
+        let f = read_db_bytes(good.as_bytes(), "t.db").unwrap();
+        assert_eq!((f.database.len(), f.transactions), (12_000, 1));
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        for damage in ["\"swX\"", "\"sw7 "] {
+            let bad = good.replacen("\"sw7\"", damage, 1);
+            let f = read_db_bytes(bad.as_bytes(), "t.db").unwrap();
+            assert_eq!((f.database.len(), f.transactions), (0, 0));
+            assert_eq!(f.warnings.len(), 1, "{:?}", f.warnings);
+            assert!(f.warnings[0].contains("SHA-1 mismatch"), "{:?}", f.warnings);
+        }
+        let inside = format!(
+            "{}{}{}",
+            record(&schema()),
+            record(&big).replacen("\"sw7\"", "\"swX\"", 1),
+            record("{}")
+        );
+        let e = read_db_bytes(inside.as_bytes(), "t.db").unwrap_err();
+        assert!(e.to_string().contains("SHA-1 mismatch"), "{e}");
     }
 
     #[test]

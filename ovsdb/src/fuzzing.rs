@@ -3,13 +3,31 @@
 //! never panic on any input except through the invariant assertions it
 //! states.
 
-/// Datum JSON: parse, and check that what parses survives a round trip.
+/// Datum JSON: parse, and check that what parses survives a round trip;
+/// and that the typed parsers straight from text ([`crate::de`]) accept
+/// exactly what [`crate::Datum::from_json`] accepts, with equal results,
+/// for every column type.
 pub fn datum_json(data: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         if let Ok(d) = crate::Datum::from_json_untyped(&v) {
             let again =
                 crate::Datum::from_json_untyped(&d.to_json()).expect("re-parse of our own JSON");
             assert_eq!(again, d);
+        }
+        let text = std::str::from_utf8(data).expect("JSON that parsed is UTF-8");
+        use crate::atom::AtomType::*;
+        use crate::schema::{BaseType, ColumnType};
+        for key in [Integer, Real, Boolean, String, Uuid] {
+            for value in [None, Some(Integer), Some(Real), Some(String), Some(Uuid)] {
+                let ty = ColumnType {
+                    key: BaseType::plain(key),
+                    value: value.map(BaseType::plain),
+                    min: 0,
+                    max: None,
+                };
+                let want = crate::Datum::from_json(&v, key, value).ok();
+                assert_eq!(crate::de::datum_from_str(text, &ty).ok(), want, "{ty:?}");
+            }
         }
     }
 }

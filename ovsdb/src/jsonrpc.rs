@@ -156,14 +156,44 @@ impl Framer {
     /// The next complete message, `Ok(None)` if more bytes are needed. After
     /// an error the stream is unusable and every call fails.
     pub fn next_message(&mut self) -> Result<Option<Message>, JsonRpcError> {
+        let Some(frame) = self.next_frame()? else {
+            return Ok(None);
+        };
+        let at = self.base - frame.len() as u64;
+        let bad = |message: String| JsonRpcError::Malformed {
+            offset: at,
+            message,
+        };
+        let parsed = serde_json::from_slice(&frame)
+            .map_err(|e| bad(format!("invalid JSON: {e}")))
+            .and_then(|v| Message::from_json(v).map_err(bad));
+        if parsed.is_err() {
+            self.failed = true;
+        }
+        parsed.map(Some)
+    }
+
+    /// The bytes of the next complete message (one top-level JSON object
+    /// or array, not yet parsed), `Ok(None)` if more bytes are needed.
+    /// After an error the stream is unusable and every call fails.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, JsonRpcError> {
         if self.failed {
             return Err(self.malformed(0, "stream already failed"));
         }
-        let r = self.scan();
-        if r.is_err() {
-            self.failed = true;
+        match self.scan() {
+            Ok(Some(end)) => {
+                let rest = self.buf.split_off(end);
+                let frame = std::mem::replace(&mut self.buf, rest);
+                self.base += end as u64;
+                self.scanned = 0;
+                Ok(Some(frame))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
         }
-        r
     }
 
     fn malformed(&self, at: usize, message: &str) -> JsonRpcError {
@@ -173,7 +203,9 @@ impl Framer {
         }
     }
 
-    fn scan(&mut self) -> Result<Option<Message>, JsonRpcError> {
+    /// Scans on from where the last call stopped; returns the length of
+    /// the first complete message in `buf`.
+    fn scan(&mut self) -> Result<Option<usize>, JsonRpcError> {
         // Skip whitespace between messages.
         if self.stack.is_empty() && self.scanned == 0 {
             let ws = self
@@ -181,42 +213,44 @@ impl Framer {
                 .iter()
                 .take_while(|b| b.is_ascii_whitespace())
                 .count();
-            self.consume(ws);
+            self.buf.drain(..ws);
+            self.base += ws as u64;
         }
+        let len = self.buf.len();
         let mut i = self.scanned;
-        while i < self.buf.len() {
-            let b = self.buf[i];
+        while i < len {
             if self.in_string {
                 if self.escape {
                     self.escape = false;
-                } else if b == b'\\' {
-                    self.escape = true;
-                } else if b == b'"' {
-                    self.in_string = false;
+                    i += 1;
+                } else {
+                    // The bulk of a large message is string contents: jump
+                    // to the next quote or backslash.
+                    match self.buf[i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                        None => i = len,
+                        Some(p) => {
+                            i += p;
+                            if self.buf[i] == b'"' {
+                                self.in_string = false;
+                            } else {
+                                self.escape = true;
+                            }
+                            i += 1;
+                        }
+                    }
                 }
             } else {
+                let b = self.buf[i];
                 match b {
-                    _ if self.stack.is_empty()
-                        && !matches!(b, b'{' | b'[')
-                        && !b.is_ascii_whitespace() =>
-                    {
-                        return Err(self.malformed(i, "expected a JSON object"));
-                    }
-                    b'"' => self.in_string = true,
+                    b'"' if !self.stack.is_empty() => self.in_string = true,
                     b'{' | b'[' => self.stack.push(b),
-                    b'}' | b']' => {
+                    b'}' | b']' if !self.stack.is_empty() => {
                         let open = if b == b'}' { b'{' } else { b'[' };
                         if self.stack.pop() != Some(open) {
                             return Err(self.malformed(i, "mismatched closing bracket"));
                         }
                         if self.stack.is_empty() {
-                            let end = i + 1;
-                            let v: Value = serde_json::from_slice(&self.buf[..end])
-                                .map_err(|e| self.malformed(0, &format!("invalid JSON: {e}")))?;
-                            self.consume(end);
-                            return Message::from_json(v)
-                                .map(Some)
-                                .map_err(|e| self.malformed(0, &e));
+                            return Ok(Some(i + 1));
                         }
                     }
                     _ if self.stack.is_empty() && !b.is_ascii_whitespace() => {
@@ -224,8 +258,8 @@ impl Framer {
                     }
                     _ => {}
                 }
+                i += 1;
             }
-            i += 1;
             if i > self.limit {
                 return Err(JsonRpcError::TooLarge { limit: self.limit });
             }
@@ -233,11 +267,81 @@ impl Framer {
         self.scanned = i;
         Ok(None)
     }
+}
 
-    fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
-        self.base += n as u64;
-        self.scanned = 0;
+/// Where the members of one JSON-RPC message lie in its text: each a
+/// byte range of a complete JSON value (parsed later, as needed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Envelope {
+    pub id: Option<std::ops::Range<usize>>,
+    pub method: Option<std::ops::Range<usize>>,
+    pub params: Option<std::ops::Range<usize>>,
+    pub result: Option<std::ops::Range<usize>>,
+    pub error: Option<std::ops::Range<usize>>,
+}
+
+impl Envelope {
+    /// Finds the members of the message `text` (checking that it is one
+    /// JSON object, without building values for the members).
+    pub fn parse(text: &str) -> Result<Envelope, String> {
+        let mut d = serde_json::Deserializer::from_str(text);
+        let members: Members = serde::Deserialize::deserialize(&mut d)
+            .and_then(|m| d.end().map(|()| m))
+            .map_err(|e| e.to_string())?;
+        let at = |r: Option<&serde_json::value::RawValue>| {
+            r.and_then(|r| crate::rawjson::range_in(text, r.get()))
+        };
+        Ok(Envelope {
+            id: at(members.id),
+            method: at(members.method),
+            params: at(members.params),
+            result: at(members.result),
+            error: at(members.error),
+        })
+    }
+}
+
+/// The members of a JSON-RPC message, borrowed as raw text.
+#[derive(Default)]
+struct Members<'a> {
+    id: Option<&'a serde_json::value::RawValue>,
+    method: Option<&'a serde_json::value::RawValue>,
+    params: Option<&'a serde_json::value::RawValue>,
+    result: Option<&'a serde_json::value::RawValue>,
+    error: Option<&'a serde_json::value::RawValue>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for MembersVisitor<'a> {
+    type Value = Members<'a>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON-RPC message (a JSON object)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
+        const NAMES: &[&str] = &["id", "method", "params", "result", "error"];
+        let mut m = Members::default();
+        while let Some(k) = map.next_key_seed(crate::de::Word(NAMES))? {
+            let slot = match k {
+                Ok(0) => &mut m.id,
+                Ok(1) => &mut m.method,
+                Ok(2) => &mut m.params,
+                Ok(3) => &mut m.result,
+                Ok(4) => &mut m.error,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(m)
     }
 }
 

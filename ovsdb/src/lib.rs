@@ -2,7 +2,8 @@
 //! replicas and file readers.
 //!
 //! Layers, bottom up:
-//! - [`atom`] and [`datum`]: the data model and its exact JSON forms;
+//! - [`atom`] and [`datum`]: the data model and its exact JSON forms; [`de`]:
+//!   parsing it straight from JSON text into rows;
 //! - [`schema`], [`validate`]: `.ovsschema` files and checking data against them;
 //! - [`db`], [`txn`], [`replica`], [`file`], [`transact_file`]: in-memory
 //!   databases, the transaction executor, monitor-fed replicas and offline readers;
@@ -13,6 +14,7 @@
 
 pub mod atom;
 pub mod datum;
+pub mod de;
 
 // Schemas and typed rows.
 pub mod nb;

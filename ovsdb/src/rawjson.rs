@@ -180,6 +180,76 @@ impl From<Vec<Value>> for RawOps {
     }
 }
 
+/// A JSON value received as text (a part of one JSON-RPC message), kept
+/// as text so that large replies are parsed once, straight into their
+/// final form (e.g. [`crate::replica::Replica::reset_to_json`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawJson {
+    text: String,
+    start: usize,
+    end: usize,
+}
+
+impl RawJson {
+    /// The whole of `text`, which must be one JSON value.
+    pub fn new(text: String) -> RawJson {
+        let end = text.len();
+        RawJson {
+            text,
+            start: 0,
+            end,
+        }
+    }
+
+    /// The JSON `null`.
+    pub fn null() -> RawJson {
+        RawJson::new("null".into())
+    }
+
+    /// The text of `text[range]`, keeping `text` without copying it.
+    pub(crate) fn slice(text: String, range: std::ops::Range<usize>) -> RawJson {
+        debug_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+        RawJson {
+            text,
+            start: range.start,
+            end: range.end,
+        }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.text[self.start..self.end]
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        self.get() == "null"
+    }
+
+    /// The value as a [`Value`] tree.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+
+    /// Where `part`, a slice of [`RawJson::get`] (as a borrowed
+    /// [`serde_json::value::RawValue`] of it is), lies in the kept text.
+    pub(crate) fn locate(&self, part: &str) -> Option<std::ops::Range<usize>> {
+        range_in(&self.text, part)
+    }
+
+    /// Narrows to a range [`RawJson::locate`] gave.
+    pub(crate) fn narrow(self, range: std::ops::Range<usize>) -> RawJson {
+        RawJson::slice(self.text, range)
+    }
+}
+
+/// Where `part` lies inside `whole`, if it is a slice of it.
+pub(crate) fn range_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,16 @@
 //! `update3` rows carry one of `initial`, `insert`, `delete` or `modify`,
 //! where `modify` lists column *differences* ([`crate::db::apply_diff`]).
 
+use std::fmt;
 use std::sync::Arc;
 
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::atom::Uuid;
 use crate::datum::Row;
-use crate::db::{apply_diff, Database, RowChange};
+use crate::db::{Database, RowChange};
+use crate::de::{overlay_row, ColumnsSeed, RowKey, RowTemplate, TableKey, Word};
 use crate::schema::{DatabaseSchema, TableSchema};
 
 /// Which notation a table-updates object uses.
@@ -73,6 +76,20 @@ impl Replica {
         Ok(changes)
     }
 
+    /// [`Replica::apply_update`] of a table-updates object given as JSON
+    /// text, parsed straight into rows (no [`Value`] tree).
+    pub fn apply_update_json(
+        &mut self,
+        version: UpdateVersion,
+        updates: &str,
+    ) -> Result<Vec<RowChange>, ReplicaError> {
+        let mut d = serde_json::Deserializer::from_str(updates);
+        let changes = self.parse(version, &mut d)?;
+        d.end().map_err(|e| ReplicaError(e.to_string()))?;
+        self.db.apply(&changes);
+        Ok(changes)
+    }
+
     /// Replaces the whole content by a fresh snapshot (the initial contents
     /// of a new monitor), returning only the real differences: rows that
     /// vanished, changed or appeared.
@@ -83,162 +100,288 @@ impl Replica {
     ) -> Result<Vec<RowChange>, ReplicaError> {
         let mut fresh = Replica::new(self.db.schema().clone());
         fresh.apply_update(version, initial)?;
+        Ok(self.replace(fresh))
+    }
+
+    /// [`Replica::reset_to`] with the snapshot given as JSON text, parsed
+    /// straight into rows.
+    pub fn reset_to_json(
+        &mut self,
+        version: UpdateVersion,
+        initial: &str,
+    ) -> Result<Vec<RowChange>, ReplicaError> {
+        let mut fresh = Replica::new(self.db.schema().clone());
+        fresh.apply_update_json(version, initial)?;
+        Ok(self.replace(fresh))
+    }
+
+    /// Takes `fresh`'s content, returning the differences (table by
+    /// table, row by row in UUID order).
+    fn replace(&mut self, fresh: Replica) -> Vec<RowChange> {
         let changes = self.db.diff(&fresh.db);
         self.db = fresh.db;
-        Ok(changes)
+        changes
     }
 
-    fn parse(
+    /// Parses a table-updates object into changes against the current
+    /// content (which it does not touch).
+    fn parse<'de, D: Deserializer<'de>>(
         &self,
         version: UpdateVersion,
-        updates: &Value,
+        updates: D,
     ) -> Result<Vec<RowChange>, ReplicaError> {
-        let err = |m: String| ReplicaError(m);
-        let tables = updates
-            .as_object()
-            .ok_or_else(|| err("table-updates is not a JSON object".into()))?;
         let schema = self.db.schema().clone();
         let mut out = Vec::new();
-        for (t, rows) in tables {
-            let ts = schema
-                .table(t)
-                .ok_or_else(|| err(format!("update for unknown table {t}")))?;
-            let rows = rows
-                .as_object()
-                .ok_or_else(|| err(format!("table {t}: row updates are not an object")))?;
-            for (u, ru) in rows {
-                let uuid = Uuid::parse_str(u)
-                    .map_err(|_| err(format!("table {t}: bad row UUID {u:?}")))?;
-                let old = self.db.get(t, &uuid).cloned();
-                let change = match version {
-                    UpdateVersion::V1 => self.v1(ts, uuid, old, ru)?,
-                    UpdateVersion::V2 => self.v2(ts, uuid, old, ru)?,
-                };
-                out.extend(change);
-            }
+        UpdatesSeed {
+            schema: &schema,
+            db: &self.db,
+            version,
+            out: &mut out,
         }
+        .deserialize(updates)
+        .map_err(|e| ReplicaError(e.to_string()))?;
         Ok(out)
     }
+}
 
-    fn v1(
-        &self,
-        ts: &TableSchema,
-        uuid: Uuid,
-        old: Option<Arc<Row>>,
-        ru: &Value,
-    ) -> Result<Option<RowChange>, ReplicaError> {
-        let t = &ts.name;
-        let m = ru.as_object().ok_or_else(|| {
-            ReplicaError(format!("table {t} row {uuid}: update is not an object"))
-        })?;
-        let table = t.clone();
-        match (m.get("new"), old) {
-            (None, Some(old)) => Ok(Some(RowChange::Delete { table, uuid, old })),
-            (None, None) => Ok(None),
-            (Some(new), old) => {
-                let base = match &old {
-                    Some(o) => (**o).clone(),
-                    None => Database::complete_row(ts, Row::new()),
-                };
-                let new = Arc::new(merge(ts, uuid, base, new, false)?);
-                Ok(Some(match old {
-                    Some(old) => RowChange::Modify {
-                        table,
-                        uuid,
-                        old,
-                        new,
-                    },
-                    None => RowChange::Insert { table, uuid, new },
-                }))
+/// A table-updates object: `{table: {uuid: row-update}}`.
+struct UpdatesSeed<'a> {
+    schema: &'a DatabaseSchema,
+    db: &'a Database,
+    version: UpdateVersion,
+    out: &'a mut Vec<RowChange>,
+}
+
+impl<'de> DeserializeSeed<'de> for UpdatesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UpdatesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table-updates JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let key = || TableKey {
+            schema: self.schema,
+            unknown: "update for unknown table",
+        };
+        while let Some(ts) = map.next_key_seed(key())? {
+            map.next_value_seed(TableUpdatesSeed {
+                ts,
+                db: self.db,
+                version: self.version,
+                out: &mut *self.out,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The row updates of one table: `{uuid: row-update}`.
+struct TableUpdatesSeed<'a> {
+    ts: &'a TableSchema,
+    db: &'a Database,
+    version: UpdateVersion,
+    out: &'a mut Vec<RowChange>,
+}
+
+impl<'de> DeserializeSeed<'de> for TableUpdatesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TableUpdatesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "table {}: row updates (an object)", self.ts.name)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ts = self.ts;
+        if let Some(n) = map.size_hint() {
+            self.out.reserve(n);
+        }
+        let rows = self.db.table(&ts.name);
+        let template = RowTemplate::new(ts);
+        while let Some(uuid) = map.next_key_seed(RowKey { table: &ts.name })? {
+            let old = rows.and_then(|r| r.get(&uuid)).cloned();
+            let (template, ts) = (&template, ts);
+            let change = match self.version {
+                UpdateVersion::V1 => map.next_value_seed(V1Seed {
+                    ts,
+                    template,
+                    uuid,
+                    old,
+                })?,
+                UpdateVersion::V2 => map.next_value_seed(V2Seed {
+                    ts,
+                    template,
+                    uuid,
+                    old,
+                })?,
+            };
+            self.out.extend(change);
+        }
+        Ok(())
+    }
+}
+
+/// An `update` row: `{"old": row, "new": row}`.
+struct V1Seed<'a> {
+    ts: &'a TableSchema,
+    template: &'a RowTemplate,
+    uuid: Uuid,
+    old: Option<Arc<Row>>,
+}
+
+impl<'de> DeserializeSeed<'de> for V1Seed<'_> {
+    type Value = Option<RowChange>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for V1Seed<'_> {
+    type Value = Option<RowChange>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "table {} row {}: an update object",
+            self.ts.name, self.uuid
+        )
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (ts, uuid) = (self.ts, self.uuid);
+        let mut new = None;
+        while let Some(k) = map.next_key_seed(Word(&["new"]))? {
+            if k == Ok(0) {
+                new = Some(map.next_value_seed(ColumnsSeed {
+                    table: ts,
+                    row: uuid,
+                })?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-    }
-
-    fn v2(
-        &self,
-        ts: &TableSchema,
-        uuid: Uuid,
-        old: Option<Arc<Row>>,
-        ru: &Value,
-    ) -> Result<Option<RowChange>, ReplicaError> {
-        let t = &ts.name;
-        let m = ru.as_object().ok_or_else(|| {
-            ReplicaError(format!("table {t} row {uuid}: update is not an object"))
-        })?;
-        let Some((kind, body)) = m.iter().next().filter(|_| m.len() == 1) else {
-            return Err(ReplicaError(format!(
-                "table {t} row {uuid}: expected exactly one of initial/insert/delete/modify"
-            )));
-        };
-        let table = t.clone();
-        match (kind.as_str(), old) {
-            ("initial" | "insert", old) => {
-                let new = Arc::new(merge(
-                    ts,
-                    uuid,
-                    Database::complete_row(ts, Row::new()),
-                    body,
-                    false,
-                )?);
-                Ok(Some(match old {
-                    Some(old) => RowChange::Modify {
-                        table,
-                        uuid,
-                        old,
-                        new,
-                    },
-                    None => RowChange::Insert { table, uuid, new },
-                }))
-            }
-            ("delete", Some(old)) => Ok(Some(RowChange::Delete { table, uuid, old })),
-            ("delete", None) => Ok(None),
-            ("modify", Some(old)) => {
-                let new = Arc::new(merge(ts, uuid, (*old).clone(), body, true)?);
-                Ok(Some(RowChange::Modify {
+        let table = ts.name.clone();
+        Ok(match (new, self.old) {
+            (None, Some(old)) => Some(RowChange::Delete { table, uuid, old }),
+            (None, None) => None,
+            (Some(cols), Some(old)) => {
+                let new = Arc::new(overlay_row(&old, cols, false));
+                Some(RowChange::Modify {
                     table,
                     uuid,
                     old,
                     new,
-                }))
+                })
             }
-            ("modify", None) => Err(ReplicaError(format!(
-                "table {t} row {uuid}: modify of a row the replica does not have"
-            ))),
-            (other, _) => Err(ReplicaError(format!(
-                "table {t} row {uuid}: unknown update kind {other:?}"
-            ))),
-        }
+            (Some(cols), None) => Some(RowChange::Insert {
+                table,
+                uuid,
+                new: Arc::new(self.template.complete(cols)),
+            }),
+        })
     }
 }
 
-/// Writes the columns of `v` over `base` (as differences when `diff`).
-fn merge(
-    ts: &TableSchema,
+/// An `update2`/`update3` row: exactly one of `initial`, `insert`,
+/// `delete` or `modify`.
+struct V2Seed<'a> {
+    ts: &'a TableSchema,
+    template: &'a RowTemplate,
     uuid: Uuid,
-    mut base: Row,
-    v: &Value,
-    diff: bool,
-) -> Result<Row, ReplicaError> {
-    let t = &ts.name;
-    let cols = v
-        .as_object()
-        .ok_or_else(|| ReplicaError(format!("table {t} row {uuid}: row is not an object")))?;
-    for (c, dv) in cols {
-        let col = ts
-            .column(c)
-            .ok_or_else(|| ReplicaError(format!("table {t} row {uuid}: unknown column {c}")))?;
-        let d = col
-            .ty
-            .parse_datum(dv)
-            .map_err(|e| ReplicaError(format!("table {t} row {uuid} column {c}: {e}")))?;
-        let d = if diff {
-            apply_diff(&col.ty, &base[c], &d)
-        } else {
-            d
-        };
-        base.insert(c.clone(), d);
+    old: Option<Arc<Row>>,
+}
+
+impl<'de> DeserializeSeed<'de> for V2Seed<'_> {
+    type Value = Option<RowChange>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
-    Ok(base)
+}
+
+impl<'de> Visitor<'de> for V2Seed<'_> {
+    type Value = Option<RowChange>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "table {} row {}: an update object",
+            self.ts.name, self.uuid
+        )
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (ts, uuid) = (self.ts, self.uuid);
+        let t = &ts.name;
+        let one_of = || {
+            A::Error::custom(format_args!(
+                "table {t} row {uuid}: expected exactly one of initial/insert/delete/modify"
+            ))
+        };
+        const KINDS: &[&str] = &["initial", "insert", "delete", "modify"];
+        let Some(kind) = map.next_key_seed(Word(KINDS))? else {
+            return Err(one_of());
+        };
+        let kind = match &kind {
+            Ok(i) => KINDS[*i],
+            Err(other) => other.as_str(),
+        };
+        let table = t.clone();
+        let change = match (kind, self.old) {
+            ("initial" | "insert", old) => {
+                let cols = map.next_value_seed(ColumnsSeed {
+                    table: ts,
+                    row: uuid,
+                })?;
+                let new = Arc::new(self.template.complete(cols));
+                Some(match old {
+                    Some(old) => RowChange::Modify {
+                        table,
+                        uuid,
+                        old,
+                        new,
+                    },
+                    None => RowChange::Insert { table, uuid, new },
+                })
+            }
+            ("delete", old) => {
+                map.next_value::<IgnoredAny>()?;
+                old.map(|old| RowChange::Delete { table, uuid, old })
+            }
+            ("modify", Some(old)) => {
+                let cols = map.next_value_seed(ColumnsSeed {
+                    table: ts,
+                    row: uuid,
+                })?;
+                let new = Arc::new(overlay_row(&old, cols, true));
+                Some(RowChange::Modify {
+                    table,
+                    uuid,
+                    old,
+                    new,
+                })
+            }
+            ("modify", None) => {
+                return Err(A::Error::custom(format_args!(
+                    "table {t} row {uuid}: modify of a row the replica does not have"
+                )))
+            }
+            (other, _) => {
+                return Err(A::Error::custom(format_args!(
+                    "table {t} row {uuid}: unknown update kind {other:?}"
+                )))
+            }
+        };
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(one_of());
+        }
+        Ok(change)
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +476,49 @@ mod tests {
             .unwrap();
         assert_eq!(c.len(), 1);
         assert!(matches!(&c[0], RowChange::Delete { uuid, .. } if uuid.to_string() == P));
+    }
+
+    #[test]
+    fn text_and_values_give_the_same_changes() {
+        let steps = [
+            (
+                UpdateVersion::V2,
+                json!({"Logical_Switch": {U: {"initial": {"name": "s", "ports": ["set", [["uuid", P]]], "other_config": ["map", [["a", "1"]]]}}},
+                       "ACL": {P: {"insert": {"priority": 5, "match": "ip4", "log": true}}}}),
+            ),
+            (
+                UpdateVersion::V2,
+                json!({"Logical_Switch": {U: {"modify": {"ports": ["uuid", P], "other_config": ["map", [["a", "2"], ["b", "3"]]]}}},
+                       "ACL": {P: {"delete": null}}}),
+            ),
+            (
+                UpdateVersion::V1,
+                json!({"Logical_Switch": {U: {"old": {"name": "s"}, "new": {"name": "t", "ports": ["set", []]}}}}),
+            ),
+        ];
+        let schema = Arc::new(nb_schema().clone());
+        let (mut a, mut b) = (Replica::new(schema.clone()), Replica::new(schema));
+        for (version, v) in steps {
+            let from_value = a.apply_update(version, &v).unwrap();
+            let from_text = b.apply_update_json(version, &v.to_string()).unwrap();
+            assert_eq!(from_text, from_value, "{v}");
+            assert!(!from_text.is_empty());
+        }
+        assert_eq!(a.database(), b.database());
+        let row = b.database().get("Logical_Switch", &uuid()).unwrap();
+        assert_eq!(row["name"], Datum::scalar("t"));
+        assert_eq!(
+            row["other_config"],
+            Datum::string_map([("a", "2"), ("b", "3")]),
+            "modify applies map differences; V1 keeps columns it does not list"
+        );
+        assert_eq!(row["ports"], Datum::empty_set());
+        assert!(b
+            .apply_update_json(UpdateVersion::V2, "{\"Logical_Switch\": {} ")
+            .is_err());
+        assert!(b
+            .apply_update_json(UpdateVersion::V2, "{\"Logical_Switch\": {}} x")
+            .is_err());
     }
 
     #[test]
