@@ -1,6 +1,8 @@
 //! The Nodus/Multus corpus (`tests/nodus/`: 2 nodes, four routed virtual
-//! networks, an L2-only one, a VLAN and a DIRECT provider network, two
-//! NADs, pods with fixed and allocated addresses, a 3-function chain)
+//! networks, an L2-only one, a VLAN and a DIRECT provider network (the
+//! latter dual-stack), a routed dual-stack network and an IPv6-only L2
+//! one, two NADs, pods with fixed and allocated addresses of both
+//! families, a 3-function chain)
 //! rendered as the NB transaction, and the same corpus with a function
 //! missing.
 
@@ -87,6 +89,10 @@ fn real_northd_compiles_the_nodus_corpus() {
         "apps_multus-json_side",
         "nodus-localnet-pnet-vlan",
         "nodus-rtos-left-net",
+        "apps_ds-web_net0",
+        "apps_ds-web_net1",
+        "apps_ds-fixed_net0",
+        "nodus-rtos-ds-net",
     ] {
         assert!(sb.contains(&format!("\"{p}\"")), "no Port_Binding for {p}");
     }
@@ -107,6 +113,26 @@ fn real_northd_compiles_the_nodus_corpus() {
     assert!(policy(
         "priority=1600, match=(inport == \"nodus-rtos-dync-net1\" && ip4.src == 172.30.10.0/24 && ip4.dst == 172.30.20.0/24), action=(reg0 = 172.30.11.3;"
     ));
+    // IPv6: northd answers neighbor solicitations for the pods' IPv6
+    // addresses (allocated past the excluded range, fixed, IPv6-only) and
+    // the router's IPv6 gateway, and routes the IPv6 subnet.
+    for target in [
+        "nd.target == fd00:30:40::a",
+        "nd.target == fd00:30:40::5",
+        "nd.target == fd00:30:50::10",
+        "nd.target == fd00:40:20::1",
+        "nd.target == fd00:30:40::1",
+    ] {
+        assert!(
+            lflows.contains(target),
+            "no flow with {target}\n{}",
+            lflows.lines().filter(|l| l.contains("nd.target")).collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert!(
+        lflows.lines().any(|l| l.contains("lr_in_ip_routing") && l.contains("ip6.dst == fd00:30:40::/64")),
+        "no IPv6 route for ds-net"
+    );
     let log = std::fs::read_to_string(o.dir().join("northd.log")).unwrap();
     let bad: Vec<&str> = log
         .lines()

@@ -5,7 +5,10 @@
 //! ovn-controller) → pods as network namespaces plugged by the `ovnflow`
 //! CNI plugin with both addresses → ICMPv6 echo pod to pod, ICMP over
 //! IPv4, TCP to an IPv6 ClusterIP and to the IPv6 VIP of a dual-stack
-//! Service through OVN's load balancer; CNI DEL cleans up.
+//! Service through OVN's load balancer; a dual-stack Nodus network
+//! (`net1` on both pods, an allocated and a fixed IPv6 address): ICMPv6
+//! and ICMP over it and to its gateways on the Nodus router; CNI DEL
+//! cleans up.
 //!
 //! Needs root (network namespaces) and the OVN/OVS binaries; with `CI`
 //! set their absence is a failure, otherwise the test says why it skips.
@@ -90,22 +93,26 @@ fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
     )
 }
 
-/// The addresses of a CNI result.
-fn result_ips(stdout: &str) -> Vec<IpAddr> {
+/// The addresses of a CNI result: (interface name, address).
+fn result_ips(stdout: &str) -> Vec<(String, IpAddr)> {
     let r: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    let ifaces = r["interfaces"].as_array().unwrap().clone();
     r["ips"]
         .as_array()
         .unwrap()
         .iter()
         .map(|ip| {
-            ip["address"]
+            let i = ip["interface"].as_u64().unwrap() as usize;
+            let name = ifaces[i]["name"].as_str().unwrap().to_string();
+            let a = ip["address"]
                 .as_str()
                 .unwrap()
                 .split('/')
                 .next()
                 .unwrap()
                 .parse()
-                .unwrap()
+                .unwrap();
+            (name, a)
         })
         .collect()
 }
@@ -229,24 +236,40 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
     );
     c.oracle.sync().unwrap();
 
-    let mut ips: BTreeMap<&str, Vec<IpAddr>> = BTreeMap::new();
+    let mut ips: BTreeMap<&str, Vec<(String, IpAddr)>> = BTreeMap::new();
     for (ns, pod) in PODS {
         let (ok, stdout) = cni(&c, "ADD", ns, pod);
         assert!(ok, "CNI ADD {ns}/{pod}: {stdout}\n{}", c.logs());
         let addrs = result_ips(&stdout);
-        assert_eq!(addrs.len(), 2, "{pod}: one address per family: {addrs:?}");
-        ips.insert(pod, addrs);
+        // One address per family on eth0 and on the Nodus net1.
+        for ifname in ["eth0", "net1"] {
+            let fams: Vec<bool> = addrs
+                .iter()
+                .filter(|(i, _)| i == ifname)
+                .map(|(_, a)| a.is_ipv6())
+                .collect();
+            assert_eq!(fams, [false, true], "{pod} {ifname}: {addrs:?}");
+        }
+        ips.insert(*pod, addrs);
     }
     let (ok, out) = cni(&c, "CHECK", "shop", "web-1");
     assert!(ok, "CHECK: {out}");
-    let v6 = |pod: &str| match ips[pod].iter().find(|i| i.is_ipv6()) {
-        Some(IpAddr::V6(a)) => *a,
-        _ => panic!("{pod} has no IPv6 address"),
+    let v6_on = |pod: &str, ifname: &str| match ips[pod]
+        .iter()
+        .find(|(i, a)| i == ifname && a.is_ipv6())
+    {
+        Some((_, IpAddr::V6(a))) => *a,
+        _ => panic!("{pod} has no IPv6 address on {ifname}"),
     };
-    let v4 = |pod: &str| match ips[pod].iter().find(|i| i.is_ipv4()) {
-        Some(IpAddr::V4(a)) => *a,
-        _ => panic!("{pod} has no IPv4 address"),
+    let v4_on = |pod: &str, ifname: &str| match ips[pod]
+        .iter()
+        .find(|(i, a)| i == ifname && a.is_ipv4())
+    {
+        Some((_, IpAddr::V4(a))) => *a,
+        _ => panic!("{pod} has no IPv4 address on {ifname}"),
     };
+    let v6 = |pod: &str| v6_on(pod, "eth0");
+    let v4 = |pod: &str| v4_on(pod, "eth0");
     // The addresses ovn-kubernetes' layout gives: .3/::3 onwards, in key order.
     assert_eq!(
         v6("client-1"),
@@ -283,6 +306,35 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
         tcp_get(&ns("client-1"), direct, wait).as_deref(),
         Ok("web-1\n")
     );
+
+    // The dual-stack Nodus network: the fixed IPv6 address, the
+    // allocated ones (the network's first free hosts, client-1 first by
+    // key), pod to pod over both families and each pod to the Nodus
+    // router's gateways.
+    let net1_6 = |a: &str| a.parse::<Ipv6Addr>().unwrap();
+    assert_eq!(v6_on("client-1", "net1"), net1_6("fd00:30:40::99"));
+    assert_eq!(v6_on("web-1", "net1"), net1_6("fd00:30:40::2"));
+    assert_eq!(
+        v4_on("client-1", "net1"),
+        "172.30.40.2".parse::<std::net::Ipv4Addr>().unwrap()
+    );
+    let got = ping6(&ns("client-1"), v6_on("web-1", "net1"), 3, wait);
+    assert_eq!(got, 3, "client-1 → web-1 ping6 over net1\n{}", c.logs());
+    assert_eq!(ping6(&ns("web-1"), v6_on("client-1", "net1"), 3, wait), 3);
+    assert_eq!(ping(&ns("client-1"), v4_on("web-1", "net1"), 3, wait), 3);
+    for pod in ["client-1", "web-1"] {
+        assert_eq!(
+            ping6(&ns(pod), net1_6("fd00:30:40::1"), 3, wait),
+            3,
+            "{pod} → the Nodus router's IPv6 gateway\n{}",
+            c.logs()
+        );
+        assert_eq!(
+            ping(&ns(pod), "172.30.40.1".parse().unwrap(), 3, wait),
+            3,
+            "{pod} → the Nodus router's IPv4 gateway"
+        );
+    }
 
     // CNI DEL, twice: idempotent.
     for _ in 0..2 {
