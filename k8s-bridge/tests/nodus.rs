@@ -126,11 +126,17 @@ fn real_northd_compiles_the_nodus_corpus() {
         assert!(
             lflows.contains(target),
             "no flow with {target}\n{}",
-            lflows.lines().filter(|l| l.contains("nd.target")).collect::<Vec<_>>().join("\n")
+            lflows
+                .lines()
+                .filter(|l| l.contains("nd.target"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     assert!(
-        lflows.lines().any(|l| l.contains("lr_in_ip_routing") && l.contains("ip6.dst == fd00:30:40::/64")),
+        lflows
+            .lines()
+            .any(|l| l.contains("lr_in_ip_routing") && l.contains("ip6.dst == fd00:30:40::/64")),
         "no IPv6 route for ds-net"
     );
     let log = std::fs::read_to_string(o.dir().join("northd.log")).unwrap();
@@ -234,7 +240,11 @@ fn the_cni_plugin_reads_dual_stack_nodus_interfaces() {
     );
     let fixed = pod_interfaces(&db, "apps", "ds-fixed", "eth0").unwrap();
     assert_eq!(
-        fixed[1].addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        fixed[1]
+            .addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
         ["172.30.40.20/24", "fd00:30:40::5/64"]
     );
     // The MAC of an IPv6-only interface comes from its address.

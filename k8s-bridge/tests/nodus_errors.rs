@@ -225,7 +225,12 @@ fn network6(name: &str, v4: &str, v6: &str, routes: &str) -> String {
 
 #[test]
 fn ipv6_subnet_errors() {
-    let e = run(&network6("n6", "", "{name: s, subnet: \"fd00:1::1/64\"}", ""));
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::1/64\"}",
+        "",
+    ));
     assert!(
         e.ends_with("Network n6: spec.ipv6Subnets[0].subnet: fd00:1::1/64: host bits set (the network is fd00:1::)"),
         "{e}"
@@ -247,7 +252,9 @@ fn ipv6_subnet_errors() {
         "",
     ));
     assert!(
-        e.ends_with("spec.ipv6Subnets[0].gateway: fd00:1::1/80: the prefix differs from the subnet's /64"),
+        e.ends_with(
+            "spec.ipv6Subnets[0].gateway: fd00:1::1/80: the prefix differs from the subnet's /64"
+        ),
         "{e}"
     );
     let e = run(&network6(
@@ -276,7 +283,9 @@ fn ipv6_subnet_errors() {
         network6("n7", "", "{name: s, subnet: \"fd00:1:0:0:8000::/65\"}", "")
     ));
     assert!(
-        e.ends_with("Network n7: spec.ipv6Subnets: fd00:1:0:0:8000::/65 overlaps fd00:1::/64 of Network n6"),
+        e.ends_with(
+            "Network n7: spec.ipv6Subnets: fd00:1:0:0:8000::/65 overlaps fd00:1::/64 of Network n6"
+        ),
         "{e}"
     );
     let e = run(
@@ -378,7 +387,10 @@ fn ipv6_pod_address_errors() {
             r#"{"name":"n6","interface":"net0","ipAddress":"fd00:1::"}"#
         )
     ));
-    assert!(e.ends_with("fd00:1:: is not a host address of fd00:1::/64"), "{e}");
+    assert!(
+        e.ends_with("fd00:1:: is not a host address of fd00:1::/64"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -396,14 +408,19 @@ fn ipv6_network_addresses_and_routes() {
         "f.yaml",
         &format!(
             "{BASE}---\n{net}---\n{}",
-            pod("a", r#"{"name":"n6","interface":"net0","defaultGateway":"true"}"#)
+            pod(
+                "a",
+                r#"{"name":"n6","interface":"net0","defaultGateway":"true"}"#
+            )
         ),
     )
     .unwrap();
     let nb = translate(&objs, &Config::default()).unwrap();
     let port = nb
         .table("Logical_Switch_Port")
-        .find(|r| r.id.owner() == "Pod/default/a" && format!("{:?}", r.cols["name"]).contains("net0"))
+        .find(|r| {
+            r.id.owner() == "Pod/default/a" && format!("{:?}", r.cols["name"]).contains("net0")
+        })
         .expect("the net0 port");
     let text = format!("{:?}", port.cols);
     assert!(text.contains("fd00:1::3"), "{text}");

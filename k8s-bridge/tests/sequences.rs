@@ -174,7 +174,11 @@ fn yaml(s: &State) -> String {
         let mut ann = Vec::new();
         if let Some(v) = s.ifaces[i] {
             let fixed = if v == 1 && s.core.v6 {
-                format!(",\"ipAddress\":\"172.30.10.{},fd00:30:10::{:x}\"", 20 + i, 20 + i)
+                format!(
+                    ",\"ipAddress\":\"172.30.10.{},fd00:30:10::{:x}\"",
+                    20 + i,
+                    20 + i
+                )
             } else if v == 1 {
                 format!(",\"ipAddress\":\"172.30.10.{}\"", 20 + i)
             } else {
