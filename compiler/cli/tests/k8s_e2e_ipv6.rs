@@ -254,20 +254,16 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
     }
     let (ok, out) = cni(&c, "CHECK", "shop", "web-1");
     assert!(ok, "CHECK: {out}");
-    let v6_on = |pod: &str, ifname: &str| match ips[pod]
-        .iter()
-        .find(|(i, a)| i == ifname && a.is_ipv6())
-    {
-        Some((_, IpAddr::V6(a))) => *a,
-        _ => panic!("{pod} has no IPv6 address on {ifname}"),
-    };
-    let v4_on = |pod: &str, ifname: &str| match ips[pod]
-        .iter()
-        .find(|(i, a)| i == ifname && a.is_ipv4())
-    {
-        Some((_, IpAddr::V4(a))) => *a,
-        _ => panic!("{pod} has no IPv4 address on {ifname}"),
-    };
+    let v6_on =
+        |pod: &str, ifname: &str| match ips[pod].iter().find(|(i, a)| i == ifname && a.is_ipv6()) {
+            Some((_, IpAddr::V6(a))) => *a,
+            _ => panic!("{pod} has no IPv6 address on {ifname}"),
+        };
+    let v4_on =
+        |pod: &str, ifname: &str| match ips[pod].iter().find(|(i, a)| i == ifname && a.is_ipv4()) {
+            Some((_, IpAddr::V4(a))) => *a,
+            _ => panic!("{pod} has no IPv4 address on {ifname}"),
+        };
     let v6 = |pod: &str| v6_on(pod, "eth0");
     let v4 = |pod: &str| v4_on(pod, "eth0");
     // The addresses ovn-kubernetes' layout gives: .3/::3 onwards, in key order.

@@ -138,9 +138,7 @@ fn fixed_ips<'a>(list: impl Iterator<Item = &'a str>) -> std::result::Result<Vec
     for a in list {
         let ip = parse_ip_any(a)?;
         if let Some(o) = out.iter().find(|o| o.is_ipv6() == ip.is_ipv6()) {
-            return Err(format!(
-                "{o} and {ip}: at most one address per IP family"
-            ));
+            return Err(format!("{o} and {ip}: at most one address per IP family"));
         }
         out.push(ip);
     }

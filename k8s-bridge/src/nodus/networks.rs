@@ -253,7 +253,11 @@ struct Common<'a> {
 /// subnet, the other's), the first such pair.
 fn overlap(a: &NetInfo, b: &super::subnets::Validated) -> Option<(String, String, &'static str)> {
     for s in &b.subnets {
-        if let Some(o) = a.subnets.iter().find(|o| crate::ipam::overlaps(o.cidr, s.cidr)) {
+        if let Some(o) = a
+            .subnets
+            .iter()
+            .find(|o| crate::ipam::overlaps(o.cidr, s.cidr))
+        {
             return Some((s.cidr.to_string(), o.cidr.to_string(), "spec.ipv4Subnets"));
         }
     }

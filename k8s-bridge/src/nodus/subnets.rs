@@ -115,7 +115,9 @@ pub fn usable6(net: Ipv6Network, ip: Ipv6Addr) -> bool {
 fn gateway_prefix(g: &str, prefix: u8) -> Result<(), String> {
     if let Some((_, p)) = g.split_once('/') {
         if p.trim().parse::<u8>().ok() != Some(prefix) {
-            return Err(format!("{g}: the prefix differs from the subnet's /{prefix}"));
+            return Err(format!(
+                "{g}: the prefix differs from the subnet's /{prefix}"
+            ));
         }
     }
     Ok(())
@@ -161,13 +163,21 @@ pub fn validate(
         {
             return Err((f("subnet"), format!("{cidr} overlaps {}", o.cidr)));
         }
-        let gateway = match s.gateway.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        let gateway = match s
+            .gateway
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
             None => None,
             Some(g) => {
                 let ip = parse_ip(g).map_err(|m| (f("gateway"), m))?;
                 gateway_prefix(g, cidr.prefix()).map_err(|m| (f("gateway"), m))?;
                 if !usable(cidr, ip) {
-                    return Err((f("gateway"), format!("{ip} is not a host address of {cidr}")));
+                    return Err((
+                        f("gateway"),
+                        format!("{ip} is not a host address of {cidr}"),
+                    ));
                 }
                 Some(ip)
             }
@@ -200,7 +210,12 @@ pub fn validate(
         {
             return Err((f("subnet"), format!("{cidr} overlaps {}", o.cidr)));
         }
-        let gateway = match s.gateway.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        let gateway = match s
+            .gateway
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
             None => None,
             Some(g) => {
                 let ip: Ipv6Addr = g
@@ -212,7 +227,10 @@ pub fn validate(
                     .map_err(|e| (f("gateway"), format!("invalid IPv6 address {g:?}: {e}")))?;
                 gateway_prefix(g, cidr.prefix()).map_err(|m| (f("gateway"), m))?;
                 if !usable6(cidr, ip) {
-                    return Err((f("gateway"), format!("{ip} is not a host address of {cidr}")));
+                    return Err((
+                        f("gateway"),
+                        format!("{ip} is not a host address of {cidr}"),
+                    ));
                 }
                 Some(ip)
             }
@@ -241,9 +259,7 @@ pub fn validate(
             Some(g) => parse_ip_any(g).map_err(|m| (f("gw"), m))?,
             None => {
                 let first = if dst.is_ipv6() {
-                    out.subnets6
-                        .iter()
-                        .find_map(|s| s.gateway.map(IpAddr::V6))
+                    out.subnets6.iter().find_map(|s| s.gateway.map(IpAddr::V6))
                 } else {
                     out.subnets.iter().find_map(|s| s.gateway.map(IpAddr::V4))
                 };
