@@ -1,6 +1,8 @@
 //! The Nodus/Multus corpus (`tests/nodus/`: 2 nodes, four routed virtual
-//! networks, an L2-only one, a VLAN and a DIRECT provider network, two
-//! NADs, pods with fixed and allocated addresses, a 3-function chain)
+//! networks, an L2-only one, a VLAN and a DIRECT provider network (the
+//! latter dual-stack), a routed dual-stack network and an IPv6-only L2
+//! one, two NADs, pods with fixed and allocated addresses of both
+//! families, a 3-function chain)
 //! rendered as the NB transaction, and the same corpus with a function
 //! missing.
 
@@ -87,6 +89,10 @@ fn real_northd_compiles_the_nodus_corpus() {
         "apps_multus-json_side",
         "nodus-localnet-pnet-vlan",
         "nodus-rtos-left-net",
+        "apps_ds-web_net0",
+        "apps_ds-web_net1",
+        "apps_ds-fixed_net0",
+        "nodus-rtos-ds-net",
     ] {
         assert!(sb.contains(&format!("\"{p}\"")), "no Port_Binding for {p}");
     }
@@ -107,6 +113,32 @@ fn real_northd_compiles_the_nodus_corpus() {
     assert!(policy(
         "priority=1600, match=(inport == \"nodus-rtos-dync-net1\" && ip4.src == 172.30.10.0/24 && ip4.dst == 172.30.20.0/24), action=(reg0 = 172.30.11.3;"
     ));
+    // IPv6: northd answers neighbor solicitations for the pods' IPv6
+    // addresses (allocated past the excluded range, fixed, IPv6-only) and
+    // the router's IPv6 gateway, and routes the IPv6 subnet.
+    for target in [
+        "nd.target == fd00:30:40::a",
+        "nd.target == fd00:30:40::5",
+        "nd.target == fd00:30:50::10",
+        "nd.target == fd00:40:20::1",
+        "nd.target == fd00:30:40::1",
+    ] {
+        assert!(
+            lflows.contains(target),
+            "no flow with {target}\n{}",
+            lflows
+                .lines()
+                .filter(|l| l.contains("nd.target"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    assert!(
+        lflows
+            .lines()
+            .any(|l| l.contains("lr_in_ip_routing") && l.contains("ip6.dst == fd00:30:40::/64")),
+        "no IPv6 route for ds-net"
+    );
     let log = std::fs::read_to_string(o.dir().join("northd.log")).unwrap();
     let bad: Vec<&str> = log
         .lines()
@@ -148,5 +180,76 @@ fn a_function_that_is_not_ready_is_reported() {
                 .contains("function app=fw3 (between dync-net2 and right-net) has no ready pod"),
         "{}",
         nb.status[0]
+    );
+}
+
+/// What the CNI plugin reads back for the dual-stack and IPv6-only
+/// interfaces: both addresses with their prefixes, one gateway per
+/// family, the routes of both families, and `eth0` keeping the cluster
+/// and service CIDRs when a Nodus interface takes the default route.
+#[test]
+fn the_cni_plugin_reads_dual_stack_nodus_interfaces() {
+    use ovnflow_k8s_bridge::cni::plan::pod_interfaces;
+    let nb = translate(&corpus(), &Config::default()).unwrap();
+    let plan = reconcile::plan(&nb, &reconcile::empty_nb());
+    let mut db = reconcile::empty_nb();
+    reconcile::apply_in_memory(&mut db, &plan).unwrap();
+    let ifaces = pod_interfaces(&db, "apps", "ds-web", "eth0").unwrap();
+    let names: Vec<&str> = ifaces.iter().map(|i| i.ifname.as_str()).collect();
+    assert_eq!(names, ["eth0", "net0", "net1"]);
+    let show = |i: usize| {
+        let f = &ifaces[i];
+        (
+            f.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            f.gateways.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+            f.default_route,
+            f.routes
+                .iter()
+                .map(|(d, g)| format!("{d} via {g}"))
+                .collect::<Vec<_>>(),
+        )
+    };
+    // The allocated addresses skip the IPv4 gateway and the excluded
+    // IPv6 range ::2..::9 (ds-fixed holds ::5 and .20).
+    assert_eq!(
+        show(1),
+        (
+            vec!["172.30.40.2/24".to_string(), "fd00:30:40::a/64".to_string()],
+            vec!["172.30.40.1".to_string(), "fd00:30:40::1".to_string()],
+            true,
+            vec![
+                "fd00:99::/64 via fd00:30:40::1".to_string(),
+                "192.168.70.0/24 via 172.30.40.1".to_string()
+            ],
+        )
+    );
+    assert_eq!(
+        show(2),
+        (
+            vec!["fd00:30:50::10/120".to_string()],
+            vec![],
+            false,
+            vec![]
+        )
+    );
+    let (_, _, default_route, routes) = show(0);
+    assert!(!default_route);
+    assert!(
+        routes.iter().any(|r| r.starts_with("10.128.0.0/14 via ")),
+        "{routes:?}"
+    );
+    let fixed = pod_interfaces(&db, "apps", "ds-fixed", "eth0").unwrap();
+    assert_eq!(
+        fixed[1]
+            .addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        ["172.30.40.20/24", "fd00:30:40::5/64"]
+    );
+    // The MAC of an IPv6-only interface comes from its address.
+    assert_eq!(
+        ifaces[2].mac,
+        ovnflow_k8s_bridge::names::mac_from_addr("fd00:30:50::10".parse().unwrap())
     );
 }

@@ -217,3 +217,225 @@ fn a_chain_starting_with_a_function_takes_the_ends_networks() {
         nb.status[0]
     );
 }
+
+/// A Network with IPv6 subnets (and optionally IPv4 ones), after `BASE`.
+fn network6(name: &str, v4: &str, v6: &str, routes: &str) -> String {
+    format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: {name}}}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{v4}]\n  ipv6Subnets: [{v6}]\n  routes: [{routes}]\n")
+}
+
+#[test]
+fn ipv6_subnet_errors() {
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::1/64\"}",
+        "",
+    ));
+    assert!(
+        e.ends_with("Network n6: spec.ipv6Subnets[0].subnet: fd00:1::1/64: host bits set (the network is fd00:1::)"),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/64\", gateway: \"fd00:2::1/64\"}",
+        "",
+    ));
+    assert!(
+        e.ends_with("Network n6: spec.ipv6Subnets[0].gateway: fd00:2::1 is not a host address of fd00:1::/64"),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/64\", gateway: \"fd00:1::1/80\"}",
+        "",
+    ));
+    assert!(
+        e.ends_with(
+            "spec.ipv6Subnets[0].gateway: fd00:1::1/80: the prefix differs from the subnet's /64"
+        ),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/64\", excludeIps: \"fd00:1::9..fd00:1::2\"}",
+        "",
+    ));
+    assert!(
+        e.ends_with("spec.ipv6Subnets[0].excludeIps: fd00:1::9..fd00:1::2: not an address or ascending range inside fd00:1::/64"),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/64\"}, {name: t, subnet: \"fd00:1::/48\"}",
+        "",
+    ));
+    assert!(
+        e.ends_with("spec.ipv6Subnets[1].subnet: fd00:1::/48 overlaps fd00:1::/64"),
+        "{e}"
+    );
+    let e = run(&format!(
+        "{}---\n{}",
+        network6("n6", "", "{name: s, subnet: \"fd00:1::/64\"}", ""),
+        network6("n7", "", "{name: s, subnet: \"fd00:1:0:0:8000::/65\"}", "")
+    ));
+    assert!(
+        e.ends_with(
+            "Network n7: spec.ipv6Subnets: fd00:1:0:0:8000::/65 overlaps fd00:1::/64 of Network n6"
+        ),
+        "{e}"
+    );
+    let e = run(
+        "apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {name: none}\nspec:\n  cniType: ovn4nfv\n",
+    );
+    assert!(
+        e.ends_with("Network none: spec.ipv4Subnets: at least one subnet (ipv4Subnets or ipv6Subnets) is required"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ipv6_route_errors() {
+    // An IPv6 destination without gw needs an IPv6 gateway.
+    let e = run(&network6(
+        "n6",
+        "{name: s, subnet: 172.31.0.0/24, gateway: 172.31.0.1/24}",
+        "{name: s, subnet: \"fd00:1::/64\"}",
+        "{dst: \"fd00:9::/64\"}",
+    ));
+    assert!(
+        e.ends_with("Network n6: spec.routes[0].gw: no gw and the network has no IPv6 gateway"),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "{name: s, subnet: 172.31.0.0/24, gateway: 172.31.0.1/24}",
+        "{name: s, subnet: \"fd00:1::/64\"}",
+        "{dst: \"fd00:9::/64\", gw: 172.31.0.1}",
+    ));
+    assert!(
+        e.ends_with("spec.routes[0].gw: 172.31.0.1 and fd00:9::/64 are of different families"),
+        "{e}"
+    );
+    let e = run(&network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/64\"}",
+        "{dst: \"fd00:9::/64\", gw: \"fd00:2::1\"}",
+    ));
+    assert!(
+        e.ends_with("spec.routes[0].gw: fd00:2::1 is not on the network"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ipv6_pod_address_errors() {
+    let net = network6(
+        "n6",
+        "{name: s, subnet: 172.31.0.0/24, gateway: 172.31.0.1/24}",
+        "{name: s, subnet: \"fd00:1::/64\", gateway: \"fd00:1::1/64\"}",
+        "",
+    );
+    // Two addresses of one family.
+    let e = run(&format!(
+        "{net}---\n{}",
+        pod(
+            "a",
+            r#"{"name":"n6","interface":"net0","ipAddress":"fd00:1::5,fd00:1::6"}"#
+        )
+    ));
+    assert!(
+        e.ends_with(&format!(
+            "Pod default/a: {ANN}.interface[0].ipAddress: fd00:1::5 and fd00:1::6: at most one address per IP family"
+        )),
+        "{e}"
+    );
+    // The IPv6 gateway, an IPv6 address on an IPv4-only network, a
+    // duplicate, the subnet-router anycast address.
+    let e = run(&format!(
+        "{net}---\n{}",
+        pod(
+            "a",
+            r#"{"name":"n6","interface":"net0","ipAddress":"fd00:1::1"}"#
+        )
+    ));
+    assert!(e.ends_with("fd00:1::1 is the gateway of network n6"), "{e}");
+    let e = run(&pod(
+        "a",
+        r#"{"name":"net-a","interface":"net0","ipAddress":"fd00:1::7"}"#,
+    ));
+    assert!(
+        e.ends_with("fd00:1::7 is outside the subnets of network net-a (172.30.10.0/24)"),
+        "{e}"
+    );
+    let i = r#"{"name":"n6","interface":"net0","ipAddress":"172.31.0.9,fd00:1::7"}"#;
+    let e = run(&format!("{net}---\n{}---\n{}", pod("a", i), pod("b", i)));
+    assert!(
+        e.ends_with(&format!(
+            "172.31.0.9 is already assigned to pod default/a ({ANN}.interface[0])"
+        )),
+        "{e}"
+    );
+    let e = run(&format!(
+        "{net}---\n{}",
+        pod(
+            "a",
+            r#"{"name":"n6","interface":"net0","ipAddress":"fd00:1::"}"#
+        )
+    ));
+    assert!(
+        e.ends_with("fd00:1:: is not a host address of fd00:1::/64"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ipv6_network_addresses_and_routes() {
+    // An IPv6 /126: ::1 the gateway, ::2 excluded, ::3 the only address
+    // left; a second pod finds it full.
+    let net = network6(
+        "n6",
+        "",
+        "{name: s, subnet: \"fd00:1::/126\", gateway: \"fd00:1::1/126\", excludeIps: \"fd00:1::2\"}",
+        "{dst: \"fd00:9::/64\"}",
+    );
+    let mut objs = Objects::default();
+    objs.add_text(
+        "f.yaml",
+        &format!(
+            "{BASE}---\n{net}---\n{}",
+            pod(
+                "a",
+                r#"{"name":"n6","interface":"net0","defaultGateway":"true"}"#
+            )
+        ),
+    )
+    .unwrap();
+    let nb = translate(&objs, &Config::default()).unwrap();
+    let port = nb
+        .table("Logical_Switch_Port")
+        .find(|r| {
+            r.id.owner() == "Pod/default/a" && format!("{:?}", r.cols["name"]).contains("net0")
+        })
+        .expect("the net0 port");
+    let text = format!("{:?}", port.cols);
+    assert!(text.contains("fd00:1::3"), "{text}");
+    assert!(text.contains("fd00:1::3/126"), "{text}");
+    assert!(text.contains("fd00:9::/64 via fd00:1::1"), "{text}");
+    let rp = nb
+        .table("Logical_Router_Port")
+        .find(|r| format!("{:?}", r.cols["name"]).contains("nodus-rtos-n6"))
+        .expect("the router port");
+    let text = format!("{:?}", rp.cols);
+    assert!(text.contains("fd00:1::1/126"), "{text}");
+    let e = run(&format!(
+        "{net}---\n{}---\n{}",
+        pod("a", r#"{"name":"n6","interface":"net0"}"#),
+        pod("b", r#"{"name":"n6","interface":"net0"}"#)
+    ));
+    assert!(e.ends_with("network n6 is full"), "{e}");
+}

@@ -5,7 +5,9 @@
 //! The object pool covers core Kubernetes and Nodus/Multus (networks,
 //! pod interfaces with fixed and allocated addresses, a chain that is
 //! complete or not, a NAD), and IPv6 variants (dual-stack Services,
-//! IPv6 EndpointSlices and ipBlocks, pods pinned to both families) that
+//! IPv6 EndpointSlices and ipBlocks, pods pinned to both families, a
+//! dual-stack Nodus network with fixed IPv6 addresses and an IPv6 route,
+//! an IPv6-only Multus network) that
 //! also run on a dual-stack cluster. Runs on the ovsdb crate's in-memory
 //! transaction executor.
 
@@ -136,11 +138,18 @@ fn yaml(s: &State) -> String {
         .zip(&s.pods)
         .any(|(v, p)| v.is_some() && p.is_some());
     if s.net_a.is_some() || uses_a || s.chain {
-        let route = match s.net_a {
-            Some(1) => "  routes: [{dst: 192.168.9.0/24}]\n",
+        // With the IPv6 variants net-a is dual-stack (an IPv6 route too).
+        let route = match (s.net_a, s.core.v6) {
+            (Some(1), false) => "  routes: [{dst: 192.168.9.0/24}]\n",
+            (Some(1), true) => "  routes: [{dst: 192.168.9.0/24}, {dst: \"fd00:99::/64\"}]\n",
             _ => "",
         };
-        docs.push(format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: net-a}}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{{name: s, subnet: 172.30.10.0/24, gateway: 172.30.10.1/24, excludeIps: 172.30.10.2..172.30.10.9}}]\n{route}"));
+        let v6 = if s.core.v6 {
+            "  ipv6Subnets: [{name: s6, subnet: \"fd00:30:10::/64\", gateway: \"fd00:30:10::1/64\", excludeIps: \"fd00:30:10::2..fd00:30:10::9\"}]\n"
+        } else {
+            ""
+        };
+        docs.push(format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: net-a}}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{{name: s, subnet: 172.30.10.0/24, gateway: 172.30.10.1/24, excludeIps: 172.30.10.2..172.30.10.9}}]\n{v6}{route}"));
     }
     if s.net_b || s.chain {
         docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {name: net-b}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{name: s, subnet: 172.30.20.0/24, gateway: 172.30.20.1/24}]\n".to_string());
@@ -149,7 +158,13 @@ fn yaml(s: &State) -> String {
         docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: NetworkChaining\nmetadata: {name: c, namespace: shop}\nspec:\n  chainType: Routing\n  routingSpec:\n    namespace: shop\n    networkChain: net=net-a,app=web,net=net-b\n    left: [{networkName: net-a, subnet: 172.30.10.0/24, podSelector: {matchLabels: {app: db}}}]\n    right: [{networkName: net-b, subnet: 172.30.20.0/24}]\n".to_string());
     }
     if s.multus {
-        docs.push("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {name: l2-net}\nspec:\n  cniType: ovn4nfv\n  ipv4Subnets: [{name: s, subnet: 10.10.0.0/24}]\n---\napiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: l2, namespace: default}\nspec:\n  config: '{\"type\":\"ovnflow\",\"network\":\"l2-net\"}'\n".to_string());
+        // With the IPv6 variants l2-net is IPv6-only.
+        let subnets = if s.core.v6 {
+            "ipv6Subnets: [{name: s, subnet: \"fd00:10:10::/120\"}]"
+        } else {
+            "ipv4Subnets: [{name: s, subnet: 10.10.0.0/24}]"
+        };
+        docs.push(format!("apiVersion: k8s.plugin.opnfv.org/v1alpha1\nkind: Network\nmetadata: {{name: l2-net}}\nspec:\n  cniType: ovn4nfv\n  {subnets}\n---\napiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {{name: l2, namespace: default}}\nspec:\n  config: '{{\"type\":\"ovnflow\",\"network\":\"l2-net\"}}'\n"));
     }
     for (i, p) in s.pods.iter().enumerate() {
         let Some((node, app, ready)) = p else {
@@ -158,7 +173,13 @@ fn yaml(s: &State) -> String {
         let ns = if i % 2 == 0 { "shop" } else { "default" };
         let mut ann = Vec::new();
         if let Some(v) = s.ifaces[i] {
-            let fixed = if v == 1 {
+            let fixed = if v == 1 && s.core.v6 {
+                format!(
+                    ",\"ipAddress\":\"172.30.10.{},fd00:30:10::{:x}\"",
+                    20 + i,
+                    20 + i
+                )
+            } else if v == 1 {
                 format!(",\"ipAddress\":\"172.30.10.{}\"", 20 + i)
             } else {
                 String::new()

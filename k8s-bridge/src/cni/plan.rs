@@ -154,16 +154,32 @@ pub fn pod_interfaces(
                 .to_string();
             let a = ext(row, keys::IP_ADDRESS)
                 .ok_or_else(|| bad(format!("no external_ids:{}", keys::IP_ADDRESS)))?;
-            let net: IpNetwork = a.parse().map_err(|e| bad(format!("{a:?}: {e}")))?;
-            let gateways = match ext(row, keys::GATEWAY) {
-                Some(g) => vec![g.parse().map_err(|e| bad(format!("gateway {g:?}: {e}")))?],
-                None => Vec::new(),
-            };
+            // `IP/prefix`, one per family, comma-separated; each must be
+            // one of the port's addresses.
+            let addrs: Vec<IpNetwork> = a
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| {
+                    let n: IpNetwork = x.parse().map_err(|e| bad(format!("{x:?}: {e}")))?;
+                    if !ips.contains(&n.ip()) {
+                        return Err(bad(format!("{x:?} is not in addresses {addr:?}")));
+                    }
+                    Ok(n)
+                })
+                .collect::<Result<_, _>>()?;
+            let gateways: Vec<IpAddr> = ext(row, keys::GATEWAY)
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(|g| g.parse().map_err(|e| bad(format!("gateway {g:?}: {e}"))))
+                .collect::<Result<_, _>>()?;
             Iface {
                 ifname,
                 lsp: lsp.clone(),
                 mac: mac.to_string(),
-                addrs: vec![IpNetwork::new(ips[0], net.prefix()).map_err(|e| bad(e.to_string()))?],
+                addrs,
                 gateways,
                 default_route: ext(row, keys::DEFAULT_ROUTE) == Some("true"),
                 routes,

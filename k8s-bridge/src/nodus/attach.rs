@@ -12,18 +12,18 @@
 //! [`keys`]), so `ovnflow cni` reads everything from the NB.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{IpNetwork, Ipv4Network};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
-use super::networks::{parse_ip, NetAlloc, NetInfo, Networks};
+use super::networks::{parse_ip_any, NetAlloc, NetInfo, Networks};
 use crate::error::{Error, Result};
-use crate::ipam::{nth, Config};
+use crate::ipam::{nth_ip, Config};
 use crate::manifest::{namespace_of, Objects, Sourced};
 use crate::model::{Nb, NbRow, RowId};
-use crate::names::mac_from_ip;
+use crate::names::mac_from_addr;
 use crate::nodes::{annotation, annotation_field, NodeInfo};
 use crate::pods::PodInfo;
 
@@ -33,10 +33,11 @@ pub mod keys {
     pub const IFNAME: &str = "k8s.ovnflow/ifname";
     /// The network (absent: the default cluster network).
     pub const NETWORK: &str = "k8s.ovnflow/network";
-    /// `IP/prefix` (absent: from the switch's `other_config:subnet`).
+    /// `IP/prefix`, comma-separated on a dual-stack network, IPv4 first
+    /// (absent: from the switch's `other_config:subnet`).
     pub const IP_ADDRESS: &str = "k8s.ovnflow/ip-address";
-    /// The gateway (absent: `.1` of the switch subnet for the default
-    /// network, none for others).
+    /// The gateways, one per family, comma-separated (absent: `.1` of
+    /// the switch subnet for the default network, none for others).
     pub const GATEWAY: &str = "k8s.ovnflow/gateway";
     /// `true` when the default route goes through this interface (absent:
     /// true for the default network only).
@@ -60,21 +61,31 @@ pub struct Attachment {
     pub ifname: String,
     /// The network.
     pub network: String,
-    /// The address and the prefix of its subnet.
-    pub ip: Ipv4Addr,
-    /// Prefix length.
-    pub prefix: u8,
+    /// The addresses with their subnets' prefixes: one per family the
+    /// network has, IPv4 first.
+    pub addrs: Vec<IpNetwork>,
     /// The MAC.
     pub mac: String,
     /// The logical switch port.
     pub port: RowId,
 }
 
+impl Attachment {
+    /// The IPv4 address, if the network has IPv4 subnets.
+    pub fn ip4(&self) -> Option<Ipv4Addr> {
+        self.addrs.iter().find_map(|a| match a {
+            IpNetwork::V4(n) => Some(n.ip()),
+            IpNetwork::V6(_) => None,
+        })
+    }
+}
+
 /// An interface a pod asks for, before addresses are settled.
 struct Request {
     ifname: String,
     network: String,
-    ip: Option<Ipv4Addr>,
+    /// Fixed addresses, at most one per family.
+    ips: Vec<IpAddr>,
     mac: Option<String>,
     default_gw: bool,
     /// Whether Multus asked for it.
@@ -117,6 +128,22 @@ fn as_bool(v: &Value) -> Option<bool> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
+}
+
+/// Fixed addresses (`IP` or `IP/prefix`), at most one per family:
+/// Nodus' `ipAddress` may list an IPv4 and an IPv6 address separated by
+/// a comma.
+fn fixed_ips<'a>(list: impl Iterator<Item = &'a str>) -> std::result::Result<Vec<IpAddr>, String> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for a in list {
+        let ip = parse_ip_any(a)?;
+        if let Some(o) = out.iter().find(|o| o.is_ipv6() == ip.is_ipv6()) {
+            return Err(format!("{o} and {ip}: at most one address per IP family"));
+        }
+        out.push(ip);
+    }
+    out.sort_by_key(IpAddr::is_ipv6);
+    Ok(out)
 }
 
 /// The Nodus annotation's interfaces.
@@ -162,11 +189,10 @@ fn nodus_requests(p: &Sourced<Pod>, key: &str) -> Result<Vec<Request>> {
                 "the interface name is required",
             )
         })?;
-        let ip = match s("ipAddress").filter(|x| !x.is_empty()) {
-            None => None,
-            Some(a) => {
-                Some(parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ipAddress"), m))?)
-            }
+        let ips = match s("ipAddress").filter(|x| !x.is_empty()) {
+            None => Vec::new(),
+            Some(a) => fixed_ips(a.split(',').map(str::trim).filter(|x| !x.is_empty()))
+                .map_err(|m| invalid(p, key, &format!("{field}.ipAddress"), m))?,
         };
         let default_gw = match e.get("defaultGateway") {
             None => false,
@@ -182,7 +208,7 @@ fn nodus_requests(p: &Sourced<Pod>, key: &str) -> Result<Vec<Request>> {
         out.push(Request {
             ifname: ifname.into(),
             network: network.into(),
-            ip,
+            ips,
             mac: s("macAddress")
                 .filter(|x| !x.is_empty())
                 .map(str::to_lowercase),
@@ -287,19 +313,13 @@ fn multus_requests(objs: &Objects, p: &Sourced<Pod>, key: &str) -> Result<Vec<Re
         let Some(network) = nad_network(objs, &nad).map_err(|m| invalid(p, key, &field, m))? else {
             continue; // another CNI plugin's network
         };
-        let mut ip = None;
+        let mut ips = Vec::new();
         let mut mac = None;
         let mut default_gw = false;
         if let Some(e) = &e {
-            if let Some(ips) = e.get("ips").and_then(Value::as_array) {
-                if let Some(a) = ips
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .find(|a| !a.contains(':'))
-                {
-                    ip =
-                        Some(parse_ip(a).map_err(|m| invalid(p, key, &format!("{field}.ips"), m))?);
-                }
+            if let Some(list) = e.get("ips").and_then(Value::as_array) {
+                ips = fixed_ips(list.iter().filter_map(Value::as_str))
+                    .map_err(|m| invalid(p, key, &format!("{field}.ips"), m))?;
             }
             mac = e.get("mac").and_then(Value::as_str).map(str::to_lowercase);
             default_gw = e
@@ -310,7 +330,7 @@ fn multus_requests(objs: &Objects, p: &Sourced<Pod>, key: &str) -> Result<Vec<Re
         out.push(Request {
             ifname: ifn.unwrap_or_else(|| format!("net{}", i + 1)),
             network,
-            ip,
+            ips,
             mac,
             default_gw,
             multus: true,
@@ -389,7 +409,7 @@ pub fn build(
                         format!("a second default gateway (already {prev})"),
                     ));
                 }
-                if net.gateway().is_none() {
+                if net.gateway().is_none() && net.gateway6().is_none() {
                     return Err(invalid(
                         p,
                         key,
@@ -412,7 +432,7 @@ pub fn build(
                     ));
                 }
             }
-            if let Some(ip) = r.ip {
+            for &ip in &r.ips {
                 let owner = format!("pod {key} ({})", r.field);
                 allocs
                     .get_mut(r.network.as_str())
@@ -431,18 +451,49 @@ pub fn build(
         let mut atts = Vec::new();
         for r in &reqs {
             let net: &NetInfo = &nets.nets[&r.network];
-            let ip = match r.ip {
-                Some(ip) => ip,
-                None => allocs
-                    .get_mut(r.network.as_str())
-                    .expect("network exists")
-                    .allocate(&format!("pod {key}"))
-                    .ok_or_else(|| {
-                        invalid(p, key, &r.field, format!("network {} is full", r.network))
-                    })?,
-            };
-            let sub = net.subnet_of(ip).expect("allocated in a subnet");
-            let mac = r.mac.clone().unwrap_or_else(|| mac_from_ip(ip));
+            let full = || invalid(p, key, &r.field, format!("network {} is full", r.network));
+            let alloc = allocs.get_mut(r.network.as_str()).expect("network exists");
+            let owner = format!("pod {key}");
+            // One address per family the network has, IPv4 first, with
+            // that family's gateway (its subnet's, else the network's first).
+            let mut addrs: Vec<IpNetwork> = Vec::new();
+            let mut gateways: Vec<String> = Vec::new();
+            if !net.subnets.is_empty() {
+                let ip = match r.ips.iter().find_map(|i| match i {
+                    IpAddr::V4(a) => Some(*a),
+                    IpAddr::V6(_) => None,
+                }) {
+                    Some(ip) => ip,
+                    None => alloc.allocate(&owner).ok_or_else(full)?,
+                };
+                let sub = net.subnet_of(ip).expect("allocated in a subnet");
+                addrs.push(IpNetwork::V4(
+                    Ipv4Network::new(ip, sub.cidr.prefix()).expect("subnet prefix"),
+                ));
+                if let Some(gw) = sub.gateway.or(net.gateway()) {
+                    gateways.push(gw.to_string());
+                }
+            }
+            if !net.subnets6.is_empty() {
+                let ip = match r.ips.iter().find_map(|i| match i {
+                    IpAddr::V6(a) => Some(*a),
+                    IpAddr::V4(_) => None,
+                }) {
+                    Some(ip) => ip,
+                    None => alloc.allocate6(&owner).ok_or_else(full)?,
+                };
+                let sub = net.subnet6_of(ip).expect("allocated in a subnet");
+                addrs.push(IpNetwork::V6(
+                    ipnetwork::Ipv6Network::new(ip, sub.cidr.prefix()).expect("subnet prefix"),
+                ));
+                if let Some(gw) = sub.gateway.or(net.gateway6()) {
+                    gateways.push(gw.to_string());
+                }
+            }
+            let mac = r
+                .mac
+                .clone()
+                .unwrap_or_else(|| mac_from_addr(addrs[0].ip()));
             if let Some(o) = macs.insert(
                 (r.network.clone(), mac.clone()),
                 format!("pod {key} ({})", r.field),
@@ -454,17 +505,15 @@ pub fn build(
                     format!("MAC {mac} is already used by {o} on network {}", r.network),
                 ));
             }
+            let with_prefix: Vec<String> = addrs.iter().map(IpNetwork::to_string).collect();
             let mut ids = vec![
                 ("namespace".to_string(), ns.clone()),
                 (keys::IFNAME.into(), r.ifname.clone()),
                 (keys::NETWORK.into(), r.network.clone()),
-                (
-                    keys::IP_ADDRESS.into(),
-                    format!("{ip}/{}", sub.cidr.prefix()),
-                ),
+                (keys::IP_ADDRESS.into(), with_prefix.join(",")),
             ];
-            if let Some(gw) = sub.gateway.or(net.gateway()) {
-                ids.push((keys::GATEWAY.into(), gw.to_string()));
+            if !gateways.is_empty() {
+                ids.push((keys::GATEWAY.into(), gateways.join(",")));
             }
             if r.default_gw {
                 ids.push((keys::DEFAULT_ROUTE.into(), "true".into()));
@@ -480,7 +529,11 @@ pub fn build(
             if !routes.is_empty() {
                 ids.push((keys::ROUTES.into(), routes.join(",")));
             }
-            let addr = format!("{mac} {ip}");
+            let mut addr = mac.clone();
+            for a in &addrs {
+                addr.push(' ');
+                addr.push_str(&a.ip().to_string());
+            }
             let port = nb.add(
                 NbRow::new("Logical_Switch_Port", format!("Pod/{key}#if-{}", r.ifname))
                     .str("name", format!("{ns}_{name}_{}", r.ifname))
@@ -493,23 +546,24 @@ pub fn build(
             atts.push(Attachment {
                 ifname: r.ifname.clone(),
                 network: r.network.clone(),
-                ip,
-                prefix: sub.cidr.prefix(),
+                addrs,
                 mac,
                 port,
             });
         }
-        let gw4 = nodes[&info.node].subnet4().map(|s| nth(s, 1));
-        if let (true, Some(gw)) = (reqs.iter().any(|r| r.default_gw), gw4) {
-            // eth0 keeps the cluster and service networks only (Nodus
-            // networks are IPv4: the IPv4 ones).
+        let node = &nodes[&info.node];
+        if reqs.iter().any(|r| r.default_gw) && !node.subnets.is_empty() {
+            // eth0 keeps the cluster and service networks of every family
+            // the node has, through that family's node gateway.
             let routes: Vec<String> = cfg
                 .cluster_subnets
                 .iter()
                 .map(|c| c.cidr)
                 .chain(cfg.service_cidrs.iter().copied())
-                .filter(|n| n.is_ipv4())
-                .map(|n| format!("{n} via {gw}"))
+                .filter_map(|n| {
+                    let gw = nth_ip(node.subnet_of(n.is_ipv6())?, 1);
+                    Some(format!("{n} via {gw}"))
+                })
                 .collect();
             if let Some(row) = nb.get_mut(&info.port) {
                 row.extend_map(
@@ -526,35 +580,4 @@ pub fn build(
         }
     }
     Ok(out)
-}
-
-/// Appends routes to a pod port's `k8s.ovnflow/routes`.
-pub fn add_routes(nb: &mut Nb, port: &RowId, routes: &[(Ipv4Network, Ipv4Addr)]) {
-    if routes.is_empty() {
-        return;
-    }
-    let Some(row) = nb.get_mut(port) else { return };
-    let mut all: Vec<String> = row
-        .map_get("external_ids", keys::ROUTES)
-        .map(|s| s.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    for (d, g) in routes {
-        let r = format!("{d} via {g}");
-        if !all.contains(&r) {
-            all.push(r);
-        }
-    }
-    row.extend_map("external_ids", [(keys::ROUTES, all.join(","))]);
-}
-
-/// Lets a port forward traffic that is not its own: port security on
-/// the MAC only. A chain function receives and sends packets between
-/// other pods' addresses, which address port security would drop.
-pub fn forwarding_port_security(nb: &mut Nb, port: &RowId, mac: &str) {
-    if let Some(row) = nb.get_mut(port) {
-        row.cols.insert(
-            "port_security",
-            ovsdb::Datum::set([ovsdb::Atom::String(mac.to_string())]),
-        );
-    }
 }

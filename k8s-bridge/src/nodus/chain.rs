@@ -24,7 +24,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::attach::{add_routes, forwarding_port_security, Attachment};
+use super::attach::{keys, Attachment};
 use super::crd::{NetworkChaining, RoutingNetwork};
 use super::networks::{parse_cidr, parse_ip, router_port, Networks};
 use crate::error::{Error, Result};
@@ -162,7 +162,7 @@ fn build_one(
         net.gateway().ok_or_else(|| {
             bad(
                 field,
-                format!("network {n} has no gateway; a chain's networks must be routed"),
+                format!("network {n} has no IPv4 gateway; a chain's networks must be routed (chains route IPv4)"),
             )
         })?;
         Ok::<_, Error>(net)
@@ -322,7 +322,7 @@ fn build_one(
             }
             let on = |f: &[Replica], left_side: bool| -> Vec<Ipv4Addr> {
                 f.iter()
-                    .map(|(_, a, b)| if left_side { a.ip } else { b.ip })
+                    .map(|(_, a, b)| if left_side { v4(a) } else { v4(b) })
                     .collect()
             };
             // L → R: F1 on N0 first; from Ni the next function; Nn lets it go.
@@ -410,7 +410,7 @@ fn build_one(
             let mut to_right = Vec::new();
             for r in &right {
                 if i + 1 < n_fn {
-                    to_right.push((r.subnet, functions[i + 1][0].1.ip));
+                    to_right.push((r.subnet, v4(functions[i + 1][0].1)));
                 } else if !nets.nets[n_last].connects(r.subnet) {
                     to_right.push((r.subnet, gw(n_last)));
                 }
@@ -418,7 +418,7 @@ fn build_one(
             let mut to_left = Vec::new();
             for l in &left {
                 if i > 0 {
-                    to_left.push((l.subnet, functions[i - 1][0].2.ip));
+                    to_left.push((l.subnet, v4(functions[i - 1][0].2)));
                 } else if !nets.nets[n_first].connects(l.subnet) {
                     to_left.push((l.subnet, gw(n_first)));
                 }
@@ -462,4 +462,42 @@ fn build_one(
         }
     }
     Ok(())
+}
+
+/// The IPv4 address of a chain interface: chain networks are routed
+/// over IPv4 (checked: they have an IPv4 gateway), so every interface on
+/// them has one.
+fn v4(a: &Attachment) -> Ipv4Addr {
+    a.ip4().expect("chain networks have IPv4 subnets")
+}
+
+/// Appends routes to a pod port's `k8s.ovnflow/routes`.
+pub fn add_routes(nb: &mut Nb, port: &RowId, routes: &[(Ipv4Network, Ipv4Addr)]) {
+    if routes.is_empty() {
+        return;
+    }
+    let Some(row) = nb.get_mut(port) else { return };
+    let mut all: Vec<String> = row
+        .map_get("external_ids", keys::ROUTES)
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    for (d, g) in routes {
+        let r = format!("{d} via {g}");
+        if !all.contains(&r) {
+            all.push(r);
+        }
+    }
+    row.extend_map("external_ids", [(keys::ROUTES, all.join(","))]);
+}
+
+/// Lets a port forward traffic that is not its own: port security on
+/// the MAC only. A chain function receives and sends packets between
+/// other pods' addresses, which address port security would drop.
+pub fn forwarding_port_security(nb: &mut Nb, port: &RowId, mac: &str) {
+    if let Some(row) = nb.get_mut(port) {
+        row.cols.insert(
+            "port_security",
+            ovsdb::Datum::set([ovsdb::Atom::String(mac.to_string())]),
+        );
+    }
 }

@@ -9,14 +9,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// One IPv4 subnet of a Nodus network.
+/// One subnet of a Nodus network (the same type for `ipv4Subnets` and
+/// `ipv6Subnets`).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IpSubnet {
     /// The subnet's name.
     #[serde(default)]
     pub name: String,
-    /// The CIDR, e.g. `172.30.11.0/24`.
+    /// The CIDR, e.g. `172.30.11.0/24` or `fd00:30:11::/64`.
     pub subnet: String,
     /// The router address with its prefix, e.g. `172.30.11.1/24` (a bare
     /// address takes the subnet's prefix). Without it the network is not
@@ -65,7 +66,7 @@ pub struct NetworkSpec {
     /// The IPv4 subnets.
     #[serde(default)]
     pub ipv4_subnets: Vec<IpSubnet>,
-    /// IPv6 subnets (not supported: must be empty).
+    /// The IPv6 subnets (a network may have either list or both).
     #[serde(default)]
     pub ipv6_subnets: Option<Vec<IpSubnet>>,
     /// DNS (accepted, not applied).
@@ -136,7 +137,7 @@ pub struct ProviderNetworkSpec {
     /// The IPv4 subnets.
     #[serde(default)]
     pub ipv4_subnets: Vec<IpSubnet>,
-    /// IPv6 subnets (not supported: must be empty).
+    /// The IPv6 subnets (a network may have either list or both).
     #[serde(default)]
     pub ipv6_subnets: Option<Vec<IpSubnet>>,
     /// DNS (accepted, not applied).

@@ -1,25 +1,34 @@
 //! Nodus networks: each `Network` and `ProviderNetwork` becomes a logical
-//! switch named after it, with `other_config:subnet` (so northd's IPAM
-//! checks the static addresses for duplicates; `excludeIps` only keeps
-//! addresses from this bridge's allocation, see [`NetAlloc`]). A network with a gateway is attached to the
-//! Nodus router `ovn4nfv-master` by `nodus-rtos-<net>` (the gateway
-//! addresses) and `nodus-stor-<net>`. A provider network also gets a
-//! localnet port `nodus-localnet-<net>` with `network_name=<net>` (the
-//! key of `ovn-bridge-mappings`, see [`crate::node`]) and, for `VLAN`,
-//! the VLAN as `tag_request` — OVN tags and untags on the bridge, so the
-//! node attaches the NIC itself, not a subinterface.
+//! switch named after it, with `other_config:subnet` (its first IPv4
+//! subnet, so northd's IPAM checks the static addresses for duplicates)
+//! and `other_config:ipv6_prefix` (its first IPv6 subnet, when that is a
+//! /64, as ovn-kubernetes marks IPv6 switches); `excludeIps` only keeps
+//! addresses from this bridge's allocation, see [`NetAlloc`]. A network
+//! with a gateway is attached to the Nodus router `ovn4nfv-master` by
+//! `nodus-rtos-<net>` (every gateway with its prefix, IPv4 first; the MAC
+//! from the first IPv4 gateway, else the first IPv6 one, as
+//! `util.IPAddrToHWAddr`) and `nodus-stor-<net>`. A provider network also
+//! gets a localnet port `nodus-localnet-<net>` with `network_name=<net>`
+//! (the key of `ovn-bridge-mappings`, see [`crate::node`]) and, for
+//! `VLAN`, the VLAN as `tag_request` — OVN tags and untags on the bridge,
+//! so the node attaches the NIC itself, not a subinterface.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{IpNetwork, Ipv4Network};
 use k8s_openapi::api::core::v1::Node;
 
 use super::crd::{IpSubnet, ProviderNetworkSpec, Route};
 use crate::error::{Error, Result, Source};
 use crate::manifest::{Objects, Sourced};
 use crate::model::{Nb, NbRow, RowId};
-use crate::names::mac_from_ip;
+use crate::names::mac_from_addr;
+
+pub use super::alloc::NetAlloc;
+pub use super::subnets::{
+    parse_cidr, parse_cidr6, parse_ip, parse_ip_any, usable, usable6, Subnet, Subnet6,
+};
 
 /// Owner of the Nodus router.
 pub const OWNER: &str = "Nodus";
@@ -29,15 +38,6 @@ pub const ROUTER: &str = "ovn4nfv-master";
 /// The router port of a network.
 pub fn router_port(net: &str) -> String {
     format!("nodus-rtos-{net}")
-}
-
-/// One subnet of a network.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subnet {
-    /// The CIDR.
-    pub cidr: Ipv4Network,
-    /// The router address, if routed.
-    pub gateway: Option<Ipv4Addr>,
 }
 
 /// How a provider network reaches the wire.
@@ -60,12 +60,16 @@ pub struct NetInfo {
     pub name: String,
     /// Where it was read.
     pub source: Source,
-    /// Its subnets, in spec order.
+    /// Its IPv4 subnets, in spec order.
     pub subnets: Vec<Subnet>,
-    /// Addresses never handed out.
+    /// Its IPv6 subnets, in spec order.
+    pub subnets6: Vec<Subnet6>,
+    /// IPv4 addresses never handed out.
     pub excluded: BTreeSet<Ipv4Addr>,
-    /// Routes for pods: destination and next hop.
-    pub routes: Vec<(Ipv4Network, Ipv4Addr)>,
+    /// IPv6 ranges never handed out (first, last).
+    pub excluded6: Vec<(Ipv6Addr, Ipv6Addr)>,
+    /// Routes for pods: destination and next hop (same family).
+    pub routes: Vec<(IpNetwork, IpAddr)>,
     /// The switch.
     pub switch: RowId,
     /// Provider wiring, for provider networks.
@@ -73,17 +77,34 @@ pub struct NetInfo {
 }
 
 impl NetInfo {
-    /// The first gateway (the next hop of routes through the router).
+    /// The first IPv4 gateway (the next hop of routes through the router).
     pub fn gateway(&self) -> Option<Ipv4Addr> {
         self.subnets.iter().find_map(|s| s.gateway)
     }
 
-    /// The subnet holding `ip`.
+    /// The first IPv6 gateway.
+    pub fn gateway6(&self) -> Option<Ipv6Addr> {
+        self.subnets6.iter().find_map(|s| s.gateway)
+    }
+
+    /// The IPv4 subnet holding `ip`.
     pub fn subnet_of(&self, ip: Ipv4Addr) -> Option<&Subnet> {
         self.subnets.iter().find(|s| s.cidr.contains(ip))
     }
 
-    /// Whether `net` lies inside one of the subnets (directly connected).
+    /// The IPv6 subnet holding `ip`.
+    pub fn subnet6_of(&self, ip: Ipv6Addr) -> Option<&Subnet6> {
+        self.subnets6.iter().find(|s| s.cidr.contains(ip))
+    }
+
+    /// Every subnet, IPv4 first, as text (for messages).
+    pub fn subnet_list(&self) -> String {
+        let v4 = self.subnets.iter().map(|s| s.cidr.to_string());
+        let v6 = self.subnets6.iter().map(|s| s.cidr.to_string());
+        v4.chain(v6).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Whether `net` lies inside one of the IPv4 subnets (directly connected).
     pub fn connects(&self, net: Ipv4Network) -> bool {
         self.subnets
             .iter()
@@ -108,161 +129,6 @@ fn invalid(kind: &str, name: &str, src: &Source, field: &str, msg: impl Into<Str
         field: field.into(),
         message: msg.into(),
     }
-}
-
-/// Parses an IPv4 CIDR whose host bits are clear.
-pub fn parse_cidr(s: &str) -> std::result::Result<Ipv4Network, String> {
-    let net: Ipv4Network = s
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
-    if net.network() != net.ip() {
-        return Err(format!(
-            "{s}: host bits set (the network is {})",
-            net.network()
-        ));
-    }
-    Ok(net)
-}
-
-/// Parses an IPv4 address, optionally with a `/prefix` (which is dropped).
-pub fn parse_ip(s: &str) -> std::result::Result<Ipv4Addr, String> {
-    let ip = s.split('/').next().unwrap_or(s).trim();
-    ip.parse()
-        .map_err(|e| format!("invalid IPv4 address {s:?}: {e}"))
-}
-
-struct Common<'a> {
-    kind: &'static str,
-    name: &'a str,
-    source: &'a Source,
-    cni_type: &'a str,
-    subnets: &'a [IpSubnet],
-    ipv6: Option<&'a Vec<IpSubnet>>,
-    routes: Option<&'a Vec<Route>>,
-}
-
-/// A network's checked subnets, excluded addresses and routes.
-type Validated = (
-    Vec<Subnet>,
-    BTreeSet<Ipv4Addr>,
-    Vec<(Ipv4Network, Ipv4Addr)>,
-);
-
-fn validate(c: &Common) -> Result<Validated> {
-    let bad = |field: &str, m: String| invalid(c.kind, c.name, c.source, field, m);
-    if c.cni_type != "ovn4nfv" {
-        return Err(bad(
-            "spec.cniType",
-            format!("{:?}: expected \"ovn4nfv\"", c.cni_type),
-        ));
-    }
-    if c.ipv6.is_some_and(|v| !v.is_empty()) {
-        return Err(bad(
-            "spec.ipv6Subnets",
-            "IPv6 is not supported yet (IPv4 single-stack only)".into(),
-        ));
-    }
-    if c.subnets.is_empty() {
-        return Err(bad(
-            "spec.ipv4Subnets",
-            "at least one subnet is required".into(),
-        ));
-    }
-    let mut subnets: Vec<Subnet> = Vec::new();
-    let mut excluded = BTreeSet::new();
-    for (i, s) in c.subnets.iter().enumerate() {
-        let f = |x: &str| format!("spec.ipv4Subnets[{i}].{x}");
-        let cidr = parse_cidr(&s.subnet).map_err(|m| bad(&f("subnet"), m))?;
-        if cidr.prefix() > 30 {
-            return Err(bad(
-                &f("subnet"),
-                format!("{cidr}: too small (at most /30)"),
-            ));
-        }
-        if let Some(o) = subnets.iter().find(|o| crate::ipam::overlaps(o.cidr, cidr)) {
-            return Err(bad(&f("subnet"), format!("{cidr} overlaps {}", o.cidr)));
-        }
-        let gateway = match s
-            .gateway
-            .as_deref()
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-        {
-            None => None,
-            Some(g) => {
-                let ip = parse_ip(g).map_err(|m| bad(&f("gateway"), m))?;
-                if let Some((_, p)) = g.split_once('/') {
-                    if p.trim().parse::<u8>().ok() != Some(cidr.prefix()) {
-                        return Err(bad(
-                            &f("gateway"),
-                            format!(
-                                "{g}: the prefix differs from the subnet's /{}",
-                                cidr.prefix()
-                            ),
-                        ));
-                    }
-                }
-                if !usable(cidr, ip) {
-                    return Err(bad(
-                        &f("gateway"),
-                        format!("{ip} is not a host address of {cidr}"),
-                    ));
-                }
-                Some(ip)
-            }
-        };
-        for tok in s
-            .exclude_ips
-            .as_deref()
-            .unwrap_or("")
-            .split([' ', ','])
-            .filter(|t| !t.is_empty())
-        {
-            let (a, b) = match tok.split_once("..") {
-                Some((a, b)) => (a, b),
-                None => (tok, tok),
-            };
-            let a = parse_ip(a).map_err(|m| bad(&f("excludeIps"), m))?;
-            let b = parse_ip(b).map_err(|m| bad(&f("excludeIps"), m))?;
-            if !cidr.contains(a) || !cidr.contains(b) || u32::from(a) > u32::from(b) {
-                return Err(bad(
-                    &f("excludeIps"),
-                    format!("{tok}: not an address or ascending range inside {cidr}"),
-                ));
-            }
-            for x in u32::from(a)..=u32::from(b) {
-                excluded.insert(Ipv4Addr::from(x));
-            }
-        }
-        subnets.push(Subnet { cidr, gateway });
-    }
-    let mut routes = Vec::new();
-    for (i, r) in c.routes.into_iter().flatten().enumerate() {
-        let dst = parse_cidr(&r.dst).map_err(|m| bad(&format!("spec.routes[{i}].dst"), m))?;
-        let gw = match &r.gw {
-            Some(g) => parse_ip(g).map_err(|m| bad(&format!("spec.routes[{i}].gw"), m))?,
-            None => subnets.iter().find_map(|s| s.gateway).ok_or_else(|| {
-                bad(
-                    &format!("spec.routes[{i}].gw"),
-                    "no gw and the network has no gateway".into(),
-                )
-            })?,
-        };
-        if !subnets.iter().any(|s| s.cidr.contains(gw)) {
-            return Err(bad(
-                &format!("spec.routes[{i}].gw"),
-                format!("{gw} is not on the network"),
-            ));
-        }
-        routes.push((dst, gw));
-    }
-    Ok((subnets, excluded, routes))
-}
-
-/// Whether `ip` is a host address of `net` (not network nor broadcast).
-pub fn usable(net: Ipv4Network, ip: Ipv4Addr) -> bool {
-    net.contains(ip) && ip != net.network() && ip != net.broadcast()
 }
 
 /// Whether a Nodus node selector (`all`/`any`, or `specific` with
@@ -372,6 +238,41 @@ pub fn provider(
     }
 }
 
+/// One network's spec, whichever kind it is.
+struct Common<'a> {
+    kind: &'static str,
+    name: &'a str,
+    source: &'a Source,
+    cni_type: &'a str,
+    subnets: &'a [IpSubnet],
+    ipv6: Option<&'a Vec<IpSubnet>>,
+    routes: Option<&'a Vec<Route>>,
+}
+
+/// Whether two networks' subnets share an address: (this network's
+/// subnet, the other's), the first such pair.
+fn overlap(a: &NetInfo, b: &super::subnets::Validated) -> Option<(String, String, &'static str)> {
+    for s in &b.subnets {
+        if let Some(o) = a
+            .subnets
+            .iter()
+            .find(|o| crate::ipam::overlaps(o.cidr, s.cidr))
+        {
+            return Some((s.cidr.to_string(), o.cidr.to_string(), "spec.ipv4Subnets"));
+        }
+    }
+    for s in &b.subnets6 {
+        if let Some(o) = a
+            .subnets6
+            .iter()
+            .find(|o| o.cidr.contains(s.cidr.network()) || s.cidr.contains(o.cidr.network()))
+        {
+            return Some((s.cidr.to_string(), o.cidr.to_string(), "spec.ipv6Subnets"));
+        }
+    }
+    None
+}
+
 /// Builds the networks' switches, the router and the localnet ports.
 pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
     let mut out = Networks::default();
@@ -408,54 +309,60 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
             Some(p),
         ));
     }
-    // Validate everything, and routed subnets must not overlap each other.
-    type Checked<'a> = (
-        Common<'a>,
-        Vec<Subnet>,
-        BTreeSet<Ipv4Addr>,
-        Vec<(Ipv4Network, Ipv4Addr)>,
-        Option<Provider>,
-    );
-    let mut checked: Vec<Checked> = Vec::new();
-    for (c, p) in all {
-        let (subnets, excluded, routes) = validate(&c)?;
-        for s in &subnets {
-            for (oc, osubs, _, _, _) in &checked {
-                if let Some(o) = osubs.iter().find(|o| crate::ipam::overlaps(o.cidr, s.cidr)) {
-                    return Err(invalid(
-                        c.kind,
-                        c.name,
-                        c.source,
-                        "spec.ipv4Subnets",
-                        format!("{} overlaps {} of {} {}", s.cidr, o.cidr, oc.kind, oc.name),
-                    ));
-                }
-            }
-        }
-        checked.push((c, subnets, excluded, routes, p));
-    }
-    if checked.is_empty() {
+    if all.is_empty() {
         return Ok(out);
     }
-    let routed = checked
-        .iter()
-        .any(|(_, subs, _, _, _)| subs.iter().any(|s| s.gateway.is_some()));
     let mut router_ports = Vec::new();
-    for (c, subnets, excluded, routes, provider) in checked {
+    let mut routed = false;
+    for (c, provider) in all {
+        let bad = |field: &str, m: String| invalid(c.kind, c.name, c.source, field, m);
+        if c.cni_type != "ovn4nfv" {
+            return Err(bad(
+                "spec.cniType",
+                format!("{:?}: expected \"ovn4nfv\"", c.cni_type),
+            ));
+        }
+        let v = super::subnets::validate(
+            c.subnets,
+            c.ipv6.map(Vec::as_slice).unwrap_or_default(),
+            c.routes.map(Vec::as_slice).unwrap_or_default(),
+        )
+        .map_err(|(f, m)| bad(&f, m))?;
+        // Subnets must not overlap another network's.
+        for o in out.nets.values() {
+            if let Some((mine, theirs, field)) = overlap(o, &v) {
+                return Err(bad(
+                    field,
+                    format!("{mine} overlaps {theirs} of {} {}", o.kind, o.name),
+                ));
+            }
+        }
         let owner = format!("{}/{}", c.kind, c.name);
         let k = |part: &str| format!("{owner}#{part}");
         let mut ports = Vec::new();
-        let gws: Vec<String> = subnets
+        let gws: Vec<String> = v
+            .subnets
             .iter()
             .filter_map(|s| s.gateway.map(|g| format!("{g}/{}", s.cidr.prefix())))
+            .chain(
+                v.subnets6
+                    .iter()
+                    .filter_map(|s| s.gateway.map(|g| format!("{g}/{}", s.cidr.prefix()))),
+            )
             .collect();
-        if let Some(first) = subnets.iter().find_map(|s| s.gateway) {
+        let first_gw = v
+            .subnets
+            .iter()
+            .find_map(|s| s.gateway.map(IpAddr::V4))
+            .or_else(|| v.subnets6.iter().find_map(|s| s.gateway.map(IpAddr::V6)));
+        if let Some(first) = first_gw {
+            routed = true;
             let rp = router_port(c.name);
             router_ports.push(
                 nb.add(
                     NbRow::new("Logical_Router_Port", k("rtos"))
                         .str("name", &rp)
-                        .str("mac", mac_from_ip(first))
+                        .str("mac", mac_from_addr(first))
                         .strs("networks", gws),
                 ),
             );
@@ -475,30 +382,37 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
                 .str("type", "localnet")
                 .strs("addresses", ["unknown"])
                 .map("options", [("network_name", c.name)]);
-            if let Some(v) = p.vlan {
-                ln = ln.int("tag_request", i64::from(v));
+            if let Some(vlan) = p.vlan {
+                ln = ln.int("tag_request", i64::from(vlan));
             }
             ports.push(nb.add(ln));
         }
-        let other = vec![("subnet".to_string(), subnets[0].cidr.to_string())];
+        let mut other = Vec::new();
+        if let Some(s) = v.subnets.first() {
+            other.push(("subnet".to_string(), s.cidr.to_string()));
+        }
+        if let Some(s) = v.subnets6.first().filter(|s| s.cidr.prefix() == 64) {
+            other.push(("ipv6_prefix".to_string(), s.cidr.network().to_string()));
+        }
         // No exclude_ips: every address is static (this bridge allocates),
         // and northd warns "Duplicate IP set" for a static address in
         // exclude_ips, which Nodus allows for fixed addresses.
-        let switch = nb.add(
-            NbRow::new("Logical_Switch", k("switch"))
-                .str("name", c.name)
-                .map("other_config", other)
-                .refs("ports", ports),
-        );
+        let mut sw = NbRow::new("Logical_Switch", k("switch")).str("name", c.name);
+        if !other.is_empty() {
+            sw = sw.map("other_config", other);
+        }
+        let switch = nb.add(sw.refs("ports", ports));
         out.nets.insert(
             c.name.to_string(),
             NetInfo {
                 kind: c.kind,
                 name: c.name.to_string(),
                 source: c.source.clone(),
-                subnets,
-                excluded,
-                routes,
+                subnets: v.subnets,
+                subnets6: v.subnets6,
+                excluded: v.excluded,
+                excluded6: v.excluded6,
+                routes: v.routes,
                 switch,
                 provider,
             },
@@ -514,75 +428,4 @@ pub fn build(nb: &mut Nb, objs: &Objects) -> Result<Networks> {
         );
     }
     Ok(out)
-}
-
-/// Hands out the addresses of one network: fixed ones first, then the
-/// lowest free host address of the first subnet with room, skipping the
-/// gateways and excluded addresses.
-#[derive(Debug)]
-pub struct NetAlloc<'a> {
-    net: &'a NetInfo,
-    taken: BTreeMap<Ipv4Addr, String>,
-}
-
-impl<'a> NetAlloc<'a> {
-    /// A new allocator.
-    pub fn new(net: &'a NetInfo) -> Self {
-        NetAlloc {
-            net,
-            taken: BTreeMap::new(),
-        }
-    }
-
-    fn why_not(&self, ip: Ipv4Addr) -> Option<String> {
-        let Some(s) = self.net.subnet_of(ip) else {
-            let all: Vec<String> = self
-                .net
-                .subnets
-                .iter()
-                .map(|s| s.cidr.to_string())
-                .collect();
-            return Some(format!(
-                "{ip} is outside the subnets of network {} ({})",
-                self.net.name,
-                all.join(", ")
-            ));
-        };
-        if !usable(s.cidr, ip) {
-            return Some(format!("{ip} is not a host address of {}", s.cidr));
-        }
-        if s.gateway == Some(ip) {
-            return Some(format!("{ip} is the gateway of network {}", self.net.name));
-        }
-        if let Some(o) = self.taken.get(&ip) {
-            return Some(format!("{ip} is already assigned to {o}"));
-        }
-        None
-    }
-
-    /// Reserves a fixed address for `owner`. Excluded addresses may be
-    /// fixed (as OVN's `exclude_ips`, they are only kept from allocation).
-    pub fn reserve(&mut self, ip: Ipv4Addr, owner: &str) -> std::result::Result<(), String> {
-        if let Some(m) = self.why_not(ip) {
-            return Err(m);
-        }
-        self.taken.insert(ip, owner.to_string());
-        Ok(())
-    }
-
-    /// The lowest free address, for `owner`.
-    pub fn allocate(&mut self, owner: &str) -> Option<Ipv4Addr> {
-        for s in &self.net.subnets {
-            let first = u32::from(s.cidr.network()) + 1;
-            let last = u32::from(s.cidr.broadcast());
-            for x in first..last {
-                let ip = Ipv4Addr::from(x);
-                if !self.net.excluded.contains(&ip) && self.why_not(ip).is_none() {
-                    self.taken.insert(ip, owner.to_string());
-                    return Some(ip);
-                }
-            }
-        }
-        None
-    }
 }
