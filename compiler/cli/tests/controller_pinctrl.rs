@@ -399,7 +399,11 @@ fn frame_answers(ns: &str) -> Vec<(&'static str, Option<Vec<u8>>)> {
 /// the router: `Err` with the error when it fails within a second.
 fn refused(ns: &str) -> Result<String, String> {
     let t = Instant::now();
-    let r = tcp_get(ns, "10.1.0.99:5555".parse().expect("address"), Duration::from_secs(3));
+    let r = tcp_get(
+        ns,
+        "10.1.0.99:5555".parse().expect("address"),
+        Duration::from_secs(3),
+    );
     match r {
         Err(e) if t.elapsed() < Duration::from_secs(1) => Err(e),
         Err(e) => Ok(format!("failed only after {:?}: {e}", t.elapsed())),

@@ -49,7 +49,10 @@ fn runnable() -> bool {
     let ci = std::env::var_os("CI").is_some();
     if !missing.is_empty() || !root {
         let why = format!("missing {missing:?}, root: {root}");
-        assert!(!ci, "CI is set but the live services test cannot run: {why}");
+        assert!(
+            !ci,
+            "CI is set but the live services test cannot run: {why}"
+        );
         eprintln!("skipped: {why}");
         return false;
     }
@@ -94,17 +97,39 @@ fn add_pod(c: &mut Chassis, i: u8) -> String {
     // No IPv6 chatter (router solicitations, DAD) before the test speaks.
     run(
         "ip",
-        &["netns", "exec", &ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"],
+        &[
+            "netns",
+            "exec",
+            &ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+        ],
     );
     run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
     run(
         "ip",
-        &["-n", &ns, "addr", "add", &format!("10.0.0.{i}/24"), "dev", "eth0"],
+        &[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("10.0.0.{i}/24"),
+            "dev",
+            "eth0",
+        ],
     );
     run("ip", &["-n", &c.host_ns, "link", "set", &host_if, "up"]);
     let iface = format!("external_ids:iface-id=lp{i}");
     c.vsctl(&[
-        "add-port", &c.bridge, &host_if, "--", "set", "Interface", &host_if, &iface,
+        "add-port",
+        &c.bridge,
+        &host_if,
+        "--",
+        "set",
+        "Interface",
+        &host_if,
+        &iface,
     ])
     .expect("add-port");
     ns
@@ -164,7 +189,11 @@ fn exercise(c: &Chassis, p1: &str, p2: &str) -> Written {
         send(p1, &syn);
         send(p2, &garp());
         let now = Written {
-            events: list(c, "event_type,event_info,seq_num,chassis", "Controller_Event"),
+            events: list(
+                c,
+                "event_type,event_info,seq_num,chassis",
+                "Controller_Event",
+            ),
             fdb: list(c, "mac,dp_key,port_key", "FDB"),
             vport: sbctl(
                 c,
@@ -196,9 +225,24 @@ fn forget(c: &Chassis) {
     sbctl(c, &["--all", "destroy", "FDB"]);
     let vip = sbctl(
         c,
-        &["--bare", "--columns=_uuid", "find", "Port_Binding", "logical_port=vip0"],
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Port_Binding",
+            "logical_port=vip0",
+        ],
     );
-    sbctl(c, &["clear", "Port_Binding", vip.trim(), "chassis", "virtual_parent"]);
+    sbctl(
+        c,
+        &[
+            "clear",
+            "Port_Binding",
+            vip.trim(),
+            "chassis",
+            "virtual_parent",
+        ],
+    );
     let mons = sbctl(c, &["--bare", "--columns=_uuid", "list", "Service_Monitor"]);
     for u in mons.split_whitespace() {
         sbctl(c, &["clear", "Service_Monitor", u, "status"]);
@@ -237,9 +281,12 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
     // 1. Real ovn-controller.
     c.start_ovn_controller().expect("ovn-controller");
     assert!(
-        wait_for(60, || ["lp1", "lp2"]
-            .iter()
-            .all(|p| nbctl(&c, &format!("lsp-get-up {p}")).trim() == "up")),
+        wait_for(60, || ["lp1", "lp2"].iter().all(|p| nbctl(
+            &c,
+            &format!("lsp-get-up {p}")
+        )
+        .trim()
+            == "up")),
         "ports never came up\n{}",
         c.logs()
     );
@@ -250,8 +297,14 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
         real.events.contains("empty_lb_backends") && real.events.contains("10.0.0.50:80"),
         "oracle: no controller event\n{real:?}"
     );
-    assert!(real.fdb.contains("50:54:00:00:00:01"), "oracle: no FDB\n{real:?}");
-    assert!(real.vport.contains("lp2"), "oracle: vip0 not bound\n{real:?}");
+    assert!(
+        real.fdb.contains("50:54:00:00:00:01"),
+        "oracle: no FDB\n{real:?}"
+    );
+    assert!(
+        real.vport.contains("lp2"),
+        "oracle: vip0 not bound\n{real:?}"
+    );
     assert!(
         real.monitors.contains("8080,online") && real.monitors.contains("8081,offline"),
         "oracle: monitors\n{real:?}"
@@ -283,5 +336,10 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
     assert_eq!(ours.events, real.events, "Controller_Event rows\n{}", log());
     assert_eq!(ours.fdb, real.fdb, "FDB rows\n{}", log());
     assert_eq!(ours.vport, real.vport, "vip0's binding\n{}", log());
-    assert_eq!(ours.monitors, real.monitors, "Service_Monitor statuses\n{}", log());
+    assert_eq!(
+        ours.monitors,
+        real.monitors,
+        "Service_Monitor statuses\n{}",
+        log()
+    );
 }

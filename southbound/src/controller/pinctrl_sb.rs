@@ -77,9 +77,11 @@ pub struct EmptyLbEvent {
 }
 
 fn md_u64(md: &[OxmField], id: field::Id) -> Option<u64> {
-    md.iter()
-        .find(|f| f.is(id))
-        .map(|f| f.value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    md.iter().find(|f| f.is(id)).map(|f| {
+        f.value
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    })
 }
 
 /// Register `n` of packet-in metadata (direct or inside its xreg).
@@ -125,10 +127,7 @@ pub fn parse_put_fdb(pin: &PacketIn2) -> Option<FdbUpdate> {
 /// the row for (datapath, MAC) moved to the port; `None` when it is
 /// already there.
 pub fn fdb_op(fdbs: &[Fdb], u: &FdbUpdate) -> Option<Value> {
-    match fdbs
-        .iter()
-        .find(|f| f.dp_key == u.dp_key && f.mac == u.mac)
-    {
+    match fdbs.iter().find(|f| f.dp_key == u.dp_key && f.mac == u.mac) {
         Some(f) if f.port_key == u.port_key => None,
         Some(f) => Some(ops::update("FDB", &f.uuid, json!({"port_key": u.port_key}))),
         None => Some(ops::insert(

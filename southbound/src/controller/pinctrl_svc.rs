@@ -154,7 +154,13 @@ impl Monitors {
 
     /// Follows the SB rows (`sync_svc_monitors`): monitors for rows of
     /// ports bound to `me` appear, keep their state, or go.
-    pub fn sync(&mut self, sb: &Southbound, rows: &[ServiceMonitor], me: Option<Uuid>, now: Instant) {
+    pub fn sync(
+        &mut self,
+        sb: &Southbound,
+        rows: &[ServiceMonitor],
+        me: Option<Uuid>,
+        now: Instant,
+    ) {
         let mut keep = BTreeMap::new();
         for r in rows {
             let Some(pb) = sb.port(&r.logical_port) else {

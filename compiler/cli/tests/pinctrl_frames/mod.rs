@@ -366,7 +366,9 @@ pub fn sctp_init(sport: u16, dport: u16) -> Vec<u8> {
     let mut l4 = sport.to_be_bytes().to_vec();
     l4.extend(dport.to_be_bytes());
     l4.extend([0; 8]);
-    l4.extend([1, 0, 0, 20, 0x0a, 0x0b, 0x0c, 0x0d, 0, 1, 0, 0, 0, 10, 0, 10]);
+    l4.extend([
+        1, 0, 0, 20, 0x0a, 0x0b, 0x0c, 0x0d, 0, 1, 0, 0, 0, 10, 0, 10,
+    ]);
     l4.extend([0, 0, 0, 1]);
     l4
 }
