@@ -12,7 +12,7 @@ use ovnflow_southbound::flow_table::OfFlow;
 use ovnflow_southbound::incremental::{ChassisCompute, LocalChange, SbChange};
 use ovnflow_southbound::sbdb::Southbound;
 use ovsdb::sb::{
-    AddressSet, Chassis as SbChassis, DatapathBinding, Encap, LogicalFlow, MacBinding,
+    AddressSet, Chassis as SbChassis, DatapathBinding, Encap, Fdb, LogicalFlow, MacBinding,
     MulticastGroup, PortBinding, PortGroup,
 };
 use ovsdb::Uuid;
@@ -82,6 +82,7 @@ struct Model {
     as1: Vec<String>,
     pg1: Vec<String>,
     macs: BTreeMap<Uuid, MacBinding>,
+    fdbs: BTreeMap<Uuid, Fdb>,
     flood: MulticastGroup,
     next_lflow: u128,
 }
@@ -169,6 +170,7 @@ impl Model {
         sb.address_sets = vec![self.address_set()];
         sb.port_groups = vec![self.port_group()];
         sb.mac_bindings = self.macs.values().cloned().collect();
+        sb.fdbs = self.fdbs.values().cloned().collect();
         sb.reindex();
         sb
     }
@@ -202,6 +204,7 @@ enum Edit {
     AsMember(u8, bool),
     PgMember(usize, bool),
     MacBinding(usize, bool),
+    Fdb(usize, bool),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -215,6 +218,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (1..5u8, any::<bool>()).prop_map(|(a, add)| Edit::AsMember(a, add)),
         2 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::PgMember(p, add)),
         1 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::MacBinding(p, add)),
+        1 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::Fdb(p, add)),
     ]
 }
 
@@ -322,6 +326,22 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
                 sbc.push(SbChange::MacBinding(u, Some(mb)));
             } else if m.macs.remove(&u).is_some() {
                 sbc.push(SbChange::MacBinding(u, None));
+            }
+        }
+        Edit::Fdb(p, add) => {
+            // A MAC learned on port p (key p + 1) of the datapath (key 1).
+            let u = uuid(0x8000 + p as u128);
+            if add {
+                let f = Fdb {
+                    uuid: u,
+                    dp_key: 1,
+                    port_key: p as i64 + 1,
+                    mac: format!("00:00:00:00:02:0{}", p + 1),
+                };
+                m.fdbs.insert(u, f.clone());
+                sbc.push(SbChange::Fdb(u, Some(f)));
+            } else if m.fdbs.remove(&u).is_some() {
+                sbc.push(SbChange::Fdb(u, None));
             }
         }
     }

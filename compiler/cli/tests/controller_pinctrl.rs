@@ -17,7 +17,14 @@
 //! * raw requests sent on the pod's link (DHCPv4 DISCOVER/REQUEST, a
 //!   REQUEST for another address, DHCPv6 SOLICIT and INFORMATION-REQUEST,
 //!   DNS A/AAAA/ANY/PTR, a router solicitation, a neighbor solicitation for
-//!   the router): the answers are byte for byte ovn-controller's;
+//!   the router; a TCP SYN, a UDP datagram, an SCTP INIT and an unknown
+//!   protocol to the router — `tcp_reset`, `icmp4` port/protocol
+//!   unreachable, `sctp_abort` —, a UDP datagram with TTL 1 across it —
+//!   `icmp4` time exceeded —, TCP and UDP over IPv4 and IPv6 to ports a
+//!   `reject` ACL covers — RST, `icmp4`/`icmp6` port unreachable): the
+//!   answers are byte for byte ovn-controller's;
+//! * a TCP client connecting to a rejected port is refused at once, with
+//!   both;
 //! * router advertisements (`put_nd_ra_opts`): the pod's link goes down
 //!   and up, its router solicitation is answered and the SLAAC address it
 //!   configures is the same with ours as with ovn-controller;
@@ -37,7 +44,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chassis::{in_ns, ping, wait_for, Chassis};
+use chassis::{in_ns, ping, tcp_get, wait_for, Chassis};
 
 fn runnable() -> bool {
     let missing: Vec<&str> = [
@@ -294,6 +301,13 @@ fn slaac(ns: &str) -> Vec<String> {
     got
 }
 
+/// The router's address on sw0.
+const ROUTER4: [u8; 4] = [10, 0, 0, 254];
+/// An address behind the router that nobody has.
+const BEYOND4: [u8; 4] = [10, 1, 0, 99];
+/// An IPv6 address on sw0's prefix that nobody has.
+const BEYOND6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99];
+
 /// A raw request: name, frame, and which received frame answers it.
 type Case = (&'static str, Vec<u8>, fn(&[u8]) -> bool);
 
@@ -329,11 +343,72 @@ fn frame_answers(ns: &str) -> Vec<(&'static str, Option<Vec<u8>>)> {
         }),
         ("RS", f::rs(), |x| f::icmp6(x, 134)),
         ("NS", f::ns(router6.octets()), |x| f::icmp6(x, 136)),
+        (
+            "TCP SYN to the router (tcp_reset)",
+            f::ip4(ROUTER4, 64, 6, f::tcp_syn(40001, 80), Some(16)),
+            |x| f::rst4_to(x, 40001),
+        ),
+        (
+            "UDP to the router (icmp4 port unreachable)",
+            f::ip4(ROUTER4, 64, 17, f::udp(40002, 9), Some(6)),
+            |x| f::icmp4_about(x, 3, ROUTER4, 17),
+        ),
+        (
+            "IP protocol 253 to the router (icmp4 protocol unreachable)",
+            f::ip4(ROUTER4, 64, 253, vec![0; 8], None),
+            |x| f::icmp4_about(x, 3, ROUTER4, 253),
+        ),
+        (
+            "SCTP INIT to the router (sctp_abort)",
+            f::ip4(ROUTER4, 64, 132, f::sctp_init(40003, 80), None),
+            |x| f::sctp4_to(x, 40003),
+        ),
+        (
+            "UDP with TTL 1 across the router (icmp4 time exceeded)",
+            f::ip4(BEYOND4, 1, 17, f::udp(40004, 7), Some(6)),
+            |x| f::icmp4_about(x, 11, BEYOND4, 17),
+        ),
+        (
+            "TCP SYN to a rejected port (reject: RST)",
+            f::ip4(BEYOND4, 64, 6, f::tcp_syn(40005, 5555), Some(16)),
+            |x| f::rst4_to(x, 40005),
+        ),
+        (
+            "UDP to a rejected port (reject: icmp4 port unreachable)",
+            f::ip4(BEYOND4, 64, 17, f::udp(40006, 5556), Some(6)),
+            |x| f::icmp4_about(x, 3, BEYOND4, 17),
+        ),
+        (
+            "TCP6 SYN to a rejected port (reject: RST)",
+            f::ip6(BEYOND6, 6, f::tcp_syn(40007, 5555), 16),
+            |x| f::rst6_to(x, 40007),
+        ),
+        (
+            "UDP6 to a rejected port (reject: icmp6 port unreachable)",
+            f::ip6(BEYOND6, 17, f::udp(40008, 5556), 6),
+            |x| f::icmp6(x, 1),
+        ),
     ];
     cases
         .into_iter()
         .map(|(name, frame, want)| (name, f::exchange(ns, &frame, want, wait)))
         .collect()
+}
+
+/// A TCP connection from `ns` to a port the reject ACL covers, behind
+/// the router: `Err` with the error when it fails within a second.
+fn refused(ns: &str) -> Result<String, String> {
+    let t = Instant::now();
+    let r = tcp_get(
+        ns,
+        "10.1.0.99:5555".parse().expect("address"),
+        Duration::from_secs(3),
+    );
+    match r {
+        Err(e) if t.elapsed() < Duration::from_secs(1) => Err(e),
+        Err(e) => Ok(format!("failed only after {:?}: {e}", t.elapsed())),
+        Ok(got) => Ok(format!("connected: {got:?}")),
+    }
 }
 
 fn first_ping(ns: &str, dst: Ipv4Addr) -> bool {
@@ -363,7 +438,8 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
          -- copp-add copp0 dhcpv4-opts copp-meter -- copp-add copp0 dns copp-meter \
          -- copp-add copp0 arp-resolve copp-meter \
          -- ls-copp-add copp0 sw0 -- lr-copp-add copp0 lr0 \
-         -- --log --name=acl-logged acl-add sw0 from-lport 1002 \"udp.dst == 5001\" allow",
+         -- --log --name=acl-logged acl-add sw0 from-lport 1002 \"udp.dst == 5001\" allow \
+         -- acl-add sw0 from-lport 1003 \"tcp.dst == 5555 || udp.dst == 5556\" reject",
     );
     let acl = nbctl(&c, "--bare --columns=_uuid find ACL name=acl-logged");
     nbctl(&c, &format!("set ACL {} meter=acl-meter", acl.trim()));
@@ -439,6 +515,8 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
         .collect();
     println!("ovn-controller: nslookup:\n{}", real_dns.join("\n--\n"));
     let real_frames = frame_answers(&p1);
+    let real_refused = refused(&p1);
+    println!("ovn-controller: connect to a rejected port: {real_refused:?}");
     let real_first = first_ping(&p1, Ipv4Addr::new(10, 1, 0, 3));
     let real_ra = slaac(&p1);
     println!("ovn-controller: SLAAC {real_ra:?}");
@@ -540,6 +618,15 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
             show(theirs)
         );
     }
+
+    // A client connecting to a port an ACL rejects is refused at once.
+    let our_refused = refused(&p1);
+    println!("ovnflow: connect to a rejected port: {our_refused:?}");
+    assert!(
+        real_refused.as_ref().is_err_and(|e| e.contains("refused")),
+        "oracle: {real_refused:?}"
+    );
+    assert_eq!(our_refused, real_refused, "connect to a rejected port");
 
     // A router advertisement through ours.
     let our_ra = slaac(&p1);

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::ovs::{LocalConfig, OvsView};
 use super::pinctrl_buffer::Buffered;
+use super::pinctrl_svc::Monitors;
 use super::status::Status;
 use super::{bindings, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
@@ -30,6 +31,7 @@ use crate::openflow::wire::Body;
 use crate::sbdb::Southbound;
 
 mod packet_in;
+mod svc;
 
 use packet_in::{new_mac_bindings, send_buffered};
 
@@ -127,6 +129,13 @@ struct Daemon {
     /// `MAC_Binding` rows (port, ip, mac) that appeared or changed and
     /// were not yet matched against the buffered packets.
     new_macs: Vec<(String, String, String)>,
+    /// Our chassis name (`system-id`), for the rows packet-ins write.
+    system_id: String,
+    /// The last `Controller_Event.seq_num` we wrote.
+    event_seq: i64,
+    /// Load balancer health checks of local backends, and their next run.
+    svc: Monitors,
+    svc_next: Option<tokio::time::Instant>,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -203,6 +212,10 @@ pub async fn run(
         ovs_changed: true,
         buffered: Buffered::new(),
         new_macs: Vec::new(),
+        system_id: cfg.system_id.clone(),
+        event_seq: 0,
+        svc: Monitors::new(),
+        svc_next: None,
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
@@ -227,10 +240,12 @@ pub async fn run(
                 }
             }
             d.ensure_pinctrl().await;
+            d.svc_sync(&sb).await;
         }
         if let Ok(mut s) = d.status.lock() {
             s.sb_connected = sb.connection().is_some();
         }
+        let svc_at = d.svc_next;
         let pin = &mut d.pin;
         tokio::select! {
             r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; dirty = true; }
@@ -261,6 +276,9 @@ pub async fn run(
             _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {
                 retry = None;
                 dirty = true;
+            }
+            _ = async { tokio::time::sleep_until(svc_at.unwrap_or_else(tokio::time::Instant::now)).await }, if svc_at.is_some() => {
+                d.svc_tick(&sb).await;
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,

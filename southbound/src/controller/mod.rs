@@ -27,7 +27,10 @@
 //! answers; [`pinctrl_nd`]: neighbor solicitations/advertisements and
 //! router advertisements; [`pinctrl_arp`]: ARP
 //! requests for unknown next hops, the packet kept by [`pinctrl_buffer`]
-//! until the next hop's `MAC_Binding` appears).  [`status`] is what `ovn-appctl`
+//! until the next hop's `MAC_Binding` appears; [`pinctrl_icmp`]: ICMP
+//! errors, TCP resets, SCTP aborts and `reject`; [`pinctrl_sb`]: `put_fdb`,
+//! `bind_vport` and `trigger_event`, written to the Southbound;
+//! [`pinctrl_svc`]: load balancer health checks).  [`status`] is what `ovn-appctl`
 //! reads.
 //!
 //! Taking over from ovn-controller: the `Chassis` row with our name is
@@ -44,7 +47,10 @@ pub mod pinctrl_buffer;
 pub mod pinctrl_dhcp;
 pub mod pinctrl_dhcp6;
 pub mod pinctrl_dns;
+pub mod pinctrl_icmp;
 pub mod pinctrl_nd;
+pub mod pinctrl_sb;
+pub mod pinctrl_svc;
 pub mod ports;
 pub mod register;
 pub mod sb_changes;

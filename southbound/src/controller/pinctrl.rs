@@ -15,11 +15,15 @@
 //! [`super::pinctrl_dhcp6`], `dns_lookup` in [`super::pinctrl_dns`],
 //! `put_nd_ra_opts` (and `nd_ns`/`nd_na`) in [`super::pinctrl_nd`].
 //!
+//! ICMP errors, TCP resets, SCTP aborts and `reject` are in
+//! [`super::pinctrl_icmp`]; `put_fdb`, `bind_vport` and `trigger_event` in
+//! [`super::pinctrl_sb`]; service monitors (`handle_svc_check` and the
+//! probes) in [`super::pinctrl_svc`].
+//!
 //! Not handled yet (the packet is dropped as by a controller without
-//! pinctrl): `icmp4{}`/`icmp6{}`, errors and resets, `icmp*.frag_mtu`, `put_fdb`,
-//! `igmp`, `bind_vport`, `handle_svc_check`, `handle_bfd_msg`,
-//! `trigger_event`, `log`, and pinctrl's periodic packets (GARP/RARP, RA,
-//! IGMP queries, BFD, service monitors).
+//! pinctrl): `icmp*.frag_mtu`, `igmp`, `handle_bfd_msg`, `log`,
+//! `dhcp6_server`, and pinctrl's other periodic packets (GARP/RARP, RA,
+//! IGMP queries, BFD).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -78,6 +82,11 @@ fn reg(md: &[OxmField], n: u8) -> u32 {
         }
     }
     0
+}
+
+/// `reg14` (the logical input port) of packet-in metadata.
+pub(crate) fn reg14(md: &[OxmField]) -> u32 {
+    reg(md, 14)
 }
 
 fn metadata(md: &[OxmField]) -> u64 {

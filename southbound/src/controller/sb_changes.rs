@@ -2,7 +2,7 @@
 //! ([`crate::incremental::ChassisCompute`]), as ovn-controller 23.03's
 //! engine nodes see them: each changed row goes to the handler of its
 //! table (`lflow_handle_changed_flows`, `..._ref`, `physical_handle_*`,
-//! `lflow_handle_changed_mac_bindings`, `..._lbs`), tables that feed no
+//! `lflow_handle_changed_mac_bindings`, `..._fdbs`, `..._lbs`), tables that feed no
 //! flow (`Chassis_Private`, `Connection`, `Controller_Event`, …) are
 //! ignored, `SB_Global` counts only when its `options` change (its
 //! `nb_cfg` moves with every `--wait`), and a change to a table without a
@@ -11,7 +11,7 @@
 
 use ovsdb::db::RowChange;
 use ovsdb::sb::{
-    AddressSet, DatapathBinding, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
+    AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
     PortBinding, PortGroup, SbGlobal,
 };
 use ovsdb::typed::TypedRow;
@@ -96,6 +96,9 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
             "MAC_Binding" => out
                 .changes
                 .push(SbChange::MacBinding(uuid, typed::<MacBinding>(uuid, new)?)),
+            "FDB" => out
+                .changes
+                .push(SbChange::Fdb(uuid, typed::<Fdb>(uuid, new)?)),
             "Load_Balancer" => out.changes.push(SbChange::LoadBalancer(
                 uuid,
                 typed::<LoadBalancer>(uuid, new)?,

@@ -51,6 +51,10 @@ pub struct Stats {
     pub resumes: u64,
     /// Buffered packets re-injected once their next hop's MAC was known.
     pub buffered_sent: u64,
+    /// Packets built for packet-ins (ICMP errors, TCP resets, SCTP aborts).
+    pub packets_out: u64,
+    /// `FDB`, virtual `Port_Binding` and `Controller_Event` writes.
+    pub sb_writes: u64,
     /// Flows left out because their group could not be encoded.
     pub skipped_flows: usize,
     /// Sources (logical flows, ports, ...) recomputed by the last run.
@@ -172,6 +176,11 @@ impl Snapshot {
             o,
             "packet-ins: {}, MAC_Binding writes: {}, ARP requests sent: {}, resumed: {}, buffered packets sent: {}",
             s.packet_ins, s.mac_bindings, s.arp_requests, s.resumes, s.buffered_sent
+        );
+        let _ = writeln!(
+            o,
+            "ICMP errors/resets/aborts sent: {}, FDB/vport/event writes: {}",
+            s.packets_out, s.sb_writes
         );
         o
     }

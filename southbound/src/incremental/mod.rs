@@ -42,7 +42,7 @@ mod local_diff;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ovsdb::sb::{
-    AddressSet, DatapathBinding, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
+    AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
     PortBinding, PortGroup,
 };
 use ovsdb::Uuid;
@@ -93,6 +93,8 @@ pub enum SbChange {
     PortGroup(String, Option<PortGroup>),
     /// `MAC_Binding`, by UUID.
     MacBinding(Uuid, Option<MacBinding>),
+    /// `FDB`, by UUID (`lflow_handle_changed_fdbs`).
+    Fdb(Uuid, Option<Fdb>),
     /// `Load_Balancer`, by UUID.
     LoadBalancer(Uuid, Option<LoadBalancer>),
     /// `Datapath_Binding`.
@@ -344,6 +346,11 @@ impl ChassisCompute {
             SbChange::MacBinding(u, row) => {
                 self.sb.mac_bindings.retain(|m| m.uuid != u);
                 self.sb.mac_bindings.extend(row);
+                dirty.insert(Source::Neighbor);
+            }
+            SbChange::Fdb(u, row) => {
+                self.sb.fdbs.retain(|f| f.uuid != u);
+                self.sb.fdbs.extend(row);
                 dirty.insert(Source::Neighbor);
             }
             SbChange::LoadBalancer(u, row) => {

@@ -309,3 +309,106 @@ pub fn hex(f: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The pod's global IPv6 address (fd00::5254:ff:fe00:1).
+pub fn pod_ip6() -> [u8; 16] {
+    let mut a = pod_lla();
+    a[..8].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0]);
+    a
+}
+
+/// An IPv4 packet from the pod (10.0.0.1) to `dst` through the router's
+/// MAC, `l4`'s checksum (at `csum_at`, with the pseudo header) filled in.
+pub fn ip4(dst: [u8; 4], ttl: u8, proto: u8, mut l4: Vec<u8>, csum_at: Option<usize>) -> Vec<u8> {
+    let src = [10, 0, 0, 1];
+    if let Some(at) = csum_at {
+        let mut pseudo = sum16(&src, 0);
+        pseudo = sum16(&dst, pseudo);
+        pseudo = sum16(&[0, proto], pseudo);
+        pseudo = sum16(&(l4.len() as u16).to_be_bytes(), pseudo);
+        let c = fold(sum16(&l4, pseudo));
+        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    let mut f = ROUTER_MAC.to_vec();
+    f.extend(POD_MAC);
+    f.extend([0x08, 0x00]);
+    let mut ip = vec![0x45, 0];
+    ip.extend(((20 + l4.len()) as u16).to_be_bytes());
+    ip.extend([0x12, 0x34, 0x40, 0, ttl, proto, 0, 0]);
+    ip.extend(src);
+    ip.extend(dst);
+    let c = fold(sum16(&ip, 0));
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend(ip);
+    f.extend(l4);
+    f
+}
+
+/// A TCP SYN from `sport` to `dport` (sequence 0x01020304, window 64240).
+pub fn tcp_syn(sport: u16, dport: u16) -> Vec<u8> {
+    let mut l4 = sport.to_be_bytes().to_vec();
+    l4.extend(dport.to_be_bytes());
+    l4.extend([1, 2, 3, 4, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0]);
+    l4
+}
+
+/// A UDP datagram with a 4-byte payload.
+pub fn udp(sport: u16, dport: u16) -> Vec<u8> {
+    let mut l4 = sport.to_be_bytes().to_vec();
+    l4.extend(dport.to_be_bytes());
+    l4.extend([0, 12, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+    l4
+}
+
+/// An SCTP INIT from `sport` to `dport` (verification tag 0, initiate
+/// tag 0x0a0b0c0d; checksum left 0: OVS does not check it).
+pub fn sctp_init(sport: u16, dport: u16) -> Vec<u8> {
+    let mut l4 = sport.to_be_bytes().to_vec();
+    l4.extend(dport.to_be_bytes());
+    l4.extend([0; 8]);
+    l4.extend([
+        1, 0, 0, 20, 0x0a, 0x0b, 0x0c, 0x0d, 0, 1, 0, 0, 0, 10, 0, 10,
+    ]);
+    l4.extend([0, 0, 0, 1]);
+    l4
+}
+
+/// An IPv6 packet from the pod's global address to `dst` through the
+/// router's MAC.
+pub fn ip6(dst: [u8; 16], next: u8, mut l4: Vec<u8>, csum_at: usize) -> Vec<u8> {
+    ipv6(ROUTER_MAC, pod_ip6(), dst, next, &mut l4, csum_at)
+}
+
+/// Whether `f` is IPv4 TCP to port `port` with RST set.
+pub fn rst4_to(f: &[u8], port: u16) -> bool {
+    f.len() >= 54
+        && f[12..14] == [0x08, 0x00]
+        && f[23] == 6
+        && f[36..38] == port.to_be_bytes()
+        && f[47] & 0x04 != 0
+}
+
+/// Whether `f` is IPv6 TCP to port `port` with RST set.
+pub fn rst6_to(f: &[u8], port: u16) -> bool {
+    f.len() >= 74
+        && f[12..14] == [0x86, 0xdd]
+        && f[20] == 6
+        && f[56..58] == port.to_be_bytes()
+        && f[67] & 0x04 != 0
+}
+
+/// Whether `f` is ICMPv4 of type `ty` quoting a packet of protocol
+/// `proto` to `dst`.
+pub fn icmp4_about(f: &[u8], ty: u8, dst: [u8; 4], proto: u8) -> bool {
+    f.len() >= 62
+        && f[12..14] == [0x08, 0x00]
+        && f[23] == 1
+        && f[34] == ty
+        && f[51] == proto
+        && f[58..62] == dst
+}
+
+/// Whether `f` is an IPv4 SCTP packet to port `port`.
+pub fn sctp4_to(f: &[u8], port: u16) -> bool {
+    f.len() >= 50 && f[12..14] == [0x08, 0x00] && f[23] == 132 && f[36..38] == port.to_be_bytes()
+}

@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use ovsdb::client::ReplicaSession;
 use ovsdb::db::RowChange;
-use ovsdb::sb::{Dns, MacBinding};
+use ovsdb::sb::{ControllerEvent, Dns, Fdb, MacBinding};
 use ovsdb::typed::TypedRow;
 
 use super::{transact, typed, wall_ms, Daemon};
 use crate::controller::status::Status;
 use crate::controller::{
-    pinctrl, pinctrl_arp, pinctrl_dhcp, pinctrl_dhcp6, pinctrl_dns, pinctrl_nd,
+    pinctrl, pinctrl_arp, pinctrl_dhcp, pinctrl_dhcp6, pinctrl_dns, pinctrl_icmp, pinctrl_nd,
+    pinctrl_sb, pinctrl_svc,
 };
 use crate::openflow::conn::Connection;
 use crate::openflow::wire::{Body, Nicira, PacketIn2, PacketOut};
@@ -120,6 +121,27 @@ impl Daemon {
             }
             return;
         }
+        if op.is_some_and(pinctrl_icmp::handles) {
+            match pinctrl_icmp::packet_out(&p) {
+                Some(po) => self.send_packets(vec![po], "icmp/reset").await,
+                None => tracing::debug!("opcode {op:?}: nothing to send"),
+            }
+            return;
+        }
+        if op == Some(pinctrl_svc::OP_HANDLE_SVC_CHECK) {
+            let reply = self.svc.handle(&p, Instant::now());
+            self.send_packets(reply.into_iter().collect(), "service monitor")
+                .await;
+            self.svc_tick(sb).await;
+            return;
+        }
+        if let Some(
+            o @ (pinctrl_sb::OP_PUT_FDB | pinctrl_sb::OP_BIND_VPORT | pinctrl_sb::OP_EVENT),
+        ) = op
+        {
+            self.sb_packet_in(sb, &p, o).await;
+            return;
+        }
         let Some(u) = pinctrl::parse_put_mac_binding(&p) else {
             tracing::debug!(
                 "packet-in with opcode {:?} not handled",
@@ -147,6 +169,72 @@ impl Daemon {
             if transact(sb, "OVN_Southbound", vec![op]).await {
                 if let Ok(mut s) = self.status.lock() {
                     s.stats.mac_bindings += 1;
+                }
+            }
+        }
+    }
+
+    /// `put_fdb`, `bind_vport` and `trigger_event`: a Southbound write.
+    async fn sb_packet_in(&mut self, sb: &ReplicaSession, p: &PacketIn2, op: u32) {
+        let db = sb.replica().database();
+        let write = match op {
+            pinctrl_sb::OP_PUT_FDB => {
+                let Some(u) = pinctrl_sb::parse_put_fdb(p) else {
+                    tracing::warn!("put_fdb: unusable packet-in");
+                    return;
+                };
+                tracing::debug!("put_fdb: {u:?}");
+                pinctrl_sb::fdb_op(&typed::<Fdb>(db), &u)
+            }
+            _ => {
+                let fresh;
+                let view = match &self.compute {
+                    Some(c) => c.southbound(),
+                    None => match Southbound::from_database(db) {
+                        Ok(v) => {
+                            fresh = v;
+                            &fresh
+                        }
+                        Err(_) => return,
+                    },
+                };
+                let Some(me) = view.chassis_by_name(&self.system_id).map(|c| c.uuid) else {
+                    tracing::debug!("opcode {op}: our Chassis row is not there yet");
+                    return;
+                };
+                if op == pinctrl_sb::OP_BIND_VPORT {
+                    let Some(b) = pinctrl_sb::parse_bind_vport(p) else {
+                        tracing::warn!("bind_vport: unusable packet-in");
+                        return;
+                    };
+                    let w = pinctrl_sb::bind_vport_op(view, me, &b);
+                    if w.is_some() {
+                        tracing::info!("bind_vport: claiming {b:?}");
+                    }
+                    w
+                } else {
+                    let Some(e) = pinctrl_sb::parse_event(p) else {
+                        tracing::warn!("trigger_event: unusable packet-in");
+                        return;
+                    };
+                    let w = pinctrl_sb::event_op(
+                        &typed::<ControllerEvent>(db),
+                        me,
+                        &e,
+                        self.event_seq + 1,
+                    );
+                    if w.is_some() {
+                        self.event_seq += 1;
+                        tracing::info!("controller event: {e:?}");
+                    }
+                    w
+                }
+            }
+        };
+        if let Some(w) = write {
+            if transact(sb, "OVN_Southbound", vec![w]).await {
+                if let Ok(mut s) = self.status.lock() {
+                    s.stats.sb_writes += 1;
                 }
             }
         }
