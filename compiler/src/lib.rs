@@ -49,8 +49,10 @@ pub mod lflow_list;
 pub mod nb;
 pub mod rules;
 pub mod sb;
+pub mod sb_input;
 pub mod stage;
 
 pub use compiler::{CompileError, Compiler, Options, SbDelta};
 pub use nb::{InputError, RowChange};
 pub use sb::SbRecord;
+pub use sb_input::SbInput;

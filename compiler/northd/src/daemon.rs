@@ -412,6 +412,29 @@ impl Daemon {
         }
     }
 
+    /// Feeds SB changes to the compiler: the columns northd reads back
+    /// from the SB (`ovnflow_compiler::sb_input`; nothing for our own rows).
+    fn compile_sb(&mut self, changes: &[RowChange]) {
+        let Some(c) = self.compiler.as_mut() else {
+            return;
+        };
+        if self.rebuild {
+            return;
+        }
+        let t = Instant::now();
+        let delta = c.apply_sb(changes);
+        if delta.is_empty() {
+            return;
+        }
+        let elapsed = t.elapsed();
+        self.stats(|s| {
+            s.time("compile", elapsed);
+            s.add("sb_input_change_sets", 1);
+        });
+        self.note_cfg(&delta.changes);
+        self.pending.add(delta.changes, t);
+    }
+
     fn on_db(&mut self, db: Db, ev: DbEvent) {
         let at = Instant::now();
         self.feedback_due |= match &ev {
@@ -445,7 +468,8 @@ impl Daemon {
                 self.compile(changes);
             }
             (Db::Sb, DbEvent::Snapshot(schema, rows)) => {
-                self.sb.replace(&rows);
+                let changes = self.sb.replace(&rows);
+                self.compile_sb(&changes);
                 if self.reconciler.is_some() {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                 }
@@ -464,6 +488,7 @@ impl Daemon {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                     self.need_full = true;
                 }
+                self.compile_sb(&changes);
             }
         }
         let _ = at;
@@ -498,6 +523,7 @@ impl Daemon {
         };
         let (dps, ports) = sb_keys(&self.nb, &self.sb);
         c.adopt_keys(dps, ports);
+        c.apply_sb(&self.sb.to_changes());
         match c.apply(self.nb.to_changes()) {
             Ok(delta) => {
                 self.target_cfg = None;

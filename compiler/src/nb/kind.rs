@@ -91,11 +91,15 @@ pub(crate) enum NbKind {
     SwitchFwdGroups,
     /// [`NbRecord::Bfd`].
     Bfd,
+    /// [`NbRecord::SbPort`].
+    SbPort,
+    /// [`NbRecord::SbMonitor`].
+    SbMonitor,
 }
 
 impl NbKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 42;
+    pub(crate) const COUNT: usize = 44;
 }
 
 impl NbRecord {
@@ -144,6 +148,8 @@ impl NbRecord {
             NbRecord::FwdGroup(_) => NbKind::FwdGroup,
             NbRecord::SwitchFwdGroups(_) => NbKind::SwitchFwdGroups,
             NbRecord::Bfd(_) => NbKind::Bfd,
+            NbRecord::SbPort(_) => NbKind::SbPort,
+            NbRecord::SbMonitor(_) => NbKind::SbMonitor,
         }
     }
 }

@@ -166,6 +166,12 @@ pub(crate) fn render<'s>(
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
+    // Virtual ports ovn-controller claimed: (virtual port, parent), SB input.
+    let vport_claims: Coll<'s, (String, String)> =
+        nb.of(NbKind::SbPort).flat_map(|r| match r {
+            NbRecord::SbPort(p) if p.chassis => p.virtual_parent.map(|v| (p.name, v)),
+            _ => None,
+        });
     let template_var_rows = lb::render_template_vars(nb.clone());
     let copps = copp::render_copp(nb.clone());
     let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
@@ -369,7 +375,8 @@ pub(crate) fn render<'s>(
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
     let router_flows =
-        router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone()).concat(
+        router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone(), vport_claims)
+            .concat(
             router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
         );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
