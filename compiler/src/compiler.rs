@@ -253,6 +253,7 @@ impl Compiler {
             let record = || match rec.clone() {
                 SbInput::Port(p) => NbRecord::SbPort(p),
                 SbInput::Monitor(m) => NbRecord::SbMonitor(m),
+                SbInput::Bfd(b) => NbRecord::SbBfd(b),
             };
             if before <= 0 && after > 0 {
                 feed.push((record(), 1));
@@ -548,6 +549,13 @@ impl Compiler {
     /// The SB content as typed records, keyed by (table, UUID).
     pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
         self.sb.values()
+    }
+
+    /// The SB records of one table.
+    pub fn sb_table(&self, table: &'static str) -> impl Iterator<Item = &SbRecord> {
+        self.sb
+            .range((table, Uuid::nil())..=(table, Uuid::from_u128(u128::MAX)))
+            .map(|(_, r)| r)
     }
 
     /// The full SB content the compiler owns: table → UUID → row.

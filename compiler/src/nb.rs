@@ -526,6 +526,8 @@ pub enum NbRecord {
     SbPort(crate::sb_input::SbPort),
     /// SB input: a monitor's status ([`crate::sb_input::SbMonitor`]).
     SbMonitor(crate::sb_input::SbMonitor),
+    /// SB input: a BFD row ([`crate::sb_input::SbBfd`]).
+    SbBfd(crate::sb_input::SbBfd),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.

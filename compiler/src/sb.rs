@@ -88,6 +88,9 @@ pub struct Bfd {
     pub detect_mult: i64,
     /// `status`.
     pub status: String,
+    /// Not an SB column: the status northd writes back into the NB `BFD`
+    /// row of this session ([`crate::rules::router::bfd::nb_status`]).
+    pub nb_status: String,
 }
 
 /// SB `Meter` (`sync_meters()`).

@@ -11,11 +11,15 @@
 //!   `build_arp_resolve_flows_for_lrouter_port()`, and `ovn_lb_svc_create()`
 //!   turning `online` monitors of ports that are not up into `offline`;
 //! - `Service_Monitor`: `status` ([`SbMonitor`]): `build_lb_vip_actions()`
-//!   leaves backends whose monitor is not `online` out of `ct_lb_mark`.
+//!   leaves backends whose monitor is not `online` out of `ct_lb_mark`;
+//! - `BFD`: the row's existence and `status` ([`SbBfd`]): `build_bfd_table()`
+//!   copies ovn-controller's status to the NB, and a session whose SB row
+//!   exists but no route uses goes `admin_down`.
 //!
 //! Only rows that differ from the state of a fresh row (no chassis, not up,
-//! no virtual parent, no status) become records, so that an SB without
-//! ovn-controller gives no input at all.
+//! no virtual parent, no monitor status) become records, so that an SB
+//! without ovn-controller gives no port or monitor input at all (`BFD` rows
+//! always do: their existence counts).
 
 use ovsdb::{Datum, Row, RowChange};
 use serde::{Deserialize, Serialize};
@@ -48,6 +52,17 @@ pub struct SbMonitor {
     pub status: String,
 }
 
+/// An SB `BFD` row's session and status.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SbBfd {
+    /// `logical_port`.
+    pub logical_port: String,
+    /// `dst_ip`.
+    pub dst_ip: String,
+    /// `status`.
+    pub status: String,
+}
+
 /// One SB input record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SbInput {
@@ -55,6 +70,8 @@ pub enum SbInput {
     Port(SbPort),
     /// A [`SbMonitor`].
     Monitor(SbMonitor),
+    /// A [`SbBfd`].
+    Bfd(SbBfd),
 }
 
 fn string(row: &Row, col: &str) -> Option<String> {
@@ -105,16 +122,24 @@ pub fn read_row(table: &str, row: &Row) -> Option<SbInput> {
                 status,
             }))
         }
+        "BFD" => Some(SbInput::Bfd(SbBfd {
+            logical_port: string(row, "logical_port")?,
+            dst_ip: string(row, "dst_ip")?,
+            status: string(row, "status").unwrap_or_default(),
+        })),
         _ => None,
     }
 }
+
+/// The SB tables [`read_row`] reads.
+pub const TABLES: &[&str] = &["Port_Binding", "Service_Monitor", "BFD"];
 
 /// The input updates SB row changes give: `(record, +1/-1)`.
 pub fn updates(changes: &[RowChange]) -> Vec<(SbInput, isize)> {
     let mut out = Vec::new();
     for ch in changes {
         let table = ch.table();
-        if table != "Port_Binding" && table != "Service_Monitor" {
+        if !TABLES.contains(&table) {
             continue;
         }
         if let Some(old) = ch.old().and_then(|r| read_row(table, r.as_ref())) {

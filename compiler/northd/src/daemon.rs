@@ -65,6 +65,8 @@ const FEEDBACK_INPUTS: &[(Db, &str)] = &[
     (Db::Sb, "Port_Binding"),
     (Db::Sb, "Chassis"),
     (Db::Sb, "Chassis_Private"),
+    (Db::Nb, "BFD"),
+    (Db::Sb, "BFD"),
 ];
 
 /// How long to wait before retrying after a failed commit.
@@ -401,6 +403,9 @@ impl Daemon {
                     s.time("compile", elapsed);
                     s.add("nb_change_sets", 1);
                 });
+                // The NB BFD status northd writes back follows the
+                // compiler's BFD rows (which may change no SB column).
+                self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
                 self.note_cfg(&delta.changes);
                 self.pending.add(delta.changes, t);
             }
@@ -431,6 +436,7 @@ impl Daemon {
             s.time("compile", elapsed);
             s.add("sb_input_change_sets", 1);
         });
+        self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
         self.note_cfg(&delta.changes);
         self.pending.add(delta.changes, t);
     }
@@ -710,6 +716,21 @@ impl Daemon {
         }
         self.feedback_due = false;
         let t = Instant::now();
+        let bfd = self
+            .compiler
+            .as_ref()
+            .map(|c| {
+                c.sb_table("BFD")
+                    .filter_map(|r| match r {
+                        ovnflow_compiler::SbRecord::Bfd(b) => Some((
+                            (b.logical_port.clone(), b.dst_ip.clone()),
+                            b.nb_status.clone(),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let nb_ops = self.feedback.plan(
             &self.nb,
             &self.sb,
@@ -717,6 +738,7 @@ impl Daemon {
                 sb_cfg: self.sb_cfg,
                 copied_nb_cfg: copied,
                 now_ms,
+                bfd,
             },
         );
         let elapsed = t.elapsed();

@@ -95,11 +95,13 @@ pub(crate) enum NbKind {
     SbPort,
     /// [`NbRecord::SbMonitor`].
     SbMonitor,
+    /// [`NbRecord::SbBfd`].
+    SbBfd,
 }
 
 impl NbKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 44;
+    pub(crate) const COUNT: usize = 45;
 }
 
 impl NbRecord {
@@ -150,6 +152,7 @@ impl NbRecord {
             NbRecord::Bfd(_) => NbKind::Bfd,
             NbRecord::SbPort(_) => NbKind::SbPort,
             NbRecord::SbMonitor(_) => NbKind::SbMonitor,
+            NbRecord::SbBfd(_) => NbKind::SbBfd,
         }
     }
 }

@@ -193,7 +193,7 @@ pub(crate) fn render<'s>(
         ports0.clone(),
         acl_inputs.svc_monitor_mac.clone(),
     );
-    let (bfd_ports, bfd_rows) = bfd::render_bfd(nb.clone(), held.clone());
+    let (bfd_sessions, bfd_exists) = bfd::effective_bfds(&nb);
     let lbs = lb::render_lbs(
         nb,
         switches.clone(),
@@ -213,8 +213,15 @@ pub(crate) fn render<'s>(
             nats: router_nats,
             keys: dp_keys.clone(),
             copp: copps.clone(),
+            bfds: bfd_sessions.clone(),
         },
     );
+    let bfd_refs = rt
+        .ctx
+        .clone()
+        .flat_map(|r| crate::rules::router::routing::bfd_refs(&r));
+    let (bfd_ports, bfd_rows) =
+        bfd::render_bfd(bfd_sessions, held.clone(), bfd_refs, bfd_exists);
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
     let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0

@@ -83,6 +83,9 @@ pub(super) struct RouterExtras<'s> {
     pub keys: Coll<'s, (Uuid, u32)>,
     /// `(owner, CoPP)` of switches and routers with CoPP meters.
     pub copp: Coll<'s, (Uuid, Copp)>,
+    /// The NB `BFD` sessions with the status northd works with
+    /// (`bfd::effective_bfds`).
+    pub bfds: Coll<'s, (Uuid, Bfd)>,
 }
 
 /// Builds the router relations from the router ports, the switch ports
@@ -96,10 +99,7 @@ pub(super) fn render_routers<'s>(
     extras: RouterExtras<'s>,
 ) -> Routers<'s> {
     // NB BFD rows, and the names of the ports they run on.
-    let bfds: Coll<'s, (Uuid, Bfd)> = nb.of(NbKind::Bfd).flat_map(|r| match r {
-        NbRecord::Bfd(b) => Some((b.uuid, b)),
-        _ => None,
-    });
+    let bfds: Coll<'s, (Uuid, Bfd)> = extras.bfds;
     let bfd_ports: Coll<'s, (String, ())> = bfds
         .clone()
         .map(|(_, b)| b.logical_port)
