@@ -91,6 +91,10 @@ pub struct Bfd {
     /// Not an SB column: the status northd writes back into the NB `BFD`
     /// row of this session ([`crate::rules::router::bfd::nb_status`]).
     pub nb_status: String,
+    /// Not written: the status the SB row holds (SB input), so that the
+    /// row changes, and `status` is written again where northd would,
+    /// when ovn-controller changes it.
+    pub reported: Option<String>,
 }
 
 /// SB `Meter` (`sync_meters()`).
@@ -143,6 +147,10 @@ pub struct ServiceMonitor {
     /// `status`: what ovn-controller reported (SB input), `offline` in
     /// place of `online` for a port that is not up; empty when unreported.
     pub status: Option<String>,
+    /// Not written: the status the SB holds (SB input), so that the row
+    /// changes, and `offline` is written again, when ovn-controller
+    /// reports `online` for a port that is still down.
+    pub reported: Option<String>,
 }
 
 /// SB `HA_Chassis_Group` (`sync_ha_chassis_group_for_sbpb()`,

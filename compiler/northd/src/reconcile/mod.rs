@@ -387,14 +387,19 @@ impl Reconciler {
                     new,
                 } => {
                     let s = binding.sb(table, *uuid);
+                    // Unowned columns written anyway compare with what the
+                    // SB holds (someone else writes them), when we see it.
+                    let have = sb.get(table, &s);
                     // The binding is one-to-one: columns differ after
                     // renaming references exactly when they differ before.
                     let cols: Vec<(&str, (&Datum, &ColRefs))> = self
                         .columns(table, new)
                         .filter(|(c, d, _)| {
-                            (owned_column(table, c)
-                                || synced_anyway(table, c, old.get(*c), Some(*d)))
-                                && old.get(*c) != Some(*d)
+                            if owned_column(table, c) {
+                                return old.get(*c) != Some(*d);
+                            }
+                            let current = have.and_then(|h| h.get(*c)).or_else(|| old.get(*c));
+                            synced_anyway(table, c, current, Some(*d)) && current != Some(*d)
                         })
                         .map(|(c, d, refs)| (c, (d, refs)))
                         .collect();

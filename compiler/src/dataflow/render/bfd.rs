@@ -16,8 +16,10 @@ use crate::sb::SbRecord;
 
 /// The NB `BFD` sessions with the status northd works with
 /// ([`effective_status`]: their SB row's, SB input, may win), and the
-/// sessions whose SB row exists.
-pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> (Coll<'s, (Uuid, Bfd)>, Coll<'s, Uuid>) {
+/// status of the sessions whose SB row exists.
+pub(super) fn effective_bfds<'s>(
+    nb: &NbIn<'s>,
+) -> (Coll<'s, (Uuid, Bfd)>, Coll<'s, (Uuid, String)>) {
     let by_key = nb.of(NbKind::Bfd).flat_map(|r| match r {
         NbRecord::Bfd(b) => Some(((b.logical_port.clone(), b.dst_ip.clone()), b)),
         _ => None,
@@ -38,8 +40,7 @@ pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> (Coll<'s, (Uuid, Bfd)>, Coll<
         .map(|(_, b)| (b, None));
     let exists = with_sb
         .clone()
-        .map(|(b, _)| b.uuid)
-        .distinct_named("bfd: sessions with SB rows");
+        .flat_map(|(b, st)| st.map(|st| (b.uuid, st)));
     let sessions = with_sb.concat(without_sb).map(|(mut b, sb): (Bfd, Option<String>)| {
         b.status = Some(effective_status(b.status.as_deref(), sb.as_deref()));
         (b.uuid, b)
@@ -51,13 +52,13 @@ pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> (Coll<'s, (Uuid, Bfd)>, Coll<
 /// port, and the SB rows. New sessions are numbered in the order of
 /// northd's IDL table (buckets of `uuid_hash()`), lowest free port first
 /// (`bfd_get_unused_port()`). `rows` are the [`effective_bfds`],
-/// `referenced` the sessions static routes reach, `exists` those with an
-/// SB row.
+/// `referenced` the sessions static routes reach, `exists` the SB status
+/// of those with an SB row.
 pub(super) fn render_bfd<'s>(
     rows: Coll<'s, (Uuid, Bfd)>,
     held: Coll<'s, HeldKey>,
     referenced: Coll<'s, Uuid>,
-    exists: Coll<'s, Uuid>,
+    exists: Coll<'s, (Uuid, String)>,
 ) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
     let candidates = rows.clone().map(|(u, _)| ((), (u, true, None)));
     let previous = held
@@ -84,24 +85,24 @@ pub(super) fn render_bfd<'s>(
         .map(|((), owner_port)| owner_port);
     let flags = referenced
         .distinct_named("bfd: referenced sessions")
-        .map(|u| (u, (true, false)))
-        .concat(exists.map(|u| (u, (false, true))))
-        .group_named("bfd: referenced, SB row exists", |_, vals, out| {
-            let referenced = vals.iter().any(|((r, _), _)| *r);
-            let exists = vals.iter().any(|((_, e), _)| *e);
-            out.push(((referenced, exists), 1));
+        .map(|u| (u, None))
+        .concat(exists.map(|(u, st)| (u, Some(st))))
+        .group_named("bfd: referenced, SB status", |_, vals, out| {
+            let referenced = vals.iter().any(|(st, _)| st.is_none());
+            let sb = vals.iter().find_map(|(st, _)| (*st).clone());
+            out.push(((referenced, sb), 1));
         });
     let with_port = rows.join_named("bfd rows: x source port", ports.clone());
     let flagged = with_port
         .clone()
         .join_named("bfd rows: x flags", flags.clone())
-        .map(|(_, ((b, port), (r, e)))| (b, port, r, e));
+        .map(|(_, ((b, port), (r, sb)))| (b, port, r, sb));
     let plain = with_port
         .antijoin_named("bfd rows: no flags", flags.map(|(u, _)| u))
-        .map(|(_, (b, port))| (b, port, false, false));
-    let sb = flagged.concat(plain).map(|(b, port, r, e)| {
-        let nb = nb_status(b.status(), r, e);
-        sb_row(&b, port, nb)
+        .map(|(_, (b, port))| (b, port, false, None));
+    let sb = flagged.concat(plain).map(|(b, port, r, sb)| {
+        let nb = nb_status(b.status(), r, sb.is_some());
+        sb_row(&b, port, nb, sb)
     });
     (ports, sb)
 }

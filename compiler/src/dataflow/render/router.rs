@@ -497,7 +497,10 @@ fn virtual_arp_resolve<'s>(
         .clone()
         .antijoin_named(
             "arp resolve: unclaimed virtual ports",
-            claims.clone().map(|(name, _)| name),
+            claims
+                .clone()
+                .map(|(name, _)| name)
+                .distinct_named("arp resolve: claimed port names"),
         )
         .map(|(_, lp)| lp)
         .join_named("arp resolve: virtual port x router port", rports.clone())

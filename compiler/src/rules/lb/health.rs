@@ -191,6 +191,7 @@ pub fn service_monitor(m: &MappedBackend, svc_mac: &str) -> sb::ServiceMonitor {
         src_ip: m.src_ip.clone(),
         options: m.options.clone(),
         status: None,
+        reported: None,
     }
 }
 

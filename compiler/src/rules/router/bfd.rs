@@ -58,8 +58,9 @@ pub fn nb_status(status: &str, referenced: bool, sb_exists: bool) -> String {
 
 /// The SB row of NB session `b` (its status already the
 /// [`effective_status`]) holding UDP source port `src_port`; `nb_status`
-/// is what northd writes back to the NB row.
-pub fn sb_row(b: &Bfd, src_port: u32, nb_status: String) -> SbRecord {
+/// is what northd writes back to the NB row, `reported` the status the SB
+/// row holds (SB input) if it exists.
+pub fn sb_row(b: &Bfd, src_port: u32, nb_status: String, reported: Option<String>) -> SbRecord {
     let uuid = ids::derive("BFD", &[b.logical_port.as_bytes(), b.dst_ip.as_bytes()]);
     let disc = 1 + i64::from(u32::from_be_bytes({
         let x = ids::derive(
@@ -80,6 +81,7 @@ pub fn sb_row(b: &Bfd, src_port: u32, nb_status: String) -> SbRecord {
         detect_mult: b.detect_mult.unwrap_or(DEF_DETECT_MULT),
         status: b.status().to_string(),
         nb_status,
+        reported,
     })
 }
 
