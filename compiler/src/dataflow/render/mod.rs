@@ -328,6 +328,7 @@ pub(crate) fn render<'s>(
                     virtual_parents: Vec::new(),
                     external: None,
                     copp: sw.copp.clone(),
+                    switch_interconn_mcast: sw.mcast_snoop && sw.interconn_ts,
                 }),
             )
         });
