@@ -21,7 +21,7 @@
 //! without ovn-controller gives no port or monitor input at all (`BFD` rows
 //! always do: their existence counts).
 
-use ovsdb::{Datum, Row, RowChange};
+use ovsdb::{Row, RowChange};
 use serde::{Deserialize, Serialize};
 
 /// A switch port's binding state as ovn-controller left it.
@@ -155,7 +155,7 @@ pub fn updates(changes: &[RowChange]) -> Vec<(SbInput, isize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ovsdb::Uuid;
+    use ovsdb::{Datum, Uuid};
 
     fn row(cols: &[(&str, Datum)]) -> Row {
         cols.iter()
