@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(read_row("Port_Binding", &fresh), None);
         let claimed = row(&[
             ("logical_port", Datum::scalar("vip")),
-            ("chassis", Datum::set([ovsdb::Atom::Uuid(Uuid::from_u128(1))])),
+            (
+                "chassis",
+                Datum::set([ovsdb::Atom::Uuid(Uuid::from_u128(1))]),
+            ),
             ("virtual_parent", Datum::set([ovsdb::Atom::from("p1")])),
         ]);
         assert_eq!(
@@ -196,6 +199,9 @@ mod tests {
         let Some(SbInput::Monitor(m)) = read_row("Service_Monitor", &mon) else {
             panic!("no monitor input");
         };
-        assert_eq!((m.port, m.protocol.as_str(), m.status.as_str()), (80, "udp", "error"));
+        assert_eq!(
+            (m.port, m.protocol.as_str(), m.status.as_str()),
+            (80, "udp", "error")
+        );
     }
 }

@@ -210,8 +210,8 @@ fn fresh_histories_match_northd() {
         let run = || -> Result<String, String> {
             let db = regen::record_history(&e.nbctl_lines()).map_err(|x| x.to_string())?;
             let txns = history::transactions(&db, "fresh nb.db")?;
-            let theirs = regen::run_northd_with_sb(&txns, &e.sbctl_lines())
-                .map_err(|x| x.to_string())?;
+            let theirs =
+                regen::run_northd_with_sb(&txns, &e.sbctl_lines()).map_err(|x| x.to_string())?;
             let file = ovsdb::file::read_db_bytes_history(db.as_bytes(), "fresh nb.db")
                 .map_err(|x| x.to_string())?;
             let (mine, my_lflows) = compile(file.history, parse_sb_input(&theirs.sb_input)?)?;

@@ -197,7 +197,12 @@ impl Feedback {
     /// `BFD.status` of every NB session the compiler has an SB row for.
     fn bfd_status(&mut self, cells: &mut Cells, nb: &Mirror, cycle: &Cycle) {
         for (uuid, row) in nb.table("BFD") {
-            let key = |c: &str| col(row, c).and_then(|d| d.as_str()).unwrap_or("").to_string();
+            let key = |c: &str| {
+                col(row, c)
+                    .and_then(|d| d.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
             let Some(status) = cycle.bfd.get(&(key("logical_port"), key("dst_ip"))) else {
                 continue;
             };

@@ -4,9 +4,9 @@
 
 use super::{copp, Lflow, PortCtx};
 use crate::ids;
-use crate::stage::Stage;
 use crate::nb::Switch;
 use crate::sb::IpMulticast;
+use crate::stage::Stage;
 
 /// `_MC_flood`: every enabled port.
 pub const MC_FLOOD: (&str, u32) = ("_MC_flood", 32768);
@@ -78,8 +78,15 @@ pub fn interconn_remote_port(p: &PortCtx, out: &mut Vec<Lflow>) {
         (format!("inport == {key} && (mldv1 || mldv2)"), 6017),
     ] {
         out.push(
-            Lflow::new(p.ls, Stage::LsOutPreLb, 120, &m, "clone { igmp; }; next;", line)
-                .meter(meter.clone()),
+            Lflow::new(
+                p.ls,
+                Stage::LsOutPreLb,
+                120,
+                &m,
+                "clone { igmp; }; next;",
+                line,
+            )
+            .meter(meter.clone()),
         );
     }
 }

@@ -6,11 +6,11 @@ use ovsdb::Uuid;
 
 use super::datapath::requests;
 use super::{HeldKey, KeySpace, NbIn};
+use crate::dataflow::NamedSet;
 use crate::dataflow::{Coll, Named};
 use crate::idl_order::{final_mask, uuid_hash};
 use crate::ids::{allocate, Hint};
 use crate::nb::{Bfd, NbKind, NbRecord};
-use crate::dataflow::NamedSet;
 use crate::rules::router::bfd::{effective_status, nb_status, sb_row, SRC_PORT_MAX, SRC_PORT_MIN};
 use crate::sb::SbRecord;
 
@@ -41,10 +41,12 @@ pub(super) fn effective_bfds<'s>(
     let exists = with_sb
         .clone()
         .flat_map(|(b, st)| st.map(|st| (b.uuid, st)));
-    let sessions = with_sb.concat(without_sb).map(|(mut b, sb): (Bfd, Option<String>)| {
-        b.status = Some(effective_status(b.status.as_deref(), sb.as_deref()));
-        (b.uuid, b)
-    });
+    let sessions = with_sb
+        .concat(without_sb)
+        .map(|(mut b, sb): (Bfd, Option<String>)| {
+            b.status = Some(effective_status(b.status.as_deref(), sb.as_deref()));
+            (b.uuid, b)
+        });
     (sessions, exists)
 }
 

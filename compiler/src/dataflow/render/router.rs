@@ -540,19 +540,16 @@ fn virtual_arp_resolve<'s>(
         .map(|(_, (p, (pls, parent)))| (pls, (p, parent)))
         .join_named("arp resolve: parent x router port", rports)
         .map(|(_, ((p, parent), rp))| (p.lsp.uuid, (p, parent, rp)))
-        .group_named(
-            "arp resolve: parent's router ports",
-            |_, vals, out| {
-                let Some(((p, parent, _), _)) = vals.first() else {
-                    return;
-                };
-                let rps: Vec<SwitchRouterPort> =
-                    vals.iter().map(|((_, _, rp), _)| rp.clone()).collect();
-                if let Some(f) = virtual_port::arp_resolve_claimed(p, parent, &rps) {
-                    out.push((f, 1));
-                }
-            },
-        )
+        .group_named("arp resolve: parent's router ports", |_, vals, out| {
+            let Some(((p, parent, _), _)) = vals.first() else {
+                return;
+            };
+            let rps: Vec<SwitchRouterPort> =
+                vals.iter().map(|((_, _, rp), _)| rp.clone()).collect();
+            if let Some(f) = virtual_port::arp_resolve_claimed(p, parent, &rps) {
+                out.push((f, 1));
+            }
+        })
         .map(|(_, f)| f);
     unclaimed.concat(claimed)
 }

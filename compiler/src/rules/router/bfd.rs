@@ -93,7 +93,10 @@ mod tests {
     fn statuses_follow_build_bfd_table() {
         assert_eq!(effective_status(None, None), "admin_down");
         assert_eq!(effective_status(Some("up"), Some("down")), "down");
-        assert_eq!(effective_status(Some("admin_down"), Some("up")), "admin_down");
+        assert_eq!(
+            effective_status(Some("admin_down"), Some("up")),
+            "admin_down"
+        );
         assert_eq!(effective_status(Some("up"), Some("admin_down")), "up");
         assert_eq!(nb_status("admin_down", true, false), "down");
         assert_eq!(nb_status("up", false, true), "admin_down");
