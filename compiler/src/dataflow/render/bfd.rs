@@ -14,12 +14,14 @@ use crate::nb::{Bfd, NbKind, NbRecord};
 use crate::rules::router::bfd::{effective_status, nb_status, sb_row, SRC_PORT_MAX, SRC_PORT_MIN};
 use crate::sb::SbRecord;
 
+/// The sessions with their effective status, and the SB status of those
+/// with an SB row.
+pub(super) type EffectiveBfds<'s> = (Coll<'s, (Uuid, Bfd)>, Coll<'s, (Uuid, String)>);
+
 /// The NB `BFD` sessions with the status northd works with
 /// ([`effective_status`]: their SB row's, SB input, may win), and the
 /// status of the sessions whose SB row exists.
-pub(super) fn effective_bfds<'s>(
-    nb: &NbIn<'s>,
-) -> (Coll<'s, (Uuid, Bfd)>, Coll<'s, (Uuid, String)>) {
+pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> EffectiveBfds<'s> {
     let by_key = nb.of(NbKind::Bfd).flat_map(|r| match r {
         NbRecord::Bfd(b) => Some(((b.logical_port.clone(), b.dst_ip.clone()), b)),
         _ => None,

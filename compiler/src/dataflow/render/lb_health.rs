@@ -129,10 +129,15 @@ pub(super) fn render_health<'s>(
 /// (`ovn_lb_svc_create()`): ovn-controller's (SB input), except that
 /// `online` becomes `offline` while the backend's port is not up; and the
 /// status the SB reports.
+/// A monitored backend and `svc_monitor_mac`.
+type Monitored = (MappedBackend, String);
+/// A monitor's (effective, SB-reported) status.
+type MonitorStatus = (Option<String>, Option<String>);
+
 fn with_status<'s>(
     nb: NbIn<'s>,
     monitored: Coll<'s, (MappedBackend, String)>,
-) -> Coll<'s, ((MappedBackend, String), (Option<String>, Option<String>))> {
+) -> Coll<'s, (Monitored, MonitorStatus)> {
     type Key = (String, u16, String, String);
     let statuses: Coll<'s, (Key, String)> = nb.of(NbKind::SbMonitor).flat_map(|r| match r {
         NbRecord::SbMonitor(m) => Some(((m.ip, m.port, m.protocol, m.logical_port), m.status)),
