@@ -10,6 +10,7 @@ use crate::dataflow::render::{HeldKey, Output};
 use crate::idl_order::IdlTable;
 use crate::nb::{self, InputError, NbRecord, RowChange};
 use crate::sb::SbRecord;
+use crate::sb_input::{self, SbInput};
 
 /// northd sets `external_ids` (`stage-name`, `source`, `stage-hint`) and
 /// `tags` of a `Logical_Flow` only when it inserts the row; an existing row
@@ -114,6 +115,9 @@ pub struct Compiler {
     /// Number of key spaces whose assignments are not stable under
     /// feedback (the dataflow's accumulated `Unstable` output).
     unstable: isize,
+    /// The SB input records fed so far, with their multiplicity (two SB
+    /// rows may give the same record; the dataflow sees it once).
+    sb_inputs: BTreeMap<SbInput, isize>,
 }
 
 /// Held-key feedback up to this many updates may wait for the next batch
@@ -138,6 +142,7 @@ impl Compiler {
             held_synced: true,
             pending_held: Vec::new(),
             unstable: 0,
+            sb_inputs: BTreeMap::new(),
         })
     }
 
@@ -201,6 +206,77 @@ impl Compiler {
             },
             want_delta,
         ))
+    }
+
+    /// Applies changes of SB rows (any tables; those northd reads back are
+    /// picked, see [`crate::sb_input`]) and returns the resulting SB
+    /// changes. Rows are named by their own UUIDs, which only have to be
+    /// consistent across calls (an SB replica's, a dump's).
+    pub fn apply_sb(&mut self, changes: &[RowChange]) -> SbDelta {
+        self.apply_sb_updates(sb_input::updates(changes))
+    }
+
+    /// Makes the SB input exactly `inputs` (e.g. read from a stored SB)
+    /// and returns the resulting SB changes.
+    pub fn set_sb_inputs(&mut self, inputs: impl IntoIterator<Item = SbInput>) -> SbDelta {
+        let wanted: BTreeSet<SbInput> = inputs.into_iter().collect();
+        let mut updates: Vec<(SbInput, isize)> = Vec::new();
+        for (rec, n) in &self.sb_inputs {
+            let keep = isize::from(wanted.contains(rec));
+            if *n != keep {
+                updates.push((rec.clone(), keep - n));
+            }
+        }
+        for rec in wanted {
+            if !self.sb_inputs.contains_key(&rec) {
+                updates.push((rec, 1));
+            }
+        }
+        self.apply_sb_updates(updates)
+    }
+
+    /// The SB input records the compiler holds.
+    pub fn sb_inputs(&self) -> impl Iterator<Item = &SbInput> {
+        self.sb_inputs.keys()
+    }
+
+    /// Counts SB input updates and feeds the records whose presence
+    /// changed.
+    fn apply_sb_updates(&mut self, updates: Vec<(SbInput, isize)>) -> SbDelta {
+        let mut feed: Vec<(NbRecord, isize)> = Vec::new();
+        for (rec, diff) in updates {
+            if diff == 0 {
+                continue;
+            }
+            let before = self.sb_inputs.get(&rec).copied().unwrap_or(0);
+            let after = before + diff;
+            let record = || match rec.clone() {
+                SbInput::Port(p) => NbRecord::SbPort(p),
+                SbInput::Monitor(m) => NbRecord::SbMonitor(m),
+                SbInput::Bfd(b) => NbRecord::SbBfd(b),
+            };
+            if before <= 0 && after > 0 {
+                feed.push((record(), 1));
+            } else if before > 0 && after <= 0 {
+                feed.push((record(), -1));
+            }
+            if after == 0 {
+                self.sb_inputs.remove(&rec);
+            } else {
+                self.sb_inputs.insert(rec, after);
+            }
+        }
+        if feed.is_empty() {
+            return SbDelta::default();
+        }
+        self.batches += 1;
+        self.run(
+            Batch {
+                nb: feed,
+                held: Vec::new(),
+            },
+            true,
+        )
     }
 
     /// Takes the tunnel keys an existing SB holds as the keys present in the
@@ -473,6 +549,13 @@ impl Compiler {
     /// The SB content as typed records, keyed by (table, UUID).
     pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
         self.sb.values()
+    }
+
+    /// The SB records of one table.
+    pub fn sb_table(&self, table: &'static str) -> impl Iterator<Item = &SbRecord> {
+        self.sb
+            .range((table, Uuid::nil())..=(table, Uuid::from_u128(u128::MAX)))
+            .map(|(_, r)| r)
     }
 
     /// The full SB content the compiler owns: table → UUID → row.

@@ -3,7 +3,10 @@
 //! written as a differential-dataflow program.
 //!
 //! Feed NB row changes to a [`Compiler`]; it returns the SB row changes
-//! ([`SbDelta`]) and keeps the SB content ([`Compiler::sb_state`]).
+//! ([`SbDelta`]) and keeps the SB content ([`Compiler::sb_state`]). The SB
+//! columns ovn-controller writes that northd reads back ([`sb_input`]:
+//! port claims and `up`, monitor and BFD status) are fed with
+//! [`Compiler::apply_sb`] / [`Compiler::set_sb_inputs`].
 //!
 //! What is compiled so far (each rule's doc names the northd function):
 //! - `Datapath_Binding` for logical switches and routers, with northd's
@@ -28,8 +31,8 @@
 //!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);
 //! - QoS rules, SB `Meter`/`Meter_Band` (fair meters included), load
 //!   balancer health checks (SB `Service_Monitor`);
-//! - virtual ports, external ports (with SB `HA_Chassis_Group`), CoPP
-//!   meters on switch flows, forwarding groups;
+//! - virtual ports (claimed ones from the SB), external ports (with SB
+//!   `HA_Chassis_Group`), CoPP meters on switch flows, forwarding groups;
 //! - `Logical_DP_Group` sharing of identical flows across datapaths;
 //! - `SB_Global`, `DHCP_Options`, `DHCPv6_Options`, `RBAC_Role`,
 //!   `RBAC_Permission`.
@@ -49,8 +52,10 @@ pub mod lflow_list;
 pub mod nb;
 pub mod rules;
 pub mod sb;
+pub mod sb_input;
 pub mod stage;
 
 pub use compiler::{CompileError, Compiler, Options, SbDelta};
 pub use nb::{InputError, RowChange};
 pub use sb::SbRecord;
+pub use sb_input::SbInput;

@@ -522,6 +522,12 @@ pub enum NbRecord {
     SwitchFwdGroups(SwitchFwdGroups),
     /// A [`Bfd`] session.
     Bfd(Bfd),
+    /// SB input: a port's binding state ([`crate::sb_input::SbPort`]).
+    SbPort(crate::sb_input::SbPort),
+    /// SB input: a monitor's status ([`crate::sb_input::SbMonitor`]).
+    SbMonitor(crate::sb_input::SbMonitor),
+    /// SB input: a BFD row ([`crate::sb_input::SbBfd`]).
+    SbBfd(crate::sb_input::SbBfd),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.

@@ -88,6 +88,13 @@ pub struct Bfd {
     pub detect_mult: i64,
     /// `status`.
     pub status: String,
+    /// Not an SB column: the status northd writes back into the NB `BFD`
+    /// row of this session ([`crate::rules::router::bfd::nb_status`]).
+    pub nb_status: String,
+    /// Not written: the status the SB row holds (SB input), so that the
+    /// row changes, and `status` is written again where northd would,
+    /// when ovn-controller changes it.
+    pub reported: Option<String>,
 }
 
 /// SB `Meter` (`sync_meters()`).
@@ -117,7 +124,8 @@ pub struct MeterBand {
 }
 
 /// SB `Service_Monitor` (`ovn_lb_svc_create()`); `status` is
-/// ovn-controller's and left empty.
+/// ovn-controller's, except that northd turns `online` into `offline` while
+/// the backend's port is not up.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ServiceMonitor {
     /// Row UUID.
@@ -136,6 +144,13 @@ pub struct ServiceMonitor {
     pub src_ip: String,
     /// `options`: the health check's, sorted by key.
     pub options: Vec<(String, String)>,
+    /// `status`: what ovn-controller reported (SB input), `offline` in
+    /// place of `online` for a port that is not up; empty when unreported.
+    pub status: Option<String>,
+    /// Not written: the status the SB holds (SB input), so that the row
+    /// changes, and `offline` is written again, when ovn-controller
+    /// reports `online` for a port that is still down.
+    pub reported: Option<String>,
 }
 
 /// SB `HA_Chassis_Group` (`sync_ha_chassis_group_for_sbpb()`,
@@ -641,7 +656,7 @@ impl SbRecord {
                 row.insert("src_ip".into(), Datum::scalar(r.src_ip.as_str()));
                 row.insert("options".into(), smap(&r.options));
                 row.insert("external_ids".into(), Datum::empty_map());
-                empty(&mut row, &["status"]);
+                row.insert("status".into(), opt(r.status.as_deref()));
             }
             SbRecord::HaChassisGroup(r) => {
                 row.insert("name".into(), Datum::scalar(r.name.as_str()));

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ovnflow_compiler::{Compiler, Options, RowChange, SbRecord};
+use ovnflow_compiler::sb_input::{SbMonitor, SbPort};
+use ovnflow_compiler::{Compiler, Options, RowChange, SbInput, SbRecord};
 use ovsdb::{Atom, Datum, Row, Uuid};
 use proptest::prelude::*;
 
@@ -141,7 +142,16 @@ enum Op {
     DelPort(usize),
     ModifyPort(usize, PortSpec),
     ClearAll,
+    /// SB input: a port's binding as ovn-controller leaves it (up, bound to
+    /// a chassis, virtual parent: another port), replacing the previous.
+    SetSbPort(usize, bool, bool, Option<usize>),
+    /// SB input: the status of the monitor of a port's backend (IP index,
+    /// udp), or none.
+    SetSbMonitor(usize, usize, bool, Option<usize>),
 }
+
+/// `Service_Monitor:status` values.
+const MONITOR_STATUS: &[&str] = &["online", "offline", "error"];
 
 fn port_spec() -> impl Strategy<Value = PortSpec> {
     let addresses = prop::sample::subsequence(
@@ -344,6 +354,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(Op::DelMeter),
         1 => any::<bool>().prop_map(Op::SetGlobal),
         1 => prop::option::of(any::<bool>()).prop_map(Op::SetTemplateVars),
+        2 => ((0usize..16), any::<bool>(), any::<bool>(), prop::option::of(0usize..16))
+            .prop_map(|(p, up, ch, parent)| Op::SetSbPort(p, up, ch, parent)),
+        2 => ((0usize..16), (0usize..2), any::<bool>(), prop::option::of(0usize..3))
+            .prop_map(|(p, ip, udp, st)| Op::SetSbMonitor(p, ip, udp, st)),
     ]
 }
 
@@ -384,6 +398,10 @@ struct Model {
     gateway_routers: BTreeSet<Uuid>,
     /// The `Chassis_Template_Var` row of `hv1` and its variable set.
     template_vars: Option<(Uuid, bool)>,
+    /// What ovn-controller wrote into the SB (by port name; monitors by
+    /// port name, IP and protocol).
+    sb_ports: BTreeMap<String, SbPort>,
+    sb_monitors: BTreeMap<(String, String, String), SbMonitor>,
 }
 
 /// The CoPP row of every switch.
@@ -418,6 +436,49 @@ impl Model {
         let lrps: Vec<Uuid> = self.lrps.keys().copied().collect();
         let pick = |v: &[Uuid], i: usize| (!v.is_empty()).then(|| v[i % v.len()]);
         match op {
+            Op::SetSbPort(p, up, chassis, parent) => {
+                let name = |i: usize| {
+                    pick(&ps, i)
+                        .map(|u| self.ports[&u].0.clone())
+                        .unwrap_or_else(|| format!("gone{i}"))
+                };
+                let rec = SbPort {
+                    name: name(*p),
+                    up: *up,
+                    chassis: *chassis,
+                    virtual_parent: parent.map(name),
+                };
+                if *up || *chassis || rec.virtual_parent.is_some() {
+                    self.sb_ports.insert(rec.name.clone(), rec);
+                } else {
+                    self.sb_ports.remove(&rec.name);
+                }
+            }
+            Op::SetSbMonitor(p, ip, udp, status) => {
+                let port = pick(&ps, *p)
+                    .map(|u| self.ports[&u].0.clone())
+                    .unwrap_or_else(|| "gone".into());
+                let ip = ["10.0.0.1", "10.0.0.2"][*ip % 2].to_string();
+                let protocol = if *udp { "udp" } else { "tcp" }.to_string();
+                let key = (port.clone(), ip.clone(), protocol.clone());
+                match status {
+                    Some(st) => {
+                        self.sb_monitors.insert(
+                            key,
+                            SbMonitor {
+                                ip,
+                                port: 8080,
+                                protocol,
+                                logical_port: port,
+                                status: MONITOR_STATUS[*st % MONITOR_STATUS.len()].into(),
+                            },
+                        );
+                    }
+                    None => {
+                        self.sb_monitors.remove(&key);
+                    }
+                }
+            }
             Op::AddNat(i, spec) => {
                 if let Some(lr) = pick(&lrs, *i) {
                     let u = self.fresh();
@@ -689,6 +750,16 @@ impl Model {
         for (direct, _) in self.switch_lbs.values_mut() {
             direct.retain(|l| lbs.contains_key(l));
         }
+    }
+
+    /// The SB input the model holds.
+    fn sb_inputs(&self) -> Vec<SbInput> {
+        self.sb_ports
+            .values()
+            .cloned()
+            .map(SbInput::Port)
+            .chain(self.sb_monitors.values().cloned().map(SbInput::Monitor))
+            .collect()
     }
 
     fn acls_of(&self, owner: Uuid) -> Datum {
@@ -1200,6 +1271,7 @@ proptest! {
             let after = model.rows();
             let keys_before = keys_of(&inc);
             inc.apply(diff(&before, &after)).unwrap();
+            inc.set_sb_inputs(model.sb_inputs());
             check_keys(&inc)?;
             // Keys of surviving datapaths and ports never move.
             for (k, v) in keys_of(&inc) {
@@ -1209,7 +1281,8 @@ proptest! {
             }
         }
         let rows = model.rows();
-        let scratch = Compiler::compile_rows(rows.iter().map(|((t, u), r)| (*t, *u, r)), Options::default()).unwrap();
+        let mut scratch = Compiler::compile_rows(rows.iter().map(|((t, u), r)| (*t, *u, r)), Options::default()).unwrap();
+        scratch.set_sb_inputs(model.sb_inputs());
         let (a, b) = (without_keys(&inc), without_keys(&scratch));
         let only_inc: Vec<_> = a.difference(&b).collect();
         let only_scratch: Vec<_> = b.difference(&a).collect();

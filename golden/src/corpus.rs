@@ -9,12 +9,40 @@
 //! - `sb.txt`: the SB real ovn-northd 23.03 wrote, in the form of
 //!   [`crate::canon`];
 //! - `lflow-list.txt`: its `ovn-sbctl lflow-list`, datapath UUIDs blanked;
-//! - `status.txt`: which sections ovnflow reproduces today ([`crate::status`]).
+//! - `status.txt`: which sections ovnflow reproduces today ([`crate::status`]);
+//! - `sb.sbctl` (optional): `ovn-sbctl` command lines run after the NB, as
+//!   ovn-controller would write the SB (chassis, port claims, monitor
+//!   status), and `sb-input.json`: what northd reads back from the SB after
+//!   them (`ovnflow_compiler::sb_input` records, one JSON per line), the
+//!   input ovnflow is given.
 
 use std::path::{Path, PathBuf};
 
+use ovnflow_compiler::SbInput;
 use ovsdb::RowChange;
 use serde_json::Value;
+
+/// The file holding an entry's SB input.
+pub const SB_INPUT_FILE: &str = "sb-input.json";
+
+/// SB input records as stored: one JSON per line, sorted.
+pub fn sb_input_text(inputs: &[SbInput]) -> String {
+    let mut lines: Vec<String> = inputs
+        .iter()
+        .map(|i| serde_json::to_string(i).unwrap_or_default())
+        .collect();
+    lines.sort();
+    lines.into_iter().map(|l| l + "\n").collect()
+}
+
+/// Parses [`sb_input_text`]'s form; errors name the line.
+pub fn parse_sb_input(text: &str) -> Result<Vec<SbInput>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", n + 1)))
+        .collect()
+}
 
 /// The input of a corpus entry.
 #[derive(Debug, Clone)]
@@ -124,6 +152,30 @@ impl Entry {
                 .collect(),
             Input::Json(_) => Vec::new(),
         }
+    }
+
+    /// The command lines of the entry's `sb.sbctl`, if any (comments and
+    /// blank lines dropped).
+    pub fn sbctl_lines(&self) -> Vec<String> {
+        self.read("sb.sbctl")
+            .map(|s| {
+                s.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The SB input recorded in `sb-input.json` (none when the entry has no
+    /// such file).
+    pub fn sb_input(&self) -> Result<Vec<SbInput>, String> {
+        if !self.dir.join(SB_INPUT_FILE).exists() {
+            return Ok(Vec::new());
+        }
+        parse_sb_input(&self.read(SB_INPUT_FILE)?)
+            .map_err(|e| format!("{}/{SB_INPUT_FILE}: {e}", self.dir.display()))
     }
 
     /// The NB as ovnflow consumes it: batches of row changes, in order (a

@@ -221,6 +221,18 @@ impl Oracle {
         check(&format!("ovn-nbctl {line}"), out)
     }
 
+    /// Runs `ovn-sbctl LINE` (shell syntax, like [`Oracle::nbctl`]): SB
+    /// input that ovn-controller would write (chassis, port claims,
+    /// monitor status).
+    pub fn sbctl(&self, line: &str) -> Result<String> {
+        let out = self
+            .cmd("bash")
+            .arg("-c")
+            .arg(format!("ovn-sbctl {line}"))
+            .output();
+        check(&format!("ovn-sbctl {line}"), out)
+    }
+
     /// Runs one NB transaction (a transact params array), sent as a JSON-RPC
     /// `transact` request straight to the NB server's socket: a transaction
     /// of any size (a benchmark-scale NB is several MB, more than a command

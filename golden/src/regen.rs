@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::canon::{blank_lflow_list_uuids, canonical, parse_dump, to_text};
-use crate::corpus::{Entry, Input};
+use crate::corpus::{sb_input_text, Entry, Input, SB_INPUT_FILE};
 use crate::oracle::{Oracle, OracleError, Result};
 
 /// The NB_Global every recorded history starts from. `svc_monitor_mac` and
@@ -25,6 +25,8 @@ pub struct NorthdOutput {
     pub sb: String,
     /// `ovn-sbctl lflow-list`, datapath UUIDs blanked.
     pub lflow_list: String,
+    /// What northd reads back from the SB ([`crate::corpus::sb_input_text`]).
+    pub sb_input: String,
 }
 
 /// Runs an `nb.nbctl` script against a private NB with northd running
@@ -46,6 +48,13 @@ pub fn record_history(lines: &[String]) -> Result<String> {
 /// one after northd has processed the previous one, and returns what northd
 /// wrote.
 pub fn run_northd(transactions: &[Value]) -> Result<NorthdOutput> {
+    run_northd_with_sb(transactions, &[])
+}
+
+/// [`run_northd`], then the `ovn-sbctl` command lines `sbctl` (SB input as
+/// ovn-controller would write it), each followed by a pause for northd to
+/// see it and a sync.
+pub fn run_northd_with_sb(transactions: &[Value], sbctl: &[String]) -> Result<NorthdOutput> {
     let mut o = Oracle::start()?;
     let mut txns = transactions.iter();
     if let Some(first) = txns.next() {
@@ -57,10 +66,28 @@ pub fn run_northd(transactions: &[Value]) -> Result<NorthdOutput> {
         o.transact(t)?;
         o.sync()?;
     }
+    for line in sbctl {
+        o.sbctl(line)?;
+        // The SB change reaches northd on its SB connection; the sync's
+        // nb_cfg on its NB connection. Give the first a head start, and
+        // sync twice so that a run that missed it is followed by one that
+        // saw it.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        o.sync()?;
+        o.sync()?;
+    }
     let tables = parse_dump(&o.dump_sb()?).map_err(OracleError)?;
+    let inputs: Vec<ovnflow_compiler::SbInput> = tables
+        .iter()
+        .flat_map(|(t, rows)| {
+            rows.values()
+                .filter_map(move |r| ovnflow_compiler::sb_input::read_row(t, r))
+        })
+        .collect();
     Ok(NorthdOutput {
         sb: to_text(&canonical(&tables)),
         lflow_list: blank_lflow_list_uuids(&o.lflow_list()?),
+        sb_input: sb_input_text(&inputs),
     })
 }
 
@@ -75,7 +102,10 @@ pub fn regenerate(entry: &Entry, record: bool) -> Result<()> {
             entry.write("nb.db", &db).map_err(e)?;
         }
     }
-    let out = run_northd(&entry.nb_transactions().map_err(e)?)?;
+    let out = run_northd_with_sb(&entry.nb_transactions().map_err(e)?, &entry.sbctl_lines())?;
     entry.write("sb.txt", &out.sb).map_err(e)?;
+    if !entry.sbctl_lines().is_empty() {
+        entry.write(SB_INPUT_FILE, &out.sb_input).map_err(e)?;
+    }
     entry.write("lflow-list.txt", &out.lflow_list).map_err(e)
 }

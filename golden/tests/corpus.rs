@@ -21,24 +21,29 @@
 
 use std::path::PathBuf;
 
-use ovnflow_compiler::{lflow_list::lflow_list, Compiler, Options};
+use ovnflow_compiler::{lflow_list::lflow_list, Compiler, Options, SbInput};
 use ovnflow_golden::canon::{blank_lflow_list_uuids, canonical, from_text, Canon};
-use ovnflow_golden::corpus::{corpus_dir, entries, Entry, Input};
+use ovnflow_golden::corpus::{corpus_dir, entries, parse_sb_input, Entry, Input, SB_INPUT_FILE};
 use ovnflow_golden::status::{compare, status_changes, strip_comments};
 use ovnflow_golden::{history, oracle, regen};
 
 /// ovnflow's canonical SB and lflow-list for an entry.
 fn ours(e: &Entry) -> Result<(Canon, String), String> {
-    compile(e.nb_batches()?)
+    compile(e.nb_batches()?, e.sb_input()?)
 }
 
-/// ovnflow's canonical SB and lflow-list after NB batches.
-fn compile(batches: Vec<Vec<ovsdb::RowChange>>) -> Result<(Canon, String), String> {
+/// ovnflow's canonical SB and lflow-list after NB batches, then the SB
+/// input (what northd reads back from ovn-controller's SB columns).
+fn compile(
+    batches: Vec<Vec<ovsdb::RowChange>>,
+    sb_input: Vec<SbInput>,
+) -> Result<(Canon, String), String> {
     let mut c = Compiler::new(Options::default()).map_err(|x| x.to_string())?;
     for (i, batch) in batches.into_iter().enumerate() {
         c.apply(batch)
             .map_err(|x| format!("NB transaction {i}: {x}"))?;
     }
+    c.set_sb_inputs(sb_input);
     let text = blank_lflow_list_uuids(&lflow_list(c.sb_records()));
     Ok((canonical(&c.sb_state().into_iter().collect()), text))
 }
@@ -136,7 +141,7 @@ fn corpus_is_current() {
         let out = match e
             .nb_transactions()
             .map_err(oracle::OracleError)
-            .and_then(|t| regen::run_northd(&t))
+            .and_then(|t| regen::run_northd_with_sb(&t, &e.sbctl_lines()))
         {
             Ok(o) => o,
             Err(x) => {
@@ -144,7 +149,11 @@ fn corpus_is_current() {
                 continue;
             }
         };
-        for (file, text) in [("sb.txt", &out.sb), ("lflow-list.txt", &out.lflow_list)] {
+        let mut files = vec![("sb.txt", &out.sb), ("lflow-list.txt", &out.lflow_list)];
+        if !e.sbctl_lines().is_empty() {
+            files.push((SB_INPUT_FILE, &out.sb_input));
+        }
+        for (file, text) in files {
             let stored = e.read(file).unwrap_or_default();
             if &stored != text {
                 let a: std::collections::BTreeSet<&str> = stored.lines().collect();
@@ -201,10 +210,11 @@ fn fresh_histories_match_northd() {
         let run = || -> Result<String, String> {
             let db = regen::record_history(&e.nbctl_lines()).map_err(|x| x.to_string())?;
             let txns = history::transactions(&db, "fresh nb.db")?;
-            let theirs = regen::run_northd(&txns).map_err(|x| x.to_string())?;
+            let theirs =
+                regen::run_northd_with_sb(&txns, &e.sbctl_lines()).map_err(|x| x.to_string())?;
             let file = ovsdb::file::read_db_bytes_history(db.as_bytes(), "fresh nb.db")
                 .map_err(|x| x.to_string())?;
-            let (mine, my_lflows) = compile(file.history)?;
+            let (mine, my_lflows) = compile(file.history, parse_sb_input(&theirs.sb_input)?)?;
             let cmp = compare(
                 &any_group_hint(&from_text(&theirs.sb)?),
                 &any_group_hint(&mine),

@@ -155,7 +155,8 @@ fn sb_tables(o: &Oracle) -> Tables {
 }
 
 /// What the compiler makes of the NB's recorded history (one compiler
-/// batch per NB transaction, as the daemon saw them).
+/// batch per NB transaction, as the daemon saw them), then of what the SB
+/// holds of the columns northd reads back.
 fn compiled_from_history(o: &Oracle) -> Canon {
     let text = o.nb_db().unwrap();
     let file = ovsdb::file::read_db_bytes_history(text.as_bytes(), "nb.db").unwrap();
@@ -163,6 +164,11 @@ fn compiled_from_history(o: &Oracle) -> Canon {
     for txn in file.history {
         c.apply(txn).unwrap();
     }
+    let sb = sb_tables(o);
+    c.set_sb_inputs(sb.iter().flat_map(|(t, rows)| {
+        rows.values()
+            .filter_map(move |r| ovnflow_compiler::sb_input::read_row(t, r))
+    }));
     canonical(&c.sb_state())
 }
 
@@ -195,6 +201,14 @@ fn run_entry(e: &Entry) -> (Oracle, Northd) {
     sync(&o);
     for t in &txns[1..] {
         o.transact(t).unwrap();
+        sync(&o);
+    }
+    // SB input as ovn-controller would write it (entries with sb.sbctl),
+    // as golden's regeneration runs it.
+    for line in e.sbctl_lines() {
+        o.sbctl(&line).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        sync(&o);
         sync(&o);
     }
     (o, n)

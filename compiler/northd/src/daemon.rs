@@ -65,6 +65,8 @@ const FEEDBACK_INPUTS: &[(Db, &str)] = &[
     (Db::Sb, "Port_Binding"),
     (Db::Sb, "Chassis"),
     (Db::Sb, "Chassis_Private"),
+    (Db::Nb, "BFD"),
+    (Db::Sb, "BFD"),
 ];
 
 /// How long to wait before retrying after a failed commit.
@@ -401,6 +403,9 @@ impl Daemon {
                     s.time("compile", elapsed);
                     s.add("nb_change_sets", 1);
                 });
+                // The NB BFD status northd writes back follows the
+                // compiler's BFD rows (which may change no SB column).
+                self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
                 self.note_cfg(&delta.changes);
                 self.pending.add(delta.changes, t);
             }
@@ -410,6 +415,30 @@ impl Daemon {
                 self.rebuild = true;
             }
         }
+    }
+
+    /// Feeds SB changes to the compiler: the columns northd reads back
+    /// from the SB (`ovnflow_compiler::sb_input`; nothing for our own rows).
+    fn compile_sb(&mut self, changes: &[RowChange]) {
+        let Some(c) = self.compiler.as_mut() else {
+            return;
+        };
+        if self.rebuild {
+            return;
+        }
+        let t = Instant::now();
+        let delta = c.apply_sb(changes);
+        if delta.is_empty() {
+            return;
+        }
+        let elapsed = t.elapsed();
+        self.stats(|s| {
+            s.time("compile", elapsed);
+            s.add("sb_input_change_sets", 1);
+        });
+        self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
+        self.note_cfg(&delta.changes);
+        self.pending.add(delta.changes, t);
     }
 
     fn on_db(&mut self, db: Db, ev: DbEvent) {
@@ -447,8 +476,9 @@ impl Daemon {
                 self.compile(changes);
             }
             (Db::Sb, DbEvent::Snapshot(schema, rows)) => {
-                self.sb.replace(&rows);
+                let changes = self.sb.replace(&rows);
                 self.feedback.rescan();
+                self.compile_sb(&changes);
                 if self.reconciler.is_some() {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                 }
@@ -468,6 +498,7 @@ impl Daemon {
                     tracing::info!("OVN SB IDL reconnected, force recompute.");
                     self.need_full = true;
                 }
+                self.compile_sb(&changes);
             }
         }
         let _ = at;
@@ -502,6 +533,7 @@ impl Daemon {
         };
         let (dps, ports) = sb_keys(&self.nb, &self.sb);
         c.adopt_keys(dps, ports);
+        c.apply_sb(&self.sb.to_changes());
         match c.apply(self.nb.to_changes()) {
             Ok(delta) => {
                 self.target_cfg = None;
@@ -688,6 +720,21 @@ impl Daemon {
         }
         self.feedback_due = false;
         let t = Instant::now();
+        let bfd = self
+            .compiler
+            .as_ref()
+            .map(|c| {
+                c.sb_table("BFD")
+                    .filter_map(|r| match r {
+                        ovnflow_compiler::SbRecord::Bfd(b) => Some((
+                            (b.logical_port.clone(), b.dst_ip.clone()),
+                            b.nb_status.clone(),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let nb_ops = self.feedback.plan(
             &self.nb,
             &self.sb,
@@ -695,6 +742,7 @@ impl Daemon {
                 sb_cfg: self.sb_cfg,
                 copied_nb_cfg: copied,
                 now_ms,
+                bfd,
             },
         );
         let elapsed = t.elapsed();

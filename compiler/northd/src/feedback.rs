@@ -7,7 +7,10 @@
 //!   the least `Chassis_Private.nb_cfg` of non-remote chassis
 //!   (`update_sequence_numbers()` in ovn-northd.c);
 //! - `Logical_Switch_Port.up` from the SB `Port_Binding`
-//!   (`handle_port_binding_changes()`).
+//!   (`handle_port_binding_changes()`);
+//! - `BFD.status` (`build_bfd_table()`, `parsed_routes_add()`,
+//!   `bfd_cleanup_connections()`), as the compiler computes it
+//!   ([`Cycle::bfd`]).
 //!
 //! Only those columns are written, each only when it differs.
 
@@ -121,8 +124,11 @@ fn reindex(index: &mut HashMap<String, BTreeSet<Uuid>>, column: &str, change: &R
 }
 
 /// Inputs of one iteration besides the databases.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Cycle {
+    /// The NB `BFD` status northd leaves per session `(logical_port,
+    /// dst_ip)` (the compiler's `sb::Bfd::nb_status`).
+    pub bfd: BTreeMap<(String, String), String>,
     /// `nb_cfg` the SB is known to hold (northd's `cur_cfg`), if any.
     pub sb_cfg: Option<i64>,
     /// The SB transaction of this iteration copied a new `nb_cfg`.
@@ -249,9 +255,10 @@ impl Feedback {
                 ops.push(json!({"op": "insert", "table": "NB_Global",
                     "row": {"options": options.to_json()}}));
             }
-            Some((uuid, g)) => self.global(&mut cells, *uuid, g, sb, cycle),
+            Some((uuid, g)) => self.global(&mut cells, *uuid, g, sb, &cycle),
         }
         self.ports_up(&mut cells, nb, sb);
+        self.bfd_status(&mut cells, nb, &cycle);
         for ((table, uuid), row) in cells {
             let row: serde_json::Map<String, Value> =
                 row.into_iter().map(|(c, d)| (c, d.to_json())).collect();
@@ -261,7 +268,24 @@ impl Feedback {
         ops
     }
 
-    fn global(&mut self, cells: &mut Cells, uuid: Uuid, g: &Row, sb: &Mirror, cycle: Cycle) {
+    /// `BFD.status` of every NB session the compiler has an SB row for.
+    fn bfd_status(&mut self, cells: &mut Cells, nb: &Mirror, cycle: &Cycle) {
+        for (uuid, row) in nb.table("BFD") {
+            let key = |c: &str| {
+                col(row, c)
+                    .and_then(|d| d.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let Some(status) = cycle.bfd.get(&(key("logical_port"), key("dst_ip"))) else {
+                continue;
+            };
+            let desired = Datum::set([Atom::from(status.as_str())]);
+            self.want(cells, "BFD", *uuid, "status", col(row, "status"), desired);
+        }
+    }
+
+    fn global(&mut self, cells: &mut Cells, uuid: Uuid, g: &Row, sb: &Mirror, cycle: &Cycle) {
         let t = "NB_Global";
         let options = self.options(col(g, "options"));
         self.want(cells, t, uuid, "options", col(g, "options"), options);
@@ -477,8 +501,9 @@ mod tests {
             sb_cfg: Some(3),
             copied_nb_cfg: false,
             now_ms: 42,
+            bfd: BTreeMap::new(),
         };
-        let ops = f.plan(&nb, &sb, cycle);
+        let ops = f.plan(&nb, &sb, cycle.clone());
         assert_eq!(ops.len(), 2, "{ops:?}");
         let of = |t: &str| ops.iter().find(|o| o["table"] == t).unwrap();
         assert_eq!(of("NB_Global")["row"]["sb_cfg"], json!(3));

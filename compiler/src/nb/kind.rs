@@ -91,11 +91,17 @@ pub(crate) enum NbKind {
     SwitchFwdGroups,
     /// [`NbRecord::Bfd`].
     Bfd,
+    /// [`NbRecord::SbPort`].
+    SbPort,
+    /// [`NbRecord::SbMonitor`].
+    SbMonitor,
+    /// [`NbRecord::SbBfd`].
+    SbBfd,
 }
 
 impl NbKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 42;
+    pub(crate) const COUNT: usize = 45;
 }
 
 impl NbRecord {
@@ -144,6 +150,9 @@ impl NbRecord {
             NbRecord::FwdGroup(_) => NbKind::FwdGroup,
             NbRecord::SwitchFwdGroups(_) => NbKind::SwitchFwdGroups,
             NbRecord::Bfd(_) => NbKind::Bfd,
+            NbRecord::SbPort(_) => NbKind::SbPort,
+            NbRecord::SbMonitor(_) => NbKind::SbMonitor,
+            NbRecord::SbBfd(_) => NbKind::SbBfd,
         }
     }
 }

@@ -18,8 +18,9 @@
 //! `nd-na` replies (own, NAT and VIP addresses), `nd-ra-opts`,
 //! `icmp4-error` / `icmp6-error` (port unreachable, time exceeded, packet
 //! too big), `tcp-reset` (TCP resets and SCTP aborts), and the
-//! load-balancer `reject` / `event-elb` flows. Not yet: IGMP from `remote`
-//! ports and `bfd` (no BFD flows are generated).
+//! load-balancer `reject` / `event-elb` flows, and `bfd` (`handle_bfd_msg()`
+//! in `lr_in_ip_input`). `igmp` also meters the punting of IGMP/MLD from
+//! `remote` ports of interconnect switches (`rules::multicast`).
 
 /// The resolved CoPP of one switch or router: `(protocol, meter)` for the
 /// protocols whose meter exists, sorted by protocol.

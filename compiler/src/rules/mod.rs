@@ -122,6 +122,8 @@ pub struct SwitchCtx {
     pub mcast_snoop: bool,
     /// `other_config:mcast_flood_unregistered`.
     pub mcast_flood_unregistered: bool,
+    /// `other_config:interconn-ts` is set (an interconnect transit switch).
+    pub interconn_ts: bool,
     /// Some enabled port has `options:mcast_flood=true`
     /// (`mcast_sw_info->flood_static`).
     pub mcast_flood_static: bool,
@@ -175,6 +177,7 @@ impl SwitchCtx {
             has_lb_vip: facts.has_lb_vip,
             mcast_snoop: sw.mcast.enabled,
             mcast_flood_unregistered: sw.mcast.flood_unregistered,
+            interconn_ts: sw.interconn_ts.is_some(),
             mcast_flood_static: facts.mcast_flood_static,
             mcast_flood_relay: facts.mcast_flood_relay,
             has_dns_records: facts.has_dns_records,
@@ -226,6 +229,9 @@ pub struct PortCtx {
     pub external: Option<external_port::ExternalCtx>,
     /// The switch's control plane protection meters.
     pub copp: copp::Copp,
+    /// The switch snoops multicast and is an interconnect transit switch
+    /// (`other_config:mcast_snoop` and `interconn-ts`).
+    pub switch_interconn_mcast: bool,
 }
 
 impl PortCtx {
@@ -339,6 +345,7 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     external_port::unbound_router_drops(p, &mut out);
     l2::unicast_lookup(p, &mut out);
     router::switch_side::router_port_flows(p, &mut out);
+    multicast::interconn_remote_port(p, &mut out);
     for f in &mut out {
         f.origin = (1, p.hmap_order, p.lsp.name.clone());
     }

@@ -2,10 +2,11 @@
 //! and `build_lswitch_ip_unicast_lookup()` in northd.c). A group row exists
 //! on a datapath as soon as one port joins it.
 
-use super::PortCtx;
+use super::{copp, Lflow, PortCtx};
 use crate::ids;
 use crate::nb::Switch;
 use crate::sb::IpMulticast;
+use crate::stage::Stage;
 
 /// `_MC_flood`: every enabled port.
 pub const MC_FLOOD: (&str, u32) = ("_MC_flood", 32768);
@@ -58,5 +59,34 @@ pub fn ip_multicast(sw: &Switch) -> IpMulticast {
         eth_src: m.eth_src.clone().unwrap_or_default(),
         ip4_src: m.ip4_src.clone().unwrap_or_default(),
         ip6_src: m.ip6_src.clone().unwrap_or_default(),
+    }
+}
+
+/// `build_interconn_mcast_snoop_flows()`: on an interconnect transit switch
+/// that snoops multicast, IGMP and MLD arriving from a `remote` port (the
+/// other availability zones) are punted to ovn-controller
+/// (`clone { igmp; }`) in `ls_out_pre_lb` priority 120, under the switch's
+/// CoPP `igmp` meter.
+pub fn interconn_remote_port(p: &PortCtx, out: &mut Vec<Lflow>) {
+    if !p.switch_interconn_mcast || p.lsp.type_ != "remote" {
+        return;
+    }
+    let meter = copp::meter(&p.copp, "igmp");
+    let key = p.json_key();
+    for (m, line) in [
+        (format!("inport == {key} && igmp"), 6009),
+        (format!("inport == {key} && (mldv1 || mldv2)"), 6017),
+    ] {
+        out.push(
+            Lflow::new(
+                p.ls,
+                Stage::LsOutPreLb,
+                120,
+                &m,
+                "clone { igmp; }; next;",
+                line,
+            )
+            .meter(meter.clone()),
+        );
     }
 }

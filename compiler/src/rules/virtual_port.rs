@@ -10,8 +10,10 @@
 //! `ls_in_arp_rsp` flow `bind_vport(VPORT, inport); next;` tagged with the
 //! parent. Routers on the switch resolve the virtual IP to
 //! `00:00:00:00:00:00` while the port is unclaimed (SB
-//! `Port_Binding:virtual_parent` empty: always so for northd without
-//! ovn-controller), so that `lr_in_arp_request` asks for it.
+//! `Port_Binding:virtual_parent` or `chassis` empty: always so for northd
+//! without ovn-controller), so that `lr_in_arp_request` asks for it; once
+//! ovn-controller has claimed it for a parent (read back from the SB,
+//! [`crate::sb_input`]), to the parent's MAC ([`arp_resolve_claimed`]).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -111,10 +113,7 @@ pub fn arp_resolve_unclaimed(p: &PortCtx, router_ports: &[SwitchRouterPort]) -> 
     if !p.lsp.is_enabled() {
         return None;
     }
-    let rp = router_ports
-        .iter()
-        .filter(|rp| rp.peer.net.find_member_ip(vip).is_some())
-        .min_by(|a, b| (a.hmap_order, &a.lsp_name).cmp(&(b.hmap_order, &b.lsp_name)))?;
+    let rp = first_router_port(vip, router_ports)?;
     let reg = if is_ipv4 { "reg0" } else { "xxreg0" };
     let key = addr::json_key(&rp.peer.name);
     let mut f = Lflow::new(
@@ -124,6 +123,53 @@ pub fn arp_resolve_unclaimed(p: &PortCtx, router_ports: &[SwitchRouterPort]) -> 
         &format!("outport == {key} && {reg} == {vip}"),
         "eth.dst = 00:00:00:00:00:00; next;",
         12508,
+    )
+    .hint(p.lsp.uuid);
+    f.origin = (1, p.hmap_order, p.lsp.name.clone());
+    Some(f)
+}
+
+/// The router port `build_arp_resolve_flows_for_lrouter_port()` picks for
+/// a virtual IP among a switch's router ports: the first in
+/// `od->router_ports` order (smallest [`SwitchRouterPort::hmap_order`],
+/// then name) with a network containing it.
+fn first_router_port<'a>(
+    vip: &str,
+    router_ports: &'a [SwitchRouterPort],
+) -> Option<&'a SwitchRouterPort> {
+    router_ports
+        .iter()
+        .filter(|rp| rp.peer.net.find_member_ip(vip).is_some())
+        .min_by(|a, b| (a.hmap_order, &a.lsp_name).cmp(&(b.hmap_order, &b.lsp_name)))
+}
+
+/// `lr_in_arp_resolve` priority 100 for a virtual port `p` that
+/// ovn-controller claimed for `parent` (SB `virtual_parent` and `chassis`
+/// set): the virtual IP resolves to the MAC of the parent's first address,
+/// in the router behind the first router port of the *parent's* switch
+/// (`parent_router_ports`, any order) with a network containing it. The
+/// virtual port's own switch must have router ports (checked by the
+/// caller); nothing when the parent has no address.
+pub fn arp_resolve_claimed(
+    p: &PortCtx,
+    parent: &PortCtx,
+    parent_router_ports: &[SwitchRouterPort],
+) -> Option<Lflow> {
+    let (vip, is_ipv4) = virtual_ip(&p.lsp)?;
+    if !p.lsp.is_enabled() {
+        return None;
+    }
+    let ea = parent.lsp_addrs().into_iter().next()?.ea_s;
+    let rp = first_router_port(vip, parent_router_ports)?;
+    let reg = if is_ipv4 { "reg0" } else { "xxreg0" };
+    let key = addr::json_key(&rp.peer.name);
+    let mut f = Lflow::new(
+        rp.peer.lr,
+        Stage::LrInArpResolve,
+        100,
+        &format!("outport == {key} && {reg} == {vip}"),
+        &format!("eth.dst = {ea}; next;"),
+        12547,
     )
     .hint(p.lsp.uuid);
     f.origin = (1, p.hmap_order, p.lsp.name.clone());

@@ -62,12 +62,18 @@ fn owned_column(table: &str, column: &str) -> bool {
     !unowned_columns(table).contains(&column)
 }
 
-/// Whether an unowned column is written anyway because of its values: a
-/// `BFD` row's `status` follows the NB when either side is `admin_down`
-/// (`build_bfd_table()`; otherwise ovn-controller's value stands).
+/// Whether an unowned column is written anyway because of its values
+/// (`a` what the SB has, `b` what we want): a `BFD` row's `status` follows
+/// the NB when either side is `admin_down` (`build_bfd_table()`; otherwise
+/// ovn-controller's value stands); a `Service_Monitor` reported `online`
+/// becomes `offline` while its port is not up (`ovn_lb_svc_create()`).
 fn synced_anyway(table: &str, column: &str, a: Option<&Datum>, b: Option<&Datum>) -> bool {
-    let admin_down = |d: Option<&Datum>| d.is_some_and(|d| *d == Datum::scalar("admin_down"));
-    table == "BFD" && column == "status" && (admin_down(a) || admin_down(b))
+    let is = |d: Option<&Datum>, v: &str| d.is_some_and(|d| *d == Datum::scalar(v));
+    match (table, column) {
+        ("BFD", "status") => is(a, "admin_down") || is(b, "admin_down"),
+        ("Service_Monitor", "status") => is(a, "online") && is(b, "offline"),
+        _ => false,
+    }
 }
 
 mod binding;
@@ -381,14 +387,19 @@ impl Reconciler {
                     new,
                 } => {
                     let s = binding.sb(table, *uuid);
+                    // Unowned columns written anyway compare with what the
+                    // SB holds (someone else writes them), when we see it.
+                    let have = sb.get(table, &s);
                     // The binding is one-to-one: columns differ after
                     // renaming references exactly when they differ before.
                     let cols: Vec<(&str, (&Datum, &ColRefs))> = self
                         .columns(table, new)
                         .filter(|(c, d, _)| {
-                            (owned_column(table, c)
-                                || synced_anyway(table, c, old.get(*c), Some(*d)))
-                                && old.get(*c) != Some(*d)
+                            if owned_column(table, c) {
+                                return old.get(*c) != Some(*d);
+                            }
+                            let current = have.and_then(|h| h.get(*c)).or_else(|| old.get(*c));
+                            synced_anyway(table, c, current, Some(*d)) && current != Some(*d)
                         })
                         .map(|(c, d, refs)| (c, (d, refs)))
                         .collect();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, NamedSet};
 use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbKind, NbRecord};
 use crate::rules::lb::health::{self, MappedBackend};
 use crate::rules::lb::vip::ParsedLb;
@@ -84,11 +84,16 @@ pub(super) fn render_health<'s>(
     let flows = found
         .clone()
         .map(|(m, ls, _, mac)| health::arp_nd_responder(ls, &m, &mac));
-    let monitored = found.filter(|(_, _, enabled, _)| *enabled);
+    let monitored = found
+        .filter(|(_, _, enabled, _)| *enabled)
+        .map(|(m, _, _, mac)| (m, mac));
+    let monitored = with_status(nb, monitored);
     let rows = monitored
         .clone()
-        .map(|(m, _, _, mac)| {
-            let row = health::service_monitor(&m, &mac);
+        .map(|((m, mac), (status, reported))| {
+            let mut row = health::service_monitor(&m, &mac);
+            row.status = status;
+            row.reported = reported;
             (row.uuid, row)
         })
         .group_named("lb health: one monitor per backend", |_, vals, out| {
@@ -97,8 +102,11 @@ pub(super) fn render_health<'s>(
             }
         })
         .map(|(_, row)| SbRecord::ServiceMonitor(row));
+    // `build_lb_vip_actions()`: a backend whose monitor reports anything
+    // but `online` is not balanced to.
     let marks = monitored
-        .map(|(m, _, _, _)| (m.lb, (m.vip, m.backend)))
+        .filter(|(_, (status, _))| health::alive(status.as_deref()))
+        .map(|((m, _), _)| (m.lb, (m.vip, m.backend)))
         .group_named("lb health: monitored backends", |_, vals, out| {
             let v: Vec<(usize, usize)> = vals.iter().map(|(x, _)| **x).collect();
             out.push((v, 1));
@@ -115,4 +123,69 @@ pub(super) fn render_health<'s>(
         flows,
         rows,
     }
+}
+
+/// Each monitored backend with its monitor's effective status
+/// (`ovn_lb_svc_create()`): ovn-controller's (SB input), except that
+/// `online` becomes `offline` while the backend's port is not up; and the
+/// status the SB reports.
+/// A monitored backend and `svc_monitor_mac`.
+type Monitored = (MappedBackend, String);
+/// A monitor's (effective, SB-reported) status.
+type MonitorStatus = (Option<String>, Option<String>);
+
+fn with_status<'s>(
+    nb: NbIn<'s>,
+    monitored: Coll<'s, (MappedBackend, String)>,
+) -> Coll<'s, (Monitored, MonitorStatus)> {
+    type Key = (String, u16, String, String);
+    let statuses: Coll<'s, (Key, String)> = nb.of(NbKind::SbMonitor).flat_map(|r| match r {
+        NbRecord::SbMonitor(m) => Some(((m.ip, m.port, m.protocol, m.logical_port), m.status)),
+        _ => None,
+    });
+    let up: Coll<'s, String> = nb
+        .of(NbKind::SbPort)
+        .flat_map(|r| match r {
+            NbRecord::SbPort(p) if p.up => Some(p.name),
+            _ => None,
+        })
+        .distinct_named("lb health: ports up");
+    let keyed = monitored.map(|(m, mac)| {
+        let key: Key = (
+            m.ip.clone(),
+            m.port,
+            m.protocol.clone(),
+            m.logical_port.clone(),
+        );
+        (key, (m, mac))
+    });
+    let reported = keyed
+        .clone()
+        .join_named("lb health: monitors x SB status", statuses.clone())
+        .map(|(_, (x, st))| (x, Some(st)));
+    let unreported = keyed
+        .antijoin_named(
+            "lb health: monitors without SB status",
+            statuses
+                .map(|(k, _)| k)
+                .distinct_named("lb health: monitors with SB status"),
+        )
+        .map(|(_, x)| (x, None));
+    let by_port = reported
+        .concat(unreported)
+        .map(|(x, st)| (x.0.logical_port.clone(), (x, st)));
+    let port_up = by_port
+        .clone()
+        .semijoin_named("lb health: monitors of ports up", up.clone())
+        .map(|(_, (x, st))| (x, (st.clone(), st)));
+    let port_down = by_port
+        .antijoin_named("lb health: monitors of ports down", up)
+        .map(|(_, (x, st))| {
+            let effective = match st.as_deref() {
+                Some("online") => Some("offline".to_string()),
+                _ => st.clone(),
+            };
+            (x, (effective, st))
+        });
+    port_up.concat(port_down)
 }

@@ -166,6 +166,11 @@ pub(crate) fn render<'s>(
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
+    // Virtual ports ovn-controller claimed: (virtual port, parent), SB input.
+    let vport_claims: Coll<'s, (String, String)> = nb.of(NbKind::SbPort).flat_map(|r| match r {
+        NbRecord::SbPort(p) if p.chassis => p.virtual_parent.map(|v| (p.name, v)),
+        _ => None,
+    });
     let template_var_rows = lb::render_template_vars(nb.clone());
     let copps = copp::render_copp(nb.clone());
     let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
@@ -187,7 +192,7 @@ pub(crate) fn render<'s>(
         ports0.clone(),
         acl_inputs.svc_monitor_mac.clone(),
     );
-    let (bfd_ports, bfd_rows) = bfd::render_bfd(nb.clone(), held.clone());
+    let (bfd_sessions, bfd_exists) = bfd::effective_bfds(&nb);
     let lbs = lb::render_lbs(
         nb,
         switches.clone(),
@@ -207,8 +212,14 @@ pub(crate) fn render<'s>(
             nats: router_nats,
             keys: dp_keys.clone(),
             copp: copps.clone(),
+            bfds: bfd_sessions.clone(),
         },
     );
+    let bfd_refs = rt
+        .ctx
+        .clone()
+        .flat_map(|r| crate::rules::router::routing::bfd_refs(&r));
+    let (bfd_ports, bfd_rows) = bfd::render_bfd(bfd_sessions, held.clone(), bfd_refs, bfd_exists);
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
     let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0
@@ -315,6 +326,7 @@ pub(crate) fn render<'s>(
                     virtual_parents: Vec::new(),
                     external: None,
                     copp: sw.copp.clone(),
+                    switch_interconn_mcast: sw.mcast_snoop && sw.interconn_ts,
                 }),
             )
         });
@@ -368,10 +380,17 @@ pub(crate) fn render<'s>(
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
-    let router_flows =
-        router::render_router_flows(rt.ctx.clone(), ports.clone(), port_keys.clone()).concat(
-            router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info),
-        );
+    let router_flows = router::render_router_flows(
+        rt.ctx.clone(),
+        ports.clone(),
+        port_keys.clone(),
+        vport_claims,
+    )
+    .concat(router_nat::render_router_lb_flows(
+        rt.ctx.clone(),
+        router_lbs,
+        health.info,
+    ));
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,

@@ -83,6 +83,9 @@ pub(super) struct RouterExtras<'s> {
     pub keys: Coll<'s, (Uuid, u32)>,
     /// `(owner, CoPP)` of switches and routers with CoPP meters.
     pub copp: Coll<'s, (Uuid, Copp)>,
+    /// The NB `BFD` sessions with the status northd works with
+    /// (`bfd::effective_bfds`).
+    pub bfds: Coll<'s, (Uuid, Bfd)>,
 }
 
 /// Builds the router relations from the router ports, the switch ports
@@ -96,10 +99,7 @@ pub(super) fn render_routers<'s>(
     extras: RouterExtras<'s>,
 ) -> Routers<'s> {
     // NB BFD rows, and the names of the ports they run on.
-    let bfds: Coll<'s, (Uuid, Bfd)> = nb.of(NbKind::Bfd).flat_map(|r| match r {
-        NbRecord::Bfd(b) => Some((b.uuid, b)),
-        _ => None,
-    });
+    let bfds: Coll<'s, (Uuid, Bfd)> = extras.bfds;
     let bfd_ports: Coll<'s, (String, ())> = bfds
         .clone()
         .map(|(_, b)| b.logical_port)
@@ -403,6 +403,7 @@ pub(super) fn render_router_flows<'s>(
     ctx: Coll<'s, RouterCtx>,
     switch_ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, (Uuid, (Uuid, u32))>,
+    claims: Coll<'s, (String, String)>,
 ) -> Coll<'s, Lflow> {
     let symmetric = ctx
         .clone()
@@ -454,26 +455,11 @@ pub(super) fn render_router_flows<'s>(
         .filter(|(_, p)| router::arp_resolve::resolvable(p))
         .join_named("arp resolve: switch port x router port", rports.clone())
         .flat_map(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
-    // An unclaimed virtual port is resolved in one router only: all the
-    // switch's router ports are needed to find the first.
-    let unclaimed = switch_ports
+    let virtual_ports = switch_ports
+        .clone()
         .filter(|(_, p)| virtual_port::virtual_ip(&p.lsp).is_some())
-        .join_named("arp resolve: virtual port x router port", rports.clone())
-        .map(|(_, (p, rp))| (p.lsp.uuid, (p, rp)))
-        .group_named(
-            "arp resolve: virtual port's router ports",
-            |_, vals, out| {
-                let Some(((p, _), _)) = vals.first() else {
-                    return;
-                };
-                let rps: Vec<SwitchRouterPort> =
-                    vals.iter().map(|((_, rp), _)| rp.clone()).collect();
-                if let Some(f) = virtual_port::arp_resolve_unclaimed(p, &rps) {
-                    out.push((f, 1));
-                }
-            },
-        )
-        .map(|(_, f)| f);
+        .map(|(ls, p)| (p.lsp.name.clone(), (ls, p)));
+    let vip_flows = virtual_arp_resolve(virtual_ports, switch_ports, rports.clone(), claims);
     // Pairs of router ports: every pair when the first router learns its
     // peers statically; otherwise only pairs whose second router offers
     // routable NAT/VIP addresses (the only flows such a pair yields).
@@ -492,5 +478,78 @@ pub(super) fn render_router_flows<'s>(
             not_learning.join_named("arp resolve: router port x routable router port", offering),
         )
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
-    own.concat(behind).concat(unclaimed).concat(pairs)
+    own.concat(behind).concat(vip_flows).concat(pairs)
+}
+
+/// `lr_in_arp_resolve` for virtual ports (keyed by name): unclaimed ones
+/// resolved to `00:00:00:00:00:00` in one router of their switch, ports
+/// ovn-controller claimed (`claims`: virtual port → parent, from the SB) to
+/// their parent's MAC behind the parent's switch's router ports.
+fn virtual_arp_resolve<'s>(
+    virtual_ports: Coll<'s, (String, (Uuid, Arc<PortCtx>))>,
+    switch_ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
+    rports: Coll<'s, (Uuid, SwitchRouterPort)>,
+    claims: Coll<'s, (String, String)>,
+) -> Coll<'s, Lflow> {
+    // An unclaimed virtual port is resolved in one router only: all the
+    // switch's router ports are needed to find the first.
+    let unclaimed = virtual_ports
+        .clone()
+        .antijoin_named(
+            "arp resolve: unclaimed virtual ports",
+            claims
+                .clone()
+                .map(|(name, _)| name)
+                .distinct_named("arp resolve: claimed port names"),
+        )
+        .map(|(_, lp)| lp)
+        .join_named("arp resolve: virtual port x router port", rports.clone())
+        .map(|(_, (p, rp))| (p.lsp.uuid, (p, rp)))
+        .group_named(
+            "arp resolve: virtual port's router ports",
+            |_, vals, out| {
+                let Some(((p, _), _)) = vals.first() else {
+                    return;
+                };
+                let rps: Vec<SwitchRouterPort> =
+                    vals.iter().map(|((_, rp), _)| rp.clone()).collect();
+                if let Some(f) = virtual_port::arp_resolve_unclaimed(p, &rps) {
+                    out.push((f, 1));
+                }
+            },
+        )
+        .map(|(_, f)| f);
+    // A claimed one needs router ports on its own switch, then its parent
+    // (a switch port of any switch) and the parent's switch's router ports.
+    let switches_with_routers = rports
+        .clone()
+        .map(|(ls, _)| ls)
+        .distinct_named("arp resolve: switches with router ports");
+    let claimed = virtual_ports
+        .join_named("arp resolve: virtual ports x SB claims", claims)
+        .map(|(_, ((ls, p), parent))| (ls, (p, parent)))
+        .semijoin_named(
+            "arp resolve: claimed virtual ports behind routers",
+            switches_with_routers,
+        )
+        .map(|(_, (p, parent))| (parent, p))
+        .join_named(
+            "arp resolve: claimed virtual port x parent",
+            switch_ports.map(|(ls, p)| (p.lsp.name.clone(), (ls, p))),
+        )
+        .map(|(_, (p, (pls, parent)))| (pls, (p, parent)))
+        .join_named("arp resolve: parent x router port", rports)
+        .map(|(_, ((p, parent), rp))| (p.lsp.uuid, (p, parent, rp)))
+        .group_named("arp resolve: parent's router ports", |_, vals, out| {
+            let Some(((p, parent, _), _)) = vals.first() else {
+                return;
+            };
+            let rps: Vec<SwitchRouterPort> =
+                vals.iter().map(|((_, _, rp), _)| rp.clone()).collect();
+            if let Some(f) = virtual_port::arp_resolve_claimed(p, parent, &rps) {
+                out.push((f, 1));
+            }
+        })
+        .map(|(_, f)| f);
+    unclaimed.concat(claimed)
 }

@@ -9,10 +9,12 @@
 //! backends are load balanced to; the monitor's source IP gets an ARP/ND
 //! responder on the port's switch (also for a disabled port).
 //!
-//! `Service_Monitor:status` is ovn-controller's: with no chassis it stays
-//! empty and every monitored backend counts as alive, as in northd. A
-//! backend whose monitor is `offline` or `error` is not left out here (the
-//! compiler does not read SB monitor status).
+//! `Service_Monitor:status` is ovn-controller's (read back from the SB,
+//! [`crate::sb_input`]): a backend whose monitor reports anything but
+//! `online` is left out of `ct_lb_mark` ([`alive`]); with no status (no
+//! chassis) every monitored backend counts as alive. northd turns an
+//! `online` monitor of a port that is not up (SB `Port_Binding:up`) into
+//! `offline`, in the SB and for the flows of the same run.
 
 use std::net::IpAddr;
 
@@ -126,6 +128,12 @@ pub fn mapped_backends(lb: &ParsedLb, nb: &LoadBalancer) -> Vec<MappedBackend> {
     out
 }
 
+/// Whether `build_lb_vip_actions()` balances to a monitored backend whose
+/// monitor has `status`: no status yet, or `online`.
+pub fn alive(status: Option<&str>) -> bool {
+    status.is_none_or(|s| s == "online")
+}
+
 /// Marks the backends `(vip, backend)` that have a service monitor.
 pub fn mark_monitored(lb: &mut ParsedLb, monitored: &[(usize, usize)]) {
     for &(v, b) in monitored {
@@ -182,6 +190,8 @@ pub fn service_monitor(m: &MappedBackend, svc_mac: &str) -> sb::ServiceMonitor {
         src_mac: svc_mac.to_string(),
         src_ip: m.src_ip.clone(),
         options: m.options.clone(),
+        status: None,
+        reported: None,
     }
 }
 

@@ -314,13 +314,23 @@ pub fn ipv4_input(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
 
 /// BFD control packets (`build_lrouter_bfd_flows()`), for a port some NB
 /// `BFD` row names: those from the port's addresses pass, those to them go
-/// to ovn-controller (`handle_bfd_msg()`; the router's CoPP `bfd` meter is
-/// not applied yet).
+/// to ovn-controller (`handle_bfd_msg()`, under the router's CoPP `bfd`
+/// meter).
 pub fn bfd(r: &RouterCtx, p: &LrpCtx, out: &mut Vec<Lflow>) {
     if !p.has_bfd {
         return;
     }
-    let mut add = |m: String, a: &str, line| out.push(hinted(r, p, 110, &m, a, line));
+    let meter = r.meter("bfd");
+    let mut add = |m: String, a: &str, line| {
+        let f = hinted(r, p, 110, &m, a, line);
+        // Only the flows punting to ovn-controller are metered.
+        let f = if a.starts_with("handle_bfd_msg") {
+            f.meter(meter.clone())
+        } else {
+            f
+        };
+        out.push(f)
+    };
     if !p.net.ipv4.is_empty() {
         let ips = p.net.v4_set(false);
         add(

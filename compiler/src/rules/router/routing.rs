@@ -373,12 +373,10 @@ fn route_table_id(tables: &mut BTreeMap<String, u32>, name: &str) -> u32 {
     *tables.entry(name.to_string()).or_insert(next)
 }
 
-/// `parsed_routes_add()`: `None` for routes northd ignores.
-fn parse_route<'a>(
-    r: &RouterCtx,
-    route: &'a StaticRoute,
-    tables: &mut BTreeMap<String, u32>,
-) -> Option<Parsed<'a>> {
+/// The checks of `parsed_routes_add()` before its BFD lookup: a next hop
+/// that is a host address (or `discard`), a prefix of the same family, an
+/// output port. `(prefix, prefix length, discard)` when they pass.
+fn checked_route(r: &RouterCtx, route: &StaticRoute) -> Option<(IpAddr, u8, bool)> {
     let discard = route.nexthop == "discard";
     let valid_nexthop = !route.nexthop.is_empty() && !discard;
     let mut nh_v4 = None;
@@ -396,6 +394,34 @@ fn parse_route<'a>(
     if !discard {
         route_outport(r, route, prefix.is_ipv4())?;
     }
+    Some((prefix, plen, discard))
+}
+
+/// The router's BFD sessions some static route reaches
+/// `parsed_routes_add()`'s BFD lookup with (its `bfd` names the session
+/// and its next hop is the session's `dst_ip`): northd turns their
+/// `admin_down` into `down` and keeps them referenced
+/// ([`super::bfd::nb_status`]).
+pub fn bfd_refs(r: &RouterCtx) -> Vec<Uuid> {
+    r.routes
+        .iter()
+        .filter_map(|route| {
+            let b = route
+                .bfd
+                .and_then(|u| r.bfds.iter().find(|b| b.uuid == u))
+                .filter(|b| b.dst_ip == route.nexthop)?;
+            checked_route(r, route).map(|_| b.uuid)
+        })
+        .collect()
+}
+
+/// `parsed_routes_add()`: `None` for routes northd ignores.
+fn parse_route<'a>(
+    r: &RouterCtx,
+    route: &'a StaticRoute,
+    tables: &mut BTreeMap<String, u32>,
+) -> Option<Parsed<'a>> {
+    let (prefix, plen, discard) = checked_route(r, route)?;
     let bfd = route
         .bfd
         .and_then(|u| r.bfds.iter().find(|b| b.uuid == u))
