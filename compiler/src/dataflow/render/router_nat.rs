@@ -215,12 +215,13 @@ pub(super) fn render_router_lb_flows<'s>(
         .direct
         .join_named("router lb flows: direct x router class", classes)
         .map(|(_, (lb, (class, dp)))| ((lb, class), Dps::from([dp])));
-    let dps = direct
-        .concat(via_groups)
-        .group_named("router lb flows: routers by class", |_, vals, out| {
+    let dps = direct.concat(via_groups).group_named(
+        "router lb flows: routers by class",
+        |_, vals, out| {
             // A router reaching the load balancer twice counts once.
             out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
-        });
+        },
+    );
     // The flows of a (load balancer, class) do not depend on its routers:
     // each load balancer is parsed once, its flows built once per class,
     // then given the class's routers.
