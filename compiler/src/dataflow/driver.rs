@@ -122,9 +122,10 @@ impl Driver {
 
     /// Runs one epoch and returns the consolidated output updates.
     pub(crate) fn run(&mut self, batch: Batch) -> Vec<(Output, Diff)> {
-        // An epoch without input changes no output: skip the round (every
+        // After the first round (which outputs the constant rows), an
+        // epoch without input changes no output: skip the round (every
         // operator would be stepped for nothing).
-        if batch.nb.is_empty() && batch.held.is_empty() {
+        if self.epoch > 0 && batch.nb.is_empty() && batch.held.is_empty() {
             return Vec::new();
         }
         self.epoch += 1;
