@@ -360,43 +360,50 @@ impl Compiler {
         // anything else. Three rounds bound a misbehaving allocation.
         for _ in 0..3 {
             let out = self.driver.run(batch);
-            let mut added: BTreeMap<(&'static str, Uuid), SbRecord> = BTreeMap::new();
+            // The rows go from `out` straight into `self.sb` (a compile
+            // from scratch outputs the whole SB: no copy of it is made);
+            // first the keys, for the removals and the `before` images.
+            let mut added: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut key_changes: Vec<(HeldKey, isize)> = Vec::new();
-            for (o, diff) in out {
+            for (o, diff) in &out {
                 match o {
-                    Output::Sb(rec) if diff > 0 => {
-                        added.insert((rec.table(), rec.uuid()), rec);
+                    Output::Sb(rec) if *diff > 0 => {
+                        added.insert((rec.table(), rec.uuid()));
                     }
                     Output::Sb(rec) => {
                         removed.insert((rec.table(), rec.uuid()));
                     }
                     Output::Key(k) => {
-                        if diff > 0 {
+                        if *diff > 0 {
                             self.held.insert(k.clone());
                         } else {
-                            self.held.remove(&k);
+                            self.held.remove(k);
                         }
-                        key_changes.push((k, diff));
+                        key_changes.push((k.clone(), *diff));
                     }
-                    Output::Unstable(_) => self.unstable += diff,
+                    Output::Unstable(_) => self.unstable += *diff,
                 }
             }
             if want_delta {
-                for key in removed.iter().chain(added.keys()) {
+                for key in removed.iter().chain(added.iter()) {
                     before
                         .entry(*key)
                         .or_insert_with(|| self.sb.get(key).cloned());
                 }
             }
             for key in removed {
-                if !added.contains_key(&key) {
+                if !added.contains(&key) {
                     self.sb.remove(&key);
                 }
             }
-            for (key, rec) in added {
-                let rec = keep_sticky_columns(self.sb.get(&key), rec);
-                self.sb.insert(key, rec);
+            drop(added);
+            for (o, diff) in out {
+                if let (Output::Sb(rec), true) = (o, diff > 0) {
+                    let key = (rec.table(), rec.uuid());
+                    let rec = keep_sticky_columns(self.sb.get(&key), rec);
+                    self.sb.insert(key, rec);
+                }
             }
             let held = if self.held_synced {
                 self.feed_key_changes(key_changes)

@@ -122,6 +122,12 @@ impl Driver {
 
     /// Runs one epoch and returns the consolidated output updates.
     pub(crate) fn run(&mut self, batch: Batch) -> Vec<(Output, Diff)> {
+        // After the first round (which outputs the constant rows), an
+        // epoch without input changes no output: skip the round (every
+        // operator would be stepped for nothing).
+        if self.epoch > 0 && batch.nb.is_empty() && batch.held.is_empty() {
+            return Vec::new();
+        }
         self.epoch += 1;
         let mut out = match &mut self.backend {
             Backend::Local(l) => l.state.run_epoch(&mut l.worker, batch, self.epoch),
@@ -203,16 +209,17 @@ impl Drop for Threads {
     }
 }
 
-/// Sums the diffs of equal records and drops the zeros.
+/// Sums the diffs of equal records and drops the zeros, in place (the
+/// output of a compile from scratch is the whole SB: no second copy).
 pub(crate) fn consolidate(updates: &mut Vec<(Output, Diff)>) {
-    updates.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(Output, Diff)> = Vec::with_capacity(updates.len());
-    for (r, d) in updates.drain(..) {
-        match out.last_mut() {
-            Some((last, ld)) if *last == r => *ld += d,
-            _ => out.push((r, d)),
+    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // `dedup_by` hands each record with the last one kept before it.
+    updates.dedup_by(|(r, d), (kept, kd)| {
+        let same = r == kept;
+        if same {
+            *kd += *d;
         }
-    }
-    out.retain(|(_, d)| *d != 0);
-    *updates = out;
+        same
+    });
+    updates.retain(|(_, d)| *d != 0);
 }

@@ -2,6 +2,8 @@
 //! distributed gateway ports: which SB HA chassis group each such port
 //! refers to, the group rows, and the ports' `Port_Binding` templates.
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 
 use super::NbIn;
@@ -24,7 +26,7 @@ pub(super) struct CrPorts<'s> {
 /// group)`): their SB copies are written with the routers' groups.
 pub(super) fn render_cr_ports<'s>(
     nb: NbIn<'s>,
-    ctx: Coll<'s, RouterCtx>,
+    ctx: Coll<'s, Arc<RouterCtx>>,
     lsp_groups: Coll<'s, (Uuid, crate::nb::HaChassisGroup)>,
 ) -> CrPorts<'s> {
     let ports = ctx.clone().flat_map(|r| {

@@ -6,6 +6,7 @@
 use ovsdb::Uuid;
 
 use super::lb_health::HealthInfo;
+use super::lflow::{union_dps, Dps};
 use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet, Rec};
 use crate::ids;
@@ -19,13 +20,13 @@ use crate::sb::{self, SbRecord};
 pub(super) struct LbOutputs<'s> {
     /// Switches (NB UUID) with a load balancer that has a VIP; distinct.
     pub has_lb_vip: Coll<'s, Uuid>,
-    /// The load balancers' flows, each once with the datapaths (SB UUIDs,
-    /// sorted) of the switches with keys it applies to.
-    pub flows: Coll<'s, (Vec<Uuid>, Lflow)>,
+    /// The load balancers' flows, each once with the datapaths of the
+    /// switches with keys it applies to.
+    pub flows: Coll<'s, (Dps, Lflow)>,
     /// SB `Load_Balancer` rows.
     pub rows: Coll<'s, SbRecord>,
     /// The datapath sets (SB UUIDs, sorted) the rows' groups hold.
-    pub groups: Coll<'s, Vec<Uuid>>,
+    pub groups: Coll<'s, Dps>,
 }
 
 /// Load balancers on switches. `bound` are the switches holding a tunnel
@@ -93,31 +94,40 @@ pub(super) fn render_lbs<'s>(
         .distinct_named("lb: switches with VIPs");
 
     // Each load balancer with its switches that have datapaths (northd's
-    // `nb_ls_map`), then its row: one record per load balancer. Only UUID
-    // pairs fan out per (load balancer, switch), straight into the group.
+    // `nb_ls_map`), then its row: one record per load balancer. A group's
+    // switches are collected once per group: nothing fans out per (load
+    // balancer, switch).
     let via_groups = switch_groups
         .semijoin_named("lb: groups on switches with keys", bound.clone())
         .map(|(ls, g)| (g, ids::datapath_uuid(ls)))
+        .group_named("lb: group datapaths", |_, vals, out| {
+            let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
+            out.push((Dps::from(dps), 1));
+        })
         .join_named("lb: group datapaths x members", group_lbs)
-        .map(|(_, (dp, lb))| (lb, dp));
-    let applied = direct
+        .map(|(_, (dps, lb))| (lb, dps));
+    let dps = direct
         .semijoin_named("lb: direct on switches with keys", bound)
-        .map(|(ls, lb)| (lb, ids::datapath_uuid(ls)))
+        .map(|(ls, lb)| (lb, Dps::from([ids::datapath_uuid(ls)])))
         .concat(via_groups)
         .group_named("lb: datapaths", |_, vals, out| {
-            // Distinct values, sorted: a switch reaching the load balancer
-            // twice counts once.
-            let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
-            out.push((dps, 1));
-        })
-        .join_named("lb: datapaths x row", lbs);
+            // A switch reaching the load balancer twice counts once.
+            out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
+        });
+    let applied = dps.clone().join_named("lb: datapaths x row", lbs.clone());
 
-    let parsed = parse_with_health(applied.clone(), health_info);
-    let all_flows = parsed.flat_map(|(dps, lb)| {
-        lb_flows(&lb)
-            .into_iter()
-            .map(move |(copp, f)| (dps.clone(), copp.map(str::to_string), f))
-    });
+    // A load balancer's flows do not depend on its switches: built once
+    // per load balancer, then given its switches (a switch joining or
+    // leaving parses nothing again).
+    let parsed = parse_with_health(lbs.map(|(u, lb)| (u, (u, lb))), health_info);
+    let all_flows = parsed
+        .flat_map(|(u, lb)| {
+            lb_flows(&lb)
+                .into_iter()
+                .map(move |(copp, f)| (u, (copp.map(str::to_string), f)))
+        })
+        .join_named("lb: flows x datapaths", dps)
+        .map(|(_, ((copp, f), dps))| (dps, copp, f));
     let flows = all_flows
         .clone()
         .flat_map(|(dps, copp, f)| copp.is_none().then_some((dps, f)))
@@ -140,14 +150,14 @@ pub(super) fn render_lbs<'s>(
 /// these (rare: events, rejects of VIPs without backends) fan out per
 /// switch.
 fn metered_flows<'s>(
-    flows: Coll<'s, (Vec<Uuid>, Option<String>, Lflow)>,
+    flows: Coll<'s, (Dps, Option<String>, Lflow)>,
     copps: Coll<'s, (Uuid, Copp)>,
-) -> Coll<'s, (Vec<Uuid>, Lflow)> {
+) -> Coll<'s, (Dps, Lflow)> {
     let per_switch = flows.flat_map(|(dps, copp, f)| match copp {
         None => Vec::new(),
         Some(proto) => dps
-            .into_iter()
-            .map(|dp| ((dp, proto.clone()), f.clone()))
+            .iter()
+            .map(|dp| ((*dp, proto.clone()), f.clone()))
             .collect(),
     });
     let meters = copps.flat_map(|(owner, copp)| {
@@ -166,14 +176,14 @@ fn metered_flows<'s>(
                     ..f
                 },
             };
-            (vec![dp], f)
+            (Dps::from([dp]), f)
         });
     let without = per_switch
         .antijoin_named(
             "lb: metered flows without switch meter",
             meters.map(|(k, _)| k),
         )
-        .map(|((dp, _), f)| (vec![dp], f));
+        .map(|((dp, _), f)| (Dps::from([dp]), f));
     with_meter.concat(without)
 }
 

@@ -20,13 +20,37 @@ type FlowKey = (Stage, u16, String, String, Option<String>);
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
 
+/// A set of datapaths (SB UUIDs, sorted, distinct), shared (`Arc`) by the
+/// records that carry it: a load balancer's hundreds of switches are not
+/// copied into each of its flows.
+pub(super) type Dps = Arc<[Uuid]>;
+
+/// The union of datapath sets, each sorted and distinct: the set itself
+/// (shared) when there is one.
+pub(super) fn union_dps<'a>(sets: impl IntoIterator<Item = &'a Dps>) -> Dps {
+    let mut sets = sets.into_iter();
+    let Some(first) = sets.next() else {
+        return Dps::from(Vec::new());
+    };
+    let Some(second) = sets.next() else {
+        return first.clone();
+    };
+    let mut dps: Vec<Uuid> = first.iter().chain(second.iter()).copied().collect();
+    for s in sets {
+        dps.extend(s.iter().copied());
+    }
+    dps.sort_unstable();
+    dps.dedup();
+    Dps::from(dps)
+}
+
 /// Flows added once with a datapath group (`ovn_lflow_add_with_dp_group()`),
 /// and the datapath groups other SB rows name.
 pub(super) struct GroupedFlows<'s> {
-    /// The datapaths (SB UUIDs, sorted, all with keys) and the flow.
-    pub flows: Coll<'s, (Vec<Uuid>, Lflow)>,
-    /// Datapath sets (SB UUIDs, sorted) of `Load_Balancer` rows' groups.
-    pub row_groups: Coll<'s, Vec<Uuid>>,
+    /// The datapaths (all with keys) and the flow.
+    pub flows: Coll<'s, (Dps, Lflow)>,
+    /// Datapath sets of `Load_Balancer` rows' groups.
+    pub row_groups: Coll<'s, Dps>,
 }
 
 pub(super) fn render_lflows<'s>(
@@ -43,10 +67,24 @@ pub(super) fn render_lflows<'s>(
     // Datapath order keyed by SB datapath UUID, as flows name datapaths.
     let dp_order = dp_order.map(|(nb, pos)| (ids::datapath_uuid(nb), pos));
     let bound = dp_keys.map(|(dp, _)| dp);
+    // Switch-level flows depend on the switch's context, not on which
+    // switch it is (but for their datapath, and the hint of the flows
+    // `lb_hairpin()` hints with the switch): built once per class of
+    // switches with equal contexts, with the class's switches as
+    // datapaths. A switch joining a class adds its datapath to the flows'
+    // sets; it builds no flows of its own.
     let switch_flows = switches
         .map(|s| (s.uuid, s))
         .semijoin_named("lflows: switches with keys", bound.clone())
-        .flat_map(|(_, s)| rules::switch_flows(&s));
+        .map(|(u, mut class)| {
+            class.uuid = Uuid::nil();
+            (class, u)
+        })
+        .group_named("lflows: switches by context", |_, vals, out| {
+            let members: Vec<Uuid> = vals.iter().map(|(u, _)| **u).collect();
+            out.push((members, 1));
+        })
+        .flat_map(|(class, members)| class_flows(&class, &members));
     let port_flows = ports
         .semijoin_named("lflows: ports on switches with keys", bound.clone())
         .flat_map(|(_, p)| rules::port_flows(&p));
@@ -58,30 +96,29 @@ pub(super) fn render_lflows<'s>(
         .map(|f| (f.dp, f))
         .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
         .map(|(_, f)| f);
-    let keyed = |dps: Vec<Uuid>, f: Lflow| {
+    let keyed = |dps: Dps, f: Lflow| {
         (
             (f.stage, f.priority, f.match_, f.actions, f.meter),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
-    let by_key: Coll<'s, (FlowKey, (Vec<Uuid>, FlowMeta))> = switch_flows
-        .concat(port_flows)
+    let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
         .concat(acl_flows)
         .concat(other_flows)
-        .map(move |f: Lflow| keyed(vec![ids::datapath_uuid(f.dp)], f))
-        .concat(grouped.flows.map(move |(dps, f)| keyed(dps, f)));
+        .map(move |f: Lflow| keyed(Dps::from([ids::datapath_uuid(f.dp)]), f))
+        .concat(
+            grouped
+                .flows
+                .concat(switch_flows)
+                .map(move |(dps, f)| keyed(dps, f)),
+        );
     // Per key: the datapaths, and the flow details northd keeps (those of
     // the first `ovn_lflow_add()` call). When datapath-level calls with
     // different details compete, which came first depends on the order of
     // northd's datapaths hmap: those keys are resolved below with
     // `dp_order`.
     let merged = by_key.group_named("lflows by key", |_, vals, out| {
-        let mut dps: Vec<Uuid> = vals
-            .iter()
-            .flat_map(|((dps, _), _)| dps.iter().copied())
-            .collect();
-        dps.sort_unstable();
-        dps.dedup();
+        let dps = union_dps(vals.iter().map(|((dps, _), _)| dps));
         let first = vals.iter().map(|((dps, m), _)| (m, dps)).min();
         let Some((first_meta, _)) = first else { return };
         // Datapath-level flows and ACL flows (`build_acls()` runs per
@@ -140,11 +177,37 @@ pub(super) fn render_lflows<'s>(
         .map(|dps| {
             SbRecord::LogicalDpGroup(LogicalDpGroup {
                 uuid: ids::dp_group_uuid(&dps),
-                datapaths: dps,
+                datapaths: dps.to_vec(),
             })
         });
     let flows = merged.map(|(key, (dps, meta))| SbRecord::LogicalFlow(flow_row(key, &dps, meta)));
     flows.concat(groups)
+}
+
+/// The switch-level flows of the switches `members` (NB UUIDs) that share
+/// the context `class` (whose `uuid` is nil): each once with all of them
+/// as datapaths, but the flows hinted with their own switch, once per
+/// switch.
+fn class_flows(class: &SwitchCtx, members: &[Uuid]) -> Vec<(Dps, Lflow)> {
+    let mut dps: Vec<Uuid> = members.iter().map(|u| ids::datapath_uuid(*u)).collect();
+    dps.sort_unstable();
+    let dps = Dps::from(dps);
+    let mut out = Vec::new();
+    for f in rules::switch_flows(class) {
+        if f.hint == Some(class.uuid) {
+            for u in members {
+                let own = Lflow {
+                    dp: *u,
+                    hint: Some(*u),
+                    ..f.clone()
+                };
+                out.push((Dps::from([ids::datapath_uuid(*u)]), own));
+            }
+        } else {
+            out.push((dps.clone(), f));
+        }
+    }
+    out
 }
 
 /// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted).

@@ -201,6 +201,7 @@ pub(crate) fn render<'s>(
         copps.clone(),
     );
 
+    let (router_lb_summaries, router_lb_groups) = router_nat::summaries(router_lbs.clone());
     let rt = router::render_routers(
         nb_for_routers,
         routers.clone(),
@@ -208,7 +209,8 @@ pub(crate) fn render<'s>(
         ports0_for_routers,
         mask.clone(),
         router::RouterExtras {
-            lbs: router_nat::summaries(router_lbs.clone()),
+            lbs: router_lb_summaries,
+            lb_groups: router_lb_groups,
             nats: router_nats,
             keys: dp_keys.clone(),
             copp: copps.clone(),
@@ -380,17 +382,15 @@ pub(crate) fn render<'s>(
         port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
     let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
+    let (router_lb_flows, router_lb_unsnat) =
+        router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info);
     let router_flows = router::render_router_flows(
         rt.ctx.clone(),
         ports.clone(),
         port_keys.clone(),
         vport_claims,
     )
-    .concat(router_nat::render_router_lb_flows(
-        rt.ctx.clone(),
-        router_lbs,
-        health.info,
-    ));
+    .concat(router_lb_unsnat);
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,
@@ -401,7 +401,7 @@ pub(crate) fn render<'s>(
             .concat(fwd_group_flows)
             .concat(health.flows),
         lflow::GroupedFlows {
-            flows: lbs.flows,
+            flows: lbs.flows.concat(router_lb_flows),
             row_groups: lbs.groups,
         },
         dp_keys.clone(),
@@ -505,7 +505,11 @@ fn attach_virtual_parents<'s>(
                 v.into_iter().map(|(_, n, u)| (n.clone(), *u)).collect();
             out.push((list, 1));
         });
-    let keyed = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    // Only ports naming parents can have any: the others skip the joins.
+    let [plain, named] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {
+        usize::from(!virtual_port::parent_names(&p.lsp).is_empty())
+    });
+    let keyed = named.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let with = keyed
         .clone()
         .join_named("virtual ports: x parents", parents.clone())
@@ -517,6 +521,7 @@ fn attach_virtual_parents<'s>(
         .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
         .map(|(_, lp)| lp)
         .concat(with)
+        .concat(plain)
 }
 
 /// Sets each switch's resolved CoPP meters ([`SwitchCtx::copp`]).

@@ -8,7 +8,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{split_by, Coll, Named, NamedSet};
 use crate::idl_order;
 use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbKind, NbRecord, Policy, Router, StaticRoute};
 use crate::rules::copp::Copp;
@@ -24,7 +24,8 @@ enum Part {
     Port(LrpCtx),
     Route(StaticRoute),
     Policy(Policy),
-    Lb(LbSummary),
+    Lb(Arc<LbSummary>),
+    LbGroup(Arc<Vec<Arc<LbSummary>>>),
     Nat(NatRule),
     Bfd(Bfd),
     Key(u32),
@@ -35,8 +36,8 @@ enum Part {
 pub(super) struct Routers<'s> {
     /// Router ports northd creates (enabled router, valid MAC): `(lr, port)`.
     pub ports: Coll<'s, (Uuid, LrpCtx)>,
-    /// Router contexts.
-    pub ctx: Coll<'s, RouterCtx>,
+    /// Router contexts, each shared (`Arc`) by the operators that read it.
+    pub ctx: Coll<'s, Arc<RouterCtx>>,
     /// Peers of switch ports of type `router`: `(lsp uuid, peer)`.
     pub lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
 }
@@ -75,8 +76,10 @@ pub(super) fn render_router_ports<'s>(nb: NbIn<'s>) -> (Coll<'s, (Uuid, Router)>
 /// What the router contexts hold beyond ports, routes and policies, keyed
 /// by router: load balancers, NAT rules and the datapath tunnel key.
 pub(super) struct RouterExtras<'s> {
-    /// `(lr, summary)` of each load balancer of the router.
-    pub lbs: Coll<'s, (Uuid, LbSummary)>,
+    /// `(lr, summary)` of each load balancer the router names.
+    pub lbs: Coll<'s, (Uuid, Arc<LbSummary>)>,
+    /// `(lr, summaries)` of each load balancer group of the router.
+    pub lb_groups: Coll<'s, (Uuid, Arc<Vec<Arc<LbSummary>>>)>,
     /// `(lr, rule)` of each NAT rule of the router.
     pub nats: Coll<'s, (Uuid, NatRule)>,
     /// `(datapath, tunnel key)`.
@@ -277,6 +280,7 @@ pub(super) fn render_routers<'s>(
         .concat(routes)
         .concat(policies)
         .concat(extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))))
+        .concat(extras.lb_groups.map(|(lr, g)| (lr, Part::LbGroup(g))))
         .concat(extras.nats.map(|(lr, n)| (lr, Part::Nat(n))))
         .concat(extras.keys.map(|(dp, k)| (dp, Part::Key(k))))
         .concat(extras.copp.map(|(lr, c)| (lr, Part::Copp(c))))
@@ -293,6 +297,7 @@ pub(super) fn render_routers<'s>(
                     Part::Route(x) => routes.push(x.clone()),
                     Part::Policy(x) => policies.push(x.clone()),
                     Part::Lb(x) => lbs.push(x.clone()),
+                    Part::LbGroup(g) => lbs.extend(g.iter().cloned()),
                     Part::Nat(x) => nats.push(x.clone()),
                     Part::Bfd(x) => bfds.push(x.clone()),
                     Part::Key(k) => tunnel_key = *k,
@@ -307,7 +312,10 @@ pub(super) fn render_routers<'s>(
             }
             routes.sort_by_key(|x: &StaticRoute| x.uuid);
             policies.sort_by_key(|x: &Policy| x.uuid);
-            lbs.sort_by_key(|x: &LbSummary| x.uuid);
+            // A load balancer reached twice (directly, through groups)
+            // counts once.
+            lbs.sort_by_key(|x: &Arc<LbSummary>| x.uuid);
+            lbs.dedup_by_key(|x| x.uuid);
             nats.sort_by_key(|x: &NatRule| x.nat.uuid);
             let lb_ips = LbIps::new(&lbs, &ports);
             out.push((
@@ -326,7 +334,7 @@ pub(super) fn render_routers<'s>(
                 1,
             ));
         })
-        .map(|(_, c)| c);
+        .map(|(_, c)| Arc::new(c));
     Routers {
         ports,
         ctx,
@@ -357,7 +365,12 @@ pub(super) fn attach_peers<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     lsp_peers: Coll<'s, (Uuid, LrpPeer)>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
-    let by_lsp = ports.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    // Only switch ports of type `router` naming a router port can have a
+    // peer (`lsp_peers`): the others skip the joins.
+    let [plain, naming] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {
+        usize::from(p.lsp.type_ == "router" && p.lsp.option("router-port").is_some())
+    });
+    let by_lsp = naming.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let peered = by_lsp
         .clone()
         .join_named("switch ports: x router peer", lsp_peers.clone())
@@ -368,7 +381,7 @@ pub(super) fn attach_peers<'s>(
     let unpeered = by_lsp
         .antijoin_named("switch ports: no router peer", lsp_peers.map(|(u, _)| u))
         .map(|(_, lp)| lp);
-    let ports = peered.concat(unpeered);
+    let ports = peered.concat(unpeered).concat(plain);
     let all_router = ports
         .clone()
         .map(|(ls, p)| {
@@ -400,14 +413,14 @@ pub(super) fn attach_peers<'s>(
 /// keys (`port_keys`: `(router, (lrp, key))`), and the static MAC bindings
 /// of ports behind router ports on shared switches.
 pub(super) fn render_router_flows<'s>(
-    ctx: Coll<'s, RouterCtx>,
+    ctx: Coll<'s, Arc<RouterCtx>>,
     switch_ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, (Uuid, (Uuid, u32))>,
     claims: Coll<'s, (String, String)>,
 ) -> Coll<'s, Lflow> {
     let symmetric = ctx
         .clone()
-        .filter(router::ecmp_symmetric::wanted)
+        .filter(|r| router::ecmp_symmetric::wanted(r))
         .map(|r| (r.dp(), r));
     let keyed = port_keys
         .semijoin_named(

@@ -9,49 +9,96 @@ use ovsdb::Uuid;
 
 use super::lb::parse_with_health;
 use super::lb_health::HealthInfo;
+use super::lflow::{union_dps, Dps};
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbKind, NbRecord};
 use crate::rules::lb::vip::ParsedLb;
 use crate::rules::router::gateway::peer_nat;
-use crate::rules::router::lb::{address_set_name, lb_flows, LbSummary, RouterLbCtx};
+use crate::rules::router::lb::{
+    address_set_name, lb_flows, unsnat_bypass_flows, LbSummary, RouterLbClass,
+};
 use crate::rules::router::nat::NatRule;
 use crate::rules::router::RouterCtx;
 use crate::rules::{Lflow, PortCtx};
 use crate::sb::{self, SbRecord};
 
-/// `(lr, lb)`: the load balancers of each router, distinct.
-pub(super) fn render_router_lbs<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, LoadBalancer)> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
+/// How load balancers reach routers (`build_lbs()`): named directly or
+/// through load balancer groups. Kept as UUID relations: a group applied
+/// to many routers does not fan out per (load balancer, router) pair.
+#[derive(Clone)]
+pub(super) struct RouterLbs<'s> {
+    /// `(lr, lb)`: load balancers named by the router itself.
+    pub direct: Coll<'s, (Uuid, Uuid)>,
+    /// `(lr, group)`: the router's load balancer groups.
+    pub groups: Coll<'s, (Uuid, Uuid)>,
+    /// `(group, lb)`: the groups' members.
+    pub members: Coll<'s, (Uuid, Uuid)>,
+    /// `(lb, row)`: the NB load balancers.
+    pub rows: Coll<'s, (Uuid, LoadBalancer)>,
+}
+
+/// The load balancers of the routers, as [`RouterLbs`].
+pub(super) fn render_router_lbs<'s>(nb: NbIn<'s>) -> RouterLbs<'s> {
+    let rows: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
         NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
         _ => None,
     });
     let direct = nb.of(NbKind::RouterLb).flat_map(|r| match r {
-        NbRecord::RouterLb(l) => Some((l.target, l.owner)),
+        NbRecord::RouterLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
     let groups = nb.of(NbKind::RouterLbGroup).flat_map(|r| match r {
-        NbRecord::RouterLbGroup(l) => Some((l.target, l.owner)),
+        NbRecord::RouterLbGroup(l) => Some((l.owner, l.target)),
         _ => None,
     });
-    let group_lbs = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
+    let members = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
-    let via_groups = groups
-        .join_named("router lb: groups x members", group_lbs)
-        .map(|(_, (lr, lb))| (lb, lr));
-    direct
-        .concat(via_groups)
-        .distinct_named("router lb: load balancer x router")
-        .join_named("router lb: x row", lbs)
-        .map(|(_, (lr, lb))| (lr, lb))
+    RouterLbs {
+        direct,
+        groups,
+        members,
+        rows,
+    }
 }
 
-/// A load balancer as the router context summarizes it.
-pub(super) fn summaries<'s>(lbs: Coll<'s, (Uuid, LoadBalancer)>) -> Coll<'s, (Uuid, LbSummary)> {
-    lbs.map(|(lr, lb)| (lr, LbSummary::new(&ParsedLb::new(&lb), !lb.vips.is_empty())))
+/// The load balancers as the router contexts see them: `(lr, summary)` for
+/// those a router names directly, `(lr, summaries)` for each of its groups
+/// (the group's members, by UUID). Each summary is built once per load
+/// balancer and shared (`Arc`) by the routers and groups that hold it.
+pub(super) fn summaries<'s>(
+    lbs: RouterLbs<'s>,
+) -> (
+    Coll<'s, (Uuid, Arc<LbSummary>)>,
+    Coll<'s, (Uuid, Arc<Vec<Arc<LbSummary>>>)>,
+) {
+    let summary: Coll<'s, (Uuid, Arc<LbSummary>)> = lbs.rows.map(|(u, lb)| {
+        let s = LbSummary::new(&ParsedLb::new(&lb), !lb.vips.is_empty());
+        (u, Arc::new(s))
+    });
+    let direct = lbs
+        .direct
+        .map(|(lr, lb)| (lb, lr))
+        .join_named("router lb: direct x summary", summary.clone())
+        .map(|(_, (lr, s))| (lr, s));
+    let per_group = lbs
+        .members
+        .map(|(g, lb)| (lb, g))
+        .join_named("router lb: group members x summary", summary)
+        .map(|(_, (g, s))| (g, s))
+        .group_named("router lb: group summaries", |_, vals, out| {
+            let list: Vec<Arc<LbSummary>> = vals.iter().map(|(s, _)| (*s).clone()).collect();
+            out.push((Arc::new(list), 1));
+        });
+    let via_groups = lbs
+        .groups
+        .map(|(lr, g)| (g, lr))
+        .join_named("router lb: groups x summaries", per_group)
+        .map(|(_, (lr, list))| (lr, list));
+    (direct, via_groups)
 }
 
 /// `(lr, rule)`: each router's NAT rules with the names of their address
@@ -137,21 +184,67 @@ fn resolve<'s>(
         .concat(dangling)
 }
 
-/// Every load balancer's flows on each of its routers.
+/// Every load balancer's flows on its routers (those with a tunnel key):
+/// built once per (load balancer, [`RouterLbClass`]) with the routers of
+/// that class as datapaths (SB UUIDs, sorted), as northd adds them with a
+/// datapath group per kind of router; and the unSNAT bypass flows, per
+/// router ([`unsnat_bypass_flows`]).
 pub(super) fn render_router_lb_flows<'s>(
-    ctx: Coll<'s, RouterCtx>,
-    lbs: Coll<'s, (Uuid, LoadBalancer)>,
+    ctx: Coll<'s, Arc<RouterCtx>>,
+    lbs: RouterLbs<'s>,
     health_info: Coll<'s, (Uuid, HealthInfo)>,
-) -> Coll<'s, Lflow> {
-    let lb_ctx = ctx.map(|r| (r.dp(), RouterLbCtx::new(&r)));
-    parse_with_health(lbs.map(|(lr, lb)| (lb.uuid, (lr, lb))), health_info)
-        .join_named("router lb flows: lb x router", lb_ctx)
-        .flat_map(|(_, (lb, r))| lb_flows(&lb, &r))
+) -> (Coll<'s, (Dps, Lflow)>, Coll<'s, Lflow>) {
+    let classes = ctx
+        .clone()
+        .filter(|r| r.tunnel_key != 0)
+        .map(|r| (r.dp(), (RouterLbClass::new(&r), ids::datapath_uuid(r.dp()))));
+    // Each group's routers, by class: decided per group, not per (load
+    // balancer, router).
+    let via_groups = lbs
+        .groups
+        .join_named("router lb flows: groups x router class", classes.clone())
+        .map(|(_, (g, (class, dp)))| ((g, class), dp))
+        .group_named("router lb flows: group routers by class", |_, vals, out| {
+            let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
+            out.push((Dps::from(dps), 1));
+        })
+        .map(|((g, class), dps)| (g, (class, dps)))
+        .join_named("router lb flows: group routers x members", lbs.members)
+        .map(|(_, ((class, dps), lb))| ((lb, class), dps));
+    let direct = lbs
+        .direct
+        .join_named("router lb flows: direct x router class", classes)
+        .map(|(_, (lb, (class, dp)))| ((lb, class), Dps::from([dp])));
+    let dps = direct.concat(via_groups).group_named(
+        "router lb flows: routers by class",
+        |_, vals, out| {
+            // A router reaching the load balancer twice counts once.
+            out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
+        },
+    );
+    // The flows of a (load balancer, class) do not depend on its routers:
+    // each load balancer is parsed once, its flows built once per class,
+    // then given the class's routers.
+    let parsed = parse_with_health(lbs.rows.map(|(u, lb)| (u, (u, lb))), health_info);
+    let grouped = dps
+        .clone()
+        .map(|((lb, class), _)| (lb, class))
+        .join_named("router lb flows: classes x load balancer", parsed)
+        .flat_map(|(lb, (class, parsed))| {
+            lb_flows(&parsed, &class)
+                .into_iter()
+                .map(move |f| ((lb, class.clone()), f))
+                .collect::<Vec<_>>()
+        })
+        .join_named("router lb flows: flows x routers", dps)
+        .map(|(_, (f, dps))| (dps, f));
+    let unsnat = ctx.flat_map(|r| unsnat_bypass_flows(&r));
+    (grouped, unsnat)
 }
 
 /// SB `Address_Set` rows `_rtr_lb_<key>_ip4/6` of the routers' reachable
 /// VIPs (en-sync-sb.c).
-pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, RouterCtx>) -> Coll<'s, SbRecord> {
+pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, Arc<RouterCtx>>) -> Coll<'s, SbRecord> {
     ctx.flat_map(|r| {
         let mut out = Vec::new();
         if r.tunnel_key == 0 {
@@ -179,7 +272,7 @@ pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, RouterCtx>) -> Coll<'s, S
 /// adds ([`crate::rules::router::gateway::PeerNat`]).
 pub(super) fn attach_peer_nat<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
-    ctx: Coll<'s, RouterCtx>,
+    ctx: Coll<'s, Arc<RouterCtx>>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let by_port = ctx.flat_map(|r| {
         r.ports

@@ -75,7 +75,7 @@ fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
         if routable_only && !lb.routable {
             continue;
         }
-        for (ip, is_v6) in &lb.vips {
+        for (ip, is_v6, _) in &lb.vips {
             if *is_v6 == v6 && seen.insert(ip.clone()) {
                 set.insert(ip.clone(), hash_string(ip));
             }

@@ -4,8 +4,11 @@
 //! on one router (`build_lrouter_defrag_flows_for_lb()`,
 //! `build_lrouter_flows_for_lb()`, `build_lrouter_nat_flows_for_lb()`,
 //! `build_lb_affinity_lr_flows()` in northd.c). Northd adds the latter with
-//! the load balancer's router datapath group; here they are added per router
-//! and merged into groups like every other flow.
+//! datapath groups, one per kind of router (`build_lrouter_nat_flows_for_lb()`
+//! sorts the load balancer's routers by type); here they are built once per
+//! load balancer and [`RouterLbClass`] and carry the class's routers, except
+//! the unSNAT bypass of VIPs that are also the router's NAT addresses
+//! ([`unsnat_bypass_flows`]), built per router.
 //!
 //! Flows that reject or raise controller events carry the router's CoPP
 //! meters (`reject`, `event-elb`).
@@ -32,8 +35,10 @@ pub struct LbSummary {
     pub routable: bool,
     /// `options:neighbor_responder`.
     pub neigh_mode: NeighMode,
-    /// The parsed VIP addresses: `(vip_str, ipv6 family)`.
-    pub vips: Vec<(String, bool)>,
+    /// The parsed VIP addresses: `(vip_str, ipv6 family, port_str)`.
+    pub vips: Vec<(String, bool, Option<String>)>,
+    /// `lb->proto`.
+    pub proto: String,
     /// `options:template`: the VIPs are variables, which northd files
     /// under IPv6 in `ips_v4`/`ips_v6` whatever their family.
     pub template: bool,
@@ -48,7 +53,12 @@ impl LbSummary {
             has_vip,
             routable: lb.routable,
             neigh_mode: lb.neigh_mode,
-            vips: lb.vips.iter().map(|v| (v.ip.clone(), v.ipv6)).collect(),
+            vips: lb
+                .vips
+                .iter()
+                .map(|v| (v.ip.clone(), v.ipv6, v.port.clone()))
+                .collect(),
+            proto: lb.proto.clone(),
             template: lb.template,
         }
     }
@@ -74,10 +84,10 @@ pub struct LbIps {
 impl LbIps {
     /// The VIP sets of a router with load balancers `lbs` and ports `ports`
     /// (`build_lrouter_lb_ips()` and `build_lrouter_lb_reachable_ips()`).
-    pub fn new(lbs: &[LbSummary], ports: &[LrpCtx]) -> LbIps {
+    pub fn new(lbs: &[std::sync::Arc<LbSummary>], ports: &[LrpCtx]) -> LbIps {
         let mut ips = LbIps::default();
         for lb in lbs {
-            for (ip, v6) in &lb.vips {
+            for (ip, v6, _) in &lb.vips {
                 // `IN6_IS_ADDR_V4MAPPED(&lb_vip->vip)`: false for templates.
                 let (all, routable) = if *v6 || lb.template {
                     (&mut ips.v6, &mut ips.v6_routable)
@@ -133,12 +143,12 @@ pub fn address_set_name(tunnel_key: u32, v6: bool) -> String {
     format!("_rtr_lb_{tunnel_key}_ip{}", if v6 { "6" } else { "4" })
 }
 
-/// What the flows of a load balancer need to know about one router it
-/// applies to. One per router; key `dp`.
+/// What the flows of a load balancer depend on about a router it applies
+/// to, besides the router's identity and NAT addresses: routers of one
+/// class get the same flows (northd adds them with one datapath group per
+/// kind of router).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RouterLbCtx {
-    /// The router.
-    pub dp: Uuid,
+pub struct RouterLbClass {
     /// `od->is_gw_router`.
     pub is_gw_router: bool,
     /// `lb_force_snat_ip` is set (addresses, or `router_ip` on a gateway
@@ -146,36 +156,64 @@ pub struct RouterLbCtx {
     pub force_snat: bool,
     /// The first distributed gateway port: `(json_key, cr json_key)`.
     pub dgp: Option<(String, String)>,
-    /// `od->external_ips`: every NAT rule's `external_ip`.
-    pub external_ips: BTreeSet<String>,
     /// The router's CoPP meter for `reject` (VIPs without backends).
     pub reject_meter: Option<String>,
     /// The router's CoPP meter for `event-elb` (empty-backend events).
     pub elb_meter: Option<String>,
 }
 
-impl RouterLbCtx {
-    /// The load-balancer context of router `r`.
-    pub fn new(r: &RouterCtx) -> RouterLbCtx {
-        RouterLbCtx {
-            dp: r.dp(),
+impl RouterLbClass {
+    /// The load-balancer class of router `r`.
+    pub fn new(r: &RouterCtx) -> RouterLbClass {
+        RouterLbClass {
             is_gw_router: r.is_gw_router(),
             force_snat: r.lb_force_snat(),
             dgp: r
                 .l3dgw_ports()
                 .next()
                 .map(|p| (p.json_key(), super::cr_json_key(&p.lrp.name))),
-            external_ips: r.nats.iter().map(|n| n.nat.external_ip.clone()).collect(),
             reject_meter: r.meter("reject"),
             elb_meter: r.meter("event-elb"),
         }
     }
 }
 
-/// Every flow of load balancer `lb` on router `r`, in northd's order.
-pub fn lb_flows(lb: &ParsedLb, r: &RouterLbCtx) -> Vec<Lflow> {
+/// The unSNAT bypass of `build_lrouter_nat_flows_for_lb()` on router `r`:
+/// for each VIP of its load balancers that is also the external address of
+/// one of its NAT rules (`od->external_ips`), a priority-120
+/// `lr_in_unsnat` flow that skips unSNAT for the load balancer's traffic.
+pub fn unsnat_bypass_flows(r: &RouterCtx) -> Vec<Lflow> {
     let mut out = Vec::new();
-    let dp = r.dp;
+    if r.nats.is_empty() {
+        return out;
+    }
+    let external_ips: BTreeSet<&str> = r.nats.iter().map(|n| n.nat.external_ip.as_str()).collect();
+    for lb in &r.lbs {
+        for (ip, v6, port) in &lb.vips {
+            if !external_ips.contains(ip.as_str()) {
+                continue;
+            }
+            let ipm = if *v6 { "ip6" } else { "ip4" };
+            let proto = &lb.proto;
+            let mut um = format!("{ipm} && {ipm}.dst == {ip} && {proto}");
+            if let Some(p) = port {
+                um.push_str(&format!(" && {proto}.dst == {p}"));
+            }
+            let mut f = Lflow::new(r.dp(), Stage::LrInUnsnat, 120, &um, "next;", 10748);
+            f.hint = Some(lb.uuid);
+            f.origin = (3, 0, String::new());
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Every flow of load balancer `lb` on the routers of class `r`, in
+/// northd's order, but the unSNAT bypass ([`unsnat_bypass_flows`]). Their
+/// `dp` is left nil: the caller attaches the routers.
+pub fn lb_flows(lb: &ParsedLb, r: &RouterLbClass) -> Vec<Lflow> {
+    let mut out = Vec::new();
+    let dp = Uuid::nil();
     for vip in &lb.vips {
         let m = format!("ip && {}.dst == {}", vip.ip_match(), vip.ip);
         out.push(Lflow::new(
@@ -188,7 +226,7 @@ pub fn lb_flows(lb: &ParsedLb, r: &RouterLbCtx) -> Vec<Lflow> {
         ));
     }
     for vip in &lb.vips {
-        nat_flows(lb, vip, r, &mut out);
+        nat_flows(lb, vip, r, dp, &mut out);
         if lb.controller_event && vip.backends.is_empty() && !lb.reject {
             let proto = &lb.proto;
             let mut m = format!("{}.dst == {} && {proto}", vip.ip_match(), vip.ip);
@@ -265,10 +303,9 @@ fn no_backend_actions(lb: &ParsedLb) -> [String; 3] {
 /// `build_lrouter_nat_flows_for_lb()` for one VIP on one router: the
 /// `lr_in_dnat` load-balancing flow (with a chassis check and the
 /// `lr_out_undnat` flow on routers with a distributed gateway port),
-/// session affinity, and the unSNAT bypass for VIPs that are also NAT
-/// addresses.
-fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
-    let dp = r.dp;
+/// and session affinity (the unSNAT bypass for VIPs that are also NAT
+/// addresses is [`unsnat_bypass_flows`]).
+fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbClass, dp: Uuid, out: &mut Vec<Lflow>) {
     let ipm = vip.ip_match();
     let proto = &lb.proto;
     let mut m = format!("ct.new && !ct.rel && {ipm} && {ipm}.dst == {}", vip.ip);
@@ -337,13 +374,6 @@ fn nat_flows(lb: &ParsedLb, vip: &Vip, r: &RouterLbCtx, out: &mut Vec<Lflow>) {
             None
         };
         affinity(lb, vip, &m, action, dp, out);
-    }
-    if r.external_ips.contains(&vip.ip) {
-        let mut um = format!("{ipm} && {ipm}.dst == {} && {proto}", vip.ip);
-        if let Some(p) = &vip.port {
-            um.push_str(&format!(" && {proto}.dst == {p}"));
-        }
-        out.push(Lflow::new(dp, Stage::LrInUnsnat, 120, &um, "next;", 10748));
     }
 }
 

@@ -108,7 +108,7 @@ pub struct RouterCtx {
     /// Its routing policies.
     pub policies: Vec<Policy>,
     /// Its load balancers (directly and through groups), by UUID.
-    pub lbs: Vec<lb::LbSummary>,
+    pub lbs: Vec<std::sync::Arc<lb::LbSummary>>,
     /// `od->lb_ips`.
     pub lb_ips: lb::LbIps,
     /// Its NAT rules, by UUID.
