@@ -562,7 +562,7 @@ mod tests {
                 .filter(|o| o["table"] == "Logical_Switch_Port")
                 .collect()
         };
-        assert!(ports(f.plan(&nb, &sb, cycle)).is_empty());
+        assert!(ports(f.plan(&nb, &sb, cycle.clone())).is_empty());
         // p2 loses its chassis.
         let unbind = vec![RowChange::Modify {
             table: "Port_Binding".into(),
@@ -572,11 +572,11 @@ mod tests {
         }];
         sb.apply(&unbind);
         f.observe(false, &unbind);
-        let incremental = ports(f.plan(&nb, &sb, cycle));
+        let incremental = ports(f.plan(&nb, &sb, cycle.clone()));
         assert_eq!(incremental.len(), 1, "{incremental:?}");
         assert_eq!(incremental[0]["row"]["up"], json!(false));
         assert_eq!(
-            ports(Feedback::default().plan(&nb, &sb, cycle)),
+            ports(Feedback::default().plan(&nb, &sb, cycle.clone())),
             incremental
         );
         // Nothing observed since: nothing looked at, nothing written again.
