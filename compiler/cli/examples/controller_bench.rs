@@ -17,10 +17,22 @@
 //!   MAC binding; and binding a port (OVS commit → `ovn-installed-ts`).
 //!   ovn-northd is stopped for these so the SB is written only by us.
 //!
-//! Needs root and the OVN/OVS binaries.  Run:
-//! `cargo run -p ovnflow --example controller_bench` (add `--release` for
-//! representative numbers; the `ovnflow` binary next to the example is
-//! used, so build it in the same profile first).
+//! Needs root and the OVN/OVS binaries.  The `ovnflow` binary next to the
+//! example is used, so build both in one profile.  Representative numbers
+//! come from the `bench-ctl` profile (workspace `Cargo.toml`): southbound,
+//! ovsdb and the libraries optimized as in release, the compiler, northd,
+//! k8s bridge and golden crates (which `ovnflow controller` never runs)
+//! unoptimized, so it builds in minutes rather than the 15+ of a release
+//! build:
+//!
+//! ```text
+//! cargo build --profile bench-ctl -p ovnflow --bin ovnflow --example controller_bench
+//! target/bench-ctl/examples/controller_bench
+//! ```
+//!
+//! With `OVNFLOW_BENCH_PERF=FILE` our controller runs under
+//! `perf record --call-graph dwarf -o FILE` (a profile of its startup and
+//! the changes).
 
 #[path = "../tests/chassis/mod.rs"]
 mod chassis;
@@ -493,6 +505,7 @@ fn main() {
     ));
     c.stop("ovn-controller");
     let ours_bin = bin.display().to_string();
+    let perf = std::env::var("OVNFLOW_BENCH_PERF").ok();
     let ours = rt.block_on(measure(
         &mut c,
         &conn,
@@ -501,17 +514,35 @@ fn main() {
             let dir = c.dir();
             let p = |n: &str| dir.join(n).display().to_string();
             let db = c.remote("db.sock");
-            c.start_daemon(
-                &ours_bin,
-                &[
-                    "controller".into(),
-                    db,
-                    "--no-chdir".into(),
-                    format!("--pidfile={}", p("ovnflow-controller.pid")),
-                    format!("--unixctl={}", p("ovnflow-controller.ctl")),
-                    format!("--log-file={}", p("ovnflow-controller.log")),
-                ],
-            )
+            let args = vec![
+                "controller".into(),
+                db,
+                "--no-chdir".into(),
+                format!("--pidfile={}", p("ovnflow-controller.pid")),
+                format!("--unixctl={}", p("ovnflow-controller.ctl")),
+                format!("--log-file={}", p("ovnflow-controller.log")),
+            ];
+            match &perf {
+                Some(out) => {
+                    let mut wrapped: Vec<String> = [
+                        "record",
+                        "-F",
+                        "999",
+                        "--call-graph",
+                        "dwarf,16384",
+                        "-o",
+                        out,
+                        "--",
+                        &ours_bin,
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                    wrapped.extend(args);
+                    c.start_daemon("perf", &wrapped)
+                }
+                None => c.start_daemon(&ours_bin, &args),
+            }
             .expect("ovnflow controller")
         },
         dir.join("ovnflow-controller.pid"),
@@ -524,7 +555,7 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    c.stop(&ours_bin);
+    c.stop(if perf.is_some() { "perf" } else { &ours_bin });
 
     // ovn-controller's table after its changes and ours at startup come
     // from the same SB.
