@@ -30,9 +30,10 @@
 //! target/bench-ctl/examples/controller_bench
 //! ```
 //!
-//! With `OVNFLOW_BENCH_PERF=FILE` our controller runs under
-//! `perf record --call-graph dwarf -o FILE` (a profile of its startup and
-//! the changes).
+//! With `OVNFLOW_BENCH_WRAP="COMMAND ARGS"` our controller runs under that
+//! command, e.g. `perf record -F 999 --call-graph dwarf -o /tmp/ctl.perf --`
+//! or `heaptrack -o /tmp/ctl.heap` (a profile of its startup and the
+//! changes; the timings then include the tool's overhead).
 
 #[path = "../tests/chassis/mod.rs"]
 mod chassis;
@@ -505,7 +506,11 @@ fn main() {
     ));
     c.stop("ovn-controller");
     let ours_bin = bin.display().to_string();
-    let perf = std::env::var("OVNFLOW_BENCH_PERF").ok();
+    let wrap: Vec<String> = std::env::var("OVNFLOW_BENCH_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     let ours = rt.block_on(measure(
         &mut c,
         &conn,
@@ -522,24 +527,12 @@ fn main() {
                 format!("--unixctl={}", p("ovnflow-controller.ctl")),
                 format!("--log-file={}", p("ovnflow-controller.log")),
             ];
-            match &perf {
-                Some(out) => {
-                    let mut wrapped: Vec<String> = [
-                        "record",
-                        "-F",
-                        "999",
-                        "--call-graph",
-                        "dwarf,16384",
-                        "-o",
-                        out,
-                        "--",
-                        &ours_bin,
-                    ]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+            match wrap.split_first() {
+                Some((tool, tool_args)) => {
+                    let mut wrapped = tool_args.to_vec();
+                    wrapped.push(ours_bin.clone());
                     wrapped.extend(args);
-                    c.start_daemon("perf", &wrapped)
+                    c.start_daemon(tool, &wrapped)
                 }
                 None => c.start_daemon(&ours_bin, &args),
             }
@@ -555,7 +548,7 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    c.stop(if perf.is_some() { "perf" } else { &ours_bin });
+    c.stop(wrap.first().unwrap_or(&ours_bin));
 
     // ovn-controller's table after its changes and ours at startup come
     // from the same SB.
