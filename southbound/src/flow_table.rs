@@ -10,8 +10,10 @@
 //!   equals the first added wins.  ovn-controller adds flows in hash-table
 //!   order; we add them in UUID order, so only that tie-break can differ.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::actions::{OfAction, OfActions};
 use crate::expr::OfMatch;
@@ -50,6 +52,38 @@ impl OfFlow {
         } else {
             0
         }
+    }
+}
+
+/// A shared flow ordered and compared by its key `(table, priority,
+/// match)` alone: a set of these is a map from key to flow that stores the
+/// key once, inside the flow.
+#[derive(Debug, Clone)]
+pub struct ByKey(pub Arc<OfFlow>);
+
+impl ByKey {
+    fn key(&self) -> (u8, u16, &OfMatch) {
+        (self.0.table, self.0.priority, &self.0.of_match)
+    }
+}
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &ByKey) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ByKey {}
+
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &ByKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByKey {
+    fn cmp(&self, other: &ByKey) -> Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -144,6 +178,11 @@ impl FlowTable {
     /// Every desired flow (all candidates of each key), in key order.
     pub fn flows(&self) -> impl Iterator<Item = &OfFlow> {
         self.flows.values().flatten()
+    }
+
+    /// [`FlowTable::flows`], by value.
+    pub fn into_flows(self) -> impl Iterator<Item = OfFlow> {
+        self.flows.into_values().flatten()
     }
 
     /// The installed flows, one per key, in key order (table, priority,

@@ -396,11 +396,11 @@ proptest! {
             for f in &delta.removed {
                 let k = format!("{} {} {}", f.table, f.priority, f.of_match);
                 let old = shown.remove(&k);
-                prop_assert_eq!(old.as_ref(), Some(f), "removed unknown flow");
+                prop_assert_eq!(old.as_ref(), Some(&**f), "removed unknown flow");
             }
             for f in &delta.added {
                 let k = format!("{} {} {}", f.table, f.priority, f.of_match);
-                prop_assert!(shown.insert(k, f.clone()).is_none(), "added over a flow");
+                prop_assert!(shown.insert(k, (**f).clone()).is_none(), "added over a flow");
             }
             let ours: Vec<String> = engine
                 .installed()

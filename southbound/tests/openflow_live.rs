@@ -15,6 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ovnflow_southbound::actions::OfAction;
@@ -226,9 +227,9 @@ fn group() -> GroupMod {
     }
 }
 
-fn desired(flows: &[OfFlow]) -> Desired<'_> {
+fn desired(flows: &[OfFlow]) -> Desired {
     Desired {
-        flows: flows.iter().collect(),
+        flows: flows.iter().cloned().map(Arc::new).collect(),
         groups: BTreeMap::from([(1, group())]),
         meters: BTreeMap::from([(1, meter_from_spec(1, METER_SPEC).unwrap())]),
     }
@@ -394,7 +395,7 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
     let flows: Vec<OfFlow> = specs.iter().map(|(id, _)| group_flow(*id)).collect();
     let r = inst
         .sync(&Desired {
-            flows: flows.iter().collect(),
+            flows: flows.iter().cloned().map(Arc::new).collect(),
             groups: groups(&specs),
             meters: BTreeMap::new(),
         })
@@ -444,8 +445,8 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
                 meters: BTreeMap::new(),
             },
             &Changes {
-                added: vec![&extra],
-                removed: vec![&flows[3]],
+                added: vec![Arc::new(extra.clone())],
+                removed: vec![Arc::new(flows[3].clone())],
             },
         )
         .await

@@ -6,7 +6,10 @@
 //!   a load balancer with 3 backends on every switch, a port group of all
 //!   ports with ACLs using an address set of 1,000 addresses;
 //! * startup: from no `Chassis` row and an empty flow table to every VIF
-//!   claimed and up and `nb_cfg` acknowledged; the number of flows
+//!   claimed and up and `nb_cfg` acknowledged, as polled (every 100 ms,
+//!   with `ovn-sbctl`), and from the controller's own timestamps (the later
+//!   of `Chassis_Private.nb_cfg_timestamp` and every VIF's
+//!   `ovn-installed-ts`: no polling granularity); the number of flows
 //!   (`ovs-ofctl dump-aggregate`) and whether the two tables are equal;
 //!   peak RSS (`VmHWM`);
 //! * single changes, timed from the SB commit (our own client, wall clock
@@ -181,6 +184,33 @@ fn ready(c: &Chassis) -> bool {
     want.trim() == have.trim()
 }
 
+/// When the controller said it was done: the later of its `nb_cfg`
+/// acknowledgement and every VIF's `ovn-installed-ts` (wall-clock ms).
+fn done_ts(c: &Chassis) -> Option<i64> {
+    let nb: i64 = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=nb_cfg_timestamp",
+            "find",
+            "Chassis_Private",
+            "name=hv1",
+        ],
+    )
+    .trim()
+    .parse()
+    .ok()?;
+    let ids = c
+        .vsctl(&["--bare", "--columns=external_ids", "list", "Interface"])
+        .ok()?;
+    Some(
+        ids.split([' ', ',', '\n', '{', '}'])
+            .filter_map(|t| t.strip_prefix("ovn-installed-ts="))
+            .filter_map(|v| v.trim_matches('"').parse::<i64>().ok())
+            .fold(nb, i64::max),
+    )
+}
+
 fn flow_count(c: &Chassis) -> usize {
     let out = Command::new("ovs-ofctl")
         .args(["-O", "OpenFlow15", "dump-aggregate"])
@@ -266,6 +296,8 @@ async fn sb_change(conn: &Connection, c: &Chassis, mut ops: Vec<Value>) -> i64 {
 struct Run {
     name: &'static str,
     startup: Duration,
+    /// Startup from the controller's own timestamps (ms).
+    startup_ts: i64,
     flows: usize,
     rss_kb: u64,
     acl: i64,
@@ -322,6 +354,7 @@ async fn measure(
         &["set", "SB_Global", ".", &format!("nb_cfg={}", cur + 1)],
     );
     let t0 = Instant::now();
+    let t0_wall = wall_ms();
     start(c);
     assert!(
         wait_for(120, || ready(c)),
@@ -329,6 +362,7 @@ async fn measure(
         c.logs()
     );
     let startup = t0.elapsed();
+    let startup_ts = done_ts(c).map_or(-1, |t| t - t0_wall);
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
     let dump_start = dump(c);
@@ -447,6 +481,7 @@ async fn measure(
     Run {
         name,
         startup,
+        startup_ts,
         flows,
         dump_start,
         dump_end: dump(c),
@@ -583,6 +618,12 @@ fn main() {
         "startup → ready",
         real.startup.as_secs_f64() * 1000.0,
         ours.startup.as_secs_f64() * 1000.0,
+        "ms",
+    );
+    row(
+        "startup → done (timestamps)",
+        real.startup_ts as f64,
+        ours.startup_ts as f64,
         "ms",
     );
     row("flows", real.flows as f64, ours.flows as f64, "");

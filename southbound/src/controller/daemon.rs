@@ -501,7 +501,7 @@ impl Daemon {
         }
         let group_ids: BTreeSet<u32> = groups.keys().copied().collect();
         let meter_ids: BTreeSet<u32> = meters.keys().copied().collect();
-        let usable = |f: &&OfFlow| !uses_missing(&f.actions, &group_ids, &meter_ids);
+        let usable = |f: &&std::sync::Arc<OfFlow>| !uses_missing(&f.actions, &group_ids, &meter_ids);
         let t2 = Instant::now();
         let installer = self.installer.get_or_insert_with(|| {
             Installer::new(&self.mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
@@ -510,9 +510,12 @@ impl Daemon {
         let mut total = 0;
         let mut skipped = 0;
         let result = if full {
-            let installed: Vec<&OfFlow> = compute.installed().collect();
-            total = installed.len();
-            let wanted: Vec<&OfFlow> = installed.into_iter().filter(usable).collect();
+            total = compute.installed_len();
+            let wanted: Vec<std::sync::Arc<OfFlow>> = compute
+                .installed_shared()
+                .filter(usable)
+                .cloned()
+                .collect();
             skipped = total - wanted.len();
             let desired = Desired {
                 flows: wanted,
@@ -528,10 +531,10 @@ impl Daemon {
             };
             let changes = match &delta {
                 Some(d) => Changes {
-                    added: d.added.iter().filter(usable).collect(),
+                    added: d.added.iter().filter(usable).cloned().collect(),
                     // Not filtered: a flow whose group is gone now was
                     // installed with it, and must go.
-                    removed: d.removed.iter().collect(),
+                    removed: d.removed.clone(),
                 },
                 None => Changes::default(),
             };
@@ -620,7 +623,7 @@ impl Daemon {
             flows: if full {
                 total
             } else {
-                compute.installed().count()
+                compute.installed_len()
             },
             skipped,
             recomputed: compute.last_recomputed,

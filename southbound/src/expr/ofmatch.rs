@@ -5,7 +5,6 @@
 //! logical fields share one member as in OVS (e.g. `ip4.src` and `arp.spa`
 //! are both `nw_src`; `icmp4.type` and `tcp.src` are both `tp_src`).
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use super::symtab::Field;
@@ -51,9 +50,14 @@ pub enum Slot {
 }
 
 /// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
+///
+/// The slots are a vector sorted by slot (a handful per flow): one small
+/// allocation, cheap to clone, hash and compare — flows are keyed by their
+/// match in the engine and installer.  The order (lexicographic over
+/// `(slot, (value, mask))`) is the one a sorted map of the slots has.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OfMatch {
-    slots: BTreeMap<Slot, (u128, u128)>,
+    slots: Vec<(Slot, (u128, u128))>,
 }
 
 const IP_DSCP_MASK: u128 = 0xfc;
@@ -67,16 +71,22 @@ impl OfMatch {
 
     /// The constraint on one slot, if any.
     pub fn get(&self, slot: Slot) -> Option<(u128, u128)> {
-        self.slots.get(&slot).copied()
+        self.slots
+            .binary_search_by_key(&slot, |(s, _)| *s)
+            .ok()
+            .map(|i| self.slots[i].1)
     }
 
     /// Sets a slot to `value/mask`, replacing any constraint (mask 0 removes
     /// it).
     pub fn set_slot(&mut self, slot: Slot, value: u128, mask: u128) {
-        if mask == 0 {
-            self.slots.remove(&slot);
-        } else {
-            self.slots.insert(slot, (value & mask, mask));
+        match (self.slots.binary_search_by_key(&slot, |(s, _)| *s), mask) {
+            (Ok(i), 0) => {
+                self.slots.remove(i);
+            }
+            (Err(_), 0) => {}
+            (Ok(i), _) => self.slots[i].1 = (value & mask, mask),
+            (Err(i), _) => self.slots.insert(i, (slot, (value & mask, mask))),
         }
     }
 
@@ -165,7 +175,7 @@ impl OfMatch {
     pub fn matches(&self, packet: &dyn Fn(Slot) -> u128) -> bool {
         self.slots
             .iter()
-            .all(|(&slot, &(v, m))| packet(slot) & m == v)
+            .all(|&(slot, (v, m))| packet(slot) & m == v)
     }
 
     fn value(&self, slot: Slot) -> (u128, u128) {

@@ -36,10 +36,19 @@
 //! [`FlowDelta`] holds exactly the installed flows that changed, whatever
 //! was recomputed.  Group and meter ids persist across changes and are
 //! freed when no flow uses them any more.
+//!
+//! Each flow is held once, shared ([`Arc`]): a source's flow is the
+//! installed flow at its key unless several sources meet there, and the
+//! same allocation goes to the installer.  A recomputed source whose flows
+//! did not change keeps its previous allocations.  The translation inputs
+//! (symbol table, address sets, port groups, DHCP options) are kept until
+//! a set, a port group or the local ports change.
 
 mod local_diff;
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ovsdb::sb::{
     AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
@@ -49,7 +58,7 @@ use ovsdb::Uuid;
 
 use crate::actions::{ExtendTable, OfAction};
 use crate::chassis::{Chassis, Tunnel};
-use crate::flow_table::{FlowTable, OfFlow};
+use crate::flow_table::{ByKey, FlowTable, OfFlow};
 use crate::lflow::{self, LflowInputs, LflowOutputs};
 use crate::local::Local;
 use crate::physical;
@@ -121,12 +130,44 @@ pub enum LocalChange {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowDelta {
     /// Flows to add (or to modify: a key also in `removed`).
-    pub added: Vec<OfFlow>,
+    pub added: Vec<Arc<OfFlow>>,
     /// Flows to delete.
-    pub removed: Vec<OfFlow>,
+    pub removed: Vec<Arc<OfFlow>>,
 }
 
-type Key = (u8, u16, crate::expr::OfMatch);
+/// The flows at one key `(table, priority, match)`.
+#[derive(Debug, Default)]
+struct AtKey {
+    /// The sources with flows at this key, in source order.
+    sources: Vec<Source>,
+    /// The flow installed at this key.
+    installed: Option<Arc<OfFlow>>,
+}
+
+/// The translation inputs, built on first use and kept while valid.
+#[derive(Default)]
+struct Inputs(Option<LflowInputs>);
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Inputs(kept)" } else { "Inputs(none)" })
+    }
+}
+
+/// Orders flows by key.
+fn key_cmp(a: &OfFlow, b: &OfFlow) -> Ordering {
+    (a.table, a.priority, &a.of_match).cmp(&(b.table, b.priority, &b.of_match))
+}
+
+/// The end of the run of flows with the key of `flows[i]` (`flows` in key
+/// order).
+fn run_end(flows: &[Arc<OfFlow>], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < flows.len() && key_cmp(&flows[j], &flows[i]).is_eq() {
+        j += 1;
+    }
+    j
+}
 
 /// The incremental OpenFlow computation of one chassis.
 #[derive(Debug)]
@@ -134,14 +175,15 @@ pub struct ChassisCompute {
     sb: Southbound,
     chassis: Chassis,
     local: Local,
-    /// Each source's flows, by key (merged within the source).
-    sources: BTreeMap<Source, BTreeMap<Key, Vec<OfFlow>>>,
-    /// The sources with flows at each key.
-    by_key: BTreeMap<Key, BTreeSet<Source>>,
+    /// Each source's flows (merged within the source), in key order.
+    sources: BTreeMap<Source, Vec<Arc<OfFlow>>>,
+    /// Per key (held by one of its flows, the installed one after a
+    /// refresh), the sources with flows there and the installed flow.
+    table: BTreeMap<ByKey, AtKey>,
     groups: ExtendTable,
     meters: ExtendTable,
-    installed: BTreeMap<Key, OfFlow>,
     warnings: BTreeMap<Source, Vec<String>>,
+    inputs: Inputs,
     /// Whether zones are assigned on every change (see
     /// [`ChassisCompute::with_kept_zones`]).
     keep_zones: bool,
@@ -175,22 +217,33 @@ impl ChassisCompute {
             local,
             keep_zones,
             sources: BTreeMap::new(),
-            by_key: BTreeMap::new(),
+            table: BTreeMap::new(),
             groups: ExtendTable::new(),
             meters: ExtendTable::new(),
-            installed: BTreeMap::new(),
             warnings: BTreeMap::new(),
+            inputs: Inputs::default(),
             last_recomputed: 0,
         };
         let all = c.all_sources();
         let keys = c.recompute(&all);
-        c.refresh(keys);
+        c.refresh(keys, false);
         c
     }
 
     /// The installed flows, in key order.
     pub fn installed(&self) -> impl Iterator<Item = &OfFlow> {
-        self.installed.values()
+        self.installed_shared().map(|f| &**f)
+    }
+
+    /// The installed flows, in key order, as the shared allocations (for
+    /// the installer).
+    pub fn installed_shared(&self) -> impl Iterator<Item = &Arc<OfFlow>> {
+        self.table.values().filter_map(|e| e.installed.as_ref())
+    }
+
+    /// Number of installed flows.
+    pub fn installed_len(&self) -> usize {
+        self.table.len()
     }
 
     /// The groups by id.
@@ -260,6 +313,9 @@ impl ChassisCompute {
             self.chassis.ct_zones = Some(assign_zones(&self.sb, &self.chassis));
         }
         let local = Local::compute(&self.sb, &self.chassis);
+        if full || !sets.is_empty() || local.lports != self.local.lports {
+            self.inputs.0 = None;
+        }
         match local_diff::impact(&self.sb, &self.local, &local) {
             local_diff::Impact::Nothing => {}
             local_diff::Impact::Full => full = true,
@@ -284,13 +340,14 @@ impl ChassisCompute {
             }
         }
         let todo: Vec<Source> = if full {
+            self.inputs.0 = None;
             self.all_sources()
         } else {
             self.lflows_naming(&names, &sets, &mut dirty);
             dirty.into_iter().collect()
         };
         let keys = self.recompute(&todo);
-        let delta = self.refresh(keys);
+        let delta = self.refresh(keys, true);
         self.collect_ids();
         delta
     }
@@ -316,6 +373,18 @@ impl ChassisCompute {
             }
             SbChange::PortBinding(u, row) => {
                 let row = row.map(|b| *b);
+                // Only `up` changed (the controllers write it once a port's
+                // flows are in): no flow reads it.
+                if let (Some(new), Some(old)) = (&row, self.sb.port_bindings.get(&u)) {
+                    let same_but_up = PortBinding {
+                        up: new.up,
+                        ..old.clone()
+                    };
+                    if same_but_up == *new {
+                        self.sb.port_bindings.insert(u, same_but_up);
+                        return;
+                    }
+                }
                 let new_name = row.as_ref().map(|r| r.logical_port.clone());
                 let old = put(&mut self.sb.port_bindings, u, row);
                 for n in old.map(|o| o.logical_port).into_iter().chain(new_name) {
@@ -400,11 +469,29 @@ impl ChassisCompute {
         if names.is_empty() && sets.is_empty() {
             return;
         }
+        // A name without `"` appears quoted exactly when it is the whole
+        // text between two consecutive quotes: one pass over each text
+        // instead of one search per name.
+        let plain = names.iter().all(|n| !n.contains('"'));
         let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        let names_text = |text: &str| {
+            if plain {
+                let mut parts = text.split('"');
+                parts.next();
+                let mut parts = parts.peekable();
+                while let Some(p) = parts.next() {
+                    if parts.peek().is_some() && names.contains(p) {
+                        return true;
+                    }
+                }
+                false
+            } else {
+                quoted.iter().any(|q| text.contains(q.as_str()))
+            }
+        };
         for lf in self.sb.logical_flows.values() {
-            let names_it = quoted
-                .iter()
-                .any(|q| lf.match_.contains(q.as_str()) || lf.actions.contains(q.as_str()))
+            let names_it = (!names.is_empty()
+                && (names_text(&lf.match_) || names_text(&lf.actions)))
                 || lf.tags.values().any(|t| names.contains(t));
             let uses_set = sets.iter().any(|s| mentions(&lf.match_, s));
             if names_it || uses_set {
@@ -447,10 +534,12 @@ impl ChassisCompute {
 
     /// Recomputes the flows of `sources` (a source whose row is gone ends
     /// up with no flows); returns the keys whose flows changed.
-    fn recompute(&mut self, sources: &[Source]) -> BTreeSet<Key> {
+    fn recompute(&mut self, sources: &[Source]) -> BTreeSet<ByKey> {
         self.last_recomputed = sources.len();
         let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
-        let inputs = needs_inputs.then(|| LflowInputs::new(&self.sb, &self.local));
+        if needs_inputs && self.inputs.0.is_none() {
+            self.inputs.0 = Some(LflowInputs::new(&self.sb, &self.local));
+        }
         let mut touched = BTreeSet::new();
         for &src in sources {
             let mut out = LflowOutputs {
@@ -458,41 +547,17 @@ impl ChassisCompute {
                 meters: std::mem::take(&mut self.meters),
                 ..LflowOutputs::default()
             };
-            self.compute_source(src, inputs.as_ref(), &mut out);
+            self.compute_source(src, self.inputs.0.as_ref(), &mut out);
             self.groups = std::mem::take(&mut out.groups);
             self.meters = std::mem::take(&mut out.meters);
-            let mut flows: BTreeMap<Key, Vec<OfFlow>> = BTreeMap::new();
-            for f in out.flows.flows() {
-                flows.entry(key(f)).or_default().push(f.clone());
-            }
-            let old = if flows.is_empty() {
-                self.sources.remove(&src)
-            } else {
-                self.sources.insert(src, flows)
-            };
-            for (k, old_flows) in old.into_iter().flatten() {
-                let same = self
-                    .sources
-                    .get(&src)
-                    .and_then(|m| m.get(&k))
-                    .is_some_and(|new| *new == old_flows);
-                if !same {
-                    if let Some(set) = self.by_key.get_mut(&k) {
-                        set.remove(&src);
-                        if set.is_empty() {
-                            self.by_key.remove(&k);
-                        }
-                    }
-                    touched.insert(k);
-                }
-            }
-            if let Some(m) = self.sources.get(&src) {
-                for k in m.keys() {
-                    let set = self.by_key.entry(k.clone()).or_default();
-                    if set.insert(src) || touched.contains(k) {
-                        touched.insert(k.clone());
-                    }
-                }
+            let mut new: Vec<Arc<OfFlow>> = std::mem::take(&mut out.flows)
+                .into_flows()
+                .map(Arc::new)
+                .collect();
+            let old = self.sources.remove(&src).unwrap_or_default();
+            self.diff_source(src, &old, &mut new, &mut touched);
+            if !new.is_empty() {
+                self.sources.insert(src, new);
             }
             if out.warnings.is_empty() {
                 self.warnings.remove(&src);
@@ -501,6 +566,56 @@ impl ChassisCompute {
             }
         }
         touched
+    }
+
+    /// Walks the `old` and `new` flows of `src` key by key: keys where
+    /// they differ are `touched`, `src` is entered at its new keys and
+    /// left at its old ones, and unchanged flows keep their previous
+    /// allocations (so that the installed flow stays the same one).
+    fn diff_source(
+        &mut self,
+        src: Source,
+        old: &[Arc<OfFlow>],
+        new: &mut [Arc<OfFlow>],
+        touched: &mut BTreeSet<ByKey>,
+    ) {
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let ord = match (old.get(i), new.get(j)) {
+                (Some(a), Some(b)) => key_cmp(a, b),
+                (Some(_), None) => Ordering::Less,
+                _ => Ordering::Greater,
+            };
+            let i_end = if ord.is_le() { run_end(old, i) } else { i };
+            let j_end = if ord.is_ge() { run_end(new, j) } else { j };
+            match ord {
+                Ordering::Less => {
+                    let k = ByKey(old[i].clone());
+                    if let Some(e) = self.table.get_mut(&k) {
+                        e.sources.retain(|s| *s != src);
+                    }
+                    touched.insert(k);
+                }
+                Ordering::Greater => {
+                    let k = ByKey(new[j].clone());
+                    let e = self.table.entry(k.clone()).or_default();
+                    if let Err(p) = e.sources.binary_search(&src) {
+                        e.sources.insert(p, src);
+                    }
+                    touched.insert(k);
+                }
+                Ordering::Equal => {
+                    let (o, n) = (&old[i..i_end], &mut new[j..j_end]);
+                    if o.iter().map(|f| &**f).eq(n.iter().map(|f| &**f)) {
+                        n.clone_from_slice(o);
+                    } else {
+                        touched.insert(ByKey(n[0].clone()));
+                    }
+                }
+            }
+            i = i_end;
+            j = j_end;
+        }
     }
 
     fn compute_source(&self, src: Source, inputs: Option<&LflowInputs>, out: &mut LflowOutputs) {
@@ -547,38 +662,67 @@ impl ChassisCompute {
 
     /// Re-merges the flows at `keys` across their sources (in source
     /// order, as a full compute merges them) and returns how the installed
-    /// flows changed.
-    fn refresh(&mut self, keys: BTreeSet<Key>) -> FlowDelta {
+    /// flows changed (if `want_delta`).
+    fn refresh(&mut self, keys: BTreeSet<ByKey>, want_delta: bool) -> FlowDelta {
         let mut delta = FlowDelta::default();
         for k in keys {
-            let mut table = FlowTable::new();
-            for src in self.by_key.get(&k).into_iter().flatten() {
-                for f in self
-                    .sources
-                    .get(src)
-                    .and_then(|m| m.get(&k))
-                    .into_iter()
-                    .flatten()
-                {
-                    table.merge(f.clone());
-                }
-            }
-            let new = table.installed().first().map(|f| (*f).clone());
-            let old = self.installed.get(&k);
-            if new.as_ref() == old {
+            let Some((stored, entry)) = self.table.get_key_value(&k) else {
                 continue;
+            };
+            let mut candidates: Vec<&Arc<OfFlow>> = Vec::new();
+            for src in &entry.sources {
+                let Some(list) = self.sources.get(src) else {
+                    continue;
+                };
+                let lo = list.partition_point(|f| key_cmp(f, &k.0).is_lt());
+                candidates.extend(
+                    list[lo..]
+                        .iter()
+                        .take_while(|f| key_cmp(f, &k.0).is_eq()),
+                );
             }
-            if let Some(o) = old {
-                delta.removed.push(o.clone());
+            let new: Option<Arc<OfFlow>> = match candidates.as_slice() {
+                [] => None,
+                [one] => Some(Arc::clone(one)),
+                many => {
+                    let mut table = FlowTable::new();
+                    for f in many {
+                        table.merge(OfFlow::clone(f));
+                    }
+                    table.installed().first().map(|f| Arc::new((*f).clone()))
+                }
+            };
+            let old = entry.installed.clone();
+            let same = match (&new, &old) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
+                (None, None) => true,
+                _ => false,
+            };
+            let rekey = match &new {
+                Some(n) => !same && !Arc::ptr_eq(&stored.0, n),
+                None => false,
+            };
+            if !same && want_delta {
+                delta.removed.extend(old);
+                delta.added.extend(new.clone());
             }
             match new {
-                Some(n) => {
-                    delta.added.push(n.clone());
-                    self.installed.insert(k, n);
-                }
                 None => {
-                    self.installed.remove(&k);
+                    self.table.remove(&k);
                 }
+                Some(n) if rekey => {
+                    // The key is held by the installed flow, not by one
+                    // that is gone.
+                    let mut e = self.table.remove(&k).unwrap_or_default();
+                    e.installed = Some(n.clone());
+                    self.table.insert(ByKey(n), e);
+                }
+                Some(n) if !same => {
+                    if let Some(e) = self.table.get_mut(&k) {
+                        e.installed = Some(n);
+                    }
+                }
+                Some(_) => {}
             }
         }
         delta
@@ -588,7 +732,7 @@ impl ChassisCompute {
     fn collect_ids(&mut self) {
         let mut groups = BTreeSet::new();
         let mut meters = BTreeSet::new();
-        for f in self.sources.values().flat_map(|m| m.values()).flatten() {
+        for f in self.sources.values().flatten() {
             used_ids(&f.actions, &mut groups, &mut meters);
         }
         self.groups.retain(|id| groups.contains(&id));
@@ -636,8 +780,4 @@ fn used_ids(actions: &[OfAction], groups: &mut BTreeSet<u32>, meters: &mut BTree
             _ => {}
         }
     }
-}
-
-fn key(f: &OfFlow) -> Key {
-    (f.table, f.priority, f.of_match.clone())
 }

@@ -53,7 +53,7 @@ pub fn uuid_parts(u: &Uuid) -> [u32; 4] {
 /// Inputs shared by every logical flow: symbol table, sets and option
 /// tables (`struct lflow_ctx_in`).
 pub struct LflowInputs {
-    symtab: SymbolTable,
+    symtab: &'static SymbolTable,
     sets: ConstSets,
     dhcp: OptionTable,
     dhcpv6: OptionTable,
@@ -92,7 +92,7 @@ impl LflowInputs {
             }
         }
         LflowInputs {
-            symtab: SymbolTable::ovn(),
+            symtab: ovn_symtab(),
             sets,
             dhcp,
             dhcpv6,
@@ -100,6 +100,13 @@ impl LflowInputs {
             events: OptionTable::empty_lb_backends(),
         }
     }
+}
+
+/// OVN's logical-field symbol table, built once per process (it is
+/// constant).
+fn ovn_symtab() -> &'static SymbolTable {
+    static SYMTAB: std::sync::OnceLock<SymbolTable> = std::sync::OnceLock::new();
+    SYMTAB.get_or_init(SymbolTable::ovn)
 }
 
 /// Mutable state of a translation run (`struct lflow_ctx_out`).
@@ -202,7 +209,7 @@ fn consider_logical_flow(
         return;
     };
     let pctx = ParseContext {
-        symtab: &inputs.symtab,
+        symtab: inputs.symtab,
         dhcp_opts: Some(&inputs.dhcp),
         dhcpv6_opts: Some(&inputs.dhcpv6),
         nd_ra_opts: Some(&inputs.nd_ra),
@@ -233,7 +240,7 @@ fn consider_logical_flow(
     };
     let resident = |name: &str| local.is_resident(sb, name);
     let cctx = CompileContext {
-        symtab: &inputs.symtab,
+        symtab: inputs.symtab,
         sets: Some(&inputs.sets),
         dp_id: ldp.key,
         lookup_port: &lookup_port,

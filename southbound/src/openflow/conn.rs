@@ -286,16 +286,23 @@ impl Connection {
     }
 
     fn register(&self, xid: u32) -> Result<mpsc::UnboundedReceiver<Message>, ConnError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.register_to(&[xid], &tx)?;
+        Ok(rx)
+    }
+
+    /// Routes the replies to all of `xids` to one channel (a channel
+    /// allocates a block of slots up front: one per message of a large
+    /// bundle would cost kilobytes per flow).
+    fn register_to(&self, xids: &[u32], tx: &mpsc::UnboundedSender<Message>) -> Result<(), ConnError> {
         if self.is_closed() {
             return Err(ConnError::Closed);
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.shared
-            .waiters
-            .lock()
-            .map_err(|_| ConnError::Closed)?
-            .insert(xid, tx);
-        Ok(rx)
+        let mut w = self.shared.waiters.lock().map_err(|_| ConnError::Closed)?;
+        for &xid in xids {
+            w.insert(xid, tx.clone());
+        }
+        Ok(())
     }
 
     fn unregister(&self, xid: u32) {
@@ -412,20 +419,17 @@ impl Connection {
         };
         self.expect_ctrl(ctrl(bundle_ctrl::OPEN_REQUEST), bundle_ctrl::OPEN_REPLY)
             .await?;
-        let mut adds = Vec::with_capacity(messages.len());
-        let mut result = Ok(());
+        // Rejections of any bundled message come back on one channel.
+        let xids: Vec<u32> = messages.iter().map(|_| self.xid()).collect();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut result = self.register_to(&xids, &tx);
+        drop(tx);
         // The adds go out in large writes rather than one per message.
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-        for body in messages {
-            let xid = self.xid();
-            let rx = match self.register(xid) {
-                Ok(rx) => rx,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            adds.push((xid, rx));
+        for (body, &xid) in messages.into_iter().zip(&xids) {
+            if result.is_err() {
+                break;
+            }
             let add = Body::BundleAdd(BundleAdd {
                 bundle_id,
                 flags,
@@ -453,15 +457,17 @@ impl Connection {
         if result.is_ok() {
             result = self.barrier().await;
         }
-        for (xid, rx) in &mut adds {
-            if let Ok(m) = rx.try_recv() {
-                if result.is_ok() {
-                    if let Some(e) = rejected("bundled message", &m) {
-                        result = Err(e);
-                    }
+        if let Ok(mut w) = self.shared.waiters.lock() {
+            for xid in &xids {
+                w.remove(xid);
+            }
+        }
+        while let Ok(m) = rx.try_recv() {
+            if result.is_ok() {
+                if let Some(e) = rejected("bundled message", &m) {
+                    result = Err(e);
                 }
             }
-            self.unregister(*xid);
         }
         match result {
             Ok(()) => {

@@ -12,12 +12,12 @@
 //!   `S_CLEAR_FLOWS`): delete every flow and group in one bundle with the
 //!   whole desired state, meters deleted and re-added around it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::expr::OfMatch;
-use crate::flow_table::OfFlow;
+use crate::flow_table::{ByKey, OfFlow};
 
 use super::conn::{ConnError, Connection, Options};
 use super::convert::{self, ConvertError};
@@ -40,8 +40,6 @@ pub enum InstallError {
     Conn(#[from] ConnError),
 }
 
-type Key = (u8, u16, OfMatch);
-
 /// What one sync sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -61,11 +59,12 @@ pub struct SyncReport {
     pub bundles: usize,
 }
 
-/// The desired switch state.
+/// The desired switch state.  Flows are shared with whoever computed them
+/// (the installer keeps the same allocations as its view of the switch).
 #[derive(Debug, Clone, Default)]
-pub struct Desired<'a> {
-    /// Flows (one per key).
-    pub flows: Vec<&'a OfFlow>,
+pub struct Desired {
+    /// Flows (one per key; of several with one key, the last counts).
+    pub flows: Vec<Arc<OfFlow>>,
     /// Groups by id (`ADD` group mods).
     pub groups: BTreeMap<u32, GroupMod>,
     /// Meters by id (`ADD` meter mods).
@@ -74,11 +73,11 @@ pub struct Desired<'a> {
 
 /// The flows of the desired table that changed since the last sync.
 #[derive(Debug, Clone, Default)]
-pub struct Changes<'a> {
+pub struct Changes {
     /// Flows now wanted (new, or replacing a flow with the same key).
-    pub added: Vec<&'a OfFlow>,
+    pub added: Vec<Arc<OfFlow>>,
     /// Flows no longer wanted (unless `added` has one with their key).
-    pub removed: Vec<&'a OfFlow>,
+    pub removed: Vec<Arc<OfFlow>>,
 }
 
 /// The connection and the state installed through it.
@@ -87,14 +86,18 @@ pub struct Installer {
     options: Options,
     reconnect_timeout: Duration,
     conn: Option<Connection>,
-    flows: BTreeMap<Key, OfFlow>,
+    /// The installed flows, by key.
+    flows: BTreeSet<ByKey>,
     groups: BTreeMap<u32, GroupMod>,
     meters: BTreeMap<u32, MeterMod>,
     connects: usize,
 }
 
-fn key(f: &OfFlow) -> Key {
-    (f.table, f.priority, f.of_match.clone())
+fn convert_add(f: &OfFlow) -> Result<super::wire::FlowMod, InstallError> {
+    convert::add_flow(f).map_err(|err| InstallError::Convert {
+        flow: f.to_string(),
+        err,
+    })
 }
 
 fn with_command<T: Clone>(m: &T, set: impl FnOnce(&mut T)) -> T {
@@ -111,7 +114,7 @@ impl Installer {
             options: Options::default(),
             reconnect_timeout: Duration::from_secs(30),
             conn: None,
-            flows: BTreeMap::new(),
+            flows: BTreeSet::new(),
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
             connects: 0,
@@ -177,30 +180,23 @@ impl Installer {
     /// [`sync`]: Installer::sync
     pub async fn sync_changes(
         &mut self,
-        desired: &Desired<'_>,
-        changed: &Changes<'_>,
+        desired: &Desired,
+        changed: &Changes,
     ) -> Result<SyncReport, InstallError> {
         if !self.is_connected() {
             return Err(ConnError::Closed.into());
         }
-        let mut want: BTreeMap<Key, &OfFlow> = BTreeMap::new();
-        let mut adds = BTreeMap::new();
+        let mut want: BTreeSet<ByKey> = BTreeSet::new();
         for f in &changed.added {
-            let k = key(f);
-            let fm = convert::add_flow(f).map_err(|err| InstallError::Convert {
-                flow: f.to_string(),
-                err,
-            })?;
-            adds.insert(k.clone(), fm);
-            want.insert(k, *f);
+            want.replace(ByKey(f.clone()));
         }
-        let gone: Vec<Key> = changed
+        let gone: Vec<ByKey> = changed
             .removed
             .iter()
-            .map(|f| key(f))
-            .filter(|k| !want.contains_key(k))
+            .map(|f| ByKey(f.clone()))
+            .filter(|k| !want.contains(k))
             .collect();
-        match self.send_changes(&want, &adds, &gone, desired).await {
+        match self.send_changes(&want, &gone, desired).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.lost();
@@ -211,23 +207,22 @@ impl Installer {
 
     async fn send_changes(
         &mut self,
-        want: &BTreeMap<Key, &OfFlow>,
-        adds: &BTreeMap<Key, super::wire::FlowMod>,
-        gone: &[Key],
-        desired: &Desired<'_>,
+        want: &BTreeSet<ByKey>,
+        gone: &[ByKey],
+        desired: &Desired,
     ) -> Result<SyncReport, InstallError> {
         let mut report = SyncReport::default();
         let (meters_before, meters_after) = self.meter_changes(desired);
         let mut bundle: Vec<Body> = Vec::new();
         for k in gone {
             if let Some(old) = self.flows.get(k) {
-                bundle.push(Body::FlowMod(convert::delete_flow(old)));
+                bundle.push(Body::FlowMod(convert::delete_flow(&old.0)));
                 report.deletes += 1;
             }
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
-        for (k, f) in want {
-            self.flow_change(k, f, &adds[k], &mut bundle, &mut report);
+        for f in want {
+            self.flow_change(f, &mut bundle, &mut report)?;
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, meters_after, &mut report)
@@ -235,8 +230,8 @@ impl Installer {
         for k in gone {
             self.flows.remove(k);
         }
-        for (k, f) in want {
-            self.flows.insert(k.clone(), (*f).clone());
+        for f in want {
+            self.flows.replace(f.clone());
         }
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
@@ -244,7 +239,7 @@ impl Installer {
     }
 
     /// Meter mods before the bundle (new, changed) and after (gone).
-    fn meter_changes(&self, desired: &Desired<'_>) -> (Vec<MeterMod>, Vec<MeterMod>) {
+    fn meter_changes(&self, desired: &Desired) -> (Vec<MeterMod>, Vec<MeterMod>) {
         let mut before = Vec::new();
         let mut after = Vec::new();
         for (id, m) in &desired.meters {
@@ -265,7 +260,7 @@ impl Installer {
     }
 
     /// Group adds and modifies into `bundle`; how many.
-    fn group_adds(&self, desired: &Desired<'_>, bundle: &mut Vec<Body>) -> usize {
+    fn group_adds(&self, desired: &Desired, bundle: &mut Vec<Body>) -> usize {
         let mut n = 0;
         for (id, g) in &desired.groups {
             match self.groups.get(id) {
@@ -283,7 +278,7 @@ impl Installer {
     }
 
     /// Deletes of groups no longer wanted into `bundle`; how many.
-    fn group_deletes(&self, desired: &Desired<'_>, bundle: &mut Vec<Body>) -> usize {
+    fn group_deletes(&self, desired: &Desired, bundle: &mut Vec<Body>) -> usize {
         let mut n = 0;
         for (id, g) in &self.groups {
             if !desired.groups.contains_key(id) {
@@ -298,26 +293,28 @@ impl Installer {
         n
     }
 
-    /// The flow mod that makes the installed flow at `k` equal `f`.
+    /// The flow mod that makes the installed flow at `f`'s key equal `f`
+    /// (converted only when one is needed).
     fn flow_change(
         &self,
-        k: &Key,
-        f: &OfFlow,
-        add: &super::wire::FlowMod,
+        f: &ByKey,
         bundle: &mut Vec<Body>,
         report: &mut SyncReport,
-    ) {
-        match self.flows.get(k) {
+    ) -> Result<(), InstallError> {
+        let old = self.flows.get(f).map(|o| &o.0);
+        let new = &f.0;
+        match old {
+            Some(old) if Arc::ptr_eq(old, new) => {}
             None => {
-                bundle.push(Body::FlowMod(add.clone()));
+                bundle.push(Body::FlowMod(convert_add(new)?));
                 report.adds += 1;
             }
-            Some(old) if old.cookie != f.cookie => {
-                bundle.push(Body::FlowMod(add.clone()));
+            Some(old) if old.cookie != new.cookie => {
+                bundle.push(Body::FlowMod(convert_add(new)?));
                 report.adds += 1;
             }
-            Some(old) if old.actions != f.actions => {
-                let mut fm = add.clone();
+            Some(old) if old.actions != new.actions => {
+                let mut fm = convert_add(new)?;
                 fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
                 fm.cookie = 0;
                 bundle.push(Body::FlowMod(fm));
@@ -325,6 +322,7 @@ impl Installer {
             }
             Some(_) => {}
         }
+        Ok(())
     }
 
     /// Meters before, the bundle, meters after, then a barrier.
@@ -355,19 +353,10 @@ impl Installer {
     /// sending only the difference (or everything after a reconnect).  A
     /// connection lost during the sync is re-established once and the
     /// state resynchronized fully.
-    pub async fn sync(&mut self, desired: &Desired<'_>) -> Result<SyncReport, InstallError> {
-        // Convert first: bad flows fail before anything is sent.
-        let mut want: BTreeMap<Key, &OfFlow> = BTreeMap::new();
+    pub async fn sync(&mut self, desired: &Desired) -> Result<SyncReport, InstallError> {
+        let mut want: BTreeSet<ByKey> = BTreeSet::new();
         for f in &desired.flows {
-            want.insert(key(f), f);
-        }
-        let mut adds = BTreeMap::new();
-        for (k, f) in &want {
-            let fm = convert::add_flow(f).map_err(|err| InstallError::Convert {
-                flow: f.to_string(),
-                err,
-            })?;
-            adds.insert(k.clone(), fm);
+            want.replace(ByKey(f.clone()));
         }
         let mut attempt = 0;
         loop {
@@ -378,11 +367,19 @@ impl Installer {
                 self.groups.clear();
                 self.meters.clear();
             }
-            match self.sync_once(fresh, &want, &adds, desired).await {
+            match self.sync_once(fresh, &want, desired).await {
                 Ok(r) => return Ok(r),
                 Err(InstallError::Conn(e)) if attempt < 2 && self.lost() => {
                     let _ = e;
                     continue;
+                }
+                Err(e @ InstallError::Convert { .. }) => {
+                    // Nothing was sent, but a fresh connection's flows
+                    // were forgotten: start from a clean switch next time.
+                    if fresh {
+                        self.conn = None;
+                    }
+                    return Err(e);
                 }
                 Err(e) => return Err(e),
             }
@@ -400,9 +397,8 @@ impl Installer {
     async fn sync_once(
         &mut self,
         full: bool,
-        want: &BTreeMap<Key, &OfFlow>,
-        adds: &BTreeMap<Key, super::wire::FlowMod>,
-        desired: &Desired<'_>,
+        want: &BTreeSet<ByKey>,
+        desired: &Desired,
     ) -> Result<SyncReport, InstallError> {
         let mut report = SyncReport {
             full_resync: full,
@@ -432,23 +428,20 @@ impl Installer {
         meters_before.extend(before);
         // Flows to delete first, then groups, then flows to add/modify,
         // then groups no longer referenced.
-        for (k, old) in &self.flows {
-            if !want.contains_key(k) {
-                bundle.push(Body::FlowMod(convert::delete_flow(old)));
+        for old in &self.flows {
+            if !want.contains(old) {
+                bundle.push(Body::FlowMod(convert::delete_flow(&old.0)));
                 report.deletes += 1;
             }
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
-        for (k, f) in want {
-            self.flow_change(k, f, &adds[k], &mut bundle, &mut report);
+        for f in want {
+            self.flow_change(f, &mut bundle, &mut report)?;
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, meters_after, &mut report)
             .await?;
-        self.flows = want
-            .iter()
-            .map(|(k, f)| (k.clone(), (*f).clone()))
-            .collect();
+        self.flows = want.clone();
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)
