@@ -501,7 +501,8 @@ impl Daemon {
         }
         let group_ids: BTreeSet<u32> = groups.keys().copied().collect();
         let meter_ids: BTreeSet<u32> = meters.keys().copied().collect();
-        let usable = |f: &&std::sync::Arc<OfFlow>| !uses_missing(&f.actions, &group_ids, &meter_ids);
+        let usable =
+            |f: &&std::sync::Arc<OfFlow>| !uses_missing(&f.actions, &group_ids, &meter_ids);
         let t2 = Instant::now();
         let installer = self.installer.get_or_insert_with(|| {
             Installer::new(&self.mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
@@ -511,11 +512,8 @@ impl Daemon {
         let mut skipped = 0;
         let result = if full {
             total = compute.installed_len();
-            let wanted: Vec<std::sync::Arc<OfFlow>> = compute
-                .installed_shared()
-                .filter(usable)
-                .cloned()
-                .collect();
+            let wanted: Vec<std::sync::Arc<OfFlow>> =
+                compute.installed_shared().filter(usable).cloned().collect();
             skipped = total - wanted.len();
             let desired = Desired {
                 flows: wanted,
@@ -620,11 +618,7 @@ impl Daemon {
                 .iter()
                 .map(|(id, n)| (n.to_string(), id))
                 .collect(),
-            flows: if full {
-                total
-            } else {
-                compute.installed_len()
-            },
+            flows: if full { total } else { compute.installed_len() },
             skipped,
             recomputed: compute.last_recomputed,
         };

@@ -150,7 +150,11 @@ struct Inputs(Option<LflowInputs>);
 
 impl std::fmt::Debug for Inputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Inputs(kept)" } else { "Inputs(none)" })
+        f.write_str(if self.0.is_some() {
+            "Inputs(kept)"
+        } else {
+            "Inputs(none)"
+        })
     }
 }
 
@@ -675,11 +679,7 @@ impl ChassisCompute {
                     continue;
                 };
                 let lo = list.partition_point(|f| key_cmp(f, &k.0).is_lt());
-                candidates.extend(
-                    list[lo..]
-                        .iter()
-                        .take_while(|f| key_cmp(f, &k.0).is_eq()),
-                );
+                candidates.extend(list[lo..].iter().take_while(|f| key_cmp(f, &k.0).is_eq()));
             }
             let new: Option<Arc<OfFlow>> = match candidates.as_slice() {
                 [] => None,

@@ -294,7 +294,11 @@ impl Connection {
     /// Routes the replies to all of `xids` to one channel (a channel
     /// allocates a block of slots up front: one per message of a large
     /// bundle would cost kilobytes per flow).
-    fn register_to(&self, xids: &[u32], tx: &mpsc::UnboundedSender<Message>) -> Result<(), ConnError> {
+    fn register_to(
+        &self,
+        xids: &[u32],
+        tx: &mpsc::UnboundedSender<Message>,
+    ) -> Result<(), ConnError> {
         if self.is_closed() {
             return Err(ConnError::Closed);
         }
@@ -404,7 +408,9 @@ impl Connection {
 
     /// Applies `messages` atomically in one ordered, atomic bundle:
     /// open, add each, barrier (collecting rejections), then commit — or
-    /// discard and fail if the switch rejected any message.
+    /// discard and fail if the switch rejected the open or any message.
+    /// The open goes out with the adds (as ovn-controller queues them),
+    /// so a bundle costs two round trips: the barrier and the commit.
     pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
         let bundle_id = self.next_bundle;
         self.next_bundle = self.next_bundle.wrapping_add(1);
@@ -417,15 +423,20 @@ impl Connection {
                 properties: Vec::new(),
             })
         };
-        self.expect_ctrl(ctrl(bundle_ctrl::OPEN_REQUEST), bundle_ctrl::OPEN_REPLY)
-            .await?;
+        let open_xid = self.xid();
+        let mut open_rx = self.register(open_xid)?;
         // Rejections of any bundled message come back on one channel.
         let xids: Vec<u32> = messages.iter().map(|_| self.xid()).collect();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut result = self.register_to(&xids, &tx);
         drop(tx);
-        // The adds go out in large writes rather than one per message.
+        // The open and the adds go out in large writes rather than one per
+        // message.
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+        match Message::new(open_xid, ctrl(bundle_ctrl::OPEN_REQUEST)).to_bytes() {
+            Ok(b) => out.extend_from_slice(&b),
+            Err(e) => result = Err(e.into()),
+        }
         for (body, &xid) in messages.into_iter().zip(&xids) {
             if result.is_err() {
                 break;
@@ -457,10 +468,26 @@ impl Connection {
         if result.is_ok() {
             result = self.barrier().await;
         }
+        // Replies come in order: the open's came before the barrier's.
+        let opened = match open_rx.try_recv() {
+            Ok(m) => match (&m.body, rejected("bundle open", &m)) {
+                (_, Some(e)) => Err(e),
+                (Body::BundleControl(b), None) if b.ctrl_type == bundle_ctrl::OPEN_REPLY => Ok(()),
+                _ => Err(ConnError::Protocol(format!(
+                    "expected bundle control reply {}",
+                    bundle_ctrl::OPEN_REPLY
+                ))),
+            },
+            Err(_) => Err(ConnError::Protocol("no bundle open reply".into())),
+        };
         if let Ok(mut w) = self.shared.waiters.lock() {
+            w.remove(&open_xid);
             for xid in &xids {
                 w.remove(xid);
             }
+        }
+        if result.is_ok() {
+            result = opened;
         }
         while let Ok(m) = rx.try_recv() {
             if result.is_ok() {

@@ -325,7 +325,8 @@ impl Installer {
         Ok(())
     }
 
-    /// Meters before, the bundle, meters after, then a barrier.
+    /// Meters before, the bundle, meters after, then a barrier (not after
+    /// a bundle alone: its commit reply already says it is in place).
     async fn send(
         &mut self,
         meters_before: Vec<MeterMod>,
@@ -338,14 +339,20 @@ impl Installer {
         for m in meters_before {
             conn.send(Body::MeterMod(m)).await?;
         }
-        if !bundle.is_empty() {
+        let bundled = !bundle.is_empty();
+        if bundled {
             conn.bundle(bundle).await?;
             report.bundles = 1;
         }
+        let after = !meters_after.is_empty();
         for m in meters_after {
             conn.send(Body::MeterMod(m)).await?;
         }
-        conn.barrier().await?;
+        // A committed bundle is in place (its commit was answered) and
+        // came after the meters sent before it.
+        if after || !bundled {
+            conn.barrier().await?;
+        }
         Ok(())
     }
 
