@@ -246,6 +246,20 @@ fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
     };
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    // Where the resident memory is now: heap and stacks vs mapped files
+    // (the binary's text among them).
+    let now: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("RssAnon:") || l.starts_with("RssFile:"))
+        .collect();
+    println!(
+        "  {}: {}",
+        pid.trim(),
+        now.join(", ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
