@@ -210,43 +210,38 @@ impl<'de> Visitor<'de> for TableUpdatesSeed<'_> {
         let template = RowTemplate::new(ts);
         while let Some(uuid) = map.next_key_seed(RowKey { table: &ts.name })? {
             let old = rows.and_then(|r| r.get(&uuid)).cloned();
-            let (template, ts) = (&template, ts);
-            let change = match self.version {
-                UpdateVersion::V1 => map.next_value_seed(V1Seed {
-                    ts,
-                    template,
-                    uuid,
-                    old,
-                })?,
-                UpdateVersion::V2 => map.next_value_seed(V2Seed {
-                    ts,
-                    template,
-                    uuid,
-                    old,
-                })?,
-            };
+            let change = map.next_value_seed(RowUpdateSeed {
+                version: self.version,
+                ts,
+                template: &template,
+                uuid,
+                old,
+            })?;
             self.out.extend(change);
         }
         Ok(())
     }
 }
 
-/// An `update` row: `{"old": row, "new": row}`.
-struct V1Seed<'a> {
+/// One row of a table update: `{"old": row, "new": row}` in `update`
+/// form, exactly one of `initial`, `insert`, `delete` or `modify` in
+/// `update2`/`update3` form.
+struct RowUpdateSeed<'a> {
+    version: UpdateVersion,
     ts: &'a TableSchema,
     template: &'a RowTemplate,
     uuid: Uuid,
     old: Option<Arc<Row>>,
 }
 
-impl<'de> DeserializeSeed<'de> for V1Seed<'_> {
+impl<'de> DeserializeSeed<'de> for RowUpdateSeed<'_> {
     type Value = Option<RowChange>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for V1Seed<'_> {
+impl<'de> Visitor<'de> for RowUpdateSeed<'_> {
     type Value = Option<RowChange>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -255,7 +250,17 @@ impl<'de> Visitor<'de> for V1Seed<'_> {
             self.ts.name, self.uuid
         )
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        match self.version {
+            UpdateVersion::V1 => self.v1(map),
+            UpdateVersion::V2 => self.v2(map),
+        }
+    }
+}
+
+impl RowUpdateSeed<'_> {
+    /// `update` form: the new row in full (or none: deleted).
+    fn v1<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Option<RowChange>, A::Error> {
         let (ts, uuid) = (self.ts, self.uuid);
         let mut new = None;
         while let Some(k) = map.next_key_seed(Word(&["new"]))? {
@@ -288,34 +293,10 @@ impl<'de> Visitor<'de> for V1Seed<'_> {
             }),
         })
     }
-}
 
-/// An `update2`/`update3` row: exactly one of `initial`, `insert`,
-/// `delete` or `modify`.
-struct V2Seed<'a> {
-    ts: &'a TableSchema,
-    template: &'a RowTemplate,
-    uuid: Uuid,
-    old: Option<Arc<Row>>,
-}
-
-impl<'de> DeserializeSeed<'de> for V2Seed<'_> {
-    type Value = Option<RowChange>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for V2Seed<'_> {
-    type Value = Option<RowChange>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "table {} row {}: an update object",
-            self.ts.name, self.uuid
-        )
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    /// `update2`/`update3` form: exactly one of `initial`, `insert`,
+    /// `delete` or `modify` (a diff against the replica's row).
+    fn v2<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Option<RowChange>, A::Error> {
         let (ts, uuid) = (self.ts, self.uuid);
         let t = &ts.name;
         let one_of = || {

@@ -35,42 +35,6 @@ use chassis::{in_ns, ping, wait_for, Chassis};
 
 const SYSTEM_ID: &str = "hv1";
 
-fn runnable() -> bool {
-    let missing: Vec<&str> = [
-        "ovs-vswitchd",
-        "ovn-controller",
-        "ovs-vsctl",
-        "ovs-ofctl",
-        "ip",
-        "ovn-northd",
-    ]
-    .into_iter()
-    .filter(|b| {
-        !std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
-    })
-    .collect();
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    let ci = std::env::var_os("CI").is_some();
-    if !missing.is_empty() || !root {
-        let why = format!("missing {missing:?}, root: {root}");
-        assert!(
-            !ci,
-            "CI is set but the live controller test cannot run: {why}"
-        );
-        eprintln!("skipped: {why}");
-        return false;
-    }
-    true
-}
-
-fn nbctl(c: &Chassis, line: &str) -> String {
-    c.oracle
-        .nbctl(line)
-        .unwrap_or_else(|e| panic!("ovn-nbctl {line}: {e}\n{}", c.logs()))
-}
-
 fn dump(c: &Chassis) -> Vec<String> {
     let mgmt = c.remote(&format!("{}.mgmt", c.bridge));
     let out = Command::new("ovs-ofctl")
@@ -223,16 +187,14 @@ fn start_ours(c: &mut Chassis) {
 /// Spawn → every port up and `--wait=hv sync` answered.
 fn time_to_ready(c: &Chassis, t0: Instant) -> Duration {
     ports_up(c, &["lp1", "lp2"]);
-    nbctl(c, "--wait=hv --timeout=60 sync");
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     t0.elapsed()
 }
 
 /// Waits until `ports` are up.
 fn ports_up(c: &Chassis, ports: &[&str]) {
     assert!(
-        wait_for(60, || ports.iter().all(|p| nbctl(
-            c,
-            &format!("lsp-get-up {p}")
+        wait_for(60, || ports.iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
         )
         .trim()
             == "up")),
@@ -322,13 +284,11 @@ fn ping_until(ns: &str, dst: Ipv4Addr, ok: bool, secs: u64) -> Option<Duration> 
 
 #[test]
 fn takeover_packets_and_hand_back() {
-    if !runnable() {
+    if !chassis::runnable("live controller", &["ovs-ofctl"]) {
         return;
     }
     let mut c = Chassis::start_with(SYSTEM_ID, false).expect("chassis");
-    nbctl(
-        &c,
-        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1\" \
+    c.nbctl_ok("ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1\" \
          -- lsp-add sw0 lp2 -- lsp-set-addresses lp2 \"50:54:00:00:00:02 10.0.0.2\" \
          -- lr-add lr0 -- lrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.254/24 \
          -- lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router \
@@ -347,9 +307,7 @@ fn takeover_packets_and_hand_back() {
     c.start_ovn_controller().expect("ovn-controller");
     let real_start = time_to_ready(&c, t0);
     let t = Instant::now();
-    nbctl(
-        &c,
-        "--wait=hv acl-add sw0 to-lport 900 \"udp.dst == 9\" drop",
+    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 900 \"udp.dst == 9\" drop",
     );
     let real_change = t.elapsed();
     let real = dump(&c);
@@ -387,9 +345,7 @@ fn takeover_packets_and_hand_back() {
     }
     assert_eq!(appctl(&c, &["connection-status"]), "connected\n");
     let t = Instant::now();
-    nbctl(
-        &c,
-        "--wait=hv acl-add sw0 to-lport 901 \"udp.dst == 7\" drop",
+    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 901 \"udp.dst == 7\" drop",
     );
     let our_change = t.elapsed();
     println!("{}", appctl(&c, &["stats"]));
@@ -412,10 +368,10 @@ fn takeover_packets_and_hand_back() {
         c.logs()
     );
     let before = flow_mods(&c);
-    nbctl(&c, "--wait=hv acl-add sw0 to-lport 1001 icmp4 drop");
+    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 1001 icmp4 drop");
     let stop = ping_until(&p1, pod2, false, 3).expect("ping still works with the ACL");
     let after_add = flow_mods(&c);
-    nbctl(&c, "--wait=hv acl-del sw0 to-lport 1001 icmp4");
+    c.nbctl_ok("--wait=hv acl-del sw0 to-lport 1001 icmp4");
     let back = ping_until(&p1, pod2, true, 5).expect("ping does not come back");
     let after_del = flow_mods(&c);
     let delta = |a: (u64, u64, u64), b: (u64, u64, u64)| (b.0 - a.0, b.1 - a.1, b.2 - a.2);

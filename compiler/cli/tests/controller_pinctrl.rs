@@ -46,40 +46,6 @@ use std::time::{Duration, Instant};
 
 use chassis::{in_ns, ping, tcp_get, wait_for, Chassis};
 
-fn runnable() -> bool {
-    let missing: Vec<&str> = [
-        "ovs-vswitchd",
-        "ovn-controller",
-        "ovs-vsctl",
-        "ovs-ofctl",
-        "ip",
-        "ovn-northd",
-        "busybox",
-    ]
-    .into_iter()
-    .filter(|b| {
-        !std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
-    })
-    .collect();
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    let ci = std::env::var_os("CI").is_some();
-    if !missing.is_empty() || !root {
-        let why = format!("missing {missing:?}, root: {root}");
-        assert!(!ci, "CI is set but the live pinctrl test cannot run: {why}");
-        eprintln!("skipped: {why}");
-        return false;
-    }
-    true
-}
-
-fn nbctl(c: &Chassis, line: &str) -> String {
-    c.oracle
-        .nbctl(line)
-        .unwrap_or_else(|e| panic!("ovn-nbctl {line}: {e}\n{}", c.logs()))
-}
-
 fn run(prog: &str, args: &[&str]) -> String {
     let out = Command::new(prog).args(args).output().expect(prog);
     assert!(
@@ -134,9 +100,7 @@ fn add_pod(c: &mut Chassis, i: u8, addr: Option<(&str, &str)>) -> String {
 
 fn ports_up(c: &Chassis, ports: &[&str]) {
     assert!(
-        wait_for(60, || ports.iter().all(|p| nbctl(
-            c,
-            &format!("lsp-get-up {p}")
+        wait_for(60, || ports.iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
         )
         .trim()
             == "up")),
@@ -417,13 +381,11 @@ fn first_ping(ns: &str, dst: Ipv4Addr) -> bool {
 
 #[test]
 fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
-    if !runnable() {
+    if !chassis::runnable("live pinctrl", &["ovs-ofctl", "busybox"]) {
         return;
     }
     let mut c = Chassis::start_with("hv1", false).expect("chassis");
-    nbctl(
-        &c,
-        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1 fd00::5254:ff:fe00:1\" \
+    c.nbctl_ok("ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1 fd00::5254:ff:fe00:1\" \
          -- lr-add lr0 -- lrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.254/24 fd00::fe/64 \
          -- set Logical_Router_Port lrp0 ipv6_ra_configs:address_mode=slaac \
          -- lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router \
@@ -441,44 +403,32 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
          -- --log --name=acl-logged acl-add sw0 from-lport 1002 \"udp.dst == 5001\" allow \
          -- acl-add sw0 from-lport 1003 \"tcp.dst == 5555 || udp.dst == 5556\" reject",
     );
-    let acl = nbctl(&c, "--bare --columns=_uuid find ACL name=acl-logged");
-    nbctl(&c, &format!("set ACL {} meter=acl-meter", acl.trim()));
-    nbctl(&c, "dhcp-options-create 10.0.0.0/24");
-    let dhcp_uuid = nbctl(
-        &c,
-        "--bare --columns=_uuid find DHCP_Options cidr=\\\"10.0.0.0/24\\\"",
+    let acl = c.nbctl_ok("--bare --columns=_uuid find ACL name=acl-logged");
+    c.nbctl_ok(&format!("set ACL {} meter=acl-meter", acl.trim()));
+    c.nbctl_ok("dhcp-options-create 10.0.0.0/24");
+    let dhcp_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"10.0.0.0/24\\\"",
     );
     let dhcp_uuid = dhcp_uuid.trim();
-    nbctl(
-        &c,
-        &format!(
+    c.nbctl_ok(&format!(
             "dhcp-options-set-options {dhcp_uuid} lease_time=3600 router=10.0.0.254 \
              server_id=10.0.0.254 server_mac=00:00:00:00:ff:01 dns_server=10.0.0.254 \
              domain_name=\\\"ovn.test\\\""
         ),
     );
-    nbctl(&c, &format!("lsp-set-dhcpv4-options lp1 {dhcp_uuid}"));
-    nbctl(&c, "dhcp-options-create fd00::/64");
-    let dhcp6_uuid = nbctl(
-        &c,
-        "--bare --columns=_uuid find DHCP_Options cidr=\\\"fd00::/64\\\"",
+    c.nbctl_ok(&format!("lsp-set-dhcpv4-options lp1 {dhcp_uuid}"));
+    c.nbctl_ok("dhcp-options-create fd00::/64");
+    let dhcp6_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"fd00::/64\\\"",
     );
     let dhcp6_uuid = dhcp6_uuid.trim();
-    nbctl(
-        &c,
-        &format!(
+    c.nbctl_ok(&format!(
             "dhcp-options-set-options {dhcp6_uuid} server_id=00:00:00:00:ff:01 \
              dns_server=fd00::fe domain_search=\\\"ovn.test\\\""
         ),
     );
-    nbctl(&c, &format!("lsp-set-dhcpv6-options lp1 {dhcp6_uuid}"));
-    let dns = nbctl(
-        &c,
-        "create DNS 'records={\"vm1.ovn.test\"=\"10.0.0.4 aef0::4\",\"4.0.0.10.in-addr.arpa\"=\"vm1.ovn.test\"}'",
+    c.nbctl_ok(&format!("lsp-set-dhcpv6-options lp1 {dhcp6_uuid}"));
+    let dns = c.nbctl_ok("create DNS 'records={\"vm1.ovn.test\"=\"10.0.0.4 aef0::4\",\"4.0.0.10.in-addr.arpa\"=\"vm1.ovn.test\"}'",
     );
-    nbctl(
-        &c,
-        &format!("add Logical_Switch sw0 dns_records {}", dns.trim()),
+    c.nbctl_ok(&format!("add Logical_Switch sw0 dns_records {}", dns.trim()),
     );
 
     let p1 = add_pod(&mut c, 1, None);
@@ -488,7 +438,7 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
     // 1. Real ovn-controller.
     c.start_ovn_controller().expect("ovn-controller");
     ports_up(&c, &["lp1", "lp3", "lp4"]);
-    nbctl(&c, "--wait=hv --timeout=60 sync");
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     let real_names = meter_names(&appctl(&real_ctl(&c), &["meter-table-list"]));
     let real_meters = meters(&c, &real_names);
     let t = Instant::now();
@@ -536,7 +486,7 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
     c.start_daemon(env!("CARGO_BIN_EXE_ovnflow"), &args)
         .expect("start ovnflow controller");
     assert!(wait_for(30, || ours_ctl(&c).exists()), "no control socket");
-    nbctl(&c, "--wait=hv --timeout=60 sync");
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     let our_names = meter_names(&appctl(&ours_ctl(&c), &["meter-table-list"]));
     let our_meters = meters(&c, &our_names);
     println!("meters: ovn-controller {real_meters:#?}, ovnflow {our_meters:#?}");
@@ -557,9 +507,9 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
     );
 
     // A band's rate changed in the NB: a MODIFY of that meter.
-    let band = nbctl(&c, "--bare --columns=bands find Meter name=copp-meter");
-    nbctl(&c, &format!("set Meter_Band {} rate=3000", band.trim()));
-    nbctl(&c, "--wait=hv --timeout=60 sync");
+    let band = c.nbctl_ok("--bare --columns=bands find Meter name=copp-meter");
+    c.nbctl_ok(&format!("set Meter_Band {} rate=3000", band.trim()));
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     let after = meters(&c, &our_names);
     assert!(
         after

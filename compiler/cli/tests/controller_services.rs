@@ -29,42 +29,6 @@ use std::time::Duration;
 
 use chassis::{tcp_server, wait_for, Chassis};
 
-fn runnable() -> bool {
-    let missing: Vec<&str> = [
-        "ovs-vswitchd",
-        "ovn-controller",
-        "ovs-vsctl",
-        "ovn-sbctl",
-        "ip",
-        "ovn-northd",
-    ]
-    .into_iter()
-    .filter(|b| {
-        !std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
-    })
-    .collect();
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    let ci = std::env::var_os("CI").is_some();
-    if !missing.is_empty() || !root {
-        let why = format!("missing {missing:?}, root: {root}");
-        assert!(
-            !ci,
-            "CI is set but the live services test cannot run: {why}"
-        );
-        eprintln!("skipped: {why}");
-        return false;
-    }
-    true
-}
-
-fn nbctl(c: &Chassis, line: &str) -> String {
-    c.oracle
-        .nbctl(line)
-        .unwrap_or_else(|e| panic!("ovn-nbctl {line}: {e}\n{}", c.logs()))
-}
-
 fn sbctl(c: &Chassis, args: &[&str]) -> String {
     c.sbctl(args)
         .unwrap_or_else(|e| panic!("ovn-sbctl {args:?}: {e}"))
@@ -251,13 +215,11 @@ fn forget(c: &Chassis) {
 
 #[test]
 fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
-    if !runnable() {
+    if !chassis::runnable("live services", &["ovn-sbctl"]) {
         return;
     }
     let mut c = Chassis::start_with("hv1", false).expect("chassis");
-    nbctl(
-        &c,
-        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 unknown \
+    c.nbctl_ok("ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 unknown \
          -- lsp-add sw0 lp2 -- lsp-set-addresses lp2 \"50:54:00:00:00:02 10.0.0.2\" \
          -- lsp-add sw0 vip0 -- lsp-set-type vip0 virtual \
          -- lsp-set-options vip0 virtual-ip=10.0.0.100 virtual-parents=lp2 \
@@ -267,9 +229,7 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
          -- lb-add lb1 10.0.0.60:80 10.0.0.2:8080,10.0.0.2:8081 \
          -- ls-lb-add sw0 lb1",
     );
-    nbctl(
-        &c,
-        "set Load_Balancer lb1 'ip_port_mappings:\"10.0.0.2\"=\"lp2:10.0.0.253\"' \
+    c.nbctl_ok("set Load_Balancer lb1 'ip_port_mappings:\"10.0.0.2\"=\"lp2:10.0.0.253\"' \
          -- --id=@hc create Load_Balancer_Health_Check 'vip=\"10.0.0.60:80\"' \
             options:interval=2 options:timeout=1 \
          -- add Load_Balancer lb1 health_check @hc",
@@ -281,16 +241,14 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
     // 1. Real ovn-controller.
     c.start_ovn_controller().expect("ovn-controller");
     assert!(
-        wait_for(60, || ["lp1", "lp2"].iter().all(|p| nbctl(
-            &c,
-            &format!("lsp-get-up {p}")
+        wait_for(60, || ["lp1", "lp2"].iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
         )
         .trim()
             == "up")),
         "ports never came up\n{}",
         c.logs()
     );
-    nbctl(&c, "--wait=hv --timeout=60 sync");
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     let real = exercise(&c, &p1, &p2);
     println!("ovn-controller wrote: {real:#?}");
     assert!(
@@ -329,7 +287,7 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
         wait_for(30, || dir.join("ovnflow-controller.ctl").exists()),
         "no control socket"
     );
-    nbctl(&c, "--wait=hv --timeout=60 sync");
+    c.nbctl_ok("--wait=hv --timeout=60 sync");
     let ours = exercise(&c, &p1, &p2);
     println!("ovnflow wrote: {ours:#?}");
     let log = || std::fs::read_to_string(dir.join("ovnflow-controller.log")).unwrap_or_default();

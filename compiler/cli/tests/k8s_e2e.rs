@@ -48,34 +48,6 @@ const PODS: &[(&str, &str)] = &[
     ("apps", "fw3"),
 ];
 
-fn runnable() -> bool {
-    let ci = std::env::var_os("CI").is_some();
-    let mut missing: Vec<&str> = ["ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ip"]
-        .into_iter()
-        .filter(|b| {
-            Command::new("which")
-                .arg(b)
-                .output()
-                .map(|o| !o.status.success())
-                .unwrap_or(true)
-        })
-        .collect();
-    match ovnflow_golden::oracle::available() {
-        Ok(true) => {}
-        Ok(false) => missing.push("ovsdb-server/ovn-northd"),
-        Err(e) => panic!("{e}"),
-    }
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!("missing {missing:?}, root={root}");
-    assert!(!ci, "CI is set but the end-to-end test cannot run: {why}");
-    eprintln!("skipped: {why}");
-    false
-}
-
 fn ovnflow(c: &Chassis, args: &[&str], manifests: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_ovnflow"))
         .args(args)
@@ -98,38 +70,7 @@ fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
 
 /// Runs the plugin with `CNI_IFNAME` = `ifname` (Multus' calls).
 fn cni_if(c: &Chassis, cmd: &str, ns: &str, pod: &str, ifname: &str) -> (bool, String) {
-    let conf = serde_json::json!({
-        "cniVersion": "1.0.0", "name": "ovnflow", "type": "ovnflow",
-        "ovs_db": c.remote("db.sock"), "ovnnb_db": c.remote("nb.sock"),
-        "bridge": c.bridge,
-    });
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &c.host_ns, env!("CARGO_BIN_EXE_ovnflow")])
-        .env("CNI_COMMAND", cmd)
-        .env("CNI_CONTAINERID", format!("{}-{ns}-{pod}", c.prefix))
-        .env("CNI_NETNS", format!("/var/run/netns/{}", c.pod_ns(pod)))
-        .env("CNI_IFNAME", ifname)
-        .env("CNI_PATH", "/opt/cni/bin")
-        .env(
-            "CNI_ARGS",
-            format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    chassis::cni(c, env!("CARGO_BIN_EXE_ovnflow"), cmd, (ns, pod), ifname)
 }
 
 /// The addresses of a CNI result by interface.
@@ -254,7 +195,7 @@ fn chain_counters(c: &Chassis) -> Vec<(String, (u64, u64))> {
 
 #[test]
 fn manifests_to_real_packets() {
-    if !runnable() {
+    if !chassis::runnable("end-to-end", &[]) {
         return;
     }
     let mut c = Chassis::start(NODE).unwrap();

@@ -29,68 +29,9 @@ const PODS: &[(&str, &str)] = &[("shop", "web-1"), ("shop", "client-1")];
 const CLUSTER_SUBNETS: &str = "10.128.0.0/14/23,fd00:10:128::/48/64";
 const SERVICE_CIDRS: &str = "10.96.0.0/16,fd00:10:96::/112";
 
-fn runnable() -> bool {
-    let ci = std::env::var_os("CI").is_some();
-    let mut missing: Vec<&str> = ["ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ip"]
-        .into_iter()
-        .filter(|b| {
-            Command::new("which")
-                .arg(b)
-                .output()
-                .map(|o| !o.status.success())
-                .unwrap_or(true)
-        })
-        .collect();
-    match ovnflow_golden::oracle::available() {
-        Ok(true) => {}
-        Ok(false) => missing.push("ovsdb-server/ovn-northd"),
-        Err(e) => panic!("{e}"),
-    }
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!("missing {missing:?}, root={root}");
-    assert!(!ci, "CI is set but the end-to-end test cannot run: {why}");
-    eprintln!("skipped: {why}");
-    false
-}
-
 /// Runs the plugin for a pod's `eth0`; returns (success, stdout).
 fn cni(c: &Chassis, cmd: &str, ns: &str, pod: &str) -> (bool, String) {
-    let conf = serde_json::json!({
-        "cniVersion": "1.0.0", "name": "ovnflow", "type": "ovnflow",
-        "ovs_db": c.remote("db.sock"), "ovnnb_db": c.remote("nb.sock"),
-        "bridge": c.bridge,
-    });
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &c.host_ns, env!("CARGO_BIN_EXE_ovnflow")])
-        .env("CNI_COMMAND", cmd)
-        .env("CNI_CONTAINERID", format!("{}-{ns}-{pod}", c.prefix))
-        .env("CNI_NETNS", format!("/var/run/netns/{}", c.pod_ns(pod)))
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/opt/cni/bin")
-        .env(
-            "CNI_ARGS",
-            format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    chassis::cni(c, env!("CARGO_BIN_EXE_ovnflow"), cmd, (ns, pod), "eth0")
 }
 
 /// The addresses of a CNI result: (interface name, address).
@@ -117,95 +58,9 @@ fn result_ips(stdout: &str) -> Vec<(String, IpAddr)> {
         .collect()
 }
 
-/// Sends `count` ICMPv6 echo requests from namespace `ns` to `dst`, one
-/// at a time, each waiting up to `wait` for its reply; returns how many
-/// replies came back. (The kernel computes ICMPv6 checksums on raw
-/// ICMPv6 sockets.)
-fn ping6(ns: &str, dst: Ipv6Addr, count: u16, wait: Duration) -> u16 {
-    in_ns(ns, || {
-        // SAFETY: plain socket calls on a descriptor closed at the end.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_ICMPV6,
-            );
-            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 100_000,
-            };
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
-            let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
-            addr.sin6_family = libc::AF_INET6 as u16;
-            addr.sin6_addr.s6_addr = dst.octets();
-            let id = (std::process::id() & 0xffff) as u16;
-            let mut ok = 0;
-            for seq in 0..count {
-                let mut pkt = vec![128u8, 0, 0, 0];
-                pkt.extend_from_slice(&id.to_be_bytes());
-                pkt.extend_from_slice(&seq.to_be_bytes());
-                pkt.extend_from_slice(b"ovnflow-e2e-ping6-payload");
-                libc::sendto(
-                    fd,
-                    pkt.as_ptr().cast(),
-                    pkt.len(),
-                    0,
-                    (&addr as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as u32,
-                );
-                let deadline = Instant::now() + wait;
-                let mut buf = [0u8; 1500];
-                while Instant::now() < deadline {
-                    let mut from: libc::sockaddr_in6 = std::mem::zeroed();
-                    let mut len = std::mem::size_of::<libc::sockaddr_in6>() as u32;
-                    let n = libc::recvfrom(
-                        fd,
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                        (&mut from as *mut libc::sockaddr_in6).cast(),
-                        &mut len,
-                    );
-                    if n < 8 {
-                        continue;
-                    }
-                    if Ipv6Addr::from(from.sin6_addr.s6_addr) == dst
-                        && buf[0] == 129
-                        && buf[4..6] == id.to_be_bytes()
-                        && buf[6..8] == seq.to_be_bytes()
-                    {
-                        ok += 1;
-                        break;
-                    }
-                }
-            }
-            libc::close(fd);
-            ok
-        }
-    })
-}
-
-/// A TCP server on `[::]:port` in namespace `ns` answering `reply`.
-fn tcp_server6(ns: &str, port: u16, reply: &str) {
-    let listener = in_ns(ns, || TcpListener::bind(("::", port)).expect("bind"));
-    let reply = reply.to_string();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let _ = s.write_all(reply.as_bytes());
-        }
-    });
-}
-
 #[test]
 fn dual_stack_manifests_to_real_ipv6_packets() {
-    if !runnable() {
+    if !chassis::runnable("IPv6 end-to-end", &[]) {
         return;
     }
     let mut c = Chassis::start(NODE).unwrap();
@@ -276,14 +131,14 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
     let wait = Duration::from_secs(2);
 
     // Pod to pod over IPv6, both ways, and over IPv4.
-    let got = ping6(&ns("client-1"), v6("web-1"), 5, wait);
+    let got = chassis::ping6(&ns("client-1"), v6("web-1"), 5, wait);
     assert_eq!(got, 5, "client-1 → web-1 ping6\n{}", c.logs());
-    assert_eq!(ping6(&ns("web-1"), v6("client-1"), 3, wait), 3);
+    assert_eq!(chassis::ping6(&ns("web-1"), v6("client-1"), 3, wait), 3);
     assert_eq!(ping(&ns("client-1"), v4("web-1"), 3, wait), 3);
 
     // TCP to the IPv6 ClusterIP and the dual-stack Service's IPv6 VIP
     // (OVN's load balancer), and directly.
-    tcp_server6(&ns("web-1"), 8080, "web-1\n");
+    chassis::tcp_server_at(&ns("web-1"), Ipv6Addr::UNSPECIFIED.into(), 8080, "web-1\n");
     for vip in [
         "[fd00:10:96::50]:80",
         "[fd00:10:96::60]:81",
@@ -314,13 +169,13 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
         v4_on("client-1", "net1"),
         "172.30.40.2".parse::<std::net::Ipv4Addr>().unwrap()
     );
-    let got = ping6(&ns("client-1"), v6_on("web-1", "net1"), 3, wait);
+    let got = chassis::ping6(&ns("client-1"), v6_on("web-1", "net1"), 3, wait);
     assert_eq!(got, 3, "client-1 → web-1 ping6 over net1\n{}", c.logs());
-    assert_eq!(ping6(&ns("web-1"), v6_on("client-1", "net1"), 3, wait), 3);
+    assert_eq!(chassis::ping6(&ns("web-1"), v6_on("client-1", "net1"), 3, wait), 3);
     assert_eq!(ping(&ns("client-1"), v4_on("web-1", "net1"), 3, wait), 3);
     for pod in ["client-1", "web-1"] {
         assert_eq!(
-            ping6(&ns(pod), net1_6("fd00:30:40::1"), 3, wait),
+            chassis::ping6(&ns(pod), net1_6("fd00:30:40::1"), 3, wait),
             3,
             "{pod} → the Nodus router's IPv6 gateway\n{}",
             c.logs()
@@ -339,5 +194,5 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
             assert!(ok, "DEL {pns}/{pod}: {out}");
         }
     }
-    assert_eq!(ping6(&ns("client-1"), v6("web-1"), 1, wait), 0);
+    assert_eq!(chassis::ping6(&ns("client-1"), v6("web-1"), 1, wait), 0);
 }

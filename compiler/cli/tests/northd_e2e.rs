@@ -79,35 +79,6 @@ const PACKETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn runnable() -> bool {
-    match oracle::available() {
-        Ok(true) => {}
-        Ok(false) => {
-            eprintln!("skipping: OVN binaries not on PATH (and CI unset)");
-            return false;
-        }
-        Err(e) => panic!("{e}"),
-    }
-    let missing = ["ovs-vswitchd", "ovn-controller", "ovs-appctl", "ip"]
-        .into_iter()
-        .find(|b| {
-            Command::new("which")
-                .arg(b)
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| !s.success())
-                .unwrap_or(true)
-        });
-    match missing {
-        None => true,
-        Some(b) if std::env::var_os("CI").is_some() => panic!("{b} missing (CI is set)"),
-        Some(b) => {
-            eprintln!("skipping: {b} not on PATH");
-            false
-        }
-    }
-}
-
 fn nbctl(c: &Chassis, line: &str) {
     c.oracle
         .nbctl(line)
@@ -400,7 +371,7 @@ fn restart_server(c: &mut Chassis, db: &str) {
 
 #[test]
 fn ovnflow_northd_drives_a_real_chassis_like_ovn_northd() {
-    if !runnable() {
+    if !chassis::runnable("northd end-to-end", &["ovs-appctl"]) {
         return;
     }
     let (want, want_groups) = {

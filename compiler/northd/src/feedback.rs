@@ -171,33 +171,36 @@ impl Feedback {
     /// mirror: the ports they touch are looked at by the next plan.
     pub fn observe(&mut self, nb: bool, changes: &[RowChange]) {
         for ch in changes {
+            // While a full scan is pending, the scan rebuilds the indexes
+            // from the mirrors: nothing to keep up to date until then.
+            let Some(dirty) = self.dirty.as_mut() else {
+                return;
+            };
             let column = match (nb, ch.table()) {
                 (true, "Logical_Switch_Port") => "name",
                 (false, "Port_Binding") => "logical_port",
                 // `port-up-notif` decides for every port of the chassis.
                 (false, "Chassis") => {
                     self.dirty = None;
-                    continue;
+                    return;
                 }
                 _ => continue,
             };
+            let old = match ch {
+                RowChange::Modify { old, .. } | RowChange::Delete { old, .. } => Some(old),
+                RowChange::Insert { .. } => None,
+            };
+            for row in [old, ch.new_row()].into_iter().flatten() {
+                if let Some(name) = name_of(row, column) {
+                    dirty.insert(name.to_string());
+                }
+            }
             let index = if nb {
                 &mut self.lsps
             } else {
                 &mut self.bindings
             };
             reindex(index, column, ch);
-            if let Some(dirty) = self.dirty.as_mut() {
-                let old = match ch {
-                    RowChange::Modify { old, .. } | RowChange::Delete { old, .. } => Some(old),
-                    RowChange::Insert { .. } => None,
-                };
-                for row in [old, ch.new_row()].into_iter().flatten() {
-                    if let Some(name) = name_of(row, column) {
-                        dirty.insert(name.to_string());
-                    }
-                }
-            }
         }
     }
 

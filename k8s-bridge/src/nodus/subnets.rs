@@ -48,29 +48,27 @@ pub struct Validated {
 
 /// Parses an IPv4 CIDR whose host bits are clear.
 pub fn parse_cidr(s: &str) -> Result<Ipv4Network, String> {
-    let net: Ipv4Network = s
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
-    if net.network() != net.ip() {
-        return Err(format!(
-            "{s}: host bits set (the network is {})",
-            net.network()
-        ));
-    }
-    Ok(net)
+    host_bits_clear(s, s.trim().parse::<Ipv4Network>(), "")
 }
 
 /// Parses an IPv6 CIDR whose host bits are clear.
 pub fn parse_cidr6(s: &str) -> Result<Ipv6Network, String> {
-    let net: Ipv6Network = s
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid IPv6 CIDR {s:?}: {e}"))?;
-    if net.network() != net.ip() {
+    host_bits_clear(s, s.trim().parse::<Ipv6Network>(), "IPv6 ")
+}
+
+/// The parsed network `net` of `s`, if it parsed and its host bits are
+/// clear (`family` names the family in the error, e.g. `"IPv6 "`).
+fn host_bits_clear<N: Copy + Into<IpNetwork>>(
+    s: &str,
+    net: Result<N, impl std::fmt::Display>,
+    family: &str,
+) -> Result<N, String> {
+    let net = net.map_err(|e| format!("invalid {family}CIDR {s:?}: {e}"))?;
+    let any: IpNetwork = net.into();
+    if any.network() != any.ip() {
         return Err(format!(
             "{s}: host bits set (the network is {})",
-            net.network()
+            any.network()
         ));
     }
     Ok(net)

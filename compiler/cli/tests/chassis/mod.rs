@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -437,10 +437,91 @@ pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
     })
 }
 
+/// Sends `count` ICMPv6 echo requests from namespace `ns` to `dst`, one
+/// at a time, each waiting up to `wait` for its reply; returns how many
+/// replies came back. (The kernel computes ICMPv6 checksums on raw
+/// ICMPv6 sockets.)
+pub fn ping6(ns: &str, dst: Ipv6Addr, count: u16, wait: Duration) -> u16 {
+    in_ns(ns, || {
+        // SAFETY: plain socket calls on a descriptor closed at the end.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_INET6,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_ICMPV6,
+            );
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100_000,
+            };
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+            let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
+            addr.sin6_family = libc::AF_INET6 as u16;
+            addr.sin6_addr.s6_addr = dst.octets();
+            let id = (std::process::id() & 0xffff) as u16;
+            let mut ok = 0;
+            for seq in 0..count {
+                let mut pkt = vec![128u8, 0, 0, 0];
+                pkt.extend_from_slice(&id.to_be_bytes());
+                pkt.extend_from_slice(&seq.to_be_bytes());
+                pkt.extend_from_slice(b"ovnflow-e2e-ping6-payload");
+                libc::sendto(
+                    fd,
+                    pkt.as_ptr().cast(),
+                    pkt.len(),
+                    0,
+                    (&addr as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as u32,
+                );
+                let deadline = Instant::now() + wait;
+                let mut buf = [0u8; 1500];
+                while Instant::now() < deadline {
+                    let mut from: libc::sockaddr_in6 = std::mem::zeroed();
+                    let mut len = std::mem::size_of::<libc::sockaddr_in6>() as u32;
+                    let n = libc::recvfrom(
+                        fd,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut libc::sockaddr_in6).cast(),
+                        &mut len,
+                    );
+                    if n < 8 {
+                        continue;
+                    }
+                    if Ipv6Addr::from(from.sin6_addr.s6_addr) == dst
+                        && buf[0] == 129
+                        && buf[4..6] == id.to_be_bytes()
+                        && buf[6..8] == seq.to_be_bytes()
+                    {
+                        ok += 1;
+                        break;
+                    }
+                }
+            }
+            libc::close(fd);
+            ok
+        }
+    })
+}
+
 /// A TCP server in namespace `ns` on `port` that answers every
 /// connection with `reply` (runs until the process exits).
 pub fn tcp_server(ns: &str, port: u16, reply: &str) {
-    let listener = in_ns(ns, || TcpListener::bind(("0.0.0.0", port)).expect("bind"));
+    tcp_server_at(ns, Ipv4Addr::UNSPECIFIED.into(), port, reply)
+}
+
+/// A TCP server on `ip:port` in namespace `ns` answering `reply` to every
+/// connection (`::` for IPv6).
+pub fn tcp_server_at(ns: &str, ip: IpAddr, port: u16, reply: &str) {
+    let listener = in_ns(ns, || TcpListener::bind((ip, port)).expect("bind"));
     let reply = reply.to_string();
     std::thread::spawn(move || {
         for mut s in listener.incoming().flatten() {
@@ -477,4 +558,94 @@ pub fn ns_exec(ns: &str, args: &[&str]) -> Result<String, String> {
     let mut all = vec!["netns", "exec", ns];
     all.extend_from_slice(args);
     sh("ip", &all)
+}
+
+/// Whether a live test can run: root, the oracle's binaries
+/// (ovsdb-server, ovn-northd, the ctl tools), the chassis's
+/// (ovs-vswitchd, ovn-controller, ovs-vsctl, ip) and `extra` on `PATH`.
+/// With `CI` set a missing piece fails the test (`test` names it);
+/// otherwise the test says why it skips.
+pub fn runnable(test: &str, extra: &[&str]) -> bool {
+    let on_path = |b: &&str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
+    };
+    let mut missing: Vec<&str> = ["ovs-vswitchd", "ovn-controller", "ovs-vsctl", "ip"]
+        .iter()
+        .chain(extra)
+        .filter(|b| !on_path(b))
+        .copied()
+        .collect();
+    match ovnflow_golden::oracle::available() {
+        Ok(true) => {}
+        Ok(false) => missing.push("ovsdb-server/ovn-northd"),
+        Err(e) => panic!("{e}"),
+    }
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    if missing.is_empty() && root {
+        return true;
+    }
+    let why = format!("missing {missing:?}, root: {root}");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the {test} test cannot run: {why}"
+    );
+    eprintln!("skipped: {why}");
+    false
+}
+
+impl Chassis {
+    /// Runs `ovn-nbctl line` against the oracle's NB; panics with the
+    /// daemons' logs when it fails.
+    pub fn nbctl_ok(&self, line: &str) -> String {
+        self.oracle
+            .nbctl(line)
+            .unwrap_or_else(|e| panic!("ovn-nbctl {line}: {e}\n{}", self.logs()))
+    }
+}
+
+/// Runs the CNI plugin `ovnflow` (path given: `CARGO_BIN_EXE_ovnflow`) in
+/// the host namespace for pod `ns/pod`'s interface `ifname`, as a
+/// container runtime would (`CNI_*` environment, network configuration
+/// on stdin): whether it succeeded, and its stdout (the CNI result).
+pub fn cni(
+    c: &Chassis,
+    ovnflow: &str,
+    cmd: &str,
+    (ns, pod): (&str, &str),
+    ifname: &str,
+) -> (bool, String) {
+    let conf = serde_json::json!({
+        "cniVersion": "1.0.0", "name": "ovnflow", "type": "ovnflow",
+        "ovs_db": c.remote("db.sock"), "ovnnb_db": c.remote("nb.sock"),
+        "bridge": c.bridge,
+    });
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &c.host_ns, ovnflow])
+        .env("CNI_COMMAND", cmd)
+        .env("CNI_CONTAINERID", format!("{}-{ns}-{pod}", c.prefix))
+        .env("CNI_NETNS", format!("/var/run/netns/{}", c.pod_ns(pod)))
+        .env("CNI_IFNAME", ifname)
+        .env("CNI_PATH", "/opt/cni/bin")
+        .env(
+            "CNI_ARGS",
+            format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={pod}"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ip netns exec ovnflow");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(conf.to_string().as_bytes())
+        .expect("CNI configuration written");
+    let out = child.wait_with_output().expect("CNI plugin output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }

@@ -247,9 +247,15 @@ impl Reconciler {
             .collect()
     }
 
-    /// Adds the insert of our `row` as SB row `s`.
+    /// Adds the insert of our `row` as SB row `s`. Empty sets and maps are
+    /// left out: they are every optional column's default, and a first
+    /// full compute inserts tens of thousands of rows that mostly leave
+    /// them empty (as northd's IDL writes only the columns it sets).
     fn insert(&self, plan: &mut Plan, binding: &Binding, table: &str, s: Uuid, row: &Row) {
-        let cols = self.columns(table, row).map(|(c, d, refs)| (c, (d, refs)));
+        let cols = self
+            .columns(table, row)
+            .filter(|(_, d, _)| !d.is_empty())
+            .map(|(c, d, refs)| (c, (d, refs)));
         plan.insert(table, s, cols, |out, (d, refs)| {
             write_mapped(out, binding, refs, d)
         });
