@@ -348,4 +348,54 @@ mod tests {
             (80, "udp", "error")
         );
     }
+
+    #[test]
+    fn igmp_rows_resolve_references_and_retract_what_they_gave() {
+        let uuid = |n: u128| Uuid::from_u128(n);
+        let refs = |v: &[u128]| Datum::set(v.iter().map(|n| ovsdb::Atom::Uuid(uuid(*n))));
+        let nb_ls = uuid(0x100);
+        let dp = row(&[(
+            "external_ids",
+            Datum::string_map([("logical-switch", nb_ls.to_string().as_str())]),
+        )]);
+        let pb = |name: &str| row(&[("logical_port", Datum::scalar(name))]);
+        let group = |ports: &[u128], chassis: &[u128]| {
+            Arc::new(row(&[
+                ("address", Datum::scalar("239.1.1.1")),
+                ("datapath", refs(&[1])),
+                ("chassis", refs(chassis)),
+                ("ports", refs(ports)),
+            ]))
+        };
+        let insert = |table: &str, n: u128, r: Row| RowChange::Insert {
+            table: table.into(),
+            uuid: uuid(n),
+            new: Arc::new(r),
+        };
+        let mut sb = SbRefs::default();
+        let got = sb.updates(&[
+            insert("Datapath_Binding", 1, dp),
+            insert("Port_Binding", 2, pb("p2")),
+            insert("Port_Binding", 3, pb("p1")),
+            RowChange::Insert {
+                table: "IGMP_Group".into(),
+                uuid: uuid(9),
+                new: group(&[2, 3], &[7]),
+            },
+        ]);
+        let rec = SbInput::Igmp(SbIgmpGroup {
+            address: "239.1.1.1".into(),
+            datapath: nb_ls,
+            ports: vec!["p1".into(), "p2".into()],
+        });
+        assert_eq!(got, vec![(rec.clone(), 1)]);
+        // Losing its chassis (weak reference) retracts the record.
+        let got = sb.updates(&[RowChange::Modify {
+            table: "IGMP_Group".into(),
+            uuid: uuid(9),
+            old: group(&[2, 3], &[7]),
+            new: group(&[2, 3], &[]),
+        }]);
+        assert_eq!(got, vec![(rec, -1)]);
+    }
 }
