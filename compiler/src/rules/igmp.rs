@@ -106,7 +106,10 @@ pub fn switch_group_flow(ls: Uuid, name: &str, addr: &Ipv6Addr, f: SwitchFlood) 
         ));
     }
     if f.static_ {
-        a.push_str(&format!("clone {{ outport =\"{}\"; output; }};", MC_STATIC.0));
+        a.push_str(&format!(
+            "clone {{ outport =\"{}\"; output; }};",
+            MC_STATIC.0
+        ));
     }
     a.push_str(&format!("outport = \"{name}\"; output; "));
     Lflow::new(ls, Stage::LsInL2Lkup, 90, &m, &a, 9080)

@@ -116,7 +116,10 @@ pub(super) fn render_learned<'s>(
         .filter(move |(_, (a, name, _, _))| is_mrouters(name.as_str(), *a))
         .map(|(ls, (_, _, lsp, port))| {
             let (name, key) = MC_MROUTER_FLOOD;
-            (lsp, ((ls, name.to_string(), key), ids::port_binding_uuid(&port)))
+            (
+                lsp,
+                ((ls, name.to_string(), key), ids::port_binding_uuid(&port)),
+            )
         })
         .semijoin_named(
             "igmp: mrouter ports with keys",
@@ -181,17 +184,18 @@ pub(super) fn render_learned<'s>(
         KeySpace::McastGroups(dp) => Some((dp, (h.owner, None, Some(h.key)))),
         _ => None,
     });
-    let allocated = candidates
-        .concat(previous)
-        .group_named("igmp: group tunnel keys", |_, vals, out| {
-            allocate_checked(
-                &requests(vals),
-                GROUP_KEY_MIN,
-                GROUP_KEY_MAX,
-                Hint::Zero,
-                out,
-            );
-        });
+    let allocated =
+        candidates
+            .concat(previous)
+            .group_named("igmp: group tunnel keys", |_, vals, out| {
+                allocate_checked(
+                    &requests(vals),
+                    GROUP_KEY_MIN,
+                    GROUP_KEY_MAX,
+                    Hint::Zero,
+                    out,
+                );
+            });
     let unstable = allocated
         .clone()
         .flat_map(|(dp, a)| a.is_none().then_some(KeySpace::McastGroups(dp)));

@@ -383,14 +383,13 @@ pub(crate) fn render<'s>(
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
     let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
-    let (port_keys, port_rows, port_unstable) =
-        port_binding::render_port_bindings(
-            ports.clone(),
-            lrp_rows,
-            cr.ports,
-            cr.groups,
-            held.clone(),
-        );
+    let (port_keys, port_rows, port_unstable) = port_binding::render_port_bindings(
+        ports.clone(),
+        lrp_rows,
+        cr.ports,
+        cr.groups,
+        held.clone(),
+    );
     let learned = igmp::render_learned(
         &nb_for_igmp,
         ports.clone(),

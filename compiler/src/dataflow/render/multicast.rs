@@ -36,7 +36,10 @@ pub(super) fn render_multicast_groups<'s>(
                         (p.lrp.uuid, p.lrp.name.clone())
                     };
                     let (group, key) = MC_STATIC;
-                    (owner, ((lr, group.to_string(), key), ids::port_binding_uuid(&name)))
+                    (
+                        owner,
+                        ((lr, group.to_string(), key), ids::port_binding_uuid(&name)),
+                    )
                 })
                 .collect::<Vec<_>>()
         })

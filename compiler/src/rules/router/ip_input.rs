@@ -18,7 +18,14 @@ pub fn misc_drops(r: &RouterCtx, out: &mut Vec<Lflow>) {
     let s = Stage::LrInIpInput;
     // IGMP and MLD (TTL 1) go on when some port floods them statically.
     if r.mcast_flood_static() {
-        out.push(Lflow::new(dp, s, 120, "igmp && ip.ttl == 1", "next;", 13012));
+        out.push(Lflow::new(
+            dp,
+            s,
+            120,
+            "igmp && ip.ttl == 1",
+            "next;",
+            13012,
+        ));
         out.push(Lflow::new(
             dp,
             s,

@@ -71,12 +71,26 @@ pub fn mcast_lookup(r: &RouterCtx, out: &mut Vec<Lflow>) {
         return;
     }
     if !r.mcast_flood_static() {
-        out.push(Lflow::new(dp, s, 10450, "ip4.mcast || ip6.mcast", DROP, 12190));
+        out.push(Lflow::new(
+            dp,
+            s,
+            10450,
+            "ip4.mcast || ip6.mcast",
+            DROP,
+            12190,
+        ));
         return;
     }
     for p in &r.ports {
         let mac = &p.net.ea_s;
-        out.push(Lflow::new(dp, s, 10550, &format!("eth.src == {mac} && igmp"), DROP, 12160));
+        out.push(Lflow::new(
+            dp,
+            s,
+            10550,
+            &format!("eth.src == {mac} && igmp"),
+            DROP,
+            12160,
+        ));
         out.push(Lflow::new(
             dp,
             s,
