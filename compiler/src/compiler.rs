@@ -118,6 +118,8 @@ pub struct Compiler {
     /// The SB input records fed so far, with their multiplicity (two SB
     /// rows may give the same record; the dataflow sees it once).
     sb_inputs: BTreeMap<SbInput, isize>,
+    /// What the SB rows given to [`Compiler::apply_sb`] reference.
+    sb_refs: sb_input::SbRefs,
 }
 
 /// Held-key feedback up to this many updates may wait for the next batch
@@ -143,6 +145,7 @@ impl Compiler {
             pending_held: Vec::new(),
             unstable: 0,
             sb_inputs: BTreeMap::new(),
+            sb_refs: sb_input::SbRefs::default(),
         })
     }
 
@@ -213,7 +216,8 @@ impl Compiler {
     /// changes. Rows are named by their own UUIDs, which only have to be
     /// consistent across calls (an SB replica's, a dump's).
     pub fn apply_sb(&mut self, changes: &[RowChange]) -> SbDelta {
-        self.apply_sb_updates(sb_input::updates(changes))
+        let updates = self.sb_refs.updates(changes);
+        self.apply_sb_updates(updates)
     }
 
     /// Makes the SB input exactly `inputs` (e.g. read from a stored SB)
@@ -254,6 +258,7 @@ impl Compiler {
                 SbInput::Port(p) => NbRecord::SbPort(p),
                 SbInput::Monitor(m) => NbRecord::SbMonitor(m),
                 SbInput::Bfd(b) => NbRecord::SbBfd(b),
+                SbInput::Igmp(g) => NbRecord::SbIgmp(g),
             };
             if before <= 0 && after > 0 {
                 feed.push((record(), 1));
@@ -281,15 +286,18 @@ impl Compiler {
 
     /// Takes the tunnel keys an existing SB holds as the keys present in the
     /// SB, as northd reads them before allocating (`build_datapaths()`,
-    /// `build_ports()`): owners keep them unless a `requested-tnl-key` or
-    /// an earlier owner takes them. `datapaths` are `(NB switch or router
-    /// UUID, key)`, `ports` are `(NB switch UUID, NB port UUID, key)`;
-    /// owners the NB does not have are ignored. Used by a daemon taking over
-    /// an SB written by another northd. Returns the resulting SB changes.
+    /// `build_ports()`, `ovn_igmp_group_add()`): owners keep them unless a
+    /// `requested-tnl-key` or an earlier owner takes them. `datapaths` are
+    /// `(NB switch or router UUID, key)`, `ports` are `(NB switch UUID, NB
+    /// port UUID, key)`, `groups` the learned multicast groups' `(NB switch
+    /// or router UUID, group name, key)`; owners the NB does not have are
+    /// ignored. Used by a daemon taking over an SB written by another
+    /// northd. Returns the resulting SB changes.
     pub fn adopt_keys(
         &mut self,
         datapaths: impl IntoIterator<Item = (Uuid, u32)>,
         ports: impl IntoIterator<Item = (Uuid, Uuid, u32)>,
+        groups: impl IntoIterator<Item = (Uuid, String, u32)>,
     ) -> SbDelta {
         use crate::dataflow::render::KeySpace;
         let wanted: BTreeSet<HeldKey> = datapaths
@@ -302,6 +310,11 @@ impl Compiler {
             .chain(ports.into_iter().map(|(ls, owner, key)| HeldKey {
                 space: KeySpace::Ports(ls),
                 owner,
+                key,
+            }))
+            .chain(groups.into_iter().map(|(dp, name, key)| HeldKey {
+                space: KeySpace::McastGroups(dp),
+                owner: crate::ids::multicast_group_uuid(dp, &name),
                 key,
             }))
             .collect();

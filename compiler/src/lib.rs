@@ -5,7 +5,8 @@
 //! Feed NB row changes to a [`Compiler`]; it returns the SB row changes
 //! ([`SbDelta`]) and keeps the SB content ([`Compiler::sb_state`]). The SB
 //! columns ovn-controller writes that northd reads back ([`sb_input`]:
-//! port claims and `up`, monitor and BFD status) are fed with
+//! port claims and `up`, monitor and BFD status, learned multicast
+//! groups) are fed with
 //! [`Compiler::apply_sb`] / [`Compiler::set_sb_inputs`].
 //!
 //! What is compiled so far (each rule's doc names the northd function):
@@ -23,9 +24,10 @@
 //! - `Port_Binding` for logical switch ports (VIF and other types' basic
 //!   columns; router-type ports as `patch`);
 //! - `Multicast_Group` (`_MC_flood`, `_MC_flood_l2`, `_MC_unknown`,
-//!   `_MC_mrouter_flood`, `_MC_static`) and `IP_Multicast`;
-//! - the logical-switch pipeline (`ls_in_*`, `ls_out_*`) for switches
-//!   without load balancers or learned multicast groups
+//!   `_MC_mrouter_flood`, `_MC_static` of switches and routers, groups
+//!   learned from SB `IGMP_Group` and relayed to routers, [`rules::igmp`])
+//!   and `IP_Multicast`;
+//! - the logical-switch pipeline (`ls_in_*`, `ls_out_*`)
 //!   (native DHCPv4/DHCPv6 and DNS included, with SB `DNS`);
 //! - ACLs of switches and port groups, SB `Port_Group` and `Address_Set`
 //!   (with the generated `<pg>_ip4` / `<pg>_ip6` sets);

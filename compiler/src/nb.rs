@@ -528,6 +528,8 @@ pub enum NbRecord {
     SbMonitor(crate::sb_input::SbMonitor),
     /// SB input: a BFD row ([`crate::sb_input::SbBfd`]).
     SbBfd(crate::sb_input::SbBfd),
+    /// SB input: a learned multicast group ([`crate::sb_input::SbIgmpGroup`]).
+    SbIgmp(crate::sb_input::SbIgmpGroup),
 }
 
 /// NB tables the compiler reads; rows of other tables are ignored.

@@ -16,12 +16,21 @@
 //!   copies ovn-controller's status to the NB, and a session whose SB row
 //!   exists but no route uses goes `admin_down`.
 //!
+//! - `IGMP_Group`: the groups ovn-controller learned ([`SbIgmpGroup`]):
+//!   `build_mcast_groups()` turns them into `Multicast_Group` rows and
+//!   `build_lswitch_ip_mcast_igmp_mld()` / the router relay into flows. Its
+//!   `datapath` and `ports` reference SB rows, which [`SbRefs`] resolves to
+//!   the NB datapath and port names.
+//!
 //! Only rows that differ from the state of a fresh row (no chassis, not up,
 //! no virtual parent, no monitor status) become records, so that an SB
 //! without ovn-controller gives no port or monitor input at all (`BFD` rows
 //! always do: their existence counts).
 
-use ovsdb::{Row, RowChange};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ovsdb::{Row, RowChange, Uuid};
 use serde::{Deserialize, Serialize};
 
 /// A switch port's binding state as ovn-controller left it.
@@ -63,6 +72,21 @@ pub struct SbBfd {
     pub status: String,
 }
 
+/// An SB `IGMP_Group` row with its references resolved: the multicast
+/// group (or `mrouters`) some ports of one chassis joined on a datapath.
+/// Rows without `chassis` or `datapath` give none (northd purges them).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SbIgmpGroup {
+    /// `address`: an IPv4 or IPv6 group address, or `mrouters` (first: the
+    /// records order by address).
+    pub address: String,
+    /// NB UUID of the switch (or router) of `datapath`
+    /// (`external_ids:logical-switch` / `logical-router`).
+    pub datapath: Uuid,
+    /// `logical_port` of each row of `ports`, sorted, distinct.
+    pub ports: Vec<String>,
+}
+
 /// One SB input record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SbInput {
@@ -72,6 +96,8 @@ pub enum SbInput {
     Monitor(SbMonitor),
     /// A [`SbBfd`].
     Bfd(SbBfd),
+    /// A [`SbIgmpGroup`].
+    Igmp(SbIgmpGroup),
 }
 
 fn string(row: &Row, col: &str) -> Option<String> {
@@ -134,7 +160,125 @@ pub fn read_row(table: &str, row: &Row) -> Option<SbInput> {
 /// The SB tables [`read_row`] reads.
 pub const TABLES: &[&str] = &["Port_Binding", "Service_Monitor", "BFD"];
 
-/// The input updates SB row changes give: `(record, +1/-1)`.
+/// What SB rows reference, by the caller's SB UUIDs: the NB datapath of
+/// each `Datapath_Binding`, the `logical_port` of each `Port_Binding`, and
+/// the record each `IGMP_Group` row gave (so that its change or deletion
+/// retracts exactly that record).
+#[derive(Clone, Debug, Default)]
+pub struct SbRefs {
+    datapaths: BTreeMap<Uuid, Uuid>,
+    ports: BTreeMap<Uuid, String>,
+    igmp: BTreeMap<Uuid, SbInput>,
+}
+
+fn uuid_refs(row: &Row, col: &str) -> Vec<Uuid> {
+    row.get(col)
+        .map(|d| d.atoms().iter().filter_map(|a| a.as_uuid()).collect())
+        .unwrap_or_default()
+}
+
+/// The NB UUID a `Datapath_Binding` row names.
+fn datapath_owner(row: &Row) -> Option<Uuid> {
+    let ids = row.get("external_ids")?;
+    ["logical-switch", "logical-router"].iter().find_map(|k| {
+        ids.get(&ovsdb::Atom::from(*k))
+            .and_then(|a| a.as_str())
+            .and_then(|s| s.parse::<Uuid>().ok())
+    })
+}
+
+impl SbRefs {
+    /// The input updates SB row changes give: `(record, +1/-1)`. Changes
+    /// of `Datapath_Binding` and `Port_Binding` rows are taken in before
+    /// the `IGMP_Group` rows that may reference them.
+    pub fn updates(&mut self, changes: &[RowChange]) -> Vec<(SbInput, isize)> {
+        for ch in changes {
+            let (map_dp, map_pb) = match ch.table() {
+                "Datapath_Binding" => (true, false),
+                "Port_Binding" => (false, true),
+                _ => continue,
+            };
+            let uuid = ch.uuid();
+            match ch.new_row() {
+                None => {
+                    self.datapaths.remove(&uuid);
+                    self.ports.remove(&uuid);
+                }
+                Some(row) if map_dp => match datapath_owner(row) {
+                    Some(nb) => {
+                        self.datapaths.insert(uuid, nb);
+                    }
+                    None => {
+                        self.datapaths.remove(&uuid);
+                    }
+                },
+                Some(row) if map_pb => match string(row, "logical_port") {
+                    Some(name) => {
+                        self.ports.insert(uuid, name);
+                    }
+                    None => {
+                        self.ports.remove(&uuid);
+                    }
+                },
+                Some(_) => {}
+            }
+        }
+        let mut out = updates(changes);
+        for ch in changes.iter().filter(|c| c.table() == "IGMP_Group") {
+            let uuid = ch.uuid();
+            if let Some(old) = self.igmp.remove(&uuid) {
+                out.push((old, -1));
+            }
+            if let Some(rec) = ch.new_row().and_then(|r| self.igmp_group(r)) {
+                self.igmp.insert(uuid, rec.clone());
+                out.push((rec, 1));
+            }
+        }
+        out
+    }
+
+    /// The record of an `IGMP_Group` row, if it has a chassis and a known
+    /// datapath.
+    fn igmp_group(&self, row: &Row) -> Option<SbInput> {
+        if uuid_refs(row, "chassis").is_empty() {
+            return None;
+        }
+        let dp = uuid_refs(row, "datapath").first().copied()?;
+        let datapath = *self.datapaths.get(&dp)?;
+        let mut ports: Vec<String> = uuid_refs(row, "ports")
+            .iter()
+            .filter_map(|p| self.ports.get(p).cloned())
+            .collect();
+        ports.sort();
+        ports.dedup();
+        Some(SbInput::Igmp(SbIgmpGroup {
+            address: string(row, "address").unwrap_or_default(),
+            datapath,
+            ports,
+        }))
+    }
+}
+
+/// Every input record a whole SB gives (`(table, uuid, row)`), references
+/// resolved: what [`SbRefs::updates`] gives for the SB inserted at once.
+pub fn read_all<'a>(rows: impl IntoIterator<Item = (&'a str, Uuid, &'a Row)>) -> Vec<SbInput> {
+    let changes: Vec<RowChange> = rows
+        .into_iter()
+        .map(|(table, uuid, row)| RowChange::Insert {
+            table: table.to_string(),
+            uuid,
+            new: Arc::new(row.clone()),
+        })
+        .collect();
+    SbRefs::default()
+        .updates(&changes)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// The input updates SB row changes give: `(record, +1/-1)`, for the
+/// tables [`read_row`] reads (no references resolved: see [`SbRefs`]).
 pub fn updates(changes: &[RowChange]) -> Vec<(SbInput, isize)> {
     let mut out = Vec::new();
     for ch in changes {
@@ -203,5 +347,55 @@ mod tests {
             (m.port, m.protocol.as_str(), m.status.as_str()),
             (80, "udp", "error")
         );
+    }
+
+    #[test]
+    fn igmp_rows_resolve_references_and_retract_what_they_gave() {
+        let uuid = |n: u128| Uuid::from_u128(n);
+        let refs = |v: &[u128]| Datum::set(v.iter().map(|n| ovsdb::Atom::Uuid(uuid(*n))));
+        let nb_ls = uuid(0x100);
+        let dp = row(&[(
+            "external_ids",
+            Datum::string_map([("logical-switch", nb_ls.to_string().as_str())]),
+        )]);
+        let pb = |name: &str| row(&[("logical_port", Datum::scalar(name))]);
+        let group = |ports: &[u128], chassis: &[u128]| {
+            Arc::new(row(&[
+                ("address", Datum::scalar("239.1.1.1")),
+                ("datapath", refs(&[1])),
+                ("chassis", refs(chassis)),
+                ("ports", refs(ports)),
+            ]))
+        };
+        let insert = |table: &str, n: u128, r: Row| RowChange::Insert {
+            table: table.into(),
+            uuid: uuid(n),
+            new: Arc::new(r),
+        };
+        let mut sb = SbRefs::default();
+        let got = sb.updates(&[
+            insert("Datapath_Binding", 1, dp),
+            insert("Port_Binding", 2, pb("p2")),
+            insert("Port_Binding", 3, pb("p1")),
+            RowChange::Insert {
+                table: "IGMP_Group".into(),
+                uuid: uuid(9),
+                new: group(&[2, 3], &[7]),
+            },
+        ]);
+        let rec = SbInput::Igmp(SbIgmpGroup {
+            address: "239.1.1.1".into(),
+            datapath: nb_ls,
+            ports: vec!["p1".into(), "p2".into()],
+        });
+        assert_eq!(got, vec![(rec.clone(), 1)]);
+        // Losing its chassis (weak reference) retracts the record.
+        let got = sb.updates(&[RowChange::Modify {
+            table: "IGMP_Group".into(),
+            uuid: uuid(9),
+            old: group(&[2, 3], &[7]),
+            new: group(&[2, 3], &[]),
+        }]);
+        assert_eq!(got, vec![(rec, -1)]);
     }
 }

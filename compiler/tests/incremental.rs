@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ovnflow_compiler::sb_input::{SbMonitor, SbPort};
+use ovnflow_compiler::sb_input::{SbIgmpGroup, SbMonitor, SbPort};
 use ovnflow_compiler::{Compiler, Options, RowChange, SbInput, SbRecord};
 use ovsdb::{Atom, Datum, Row, Uuid};
 use proptest::prelude::*;
@@ -148,7 +148,28 @@ enum Op {
     /// SB input: the status of the monitor of a port's backend (IP index,
     /// udp), or none.
     SetSbMonitor(usize, usize, bool, Option<usize>),
+    /// SB input: the `IGMP_Group` row of (datapath: switch or router
+    /// index, [`IGMP_ADDRESSES`] index, chassis) with these ports (none:
+    /// no row).
+    SetSbIgmp(usize, usize, bool, Vec<usize>),
+    /// A router relays multicast (`options:mcast_relay`) or not.
+    SetRelay(usize, bool),
+    /// A router port floods multicast (`options:mcast_flood`) or not.
+    SetLrpFlood(usize, bool),
 }
+
+/// `IGMP_Group:address` values: routed and link-local IPv4, routable and
+/// link-scope IPv6, all-hosts, multicast routers, unparsable.
+const IGMP_ADDRESSES: &[&str] = &[
+    "239.1.1.1",
+    "239.1.1.2",
+    "224.0.0.5",
+    "ff0e::1",
+    "ff02::1:3",
+    "ff02::1",
+    "mrouters",
+    "bogus",
+];
 
 /// `Service_Monitor:status` values.
 const MONITOR_STATUS: &[&str] = &["online", "offline", "error"];
@@ -358,6 +379,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(p, up, ch, parent)| Op::SetSbPort(p, up, ch, parent)),
         2 => ((0usize..16), (0usize..2), any::<bool>(), prop::option::of(0usize..3))
             .prop_map(|(p, ip, udp, st)| Op::SetSbMonitor(p, ip, udp, st)),
+        3 => ((0usize..12), (0..IGMP_ADDRESSES.len()), any::<bool>(), prop::collection::vec(0usize..16, 0..3))
+            .prop_map(|(d, a, ch, ports)| Op::SetSbIgmp(d, a, ch, ports)),
+        1 => ((0usize..4), any::<bool>()).prop_map(|(r, on)| Op::SetRelay(r, on)),
+        1 => ((0usize..8), any::<bool>()).prop_map(|(p, on)| Op::SetLrpFlood(p, on)),
     ]
 }
 
@@ -402,6 +427,12 @@ struct Model {
     /// port name, IP and protocol).
     sb_ports: BTreeMap<String, SbPort>,
     sb_monitors: BTreeMap<(String, String, String), SbMonitor>,
+    /// Learned multicast groups by (datapath, address, chassis).
+    sb_igmp: BTreeMap<(Uuid, usize, bool), SbIgmpGroup>,
+    /// Routers with `mcast_relay=true`.
+    relay: BTreeSet<Uuid>,
+    /// Router ports with `mcast_flood=true`.
+    lrp_flood: BTreeSet<Uuid>,
 }
 
 /// The CoPP row of every switch.
@@ -452,6 +483,49 @@ impl Model {
                     self.sb_ports.insert(rec.name.clone(), rec);
                 } else {
                     self.sb_ports.remove(&rec.name);
+                }
+            }
+            Op::SetSbIgmp(d, a, chassis, ports) => {
+                // Datapaths: the switches, then the routers (ovn-controller
+                // only writes switches; northd must not choke on others).
+                let dps: Vec<Uuid> = sw.iter().chain(lrs.iter()).copied().collect();
+                let Some(dp) = pick(&dps, *d) else { return };
+                let key = (dp, *a, *chassis);
+                let mut names: Vec<String> = ports
+                    .iter()
+                    .filter_map(|i| pick(&ps, *i).map(|u| self.ports[&u].0.clone()))
+                    .collect();
+                names.sort();
+                names.dedup();
+                if names.is_empty() {
+                    self.sb_igmp.remove(&key);
+                } else {
+                    self.sb_igmp.insert(
+                        key,
+                        SbIgmpGroup {
+                            datapath: dp,
+                            address: IGMP_ADDRESSES[*a].to_string(),
+                            ports: names,
+                        },
+                    );
+                }
+            }
+            Op::SetRelay(r, on) => {
+                if let Some(lr) = pick(&lrs, *r) {
+                    if *on {
+                        self.relay.insert(lr);
+                    } else {
+                        self.relay.remove(&lr);
+                    }
+                }
+            }
+            Op::SetLrpFlood(p, on) => {
+                if let Some(lrp) = pick(&lrps, *p) {
+                    if *on {
+                        self.lrp_flood.insert(lrp);
+                    } else {
+                        self.lrp_flood.remove(&lrp);
+                    }
                 }
             }
             Op::SetSbMonitor(p, ip, udp, status) => {
@@ -759,6 +833,7 @@ impl Model {
             .cloned()
             .map(SbInput::Port)
             .chain(self.sb_monitors.values().cloned().map(SbInput::Monitor))
+            .chain(self.sb_igmp.values().cloned().map(SbInput::Igmp))
             .collect()
     }
 
@@ -1037,11 +1112,14 @@ impl Model {
                     .map(|s| s.iter().copied().collect())
                     .unwrap_or_default()),
             );
-            let opts: Vec<(&str, &str)> = if self.gateway_routers.contains(u) {
+            let mut opts: Vec<(&str, &str)> = if self.gateway_routers.contains(u) {
                 vec![("chassis", "hv1")]
             } else {
                 vec![]
             };
+            if self.relay.contains(u) {
+                opts.push(("mcast_relay", "true"));
+            }
             r.insert("options".into(), Datum::string_map(opts));
             // Routers share the switches' CoPP row.
             r.insert("copp".into(), Datum::set([Atom::Uuid(COPP)]));
@@ -1053,6 +1131,12 @@ impl Model {
             let mac = format!("00:00:00:00:ff:{:02x}", u.as_u128() as u8);
             r.insert("mac".into(), Datum::scalar(mac.as_str()));
             r.insert("networks".into(), strings(NETWORKS[*n]));
+            if self.lrp_flood.contains(u) {
+                r.insert(
+                    "options".into(),
+                    Datum::string_map([("mcast_flood", "true")]),
+                );
+            }
             let chassis: &[(&str, i64)] = match self.gateways.get(u) {
                 Some(1) => &[("hv1", 20), ("hv2", 10)],
                 Some(2) => &[("hv2", 20)],
@@ -1178,6 +1262,11 @@ fn without_keys(c: &Compiler) -> BTreeSet<SbRecord> {
                 p.tunnel_key = 0;
                 SbRecord::PortBinding(p)
             }
+            // Learned multicast groups' keys depend on history too.
+            SbRecord::MulticastGroup(mut g) if g.tunnel_key >= 32774 => {
+                g.tunnel_key = 0;
+                SbRecord::MulticastGroup(g)
+            }
             // Named after the datapath's tunnel key.
             SbRecord::PortGroup(mut g) => {
                 g.name = g
@@ -1225,6 +1314,7 @@ fn blank_reply_port(text: &str) -> String {
 fn check_keys(c: &Compiler) -> Result<(), TestCaseError> {
     let mut dp_keys = BTreeSet::new();
     let mut port_keys = BTreeSet::new();
+    let mut group_keys = BTreeSet::new();
     for r in c.sb_records() {
         match r {
             SbRecord::DatapathBinding(d) => prop_assert!(
@@ -1240,6 +1330,14 @@ fn check_keys(c: &Compiler) -> Result<(), TestCaseError> {
                     p.tunnel_key
                 );
             }
+            SbRecord::MulticastGroup(g) => {
+                prop_assert!(g.tunnel_key >= 32768 && g.tunnel_key != 32773);
+                prop_assert!(
+                    group_keys.insert((g.datapath, g.tunnel_key)),
+                    "duplicate multicast group key {}",
+                    g.tunnel_key
+                );
+            }
             _ => {}
         }
     }
@@ -1251,6 +1349,7 @@ fn keys_of(c: &Compiler) -> BTreeMap<(&'static str, Uuid), u32> {
         .filter_map(|r| match r {
             SbRecord::DatapathBinding(d) => Some((("dp", d.uuid), d.tunnel_key)),
             SbRecord::PortBinding(p) => Some((("pb", p.uuid), p.tunnel_key)),
+            SbRecord::MulticastGroup(g) => Some((("mc", g.uuid), g.tunnel_key)),
             _ => None,
         })
         .collect()

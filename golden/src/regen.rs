@@ -77,13 +77,11 @@ pub fn run_northd_with_sb(transactions: &[Value], sbctl: &[String]) -> Result<No
         o.sync()?;
     }
     let tables = parse_dump(&o.dump_sb()?).map_err(OracleError)?;
-    let inputs: Vec<ovnflow_compiler::SbInput> = tables
-        .iter()
-        .flat_map(|(t, rows)| {
-            rows.values()
-                .filter_map(move |r| ovnflow_compiler::sb_input::read_row(t, r))
-        })
-        .collect();
+    let inputs: Vec<ovnflow_compiler::SbInput> = ovnflow_compiler::sb_input::read_all(
+        tables
+            .iter()
+            .flat_map(|(t, rows)| rows.iter().map(move |(u, r)| (t.as_str(), *u, r))),
+    );
     Ok(NorthdOutput {
         sb: to_text(&canonical(&tables)),
         lflow_list: blank_lflow_list_uuids(&o.lflow_list()?),

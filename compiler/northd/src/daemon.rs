@@ -208,8 +208,13 @@ fn handler(shared: Arc<Mutex<Shared>>) -> Handler<Ctl> {
 /// A row before and after (absent when inserted / deleted).
 type OldNew = (Option<Arc<Row>>, Option<Arc<Row>>);
 
-/// Tunnel keys: `(datapath owner, key)` and `(datapath owner, port owner, key)`.
-type Keys = (Vec<(Uuid, u32)>, Vec<(Uuid, Uuid, u32)>);
+/// Tunnel keys: `(datapath owner, key)`, `(datapath owner, port owner,
+/// key)` and learned multicast groups' `(datapath owner, name, key)`.
+type Keys = (
+    Vec<(Uuid, u32)>,
+    Vec<(Uuid, Uuid, u32)>,
+    Vec<(Uuid, String, u32)>,
+);
 
 /// Compiler deltas not yet written to the SB.
 #[derive(Default)]
@@ -317,7 +322,21 @@ fn sb_keys(nb: &Mirror, sb: &Mirror) -> Keys {
             ports.push((*dp, *p, k));
         }
     }
-    (dps, ports)
+    let mut groups = Vec::new();
+    for r in sb.table("Multicast_Group").values() {
+        let dp = r
+            .get("datapath")
+            .and_then(|d| d.as_uuid())
+            .and_then(|d| dp_owner.get(&d));
+        let name = r.get("name").and_then(|d| d.as_str());
+        match (dp, name, key(r)) {
+            (Some(dp), Some(n), Some(k)) if k >= ovnflow_compiler::rules::igmp::GROUP_KEY_MIN => {
+                groups.push((*dp, n.to_string(), k));
+            }
+            _ => {}
+        }
+    }
+    (dps, ports, groups)
 }
 
 /// The daemon's state.
@@ -531,8 +550,8 @@ impl Daemon {
                 return;
             }
         };
-        let (dps, ports) = sb_keys(&self.nb, &self.sb);
-        c.adopt_keys(dps, ports);
+        let (dps, ports, groups) = sb_keys(&self.nb, &self.sb);
+        c.adopt_keys(dps, ports, groups);
         c.apply_sb(&self.sb.to_changes());
         match c.apply(self.nb.to_changes()) {
             Ok(delta) => {
@@ -630,8 +649,8 @@ impl Daemon {
         };
         let since = self.pending.since;
         let mut plan = if let Some(view) = view {
-            let (dps, ports) = sb_keys(&self.nb, &self.sb);
-            compiler.adopt_keys(dps, ports);
+            let (dps, ports, groups) = sb_keys(&self.nb, &self.sb);
+            compiler.adopt_keys(dps, ports, groups);
             reconciler.full(&compiler.sb_state(), &view)
         } else {
             let delta = self.pending.take();

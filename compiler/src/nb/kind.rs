@@ -97,11 +97,13 @@ pub(crate) enum NbKind {
     SbMonitor,
     /// [`NbRecord::SbBfd`].
     SbBfd,
+    /// [`NbRecord::SbIgmp`].
+    SbIgmp,
 }
 
 impl NbKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 45;
+    pub(crate) const COUNT: usize = 46;
 }
 
 impl NbRecord {
@@ -153,6 +155,7 @@ impl NbRecord {
             NbRecord::SbPort(_) => NbKind::SbPort,
             NbRecord::SbMonitor(_) => NbKind::SbMonitor,
             NbRecord::SbBfd(_) => NbKind::SbBfd,
+            NbRecord::SbIgmp(_) => NbKind::SbIgmp,
         }
     }
 }

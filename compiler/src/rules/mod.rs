@@ -16,6 +16,7 @@ pub mod external_port;
 pub mod fdb;
 pub mod fwd_group;
 pub mod global;
+pub mod igmp;
 pub mod l2;
 pub mod lb;
 pub mod multicast;

@@ -9,6 +9,7 @@ mod datapath;
 mod external_port;
 mod fwd_group;
 mod ha;
+mod igmp;
 mod lb;
 mod lb_health;
 mod lflow;
@@ -42,6 +43,9 @@ pub(crate) enum KeySpace {
     Ports(Uuid),
     /// UDP source ports of BFD sessions (owner: the NB `BFD` row).
     Bfd,
+    /// Learned multicast groups of the switch or router with this NB UUID
+    /// (owner: the group's `Multicast_Group` UUID).
+    McastGroups(Uuid),
 }
 
 /// A tunnel key currently held in the SB (fed back by the driver after each
@@ -176,6 +180,7 @@ pub(crate) fn render<'s>(
     let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
     let nb_for_routers = nb.clone();
     let nb_for_ha = nb.clone();
+    let nb_for_igmp = nb.clone();
     let router_lbs = router_nat::render_router_lbs(nb.clone());
     let router_nats = router_nat::render_router_nats(nb.clone());
     let ports0_for_routers = ports0.clone();
@@ -378,9 +383,30 @@ pub(crate) fn render<'s>(
             .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
     let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
-    let (port_keys, port_rows, port_unstable) =
-        port_binding::render_port_bindings(ports.clone(), lrp_rows, cr.ports, cr.groups, held);
-    let mc_rows = multicast::render_multicast_groups(ports.clone(), port_keys.clone());
+    let (port_keys, port_rows, port_unstable) = port_binding::render_port_bindings(
+        ports.clone(),
+        lrp_rows,
+        cr.ports,
+        cr.groups,
+        held.clone(),
+    );
+    let learned = igmp::render_learned(
+        &nb_for_igmp,
+        ports.clone(),
+        sw_ctx.clone(),
+        switches.clone(),
+        rt.ctx
+            .clone()
+            .map(|r| (r.dp(), (r.mcast_relay(), r.mcast_flood_static()))),
+        port_keys.clone(),
+        held,
+    );
+    let mc_rows = multicast::render_multicast_groups(
+        ports.clone(),
+        port_keys.clone(),
+        rt.ctx.clone(),
+        learned.static_members,
+    );
     let dp_order = datapath::render_datapath_order(switches.clone(), routers);
     let (router_lb_flows, router_lb_unsnat) =
         router_nat::render_router_lb_flows(rt.ctx.clone(), router_lbs, health.info);
@@ -399,7 +425,8 @@ pub(crate) fn render<'s>(
         router_flows
             .concat(qos_flows)
             .concat(fwd_group_flows)
-            .concat(health.flows),
+            .concat(health.flows)
+            .concat(learned.flows),
         lflow::GroupedFlows {
             flows: lbs.flows.concat(router_lb_flows),
             row_groups: lbs.groups,
@@ -425,11 +452,18 @@ pub(crate) fn render<'s>(
             owner,
             key,
         }))
+        .concat(learned.keys)
         .map(Output::Key)
-        .concat(dp_unstable.concat(port_unstable).map(Output::Unstable));
+        .concat(
+            dp_unstable
+                .concat(port_unstable)
+                .concat(learned.unstable)
+                .map(Output::Unstable),
+        );
     datapath_rows
         .concat(port_rows)
         .concat(mc_rows)
+        .concat(learned.rows)
         .concat(flow_rows)
         .concat(ip_mcast_rows)
         .concat(dns_rows)

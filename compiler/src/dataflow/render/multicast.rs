@@ -1,5 +1,7 @@
 //! Rendering of `rules::multicast`: one `Multicast_Group` row per (datapath,
-//! group) with at least one member port holding a tunnel key.
+//! group) with at least one member port holding a tunnel key: switch ports'
+//! static groups, router ports flooding statically (`_MC_static` of
+//! routers) and members learned from `IGMP_Group` `mrouters` rows.
 
 use std::sync::Arc;
 
@@ -7,28 +9,56 @@ use ovsdb::Uuid;
 
 use crate::dataflow::{Coll, Named};
 use crate::ids;
-use crate::rules::multicast::port_groups;
+use crate::rules::multicast::{port_groups, MC_STATIC};
+use crate::rules::router::RouterCtx;
 use crate::rules::PortCtx;
 use crate::sb::{MulticastGroup, SbRecord};
 
 pub(super) fn render_multicast_groups<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, super::port_binding::PortKey>,
+    routers: Coll<'s, Arc<RouterCtx>>,
+    learned: Coll<'s, super::igmp::StaticMember>,
 ) -> Coll<'s, SbRecord> {
+    let owners = port_keys.map(|(_ls, (u, _))| u);
+    // Router ports flooding multicast statically: the router's `_MC_static`
+    // (a distributed gateway port through its chassisredirect port).
+    let router_members = routers
+        .flat_map(|r| {
+            let lr = r.dp();
+            r.ports
+                .iter()
+                .filter(|p| p.mcast_flood_static())
+                .map(|p| {
+                    let (owner, name) = if p.is_dgp() {
+                        (ids::cr_port_owner(p.lrp.uuid), format!("cr-{}", p.lrp.name))
+                    } else {
+                        (p.lrp.uuid, p.lrp.name.clone())
+                    };
+                    let (group, key) = MC_STATIC;
+                    (
+                        owner,
+                        ((lr, group.to_string(), key), ids::port_binding_uuid(&name)),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .semijoin_named("multicast: router ports with keys", owners.clone())
+        .map(|(_, m)| m);
     ports
         .map(|(_, p)| (p.lsp.uuid, p))
-        .semijoin_named(
-            "multicast: ports with keys",
-            port_keys.map(|(_ls, (u, _))| u),
-        )
+        .semijoin_named("multicast: ports with keys", owners)
         .flat_map(|(_, p)| {
             let pb = ids::port_binding_uuid(&p.lsp.name);
             port_groups(&p)
                 .into_iter()
                 .map(move |(name, key)| ((p.ls, name.to_string(), key), pb))
         })
+        .concat(router_members)
+        .concat(learned)
         .group_named("multicast group members", |_, vals, out| {
             let mut ports: Vec<Uuid> = vals.iter().map(|(u, _)| **u).collect();
+            ports.sort();
             ports.dedup();
             out.push((ports, 1));
         })

@@ -53,7 +53,7 @@ pub(super) fn render_port_bindings<'s>(
         );
     let previous = held.flat_map(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
-        KeySpace::Datapaths | KeySpace::Bfd => None,
+        KeySpace::Datapaths | KeySpace::Bfd | KeySpace::McastGroups(_) => None,
     });
     let allocated = candidates
         .concat(previous)

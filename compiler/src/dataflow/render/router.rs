@@ -117,11 +117,12 @@ pub(super) fn render_routers<'s>(
             routers.clone().map(|(u, r)| {
                 let o = &r.options;
                 let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
-                (u, (dnr, smap_get_bool(o, "mcast_relay", false)))
+                let gw_router = r.option("chassis").is_some();
+                (u, (dnr, smap_get_bool(o, "mcast_relay", false), gw_router))
             }),
         )
         .map(
-            |(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay)))| {
+            |(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay, gw_router)))| {
                 (
                     lrp.name.clone(),
                     LrpPeer {
@@ -133,6 +134,8 @@ pub(super) fn render_routers<'s>(
                         dynamic_neigh_routers,
                         mcast_relay,
                         has_bfd,
+                        mcast_flood: smap_get_bool(&lrp.options, "mcast_flood", false),
+                        dgp: lrp.n_gateway > 0 && !gw_router,
                     },
                 )
             },

@@ -65,16 +65,16 @@ pub(super) fn render_router_lbs<'s>(nb: NbIn<'s>) -> RouterLbs<'s> {
     }
 }
 
+/// `(lr, summary)` of each load balancer a router names directly.
+pub(super) type RouterLbSummaries<'s> = Coll<'s, (Uuid, Arc<LbSummary>)>;
+/// `(lr, summaries)` of each load balancer group of a router.
+pub(super) type RouterLbGroups<'s> = Coll<'s, (Uuid, Arc<Vec<Arc<LbSummary>>>)>;
+
 /// The load balancers as the router contexts see them: `(lr, summary)` for
 /// those a router names directly, `(lr, summaries)` for each of its groups
 /// (the group's members, by UUID). Each summary is built once per load
 /// balancer and shared (`Arc`) by the routers and groups that hold it.
-pub(super) fn summaries<'s>(
-    lbs: RouterLbs<'s>,
-) -> (
-    Coll<'s, (Uuid, Arc<LbSummary>)>,
-    Coll<'s, (Uuid, Arc<Vec<Arc<LbSummary>>>)>,
-) {
+pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, RouterLbGroups<'s>) {
     let summary: Coll<'s, (Uuid, Arc<LbSummary>)> = lbs.rows.map(|(u, lb)| {
         let s = LbSummary::new(&ParsedLb::new(&lb), !lb.vips.is_empty());
         (u, Arc::new(s))

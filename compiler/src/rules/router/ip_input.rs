@@ -6,8 +6,7 @@
 //! ICMP errors (port unreachable, time exceeded), and drops.
 //!
 //! VIP and NAT responders are in [`super::nat_arp`]. Not handled yet:
-//! multicast relay and `mcast_flood` ports, distributed gateway ports'
-//! chassis checks.
+//! distributed gateway ports' chassis checks.
 
 use super::{LrpCtx, RouterCtx};
 use crate::rules::{Lflow, DROP};
@@ -17,6 +16,25 @@ use crate::stage::Stage;
 pub fn misc_drops(r: &RouterCtx, out: &mut Vec<Lflow>) {
     let dp = r.dp();
     let s = Stage::LrInIpInput;
+    // IGMP and MLD (TTL 1) go on when some port floods them statically.
+    if r.mcast_flood_static() {
+        out.push(Lflow::new(
+            dp,
+            s,
+            120,
+            "igmp && ip.ttl == 1",
+            "next;",
+            13012,
+        ));
+        out.push(Lflow::new(
+            dp,
+            s,
+            120,
+            "(mldv1 || mldv2) && ip.ttl == 1",
+            "next;",
+            13014,
+        ));
+    }
     out.push(Lflow::new(
         dp,
         s,

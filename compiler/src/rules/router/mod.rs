@@ -72,6 +72,12 @@ impl LrpCtx {
         addr::json_key(&self.lrp.name)
     }
 
+    /// The port is enabled and floods multicast (`options:mcast_flood`):
+    /// a member of the router's `_MC_static`.
+    pub fn mcast_flood_static(&self) -> bool {
+        self.lrp.is_enabled() && crate::nb::smap_get_bool(&self.lrp.options, "mcast_flood", false)
+    }
+
     /// `is_l3dgw_port()`: a distributed gateway port (`gateway_chassis` or
     /// `ha_chassis_group`).
     pub fn is_dgp(&self) -> bool {
@@ -135,6 +141,12 @@ impl RouterCtx {
     /// `od->mcast_info.rtr.relay`: `options:mcast_relay`.
     pub fn mcast_relay(&self) -> bool {
         self.option_bool("mcast_relay", false)
+    }
+
+    /// `od->mcast_info.rtr.flood_static`: an enabled port of the router
+    /// has `options:mcast_flood=true` (`build_mcast_groups()`).
+    pub fn mcast_flood_static(&self) -> bool {
+        self.ports.iter().any(|p| p.mcast_flood_static())
     }
 
     /// `od->is_gw_router`: `options:chassis` is set.
@@ -232,6 +244,11 @@ pub struct LrpPeer {
     pub mcast_relay: bool,
     /// `op->has_bfd` of the router port.
     pub has_bfd: bool,
+    /// The router port's `options:mcast_flood` (`op->mcast_info.flood`).
+    pub mcast_flood: bool,
+    /// The router port is a distributed gateway port (it has a
+    /// chassisredirect port, `op->cr_port`).
+    pub dgp: bool,
 }
 
 /// A switch port of type `router` with its router-port peer, on switch `ls`

@@ -57,29 +57,60 @@ pub fn ip_routing_pre(r: &RouterCtx, out: &mut Vec<Lflow>) {
     ));
 }
 
-/// IPv6 multicast that must not be routed (priority 10550); multicast
-/// relay is not handled yet.
+/// `build_mcast_lookup_flows_for_lrouter()` without the learned groups
+/// (those are `rules::igmp::router_group_flow()`): IPv6 multicast that
+/// must not be routed (priority 10550); with relay, unregistered multicast
+/// is flooded to the router's `_MC_static` ports (IGMP/MLD from the
+/// router's own MACs dropped, not relayed) when some port floods
+/// statically, else dropped.
 pub fn mcast_lookup(r: &RouterCtx, out: &mut Vec<Lflow>) {
-    out.push(Lflow::new(
-        r.dp(),
-        Stage::LrInIpRouting,
-        10550,
-        "nd_rs || nd_ra",
-        DROP,
-        12113,
-    ));
-    // With relay (and no learned groups nor statically flooding router
-    // ports, which are not reproduced), other IP multicast is dropped.
-    if r.mcast_relay() {
+    let dp = r.dp();
+    let s = Stage::LrInIpRouting;
+    out.push(Lflow::new(dp, s, 10550, "nd_rs || nd_ra", DROP, 12113));
+    if !r.mcast_relay() {
+        return;
+    }
+    if !r.mcast_flood_static() {
         out.push(Lflow::new(
-            r.dp(),
-            Stage::LrInIpRouting,
+            dp,
+            s,
             10450,
             "ip4.mcast || ip6.mcast",
             DROP,
             12190,
         ));
+        return;
     }
+    for p in &r.ports {
+        let mac = &p.net.ea_s;
+        out.push(Lflow::new(
+            dp,
+            s,
+            10550,
+            &format!("eth.src == {mac} && igmp"),
+            DROP,
+            12160,
+        ));
+        out.push(Lflow::new(
+            dp,
+            s,
+            10550,
+            &format!("eth.src == {mac} && (mldv1 || mldv2)"),
+            DROP,
+            12166,
+        ));
+    }
+    let clone = "clone { outport = \"_MC_static\"; next; };";
+    out.push(Lflow::new(dp, s, 10460, "igmp", clone, 12170));
+    out.push(Lflow::new(dp, s, 10460, "mldv1 || mldv2", clone, 12176));
+    out.push(Lflow::new(
+        dp,
+        s,
+        10450,
+        "ip4.mcast || ip6.mcast",
+        "clone { outport = \"_MC_static\"; ip.ttl--; next; };",
+        12182,
+    ));
 }
 
 /// `build_route_match()`: the match and priority of a route to
