@@ -194,10 +194,9 @@ fn time_to_ready(c: &Chassis, t0: Instant) -> Duration {
 /// Waits until `ports` are up.
 fn ports_up(c: &Chassis, ports: &[&str]) {
     assert!(
-        wait_for(60, || ports.iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
-        )
-        .trim()
-            == "up")),
+        wait_for(60, || ports
+            .iter()
+            .all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")).trim() == "up")),
         "ports {ports:?} never came up\n{}",
         c.logs()
     );
@@ -288,7 +287,8 @@ fn takeover_packets_and_hand_back() {
         return;
     }
     let mut c = Chassis::start_with(SYSTEM_ID, false).expect("chassis");
-    c.nbctl_ok("ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1\" \
+    c.nbctl_ok(
+        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 \"50:54:00:00:00:01 10.0.0.1\" \
          -- lsp-add sw0 lp2 -- lsp-set-addresses lp2 \"50:54:00:00:00:02 10.0.0.2\" \
          -- lr-add lr0 -- lrp-add lr0 lrp0 00:00:00:00:ff:01 10.0.0.254/24 \
          -- lsp-add sw0 sw0-lr0 -- lsp-set-type sw0-lr0 router -- lsp-set-addresses sw0-lr0 router \
@@ -307,8 +307,7 @@ fn takeover_packets_and_hand_back() {
     c.start_ovn_controller().expect("ovn-controller");
     let real_start = time_to_ready(&c, t0);
     let t = Instant::now();
-    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 900 \"udp.dst == 9\" drop",
-    );
+    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 900 \"udp.dst == 9\" drop");
     let real_change = t.elapsed();
     let real = dump(&c);
     let bound = bindings(&c);
@@ -345,8 +344,7 @@ fn takeover_packets_and_hand_back() {
     }
     assert_eq!(appctl(&c, &["connection-status"]), "connected\n");
     let t = Instant::now();
-    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 901 \"udp.dst == 7\" drop",
-    );
+    c.nbctl_ok("--wait=hv acl-add sw0 to-lport 901 \"udp.dst == 7\" drop");
     let our_change = t.elapsed();
     println!("{}", appctl(&c, &["stats"]));
 

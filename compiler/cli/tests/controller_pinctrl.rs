@@ -100,10 +100,9 @@ fn add_pod(c: &mut Chassis, i: u8, addr: Option<(&str, &str)>) -> String {
 
 fn ports_up(c: &Chassis, ports: &[&str]) {
     assert!(
-        wait_for(60, || ports.iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
-        )
-        .trim()
-            == "up")),
+        wait_for(60, || ports
+            .iter()
+            .all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")).trim() == "up")),
         "ports {ports:?} never came up\n{}",
         c.logs()
     );
@@ -406,30 +405,28 @@ fn meters_dhcp_dns_and_buffered_packets_like_ovn_controller() {
     let acl = c.nbctl_ok("--bare --columns=_uuid find ACL name=acl-logged");
     c.nbctl_ok(&format!("set ACL {} meter=acl-meter", acl.trim()));
     c.nbctl_ok("dhcp-options-create 10.0.0.0/24");
-    let dhcp_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"10.0.0.0/24\\\"",
-    );
+    let dhcp_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"10.0.0.0/24\\\"");
     let dhcp_uuid = dhcp_uuid.trim();
     c.nbctl_ok(&format!(
-            "dhcp-options-set-options {dhcp_uuid} lease_time=3600 router=10.0.0.254 \
+        "dhcp-options-set-options {dhcp_uuid} lease_time=3600 router=10.0.0.254 \
              server_id=10.0.0.254 server_mac=00:00:00:00:ff:01 dns_server=10.0.0.254 \
              domain_name=\\\"ovn.test\\\""
-        ),
-    );
+    ));
     c.nbctl_ok(&format!("lsp-set-dhcpv4-options lp1 {dhcp_uuid}"));
     c.nbctl_ok("dhcp-options-create fd00::/64");
-    let dhcp6_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"fd00::/64\\\"",
-    );
+    let dhcp6_uuid = c.nbctl_ok("--bare --columns=_uuid find DHCP_Options cidr=\\\"fd00::/64\\\"");
     let dhcp6_uuid = dhcp6_uuid.trim();
     c.nbctl_ok(&format!(
-            "dhcp-options-set-options {dhcp6_uuid} server_id=00:00:00:00:ff:01 \
+        "dhcp-options-set-options {dhcp6_uuid} server_id=00:00:00:00:ff:01 \
              dns_server=fd00::fe domain_search=\\\"ovn.test\\\""
-        ),
-    );
+    ));
     c.nbctl_ok(&format!("lsp-set-dhcpv6-options lp1 {dhcp6_uuid}"));
     let dns = c.nbctl_ok("create DNS 'records={\"vm1.ovn.test\"=\"10.0.0.4 aef0::4\",\"4.0.0.10.in-addr.arpa\"=\"vm1.ovn.test\"}'",
     );
-    c.nbctl_ok(&format!("add Logical_Switch sw0 dns_records {}", dns.trim()),
-    );
+    c.nbctl_ok(&format!(
+        "add Logical_Switch sw0 dns_records {}",
+        dns.trim()
+    ));
 
     let p1 = add_pod(&mut c, 1, None);
     let p3 = add_pod(&mut c, 3, Some(("10.1.0.3/24", "10.1.0.254")));

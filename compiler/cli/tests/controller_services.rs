@@ -219,7 +219,8 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
         return;
     }
     let mut c = Chassis::start_with("hv1", false).expect("chassis");
-    c.nbctl_ok("ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 unknown \
+    c.nbctl_ok(
+        "ls-add sw0 -- lsp-add sw0 lp1 -- lsp-set-addresses lp1 unknown \
          -- lsp-add sw0 lp2 -- lsp-set-addresses lp2 \"50:54:00:00:00:02 10.0.0.2\" \
          -- lsp-add sw0 vip0 -- lsp-set-type vip0 virtual \
          -- lsp-set-options vip0 virtual-ip=10.0.0.100 virtual-parents=lp2 \
@@ -229,7 +230,8 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
          -- lb-add lb1 10.0.0.60:80 10.0.0.2:8080,10.0.0.2:8081 \
          -- ls-lb-add sw0 lb1",
     );
-    c.nbctl_ok("set Load_Balancer lb1 'ip_port_mappings:\"10.0.0.2\"=\"lp2:10.0.0.253\"' \
+    c.nbctl_ok(
+        "set Load_Balancer lb1 'ip_port_mappings:\"10.0.0.2\"=\"lp2:10.0.0.253\"' \
          -- --id=@hc create Load_Balancer_Health_Check 'vip=\"10.0.0.60:80\"' \
             options:interval=2 options:timeout=1 \
          -- add Load_Balancer lb1 health_check @hc",
@@ -241,10 +243,9 @@ fn fdb_events_virtual_ports_and_health_checks_like_ovn_controller() {
     // 1. Real ovn-controller.
     c.start_ovn_controller().expect("ovn-controller");
     assert!(
-        wait_for(60, || ["lp1", "lp2"].iter().all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")
-        )
-        .trim()
-            == "up")),
+        wait_for(60, || ["lp1", "lp2"]
+            .iter()
+            .all(|p| c.nbctl_ok(&format!("lsp-get-up {p}")).trim() == "up")),
         "ports never came up\n{}",
         c.logs()
     );

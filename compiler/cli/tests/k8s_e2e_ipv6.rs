@@ -16,12 +16,11 @@
 mod chassis;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
 
-use chassis::{in_ns, ping, tcp_get, Chassis};
+use chassis::{ping, tcp_get, Chassis};
 
 const NODE: &str = "n1";
 const MANIFESTS: &str = include_str!("k8s_e2e_ipv6.yaml");
@@ -171,7 +170,10 @@ fn dual_stack_manifests_to_real_ipv6_packets() {
     );
     let got = chassis::ping6(&ns("client-1"), v6_on("web-1", "net1"), 3, wait);
     assert_eq!(got, 3, "client-1 → web-1 ping6 over net1\n{}", c.logs());
-    assert_eq!(chassis::ping6(&ns("web-1"), v6_on("client-1", "net1"), 3, wait), 3);
+    assert_eq!(
+        chassis::ping6(&ns("web-1"), v6_on("client-1", "net1"), 3, wait),
+        3
+    );
     assert_eq!(ping(&ns("client-1"), v4_on("web-1", "net1"), 3, wait), 3);
     for pod in ["client-1", "web-1"] {
         assert_eq!(
