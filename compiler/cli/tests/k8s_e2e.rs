@@ -24,9 +24,8 @@
 mod chassis;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use chassis::{counters, ns_exec, ping, tcp_get, tcp_server, Chassis};

@@ -20,7 +20,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chassis::{wait_for, Chassis};
-use ovnflow_golden::oracle;
 
 const HV: &str = "hv1";
 
