@@ -79,6 +79,32 @@ struct Monitor {
     tp_src: u16,
 }
 
+impl Monitor {
+    /// A new monitor in `Init` with ovn-controller's defaults (interval
+    /// 5 s, timeout 3 s, one success / one failure), options not yet read.
+    fn new(row: Uuid, src_mac: [u8; 6], src_ip: IpAddr, dst_mac: [u8; 6], now: Instant) -> Monitor {
+        Monitor {
+            row,
+            src_mac,
+            src_ip,
+            dst_mac,
+            options: BTreeMap::new(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(3),
+            success_count: 1,
+            failure_count: 1,
+            n_success: 0,
+            n_failures: 0,
+            state: State::Init,
+            status: None,
+            wait_until: now,
+            next_send: now,
+            seq: 0,
+            tp_src: 0,
+        }
+    }
+}
+
 /// The monitors of this chassis.
 #[derive(Debug)]
 pub struct Monitors {
@@ -184,25 +210,10 @@ impl Monitors {
             };
             let udp = r.protocol.as_deref() == Some("udp");
             let key = (dp.tunnel_key, pb.tunnel_key, ip, r.port as u16, udp);
-            let mut m = self.map.remove(&key).unwrap_or(Monitor {
-                row: r.uuid,
-                src_mac,
-                src_ip,
-                dst_mac,
-                options: BTreeMap::new(),
-                interval: Duration::from_secs(5),
-                timeout: Duration::from_secs(3),
-                success_count: 1,
-                failure_count: 1,
-                n_success: 0,
-                n_failures: 0,
-                state: State::Init,
-                status: None,
-                wait_until: now,
-                next_send: now,
-                seq: 0,
-                tp_src: 0,
-            });
+            let mut m = self
+                .map
+                .remove(&key)
+                .unwrap_or_else(|| Monitor::new(r.uuid, src_mac, src_ip, dst_mac, now));
             m.row = r.uuid;
             m.src_mac = src_mac;
             m.src_ip = src_ip;
@@ -489,25 +500,13 @@ mod tests {
         let now = Instant::now();
         ms.map.insert(
             key,
-            Monitor {
-                row: Uuid::from_u128(1),
-                src_mac: [0, 0, 0, 0, 0xee, 1],
-                src_ip: "10.0.0.254".parse().unwrap(),
-                dst_mac: [0x50, 0x54, 0, 0, 0, 3],
-                options: BTreeMap::new(),
-                interval: Duration::from_secs(5),
-                timeout: Duration::from_secs(3),
-                success_count: 1,
-                failure_count: 1,
-                n_success: 0,
-                n_failures: 0,
-                state: State::Init,
-                status: None,
-                wait_until: now,
-                next_send: now,
-                seq: 0,
-                tp_src: 0,
-            },
+            Monitor::new(
+                Uuid::from_u128(1),
+                [0, 0, 0, 0, 0xee, 1],
+                "10.0.0.254".parse().unwrap(),
+                [0x50, 0x54, 0, 0, 0, 3],
+                now,
+            ),
         );
         (ms, key)
     }
