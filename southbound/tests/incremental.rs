@@ -85,6 +85,11 @@ struct Model {
     fdbs: BTreeMap<Uuid, Fdb>,
     flood: MulticastGroup,
     next_lflow: u128,
+    /// Logical flow UUIDs share their first 32 bits (so their conjunction
+    /// ids collide and move on in allocation order, which differs between
+    /// an incremental run and a fresh compile); by default they differ
+    /// there, as random UUIDs do.
+    colliding_uuids: bool,
 }
 
 fn base_sb() -> Southbound {
@@ -233,7 +238,12 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
                 s.replace("{p}", &port_name(p))
                     .replace("{k}", &(p + 1).to_string())
             };
-            let u = uuid(m.next_lflow * 0x1_0000_0001 + 0x5a5a_0000);
+            let spread = if m.colliding_uuids {
+                0
+            } else {
+                (m.next_lflow + 1) << 96
+            };
+            let u = uuid(spread | (m.next_lflow * 0x1_0000_0001 + 0x5a5a_0000));
             m.next_lflow += 1;
             let lf = LogicalFlow {
                 uuid: u,
@@ -496,4 +506,46 @@ fn one_lflow_change_recomputes_one_source() {
     assert_eq!(delta.removed.len(), 0);
     assert_eq!(delta.added.len(), 1, "{delta:?}");
     assert_eq!(delta.added[0].table, 8);
+}
+
+/// CI failure of stop 16 (proptest minimal input): two conjunctive
+/// logical flows whose conjunction ids collide, the second added after the
+/// address set and port group were filled, must not share ids (each
+/// source was translated with an allocator of its own).
+#[test]
+fn colliding_conjunction_ids_stay_distinct() {
+    let edits = [
+        Edit::AddLflow(4, 0),
+        Edit::Bind(0, true),
+        Edit::AsMember(1, true),
+        Edit::AsMember(2, true),
+        Edit::PgMember(0, true),
+        Edit::AddLflow(4, 0),
+        Edit::AsMember(3, true),
+        Edit::AsMember(1, false),
+    ];
+    let mut model = Model::new();
+    model.colliding_uuids = true;
+    let mut ch = chassis();
+    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
+    for e in &edits {
+        let (sbc, lc) = apply(&mut model, &mut ch, e);
+        engine.apply(sbc, lc);
+        let mut ours: Vec<String> = engine
+            .installed()
+            .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
+            .collect();
+        ours.sort();
+        let fresh = ovnflow_southbound::openflow(&model.sb(), &ch);
+        let mut expected: Vec<String> = fresh
+            .flows
+            .installed()
+            .into_iter()
+            .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
+            .collect();
+        expected.sort();
+        let o: Vec<_> = ours.iter().filter(|s| !expected.contains(s)).collect();
+        let x: Vec<_> = expected.iter().filter(|s| !ours.contains(s)).collect();
+        assert!(o.is_empty() && x.is_empty(), "after {e:?}\nours only: {o:#?}\nfresh only: {x:#?}");
+    }
 }

@@ -59,6 +59,7 @@ use ovsdb::Uuid;
 use crate::actions::{ExtendTable, OfAction};
 use crate::chassis::{Chassis, Tunnel};
 use crate::flow_table::{ByKey, FlowTable, OfFlow};
+use crate::lflow::conj_ids::ConjIds;
 use crate::lflow::{self, LflowInputs, LflowOutputs};
 use crate::local::Local;
 use crate::physical;
@@ -186,6 +187,9 @@ pub struct ChassisCompute {
     table: BTreeMap<ByKey, AtKey>,
     groups: ExtendTable,
     meters: ExtendTable,
+    /// Conjunction ids of all logical flows (one allocator, as the full
+    /// compute has).
+    conj_ids: ConjIds,
     warnings: BTreeMap<Source, Vec<String>>,
     inputs: Inputs,
     /// Whether zones are assigned on every change (see
@@ -224,6 +228,7 @@ impl ChassisCompute {
             table: BTreeMap::new(),
             groups: ExtendTable::new(),
             meters: ExtendTable::new(),
+            conj_ids: ConjIds::default(),
             warnings: BTreeMap::new(),
             inputs: Inputs::default(),
             last_recomputed: 0,
@@ -546,14 +551,19 @@ impl ChassisCompute {
         }
         let mut touched = BTreeSet::new();
         for &src in sources {
+            if let Source::LogicalFlow(u) = src {
+                self.conj_ids.free(&u);
+            }
             let mut out = LflowOutputs {
                 groups: std::mem::take(&mut self.groups),
                 meters: std::mem::take(&mut self.meters),
+                conj_ids: std::mem::take(&mut self.conj_ids),
                 ..LflowOutputs::default()
             };
             self.compute_source(src, self.inputs.0.as_ref(), &mut out);
             self.groups = std::mem::take(&mut out.groups);
             self.meters = std::mem::take(&mut out.meters);
+            self.conj_ids = std::mem::take(&mut out.conj_ids);
             let mut new: Vec<Arc<OfFlow>> = std::mem::take(&mut out.flows)
                 .into_flows()
                 .map(Arc::new)

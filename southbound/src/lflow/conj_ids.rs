@@ -2,8 +2,11 @@
 //! (logical flow, datapath) pair asks for `n` consecutive ids starting at
 //! `hash_int(uuid_hash(lflow), uuid_hash(dp))` so ids are stable across
 //! recomputes; taken ranges move to the next free one, 0 is never used.
+//! The incremental engine keeps one allocator for the chassis and frees a
+//! logical flow's ranges before translating it again
+//! (`lflow_conj_ids_free`), so two logical flows never share an id.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ovsdb::Uuid;
 
@@ -47,6 +50,8 @@ pub fn hash_int(x: u32, basis: u32) -> u32 {
 #[derive(Debug, Clone, Default)]
 pub struct ConjIds {
     used: BTreeSet<u32>,
+    /// Each logical flow's ranges (start, length).
+    owned: BTreeMap<Uuid, Vec<(u32, u32)>>,
 }
 
 impl ConjIds {
@@ -81,9 +86,21 @@ impl ConjIds {
             }
             if available {
                 self.used.extend((0..n).map(|i| start + i));
+                self.owned.entry(*lflow).or_default().push((start, n));
                 return Some(start);
             }
             start = id.wrapping_add(1);
+        }
+    }
+}
+
+impl ConjIds {
+    /// Gives back every range `lflow` holds.
+    pub fn free(&mut self, lflow: &Uuid) {
+        for (start, n) in self.owned.remove(lflow).unwrap_or_default() {
+            for id in start..start + n {
+                self.used.remove(&id);
+            }
         }
     }
 }
@@ -104,5 +121,20 @@ mod tests {
         let want = hash_int(uuid_hash(&l), uuid_hash(&d));
         ids.used.insert(want + 1);
         assert_eq!(ids.alloc(&l, &d, 2), Some(want + 2));
+    }
+
+    #[test]
+    fn freed_ranges_are_reused() {
+        let mut ids = ConjIds::default();
+        let (a, b, d) = (Uuid::from_u128(1), Uuid::from_u128(3), Uuid::from_u128(2));
+        // Same first 32 bits: same start, so b moves past a.
+        let sa = ids.alloc(&a, &d, 2).unwrap();
+        let sb = ids.alloc(&b, &d, 1).unwrap();
+        assert_eq!(sb, sa + 2);
+        ids.free(&a);
+        assert_eq!(ids.alloc(&a, &d, 1), Some(sa));
+        ids.free(&b);
+        ids.free(&a);
+        assert!(ids.used.is_empty() && ids.owned.is_empty());
     }
 }
