@@ -17,6 +17,7 @@
 //! Nodus objects their status ([`writeback`]). With a Lease ([`lease`])
 //! only the elected replica writes.
 
+pub mod dispatch;
 pub mod lease;
 pub mod nb;
 pub mod park;
@@ -146,20 +147,10 @@ fn spawn_writer(
     identity: String,
     stats: SharedStats,
 ) -> (mpsc::UnboundedSender<Write>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
+    let (tx, rx) = mpsc::unbounded_channel::<Write>();
     let task = tokio::spawn(async move {
         let w = writeback::Writer::new(client, &identity);
-        while let Some(write) = rx.recv().await {
-            let r = w.send(&write).await;
-            let mut s = stats_mut(&stats);
-            match r {
-                Ok(()) => s.writes += 1,
-                Err(e) => {
-                    s.write_errors += 1;
-                    tracing::warn!("write-back: {e}");
-                }
-            }
-        }
+        dispatch::run(w, rx, stats).await;
     });
     (tx, task)
 }

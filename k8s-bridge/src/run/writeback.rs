@@ -264,7 +264,7 @@ fn api_resource(kind: Kind) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.name()), plural)
 }
 
-/// Sends writes to the API server, one at a time, retrying failures a few
+/// Sends writes to the API server (several at once: [`super::dispatch`]), retrying failures a few
 /// times (a later translation re-decides what is still needed).
 pub struct Writer {
     client: Client,
