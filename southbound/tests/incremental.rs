@@ -546,6 +546,9 @@ fn colliding_conjunction_ids_stay_distinct() {
         expected.sort();
         let o: Vec<_> = ours.iter().filter(|s| !expected.contains(s)).collect();
         let x: Vec<_> = expected.iter().filter(|s| !ours.contains(s)).collect();
-        assert!(o.is_empty() && x.is_empty(), "after {e:?}\nours only: {o:#?}\nfresh only: {x:#?}");
+        assert!(
+            o.is_empty() && x.is_empty(),
+            "after {e:?}\nours only: {o:#?}\nfresh only: {x:#?}"
+        );
     }
 }
