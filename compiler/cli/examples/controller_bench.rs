@@ -29,9 +29,14 @@
 //! build:
 //!
 //! ```text
-//! cargo build --profile bench-ctl -p ovnflow --bin ovnflow --example controller_bench
+//! cargo build --profile bench-ctl -p ovnflow --bin ovnflow --bin ovnflow-controller --example controller_bench
 //! target/bench-ctl/examples/controller_bench
 //! ```
+//!
+//! Our controller is `ovnflow-controller` (the controller alone; `ovnflow
+//! controller` with `OVNFLOW_BENCH_BIN=ovnflow` or when that binary was
+//! not built: `--bin ovnflow-controller`).  The CPU time ovs-vswitchd
+//! spends during each startup is printed too: the floor both pay.
 //!
 //! With `OVNFLOW_BENCH_WRAP="COMMAND ARGS"` our controller runs under that
 //! command, e.g. `perf record -F 999 --call-graph dwarf -o /tmp/ctl.perf --`
@@ -240,6 +245,24 @@ fn dump(c: &Chassis) -> Vec<String> {
     v
 }
 
+/// CPU time (user + system, ms) of the process in `pidfile` so far.
+fn cpu_ms(pidfile: &PathBuf) -> i64 {
+    let Ok(pid) = std::fs::read_to_string(pidfile) else {
+        return 0;
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (USER_HZ = 100).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<i64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<i64>() * 10
+}
+
 fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
     let Ok(pid) = std::fs::read_to_string(pidfile) else {
         return 0;
@@ -312,12 +335,20 @@ struct Run {
     startup: Duration,
     /// Startup from the controller's own timestamps (ms).
     startup_ts: i64,
+    /// CPU time (ms) during startup: the controller's, and ovs-vswitchd's
+    /// (what the switch spends on the flows: the floor both pay).
+    cpu: i64,
+    vswitchd_cpu: i64,
     flows: usize,
     rss_kb: u64,
     acl: i64,
     lb: i64,
     mac: i64,
     bind: i64,
+    /// Of `bind`: until `ovs-vsctl add-port` returned (it waits for
+    /// ovs-vswitchd to have added the port and given it an ofport, which
+    /// the controller needs before it can bind).
+    bind_vsctl: i64,
     /// The table right after startup, and after the changes.
     dump_start: Vec<String>,
     dump_end: Vec<String>,
@@ -367,6 +398,8 @@ async fn measure(
         c,
         &["set", "SB_Global", ".", &format!("nb_cfg={}", cur + 1)],
     );
+    let vswitchd_pid = c.dir().join("ovs-vswitchd.pid");
+    let vswitchd_cpu0 = cpu_ms(&vswitchd_pid);
     let t0 = Instant::now();
     let t0_wall = wall_ms();
     start(c);
@@ -376,6 +409,8 @@ async fn measure(
         c.logs()
     );
     let startup = t0.elapsed();
+    let cpu = cpu_ms(&pidfile);
+    let vswitchd_cpu = cpu_ms(&vswitchd_pid) - vswitchd_cpu0;
     let startup_ts = done_ts(c).map_or(-1, |t| t - t0_wall);
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
@@ -470,6 +505,7 @@ async fn measure(
     let spare = lsp(0, PER_SWITCH + round);
     let t = wall_ms();
     add_vifs(c, std::slice::from_ref(&spare));
+    let bind_vsctl = wall_ms() - t;
     let ifname = format!("v{}", spare.trim_start_matches("lp"));
     let mut bind = -1;
     wait_for(30, || {
@@ -496,6 +532,8 @@ async fn measure(
         name,
         startup,
         startup_ts,
+        cpu,
+        vswitchd_cpu,
         flows,
         dump_start,
         dump_end: dump(c),
@@ -504,20 +542,33 @@ async fn measure(
         lb,
         mac,
         bind,
+        bind_vsctl,
     }
 }
 
-fn ovnflow_bin() -> PathBuf {
+/// Our controller: `ovnflow-controller` next to the example, or with
+/// `OVNFLOW_BENCH_BIN=ovnflow` (or without that binary) `ovnflow
+/// controller`.  Returns the binary and the arguments before the flags.
+fn ovnflow_bin() -> (PathBuf, Vec<String>) {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/examples/controller_bench → target/<profile>/ovnflow
-    exe.parent()
+    let dir = exe
+        .parent()
         .and_then(|p| p.parent())
-        .map(|p| p.join("ovnflow"))
         .expect("target dir")
+        .to_path_buf();
+    let lean = dir.join("ovnflow-controller");
+    let want_full = std::env::var("OVNFLOW_BENCH_BIN").is_ok_and(|b| b == "ovnflow");
+    if lean.is_file() && !want_full {
+        (lean, Vec::new())
+    } else {
+        (dir.join("ovnflow"), vec!["controller".to_string()])
+    }
 }
 
 fn main() {
-    let bin = ovnflow_bin();
+    let (bin, sub) = ovnflow_bin();
+    println!("our controller: {} {}", bin.display(), sub.join(" "));
     assert!(
         bin.is_file(),
         "build the ovnflow binary first: {}",
@@ -568,14 +619,14 @@ fn main() {
             let dir = c.dir();
             let p = |n: &str| dir.join(n).display().to_string();
             let db = c.remote("db.sock");
-            let args = vec![
-                "controller".into(),
+            let mut args = sub.clone();
+            args.extend([
                 db,
                 "--no-chdir".into(),
                 format!("--pidfile={}", p("ovnflow-controller.pid")),
                 format!("--unixctl={}", p("ovnflow-controller.ctl")),
                 format!("--log-file={}", p("ovnflow-controller.log")),
-            ];
+            ]);
             match wrap.split_first() {
                 Some((tool, tool_args)) => {
                     let mut wrapped = tool_args.to_vec();
@@ -640,6 +691,18 @@ fn main() {
         ours.startup_ts as f64,
         "ms",
     );
+    row(
+        "controller CPU in startup",
+        real.cpu as f64,
+        ours.cpu as f64,
+        "ms",
+    );
+    row(
+        "ovs-vswitchd CPU in startup",
+        real.vswitchd_cpu as f64,
+        ours.vswitchd_cpu as f64,
+        "ms",
+    );
     row("flows", real.flows as f64, ours.flows as f64, "");
     row(
         "peak RSS",
@@ -659,6 +722,12 @@ fn main() {
         "bind a port (OVS → installed)",
         real.bind as f64,
         ours.bind as f64,
+        "ms",
+    );
+    row(
+        "… of which ovs-vsctl add-port",
+        real.bind_vsctl as f64,
+        ours.bind_vsctl as f64,
         "ms",
     );
     println!("\nour stats:\n{stats}");

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
             .unwrap_or_else(|| format!("unix:{}", ovs_rundir().join("db.sock").display())),
         ovs_rundir: ovs_rundir(),
     };
-    crate::daemon::runtime()?.block_on(async {
+    crate::daemon::runtime(None)?.block_on(async {
         let status = Status::default();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let _ctl = UnixctlServer::start(&paths.unixctl, commands(), handler(status.clone()), tx)?;

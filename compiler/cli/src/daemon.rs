@@ -85,11 +85,18 @@ impl DaemonArgs {
     }
 }
 
-/// The runtime both daemons run on: two tokio worker threads (I/O); the
-/// dataflow runs on its own threads.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
+/// The runtime a daemon runs on: `workers` tokio worker threads (I/O;
+/// northd's dataflow runs on its own threads), or with `None` everything
+/// on the calling thread, as ovn-controller runs (one thread, one malloc
+/// arena: the controller's compute is sequential anyway).
+pub fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
+    let mut b = match workers {
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_current_thread(),
+    };
+    Ok(b.enable_all().build()?)
 }

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
     if cfg.n_threads != 1 {
         tracing::info!("Using {} threads", cfg.n_threads);
     }
-    crate::daemon::runtime()?.block_on(async {
+    crate::daemon::runtime(Some(2))?.block_on(async {
         // The pid file appears once the control socket listens, i.e. when
         // the daemon started; it goes away when it stops.
         let daemon = ovnflow_northd::run_with_ready(cfg.clone(), |_| {

@@ -77,6 +77,12 @@ impl OfMatch {
             .map(|i| self.slots[i].1)
     }
 
+    /// Gives back the room the slots grew into (a flow kept in the
+    /// desired table holds its match for long).
+    pub fn shrink_to_fit(&mut self) {
+        self.slots.shrink_to_fit();
+    }
+
     /// Sets a slot to `value/mask`, replacing any constraint (mask 0 removes
     /// it).
     pub fn set_slot(&mut self, slot: Slot, value: u128, mask: u128) {

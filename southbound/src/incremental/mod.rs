@@ -564,9 +564,16 @@ impl ChassisCompute {
             self.groups = std::mem::take(&mut out.groups);
             self.meters = std::mem::take(&mut out.meters);
             self.conj_ids = std::mem::take(&mut out.conj_ids);
+            // Kept until the source changes: without the room their
+            // vectors grew into (heaptrack: 3.4 MB of the bench's peak
+            // was match slots' spare capacity).
             let mut new: Vec<Arc<OfFlow>> = std::mem::take(&mut out.flows)
                 .into_flows()
-                .map(Arc::new)
+                .map(|mut f| {
+                    f.of_match.shrink_to_fit();
+                    f.actions.shrink_to_fit();
+                    Arc::new(f)
+                })
                 .collect();
             let old = self.sources.remove(&src).unwrap_or_default();
             self.diff_source(src, &old, &mut new, &mut touched);

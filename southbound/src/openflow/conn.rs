@@ -412,6 +412,18 @@ impl Connection {
     /// The open goes out with the adds (as ovn-controller queues them),
     /// so a bundle costs two round trips: the barrier and the commit.
     pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
+        self.bundle_lazy(messages.into_iter().map(Ok)).await
+    }
+
+    /// [`Connection::bundle`] of messages made as they are sent: only a
+    /// write buffer's worth is encoded at a time (a full table's flow mods
+    /// held at once cost megabytes).  A message that cannot be made
+    /// (`Err`) discards the bundle, so the switch is left as it was, and
+    /// is the error returned.
+    pub async fn bundle_lazy<E: From<ConnError>>(
+        &mut self,
+        messages: impl Iterator<Item = Result<Body, E>>,
+    ) -> Result<(), E> {
         let bundle_id = self.next_bundle;
         self.next_bundle = self.next_bundle.wrapping_add(1);
         let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
@@ -426,21 +438,33 @@ impl Connection {
         let open_xid = self.xid();
         let mut open_rx = self.register(open_xid)?;
         // Rejections of any bundled message come back on one channel.
-        let xids: Vec<u32> = messages.iter().map(|_| self.xid()).collect();
+        let mut xids: Vec<u32> = Vec::new();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut result = self.register_to(&xids, &tx);
-        drop(tx);
+        let mut result: Result<(), E> = Ok(());
         // The open and the adds go out in large writes rather than one per
         // message.
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
         match Message::new(open_xid, ctrl(bundle_ctrl::OPEN_REQUEST)).to_bytes() {
             Ok(b) => out.extend_from_slice(&b),
-            Err(e) => result = Err(e.into()),
+            Err(e) => result = Err(ConnError::from(e).into()),
         }
-        for (body, &xid) in messages.into_iter().zip(&xids) {
+        for body in messages {
             if result.is_err() {
                 break;
             }
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let xid = self.xid();
+            if let Err(e) = self.register_to(&[xid], &tx) {
+                result = Err(e.into());
+                break;
+            }
+            xids.push(xid);
             let add = Body::BundleAdd(BundleAdd {
                 bundle_id,
                 flags,
@@ -450,23 +474,25 @@ impl Connection {
             match Message::new(xid, add).to_bytes() {
                 Ok(b) => out.extend_from_slice(&b),
                 Err(e) => {
-                    result = Err(e.into());
+                    result = Err(ConnError::from(e).into());
                     break;
                 }
             }
             if out.len() >= 60 * 1024 {
                 if let Err(e) = write_bytes(&self.writer, &out).await {
-                    result = Err(e);
+                    result = Err(e.into());
                     break;
                 }
                 out.clear();
             }
         }
+        drop(tx);
         if result.is_ok() && !out.is_empty() {
-            result = write_bytes(&self.writer, &out).await;
+            result = write_bytes(&self.writer, &out).await.map_err(E::from);
         }
+        drop(out);
         if result.is_ok() {
-            result = self.barrier().await;
+            result = self.barrier().await.map_err(E::from);
         }
         // Replies come in order: the open's came before the barrier's.
         let opened = match open_rx.try_recv() {
@@ -487,20 +513,19 @@ impl Connection {
             }
         }
         if result.is_ok() {
-            result = opened;
+            result = opened.map_err(E::from);
         }
         while let Ok(m) = rx.try_recv() {
             if result.is_ok() {
                 if let Some(e) = rejected("bundled message", &m) {
-                    result = Err(e);
+                    result = Err(e.into());
                 }
             }
         }
         match result {
-            Ok(()) => {
-                self.expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
-                    .await
-            }
+            Ok(()) => Ok(self
+                .expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
+                .await?),
             Err(e) => {
                 if !self.is_closed() {
                     let _ = self

@@ -100,6 +100,36 @@ fn convert_add(f: &OfFlow) -> Result<super::wire::FlowMod, InstallError> {
     })
 }
 
+/// One message of a bundle, converted only as it is sent (see
+/// [`Connection::bundle_lazy`]): a full table's flow mods are never held
+/// at once.
+enum Op {
+    /// `DELETE_STRICT` of an installed flow.
+    Delete(Arc<OfFlow>),
+    /// `ADD` of a flow.
+    Add(Arc<OfFlow>),
+    /// `MODIFY_STRICT` of a flow's actions.
+    Modify(Arc<OfFlow>),
+    /// A message made already (group mods, deleting everything).
+    Ready(Body),
+}
+
+impl Op {
+    fn make(self) -> Result<Body, InstallError> {
+        Ok(Body::FlowMod(match self {
+            Op::Delete(f) => convert::delete_flow(&f),
+            Op::Add(f) => convert_add(&f)?,
+            Op::Modify(f) => {
+                let mut fm = convert_add(&f)?;
+                fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
+                fm.cookie = 0;
+                fm
+            }
+            Op::Ready(body) => return Ok(body),
+        }))
+    }
+}
+
 fn with_command<T: Clone>(m: &T, set: impl FnOnce(&mut T)) -> T {
     let mut m = m.clone();
     set(&mut m);
@@ -213,16 +243,16 @@ impl Installer {
     ) -> Result<SyncReport, InstallError> {
         let mut report = SyncReport::default();
         let (meters_before, meters_after) = self.meter_changes(desired);
-        let mut bundle: Vec<Body> = Vec::new();
+        let mut bundle: Vec<Op> = Vec::new();
         for k in gone {
             if let Some(old) = self.flows.get(k) {
-                bundle.push(Body::FlowMod(convert::delete_flow(&old.0)));
+                bundle.push(Op::Delete(old.0.clone()));
                 report.deletes += 1;
             }
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
         for f in want {
-            self.flow_change(f, &mut bundle, &mut report)?;
+            self.flow_change(f, &mut bundle, &mut report);
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, meters_after, &mut report)
@@ -260,16 +290,17 @@ impl Installer {
     }
 
     /// Group adds and modifies into `bundle`; how many.
-    fn group_adds(&self, desired: &Desired, bundle: &mut Vec<Body>) -> usize {
+    fn group_adds(&self, desired: &Desired, bundle: &mut Vec<Op>) -> usize {
         let mut n = 0;
         for (id, g) in &desired.groups {
             match self.groups.get(id) {
-                None => bundle.push(Body::GroupMod(with_command(g, |g| {
+                None => bundle.push(Op::Ready(Body::GroupMod(with_command(g, |g| {
                     g.command = group_command::ADD
-                }))),
-                Some(old) if old != g => bundle.push(Body::GroupMod(with_command(g, |g| {
-                    g.command = group_command::MODIFY
-                }))),
+                })))),
+                Some(old) if old != g => bundle
+                    .push(Op::Ready(Body::GroupMod(with_command(g, |g| {
+                        g.command = group_command::MODIFY
+                    })))),
                 Some(_) => continue,
             }
             n += 1;
@@ -278,15 +309,15 @@ impl Installer {
     }
 
     /// Deletes of groups no longer wanted into `bundle`; how many.
-    fn group_deletes(&self, desired: &Desired, bundle: &mut Vec<Body>) -> usize {
+    fn group_deletes(&self, desired: &Desired, bundle: &mut Vec<Op>) -> usize {
         let mut n = 0;
         for (id, g) in &self.groups {
             if !desired.groups.contains_key(id) {
-                bundle.push(Body::GroupMod(with_command(g, |g| {
+                bundle.push(Op::Ready(Body::GroupMod(with_command(g, |g| {
                     g.command = group_command::DELETE;
                     g.buckets.clear();
                     g.properties.clear();
-                })));
+                }))));
                 n += 1;
             }
         }
@@ -294,35 +325,26 @@ impl Installer {
     }
 
     /// The flow mod that makes the installed flow at `f`'s key equal `f`
-    /// (converted only when one is needed).
-    fn flow_change(
-        &self,
-        f: &ByKey,
-        bundle: &mut Vec<Body>,
-        report: &mut SyncReport,
-    ) -> Result<(), InstallError> {
+    /// (converted when sent, and only when one is needed).
+    fn flow_change(&self, f: &ByKey, bundle: &mut Vec<Op>, report: &mut SyncReport) {
         let old = self.flows.get(f).map(|o| &o.0);
         let new = &f.0;
         match old {
             Some(old) if Arc::ptr_eq(old, new) => {}
             None => {
-                bundle.push(Body::FlowMod(convert_add(new)?));
+                bundle.push(Op::Add(new.clone()));
                 report.adds += 1;
             }
             Some(old) if old.cookie != new.cookie => {
-                bundle.push(Body::FlowMod(convert_add(new)?));
+                bundle.push(Op::Add(new.clone()));
                 report.adds += 1;
             }
             Some(old) if old.actions != new.actions => {
-                let mut fm = convert_add(new)?;
-                fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
-                fm.cookie = 0;
-                bundle.push(Body::FlowMod(fm));
+                bundle.push(Op::Modify(new.clone()));
                 report.modifies += 1;
             }
             Some(_) => {}
         }
-        Ok(())
     }
 
     /// Meters before, the bundle, meters after, then a barrier (not after
@@ -330,7 +352,7 @@ impl Installer {
     async fn send(
         &mut self,
         meters_before: Vec<MeterMod>,
-        bundle: Vec<Body>,
+        bundle: Vec<Op>,
         meters_after: Vec<MeterMod>,
         report: &mut SyncReport,
     ) -> Result<(), InstallError> {
@@ -341,7 +363,7 @@ impl Installer {
         }
         let bundled = !bundle.is_empty();
         if bundled {
-            conn.bundle(bundle).await?;
+            conn.bundle_lazy(bundle.into_iter().map(Op::make)).await?;
             report.bundles = 1;
         }
         let after = !meters_after.is_empty();
@@ -381,8 +403,9 @@ impl Installer {
                     continue;
                 }
                 Err(e @ InstallError::Convert { .. }) => {
-                    // Nothing was sent, but a fresh connection's flows
-                    // were forgotten: start from a clean switch next time.
+                    // The bundle was discarded (the switch is as it was),
+                    // but a fresh connection's flows were forgotten: start
+                    // from a clean switch next time.
                     if fresh {
                         self.conn = None;
                     }
@@ -412,7 +435,7 @@ impl Installer {
             ..SyncReport::default()
         };
         let mut meters_before = Vec::new();
-        let mut bundle: Vec<Body> = Vec::new();
+        let mut bundle: Vec<Op> = Vec::new();
         if full {
             meters_before.push(MeterMod {
                 command: meter_command::DELETE,
@@ -420,15 +443,15 @@ impl Installer {
                 meter_id: OFPM_ALL,
                 bands: Vec::new(),
             });
-            bundle.push(Body::FlowMod(convert::delete_all_flows()));
-            bundle.push(Body::GroupMod(GroupMod {
+            bundle.push(Op::Ready(Body::FlowMod(convert::delete_all_flows())));
+            bundle.push(Op::Ready(Body::GroupMod(GroupMod {
                 command: group_command::DELETE,
                 group_type: 0,
                 group_id: OFPG_ALL,
                 command_bucket_id: 0xffff_ffff,
                 buckets: Vec::new(),
                 properties: Vec::new(),
-            }));
+            })));
         }
         // Meters: new or changed before the flows, gone after.
         let (before, meters_after) = self.meter_changes(desired);
@@ -437,13 +460,13 @@ impl Installer {
         // then groups no longer referenced.
         for old in &self.flows {
             if !want.contains(old) {
-                bundle.push(Body::FlowMod(convert::delete_flow(&old.0)));
+                bundle.push(Op::Delete(old.0.clone()));
                 report.deletes += 1;
             }
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
         for f in want {
-            self.flow_change(f, &mut bundle, &mut report)?;
+            self.flow_change(f, &mut bundle, &mut report);
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, meters_after, &mut report)
