@@ -79,6 +79,21 @@ pub enum WriteCmd {
     WantLock(bool),
 }
 
+/// Connection options for `remotes`: ovn-northd probes idle connections
+/// only on streams that need it (`get_probe_interval()`:
+/// `stream_or_pstream_needs_probes()`, false for unix sockets), every 5 s
+/// (`DEFAULT_PROBE_INTERVAL_MSEC`). A probe on a unix socket gave up on a
+/// server busy for more than 10 s with one of our large transactions (a
+/// loaded machine), and the full reconciliation that followed was cut off
+/// the same way, again and again.
+fn options_for(remotes: &[Remote]) -> Options {
+    let needs_probes = remotes.iter().any(|r| !matches!(r, Remote::Unix(_)));
+    Options {
+        inactivity_probe: needs_probes.then_some(Duration::from_secs(5)),
+        ..Options::default()
+    }
+}
+
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -102,7 +117,7 @@ pub fn spawn_monitor(
                 db.name(),
                 &tables,
                 true,
-                Options::default(),
+                options_for(&remotes),
             )
             .await
             {
@@ -174,13 +189,14 @@ async fn connect_leader(
 > {
     let mut last = ClientError::NoRemote("no remotes".into());
     for r in remotes {
-        let (conn, notes) = match Connection::connect(r, &Options::default()).await {
-            Ok(c) => c,
-            Err(e) => {
-                last = e;
-                continue;
-            }
-        };
+        let (conn, notes) =
+            match Connection::connect(r, &options_for(std::slice::from_ref(r))).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
         let rows = conn
             .transact(
                 "_Server",
@@ -315,4 +331,23 @@ pub fn spawn_writer(
             tokio::time::sleep(BACKOFF_MIN).await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_sockets_are_not_probed() {
+        let r = |s: &str| Remote::parse(s).unwrap();
+        assert_eq!(options_for(&[r("unix:/x.sock")]).inactivity_probe, None);
+        assert_eq!(
+            options_for(&[r("tcp:127.0.0.1:6641")]).inactivity_probe,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            options_for(&[r("unix:/x.sock"), r("tcp:127.0.0.1:6641")]).inactivity_probe,
+            Some(Duration::from_secs(5))
+        );
+    }
 }
