@@ -47,11 +47,9 @@ impl WorkerState {
         let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
             let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();
             let (held_in, held) = scope.new_collection::<HeldKey, Diff>();
-            let probe = super::sink(
-                render(scope, nb, held),
-                "ovnflow output",
-                move |chunk| out.borrow_mut().push(chunk),
-            );
+            let probe = super::sink(render(scope, nb, held), "ovnflow output", move |chunk| {
+                out.borrow_mut().push(chunk)
+            });
             (nb_in, held_in, probe)
         });
         WorkerState {

@@ -208,6 +208,7 @@ pub(super) fn parse_with_health<'s, K>(
 where
     K: Rec,
     (K, LoadBalancer): Rec,
+    (K, ParsedLb): Rec,
     ((K, LoadBalancer), HealthInfo): Rec,
 {
     let checked = applied.clone().join_map_named(
