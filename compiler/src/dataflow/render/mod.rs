@@ -1,6 +1,9 @@
 //! How the rules run: maps the relations of `crate::rules` onto differential
 //! dataflow. One function per rules module, mirrored names; [`render`] is the
 //! single place that wires them together.
+// `join_map_named` closures take their key and values by reference and
+// clone what they keep, the same way whether the type is `Copy` or not.
+#![allow(clippy::clone_on_copy)]
 
 mod acl;
 mod bfd;
