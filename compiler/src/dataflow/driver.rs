@@ -8,11 +8,13 @@ use std::rc::Rc;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::operators::probe::Handle as Probe;
 use timely::worker::Worker;
 
+use super::oplog::OpLog;
 use super::render::{render, HeldKey, Output};
 use super::{Diff, Time};
 use crate::nb::NbRecord;
@@ -31,21 +33,23 @@ struct WorkerState {
     nb: InputSession<Time, NbRecord, Diff>,
     held: InputSession<Time, HeldKey, Diff>,
     probe: Probe<Time>,
-    sink: Rc<RefCell<Vec<(Output, Diff)>>>,
+    /// The output containers of the current epoch, as the dataflow handed
+    /// them over.
+    sink: Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>>,
+    /// Worker steps the last epoch took.
+    steps: u64,
 }
 
 impl WorkerState {
     fn build(worker: &mut Worker) -> WorkerState {
-        let sink: Rc<RefCell<Vec<(Output, Diff)>>> = Rc::default();
+        let sink: Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>> = Rc::default();
         let out = sink.clone();
         let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
             let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();
             let (held_in, held) = scope.new_collection::<HeldKey, Diff>();
-            let probe = super::sink(
-                render(scope, nb, held),
-                "ovnflow output",
-                move |rec, diff| out.borrow_mut().push((rec, diff)),
-            );
+            let probe = super::sink(render(scope, nb, held), "ovnflow output", move |chunk| {
+                out.borrow_mut().push(chunk)
+            });
             (nb_in, held_in, probe)
         });
         WorkerState {
@@ -53,12 +57,14 @@ impl WorkerState {
             held,
             probe,
             sink,
+            steps: 0,
         }
     }
 
     /// Feeds `batch` (if this worker is the one receiving input), closes the
     /// epoch and runs until the output for it is complete.
     fn run_epoch(&mut self, worker: &mut Worker, batch: Batch, epoch: Time) -> Vec<(Output, Diff)> {
+        self.steps = 0;
         for (r, d) in batch.nb {
             self.nb.update(r, d);
         }
@@ -71,8 +77,18 @@ impl WorkerState {
         self.held.flush();
         while self.probe.less_than(&epoch) {
             worker.step();
+            self.steps += 1;
         }
-        std::mem::take(&mut *self.sink.borrow_mut())
+        // One vector of the exact size, each container freed once moved:
+        // a compile from scratch outputs the whole SB, and a vector grown
+        // record by record would hold up to twice that (three times while
+        // reallocating).
+        let chunks = std::mem::take(&mut *self.sink.borrow_mut());
+        let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            out.extend(chunk.into_iter().map(|(d, _t, r)| (d, r)));
+        }
+        out
     }
 }
 
@@ -80,6 +96,8 @@ impl WorkerState {
 struct Local {
     worker: Worker,
     state: WorkerState,
+    /// Per-operator report of each round (`OVNFLOW_OPLOG`).
+    oplog: Option<OpLog>,
 }
 
 /// Commands to worker threads.
@@ -112,8 +130,13 @@ impl Driver {
             let alloc = timely::communication::Allocator::Thread(Default::default());
             let mut worker =
                 Worker::new(Default::default(), alloc, Some(std::time::Instant::now()));
+            let oplog = OpLog::install(&mut worker);
             let state = WorkerState::build(&mut worker);
-            Backend::Local(Box::new(Local { worker, state }))
+            Backend::Local(Box::new(Local {
+                worker,
+                state,
+                oplog,
+            }))
         } else {
             Backend::Threads(Threads::start(workers)?)
         };
@@ -130,7 +153,14 @@ impl Driver {
         }
         self.epoch += 1;
         let mut out = match &mut self.backend {
-            Backend::Local(l) => l.state.run_epoch(&mut l.worker, batch, self.epoch),
+            Backend::Local(l) => {
+                let start = Instant::now();
+                let out = l.state.run_epoch(&mut l.worker, batch, self.epoch);
+                if let Some(log) = &mut l.oplog {
+                    log.report(&mut l.worker, start.elapsed(), l.state.steps);
+                }
+                out
+            }
             Backend::Threads(t) => t.run(batch, self.epoch),
         };
         consolidate(&mut out);

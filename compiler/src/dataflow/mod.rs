@@ -9,6 +9,7 @@
 //! timely's logging (STYLE 3).
 
 pub(crate) mod driver;
+mod oplog;
 pub(crate) mod render;
 
 use differential_dataflow::Hashable;
@@ -50,13 +51,14 @@ pub(crate) fn split_by<'s, D: Rec, const N: usize>(
     std::array::from_fn(|i| streams[i].clone().as_collection())
 }
 
-/// Hands every update of `coll` to `take` (by value: the records are not
-/// copied) and returns a probe whose frontier passes an epoch once `take`
-/// has seen all of that epoch's updates.
+/// Hands the updates of `coll` to `take`, a whole container at a time (the
+/// records are neither copied nor moved one by one) and returns a probe
+/// whose frontier passes an epoch once `take` has seen all of that epoch's
+/// updates.
 pub(crate) fn sink<'s, D: Rec>(
     coll: Coll<'s, D>,
     name: &str,
-    mut take: impl FnMut(D, Diff) + 'static,
+    mut take: impl FnMut(Vec<(D, Time, Diff)>) + 'static,
 ) -> timely::dataflow::operators::probe::Handle<Time> {
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::channels::pact::Pipeline;
@@ -68,11 +70,7 @@ pub(crate) fn sink<'s, D: Rec>(
             // Outputs nothing: the probe follows the input frontier.
             drop(cap);
             move |input, _output| {
-                input.for_each(|_time, data| {
-                    for (d, _t, r) in data.drain(..) {
-                        take(d, r);
-                    }
-                });
+                input.for_each(|_time, data| take(std::mem::take(data)));
             }
         });
     let (probe, _) = done.probe();
@@ -83,6 +81,15 @@ pub(crate) fn sink<'s, D: Rec>(
 pub(crate) trait Named<'s, K: Rec, V: Rec> {
     /// Equi-join on the key; both inputs are arranged under `name`.
     fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))>;
+    /// Equi-join on the key, each match turned into a record by `logic`
+    /// (from references: no copy of both values, no separate `map`
+    /// operator).
+    fn join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O>;
     /// Keeps the records whose key occurs in `keys` (which should be distinct).
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
     /// Keeps the records whose key does not occur in `keys` (distinct).
@@ -106,12 +113,21 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         })
     }
 
+    fn join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O> {
+        let left = self.arrange_by_key_named(&format!("{name} (left)"));
+        let right = other.arrange_by_key_named(&format!("{name} (right)"));
+        left.join_core(right, move |k: &K, v1: &V, v2: &V2| Some(logic(k, v1, v2)))
+    }
+
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
         let left = self.arrange_by_key_named(&format!("{name} (records)"));
-        let right = keys
-            .map(|k| (k, ()))
-            .arrange_by_key_named(&format!("{name} (keys)"));
-        left.join_core(right, |k: &K, v: &V, _: &()| Some((k.clone(), v.clone())))
+        let right = keys.arrange_by_self_named(&format!("{name} (keys)"));
+        left.join_core(right, |k: &K, v: &V, _| Some((k.clone(), v.clone())))
     }
 
     fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {

@@ -66,27 +66,38 @@ pub(super) fn render_acl_inputs<'s>(
     });
 
     // (lsp, (pg, ls)) for port-group ports that are on a switch.
-    let pg_port_ls = pg_ports
-        .clone()
-        .join_named("port groups: ports x switch", members)
-        .map(|(lsp, (pg, ls))| (lsp, (pg, ls)));
-    let pg_ls_ports = pg_port_ls
-        .clone()
-        .join_named("port groups: ports x lsp", lsps.clone())
-        .map(|(_, ((pg, ls), lsp))| ((pg, ls), lsp.name.clone()));
+    let pg_port_ls =
+        pg_ports
+            .clone()
+            .join_map_named("port groups: ports x switch", members, move |k, a, b| {
+                let (lsp, pg, ls) = (k.clone(), a.clone(), b.clone());
+                (lsp, (pg, ls))
+            });
+    let pg_ls_ports = pg_port_ls.clone().join_map_named(
+        "port groups: ports x lsp",
+        lsps.clone(),
+        move |_, a, b| {
+            let ((pg, ls), lsp) = (a.clone(), b.clone());
+            ((pg, ls), lsp.name.clone())
+        },
+    );
     let pg_ls: Coll<'s, (Uuid, Uuid)> = pg_port_ls
         .map(|(_, pg_ls)| pg_ls)
         .distinct_named("port groups: switches");
-    let via_pg = pg_acls
-        .join_named("acls: port group x switch", pg_ls)
-        .map(|(_pg, (acl, ls))| (acl, ls));
+    let via_pg = pg_acls.join_map_named("acls: port group x switch", pg_ls, move |_, a, b| {
+        let (acl, ls) = (a.clone(), b.clone());
+        (acl, ls)
+    });
     let acl_ls = switch_acls
         .concat(via_pg)
-        .join_named("acls: x acl", acls)
-        .map(|(_, (ls, acl))| (ls, acl));
-    let pg_members = pg_ports
-        .join_named("port groups: members x lsp", lsps)
-        .map(|(_, (pg, lsp))| (pg, lsp));
+        .join_map_named("acls: x acl", acls, move |_, a, b| {
+            let (ls, acl) = (a.clone(), b.clone());
+            (ls, acl)
+        });
+    let pg_members = pg_ports.join_map_named("port groups: members x lsp", lsps, move |_, a, b| {
+        let (pg, lsp) = (a.clone(), b.clone());
+        (pg, lsp)
+    });
     AclInputs {
         acl_ls,
         pgs,
@@ -141,10 +152,12 @@ pub(super) fn render_groups_and_sets<'s>(
             ));
         })
         .map(|((pg, ls), ports)| (pg, (ls, ports)))
-        .join_named("sb port groups: x name", pgs.clone())
-        .map(|(_, ((ls, ports), name))| (ls, (name, ports)))
-        .join_named("sb port groups: x datapath key", dp_keys)
-        .map(|(_, ((name, ports), key))| {
+        .join_map_named("sb port groups: x name", pgs.clone(), move |_, a, b| {
+            let ((ls, ports), name) = (a.clone(), b.clone());
+            (ls, (name, ports))
+        })
+        .join_map_named("sb port groups: x datapath key", dp_keys, move |_, a, b| {
+            let ((name, ports), key) = (a.clone(), b.clone());
             let name = format!("{key}_{name}");
             SbRecord::PortGroup(sb::PortGroup {
                 uuid: ids::derive("Port_Group", &[name.as_bytes()]),

@@ -30,10 +30,13 @@ pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> EffectiveBfds<'s> {
         NbRecord::SbBfd(b) => Some(((b.logical_port, b.dst_ip), b.status)),
         _ => None,
     });
-    let with_sb = by_key
-        .clone()
-        .join_named("bfd: sessions x SB rows", sb.clone())
-        .map(|(_, (b, st))| (b, Some(st)));
+    let with_sb =
+        by_key
+            .clone()
+            .join_map_named("bfd: sessions x SB rows", sb.clone(), move |_, a, b| {
+                let (b, st) = (a.clone(), b.clone());
+                (b, Some(st))
+            });
     let without_sb = by_key
         .antijoin_named(
             "bfd: sessions without SB rows",
@@ -97,10 +100,13 @@ pub(super) fn render_bfd<'s>(
             out.push(((referenced, sb), 1));
         });
     let with_port = rows.join_named("bfd rows: x source port", ports.clone());
-    let flagged = with_port
-        .clone()
-        .join_named("bfd rows: x flags", flags.clone())
-        .map(|(_, ((b, port), (r, sb)))| (b, port, r, sb));
+    let flagged =
+        with_port
+            .clone()
+            .join_map_named("bfd rows: x flags", flags.clone(), move |_, a, b| {
+                let ((b, port), (r, sb)) = (a.clone(), b.clone());
+                (b, port, r, sb)
+            });
     let plain = with_port
         .antijoin_named("bfd rows: no flags", flags.map(|(u, _)| u))
         .map(|(_, (b, port))| (b, port, false, None));

@@ -62,14 +62,22 @@ pub(super) fn render_datapaths<'s>(
         .clone()
         .flat_map(|((), a)| a.is_none().then_some(KeySpace::Datapaths));
     let keys = allocated.flat_map(|((), a)| a);
-    let rows = switches
-        .join_named("datapath rows: switch x key", keys.clone())
-        .map(|(_, (sw, key))| SbRecord::DatapathBinding(datapath_binding(&sw, key)));
-    let router_rows = routers
-        .join_named("datapath rows: router x key", keys.clone())
-        .map(|(_, (r, key))| {
+    let rows = switches.join_map_named(
+        "datapath rows: switch x key",
+        keys.clone(),
+        move |_, a, b| {
+            let (sw, key) = (a.clone(), b.clone());
+            SbRecord::DatapathBinding(datapath_binding(&sw, key))
+        },
+    );
+    let router_rows = routers.join_map_named(
+        "datapath rows: router x key",
+        keys.clone(),
+        move |_, a, b| {
+            let (r, key) = (a.clone(), b.clone());
             SbRecord::DatapathBinding(crate::rules::router::binding::datapath_binding(&r, key))
-        });
+        },
+    );
     (keys, rows.concat(router_rows), unstable)
 }
 

@@ -24,14 +24,17 @@ pub(super) fn lsp_ha_groups<'s>(
                 .then_some(lsp.ha_chassis_group.map(|g| (g, lsp.uuid)))
                 .flatten()
         })
-        .join_named(
+        .join_map_named(
             "external ports: x nb ha group",
             nb.of(NbKind::HaChassisGroup).flat_map(|r| match r {
                 NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
                 _ => None,
             }),
+            move |_, a, b| {
+                let (lsp, g) = (a.clone(), b.clone());
+                (lsp, g)
+            },
         )
-        .map(|(_, (lsp, g))| (lsp, g))
 }
 
 /// Sets [`PortCtx::external`] on external ports: the localnet port names
@@ -80,11 +83,15 @@ pub(super) fn attach_external<'s>(
     let others = ports.filter(move |(_, p)| !is_ext(p));
     let with_view = ext
         .clone()
-        .join_named("external ports: x switch view", per_switch.clone())
-        .map(|(ls, (mut p, view))| {
-            Arc::make_mut(&mut p).external = Some(view);
-            (ls, p)
-        })
+        .join_map_named(
+            "external ports: x switch view",
+            per_switch.clone(),
+            move |k, a, b| {
+                let (ls, mut p, view) = (k.clone(), a.clone(), b.clone());
+                Arc::make_mut(&mut p).external = Some(view);
+                (ls, p)
+            },
+        )
         .concat(
             ext.antijoin_named("external ports: bare switch", per_switch.map(|(ls, _)| ls))
                 .map(|(ls, mut p)| {
@@ -94,17 +101,19 @@ pub(super) fn attach_external<'s>(
         );
     let keyed = with_view.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let names = lsp_groups.map(|(lsp, g)| (lsp, g.name));
-    let grouped = keyed
-        .clone()
-        .join_named("external ports: x ha group", names.clone())
-        .map(|(_, ((ls, mut p), name))| {
+    let grouped = keyed.clone().join_map_named(
+        "external ports: x ha group",
+        names.clone(),
+        move |_, a, b| {
+            let ((ls, mut p), name) = (a.clone(), b.clone());
             if let Some(e) = Arc::make_mut(&mut p).external.as_mut() {
                 e.ha_chassis_group = Some(name);
             }
             (ls, p)
-        });
+        },
+    );
     let ungrouped = keyed
         .antijoin_named("external ports: no ha group", names.map(|(u, _)| u))
         .map(|(_, lp)| lp);
-    others.concat(grouped).concat(ungrouped)
+    others.concatenate([grouped, ungrouped])
 }

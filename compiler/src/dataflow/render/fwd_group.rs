@@ -24,8 +24,10 @@ pub(super) fn render_fwd_groups<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
         _ => None,
     });
     lists
-        .join_named("forwarding groups: switch x group", rows)
-        .map(|(_, ((ls, i), g))| (ls, (i, g)))
+        .join_map_named("forwarding groups: switch x group", rows, move |_, a, b| {
+            let ((ls, i), g) = (a.clone(), b.clone());
+            (ls, (i, g))
+        })
         .group_named("forwarding groups: per switch", |ls, vals, out| {
             let mut v: Vec<&(usize, FwdGroup)> = vals.iter().map(|(x, _)| *x).collect();
             v.sort();

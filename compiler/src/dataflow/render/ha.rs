@@ -57,8 +57,10 @@ pub(super) fn render_cr_ports<'s>(
     let via_group = dgps
         .clone()
         .flat_map(|(u, lrp)| lrp.ha_chassis_group.map(|g| (g, u)))
-        .join_named("ha groups: port x nb group", nb_groups)
-        .map(|(_, (lrp, g))| (lrp, g));
+        .join_map_named("ha groups: port x nb group", nb_groups, move |_, a, b| {
+            let (lrp, g) = (a.clone(), b.clone());
+            (lrp, g)
+        });
     let group_members = via_group
         .clone()
         .concat(lsp_groups.clone())
@@ -68,14 +70,17 @@ pub(super) fn render_cr_ports<'s>(
                 .map(|c| (*c, g.name.clone()))
                 .collect::<Vec<_>>()
         })
-        .join_named(
+        .join_map_named(
             "ha groups: nb group x ha chassis",
             nb.of(NbKind::HaChassis).flat_map(|r| match r {
                 NbRecord::HaChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),
-        )
-        .map(|(_, (name, c))| (name, Some((c.chassis_name, c.priority))));
+            move |_, a, b| {
+                let (name, c) = (a.clone(), b.clone());
+                (name, Some((c.chassis_name, c.priority)))
+            },
+        );
 
     // Ports with gateway_chassis only: a group named after the port.
     let via_gw = dgps.filter(|(_, lrp)| lrp.ha_chassis_group.is_none());
@@ -87,14 +92,17 @@ pub(super) fn render_cr_ports<'s>(
                 .map(|c| (*c, lrp.name.clone()))
                 .collect::<Vec<_>>()
         })
-        .join_named(
+        .join_map_named(
             "ha groups: port x gateway chassis",
             nb.of(NbKind::GatewayChassis).flat_map(|r| match r {
                 NbRecord::GatewayChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),
-        )
-        .map(|(_, (name, c))| (name, Some((c.chassis_name, c.priority))));
+            move |_, a, b| {
+                let (name, c) = (a.clone(), b.clone());
+                (name, Some((c.chassis_name, c.priority)))
+            },
+        );
 
     let names = via_group
         .map(|(lrp, g)| (lrp, g.name))
@@ -103,8 +111,7 @@ pub(super) fn render_cr_ports<'s>(
         .clone()
         .concat(lsp_groups.map(|(lsp, g)| (lsp, g.name)))
         .map(|(_, name)| (name, None))
-        .concat(group_members)
-        .concat(gw_members)
+        .concatenate([group_members, gw_members])
         .group_named("ha chassis groups", |name, vals, out| {
             let members: Vec<(String, i64)> =
                 vals.iter().filter_map(|(m, _)| (*m).clone()).collect();

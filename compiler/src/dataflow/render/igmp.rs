@@ -103,8 +103,14 @@ pub(super) fn render_learned<'s>(
     let switch_ids = switches.clone().map(|(u, _)| u);
     let router_ids = routers.clone().map(|(u, _)| u);
     let entries = wanted
-        .join_named("igmp: row ports x eligible ports", eligible)
-        .map(|(port, ((dp, a, name), lsp))| (dp, (a, name, lsp, port)))
+        .join_map_named(
+            "igmp: row ports x eligible ports",
+            eligible,
+            move |k, a, b| {
+                let (port, (dp, a, name), lsp) = (k.clone(), a.clone(), b.clone());
+                (dp, (a, name, lsp, port))
+            },
+        )
         .semijoin_named(
             "igmp: rows of datapaths",
             switch_ids.clone().concat(router_ids.clone()),
@@ -162,8 +168,14 @@ pub(super) fn render_learned<'s>(
         .clone()
         .filter(|((_, a), _)| igmp::relayed(&addr(*a)))
         .map(|((ls, a), name)| (ls, (a, name)))
-        .join_named("igmp: relayed groups x router ports", relays)
-        .map(|(_, ((a, name), (lr, pb, owner)))| ((lr, a), (name, pb, owner)))
+        .join_map_named(
+            "igmp: relayed groups x router ports",
+            relays,
+            move |_, a, b| {
+                let ((a, name), (lr, pb, owner)) = (a.clone(), b.clone());
+                ((lr, a), (name, pb, owner))
+            },
+        )
         .concat(direct_router_entries);
     let router_groups: Coll<'s, (GroupId, String)> = router_entries
         .clone()
@@ -216,12 +228,20 @@ pub(super) fn render_learned<'s>(
     let localnet_members = switch_groups
         .clone()
         .map(|((ls, a), _)| (ls, a))
-        .join_named("igmp: switch groups x localnet ports", localnet)
-        .map(|(ls, (a, (owner, pb)))| (owner, ((ls, a), pb)));
+        .join_map_named(
+            "igmp: switch groups x localnet ports",
+            localnet,
+            move |k, a, b| {
+                let (ls, a, (owner, pb)) = (k.clone(), a.clone(), b.clone());
+                (owner, ((ls, a), pb))
+            },
+        );
     let members = entries
         .map(|(ls, (a, _, lsp, port))| (lsp, ((ls, a), ids::port_binding_uuid(&port))))
-        .concat(localnet_members)
-        .concat(router_entries.map(|(g, (_, pb, owner))| (owner, (g, pb))))
+        .concatenate([
+            localnet_members,
+            router_entries.map(|(g, (_, pb, owner))| (owner, (g, pb))),
+        ])
         .semijoin_named(
             "igmp: members with keys",
             port_keys.map(|(_, (owner, _))| owner),
@@ -246,28 +266,32 @@ pub(super) fn render_learned<'s>(
             }
         })
         .map(|((dp, _), (name, ports))| (ids::multicast_group_uuid(dp, &name), (dp, name, ports)))
-        .join_named(
+        .join_map_named(
             "igmp: group rows x keys",
             group_keys.map(|(_, owner_key)| owner_key),
-        )
-        .map(|(uuid, ((dp, name, ports), tunnel_key))| {
-            SbRecord::MulticastGroup(MulticastGroup {
-                uuid,
-                datapath: ids::datapath_uuid(dp),
-                name,
-                tunnel_key,
-                ports,
-            })
-        });
+            move |k, a, b| {
+                let (uuid, (dp, name, ports), tunnel_key) = (k.clone(), a.clone(), b.clone());
+                SbRecord::MulticastGroup(MulticastGroup {
+                    uuid,
+                    datapath: ids::datapath_uuid(dp),
+                    name,
+                    tunnel_key,
+                    ports,
+                })
+            },
+        );
 
     // Switch flows, per switch (the table size caps them).
     let flood = sw_ctx
         .map(|s| (s.uuid, (s.mcast_flood_relay, s.mcast_flood_static)))
-        .join_named(
+        .join_map_named(
             "igmp: switch flood x table size",
             switches.map(|(u, s)| (u, s.mcast.table_size)),
-        )
-        .map(|(ls, ((relay, static_), size))| (ls, SwitchPart::Flood(relay, static_, size)));
+            move |k, a, b| {
+                let (ls, (relay, static_), size) = (k.clone(), a.clone(), b.clone());
+                (ls, SwitchPart::Flood(relay, static_, size))
+            },
+        );
     let switch_flows = switch_groups
         .map(|((ls, a), name)| (ls, SwitchPart::Group(a, name)))
         .concat(flood)
@@ -294,13 +318,14 @@ pub(super) fn render_learned<'s>(
         .map(|(_, flow)| flow);
     let router_flows = router_groups
         .map(|((lr, a), name)| (lr, (a, name)))
-        .join_named(
+        .join_map_named(
             "igmp: router groups x relay",
             routers.filter(|(_, (relay, _))| *relay),
-        )
-        .map(|(lr, ((a, name), (_, flood_static)))| {
-            igmp::router_group_flow(lr, &name, &addr(a), flood_static)
-        });
+            move |k, a, b| {
+                let (lr, (a, name), (_, flood_static)) = (k.clone(), a.clone(), b.clone());
+                igmp::router_group_flow(lr, &name, &addr(a), flood_static)
+            },
+        );
 
     Learned {
         rows,

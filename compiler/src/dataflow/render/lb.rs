@@ -104,8 +104,14 @@ pub(super) fn render_lbs<'s>(
             let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
             out.push((Dps::from(dps), 1));
         })
-        .join_named("lb: group datapaths x members", group_lbs)
-        .map(|(_, (dps, lb))| (lb, dps));
+        .join_map_named(
+            "lb: group datapaths x members",
+            group_lbs,
+            move |_, a, b| {
+                let (dps, lb) = (a.clone(), b.clone());
+                (lb, dps)
+            },
+        );
     let dps = direct
         .semijoin_named("lb: direct on switches with keys", bound)
         .map(|(ls, lb)| (lb, Dps::from([ids::datapath_uuid(ls)])))
@@ -126,8 +132,10 @@ pub(super) fn render_lbs<'s>(
                 .into_iter()
                 .map(move |(copp, f)| (u, (copp.map(str::to_string), f)))
         })
-        .join_named("lb: flows x datapaths", dps)
-        .map(|(_, ((copp, f), dps))| (dps, copp, f));
+        .join_map_named("lb: flows x datapaths", dps, move |_, a, b| {
+            let ((copp, f), dps) = (a.clone(), b.clone());
+            (dps, copp, f)
+        });
     let flows = all_flows
         .clone()
         .flat_map(|(dps, copp, f)| copp.is_none().then_some((dps, f)))
@@ -165,10 +173,11 @@ fn metered_flows<'s>(
         copp.into_iter()
             .map(move |(proto, meter)| ((dp, proto), meter))
     });
-    let with_meter = per_switch
-        .clone()
-        .join_named("lb: metered flows x switch meters", meters.clone())
-        .map(|((dp, proto), (f, meter))| {
+    let with_meter = per_switch.clone().join_map_named(
+        "lb: metered flows x switch meters",
+        meters.clone(),
+        move |k, a, b| {
+            let ((dp, proto), f, meter) = (k.clone(), a.clone(), b.clone());
             let f = match proto.as_str() {
                 "reject" => switch::metered_reject(f, meter),
                 _ => Lflow {
@@ -177,7 +186,8 @@ fn metered_flows<'s>(
                 },
             };
             (Dps::from([dp]), f)
-        });
+        },
+    );
     let without = per_switch
         .antijoin_named(
             "lb: metered flows without switch meter",
@@ -198,17 +208,20 @@ pub(super) fn parse_with_health<'s, K>(
 where
     K: Rec,
     (K, LoadBalancer): Rec,
+    (K, ParsedLb): Rec,
     ((K, LoadBalancer), HealthInfo): Rec,
 {
-    let checked = applied
-        .clone()
-        .join_named("lb: applied x health checks", health_info.clone())
-        .map(|(_, ((key, lb), (hcs, monitored)))| {
+    let checked = applied.clone().join_map_named(
+        "lb: applied x health checks",
+        health_info.clone(),
+        move |_, a, b| {
+            let ((key, lb), (hcs, monitored)) = (a.clone(), b.clone());
             let mut p = ParsedLb::new(&lb);
             health::attach_health_checks(&mut p, lb.protocol.as_deref(), &hcs);
             health::mark_monitored(&mut p, &monitored);
             (key, p)
-        });
+        },
+    );
     let unchecked = applied
         .antijoin_named(
             "lb: applied without health checks",

@@ -55,8 +55,10 @@ pub(super) fn render_health<'s>(
                 .enumerate()
                 .map(move |(i, h)| (h, (lb, i)))
         })
-        .join_named("lb health: references x checks", hc_rows)
-        .map(|(_, ((lb, i), h))| (lb, (i, h)))
+        .join_map_named("lb health: references x checks", hc_rows, move |_, a, b| {
+            let ((lb, i), h) = (a.clone(), b.clone());
+            (lb, (i, h))
+        })
         .group_named("lb health: checks per lb", |_, vals, out| {
             let mut v: Vec<(usize, LbHealthCheck)> =
                 vals.iter().map(|(x, _)| (*x).clone()).collect();
@@ -74,13 +76,22 @@ pub(super) fn render_health<'s>(
         });
     // (mapped backend, (switch, port enabled)) for mappings to switch ports.
     let found = mapped
-        .join_named(
+        .join_map_named(
             "lb health: mappings x ports",
             ports.map(|(ls, p)| (p.name.clone(), (ls, p.is_enabled()))),
+            move |_, a, b| {
+                let (m, (ls, enabled)) = (a.clone(), b.clone());
+                ((), (m, ls, enabled))
+            },
         )
-        .map(|(_, (m, (ls, enabled)))| ((), (m, ls, enabled)))
-        .join_named("lb health: x svc_monitor_mac", svc_mac.map(|m| ((), m)))
-        .map(|((), ((m, ls, enabled), mac))| (m, ls, enabled, mac));
+        .join_map_named(
+            "lb health: x svc_monitor_mac",
+            svc_mac.map(|m| ((), m)),
+            move |k, a, b| {
+                let ((), (m, ls, enabled), mac) = (k.clone(), a.clone(), b.clone());
+                (m, ls, enabled, mac)
+            },
+        );
     let flows = found
         .clone()
         .map(|(m, ls, _, mac)| health::arp_nd_responder(ls, &m, &mac));
@@ -111,10 +122,14 @@ pub(super) fn render_health<'s>(
             let v: Vec<(usize, usize)> = vals.iter().map(|(x, _)| **x).collect();
             out.push((v, 1));
         });
-    let with_marks = lb_hcs
-        .clone()
-        .join_named("lb health: checks x monitored", marks.clone())
-        .map(|(lb, (hcs, m))| (lb, (hcs, m)));
+    let with_marks = lb_hcs.clone().join_map_named(
+        "lb health: checks x monitored",
+        marks.clone(),
+        move |k, a, b| {
+            let (lb, hcs, m) = (k.clone(), a.clone(), b.clone());
+            (lb, (hcs, m))
+        },
+    );
     let without = lb_hcs
         .antijoin_named("lb health: nothing monitored", marks.map(|(lb, _)| lb))
         .map(|(lb, hcs)| (lb, (hcs, Vec::new())));
@@ -159,10 +174,14 @@ fn with_status<'s>(
         );
         (key, (m, mac))
     });
-    let reported = keyed
-        .clone()
-        .join_named("lb health: monitors x SB status", statuses.clone())
-        .map(|(_, (x, st))| (x, Some(st)));
+    let reported = keyed.clone().join_map_named(
+        "lb health: monitors x SB status",
+        statuses.clone(),
+        move |_, a, b| {
+            let (x, st) = (a.clone(), b.clone());
+            (x, Some(st))
+        },
+    );
     let unreported = keyed
         .antijoin_named(
             "lb health: monitors without SB status",

@@ -16,7 +16,9 @@ use crate::sb::{LogicalDpGroup, LogicalFlow, SbRecord};
 use crate::stage::Stage;
 
 /// Grouping key of a flow: what makes two `ovn_lflow_add()` calls one row.
-type FlowKey = (Stage, u16, String, String, Option<String>);
+/// Shared (`Arc`): the grouping's input and output arrangements and the
+/// records between them hold one copy of the strings.
+type FlowKey = Arc<(Stage, u16, String, String, Option<String>)>;
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
 
@@ -92,19 +94,20 @@ pub(super) fn render_lflows<'s>(
         .map(|a| (a.ls, a))
         .semijoin_named("lflows: acls on switches with keys", bound.clone())
         .flat_map(|(_, a)| rules::acl_flows(&a));
+    // Shared (`Arc`) while arranged: the arrangement's merges move
+    // pointers, not whole flows.
     let other_flows = other_flows
-        .map(|f| (f.dp, f))
+        .map(|f| (f.dp, Arc::new(f)))
         .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
-        .map(|(_, f)| f);
+        .map(|(_, f)| Arc::unwrap_or_clone(f));
     let keyed = |dps: Dps, f: Lflow| {
         (
-            (f.stage, f.priority, f.match_, f.actions, f.meter),
+            Arc::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
     let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
-        .concat(acl_flows)
-        .concat(other_flows)
+        .concatenate([acl_flows, other_flows])
         .map(move |f: Lflow| keyed(Dps::from([ids::datapath_uuid(f.dp)]), f))
         .concat(
             grouped
@@ -151,8 +154,14 @@ pub(super) fn render_lflows<'s>(
                 .into_iter()
                 .map(move |(dp, m)| (dp, (key.clone(), m)))
         })
-        .join_named("lflows: contested x datapath order", dp_order)
-        .map(|(_, ((key, meta), pos))| (key, (pos, meta)))
+        .join_map_named(
+            "lflows: contested x datapath order",
+            dp_order,
+            move |_, a, b| {
+                let ((key, meta), pos) = (a.clone(), b.clone());
+                (key, (pos, meta))
+            },
+        )
         .group_named("lflows: first datapath", |_, vals, out| {
             // Within a datapath: datapath-level calls by source line; ACL
             // flows in the order `build_acls()` meets the ACLs (by UUID).
@@ -180,7 +189,7 @@ pub(super) fn render_lflows<'s>(
                 datapaths: dps.to_vec(),
             })
         });
-    let flows = merged.map(|(key, (dps, meta))| SbRecord::LogicalFlow(flow_row(key, &dps, meta)));
+    let flows = merged.map(|(key, (dps, meta))| SbRecord::LogicalFlow(flow_row(&key, &dps, meta)));
     flows.concat(groups)
 }
 
@@ -211,8 +220,9 @@ fn class_flows(class: &SwitchCtx, members: &[Uuid]) -> Vec<(Dps, Lflow)> {
 }
 
 /// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted).
-fn flow_row(key: FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
-    let (stage, priority, match_, actions, meter) = key;
+fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
+    let (stage, priority, match_, actions, meter) = &**key;
+    let (stage, priority) = (*stage, *priority);
     let (_origin, source, hint, io_port) = meta;
     let (logical_datapath, logical_dp_group) = match dps {
         [one] => (Some(*one), None),
@@ -233,10 +243,9 @@ fn flow_row(key: FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
             meter.as_deref().unwrap_or("").as_bytes(),
         ],
     );
-    let mut external_ids = vec![
-        ("source".to_string(), format!("northd.c:{source}")),
-        ("stage-name".to_string(), stage.name().to_string()),
-    ];
+    let mut external_ids = Vec::with_capacity(3);
+    external_ids.push(("source".to_string(), format!("northd.c:{source}")));
+    external_ids.push(("stage-name".to_string(), stage.name().to_string()));
     if let Some(h) = hint {
         external_ids.push((
             "stage-hint".to_string(),
@@ -251,12 +260,12 @@ fn flow_row(key: FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
         pipeline: stage.pipeline().name().to_string(),
         table_id: stage.table(),
         priority,
-        match_,
-        actions,
+        match_: match_.clone(),
+        actions: actions.clone(),
         external_ids,
         tags: io_port
             .map(|p| vec![("in_out_port".to_string(), p)])
             .unwrap_or_default(),
-        controller_meter: meter,
+        controller_meter: meter.clone(),
     }
 }

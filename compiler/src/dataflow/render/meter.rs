@@ -45,8 +45,10 @@ pub(super) fn render_meters<'s>(nb: NbIn<'s>) -> MeterOutputs<'s> {
                 .enumerate()
                 .map(move |(i, b)| (b, (m, i)))
         })
-        .join_named("meters: bands x rows", bands)
-        .map(|(_, ((m, i), b))| (m, (i, (b.action, b.rate, b.burst_size))));
+        .join_map_named("meters: bands x rows", bands, move |_, a, b| {
+            let ((m, i), b) = (a.clone(), b.clone());
+            (m, (i, (b.action, b.rate, b.burst_size)))
+        });
     // Per meter name (unique in the NB schema): unit, bands, fairness. A
     // meter none of whose bands exists is left out (the SB requires a band;
     // northd's transaction would fail).
@@ -56,18 +58,22 @@ pub(super) fn render_meters<'s>(nb: NbIn<'s>) -> MeterOutputs<'s> {
         v.sort();
         out.push((v.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), 1));
     });
-    let specs: Coll<'s, (String, (MeterSpec, bool))> = meters
-        .join_named("meters: rows x bands", band_lists)
-        .map(|(_, (row, bands))| (row.name, ((row.unit, bands), row.fair)));
+    let specs: Coll<'s, (String, (MeterSpec, bool))> =
+        meters.join_map_named("meters: rows x bands", band_lists, move |_, a, b| {
+            let (row, bands) = (a.clone(), b.clone());
+            (row.name, ((row.unit, bands), row.fair))
+        });
     let fair = specs
         .clone()
         .flat_map(|(name, (_, fair))| fair.then_some(name));
-    let private = acls
-        .join_named(
-            "meters: fair x acls",
-            specs.clone().filter(|(_, (_, fair))| *fair),
-        )
-        .map(|(name, (acl, (spec, _)))| (format!("{name}__{acl}"), spec));
+    let private = acls.join_map_named(
+        "meters: fair x acls",
+        specs.clone().filter(|(_, (_, fair))| *fair),
+        move |k, a, b| {
+            let (name, acl, (spec, _)) = (k.clone(), a.clone(), b.clone());
+            (format!("{name}__{acl}"), spec)
+        },
+    );
     let rows = specs
         .map(|(name, (spec, _))| (name, spec))
         .concat(private)
@@ -114,5 +120,5 @@ pub(super) fn fair_acl_meters<'s>(
         a.meter = a.meter.map(|m| format!("{m}__{}", a.uuid));
         (ls, a)
     });
-    acl_ls.concat(fair_acls.negate()).concat(renamed)
+    acl_ls.concatenate([fair_acls.negate(), renamed])
 }

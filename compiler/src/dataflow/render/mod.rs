@@ -1,6 +1,9 @@
 //! How the rules run: maps the relations of `crate::rules` onto differential
 //! dataflow. One function per rules module, mirrored names; [`render`] is the
 //! single place that wires them together.
+// `join_map_named` closures take their key and values by reference and
+// clone what they keep, the same way whether the type is `Copy` or not.
+#![allow(clippy::clone_on_copy)]
 
 mod acl;
 mod bfd;
@@ -135,10 +138,13 @@ pub(crate) fn render<'s>(
     // Ports with their switch: one per membership, keyed by switch UUID;
     // `hmap_order` is the port's bucket in northd's ports hmap for the
     // current number of ports.
-    let ports0: Coll<'s, (Uuid, Arc<Lsp>)> = members
-        .clone()
-        .join_named("ports: membership x lsp", lsps.clone())
-        .map(|(_, (ls, lsp))| (ls, lsp));
+    let ports0: Coll<'s, (Uuid, Arc<Lsp>)> =
+        members
+            .clone()
+            .join_map_named("ports: membership x lsp", lsps.clone(), move |_, a, b| {
+                let (ls, lsp) = (a.clone(), b.clone());
+                (ls, lsp)
+            });
     // Router ports count in northd's ports hmap too.
     let (routers, router_ports) = router::render_router_ports(nb.clone());
     let mask: Coll<'s, ((), u32)> = ports0
@@ -240,41 +246,45 @@ pub(crate) fn render<'s>(
             };
             (ls, f)
         })
-        .concat(dns_ls.clone().map(|(_, (ls, d))| {
-            let f = SwitchFacts {
-                has_dns_records: !d.records.is_empty(),
-                ..SwitchFacts::default()
-            };
-            (ls, f)
-        }))
-        .concat(acl_inputs.acl_ls.clone().map(|(ls, a)| {
-            let f = SwitchFacts {
-                has_acls: true,
-                has_stateful_acl: a.action == "allow-related",
-                ..SwitchFacts::default()
-            };
-            (ls, f)
-        }))
-        .concat(
+        .concatenate([
+            dns_ls.clone().map(|(_, (ls, d))| {
+                let f = SwitchFacts {
+                    has_dns_records: !d.records.is_empty(),
+                    ..SwitchFacts::default()
+                };
+                (ls, f)
+            }),
+            acl_inputs.acl_ls.clone().map(|(ls, a)| {
+                let f = SwitchFacts {
+                    has_acls: true,
+                    has_stateful_acl: a.action == "allow-related",
+                    ..SwitchFacts::default()
+                };
+                (ls, f)
+            }),
             rt.lsp_peers
                 .clone()
                 .filter(|(_, peer)| peer.mcast_relay)
-                .join_named("switch facts: relaying router peers", members_for_relay)
-                .map(|(_, (_, ls))| {
-                    let f = SwitchFacts {
-                        mcast_flood_relay: true,
-                        ..SwitchFacts::default()
-                    };
-                    (ls, f)
-                }),
-        )
-        .concat(lbs.has_lb_vip.clone().map(|ls| {
-            let f = SwitchFacts {
-                has_lb_vip: true,
-                ..SwitchFacts::default()
-            };
-            (ls, f)
-        }))
+                .join_map_named(
+                    "switch facts: relaying router peers",
+                    members_for_relay,
+                    move |_, _, b| {
+                        let ls = b.clone();
+                        let f = SwitchFacts {
+                            mcast_flood_relay: true,
+                            ..SwitchFacts::default()
+                        };
+                        (ls, f)
+                    },
+                ),
+            lbs.has_lb_vip.clone().map(|ls| {
+                let f = SwitchFacts {
+                    has_lb_vip: true,
+                    ..SwitchFacts::default()
+                };
+                (ls, f)
+            }),
+        ])
         .group_named("switch facts", |_, vals, out| {
             let mut f = SwitchFacts::default();
             for (v, _) in vals {
@@ -304,39 +314,40 @@ pub(crate) fn render<'s>(
     // is shared (`Arc`) by the arrangements downstream.
     let ports: Coll<'s, (Uuid, Arc<PortCtx>)> = ports0
         .map(|(ls, lsp)| ((), (ls, lsp)))
-        .join_named("ports: x hmap mask", mask.clone())
-        .map(|((), ((ls, lsp), mask))| {
+        .join_map_named("ports: x hmap mask", mask.clone(), move |k, a, b| {
+            let ((), (ls, lsp), mask) = (k.clone(), a.clone(), b.clone());
             let order = idl_order::hash_string(&lsp.name) & mask;
             (ls, (lsp, order))
         })
-        .join_named(
+        .join_map_named(
             "ports: x switch context",
             sw_ctx.clone().map(|s| (s.uuid, s)),
-        )
-        .map(|(ls, ((lsp, hmap_order), sw))| {
-            (
-                ls,
-                Arc::new(PortCtx {
+            move |k, a, b| {
+                let (ls, (lsp, hmap_order), sw) = (k.clone(), a.clone(), b.clone());
+                (
                     ls,
-                    vlan_passthru: sw.vlan_passthru,
-                    has_stateful_acl: sw.has_stateful_acl,
-                    has_lb_vip: sw.has_lb_vip,
-                    lsp,
-                    dhcpv4: None,
-                    dhcpv6: None,
-                    hmap_order,
-                    router_peer: None,
-                    all_router_ports: false,
-                    switch_has_localnet: false,
-                    switch_has_vtep: false,
-                    peer_nat: None,
-                    virtual_parents: Vec::new(),
-                    external: None,
-                    copp: sw.copp.clone(),
-                    switch_interconn_mcast: sw.mcast_snoop && sw.interconn_ts,
-                }),
-            )
-        });
+                    Arc::new(PortCtx {
+                        ls,
+                        vlan_passthru: sw.vlan_passthru,
+                        has_stateful_acl: sw.has_stateful_acl,
+                        has_lb_vip: sw.has_lb_vip,
+                        lsp,
+                        dhcpv4: None,
+                        dhcpv6: None,
+                        hmap_order,
+                        router_peer: None,
+                        all_router_ports: false,
+                        switch_has_localnet: false,
+                        switch_has_vtep: false,
+                        peer_nat: None,
+                        virtual_parents: Vec::new(),
+                        external: None,
+                        copp: sw.copp.clone(),
+                        switch_interconn_mcast: sw.mcast_snoop && sw.interconn_ts,
+                    }),
+                )
+            },
+        );
     // Each port's DHCPv4 and DHCPv6 options rows (a reference to a missing
     // row counts as none).
     let ports = attach_dhcp(
@@ -357,22 +368,22 @@ pub(crate) fn render<'s>(
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
     let ports = external_port::attach_external(ports, lsp_ha_groups.clone());
-    let acls: Coll<'s, AclCtx> = acl_inputs
-        .acl_ls
-        .clone()
-        .join_named(
-            "acls: x switch context",
-            sw_ctx.clone().map(|s| {
-                let reject_meter = crate::rules::copp::meter(&s.copp, "reject");
-                (s.uuid, (s.has_stateful(), reject_meter))
-            }),
-        )
-        .map(|(ls, (acl, (has_stateful, reject_meter)))| AclCtx {
-            ls,
-            has_stateful,
-            reject_meter,
-            acl,
-        });
+    let acls: Coll<'s, AclCtx> = acl_inputs.acl_ls.clone().join_map_named(
+        "acls: x switch context",
+        sw_ctx.clone().map(|s| {
+            let reject_meter = crate::rules::copp::meter(&s.copp, "reject");
+            (s.uuid, (s.has_stateful(), reject_meter))
+        }),
+        move |k, a, b| {
+            let (ls, acl, (has_stateful, reject_meter)) = (k.clone(), a.clone(), b.clone());
+            AclCtx {
+                ls,
+                has_stateful,
+                reject_meter,
+                acl,
+            }
+        },
+    );
 
     let ip_mcast_rows = multicast::render_ip_multicast(switches.clone(), dp_keys.clone());
     let dns_rows = datapath::render_dns(dns_ls, dp_keys.clone());
@@ -422,11 +433,7 @@ pub(crate) fn render<'s>(
         sw_ctx,
         ports,
         acls,
-        router_flows
-            .concat(qos_flows)
-            .concat(fwd_group_flows)
-            .concat(health.flows)
-            .concat(learned.flows),
+        router_flows.concatenate([qos_flows, fwd_group_flows, health.flows, learned.flows]),
         lflow::GroupedFlows {
             flows: lbs.flows.concat(router_lb_flows),
             row_groups: lbs.groups,
@@ -442,17 +449,19 @@ pub(crate) fn render<'s>(
             owner,
             key,
         })
-        .concat(port_keys.map(|(ls, (owner, key))| HeldKey {
-            space: KeySpace::Ports(ls),
-            owner,
-            key,
-        }))
-        .concat(bfd_ports.map(|(owner, key)| HeldKey {
-            space: KeySpace::Bfd,
-            owner,
-            key,
-        }))
-        .concat(learned.keys)
+        .concatenate([
+            port_keys.map(|(ls, (owner, key))| HeldKey {
+                space: KeySpace::Ports(ls),
+                owner,
+                key,
+            }),
+            bfd_ports.map(|(owner, key)| HeldKey {
+                space: KeySpace::Bfd,
+                owner,
+                key,
+            }),
+            learned.keys,
+        ])
         .map(Output::Key)
         .concat(
             dp_unstable
@@ -461,22 +470,24 @@ pub(crate) fn render<'s>(
                 .map(Output::Unstable),
         );
     datapath_rows
-        .concat(port_rows)
-        .concat(mc_rows)
-        .concat(learned.rows)
-        .concat(flow_rows)
-        .concat(ip_mcast_rows)
-        .concat(dns_rows)
-        .concat(group_rows)
-        .concat(lbs.rows)
-        .concat(lb_set_rows)
-        .concat(meters.rows)
-        .concat(health.rows)
-        .concat(cr.rows)
-        .concat(bfd_rows)
-        .concat(nb_global_rows)
-        .concat(template_var_rows)
-        .concat(static_rows)
+        .concatenate([
+            port_rows,
+            mc_rows,
+            learned.rows,
+            flow_rows,
+            ip_mcast_rows,
+            dns_rows,
+            group_rows,
+            lbs.rows,
+            lb_set_rows,
+            meters.rows,
+            health.rows,
+            cr.rows,
+            bfd_rows,
+            nb_global_rows,
+            template_var_rows,
+            static_rows,
+        ])
         .map(Output::Sb)
         .concat(keys)
 }
@@ -492,13 +503,15 @@ fn attach_dhcp<'s>(
     let with_ref = ports
         .clone()
         .flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
-    let with_dhcp = with_ref
-        .clone()
-        .join_named(&format!("ports: x {which} options"), dhcp_rows.clone())
-        .map(move |(_, ((ls, mut p), d))| {
+    let with_dhcp = with_ref.clone().join_map_named(
+        &format!("ports: x {which} options"),
+        dhcp_rows.clone(),
+        move |_, a, b| {
+            let ((ls, mut p), d) = (a.clone(), b.clone());
             set(Arc::make_mut(&mut p), d);
             (ls, p)
-        });
+        },
+    );
     let dangling = with_ref
         .antijoin_named(
             &format!("ports: missing {which} options"),
@@ -507,8 +520,7 @@ fn attach_dhcp<'s>(
         .map(|(_, lp)| lp);
     ports
         .filter(move |(_, p)| column(&p.lsp).is_none())
-        .concat(with_dhcp)
-        .concat(dangling)
+        .concatenate([with_dhcp, dangling])
 }
 
 /// Attaches to each virtual port its `virtual-parents` that are ports of
@@ -527,11 +539,14 @@ fn attach_virtual_parents<'s>(
             .collect::<Vec<_>>()
     });
     let parents = wanted
-        .join_named(
+        .join_map_named(
             "virtual ports: parent names x switch ports",
             ports0.map(|(ls, lsp)| ((ls, lsp.name.clone()), lsp.uuid)),
+            move |k, a, b| {
+                let ((_, name), (vport, i), parent) = (k.clone(), a.clone(), b.clone());
+                (vport, (i, name, parent))
+            },
         )
-        .map(|((_, name), ((vport, i), parent))| (vport, (i, name, parent)))
         .group_named("virtual ports: parents", |_, vals, out| {
             let mut v: Vec<&(usize, String, Uuid)> = vals.iter().map(|(x, _)| *x).collect();
             v.sort();
@@ -544,18 +559,19 @@ fn attach_virtual_parents<'s>(
         usize::from(!virtual_port::parent_names(&p.lsp).is_empty())
     });
     let keyed = named.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
-    let with = keyed
-        .clone()
-        .join_named("virtual ports: x parents", parents.clone())
-        .map(|(_, ((ls, mut p), list))| {
+    let with = keyed.clone().join_map_named(
+        "virtual ports: x parents",
+        parents.clone(),
+        move |_, a, b| {
+            let ((ls, mut p), list) = (a.clone(), b.clone());
             Arc::make_mut(&mut p).virtual_parents = list;
             (ls, p)
-        });
+        },
+    );
     keyed
         .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
         .map(|(_, lp)| lp)
-        .concat(with)
-        .concat(plain)
+        .concatenate([with, plain])
 }
 
 /// Sets each switch's resolved CoPP meters ([`SwitchCtx::copp`]).
@@ -564,13 +580,14 @@ fn attach_copp<'s>(
     copps: Coll<'s, (Uuid, crate::rules::copp::Copp)>,
 ) -> Coll<'s, SwitchCtx> {
     let keyed = sw_ctx.map(|s| (s.uuid, s));
-    let with = keyed
-        .clone()
-        .join_named("switch context: x copp", copps.clone())
-        .map(|(_, (mut s, c))| {
-            s.copp = c;
-            s
-        });
+    let with =
+        keyed
+            .clone()
+            .join_map_named("switch context: x copp", copps.clone(), move |_, a, b| {
+                let (mut s, c) = (a.clone(), b.clone());
+                s.copp = c;
+                s
+            });
     keyed
         .antijoin_named("switch context: no copp", copps.map(|(u, _)| u))
         .map(|(_, s)| s)

@@ -54,8 +54,7 @@ pub(super) fn render_multicast_groups<'s>(
                 .into_iter()
                 .map(move |(name, key)| ((p.ls, name.to_string(), key), pb))
         })
-        .concat(router_members)
-        .concat(learned)
+        .concatenate([router_members, learned])
         .group_named("multicast group members", |_, vals, out| {
             let mut ports: Vec<Uuid> = vals.iter().map(|(u, _)| **u).collect();
             ports.sort();

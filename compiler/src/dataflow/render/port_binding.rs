@@ -39,18 +39,18 @@ pub(super) fn render_port_bindings<'s>(
             let order = (0, p.lsp.uuid, 0);
             (ls, (p.lsp.uuid, Some((order, requested_key(&p))), None))
         })
-        .concat(router_ports.clone().map(|(lr, (p, _))| {
-            let requested = requested_tnl_key(&p.lrp.options);
-            (
-                lr,
-                (p.lrp.uuid, Some(((0, p.lrp.uuid, 0), requested)), None),
-            )
-        }))
-        .concat(
+        .concatenate([
+            router_ports.clone().map(|(lr, (p, _))| {
+                let requested = requested_tnl_key(&p.lrp.options);
+                (
+                    lr,
+                    (p.lrp.uuid, Some(((0, p.lrp.uuid, 0), requested)), None),
+                )
+            }),
             cr_ports
                 .clone()
                 .map(|(lrp, (lr, _))| (lr, (cr_port_owner(lrp), Some(((0, lrp, 1), None)), None))),
-        );
+        ]);
     let previous = held.flat_map(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
         KeySpace::Datapaths | KeySpace::Bfd | KeySpace::McastGroups(_) => None,
@@ -70,41 +70,48 @@ pub(super) fn render_port_bindings<'s>(
         .clone()
         .flat_map(|(ls, a)| a.is_none().then_some(KeySpace::Ports(ls)));
     let keys = allocated.flat_map(|(ls, a)| a.map(|owner_key| (ls, owner_key)));
-    let rows = ports
-        .map(|(_, p)| (p.lsp.uuid, p))
-        .join_named(
-            "port rows: port x key",
-            keys.clone().map(|(_ls, owner_key)| owner_key),
-        )
-        .map(|(_, (p, key))| SbRecord::PortBinding(port_binding(&p, key)));
+    let rows = ports.map(|(_, p)| (p.lsp.uuid, p)).join_map_named(
+        "port rows: port x key",
+        keys.clone().map(|(_ls, owner_key)| owner_key),
+        move |_, a, b| {
+            let (p, key) = (a.clone(), b.clone());
+            SbRecord::PortBinding(port_binding(&p, key))
+        },
+    );
     let router_rows = router_ports
         .map(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
-        .join_named(
+        .join_map_named(
             "router port rows: port x key",
             keys.clone().map(|(_lr, owner_key)| owner_key),
-        )
-        .map(|(_, ((lr, p, chassis), key))| {
-            SbRecord::PortBinding(crate::rules::router::binding::port_binding(
-                lr,
-                chassis.as_deref(),
-                &p,
-                key,
-            ))
-        });
+            move |_, a, b| {
+                let ((lr, p, chassis), key) = (a.clone(), b.clone());
+                SbRecord::PortBinding(crate::rules::router::binding::port_binding(
+                    lr,
+                    chassis.as_deref(),
+                    &p,
+                    key,
+                ))
+            },
+        );
     let cr_rows = cr_ports
         .map(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
-        .join_named(
+        .join_map_named(
             "chassisredirect rows: port x key",
             keys.clone().map(|(_lr, owner_key)| owner_key),
+            move |_, a, b| {
+                let ((lrp, mut pb), key) = (a.clone(), b.clone());
+                pb.tunnel_key = key;
+                (lrp, pb)
+            },
         )
-        .map(|(_, ((lrp, mut pb), key))| {
-            pb.tunnel_key = key;
-            (lrp, pb)
-        })
-        .join_named("chassisredirect rows: x ha group", cr_groups)
-        .map(|(_, (mut pb, group))| {
-            pb.ha_chassis_group = Some(group);
-            SbRecord::PortBinding(pb)
-        });
-    (keys, rows.concat(router_rows).concat(cr_rows), unstable)
+        .join_map_named(
+            "chassisredirect rows: x ha group",
+            cr_groups,
+            move |_, a, b| {
+                let (mut pb, group) = (a.clone(), b.clone());
+                pb.ha_chassis_group = Some(group);
+                SbRecord::PortBinding(pb)
+            },
+        );
+    (keys, rows.concatenate([router_rows, cr_rows]), unstable)
 }

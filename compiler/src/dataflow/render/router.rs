@@ -61,8 +61,10 @@ pub(super) fn render_router_ports<'s>(nb: NbIn<'s>) -> (Coll<'s, (Uuid, Router)>
         _ => None,
     });
     let ports = members
-        .join_named("router ports: membership x lrp", lrps)
-        .map(|(_, (lr, lrp))| (lr, lrp))
+        .join_map_named("router ports: membership x lrp", lrps, move |_, a, b| {
+            let (lr, lrp) = (a.clone(), b.clone());
+            (lr, lrp)
+        })
         .semijoin_named(
             "router ports: enabled routers",
             routers.clone().map(|(u, _)| u),
@@ -110,36 +112,34 @@ pub(super) fn render_routers<'s>(
         .map(|n| (n, ()));
     let lrps = with_bfd(lrps, bfd_ports);
     // Router ports by name, with what their peers need to know.
-    let by_name: Coll<'s, (String, LrpPeer)> = lrps
-        .clone()
-        .join_named(
-            "router ports: x router",
-            routers.clone().map(|(u, r)| {
-                let o = &r.options;
-                let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
-                let gw_router = r.option("chassis").is_some();
-                (u, (dnr, smap_get_bool(o, "mcast_relay", false), gw_router))
-            }),
-        )
-        .map(
-            |(lr, ((lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay, gw_router)))| {
-                (
-                    lrp.name.clone(),
-                    LrpPeer {
-                        lr,
-                        name: lrp.name.clone(),
-                        uuid: lrp.uuid,
-                        enabled: lrp.is_enabled(),
-                        net,
-                        dynamic_neigh_routers,
-                        mcast_relay,
-                        has_bfd,
-                        mcast_flood: smap_get_bool(&lrp.options, "mcast_flood", false),
-                        dgp: lrp.n_gateway > 0 && !gw_router,
-                    },
-                )
-            },
-        );
+    let by_name: Coll<'s, (String, LrpPeer)> = lrps.clone().join_map_named(
+        "router ports: x router",
+        routers.clone().map(|(u, r)| {
+            let o = &r.options;
+            let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
+            let gw_router = r.option("chassis").is_some();
+            (u, (dnr, smap_get_bool(o, "mcast_relay", false), gw_router))
+        }),
+        move |k, a, b| {
+            let (lr, (lrp, net, has_bfd), (dynamic_neigh_routers, mcast_relay, gw_router)) =
+                (k.clone(), a.clone(), b.clone());
+            (
+                lrp.name.clone(),
+                LrpPeer {
+                    lr,
+                    name: lrp.name.clone(),
+                    uuid: lrp.uuid,
+                    enabled: lrp.is_enabled(),
+                    net,
+                    dynamic_neigh_routers,
+                    mcast_relay,
+                    has_bfd,
+                    mcast_flood: smap_get_bool(&lrp.options, "mcast_flood", false),
+                    dgp: lrp.n_gateway > 0 && !gw_router,
+                },
+            )
+        },
+    );
     // Switch ports of type router naming a router port.
     // Per switch: (has a localnet port, has a localnet port with a VLAN,
     // has a vtep port).
@@ -178,16 +178,25 @@ pub(super) fn render_routers<'s>(
             }
         })
         .map(|(lrp, (name, ls))| (ls, (lrp, name)))
-        .join_named("router peers: x switch localnet", localnet)
-        .map(|(_, ((lrp, name), localnet))| (lrp, (name, localnet)));
+        .join_map_named(
+            "router peers: x switch localnet",
+            localnet,
+            move |_, a, b| {
+                let ((lrp, name), localnet) = (a.clone(), b.clone());
+                (lrp, (name, localnet))
+            },
+        );
     let from_lrp = lrps
         .clone()
         .flat_map(|(_, (lrp, _, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
-        .join_named(
+        .join_map_named(
             "router peers: named router port",
             by_name.map(|(n, p)| (n, p.lr)),
+            move |k, a, b| {
+                let (peer, lrp, peer_lr) = (k.clone(), a.clone(), b.clone());
+                (lrp, (peer, peer_lr))
+            },
         )
-        .map(|(peer, (lrp, peer_lr))| (lrp, (peer, peer_lr)))
         .antijoin_named(
             "router peers: no switch port",
             from_lsp.clone().map(|(u, _)| u),
@@ -198,8 +207,8 @@ pub(super) fn render_routers<'s>(
 
     let with_order = lrps
         .map(|(lr, (lrp, net, has_bfd))| ((), (lr, lrp, net, has_bfd)))
-        .join_named("router ports: x hmap mask", mask)
-        .map(|((), ((lr, lrp, net, has_bfd), mask))| {
+        .join_map_named("router ports: x hmap mask", mask, move |k, a, b| {
+            let ((), (lr, lrp, net, has_bfd), mask) = (k.clone(), a.clone(), b.clone());
             let order = idl_order::hash_string(&lrp.name) & mask;
             (
                 lrp.uuid,
@@ -220,19 +229,19 @@ pub(super) fn render_routers<'s>(
                 ),
             )
         });
-    let peered = with_order
-        .clone()
-        .join_named("router ports: x peer", peer_of.clone())
-        .map(
-            |(_, ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)))| {
-                p.peer = Some(peer);
-                p.peer_router = peer_router;
-                p.peer_localnet = localnet;
-                p.peer_vtep = vtep;
-                p.peer_localnet_vlan = vlan;
-                (lr, p)
-            },
-        );
+    let peered = with_order.clone().join_map_named(
+        "router ports: x peer",
+        peer_of.clone(),
+        move |_, a, b| {
+            let ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)) = (a.clone(), b.clone());
+            p.peer = Some(peer);
+            p.peer_router = peer_router;
+            p.peer_localnet = localnet;
+            p.peer_vtep = vtep;
+            p.peer_localnet_vlan = vlan;
+            (lr, p)
+        },
+    );
     let unpeered = with_order
         .antijoin_named("router ports: no peer", peer_of.map(|(u, _)| u))
         .map(|(_, lp)| lp);
@@ -244,19 +253,24 @@ pub(super) fn render_routers<'s>(
             NbRecord::RouterRoute(x) => Some((x.row, x.lr)),
             _ => None,
         })
-        .join_named(
+        .join_map_named(
             "routers: x static routes",
             nb.of(NbKind::StaticRoute).flat_map(|r| match r {
                 NbRecord::StaticRoute(x) => Some((x.uuid, x)),
                 _ => None,
             }),
-        )
-        .map(|(_, (lr, x))| (lr, x));
+            move |_, a, b| {
+                let (lr, x) = (a.clone(), b.clone());
+                (lr, x)
+            },
+        );
     let route_bfds = routes
         .clone()
         .flat_map(|(lr, x)| x.bfd.map(|b| (b, lr)))
-        .join_named("routers: x route bfd", bfds)
-        .map(|(_, (lr, b))| (lr, b))
+        .join_map_named("routers: x route bfd", bfds, move |_, a, b| {
+            let (lr, b) = (a.clone(), b.clone());
+            (lr, b)
+        })
         .distinct_named("routers: route bfd rows")
         .map(|(lr, b)| (lr, Part::Bfd(b)));
     let routes = routes
@@ -268,25 +282,30 @@ pub(super) fn render_routers<'s>(
             NbRecord::RouterPolicy(x) => Some((x.row, x.lr)),
             _ => None,
         })
-        .join_named(
+        .join_map_named(
             "routers: x policies",
             nb.of(NbKind::Policy).flat_map(|r| match r {
                 NbRecord::Policy(x) => Some((x.uuid, x)),
                 _ => None,
             }),
-        )
-        .map(|(_, (lr, x))| (lr, Part::Policy(x)));
+            move |_, a, b| {
+                let (lr, x) = (a.clone(), b.clone());
+                (lr, Part::Policy(x))
+            },
+        );
     let ctx = routers
         .clone()
         .map(|(u, r)| (u, Part::Router(r)))
-        .concat(ports.clone().map(|(lr, p)| (lr, Part::Port(p))))
-        .concat(routes)
-        .concat(policies)
-        .concat(extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))))
-        .concat(extras.lb_groups.map(|(lr, g)| (lr, Part::LbGroup(g))))
-        .concat(extras.nats.map(|(lr, n)| (lr, Part::Nat(n))))
-        .concat(extras.keys.map(|(dp, k)| (dp, Part::Key(k))))
-        .concat(extras.copp.map(|(lr, c)| (lr, Part::Copp(c))))
+        .concatenate([
+            ports.clone().map(|(lr, p)| (lr, Part::Port(p))),
+            routes,
+            policies,
+            extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))),
+            extras.lb_groups.map(|(lr, g)| (lr, Part::LbGroup(g))),
+            extras.nats.map(|(lr, n)| (lr, Part::Nat(n))),
+            extras.keys.map(|(dp, k)| (dp, Part::Key(k))),
+            extras.copp.map(|(lr, c)| (lr, Part::Copp(c))),
+        ])
         .group_named("router context", |_, vals, out| {
             let mut router = None;
             let (mut ports, mut routes, mut policies) = (Vec::new(), Vec::new(), Vec::new());
@@ -374,17 +393,19 @@ pub(super) fn attach_peers<'s>(
         usize::from(p.lsp.type_ == "router" && p.lsp.option("router-port").is_some())
     });
     let by_lsp = naming.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
-    let peered = by_lsp
-        .clone()
-        .join_named("switch ports: x router peer", lsp_peers.clone())
-        .map(|(_, ((ls, mut p), peer))| {
+    let peered = by_lsp.clone().join_map_named(
+        "switch ports: x router peer",
+        lsp_peers.clone(),
+        move |_, a, b| {
+            let ((ls, mut p), peer) = (a.clone(), b.clone());
             Arc::make_mut(&mut p).router_peer = Some(peer);
             (ls, p)
-        });
+        },
+    );
     let unpeered = by_lsp
         .antijoin_named("switch ports: no router peer", lsp_peers.map(|(u, _)| u))
         .map(|(_, lp)| lp);
-    let ports = peered.concat(unpeered).concat(plain);
+    let ports = peered.concatenate([unpeered, plain]);
     let all_router = ports
         .clone()
         .map(|(ls, p)| {
@@ -397,9 +418,11 @@ pub(super) fn attach_peers<'s>(
             let vtep = vals.iter().any(|((_, _, v), _)| *v);
             out.push(((all, localnet, vtep), 1));
         });
-    ports
-        .join_named("switch ports: x only router ports", all_router)
-        .map(|(ls, (mut p, (all, localnet, vtep)))| {
+    ports.join_map_named(
+        "switch ports: x only router ports",
+        all_router,
+        move |k, a, b| {
+            let (ls, mut p, (all, localnet, vtep)) = (k.clone(), a.clone(), b.clone());
             // Most switches have none of these: their ports stay shared.
             let now = (p.all_router_ports, p.switch_has_localnet, p.switch_has_vtep);
             if now != (all, localnet, vtep) {
@@ -409,7 +432,8 @@ pub(super) fn attach_peers<'s>(
                 q.switch_has_vtep = vtep;
             }
             (ls, p)
-        })
+        },
+    )
 }
 
 /// Every router flow: the routers' own, those needing their ports' tunnel
@@ -494,7 +518,7 @@ pub(super) fn render_router_flows<'s>(
             not_learning.join_named("arp resolve: router port x routable router port", offering),
         )
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
-    own.concat(behind).concat(vip_flows).concat(pairs)
+    own.concatenate([behind, vip_flows, pairs])
 }
 
 /// `lr_in_arp_resolve` for virtual ports (keyed by name): unclaimed ones
@@ -519,8 +543,14 @@ fn virtual_arp_resolve<'s>(
                 .distinct_named("arp resolve: claimed port names"),
         )
         .map(|(_, lp)| lp)
-        .join_named("arp resolve: virtual port x router port", rports.clone())
-        .map(|(_, (p, rp))| (p.lsp.uuid, (p, rp)))
+        .join_map_named(
+            "arp resolve: virtual port x router port",
+            rports.clone(),
+            move |_, a, b| {
+                let (p, rp) = (a.clone(), b.clone());
+                (p.lsp.uuid, (p, rp))
+            },
+        )
         .group_named(
             "arp resolve: virtual port's router ports",
             |_, vals, out| {
@@ -542,20 +572,35 @@ fn virtual_arp_resolve<'s>(
         .map(|(ls, _)| ls)
         .distinct_named("arp resolve: switches with router ports");
     let claimed = virtual_ports
-        .join_named("arp resolve: virtual ports x SB claims", claims)
-        .map(|(_, ((ls, p), parent))| (ls, (p, parent)))
+        .join_map_named(
+            "arp resolve: virtual ports x SB claims",
+            claims,
+            move |_, a, b| {
+                let ((ls, p), parent) = (a.clone(), b.clone());
+                (ls, (p, parent))
+            },
+        )
         .semijoin_named(
             "arp resolve: claimed virtual ports behind routers",
             switches_with_routers,
         )
         .map(|(_, (p, parent))| (parent, p))
-        .join_named(
+        .join_map_named(
             "arp resolve: claimed virtual port x parent",
             switch_ports.map(|(ls, p)| (p.lsp.name.clone(), (ls, p))),
+            move |_, a, b| {
+                let (p, (pls, parent)) = (a.clone(), b.clone());
+                (pls, (p, parent))
+            },
         )
-        .map(|(_, (p, (pls, parent)))| (pls, (p, parent)))
-        .join_named("arp resolve: parent x router port", rports)
-        .map(|(_, ((p, parent), rp))| (p.lsp.uuid, (p, parent, rp)))
+        .join_map_named(
+            "arp resolve: parent x router port",
+            rports,
+            move |_, a, b| {
+                let ((p, parent), rp) = (a.clone(), b.clone());
+                (p.lsp.uuid, (p, parent, rp))
+            },
+        )
         .group_named("arp resolve: parent's router ports", |_, vals, out| {
             let Some(((p, parent, _), _)) = vals.first() else {
                 return;

@@ -79,25 +79,37 @@ pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, Route
         let s = LbSummary::new(&ParsedLb::new(&lb), !lb.vips.is_empty());
         (u, Arc::new(s))
     });
-    let direct = lbs
-        .direct
-        .map(|(lr, lb)| (lb, lr))
-        .join_named("router lb: direct x summary", summary.clone())
-        .map(|(_, (lr, s))| (lr, s));
+    let direct = lbs.direct.map(|(lr, lb)| (lb, lr)).join_map_named(
+        "router lb: direct x summary",
+        summary.clone(),
+        move |_, a, b| {
+            let (lr, s) = (a.clone(), b.clone());
+            (lr, s)
+        },
+    );
     let per_group = lbs
         .members
         .map(|(g, lb)| (lb, g))
-        .join_named("router lb: group members x summary", summary)
-        .map(|(_, (g, s))| (g, s))
+        .join_map_named(
+            "router lb: group members x summary",
+            summary,
+            move |_, a, b| {
+                let (g, s) = (a.clone(), b.clone());
+                (g, s)
+            },
+        )
         .group_named("router lb: group summaries", |_, vals, out| {
             let list: Vec<Arc<LbSummary>> = vals.iter().map(|(s, _)| (*s).clone()).collect();
             out.push((Arc::new(list), 1));
         });
-    let via_groups = lbs
-        .groups
-        .map(|(lr, g)| (g, lr))
-        .join_named("router lb: groups x summaries", per_group)
-        .map(|(_, (lr, list))| (lr, list));
+    let via_groups = lbs.groups.map(|(lr, g)| (g, lr)).join_map_named(
+        "router lb: groups x summaries",
+        per_group,
+        move |_, a, b| {
+            let (lr, list) = (a.clone(), b.clone());
+            (lr, list)
+        },
+    );
     (direct, via_groups)
 }
 
@@ -120,17 +132,16 @@ pub(super) fn render_router_nats<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, NatRule)> 
         NbRecord::Lrp(p) => Some((p.uuid, p.name)),
         _ => None,
     });
-    let rules = refs
-        .join_named("router nat: refs x rows", nats)
-        .map(|(_, (lr, nat))| {
-            let rule = NatRule {
-                allowed: nat.allowed_ext_ips.map(|_| String::new()),
-                exempted: nat.exempted_ext_ips.map(|_| String::new()),
-                gateway_port: nat.gateway_port.map(|_| String::new()),
-                nat,
-            };
-            (lr, rule)
-        });
+    let rules = refs.join_map_named("router nat: refs x rows", nats, move |_, a, b| {
+        let (lr, nat) = (a.clone(), b.clone());
+        let rule = NatRule {
+            allowed: nat.allowed_ext_ips.map(|_| String::new()),
+            exempted: nat.exempted_ext_ips.map(|_| String::new()),
+            gateway_port: nat.gateway_port.map(|_| String::new()),
+            nat,
+        };
+        (lr, rule)
+    });
     let rules = resolve(
         rules,
         set_names.clone(),
@@ -165,13 +176,15 @@ fn resolve<'s>(
     let with_ref = rules
         .clone()
         .flat_map(move |(lr, r)| get(&r).map(|u| (u, (lr, r))));
-    let named = with_ref
-        .clone()
-        .join_named(&format!("router nat: {column} names"), names.clone())
-        .map(move |(_, ((lr, mut r), name))| {
+    let named = with_ref.clone().join_map_named(
+        &format!("router nat: {column} names"),
+        names.clone(),
+        move |_, a, b| {
+            let ((lr, mut r), name) = (a.clone(), b.clone());
             set(&mut r, name);
             (lr, r)
-        });
+        },
+    );
     let dangling = with_ref
         .antijoin_named(
             &format!("router nat: missing {column}"),
@@ -180,8 +193,7 @@ fn resolve<'s>(
         .map(|(_, lr)| lr);
     rules
         .filter(move |(_, r)| get(r).is_none())
-        .concat(named)
-        .concat(dangling)
+        .concatenate([named, dangling])
 }
 
 /// Every load balancer's flows on its routers (those with a tunnel key):
@@ -202,19 +214,35 @@ pub(super) fn render_router_lb_flows<'s>(
     // balancer, router).
     let via_groups = lbs
         .groups
-        .join_named("router lb flows: groups x router class", classes.clone())
-        .map(|(_, (g, (class, dp)))| ((g, class), dp))
+        .join_map_named(
+            "router lb flows: groups x router class",
+            classes.clone(),
+            move |_, a, b| {
+                let (g, (class, dp)) = (a.clone(), b.clone());
+                ((g, class), dp)
+            },
+        )
         .group_named("router lb flows: group routers by class", |_, vals, out| {
             let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
             out.push((Dps::from(dps), 1));
         })
         .map(|((g, class), dps)| (g, (class, dps)))
-        .join_named("router lb flows: group routers x members", lbs.members)
-        .map(|(_, ((class, dps), lb))| ((lb, class), dps));
-    let direct = lbs
-        .direct
-        .join_named("router lb flows: direct x router class", classes)
-        .map(|(_, (lb, (class, dp)))| ((lb, class), Dps::from([dp])));
+        .join_map_named(
+            "router lb flows: group routers x members",
+            lbs.members,
+            move |_, a, b| {
+                let ((class, dps), lb) = (a.clone(), b.clone());
+                ((lb, class), dps)
+            },
+        );
+    let direct = lbs.direct.join_map_named(
+        "router lb flows: direct x router class",
+        classes,
+        move |_, a, b| {
+            let (lb, (class, dp)) = (a.clone(), b.clone());
+            ((lb, class), Dps::from([dp]))
+        },
+    );
     let dps = direct.concat(via_groups).group_named(
         "router lb flows: routers by class",
         |_, vals, out| {
@@ -236,8 +264,10 @@ pub(super) fn render_router_lb_flows<'s>(
                 .map(move |f| ((lb, class.clone()), f))
                 .collect::<Vec<_>>()
         })
-        .join_named("router lb flows: flows x routers", dps)
-        .map(|(_, (f, dps))| (dps, f));
+        .join_map_named("router lb flows: flows x routers", dps, move |_, a, b| {
+            let (f, dps) = (a.clone(), b.clone());
+            (dps, f)
+        });
     let unsnat = ctx.flat_map(|r| unsnat_bypass_flows(&r));
     (grouped, unsnat)
 }
@@ -284,18 +314,19 @@ pub(super) fn attach_peer_nat<'s>(
         let name = p.router_peer.as_ref()?.name.clone();
         Some((name, (ls, p)))
     });
-    let with = peered
-        .clone()
-        .join_named("switch ports: x peer nat", by_port.clone())
-        .map(|(_, ((ls, mut p), n))| {
+    let with = peered.clone().join_map_named(
+        "switch ports: x peer nat",
+        by_port.clone(),
+        move |_, a, b| {
+            let ((ls, mut p), n) = (a.clone(), b.clone());
             Arc::make_mut(&mut p).peer_nat = Some(n);
             (ls, p)
-        });
+        },
+    );
     let without = peered
         .antijoin_named("switch ports: no peer nat", by_port.map(|(n, _)| n))
         .map(|(_, lp)| lp);
     ports
         .filter(|(_, p)| p.router_peer.is_none())
-        .concat(with)
-        .concat(without)
+        .concatenate([with, without])
 }
