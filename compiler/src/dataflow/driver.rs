@@ -28,21 +28,24 @@ pub(crate) struct Batch {
     pub held: Vec<(HeldKey, Diff)>,
 }
 
+/// The output containers of the current epoch, as the dataflow handed them
+/// over.
+type Sink = Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>>;
+
 /// The per-worker state: inputs, probe and the collected output.
 struct WorkerState {
     nb: InputSession<Time, NbRecord, Diff>,
     held: InputSession<Time, HeldKey, Diff>,
     probe: Probe<Time>,
-    /// The output containers of the current epoch, as the dataflow handed
-    /// them over.
-    sink: Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>>,
+    /// The output containers of the current epoch.
+    sink: Sink,
     /// Worker steps the last epoch took.
     steps: u64,
 }
 
 impl WorkerState {
     fn build(worker: &mut Worker) -> WorkerState {
-        let sink: Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>> = Rc::default();
+        let sink: Sink = Rc::default();
         let out = sink.clone();
         let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
             let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();

@@ -100,7 +100,7 @@ impl OpLog {
         // The dataflow itself (the root scope's operator) is where progress
         // tracking happens.
         let mut ops: Vec<(usize, Acc)> = round.into_iter().collect();
-        ops.sort_by(|a, b| b.1.own.cmp(&a.1.own));
+        ops.sort_by_key(|(_, a)| std::cmp::Reverse(a.own));
         let runs: u64 = ops.iter().map(|(_, a)| a.runs).sum();
         let in_ops: Duration = ops.iter().map(|(_, a)| a.own).sum();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -123,7 +123,7 @@ impl OpLog {
             k.runs += a.runs;
         }
         let mut kinds: Vec<(String, Acc)> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.own.cmp(&a.1.own));
+        kinds.sort_by_key(|(_, a)| std::cmp::Reverse(a.own));
         for (k, a) in kinds.iter().take(self.top) {
             eprintln!("  kind {:>9.3} ms {:>6} runs  {k}", ms(a.own), a.runs);
         }
