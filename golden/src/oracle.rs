@@ -67,7 +67,8 @@ pub fn schema_path(file: &str) -> PathBuf {
 /// A running NB + SB ovsdb-server pair, and northd once started.
 pub struct Oracle {
     dir: tempfile::TempDir,
-    children: Vec<Child>,
+    /// The daemons started, with the name each was started as.
+    children: Vec<(String, Child)>,
 }
 
 impl Oracle {
@@ -139,7 +140,7 @@ impl Oracle {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| OracleError(format!("cannot start {bin}: {e}")))?;
-        self.children.push(child);
+        self.children.push((bin.to_string(), child));
         Ok(())
     }
 
@@ -195,8 +196,17 @@ impl Oracle {
             .spawn()
             .map_err(|e| OracleError(format!("cannot start {}: {e}", program.display())))?;
         let pid = child.id();
-        self.children.push(child);
+        self.children.push((name.to_string(), child));
         Ok(pid)
+    }
+
+    /// One line per daemon started: its name, pid and whether it still runs
+    /// (for failure reports: a daemon that died says why the rest waited).
+    pub fn daemons(&self) -> String {
+        self.children
+            .iter()
+            .map(|(name, c)| format!("{name} (pid {}): {}\n", c.id(), process_state(c.id())))
+            .collect()
     }
 
     /// The NB server's remote, `unix:…/nb.sock`.
@@ -345,10 +355,29 @@ fn check(what: &str, out: std::io::Result<std::process::Output>) -> Result<Strin
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `running`, or `exited` for a process that is gone or a zombie (a child
+/// not yet reaped), read from `/proc`.
+pub fn process_state(pid: u32) -> &'static str {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat)
+            if !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z') =>
+        {
+            "running"
+        }
+        _ => "exited",
+    }
+}
+
 impl Drop for Oracle {
     fn drop(&mut self) {
         // Exactly the processes this oracle started.
-        for c in &mut self.children {
+        for (_, c) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -348,6 +348,7 @@ fn manifests_to_real_packets() {
     // Delete the objects: the logical ports go, traffic stops.
     ovnflow(&c, &["k8s", "delete"], &file);
     c.oracle.nbctl("--wait=hv --timeout=60 sync").unwrap();
+    c.revalidated();
     assert_eq!(
         ping(
             &ns("client-1"),

@@ -178,6 +178,19 @@ impl Chassis {
             .trim()
             .trim_matches('"')
             .to_string();
+        // ovn-controller 23.03 dereferences the SB_Global row as soon as its
+        // OpenFlow connection is up and dies (SIGSEGV) when there is none:
+        // northd must have written it first, as in any real deployment.
+        let has_global = wait_for(30, || {
+            self.sbctl(&["--bare", "--columns=_uuid", "list", "SB_Global"])
+                .is_ok_and(|o| !o.trim().is_empty())
+        });
+        if !has_global {
+            return Err(format!(
+                "no SB_Global row after 30 s: northd never wrote the SB\n{}",
+                self.logs()
+            ));
+        }
         let dir = self.dir();
         let p = |n: &str| dir.join(n).display().to_string();
         let c = self;
@@ -266,6 +279,26 @@ impl Chassis {
         Ok(())
     }
 
+    /// Waits until ovs-vswitchd's revalidators have made a full pass over
+    /// the datapath flows (`revalidator/wait`). A barrier (what `--wait=hv`
+    /// waits for) only says the OpenFlow tables changed; the datapath's
+    /// cached flows follow asynchronously, so packets may take the old
+    /// path for a moment on a loaded machine (seen: two echoes answered
+    /// after the ports were deleted and `--wait=hv` had returned).
+    pub fn revalidated(&self) {
+        let out = Command::new("ovs-appctl")
+            .arg("-t")
+            .arg(self.dir().join("ovs-vswitchd.ctl"))
+            .args(["revalidator/wait"])
+            .output()
+            .expect("ovs-appctl");
+        assert!(
+            out.status.success(),
+            "revalidator/wait: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `ovs-vsctl` on the chassis' database.
     pub fn vsctl(&self, args: &[&str]) -> Result<String, String> {
         let db = format!("--db={}", self.remote("db.sock"));
@@ -309,8 +342,21 @@ impl Chassis {
 
     /// The tails of the daemons' logs, for failure messages.
     pub fn logs(&self) -> String {
-        let mut s = String::new();
-        for f in ["ovn-controller.log", "ovs-vswitchd.log", "northd.log"] {
+        let mut s = String::from("--- daemons\n");
+        s.push_str(&self.oracle.daemons());
+        for (name, c) in &self.children {
+            s.push_str(&format!(
+                "{name} (pid {}): {}\n",
+                c.id(),
+                ovnflow_golden::oracle::process_state(c.id())
+            ));
+        }
+        for f in [
+            "ovn-controller.log",
+            "ovs-vswitchd.log",
+            "northd.log",
+            "ovnflow-northd.log",
+        ] {
             let text = std::fs::read_to_string(self.dir().join(f)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             s.push_str(&format!("--- {f}\n"));
