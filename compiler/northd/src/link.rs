@@ -265,13 +265,14 @@ async fn connect_leader(
 > {
     let mut last = ClientError::NoRemote("no remotes".into());
     for r in remotes {
-        let (conn, notes) = match Connection::connect(r, &options_for(std::slice::from_ref(r))).await {
-            Ok(c) => c,
-            Err(e) => {
-                last = e;
-                continue;
-            }
-        };
+        let (conn, notes) =
+            match Connection::connect(r, &options_for(std::slice::from_ref(r))).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
         let rows = conn
             .transact(
                 "_Server",
