@@ -81,6 +81,16 @@ impl SbDelta {
     }
 }
 
+/// The SB rows a batch touched, by (table, UUID) in order, with their
+/// records before it ran (`None`: the row did not exist): what
+/// [`SbDelta`] says with complete rows, without building them. The records
+/// after are the compiler's current ones ([`Compiler::sb_record`]); a
+/// touched row may end as it was.
+pub type SbTouched = Vec<((&'static str, Uuid), Option<SbRecord>)>;
+
+/// The records of the rows a batch touched before it ran.
+type Before = BTreeMap<(&'static str, Uuid), Option<SbRecord>>;
+
 /// An incremental compiler from NB rows to the SB rows ovn-northd 23.03
 /// writes (for the features listed in the crate documentation).
 ///
@@ -196,19 +206,46 @@ impl Compiler {
         changes: impl IntoIterator<Item = RowChange>,
         want_delta: bool,
     ) -> Result<SbDelta, CompileError> {
+        let batch = self.nb_batch(changes)?;
+        Ok(self.run(batch, want_delta))
+    }
+
+    /// [`Compiler::apply`] answering which SB rows the batch touched
+    /// ([`SbTouched`]) instead of building their rows: a caller writing
+    /// the changes out one at a time builds each row when it needs it
+    /// (a first full compute changes tens of thousands of rows).
+    pub fn apply_touched(
+        &mut self,
+        changes: impl IntoIterator<Item = RowChange>,
+    ) -> Result<SbTouched, CompileError> {
+        let batch = self.nb_batch(changes)?;
+        Ok(self.run_batch(batch, true).into_iter().collect())
+    }
+
+    /// [`Compiler::apply`] without working out what changed (a compile
+    /// from scratch, whose caller reads the SB with
+    /// [`Compiler::sb_records`]).
+    pub fn load(
+        &mut self,
+        changes: impl IntoIterator<Item = RowChange>,
+    ) -> Result<(), CompileError> {
+        self.apply_changes(changes, false).map(drop)
+    }
+
+    /// The dataflow batch of NB row changes.
+    fn nb_batch(
+        &mut self,
+        changes: impl IntoIterator<Item = RowChange>,
+    ) -> Result<Batch, CompileError> {
         let changes: Vec<RowChange> = changes.into_iter().collect();
         let mut nb = nb::updates(changes.iter().cloned())?;
         self.batches += 1;
         self.rank_switches(&changes, &mut nb);
         self.rank_routers(&changes, &mut nb);
-        drop(changes);
-        Ok(self.run(
-            Batch {
-                nb,
-                held: Vec::new(),
-            },
-            want_delta,
-        ))
+        Ok(Batch {
+            nb,
+            held: Vec::new(),
+        })
     }
 
     /// Applies changes of SB rows (any tables; those northd reads back are
@@ -365,8 +402,15 @@ impl Compiler {
     /// under feedback (the dataflow says which are not, [`Output::Unstable`]):
     /// then a small feedback waits for the next batch instead of costing a
     /// dataflow round now; the next batch sees the same held keys either way.
-    fn run(&mut self, mut batch: Batch, want_delta: bool) -> SbDelta {
-        let mut before: BTreeMap<(&'static str, Uuid), Option<SbRecord>> = BTreeMap::new();
+    fn run(&mut self, batch: Batch, want_delta: bool) -> SbDelta {
+        let before = self.run_batch(batch, want_delta);
+        self.delta(before)
+    }
+
+    /// [`Compiler::run`], answering what the touched rows were before
+    /// (nothing unless `want_delta`).
+    fn run_batch(&mut self, mut batch: Batch, want_delta: bool) -> Before {
+        let mut before: Before = BTreeMap::new();
         batch.held.append(&mut self.pending_held);
         // Round 1 computes the SB; later rounds feed the new tunnel keys back
         // (as northd reads them from the SB next time) and must not change
@@ -437,7 +481,7 @@ impl Compiler {
                 held,
             };
         }
-        self.delta(before)
+        before
     }
 
     /// Stamps `Switch::idl_rank` on the switch records of a batch: inserted
@@ -538,7 +582,7 @@ impl Compiler {
         self.router_ranks.extend(new_ranks);
     }
 
-    fn delta(&self, before: BTreeMap<(&'static str, Uuid), Option<SbRecord>>) -> SbDelta {
+    fn delta(&self, before: Before) -> SbDelta {
         let mut changes = Vec::new();
         for ((table, uuid), old) in before {
             let new = self.sb.get(&(table, uuid));
@@ -569,6 +613,11 @@ impl Compiler {
     /// The SB content as typed records, keyed by (table, UUID).
     pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
         self.sb.values()
+    }
+
+    /// The SB record of one row.
+    pub fn sb_record(&self, table: &'static str, uuid: Uuid) -> Option<&SbRecord> {
+        self.sb.get(&(table, uuid))
     }
 
     /// The SB records of one table.

@@ -57,7 +57,7 @@ pub mod sb;
 pub mod sb_input;
 pub mod stage;
 
-pub use compiler::{CompileError, Compiler, Options, SbDelta};
+pub use compiler::{CompileError, Compiler, Options, SbDelta, SbTouched};
 pub use nb::{InputError, RowChange};
 pub use sb::SbRecord;
 pub use sb_input::SbInput;

@@ -8,12 +8,12 @@
 //! of a clustered database as ovn-northd does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -24,6 +24,11 @@ use crate::rawjson::{RawJson, RawOps};
 use crate::remote::Remote;
 use crate::replica::{Replica, UpdateVersion};
 use crate::schema::DatabaseSchema;
+
+mod stream;
+
+pub use stream::TransactStream;
+use stream::{check_results, Out};
 
 /// Client errors.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -55,8 +60,14 @@ pub enum ClientError {
 pub struct Notification {
     /// The method name.
     pub method: String,
-    /// The parameters.
+    /// The parameters. On a connection that keeps updates as text
+    /// ([`Connection::keep_updates_as_text`]), the last parameter of an
+    /// `update`/`update2`/`update3` (the table-updates object) is `null`
+    /// here and its text is in [`Notification::updates`].
     pub params: Value,
+    /// The table-updates object of an `update*` notification as text, on a
+    /// connection that keeps updates as text.
+    pub updates: Option<RawJson>,
 }
 
 /// Connection options.
@@ -86,10 +97,14 @@ type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<RawJson, ClientErro
 /// One JSON-RPC connection to an OVSDB server.
 pub struct Connection {
     remote: Remote,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: mpsc::UnboundedSender<Out>,
     pending: Pending,
     next_id: AtomicU64,
     reader: JoinHandle<()>,
+    /// `update*` notifications keep their table-updates as text.
+    raw_updates: Arc<AtomicBool>,
+    /// A [`TransactStream`] is being written.
+    streaming: Arc<AtomicBool>,
 }
 
 impl Drop for Connection {
@@ -125,24 +140,28 @@ impl Connection {
                 })
             }
         };
-        let (mut rd, mut wr) = tokio::io::split(io);
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (mut rd, wr) = tokio::io::split(io);
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
         let (note_tx, note_rx) = mpsc::unbounded_channel();
         let pending: Pending = Arc::default();
-        tokio::spawn(async move {
-            while let Some(bytes) = out_rx.recv().await {
-                if wr.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            let _ = wr.shutdown().await;
-        });
+        tokio::spawn(stream::write_loop(wr, out_rx));
         let reader_pending = pending.clone();
         let reply_tx = out_tx.clone();
         let probe = opts.inactivity_probe;
         let limit = opts.max_message;
+        let raw_updates = Arc::new(AtomicBool::new(false));
+        let reader_raw = raw_updates.clone();
         let reader = tokio::spawn(async move {
-            let why = read_loop(&mut rd, limit, probe, &reader_pending, &reply_tx, &note_tx).await;
+            let why = read_loop(
+                &mut rd,
+                limit,
+                probe,
+                &reader_pending,
+                &reply_tx,
+                &note_tx,
+                &reader_raw,
+            )
+            .await;
             for (_, tx) in reader_pending.lock().expect("pending lock").drain() {
                 let _ = tx.send(Err(ClientError::Disconnected(why.clone())));
             }
@@ -153,8 +172,18 @@ impl Connection {
             pending,
             next_id: AtomicU64::new(1),
             reader,
+            raw_updates,
+            streaming: Arc::default(),
         };
         Ok((conn, note_rx))
+    }
+
+    /// From now on, `update`/`update2`/`update3` notifications carry their
+    /// table-updates as text ([`Notification::updates`]), for parsing
+    /// straight into rows ([`Replica::apply_update_json`]) instead of
+    /// building a [`Value`] tree of a whole transaction first.
+    pub fn keep_updates_as_text(&self) {
+        self.raw_updates.store(true, Ordering::Relaxed);
     }
 
     /// The remote this connection goes to.
@@ -178,7 +207,7 @@ impl Connection {
             params,
             id: json!(id),
         };
-        if self.out.send(msg.to_bytes()).is_err() {
+        if self.out.send(Out::Msg(msg.to_bytes())).is_err() {
             self.pending.lock().expect("pending lock").remove(&id);
             return Err(ClientError::Disconnected("writer closed".into()));
         }
@@ -205,7 +234,7 @@ impl Connection {
         msg.extend_from_slice(b",\"params\":");
         params(&mut msg);
         msg.push(b'}');
-        if self.out.send(msg).is_err() {
+        if self.out.send(Out::Msg(msg)).is_err() {
             self.pending.lock().expect("pending lock").remove(&id);
             return Err(ClientError::Disconnected("writer closed".into()));
         }
@@ -220,7 +249,7 @@ impl Connection {
             params,
         };
         self.out
-            .send(msg.to_bytes())
+            .send(Out::Msg(msg.to_bytes()))
             .map_err(|_| ClientError::Disconnected("writer closed".into()))
     }
 
@@ -304,6 +333,46 @@ impl Connection {
             Some(e) => Err(ClientError::Server(e.clone())),
             None => Ok(results),
         }
+    }
+
+    /// [`Connection::transact_raw`] answering only whether the transaction
+    /// committed (the first operation error as [`ClientError::Server`]):
+    /// the results are checked as text, without building a [`Value`] per
+    /// operation (a first full compute inserts tens of thousands of rows).
+    pub async fn transact_raw_checked(
+        &self,
+        db: &str,
+        groups: Vec<RawOps>,
+    ) -> Result<(), ClientError> {
+        let size: usize = groups.iter().map(|g| g.text_len() + 1).sum();
+        let params = |out: &mut Vec<u8>| {
+            out.push(b'[');
+            crate::rawjson::write_str(out, db);
+            for g in groups.into_iter().filter(|g| !g.is_empty()) {
+                out.push(b',');
+                out.extend_from_slice(g.as_bytes());
+            }
+            out.push(b']');
+        };
+        let reply = self
+            .request_text("transact", size + db.len() + 8, params)
+            .await?;
+        check_results(&reply)
+    }
+
+    /// Starts a `transact` on `db` whose operations are written while they
+    /// are decided ([`TransactStream`]): the server reads and parses the
+    /// beginning while the rest is being computed, and no copy of the whole
+    /// transaction is ever held. One stream at a time per connection.
+    pub fn transact_stream(&self, db: &str) -> Result<TransactStream, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("pending lock").insert(id, tx);
+        TransactStream::start(self.out.clone(), self.streaming.clone(), id, db, rx).inspect_err(
+            |_| {
+                self.pending.lock().expect("pending lock").remove(&id);
+            },
+        )
     }
 
     /// `cancel` of an outstanding request id (a notification, RFC 7047 §4.1.4).
@@ -444,6 +513,20 @@ fn split3(text: &str) -> Option<(Value, Value, std::ops::Range<usize>)> {
     let end = text.trim_end().strip_suffix(']')?.trim_end().len();
     let [a, b] = first_two;
     (pos < end).then_some((a, b, pos..end))
+}
+
+/// Splits the JSON array `text`: its elements but the last parsed (the
+/// last replaced by `null`), and the range of the last one's text.
+fn split_last(text: &str) -> Option<(Value, std::ops::Range<usize>)> {
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
+    let (last, rest) = items.split_last()?;
+    let mut params = rest
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).ok())
+        .collect::<Option<Vec<Value>>>()?;
+    params.push(Value::Null);
+    let range = crate::rawjson::range_in(text, last.get())?;
+    Some((Value::Array(params), range))
 }
 
 fn to_value(raw: RawJson) -> Result<Value, ClientError> {
@@ -587,8 +670,9 @@ async fn read_loop(
     limit: usize,
     probe: Option<Duration>,
     pending: &Pending,
-    reply: &mpsc::UnboundedSender<Vec<u8>>,
+    reply: &mpsc::UnboundedSender<Out>,
     notes: &mpsc::UnboundedSender<Notification>,
+    raw_updates: &AtomicBool,
 ) -> String {
     let mut framer = Framer::new(limit);
     let mut buf = vec![0u8; 256 * 1024];
@@ -605,7 +689,7 @@ async fn read_loop(
                         params: json!([]),
                         id: json!("echo"),
                     };
-                    let _ = reply.send(echo.to_bytes());
+                    let _ = reply.send(Out::Msg(echo.to_bytes()));
                     continue;
                 }
             },
@@ -624,7 +708,8 @@ async fn read_loop(
                 Ok(None) => break,
                 Err(e) => return e.to_string(),
             };
-            if let Err(e) = dispatch(frame, pending, reply, notes) {
+            let raw = raw_updates.load(Ordering::Relaxed);
+            if let Err(e) = dispatch(frame, pending, reply, notes, raw) {
                 return format!("malformed JSON-RPC message: {e}");
             }
         }
@@ -637,8 +722,9 @@ async fn read_loop(
 fn dispatch(
     frame: Vec<u8>,
     pending: &Pending,
-    reply: &mpsc::UnboundedSender<Vec<u8>>,
+    reply: &mpsc::UnboundedSender<Out>,
     notes: &mpsc::UnboundedSender<Notification>,
+    raw_updates: bool,
 ) -> Result<(), String> {
     let text = String::from_utf8(frame).map_err(|_| "not UTF-8".to_string())?;
     let env = Envelope::parse(&text)?;
@@ -651,6 +737,23 @@ fn dispatch(
     if let Some(m) = &env.method {
         let method: String = serde_json::from_str(&text[m.clone()])
             .map_err(|_| "method is not a string".to_string())?;
+        let is_update = matches!(method.as_str(), "update" | "update2" | "update3");
+        let no_id = env
+            .id
+            .as_ref()
+            .is_none_or(|r| text[r.clone()].trim() == "null");
+        if let (true, true, true, Some(p)) = (raw_updates, is_update, no_id, &env.params) {
+            let (params, last) = split_last(&text[p.clone()])
+                .ok_or_else(|| format!("{method}: params is not a non-empty array"))?;
+            let start = p.start + last.start;
+            let updates = RawJson::slice(text, start..start + last.len());
+            let _ = notes.send(Notification {
+                method,
+                params,
+                updates: Some(updates),
+            });
+            return Ok(());
+        }
         let params = match &env.params {
             Some(_) => value(&env.params)?,
             None => Value::Array(Vec::new()),
@@ -660,21 +763,25 @@ fn dispatch(
         }
         let id = value(&env.id)?;
         if id.is_null() {
-            let _ = notes.send(Notification { method, params });
+            let _ = notes.send(Notification {
+                method,
+                params,
+                updates: None,
+            });
         } else if method == "echo" {
             let echo = Message::Response {
                 result: params,
                 error: Value::Null,
                 id,
             };
-            let _ = reply.send(echo.to_bytes());
+            let _ = reply.send(Out::Msg(echo.to_bytes()));
         } else {
             let err = Message::Response {
                 result: Value::Null,
                 error: json!("unknown method"),
                 id,
             };
-            let _ = reply.send(err.to_bytes());
+            let _ = reply.send(Out::Msg(err.to_bytes()));
         }
         return Ok(());
     }
@@ -795,6 +902,7 @@ impl ReplicaSession {
 
     async fn try_remote(&mut self, remote: &Remote) -> Result<(), ClientError> {
         let (conn, notes) = Connection::connect(remote, &self.opts).await?;
+        conn.keep_updates_as_text();
         // Both questions in one round trip.
         let (member, schema) = tokio::join!(
             check_cluster_member(&conn, &self.db, self.leader_only),
@@ -867,10 +975,13 @@ impl ReplicaSession {
                     ("update2" | "update", Some([_, u])) => (u, None),
                     _ => continue, // locked/stolen and others belong to other users
                 };
-            let changes = self
-                .replica
-                .apply_update(self.version, updates)
-                .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            // The table-updates as text (this session's connections keep
+            // them so), parsed straight into rows.
+            let changes = match &n.updates {
+                Some(text) => self.replica.apply_update_json(self.version, text.get()),
+                None => self.replica.apply_update(self.version, updates),
+            }
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
             if txn_id.is_some() {
                 self.replica.set_last_txn_id(txn_id);
             }
@@ -953,5 +1064,29 @@ mod tests {
         assert!(!m.found);
         assert!(m.last_txn_id.is_some());
         assert!(monitor_cond_since_reply(RawJson::new("[1]".into())).is_err());
+    }
+
+    #[test]
+    fn update_notifications_keep_their_updates_as_text() {
+        let (a, _keep) = split_last(r#"["m", "id", {"T": {}} ]"#).unwrap();
+        assert_eq!(a, json!(["m", "id", null]));
+        assert!(split_last("[]").is_none() && split_last("{}").is_none());
+        let pending: Pending = Arc::default();
+        let (reply, _r) = mpsc::unbounded_channel();
+        let (notes, mut got) = mpsc::unbounded_channel();
+        let frame = |t: &str| t.as_bytes().to_vec();
+        let update =
+            r#"{"id":null,"method":"update3","params":["m","u",{"T":{"x":{"insert":{}}}}]}"#;
+        dispatch(frame(update), &pending, &reply, &notes, true).unwrap();
+        let n = got.try_recv().unwrap();
+        assert_eq!(n.params, json!(["m", "u", null]));
+        assert_eq!(n.updates.unwrap().get(), r#"{"T":{"x":{"insert":{}}}}"#);
+        dispatch(frame(update), &pending, &reply, &notes, false).unwrap();
+        let n = got.try_recv().unwrap();
+        assert_eq!(n.params[2], json!({"T": {"x": {"insert": {}}}}));
+        assert!(n.updates.is_none());
+        let locked = r#"{"id":null,"method":"locked","params":["l"]}"#;
+        dispatch(frame(locked), &pending, &reply, &notes, true).unwrap();
+        assert!(got.try_recv().unwrap().updates.is_none());
     }
 }

@@ -147,6 +147,19 @@ impl RawOps {
         self.len += other.len;
     }
 
+    /// Hands out the text written so far, keeping the count: the next
+    /// operation's text starts with its separating comma. The texts taken
+    /// one after the other, then what remains, are the operations
+    /// separated by commas (for [`crate::client::TransactStream::write`]).
+    pub fn take_text(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Makes room for `additional` more bytes of text.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// The operations' text: JSON values separated by commas.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -290,6 +303,12 @@ mod tests {
         });
         let back: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, json!(["map", [["p", ["uuid", b.to_string()]]]]));
+        let mut split = RawOps::from(vec![json!({"op": "a"})]);
+        let mut text = split.take_text();
+        split.push(&json!({"op": "b"}));
+        text.extend(split.take_text());
+        assert_eq!(split.len(), 2);
+        assert_eq!(text, br#"{"op":"a"},{"op":"b"}"#);
         let mut ops = RawOps::from(vec![json!({"op": "comment", "comment": "x"})]);
         let mut more = RawOps::new();
         more.push_with(|o| o.extend_from_slice(b"{\"op\":\"abort\"}"));

@@ -14,7 +14,6 @@ use ovnflow_compiler::{Compiler, Options};
 use ovsdb::rawjson::RawOps;
 use ovsdb::remote::Remote;
 use ovsdb::{Row, RowChange, Uuid};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
@@ -22,7 +21,9 @@ use crate::feedback::{Cycle, Feedback};
 use crate::link::{spawn_monitor, spawn_writer, Db, DbEvent, LockEvent, WriteCmd};
 use crate::logging::wall_msec;
 use crate::mirror::Mirror;
+use crate::pending::Pending;
 use crate::reconcile::Reconciler;
+use crate::sbtxn::{assert_lock, transact, SbStream};
 use crate::stats::Stats;
 use crate::unixctl::{CommandSpec, Handler, Outcome, UnixctlServer};
 
@@ -36,11 +37,30 @@ pub const LOCK_NAME: &str = "ovn_northd";
 
 /// SB tables written only by northd that the SB monitor leaves out: the
 /// SB would otherwise send back every row of every transaction we write
-/// (tens of thousands of flows after a full compute) for a copy only a
-/// full reconciliation reads. A full reconciliation reads them with a
-/// `select` instead; in between, the SB holds what we last wrote (we hold
-/// the lock).
-pub const UNMONITORED: &[&str] = &["Logical_Flow"];
+/// (tens of thousands of flows, ports groups, address sets… after a full
+/// compute) for a copy only a full reconciliation reads. A full
+/// reconciliation reads them whole instead ([`WriteCmd::Snapshot`]); in
+/// between, the SB holds what we last wrote (we hold the lock). Tables the compiler reads
+/// back (`ovnflow_compiler::sb_input`: `Datapath_Binding`, `Port_Binding`,
+/// `Service_Monitor`, `BFD`), tables with columns other daemons write
+/// ([`crate::reconcile::unowned_columns`]) and those [`crate::feedback`]
+/// reads stay monitored.
+pub const UNMONITORED: &[&str] = &[
+    "Logical_Flow",
+    "Logical_DP_Group",
+    "Multicast_Group",
+    "Address_Set",
+    "Port_Group",
+    "Load_Balancer",
+    "DNS",
+    "Meter",
+    "Meter_Band",
+    "DHCP_Options",
+    "DHCPv6_Options",
+    "RBAC_Role",
+    "RBAC_Permission",
+    "Chassis_Template_Var",
+];
 
 /// The SB tables the monitor follows: those of the bundled schema but
 /// [`UNMONITORED`] (tables the server lacks are skipped by the monitor).
@@ -205,9 +225,6 @@ fn handler(shared: Arc<Mutex<Shared>>) -> Handler<Ctl> {
     })
 }
 
-/// A row before and after (absent when inserted / deleted).
-type OldNew = (Option<Arc<Row>>, Option<Arc<Row>>);
-
 /// Tunnel keys: `(datapath owner, key)`, `(datapath owner, port owner,
 /// key)` and learned multicast groups' `(datapath owner, name, key)`.
 type Keys = (
@@ -216,64 +233,12 @@ type Keys = (
     Vec<(Uuid, String, u32)>,
 );
 
-/// Compiler deltas not yet written to the SB.
-#[derive(Default)]
-struct Pending {
-    deltas: Vec<Vec<RowChange>>,
-    since: Option<Instant>,
-}
-
-impl Pending {
-    fn add(&mut self, changes: Vec<RowChange>, at: Instant) {
-        if changes.is_empty() {
-            return;
-        }
-        if self.since.is_none() {
-            self.since = Some(at);
-        }
-        self.deltas.push(changes);
-    }
-
-    fn clear(&mut self) {
-        self.deltas.clear();
-        self.since = None;
-    }
-
-    /// The net changes of every pending delta, emptying it: a single
-    /// delta as it is, several netted per row as `(table, uuid)` → (first
-    /// old, last new).
-    fn take(&mut self) -> Vec<RowChange> {
-        self.since = None;
-        let mut deltas = std::mem::take(&mut self.deltas);
-        if deltas.len() <= 1 {
-            return deltas.pop().unwrap_or_default();
-        }
-        let mut rows: BTreeMap<(String, Uuid), OldNew> = BTreeMap::new();
-        for ch in deltas.into_iter().flatten() {
-            let (table, uuid) = (ch.table().to_string(), ch.uuid());
-            let (old, new) = match ch {
-                RowChange::Insert { new, .. } => (None, Some(new)),
-                RowChange::Modify { old, new, .. } => (Some(old), Some(new)),
-                RowChange::Delete { old, .. } => (Some(old), None),
-            };
-            rows.entry((table, uuid))
-                .and_modify(|e| e.1 = new.clone())
-                .or_insert((old, new));
-        }
-        rows.into_iter()
-            .filter_map(|((table, uuid), (old, new))| match (old, new) {
-                (None, Some(new)) => Some(RowChange::Insert { table, uuid, new }),
-                (Some(old), None) => Some(RowChange::Delete { table, uuid, old }),
-                (Some(old), Some(new)) if old != new => Some(RowChange::Modify {
-                    table,
-                    uuid,
-                    old,
-                    new,
-                }),
-                _ => None,
-            })
-            .collect()
-    }
+/// `SB_Global.nb_cfg` as the compiler wants it.
+fn wanted_cfg(c: &Compiler) -> Option<i64> {
+    c.sb_table("SB_Global").find_map(|r| match r {
+        ovnflow_compiler::SbRecord::SbGlobal(g) => Some(g.nb_cfg),
+        _ => None,
+    })
 }
 
 /// The tunnel keys the SB holds, by NB owner: datapaths by
@@ -368,17 +333,6 @@ struct Daemon {
     first_sync_done: bool,
 }
 
-async fn transact(
-    writer: &mpsc::UnboundedSender<WriteCmd>,
-    ops: Vec<RawOps>,
-) -> Result<Vec<serde_json::Value>, String> {
-    let (tx, rx) = oneshot::channel();
-    writer
-        .send(WriteCmd::Transact { ops, reply: tx })
-        .map_err(|_| "writer gone".to_string())?;
-    rx.await.map_err(|_| "writer gone".to_string())?
-}
-
 impl Daemon {
     fn stats(&self, f: impl FnOnce(&mut Stats)) {
         f(&mut self.shared.lock().expect("shared state").stats);
@@ -394,14 +348,9 @@ impl Daemon {
     }
 
     /// Follows `SB_Global.nb_cfg` as the compiler wants it (the NB's
-    /// `nb_cfg`, which northd copies) through the compiler's deltas.
-    fn note_cfg(&mut self, delta: &[RowChange]) {
-        for ch in delta.iter().filter(|c| c.table() == "SB_Global") {
-            self.target_cfg = ch
-                .new_row()
-                .and_then(|r| r.get("nb_cfg"))
-                .and_then(|d| d.as_i64());
-        }
+    /// `nb_cfg`, which northd copies).
+    fn note_cfg(&mut self) {
+        self.target_cfg = self.compiler.as_ref().and_then(wanted_cfg);
     }
 
     fn compile(&mut self, changes: Vec<RowChange>) {
@@ -415,8 +364,8 @@ impl Daemon {
             return;
         }
         let t = Instant::now();
-        match c.apply(changes) {
-            Ok(delta) => {
+        match c.apply_touched(changes) {
+            Ok(touched) => {
                 let elapsed = t.elapsed();
                 self.stats(|s| {
                     s.time("compile", elapsed);
@@ -424,9 +373,9 @@ impl Daemon {
                 });
                 // The NB BFD status northd writes back follows the
                 // compiler's BFD rows (which may change no SB column).
-                self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
-                self.note_cfg(&delta.changes);
-                self.pending.add(delta.changes, t);
+                self.feedback_due |= touched.iter().any(|((table, _), _)| *table == "BFD");
+                self.pending.add_touched(touched, t);
+                self.note_cfg();
             }
             Err(e) => {
                 tracing::error!("Northbound database cannot be compiled: {e}");
@@ -456,8 +405,8 @@ impl Daemon {
             s.add("sb_input_change_sets", 1);
         });
         self.feedback_due |= delta.changes.iter().any(|c| c.table() == "BFD");
-        self.note_cfg(&delta.changes);
-        self.pending.add(delta.changes, t);
+        self.pending.add_rows(delta.changes, t);
+        self.note_cfg();
     }
 
     fn on_db(&mut self, db: Db, ev: DbEvent) {
@@ -553,10 +502,9 @@ impl Daemon {
         let (dps, ports, groups) = sb_keys(&self.nb, &self.sb);
         c.adopt_keys(dps, ports, groups);
         c.apply_sb(&self.sb.to_changes());
-        match c.apply(self.nb.to_changes()) {
-            Ok(delta) => {
-                self.target_cfg = None;
-                self.note_cfg(&delta.changes);
+        match c.load(self.nb.to_changes()) {
+            Ok(()) => {
+                self.target_cfg = wanted_cfg(&c);
                 self.rebuild = false;
                 self.compiler = Some(c);
                 let elapsed = t.elapsed();
@@ -580,30 +528,32 @@ impl Daemon {
     }
 
     /// The SB as a full reconciliation reads it: the monitored tables and
-    /// the [`UNMONITORED`] ones, read now.
+    /// the [`UNMONITORED`] ones, read now (all at one point).
     async fn sb_view(&self) -> Result<Mirror, String> {
         let schema = self
             .reconciler
             .as_ref()
             .map(|r| r.schema().clone())
             .ok_or("no Southbound schema yet")?;
+        let tables: Vec<String> = UNMONITORED
+            .iter()
+            .filter(|t| schema.table(t).is_some())
+            .map(|t| t.to_string())
+            .collect();
+        let (tx, rx) = oneshot::channel();
+        self.sb_writer
+            .send(WriteCmd::Snapshot {
+                schema,
+                tables: tables.clone(),
+                reply: tx,
+            })
+            .map_err(|_| "writer gone".to_string())?;
+        let rows = rx.await.map_err(|_| "writer gone".to_string())??;
         let mut view = self.sb.clone();
-        for table in UNMONITORED {
-            if schema.table(table).is_none() {
-                continue;
-            }
-            let select = RawOps::from(vec![json!({"op": "select", "table": table, "where": []})]);
-            let results = transact(&self.sb_writer, vec![select]).await?;
-            let rows = results
-                .first()
-                .and_then(|r| r.get("rows"))
-                .and_then(serde_json::Value::as_array)
-                .ok_or_else(|| format!("select of {table}: no rows in the reply"))?;
-            view.set_table(
-                table,
-                crate::mirror::rows_from_select(&schema, table, rows)?,
-            );
+        for table in &tables {
+            view.set_table(table, crate::mirror::Rows::new());
         }
+        view.apply(&rows);
         Ok(view)
     }
 
@@ -648,13 +598,14 @@ impl Daemon {
             return;
         };
         let since = self.pending.since;
+        let (plan, stream) = SbStream::plan(self.sb_writer.clone());
         let mut plan = if let Some(view) = view {
-            let (dps, ports, groups) = sb_keys(&self.nb, &self.sb);
+            let (dps, ports, groups) = sb_keys(&self.nb, &view);
             compiler.adopt_keys(dps, ports, groups);
-            reconciler.full(&compiler.sb_state(), &view)
+            reconciler.full_into(plan, &compiler.sb_state(), &view)
         } else {
-            let delta = self.pending.take();
-            reconciler.incremental(&delta, &self.sb)
+            let delta = self.pending.take(compiler);
+            reconciler.incremental_into(plan, delta, &self.sb)
         };
         let plan_time = t.elapsed();
         let target_cfg = self.target_cfg;
@@ -668,11 +619,16 @@ impl Daemon {
         let committed = !plan.is_empty();
         if !plan.is_empty() {
             let counts = (plan.inserts, plan.updates, plan.deletes);
-            let assert = RawOps::from(vec![json!({"op": "assert", "lock": LOCK_NAME})]);
-            let ops = std::mem::take(&mut plan.ops);
-            let bytes = ops.text_len() as u64;
+            let bytes = plan.text_len() as u64;
+            let streamed = plan.spilled();
             let t = Instant::now();
-            let r = transact(&self.sb_writer, vec![assert, ops]).await;
+            let r = if streamed {
+                stream.finish(plan.ops.take_text()).await
+            } else {
+                let assert = RawOps::from(vec![assert_lock()]);
+                let ops = std::mem::take(&mut plan.ops);
+                transact(&self.sb_writer, vec![assert, ops]).await
+            };
             let commit = t.elapsed();
             match r {
                 Ok(_) => {
@@ -686,6 +642,7 @@ impl Daemon {
                             s.time("nb_to_sb", since.elapsed());
                         }
                         s.add("sb_txn", 1);
+                        s.add("sb_txn_streamed", u64::from(streamed));
                         s.add("sb_txn_bytes", bytes);
                         s.add("sb_rows_inserted", counts.0 as u64);
                         s.add("sb_rows_updated", counts.1 as u64);
@@ -942,45 +899,5 @@ mod tests {
         assert_eq!(s.status(), "Status: active\n");
         s.paused = true;
         assert_eq!(s.status(), "Status: paused\n");
-    }
-
-    #[test]
-    fn pending_changes_net_out() {
-        let u = Uuid::from_u128(1);
-        let row = |v: i64| Arc::new(Row::from([("x".to_string(), ovsdb::Datum::scalar(v))]));
-        let mut p = Pending::default();
-        let now = Instant::now();
-        p.add(
-            vec![RowChange::Insert {
-                table: "T".into(),
-                uuid: u,
-                new: row(1),
-            }],
-            now,
-        );
-        p.add(
-            vec![RowChange::Modify {
-                table: "T".into(),
-                uuid: u,
-                old: row(1),
-                new: row(2),
-            }],
-            now,
-        );
-        let mut q = Pending {
-            deltas: p.deltas.clone(),
-            ..Pending::default()
-        };
-        assert!(matches!(&q.take()[..], [RowChange::Insert { new, .. }] if **new == *row(2)));
-        p.add(
-            vec![RowChange::Delete {
-                table: "T".into(),
-                uuid: u,
-                old: row(2),
-            }],
-            now,
-        );
-        assert!(p.take().is_empty());
-        assert!(p.take().is_empty() && p.since.is_none());
     }
 }

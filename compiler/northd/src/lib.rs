@@ -15,10 +15,11 @@
 //! Layout: [`config`] (validated settings), [`daemon`] (the main loop),
 //! [`reconcile`] (SB rows we want vs rows the SB holds → operations),
 //! [`feedback`] (what northd writes back to the NB), [`link`] (database
-//! sessions, the lock and writers), [`mirror`] (local copies of the
-//! databases), [`unixctl`] (the control socket), [`stats`] (counters and
-//! timings), [`logging`] (OVS-style log lines), [`process`] (pid file,
-//! detaching).
+//! sessions, the lock and writers), [`pending`] (compiler output not yet
+//! written), [`sbtxn`] (one step's SB transaction, streamed when large),
+//! [`mirror`] (local copies of the databases), [`unixctl`] (the control
+//! socket), [`stats`] (counters and timings), [`logging`] (OVS-style log
+//! lines), [`process`] (pid file, detaching).
 #![deny(missing_docs)]
 
 pub mod config;
@@ -27,8 +28,10 @@ pub mod feedback;
 pub mod link;
 pub mod logging;
 pub mod mirror;
+pub mod pending;
 pub mod process;
 pub mod reconcile;
+pub mod sbtxn;
 pub mod stats;
 pub mod unixctl;
 

@@ -8,14 +8,16 @@
 //!   lock belongs to a session, so transactions asserting it go through the
 //!   session holding it).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ovsdb::client::{ClientError, Connection, Options, ReplicaSession};
+use ovsdb::client::{ClientError, Connection, Options, ReplicaSession, Selection};
 use ovsdb::rawjson::RawOps;
 use ovsdb::remote::Remote;
+use ovsdb::replica::Replica;
 use ovsdb::{DatabaseSchema, RowChange};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 /// Which database an event is about.
@@ -66,17 +68,92 @@ pub enum LockEvent {
 #[derive(Debug)]
 pub enum WriteCmd {
     /// Runs a transaction (operations without the database name, already
-    /// serialized, in groups sent one after the other); the reply is the
-    /// results array or why it failed (a failed operation's error
+    /// serialized, in groups sent one after the other); the reply says
+    /// whether it committed, or why not (a failed operation's error
     /// included).
     Transact {
         /// The operations.
         ops: Vec<RawOps>,
         /// Where the outcome goes.
-        reply: oneshot::Sender<Result<Vec<Value>, String>>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Runs a transaction whose operations arrive on `parts` while they
+    /// are decided (streamed to the server as they come); the reply says
+    /// whether it committed. Should `parts` end before
+    /// [`StreamPart::Done`], the server is made to reject what it got.
+    Stream {
+        /// The operations' text, in pieces.
+        parts: mpsc::UnboundedReceiver<StreamPart>,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Reads the whole of `tables` (every column) at one point: the
+    /// initial contents of a monitor, cancelled at once, parsed straight
+    /// into rows (no JSON values: a full reconciliation reads tens of
+    /// thousands of flows). The reply is the rows as inserts.
+    Snapshot {
+        /// The server's schema.
+        schema: Arc<DatabaseSchema>,
+        /// The tables (of `schema`).
+        tables: Vec<String>,
+        /// Where the rows go.
+        reply: oneshot::Sender<Result<Vec<RowChange>, String>>,
     },
     /// Whether to hold (or wait for) the lock.
     WantLock(bool),
+}
+
+/// `tables` of `schema`'s database read whole, at one point, through a
+/// one-shot monitor ([`WriteCmd::Snapshot`]).
+async fn snapshot(
+    conn: &Connection,
+    schema: Arc<DatabaseSchema>,
+    tables: &[String],
+) -> Result<Vec<RowChange>, ClientError> {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    if tables.is_empty() {
+        // (An empty selection would be every table.)
+        return Ok(Vec::new());
+    }
+    let id = format!("ovnflow-snapshot-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let start = conn
+        .monitor(&schema, &id, &Selection::tables(&tables), None)
+        .await?;
+    // Later changes are not wanted.
+    conn.request("monitor_cancel", json!([id])).await?;
+    Replica::new(schema)
+        .apply_update_json(start.version, start.initial.get())
+        .map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// A piece of a streamed transaction ([`WriteCmd::Stream`]).
+#[derive(Debug)]
+pub enum StreamPart {
+    /// More operation text: the pieces one after the other are the
+    /// operations separated by commas.
+    Ops(Vec<u8>),
+    /// The transaction is complete.
+    Done,
+}
+
+/// Streams the transaction of `parts` on `conn`.
+async fn stream_transact(
+    conn: &Connection,
+    db: Db,
+    mut parts: mpsc::UnboundedReceiver<StreamPart>,
+) -> Result<(), ClientError> {
+    let mut stream = conn.transact_stream(db.name())?;
+    while let Some(part) = parts.recv().await {
+        match part {
+            StreamPart::Ops(text) => stream.write(text)?,
+            StreamPart::Done => return stream.finish().await,
+        }
+    }
+    // Dropping the unfinished stream aborts it.
+    Err(ClientError::Protocol(
+        "the transaction was abandoned before its end".into(),
+    ))
 }
 
 /// Connection options for `remotes`: ovn-northd probes idle connections
@@ -245,6 +322,12 @@ pub fn spawn_writer(
                                 Some(WriteCmd::Transact { reply, .. }) => {
                                     let _ = reply.send(Err(format!("{}: not connected", db.name())));
                                 }
+                                Some(WriteCmd::Stream { reply, .. }) => {
+                                    let _ = reply.send(Err(format!("{}: not connected", db.name())));
+                                }
+                                Some(WriteCmd::Snapshot { reply, .. }) => {
+                                    let _ = reply.send(Err(format!("{}: not connected", db.name())));
+                                }
                             }
                         }
                     }
@@ -315,7 +398,21 @@ pub fn spawn_writer(
                             alive = sync_lock!();
                         }
                         Some(WriteCmd::Transact { ops, reply }) => {
-                            let r = conn.transact_raw(db.name(), ops).await;
+                            let r = conn.transact_raw_checked(db.name(), ops).await;
+                            if let Err(ClientError::Disconnected(_)) = &r {
+                                alive = false;
+                            }
+                            let _ = reply.send(r.map_err(|e| e.to_string()));
+                        }
+                        Some(WriteCmd::Stream { parts, reply }) => {
+                            let r = stream_transact(&conn, db, parts).await;
+                            if let Err(ClientError::Disconnected(_)) = &r {
+                                alive = false;
+                            }
+                            let _ = reply.send(r.map_err(|e| e.to_string()));
+                        }
+                        Some(WriteCmd::Snapshot { schema, tables, reply }) => {
+                            let r = snapshot(&conn, schema, &tables).await;
                             if let Err(ClientError::Disconnected(_)) = &r {
                                 alive = false;
                             }

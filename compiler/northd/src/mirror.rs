@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ovsdb::{Database, DatabaseSchema, Row, RowChange, Uuid};
-use serde_json::Value;
+use ovsdb::{Row, RowChange, Uuid};
 
 /// Rows of one table by UUID.
 pub type Rows = BTreeMap<Uuid, Arc<Row>>;
@@ -103,53 +102,20 @@ impl Mirror {
             .flat_map(|(t, rows)| rows.iter().map(move |(u, r)| (t.as_str(), *u, &**r)))
     }
 
-    /// The whole content as inserts.
+    /// The whole content as inserts (sharing the rows, not copying them:
+    /// a compile from scratch reads the whole NB this way).
     pub fn to_changes(&self) -> Vec<RowChange> {
-        self.rows()
-            .map(|(t, u, r)| RowChange::Insert {
-                table: t.to_string(),
-                uuid: u,
-                new: Arc::new(r.clone()),
+        self.tables
+            .iter()
+            .flat_map(|(t, rows)| {
+                rows.iter().map(move |(u, r)| RowChange::Insert {
+                    table: t.clone(),
+                    uuid: *u,
+                    new: r.clone(),
+                })
             })
             .collect()
     }
-}
-
-/// The rows of a `select` of every column of `table` (the `rows` member
-/// of its result), complete with schema defaults as a monitor gives them.
-pub fn rows_from_select(
-    schema: &DatabaseSchema,
-    table: &str,
-    rows: &[Value],
-) -> Result<Rows, String> {
-    let ts = schema
-        .table(table)
-        .ok_or_else(|| format!("the server's schema has no table {table}"))?;
-    let mut out = Rows::new();
-    for r in rows {
-        let obj = r
-            .as_object()
-            .ok_or_else(|| format!("select of {table}: a row is not an object"))?;
-        let uuid = obj
-            .get("_uuid")
-            .and_then(|u| u.get(1))
-            .and_then(Value::as_str)
-            .and_then(|u| Uuid::parse_str(u).ok())
-            .ok_or_else(|| format!("select of {table}: a row without _uuid"))?;
-        let mut row = Row::new();
-        for (c, v) in obj {
-            let Some(col) = ts.column(c) else {
-                continue; // _uuid, _version
-            };
-            let d = col
-                .ty
-                .parse_datum(v)
-                .map_err(|e| format!("table {table} row {uuid} column {c}: {e}"))?;
-            row.insert(c.clone(), d);
-        }
-        out.insert(uuid, Arc::new(Database::complete_row(ts, row)));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -182,23 +148,5 @@ mod tests {
             .collect();
         assert_eq!(kinds, vec![('d', a), ('m', b), ('i', c)]);
         assert_eq!(m.table("T").len(), 2);
-    }
-
-    #[test]
-    fn selected_rows_are_parsed_and_completed() {
-        let schema = ovsdb::transact_file::bundled_schema("OVN_Southbound").unwrap();
-        let u = "4e0b20f2-9b9b-4c17-8d74-a331eff9070b";
-        let rows = vec![
-            serde_json::json!({"_uuid": ["uuid", u], "_version": ["uuid", u],
-            "match": "ip", "priority": 5}),
-        ];
-        let r = rows_from_select(schema, "Logical_Flow", &rows).unwrap();
-        let row = &r[&Uuid::parse_str(u).unwrap()];
-        assert_eq!(row["priority"], Datum::scalar(5i64));
-        assert_eq!(row["actions"], Datum::scalar(""), "defaults filled in");
-        let bad = vec![serde_json::json!({"_uuid": ["uuid", u], "priority": "x"})];
-        let e = rows_from_select(schema, "Logical_Flow", &bad).unwrap_err();
-        assert!(e.contains("Logical_Flow") && e.contains("priority"), "{e}");
-        assert!(rows_from_select(schema, "Nope", &rows).is_err());
     }
 }

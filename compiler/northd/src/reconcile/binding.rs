@@ -5,6 +5,11 @@ use std::collections::HashMap;
 use ovsdb::Uuid;
 
 /// Our row `(table, our UUID)` → the SB row standing for it, and back.
+///
+/// Only renamings are stored: a row bound to the SB row of its own UUID
+/// (every row we inserted, i.e. nearly all of them) is not, since that is
+/// what an unbound row stands for ([`Binding::sb`]). Tens of thousands of
+/// identity pairs would otherwise be kept (twice) for nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Binding {
     to_sb: HashMap<String, HashMap<Uuid, Uuid>>,
@@ -14,6 +19,10 @@ pub struct Binding {
 impl Binding {
     /// Binds our row to an SB row.
     pub fn bind(&mut self, table: &str, ours: Uuid, sb: Uuid) {
+        if ours == sb {
+            self.unbind(table, ours);
+            return;
+        }
         fn table_of<'a>(
             m: &'a mut HashMap<String, HashMap<Uuid, Uuid>>,
             table: &str,
@@ -49,24 +58,20 @@ impl Binding {
             .unwrap_or(ours)
     }
 
-    /// Number of bound rows.
+    /// Number of rows bound to an SB row of another UUID.
     pub fn len(&self) -> usize {
         self.to_sb.values().map(HashMap::len).sum()
     }
 
-    /// True when nothing is bound.
+    /// True when every row stands for the SB row of its own UUID.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many rows are bound to SB rows of another UUID (rows another
-    /// northd wrote).
+    /// northd wrote): [`Binding::len`].
     pub fn adopted(&self) -> usize {
-        self.to_sb
-            .values()
-            .flat_map(|t| t.iter())
-            .filter(|(o, s)| o != s)
-            .count()
+        self.len()
     }
 }
 
@@ -113,12 +118,16 @@ mod tests {
         let mut b = Binding::default();
         b.bind("T", u(1), u(10));
         b.bind("T", u(2), u(2));
-        assert_eq!((b.len(), b.adopted()), (2, 1));
+        assert_eq!((b.len(), b.adopted()), (1, 1), "identity is not stored");
+        assert_eq!(b.sb("T", u(2)), u(2));
         b.bind("T", u(1), u(11));
         assert_eq!(b.sb("T", u(1)), u(11));
         assert_eq!(b.sb("U", u(1)), u(1), "tables are separate");
+        b.bind("T", u(3), u(30));
+        b.bind("T", u(3), u(3));
+        assert_eq!(b.sb("T", u(3)), u(3), "bound back to its own row");
         BindingUpdate::Apply(vec![("T".into(), u(1), None)]).apply_to(&mut b);
         assert_eq!(b.sb("T", u(1)), u(1));
-        assert_eq!(b.len(), 1);
+        assert!(b.is_empty());
     }
 }

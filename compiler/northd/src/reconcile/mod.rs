@@ -81,7 +81,7 @@ mod natural;
 mod plan;
 
 pub use binding::{Binding, BindingUpdate};
-pub use plan::Plan;
+pub use plan::{Plan, Spill};
 
 use natural::natural_key;
 
@@ -287,7 +287,16 @@ impl Reconciler {
     /// tables: `desired` is table → our UUID → row. Matches SB rows to ours
     /// by UUID first, then by natural key; unmatched SB rows are deleted.
     pub fn full(&self, desired: &BTreeMap<String, BTreeMap<Uuid, Row>>, sb: &Mirror) -> Plan {
-        let mut plan = Plan::default();
+        self.full_into(Plan::default(), desired, sb)
+    }
+
+    /// [`Reconciler::full`] writing into `plan` (e.g. [`Plan::spilling`]).
+    pub fn full_into(
+        &self,
+        mut plan: Plan,
+        desired: &BTreeMap<String, BTreeMap<Uuid, Row>>,
+        sb: &Mirror,
+    ) -> Plan {
         let mut binding = Binding::default();
         let empty = BTreeMap::new();
         let mut groups: HashMap<Uuid, Datum> = HashMap::new();
@@ -364,8 +373,20 @@ impl Reconciler {
     /// Operations for one compiler delta (rows named by our UUIDs),
     /// assuming the SB holds what we last wrote. Costs what the delta
     /// holds, whatever the size of the SB.
-    pub fn incremental(&self, delta: &[RowChange], sb: &Mirror) -> Plan {
-        let mut plan = Plan::default();
+    pub fn incremental(&self, delta: impl IntoIterator<Item = RowChange>, sb: &Mirror) -> Plan {
+        self.incremental_into(Plan::default(), delta, sb)
+    }
+
+    /// [`Reconciler::incremental`] writing into `plan` (e.g.
+    /// [`Plan::spilling`]). Each change is dropped once written: the rows
+    /// of a large delta are built and freed one at a time when `delta`
+    /// makes them as it is read ([`crate::pending::Pending::take`]).
+    pub fn incremental_into(
+        &self,
+        mut plan: Plan,
+        delta: impl IntoIterator<Item = RowChange>,
+        sb: &Mirror,
+    ) -> Plan {
         let mut changes: Vec<(String, Uuid, Option<Uuid>)> = Vec::new();
         let mut deleted: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
         // An inserted row keeps the SB row already bound to it, else takes
@@ -376,10 +397,13 @@ impl Reconciler {
             if !self.owns(ch.table()) {
                 continue;
             }
-            match ch {
+            match &ch {
                 RowChange::Insert { table, uuid, new } => {
                     let s = binding.sb(table, *uuid);
-                    changes.push((table.clone(), *uuid, Some(s)));
+                    if s != *uuid {
+                        // (Bound to its own SB row: nothing to record.)
+                        changes.push((table.clone(), *uuid, Some(s)));
+                    }
                     match sb.get(table, &s) {
                         // Already there (an earlier run wrote it): align it.
                         Some(h) => self.align(&mut plan, binding, table, s, new, h),
@@ -583,7 +607,7 @@ mod tests {
             uuid: u(1),
             old: Arc::new(dp_row("sw0", 1)),
         }];
-        let plan = r.incremental(&delta, &sb);
+        let plan = r.incremental(delta, &sb);
         assert_eq!(plan.deletes, 2);
         r.committed(plan);
         assert!(r.binding.is_empty());
@@ -609,7 +633,7 @@ mod tests {
                 new: Arc::new(pb_row("p2", u(1), None)),
             },
         ];
-        let plan = r.incremental(&delta, &mirror(&[]));
+        let plan = r.incremental(delta, &mirror(&[]));
         let ops = plan.op_values();
         assert_eq!((plan.inserts, plan.updates, plan.deletes), (1, 1, 0));
         assert_eq!(
@@ -625,6 +649,6 @@ mod tests {
         );
         r.committed(plan);
         assert_eq!(r.binding.sb("Port_Binding", u(3)), u(3));
-        assert_eq!(r.binding.len(), 3);
+        assert_eq!(r.binding.len(), 2, "the inserted row keeps its own UUID");
     }
 }

@@ -1,6 +1,9 @@
 //! The operations of one SB transaction, written as JSON text as they are
 //! decided (a first full compute writes tens of thousands of rows: no
-//! intermediate JSON values are built for them).
+//! intermediate JSON values are built for them). A plan made with
+//! [`Plan::spilling`] hands its text out in pieces as it grows, so that
+//! the daemon streams a large transaction to the server while it is still
+//! being decided instead of holding it whole.
 
 use ovsdb::rawjson::{write_str, write_uuid, RawOps};
 use ovsdb::Uuid;
@@ -8,11 +11,15 @@ use serde_json::Value;
 
 use super::binding::BindingUpdate;
 
+/// Takes the pieces of a plan's text ([`Plan::spilling`]).
+pub type Spill = Box<dyn FnMut(Vec<u8>) + Send>;
+
 /// Operations for one SB transaction, and how the binding changes once it
 /// commits.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct Plan {
-    /// The operations (without the lock assertion).
+    /// The operations (without the lock assertion); once the plan
+    /// [`Plan::spilled`], only the text not handed out yet.
     pub ops: RawOps,
     /// Rows inserted.
     pub inserts: usize,
@@ -22,6 +29,23 @@ pub struct Plan {
     pub deletes: usize,
     /// The binding change once the transaction commits.
     pub binding: BindingUpdate,
+    /// Where the text goes once it reaches so many bytes.
+    spill: Option<(usize, Spill)>,
+    /// Bytes of text handed out.
+    spilled: usize,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("ops", &self.ops)
+            .field("inserts", &self.inserts)
+            .field("updates", &self.updates)
+            .field("deletes", &self.deletes)
+            .field("binding", &self.binding)
+            .field("spilled", &self.spilled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Writes `{"op":OP,"table":TABLE,`.
@@ -58,9 +82,43 @@ fn row_object<'a, D: 'a>(
 }
 
 impl Plan {
+    /// An empty plan whose text goes to `sink` each time it reaches `at`
+    /// bytes (between operations): the pieces, then what remains in
+    /// [`Plan::ops`], are the operations separated by commas.
+    pub fn spilling(at: usize, sink: Spill) -> Plan {
+        let mut plan = Plan {
+            spill: Some((at, sink)),
+            ..Plan::default()
+        };
+        plan.ops.reserve(at + at / 8);
+        plan
+    }
+
     /// True when the SB already holds what we want.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Whether some of the text went to the spill sink.
+    pub fn spilled(&self) -> bool {
+        self.spilled > 0
+    }
+
+    /// Bytes of operation text, handed out or not.
+    pub fn text_len(&self) -> usize {
+        self.spilled + self.ops.text_len()
+    }
+
+    /// Hands the text out once it is long enough.
+    fn after_push(&mut self) {
+        if let Some((at, sink)) = &mut self.spill {
+            if self.ops.text_len() >= *at {
+                let text = self.ops.take_text();
+                self.spilled += text.len();
+                sink(text);
+                self.ops.reserve(*at + *at / 8);
+            }
+        }
     }
 
     /// The operations as JSON values (tests, diagnostics).
@@ -85,6 +143,7 @@ impl Plan {
             out.push(b'}');
         });
         self.inserts += 1;
+        self.after_push();
     }
 
     /// An update of `cols` of row `uuid` (nothing when `cols` is empty).
@@ -106,6 +165,7 @@ impl Plan {
             out.push(b'}');
         });
         self.updates += 1;
+        self.after_push();
     }
 
     /// A delete of row `uuid`.
@@ -116,6 +176,7 @@ impl Plan {
             out.push(b'}');
         });
         self.deletes += 1;
+        self.after_push();
     }
 
     /// A mutation deleting `gone` from set column `column` of row `uuid`.
@@ -137,6 +198,7 @@ impl Plan {
             out.extend_from_slice(b"]]]]}");
         });
         self.updates += 1;
+        self.after_push();
     }
 }
 
@@ -168,5 +230,26 @@ mod tests {
             ]
         );
         assert_eq!((p.inserts, p.updates, p.deletes), (1, 2, 1));
+    }
+
+    #[test]
+    fn spilled_pieces_and_the_rest_are_the_operations() {
+        let pieces = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = pieces.clone();
+        let mut p = Plan::spilling(
+            100,
+            Box::new(move |t| sink.lock().unwrap().extend_from_slice(&t)),
+        );
+        let mut plain = Plan::default();
+        for i in 0..20u128 {
+            p.delete("T", Uuid::from_u128(i));
+            plain.delete("T", Uuid::from_u128(i));
+        }
+        assert!(p.spilled() && !plain.spilled());
+        assert_eq!(p.text_len(), plain.text_len());
+        let mut all = pieces.lock().unwrap().clone();
+        all.extend(p.ops.take_text());
+        assert_eq!(all, plain.ops.as_bytes());
+        assert_eq!((p.deletes, p.ops.len()), (20, 20));
     }
 }
