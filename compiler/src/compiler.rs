@@ -165,15 +165,7 @@ impl Compiler {
         options: Options,
     ) -> Result<Compiler, CompileError> {
         let mut c = Compiler::new(options)?;
-        let changes: Vec<RowChange> = rows
-            .into_iter()
-            .map(|(table, uuid, row)| RowChange::Insert {
-                table: table.to_string(),
-                uuid,
-                new: Arc::new(row.clone()),
-            })
-            .collect();
-        c.apply_changes(changes, false)?;
+        c.apply_changes(RowChange::inserts(rows), false)?;
         Ok(c)
     }
 

@@ -28,7 +28,6 @@
 //! always do: their existence counts).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use ovsdb::{Row, RowChange, Uuid};
 use serde::{Deserialize, Serialize};
@@ -262,14 +261,7 @@ impl SbRefs {
 /// Every input record a whole SB gives (`(table, uuid, row)`), references
 /// resolved: what [`SbRefs::updates`] gives for the SB inserted at once.
 pub fn read_all<'a>(rows: impl IntoIterator<Item = (&'a str, Uuid, &'a Row)>) -> Vec<SbInput> {
-    let changes: Vec<RowChange> = rows
-        .into_iter()
-        .map(|(table, uuid, row)| RowChange::Insert {
-            table: table.to_string(),
-            uuid,
-            new: Arc::new(row.clone()),
-        })
-        .collect();
+    let changes = RowChange::inserts(rows);
     SbRefs::default()
         .updates(&changes)
         .into_iter()
@@ -300,6 +292,7 @@ pub fn updates(changes: &[RowChange]) -> Vec<(SbInput, isize)> {
 mod tests {
     use super::*;
     use ovsdb::{Datum, Uuid};
+    use std::sync::Arc;
 
     fn row(cols: &[(&str, Datum)]) -> Row {
         cols.iter()

@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ovnflow_compiler::SbInput;
+use ovnflow_compiler::{Compiler, SbInput};
 use ovsdb::RowChange;
 use serde_json::Value;
 
@@ -42,6 +42,23 @@ pub fn parse_sb_input(text: &str) -> Result<Vec<SbInput>, String> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(n, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", n + 1)))
         .collect()
+}
+
+/// Gives `c` the SB input as the corpus entries recorded it: the learned
+/// multicast groups one at a time, in address order. ovn-controller writes
+/// the groups it learns one by one, each seen by a northd run of its own,
+/// and the new group of a run takes the lowest free tunnel key; the
+/// entries' `sb.sbctl` create them in address order.
+pub fn feed_sb_input(c: &mut Compiler, inputs: Vec<SbInput>) {
+    let (mut igmp, mut given): (Vec<SbInput>, Vec<SbInput>) = inputs
+        .into_iter()
+        .partition(|i| matches!(i, SbInput::Igmp(_)));
+    igmp.sort();
+    c.set_sb_inputs(given.clone());
+    for g in igmp {
+        given.push(g);
+        c.set_sb_inputs(given.clone());
+    }
 }
 
 /// The input of a corpus entry.

@@ -43,19 +43,7 @@ fn compile(
         c.apply(batch)
             .map_err(|x| format!("NB transaction {i}: {x}"))?;
     }
-    // ovn-controller writes the groups it learns one at a time, each seen
-    // by a northd run of its own, and the new group of a run takes the
-    // lowest free tunnel key: the entries' `sb.sbctl` create them in
-    // address order, and they are given in that order.
-    let (mut igmp, mut given): (Vec<SbInput>, Vec<SbInput>) = sb_input
-        .into_iter()
-        .partition(|i| matches!(i, SbInput::Igmp(_)));
-    igmp.sort();
-    c.set_sb_inputs(given.clone());
-    for g in igmp {
-        given.push(g);
-        c.set_sb_inputs(given.clone());
-    }
+    ovnflow_golden::corpus::feed_sb_input(&mut c, sb_input);
     let text = blank_lflow_list_uuids(&lflow_list(c.sb_records()));
     Ok((canonical(&c.sb_state().into_iter().collect()), text))
 }

@@ -51,6 +51,18 @@ pub enum RowChange {
 }
 
 impl RowChange {
+    /// Every `(table, uuid, row)` as a new row: the changes that load a
+    /// whole database from scratch.
+    pub fn inserts<'a>(rows: impl IntoIterator<Item = (&'a str, Uuid, &'a Row)>) -> Vec<RowChange> {
+        rows.into_iter()
+            .map(|(table, uuid, row)| RowChange::Insert {
+                table: table.to_string(),
+                uuid,
+                new: Arc::new(row.clone()),
+            })
+            .collect()
+    }
+
     /// The table of the changed row.
     pub fn table(&self) -> &str {
         match self {

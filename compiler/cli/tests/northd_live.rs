@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ovnflow_compiler::{Compiler, Options, SbInput};
+use ovnflow_compiler::{Compiler, Options};
 use ovnflow_golden::canon::{canonical, from_text, parse_dump, Canon, Tables};
 use ovnflow_golden::corpus::{self, Entry};
 use ovnflow_golden::oracle::{self, Oracle};
@@ -169,17 +169,7 @@ fn compiled_from_history(o: &Oracle) -> Canon {
         sb.iter()
             .flat_map(|(t, rows)| rows.iter().map(move |(u, r)| (t.as_str(), *u, r))),
     );
-    // Learned multicast groups one at a time, in address order (as the
-    // corpus entries' sb.sbctl create them: their tunnel keys follow).
-    let (mut igmp, mut given): (Vec<SbInput>, Vec<SbInput>) = inputs
-        .into_iter()
-        .partition(|i| matches!(i, SbInput::Igmp(_)));
-    igmp.sort();
-    c.set_sb_inputs(given.clone());
-    for g in igmp {
-        given.push(g);
-        c.set_sb_inputs(given.clone());
-    }
+    ovnflow_golden::corpus::feed_sb_input(&mut c, inputs);
     canonical(&c.sb_state())
 }
 

@@ -16,7 +16,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -381,6 +381,31 @@ impl Drop for Chassis {
     }
 }
 
+/// A raw socket (`SOCK_RAW`) of address family `family` for `protocol`,
+/// in the calling thread's network namespace, whose receives give up after
+/// 100 ms so that callers poll against deadlines of their own.
+pub fn raw_socket(family: i32, protocol: i32) -> OwnedFd {
+    // SAFETY: a new descriptor, owned by the returned value; the option
+    // value outlives the call.
+    unsafe {
+        let fd = libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol);
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        let sock = OwnedFd::from_raw_fd(fd);
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
+        sock
+    }
+}
+
 /// Runs `f` on a thread inside the named network namespace.
 pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     let file = File::open(Path::new("/var/run/netns").join(ns)).expect("netns exists");
@@ -417,25 +442,10 @@ fn checksum(data: &[u8]) -> u16 {
 /// replies came back.
 pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
     in_ns(ns, || {
-        // SAFETY: plain socket calls on a descriptor closed at the end.
+        // SAFETY: plain socket calls on a descriptor owned here.
         unsafe {
-            let fd = libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_ICMP,
-            );
-            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 100_000,
-            };
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
+            let sock = raw_socket(libc::AF_INET, libc::IPPROTO_ICMP);
+            let fd = sock.as_raw_fd();
             let mut addr: libc::sockaddr_in = std::mem::zeroed();
             addr.sin_family = libc::AF_INET as u16;
             addr.sin_addr.s_addr = u32::from(dst).to_be();
@@ -477,7 +487,6 @@ pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
                     }
                 }
             }
-            libc::close(fd);
             ok
         }
     })
@@ -489,25 +498,10 @@ pub fn ping(ns: &str, dst: Ipv4Addr, count: u16, wait: Duration) -> u16 {
 /// ICMPv6 sockets.)
 pub fn ping6(ns: &str, dst: Ipv6Addr, count: u16, wait: Duration) -> u16 {
     in_ns(ns, || {
-        // SAFETY: plain socket calls on a descriptor closed at the end.
+        // SAFETY: plain socket calls on a descriptor owned here.
         unsafe {
-            let fd = libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_ICMPV6,
-            );
-            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 100_000,
-            };
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
+            let sock = raw_socket(libc::AF_INET6, libc::IPPROTO_ICMPV6);
+            let fd = sock.as_raw_fd();
             let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
             addr.sin6_family = libc::AF_INET6 as u16;
             addr.sin6_addr.s6_addr = dst.octets();
@@ -552,7 +546,6 @@ pub fn ping6(ns: &str, dst: Ipv6Addr, count: u16, wait: Duration) -> u16 {
                     }
                 }
             }
-            libc::close(fd);
             ok
         }
     })

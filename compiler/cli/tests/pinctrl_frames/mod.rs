@@ -7,9 +7,10 @@
 
 #![allow(dead_code)]
 
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::chassis::in_ns;
+use super::chassis::{in_ns, raw_socket};
 
 /// The pod's MAC.
 pub const POD_MAC: [u8; 6] = [0x50, 0x54, 0, 0, 0, 1];
@@ -210,20 +211,12 @@ pub fn exchange(
     wait: Duration,
 ) -> Option<Vec<u8>> {
     in_ns(ns, || {
-        // SAFETY: plain socket calls on a descriptor closed at the end;
+        // SAFETY: plain socket calls on a descriptor owned here;
         // the buffers outlive the calls.
         unsafe {
             let proto = (libc::ETH_P_ALL as u16).to_be();
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(proto),
-            );
-            assert!(
-                fd >= 0,
-                "packet socket: {}",
-                std::io::Error::last_os_error()
-            );
+            let sock = raw_socket(libc::AF_PACKET, i32::from(proto));
+            let fd = sock.as_raw_fd();
             let ifindex = libc::if_nametoindex(c"eth0".as_ptr());
             let mut sll: libc::sockaddr_ll = std::mem::zeroed();
             sll.sll_family = libc::AF_PACKET as u16;
@@ -235,17 +228,6 @@ pub fn exchange(
                 std::mem::size_of::<libc::sockaddr_ll>() as u32,
             );
             assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 100_000,
-            };
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
             let n = libc::send(fd, frame.as_ptr().cast(), frame.len(), 0);
             assert_eq!(
                 n as usize,
@@ -276,7 +258,6 @@ pub fn exchange(
                     break;
                 }
             }
-            libc::close(fd);
             got
         }
     })
