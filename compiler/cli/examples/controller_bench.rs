@@ -402,6 +402,14 @@ async fn measure(
     let vswitchd_cpu0 = cpu_ms(&vswitchd_pid);
     let t0 = Instant::now();
     let t0_wall = wall_ms();
+    let ms_of_day = t0_wall.rem_euclid(86_400_000);
+    println!(
+        "{name}: started at {:02}:{:02}:{:02}.{:03} UTC",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    );
     start(c);
     assert!(
         wait_for(120, || ready(c)),
@@ -734,7 +742,7 @@ fn main() {
     for l in std::fs::read_to_string(dir.join("ovnflow-controller.log"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("run: "))
+        .filter(|l| l.contains("run: ") || l.contains("startup +") || l.contains("bundle of"))
     {
         println!("  {l}");
     }

@@ -31,7 +31,10 @@ use crate::openflow::wire::Body;
 use crate::sbdb::Southbound;
 
 mod packet_in;
+mod startup;
 mod svc;
+
+use startup::Startup;
 
 use packet_in::{new_mac_bindings, send_buffered};
 
@@ -136,6 +139,8 @@ struct Daemon {
     /// Load balancer health checks of local backends, and their next run.
     svc: Monitors,
     svc_next: Option<tokio::time::Instant>,
+    /// The start-up timeline.
+    startup: Startup,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -144,6 +149,7 @@ pub async fn run(
     status: Status,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) -> Result<(), ControllerError> {
+    let startup = Startup::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
     let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
@@ -157,8 +163,13 @@ pub async fn run(
     )
     .await
     .map_err(|e| db_err(&config.ovs_db, e))?;
-    ovs.next().await.map_err(|e| db_err(&config.ovs_db, e))?;
+    let n = ovs
+        .next()
+        .await
+        .map_err(|e| db_err(&config.ovs_db, e))?
+        .len();
     tracing::info!("{}: connected", config.ovs_db);
+    startup.mark(|| format!("Open_vSwitch monitored ({n} rows)"));
     // Wait for system-id and ovn-remote.
     let cfg = loop {
         let view = OvsView::from_database(ovs.replica().database())?;
@@ -195,8 +206,13 @@ pub async fn run(
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     };
-    sb.next().await.map_err(|e| db_err(&cfg.remote, e))?;
+    startup.mark(|| "OVN_Southbound monitor reply applied".into());
+    let initial = sb.next().await.map_err(|e| db_err(&cfg.remote, e))?;
     tracing::info!("{}: connected", cfg.remote);
+    startup.mark(|| format!("OVN_Southbound: {} rows", initial.len()));
+    // The first compute reads the whole replica: these need no
+    // classification.
+    drop(initial);
     let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
     let mut d = Daemon {
         config,
@@ -216,6 +232,7 @@ pub async fn run(
         event_seq: 0,
         svc: Monitors::new(),
         svc_next: None,
+        startup,
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
@@ -464,6 +481,8 @@ impl Daemon {
         let me = me_row.map(|c| c.uuid);
         if !reg.is_empty() {
             transact(sb, "OVN_Southbound", reg).await;
+            self.startup
+                .mark(|| "registration committed (Chassis, Chassis_Private)".into());
             if me.is_none() || existing.private.is_none() {
                 // Go on once the monitor shows our rows.
                 return Ok(());
@@ -472,6 +491,7 @@ impl Daemon {
         let Some(me) = me else {
             return Ok(());
         };
+        let full_compute = fresh.is_some();
         if let Some(view) = fresh {
             let mut chassis = Chassis::new(&cfg.system_id);
             chassis.vifs = vif_ports;
@@ -484,6 +504,15 @@ impl Daemon {
             return Ok(());
         };
         let compute_time = t1.elapsed();
+        if full_compute {
+            self.startup.mark(|| {
+                format!(
+                    "SB read {read:?}, full compute {compute_time:?} ({} sources, {} flows)",
+                    compute.last_recomputed,
+                    compute.installed_len()
+                )
+            });
+        }
 
         // Groups and meters; flows using one that cannot be installed are
         // left out.
@@ -552,6 +581,7 @@ impl Daemon {
             }
         };
         let install = t2.elapsed();
+        self.startup.mark(|| format!("installed in {install:?}: {report:?}"));
         // Buffered packets whose next hop's MAC is now known
         // (`run_buffered_binding` + `send_mac_binding_buffered_pkts`).
         let macs = std::mem::take(&mut self.new_macs);
@@ -629,6 +659,10 @@ impl Daemon {
             transact(ovs, "Open_vSwitch", ovs_ops)
         );
         self.last_bound = bound;
+        if acked.is_some() && !self.startup.is_done() {
+            self.startup
+                .finish(|| "claims, up and nb_cfg committed: started".into());
+        }
         self.publish(
             published,
             read,

@@ -424,6 +424,7 @@ impl Connection {
         &mut self,
         messages: impl Iterator<Item = Result<Body, E>>,
     ) -> Result<(), E> {
+        let t0 = std::time::Instant::now();
         let bundle_id = self.next_bundle;
         self.next_bundle = self.next_bundle.wrapping_add(1);
         let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
@@ -491,9 +492,11 @@ impl Connection {
             result = write_bytes(&self.writer, &out).await.map_err(E::from);
         }
         drop(out);
+        let written = t0.elapsed();
         if result.is_ok() {
             result = self.barrier().await.map_err(E::from);
         }
+        let barrier = t0.elapsed();
         // Replies come in order: the open's came before the barrier's.
         let opened = match open_rx.try_recv() {
             Ok(m) => match (&m.body, rejected("bundle open", &m)) {
@@ -523,9 +526,21 @@ impl Connection {
             }
         }
         match result {
-            Ok(()) => Ok(self
-                .expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
-                .await?),
+            Ok(()) => {
+                self.expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
+                    .await?;
+                let msg = format!(
+                    "bundle of {} messages: encoded and written {written:?}, barrier reply at {barrier:?}, commit reply at {:?}",
+                    xids.len(),
+                    t0.elapsed()
+                );
+                if xids.len() >= 1000 {
+                    tracing::info!("{msg}");
+                } else {
+                    tracing::debug!("{msg}");
+                }
+                Ok(())
+            }
             Err(e) => {
                 if !self.is_closed() {
                     let _ = self
