@@ -30,6 +30,7 @@ use crate::openflow::meters::meter_for_entry;
 use crate::openflow::wire::Body;
 use crate::sbdb::Southbound;
 
+mod first;
 mod packet_in;
 mod startup;
 mod svc;
@@ -492,12 +493,19 @@ impl Daemon {
             return Ok(());
         };
         let full_compute = fresh.is_some();
+        let mut stream = None;
         if let Some(view) = fresh {
             let mut chassis = Chassis::new(&cfg.system_id);
             chassis.vifs = vif_ports;
             chassis.patch_ofports = patch_ofports;
             chassis.ct_zones = Some(have_zones.clone());
-            self.compute = Some(ChassisCompute::with_kept_zones(view, chassis));
+            let installer = self.installer.get_or_insert_with(|| {
+                Installer::new(&self.mgmt)
+                    .with_options(OfOptions::default(), Duration::from_secs(2))
+            });
+            let (c, s) = first::compute_streamed(installer, view, chassis).await;
+            self.compute = Some(c);
+            stream = s;
             self.force_full = true;
         }
         let Some(compute) = self.compute.as_ref() else {
@@ -539,7 +547,19 @@ impl Daemon {
         let full = self.force_full || !installer.is_connected();
         let mut total = 0;
         let mut skipped = 0;
-        let result = if full {
+        let result = if let Some(s) = stream {
+            total = compute.installed_len();
+            let wanted: Vec<std::sync::Arc<OfFlow>> =
+                compute.installed_shared().filter(usable).cloned().collect();
+            skipped = total - wanted.len();
+            let finals = first::finals(compute, |f| usable(&f));
+            let desired = Desired {
+                flows: wanted,
+                groups,
+                meters,
+            };
+            installer.finish_full(s, &desired, finals).await
+        } else if full {
             total = compute.installed_len();
             let wanted: Vec<std::sync::Arc<OfFlow>> =
                 compute.installed_shared().filter(usable).cloned().collect();
@@ -581,7 +601,8 @@ impl Daemon {
             }
         };
         let install = t2.elapsed();
-        self.startup.mark(|| format!("installed in {install:?}: {report:?}"));
+        self.startup
+            .mark(|| format!("installed in {install:?}: {report:?}"));
         // Buffered packets whose next hop's MAC is now known
         // (`run_buffered_binding` + `send_mac_binding_buffered_pkts`).
         let macs = std::mem::take(&mut self.new_macs);

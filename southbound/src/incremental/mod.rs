@@ -220,7 +220,7 @@ pub struct ChassisCompute {
 impl ChassisCompute {
     /// A full compute of `chassis` over `sb`.
     pub fn new(sb: Southbound, chassis: Chassis) -> ChassisCompute {
-        ChassisCompute::build(sb, chassis, false)
+        ChassisCompute::build(sb, chassis, false, &mut |_| {})
     }
 
     /// A full compute of `chassis` over `sb` that also assigns conntrack
@@ -229,10 +229,54 @@ impl ChassisCompute {
     /// (those recorded on the bridge), new users get the lowest free zone,
     /// and users that went away give theirs back.
     pub fn with_kept_zones(sb: Southbound, chassis: Chassis) -> ChassisCompute {
-        ChassisCompute::build(sb, chassis, true)
+        ChassisCompute::build(sb, chassis, true, &mut |_| {})
     }
 
-    fn build(sb: Southbound, mut chassis: Chassis, keep_zones: bool) -> ChassisCompute {
+    /// [`ChassisCompute::with_kept_zones`], giving each source's flows to
+    /// `sink` as soon as they are computed (to be streamed to the switch
+    /// while the rest is computed).  A key several flows share gets each
+    /// of them: [`ChassisCompute::merged_flows`] are the flows installed
+    /// there.
+    pub fn with_kept_zones_streamed(
+        sb: Southbound,
+        chassis: Chassis,
+        sink: &mut dyn FnMut(&OfFlow),
+    ) -> ChassisCompute {
+        ChassisCompute::build(sb, chassis, true, sink)
+    }
+
+    /// The installed flows made of several flows (of several sources, or
+    /// several of one source) at their key.
+    pub fn merged_flows(&self) -> Vec<Arc<OfFlow>> {
+        let mut out = Vec::new();
+        for (k, e) in &self.table {
+            let Some(installed) = &e.installed else {
+                continue;
+            };
+            let several = match e.sources.as_slice() {
+                [one] => self.sources.get(one).is_none_or(|list| {
+                    let lo = list.partition_point(|f| key_cmp(f, &k.0).is_lt());
+                    list[lo..]
+                        .iter()
+                        .take_while(|f| key_cmp(f, &k.0).is_eq())
+                        .count()
+                        != 1
+                }),
+                _ => true,
+            };
+            if several {
+                out.push(installed.clone());
+            }
+        }
+        out
+    }
+
+    fn build(
+        sb: Southbound,
+        mut chassis: Chassis,
+        keep_zones: bool,
+        sink: &mut dyn FnMut(&OfFlow),
+    ) -> ChassisCompute {
         if keep_zones {
             chassis.ct_zones = Some(assign_zones(&sb, &chassis));
         }
@@ -252,7 +296,7 @@ impl ChassisCompute {
             last_recomputed: 0,
         };
         let all = c.all_sources();
-        let keys = c.recompute(&all);
+        let keys = c.recompute(&all, sink);
         c.refresh(keys, false);
         c
     }
@@ -388,7 +432,7 @@ impl ChassisCompute {
             self.lflows_naming(&names, &sets, &mut dirty);
             dirty.into_iter().collect()
         };
-        let keys = self.recompute(&todo);
+        let keys = self.recompute(&todo, &mut |_| {});
         let delta = self.refresh(keys, true);
         self.collect_ids();
         delta
@@ -517,12 +561,7 @@ impl ChassisCompute {
     /// Marks the physical sources of port binding `u` dirty: its own, its
     /// multicast groups', and those of the ports whose options name one of
     /// `names`.
-    fn dirty_port_physical(
-        &self,
-        u: Uuid,
-        dirty: &mut BTreeSet<Source>,
-        names: &BTreeSet<String>,
-    ) {
+    fn dirty_port_physical(&self, u: Uuid, dirty: &mut BTreeSet<Source>, names: &BTreeSet<String>) {
         dirty.insert(Source::PortBinding(u));
         for mc in self.sb.mc_groups.values() {
             if mc.ports.contains(&u) {
@@ -612,7 +651,7 @@ impl ChassisCompute {
 
     /// Recomputes the flows of `sources` (a source whose row is gone ends
     /// up with no flows); returns the keys whose flows changed.
-    fn recompute(&mut self, sources: &[Source]) -> BTreeSet<ByKey> {
+    fn recompute(&mut self, sources: &[Source], sink: &mut dyn FnMut(&OfFlow)) -> BTreeSet<ByKey> {
         self.last_recomputed = sources.len();
         let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
         if needs_inputs && self.inputs.0.is_none() {
@@ -644,6 +683,9 @@ impl ChassisCompute {
                     Arc::new(f)
                 })
                 .collect();
+            for f in &new {
+                sink(f);
+            }
             let old = self.sources.remove(&src).unwrap_or_default();
             self.diff_source(src, &old, &mut new, &mut touched);
             if !new.is_empty() {
