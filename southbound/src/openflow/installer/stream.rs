@@ -60,7 +60,7 @@ impl FullStream {
             Ok(fm) => {
                 self.bundle.push(conn, Body::FlowMod(fm));
                 self.streamed += 1;
-                if self.streamed % 64 == 0 {
+                if self.streamed.is_multiple_of(64) {
                     self.bundle.try_flush();
                 }
             }
