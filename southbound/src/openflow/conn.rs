@@ -681,7 +681,9 @@ impl Bundle {
     /// back (the connection is then usable for other messages again).
     pub async fn release(&mut self) {
         if let Some((mut guard, _)) = self.direct.take() {
-            if self.result.is_ok() && !self.out.is_empty() {
+            // Even after a failure: part of a message may be written, and
+            // only whole messages are made.
+            if !self.out.is_empty() {
                 if let Err(e) = guard.write_all(&self.out).await {
                     self.fail(e.into());
                 }
