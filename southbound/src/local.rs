@@ -228,7 +228,7 @@ impl Local {
     }
 
     /// `is_chassis_resident_cb` for a port binding.
-    fn is_resident_pb(&self, sb: &Southbound, pb: &PortBinding) -> bool {
+    pub(crate) fn is_resident_pb(&self, sb: &Southbound, pb: &PortBinding) -> bool {
         if pb.type_ == "chassisredirect" {
             return (pb.chassis.is_some() && pb.chassis == self.chassis_uuid)
                 || self.ha_group_active(sb, pb.ha_chassis_group);

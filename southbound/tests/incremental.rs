@@ -552,3 +552,64 @@ fn colliding_conjunction_ids_stay_distinct() {
         );
     }
 }
+
+/// The echo of our own claim (`Port_Binding.chassis` set to us, with
+/// `up`, on a port whose VIF is here already) changes no flow and
+/// recomputes no logical flow — neither those naming the port nor those
+/// using a port group it is in (issue 9: 418 sources in the controller
+/// bench) — only the port's physical flows and its multicast group.
+#[test]
+fn claim_echo_recomputes_no_logical_flow() {
+    let mut model = Model::new();
+    let mut ch = chassis();
+    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
+    for e in [
+        Edit::PgMember(0, true),
+        Edit::AddLflow(0, 0),
+        Edit::AddLflow(1, 0),
+        Edit::AddLflow(3, 0),
+        Edit::AddLflow(4, 0),
+        Edit::AddLflow(7, 1),
+    ] {
+        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+        engine.apply(sbc, lc);
+    }
+    // The VIF appears: bound here before the SB says so.
+    ch.vifs.insert(port_name(0), 1);
+    engine.apply(Vec::new(), vec![LocalChange::BindVif(port_name(0), 1)]);
+    let before: Vec<OfFlow> = engine.installed().cloned().collect();
+    // The claim's echo.
+    let pb = model.ports.get_mut(&port_uuid(0)).expect("p0");
+    pb.chassis = Some(uuid(HV1));
+    pb.up = Some(true);
+    let change = SbChange::PortBinding(pb.uuid, Some(Box::new(pb.clone())));
+    let delta = engine.apply(vec![change], Vec::new());
+    assert!(
+        delta.added.is_empty() && delta.removed.is_empty(),
+        "{delta:?}"
+    );
+    assert_eq!(engine.last_recomputed, 2, "p0's physical flows, _MC_flood");
+    let after: Vec<OfFlow> = engine.installed().cloned().collect();
+    assert_eq!(before, after);
+    // Another chassis claiming a port resident here by `chassis` alone
+    // (p1, no VIF here) changes `is_chassis_resident("p1")`.
+    let pb = model.ports.get_mut(&port_uuid(1)).expect("p1");
+    pb.chassis = Some(uuid(HV1));
+    let change = SbChange::PortBinding(pb.uuid, Some(Box::new(pb.clone())));
+    engine.apply(vec![change], Vec::new());
+    assert!(engine.last_recomputed > 2);
+    let fresh = ovnflow_southbound::openflow(&model.sb(), &ch);
+    let mut expected: Vec<String> = fresh
+        .flows
+        .installed()
+        .into_iter()
+        .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
+        .collect();
+    expected.sort();
+    let mut ours: Vec<String> = engine
+        .installed()
+        .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
+        .collect();
+    ours.sort();
+    assert_eq!(ours, expected);
+}

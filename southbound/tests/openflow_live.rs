@@ -459,3 +459,76 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
     assert_eq!(groups_of("br-int"), groups_of("br-ref"), "change sync");
     assert_same(&sw.dump("br-int"), &sw.dump("br-ref"), "change sync");
 }
+
+/// A full install streamed while the flows are computed (the controller's
+/// start, issue 9): flows written into the open bundle one by one (those
+/// using a group or meter held back), then the meters, groups, the held
+/// flows, a key streamed twice with its final flow last (the last `ADD`
+/// wins) and a streamed key whose final flow cannot be installed (deleted
+/// again) — the same table and groups as `ovs-ofctl` installs from the
+/// final flows, a stray flow gone; a sync of the same state afterwards
+/// sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_full_install_matches_ovs_ofctl() {
+    use ovnflow_southbound::openflow::installer::uses_group_or_meter;
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::start(tmp.path());
+    sw.ofctl(&["add-flow", "br-int", "table=200,priority=1,actions=drop"]);
+    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
+    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    let flows = common::synthetic_flows();
+    let plain: Vec<usize> = (0..flows.len())
+        .filter(|&i| !uses_group_or_meter(&flows[i].actions))
+        .take(2)
+        .collect();
+    let (twice, unusable) = (plain[0], plain[1]);
+
+    let mut s = inst.begin_full().await.unwrap();
+    for f in &flows {
+        s.flow(&mut inst, f);
+    }
+    let mut other = flows[twice].clone();
+    other.actions = vec![OfAction::Output(7)];
+    s.flow(&mut inst, &other);
+    let grouped = group_flow(1);
+    s.flow(&mut inst, &grouped);
+    let mut finals: Vec<(Arc<OfFlow>, bool)> = flows
+        .iter()
+        .chain([&grouped])
+        .filter(|f| uses_group_or_meter(&f.actions))
+        .map(|f| (Arc::new(f.clone()), true))
+        .collect();
+    finals.push((Arc::new(flows[twice].clone()), true));
+    finals.push((Arc::new(flows[unusable].clone()), false));
+    let final_flows: Vec<OfFlow> = flows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != unusable)
+        .map(|(_, f)| f.clone())
+        .chain([grouped])
+        .collect();
+    let want = desired(&final_flows);
+    let r = inst.finish_full(s, &want, finals).await.unwrap();
+    assert!(r.full_resync);
+    assert_eq!((r.adds, r.group_mods, r.bundles), (final_flows.len(), 1, 1));
+
+    sw.ofctl(&["add-group", "br-ref", GROUP_TEXT]);
+    sw.ofctl(&["add-meter", "br-ref", &format!("meter=1 {METER_SPEC}")]);
+    let file = tmp.path().join("final.txt");
+    common::flows_file(&final_flows, &file);
+    sw.ofctl(&["--bundle", "add-flows", "br-ref", file.to_str().unwrap()]);
+    assert_same(&sw.dump("br-int"), &sw.dump("br-ref"), "streamed install");
+    let groups = |br: &str| {
+        sw.ofctl(&["dump-groups", br])
+            .lines()
+            .skip(1)
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(groups("br-int"), groups("br-ref"));
+    let r = inst.sync(&want).await.unwrap();
+    assert_eq!((r.adds, r.modifies, r.deletes, r.bundles), (0, 0, 0, 0));
+}

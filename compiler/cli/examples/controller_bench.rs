@@ -402,6 +402,14 @@ async fn measure(
     let vswitchd_cpu0 = cpu_ms(&vswitchd_pid);
     let t0 = Instant::now();
     let t0_wall = wall_ms();
+    let ms_of_day = t0_wall.rem_euclid(86_400_000);
+    println!(
+        "{name}: started at {:02}:{:02}:{:02}.{:03} UTC",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    );
     start(c);
     assert!(
         wait_for(120, || ready(c)),
@@ -455,7 +463,7 @@ async fn measure(
         c,
         vec![json!({"op": "insert", "table": "Logical_Flow", "row": {
             "logical_datapath": ["uuid", dp],
-            "pipeline": "egress", "table_id": 4, "priority": 2000 + round as i64,
+            "pipeline": "egress", "table_id": 4, "priority": 3000 + round as i64,
             "match": format!("outport == @pg_all && ip4.src == $as_big && tcp.dst == {}", 1000 + round),
             "actions": "next;",
             "external_ids": ["map", [["stage-name", "ls_out_acl"]]]}})],
@@ -463,7 +471,8 @@ async fn measure(
     .await;
     show("ACL");
     // An LB backend: the VIP's ct_lb_mark action gets one more.
-    let lb = match lflow_uuid(c, "10.1.0.2:80,10.2.0.2:80") {
+    let lb_before = lflow_uuid(c, "10.1.0.2:80,10.2.0.2:80");
+    let lb = match lb_before.clone() {
         Some((u, actions)) => {
             let more = actions.replacen(
                 "backends=",
@@ -528,7 +537,7 @@ async fn measure(
     });
     show("bind");
     std::thread::sleep(Duration::from_millis(300));
-    Run {
+    let run = Run {
         name,
         startup,
         startup_ts,
@@ -543,7 +552,47 @@ async fn measure(
         mac,
         bind,
         bind_vsctl,
+    };
+    undo(c, round, lb_before, &spare);
+    run
+}
+
+/// Takes the SB and OVS back to where `measure` found them, so that the
+/// next controller starts from the same state (the same flows to
+/// install): the ACL, the LB backend, the MAC binding and the spare VIF
+/// go, and no port is `up`.
+fn undo(c: &Chassis, round: usize, lb: Option<(String, String)>, spare: &str) {
+    let find = |table: &str, cond: &str| {
+        sbctl(c, &["--bare", "--columns=_uuid", "find", table, cond])
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let mut args: Vec<String> = Vec::new();
+    let mut cmd = |a: &[&str]| {
+        args.push("--".into());
+        args.extend(a.iter().map(|s| s.to_string()));
+    };
+    for u in find("Logical_Flow", &format!("priority={}", 3000 + round)) {
+        cmd(&["destroy", "Logical_Flow", &u]);
     }
+    for u in find("MAC_Binding", &format!("ip=\"10.0.0.{}\"", 200 + round)) {
+        cmd(&["destroy", "MAC_Binding", &u]);
+    }
+    if let Some((u, actions)) = lb {
+        let quoted = serde_json::to_string(&actions).unwrap_or_default();
+        cmd(&["set", "Logical_Flow", &u, &format!("actions={quoted}")]);
+    }
+    for u in find("Port_Binding", "up=true") {
+        cmd(&["set", "Port_Binding", &u, "up=false"]);
+    }
+    let refs: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if !refs.is_empty() {
+        sbctl(c, &refs);
+    }
+    let ifname = format!("v{}", spare.trim_start_matches("lp"));
+    c.vsctl(&["--if-exists", "del-port", &ifname])
+        .expect("del-port");
 }
 
 /// Our controller: `ovnflow-controller` next to the example, or with
@@ -639,7 +688,7 @@ fn main() {
             .expect("ovnflow controller")
         },
         dir.join("ovnflow-controller.pid"),
-        1,
+        0,
     ));
     let stats = Command::new("ovn-appctl")
         .arg("-t")
@@ -650,26 +699,45 @@ fn main() {
         .unwrap_or_default();
     c.stop(wrap.first().unwrap_or(&ours_bin));
 
-    // ovn-controller's table after its changes and ours at startup come
-    // from the same SB.
+    // Both started from the same SB and made the same changes: the
+    // tables after startup and after the changes must be equal.
     let only = |a: &[String], b: &[String]| -> Vec<String> {
         let set: std::collections::BTreeSet<&String> = b.iter().collect();
         a.iter().filter(|l| !set.contains(l)).cloned().collect()
     };
-    let missing = only(&real.dump_end, &ours.dump_start);
-    let extra = only(&ours.dump_start, &real.dump_end);
-    println!(
-        "same SB, ovn-controller's table vs ours: {} flows vs {}, {} missing, {} extra",
-        real.dump_end.len(),
-        ours.dump_start.len(),
-        missing.len(),
-        extra.len()
-    );
-    for l in missing.iter().take(5) {
-        println!("  missing: {l}");
-    }
-    for l in extra.iter().take(5) {
-        println!("  extra:   {l}");
+    // The rows added by the changes have other UUIDs (cookies) in each
+    // round.
+    let no_cookie = |v: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = v
+            .iter()
+            .map(|l| match l.split_once(", ") {
+                Some((c, rest)) if c.starts_with("cookie=") => rest.to_string(),
+                _ => l.clone(),
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (real_end, ours_end) = (no_cookie(&real.dump_end), no_cookie(&ours.dump_end));
+    for (when, theirs, mine) in [
+        ("after startup", &real.dump_start, &ours.dump_start),
+        ("after the changes (cookies aside)", &real_end, &ours_end),
+    ] {
+        let missing = only(theirs, mine);
+        let extra = only(mine, theirs);
+        println!(
+            "{when}, ovn-controller's table vs ours: {} flows vs {}, {} missing, {} extra",
+            theirs.len(),
+            mine.len(),
+            missing.len(),
+            extra.len()
+        );
+        for l in missing.iter().take(5) {
+            println!("  missing: {l}");
+        }
+        for l in extra.iter().take(5) {
+            println!("  extra:   {l}");
+        }
     }
     println!(
         "{:<28} {:>16} {:>20} {:>8}",
@@ -734,7 +802,7 @@ fn main() {
     for l in std::fs::read_to_string(dir.join("ovnflow-controller.log"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("run: "))
+        .filter(|l| l.contains("run: ") || l.contains("startup +") || l.contains("bundle of"))
     {
         println!("  {l}");
     }

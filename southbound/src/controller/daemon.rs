@@ -30,8 +30,12 @@ use crate::openflow::meters::meter_for_entry;
 use crate::openflow::wire::Body;
 use crate::sbdb::Southbound;
 
+mod first;
 mod packet_in;
+mod startup;
 mod svc;
+
+use startup::Startup;
 
 use packet_in::{new_mac_bindings, send_buffered};
 
@@ -136,6 +140,8 @@ struct Daemon {
     /// Load balancer health checks of local backends, and their next run.
     svc: Monitors,
     svc_next: Option<tokio::time::Instant>,
+    /// The start-up timeline.
+    startup: Startup,
 }
 
 /// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
@@ -144,6 +150,7 @@ pub async fn run(
     status: Status,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) -> Result<(), ControllerError> {
+    let startup = Startup::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
     let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
@@ -157,8 +164,13 @@ pub async fn run(
     )
     .await
     .map_err(|e| db_err(&config.ovs_db, e))?;
-    ovs.next().await.map_err(|e| db_err(&config.ovs_db, e))?;
+    let n = ovs
+        .next()
+        .await
+        .map_err(|e| db_err(&config.ovs_db, e))?
+        .len();
     tracing::info!("{}: connected", config.ovs_db);
+    startup.mark(|| format!("Open_vSwitch monitored ({n} rows)"));
     // Wait for system-id and ovn-remote.
     let cfg = loop {
         let view = OvsView::from_database(ovs.replica().database())?;
@@ -195,8 +207,13 @@ pub async fn run(
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     };
-    sb.next().await.map_err(|e| db_err(&cfg.remote, e))?;
+    startup.mark(|| "OVN_Southbound monitor reply applied".into());
+    let initial = sb.next().await.map_err(|e| db_err(&cfg.remote, e))?;
     tracing::info!("{}: connected", cfg.remote);
+    startup.mark(|| format!("OVN_Southbound: {} rows", initial.len()));
+    // The first compute reads the whole replica: these need no
+    // classification.
+    drop(initial);
     let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
     let mut d = Daemon {
         config,
@@ -216,6 +233,7 @@ pub async fn run(
         event_seq: 0,
         svc: Monitors::new(),
         svc_next: None,
+        startup,
     };
     let mut dirty = true;
     let mut retry: Option<tokio::time::Instant> = None;
@@ -464,6 +482,8 @@ impl Daemon {
         let me = me_row.map(|c| c.uuid);
         if !reg.is_empty() {
             transact(sb, "OVN_Southbound", reg).await;
+            self.startup
+                .mark(|| "registration committed (Chassis, Chassis_Private)".into());
             if me.is_none() || existing.private.is_none() {
                 // Go on once the monitor shows our rows.
                 return Ok(());
@@ -472,18 +492,35 @@ impl Daemon {
         let Some(me) = me else {
             return Ok(());
         };
+        let full_compute = fresh.is_some();
+        let mut stream = None;
         if let Some(view) = fresh {
             let mut chassis = Chassis::new(&cfg.system_id);
             chassis.vifs = vif_ports;
             chassis.patch_ofports = patch_ofports;
             chassis.ct_zones = Some(have_zones.clone());
-            self.compute = Some(ChassisCompute::with_kept_zones(view, chassis));
+            let installer = self.installer.get_or_insert_with(|| {
+                Installer::new(&self.mgmt)
+                    .with_options(OfOptions::default(), Duration::from_secs(2))
+            });
+            let (c, s) = first::compute_streamed(installer, view, chassis).await;
+            self.compute = Some(c);
+            stream = s;
             self.force_full = true;
         }
         let Some(compute) = self.compute.as_ref() else {
             return Ok(());
         };
         let compute_time = t1.elapsed();
+        if full_compute {
+            self.startup.mark(|| {
+                format!(
+                    "SB read {read:?}, full compute {compute_time:?} ({} sources, {} flows)",
+                    compute.last_recomputed,
+                    compute.installed_len()
+                )
+            });
+        }
 
         // Groups and meters; flows using one that cannot be installed are
         // left out.
@@ -510,7 +547,19 @@ impl Daemon {
         let full = self.force_full || !installer.is_connected();
         let mut total = 0;
         let mut skipped = 0;
-        let result = if full {
+        let result = if let Some(s) = stream {
+            total = compute.installed_len();
+            let wanted: Vec<std::sync::Arc<OfFlow>> =
+                compute.installed_shared().filter(usable).cloned().collect();
+            skipped = total - wanted.len();
+            let finals = first::finals(compute, |f| usable(&f));
+            let desired = Desired {
+                flows: wanted,
+                groups,
+                meters,
+            };
+            installer.finish_full(s, &desired, finals).await
+        } else if full {
             total = compute.installed_len();
             let wanted: Vec<std::sync::Arc<OfFlow>> =
                 compute.installed_shared().filter(usable).cloned().collect();
@@ -552,6 +601,8 @@ impl Daemon {
             }
         };
         let install = t2.elapsed();
+        self.startup
+            .mark(|| format!("installed in {install:?}: {report:?}"));
         // Buffered packets whose next hop's MAC is now known
         // (`run_buffered_binding` + `send_mac_binding_buffered_pkts`).
         let macs = std::mem::take(&mut self.new_macs);
@@ -629,6 +680,10 @@ impl Daemon {
             transact(ovs, "Open_vSwitch", ovs_ops)
         );
         self.last_bound = bound;
+        if acked.is_some() && !self.startup.is_done() {
+            self.startup
+                .finish(|| "claims, up and nb_cfg committed: started".into());
+        }
         self.publish(
             published,
             read,

@@ -136,6 +136,24 @@ pub struct FlowDelta {
     pub removed: Vec<Arc<OfFlow>>,
 }
 
+/// What a batch of SB changes makes dirty.
+#[derive(Default)]
+struct Dirt {
+    /// Sources to recompute.
+    dirty: BTreeSet<Source>,
+    /// Changed ports and multicast groups: the logical flows naming them
+    /// are recomputed.
+    names: BTreeSet<String>,
+    /// Changed sets (`$as`, `@pg`): the logical flows using them are
+    /// recomputed.
+    sets: BTreeSet<String>,
+    /// Whether everything is recomputed.
+    full: bool,
+    /// Port bindings of which only the binding (`chassis`, `encap`, `up`,
+    /// additional chassis) changed, as they were before.
+    rebound: Vec<PortBinding>,
+}
+
 /// The flows at one key `(table, priority, match)`.
 #[derive(Debug, Default)]
 struct AtKey {
@@ -202,7 +220,7 @@ pub struct ChassisCompute {
 impl ChassisCompute {
     /// A full compute of `chassis` over `sb`.
     pub fn new(sb: Southbound, chassis: Chassis) -> ChassisCompute {
-        ChassisCompute::build(sb, chassis, false)
+        ChassisCompute::build(sb, chassis, false, &mut |_| {})
     }
 
     /// A full compute of `chassis` over `sb` that also assigns conntrack
@@ -211,10 +229,54 @@ impl ChassisCompute {
     /// (those recorded on the bridge), new users get the lowest free zone,
     /// and users that went away give theirs back.
     pub fn with_kept_zones(sb: Southbound, chassis: Chassis) -> ChassisCompute {
-        ChassisCompute::build(sb, chassis, true)
+        ChassisCompute::build(sb, chassis, true, &mut |_| {})
     }
 
-    fn build(sb: Southbound, mut chassis: Chassis, keep_zones: bool) -> ChassisCompute {
+    /// [`ChassisCompute::with_kept_zones`], giving each source's flows to
+    /// `sink` as soon as they are computed (to be streamed to the switch
+    /// while the rest is computed).  A key several flows share gets each
+    /// of them: [`ChassisCompute::merged_flows`] are the flows installed
+    /// there.
+    pub fn with_kept_zones_streamed(
+        sb: Southbound,
+        chassis: Chassis,
+        sink: &mut dyn FnMut(&OfFlow),
+    ) -> ChassisCompute {
+        ChassisCompute::build(sb, chassis, true, sink)
+    }
+
+    /// The installed flows made of several flows (of several sources, or
+    /// several of one source) at their key.
+    pub fn merged_flows(&self) -> Vec<Arc<OfFlow>> {
+        let mut out = Vec::new();
+        for (k, e) in &self.table {
+            let Some(installed) = &e.installed else {
+                continue;
+            };
+            let several = match e.sources.as_slice() {
+                [one] => self.sources.get(one).is_none_or(|list| {
+                    let lo = list.partition_point(|f| key_cmp(f, &k.0).is_lt());
+                    list[lo..]
+                        .iter()
+                        .take_while(|f| key_cmp(f, &k.0).is_eq())
+                        .count()
+                        != 1
+                }),
+                _ => true,
+            };
+            if several {
+                out.push(installed.clone());
+            }
+        }
+        out
+    }
+
+    fn build(
+        sb: Southbound,
+        mut chassis: Chassis,
+        keep_zones: bool,
+        sink: &mut dyn FnMut(&OfFlow),
+    ) -> ChassisCompute {
         if keep_zones {
             chassis.ct_zones = Some(assign_zones(&sb, &chassis));
         }
@@ -234,7 +296,7 @@ impl ChassisCompute {
             last_recomputed: 0,
         };
         let all = c.all_sources();
-        let keys = c.recompute(&all);
+        let keys = c.recompute(&all, sink);
         c.refresh(keys, false);
         c
     }
@@ -291,14 +353,18 @@ impl ChassisCompute {
         sb_changes: Vec<SbChange>,
         local_changes: Vec<LocalChange>,
     ) -> FlowDelta {
-        let mut dirty: BTreeSet<Source> = BTreeSet::new();
-        let mut full = false;
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        let mut sets: BTreeSet<String> = BTreeSet::new();
+        let mut d = Dirt::default();
         for change in sb_changes {
-            self.apply_sb(change, &mut dirty, &mut names, &mut sets, &mut full);
+            self.apply_sb(change, &mut d);
         }
         self.sb.reindex();
+        let Dirt {
+            mut dirty,
+            mut names,
+            mut sets,
+            mut full,
+            rebound,
+        } = d;
         let had_local = !local_changes.is_empty();
         for change in local_changes {
             match change {
@@ -317,7 +383,7 @@ impl ChassisCompute {
                 }
             }
         }
-        let touched = !names.is_empty() || had_local || full;
+        let touched = !names.is_empty() || !rebound.is_empty() || had_local || full;
         if self.keep_zones && touched {
             self.chassis.ct_zones = Some(assign_zones(&self.sb, &self.chassis));
         }
@@ -335,6 +401,17 @@ impl ChassisCompute {
                         self.dirty_port(u, &mut dirty, &names);
                     }
                 }
+            }
+        }
+        // A port whose binding alone changed: the logical flows see it only
+        // through `is_chassis_resident()`.
+        for old in rebound {
+            let Some(new) = self.sb.port_bindings.get(&old.uuid) else {
+                continue;
+            };
+            if self.local.is_resident_pb(&self.sb, &old) != local.is_resident_pb(&self.sb, new) {
+                names.insert(new.logical_port.clone());
+                self.dirty_port(new.uuid, &mut dirty, &names);
             }
         }
         self.local = local;
@@ -355,26 +432,26 @@ impl ChassisCompute {
             self.lflows_naming(&names, &sets, &mut dirty);
             dirty.into_iter().collect()
         };
-        let keys = self.recompute(&todo);
+        let keys = self.recompute(&todo, &mut |_| {});
         let delta = self.refresh(keys, true);
         self.collect_ids();
         delta
     }
 
-    fn apply_sb(
-        &mut self,
-        change: SbChange,
-        dirty: &mut BTreeSet<Source>,
-        names: &mut BTreeSet<String>,
-        sets: &mut BTreeSet<String>,
-        full: &mut bool,
-    ) {
+    fn apply_sb(&mut self, change: SbChange, d: &mut Dirt) {
         fn put<T>(map: &mut BTreeMap<Uuid, T>, uuid: Uuid, row: Option<T>) -> Option<T> {
             match row {
                 Some(r) => map.insert(uuid, r),
                 None => map.remove(&uuid),
             }
         }
+        let Dirt {
+            dirty,
+            names,
+            sets,
+            full,
+            rebound,
+        } = d;
         match change {
             SbChange::LogicalFlow(u, row) => {
                 put(&mut self.sb.logical_flows, u, row);
@@ -382,15 +459,39 @@ impl ChassisCompute {
             }
             SbChange::PortBinding(u, row) => {
                 let row = row.map(|b| *b);
-                // Only `up` changed (the controllers write it once a port's
-                // flows are in): no flow reads it.
                 if let (Some(new), Some(old)) = (&row, self.sb.port_bindings.get(&u)) {
+                    // Only `up` changed (the controllers write it once a
+                    // port's flows are in): no flow reads it.
                     let same_but_up = PortBinding {
                         up: new.up,
                         ..old.clone()
                     };
                     if same_but_up == *new {
                         self.sb.port_bindings.insert(u, same_but_up);
+                        return;
+                    }
+                    // Only where it is bound changed (a claim or release,
+                    // e.g. the echo of our own claim): the physical flows
+                    // of the port, of the ports whose options name it and
+                    // of its multicast groups read that; the logical flows
+                    // only through `is_chassis_resident()`, decided once the
+                    // new local view is known (ovn-controller's
+                    // `lflow_handle_changed_port_bindings` likewise leaves
+                    // the logical flows of a VIF alone when it is claimed).
+                    let same_but_binding = PortBinding {
+                        up: new.up,
+                        chassis: new.chassis,
+                        encap: new.encap,
+                        additional_chassis: new.additional_chassis.clone(),
+                        additional_encap: new.additional_encap.clone(),
+                        ..old.clone()
+                    };
+                    if same_but_binding == *new {
+                        let name = BTreeSet::from([new.logical_port.clone()]);
+                        if let Some(old) = self.sb.port_bindings.insert(u, same_but_binding) {
+                            rebound.push(old);
+                        }
+                        self.dirty_port_physical(u, dirty, &name);
                         return;
                     }
                 }
@@ -452,9 +553,16 @@ impl ChassisCompute {
     /// in, and the ports whose options name a changed port (`peer`,
     /// `distributed-port`, `chassis-redirect-port`).
     fn dirty_port(&self, u: Uuid, dirty: &mut BTreeSet<Source>, names: &BTreeSet<String>) {
-        dirty.insert(Source::PortBinding(u));
         dirty.insert(Source::PortSec(u));
         dirty.insert(Source::Neighbor);
+        self.dirty_port_physical(u, dirty, names);
+    }
+
+    /// Marks the physical sources of port binding `u` dirty: its own, its
+    /// multicast groups', and those of the ports whose options name one of
+    /// `names`.
+    fn dirty_port_physical(&self, u: Uuid, dirty: &mut BTreeSet<Source>, names: &BTreeSet<String>) {
+        dirty.insert(Source::PortBinding(u));
         for mc in self.sb.mc_groups.values() {
             if mc.ports.contains(&u) {
                 dirty.insert(Source::McGroup(mc.uuid));
@@ -543,7 +651,7 @@ impl ChassisCompute {
 
     /// Recomputes the flows of `sources` (a source whose row is gone ends
     /// up with no flows); returns the keys whose flows changed.
-    fn recompute(&mut self, sources: &[Source]) -> BTreeSet<ByKey> {
+    fn recompute(&mut self, sources: &[Source], sink: &mut dyn FnMut(&OfFlow)) -> BTreeSet<ByKey> {
         self.last_recomputed = sources.len();
         let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
         if needs_inputs && self.inputs.0.is_none() {
@@ -575,6 +683,9 @@ impl ChassisCompute {
                     Arc::new(f)
                 })
                 .collect();
+            for f in &new {
+                sink(f);
+            }
             let old = self.sources.remove(&src).unwrap_or_default();
             self.diff_source(src, &old, &mut new, &mut touched);
             if !new.is_empty() {

@@ -424,113 +424,139 @@ impl Connection {
         &mut self,
         messages: impl Iterator<Item = Result<Body, E>>,
     ) -> Result<(), E> {
-        let bundle_id = self.next_bundle;
-        self.next_bundle = self.next_bundle.wrapping_add(1);
-        let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
-        let ctrl = |ctrl_type| {
-            Body::BundleControl(BundleControl {
-                bundle_id,
-                ctrl_type,
-                flags,
-                properties: Vec::new(),
-            })
-        };
-        let open_xid = self.xid();
-        let mut open_rx = self.register(open_xid)?;
-        // Rejections of any bundled message come back on one channel.
-        let mut xids: Vec<u32> = Vec::new();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut result: Result<(), E> = Ok(());
-        // The open and the adds go out in large writes rather than one per
-        // message.
-        let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-        match Message::new(open_xid, ctrl(bundle_ctrl::OPEN_REQUEST)).to_bytes() {
-            Ok(b) => out.extend_from_slice(&b),
-            Err(e) => result = Err(ConnError::from(e).into()),
-        }
+        let mut b = self.bundle_open();
         for body in messages {
-            if result.is_err() {
-                break;
-            }
             let body = match body {
                 Ok(b) => b,
                 Err(e) => {
-                    result = Err(e);
-                    break;
+                    b.fail(ConnError::Closed);
+                    let _ = self.bundle_finish(b).await;
+                    return Err(e);
                 }
             };
-            let xid = self.xid();
-            if let Err(e) = self.register_to(&[xid], &tx) {
-                result = Err(e.into());
-                break;
-            }
-            xids.push(xid);
-            let add = Body::BundleAdd(BundleAdd {
-                bundle_id,
-                flags,
-                message: Box::new(Message::new(xid, body)),
-                properties: Vec::new(),
-            });
-            match Message::new(xid, add).to_bytes() {
-                Ok(b) => out.extend_from_slice(&b),
-                Err(e) => {
-                    result = Err(ConnError::from(e).into());
-                    break;
-                }
-            }
-            if out.len() >= 60 * 1024 {
-                if let Err(e) = write_bytes(&self.writer, &out).await {
-                    result = Err(e.into());
-                    break;
-                }
-                out.clear();
+            b.push(self, body);
+            if b.out.len() >= 60 * 1024 {
+                b.flush(self).await;
             }
         }
-        drop(tx);
-        if result.is_ok() && !out.is_empty() {
-            result = write_bytes(&self.writer, &out).await.map_err(E::from);
+        self.bundle_finish(b).await.map_err(E::from)
+    }
+
+    /// Opens an ordered, atomic bundle whose messages are given one by one
+    /// ([`Bundle::push`]) and written as the socket takes them
+    /// ([`Bundle::try_flush`], never waiting), so that the switch parses
+    /// them while the caller goes on making more; [`Connection::
+    /// bundle_finish`] commits it.
+    pub fn bundle_open(&mut self) -> Bundle {
+        let bundle_id = self.next_bundle;
+        self.next_bundle = self.next_bundle.wrapping_add(1);
+        let open_xid = self.xid();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut b = Bundle {
+            t0: Instant::now(),
+            bundle_id,
+            open_xid,
+            open_rx: None,
+            xids: Vec::new(),
+            tx: Some(tx),
+            rx,
+            out: Vec::with_capacity(64 * 1024),
+            result: Ok(()),
+            direct: None,
+        };
+        match self.register(open_xid) {
+            Ok(rx) => b.open_rx = Some(rx),
+            Err(e) => b.fail(e),
         }
-        drop(out);
+        match Message::new(open_xid, b.ctrl(bundle_ctrl::OPEN_REQUEST)).to_bytes() {
+            Ok(bytes) => b.out.extend_from_slice(&bytes),
+            Err(e) => b.fail(e.into()),
+        }
+        b
+    }
+
+    /// [`Connection::bundle_open`], with [`Bundle::try_flush`] writing
+    /// without waiting: the connection is the bundle's alone until
+    /// [`Bundle::release`] (or the finish), so that a message partly
+    /// written is never interleaved with another.
+    pub fn bundle_open_streaming(&mut self) -> Bundle {
+        let mut b = self.bundle_open();
+        if let Ok(guard) = Arc::clone(&self.writer).try_lock_owned() {
+            use std::os::fd::AsFd;
+            // A second handle on the socket (non-blocking, as tokio set
+            // it): written to synchronously, between computations.
+            let half: &UnixStream = (*guard).as_ref();
+            if let Ok(fd) = half.as_fd().try_clone_to_owned() {
+                b.direct = Some((guard, std::os::unix::net::UnixStream::from(fd)));
+            }
+        }
+        b
+    }
+
+    /// Writes what is left of `b`, then barrier (collecting rejections)
+    /// and commit — or discard and fail if the switch rejected the open or
+    /// any message.
+    pub async fn bundle_finish(&mut self, mut b: Bundle) -> Result<(), ConnError> {
+        b.flush(self).await;
+        b.tx = None;
+        let written = b.t0.elapsed();
+        let mut result = std::mem::replace(&mut b.result, Ok(()));
         if result.is_ok() {
-            result = self.barrier().await.map_err(E::from);
+            result = self.barrier().await;
         }
+        let barrier = b.t0.elapsed();
         // Replies come in order: the open's came before the barrier's.
-        let opened = match open_rx.try_recv() {
-            Ok(m) => match (&m.body, rejected("bundle open", &m)) {
+        let opened = match b.open_rx.as_mut().map(|rx| rx.try_recv()) {
+            Some(Ok(m)) => match (&m.body, rejected("bundle open", &m)) {
                 (_, Some(e)) => Err(e),
-                (Body::BundleControl(b), None) if b.ctrl_type == bundle_ctrl::OPEN_REPLY => Ok(()),
+                (Body::BundleControl(c), None) if c.ctrl_type == bundle_ctrl::OPEN_REPLY => Ok(()),
                 _ => Err(ConnError::Protocol(format!(
                     "expected bundle control reply {}",
                     bundle_ctrl::OPEN_REPLY
                 ))),
             },
-            Err(_) => Err(ConnError::Protocol("no bundle open reply".into())),
+            _ => Err(ConnError::Protocol("no bundle open reply".into())),
         };
         if let Ok(mut w) = self.shared.waiters.lock() {
-            w.remove(&open_xid);
-            for xid in &xids {
+            w.remove(&b.open_xid);
+            for xid in &b.xids {
                 w.remove(xid);
             }
         }
         if result.is_ok() {
-            result = opened.map_err(E::from);
+            result = opened;
         }
-        while let Ok(m) = rx.try_recv() {
+        while let Ok(m) = b.rx.try_recv() {
             if result.is_ok() {
                 if let Some(e) = rejected("bundled message", &m) {
-                    result = Err(e.into());
+                    result = Err(e);
                 }
             }
         }
         match result {
-            Ok(()) => Ok(self
-                .expect_ctrl(ctrl(bundle_ctrl::COMMIT_REQUEST), bundle_ctrl::COMMIT_REPLY)
-                .await?),
+            Ok(()) => {
+                self.expect_ctrl(
+                    b.ctrl(bundle_ctrl::COMMIT_REQUEST),
+                    bundle_ctrl::COMMIT_REPLY,
+                )
+                .await?;
+                let msg = format!(
+                    "bundle of {} messages: made and written {written:?}, barrier reply at {barrier:?}, commit reply at {:?}",
+                    b.xids.len(),
+                    b.t0.elapsed()
+                );
+                if b.xids.len() >= 1000 {
+                    tracing::info!("{msg}");
+                } else {
+                    tracing::debug!("{msg}");
+                }
+                Ok(())
+            }
             Err(e) => {
                 if !self.is_closed() {
                     let _ = self
                         .expect_ctrl(
-                            ctrl(bundle_ctrl::DISCARD_REQUEST),
+                            b.ctrl(bundle_ctrl::DISCARD_REQUEST),
                             bundle_ctrl::DISCARD_REPLY,
                         )
                         .await;
@@ -548,6 +574,133 @@ impl Connection {
                 "expected bundle control reply {reply_type}"
             ))),
         }
+    }
+}
+
+/// A bundle being sent (see [`Connection::bundle_open`]).
+pub struct Bundle {
+    t0: Instant,
+    bundle_id: u32,
+    open_xid: u32,
+    open_rx: Option<mpsc::UnboundedReceiver<Message>>,
+    /// The xids of the bundled messages.
+    xids: Vec<u32>,
+    /// Where rejections of the bundled messages go (one channel for all).
+    tx: Option<mpsc::UnboundedSender<Message>>,
+    rx: mpsc::UnboundedReceiver<Message>,
+    /// Encoded, not yet written.
+    out: Vec<u8>,
+    /// The first failure; the bundle is then discarded.
+    result: Result<(), ConnError>,
+    /// While streaming: the connection's writer, held, and a synchronous
+    /// handle on its socket.
+    direct: Option<(
+        tokio::sync::OwnedMutexGuard<OwnedWriteHalf>,
+        std::os::unix::net::UnixStream,
+    )>,
+}
+
+impl Bundle {
+    fn ctrl(&self, ctrl_type: u16) -> Body {
+        Body::BundleControl(BundleControl {
+            bundle_id: self.bundle_id,
+            ctrl_type,
+            flags: OFPBF_ATOMIC | OFPBF_ORDERED,
+            properties: Vec::new(),
+        })
+    }
+
+    fn fail(&mut self, e: ConnError) {
+        if self.result.is_ok() {
+            self.result = Err(e);
+        }
+    }
+
+    /// Gives the bundle up: [`Connection::bundle_finish`] discards it.
+    pub fn abandon(&mut self) {
+        self.fail(ConnError::Protocol("bundle abandoned".into()));
+    }
+
+    /// Whether the bundle failed already (it will be discarded).
+    pub fn failed(&self) -> bool {
+        self.result.is_err()
+    }
+
+    /// Adds `body` (encoded now, written later).
+    pub fn push(&mut self, conn: &mut Connection, body: Body) {
+        if self.result.is_err() {
+            return;
+        }
+        let xid = conn.xid();
+        if let Some(tx) = &self.tx {
+            if let Err(e) = conn.register_to(&[xid], tx) {
+                self.fail(e);
+                return;
+            }
+        }
+        self.xids.push(xid);
+        let add = Body::BundleAdd(BundleAdd {
+            bundle_id: self.bundle_id,
+            flags: OFPBF_ATOMIC | OFPBF_ORDERED,
+            message: Box::new(Message::new(xid, body)),
+            properties: Vec::new(),
+        });
+        match Message::new(xid, add).to_bytes() {
+            Ok(b) => self.out.extend_from_slice(&b),
+            Err(e) => self.fail(e.into()),
+        }
+    }
+
+    /// Writes as much as the socket takes now, without waiting (only a
+    /// bundle opened with [`Connection::bundle_open_streaming`]).
+    pub fn try_flush(&mut self) {
+        use std::io::Write;
+        if self.result.is_err() || self.out.is_empty() {
+            return;
+        }
+        let Some((_, sock)) = self.direct.as_mut() else {
+            return;
+        };
+        let mut done = 0;
+        while done < self.out.len() {
+            match sock.write(&self.out[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(e.into());
+                    break;
+                }
+            }
+        }
+        self.out.drain(..done);
+    }
+
+    /// Writes everything made so far through the held writer and gives it
+    /// back (the connection is then usable for other messages again).
+    pub async fn release(&mut self) {
+        if let Some((mut guard, _)) = self.direct.take() {
+            // Even after a failure: part of a message may be written, and
+            // only whole messages are made.
+            if !self.out.is_empty() {
+                if let Err(e) = guard.write_all(&self.out).await {
+                    self.fail(e.into());
+                }
+            }
+            self.out.clear();
+        }
+    }
+
+    /// Writes everything encoded so far.
+    async fn flush(&mut self, conn: &Connection) {
+        self.release().await;
+        if self.result.is_ok() && !self.out.is_empty() {
+            if let Err(e) = write_bytes(&conn.writer, &self.out).await {
+                self.fail(e);
+            }
+        }
+        self.out.clear();
     }
 }
 

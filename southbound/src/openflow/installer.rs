@@ -24,6 +24,10 @@ use super::convert::{self, ConvertError};
 use super::wire::mods::{group_command, meter_command, GroupMod, MeterMod, OFPG_ALL, OFPM_ALL};
 use super::wire::Body;
 
+mod stream;
+
+pub use stream::{uses_group_or_meter, FullStream};
+
 /// Installation failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InstallError {
