@@ -206,17 +206,18 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         let right = arrange_by_key(other, &format!("{name} (right)"));
         // A match replaces the record's `without` form (other's keys being
         // distinct, each record matches at most once).
-        let matched = join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
-            left,
-            right,
-            name,
-            move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
-                let r = r1 * r2;
-                out.push_into((with(k, v1, v2), t, r));
-                out.push_into((without(k, v1), t, -r));
-            },
-        )
-        .as_collection();
+        let matched =
+            join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
+                left,
+                right,
+                name,
+                move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
+                    let r = r1 * r2;
+                    out.push_into((with(k, v1, v2), t, r));
+                    out.push_into((without(k, v1), t, -r));
+                },
+            )
+            .as_collection();
         plain.concat(matched)
     }
 

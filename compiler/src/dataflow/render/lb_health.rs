@@ -131,11 +131,7 @@ pub(super) fn render_health<'s>(
         },
         |lb, hcs| (lb.clone(), (hcs.clone(), Vec::new())),
     );
-    HealthOutputs {
-        info,
-        flows,
-        rows,
-    }
+    HealthOutputs { info, flows, rows }
 }
 
 /// Each monitored backend with its monitor's effective status
