@@ -131,8 +131,7 @@ impl Driver {
     pub(crate) fn new(workers: usize) -> Result<Driver, String> {
         let backend = if workers <= 1 {
             let alloc = timely::communication::Allocator::Thread(Default::default());
-            let mut worker =
-                Worker::new(Default::default(), alloc, Some(std::time::Instant::now()));
+            let mut worker = Worker::new(worker_config(), alloc, Some(std::time::Instant::now()));
             let oplog = OpLog::install(&mut worker);
             let state = WorkerState::build(&mut worker);
             Backend::Local(Box::new(Local {
@@ -169,6 +168,30 @@ impl Driver {
         consolidate(&mut out);
         out
     }
+}
+
+/// The worker configuration: timely's defaults, with two tuning knobs
+/// read from the environment for measurements (`OVNFLOW_PROGRESS=eager`
+/// or `demand`: timely's progress mode; `OVNFLOW_IDLE_MERGE=N`:
+/// differential's idle merge effort).
+fn worker_config() -> timely::WorkerConfig {
+    use timely::worker::ProgressMode;
+    let mut config = timely::WorkerConfig::default();
+    match std::env::var("OVNFLOW_PROGRESS").as_deref() {
+        Ok("eager") => config = config.progress_mode(ProgressMode::Eager),
+        Ok("demand") => config = config.progress_mode(ProgressMode::Demand),
+        _ => {}
+    }
+    if let Some(effort) = std::env::var("OVNFLOW_IDLE_MERGE")
+        .ok()
+        .and_then(|v| v.parse::<isize>().ok())
+    {
+        differential_dataflow::configure(
+            &mut config,
+            &differential_dataflow::Config::default().idle_merge_effort(Some(effort)),
+        );
+    }
+    config
 }
 
 impl Threads {

@@ -77,6 +77,58 @@ pub(crate) fn sink<'s, D: Rec>(
     probe
 }
 
+/// An arrangement of `(K, V)` records by `K`.
+type ValArranged<'s, K, V> = differential_dataflow::operators::arrange::Arranged<
+    's,
+    differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::ValSpine<K, V, Time, Diff>,
+    >,
+>;
+/// An arrangement of records `K` by themselves.
+type KeyArranged<'s, K> = differential_dataflow::operators::arrange::Arranged<
+    's,
+    differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Time, Diff>,
+    >,
+>;
+
+/// Arranges `coll` by key under `name`. A single worker arranges the
+/// records where they are (timely's `Pipeline`): the exchange by key hash
+/// several workers need would hash and copy every record for nothing.
+#[allow(clippy::disallowed_methods)]
+fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s, K, V> {
+    use differential_dataflow::operators::arrange::arrangement::arrange_core;
+    use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
+    use timely::dataflow::channels::pact::Pipeline;
+    if coll.scope().peers() > 1 {
+        return coll.arrange_by_key_named(name);
+    }
+    arrange_core::<_, _, ValBatcher<K, V, Time, Diff>, ValSpine<K, V, Time, Diff>>(
+        coll.inner,
+        Pipeline,
+        name,
+        ValBatcher::new,
+    )
+}
+
+/// Arranges the records of `coll` by themselves under `name` (in place
+/// with a single worker, as [`arrange_by_key`]).
+#[allow(clippy::disallowed_methods)]
+fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s, K> {
+    use differential_dataflow::operators::arrange::arrangement::arrange_core;
+    use differential_dataflow::trace::implementations::{KeyBatcher, KeySpine};
+    use timely::dataflow::channels::pact::Pipeline;
+    if coll.scope().peers() > 1 {
+        return coll.arrange_by_self_named(name);
+    }
+    arrange_core::<_, _, KeyBatcher<K, Time, Diff>, KeySpine<K, Time, Diff>>(
+        coll.map(|k| (k, ())).inner,
+        Pipeline,
+        name,
+        KeyBatcher::new,
+    )
+}
+
 /// Named stateful operators over keyed collections `(K, V)`.
 pub(crate) trait Named<'s, K: Rec, V: Rec> {
     /// Equi-join on the key; both inputs are arranged under `name`.
@@ -89,6 +141,19 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         name: &str,
         other: Coll<'s, (K, V2)>,
         logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O>;
+    /// Left outer join against `other`, whose keys must be distinct (at
+    /// most one value per key): each record of `self` becomes
+    /// `with(key, value, other's value)` when `other` has its key, else
+    /// `without(key, value)`. One pair of arrangements and one join, where
+    /// a join plus an antijoin on `other`'s keys would arrange `self`
+    /// twice and `other`'s keys once more.
+    fn outer_join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
     ) -> Coll<'s, O>;
     /// Keeps the records whose key occurs in `keys` (which should be distinct).
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
@@ -106,8 +171,8 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
 #[allow(clippy::disallowed_methods)]
 impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
     fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))> {
-        let left = self.arrange_by_key_named(&format!("{name} (left)"));
-        let right = other.arrange_by_key_named(&format!("{name} (right)"));
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        let right = arrange_by_key(other, &format!("{name} (right)"));
         left.join_core(right, |k: &K, v1: &V, v2: &V2| {
             Some((k.clone(), (v1.clone(), v2.clone())))
         })
@@ -119,14 +184,46 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         other: Coll<'s, (K, V2)>,
         logic: impl Fn(&K, &V, &V2) -> O + 'static,
     ) -> Coll<'s, O> {
-        let left = self.arrange_by_key_named(&format!("{name} (left)"));
-        let right = other.arrange_by_key_named(&format!("{name} (right)"));
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        let right = arrange_by_key(other, &format!("{name} (right)"));
         left.join_core(right, move |k: &K, v1: &V, v2: &V2| Some(logic(k, v1, v2)))
     }
 
+    fn outer_join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O> {
+        use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
+        use differential_dataflow::operators::cursor::join::join_traces;
+        use differential_dataflow::AsCollection;
+        use timely::container::PushInto;
+        let unmatched = without.clone();
+        let plain = self.clone().map(move |(k, v)| unmatched(&k, &v));
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        let right = arrange_by_key(other, &format!("{name} (right)"));
+        // A match replaces the record's `without` form (other's keys being
+        // distinct, each record matches at most once).
+        let matched =
+            join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
+                left,
+                right,
+                name,
+                move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
+                    let r = r1 * r2;
+                    out.push_into((with(k, v1, v2), t, r));
+                    out.push_into((without(k, v1), t, -r));
+                },
+            )
+            .as_collection();
+        plain.concat(matched)
+    }
+
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
-        let left = self.arrange_by_key_named(&format!("{name} (records)"));
-        let right = keys.arrange_by_self_named(&format!("{name} (keys)"));
+        let left = arrange_by_key(self, &format!("{name} (records)"));
+        let right = arrange_by_self(keys, &format!("{name} (keys)"));
         left.join_core(right, |k: &K, v: &V, _| Some((k.clone(), v.clone())))
     }
 
@@ -140,7 +237,17 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
-        self.reduce_named(name, logic)
+        use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
+        arrange_by_key(self, &format!("Arrange: {name}"))
+            .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
+                name,
+                logic,
+                |vec, key, upds| {
+                    vec.clear();
+                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
+                },
+            )
+            .as_collection(|k, v| (k.clone(), v.clone()))
     }
 }
 
@@ -153,7 +260,17 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 #[allow(clippy::disallowed_methods)]
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
-        self.threshold_named(name, |_, r: &Diff| if *r > 0 { 1 } else { 0 })
+        use differential_dataflow::trace::implementations::{KeyBuilder, KeySpine};
+        arrange_by_self(self, &format!("Arrange: {name}"))
+            .reduce_abelian::<_, KeyBuilder<D, Time, Diff>, KeySpine<D, Time, Diff>, _, _>(
+                name,
+                |_, s, t| t.push(((), if s[0].1 > 0 { 1 } else { 0 })),
+                |vec, key, upds| {
+                    vec.clear();
+                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
+                },
+            )
+            .as_collection(|k, _| k.clone())
     }
 }
 
@@ -236,6 +353,41 @@ mod tests {
         assert_eq!(semi, vec![((1, 'a'), 0, 1), ((2, 'b'), 1, 1)]);
         let anti = run(a, keys, |a, k| a.antijoin_named("anti", k));
         assert_eq!(anti, vec![((2, 'b'), 0, 1), ((2, 'b'), 1, -1)]);
+    }
+
+    #[test]
+    fn outer_join_map_named_matches_or_falls_back_incrementally() {
+        // Epoch 0: 1 matches, 2 does not; epoch 1: 2 gets a match, 1 loses
+        // its; epoch 2: 1's match comes back with another value.
+        let got = run(
+            vec![vec![((1u32, 'a'), 1), ((2, 'b'), 1)]],
+            vec![
+                vec![((1u32, 10u8), 1)],
+                vec![((2, 20), 1), ((1, 10), -1)],
+                vec![((1, 11), 1)],
+            ],
+            |a, b| {
+                a.outer_join_map_named(
+                    "outer",
+                    b,
+                    |k, v, w| (*k, *v, Some(*w)),
+                    |k, v| (*k, *v, None),
+                )
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, 'a', None), 1, 1),
+                ((1, 'a', None), 2, -1),
+                ((1, 'a', Some(10)), 0, 1),
+                ((1, 'a', Some(10)), 1, -1),
+                ((1, 'a', Some(11)), 2, 1),
+                ((2, 'b', None), 0, 1),
+                ((2, 'b', None), 1, -1),
+                ((2, 'b', Some(20)), 1, 1),
+            ]
+        );
     }
 
     #[test]

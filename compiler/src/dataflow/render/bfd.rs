@@ -100,17 +100,19 @@ pub(super) fn render_bfd<'s>(
             out.push(((referenced, sb), 1));
         });
     let with_port = rows.join_named("bfd rows: x source port", ports.clone());
-    let flagged =
-        with_port
-            .clone()
-            .join_map_named("bfd rows: x flags", flags.clone(), move |_, a, b| {
-                let ((b, port), (r, sb)) = (a.clone(), b.clone());
-                (b, port, r, sb)
-            });
-    let plain = with_port
-        .antijoin_named("bfd rows: no flags", flags.map(|(u, _)| u))
-        .map(|(_, (b, port))| (b, port, false, None));
-    let sb = flagged.concat(plain).map(|(b, port, r, sb)| {
+    let flagged = with_port.outer_join_map_named(
+        "bfd rows: x flags",
+        flags,
+        move |_, a, b| {
+            let ((b, port), (r, sb)) = (a.clone(), b.clone());
+            (b, port, r, sb)
+        },
+        |_, a| {
+            let (b, port) = a.clone();
+            (b, port, false, None)
+        },
+    );
+    let sb = flagged.map(|(b, port, r, sb)| {
         let nb = nb_status(b.status(), r, sb.is_some());
         sb_row(&b, port, nb, sb)
     });

@@ -81,29 +81,25 @@ pub(super) fn attach_external<'s>(
     });
     let ext = ports.clone().filter(move |(_, p)| is_ext(p));
     let others = ports.filter(move |(_, p)| !is_ext(p));
-    let with_view = ext
-        .clone()
-        .join_map_named(
-            "external ports: x switch view",
-            per_switch.clone(),
-            move |k, a, b| {
-                let (ls, mut p, view) = (k.clone(), a.clone(), b.clone());
-                Arc::make_mut(&mut p).external = Some(view);
-                (ls, p)
-            },
-        )
-        .concat(
-            ext.antijoin_named("external ports: bare switch", per_switch.map(|(ls, _)| ls))
-                .map(|(ls, mut p)| {
-                    Arc::make_mut(&mut p).external = Some(ExternalCtx::default());
-                    (ls, p)
-                }),
-        );
+    let with_view = ext.outer_join_map_named(
+        "external ports: x switch view",
+        per_switch,
+        move |k, a, b| {
+            let (ls, mut p, view) = (k.clone(), a.clone(), b.clone());
+            Arc::make_mut(&mut p).external = Some(view);
+            (ls, p)
+        },
+        |k, a| {
+            let (ls, mut p) = (k.clone(), a.clone());
+            Arc::make_mut(&mut p).external = Some(ExternalCtx::default());
+            (ls, p)
+        },
+    );
     let keyed = with_view.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let names = lsp_groups.map(|(lsp, g)| (lsp, g.name));
-    let grouped = keyed.clone().join_map_named(
+    let grouped = keyed.outer_join_map_named(
         "external ports: x ha group",
-        names.clone(),
+        names,
         move |_, a, b| {
             let ((ls, mut p), name) = (a.clone(), b.clone());
             if let Some(e) = Arc::make_mut(&mut p).external.as_mut() {
@@ -111,9 +107,7 @@ pub(super) fn attach_external<'s>(
             }
             (ls, p)
         },
+        |_, lp| lp.clone(),
     );
-    let ungrouped = keyed
-        .antijoin_named("external ports: no ha group", names.map(|(u, _)| u))
-        .map(|(_, lp)| lp);
-    others.concatenate([grouped, ungrouped])
+    others.concat(grouped)
 }

@@ -173,9 +173,9 @@ fn metered_flows<'s>(
         copp.into_iter()
             .map(move |(proto, meter)| ((dp, proto), meter))
     });
-    let with_meter = per_switch.clone().join_map_named(
+    per_switch.outer_join_map_named(
         "lb: metered flows x switch meters",
-        meters.clone(),
+        meters,
         move |k, a, b| {
             let ((dp, proto), f, meter) = (k.clone(), a.clone(), b.clone());
             let f = match proto.as_str() {
@@ -187,14 +187,8 @@ fn metered_flows<'s>(
             };
             (Dps::from([dp]), f)
         },
-    );
-    let without = per_switch
-        .antijoin_named(
-            "lb: metered flows without switch meter",
-            meters.map(|(k, _)| k),
-        )
-        .map(|((dp, _), f)| (Dps::from([dp]), f));
-    with_meter.concat(without)
+        |(dp, _), f| (Dps::from([*dp]), f.clone()),
+    )
 }
 
 /// `(key, parsed)` for each `(lb, (key, row))`, with the load balancer's
@@ -211,9 +205,9 @@ where
     (K, ParsedLb): Rec,
     ((K, LoadBalancer), HealthInfo): Rec,
 {
-    let checked = applied.clone().join_map_named(
+    applied.outer_join_map_named(
         "lb: applied x health checks",
-        health_info.clone(),
+        health_info,
         move |_, a, b| {
             let ((key, lb), (hcs, monitored)) = (a.clone(), b.clone());
             let mut p = ParsedLb::new(&lb);
@@ -221,14 +215,8 @@ where
             health::mark_monitored(&mut p, &monitored);
             (key, p)
         },
-    );
-    let unchecked = applied
-        .antijoin_named(
-            "lb: applied without health checks",
-            health_info.map(|(lb, _)| lb),
-        )
-        .map(|(_, (key, lb))| (key, ParsedLb::new(&lb)));
-    checked.concat(unchecked)
+        |_, (key, lb)| (key.clone(), ParsedLb::new(lb)),
+    )
 }
 
 /// The SB `Load_Balancer` row of `lb` on datapaths `dps` (sorted SB UUIDs).

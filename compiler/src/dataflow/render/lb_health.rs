@@ -122,22 +122,16 @@ pub(super) fn render_health<'s>(
             let v: Vec<(usize, usize)> = vals.iter().map(|(x, _)| **x).collect();
             out.push((v, 1));
         });
-    let with_marks = lb_hcs.clone().join_map_named(
+    let info = lb_hcs.outer_join_map_named(
         "lb health: checks x monitored",
-        marks.clone(),
+        marks,
         move |k, a, b| {
             let (lb, hcs, m) = (k.clone(), a.clone(), b.clone());
             (lb, (hcs, m))
         },
+        |lb, hcs| (lb.clone(), (hcs.clone(), Vec::new())),
     );
-    let without = lb_hcs
-        .antijoin_named("lb health: nothing monitored", marks.map(|(lb, _)| lb))
-        .map(|(lb, hcs)| (lb, (hcs, Vec::new())));
-    HealthOutputs {
-        info: with_marks.concat(without),
-        flows,
-        rows,
-    }
+    HealthOutputs { info, flows, rows }
 }
 
 /// Each monitored backend with its monitor's effective status
@@ -193,18 +187,16 @@ fn with_status<'s>(
     let by_port = reported
         .concat(unreported)
         .map(|(x, st)| (x.0.logical_port.clone(), (x, st)));
-    let port_up = by_port
-        .clone()
-        .semijoin_named("lb health: monitors of ports up", up.clone())
-        .map(|(_, (x, st))| (x, (st.clone(), st)));
-    let port_down = by_port
-        .antijoin_named("lb health: monitors of ports down", up)
-        .map(|(_, (x, st))| {
+    by_port.outer_join_map_named(
+        "lb health: monitors x ports up",
+        up.map(|p| (p, ())),
+        |_, (x, st), _| (x.clone(), (st.clone(), st.clone())),
+        |_, (x, st)| {
             let effective = match st.as_deref() {
                 Some("online") => Some("offline".to_string()),
                 _ => st.clone(),
             };
-            (x, (effective, st))
-        });
-    port_up.concat(port_down)
+            (x.clone(), (effective, st.clone()))
+        },
+    )
 }

@@ -299,14 +299,12 @@ pub(crate) fn render<'s>(
             }
             out.push((f, 1));
         });
-    let sw_flags = switches.clone();
-    let with_facts = sw_flags
-        .clone()
-        .join_named("switch context: x facts", facts.clone());
-    let without_facts = sw_flags.antijoin_named("switch context: no facts", facts.map(|(u, _)| u));
-    let sw_ctx: Coll<'s, SwitchCtx> = with_facts
-        .map(|(_, (sw, f))| SwitchCtx::new(&sw, f))
-        .concat(without_facts.map(|(_, sw)| SwitchCtx::new(&sw, SwitchFacts::default())));
+    let sw_ctx: Coll<'s, SwitchCtx> = switches.clone().outer_join_map_named(
+        "switch context: x facts",
+        facts,
+        |_, sw, f| SwitchCtx::new(sw, f.clone()),
+        |_, sw| SwitchCtx::new(sw, SwitchFacts::default()),
+    );
     let sw_ctx = attach_copp(sw_ctx, copps.clone());
 
     // The port context: the port's bucket in northd's ports hmap first
@@ -500,27 +498,22 @@ fn attach_dhcp<'s>(
     column: fn(&Lsp) -> Option<Uuid>,
     set: fn(&mut PortCtx, crate::nb::DhcpOptions),
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
-    let with_ref = ports
-        .clone()
-        .flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
-    let with_dhcp = with_ref.clone().join_map_named(
+    let [plain, naming] = split_by(ports, move |(_, p): &(Uuid, Arc<PortCtx>)| {
+        usize::from(column(&p.lsp).is_some())
+    });
+    let with_ref = naming.flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
+    // A reference to a missing row counts as none.
+    let attached = with_ref.outer_join_map_named(
         &format!("ports: x {which} options"),
-        dhcp_rows.clone(),
+        dhcp_rows,
         move |_, a, b| {
             let ((ls, mut p), d) = (a.clone(), b.clone());
             set(Arc::make_mut(&mut p), d);
             (ls, p)
         },
+        |_, lp| lp.clone(),
     );
-    let dangling = with_ref
-        .antijoin_named(
-            &format!("ports: missing {which} options"),
-            dhcp_rows.map(|(u, _)| u),
-        )
-        .map(|(_, lp)| lp);
-    ports
-        .filter(move |(_, p)| column(&p.lsp).is_none())
-        .concatenate([with_dhcp, dangling])
+    plain.concat(attached)
 }
 
 /// Attaches to each virtual port its `virtual-parents` that are ports of
@@ -559,19 +552,18 @@ fn attach_virtual_parents<'s>(
         usize::from(!virtual_port::parent_names(&p.lsp).is_empty())
     });
     let keyed = named.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
-    let with = keyed.clone().join_map_named(
-        "virtual ports: x parents",
-        parents.clone(),
-        move |_, a, b| {
-            let ((ls, mut p), list) = (a.clone(), b.clone());
-            Arc::make_mut(&mut p).virtual_parents = list;
-            (ls, p)
-        },
-    );
     keyed
-        .antijoin_named("virtual ports: without parents", parents.map(|(u, _)| u))
-        .map(|(_, lp)| lp)
-        .concatenate([with, plain])
+        .outer_join_map_named(
+            "virtual ports: x parents",
+            parents,
+            move |_, a, b| {
+                let ((ls, mut p), list) = (a.clone(), b.clone());
+                Arc::make_mut(&mut p).virtual_parents = list;
+                (ls, p)
+            },
+            |_, lp| lp.clone(),
+        )
+        .concat(plain)
 }
 
 /// Sets each switch's resolved CoPP meters ([`SwitchCtx::copp`]).
@@ -579,17 +571,14 @@ fn attach_copp<'s>(
     sw_ctx: Coll<'s, SwitchCtx>,
     copps: Coll<'s, (Uuid, crate::rules::copp::Copp)>,
 ) -> Coll<'s, SwitchCtx> {
-    let keyed = sw_ctx.map(|s| (s.uuid, s));
-    let with =
-        keyed
-            .clone()
-            .join_map_named("switch context: x copp", copps.clone(), move |_, a, b| {
-                let (mut s, c) = (a.clone(), b.clone());
-                s.copp = c;
-                s
-            });
-    keyed
-        .antijoin_named("switch context: no copp", copps.map(|(u, _)| u))
-        .map(|(_, s)| s)
-        .concat(with)
+    sw_ctx.map(|s| (s.uuid, s)).outer_join_map_named(
+        "switch context: x copp",
+        copps,
+        move |_, a, b| {
+            let (mut s, c) = (a.clone(), b.clone());
+            s.copp = c;
+            s
+        },
+        |_, s| s.clone(),
+    )
 }

@@ -229,9 +229,9 @@ pub(super) fn render_routers<'s>(
                 ),
             )
         });
-    let peered = with_order.clone().join_map_named(
+    let ports = with_order.outer_join_map_named(
         "router ports: x peer",
-        peer_of.clone(),
+        peer_of,
         move |_, a, b| {
             let ((lr, mut p), (peer, (localnet, vlan, vtep), peer_router)) = (a.clone(), b.clone());
             p.peer = Some(peer);
@@ -241,11 +241,8 @@ pub(super) fn render_routers<'s>(
             p.peer_localnet_vlan = vlan;
             (lr, p)
         },
+        |_, lp| lp.clone(),
     );
-    let unpeered = with_order
-        .antijoin_named("router ports: no peer", peer_of.map(|(u, _)| u))
-        .map(|(_, lp)| lp);
-    let ports = peered.concat(unpeered);
 
     let routes = nb
         .of(NbKind::RouterRoute)
@@ -371,14 +368,12 @@ fn with_bfd<'s>(
     bfd_ports: Coll<'s, (String, ())>,
 ) -> Coll<'s, (Uuid, (Lrp, LrpNetworks, bool))> {
     let by_name = lrps.map(|(lr, (lrp, net))| (lrp.name.clone(), (lr, lrp, net)));
-    let with = by_name
-        .clone()
-        .semijoin_named("router ports: with bfd", bfd_ports.clone().map(|(n, _)| n))
-        .map(|(_, (lr, lrp, net))| (lr, (lrp, net, true)));
-    let without = by_name
-        .antijoin_named("router ports: without bfd", bfd_ports.map(|(n, _)| n))
-        .map(|(_, (lr, lrp, net))| (lr, (lrp, net, false)));
-    with.concat(without)
+    by_name.outer_join_map_named(
+        "router ports: x bfd",
+        bfd_ports,
+        |_, (lr, lrp, net), _| (*lr, (lrp.clone(), net.clone(), true)),
+        |_, (lr, lrp, net)| (*lr, (lrp.clone(), net.clone(), false)),
+    )
 }
 
 /// Attaches to each switch port of type `router` its peer, and to every
@@ -393,19 +388,17 @@ pub(super) fn attach_peers<'s>(
         usize::from(p.lsp.type_ == "router" && p.lsp.option("router-port").is_some())
     });
     let by_lsp = naming.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
-    let peered = by_lsp.clone().join_map_named(
+    let peered = by_lsp.outer_join_map_named(
         "switch ports: x router peer",
-        lsp_peers.clone(),
+        lsp_peers,
         move |_, a, b| {
             let ((ls, mut p), peer) = (a.clone(), b.clone());
             Arc::make_mut(&mut p).router_peer = Some(peer);
             (ls, p)
         },
+        |_, lp| lp.clone(),
     );
-    let unpeered = by_lsp
-        .antijoin_named("switch ports: no router peer", lsp_peers.map(|(u, _)| u))
-        .map(|(_, lp)| lp);
-    let ports = peered.concatenate([unpeered, plain]);
+    let ports = peered.concat(plain);
     let all_router = ports
         .clone()
         .map(|(ls, p)| {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use ovsdb::Uuid;
 
+use crate::dataflow::split_by;
+
 use super::lb::parse_with_health;
 use super::lb_health::HealthInfo;
 use super::lflow::{union_dps, Dps};
@@ -173,27 +175,23 @@ fn resolve<'s>(
     get: fn(&NatRule) -> Option<Uuid>,
     set: fn(&mut NatRule, String),
 ) -> Coll<'s, (Uuid, NatRule)> {
-    let with_ref = rules
-        .clone()
-        .flat_map(move |(lr, r)| get(&r).map(|u| (u, (lr, r))));
-    let named = with_ref.clone().join_map_named(
-        &format!("router nat: {column} names"),
-        names.clone(),
-        move |_, a, b| {
-            let ((lr, mut r), name) = (a.clone(), b.clone());
-            set(&mut r, name);
-            (lr, r)
-        },
-    );
-    let dangling = with_ref
-        .antijoin_named(
-            &format!("router nat: missing {column}"),
-            names.map(|(u, _)| u),
-        )
-        .map(|(_, lr)| lr);
-    rules
-        .filter(move |(_, r)| get(r).is_none())
-        .concatenate([named, dangling])
+    let [plain, referring] = split_by(rules, move |(_, r): &(Uuid, NatRule)| {
+        usize::from(get(r).is_some())
+    });
+    // A reference to a missing row leaves the name unset.
+    let named = referring
+        .flat_map(move |(lr, r)| get(&r).map(|u| (u, (lr, r))))
+        .outer_join_map_named(
+            &format!("router nat: {column} names"),
+            names,
+            move |_, a, b| {
+                let ((lr, mut r), name) = (a.clone(), b.clone());
+                set(&mut r, name);
+                (lr, r)
+            },
+            |_, lr| lr.clone(),
+        );
+    plain.concat(named)
 }
 
 /// Every load balancer's flows on its routers (those with a tunnel key):
@@ -310,23 +308,23 @@ pub(super) fn attach_peer_nat<'s>(
             .map(|p| (p.lrp.name.clone(), peer_nat(&r, p)))
             .collect::<Vec<_>>()
     });
-    let peered = ports.clone().flat_map(|(ls, p)| {
-        let name = p.router_peer.as_ref()?.name.clone();
-        Some((name, (ls, p)))
+    let [plain, peered] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {
+        usize::from(p.router_peer.is_some())
     });
-    let with = peered.clone().join_map_named(
-        "switch ports: x peer nat",
-        by_port.clone(),
-        move |_, a, b| {
-            let ((ls, mut p), n) = (a.clone(), b.clone());
-            Arc::make_mut(&mut p).peer_nat = Some(n);
-            (ls, p)
-        },
-    );
-    let without = peered
-        .antijoin_named("switch ports: no peer nat", by_port.map(|(n, _)| n))
-        .map(|(_, lp)| lp);
-    ports
-        .filter(|(_, p)| p.router_peer.is_none())
-        .concatenate([with, without])
+    let with = peered
+        .flat_map(|(ls, p)| {
+            let name = p.router_peer.as_ref()?.name.clone();
+            Some((name, (ls, p)))
+        })
+        .outer_join_map_named(
+            "switch ports: x peer nat",
+            by_port,
+            move |_, a, b| {
+                let ((ls, mut p), n) = (a.clone(), b.clone());
+                Arc::make_mut(&mut p).peer_nat = Some(n);
+                (ls, p)
+            },
+            |_, lp| lp.clone(),
+        );
+    plain.concat(with)
 }
