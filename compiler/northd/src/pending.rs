@@ -26,7 +26,7 @@ enum Delta {
 /// What a row was before the pending batches.
 #[derive(Clone, Debug)]
 enum Old {
-    Record(Option<SbRecord>),
+    Record(Option<Box<SbRecord>>),
     Row(Option<Arc<Row>>),
 }
 
@@ -138,7 +138,7 @@ impl Pending {
                     for ((table, uuid), old) in touched {
                         rows.entry((table.to_string(), uuid))
                             .or_insert(Net {
-                                old: Old::Record(old),
+                                old: Old::Record(old.map(Box::new)),
                                 table: None,
                                 new: None,
                             })
@@ -172,7 +172,7 @@ impl Pending {
                 None => net.new,
             };
             let old = match net.old {
-                Old::Record(r) => r.as_ref().map(row),
+                Old::Record(r) => r.as_deref().map(row),
                 Old::Row(r) => r,
             };
             change(&table, uuid, old, new)
