@@ -304,20 +304,7 @@ impl Connection {
         db: &str,
         groups: Vec<RawOps>,
     ) -> Result<Vec<Value>, ClientError> {
-        let size: usize = groups.iter().map(|g| g.text_len() + 1).sum();
-        let params = |out: &mut Vec<u8>| {
-            out.push(b'[');
-            crate::rawjson::write_str(out, db);
-            for g in groups.into_iter().filter(|g| !g.is_empty()) {
-                out.push(b',');
-                out.extend_from_slice(g.as_bytes());
-            }
-            out.push(b']');
-        };
-        let reply = to_value(
-            self.request_text("transact", size + db.len() + 8, params)
-                .await?,
-        )?;
+        let reply = to_value(self.transact_raw_request(db, groups).await?)?;
         let results = match reply {
             Value::Array(results) => results,
             other => {
@@ -335,15 +322,13 @@ impl Connection {
         }
     }
 
-    /// [`Connection::transact_raw`] answering only whether the transaction
-    /// committed (the first operation error as [`ClientError::Server`]):
-    /// the results are checked as text, without building a [`Value`] per
-    /// operation (a first full compute inserts tens of thousands of rows).
-    pub async fn transact_raw_checked(
+    /// Sends a `transact` of the non-empty `groups` on `db`, written straight
+    /// from their text, and returns the reply's result as text.
+    async fn transact_raw_request(
         &self,
         db: &str,
         groups: Vec<RawOps>,
-    ) -> Result<(), ClientError> {
+    ) -> Result<RawJson, ClientError> {
         let size: usize = groups.iter().map(|g| g.text_len() + 1).sum();
         let params = |out: &mut Vec<u8>| {
             out.push(b'[');
@@ -354,10 +339,20 @@ impl Connection {
             }
             out.push(b']');
         };
-        let reply = self
-            .request_text("transact", size + db.len() + 8, params)
-            .await?;
-        check_results(&reply)
+        self.request_text("transact", size + db.len() + 8, params)
+            .await
+    }
+
+    /// [`Connection::transact_raw`] answering only whether the transaction
+    /// committed (the first operation error as [`ClientError::Server`]):
+    /// the results are checked as text, without building a [`Value`] per
+    /// operation (a first full compute inserts tens of thousands of rows).
+    pub async fn transact_raw_checked(
+        &self,
+        db: &str,
+        groups: Vec<RawOps>,
+    ) -> Result<(), ClientError> {
+        check_results(&self.transact_raw_request(db, groups).await?)
     }
 
     /// Starts a `transact` on `db` whose operations are written while they

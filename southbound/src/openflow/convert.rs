@@ -17,7 +17,9 @@ use crate::flow_table::OfFlow;
 
 use super::wire::action::{parse_actions, Action, NX_VENDOR_ID};
 use super::wire::buf::{put_u16, put_u32, put_u64, Reader};
-use super::wire::mods::{flow_command, FlowMod};
+use super::wire::mods::{
+    flow_command, group_command, meter_command, FlowMod, GroupMod, MeterMod, OFPG_ALL, OFPM_ALL,
+};
 use super::wire::oxm::{field as f, field::Id, Match, OxmField};
 use super::wire::{Instruction, WireError};
 
@@ -413,4 +415,26 @@ pub fn delete_all_flows() -> FlowMod {
     fm.table_id = super::wire::mods::OFPTT_ALL;
     fm.priority = 0;
     fm
+}
+
+/// `OFPGC_DELETE` of every group (`ovs-ofctl del-groups`).
+pub fn delete_all_groups() -> GroupMod {
+    GroupMod {
+        command: group_command::DELETE,
+        group_type: 0,
+        group_id: OFPG_ALL,
+        command_bucket_id: 0xffff_ffff,
+        buckets: Vec::new(),
+        properties: Vec::new(),
+    }
+}
+
+/// `OFPMC_DELETE` of every meter (`ovs-ofctl del-meters`).
+pub fn delete_all_meters() -> MeterMod {
+    MeterMod {
+        command: meter_command::DELETE,
+        flags: 0,
+        meter_id: OFPM_ALL,
+        bands: Vec::new(),
+    }
 }

@@ -21,7 +21,7 @@ use crate::flow_table::{ByKey, OfFlow};
 
 use super::conn::{ConnError, Connection, Options};
 use super::convert::{self, ConvertError};
-use super::wire::mods::{group_command, meter_command, GroupMod, MeterMod, OFPG_ALL, OFPM_ALL};
+use super::wire::mods::{group_command, meter_command, GroupMod, MeterMod};
 use super::wire::Body;
 
 mod stream;
@@ -441,21 +441,9 @@ impl Installer {
         let mut meters_before = Vec::new();
         let mut bundle: Vec<Op> = Vec::new();
         if full {
-            meters_before.push(MeterMod {
-                command: meter_command::DELETE,
-                flags: 0,
-                meter_id: OFPM_ALL,
-                bands: Vec::new(),
-            });
+            meters_before.push(convert::delete_all_meters());
             bundle.push(Op::Ready(Body::FlowMod(convert::delete_all_flows())));
-            bundle.push(Op::Ready(Body::GroupMod(GroupMod {
-                command: group_command::DELETE,
-                group_type: 0,
-                group_id: OFPG_ALL,
-                command_bucket_id: 0xffff_ffff,
-                buckets: Vec::new(),
-                properties: Vec::new(),
-            })));
+            bundle.push(Op::Ready(Body::GroupMod(convert::delete_all_groups())));
         }
         // Meters: new or changed before the flows, gone after.
         let (before, meters_after) = self.meter_changes(desired);

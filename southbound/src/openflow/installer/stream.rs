@@ -22,7 +22,7 @@ use crate::actions::OfAction;
 use crate::flow_table::{ByKey, OfFlow};
 use crate::openflow::conn::{Bundle, ConnError};
 use crate::openflow::convert;
-use crate::openflow::wire::mods::{group_command, meter_command, GroupMod, OFPG_ALL, OFPM_ALL};
+use crate::openflow::wire::mods::{group_command, meter_command};
 use crate::openflow::wire::Body;
 
 /// Whether a flow uses a group or a meter (it then waits for
@@ -79,29 +79,16 @@ impl Installer {
         self.groups.clear();
         self.meters.clear();
         let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
-        let delete_meters = Body::MeterMod(super::MeterMod {
-            command: meter_command::DELETE,
-            flags: 0,
-            meter_id: OFPM_ALL,
-            bands: Vec::new(),
-        });
-        if let Err(e) = conn.send(delete_meters).await {
+        if let Err(e) = conn
+            .send(Body::MeterMod(convert::delete_all_meters()))
+            .await
+        {
             self.conn = None;
             return Err(e.into());
         }
         let mut bundle = conn.bundle_open_streaming();
         bundle.push(conn, Body::FlowMod(convert::delete_all_flows()));
-        bundle.push(
-            conn,
-            Body::GroupMod(GroupMod {
-                command: group_command::DELETE,
-                group_type: 0,
-                group_id: OFPG_ALL,
-                command_bucket_id: 0xffff_ffff,
-                buckets: Vec::new(),
-                properties: Vec::new(),
-            }),
-        );
+        bundle.push(conn, Body::GroupMod(convert::delete_all_groups()));
         Ok(FullStream {
             bundle,
             streamed: 0,
