@@ -375,6 +375,30 @@ fn text(f: &OfFlow, group: &dyn Fn(u32) -> Option<String>) -> String {
     out
 }
 
+/// The engine's installed table as sorted flow texts.
+fn engine_table(engine: &ChassisCompute) -> Vec<String> {
+    let mut t: Vec<String> = engine
+        .installed()
+        .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
+        .collect();
+    t.sort();
+    t
+}
+
+/// The table of a from-scratch compile of `sb` for `ch`, as sorted flow
+/// texts.
+fn fresh_table(sb: &Southbound, ch: &Chassis) -> Vec<String> {
+    let fresh = ovnflow_southbound::openflow(sb, ch);
+    let mut t: Vec<String> = fresh
+        .flows
+        .installed()
+        .into_iter()
+        .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
+        .collect();
+    t.sort();
+    t
+}
+
 fn chassis() -> Chassis {
     let mut ch = Chassis::new("hv1");
     ch.tunnels.insert(
@@ -412,28 +436,14 @@ proptest! {
                 let k = format!("{} {} {}", f.table, f.priority, f.of_match);
                 prop_assert!(shown.insert(k, (**f).clone()).is_none(), "added over a flow");
             }
-            let ours: Vec<String> = engine
-                .installed()
-                .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
-                .collect();
-            let applied: Vec<String> = shown
+            let mut applied: Vec<String> = shown
                 .values()
                 .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
                 .collect();
-            let fresh = ovnflow_southbound::openflow(&model.sb(), &ch);
-            let mut expected: Vec<String> = fresh
-                .flows
-                .installed()
-                .into_iter()
-                .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
-                .collect();
-            expected.sort();
-            let mut ours_sorted = ours.clone();
-            ours_sorted.sort();
-            let mut applied_sorted = applied;
-            applied_sorted.sort();
-            prop_assert_eq!(&ours_sorted, &expected, "after {:?}", e);
-            prop_assert_eq!(&applied_sorted, &expected);
+            applied.sort();
+            let expected = fresh_table(&model.sb(), &ch);
+            prop_assert_eq!(&engine_table(&engine), &expected, "after {:?}", e);
+            prop_assert_eq!(&applied, &expected);
         }
     }
 }
@@ -462,7 +472,6 @@ proptest! {
             }
             let mut fresh_ch = ch.clone();
             fresh_ch.ct_zones = Some(zones.clone());
-            let fresh = ovnflow_southbound::openflow(&model.sb(), &fresh_ch);
             let mut users_ch = ch.clone();
             users_ch.ct_zones = None;
             let users = ovnflow_southbound::local::Local::compute(&model.sb(), &users_ch).ct_zones;
@@ -470,19 +479,8 @@ proptest! {
                 users.keys().collect::<Vec<_>>(),
                 zones.keys().collect::<Vec<_>>()
             );
-            let mut expected: Vec<String> = fresh
-                .flows
-                .installed()
-                .into_iter()
-                .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
-                .collect();
-            expected.sort();
-            let mut ours: Vec<String> = engine
-                .installed()
-                .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
-                .collect();
-            ours.sort();
-            prop_assert_eq!(&ours, &expected, "after {:?}", e);
+            let expected = fresh_table(&model.sb(), &fresh_ch);
+            prop_assert_eq!(&engine_table(&engine), &expected, "after {:?}", e);
         }
     }
 }
@@ -531,19 +529,8 @@ fn colliding_conjunction_ids_stay_distinct() {
     for e in &edits {
         let (sbc, lc) = apply(&mut model, &mut ch, e);
         engine.apply(sbc, lc);
-        let mut ours: Vec<String> = engine
-            .installed()
-            .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
-            .collect();
-        ours.sort();
-        let fresh = ovnflow_southbound::openflow(&model.sb(), &ch);
-        let mut expected: Vec<String> = fresh
-            .flows
-            .installed()
-            .into_iter()
-            .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
-            .collect();
-        expected.sort();
+        let ours = engine_table(&engine);
+        let expected = fresh_table(&model.sb(), &ch);
         let o: Vec<_> = ours.iter().filter(|s| !expected.contains(s)).collect();
         let x: Vec<_> = expected.iter().filter(|s| !ours.contains(s)).collect();
         assert!(
@@ -598,18 +585,5 @@ fn claim_echo_recomputes_no_logical_flow() {
     let change = SbChange::PortBinding(pb.uuid, Some(Box::new(pb.clone())));
     engine.apply(vec![change], Vec::new());
     assert!(engine.last_recomputed > 2);
-    let fresh = ovnflow_southbound::openflow(&model.sb(), &ch);
-    let mut expected: Vec<String> = fresh
-        .flows
-        .installed()
-        .into_iter()
-        .map(|f| text(f, &|id| fresh.groups.name(id).map(String::from)))
-        .collect();
-    expected.sort();
-    let mut ours: Vec<String> = engine
-        .installed()
-        .map(|f| text(f, &|id| engine.groups().name(id).map(String::from)))
-        .collect();
-    ours.sort();
-    assert_eq!(ours, expected);
+    assert_eq!(engine_table(&engine), fresh_table(&model.sb(), &ch));
 }
