@@ -73,6 +73,7 @@ pub fn run(args: Args) -> Result<()> {
     if cfg.n_threads != 1 {
         tracing::info!("Using {} threads", cfg.n_threads);
     }
+    crate::daemon::one_malloc_arena();
     crate::daemon::runtime(Some(2))?.block_on(async {
         // The pid file appears once the control socket listens, i.e. when
         // the daemon started; it goes away when it stops.
