@@ -3,7 +3,8 @@
 //! the controller bench's SB with chassis `hv1` added), a chassis `hv1`
 //! with the bench's 100 VIFs bound (`lp{s}x{i}`, s < 4, i < 25), and the
 //! engine's streamed full compute with every streamed flow encoded as the
-//! bundled `FLOW_MOD` the daemon writes.
+//! bundled `FLOW_MOD` the daemon writes (`CHECK=1`: each also built by
+//! the generic message codec, and the bytes compared).
 //!
 //! ```text
 //! southbound/examples/bench_sb.sh /tmp/bench-sb.db   # real ovn-northd
@@ -22,6 +23,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: compute_profile SB.db [ROUNDS]");
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(20);
+    // Every streamed message also built by the generic codec and compared.
+    let check = std::env::var("CHECK").is_ok();
     let file = ovsdb::file::read_db_file(std::path::Path::new(&path)).expect("SB file");
     let sb = Southbound::from_database(&file.database).expect("SB");
     let mut chassis = Chassis::new("hv1");
@@ -41,15 +44,21 @@ fn main() {
         let mut out = Vec::with_capacity(4 << 20);
         let mut xid = 0u32;
         let c = ChassisCompute::with_kept_zones_streamed(sb, chassis.clone(), &mut |f| {
-            let fm = convert::add_flow(f).expect("encodable");
             xid += 1;
-            let add = Body::BundleAdd(BundleAdd {
-                bundle_id: 1,
-                flags: 3,
-                message: Box::new(Message::new(xid, Body::FlowMod(fm))),
-                properties: Vec::new(),
-            });
-            out.extend_from_slice(&Message::new(xid, add).to_bytes().expect("bytes"));
+            let at = out.len();
+            convert::emit_bundled_add(f, xid, 1, 3, &mut out).expect("encodable");
+            if check {
+                // The message as the generic codec builds it.
+                let fm = convert::add_flow(f).expect("encodable");
+                let add = Body::BundleAdd(BundleAdd {
+                    bundle_id: 1,
+                    flags: 3,
+                    message: Box::new(Message::new(xid, Body::FlowMod(fm))),
+                    properties: Vec::new(),
+                });
+                let generic = Message::new(xid, add).to_bytes().expect("bytes");
+                assert_eq!(out[at..], generic[..], "flow {f}");
+            }
         });
         times.push(t.elapsed());
         bytes = out.len();

@@ -66,6 +66,17 @@ fn annotate_cmp(
     append_prereqs: bool,
     nesting: &mut BTreeSet<String>,
 ) -> Result<Expr, String> {
+    // Nothing to expand (a plain field, its prerequisites added already,
+    // e.g. each member of an address set): kept as it is.  Such a symbol
+    // cannot be the one being expanded (that one has a predicate or
+    // prerequisites), so the recursion check has nothing to find.
+    if (!append_prereqs || cmp.symbol.prereqs.is_none())
+        && cmp.symbol.parent().is_none()
+        && cmp.symbol.predicate().is_none()
+        && !nesting.contains(&cmp.symbol.name)
+    {
+        return Ok(Expr::Cmp(cmp));
+    }
     let symbol = cmp.symbol.clone();
     if !nesting.insert(symbol.name.clone()) {
         return Err(format!("Recursive expansion of symbol `{}'.", symbol.name));

@@ -49,15 +49,149 @@ pub enum Slot {
     TunMetadata0,
 }
 
+/// Number of distinct slots (`Reg(0)`..`Reg(15)` counted one by one).
+const N_SLOTS: usize = 44;
+
+impl Slot {
+    /// Its number in [`Slot`]'s order (`Reg(n)` is 6 + n).
+    fn id(self) -> u8 {
+        use Slot::*;
+        match self {
+            PktMark => 0,
+            ConjId => 1,
+            CtState => 2,
+            CtMark => 3,
+            CtLabel => 4,
+            DlType => 5,
+            Reg(n) => {
+                debug_assert!(n < 16, "reg{n}");
+                6 + (n & 15)
+            }
+            Metadata => 22,
+            VlanTci => 23,
+            DlSrc => 24,
+            DlDst => 25,
+            Ipv6Src => 26,
+            Ipv6Dst => 27,
+            Ipv6Label => 28,
+            NwSrc => 29,
+            NwDst => 30,
+            NwProto => 31,
+            ArpSha => 32,
+            ArpTha => 33,
+            NwTos => 34,
+            NwTtl => 35,
+            NwFrag => 36,
+            TpSrc => 37,
+            TpDst => 38,
+            NdTarget => 39,
+            TcpFlags => 40,
+            InPort => 41,
+            TunId => 42,
+            TunMetadata0 => 43,
+        }
+    }
+}
+
+/// The slot of each id ([`Slot::id`]) and its width in bytes (that of the
+/// OVS `struct flow` member).
+const SLOTS: [(Slot, u8); N_SLOTS] = {
+    use Slot::*;
+    [
+        (PktMark, 4),
+        (ConjId, 4),
+        (CtState, 4),
+        (CtMark, 4),
+        (CtLabel, 16),
+        (DlType, 2),
+        (Reg(0), 4),
+        (Reg(1), 4),
+        (Reg(2), 4),
+        (Reg(3), 4),
+        (Reg(4), 4),
+        (Reg(5), 4),
+        (Reg(6), 4),
+        (Reg(7), 4),
+        (Reg(8), 4),
+        (Reg(9), 4),
+        (Reg(10), 4),
+        (Reg(11), 4),
+        (Reg(12), 4),
+        (Reg(13), 4),
+        (Reg(14), 4),
+        (Reg(15), 4),
+        (Metadata, 8),
+        (VlanTci, 2),
+        (DlSrc, 6),
+        (DlDst, 6),
+        (Ipv6Src, 16),
+        (Ipv6Dst, 16),
+        (Ipv6Label, 4),
+        (NwSrc, 4),
+        (NwDst, 4),
+        (NwProto, 1),
+        (ArpSha, 6),
+        (ArpTha, 6),
+        (NwTos, 1),
+        (NwTtl, 1),
+        (NwFrag, 1),
+        (TpSrc, 2),
+        (TpDst, 2),
+        (NdTarget, 16),
+        (TcpFlags, 2),
+        (InPort, 2),
+        (TunId, 8),
+        (TunMetadata0, 4),
+    ]
+};
+
+/// Width in bytes of the slot numbered `id`.
+fn width(id: u8) -> usize {
+    usize::from(SLOTS[usize::from(id)].1)
+}
+
+fn read_be(bytes: &[u8]) -> u128 {
+    bytes.iter().fold(0, |acc, &b| (acc << 8) | u128::from(b))
+}
+
 /// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
 ///
-/// The slots are a vector sorted by slot (a handful per flow): one small
-/// allocation, cheap to clone, hash and compare — flows are keyed by their
-/// match in the engine and installer.  The order (lexicographic over
-/// `(slot, (value, mask))`) is the one a sorted map of the slots has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Held packed (issue 9: ~10,000 flows per chassis are kept): one byte
+/// string of entries `[slot id, value, mask]`, value and mask big-endian
+/// in the slot's width, sorted by slot.  Byte order over this string is
+/// the order of the slots' `(slot, (value, mask))` list (an entry's
+/// width depends only on its slot), so matches sort as a sorted map of
+/// their slots would.  One small allocation, cheap to clone, hash and
+/// compare — flows are keyed by their match in the engine and installer.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OfMatch {
-    slots: Vec<(Slot, (u128, u128))>,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for OfMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.slots().map(|(s, v, m)| (s, (v, m))))
+            .finish()
+    }
+}
+
+/// The slot entries of a packed match, in order.
+struct Entries<'a> {
+    rest: &'a [u8],
+}
+
+impl Iterator for Entries<'_> {
+    type Item = (Slot, u128, u128);
+
+    fn next(&mut self) -> Option<(Slot, u128, u128)> {
+        let (&id, rest) = self.rest.split_first()?;
+        let w = width(id);
+        let (v, rest) = rest.split_at(w);
+        let (m, rest) = rest.split_at(w);
+        self.rest = rest;
+        Some((SLOTS[usize::from(id)].0, read_be(v), read_be(m)))
+    }
 }
 
 const IP_DSCP_MASK: u128 = 0xfc;
@@ -69,30 +203,92 @@ impl OfMatch {
         OfMatch::default()
     }
 
+    /// The constrained slots, in order, as `(slot, value, mask)`.
+    pub fn slots(&self) -> impl Iterator<Item = (Slot, u128, u128)> + '_ {
+        Entries { rest: &self.bytes }
+    }
+
+    /// A cheap hash of the match (FNV-1a over the packed bytes), for
+    /// finding identical matches in a batch.
+    pub fn fast_hash(&self) -> u64 {
+        self.bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    /// The packed form (see [`OfMatch`]): equal matches have equal bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Where the entry of slot `id` is (`Ok`: its offset) or would go
+    /// (`Err`).
+    fn find(&self, id: u8) -> Result<usize, usize> {
+        let mut i = 0;
+        while let Some(&at) = self.bytes.get(i) {
+            if at == id {
+                return Ok(i);
+            }
+            if at > id {
+                return Err(i);
+            }
+            i += 1 + 2 * width(at);
+        }
+        Err(i)
+    }
+
     /// The constraint on one slot, if any.
     pub fn get(&self, slot: Slot) -> Option<(u128, u128)> {
-        self.slots
-            .binary_search_by_key(&slot, |(s, _)| *s)
-            .ok()
-            .map(|i| self.slots[i].1)
+        let id = slot.id();
+        let i = self.find(id).ok()?;
+        let w = width(id);
+        let v = &self.bytes[i + 1..i + 1 + w];
+        let m = &self.bytes[i + 1 + w..i + 1 + 2 * w];
+        Some((read_be(v), read_be(m)))
     }
 
     /// Gives back the room the slots grew into (a flow kept in the
     /// desired table holds its match for long).
     pub fn shrink_to_fit(&mut self) {
-        self.slots.shrink_to_fit();
+        self.bytes.shrink_to_fit();
     }
 
     /// Sets a slot to `value/mask`, replacing any constraint (mask 0 removes
-    /// it).
+    /// it).  Bits beyond the slot's width are not kept.
     pub fn set_slot(&mut self, slot: Slot, value: u128, mask: u128) {
-        match (self.slots.binary_search_by_key(&slot, |(s, _)| *s), mask) {
-            (Ok(i), 0) => {
-                self.slots.remove(i);
+        let id = slot.id();
+        let w = width(id);
+        let full = if w == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * w)) - 1
+        };
+        debug_assert!(mask & !full == 0, "{slot:?} mask {mask:#x} too wide");
+        let mask = mask & full;
+        let value = value & mask;
+        let place = self.find(id);
+        if mask == 0 {
+            if let Ok(i) = place {
+                self.bytes.drain(i..i + 1 + 2 * w);
             }
-            (Err(_), 0) => {}
-            (Ok(i), _) => self.slots[i].1 = (value & mask, mask),
-            (Err(i), _) => self.slots.insert(i, (slot, (value & mask, mask))),
+            return;
+        }
+        let v = value.to_be_bytes();
+        let m = mask.to_be_bytes();
+        let entry = std::iter::once(id)
+            .chain(v[16 - w..].iter().copied())
+            .chain(m[16 - w..].iter().copied());
+        match place {
+            Ok(i) => {
+                self.bytes.splice(i..i + 1 + 2 * w, entry);
+            }
+            Err(i) if i == self.bytes.len() => {
+                self.bytes.reserve(1 + 2 * w);
+                self.bytes.extend(entry);
+            }
+            Err(i) => {
+                self.bytes.splice(i..i, entry);
+            }
         }
     }
 
@@ -179,9 +375,7 @@ impl OfMatch {
 
     /// Whether a packet whose slot values are given by `packet` matches.
     pub fn matches(&self, packet: &dyn Fn(Slot) -> u128) -> bool {
-        self.slots
-            .iter()
-            .all(|&(slot, (v, m))| packet(slot) & m == v)
+        self.slots().all(|(slot, v, m)| packet(slot) & m == v)
     }
 
     fn value(&self, slot: Slot) -> (u128, u128) {

@@ -25,10 +25,12 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::convert;
 use super::wire::{
-    bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features, Message,
-    Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
+    bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features,
+    Message, Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
 };
+use crate::flow_table::OfFlow;
 
 /// Connection failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -626,28 +628,57 @@ impl Bundle {
         self.result.is_err()
     }
 
-    /// Adds `body` (encoded now, written later).
-    pub fn push(&mut self, conn: &mut Connection, body: Body) {
+    /// The xid of a message about to be added, registered for its
+    /// rejection; `None` once the bundle failed.
+    fn next_xid(&mut self, conn: &mut Connection) -> Option<u32> {
         if self.result.is_err() {
-            return;
+            return None;
         }
         let xid = conn.xid();
         if let Some(tx) = &self.tx {
             if let Err(e) = conn.register_to(&[xid], tx) {
                 self.fail(e);
-                return;
+                return None;
             }
         }
         self.xids.push(xid);
+        Some(xid)
+    }
+
+    /// Adds the `ADD` of `flow`, its `FLOW_MOD` written straight into the
+    /// bundle ([`convert::emit_add_flow`]): the same bytes as [`Bundle::
+    /// push`] of [`convert::add_flow`], without the message built first.
+    pub fn push_flow_add(
+        &mut self,
+        conn: &mut Connection,
+        flow: &OfFlow,
+    ) -> Result<(), convert::ConvertError> {
+        let Some(xid) = self.next_xid(conn) else {
+            return Ok(());
+        };
+        let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
+        let r = convert::emit_bundled_add(flow, xid, self.bundle_id, flags, &mut self.out);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    /// Adds `body` (encoded now, written later).
+    pub fn push(&mut self, conn: &mut Connection, body: Body) {
+        let Some(xid) = self.next_xid(conn) else {
+            return;
+        };
         let add = Body::BundleAdd(BundleAdd {
             bundle_id: self.bundle_id,
             flags: OFPBF_ATOMIC | OFPBF_ORDERED,
             message: Box::new(Message::new(xid, body)),
             properties: Vec::new(),
         });
-        match Message::new(xid, add).to_bytes() {
-            Ok(b) => self.out.extend_from_slice(&b),
-            Err(e) => self.fail(e.into()),
+        let start = self.out.len();
+        if let Err(e) = Message::new(xid, add).emit(&mut self.out) {
+            self.out.truncate(start);
+            self.fail(e.into());
         }
     }
 

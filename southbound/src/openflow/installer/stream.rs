@@ -56,15 +56,19 @@ impl FullStream {
             self.error = Some(ConnError::Closed.into());
             return;
         };
-        match convert_add(f) {
-            Ok(fm) => {
-                self.bundle.push(conn, Body::FlowMod(fm));
+        match self.bundle.push_flow_add(conn, f) {
+            Ok(()) => {
                 self.streamed += 1;
                 if self.streamed.is_multiple_of(64) {
                     self.bundle.try_flush();
                 }
             }
-            Err(e) => self.error = Some(e),
+            Err(err) => {
+                self.error = Some(InstallError::Convert {
+                    flow: f.to_string(),
+                    err,
+                })
+            }
         }
     }
 }
