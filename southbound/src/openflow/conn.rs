@@ -414,29 +414,38 @@ impl Connection {
     /// The open goes out with the adds (as ovn-controller queues them),
     /// so a bundle costs two round trips: the barrier and the commit.
     pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
-        self.bundle_lazy(messages.into_iter().map(Ok)).await
+        let unused = |f: &OfFlow, e: convert::ConvertError| {
+            ConnError::Protocol(format!("flow `{f}': {e}"))
+        };
+        self.bundle_lazy(messages.into_iter().map(|b| Ok(Lazy::Body(b))), unused)
+            .await
     }
 
     /// [`Connection::bundle`] of messages made as they are sent: only a
     /// write buffer's worth is encoded at a time (a full table's flow mods
     /// held at once cost megabytes).  A message that cannot be made
-    /// (`Err`) discards the bundle, so the switch is left as it was, and
-    /// is the error returned.
+    /// (`Err`, or a flow `flow_err` is told about) discards the bundle, so
+    /// the switch is left as it was, and is the error returned.
     pub async fn bundle_lazy<E: From<ConnError>>(
         &mut self,
-        messages: impl Iterator<Item = Result<Body, E>>,
+        messages: impl Iterator<Item = Result<Lazy, E>>,
+        flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
     ) -> Result<(), E> {
         let mut b = self.bundle_open();
-        for body in messages {
-            let body = match body {
-                Ok(b) => b,
-                Err(e) => {
-                    b.fail(ConnError::Closed);
-                    let _ = self.bundle_finish(b).await;
-                    return Err(e);
+        for m in messages {
+            let made = match m {
+                Ok(Lazy::Body(body)) => {
+                    b.push(self, body);
+                    Ok(())
                 }
+                Ok(Lazy::AddFlow(f)) => b.push_flow_add(self, &f).map_err(|e| flow_err(&f, e)),
+                Err(e) => Err(e),
             };
-            b.push(self, body);
+            if let Err(e) = made {
+                b.fail(ConnError::Closed);
+                let _ = self.bundle_finish(b).await;
+                return Err(e);
+            }
             if b.out.len() >= 60 * 1024 {
                 b.flush(self).await;
             }
@@ -577,6 +586,16 @@ impl Connection {
             ))),
         }
     }
+}
+
+/// One message of a bundle made as it is sent ([`Connection::bundle_lazy`]).
+#[derive(Debug)]
+pub enum Lazy {
+    /// A message.
+    Body(Body),
+    /// The `ADD` of a flow, written straight into the bundle
+    /// ([`Bundle::push_flow_add`]).
+    AddFlow(Arc<OfFlow>),
 }
 
 /// A bundle being sent (see [`Connection::bundle_open`]).
