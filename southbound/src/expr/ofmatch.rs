@@ -743,3 +743,78 @@ impl fmt::Display for OfMatch {
         f.write_str(&s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slots as the former representation held them: a sorted list of
+    /// `(slot, (value, mask))`.
+    fn listed(m: &OfMatch) -> Vec<(Slot, (u128, u128))> {
+        m.slots().map(|(s, v, k)| (s, (v, k))).collect()
+    }
+
+    /// A deterministic pseudo-random match over a few slots, with values
+    /// from a small range so that equal and prefix-equal matches occur.
+    fn random_match(seed: &mut u64) -> OfMatch {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut m = OfMatch::new();
+        for _ in 0..next() % 5 {
+            let (slot, w) = SLOTS[(next() % N_SLOTS as u64) as usize];
+            let full = if w == 16 {
+                u128::MAX
+            } else {
+                (1u128 << (8 * w)) - 1
+            };
+            let mask = match next() % 3 {
+                0 => full,
+                1 => full & 0xff,
+                _ => full & u128::from(next()),
+            };
+            m.set_slot(slot, u128::from(next() % 4) << (next() % 3), mask);
+        }
+        m
+    }
+
+    #[test]
+    fn packed_matches_order_as_their_slot_lists() {
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        let ms: Vec<OfMatch> = (0..400).map(|_| random_match(&mut seed)).collect();
+        for a in &ms {
+            for b in &ms {
+                assert_eq!(a.cmp(b), listed(a).cmp(&listed(b)), "{a:?} vs {b:?}");
+                assert_eq!(a == b, listed(a) == listed(b));
+            }
+        }
+    }
+
+    #[test]
+    fn set_slot_replaces_and_removes() {
+        let mut m = OfMatch::new();
+        m.set_metadata(5);
+        m.set_slot(Slot::Reg(14), 3, 0xffff_ffff);
+        m.set_slot(Slot::DlType, 0x800, 0xffff);
+        m.set_conj_id(9);
+        assert_eq!(
+            listed(&m),
+            vec![
+                (Slot::ConjId, (9, 0xffff_ffff)),
+                (Slot::DlType, (0x800, 0xffff)),
+                (Slot::Reg(14), (3, 0xffff_ffff)),
+                (Slot::Metadata, (5, u128::from(u64::MAX))),
+            ]
+        );
+        m.set_slot(Slot::Reg(14), 0x1ff, 0xff);
+        assert_eq!(m.get(Slot::Reg(14)), Some((0xff, 0xff)));
+        m.set_slot(Slot::ConjId, 0, 0);
+        m.set_slot(Slot::NwSrc, 0, 0);
+        assert_eq!(m.get(Slot::ConjId), None);
+        assert_eq!(listed(&m).len(), 3);
+        assert_eq!(m.to_string(), "ip,reg14=0xff/0xff,metadata=0x5");
+    }
+}
