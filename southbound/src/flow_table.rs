@@ -11,7 +11,6 @@
 //!   order; we add them in UUID order, so only that tie-break can differ.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -156,7 +155,7 @@ pub struct FlowTable {
     /// The flows, in the order added.
     list: Vec<OfFlow>,
     /// Key hash → the flow last added with a key of that hash.
-    index: HashMap<u64, usize>,
+    index: crate::expr::util::HashIndex<usize>,
     /// Per flow, the flow added before it with a key of the same hash.
     chain: Vec<usize>,
     /// Number of distinct keys.

@@ -42,6 +42,29 @@ fn parse_and_annotate(
     symtab: &SymbolTable,
     nesting: &mut BTreeSet<String>,
 ) -> Result<Expr, String> {
+    // The result depends on the text and on the symbols being expanded
+    // (a recursion error); only successes are kept.
+    let mut key = String::with_capacity(s.len() + 32);
+    key.push_str(s);
+    for n in nesting.iter() {
+        key.push('\0');
+        key.push_str(n);
+    }
+    if let Some(e) = symtab.expansions().get(&key) {
+        return Ok(e);
+    }
+    let r = parse_and_annotate_uncached(s, symtab, nesting);
+    if let Ok(e) = &r {
+        symtab.expansions().put(key, e);
+    }
+    r
+}
+
+fn parse_and_annotate_uncached(
+    s: &str,
+    symtab: &SymbolTable,
+    nesting: &mut BTreeSet<String>,
+) -> Result<Expr, String> {
     parse_with(s, symtab, None, 0)
         .and_then(|e| annotate_expr(e, symtab, true, nesting))
         .map_err(|error| {

@@ -16,7 +16,6 @@
 //! String fields (`inport`, `outport`) are translated through the caller's
 //! port lookup; a name it does not know makes that disjunct match nothing.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use super::ast::{Cmp, CmpValue, Expr};
@@ -76,7 +75,7 @@ pub struct Matches {
 struct Builder {
     out: Matches,
     /// Hash → the last match added with it.
-    index: HashMap<u64, usize>,
+    index: super::util::HashIndex<usize>,
     /// Per match, the previous one with its hash (`usize::MAX`: none).
     chain: Vec<usize>,
 }
