@@ -176,6 +176,26 @@ impl fmt::Debug for OfMatch {
     }
 }
 
+/// A match unpacked into one entry per slot, for reading many slots
+/// (encoding, printing) without a scan per slot.
+pub struct Dense {
+    vals: [(u128, u128); N_SLOTS],
+    present: u64,
+}
+
+impl Dense {
+    /// The constraint on one slot, if any (as [`OfMatch::get`]).
+    pub fn get(&self, slot: Slot) -> Option<(u128, u128)> {
+        let id = usize::from(slot.id());
+        (self.present & (1 << id) != 0).then(|| self.vals[id])
+    }
+
+    /// The constraint on one slot, `(0, 0)` if none.
+    pub fn value(&self, slot: Slot) -> (u128, u128) {
+        self.vals[usize::from(slot.id())]
+    }
+}
+
 /// The slot entries of a packed match, in order.
 struct Entries<'a> {
     rest: &'a [u8],
@@ -201,6 +221,22 @@ impl OfMatch {
     /// The catch-all match.
     pub fn new() -> OfMatch {
         OfMatch::default()
+    }
+
+    /// The match unpacked for reading many slots.
+    pub fn dense(&self) -> Dense {
+        let mut d = Dense {
+            vals: [(0, 0); N_SLOTS],
+            present: 0,
+        };
+        let mut rest = &self.bytes[..];
+        while let Some((&id, r)) = rest.split_first() {
+            let w = width(id);
+            d.vals[usize::from(id)] = (read_be(&r[..w]), read_be(&r[w..2 * w]));
+            d.present |= 1 << id;
+            rest = &r[2 * w..];
+        }
+        d
     }
 
     /// The constrained slots, in order, as `(slot, value, mask)`.
@@ -377,10 +413,6 @@ impl OfMatch {
     pub fn matches(&self, packet: &dyn Fn(Slot) -> u128) -> bool {
         self.slots().all(|(slot, v, m)| packet(slot) & m == v)
     }
-
-    fn value(&self, slot: Slot) -> (u128, u128) {
-        self.get(slot).unwrap_or((0, 0))
-    }
 }
 
 fn ct_state_name(bit: u32) -> Option<&'static str> {
@@ -554,19 +586,20 @@ impl fmt::Display for OfMatch {
     /// `tcp,reg14=0x1,metadata=0x1,nw_src=10.0.0.1,tp_dst=80`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::new();
-        if let Some((v, m)) = self.get(Slot::TunId) {
+        let d = self.dense();
+        if let Some((v, m)) = d.get(Slot::TunId) {
             let _ = write!(s, "tun_id={}", format_hex(v));
             if m != u128::from(u64::MAX) {
                 let _ = write!(s, "/{}", format_hex(m));
             }
             s.push(',');
         }
-        fmt_u32(&mut s, "tun_metadata0", self.value(Slot::TunMetadata0));
-        fmt_u32(&mut s, "pkt_mark", self.value(Slot::PktMark));
-        if let Some((v, _)) = self.get(Slot::ConjId) {
+        fmt_u32(&mut s, "tun_metadata0", d.value(Slot::TunMetadata0));
+        fmt_u32(&mut s, "pkt_mark", d.value(Slot::PktMark));
+        if let Some((v, _)) = d.get(Slot::ConjId) {
             let _ = write!(s, "conj_id={v},");
         }
-        if let Some((v, m)) = self.get(Slot::CtState) {
+        if let Some((v, m)) = d.get(Slot::CtState) {
             if m == 0xff {
                 s.push_str("ct_state=");
                 format_flags(&mut s, ct_state_name, v as u32, '|');
@@ -575,8 +608,8 @@ impl fmt::Display for OfMatch {
             }
             s.push(',');
         }
-        fmt_u32(&mut s, "ct_mark", self.value(Slot::CtMark));
-        if let Some((v, m)) = self.get(Slot::CtLabel) {
+        fmt_u32(&mut s, "ct_mark", d.value(Slot::CtMark));
+        if let Some((v, m)) = d.get(Slot::CtLabel) {
             let _ = write!(s, "ct_label={}", format_hex(v));
             if m != u128::MAX {
                 let _ = write!(s, "/{}", format_hex(m));
@@ -584,8 +617,8 @@ impl fmt::Display for OfMatch {
             s.push(',');
         }
 
-        let dl_type = self.get(Slot::DlType).map(|(v, _)| v as u16);
-        let nw_proto = self.get(Slot::NwProto).map(|(v, _)| v as u8);
+        let dl_type = d.get(Slot::DlType).map(|(v, _)| v as u16);
+        let nw_proto = d.get(Slot::NwProto).map(|(v, _)| v as u8);
         let mut skip_type = false;
         let mut skip_proto = false;
         if let Some(t) = dl_type {
@@ -622,13 +655,13 @@ impl fmt::Display for OfMatch {
             }
         }
         for i in 0..16u8 {
-            fmt_u32(&mut s, &format!("reg{i}"), self.value(Slot::Reg(i)));
+            fmt_u32(&mut s, &format!("reg{i}"), d.value(Slot::Reg(i)));
         }
-        fmt_u64(&mut s, "metadata", self.value(Slot::Metadata));
-        if let Some((port, _)) = self.get(Slot::InPort) {
+        fmt_u64(&mut s, "metadata", d.value(Slot::Metadata));
+        if let Some((port, _)) = d.get(Slot::InPort) {
             let _ = write!(s, "in_port={},", crate::actions::mf::port_name(port as u16));
         }
-        if let Some((tci, mask)) = self.get(Slot::VlanTci) {
+        if let Some((tci, mask)) = d.get(Slot::VlanTci) {
             let vid_mask = mask & 0x0fff;
             let pcp_mask = mask & 0xe000;
             let cfi = mask & 0x1000;
@@ -650,17 +683,17 @@ impl fmt::Display for OfMatch {
                 let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{mask:04x},");
             }
         }
-        fmt_eth(&mut s, "dl_src", self.value(Slot::DlSrc));
-        fmt_eth(&mut s, "dl_dst", self.value(Slot::DlDst));
+        fmt_eth(&mut s, "dl_src", d.value(Slot::DlSrc));
+        fmt_eth(&mut s, "dl_dst", d.value(Slot::DlDst));
         if let (false, Some(t)) = (skip_type, dl_type) {
             let _ = write!(s, "dl_type=0x{t:04x},");
         }
         let t = dl_type.unwrap_or(0);
         let is_arp = t == 0x806 || t == 0x8035;
         if t == 0x86dd {
-            fmt_ipv6(&mut s, "ipv6_src", self.value(Slot::Ipv6Src));
-            fmt_ipv6(&mut s, "ipv6_dst", self.value(Slot::Ipv6Dst));
-            if let Some((v, m)) = self.get(Slot::Ipv6Label) {
+            fmt_ipv6(&mut s, "ipv6_src", d.value(Slot::Ipv6Src));
+            fmt_ipv6(&mut s, "ipv6_dst", d.value(Slot::Ipv6Dst));
+            if let Some((v, m)) = d.get(Slot::Ipv6Label) {
                 if m == 0xffff_ffff {
                     let _ = write!(s, "ipv6_label=0x{v:05x},");
                 } else {
@@ -668,31 +701,31 @@ impl fmt::Display for OfMatch {
                 }
             }
         } else if is_arp {
-            fmt_ip(&mut s, "arp_spa", self.value(Slot::NwSrc));
-            fmt_ip(&mut s, "arp_tpa", self.value(Slot::NwDst));
+            fmt_ip(&mut s, "arp_spa", d.value(Slot::NwSrc));
+            fmt_ip(&mut s, "arp_tpa", d.value(Slot::NwDst));
         } else {
-            fmt_ip(&mut s, "nw_src", self.value(Slot::NwSrc));
-            fmt_ip(&mut s, "nw_dst", self.value(Slot::NwDst));
+            fmt_ip(&mut s, "nw_src", d.value(Slot::NwSrc));
+            fmt_ip(&mut s, "nw_dst", d.value(Slot::NwDst));
         }
         if let (false, Some(p)) = (skip_proto, nw_proto) {
             let label = if is_arp { "arp_op" } else { "nw_proto" };
             let _ = write!(s, "{label}={p},");
         }
         if is_arp {
-            fmt_eth(&mut s, "arp_sha", self.value(Slot::ArpSha));
-            fmt_eth(&mut s, "arp_tha", self.value(Slot::ArpTha));
+            fmt_eth(&mut s, "arp_sha", d.value(Slot::ArpSha));
+            fmt_eth(&mut s, "arp_tha", d.value(Slot::ArpTha));
         }
-        let (tos, tos_mask) = self.value(Slot::NwTos);
+        let (tos, tos_mask) = d.value(Slot::NwTos);
         if tos_mask & IP_DSCP_MASK != 0 {
             let _ = write!(s, "nw_tos={},", tos & IP_DSCP_MASK);
         }
         if tos_mask & IP_ECN_MASK != 0 {
             let _ = write!(s, "nw_ecn={},", tos & IP_ECN_MASK);
         }
-        if let Some((ttl, _)) = self.get(Slot::NwTtl) {
+        if let Some((ttl, _)) = d.get(Slot::NwTtl) {
             let _ = write!(s, "nw_ttl={ttl},");
         }
-        if let Some((frag, m)) = self.get(Slot::NwFrag) {
+        if let Some((frag, m)) = d.get(Slot::NwFrag) {
             let any = frag & 1 != 0;
             let later = frag & 2 != 0;
             let text = match m & 3 {
@@ -712,20 +745,20 @@ impl fmt::Display for OfMatch {
         }
         let proto = nw_proto.unwrap_or(0);
         if t == 0x800 && proto == 1 {
-            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
+            fmt_be16(&mut s, "icmp_type", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", d.value(Slot::TpDst));
         } else if t == 0x86dd && proto == 58 {
-            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
-            fmt_ipv6(&mut s, "nd_target", self.value(Slot::NdTarget));
-            fmt_eth(&mut s, "nd_sll", self.value(Slot::ArpSha));
-            fmt_eth(&mut s, "nd_tll", self.value(Slot::ArpTha));
+            fmt_be16(&mut s, "icmp_type", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", d.value(Slot::TpDst));
+            fmt_ipv6(&mut s, "nd_target", d.value(Slot::NdTarget));
+            fmt_eth(&mut s, "nd_sll", d.value(Slot::ArpSha));
+            fmt_eth(&mut s, "nd_tll", d.value(Slot::ArpTha));
         } else {
-            fmt_be16(&mut s, "tp_src", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "tp_dst", self.value(Slot::TpDst));
+            fmt_be16(&mut s, "tp_src", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "tp_dst", d.value(Slot::TpDst));
         }
         if (t == 0x800 || t == 0x86dd) && proto == 6 {
-            if let Some((v, m)) = self.get(Slot::TcpFlags) {
+            if let Some((v, m)) = d.get(Slot::TcpFlags) {
                 format_flags_masked(
                     &mut s,
                     "tcp_flags",

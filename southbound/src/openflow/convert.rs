@@ -10,7 +10,7 @@
 use crate::actions::mf::{n_bytes, of15_class_field, Subfield};
 use crate::actions::ofpact::{Learn, LearnSpec, NO_METER};
 use crate::actions::{ofwire, OfAction};
-use crate::expr::ofmatch::Slot;
+use crate::expr::ofmatch::{Dense, Slot};
 use crate::expr::symtab::Field;
 use crate::expr::OfMatch;
 use crate::flow_table::OfFlow;
@@ -116,7 +116,8 @@ pub fn encode_match(m: &OfMatch) -> Match {
 
 /// [`encode_match`]'s fields, in its order, to `b`.
 fn put_match(m: &OfMatch, b: &mut impl Put) {
-    let get = |s| m.get(s).unwrap_or((0, 0));
+    let m = &m.dense();
+    let get = |s| m.value(s);
     if let Some((id, _)) = m.get(Slot::ConjId) {
         b.put(f::CONJ_ID, (id, u128::MAX));
     }
@@ -162,8 +163,8 @@ fn put_match(m: &OfMatch, b: &mut impl Put) {
 }
 
 /// `nxm_put_ip`.
-fn encode_ip(m: &OfMatch, dl_type: u16, b: &mut impl Put) {
-    let get = |s| m.get(s).unwrap_or((0, 0));
+fn encode_ip(m: &Dense, dl_type: u16, b: &mut impl Put) {
+    let get = |s| m.value(s);
     if dl_type == 0x0800 {
         b.put(f::IPV4_SRC, get(Slot::NwSrc));
         b.put(f::IPV4_DST, get(Slot::NwDst));
