@@ -67,9 +67,12 @@ fn main() {
             // A digest of the installed table's text, to compare builds.
             let mut lines: Vec<String> = c.installed().map(|f| f.to_string()).collect();
             lines.sort();
-            let digest = lines.iter().flat_map(|l| l.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+            let digest = lines
+                .iter()
+                .flat_map(|l| l.bytes())
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
             println!(
                 "{} sources, {} installed flows (text digest {digest:016x}), {} streamed, {bytes} bytes",
                 c.last_recomputed,

@@ -483,7 +483,10 @@ fn streamed_flow_mods_equal_the_generic_codec() {
         let add = Body::BundleAdd(BundleAdd {
             bundle_id: 7,
             flags: 3,
-            message: Box::new(Message::new(xid, Body::FlowMod(convert::add_flow(flow).unwrap()))),
+            message: Box::new(Message::new(
+                xid,
+                Body::FlowMod(convert::add_flow(flow).unwrap()),
+            )),
             properties: Vec::new(),
         });
         let generic = Message::new(xid, add).to_bytes().unwrap();

@@ -97,7 +97,8 @@ impl Builder {
             at = self.chain[at];
         }
         let i = self.out.matches.len();
-        self.chain.push(self.index.insert(h, i).unwrap_or(usize::MAX));
+        self.chain
+            .push(self.index.insert(h, i).unwrap_or(usize::MAX));
         self.out.matches.push(ExprMatch {
             of_match,
             conjunctions: conjunction.into_iter().collect(),

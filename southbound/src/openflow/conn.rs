@@ -27,8 +27,8 @@ use tokio::task::JoinHandle;
 
 use super::convert;
 use super::wire::{
-    bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features,
-    Message, Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
+    bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features, Message,
+    Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
 };
 use crate::flow_table::OfFlow;
 
@@ -414,9 +414,8 @@ impl Connection {
     /// The open goes out with the adds (as ovn-controller queues them),
     /// so a bundle costs two round trips: the barrier and the commit.
     pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
-        let unused = |f: &OfFlow, e: convert::ConvertError| {
-            ConnError::Protocol(format!("flow `{f}': {e}"))
-        };
+        let unused =
+            |f: &OfFlow, e: convert::ConvertError| ConnError::Protocol(format!("flow `{f}': {e}"));
         self.bundle_lazy(messages.into_iter().map(|b| Ok(Lazy::Body(b))), unused)
             .await
     }
