@@ -471,6 +471,7 @@ impl Connection {
             tx: Some(tx),
             rx,
             out: Vec::with_capacity(64 * 1024),
+            max_unsent: 0,
             result: Ok(()),
             direct: None,
         };
@@ -551,8 +552,9 @@ impl Connection {
                 )
                 .await?;
                 let msg = format!(
-                    "bundle of {} messages: made and written {written:?}, barrier reply at {barrier:?}, commit reply at {:?}",
+                    "bundle of {} messages: made and written {written:?} (at most {} kB unsent), barrier reply at {barrier:?}, commit reply at {:?}",
                     b.xids.len(),
+                    b.max_unsent / 1024,
                     b.t0.elapsed()
                 );
                 if b.xids.len() >= 1000 {
@@ -610,6 +612,8 @@ pub struct Bundle {
     rx: mpsc::UnboundedReceiver<Message>,
     /// Encoded, not yet written.
     out: Vec<u8>,
+    /// The most bytes left unsent at once while streaming.
+    max_unsent: usize,
     /// The first failure; the bundle is then discarded.
     result: Result<(), ConnError>,
     /// While streaming: the connection's writer, held, and a synchronous
@@ -710,6 +714,7 @@ impl Bundle {
         let Some((_, sock)) = self.direct.as_mut() else {
             return;
         };
+        self.max_unsent = self.max_unsent.max(self.out.len());
         let mut done = 0;
         while done < self.out.len() {
             match sock.write(&self.out[done..]) {
@@ -724,6 +729,19 @@ impl Bundle {
             }
         }
         self.out.drain(..done);
+    }
+
+    /// [`Bundle::try_flush`], then, while more than `limit` bytes are
+    /// left unsent (the switch parses slower than they are made), waits
+    /// for the socket in short sleeps: the switch needs every message
+    /// before the commit anyway, and what it has not taken yet would
+    /// otherwise pile up here (megabytes for a full table).
+    pub fn flush_down_to(&mut self, limit: usize) {
+        self.try_flush();
+        while self.out.len() > limit && self.result.is_ok() && self.direct.is_some() {
+            std::thread::sleep(Duration::from_micros(200));
+            self.try_flush();
+        }
     }
 
     /// Writes everything made so far through the held writer and gives it
