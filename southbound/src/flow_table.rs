@@ -11,7 +11,6 @@
 //!   order; we add them in UUID order, so only that tie-break can differ.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -130,13 +129,37 @@ fn installed_text(actions: &str) -> String {
     out
 }
 
-/// Key of a desired flow.
-type Key = (u8, u16, OfMatch);
+/// Orders flows by key `(table, priority, match)`.
+fn key_order(a: &OfFlow, b: &OfFlow) -> Ordering {
+    (a.table, a.priority, &a.of_match).cmp(&(b.table, b.priority, &b.of_match))
+}
+
+fn same_key(a: &OfFlow, b: &OfFlow) -> bool {
+    a.table == b.table && a.priority == b.priority && a.of_match == b.of_match
+}
+
+fn key_hash(f: &OfFlow) -> u64 {
+    f.of_match.fast_hash() ^ (u64::from(f.table) << 56) ^ (u64::from(f.priority) << 32)
+}
+
+/// No flow (end of a hash chain).
+const NONE: usize = usize::MAX;
 
 /// The desired flows of one chassis.
+///
+/// Held in the order added, with the flows of one key found by hash (a
+/// chain per hash): adding costs no ordered-map search and no copy of the
+/// match as a key; the key order is made once, when the flows are read.
 #[derive(Debug, Clone, Default)]
 pub struct FlowTable {
-    flows: BTreeMap<Key, Vec<OfFlow>>,
+    /// The flows, in the order added.
+    list: Vec<OfFlow>,
+    /// Key hash → the flow last added with a key of that hash.
+    index: crate::expr::util::HashIndex<usize>,
+    /// Per flow, the flow added before it with a key of the same hash.
+    chain: Vec<usize>,
+    /// Number of distinct keys.
+    keys: usize,
 }
 
 impl FlowTable {
@@ -145,23 +168,59 @@ impl FlowTable {
         FlowTable::default()
     }
 
+    /// The flows with `flow`'s key, newest first.
+    fn at_key<'a>(&'a self, flow: &'a OfFlow, h: u64) -> impl Iterator<Item = usize> + 'a {
+        let mut at = self.index.get(&h).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            while at != NONE {
+                let i = at;
+                at = self.chain[i];
+                if same_key(&self.list[i], flow) {
+                    return Some(i);
+                }
+            }
+            None
+        })
+    }
+
+    fn push(&mut self, flow: OfFlow, h: u64, new_key: bool) {
+        if new_key {
+            self.keys += 1;
+        }
+        self.chain
+            .push(self.index.insert(h, self.list.len()).unwrap_or(NONE));
+        self.list.push(flow);
+    }
+
     /// Adds a flow (`ofctrl_add_flow`); an identical flow is added once.
     pub fn add(&mut self, flow: OfFlow) {
-        let key = (flow.table, flow.priority, flow.of_match.clone());
-        let list = self.flows.entry(key).or_default();
-        if !list.contains(&flow) {
-            list.push(flow);
+        let h = key_hash(&flow);
+        let mut new_key = true;
+        for i in self.at_key(&flow, h) {
+            if self.list[i] == flow {
+                return;
+            }
+            new_key = false;
         }
+        self.push(flow, h, new_key);
     }
 
     /// Adds a conjunction flow, appending its actions to an existing
     /// conjunction flow with the same key (`ofctrl_add_or_append_flow`).
     pub fn add_or_append(&mut self, flow: OfFlow) {
-        let key = (flow.table, flow.priority, flow.of_match.clone());
-        let list = self.flows.entry(key).or_default();
-        match list.iter_mut().find(|f| f.is_conjunction()) {
-            Some(existing) => existing.actions.extend(flow.actions),
-            None => list.push(flow),
+        let h = key_hash(&flow);
+        let mut new_key = true;
+        // The first added of the conjunction flows at the key.
+        let mut first = None;
+        for i in self.at_key(&flow, h) {
+            new_key = false;
+            if self.list[i].is_conjunction() {
+                first = Some(i);
+            }
+        }
+        match first {
+            Some(i) => self.list[i].actions.extend(flow.actions),
+            None => self.push(flow, h, new_key),
         }
     }
 
@@ -175,33 +234,58 @@ impl FlowTable {
         }
     }
 
+    /// The positions of the flows in key order (stable: in the order
+    /// added within a key).
+    fn sorted(&self) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.list.len()).collect();
+        idx.sort_by(|&a, &b| key_order(&self.list[a], &self.list[b]));
+        idx
+    }
+
     /// Every desired flow (all candidates of each key), in key order.
     pub fn flows(&self) -> impl Iterator<Item = &OfFlow> {
-        self.flows.values().flatten()
+        self.sorted().into_iter().map(|i| &self.list[i])
     }
 
     /// [`FlowTable::flows`], by value.
     pub fn into_flows(self) -> impl Iterator<Item = OfFlow> {
-        self.flows.into_values().flatten()
+        let mut list = self.list;
+        list.sort_by(key_order);
+        list.into_iter()
     }
 
     /// The installed flows, one per key, in key order (table, priority,
     /// match).
     pub fn installed(&self) -> Vec<&OfFlow> {
-        self.flows
-            .values()
-            .filter_map(|list| list.iter().min_by_key(|f| f.preference()))
-            .collect()
+        let idx = self.sorted();
+        let mut out = Vec::with_capacity(self.keys);
+        let mut i = 0;
+        while i < idx.len() {
+            let first = &self.list[idx[i]];
+            let mut j = i + 1;
+            while j < idx.len() && same_key(&self.list[idx[j]], first) {
+                j += 1;
+            }
+            if let Some(best) = idx[i..j]
+                .iter()
+                .map(|&k| &self.list[k])
+                .min_by_key(|f| f.preference())
+            {
+                out.push(best);
+            }
+            i = j;
+        }
+        out
     }
 
     /// Number of installed flows.
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.keys
     }
 
     /// Whether there are no flows.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.keys == 0
     }
 
     /// The installed flows as `ovs-ofctl dump-flows --no-stats` lines,

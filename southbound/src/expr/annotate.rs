@@ -42,6 +42,29 @@ fn parse_and_annotate(
     symtab: &SymbolTable,
     nesting: &mut BTreeSet<String>,
 ) -> Result<Expr, String> {
+    // The result depends on the text and on the symbols being expanded
+    // (a recursion error); only successes are kept.
+    let mut key = String::with_capacity(s.len() + 32);
+    key.push_str(s);
+    for n in nesting.iter() {
+        key.push('\0');
+        key.push_str(n);
+    }
+    if let Some(e) = symtab.expansions().get(&key) {
+        return Ok(e);
+    }
+    let r = parse_and_annotate_uncached(s, symtab, nesting);
+    if let Ok(e) = &r {
+        symtab.expansions().put(key, e);
+    }
+    r
+}
+
+fn parse_and_annotate_uncached(
+    s: &str,
+    symtab: &SymbolTable,
+    nesting: &mut BTreeSet<String>,
+) -> Result<Expr, String> {
     parse_with(s, symtab, None, 0)
         .and_then(|e| annotate_expr(e, symtab, true, nesting))
         .map_err(|error| {
@@ -66,6 +89,17 @@ fn annotate_cmp(
     append_prereqs: bool,
     nesting: &mut BTreeSet<String>,
 ) -> Result<Expr, String> {
+    // Nothing to expand (a plain field, its prerequisites added already,
+    // e.g. each member of an address set): kept as it is.  Such a symbol
+    // cannot be the one being expanded (that one has a predicate or
+    // prerequisites), so the recursion check has nothing to find.
+    if (!append_prereqs || cmp.symbol.prereqs.is_none())
+        && cmp.symbol.parent().is_none()
+        && cmp.symbol.predicate().is_none()
+        && !nesting.contains(&cmp.symbol.name)
+    {
+        return Ok(Expr::Cmp(cmp));
+    }
     let symbol = cmp.symbol.clone();
     if !nesting.insert(symbol.name.clone()) {
         return Err(format!("Recursive expansion of symbol `{}'.", symbol.name));

@@ -16,7 +16,6 @@
 //! String fields (`inport`, `outport`) are translated through the caller's
 //! port lookup; a name it does not know makes that disjunct match nothing.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use super::ast::{Cmp, CmpValue, Expr};
@@ -68,27 +67,46 @@ pub struct Matches {
     pub matches: Vec<ExprMatch>,
     /// Number of conjunction ids consumed (ids `1..=n_conjs`).
     pub n_conjs: u32,
-    index: HashMap<OfMatch, usize>,
 }
 
-impl Matches {
+/// [`Matches`] being built: identical matches are found by hash (a chain
+/// of the matches with one hash), without a copy of each match as key.
+#[derive(Default)]
+struct Builder {
+    out: Matches,
+    /// Hash → the last match added with it.
+    index: super::util::HashIndex<usize>,
+    /// Per match, the previous one with its hash (`usize::MAX`: none).
+    chain: Vec<usize>,
+}
+
+impl Builder {
     /// Adds a match, merging with an identical one (`expr_match_add`).
     fn add(&mut self, of_match: OfMatch, conjunction: Option<Conjunction>) {
-        if let Some(&i) = self.index.get(&of_match) {
-            let existing = &mut self.matches[i];
-            match conjunction {
-                Some(c) if !existing.conjunctions.is_empty() => existing.conjunctions.push(c),
-                _ => existing.conjunctions.clear(),
+        let h = of_match.fast_hash();
+        let mut at = self.index.get(&h).copied().unwrap_or(usize::MAX);
+        while at != usize::MAX {
+            if self.out.matches[at].of_match == of_match {
+                let existing = &mut self.out.matches[at];
+                match conjunction {
+                    Some(c) if !existing.conjunctions.is_empty() => existing.conjunctions.push(c),
+                    _ => existing.conjunctions.clear(),
+                }
+                return;
             }
-            return;
+            at = self.chain[at];
         }
-        self.index.insert(of_match.clone(), self.matches.len());
-        self.matches.push(ExprMatch {
+        let i = self.out.matches.len();
+        self.chain
+            .push(self.index.insert(h, i).unwrap_or(usize::MAX));
+        self.out.matches.push(ExprMatch {
             of_match,
             conjunctions: conjunction.into_iter().collect(),
         });
     }
+}
 
+impl Matches {
     /// Whether there are no matches (the expression can never match).
     pub fn is_empty(&self) -> bool {
         self.matches.is_empty()
@@ -105,12 +123,6 @@ impl Matches {
                 c.id = c.id.wrapping_add(offset);
             }
         }
-        self.index = self
-            .matches
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.of_match.clone(), i))
-            .collect();
     }
 
     /// Sorted text lines, one per match, or `(no flows)`; the format of
@@ -144,7 +156,7 @@ fn constrain(cmp: &Cmp, lookup_port: &dyn Fn(&str) -> Option<u32>, m: &mut OfMat
     true
 }
 
-fn add_cmp_flow(cmp: &Cmp, lookup_port: &dyn Fn(&str) -> Option<u32>, out: &mut Matches) {
+fn add_cmp_flow(cmp: &Cmp, lookup_port: &dyn Fn(&str) -> Option<u32>, out: &mut Builder) {
     let mut m = OfMatch::new();
     if constrain(cmp, lookup_port, &mut m) {
         out.add(m, None);
@@ -156,7 +168,7 @@ fn add_disjunction(
     lookup_port: &dyn Fn(&str) -> Option<u32>,
     base: &OfMatch,
     conjunction: Option<Conjunction>,
-    out: &mut Matches,
+    out: &mut Builder,
 ) -> bool {
     let mut n = 0;
     for sub in or {
@@ -170,7 +182,7 @@ fn add_disjunction(
     n > 0
 }
 
-fn add_conjunction(and: &[Expr], lookup_port: &dyn Fn(&str) -> Option<u32>, out: &mut Matches) {
+fn add_conjunction(and: &[Expr], lookup_port: &dyn Fn(&str) -> Option<u32>, out: &mut Builder) {
     let mut base = OfMatch::new();
     let mut n_clauses = 0usize;
     for sub in and {
@@ -192,8 +204,8 @@ fn add_conjunction(and: &[Expr], lookup_port: &dyn Fn(&str) -> Option<u32>, out:
             }
         }
         n => {
-            out.n_conjs += 1;
-            let id = out.n_conjs;
+            out.out.n_conjs += 1;
+            let id = out.out.n_conjs;
             for (clause, or) in ors.enumerate() {
                 let c = Conjunction {
                     id,
@@ -216,7 +228,7 @@ fn add_conjunction(and: &[Expr], lookup_port: &dyn Fn(&str) -> Option<u32>, out:
 /// Converts a normalized expression (see [`super::normalize`]) into
 /// matches, translating port names with `lookup_port`.
 pub fn to_matches(expr: &Expr, lookup_port: &dyn Fn(&str) -> Option<u32>) -> Matches {
-    let mut out = Matches::default();
+    let mut out = Builder::default();
     match expr {
         Expr::Cmp(c) => add_cmp_flow(c, lookup_port, &mut out),
         Expr::And(v) => add_conjunction(v, lookup_port, &mut out),
@@ -233,5 +245,5 @@ pub fn to_matches(expr: &Expr, lookup_port: &dyn Fn(&str) -> Option<u32>) -> Mat
         Expr::Boolean(true) => out.add(OfMatch::new(), None),
         Expr::Boolean(false) | Expr::Condition(_) => {}
     }
-    out
+    out.out
 }

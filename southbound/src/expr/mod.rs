@@ -58,11 +58,26 @@ pub fn compile(
     prereqs: Option<Expr>,
     ctx: &CompileContext<'_>,
 ) -> Result<Matches, String> {
-    let expr = parse_with(input, ctx.symtab, ctx.sets, ctx.dp_id)?;
+    let (expr, _) = normalized(input, prereqs, ctx)?;
+    Ok(to_matches(&expr, ctx.lookup_port))
+}
+
+/// The steps of [`compile`] before the OpenFlow matches: the normalized
+/// expression, and whether it depends on the datapath (`ctx.dp_id`: the
+/// match names a port group, which is looked up per datapath).  One that
+/// does not is the same on every datapath of a datapath group, so that
+/// only [`to_matches`] (port names → keys of that datapath) is per
+/// datapath.
+pub fn normalized(
+    input: &str,
+    prereqs: Option<Expr>,
+    ctx: &CompileContext<'_>,
+) -> Result<(Expr, bool), String> {
+    let (expr, refs) = parse_with_refs(input, ctx.symtab, ctx.sets, ctx.dp_id)?;
+    let per_datapath = !refs.port_groups.is_empty();
     let expr = Expr::combine(AndOr::And, Some(expr), prereqs).unwrap_or(Expr::Boolean(true));
     let expr = annotate::annotate(expr, ctx.symtab)?;
     let expr = simplify::simplify(expr);
     let expr = simplify::evaluate_conditions(expr, ctx.is_chassis_resident);
-    let expr = normalize::normalize(expr);
-    Ok(to_matches(&expr, ctx.lookup_port))
+    Ok((normalize::normalize(expr), per_datapath))
 }

@@ -317,6 +317,43 @@ pub struct SymbolError {
 #[derive(Debug, Clone, Default)]
 pub struct SymbolTable {
     symbols: BTreeMap<String, Arc<Symbol>>,
+    /// Prerequisites and predicates already parsed and annotated (see
+    /// [`Expansions`]); emptied when a symbol is added.
+    expansions: Expansions,
+}
+
+/// Parsed and annotated prerequisite and predicate texts, by the text and
+/// the symbols being expanded around it (the only other input of the
+/// result): each logical flow names a handful of fields, whose
+/// prerequisites (`ip4`, `tcp`, …) would otherwise be parsed again for
+/// every comparison.
+#[derive(Default)]
+pub(crate) struct Expansions(std::sync::Mutex<std::collections::HashMap<String, super::Expr>>);
+
+impl Expansions {
+    /// The expansion kept under `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<super::Expr> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    /// Keeps `expr` under `key`.
+    pub(crate) fn put(&self, key: String, expr: &super::Expr) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key, expr.clone());
+        }
+    }
+}
+
+impl Clone for Expansions {
+    fn clone(&self) -> Expansions {
+        Expansions::default()
+    }
+}
+
+impl std::fmt::Debug for Expansions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Expansions")
+    }
 }
 
 impl SymbolTable {
@@ -330,12 +367,19 @@ impl SymbolTable {
         self.symbols.get(name)
     }
 
+    /// Kept expansions of prerequisites and predicates
+    /// ([`super::annotate`]).
+    pub(crate) fn expansions(&self) -> &Expansions {
+        &self.expansions
+    }
+
     /// All symbols, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Symbol>> {
         self.symbols.values()
     }
 
     fn insert(&mut self, symbol: Symbol) -> Arc<Symbol> {
+        self.expansions = Expansions::default();
         let symbol = Arc::new(symbol);
         self.symbols.insert(symbol.name.clone(), symbol.clone());
         symbol

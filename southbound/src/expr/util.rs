@@ -141,6 +141,31 @@ pub(crate) fn intersect(av: u128, am: u128, bv: u128, bm: u128) -> Option<(u128,
     }
 }
 
+/// Hashes a `u64` that is a hash already (FNV of a match): one multiply
+/// to spread its bits, instead of SipHash over it.
+#[derive(Default)]
+pub(crate) struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+}
+
+/// A map keyed by such hashes.
+pub(crate) type HashIndex<V> =
+    std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<PreHashed>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

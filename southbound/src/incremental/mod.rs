@@ -296,8 +296,7 @@ impl ChassisCompute {
             last_recomputed: 0,
         };
         let all = c.all_sources();
-        let keys = c.recompute(&all, sink);
-        c.refresh(keys, false);
+        c.compute_all(&all, sink);
         c
     }
 
@@ -653,51 +652,119 @@ impl ChassisCompute {
     /// up with no flows); returns the keys whose flows changed.
     fn recompute(&mut self, sources: &[Source], sink: &mut dyn FnMut(&OfFlow)) -> BTreeSet<ByKey> {
         self.last_recomputed = sources.len();
-        let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
-        if needs_inputs && self.inputs.0.is_none() {
-            self.inputs.0 = Some(LflowInputs::new(&self.sb, &self.local));
-        }
+        self.ensure_inputs(sources);
         let mut touched = BTreeSet::new();
         for &src in sources {
-            if let Source::LogicalFlow(u) = src {
-                self.conj_ids.free(&u);
-            }
-            let mut out = LflowOutputs {
-                groups: std::mem::take(&mut self.groups),
-                meters: std::mem::take(&mut self.meters),
-                conj_ids: std::mem::take(&mut self.conj_ids),
-                ..LflowOutputs::default()
-            };
-            self.compute_source(src, self.inputs.0.as_ref(), &mut out);
-            self.groups = std::mem::take(&mut out.groups);
-            self.meters = std::mem::take(&mut out.meters);
-            self.conj_ids = std::mem::take(&mut out.conj_ids);
-            // Kept until the source changes: without the room their
-            // vectors grew into (heaptrack: 3.4 MB of the bench's peak
-            // was match slots' spare capacity).
-            let mut new: Vec<Arc<OfFlow>> = std::mem::take(&mut out.flows)
-                .into_flows()
-                .map(|mut f| {
-                    f.of_match.shrink_to_fit();
-                    f.actions.shrink_to_fit();
-                    Arc::new(f)
-                })
-                .collect();
-            for f in &new {
-                sink(f);
-            }
+            let mut new = self.compute_flows(src, sink);
             let old = self.sources.remove(&src).unwrap_or_default();
             self.diff_source(src, &old, &mut new, &mut touched);
             if !new.is_empty() {
                 self.sources.insert(src, new);
             }
-            if out.warnings.is_empty() {
-                self.warnings.remove(&src);
-            } else {
-                self.warnings.insert(src, out.warnings);
-            }
         }
         touched
+    }
+
+    /// The first compute (no flows yet): every source's flows, then the
+    /// table built in one pass over all flows in key order — the same
+    /// table [`ChassisCompute::recompute`] and [`ChassisCompute::refresh`]
+    /// give, without a search per flow.  `sources` are in source order.
+    fn compute_all(&mut self, sources: &[Source], sink: &mut dyn FnMut(&OfFlow)) {
+        debug_assert!(self.sources.is_empty() && self.table.is_empty());
+        self.last_recomputed = sources.len();
+        self.ensure_inputs(sources);
+        let mut all: Vec<(Arc<OfFlow>, Source)> = Vec::new();
+        for &src in sources {
+            let new = self.compute_flows(src, sink);
+            all.extend(new.iter().map(|f| (Arc::clone(f), src)));
+            if !new.is_empty() {
+                self.sources.insert(src, new);
+            }
+        }
+        // Stable: at one key, the flows stay in source order, and within a
+        // source in its own order — the order `refresh` merges them in.
+        all.sort_by(|a, b| key_cmp(&a.0, &b.0));
+        let mut entries: Vec<(ByKey, AtKey)> = Vec::new();
+        let mut i = 0;
+        while i < all.len() {
+            let mut j = i + 1;
+            while j < all.len() && key_cmp(&all[j].0, &all[i].0).is_eq() {
+                j += 1;
+            }
+            let run = &all[i..j];
+            let mut srcs: Vec<Source> = run.iter().map(|(_, s)| *s).collect();
+            srcs.dedup();
+            let installed = match run {
+                [(one, _)] => Arc::clone(one),
+                many => {
+                    let mut table = FlowTable::new();
+                    for (f, _) in many {
+                        table.merge(OfFlow::clone(f));
+                    }
+                    match table.installed().first() {
+                        Some(f) => Arc::new((*f).clone()),
+                        None => Arc::clone(&many[0].0),
+                    }
+                }
+            };
+            entries.push((
+                ByKey(Arc::clone(&installed)),
+                AtKey {
+                    sources: srcs,
+                    installed: Some(installed),
+                },
+            ));
+            i = j;
+        }
+        drop(all);
+        self.table = entries.into_iter().collect();
+    }
+
+    /// Builds the translation inputs if a logical flow is among `sources`
+    /// and they are not kept.
+    fn ensure_inputs(&mut self, sources: &[Source]) {
+        let needs_inputs = sources.iter().any(|s| matches!(s, Source::LogicalFlow(_)));
+        if needs_inputs && self.inputs.0.is_none() {
+            self.inputs.0 = Some(LflowInputs::new(&self.sb, &self.local));
+        }
+    }
+
+    /// Computes the flows of `src` (merged within the source, in key
+    /// order, each given to `sink`), recording its warnings.
+    fn compute_flows(&mut self, src: Source, sink: &mut dyn FnMut(&OfFlow)) -> Vec<Arc<OfFlow>> {
+        if let Source::LogicalFlow(u) = src {
+            self.conj_ids.free(&u);
+        }
+        let mut out = LflowOutputs {
+            groups: std::mem::take(&mut self.groups),
+            meters: std::mem::take(&mut self.meters),
+            conj_ids: std::mem::take(&mut self.conj_ids),
+            ..LflowOutputs::default()
+        };
+        self.compute_source(src, self.inputs.0.as_ref(), &mut out);
+        self.groups = std::mem::take(&mut out.groups);
+        self.meters = std::mem::take(&mut out.meters);
+        self.conj_ids = std::mem::take(&mut out.conj_ids);
+        // Kept until the source changes: without the room their
+        // vectors grew into (heaptrack: 3.4 MB of the bench's peak
+        // was match slots' spare capacity).
+        let new: Vec<Arc<OfFlow>> = std::mem::take(&mut out.flows)
+            .into_flows()
+            .map(|mut f| {
+                f.of_match.shrink_to_fit();
+                f.actions.shrink_to_fit();
+                Arc::new(f)
+            })
+            .collect();
+        for f in &new {
+            sink(f);
+        }
+        if out.warnings.is_empty() {
+            self.warnings.remove(&src);
+        } else {
+            self.warnings.insert(src, out.warnings);
+        }
+        new
     }
 
     /// Walks the `old` and `new` flows of `src` key by key: keys where

@@ -147,29 +147,39 @@ pub fn translate_logical_flow(
     lflow: &LogicalFlow,
     out: &mut LflowOutputs,
 ) {
-    {
-        let dps: Vec<Uuid> = match (lflow.logical_datapath, lflow.logical_dp_group) {
-            (Some(dp), _) => vec![dp],
-            (None, Some(g)) => sb
-                .dp_groups
-                .get(&g)
-                .map(|g| g.datapaths.clone())
-                .unwrap_or_default(),
-            (None, None) => Vec::new(),
-        };
-        for dp in dps {
-            let Some(ldp) = sb
-                .datapath(&dp)
-                .and_then(|d| local.datapaths.get(&d.tunnel_key))
-            else {
-                continue;
-            };
-            consider_logical_flow(sb, local, chassis, inputs, lflow, ldp, out);
+    let mut shared = Shared::default();
+    let mut on = |dp: &Uuid, out: &mut LflowOutputs| {
+        if let Some(ldp) = sb
+            .datapath(dp)
+            .and_then(|d| local.datapaths.get(&d.tunnel_key))
+        {
+            consider_logical_flow(sb, local, chassis, inputs, lflow, ldp, &mut shared, out);
         }
+    };
+    match (lflow.logical_datapath, lflow.logical_dp_group) {
+        (Some(dp), _) => on(&dp, out),
+        (None, Some(g)) => {
+            if let Some(g) = sb.dp_groups.get(&g) {
+                for dp in &g.datapaths {
+                    on(dp, out);
+                }
+            }
+        }
+        (None, None) => {}
     }
 }
 
+/// What the datapaths of one logical flow share: its actions, parsed once,
+/// and its normalized match unless that depends on the datapath (names a
+/// port group); see [`expr::normalized`].
+#[derive(Default)]
+struct Shared {
+    actions: Option<Result<actions::Actions, String>>,
+    normalized: Option<expr::Expr>,
+}
+
 /// `consider_logical_flow__` for one datapath.
+#[allow(clippy::too_many_arguments)]
 fn consider_logical_flow(
     sb: &Southbound,
     local: &Local,
@@ -177,6 +187,7 @@ fn consider_logical_flow(
     inputs: &LflowInputs,
     lflow: &LogicalFlow,
     ldp: &LocalDatapath,
+    shared: &mut Shared,
     out: &mut LflowOutputs,
 ) {
     if let Some(io_port) = lflow.tags.get("in_out_port") {
@@ -208,23 +219,28 @@ fn consider_logical_flow(
         ));
         return;
     };
-    let pctx = ParseContext {
-        symtab: inputs.symtab,
-        dhcp_opts: Some(&inputs.dhcp),
-        dhcpv6_opts: Some(&inputs.dhcpv6),
-        nd_ra_opts: Some(&inputs.nd_ra),
-        event_opts: Some(&inputs.events),
-        pipeline,
-        n_tables: LOG_PIPELINE_LEN,
-        cur_ltable: ptable - first,
-    };
-    let acts = match actions::parse(&lflow.actions, &pctx) {
-        Ok(a) => a,
-        Err(e) => {
-            out.warnings.push(format!(
+    let parsed = shared.actions.get_or_insert_with(|| {
+        let pctx = ParseContext {
+            symtab: inputs.symtab,
+            dhcp_opts: Some(&inputs.dhcp),
+            dhcpv6_opts: Some(&inputs.dhcpv6),
+            nd_ra_opts: Some(&inputs.nd_ra),
+            event_opts: Some(&inputs.events),
+            pipeline,
+            n_tables: LOG_PIPELINE_LEN,
+            cur_ltable: ptable - first,
+        };
+        actions::parse(&lflow.actions, &pctx).map_err(|e| {
+            format!(
                 "Logical_Flow {}: error parsing actions {:?}: {e}",
                 lflow.uuid, lflow.actions
-            ));
+            )
+        })
+    });
+    let acts = match parsed {
+        Ok(a) => &*a,
+        Err(w) => {
+            out.warnings.push(w.clone());
             return;
         }
     };
@@ -246,15 +262,24 @@ fn consider_logical_flow(
         lookup_port: &lookup_port,
         is_chassis_resident: &resident,
     };
-    let mut matches = match expr::compile(&lflow.match_, acts.prereqs.clone(), &cctx) {
-        Ok(m) => m,
-        Err(e) => {
-            out.warnings.push(format!(
-                "Logical_Flow {}: error parsing match {:?}: {e}",
-                lflow.uuid, lflow.match_
-            ));
-            return;
-        }
+    let mut matches = match &shared.normalized {
+        Some(e) => expr::to_matches(e, &lookup_port),
+        None => match expr::normalized(&lflow.match_, acts.prereqs.clone(), &cctx) {
+            Ok((e, per_datapath)) => {
+                let m = expr::to_matches(&e, &lookup_port);
+                if !per_datapath {
+                    shared.normalized = Some(e);
+                }
+                m
+            }
+            Err(e) => {
+                out.warnings.push(format!(
+                    "Logical_Flow {}: error parsing match {:?}: {e}",
+                    lflow.uuid, lflow.match_
+                ));
+                return;
+            }
+        },
     };
     if matches.is_empty() {
         return;

@@ -25,10 +25,12 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::convert;
 use super::wire::{
     bundle_ctrl, frame_len, version_bitmap, Body, BundleAdd, BundleControl, Features, Message,
     Nicira, PacketOut, WireError, OFP15_VERSION, OFPBF_ATOMIC, OFPBF_ORDERED,
 };
+use crate::flow_table::OfFlow;
 
 /// Connection failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -412,29 +414,37 @@ impl Connection {
     /// The open goes out with the adds (as ovn-controller queues them),
     /// so a bundle costs two round trips: the barrier and the commit.
     pub async fn bundle(&mut self, messages: Vec<Body>) -> Result<(), ConnError> {
-        self.bundle_lazy(messages.into_iter().map(Ok)).await
+        let unused =
+            |f: &OfFlow, e: convert::ConvertError| ConnError::Protocol(format!("flow `{f}': {e}"));
+        self.bundle_lazy(messages.into_iter().map(|b| Ok(Lazy::Body(b))), unused)
+            .await
     }
 
     /// [`Connection::bundle`] of messages made as they are sent: only a
     /// write buffer's worth is encoded at a time (a full table's flow mods
     /// held at once cost megabytes).  A message that cannot be made
-    /// (`Err`) discards the bundle, so the switch is left as it was, and
-    /// is the error returned.
+    /// (`Err`, or a flow `flow_err` is told about) discards the bundle, so
+    /// the switch is left as it was, and is the error returned.
     pub async fn bundle_lazy<E: From<ConnError>>(
         &mut self,
-        messages: impl Iterator<Item = Result<Body, E>>,
+        messages: impl Iterator<Item = Result<Lazy, E>>,
+        flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
     ) -> Result<(), E> {
         let mut b = self.bundle_open();
-        for body in messages {
-            let body = match body {
-                Ok(b) => b,
-                Err(e) => {
-                    b.fail(ConnError::Closed);
-                    let _ = self.bundle_finish(b).await;
-                    return Err(e);
+        for m in messages {
+            let made = match m {
+                Ok(Lazy::Body(body)) => {
+                    b.push(self, body);
+                    Ok(())
                 }
+                Ok(Lazy::AddFlow(f)) => b.push_flow_add(self, &f).map_err(|e| flow_err(&f, e)),
+                Err(e) => Err(e),
             };
-            b.push(self, body);
+            if let Err(e) = made {
+                b.fail(ConnError::Closed);
+                let _ = self.bundle_finish(b).await;
+                return Err(e);
+            }
             if b.out.len() >= 60 * 1024 {
                 b.flush(self).await;
             }
@@ -461,6 +471,7 @@ impl Connection {
             tx: Some(tx),
             rx,
             out: Vec::with_capacity(64 * 1024),
+            max_unsent: 0,
             result: Ok(()),
             direct: None,
         };
@@ -541,8 +552,9 @@ impl Connection {
                 )
                 .await?;
                 let msg = format!(
-                    "bundle of {} messages: made and written {written:?}, barrier reply at {barrier:?}, commit reply at {:?}",
+                    "bundle of {} messages: made and written {written:?} (at most {} kB unsent), barrier reply at {barrier:?}, commit reply at {:?}",
                     b.xids.len(),
+                    b.max_unsent / 1024,
                     b.t0.elapsed()
                 );
                 if b.xids.len() >= 1000 {
@@ -577,6 +589,16 @@ impl Connection {
     }
 }
 
+/// One message of a bundle made as it is sent ([`Connection::bundle_lazy`]).
+#[derive(Debug)]
+pub enum Lazy {
+    /// A message.
+    Body(Body),
+    /// The `ADD` of a flow, written straight into the bundle
+    /// ([`Bundle::push_flow_add`]).
+    AddFlow(Arc<OfFlow>),
+}
+
 /// A bundle being sent (see [`Connection::bundle_open`]).
 pub struct Bundle {
     t0: Instant,
@@ -590,6 +612,8 @@ pub struct Bundle {
     rx: mpsc::UnboundedReceiver<Message>,
     /// Encoded, not yet written.
     out: Vec<u8>,
+    /// The most bytes left unsent at once while streaming.
+    max_unsent: usize,
     /// The first failure; the bundle is then discarded.
     result: Result<(), ConnError>,
     /// While streaming: the connection's writer, held, and a synchronous
@@ -626,28 +650,57 @@ impl Bundle {
         self.result.is_err()
     }
 
-    /// Adds `body` (encoded now, written later).
-    pub fn push(&mut self, conn: &mut Connection, body: Body) {
+    /// The xid of a message about to be added, registered for its
+    /// rejection; `None` once the bundle failed.
+    fn next_xid(&mut self, conn: &mut Connection) -> Option<u32> {
         if self.result.is_err() {
-            return;
+            return None;
         }
         let xid = conn.xid();
         if let Some(tx) = &self.tx {
             if let Err(e) = conn.register_to(&[xid], tx) {
                 self.fail(e);
-                return;
+                return None;
             }
         }
         self.xids.push(xid);
+        Some(xid)
+    }
+
+    /// Adds the `ADD` of `flow`, its `FLOW_MOD` written straight into the
+    /// bundle ([`convert::emit_add_flow`]): the same bytes as [`Bundle::
+    /// push`] of [`convert::add_flow`], without the message built first.
+    pub fn push_flow_add(
+        &mut self,
+        conn: &mut Connection,
+        flow: &OfFlow,
+    ) -> Result<(), convert::ConvertError> {
+        let Some(xid) = self.next_xid(conn) else {
+            return Ok(());
+        };
+        let flags = OFPBF_ATOMIC | OFPBF_ORDERED;
+        let r = convert::emit_bundled_add(flow, xid, self.bundle_id, flags, &mut self.out);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    /// Adds `body` (encoded now, written later).
+    pub fn push(&mut self, conn: &mut Connection, body: Body) {
+        let Some(xid) = self.next_xid(conn) else {
+            return;
+        };
         let add = Body::BundleAdd(BundleAdd {
             bundle_id: self.bundle_id,
             flags: OFPBF_ATOMIC | OFPBF_ORDERED,
             message: Box::new(Message::new(xid, body)),
             properties: Vec::new(),
         });
-        match Message::new(xid, add).to_bytes() {
-            Ok(b) => self.out.extend_from_slice(&b),
-            Err(e) => self.fail(e.into()),
+        let start = self.out.len();
+        if let Err(e) = Message::new(xid, add).emit(&mut self.out) {
+            self.out.truncate(start);
+            self.fail(e.into());
         }
     }
 
@@ -661,6 +714,7 @@ impl Bundle {
         let Some((_, sock)) = self.direct.as_mut() else {
             return;
         };
+        self.max_unsent = self.max_unsent.max(self.out.len());
         let mut done = 0;
         while done < self.out.len() {
             match sock.write(&self.out[done..]) {
@@ -675,6 +729,19 @@ impl Bundle {
             }
         }
         self.out.drain(..done);
+    }
+
+    /// [`Bundle::try_flush`], then, while more than `limit` bytes are
+    /// left unsent (the switch parses slower than they are made), waits
+    /// for the socket in short sleeps: the switch needs every message
+    /// before the commit anyway, and what it has not taken yet would
+    /// otherwise pile up here (megabytes for a full table).
+    pub fn flush_down_to(&mut self, limit: usize) {
+        self.try_flush();
+        while self.out.len() > limit && self.result.is_ok() && self.direct.is_some() {
+            std::thread::sleep(Duration::from_micros(200));
+            self.try_flush();
+        }
     }
 
     /// Writes everything made so far through the held writer and gives it

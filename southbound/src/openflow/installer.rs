@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::flow_table::{ByKey, OfFlow};
 
-use super::conn::{ConnError, Connection, Options};
+use super::conn::{ConnError, Connection, Lazy, Options};
 use super::convert::{self, ConvertError};
 use super::wire::mods::{group_command, meter_command, GroupMod, MeterMod};
 use super::wire::Body;
@@ -119,18 +119,26 @@ enum Op {
 }
 
 impl Op {
-    fn make(self) -> Result<Body, InstallError> {
-        Ok(Body::FlowMod(match self {
+    fn make(self) -> Result<Lazy, InstallError> {
+        Ok(Lazy::Body(Body::FlowMod(match self {
             Op::Delete(f) => convert::delete_flow(&f),
-            Op::Add(f) => convert_add(&f)?,
+            Op::Add(f) => return Ok(Lazy::AddFlow(f)),
             Op::Modify(f) => {
                 let mut fm = convert_add(&f)?;
                 fm.command = super::wire::mods::flow_command::MODIFY_STRICT;
                 fm.cookie = 0;
                 fm
             }
-            Op::Ready(body) => return Ok(body),
-        }))
+            Op::Ready(body) => return Ok(Lazy::Body(body)),
+        })))
+    }
+}
+
+/// A flow that cannot be encoded, as the installer reports it.
+fn flow_error(flow: &OfFlow, err: convert::ConvertError) -> InstallError {
+    InstallError::Convert {
+        flow: flow.to_string(),
+        err,
     }
 }
 
@@ -367,7 +375,8 @@ impl Installer {
         }
         let bundled = !bundle.is_empty();
         if bundled {
-            conn.bundle_lazy(bundle.into_iter().map(Op::make)).await?;
+            conn.bundle_lazy(bundle.into_iter().map(Op::make), flow_error)
+                .await?;
             report.bundles = 1;
         }
         let after = !meters_after.is_empty();

@@ -25,6 +25,10 @@ use crate::openflow::convert;
 use crate::openflow::wire::mods::{group_command, meter_command};
 use crate::openflow::wire::Body;
 
+/// The most bytes of a streamed install held unsent before computing
+/// waits for the switch (see [`Bundle::flush_down_to`]).
+const UNSENT_LIMIT: usize = 256 * 1024;
+
 /// Whether a flow uses a group or a meter (it then waits for
 /// [`Installer::finish_full`]).
 pub fn uses_group_or_meter(actions: &[OfAction]) -> bool {
@@ -56,15 +60,19 @@ impl FullStream {
             self.error = Some(ConnError::Closed.into());
             return;
         };
-        match convert_add(f) {
-            Ok(fm) => {
-                self.bundle.push(conn, Body::FlowMod(fm));
+        match self.bundle.push_flow_add(conn, f) {
+            Ok(()) => {
                 self.streamed += 1;
                 if self.streamed.is_multiple_of(64) {
-                    self.bundle.try_flush();
+                    self.bundle.flush_down_to(UNSENT_LIMIT);
                 }
             }
-            Err(e) => self.error = Some(e),
+            Err(err) => {
+                self.error = Some(InstallError::Convert {
+                    flow: f.to_string(),
+                    err,
+                })
+            }
         }
     }
 }

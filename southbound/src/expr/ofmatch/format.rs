@@ -1,193 +1,12 @@
-//! An OpenFlow match over the fields OVN logical flows use, and its text
-//! form exactly as `ovs-ofctl` prints it (OVS 3.1 `match_format`).
-//!
-//! Values are kept per member of OVS `struct flow` ([`Slot`]); several
-//! logical fields share one member as in OVS (e.g. `ip4.src` and `arp.spa`
-//! are both `nw_src`; `icmp4.type` and `tcp.src` are both `tp_src`).
+//! [`OfMatch`]'s text form, exactly as `ovs-ofctl` prints a match (OVS
+//! 3.1 `match_format`).
 
 use std::fmt::{self, Write as _};
 
-use super::symtab::Field;
-use super::util::{format_hex, format_ipv4, format_ipv6, format_mac, ipv6_cidr_bits, low_bits};
-
-/// A member of OVS `struct flow` that a match constrains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum Slot {
-    PktMark,
-    ConjId,
-    CtState,
-    CtMark,
-    CtLabel,
-    DlType,
-    /// Register `regN`, N < 16.
-    Reg(u8),
-    Metadata,
-    VlanTci,
-    DlSrc,
-    DlDst,
-    Ipv6Src,
-    Ipv6Dst,
-    Ipv6Label,
-    NwSrc,
-    NwDst,
-    NwProto,
-    ArpSha,
-    ArpTha,
-    NwTos,
-    NwTtl,
-    NwFrag,
-    TpSrc,
-    TpDst,
-    NdTarget,
-    TcpFlags,
-    /// OpenFlow ingress port (physical flows).
-    InPort,
-    /// Tunnel id (physical flows).
-    TunId,
-    /// Geneve option `tun_metadata0` (physical flows).
-    TunMetadata0,
-}
-
-/// A match: for each constrained slot, `(value, mask)` with value ⊆ mask.
-///
-/// The slots are a vector sorted by slot (a handful per flow): one small
-/// allocation, cheap to clone, hash and compare — flows are keyed by their
-/// match in the engine and installer.  The order (lexicographic over
-/// `(slot, (value, mask))`) is the one a sorted map of the slots has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OfMatch {
-    slots: Vec<(Slot, (u128, u128))>,
-}
-
-const IP_DSCP_MASK: u128 = 0xfc;
-const IP_ECN_MASK: u128 = 0x03;
-
-impl OfMatch {
-    /// The catch-all match.
-    pub fn new() -> OfMatch {
-        OfMatch::default()
-    }
-
-    /// The constraint on one slot, if any.
-    pub fn get(&self, slot: Slot) -> Option<(u128, u128)> {
-        self.slots
-            .binary_search_by_key(&slot, |(s, _)| *s)
-            .ok()
-            .map(|i| self.slots[i].1)
-    }
-
-    /// Gives back the room the slots grew into (a flow kept in the
-    /// desired table holds its match for long).
-    pub fn shrink_to_fit(&mut self) {
-        self.slots.shrink_to_fit();
-    }
-
-    /// Sets a slot to `value/mask`, replacing any constraint (mask 0 removes
-    /// it).
-    pub fn set_slot(&mut self, slot: Slot, value: u128, mask: u128) {
-        match (self.slots.binary_search_by_key(&slot, |(s, _)| *s), mask) {
-            (Ok(i), 0) => {
-                self.slots.remove(i);
-            }
-            (Err(_), 0) => {}
-            (Ok(i), _) => self.slots[i].1 = (value & mask, mask),
-            (Err(i), _) => self.slots.insert(i, (slot, (value & mask, mask))),
-        }
-    }
-
-    /// Replaces only the `bits` of a slot (for slots shared by two fields).
-    fn set_slot_bits(&mut self, slot: Slot, value: u128, bits: u128) {
-        let (v, m) = self.get(slot).unwrap_or((0, 0));
-        self.set_slot(slot, (v & !bits) | (value & bits), m | bits);
-    }
-
-    /// Sets `conj_id` (OVS `match_set_conj_id`).
-    pub fn set_conj_id(&mut self, id: u32) {
-        self.set_slot(Slot::ConjId, u128::from(id), u128::from(u32::MAX));
-    }
-
-    /// Sets `metadata`, i.e. the logical datapath.
-    pub fn set_metadata(&mut self, metadata: u64) {
-        self.set_slot(Slot::Metadata, u128::from(metadata), u128::from(u64::MAX));
-    }
-
-    /// Replaces the whole of `field` with `value/mask` (OVS
-    /// `mf_mask_subfield` followed by `mf_set`).  As in OVS, a mask that is
-    /// neither all-zero nor all-one bytes is ignored on fields that cannot be
-    /// masked.
-    pub fn set_field(&mut self, field: Field, value: u128, mask: u128) {
-        let n_bytes = field.n_bits().div_ceil(8);
-        let full = low_bits(n_bytes * 8);
-        let (value, mask) = (value & full, mask & full);
-        if mask != full && mask != 0 && !field.maskable() {
-            return;
-        }
-        // A mask covering the whole field is exact: OVS encodes it so, and
-        // `ovs-ofctl dump-flows` shows it so (e.g. `ipv6_label=0x12345`).
-        let exact = mask == full || mask == low_bits(field.n_bits());
-        let exact_or = |m: u128| if exact { m } else { mask };
-        use Field::*;
-        match field {
-            Reg(n) => self.set_slot(Slot::Reg(n), value, mask),
-            Xreg(n) | Xxreg(n) => {
-                let (first, count) = match field {
-                    Xreg(_) => (2 * n, 2u8),
-                    _ => (4 * n, 4u8),
-                };
-                for i in 0..count {
-                    let shift = 32 * u32::from(count - 1 - i);
-                    let m = (mask >> shift) & 0xffff_ffff;
-                    self.set_slot(Slot::Reg(first + i), (value >> shift) & 0xffff_ffff, m);
-                }
-            }
-            Metadata => self.set_slot(Slot::Metadata, value, mask),
-            PktMark => self.set_slot(Slot::PktMark, value, mask),
-            CtState => self.set_slot(Slot::CtState, value & 0xff, mask & 0xff),
-            CtMark => self.set_slot(Slot::CtMark, value, mask),
-            CtLabel => self.set_slot(Slot::CtLabel, value, mask),
-            EthSrc => self.set_slot(Slot::DlSrc, value, mask),
-            EthDst => self.set_slot(Slot::DlDst, value, mask),
-            EthType => self.set_slot(Slot::DlType, value, mask),
-            VlanTci => self.set_slot(Slot::VlanTci, value, mask),
-            IpProto => self.set_slot(Slot::NwProto, value, mask),
-            IpDscpShifted => self.set_slot_bits(Slot::NwTos, value << 2, IP_DSCP_MASK),
-            IpEcn => self.set_slot_bits(Slot::NwTos, value, IP_ECN_MASK),
-            IpTtl => self.set_slot(Slot::NwTtl, value, mask),
-            IpFrag => self.set_slot(Slot::NwFrag, value, mask),
-            Ipv4Src | ArpSpa => self.set_slot(Slot::NwSrc, value, mask),
-            Ipv4Dst | ArpTpa => self.set_slot(Slot::NwDst, value, mask),
-            Ipv6Src => self.set_slot(Slot::Ipv6Src, value, mask),
-            Ipv6Dst => self.set_slot(Slot::Ipv6Dst, value, mask),
-            Ipv6Label => self.set_slot(Slot::Ipv6Label, value, exact_or(0xffff_ffff)),
-            Icmpv4Type | Icmpv6Type | TcpSrc | UdpSrc | SctpSrc => {
-                self.set_slot(Slot::TpSrc, value, exact_or(0xffff))
-            }
-            Icmpv4Code | Icmpv6Code | TcpDst | UdpDst | SctpDst => {
-                self.set_slot(Slot::TpDst, value, exact_or(0xffff))
-            }
-            ArpOp => self.set_slot(Slot::NwProto, value & 0xff, 0xff),
-            ArpSha | NdSll => self.set_slot(Slot::ArpSha, value, mask),
-            ArpTha | NdTll => self.set_slot(Slot::ArpTha, value, mask),
-            NdTarget => self.set_slot(Slot::NdTarget, value, mask),
-            TcpFlags => self.set_slot(Slot::TcpFlags, value, exact_or(0xffff)),
-            InPort => self.set_slot(Slot::InPort, value & 0xffff, 0xffff),
-            TunId => self.set_slot(Slot::TunId, value, mask),
-            TunMetadata0 => self.set_slot(Slot::TunMetadata0, value, mask),
-        }
-    }
-
-    /// Whether a packet whose slot values are given by `packet` matches.
-    pub fn matches(&self, packet: &dyn Fn(Slot) -> u128) -> bool {
-        self.slots
-            .iter()
-            .all(|&(slot, (v, m))| packet(slot) & m == v)
-    }
-
-    fn value(&self, slot: Slot) -> (u128, u128) {
-        self.get(slot).unwrap_or((0, 0))
-    }
-}
+use super::super::util::{
+    format_hex, format_ipv4, format_ipv6, format_mac, ipv6_cidr_bits, low_bits,
+};
+use super::{OfMatch, Slot, IP_DSCP_MASK, IP_ECN_MASK};
 
 fn ct_state_name(bit: u32) -> Option<&'static str> {
     Some(match bit {
@@ -360,19 +179,20 @@ impl fmt::Display for OfMatch {
     /// `tcp,reg14=0x1,metadata=0x1,nw_src=10.0.0.1,tp_dst=80`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::new();
-        if let Some((v, m)) = self.get(Slot::TunId) {
+        let d = self.dense();
+        if let Some((v, m)) = d.get(Slot::TunId) {
             let _ = write!(s, "tun_id={}", format_hex(v));
             if m != u128::from(u64::MAX) {
                 let _ = write!(s, "/{}", format_hex(m));
             }
             s.push(',');
         }
-        fmt_u32(&mut s, "tun_metadata0", self.value(Slot::TunMetadata0));
-        fmt_u32(&mut s, "pkt_mark", self.value(Slot::PktMark));
-        if let Some((v, _)) = self.get(Slot::ConjId) {
+        fmt_u32(&mut s, "tun_metadata0", d.value(Slot::TunMetadata0));
+        fmt_u32(&mut s, "pkt_mark", d.value(Slot::PktMark));
+        if let Some((v, _)) = d.get(Slot::ConjId) {
             let _ = write!(s, "conj_id={v},");
         }
-        if let Some((v, m)) = self.get(Slot::CtState) {
+        if let Some((v, m)) = d.get(Slot::CtState) {
             if m == 0xff {
                 s.push_str("ct_state=");
                 format_flags(&mut s, ct_state_name, v as u32, '|');
@@ -381,8 +201,8 @@ impl fmt::Display for OfMatch {
             }
             s.push(',');
         }
-        fmt_u32(&mut s, "ct_mark", self.value(Slot::CtMark));
-        if let Some((v, m)) = self.get(Slot::CtLabel) {
+        fmt_u32(&mut s, "ct_mark", d.value(Slot::CtMark));
+        if let Some((v, m)) = d.get(Slot::CtLabel) {
             let _ = write!(s, "ct_label={}", format_hex(v));
             if m != u128::MAX {
                 let _ = write!(s, "/{}", format_hex(m));
@@ -390,8 +210,8 @@ impl fmt::Display for OfMatch {
             s.push(',');
         }
 
-        let dl_type = self.get(Slot::DlType).map(|(v, _)| v as u16);
-        let nw_proto = self.get(Slot::NwProto).map(|(v, _)| v as u8);
+        let dl_type = d.get(Slot::DlType).map(|(v, _)| v as u16);
+        let nw_proto = d.get(Slot::NwProto).map(|(v, _)| v as u8);
         let mut skip_type = false;
         let mut skip_proto = false;
         if let Some(t) = dl_type {
@@ -428,13 +248,13 @@ impl fmt::Display for OfMatch {
             }
         }
         for i in 0..16u8 {
-            fmt_u32(&mut s, &format!("reg{i}"), self.value(Slot::Reg(i)));
+            fmt_u32(&mut s, &format!("reg{i}"), d.value(Slot::Reg(i)));
         }
-        fmt_u64(&mut s, "metadata", self.value(Slot::Metadata));
-        if let Some((port, _)) = self.get(Slot::InPort) {
+        fmt_u64(&mut s, "metadata", d.value(Slot::Metadata));
+        if let Some((port, _)) = d.get(Slot::InPort) {
             let _ = write!(s, "in_port={},", crate::actions::mf::port_name(port as u16));
         }
-        if let Some((tci, mask)) = self.get(Slot::VlanTci) {
+        if let Some((tci, mask)) = d.get(Slot::VlanTci) {
             let vid_mask = mask & 0x0fff;
             let pcp_mask = mask & 0xe000;
             let cfi = mask & 0x1000;
@@ -456,17 +276,17 @@ impl fmt::Display for OfMatch {
                 let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{mask:04x},");
             }
         }
-        fmt_eth(&mut s, "dl_src", self.value(Slot::DlSrc));
-        fmt_eth(&mut s, "dl_dst", self.value(Slot::DlDst));
+        fmt_eth(&mut s, "dl_src", d.value(Slot::DlSrc));
+        fmt_eth(&mut s, "dl_dst", d.value(Slot::DlDst));
         if let (false, Some(t)) = (skip_type, dl_type) {
             let _ = write!(s, "dl_type=0x{t:04x},");
         }
         let t = dl_type.unwrap_or(0);
         let is_arp = t == 0x806 || t == 0x8035;
         if t == 0x86dd {
-            fmt_ipv6(&mut s, "ipv6_src", self.value(Slot::Ipv6Src));
-            fmt_ipv6(&mut s, "ipv6_dst", self.value(Slot::Ipv6Dst));
-            if let Some((v, m)) = self.get(Slot::Ipv6Label) {
+            fmt_ipv6(&mut s, "ipv6_src", d.value(Slot::Ipv6Src));
+            fmt_ipv6(&mut s, "ipv6_dst", d.value(Slot::Ipv6Dst));
+            if let Some((v, m)) = d.get(Slot::Ipv6Label) {
                 if m == 0xffff_ffff {
                     let _ = write!(s, "ipv6_label=0x{v:05x},");
                 } else {
@@ -474,31 +294,31 @@ impl fmt::Display for OfMatch {
                 }
             }
         } else if is_arp {
-            fmt_ip(&mut s, "arp_spa", self.value(Slot::NwSrc));
-            fmt_ip(&mut s, "arp_tpa", self.value(Slot::NwDst));
+            fmt_ip(&mut s, "arp_spa", d.value(Slot::NwSrc));
+            fmt_ip(&mut s, "arp_tpa", d.value(Slot::NwDst));
         } else {
-            fmt_ip(&mut s, "nw_src", self.value(Slot::NwSrc));
-            fmt_ip(&mut s, "nw_dst", self.value(Slot::NwDst));
+            fmt_ip(&mut s, "nw_src", d.value(Slot::NwSrc));
+            fmt_ip(&mut s, "nw_dst", d.value(Slot::NwDst));
         }
         if let (false, Some(p)) = (skip_proto, nw_proto) {
             let label = if is_arp { "arp_op" } else { "nw_proto" };
             let _ = write!(s, "{label}={p},");
         }
         if is_arp {
-            fmt_eth(&mut s, "arp_sha", self.value(Slot::ArpSha));
-            fmt_eth(&mut s, "arp_tha", self.value(Slot::ArpTha));
+            fmt_eth(&mut s, "arp_sha", d.value(Slot::ArpSha));
+            fmt_eth(&mut s, "arp_tha", d.value(Slot::ArpTha));
         }
-        let (tos, tos_mask) = self.value(Slot::NwTos);
+        let (tos, tos_mask) = d.value(Slot::NwTos);
         if tos_mask & IP_DSCP_MASK != 0 {
             let _ = write!(s, "nw_tos={},", tos & IP_DSCP_MASK);
         }
         if tos_mask & IP_ECN_MASK != 0 {
             let _ = write!(s, "nw_ecn={},", tos & IP_ECN_MASK);
         }
-        if let Some((ttl, _)) = self.get(Slot::NwTtl) {
+        if let Some((ttl, _)) = d.get(Slot::NwTtl) {
             let _ = write!(s, "nw_ttl={ttl},");
         }
-        if let Some((frag, m)) = self.get(Slot::NwFrag) {
+        if let Some((frag, m)) = d.get(Slot::NwFrag) {
             let any = frag & 1 != 0;
             let later = frag & 2 != 0;
             let text = match m & 3 {
@@ -518,20 +338,20 @@ impl fmt::Display for OfMatch {
         }
         let proto = nw_proto.unwrap_or(0);
         if t == 0x800 && proto == 1 {
-            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
+            fmt_be16(&mut s, "icmp_type", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", d.value(Slot::TpDst));
         } else if t == 0x86dd && proto == 58 {
-            fmt_be16(&mut s, "icmp_type", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "icmp_code", self.value(Slot::TpDst));
-            fmt_ipv6(&mut s, "nd_target", self.value(Slot::NdTarget));
-            fmt_eth(&mut s, "nd_sll", self.value(Slot::ArpSha));
-            fmt_eth(&mut s, "nd_tll", self.value(Slot::ArpTha));
+            fmt_be16(&mut s, "icmp_type", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "icmp_code", d.value(Slot::TpDst));
+            fmt_ipv6(&mut s, "nd_target", d.value(Slot::NdTarget));
+            fmt_eth(&mut s, "nd_sll", d.value(Slot::ArpSha));
+            fmt_eth(&mut s, "nd_tll", d.value(Slot::ArpTha));
         } else {
-            fmt_be16(&mut s, "tp_src", self.value(Slot::TpSrc));
-            fmt_be16(&mut s, "tp_dst", self.value(Slot::TpDst));
+            fmt_be16(&mut s, "tp_src", d.value(Slot::TpSrc));
+            fmt_be16(&mut s, "tp_dst", d.value(Slot::TpDst));
         }
         if (t == 0x800 || t == 0x86dd) && proto == 6 {
-            if let Some((v, m)) = self.get(Slot::TcpFlags) {
+            if let Some((v, m)) = d.get(Slot::TcpFlags) {
                 format_flags_masked(
                     &mut s,
                     "tcp_flags",
