@@ -733,13 +733,16 @@ impl Bundle {
 
     /// [`Bundle::try_flush`], then, while more than `limit` bytes are
     /// left unsent (the switch parses slower than they are made), waits
-    /// for the socket in short sleeps: the switch needs every message
-    /// before the commit anyway, and what it has not taken yet would
-    /// otherwise pile up here (megabytes for a full table).
+    /// until the socket takes more: the switch needs every message before
+    /// the commit anyway, and what it has not taken yet would otherwise
+    /// pile up here (megabytes for a full table).
     pub fn flush_down_to(&mut self, limit: usize) {
         self.try_flush();
-        while self.out.len() > limit && self.result.is_ok() && self.direct.is_some() {
-            std::thread::sleep(Duration::from_micros(200));
+        while self.out.len() > limit && self.result.is_ok() {
+            let Some((_, sock)) = self.direct.as_ref() else {
+                break;
+            };
+            wait_writable(sock, Duration::from_millis(100));
             self.try_flush();
         }
     }
@@ -841,5 +844,23 @@ async fn probe_task(interval: Duration, writer: Writer, shared: Arc<Shared>) {
                 return;
             }
         }
+    }
+}
+
+/// Blocks until `sock` can take more bytes, or `at_most` passes (`poll(2)`
+/// for `POLLOUT`; a signal or an error just ends the wait early: the
+/// caller writes again and sees the error there).
+fn wait_writable(sock: &std::os::unix::net::UnixStream, at_most: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(at_most.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fd` is one valid `pollfd` for the whole call, and the
+    // socket it names stays open (borrowed) meanwhile.
+    unsafe {
+        libc::poll(&mut fd, 1, ms);
     }
 }
