@@ -8,6 +8,7 @@
 //! [`Named`] offers named versions, so every arrangement shows up by name in
 //! timely's logging (STYLE 3).
 
+mod arrlog;
 pub(crate) mod driver;
 mod oplog;
 pub(crate) mod render;
@@ -92,6 +93,11 @@ type KeyArranged<'s, K> = differential_dataflow::operators::arrange::Arranged<
     >,
 >;
 
+/// Inline bytes of one arranged update of `D` (with its time and diff).
+fn record_size<D>() -> usize {
+    std::mem::size_of::<D>() + std::mem::size_of::<(Time, Diff)>()
+}
+
 /// Arranges `coll` by key under `name`. A single worker arranges the
 /// records where they are (timely's `Pipeline`): the exchange by key hash
 /// several workers need would hash and copy every record for nothing.
@@ -100,6 +106,7 @@ fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> Val
     use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
     use timely::dataflow::channels::pact::Pipeline;
+    arrlog::note_record_size(name, record_size::<(K, V)>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_key_named(name);
     }
@@ -118,6 +125,7 @@ fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s,
     use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{KeyBatcher, KeySpine};
     use timely::dataflow::channels::pact::Pipeline;
+    arrlog::note_record_size(name, record_size::<K>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_self_named(name);
     }
@@ -238,6 +246,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
         use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
+        arrlog::note_record_size(name, record_size::<(K, V2)>());
         arrange_by_key(self, &format!("Arrange: {name}"))
             .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
                 name,
@@ -261,6 +270,7 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
         use differential_dataflow::trace::implementations::{KeyBuilder, KeySpine};
+        arrlog::note_record_size(name, record_size::<D>());
         arrange_by_self(self, &format!("Arrange: {name}"))
             .reduce_abelian::<_, KeyBuilder<D, Time, Diff>, KeySpine<D, Time, Diff>, _, _>(
                 name,
