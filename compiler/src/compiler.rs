@@ -20,8 +20,11 @@ use crate::sb_input::{self, SbInput};
 fn keep_sticky_columns(old: Option<&SbRecord>, new: SbRecord) -> SbRecord {
     match (old, new) {
         (Some(SbRecord::LogicalFlow(old)), SbRecord::LogicalFlow(mut new)) => {
-            new.external_ids = old.external_ids.clone();
-            new.tags = old.tags.clone();
+            // `external_ids` (the stage's name, equal for equal UUIDs, the
+            // source line and the hint) and `tags`.
+            new.source = old.source;
+            new.hint = old.hint;
+            new.io_port = old.io_port.clone();
             SbRecord::LogicalFlow(new)
         }
         (_, new) => new,
@@ -131,6 +134,10 @@ pub struct Compiler {
     /// What the SB rows given to [`Compiler::apply_sb`] reference.
     sb_refs: sb_input::SbRefs,
 }
+
+/// The output vector of a round gives its memory back every this many
+/// rows moved into the SB map.
+const SHRINK_EVERY: usize = 4096;
 
 /// Held-key feedback up to this many updates may wait for the next batch
 /// (when it changes nothing); a larger one (a compile from scratch) is fed
@@ -447,11 +454,20 @@ impl Compiler {
                 }
             }
             drop(added);
-            for (o, diff) in out {
+            // Moved from the back (in the output's order), the vector
+            // shrinking as it empties: a compile from scratch outputs the
+            // whole SB, which would otherwise be held twice, in the vector
+            // and in the map, until the last row is moved.
+            let mut out = out;
+            out.reverse();
+            while let Some((o, diff)) = out.pop() {
                 if let (Output::Sb(rec), true) = (o, diff > 0) {
                     let key = (rec.table(), rec.uuid());
                     let rec = keep_sticky_columns(self.sb.get(&key), rec);
                     self.sb.insert(key, rec);
+                }
+                if out.len() % SHRINK_EVERY == 0 {
+                    out.shrink_to_fit();
                 }
             }
             let held = if self.held_synced {

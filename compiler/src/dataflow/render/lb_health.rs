@@ -112,7 +112,7 @@ pub(super) fn render_health<'s>(
                 out.push(((*row).clone(), 1));
             }
         })
-        .map(|(_, row)| SbRecord::ServiceMonitor(row));
+        .map(|(_, row)| SbRecord::ServiceMonitor(Box::new(row)));
     // `build_lb_vip_actions()`: a backend whose monitor reports anything
     // but `online` is not balanced to.
     let marks = monitored

@@ -17,8 +17,9 @@ use crate::stage::Stage;
 
 /// Grouping key of a flow: what makes two `ovn_lflow_add()` calls one row.
 /// Shared (`Arc`): the grouping's input and output arrangements and the
-/// records between them hold one copy of the strings.
-type FlowKey = Arc<(Stage, u16, String, String, Option<String>)>;
+/// records between them hold one copy of the strings, and so does the SB
+/// row ([`LogicalFlow::match_`], [`LogicalFlow::actions`]).
+type FlowKey = Arc<(Stage, u16, Arc<str>, Arc<str>, Option<String>)>;
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
 
@@ -100,9 +101,15 @@ pub(super) fn render_lflows<'s>(
         .map(|f| (f.dp, Arc::new(f)))
         .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
         .map(|(_, f)| Arc::unwrap_or_clone(f));
-    let keyed = |dps: Dps, f: Lflow| {
+    let keyed = |dps: Dps, f: Lflow| -> (FlowKey, (Dps, FlowMeta)) {
         (
-            Arc::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
+            Arc::new((
+                f.stage,
+                f.priority,
+                Arc::from(f.match_),
+                Arc::from(f.actions),
+                f.meter,
+            )),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
@@ -243,29 +250,17 @@ fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
             meter.as_deref().unwrap_or("").as_bytes(),
         ],
     );
-    let mut external_ids = Vec::with_capacity(3);
-    external_ids.push(("source".to_string(), format!("northd.c:{source}")));
-    external_ids.push(("stage-name".to_string(), stage.name().to_string()));
-    if let Some(h) = hint {
-        external_ids.push((
-            "stage-hint".to_string(),
-            h.simple().to_string()[..8].to_string(),
-        ));
-    }
-    external_ids.sort();
     LogicalFlow {
         uuid,
         logical_datapath,
         logical_dp_group,
-        pipeline: stage.pipeline().name().to_string(),
-        table_id: stage.table(),
+        stage,
         priority,
         match_: match_.clone(),
         actions: actions.clone(),
-        external_ids,
-        tags: io_port
-            .map(|p| vec![("in_out_port".to_string(), p)])
-            .unwrap_or_default(),
+        source,
+        hint,
+        io_port: io_port.map(Arc::from),
         controller_meter: meter.clone(),
     }
 }

@@ -75,7 +75,7 @@ pub(super) fn render_port_bindings<'s>(
         keys.clone().map(|(_ls, owner_key)| owner_key),
         move |_, a, b| {
             let (p, key) = (a.clone(), b.clone());
-            SbRecord::PortBinding(port_binding(&p, key))
+            SbRecord::PortBinding(Box::new(port_binding(&p, key)))
         },
     );
     let router_rows = router_ports
@@ -85,12 +85,12 @@ pub(super) fn render_port_bindings<'s>(
             keys.clone().map(|(_lr, owner_key)| owner_key),
             move |_, a, b| {
                 let ((lr, p, chassis), key) = (a.clone(), b.clone());
-                SbRecord::PortBinding(crate::rules::router::binding::port_binding(
+                SbRecord::PortBinding(Box::new(crate::rules::router::binding::port_binding(
                     lr,
                     chassis.as_deref(),
                     &p,
                     key,
-                ))
+                )))
             },
         );
     let cr_rows = cr_ports
@@ -110,7 +110,7 @@ pub(super) fn render_port_bindings<'s>(
             move |_, a, b| {
                 let (mut pb, group) = (a.clone(), b.clone());
                 pb.ha_chassis_group = Some(group);
-                SbRecord::PortBinding(pb)
+                SbRecord::PortBinding(Box::new(pb))
             },
         );
     (keys, rows.concatenate([router_rows, cr_rows]), unstable)
