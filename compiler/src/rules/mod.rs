@@ -26,6 +26,8 @@ pub mod qos;
 pub mod router;
 pub mod virtual_port;
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
@@ -48,8 +50,9 @@ pub struct Lflow {
     pub actions: String,
     /// Controller meter.
     pub meter: Option<String>,
-    /// `in_out_port` tag (`ovn_lflow_add_with_lport_and_hint`).
-    pub io_port: Option<String>,
+    /// `in_out_port` tag (`ovn_lflow_add_with_lport_and_hint`), shared
+    /// with the SB row.
+    pub io_port: Option<Arc<str>>,
     /// NB row the flow derives from (`stage-hint`).
     pub hint: Option<Uuid>,
     /// Line in northd.c v23.03.1 of the `ovn_lflow_add` call (`source`).
@@ -58,7 +61,8 @@ pub struct Lflow {
     /// datapath-level flows first, then port-level flows in the order of
     /// northd's ports hmap (see [`PortCtx::hmap_order`]). Among equal flows
     /// on several datapaths, the first one's hint, port tag and source win.
-    pub origin: (u8, u32, String),
+    /// The name (`None` for none) is shared by the flows of one port.
+    pub origin: (u8, u32, Option<Arc<str>>),
 }
 
 impl Lflow {
@@ -74,7 +78,7 @@ impl Lflow {
             io_port: None,
             hint: None,
             source,
-            origin: (0, 0, String::new()),
+            origin: (0, 0, None),
         }
     }
 
@@ -92,7 +96,7 @@ impl Lflow {
 
     /// Sets the `in_out_port` tag.
     pub fn io_port(mut self, port: &str) -> Lflow {
-        self.io_port = Some(port.to_string());
+        self.io_port = Some(Arc::from(port));
         self
     }
 }
@@ -347,8 +351,9 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     l2::unicast_lookup(p, &mut out);
     router::switch_side::router_port_flows(p, &mut out);
     multicast::interconn_remote_port(p, &mut out);
+    let name: Arc<str> = Arc::from(p.lsp.name.as_str());
     for f in &mut out {
-        f.origin = (1, p.hmap_order, p.lsp.name.clone());
+        f.origin = (1, p.hmap_order, Some(name.clone()));
     }
     out
 }
@@ -359,7 +364,7 @@ pub fn acl_flows(a: &acl::AclCtx) -> Vec<Lflow> {
     let mut out = Vec::new();
     acl::acl_flows(a, &mut out);
     for f in &mut out {
-        f.origin = (2, 0, String::new());
+        f.origin = (2, 0, None);
     }
     out
 }

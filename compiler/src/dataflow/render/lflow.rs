@@ -21,7 +21,13 @@ use crate::stage::Stage;
 /// row ([`LogicalFlow::match_`], [`LogicalFlow::actions`]).
 type FlowKey = Arc<(Stage, u16, Arc<str>, Arc<str>, Option<String>)>;
 /// Per-call details: `(origin, source line, stage hint, io port)`.
-type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
+/// The names are shared (`Arc`) with the flow's other records and its SB row.
+type FlowMeta = (
+    (u8, u32, Option<Arc<str>>),
+    u32,
+    Option<Uuid>,
+    Option<Arc<str>>,
+);
 
 /// A set of datapaths (SB UUIDs, sorted, distinct), shared (`Arc`) by the
 /// records that carry it: a load balancer's hundreds of switches are not
@@ -260,7 +266,7 @@ fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
         actions: actions.clone(),
         source,
         hint,
-        io_port: io_port.map(Arc::from),
+        io_port,
         controller_meter: meter.clone(),
     }
 }

@@ -164,7 +164,7 @@ pub fn arp_nd_responder(ls: Uuid, m: &MappedBackend, svc_mac: &str) -> Lflow {
         )
     };
     let mut f = Lflow::new(ls, Stage::LsInArpRsp, 110, &mat, &act, 8790).hint(m.lb);
-    f.origin = (3, 0, String::new());
+    f.origin = (3, 0, None);
     f
 }
 
