@@ -44,10 +44,11 @@ pub struct Lflow {
     pub stage: Stage,
     /// Priority.
     pub priority: u16,
-    /// Match expression, exactly as northd writes it.
-    pub match_: String,
-    /// Actions, exactly as northd writes them.
-    pub actions: String,
+    /// Match expression, exactly as northd writes it (shared with the
+    /// flow's other records and its SB row).
+    pub match_: Arc<str>,
+    /// Actions, exactly as northd writes them (shared likewise).
+    pub actions: Arc<str>,
     /// Controller meter.
     pub meter: Option<String>,
     /// `in_out_port` tag (`ovn_lflow_add_with_lport_and_hint`), shared
@@ -72,8 +73,8 @@ impl Lflow {
             dp,
             stage,
             priority,
-            match_: m.to_string(),
-            actions: a.to_string(),
+            match_: Arc::from(m),
+            actions: Arc::from(a),
             meter: None,
             io_port: None,
             hint: None,

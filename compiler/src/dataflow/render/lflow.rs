@@ -112,8 +112,8 @@ pub(super) fn render_lflows<'s>(
             Arc::new((
                 f.stage,
                 f.priority,
-                Arc::from(f.match_),
-                Arc::from(f.actions),
+                f.match_,
+                f.actions,
                 f.meter,
             )),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
