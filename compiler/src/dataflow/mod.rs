@@ -137,6 +137,21 @@ fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s,
     )
 }
 
+/// One arrangement of `(K, V)` records by `K` that several joins read
+/// ([`Named::join_map_shared`], [`Named::outer_join_map_shared`]): the
+/// records are held once and arranged by one operator, where each join
+/// arranging its own input would hold a copy per join.
+#[derive(Clone)]
+pub(crate) struct Shared<'s, K: Rec, V: Rec>(ValArranged<'s, K, V>);
+
+/// Arranges `coll` by key under `name`, for several joins to share.
+pub(crate) fn arrange_shared<'s, K: Rec, V: Rec>(
+    coll: Coll<'s, (K, V)>,
+    name: &str,
+) -> Shared<'s, K, V> {
+    Shared(arrange_by_key(coll, name))
+}
+
 /// Named stateful operators over keyed collections `(K, V)`.
 pub(crate) trait Named<'s, K: Rec, V: Rec> {
     /// Equi-join on the key; both inputs are arranged under `name`.
@@ -163,7 +178,111 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         with: impl Fn(&K, &V, &V2) -> O + 'static,
         without: impl Fn(&K, &V) -> O + Clone + 'static,
     ) -> Coll<'s, O>;
+    /// [`Named::join_map_named`] against an arrangement shared with other
+    /// joins.
+    fn join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O>;
+    /// [`Named::outer_join_map_named`] against an arrangement shared with
+    /// other joins.
+    fn outer_join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O>;
     /// Keeps the records whose key occurs in `keys` (which should be distinct).
+    fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
+    /// Keeps the records whose key does not occur in `keys` (distinct).
+    fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
+    /// Groups by key: `logic(key, values-with-counts, output)`; values arrive
+    /// sorted, each with its positive multiplicity.
+    fn group_named<V2: Rec>(
+        self,
+        name: &str,
+        logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+    ) -> Coll<'s, (K, V2)>;
+}
+
+#[allow(clippy::disallowed_methods)]
+impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
+    fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))> {
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        let right = arrange_by_key(other, &format!("{name} (right)"));
+        left.join_core(right, |k: &K, v1: &V, v2: &V2| {
+            Some((k.clone(), (v1.clone(), v2.clone())))
+        })
+    }
+
+    fn join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O> {
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        let right = arrange_by_key(other, &format!("{name} (right)"));
+        left.join_core(right, move |k: &K, v1: &V, v2: &V2| Some(logic(k, v1, v2)))
+    }
+
+    fn outer_join_map_named<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: Coll<'s, (K, V2)>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O> {
+        let right = arrange_shared(other, &format!("{name} (right)"));
+        self.outer_join_map_shared(name, &right, with, without)
+    }
+
+    fn join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O> {
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
+            Some(logic(k, v1, v2))
+        })
+    }
+
+    fn outer_join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O> {
+        use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
+        use differential_dataflow::operators::cursor::join::join_traces;
+        use differential_dataflow::AsCollection;
+        use timely::container::PushInto;
+        let unmatched = without.clone();
+        let plain = self.clone().map(move |(k, v)| unmatched(&k, &v));
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        // A match replaces the record's `without` form (other's keys being
+        // distinct, each record matches at most once).
+        let matched =
+            join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
+                left,
+                other.0.clone(),
+                name,
+                move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
+                    let r = r1 * r2;
+                    out.push_into((with(k, v1, v2), t, r));
+                    out.push_into((without(k, v1), t, -r));
+                },
+            )
+            .as_collection();
+        plain.concat(matched)
+    }
+
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
     /// Keeps the records whose key does not occur in `keys` (distinct).
     fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;

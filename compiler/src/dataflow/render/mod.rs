@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use differential_dataflow::input::Input;
 
-use super::{split_by, Coll, Named, Scope};
+use super::{arrange_shared, split_by, Coll, Named, Scope, Shared};
 use crate::idl_order;
 use crate::nb::{Lsp, NbKind, NbRecord, Switch};
 use crate::rules::acl::AclCtx;
@@ -347,17 +347,18 @@ pub(crate) fn render<'s>(
             },
         );
     // Each port's DHCPv4 and DHCPv6 options rows (a reference to a missing
-    // row counts as none).
+    // row counts as none), from one arrangement of the rows.
+    let dhcp_rows = arrange_shared(dhcp_rows, "dhcp options rows");
     let ports = attach_dhcp(
         ports,
-        dhcp_rows.clone(),
+        &dhcp_rows,
         "dhcpv4",
         |l| l.dhcpv4_options,
         |p, d| p.dhcpv4 = Some(d),
     );
     let ports = attach_dhcp(
         ports,
-        dhcp_rows,
+        &dhcp_rows,
         "dhcpv6",
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
@@ -493,7 +494,7 @@ pub(crate) fn render<'s>(
 /// Attaches to each port the `DHCP_Options` row its `which` column names.
 fn attach_dhcp<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
-    dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)>,
+    dhcp_rows: &Shared<'s, Uuid, crate::nb::DhcpOptions>,
     which: &str,
     column: fn(&Lsp) -> Option<Uuid>,
     set: fn(&mut PortCtx, crate::nb::DhcpOptions),
@@ -503,7 +504,7 @@ fn attach_dhcp<'s>(
     });
     let with_ref = naming.flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
     // A reference to a missing row counts as none.
-    let attached = with_ref.outer_join_map_named(
+    let attached = with_ref.outer_join_map_shared(
         &format!("ports: x {which} options"),
         dhcp_rows,
         move |_, a, b| {
