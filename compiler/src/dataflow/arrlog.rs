@@ -145,18 +145,20 @@ impl ArrLog {
             .collect();
         rows.sort_by_key(|(id, t, b, size)| (std::cmp::Reverse((t + b) * *size as isize), *id));
         eprintln!(
-            "  {:>8} {:>9} {:>9} {:>6} {:>9}  at the peak: operator",
-            "MB", "trace", "batcher", "B/rec", "now"
+            "  {:>8} {:>9} {:>9} {:>6} {:>9} {:>9}  at the peak: operator",
+            "MB", "trace", "batcher", "B/rec", "now", "own peak"
         );
         for (id, t, b, size) in rows.iter().take(self.top) {
-            let now = s.traces.get(id).map_or(0, Held::total);
+            let held = s.traces.get(id).copied().unwrap_or_default();
+            let batcher_peak = s.batchers.get(id).map_or(0, |h| h.peak);
             eprintln!(
-                "  {:>8.2} {:>9} {:>9} {:>6} {:>9}  {} #{id}",
+                "  {:>8.2} {:>9} {:>9} {:>6} {:>9} {:>9}  {} #{id}",
                 mb((t + b) * *size as isize),
                 t,
                 b,
                 size,
-                now,
+                held.total(),
+                held.peak.max(batcher_peak),
                 names.get(id).map_or("?", String::as_str)
             );
         }
