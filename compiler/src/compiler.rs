@@ -419,14 +419,11 @@ impl Compiler {
             // The rows go from `out` straight into `self.sb` (a compile
             // from scratch outputs the whole SB: no copy of it is made);
             // first the keys, for the removals and the `before` images.
-            let mut added: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut key_changes: Vec<(HeldKey, isize)> = Vec::new();
             for (o, diff) in &out {
                 match o {
-                    Output::Sb(rec) if *diff > 0 => {
-                        added.insert((rec.table(), rec.uuid()));
-                    }
+                    Output::Sb(_) if *diff > 0 => {}
                     Output::Sb(rec) => {
                         removed.insert((rec.table(), rec.uuid()));
                     }
@@ -441,6 +438,19 @@ impl Compiler {
                     Output::Unstable(_) => self.unstable += *diff,
                 }
             }
+            // The rows added, needed only for the `before` images and for
+            // rows both removed and added (changed): not for a compile
+            // from scratch.
+            let added: BTreeSet<(&'static str, Uuid)> = if want_delta || !removed.is_empty() {
+                out.iter()
+                    .filter_map(|(o, diff)| match o {
+                        Output::Sb(rec) if *diff > 0 => Some((rec.table(), rec.uuid())),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
             if want_delta {
                 for key in removed.iter().chain(added.iter()) {
                     before
