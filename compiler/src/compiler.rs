@@ -112,7 +112,9 @@ pub struct Compiler {
     /// `Router::idl_rank` of every present router.
     router_ranks: BTreeMap<Uuid, u64>,
     batches: u64,
-    sb: BTreeMap<(&'static str, Uuid), SbRecord>,
+    /// The SB rows, each in its own allocation: the map's nodes (about
+    /// half full after ordered inserts) hold pointers, not whole records.
+    sb: BTreeMap<(&'static str, Uuid), Box<SbRecord>>,
     /// The tunnel keys the dataflow assigned (its accumulated `Key` output).
     held: BTreeSet<HeldKey>,
     /// The content of the dataflow's held-key input: the keys it reads as
@@ -455,7 +457,7 @@ impl Compiler {
                 for key in removed.iter().chain(added.iter()) {
                     before
                         .entry(*key)
-                        .or_insert_with(|| self.sb.get(key).cloned());
+                        .or_insert_with(|| self.sb.get(key).map(|r| SbRecord::clone(r)));
                 }
             }
             for key in removed {
@@ -473,8 +475,8 @@ impl Compiler {
             while let Some((o, diff)) = out.pop() {
                 if let (Output::Sb(rec), true) = (o, diff > 0) {
                     let key = (rec.table(), rec.uuid());
-                    let rec = keep_sticky_columns(self.sb.get(&key), rec);
-                    self.sb.insert(key, rec);
+                    let rec = keep_sticky_columns(self.sb.get(&key).map(|r| &**r), rec);
+                    self.sb.insert(key, Box::new(rec));
                 }
                 if out.len() % SHRINK_EVERY == 0 {
                     out.shrink_to_fit();
@@ -616,7 +618,7 @@ impl Compiler {
                     uuid,
                     old: Arc::new(o.to_row()),
                 }),
-                (Some(o), Some(n)) if o != *n => changes.push(RowChange::Modify {
+                (Some(o), Some(n)) if o != **n => changes.push(RowChange::Modify {
                     table,
                     uuid,
                     old: Arc::new(o.to_row()),
@@ -630,19 +632,19 @@ impl Compiler {
 
     /// The SB content as typed records, keyed by (table, UUID).
     pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
-        self.sb.values()
+        self.sb.values().map(|r| &**r)
     }
 
     /// The SB record of one row.
     pub fn sb_record(&self, table: &'static str, uuid: Uuid) -> Option<&SbRecord> {
-        self.sb.get(&(table, uuid))
+        self.sb.get(&(table, uuid)).map(|r| &**r)
     }
 
     /// The SB records of one table.
     pub fn sb_table(&self, table: &'static str) -> impl Iterator<Item = &SbRecord> {
         self.sb
             .range((table, Uuid::nil())..=(table, Uuid::from_u128(u128::MAX)))
-            .map(|(_, r)| r)
+            .map(|(_, r)| &**r)
     }
 
     /// The full SB content the compiler owns: table → UUID → row.
