@@ -186,6 +186,14 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         other: &Shared<'s, K, V2>,
         logic: impl Fn(&K, &V, &V2) -> O + 'static,
     ) -> Coll<'s, O>;
+    /// [`Named::join_map_shared`] keeping only the matches `logic` turns
+    /// into a record.
+    fn join_filter_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
+    ) -> Coll<'s, O>;
     /// [`Named::outer_join_map_named`] against an arrangement shared with
     /// other joins.
     fn outer_join_map_shared<V2: Rec, O: Rec>(
@@ -246,9 +254,18 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         other: &Shared<'s, K, V2>,
         logic: impl Fn(&K, &V, &V2) -> O + 'static,
     ) -> Coll<'s, O> {
+        self.join_filter_map_shared(name, other, move |k, v1, v2| Some(logic(k, v1, v2)))
+    }
+
+    fn join_filter_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
+    ) -> Coll<'s, O> {
         let left = arrange_by_key(self, &format!("{name} (left)"));
         left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
-            Some(logic(k, v1, v2))
+            logic(k, v1, v2)
         })
     }
 
