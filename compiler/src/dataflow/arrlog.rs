@@ -211,7 +211,12 @@ impl Stats {
     fn snapshot_undo(&mut self, op: usize, trace_diff: isize, batcher_diff: isize) {
         self.dirty = false;
         self.at_peak.clear();
-        let ids: Vec<usize> = self.traces.keys().chain(self.batchers.keys()).copied().collect();
+        let ids: Vec<usize> = self
+            .traces
+            .keys()
+            .chain(self.batchers.keys())
+            .copied()
+            .collect();
         for id in ids {
             let t = self.traces.get(&id).map_or(0, Held::total);
             let b = self.batchers.get(&id).map_or(0, |h| h.now);

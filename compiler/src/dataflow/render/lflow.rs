@@ -109,13 +109,7 @@ pub(super) fn render_lflows<'s>(
         .map(|(_, f)| Arc::unwrap_or_clone(f));
     let keyed = |dps: Dps, f: Lflow| -> (FlowKey, (Dps, FlowMeta)) {
         (
-            Arc::new((
-                f.stage,
-                f.priority,
-                f.match_,
-                f.actions,
-                f.meter,
-            )),
+            Arc::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };

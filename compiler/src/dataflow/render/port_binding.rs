@@ -85,19 +85,15 @@ pub(super) fn render_port_bindings<'s>(
     );
     let router_rows = router_ports
         .map(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
-        .join_map_shared(
-            "router port rows: port x key",
-            &by_owner,
-            move |_, a, b| {
-                let ((lr, p, chassis), key) = (a.clone(), b.clone());
-                SbRecord::PortBinding(Box::new(crate::rules::router::binding::port_binding(
-                    lr,
-                    chassis.as_deref(),
-                    &p,
-                    key,
-                )))
-            },
-        );
+        .join_map_shared("router port rows: port x key", &by_owner, move |_, a, b| {
+            let ((lr, p, chassis), key) = (a.clone(), b.clone());
+            SbRecord::PortBinding(Box::new(crate::rules::router::binding::port_binding(
+                lr,
+                chassis.as_deref(),
+                &p,
+                key,
+            )))
+        });
     let cr_rows = cr_ports
         .map(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
         .join_map_shared(

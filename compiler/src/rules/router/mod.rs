@@ -312,7 +312,11 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         ip_input::bfd(r, p, &mut out);
         nat::force_snat_op(r, p, &mut out);
         for f in &mut out[start..] {
-            f.origin = (1, p.hmap_order, Some(std::sync::Arc::from(p.lrp.name.as_str())));
+            f.origin = (
+                1,
+                p.hmap_order,
+                Some(std::sync::Arc::from(p.lrp.name.as_str())),
+            );
         }
     }
     out
