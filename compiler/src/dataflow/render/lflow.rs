@@ -4,6 +4,7 @@
 //! meter; `build_lflows()` turning multi-datapath flows into a
 //! `Logical_DP_Group`, one group row per distinct datapath set).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
@@ -33,6 +34,27 @@ type FlowMeta = (
 /// records that carry it: a load balancer's hundreds of switches are not
 /// copied into each of its flows.
 pub(super) type Dps = Arc<[Uuid]>;
+
+/// The one-datapath sets of the datapaths met so far, by NB UUID: a
+/// datapath's flows share one set (and its SB UUID is derived once), not
+/// one per flow. Forgotten when it grows past [`SingleDps::MAX`] (deleted
+/// datapaths are never removed one by one).
+#[derive(Default)]
+struct SingleDps(HashMap<Uuid, Dps>);
+
+impl SingleDps {
+    const MAX: usize = 1 << 16;
+
+    fn get(&mut self, nb: Uuid) -> Dps {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0
+            .entry(nb)
+            .or_insert_with(|| Dps::from([ids::datapath_uuid(nb)]))
+            .clone()
+    }
+}
 
 /// The union of datapath sets, each sorted and distinct: the set itself
 /// (shared) when there is one.
@@ -113,9 +135,13 @@ pub(super) fn render_lflows<'s>(
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
+    let mut single = SingleDps::default();
     let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
         .concatenate([acl_flows, other_flows])
-        .map(move |f: Lflow| keyed(Dps::from([ids::datapath_uuid(f.dp)]), f))
+        .map(move |f: Lflow| {
+            let dps = single.get(f.dp);
+            keyed(dps, f)
+        })
         .concat(
             grouped
                 .flows
