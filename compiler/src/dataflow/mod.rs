@@ -472,6 +472,41 @@ mod tests {
     }
 
     #[test]
+    fn joins_sharing_one_arrangement_see_every_update() {
+        // Two joins read one arrangement of `b`: an inner join and a
+        // filtering join, each as if it had arranged `b` itself.
+        let got = run(
+            vec![vec![((1u32, 'a'), 1), ((2, 'b'), 1)], vec![((3, 'c'), 1)]],
+            vec![
+                vec![((1u32, 10u8), 1), ((2, 20), 1)],
+                vec![((2, 20), -1), ((3, 30), 1)],
+            ],
+            |a, b| {
+                let shared = arrange_shared(b, "test shared");
+                let inner = a
+                    .clone()
+                    .join_map_shared("inner", &shared, |k, v, w| (*k, *v, *w));
+                let big = a.join_filter_map_shared("filtered", &shared, |k, v, w| {
+                    (*w >= 20).then_some((*k + 100, *v, *w))
+                });
+                inner.concat(big)
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, 'a', 10), 0, 1),
+                ((2, 'b', 20), 0, 1),
+                ((2, 'b', 20), 1, -1),
+                ((3, 'c', 30), 1, 1),
+                ((102, 'b', 20), 0, 1),
+                ((102, 'b', 20), 1, -1),
+                ((103, 'c', 30), 1, 1),
+            ]
+        );
+    }
+
+    #[test]
     fn group_named_sees_sorted_values_and_updates_incrementally() {
         let got = run(
             vec![vec![((1u32, 5u32), 1), ((1, 3), 1)], vec![((1, 4), 1)]],
