@@ -478,7 +478,7 @@ impl Compiler {
                     let rec = keep_sticky_columns(self.sb.get(&key).map(|r| &**r), rec);
                     self.sb.insert(key, Box::new(rec));
                 }
-                if out.len() % SHRINK_EVERY == 0 {
+                if out.len().is_multiple_of(SHRINK_EVERY) {
                     out.shrink_to_fit();
                 }
             }
