@@ -20,8 +20,11 @@ use crate::sb_input::{self, SbInput};
 fn keep_sticky_columns(old: Option<&SbRecord>, new: SbRecord) -> SbRecord {
     match (old, new) {
         (Some(SbRecord::LogicalFlow(old)), SbRecord::LogicalFlow(mut new)) => {
-            new.external_ids = old.external_ids.clone();
-            new.tags = old.tags.clone();
+            // `external_ids` (the stage's name, equal for equal UUIDs, the
+            // source line and the hint) and `tags`.
+            new.source = old.source;
+            new.hint = old.hint;
+            new.io_port = old.io_port.clone();
             SbRecord::LogicalFlow(new)
         }
         (_, new) => new,
@@ -109,7 +112,9 @@ pub struct Compiler {
     /// `Router::idl_rank` of every present router.
     router_ranks: BTreeMap<Uuid, u64>,
     batches: u64,
-    sb: BTreeMap<(&'static str, Uuid), SbRecord>,
+    /// The SB rows, each in its own allocation: the map's nodes (about
+    /// half full after ordered inserts) hold pointers, not whole records.
+    sb: BTreeMap<(&'static str, Uuid), Box<SbRecord>>,
     /// The tunnel keys the dataflow assigned (its accumulated `Key` output).
     held: BTreeSet<HeldKey>,
     /// The content of the dataflow's held-key input: the keys it reads as
@@ -131,6 +136,10 @@ pub struct Compiler {
     /// What the SB rows given to [`Compiler::apply_sb`] reference.
     sb_refs: sb_input::SbRefs,
 }
+
+/// The output vector of a round gives its memory back every this many
+/// rows moved into the SB map.
+const SHRINK_EVERY: usize = 4096;
 
 /// Held-key feedback up to this many updates may wait for the next batch
 /// (when it changes nothing); a larger one (a compile from scratch) is fed
@@ -412,14 +421,11 @@ impl Compiler {
             // The rows go from `out` straight into `self.sb` (a compile
             // from scratch outputs the whole SB: no copy of it is made);
             // first the keys, for the removals and the `before` images.
-            let mut added: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut removed: BTreeSet<(&'static str, Uuid)> = BTreeSet::new();
             let mut key_changes: Vec<(HeldKey, isize)> = Vec::new();
             for (o, diff) in &out {
                 match o {
-                    Output::Sb(rec) if *diff > 0 => {
-                        added.insert((rec.table(), rec.uuid()));
-                    }
+                    Output::Sb(_) if *diff > 0 => {}
                     Output::Sb(rec) => {
                         removed.insert((rec.table(), rec.uuid()));
                     }
@@ -434,11 +440,24 @@ impl Compiler {
                     Output::Unstable(_) => self.unstable += *diff,
                 }
             }
+            // The rows added, needed only for the `before` images and for
+            // rows both removed and added (changed): not for a compile
+            // from scratch.
+            let added: BTreeSet<(&'static str, Uuid)> = if want_delta || !removed.is_empty() {
+                out.iter()
+                    .filter_map(|(o, diff)| match o {
+                        Output::Sb(rec) if *diff > 0 => Some((rec.table(), rec.uuid())),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
             if want_delta {
                 for key in removed.iter().chain(added.iter()) {
                     before
                         .entry(*key)
-                        .or_insert_with(|| self.sb.get(key).cloned());
+                        .or_insert_with(|| self.sb.get(key).map(|r| SbRecord::clone(r)));
                 }
             }
             for key in removed {
@@ -447,11 +466,20 @@ impl Compiler {
                 }
             }
             drop(added);
-            for (o, diff) in out {
+            // Moved from the back (in the output's order), the vector
+            // shrinking as it empties: a compile from scratch outputs the
+            // whole SB, which would otherwise be held twice, in the vector
+            // and in the map, until the last row is moved.
+            let mut out = out;
+            out.reverse();
+            while let Some((o, diff)) = out.pop() {
                 if let (Output::Sb(rec), true) = (o, diff > 0) {
                     let key = (rec.table(), rec.uuid());
-                    let rec = keep_sticky_columns(self.sb.get(&key), rec);
-                    self.sb.insert(key, rec);
+                    let rec = keep_sticky_columns(self.sb.get(&key).map(|r| &**r), rec);
+                    self.sb.insert(key, Box::new(rec));
+                }
+                if out.len().is_multiple_of(SHRINK_EVERY) {
+                    out.shrink_to_fit();
                 }
             }
             let held = if self.held_synced {
@@ -590,7 +618,7 @@ impl Compiler {
                     uuid,
                     old: Arc::new(o.to_row()),
                 }),
-                (Some(o), Some(n)) if o != *n => changes.push(RowChange::Modify {
+                (Some(o), Some(n)) if o != **n => changes.push(RowChange::Modify {
                     table,
                     uuid,
                     old: Arc::new(o.to_row()),
@@ -604,19 +632,19 @@ impl Compiler {
 
     /// The SB content as typed records, keyed by (table, UUID).
     pub fn sb_records(&self) -> impl Iterator<Item = &SbRecord> {
-        self.sb.values()
+        self.sb.values().map(|r| &**r)
     }
 
     /// The SB record of one row.
     pub fn sb_record(&self, table: &'static str, uuid: Uuid) -> Option<&SbRecord> {
-        self.sb.get(&(table, uuid))
+        self.sb.get(&(table, uuid)).map(|r| &**r)
     }
 
     /// The SB records of one table.
     pub fn sb_table(&self, table: &'static str) -> impl Iterator<Item = &SbRecord> {
         self.sb
             .range((table, Uuid::nil())..=(table, Uuid::from_u128(u128::MAX)))
-            .map(|(_, r)| r)
+            .map(|(_, r)| &**r)
     }
 
     /// The full SB content the compiler owns: table → UUID → row.

@@ -61,8 +61,8 @@ pub fn lflow_list<'a>(records: impl IntoIterator<Item = &'a SbRecord>) -> String
     rows.sort_by(|(an, ad, a), (bn, bd, b)| {
         an.cmp(bn)
             .then(ad.cmp(bd))
-            .then((a.pipeline != "ingress").cmp(&(b.pipeline != "ingress")))
-            .then(a.table_id.cmp(&b.table_id))
+            .then((a.pipeline() != "ingress").cmp(&(b.pipeline() != "ingress")))
+            .then(a.table_id().cmp(&b.table_id()))
             .then(b.priority.cmp(&a.priority))
             .then(a.match_.as_bytes().cmp(b.match_.as_bytes()))
             .then(a.actions.as_bytes().cmp(b.actions.as_bytes()))
@@ -70,20 +70,20 @@ pub fn lflow_list<'a>(records: impl IntoIterator<Item = &'a SbRecord>) -> String
     let mut out = String::new();
     let mut prev: Option<(Uuid, &str)> = None;
     for (_, dp, f) in rows {
-        if prev != Some((dp, f.pipeline.as_str())) {
+        if prev != Some((dp, f.pipeline())) {
             let _ = writeln!(
                 out,
                 "Datapath: {} ({dp})  Pipeline: {}",
                 datapath_name(dps.get(&dp).copied()),
-                f.pipeline
+                f.pipeline()
             );
-            prev = Some((dp, f.pipeline.as_str()));
+            prev = Some((dp, f.pipeline()));
         }
         let _ = writeln!(
             out,
             "  table={:<2}({:<19}), priority={:<5}, match=({}), action=({})",
-            f.table_id,
-            ext(&f.external_ids, "stage-name").unwrap_or(""),
+            f.table_id(),
+            f.stage.name(),
             f.priority,
             f.match_,
             f.actions

@@ -4,16 +4,24 @@
 //! whole SB row (with its UUID). A changed row shows up as a retraction of the
 //! old record and an insertion of the new one under the same UUID.
 
+use std::sync::Arc;
+
 use ovsdb::{Atom, Datum, Row, Uuid};
 use serde::{Deserialize, Serialize};
 
+use crate::stage::Stage;
+
 /// One SB row the compiler writes. Key: `(table, uuid)`.
+///
+/// The widest rows, rare beside logical flows, are boxed: every record
+/// (the dataflow's output, the compiler's SB map) is as wide as the widest
+/// variant.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SbRecord {
     /// A `Datapath_Binding` row (one per logical switch).
     DatapathBinding(DatapathBinding),
     /// A `Port_Binding` row (one per logical switch port).
-    PortBinding(PortBinding),
+    PortBinding(Box<PortBinding>),
     /// A `Multicast_Group` row.
     MulticastGroup(MulticastGroup),
     /// A `Logical_DP_Group` row (one per distinct set of datapaths sharing flows).
@@ -45,7 +53,7 @@ pub enum SbRecord {
     /// A `Meter_Band` row.
     MeterBand(MeterBand),
     /// A `Service_Monitor` row.
-    ServiceMonitor(ServiceMonitor),
+    ServiceMonitor(Box<ServiceMonitor>),
     /// An `HA_Chassis_Group` row (one per distributed gateway port's group).
     HaChassisGroup(HaChassisGroup),
     /// An `HA_Chassis` row (one per chassis of a group).
@@ -53,7 +61,7 @@ pub enum SbRecord {
     /// A `Chassis_Template_Var` row (one per NB row).
     ChassisTemplateVar(ChassisTemplateVar),
     /// A `BFD` row (one per NB `BFD` row).
-    Bfd(Bfd),
+    Bfd(Box<Bfd>),
 }
 
 /// SB `Chassis_Template_Var` (`sync_template_vars()`).
@@ -379,7 +387,12 @@ pub struct LogicalDpGroup {
     pub datapaths: Vec<Uuid>,
 }
 
-/// SB `Logical_Flow`.
+/// SB `Logical_Flow`. Compact: the columns northd derives from the stage
+/// (`pipeline`, `table_id`, `external_ids:stage-name`) and from the
+/// `ovn_lflow_add()` call (`external_ids:source`, `stage-hint`,
+/// `tags:in_out_port`) are kept as what they derive from, and `match` and
+/// `actions` are shared (`Arc`) with the dataflow's record of the flow: a
+/// cluster's SB holds tens of thousands of flows.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LogicalFlow {
     /// Row UUID.
@@ -388,22 +401,58 @@ pub struct LogicalFlow {
     pub logical_datapath: Option<Uuid>,
     /// `logical_dp_group` (set when it applies to several).
     pub logical_dp_group: Option<Uuid>,
-    /// `pipeline`: "ingress" or "egress".
-    pub pipeline: String,
-    /// `table_id`.
-    pub table_id: u8,
+    /// The stage: `pipeline`, `table_id` and `external_ids:stage-name`.
+    pub stage: Stage,
     /// `priority`.
     pub priority: u16,
     /// `match`.
-    pub match_: String,
+    pub match_: Arc<str>,
     /// `actions`.
-    pub actions: String,
-    /// `external_ids` (`stage-name`, `source`, `stage-hint`), sorted by key.
-    pub external_ids: Vec<(String, String)>,
-    /// `tags` (`in_out_port`).
-    pub tags: Vec<(String, String)>,
+    pub actions: Arc<str>,
+    /// `external_ids:source`: the line of the `ovn_lflow_add()` call in
+    /// northd.c v23.03.1 (`northd.c:LINE`).
+    pub source: u32,
+    /// `external_ids:stage-hint`: the NB row the flow derives from (the
+    /// first 8 hex digits of its UUID).
+    pub hint: Option<Uuid>,
+    /// `tags:in_out_port`.
+    pub io_port: Option<Arc<str>>,
     /// `controller_meter`.
     pub controller_meter: Option<String>,
+}
+
+impl LogicalFlow {
+    /// `pipeline`: "ingress" or "egress".
+    pub fn pipeline(&self) -> &'static str {
+        self.stage.pipeline().name()
+    }
+
+    /// `table_id`.
+    pub fn table_id(&self) -> u8 {
+        self.stage.table()
+    }
+
+    /// `external_ids` (`source`, `stage-hint`, `stage-name`), sorted by key.
+    pub fn external_ids(&self) -> Vec<(String, String)> {
+        let mut ids = Vec::with_capacity(3);
+        ids.push(("source".to_string(), format!("northd.c:{}", self.source)));
+        if let Some(h) = self.hint {
+            ids.push((
+                "stage-hint".to_string(),
+                h.simple().to_string()[..8].to_string(),
+            ));
+        }
+        ids.push(("stage-name".to_string(), self.stage.name().to_string()));
+        ids
+    }
+
+    /// `tags` (`in_out_port`).
+    pub fn tags(&self) -> Vec<(String, String)> {
+        self.io_port
+            .iter()
+            .map(|p| ("in_out_port".to_string(), p.to_string()))
+            .collect()
+    }
 }
 
 /// SB tables the compiler writes, in the order [`SbRecord`] lists them.
@@ -564,13 +613,13 @@ impl SbRecord {
             SbRecord::LogicalFlow(r) => {
                 row.insert("logical_datapath".into(), opt(r.logical_datapath));
                 row.insert("logical_dp_group".into(), opt(r.logical_dp_group));
-                row.insert("pipeline".into(), Datum::scalar(r.pipeline.as_str()));
-                row.insert("table_id".into(), Datum::scalar(r.table_id as i64));
+                row.insert("pipeline".into(), Datum::scalar(r.pipeline()));
+                row.insert("table_id".into(), Datum::scalar(r.table_id() as i64));
                 row.insert("priority".into(), Datum::scalar(r.priority as i64));
-                row.insert("match".into(), Datum::scalar(r.match_.as_str()));
-                row.insert("actions".into(), Datum::scalar(r.actions.as_str()));
-                row.insert("external_ids".into(), smap(&r.external_ids));
-                row.insert("tags".into(), smap(&r.tags));
+                row.insert("match".into(), Datum::scalar(&*r.match_));
+                row.insert("actions".into(), Datum::scalar(&*r.actions));
+                row.insert("external_ids".into(), smap(&r.external_ids()));
+                row.insert("tags".into(), smap(&r.tags()));
                 row.insert("controller_meter".into(), opt(r.controller_meter.clone()));
             }
             SbRecord::IpMulticast(r) => {

@@ -1279,12 +1279,13 @@ fn without_keys(c: &Compiler) -> BTreeSet<SbRecord> {
             }
             // Set when northd inserts the row, then kept (history).
             SbRecord::LogicalFlow(mut f) => {
-                f.external_ids.retain(|(k, _)| k == "stage-name");
-                f.tags.clear();
+                f.source = 0;
+                f.hint = None;
+                f.io_port = None;
                 // Symmetric ECMP flows name their port's tunnel key.
                 if f.match_.contains("ecmp_reply_port") || f.actions.contains("ecmp_reply_port") {
-                    f.match_ = blank_reply_port(&f.match_);
-                    f.actions = blank_reply_port(&f.actions);
+                    f.match_ = blank_reply_port(&f.match_).into();
+                    f.actions = blank_reply_port(&f.actions).into();
                     f.uuid = Uuid::nil();
                 }
                 SbRecord::LogicalFlow(f)
@@ -1456,12 +1457,8 @@ fn router_edits_reach_the_router_pipeline() {
         let mut v: Vec<String> = c
             .sb_records()
             .filter_map(|r| match r {
-                SbRecord::LogicalFlow(f)
-                    if f.external_ids
-                        .iter()
-                        .any(|(k, v)| k == "stage-name" && v == "lr_in_ip_routing") =>
-                {
-                    Some(f.match_.clone())
+                SbRecord::LogicalFlow(f) if f.stage.name() == "lr_in_ip_routing" => {
+                    Some(f.match_.to_string())
                 }
                 _ => None,
             })
@@ -1603,7 +1600,7 @@ fn health_checks_qos_and_meters_follow_edits() {
     let qos_flows = |c: &Compiler| {
         c.sb_records()
             .filter(|r| match r {
-                SbRecord::LogicalFlow(f) => f.priority == 100 && f.match_ == "ip4",
+                SbRecord::LogicalFlow(f) => f.priority == 100 && &*f.match_ == "ip4",
                 _ => false,
             })
             .count()
@@ -1647,10 +1644,7 @@ fn gateway_nat_and_router_lb_edits_reach_the_sb() {
     let stage = |c: &Compiler, name: &str| -> usize {
         c.sb_records()
             .filter(|r| match r {
-                SbRecord::LogicalFlow(f) => f
-                    .external_ids
-                    .iter()
-                    .any(|(k, v)| k == "stage-name" && v == name),
+                SbRecord::LogicalFlow(f) => f.stage.name() == name,
                 _ => false,
             })
             .count()

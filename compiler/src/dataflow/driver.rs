@@ -14,6 +14,7 @@ use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::operators::probe::Handle as Probe;
 use timely::worker::Worker;
 
+use super::arrlog::ArrLog;
 use super::oplog::OpLog;
 use super::render::{render, HeldKey, Output};
 use super::{Diff, Time};
@@ -101,6 +102,8 @@ struct Local {
     state: WorkerState,
     /// Per-operator report of each round (`OVNFLOW_OPLOG`).
     oplog: Option<OpLog>,
+    /// Per-arrangement memory report of each round (`OVNFLOW_ARRLOG`).
+    arrlog: Option<ArrLog>,
 }
 
 /// Commands to worker threads.
@@ -132,12 +135,22 @@ impl Driver {
         let backend = if workers <= 1 {
             let alloc = timely::communication::Allocator::Thread(Default::default());
             let mut worker = Worker::new(worker_config(), alloc, Some(std::time::Instant::now()));
-            let oplog = OpLog::install(&mut worker);
+            let oplog = OpLog::install(&mut worker, super::arrlog::enabled());
+            let arrlog = oplog
+                .as_ref()
+                .and_then(|o| ArrLog::install(&mut worker, o.names()));
             let state = WorkerState::build(&mut worker);
+            if arrlog.is_some() {
+                // The operator names, before any arrangement event.
+                if let Some(mut r) = worker.log_register() {
+                    r.flush();
+                }
+            }
             Backend::Local(Box::new(Local {
                 worker,
                 state,
                 oplog,
+                arrlog,
             }))
         } else {
             Backend::Threads(Threads::start(workers)?)
@@ -160,6 +173,9 @@ impl Driver {
                 let out = l.state.run_epoch(&mut l.worker, batch, self.epoch);
                 if let Some(log) = &mut l.oplog {
                     log.report(&mut l.worker, start.elapsed(), l.state.steps);
+                }
+                if let Some(log) = &mut l.arrlog {
+                    log.report(&mut l.worker);
                 }
                 out
             }

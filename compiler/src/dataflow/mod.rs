@@ -8,6 +8,7 @@
 //! [`Named`] offers named versions, so every arrangement shows up by name in
 //! timely's logging (STYLE 3).
 
+mod arrlog;
 pub(crate) mod driver;
 mod oplog;
 pub(crate) mod render;
@@ -92,6 +93,11 @@ type KeyArranged<'s, K> = differential_dataflow::operators::arrange::Arranged<
     >,
 >;
 
+/// Inline bytes of one arranged update of `D` (with its time and diff).
+fn record_size<D>() -> usize {
+    std::mem::size_of::<D>() + std::mem::size_of::<(Time, Diff)>()
+}
+
 /// Arranges `coll` by key under `name`. A single worker arranges the
 /// records where they are (timely's `Pipeline`): the exchange by key hash
 /// several workers need would hash and copy every record for nothing.
@@ -100,6 +106,7 @@ fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> Val
     use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
     use timely::dataflow::channels::pact::Pipeline;
+    arrlog::note_record_size(name, record_size::<(K, V)>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_key_named(name);
     }
@@ -118,6 +125,7 @@ fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s,
     use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{KeyBatcher, KeySpine};
     use timely::dataflow::channels::pact::Pipeline;
+    arrlog::note_record_size(name, record_size::<K>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_self_named(name);
     }
@@ -127,6 +135,21 @@ fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s,
         name,
         KeyBatcher::new,
     )
+}
+
+/// One arrangement of `(K, V)` records by `K` that several joins read
+/// ([`Named::join_map_shared`], [`Named::outer_join_map_shared`]): the
+/// records are held once and arranged by one operator, where each join
+/// arranging its own input would hold a copy per join.
+#[derive(Clone)]
+pub(crate) struct Shared<'s, K: Rec, V: Rec>(ValArranged<'s, K, V>);
+
+/// Arranges `coll` by key under `name`, for several joins to share.
+pub(crate) fn arrange_shared<'s, K: Rec, V: Rec>(
+    coll: Coll<'s, (K, V)>,
+    name: &str,
+) -> Shared<'s, K, V> {
+    Shared(arrange_by_key(coll, name))
 }
 
 /// Named stateful operators over keyed collections `(K, V)`.
@@ -152,6 +175,31 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         self,
         name: &str,
         other: Coll<'s, (K, V2)>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O>;
+    /// [`Named::join_map_named`] against an arrangement shared with other
+    /// joins.
+    fn join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O>;
+    /// [`Named::join_map_shared`] keeping only the matches `logic` turns
+    /// into a record.
+    fn join_filter_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
+    ) -> Coll<'s, O>;
+    /// [`Named::outer_join_map_named`] against an arrangement shared with
+    /// other joins.
+    fn outer_join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
         with: impl Fn(&K, &V, &V2) -> O + 'static,
         without: impl Fn(&K, &V) -> O + Clone + 'static,
     ) -> Coll<'s, O>;
@@ -196,6 +244,38 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         with: impl Fn(&K, &V, &V2) -> O + 'static,
         without: impl Fn(&K, &V) -> O + Clone + 'static,
     ) -> Coll<'s, O> {
+        let right = arrange_shared(other, &format!("{name} (right)"));
+        self.outer_join_map_shared(name, &right, with, without)
+    }
+
+    fn join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> O + 'static,
+    ) -> Coll<'s, O> {
+        self.join_filter_map_shared(name, other, move |k, v1, v2| Some(logic(k, v1, v2)))
+    }
+
+    fn join_filter_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
+    ) -> Coll<'s, O> {
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
+            logic(k, v1, v2)
+        })
+    }
+
+    fn outer_join_map_shared<V2: Rec, O: Rec>(
+        self,
+        name: &str,
+        other: &Shared<'s, K, V2>,
+        with: impl Fn(&K, &V, &V2) -> O + 'static,
+        without: impl Fn(&K, &V) -> O + Clone + 'static,
+    ) -> Coll<'s, O> {
         use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
         use differential_dataflow::operators::cursor::join::join_traces;
         use differential_dataflow::AsCollection;
@@ -203,13 +283,12 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         let unmatched = without.clone();
         let plain = self.clone().map(move |(k, v)| unmatched(&k, &v));
         let left = arrange_by_key(self, &format!("{name} (left)"));
-        let right = arrange_by_key(other, &format!("{name} (right)"));
         // A match replaces the record's `without` form (other's keys being
         // distinct, each record matches at most once).
         let matched =
             join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
                 left,
-                right,
+                other.0.clone(),
                 name,
                 move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
                     let r = r1 * r2;
@@ -238,6 +317,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
         use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
+        arrlog::note_record_size(name, record_size::<(K, V2)>());
         arrange_by_key(self, &format!("Arrange: {name}"))
             .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
                 name,
@@ -261,6 +341,7 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
         use differential_dataflow::trace::implementations::{KeyBuilder, KeySpine};
+        arrlog::note_record_size(name, record_size::<D>());
         arrange_by_self(self, &format!("Arrange: {name}"))
             .reduce_abelian::<_, KeyBuilder<D, Time, Diff>, KeySpine<D, Time, Diff>, _, _>(
                 name,
@@ -386,6 +467,41 @@ mod tests {
                 ((2, 'b', None), 0, 1),
                 ((2, 'b', None), 1, -1),
                 ((2, 'b', Some(20)), 1, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn joins_sharing_one_arrangement_see_every_update() {
+        // Two joins read one arrangement of `b`: an inner join and a
+        // filtering join, each as if it had arranged `b` itself.
+        let got = run(
+            vec![vec![((1u32, 'a'), 1), ((2, 'b'), 1)], vec![((3, 'c'), 1)]],
+            vec![
+                vec![((1u32, 10u8), 1), ((2, 20), 1)],
+                vec![((2, 20), -1), ((3, 30), 1)],
+            ],
+            |a, b| {
+                let shared = arrange_shared(b, "test shared");
+                let inner = a
+                    .clone()
+                    .join_map_shared("inner", &shared, |k, v, w| (*k, *v, *w));
+                let big = a.join_filter_map_shared("filtered", &shared, |k, v, w| {
+                    (*w >= 20).then_some((*k + 100, *v, *w))
+                });
+                inner.concat(big)
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, 'a', 10), 0, 1),
+                ((2, 'b', 20), 0, 1),
+                ((2, 'b', 20), 1, -1),
+                ((3, 'c', 30), 1, 1),
+                ((102, 'b', 20), 0, 1),
+                ((102, 'b', 20), 1, -1),
+                ((103, 'c', 30), 1, 1),
             ]
         );
     }

@@ -22,10 +22,14 @@ struct Acc {
     runs: u64,
 }
 
+/// Operator id → name, from timely's `Operates` events (shared with
+/// [`super::arrlog::ArrLog`]).
+pub(crate) type Names = Rc<RefCell<HashMap<usize, String>>>;
+
 #[derive(Default)]
 struct Stats {
     /// Operator id → name.
-    names: HashMap<usize, String>,
+    names: Names,
     /// Operators running: (id, start, time of nested operators).
     stack: Vec<(usize, Duration, Duration)>,
     /// This round's time per operator.
@@ -37,7 +41,7 @@ impl Stats {
         for (t, ev) in events {
             match ev {
                 TimelyEvent::Operates(o) => {
-                    self.names.insert(o.id, o.name.clone());
+                    self.names.borrow_mut().insert(o.id, o.name.clone());
                 }
                 TimelyEvent::Schedule(s) => match s.start_stop {
                     StartStop::Start => self.stack.push((s.id, *t, Duration::ZERO)),
@@ -63,15 +67,22 @@ impl Stats {
 /// The per-round operator report of one worker.
 pub(crate) struct OpLog {
     stats: Rc<RefCell<Stats>>,
-    top: usize,
+    /// Operators to print per round; `None`: names only (for `ArrLog`).
+    top: Option<usize>,
     rounds: u64,
 }
 
 impl OpLog {
     /// Registers the logger on `worker` (before its dataflow is built) when
-    /// `OVNFLOW_OPLOG` is set to a number.
-    pub(crate) fn install(worker: &mut Worker) -> Option<OpLog> {
-        let top: usize = std::env::var("OVNFLOW_OPLOG").ok()?.parse().ok()?;
+    /// `OVNFLOW_OPLOG` is set to a number, or (names only) when `names` is
+    /// asked for.
+    pub(crate) fn install(worker: &mut Worker, names: bool) -> Option<OpLog> {
+        let top: Option<usize> = std::env::var("OVNFLOW_OPLOG")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        if top.is_none() && !names {
+            return None;
+        }
         let stats: Rc<RefCell<Stats>> = Rc::default();
         let sink = stats.clone();
         worker
@@ -88,6 +99,11 @@ impl OpLog {
         })
     }
 
+    /// The operator names, shared.
+    pub(crate) fn names(&self) -> Names {
+        self.stats.borrow().names.clone()
+    }
+
     /// Prints the round that just ended (`took`, in `steps` worker steps).
     pub(crate) fn report(&mut self, worker: &mut Worker, took: Duration, steps: u64) {
         if let Some(mut r) = worker.log_register() {
@@ -96,7 +112,9 @@ impl OpLog {
         self.rounds += 1;
         let mut s = self.stats.borrow_mut();
         let round = std::mem::take(&mut s.round);
-        let name = |id: &usize| s.names.get(id).map_or("?", String::as_str).to_string();
+        let Some(top) = self.top else { return };
+        let names = s.names.borrow();
+        let name = |id: &usize| names.get(id).map_or("?", String::as_str).to_string();
         // The dataflow itself (the root scope's operator) is where progress
         // tracking happens.
         let mut ops: Vec<(usize, Acc)> = round.into_iter().collect();
@@ -124,10 +142,10 @@ impl OpLog {
         }
         let mut kinds: Vec<(String, Acc)> = kinds.into_iter().collect();
         kinds.sort_by_key(|(_, a)| std::cmp::Reverse(a.own));
-        for (k, a) in kinds.iter().take(self.top) {
+        for (k, a) in kinds.iter().take(top) {
             eprintln!("  kind {:>9.3} ms {:>6} runs  {k}", ms(a.own), a.runs);
         }
-        for (id, a) in ops.iter().take(self.top) {
+        for (id, a) in ops.iter().take(top) {
             eprintln!(
                 "  op   {:>9.3} ms {:>6} runs  {} #{id}",
                 ms(a.own),

@@ -187,7 +187,7 @@ mod tests {
         let flows = switch_group_flows(Uuid::nil(), a.iter().map(|(x, n)| (x, n.as_str())), f);
         assert_eq!(flows.len(), 2);
         assert_eq!(
-            flows[0].actions,
+            &*flows[0].actions,
             "clone { outport = \"_MC_mrouter_flood\"; output; };outport = \"239.0.0.1\"; output; "
         );
     }

@@ -26,6 +26,8 @@ pub mod qos;
 pub mod router;
 pub mod virtual_port;
 
+use std::sync::Arc;
+
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +44,16 @@ pub struct Lflow {
     pub stage: Stage,
     /// Priority.
     pub priority: u16,
-    /// Match expression, exactly as northd writes it.
-    pub match_: String,
-    /// Actions, exactly as northd writes them.
-    pub actions: String,
+    /// Match expression, exactly as northd writes it (shared with the
+    /// flow's other records and its SB row).
+    pub match_: Arc<str>,
+    /// Actions, exactly as northd writes them (shared likewise).
+    pub actions: Arc<str>,
     /// Controller meter.
     pub meter: Option<String>,
-    /// `in_out_port` tag (`ovn_lflow_add_with_lport_and_hint`).
-    pub io_port: Option<String>,
+    /// `in_out_port` tag (`ovn_lflow_add_with_lport_and_hint`), shared
+    /// with the SB row.
+    pub io_port: Option<Arc<str>>,
     /// NB row the flow derives from (`stage-hint`).
     pub hint: Option<Uuid>,
     /// Line in northd.c v23.03.1 of the `ovn_lflow_add` call (`source`).
@@ -58,7 +62,8 @@ pub struct Lflow {
     /// datapath-level flows first, then port-level flows in the order of
     /// northd's ports hmap (see [`PortCtx::hmap_order`]). Among equal flows
     /// on several datapaths, the first one's hint, port tag and source win.
-    pub origin: (u8, u32, String),
+    /// The name (`None` for none) is shared by the flows of one port.
+    pub origin: (u8, u32, Option<Arc<str>>),
 }
 
 impl Lflow {
@@ -68,13 +73,13 @@ impl Lflow {
             dp,
             stage,
             priority,
-            match_: m.to_string(),
-            actions: a.to_string(),
+            match_: Arc::from(m),
+            actions: Arc::from(a),
             meter: None,
             io_port: None,
             hint: None,
             source,
-            origin: (0, 0, String::new()),
+            origin: (0, 0, None),
         }
     }
 
@@ -92,7 +97,7 @@ impl Lflow {
 
     /// Sets the `in_out_port` tag.
     pub fn io_port(mut self, port: &str) -> Lflow {
-        self.io_port = Some(port.to_string());
+        self.io_port = Some(Arc::from(port));
         self
     }
 }
@@ -347,8 +352,9 @@ pub fn port_flows(p: &PortCtx) -> Vec<Lflow> {
     l2::unicast_lookup(p, &mut out);
     router::switch_side::router_port_flows(p, &mut out);
     multicast::interconn_remote_port(p, &mut out);
+    let name: Arc<str> = Arc::from(p.lsp.name.as_str());
     for f in &mut out {
-        f.origin = (1, p.hmap_order, p.lsp.name.clone());
+        f.origin = (1, p.hmap_order, Some(name.clone()));
     }
     out
 }
@@ -359,7 +365,7 @@ pub fn acl_flows(a: &acl::AclCtx) -> Vec<Lflow> {
     let mut out = Vec::new();
     acl::acl_flows(a, &mut out);
     for f in &mut out {
-        f.origin = (2, 0, String::new());
+        f.origin = (2, 0, None);
     }
     out
 }

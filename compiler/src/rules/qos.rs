@@ -64,11 +64,11 @@ mod tests {
         let f = qos_flows(Uuid::nil(), &rule("from-lport", Some(10), 1000, 100));
         assert_eq!(f.len(), 2);
         assert_eq!(
-            (f[0].stage, f[0].actions.as_str()),
+            (f[0].stage, &f[0].actions[..]),
             (Stage::LsInQosMark, "ip.dscp = 10; next;")
         );
         assert_eq!(
-            (f[1].stage, f[1].actions.as_str()),
+            (f[1].stage, &f[1].actions[..]),
             (Stage::LsInQosMeter, "set_meter(1000, 100); next;")
         );
     }
@@ -78,7 +78,7 @@ mod tests {
         assert!(qos_flows(Uuid::nil(), &rule("to-lport", None, 0, 10)).is_empty());
         let f = qos_flows(Uuid::nil(), &rule("to-lport", None, 64, 0));
         assert_eq!(
-            (f[0].stage, f[0].actions.as_str()),
+            (f[0].stage, &f[0].actions[..]),
             (Stage::LsOutQosMeter, "set_meter(64); next;")
         );
     }

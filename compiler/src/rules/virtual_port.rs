@@ -125,7 +125,11 @@ pub fn arp_resolve_unclaimed(p: &PortCtx, router_ports: &[SwitchRouterPort]) -> 
         12508,
     )
     .hint(p.lsp.uuid);
-    f.origin = (1, p.hmap_order, p.lsp.name.clone());
+    f.origin = (
+        1,
+        p.hmap_order,
+        Some(std::sync::Arc::from(p.lsp.name.as_str())),
+    );
     Some(f)
 }
 
@@ -172,6 +176,10 @@ pub fn arp_resolve_claimed(
         12547,
     )
     .hint(p.lsp.uuid);
-    f.origin = (1, p.hmap_order, p.lsp.name.clone());
+    f.origin = (
+        1,
+        p.hmap_order,
+        Some(std::sync::Arc::from(p.lsp.name.as_str())),
+    );
     Some(f)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named, NamedSet, Shared};
 use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbKind, NbRecord};
 use crate::rules::lb::health::{self, MappedBackend};
 use crate::rules::lb::vip::ParsedLb;
@@ -30,12 +30,13 @@ pub(super) struct HealthOutputs<'s> {
     pub rows: Coll<'s, SbRecord>,
 }
 
-/// `ports` are the switch ports with their switch `(ls, lsp)`; `svc_mac`
+/// `ports_by_name` are the switch ports with their switch `(ls, lsp)` by
+/// name; `svc_mac`
 /// is `NB_Global:options:svc_monitor_mac` (nothing is monitored without
 /// it: northd would pick a random one).
 pub(super) fn render_health<'s>(
     nb: NbIn<'s>,
-    ports: Coll<'s, (Uuid, Arc<Lsp>)>,
+    ports_by_name: &Shared<'s, String, (Uuid, Arc<Lsp>)>,
     svc_mac: Coll<'s, String>,
 ) -> HealthOutputs<'s> {
     let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
@@ -76,13 +77,10 @@ pub(super) fn render_health<'s>(
         });
     // (mapped backend, (switch, port enabled)) for mappings to switch ports.
     let found = mapped
-        .join_map_named(
+        .join_map_shared(
             "lb health: mappings x ports",
-            ports.map(|(ls, p)| (p.name.clone(), (ls, p.is_enabled()))),
-            move |_, a, b| {
-                let (m, (ls, enabled)) = (a.clone(), b.clone());
-                ((), (m, ls, enabled))
-            },
+            ports_by_name,
+            move |_, m, (ls, p)| ((), (m.clone(), *ls, p.is_enabled())),
         )
         .join_map_named(
             "lb health: x svc_monitor_mac",
@@ -112,7 +110,7 @@ pub(super) fn render_health<'s>(
                 out.push(((*row).clone(), 1));
             }
         })
-        .map(|(_, row)| SbRecord::ServiceMonitor(row));
+        .map(|(_, row)| SbRecord::ServiceMonitor(Box::new(row)));
     // `build_lb_vip_actions()`: a backend whose monitor reports anything
     // but `online` is not balanced to.
     let marks = monitored

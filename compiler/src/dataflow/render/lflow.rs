@@ -4,6 +4,7 @@
 //! meter; `build_lflows()` turning multi-datapath flows into a
 //! `Logical_DP_Group`, one group row per distinct datapath set).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
@@ -17,15 +18,43 @@ use crate::stage::Stage;
 
 /// Grouping key of a flow: what makes two `ovn_lflow_add()` calls one row.
 /// Shared (`Arc`): the grouping's input and output arrangements and the
-/// records between them hold one copy of the strings.
-type FlowKey = Arc<(Stage, u16, String, String, Option<String>)>;
+/// records between them hold one copy of the strings, and so does the SB
+/// row ([`LogicalFlow::match_`], [`LogicalFlow::actions`]).
+type FlowKey = Arc<(Stage, u16, Arc<str>, Arc<str>, Option<String>)>;
 /// Per-call details: `(origin, source line, stage hint, io port)`.
-type FlowMeta = ((u8, u32, String), u32, Option<Uuid>, Option<String>);
+/// The names are shared (`Arc`) with the flow's other records and its SB row.
+type FlowMeta = (
+    (u8, u32, Option<Arc<str>>),
+    u32,
+    Option<Uuid>,
+    Option<Arc<str>>,
+);
 
 /// A set of datapaths (SB UUIDs, sorted, distinct), shared (`Arc`) by the
 /// records that carry it: a load balancer's hundreds of switches are not
 /// copied into each of its flows.
 pub(super) type Dps = Arc<[Uuid]>;
+
+/// The one-datapath sets of the datapaths met so far, by NB UUID: a
+/// datapath's flows share one set (and its SB UUID is derived once), not
+/// one per flow. Forgotten when it grows past [`SingleDps::MAX`] (deleted
+/// datapaths are never removed one by one).
+#[derive(Default)]
+struct SingleDps(HashMap<Uuid, Dps>);
+
+impl SingleDps {
+    const MAX: usize = 1 << 16;
+
+    fn get(&mut self, nb: Uuid) -> Dps {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0
+            .entry(nb)
+            .or_insert_with(|| Dps::from([ids::datapath_uuid(nb)]))
+            .clone()
+    }
+}
 
 /// The union of datapath sets, each sorted and distinct: the set itself
 /// (shared) when there is one.
@@ -100,15 +129,19 @@ pub(super) fn render_lflows<'s>(
         .map(|f| (f.dp, Arc::new(f)))
         .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
         .map(|(_, f)| Arc::unwrap_or_clone(f));
-    let keyed = |dps: Dps, f: Lflow| {
+    let keyed = |dps: Dps, f: Lflow| -> (FlowKey, (Dps, FlowMeta)) {
         (
             Arc::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
+    let mut single = SingleDps::default();
     let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
         .concatenate([acl_flows, other_flows])
-        .map(move |f: Lflow| keyed(Dps::from([ids::datapath_uuid(f.dp)]), f))
+        .map(move |f: Lflow| {
+            let dps = single.get(f.dp);
+            keyed(dps, f)
+        })
         .concat(
             grouped
                 .flows
@@ -243,29 +276,17 @@ fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
             meter.as_deref().unwrap_or("").as_bytes(),
         ],
     );
-    let mut external_ids = Vec::with_capacity(3);
-    external_ids.push(("source".to_string(), format!("northd.c:{source}")));
-    external_ids.push(("stage-name".to_string(), stage.name().to_string()));
-    if let Some(h) = hint {
-        external_ids.push((
-            "stage-hint".to_string(),
-            h.simple().to_string()[..8].to_string(),
-        ));
-    }
-    external_ids.sort();
     LogicalFlow {
         uuid,
         logical_datapath,
         logical_dp_group,
-        pipeline: stage.pipeline().name().to_string(),
-        table_id: stage.table(),
+        stage,
         priority,
         match_: match_.clone(),
         actions: actions.clone(),
-        external_ids,
-        tags: io_port
-            .map(|p| vec![("in_out_port".to_string(), p)])
-            .unwrap_or_default(),
+        source,
+        hint,
+        io_port,
         controller_meter: meter.clone(),
     }
 }

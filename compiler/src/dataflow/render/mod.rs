@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use differential_dataflow::input::Input;
 
-use super::{split_by, Coll, Named, Scope};
+use super::{arrange_shared, split_by, Coll, Named, Scope, Shared};
 use crate::idl_order;
 use crate::nb::{Lsp, NbKind, NbRecord, Switch};
 use crate::rules::acl::AclCtx;
@@ -198,9 +198,17 @@ pub(crate) fn render<'s>(
     acl_inputs.acl_ls = meter::fair_acl_meters(acl_inputs.acl_ls, meters.fair);
     let (dp_keys, datapath_rows, dp_unstable) =
         datapath::render_datapaths(switches.clone(), routers.clone(), held.clone());
+    // Switch ports by name, for the rare joins by name (health check
+    // mappings, virtual parents): one arrangement for both.
+    let ports_by_name: Shared<'s, String, (Uuid, Arc<Lsp>)> = arrange_shared(
+        ports0
+            .clone()
+            .map(|(ls, lsp)| (lsp.name.clone(), (ls, lsp))),
+        "switch ports by name",
+    );
     let health = lb_health::render_health(
         nb.clone(),
-        ports0.clone(),
+        &ports_by_name,
         acl_inputs.svc_monitor_mac.clone(),
     );
     let (bfd_sessions, bfd_exists) = bfd::effective_bfds(&nb);
@@ -347,22 +355,23 @@ pub(crate) fn render<'s>(
             },
         );
     // Each port's DHCPv4 and DHCPv6 options rows (a reference to a missing
-    // row counts as none).
+    // row counts as none), from one arrangement of the rows.
+    let dhcp_rows = arrange_shared(dhcp_rows, "dhcp options rows");
     let ports = attach_dhcp(
         ports,
-        dhcp_rows.clone(),
+        &dhcp_rows,
         "dhcpv4",
         |l| l.dhcpv4_options,
         |p, d| p.dhcpv4 = Some(d),
     );
     let ports = attach_dhcp(
         ports,
-        dhcp_rows,
+        &dhcp_rows,
         "dhcpv6",
         |l| l.dhcpv6_options,
         |p, d| p.dhcpv6 = Some(d),
     );
-    let ports = attach_virtual_parents(ports, ports0_for_vparents);
+    let ports = attach_virtual_parents(ports, ports0_for_vparents, &ports_by_name);
     let ports = router::attach_peers(ports, rt.lsp_peers);
     let ports = router_nat::attach_peer_nat(ports, rt.ctx.clone());
     let ports = external_port::attach_external(ports, lsp_ha_groups.clone());
@@ -493,7 +502,7 @@ pub(crate) fn render<'s>(
 /// Attaches to each port the `DHCP_Options` row its `which` column names.
 fn attach_dhcp<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
-    dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)>,
+    dhcp_rows: &Shared<'s, Uuid, crate::nb::DhcpOptions>,
     which: &str,
     column: fn(&Lsp) -> Option<Uuid>,
     set: fn(&mut PortCtx, crate::nb::DhcpOptions),
@@ -503,7 +512,7 @@ fn attach_dhcp<'s>(
     });
     let with_ref = naming.flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
     // A reference to a missing row counts as none.
-    let attached = with_ref.outer_join_map_named(
+    let attached = with_ref.outer_join_map_shared(
         &format!("ports: x {which} options"),
         dhcp_rows,
         move |_, a, b| {
@@ -522,22 +531,23 @@ fn attach_dhcp<'s>(
 fn attach_virtual_parents<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     ports0: Coll<'s, (Uuid, Arc<Lsp>)>,
+    ports_by_name: &Shared<'s, String, (Uuid, Arc<Lsp>)>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     use crate::rules::virtual_port;
-    let wanted = ports0.clone().flat_map(|(ls, lsp)| {
+    let wanted = ports0.flat_map(|(ls, lsp)| {
         virtual_port::parent_names(&lsp)
             .into_iter()
             .enumerate()
-            .map(move |(i, name)| ((ls, name), (lsp.uuid, i)))
+            .map(move |(i, name)| (name, (ls, lsp.uuid, i)))
             .collect::<Vec<_>>()
     });
+    // A parent is a port of the virtual port's own switch.
     let parents = wanted
-        .join_map_named(
+        .join_filter_map_shared(
             "virtual ports: parent names x switch ports",
-            ports0.map(|(ls, lsp)| ((ls, lsp.name.clone()), lsp.uuid)),
-            move |k, a, b| {
-                let ((_, name), (vport, i), parent) = (k.clone(), a.clone(), b.clone());
-                (vport, (i, name, parent))
+            ports_by_name,
+            move |name, (ls, vport, i), (parent_ls, parent)| {
+                (ls == parent_ls).then(|| (*vport, (*i, name.clone(), parent.uuid)))
             },
         )
         .group_named("virtual ports: parents", |_, vals, out| {

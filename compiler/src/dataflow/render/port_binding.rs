@@ -6,7 +6,7 @@ use ovsdb::Uuid;
 
 use super::datapath::{allocate_checked, requests};
 use super::{HeldKey, KeySpace};
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{arrange_shared, Coll, Named};
 use crate::ids::{cr_port_owner, Hint};
 use crate::nb::requested_tnl_key;
 use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
@@ -70,34 +70,35 @@ pub(super) fn render_port_bindings<'s>(
         .clone()
         .flat_map(|(ls, a)| a.is_none().then_some(KeySpace::Ports(ls)));
     let keys = allocated.flat_map(|(ls, a)| a.map(|owner_key| (ls, owner_key)));
-    let rows = ports.map(|(_, p)| (p.lsp.uuid, p)).join_map_named(
-        "port rows: port x key",
+    // Each port's key, by port: one arrangement for the three kinds of rows.
+    let by_owner = arrange_shared(
         keys.clone().map(|(_ls, owner_key)| owner_key),
+        "port keys by port",
+    );
+    let rows = ports.map(|(_, p)| (p.lsp.uuid, p)).join_map_shared(
+        "port rows: port x key",
+        &by_owner,
         move |_, a, b| {
             let (p, key) = (a.clone(), b.clone());
-            SbRecord::PortBinding(port_binding(&p, key))
+            SbRecord::PortBinding(Box::new(port_binding(&p, key)))
         },
     );
     let router_rows = router_ports
         .map(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
-        .join_map_named(
-            "router port rows: port x key",
-            keys.clone().map(|(_lr, owner_key)| owner_key),
-            move |_, a, b| {
-                let ((lr, p, chassis), key) = (a.clone(), b.clone());
-                SbRecord::PortBinding(crate::rules::router::binding::port_binding(
-                    lr,
-                    chassis.as_deref(),
-                    &p,
-                    key,
-                ))
-            },
-        );
+        .join_map_shared("router port rows: port x key", &by_owner, move |_, a, b| {
+            let ((lr, p, chassis), key) = (a.clone(), b.clone());
+            SbRecord::PortBinding(Box::new(crate::rules::router::binding::port_binding(
+                lr,
+                chassis.as_deref(),
+                &p,
+                key,
+            )))
+        });
     let cr_rows = cr_ports
         .map(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
-        .join_map_named(
+        .join_map_shared(
             "chassisredirect rows: port x key",
-            keys.clone().map(|(_lr, owner_key)| owner_key),
+            &by_owner,
             move |_, a, b| {
                 let ((lrp, mut pb), key) = (a.clone(), b.clone());
                 pb.tunnel_key = key;
@@ -110,7 +111,7 @@ pub(super) fn render_port_bindings<'s>(
             move |_, a, b| {
                 let (mut pb, group) = (a.clone(), b.clone());
                 pb.ha_chassis_group = Some(group);
-                SbRecord::PortBinding(pb)
+                SbRecord::PortBinding(Box::new(pb))
             },
         );
     (keys, rows.concatenate([router_rows, cr_rows]), unstable)

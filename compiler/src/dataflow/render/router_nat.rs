@@ -17,7 +17,7 @@ use crate::dataflow::{Coll, Named};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbKind, NbRecord};
 use crate::rules::lb::vip::ParsedLb;
-use crate::rules::router::gateway::peer_nat;
+use crate::rules::router::gateway::{peer_nat, LbIpOrders};
 use crate::rules::router::lb::{
     address_set_name, lb_flows, unsnat_bypass_flows, LbSummary, RouterLbClass,
 };
@@ -303,9 +303,10 @@ pub(super) fn attach_peer_nat<'s>(
     ctx: Coll<'s, Arc<RouterCtx>>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let by_port = ctx.flat_map(|r| {
+        let orders = LbIpOrders::default();
         r.ports
             .iter()
-            .map(|p| (p.lrp.name.clone(), peer_nat(&r, p)))
+            .map(|p| (p.lrp.name.clone(), peer_nat(&r, &orders, p)))
             .collect::<Vec<_>>()
     });
     let [plain, peered] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {

@@ -164,7 +164,7 @@ pub fn arp_nd_responder(ls: Uuid, m: &MappedBackend, svc_mac: &str) -> Lflow {
         )
     };
     let mut f = Lflow::new(ls, Stage::LsInArpRsp, 110, &mat, &act, 8790).hint(m.lb);
-    f.origin = (3, 0, String::new());
+    f.origin = (3, 0, None);
     f
 }
 
@@ -263,7 +263,7 @@ mod tests {
         let m = mapped_backends(&p, &nb);
         assert_eq!(m[0].src_ip, "fd00::fe");
         let f = arp_nd_responder(Uuid::nil(), &m[0], "0a:00:00:00:00:fe");
-        assert_eq!(f.match_, "nd_ns && nd.target == fd00::fe");
+        assert_eq!(&*f.match_, "nd_ns && nd.target == fd00::fe");
         let mut p = ParsedLb::new(&nb);
         attach_health_checks(&mut p, Some("sctp"), &[hc("[fd00::1]:80")]);
         assert!(mapped_backends(&p, &nb).is_empty());

@@ -34,7 +34,7 @@ pub fn lb_flows(lb: &ParsedLb) -> Vec<(Option<&'static str>, Lflow)> {
     out.into_iter()
         .map(|mut f| {
             f.hint = Some(lb.uuid);
-            f.origin = (3, 0, String::new());
+            f.origin = (3, 0, None);
             let copp = match f.stage {
                 Stage::LsInPreLb => Some("event-elb"),
                 Stage::LsInLb if f.actions.starts_with(REJECT_PREFIX) => Some("reject"),

@@ -124,7 +124,11 @@ pub fn switch_port(p: &PortCtx, rp: &SwitchRouterPort) -> Vec<Lflow> {
         }
     }
     for f in &mut out {
-        f.origin = (1, p.hmap_order, lsp.name.clone());
+        f.origin = (
+            1,
+            p.hmap_order,
+            Some(std::sync::Arc::from(lsp.name.as_str())),
+        );
     }
     out
 }
@@ -151,7 +155,11 @@ pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow
     super::routing::routable_routes(op, other, &mut out);
     if !learns_peers_statically(op) {
         for f in &mut out {
-            f.origin = (1, op.hmap_order, op.lsp_name.clone());
+            f.origin = (
+                1,
+                op.hmap_order,
+                Some(std::sync::Arc::from(op.lsp_name.as_str())),
+            );
         }
         return out;
     }
@@ -196,7 +204,11 @@ pub fn router_pair(op: &SwitchRouterPort, other: &SwitchRouterPort) -> Vec<Lflow
         }
     }
     for f in &mut out {
-        f.origin = (1, op.hmap_order, op.lsp_name.clone());
+        f.origin = (
+            1,
+            op.hmap_order,
+            Some(std::sync::Arc::from(op.lsp_name.as_str())),
+        );
     }
     out
 }

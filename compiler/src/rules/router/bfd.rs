@@ -70,7 +70,7 @@ pub fn sb_row(b: &Bfd, src_port: u32, nb_status: String, reported: Option<String
         let bytes = x.as_bytes();
         [bytes[0], bytes[1], bytes[2], bytes[3]]
     }));
-    SbRecord::Bfd(sb::Bfd {
+    SbRecord::Bfd(Box::new(sb::Bfd {
         uuid,
         logical_port: b.logical_port.clone(),
         dst_ip: b.dst_ip.clone(),
@@ -82,7 +82,7 @@ pub fn sb_row(b: &Bfd, src_port: u32, nb_status: String, reported: Option<String
         status: b.status().to_string(),
         nb_status,
         reported,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ pub fn flows(r: &RouterCtx, port_key: impl Fn(Uuid) -> Option<u32>) -> Vec<Lflow
             reply_flows(r, p, o.port, &o.lrp_addr, key, &route_m, &mut out);
         }
         for f in &mut out[start..] {
-            f.origin = (1, pos as u32, String::new());
+            f.origin = (1, pos as u32, None);
         }
     }
     out

@@ -84,6 +84,23 @@ fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
     set.iter().cloned().collect()
 }
 
+/// The `od->lb_ips` orders ([`lb_ip_order`]) of one router, each computed
+/// once for all its ports (a router with a thousand VIPs and a hundred
+/// ports would otherwise hash and copy them four times per port).
+#[derive(Default)]
+pub struct LbIpOrders {
+    /// By `2 * v6 + routable_only`.
+    orders: [std::cell::OnceCell<Vec<String>>; 4],
+}
+
+impl LbIpOrders {
+    /// [`lb_ip_order`] of router `r` (always the same router).
+    fn get(&self, r: &RouterCtx, v6: bool, routable_only: bool) -> &[String] {
+        self.orders[2 * usize::from(v6) + usize::from(routable_only)]
+            .get_or_init(|| lb_ip_order(r, v6, routable_only))
+    }
+}
+
 /// `is_nat_gateway_port()`, with `n_dgp` the router's number of
 /// distributed gateway ports northd knows at that point.
 fn is_nat_gateway_port(n_dgp: usize, rule: &NatRule, p: &LrpCtx) -> bool {
@@ -97,14 +114,19 @@ fn is_nat_gateway_port(n_dgp: usize, rule: &NatRule, p: &LrpCtx) -> bool {
 }
 
 /// `get_nat_addresses(op, false, include_lb_ips)`.
-fn nat_addresses(r: &RouterCtx, p: &LrpCtx, include_lb_ips: bool) -> Vec<String> {
-    get_nat_addresses(r, p, false, include_lb_ips, r.n_l3dgw_ports())
+fn nat_addresses(
+    r: &RouterCtx,
+    orders: &LbIpOrders,
+    p: &LrpCtx,
+    include_lb_ips: bool,
+) -> Vec<String> {
+    get_nat_addresses(r, orders, p, false, include_lb_ips, r.n_l3dgw_ports())
 }
 
 /// `op->routables` (`assign_routable_addresses()`): computed while northd
 /// joins the router's ports, when only the distributed gateway ports up to
 /// this one (in `Logical_Router.ports` order) are known.
-fn routables(r: &RouterCtx, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
+fn routables(r: &RouterCtx, orders: &LbIpOrders, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
     if !p.is_dgp() {
         return Vec::new();
     }
@@ -113,7 +135,7 @@ fn routables(r: &RouterCtx, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
         .iter()
         .filter(|q| q.is_dgp() && q.lrp.uuid <= p.lrp.uuid)
         .count();
-    get_nat_addresses(r, p, true, true, n_dgp)
+    get_nat_addresses(r, orders, p, true, true, n_dgp)
         .iter()
         .filter_map(|a| {
             // `extract_addresses()`: a MAC, then addresses up to the first
@@ -136,6 +158,7 @@ fn routables(r: &RouterCtx, p: &LrpCtx) -> Vec<(String, Vec<String>)> {
 /// `get_nat_addresses()`, with `n_dgp` as `od->n_l3dgw_ports`.
 fn get_nat_addresses(
     r: &RouterCtx,
+    orders: &LbIpOrders,
     p: &LrpCtx,
     routable_only: bool,
     include_lb_ips: bool,
@@ -182,9 +205,9 @@ fn get_nat_addresses(
         }
     }
     if include_lb_ips {
-        let v4 = lb_ip_order(r, false, routable_only);
-        let v6 = lb_ip_order(r, true, routable_only);
-        for ip in v4.into_iter().chain(v6) {
+        let v4 = orders.get(r, false, routable_only);
+        let v6 = orders.get(r, true, routable_only);
+        for ip in v4.iter().chain(v6) {
             central.push_str(&format!(" {ip}"));
             has_central = true;
         }
@@ -202,7 +225,7 @@ fn get_nat_addresses(
 }
 
 /// The peer facts of router port `p` of router `r`.
-pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
+pub fn peer_nat(r: &RouterCtx, orders: &LbIpOrders, p: &LrpCtx) -> PeerNat {
     let garp_ips: String = p
         .net
         .ipv4
@@ -227,17 +250,17 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         None
     };
     let mut arp_req = Vec::new();
-    for ip in lb_ip_order(r, false, false) {
+    for ip in orders.get(r, false, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv4.iter().any(|n| n.contains(a)) {
-                arp_req.push((ip, false));
+                arp_req.push((ip.clone(), false));
             }
         }
     }
-    for ip in lb_ip_order(r, true, false) {
+    for ip in orders.get(r, true, false) {
         if let Ok(a) = ip.parse() {
             if p.net.ipv6.iter().any(|n| n.contains(a)) {
-                arp_req.push((ip, true));
+                arp_req.push((ip.clone(), true));
             }
         }
     }
@@ -298,15 +321,15 @@ pub fn peer_nat(r: &RouterCtx, p: &LrpCtx) -> PeerNat {
         Vec::new()
     };
     PeerNat {
-        routables: routables(r, p),
+        routables: routables(r, orders, p),
         gw_or_dgp: r.is_gw_router() || p.is_dgp(),
         self_orig_macs: macs.iter().cloned().collect(),
         dgp_cr: p.is_dgp().then(|| p.cr_key()),
         l2_resident,
         dnat_macs,
         chassis: r.router.option("chassis").map(str::to_string),
-        nat_addresses: nat_addresses(r, p, true),
-        nat_addresses_no_lb: nat_addresses(r, p, false),
+        nat_addresses: nat_addresses(r, orders, p, true),
+        nat_addresses_no_lb: nat_addresses(r, orders, p, false),
         has_l3dgw: r.n_l3dgw_ports() > 0,
         dgp_garp,
         gw_garp,

@@ -201,7 +201,7 @@ pub fn unsnat_bypass_flows(r: &RouterCtx) -> Vec<Lflow> {
             }
             let mut f = Lflow::new(r.dp(), Stage::LrInUnsnat, 120, &um, "next;", 10748);
             f.hint = Some(lb.uuid);
-            f.origin = (3, 0, String::new());
+            f.origin = (3, 0, None);
             out.push(f);
         }
     }
@@ -257,7 +257,7 @@ pub fn lb_flows(lb: &ParsedLb, r: &RouterLbClass) -> Vec<Lflow> {
         ));
     }
     for f in &mut out {
-        f.origin = (3, 0, String::new());
+        f.origin = (3, 0, None);
     }
     out
 }

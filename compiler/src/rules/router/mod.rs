@@ -296,7 +296,7 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
     nat::nat_defrag_and_lb(r, &mut out);
     delivery::lb_affinity_defaults(r, &mut out);
     for f in &mut out {
-        f.origin = (0, 0, String::new());
+        f.origin = (0, 0, None);
     }
     for p in &r.ports {
         let start = out.len();
@@ -312,7 +312,11 @@ pub fn router_flows(r: &RouterCtx) -> Vec<Lflow> {
         ip_input::bfd(r, p, &mut out);
         nat::force_snat_op(r, p, &mut out);
         for f in &mut out[start..] {
-            f.origin = (1, p.hmap_order, p.lrp.name.clone());
+            f.origin = (
+                1,
+                p.hmap_order,
+                Some(std::sync::Arc::from(p.lrp.name.as_str())),
+            );
         }
     }
     out
