@@ -25,8 +25,10 @@ use crate::remote::Remote;
 use crate::replica::{Replica, UpdateVersion};
 use crate::schema::DatabaseSchema;
 
+mod probe;
 mod stream;
 
+pub use probe::{probe_from_msec, ProbeInterval};
 pub use stream::TransactStream;
 use stream::{check_results, Out};
 
@@ -76,14 +78,27 @@ pub struct Options {
     /// Idle time after which an echo is sent; after as long again with no
     /// byte received the connection is declared dead. `None` disables it.
     pub inactivity_probe: Option<Duration>,
+    /// When set, the probe follows this shared interval instead of
+    /// `inactivity_probe`, also when it changes while connected.
+    pub shared_probe: Option<ProbeInterval>,
     /// Largest message accepted.
     pub max_message: usize,
+}
+
+impl Options {
+    /// The interval this connection follows.
+    fn probe(&self) -> ProbeInterval {
+        self.shared_probe
+            .clone()
+            .unwrap_or_else(|| ProbeInterval::new(self.inactivity_probe))
+    }
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             inactivity_probe: Some(Duration::from_secs(5)),
+            shared_probe: None,
             max_message: 256 << 20,
         }
     }
@@ -147,7 +162,7 @@ impl Connection {
         tokio::spawn(stream::write_loop(wr, out_rx));
         let reader_pending = pending.clone();
         let reply_tx = out_tx.clone();
-        let probe = opts.inactivity_probe;
+        let probe = opts.probe();
         let limit = opts.max_message;
         let raw_updates = Arc::new(AtomicBool::new(false));
         let reader_raw = raw_updates.clone();
@@ -660,10 +675,18 @@ fn lock_reply(v: Value) -> Result<bool, ClientError> {
         .ok_or_else(|| ClientError::Protocol(format!("lock reply: {v}")))
 }
 
+/// Sleeps for `d`, or forever without it.
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn read_loop(
     rd: &mut (impl AsyncRead + Unpin),
     limit: usize,
-    probe: Option<Duration>,
+    probe: ProbeInterval,
     pending: &Pending,
     reply: &mpsc::UnboundedSender<Out>,
     notes: &mpsc::UnboundedSender<Notification>,
@@ -672,23 +695,29 @@ async fn read_loop(
     let mut framer = Framer::new(limit);
     let mut buf = vec![0u8; 256 * 1024];
     let mut probing = false;
+    let mut probe = probe.watch();
     loop {
-        let read = match probe {
-            Some(p) => match tokio::time::timeout(p, rd.read(&mut buf)).await {
-                Ok(r) => r,
-                Err(_) if probing => return format!("inactivity probe: no reply within {p:?}"),
-                Err(_) => {
-                    probing = true;
-                    let echo = Message::Request {
-                        method: "echo".into(),
-                        params: json!([]),
-                        id: json!("echo"),
-                    };
-                    let _ = reply.send(Out::Msg(echo.to_bytes()));
-                    continue;
+        let interval = *probe.borrow_and_update();
+        // The wait ends with bytes, with the interval (the probe), or when
+        // the interval changes (the wait starts again under the new one;
+        // `read` is cancel-safe).
+        let read = tokio::select! {
+            r = rd.read(&mut buf) => r,
+            _ = sleep_or_forever(interval) => {
+                if probing {
+                    let p = interval.unwrap_or_default();
+                    return format!("inactivity probe: no reply within {p:?}");
                 }
-            },
-            None => rd.read(&mut buf).await,
+                probing = true;
+                let echo = Message::Request {
+                    method: "echo".into(),
+                    params: json!([]),
+                    id: json!("echo"),
+                };
+                let _ = reply.send(Out::Msg(echo.to_bytes()));
+                continue;
+            }
+            Ok(()) = probe.changed() => continue,
         };
         let n = match read {
             Ok(0) => return "end of stream".into(),

@@ -101,11 +101,47 @@ impl RowChange {
 /// The rows of one table, by UUID.
 pub type Rows = BTreeMap<Uuid, Arc<Row>>;
 
+/// Rows of every table, by table name: the content of a [`Database`] and of
+/// the other row stores kept from monitor updates.
+pub type Tables = BTreeMap<String, Rows>;
+
+/// The whole content of `tables` as inserts, table by table, sharing the
+/// rows (a compile from scratch reads a whole database this way).
+pub fn tables_to_changes(tables: &Tables) -> Vec<RowChange> {
+    tables
+        .iter()
+        .flat_map(|(t, rows)| {
+            rows.iter().map(move |(u, r)| RowChange::Insert {
+                table: t.clone(),
+                uuid: *u,
+                new: r.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The changes that turn `a` into `b`, table by table (in each: deletes and
+/// modifications, then inserts).
+pub fn tables_diff(a: &Tables, b: &Tables) -> Vec<RowChange> {
+    let empty = Rows::new();
+    let mut out = Vec::new();
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for t in names {
+        diff_rows(
+            t,
+            a.get(t).unwrap_or(&empty),
+            b.get(t).unwrap_or(&empty),
+            &mut out,
+        );
+    }
+    out
+}
+
 /// All rows of all tables of one schema.
 #[derive(Clone, Debug)]
 pub struct Database {
     schema: Arc<DatabaseSchema>,
-    tables: BTreeMap<String, Rows>,
+    tables: Tables,
 }
 
 impl PartialEq for Database {
@@ -190,30 +226,12 @@ impl Database {
 
     /// The whole content as inserts, table by table (for from-scratch compiles).
     pub fn to_changes(&self) -> Vec<RowChange> {
-        self.tables
-            .iter()
-            .flat_map(|(t, rows)| {
-                rows.iter().map(move |(u, r)| RowChange::Insert {
-                    table: t.clone(),
-                    uuid: *u,
-                    new: r.clone(),
-                })
-            })
-            .collect()
+        tables_to_changes(&self.tables)
     }
 
     /// The changes that turn `self` into `other` (same schema).
     pub fn diff(&self, other: &Database) -> Vec<RowChange> {
-        let empty = Rows::new();
-        let mut out = Vec::new();
-        let names: std::collections::BTreeSet<&String> =
-            self.tables.keys().chain(other.tables.keys()).collect();
-        for t in names {
-            let a = self.tables.get(t).unwrap_or(&empty);
-            let b = other.tables.get(t).unwrap_or(&empty);
-            diff_rows(t, a, b, &mut out);
-        }
-        out
+        tables_diff(&self.tables, &other.tables)
     }
 
     /// The content as JSON: `{table: {uuid: {column: datum}}}`, tables and

@@ -221,6 +221,35 @@ async fn fake_server(reply: &'static [u8]) -> (tempfile::TempDir, Remote) {
     (dir, Remote::Unix(path))
 }
 
+/// ovn-northd applies `northd_probe_interval` to its open sessions: a
+/// connection following a shared interval starts probing once it is set.
+#[tokio::test]
+async fn a_shared_probe_applies_to_open_connections() {
+    let (_dir, r) = fake_server(b"").await; // never answers, not even echo
+    let probe = ovsdb::client::ProbeInterval::new(None);
+    let opts = Options {
+        shared_probe: Some(probe.clone()),
+        ..Options::default()
+    };
+    let (c, _n) = Connection::connect(&r, &opts).await.unwrap();
+    let req = c.list_dbs();
+    tokio::pin!(req);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), &mut req)
+            .await
+            .is_err(),
+        "without a probe the request waits"
+    );
+    probe.set(Some(Duration::from_millis(200)));
+    let res = tokio::time::timeout(Duration::from_secs(5), &mut req)
+        .await
+        .expect("the probe ends the wait");
+    assert!(
+        matches!(&res, Err(ClientError::Disconnected(why)) if why.contains("probe")),
+        "{res:?}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_server_input_is_a_clean_error() {
     for reply in [

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::feedback::{Cycle, Feedback};
-use crate::link::{spawn_monitor, spawn_writer, Db, DbEvent, LockEvent, WriteCmd};
+use crate::link::{spawn_monitor, spawn_writer, Db, DbEvent, LockEvent, Probes, WriteCmd};
 use crate::logging::wall_msec;
 use crate::mirror::Mirror;
 use crate::pending::Pending;
@@ -331,6 +331,9 @@ struct Daemon {
     retry_at: Option<tokio::time::Instant>,
     started: Instant,
     first_sync_done: bool,
+    /// The NB and SB connections' inactivity probes
+    /// (`NB_Global.options:northd_probe_interval`).
+    probes: Probes,
 }
 
 impl Daemon {
@@ -409,6 +412,11 @@ impl Daemon {
         self.note_cfg();
     }
 
+    /// The `NB_Global` row, if any.
+    fn nb_global(&self) -> Option<&ovsdb::Row> {
+        self.nb.table("NB_Global").values().next().map(|r| &**r)
+    }
+
     fn on_db(&mut self, db: Db, ev: DbEvent) {
         let at = Instant::now();
         self.feedback_due |= match &ev {
@@ -420,6 +428,7 @@ impl Daemon {
         match (db, ev) {
             (Db::Nb, DbEvent::Snapshot(_, rows)) => {
                 let changes = self.nb.replace(&rows);
+                self.probes.follow(self.nb_global());
                 self.feedback.rescan();
                 if self.nb_ready {
                     tracing::info!("OVN NB IDL reconnected, force recompute.");
@@ -436,6 +445,9 @@ impl Daemon {
                 },
             ) => {
                 self.nb.apply(&changes);
+                if changes.iter().any(|c| c.table() == "NB_Global") {
+                    self.probes.follow(self.nb_global());
+                }
                 self.feedback.observe(true, &changes);
                 if reconnected {
                     tracing::info!("OVN NB IDL reconnected, force recompute.");
@@ -777,6 +789,7 @@ pub async fn run_with_ready<G>(
     let (sb_w_tx, sb_w_rx) = mpsc::unbounded_channel();
     let (nb_w_tx, nb_w_rx) = mpsc::unbounded_channel();
     let (nb_lock_tx, _nb_lock_rx) = mpsc::unbounded_channel();
+    let probes = Probes::new(&nb_remotes, &sb_remotes);
     let tasks = [
         spawn_monitor(
             nb_remotes.clone(),
@@ -784,6 +797,7 @@ pub async fn run_with_ready<G>(
             Vec::new(),
             db_tx.clone(),
             nb_reset_rx,
+            probes.of(Db::Nb).clone(),
         ),
         spawn_monitor(
             sb_remotes.clone(),
@@ -791,9 +805,24 @@ pub async fn run_with_ready<G>(
             monitored_sb_tables(),
             db_tx,
             sb_reset_rx,
+            probes.of(Db::Sb).clone(),
         ),
-        spawn_writer(sb_remotes, Db::Sb, Some(LOCK_NAME), sb_w_rx, lock_tx),
-        spawn_writer(nb_remotes, Db::Nb, None, nb_w_rx, nb_lock_tx),
+        spawn_writer(
+            sb_remotes,
+            Db::Sb,
+            Some(LOCK_NAME),
+            sb_w_rx,
+            lock_tx,
+            probes.of(Db::Sb).clone(),
+        ),
+        spawn_writer(
+            nb_remotes,
+            Db::Nb,
+            None,
+            nb_w_rx,
+            nb_lock_tx,
+            probes.of(Db::Nb).clone(),
+        ),
     ];
     let mut d = Daemon {
         shared,
@@ -817,6 +846,7 @@ pub async fn run_with_ready<G>(
         retry_at: None,
         started: Instant::now(),
         first_sync_done: false,
+        probes,
     };
     if !d.paused {
         let _ = d.sb_writer.send(WriteCmd::WantLock(true));

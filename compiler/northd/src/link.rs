@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ovsdb::client::{ClientError, Connection, Options, ReplicaSession, Selection};
+use ovsdb::client::{
+    probe_from_msec, ClientError, Connection, Options, ProbeInterval, ReplicaSession, Selection,
+};
 use ovsdb::rawjson::RawOps;
 use ovsdb::remote::Remote;
 use ovsdb::replica::Replica;
-use ovsdb::{DatabaseSchema, RowChange};
+use ovsdb::{DatabaseSchema, Row, RowChange};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
@@ -156,17 +158,63 @@ async fn stream_transact(
     ))
 }
 
-/// Connection options for `remotes`: ovn-northd probes idle connections
-/// only on streams that need it (`get_probe_interval()`:
-/// `stream_or_pstream_needs_probes()`, false for unix sockets), every 5 s
-/// (`DEFAULT_PROBE_INTERVAL_MSEC`). A probe on a unix socket gave up on a
-/// server busy for more than 10 s with one of our large transactions (a
-/// loaded machine), and the full reconciliation that followed was cut off
-/// the same way, again and again.
-fn options_for(remotes: &[Remote]) -> Options {
-    let needs_probes = remotes.iter().any(|r| !matches!(r, Remote::Unix(_)));
+/// The inactivity probes of the daemon's NB and SB connections, as
+/// ovn-northd sets them on its two IDLs (`get_probe_interval()`): by
+/// default only streams that need it are probed
+/// (`stream_or_pstream_needs_probes()`, false for unix sockets), every 5 s
+/// (`DEFAULT_PROBE_INTERVAL_MSEC`); `NB_Global.options:
+/// northd_probe_interval` (milliseconds, 0 = never) overrides that for both
+/// databases, re-read whenever `NB_Global` changes, and applies to the open
+/// connections at once. (A probe on a unix socket gave up on a server busy
+/// for more than 10 s with one of our large transactions on a loaded
+/// machine, and the full reconciliation that followed was cut off the same
+/// way, again and again: hence none there by default.)
+#[derive(Clone, Debug)]
+pub struct Probes {
+    nb: (ProbeInterval, Option<Duration>),
+    sb: (ProbeInterval, Option<Duration>),
+}
+
+impl Probes {
+    /// The default probes of connections to `nb` and `sb`.
+    pub fn new(nb: &[Remote], sb: &[Remote]) -> Probes {
+        let default = |remotes: &[Remote]| {
+            let needs = remotes.iter().any(|r| !matches!(r, Remote::Unix(_)));
+            needs.then_some(Duration::from_secs(5))
+        };
+        let (nb, sb) = (default(nb), default(sb));
+        Probes {
+            nb: (ProbeInterval::new(nb), nb),
+            sb: (ProbeInterval::new(sb), sb),
+        }
+    }
+
+    /// Follows `NB_Global` (the row, when there is one: without it
+    /// ovn-northd keeps the intervals it has).
+    pub fn follow(&self, nb_global: Option<&Row>) {
+        let Some(row) = nb_global else { return };
+        let configured = row
+            .get("options")
+            .and_then(|o| o.get_str("northd_probe_interval"))
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        for (probe, default) in [&self.nb, &self.sb] {
+            probe.set(configured.map_or(*default, probe_from_msec));
+        }
+    }
+
+    /// The probe of `db`'s connections.
+    pub fn of(&self, db: Db) -> &ProbeInterval {
+        match db {
+            Db::Nb => &self.nb.0,
+            Db::Sb => &self.sb.0,
+        }
+    }
+}
+
+/// Connection options following `probe`.
+fn options_for(probe: &ProbeInterval) -> Options {
     Options {
-        inactivity_probe: needs_probes.then_some(Duration::from_secs(5)),
+        shared_probe: Some(probe.clone()),
         ..Options::default()
     }
 }
@@ -183,6 +231,7 @@ pub fn spawn_monitor(
     tables: Vec<String>,
     events: mpsc::UnboundedSender<(Db, DbEvent)>,
     mut reset: mpsc::UnboundedReceiver<()>,
+    probe: ProbeInterval,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut delay = BACKOFF_MIN;
@@ -194,7 +243,7 @@ pub fn spawn_monitor(
                 db.name(),
                 &tables,
                 true,
-                options_for(&remotes),
+                options_for(&probe),
             )
             .await
             {
@@ -257,6 +306,7 @@ pub fn spawn_monitor(
 async fn connect_leader(
     remotes: &[Remote],
     db: Db,
+    probe: &ProbeInterval,
 ) -> Result<
     (
         Connection,
@@ -266,14 +316,13 @@ async fn connect_leader(
 > {
     let mut last = ClientError::NoRemote("no remotes".into());
     for r in remotes {
-        let (conn, notes) =
-            match Connection::connect(r, &options_for(std::slice::from_ref(r))).await {
-                Ok(c) => c,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
+        let (conn, notes) = match Connection::connect(r, &options_for(probe)).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
         let rows = conn
             .transact(
                 "_Server",
@@ -301,12 +350,13 @@ pub fn spawn_writer(
     lock: Option<&'static str>,
     mut cmds: mpsc::UnboundedReceiver<WriteCmd>,
     locks: mpsc::UnboundedSender<LockEvent>,
+    probe: ProbeInterval,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut want_lock = false;
         let mut delay = BACKOFF_MIN;
         loop {
-            let (conn, mut notes) = match connect_leader(&remotes, db).await {
+            let (conn, mut notes) = match connect_leader(&remotes, db, &probe).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::debug!("{} writer: {e}", db.name());
@@ -437,14 +487,39 @@ mod tests {
     #[test]
     fn unix_sockets_are_not_probed() {
         let r = |s: &str| Remote::parse(s).unwrap();
-        assert_eq!(options_for(&[r("unix:/x.sock")]).inactivity_probe, None);
-        assert_eq!(
-            options_for(&[r("tcp:127.0.0.1:6641")]).inactivity_probe,
-            Some(Duration::from_secs(5))
+        let p = Probes::new(
+            &[r("unix:/x.sock")],
+            &[r("unix:/x.sock"), r("tcp:127.0.0.1:6642")],
         );
+        assert_eq!(p.of(Db::Nb).get(), None);
+        assert_eq!(p.of(Db::Sb).get(), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn northd_probe_interval_overrides_both() {
+        let r = |s: &str| Remote::parse(s).unwrap();
+        let p = Probes::new(&[r("unix:/x.sock")], &[r("tcp:127.0.0.1:6642")]);
+        let global = |opts: &[(&str, &str)]| {
+            Row::from([(
+                "options".to_string(),
+                ovsdb::Datum::string_map(opts.iter().copied()),
+            )])
+        };
+        p.follow(Some(&global(&[("northd_probe_interval", "30000")])));
+        assert_eq!(p.of(Db::Nb).get(), Some(Duration::from_secs(30)));
+        assert_eq!(p.of(Db::Sb).get(), Some(Duration::from_secs(30)));
+        p.follow(Some(&global(&[("northd_probe_interval", "0")])));
+        assert_eq!((p.of(Db::Nb).get(), p.of(Db::Sb).get()), (None, None));
+        p.follow(None);
+        assert_eq!(p.of(Db::Sb).get(), None, "kept without NB_Global");
+        p.follow(Some(&global(&[("northd_probe_interval", "200")])));
         assert_eq!(
-            options_for(&[r("unix:/x.sock"), r("tcp:127.0.0.1:6641")]).inactivity_probe,
-            Some(Duration::from_secs(5))
+            p.of(Db::Nb).get(),
+            Some(Duration::from_secs(1)),
+            "at least 1 s"
         );
+        p.follow(Some(&global(&[])));
+        assert_eq!(p.of(Db::Nb).get(), None, "default again");
+        assert_eq!(p.of(Db::Sb).get(), Some(Duration::from_secs(5)));
     }
 }

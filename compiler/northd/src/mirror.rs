@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use ovsdb::{Row, RowChange, Uuid};
 
-/// Rows of one table by UUID.
-pub type Rows = BTreeMap<Uuid, Arc<Row>>;
+pub use ovsdb::db::Rows;
 
 /// Table name → rows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Mirror {
-    tables: BTreeMap<String, Rows>,
+    tables: ovsdb::db::Tables,
 }
 
 impl Mirror {
@@ -43,38 +42,7 @@ impl Mirror {
     pub fn replace(&mut self, snapshot: &[RowChange]) -> Vec<RowChange> {
         let mut fresh = Mirror::default();
         fresh.apply(snapshot);
-        let mut changes = Vec::new();
-        for (table, rows) in &self.tables {
-            let new_rows = fresh.tables.get(table);
-            for (uuid, old) in rows {
-                match new_rows.and_then(|t| t.get(uuid)) {
-                    None => changes.push(RowChange::Delete {
-                        table: table.clone(),
-                        uuid: *uuid,
-                        old: old.clone(),
-                    }),
-                    Some(new) if new != old => changes.push(RowChange::Modify {
-                        table: table.clone(),
-                        uuid: *uuid,
-                        old: old.clone(),
-                        new: new.clone(),
-                    }),
-                    Some(_) => {}
-                }
-            }
-        }
-        for (table, rows) in &fresh.tables {
-            let old_rows = self.tables.get(table);
-            for (uuid, new) in rows {
-                if old_rows.and_then(|t| t.get(uuid)).is_none() {
-                    changes.push(RowChange::Insert {
-                        table: table.clone(),
-                        uuid: *uuid,
-                        new: new.clone(),
-                    });
-                }
-            }
-        }
+        let changes = ovsdb::db::tables_diff(&self.tables, &fresh.tables);
         *self = fresh;
         changes
     }
@@ -105,16 +73,7 @@ impl Mirror {
     /// The whole content as inserts (sharing the rows, not copying them:
     /// a compile from scratch reads the whole NB this way).
     pub fn to_changes(&self) -> Vec<RowChange> {
-        self.tables
-            .iter()
-            .flat_map(|(t, rows)| {
-                rows.iter().map(move |(u, r)| RowChange::Insert {
-                    table: t.clone(),
-                    uuid: *u,
-                    new: r.clone(),
-                })
-            })
-            .collect()
+        ovsdb::db::tables_to_changes(&self.tables)
     }
 }
 
