@@ -85,23 +85,6 @@ impl DaemonArgs {
     }
 }
 
-/// Makes every thread of this process allocate from glibc's main malloc
-/// arena (`mallopt(M_ARENA_MAX, 1)`), as a single-threaded ovn-northd does.
-/// By default each thread that allocates gets its own arena (up to eight
-/// per core) and memory freed in one is not reused by the others: `ovnflow
-/// northd` parses database updates on the runtime's threads and compiles on
-/// the main one, and its peak RSS on the k8s 100×100 benchmark was 40 MB
-/// higher (374 vs 331 MB) with the default. Call it before any thread
-/// starts. A no-op on other C libraries.
-pub fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before the
-    // process starts its other threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 /// The runtime a daemon runs on: `workers` tokio worker threads (I/O;
 /// northd's dataflow runs on its own threads), or with `None` everything
 /// on the calling thread, as ovn-controller runs (one thread, one malloc

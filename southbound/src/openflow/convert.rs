@@ -443,19 +443,13 @@ pub fn add_flow(flow: &OfFlow) -> Result<FlowMod, ConvertError> {
 /// flows this way.
 pub fn emit_add_flow(flow: &OfFlow, out: &mut Vec<u8>) -> Result<(), ConvertError> {
     let instructions = encode_instructions(&flow.actions)?;
-    let fm = FlowMod::new(flow_command::ADD);
-    put_u64(out, flow.cookie);
-    put_u64(out, fm.cookie_mask);
-    out.push(flow.table);
-    out.push(fm.command);
-    put_u16(out, fm.idle_timeout);
-    put_u16(out, fm.hard_timeout);
-    put_u16(out, flow.priority);
-    put_u32(out, fm.buffer_id);
-    put_u32(out, fm.out_port);
-    put_u32(out, fm.out_group);
-    put_u16(out, fm.flags);
-    put_u16(out, fm.importance);
+    FlowMod {
+        cookie: flow.cookie,
+        table_id: flow.table,
+        priority: flow.priority,
+        ..FlowMod::new(flow_command::ADD)
+    }
+    .emit_head(out);
     let start = out.len();
     put_u16(out, OFPMT_OXM);
     put_u16(out, 0);

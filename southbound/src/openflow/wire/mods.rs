@@ -134,6 +134,15 @@ impl FlowMod {
     }
 
     pub(super) fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        self.emit_head(out);
+        self.of_match.emit(out)?;
+        self.instructions.iter().try_for_each(|i| i.emit(out))
+    }
+
+    /// The fixed part of the message body, up to the match (also written
+    /// by the streamed encoder, `openflow::convert::emit_add_flow`, which
+    /// writes the match and instructions itself).
+    pub(in crate::openflow) fn emit_head(&self, out: &mut Vec<u8>) {
         put_u64(out, self.cookie);
         put_u64(out, self.cookie_mask);
         out.push(self.table_id);
@@ -146,8 +155,6 @@ impl FlowMod {
         put_u32(out, self.out_group);
         put_u16(out, self.flags);
         put_u16(out, self.importance);
-        self.of_match.emit(out)?;
-        self.instructions.iter().try_for_each(|i| i.emit(out))
     }
 }
 
