@@ -257,25 +257,15 @@ impl FlowTable {
     /// The installed flows, one per key, in key order (table, priority,
     /// match).
     pub fn installed(&self) -> Vec<&OfFlow> {
-        let idx = self.sorted();
-        let mut out = Vec::with_capacity(self.keys);
-        let mut i = 0;
-        while i < idx.len() {
-            let first = &self.list[idx[i]];
-            let mut j = i + 1;
-            while j < idx.len() && same_key(&self.list[idx[j]], first) {
-                j += 1;
-            }
-            if let Some(best) = idx[i..j]
-                .iter()
-                .map(|&k| &self.list[k])
-                .min_by_key(|f| f.preference())
-            {
-                out.push(best);
-            }
-            i = j;
-        }
-        out
+        self.sorted()
+            .chunk_by(|&a, &b| same_key(&self.list[a], &self.list[b]))
+            .filter_map(|at_key| {
+                at_key
+                    .iter()
+                    .map(|&k| &self.list[k])
+                    .min_by_key(|f| f.preference())
+            })
+            .collect()
     }
 
     /// Number of installed flows.

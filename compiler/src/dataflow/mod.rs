@@ -232,9 +232,8 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         other: Coll<'s, (K, V2)>,
         logic: impl Fn(&K, &V, &V2) -> O + 'static,
     ) -> Coll<'s, O> {
-        let left = arrange_by_key(self, &format!("{name} (left)"));
-        let right = arrange_by_key(other, &format!("{name} (right)"));
-        left.join_core(right, move |k: &K, v1: &V, v2: &V2| Some(logic(k, v1, v2)))
+        let right = arrange_shared(other, &format!("{name} (right)"));
+        self.join_map_shared(name, &right, logic)
     }
 
     fn outer_join_map_named<V2: Rec, O: Rec>(
