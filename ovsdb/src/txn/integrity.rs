@@ -68,14 +68,15 @@ impl Exec<'_> {
         self.rows_ref(table).is_some_and(|r| r.contains_key(u))
     }
 
-    /// The rows to look at for a check: every touched row, and every row of
-    /// the tables in `whole` (those referencing a table rows were deleted
-    /// from). Rows that no longer exist are left out.
-    fn rows_to_check(&self, whole: &BTreeSet<&str>) -> Vec<(String, Uuid, Arc<Row>)> {
+    /// The rows to look at for a check, by table: every touched row, and
+    /// every row of the tables in `whole` (those referencing a table rows
+    /// were deleted from). Rows that no longer exist are left out.
+    fn rows_to_check(&self, whole: &BTreeSet<&str>) -> Vec<(String, Vec<(Uuid, Arc<Row>)>)> {
         let mut out = Vec::new();
         for t in whole {
             if let Some(rows) = self.rows_ref(t) {
-                out.extend(rows.iter().map(|(u, r)| (t.to_string(), *u, r.clone())));
+                let rows = rows.iter().map(|(u, r)| (*u, r.clone())).collect();
+                out.push((t.to_string(), rows));
             }
         }
         for (t, us) in &self.dirty {
@@ -85,10 +86,11 @@ impl Exec<'_> {
             let Some(rows) = self.rows_ref(t) else {
                 continue;
             };
-            out.extend(
-                us.iter()
-                    .filter_map(|u| rows.get(u).map(|r| (t.clone(), *u, r.clone()))),
-            );
+            let rows = us
+                .iter()
+                .filter_map(|u| rows.get(u).map(|r| (*u, r.clone())))
+                .collect();
+            out.push((t.clone(), rows));
         }
         out
     }
@@ -149,33 +151,35 @@ impl Exec<'_> {
             .map(|(t, _)| *t)
             .collect();
         let mut updates = Vec::new();
-        let mut columns: BTreeMap<String, Vec<&ColumnSchema>> = BTreeMap::new();
-        for (t, u, row) in self.rows_to_check(&whole) {
-            let weak = columns
-                .entry(t.clone())
-                .or_insert_with(|| ref_columns(schema, &t, RefType::Weak));
-            let mut new_row: Option<Row> = None;
-            for col in weak.iter() {
-                let Some(d) = row.get(&col.name) else {
-                    continue;
-                };
-                let kept = retain_refs(d, &col.ty, RefType::Weak, |table, uuid| {
-                    self.exists(table, uuid)
-                });
-                if kept.len() != d.len() {
-                    if (kept.len() as u64) < col.ty.min {
-                        return Err(constraint(format!(
+        for (t, rows) in self.rows_to_check(&whole) {
+            let weak = ref_columns(schema, &t, RefType::Weak);
+            if weak.is_empty() {
+                continue;
+            }
+            for (u, row) in rows {
+                let mut new_row: Option<Row> = None;
+                for col in weak.iter() {
+                    let Some(d) = row.get(&col.name) else {
+                        continue;
+                    };
+                    let kept = retain_refs(d, &col.ty, RefType::Weak, |table, uuid| {
+                        self.exists(table, uuid)
+                    });
+                    if kept.len() != d.len() {
+                        if (kept.len() as u64) < col.ty.min {
+                            return Err(constraint(format!(
                             "table {t} row {u} column {}: deleting a weakly referenced row leaves fewer than {} value(s)",
                             col.name, col.ty.min
                         )));
+                        }
+                        new_row
+                            .get_or_insert_with(|| (*row).clone())
+                            .insert(col.name.clone(), kept);
                     }
-                    new_row
-                        .get_or_insert_with(|| (*row).clone())
-                        .insert(col.name.clone(), kept);
                 }
-            }
-            if let Some(r) = new_row {
-                updates.push((t, u, r));
+                if let Some(r) = new_row {
+                    updates.push((t.clone(), u, r));
+                }
             }
         }
         for (t, u, r) in updates {
@@ -199,21 +203,20 @@ impl Exec<'_> {
             .flatten()
             .map(|(t, _)| *t)
             .collect();
-        let mut columns: BTreeMap<String, Vec<&ColumnSchema>> = BTreeMap::new();
-        for (t, u, row) in self.rows_to_check(&whole) {
-            let strong = columns
-                .entry(t.clone())
-                .or_insert_with(|| ref_columns(schema, &t, RefType::Strong));
-            for col in strong.iter() {
-                let Some(d) = row.get(&col.name) else {
-                    continue;
-                };
-                for (target, r) in refs_of(d, &col.ty, RefType::Strong) {
-                    if !self.exists(target, &r) {
-                        return Err(TxnError::new(
+        for (t, rows) in self.rows_to_check(&whole) {
+            let strong = ref_columns(schema, &t, RefType::Strong);
+            for (u, row) in rows.iter().filter(|_| !strong.is_empty()) {
+                for col in strong.iter() {
+                    let Some(d) = row.get(&col.name) else {
+                        continue;
+                    };
+                    for (target, r) in refs_of(d, &col.ty, RefType::Strong) {
+                        if !self.exists(target, &r) {
+                            return Err(TxnError::new(
                             "referential integrity violation",
                             format!("Table {t} column {} row {u} references nonexistent row {r} in table {target}.", col.name),
                         ));
+                        }
                     }
                 }
             }
