@@ -27,6 +27,9 @@ use super::{constraint, refs_of, retain_refs, Exec, TxnError};
 /// Rows by table.
 pub(super) type Marks = BTreeMap<String, BTreeSet<Uuid>>;
 
+/// Rows of one table to check, with their table.
+type TableRows = (String, Vec<(Uuid, Arc<Row>)>);
+
 /// For each table, the columns (with their table) holding references of one
 /// kind to it.
 type Incoming<'s> = BTreeMap<&'s str, Vec<(&'s str, &'s ColumnSchema)>>;
@@ -71,7 +74,7 @@ impl Exec<'_> {
     /// The rows to look at for a check, by table: every touched row, and
     /// every row of the tables in `whole` (those referencing a table rows
     /// were deleted from). Rows that no longer exist are left out.
-    fn rows_to_check(&self, whole: &BTreeSet<&str>) -> Vec<(String, Vec<(Uuid, Arc<Row>)>)> {
+    fn rows_to_check(&self, whole: &BTreeSet<&str>) -> Vec<TableRows> {
         let mut out = Vec::new();
         for t in whole {
             if let Some(rows) = self.rows_ref(t) {
