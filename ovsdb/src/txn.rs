@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::atom::{json_snippet, Atom, AtomType, Uuid};
 use crate::datum::{Datum, Row};
-use crate::db::{diff_rows, Database, RowChange, Rows};
+use crate::db::{Database, RowChange, Rows};
 use crate::schema::{ColumnSchema, ColumnType, RefType, TableSchema};
 use crate::validate::validate_datum;
 
@@ -85,6 +85,7 @@ pub fn transact(db: &mut Database, ops: &[Value], ctx: &TxnContext) -> TxnOutcom
     let mut exec = Exec {
         db,
         work: BTreeMap::new(),
+        dirty: integrity::Marks::new(),
         names: HashMap::new(),
     };
     let mut results = Vec::with_capacity(ops.len());
@@ -124,6 +125,9 @@ struct Exec<'a> {
     db: &'a mut Database,
     /// Working copies of the tables this transaction touched.
     work: BTreeMap<String, Rows>,
+    /// The rows the operations (and the commit-time checks) inserted,
+    /// changed or deleted, by table: what those checks and the commit look at.
+    dirty: integrity::Marks,
     names: HashMap<String, Uuid>,
 }
 
@@ -149,6 +153,14 @@ impl<'a> Exec<'a> {
             self.work.insert(table.to_string(), copy);
         }
         self.work.get_mut(table).expect("just inserted")
+    }
+
+    /// Notes rows `uuids` of `table` as touched.
+    fn touch(&mut self, table: &str, uuids: impl IntoIterator<Item = Uuid>) {
+        self.dirty
+            .entry(table.to_string())
+            .or_default()
+            .extend(uuids);
     }
 
     fn rows_ref(&self, table: &str) -> Option<&Rows> {
@@ -310,6 +322,7 @@ impl<'a> Exec<'a> {
             ));
         }
         rows.insert(uuid, Arc::new(row));
+        self.touch(&ts.name, [uuid]);
         Ok(json!({"uuid": ["uuid", uuid.to_string()]}))
     }
 
@@ -380,6 +393,7 @@ impl<'a> Exec<'a> {
             row.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
             rows.insert(*u, Arc::new(row));
         }
+        self.touch(&ts.name, hits.iter().copied());
         Ok(json!({"count": hits.len()}))
     }
 
@@ -391,6 +405,7 @@ impl<'a> Exec<'a> {
         for u in &hits {
             rows.remove(u);
         }
+        self.touch(&ts.name, hits.iter().copied());
         Ok(json!({"count": hits.len()}))
     }
 
@@ -440,6 +455,7 @@ impl<'a> Exec<'a> {
             }
             rows.insert(*u, Arc::new(row));
         }
+        self.touch(&table, hits.iter().copied());
         Ok(json!({"count": hits.len()}))
     }
 
@@ -489,168 +505,6 @@ impl<'a> Exec<'a> {
             )),
             (other, _) => Err(syntax(format!("wait: unknown \"until\" {other:?}"))),
         }
-    }
-
-    /// Commit-time checks: weak references, strong references, garbage
-    /// collection, cardinality, indexes and maxRows.
-    fn finish(&mut self) -> Result<(), TxnError> {
-        if self.work.is_empty() {
-            return Ok(());
-        }
-        let schema = self.db.schema().clone();
-        // Every table may be affected by garbage collection and weak-reference removal.
-        for t in schema.tables.keys() {
-            self.rows(t);
-        }
-        loop {
-            self.drop_weak_refs(&schema)?;
-            self.check_strong_refs(&schema)?;
-            if !self.collect_garbage(&schema) {
-                break;
-            }
-        }
-        for (t, ts) in &schema.tables {
-            let rows = &self.work[t];
-            if let Some(max) = ts.max_rows {
-                if rows.len() as u64 > max {
-                    return Err(constraint(format!(
-                        "Transaction causes \"{t}\" table to contain {} rows, greater than the schema-defined limit of {max} row(s).",
-                        rows.len()
-                    )));
-                }
-            }
-            for index in &ts.indexes {
-                let mut seen: HashMap<Vec<&Datum>, Uuid> = HashMap::new();
-                for (u, row) in rows {
-                    let key: Vec<&Datum> = index.iter().filter_map(|c| row.get(c)).collect();
-                    if let Some(other) = seen.insert(key, *u) {
-                        return Err(constraint(format!(
-                            "Transaction causes multiple rows in \"{t}\" table to have identical values ({}) for index on columns {:?}. First row, with UUID {other}, and second row, with UUID {u}.",
-                            index.iter().filter_map(|c| row.get(c)).map(Datum::to_string).collect::<Vec<_>>().join(", "),
-                            index
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes references to rows that do not exist from weak-reference
-    /// columns, then checks those columns' minimum cardinality.
-    fn drop_weak_refs(&mut self, schema: &crate::schema::DatabaseSchema) -> Result<(), TxnError> {
-        for (t, ts) in &schema.tables {
-            let weak: Vec<&ColumnSchema> = ts
-                .columns
-                .values()
-                .filter(|c| has_ref(&c.ty, RefType::Weak))
-                .collect();
-            if weak.is_empty() {
-                continue;
-            }
-            let mut updates = Vec::new();
-            for (u, row) in &self.work[t] {
-                let mut new_row: Option<Row> = None;
-                for col in &weak {
-                    let d = &row[&col.name];
-                    let kept = retain_refs(d, &col.ty, RefType::Weak, |table, uuid| {
-                        self.work.get(table).is_some_and(|r| r.contains_key(uuid))
-                    });
-                    if kept.len() != d.len() {
-                        if (kept.len() as u64) < col.ty.min {
-                            return Err(constraint(format!(
-                                "table {t} row {u} column {}: deleting a weakly referenced row leaves fewer than {} value(s)",
-                                col.name, col.ty.min
-                            )));
-                        }
-                        new_row
-                            .get_or_insert_with(|| (**row).clone())
-                            .insert(col.name.clone(), kept);
-                    }
-                }
-                if let Some(r) = new_row {
-                    updates.push((*u, r));
-                }
-            }
-            let rows = self.work.get_mut(t).expect("all tables copied");
-            for (u, r) in updates {
-                rows.insert(u, Arc::new(r));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_strong_refs(&self, schema: &crate::schema::DatabaseSchema) -> Result<(), TxnError> {
-        for (t, ts) in &schema.tables {
-            for col in ts
-                .columns
-                .values()
-                .filter(|c| has_ref(&c.ty, RefType::Strong))
-            {
-                for (u, row) in &self.work[t] {
-                    for (target, r) in refs_of(&row[&col.name], &col.ty, RefType::Strong) {
-                        if !self
-                            .work
-                            .get(target)
-                            .is_some_and(|rows| rows.contains_key(&r))
-                        {
-                            return Err(TxnError::new(
-                                "referential integrity violation",
-                                format!("Table {t} column {} row {u} references nonexistent row {r} in table {target}.", col.name),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes non-root rows that no row references strongly. Returns true
-    /// if anything was deleted.
-    fn collect_garbage(&mut self, schema: &crate::schema::DatabaseSchema) -> bool {
-        let mut referenced: HashMap<&str, BTreeSet<Uuid>> = HashMap::new();
-        for (t, ts) in &schema.tables {
-            for col in ts
-                .columns
-                .values()
-                .filter(|c| has_ref(&c.ty, RefType::Strong))
-            {
-                for row in self.work[t].values() {
-                    for (target, r) in refs_of(&row[&col.name], &col.ty, RefType::Strong) {
-                        referenced.entry(target).or_default().insert(r);
-                    }
-                }
-            }
-        }
-        let mut doomed = Vec::new();
-        for (t, ts) in &schema.tables {
-            if ts.is_root {
-                continue;
-            }
-            let live = referenced.get(t.as_str());
-            for u in self.work[t].keys() {
-                if !live.is_some_and(|l| l.contains(u)) {
-                    doomed.push((t.clone(), *u));
-                }
-            }
-        }
-        for (t, u) in &doomed {
-            self.work.get_mut(t).expect("table").remove(u);
-        }
-        !doomed.is_empty()
-    }
-
-    fn commit(self) -> Vec<RowChange> {
-        let mut changes = Vec::new();
-        let tables = self.db.tables_mut();
-        for (t, rows) in self.work {
-            if let Some(old) = tables.get(&t) {
-                diff_rows(&t, old, &rows, &mut changes);
-            }
-            tables.insert(t, rows);
-        }
-        changes
     }
 }
 
@@ -960,5 +814,6 @@ fn apply_mutation(cur: &Datum, op: &str, arg: &Datum) -> Result<Datum, (&'static
     }
 }
 
+mod integrity;
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,16 @@ enum Edit {
     SetOption(u8, u8),
     AddAddr(u8),
     DelAddr(u8),
+    /// A port group "pg" (weak references to ports), replaced.
+    AddPg,
+    /// A port group "pg" inserted without deleting the old one: a unique
+    /// index violation when it exists.
+    DupPg,
+    /// A port on a switch, also added to "pg": deleting the switch later
+    /// garbage-collects the port and drops it from the group.
+    AddPortInPg(u8, u8),
+    /// A port named "dup": the second one violates the name index.
+    DupPort(u8),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -33,6 +43,10 @@ fn edit() -> impl Strategy<Value = Edit> {
         (0u8..4, 0u8..3).prop_map(|(s, v)| Edit::SetOption(s, v)),
         (0u8..6).prop_map(Edit::AddAddr),
         (0u8..6).prop_map(Edit::DelAddr),
+        Just(Edit::AddPg),
+        Just(Edit::DupPg),
+        (0u8..4, 0u8..8).prop_map(|(s, p)| Edit::AddPortInPg(s, p)),
+        (0u8..4).prop_map(Edit::DupPort),
     ]
 }
 
@@ -57,6 +71,20 @@ fn ops(e: &Edit, n: usize) -> Vec<Value> {
         Edit::AddAddr(a) => vec![
             json!({"op": "delete", "table": "Address_Set", "where": [["name", "==", "as"]]}),
             json!({"op": "insert", "table": "Address_Set", "row": {"name": "as", "addresses": ["set", (0..*a).map(|i| format!("10.0.0.{i}")).collect::<Vec<_>>()]}}),
+        ],
+        Edit::AddPg => vec![
+            json!({"op": "delete", "table": "Port_Group", "where": [["name", "==", "pg"]]}),
+            json!({"op": "insert", "table": "Port_Group", "row": {"name": "pg"}}),
+        ],
+        Edit::DupPg => vec![json!({"op": "insert", "table": "Port_Group", "row": {"name": "pg"}})],
+        Edit::AddPortInPg(s, p) => vec![
+            json!({"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "row": {"name": format!("p{n}-{p}")}}),
+            json!({"op": "mutate", "table": "Logical_Switch", "where": sw(*s), "mutations": [["ports", "insert", ["named-uuid", "p"]]]}),
+            json!({"op": "mutate", "table": "Port_Group", "where": [["name", "==", "pg"]], "mutations": [["ports", "insert", ["named-uuid", "p"]]]}),
+        ],
+        Edit::DupPort(s) => vec![
+            json!({"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "row": {"name": "dup"}}),
+            json!({"op": "mutate", "table": "Logical_Switch", "where": sw(*s), "mutations": [["ports", "insert", ["named-uuid", "p"]]]}),
         ],
         Edit::DelAddr(a) => vec![
             json!({"op": "mutate", "table": "Address_Set", "where": [["name", "==", "as"]], "mutations": [["addresses", "delete", format!("10.0.0.{a}")]]}),
@@ -86,9 +114,9 @@ fn content(db: &Database) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
-    fn replica_and_executor_follow_the_server(edits in proptest::collection::vec(edit(), 1..12)) {
+    fn replica_and_executor_follow_the_server(edits in proptest::collection::vec(edit(), 1..16)) {
         if !common::need_ovsdb() {
             return Ok(());
         }

@@ -253,3 +253,108 @@ fn forward_reference_to_an_explicit_uuid_dangles_as_on_the_server() {
     );
     assert!(out.error.is_none(), "{:?}", out.error);
 }
+
+#[test]
+fn rows_losing_their_last_strong_reference_are_collected() {
+    // A switch with two ports, one also in a port group (weak reference).
+    let mut d = db();
+    let out = run(
+        &mut d,
+        json!([
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p1", "uuid": u(11), "row": {"name": "p1"}},
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p2", "uuid": u(12), "row": {"name": "p2"}},
+            {"op": "insert", "table": "Logical_Switch", "uuid": u(1), "row": {"name": "s", "ports": ["set", [["named-uuid", "p1"], ["named-uuid", "p2"]]]}},
+            {"op": "insert", "table": "Port_Group", "uuid": u(2), "row": {"name": "pg", "ports": ["named-uuid", "p2"]}}
+        ]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    // A reference removed by a mutation: the port goes, nothing else.
+    let out = run(
+        &mut d,
+        json!([{"op": "mutate", "table": "Logical_Switch", "where": [["name", "==", "s"]],
+                "mutations": [["ports", "delete", ["uuid", u(11)]]]}]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert!(d.get("Logical_Switch_Port", &Uuid::from_u128(11)).is_none());
+    assert!(d.get("Logical_Switch_Port", &Uuid::from_u128(12)).is_some());
+    let deleted: Vec<_> = out
+        .changes
+        .iter()
+        .filter(|c| matches!(c, RowChange::Delete { .. }))
+        .map(|c| c.table().to_string())
+        .collect();
+    assert_eq!(deleted, ["Logical_Switch_Port"]);
+    // The switch deleted: its port is collected and the group's weak
+    // reference to it dropped, in the same transaction.
+    let out = run(
+        &mut d,
+        json!([{"op": "delete", "table": "Logical_Switch", "where": [["name", "==", "s"]]}]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert!(d.table("Logical_Switch_Port").unwrap().is_empty());
+    assert_eq!(
+        d.get("Port_Group", &Uuid::from_u128(2)).unwrap()["ports"],
+        Datum::empty_set()
+    );
+    assert_eq!(
+        out.changes.len(),
+        3,
+        "switch and port deleted, group modified"
+    );
+}
+
+#[test]
+fn deleting_a_strongly_referenced_row_fails() {
+    let mut d = db();
+    let out = run(
+        &mut d,
+        json!([
+            {"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p", "uuid": u(11), "row": {"name": "p"}},
+            {"op": "insert", "table": "Logical_Switch", "uuid": u(1), "row": {"name": "s", "ports": ["named-uuid", "p"]}}
+        ]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let out = run(
+        &mut d,
+        json!([{"op": "delete", "table": "Logical_Switch_Port", "where": [["name", "==", "p"]]}]),
+    );
+    let e = out.error.unwrap();
+    assert_eq!(e.kind, "referential integrity violation");
+    assert!(
+        e.details.contains("Logical_Switch column ports"),
+        "{}",
+        e.details
+    );
+    assert!(d.get("Logical_Switch_Port", &Uuid::from_u128(11)).is_some());
+}
+
+#[test]
+fn a_touched_row_clashing_with_an_untouched_one_violates_the_index() {
+    let mut d = db();
+    let mut ops: Vec<Value> = (0..20)
+        .map(|i| json!({"op": "insert", "table": "Port_Group", "row": {"name": format!("pg{i}")}}))
+        .collect();
+    ops.push(json!({"op": "insert", "table": "Address_Set", "row": {"name": "as"}}));
+    assert!(run(&mut d, Value::Array(ops)).error.is_none());
+    // One new row among many old ones (compared one by one), then a
+    // rename onto an existing name.
+    for ops in [
+        json!([{"op": "insert", "table": "Port_Group", "row": {"name": "pg7"}}]),
+        json!([{"op": "update", "table": "Port_Group", "where": [["name", "==", "pg3"]], "row": {"name": "pg4"}}]),
+    ] {
+        let e = run(&mut d, ops).error.unwrap();
+        assert_eq!(e.kind, "constraint violation");
+        assert!(e.details.contains("\"Port_Group\" table"), "{}", e.details);
+    }
+    // Swapping two names in one transaction is fine.
+    let out = run(
+        &mut d,
+        json!([
+            {"op": "update", "table": "Port_Group", "where": [["name", "==", "pg1"]], "row": {"name": "tmp"}},
+            {"op": "update", "table": "Port_Group", "where": [["name", "==", "pg2"]], "row": {"name": "pg1"}},
+            {"op": "update", "table": "Port_Group", "where": [["name", "==", "tmp"]], "row": {"name": "pg2"}}
+        ]),
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(d.table("Port_Group").unwrap().len(), 20);
+}
