@@ -392,6 +392,10 @@ impl Daemon {
                 return Err(e);
             }
         };
+        // The changes hold the rows as they were before (the replica
+        // holds them as they are): let those go before computing and
+        // installing, not after.
+        drop(pending);
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
         let read_all =
