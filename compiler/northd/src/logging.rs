@@ -7,11 +7,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Formats events as OVS log lines.
 #[derive(Default)]
@@ -97,7 +99,13 @@ where
 /// Turns OVS `--verbose` specs (`[module][:destination][:level]`, parts in
 /// any order; destinations are accepted and ignored) into a tracing filter.
 /// A spec without a level means `dbg`; `ovn_northd` names this crate.
-pub fn filter(verbose: &[String]) -> Result<EnvFilter, String> {
+///
+/// The directives are only `LEVEL` and `TARGET=LEVEL`, which a
+/// [`Targets`] filter takes as an `EnvFilter` would, without the regular
+/// expression engine an `EnvFilter` compiles at start (a daemon on every
+/// chassis, `ovnflow-controller`, then neither maps nor runs that code:
+/// issue 9).
+pub fn filter(verbose: &[String]) -> Result<Targets, String> {
     let mut directives = vec!["info".to_string()];
     for spec in verbose {
         let mut module: Option<String> = None;
@@ -122,7 +130,10 @@ pub fn filter(verbose: &[String]) -> Result<EnvFilter, String> {
             None => lvl.to_string(),
         });
     }
-    EnvFilter::try_new(directives.join(",")).map_err(|e| format!("--verbose: {e}"))
+    directives
+        .join(",")
+        .parse::<Targets>()
+        .map_err(|e| format!("--verbose: {e}"))
 }
 
 /// Installs the global subscriber: OVS-format lines to stderr (unless
@@ -146,10 +157,12 @@ pub fn init(verbose: &[String], log_file: Option<&Path>, quiet: bool) -> Result<
         (None, false) => BoxMakeWriter::new(std::io::stderr),
     };
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .with_ansi(false)
         .event_format(OvsFormat::default())
+        .finish()
+        .with(filter)
         .try_init()
         .map_err(|e| format!("logging: {e}"))
 }
@@ -172,5 +185,15 @@ mod tests {
         assert!(filter(&["".into()]).is_ok());
         assert!(filter(&["jsonrpc:warn".into()]).is_ok());
         assert!(filter(&["bad/thing".into()]).is_err());
+        // The levels as OVS names them; the last word on a target wins.
+        let f = filter(&["jsonrpc:warn".into(), "ovn_northd:dbg".into()]).unwrap();
+        assert_eq!(f.default_level(), Some(LevelFilter::INFO));
+        let levels: Vec<_> = f.iter().map(|(t, l)| (t.to_string(), l)).collect();
+        assert!(levels.contains(&("jsonrpc".to_string(), LevelFilter::WARN)));
+        assert!(levels.contains(&("ovnflow_northd".to_string(), LevelFilter::DEBUG)));
+        let f = filter(&["".into()]).unwrap();
+        assert_eq!(f.default_level(), Some(LevelFilter::DEBUG));
+        let f = filter(&["off".into()]).unwrap();
+        assert_eq!(f.default_level(), Some(LevelFilter::OFF));
     }
 }

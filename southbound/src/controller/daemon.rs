@@ -18,7 +18,7 @@ use super::ovs::{LocalConfig, OvsView};
 use super::pinctrl_buffer::Buffered;
 use super::pinctrl_svc::Monitors;
 use super::status::Status;
-use super::{bindings, ports, register, sb_changes, ControllerError};
+use super::{bindings, monitor, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
 use crate::chassis::Chassis;
 use crate::flow_table::OfFlow;
@@ -154,11 +154,10 @@ pub async fn run(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
     let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
-    let tables = ["Open_vSwitch", "Bridge", "Port", "Interface"];
-    let mut ovs = ReplicaSession::connect(
+    let mut ovs = ReplicaSession::connect_selected(
         remotes,
         "Open_vSwitch",
-        &tables,
+        monitor::open_vswitch(),
         false,
         DbOptions::default(),
     )
@@ -188,10 +187,10 @@ pub async fn run(
         .map_err(|e| db_err("Open_vSwitch external_ids:ovn-remote", e))?;
     let mut delay = Duration::from_millis(100);
     let mut sb = loop {
-        match ReplicaSession::connect(
+        match ReplicaSession::connect_selected(
             sb_remotes.clone(),
             "OVN_Southbound",
-            &[],
+            monitor::southbound(),
             false,
             DbOptions::default(),
         )
@@ -393,6 +392,10 @@ impl Daemon {
                 return Err(e);
             }
         };
+        // The changes hold the rows as they were before (the replica
+        // holds them as they are): let those go before computing and
+        // installing, not after.
+        drop(pending);
         let privates = typed::<ChassisPrivate>(sbdb);
         let sb_nb_cfg = typed::<SbGlobal>(sbdb).first().map_or(0, |g| g.nb_cfg);
         let read_all =

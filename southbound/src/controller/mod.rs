@@ -5,7 +5,8 @@
 //!
 //! * the local Open_vSwitch database ([`ovs`]: settings in
 //!   `Open_vSwitch:external_ids`, the integration bridge and its VIFs);
-//! * the Southbound database (a monitor of every table);
+//! * the Southbound database (a monitor of every table and column it
+//!   reads, [`monitor`]);
 //! * the bridge's OpenFlow table, through
 //!   [`crate::openflow::installer::Installer`] on `$OVS_RUNDIR/BRIDGE.mgmt`.
 //!
@@ -39,6 +40,7 @@
 //! stay and traffic keeps flowing.  Handing back works the same way round.
 
 pub mod bindings;
+pub mod monitor;
 pub mod ops;
 pub mod ovs;
 pub mod pinctrl;
