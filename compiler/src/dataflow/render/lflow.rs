@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
 
 use crate::dataflow::{split_by, Coll, Named, NamedSet};
 use crate::ids;
@@ -16,11 +17,42 @@ use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
 use crate::sb::{LogicalDpGroup, LogicalFlow, SbRecord};
 use crate::stage::Stage;
 
-/// Grouping key of a flow: what makes two `ovn_lflow_add()` calls one row.
+/// What makes two `ovn_lflow_add()` calls one row: stage, priority, match,
+/// actions and meter.
+type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
+
+/// Grouping key of a flow ([`FlowFields`]), led by a hash of the fields.
 /// Shared (`Arc`): the grouping's input and output arrangements and the
 /// records between them hold one copy of the strings, and so does the SB
 /// row ([`LogicalFlow::match_`], [`LogicalFlow::actions`]).
-type FlowKey = Arc<(Stage, u16, Arc<str>, Arc<str>, Option<String>)>;
+///
+/// Keys are ordered by the hash first, the fields deciding only between
+/// equal hashes: sorting, merging and grouping hundreds of thousands of
+/// keys then compares integers instead of long matches that share their
+/// first words (most of a compile from scratch went to `memcmp` there).
+/// Two keys are equal exactly when their fields are (the hash is a
+/// function of them), so the grouping is the same; only the order in which
+/// the keys are visited changes, and nothing downstream depends on it
+/// (each key's row is computed from that key's flows alone).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct FlowKey {
+    /// `hash(fields)`, fixed-key (the same in every worker and run).
+    hash: u64,
+    /// The fields.
+    fields: Arc<FlowFields>,
+}
+
+impl FlowKey {
+    fn new(fields: FlowFields) -> FlowKey {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        fields.hash(&mut h);
+        FlowKey {
+            hash: h.finish(),
+            fields: Arc::new(fields),
+        }
+    }
+}
 /// Per-call details: `(origin, source line, stage hint, io port)`.
 /// The names are shared (`Arc`) with the flow's other records and its SB row.
 type FlowMeta = (
@@ -84,13 +116,24 @@ pub(super) struct GroupedFlows<'s> {
     pub row_groups: Coll<'s, Dps>,
 }
 
+/// Flows built per datapath outside the switch/port/ACL rules (routers,
+/// QoS, load balancer health checks).
+pub(super) struct OtherFlows<'s> {
+    /// Flows on any datapath: those on datapaths without a tunnel key are
+    /// dropped.
+    pub flows: Coll<'s, Lflow>,
+    /// Flows already known to be on datapaths with tunnel keys (the
+    /// routers' own, built only from router contexts with a key): they
+    /// skip the semijoin with the keyed datapaths, which would arrange
+    /// them all (most router flows) for nothing.
+    pub keyed: Coll<'s, Lflow>,
+}
+
 pub(super) fn render_lflows<'s>(
     switches: Coll<'s, SwitchCtx>,
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     acls: Coll<'s, AclCtx>,
-    // Flows built per datapath outside the switch/port/ACL rules (routers,
-    // QoS, load balancer health checks).
-    other_flows: Coll<'s, Lflow>,
+    other: OtherFlows<'s>,
     grouped: GroupedFlows<'s>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
@@ -125,19 +168,20 @@ pub(super) fn render_lflows<'s>(
         .flat_map(|(_, a)| rules::acl_flows(&a));
     // Shared (`Arc`) while arranged: the arrangement's merges move
     // pointers, not whole flows.
-    let other_flows = other_flows
+    let other_flows = other
+        .flows
         .map(|f| (f.dp, Arc::new(f)))
-        .semijoin_named("lflows: router and LB flows on datapaths with keys", bound)
+        .semijoin_named("lflows: other flows on datapaths with keys", bound)
         .map(|(_, f)| Arc::unwrap_or_clone(f));
     let keyed = |dps: Dps, f: Lflow| -> (FlowKey, (Dps, FlowMeta)) {
         (
-            Arc::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
+            FlowKey::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
             (dps, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
     let mut single = SingleDps::default();
     let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
-        .concatenate([acl_flows, other_flows])
+        .concatenate([acl_flows, other_flows, other.keyed])
         .map(move |f: Lflow| {
             let dps = single.get(f.dp);
             keyed(dps, f)
@@ -254,7 +298,7 @@ fn class_flows(class: &SwitchCtx, members: &[Uuid]) -> Vec<(Dps, Lflow)> {
 
 /// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted).
 fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
-    let (stage, priority, match_, actions, meter) = &**key;
+    let (stage, priority, match_, actions, meter) = &*key.fields;
     let (stage, priority) = (*stage, *priority);
     let (_origin, source, hint, io_port) = meta;
     let (logical_datapath, logical_dp_group) = match dps {

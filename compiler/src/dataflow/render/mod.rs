@@ -433,14 +433,21 @@ pub(crate) fn render<'s>(
         ports.clone(),
         port_keys.clone(),
         vport_claims,
-    )
-    .concat(router_lb_unsnat);
+    );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
     let flow_rows = lflow::render_lflows(
         sw_ctx,
         ports,
         acls,
-        router_flows.concatenate([qos_flows, fwd_group_flows, health.flows, learned.flows]),
+        lflow::OtherFlows {
+            flows: router_flows.other.concatenate([
+                qos_flows,
+                fwd_group_flows,
+                health.flows,
+                learned.flows,
+            ]),
+            keyed: router_flows.own.concat(router_lb_unsnat),
+        },
         lflow::GroupedFlows {
             flows: lbs.flows.concat(router_lb_flows),
             row_groups: lbs.groups,

@@ -429,6 +429,20 @@ pub(super) fn attach_peers<'s>(
     )
 }
 
+/// The router flows, in two parts: [`RouterFlows::own`], built from the
+/// router contexts; [`RouterFlows::other`], built from switch ports and
+/// their router-port peers (on routers that may have no tunnel key yet).
+pub(super) struct RouterFlows<'s> {
+    /// The routers' own flows and those needing their ports' tunnel keys,
+    /// only for routers with a datapath tunnel key
+    /// ([`RouterCtx::tunnel_key`] is not 0): northd adds flows only on
+    /// datapaths it has a `Datapath_Binding` for.
+    pub own: Coll<'s, Lflow>,
+    /// `lr_in_arp_resolve` flows for ports behind router ports and for
+    /// pairs of router ports, on any router.
+    pub other: Coll<'s, Lflow>,
+}
+
 /// Every router flow: the routers' own, those needing their ports' tunnel
 /// keys (`port_keys`: `(router, (lrp, key))`), and the static MAC bindings
 /// of ports behind router ports on shared switches.
@@ -437,7 +451,13 @@ pub(super) fn render_router_flows<'s>(
     switch_ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     port_keys: Coll<'s, (Uuid, (Uuid, u32))>,
     claims: Coll<'s, (String, String)>,
-) -> Coll<'s, Lflow> {
+) -> RouterFlows<'s> {
+    // The flows of a router context depend on it alone, and the context
+    // carries the router's tunnel key (from the same key relation that
+    // bounds the other flows, `dp_keys`): a router without a key is left
+    // out here, before any flow is built, so its flows need no semijoin
+    // with the keyed datapaths downstream.
+    let ctx = ctx.filter(|r| r.tunnel_key != 0);
     let symmetric = ctx
         .clone()
         .filter(|r| router::ecmp_symmetric::wanted(r))
@@ -511,7 +531,10 @@ pub(super) fn render_router_flows<'s>(
             not_learning.join_named("arp resolve: router port x routable router port", offering),
         )
         .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
-    own.concatenate([behind, vip_flows, pairs])
+    RouterFlows {
+        own,
+        other: behind.concatenate([vip_flows, pairs]),
+    }
 }
 
 /// `lr_in_arp_resolve` for virtual ports (keyed by name): unclaimed ones

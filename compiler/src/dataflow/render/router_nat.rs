@@ -198,7 +198,7 @@ fn resolve<'s>(
 /// built once per (load balancer, [`RouterLbClass`]) with the routers of
 /// that class as datapaths (SB UUIDs, sorted), as northd adds them with a
 /// datapath group per kind of router; and the unSNAT bypass flows, per
-/// router ([`unsnat_bypass_flows`]).
+/// router with a tunnel key ([`unsnat_bypass_flows`]).
 pub(super) fn render_router_lb_flows<'s>(
     ctx: Coll<'s, Arc<RouterCtx>>,
     lbs: RouterLbs<'s>,
@@ -266,7 +266,14 @@ pub(super) fn render_router_lb_flows<'s>(
             let (f, dps) = (a.clone(), b.clone());
             (dps, f)
         });
-    let unsnat = ctx.flat_map(|r| unsnat_bypass_flows(&r));
+    // Only routers with a tunnel key: these flows join the routers' own
+    // ([`super::router::RouterFlows::own`]).
+    let unsnat = ctx.flat_map(|r| {
+        if r.tunnel_key == 0 {
+            return Vec::new();
+        }
+        unsnat_bypass_flows(&r)
+    });
     (grouped, unsnat)
 }
 
