@@ -225,8 +225,9 @@ pub struct PortCtx {
     /// The port's switch has a `vtep` port (`od->has_vtep_lports`).
     pub switch_has_vtep: bool,
     /// For a port of type `router`: what the peer's router adds (gateway
-    /// chassis, NAT addresses).
-    pub peer_nat: Option<router::gateway::PeerNat>,
+    /// chassis, NAT addresses), shared (`Arc`) with the arrangement it
+    /// is joined from.
+    pub peer_nat: Option<Arc<router::gateway::PeerNat>>,
     /// For a virtual port: its `virtual-parents` that are ports of the same
     /// switch, in the option's order ([`virtual_port::Parent`]).
     pub virtual_parents: Vec<virtual_port::Parent>,

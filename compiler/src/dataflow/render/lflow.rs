@@ -266,7 +266,11 @@ pub(super) fn render_lflows<'s>(
                 datapaths: dps.to_vec(),
             })
         });
-    let flows = merged.map(|(key, (dps, meta))| SbRecord::LogicalFlow(flow_row(&key, &dps, meta)));
+    let mut group_uuids = GroupUuids::default();
+    let flows = merged.map(move |(key, (dps, meta))| {
+        let group = (dps.len() > 1).then(|| group_uuids.get(&dps));
+        SbRecord::LogicalFlow(flow_row(&key, &dps, group, meta))
+    });
     flows.concat(groups)
 }
 
@@ -296,14 +300,46 @@ fn class_flows(class: &SwitchCtx, members: &[Uuid]) -> Vec<(Dps, Lflow)> {
     out
 }
 
-/// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted).
-fn flow_row(key: &FlowKey, dps: &[Uuid], meta: FlowMeta) -> LogicalFlow {
+/// The `Logical_DP_Group` UUIDs of the datapath sets met so far, by set
+/// (its address): the flows of one load balancer or class of switches
+/// share their set (`Arc`), whose UUID is derived once (hashing hundreds
+/// of datapaths) instead of once per flow. Each entry holds its set, so
+/// an address in the map cannot be reused by another set. Only sets of
+/// [`GroupUuids::MIN_LEN`] datapaths or more are kept (smaller ones hash
+/// fast), and all are forgotten when there are [`GroupUuids::MAX`]: the
+/// sets kept are, while their flows exist, held by the flows' arrangement
+/// anyway, so the map holds little memory of its own.
+#[derive(Default)]
+struct GroupUuids(HashMap<usize, (Dps, Uuid)>);
+
+impl GroupUuids {
+    const MAX: usize = 1024;
+    const MIN_LEN: usize = 16;
+
+    fn get(&mut self, dps: &Dps) -> Uuid {
+        if dps.len() < Self::MIN_LEN {
+            return ids::dp_group_uuid(dps);
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        let addr = Arc::as_ptr(dps) as *const Uuid as usize;
+        self.0
+            .entry(addr)
+            .or_insert_with(|| (dps.clone(), ids::dp_group_uuid(dps)))
+            .1
+    }
+}
+
+/// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted),
+/// `group` being their `Logical_DP_Group` UUID when there are several.
+fn flow_row(key: &FlowKey, dps: &[Uuid], group: Option<Uuid>, meta: FlowMeta) -> LogicalFlow {
     let (stage, priority, match_, actions, meter) = &*key.fields;
     let (stage, priority) = (*stage, *priority);
     let (_origin, source, hint, io_port) = meta;
     let (logical_datapath, logical_dp_group) = match dps {
         [one] => (Some(*one), None),
-        _ => (None, Some(ids::dp_group_uuid(dps))),
+        _ => (None, Some(group.unwrap_or_else(|| ids::dp_group_uuid(dps)))),
     };
     // A flow on one datapath is identified by (datapath, key); a flow on a
     // group by its key alone (there is one per key), so that a group

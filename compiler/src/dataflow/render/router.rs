@@ -338,7 +338,7 @@ pub(super) fn render_routers<'s>(
             nats.sort_by_key(|x: &NatRule| x.nat.uuid);
             let lb_ips = LbIps::new(&lbs, &ports);
             out.push((
-                RouterCtx {
+                Arc::new(RouterCtx {
                     router,
                     ports,
                     routes,
@@ -349,11 +349,14 @@ pub(super) fn render_routers<'s>(
                     bfds,
                     tunnel_key,
                     copp,
-                },
+                }),
                 1,
             ));
         })
-        .map(|(_, c)| Arc::new(c));
+        // The grouping's output arrangement holds the contexts shared
+        // (`Arc`): reading them out copies pointers, not each router's
+        // ports, NAT rules and VIP sets.
+        .map(|(_, c)| c);
     Routers {
         ports,
         ctx,

@@ -313,7 +313,7 @@ pub(super) fn attach_peer_nat<'s>(
         let orders = LbIpOrders::default();
         r.ports
             .iter()
-            .map(|p| (p.lrp.name.clone(), peer_nat(&r, &orders, p)))
+            .map(|p| (p.lrp.name.clone(), Arc::new(peer_nat(&r, &orders, p))))
             .collect::<Vec<_>>()
     });
     let [plain, peered] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {

@@ -91,6 +91,14 @@ fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
 pub struct LbIpOrders {
     /// By `2 * v6 + routable_only`.
     orders: [std::cell::OnceCell<Vec<String>>; 4],
+    /// By `routable_only`: ` <ip>` for each IPv4 then each IPv6 VIP in
+    /// order, the tail `get_nat_addresses()` appends to every port's
+    /// entry (built once per router, not once per port).
+    joined: [std::cell::OnceCell<String>; 2],
+    /// The IPv4 VIPs (all, in order), parsed once per router.
+    parsed_v4: std::cell::OnceCell<Vec<(String, Option<std::net::Ipv4Addr>)>>,
+    /// The IPv6 VIPs (all, in order), parsed once per router.
+    parsed_v6: std::cell::OnceCell<Vec<(String, Option<std::net::Ipv6Addr>)>>,
 }
 
 impl LbIpOrders {
@@ -98,6 +106,40 @@ impl LbIpOrders {
     fn get(&self, r: &RouterCtx, v6: bool, routable_only: bool) -> &[String] {
         self.orders[2 * usize::from(v6) + usize::from(routable_only)]
             .get_or_init(|| lb_ip_order(r, v6, routable_only))
+    }
+
+    /// ` <ip>` for every VIP of both families, IPv4 first, in order.
+    fn joined(&self, r: &RouterCtx, routable_only: bool) -> &str {
+        self.joined[usize::from(routable_only)].get_or_init(|| {
+            let v4 = self.get(r, false, routable_only);
+            let v6 = self.get(r, true, routable_only);
+            let mut s = String::new();
+            for ip in v4.iter().chain(v6) {
+                s.push(' ');
+                s.push_str(ip);
+            }
+            s
+        })
+    }
+
+    /// All IPv4 VIPs in order, each with its address when it parses.
+    fn parsed_v4(&self, r: &RouterCtx) -> &[(String, Option<std::net::Ipv4Addr>)] {
+        self.parsed_v4.get_or_init(|| {
+            self.get(r, false, false)
+                .iter()
+                .map(|ip| (ip.clone(), ip.parse().ok()))
+                .collect()
+        })
+    }
+
+    /// All IPv6 VIPs in order, each with its address when it parses.
+    fn parsed_v6(&self, r: &RouterCtx) -> &[(String, Option<std::net::Ipv6Addr>)] {
+        self.parsed_v6.get_or_init(|| {
+            self.get(r, true, false)
+                .iter()
+                .map(|ip| (ip.clone(), ip.parse().ok()))
+                .collect()
+        })
     }
 }
 
@@ -205,10 +247,9 @@ fn get_nat_addresses(
         }
     }
     if include_lb_ips {
-        let v4 = orders.get(r, false, routable_only);
-        let v6 = orders.get(r, true, routable_only);
-        for ip in v4.iter().chain(v6) {
-            central.push_str(&format!(" {ip}"));
+        let vips = orders.joined(r, routable_only);
+        if !vips.is_empty() {
+            central.push_str(vips);
             has_central = true;
         }
     }
@@ -250,16 +291,16 @@ pub fn peer_nat(r: &RouterCtx, orders: &LbIpOrders, p: &LrpCtx) -> PeerNat {
         None
     };
     let mut arp_req = Vec::new();
-    for ip in orders.get(r, false, false) {
-        if let Ok(a) = ip.parse() {
-            if p.net.ipv4.iter().any(|n| n.contains(a)) {
+    for (ip, a) in orders.parsed_v4(r) {
+        if let Some(a) = a {
+            if p.net.ipv4.iter().any(|n| n.contains(*a)) {
                 arp_req.push((ip.clone(), false));
             }
         }
     }
-    for ip in orders.get(r, true, false) {
-        if let Ok(a) = ip.parse() {
-            if p.net.ipv6.iter().any(|n| n.contains(a)) {
+    for (ip, a) in orders.parsed_v6(r) {
+        if let Some(a) = a {
+            if p.net.ipv6.iter().any(|n| n.contains(*a)) {
                 arp_req.push((ip.clone(), true));
             }
         }
