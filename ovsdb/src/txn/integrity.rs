@@ -61,6 +61,16 @@ fn ref_columns<'s>(schema: &'s DatabaseSchema, t: &str, kind: RefType) -> Vec<&'
     })
 }
 
+/// The tables with a column in `incoming` that references a table rows of
+/// `gone` were deleted from: their rows may now hold dangling references.
+fn referencing<'s>(gone: &Marks, incoming: &Incoming<'s>) -> BTreeSet<&'s str> {
+    gone.keys()
+        .filter_map(|t| incoming.get(t.as_str()))
+        .flatten()
+        .map(|(t, _)| *t)
+        .collect()
+}
+
 fn mark(marks: &mut Marks, t: &str, u: Uuid) {
     marks.entry(t.to_string()).or_default().insert(u);
 }
@@ -147,12 +157,7 @@ impl Exec<'_> {
         weak_in: &Incoming<'_>,
         gone: &Marks,
     ) -> Result<(), TxnError> {
-        let whole: BTreeSet<&str> = gone
-            .keys()
-            .filter_map(|t| weak_in.get(t.as_str()))
-            .flatten()
-            .map(|(t, _)| *t)
-            .collect();
+        let whole = referencing(gone, weak_in);
         let mut updates = Vec::new();
         for (t, rows) in self.rows_to_check(&whole) {
             let weak = ref_columns(schema, &t, RefType::Weak);
@@ -200,15 +205,13 @@ impl Exec<'_> {
         strong_in: &Incoming<'_>,
         gone: &Marks,
     ) -> Result<(), TxnError> {
-        let whole: BTreeSet<&str> = gone
-            .keys()
-            .filter_map(|t| strong_in.get(t.as_str()))
-            .flatten()
-            .map(|(t, _)| *t)
-            .collect();
+        let whole = referencing(gone, strong_in);
         for (t, rows) in self.rows_to_check(&whole) {
             let strong = ref_columns(schema, &t, RefType::Strong);
-            for (u, row) in rows.iter().filter(|_| !strong.is_empty()) {
+            if strong.is_empty() {
+                continue;
+            }
+            for (u, row) in &rows {
                 for col in strong.iter() {
                     let Some(d) = row.get(&col.name) else {
                         continue;
