@@ -124,23 +124,20 @@ impl LbIpOrders {
 
     /// All IPv4 VIPs in order, each with its address when it parses.
     fn parsed_v4(&self, r: &RouterCtx) -> &[(String, Option<std::net::Ipv4Addr>)] {
-        self.parsed_v4.get_or_init(|| {
-            self.get(r, false, false)
-                .iter()
-                .map(|ip| (ip.clone(), ip.parse().ok()))
-                .collect()
-        })
+        self.parsed_v4
+            .get_or_init(|| parse_each(self.get(r, false, false)))
     }
 
     /// All IPv6 VIPs in order, each with its address when it parses.
     fn parsed_v6(&self, r: &RouterCtx) -> &[(String, Option<std::net::Ipv6Addr>)] {
-        self.parsed_v6.get_or_init(|| {
-            self.get(r, true, false)
-                .iter()
-                .map(|ip| (ip.clone(), ip.parse().ok()))
-                .collect()
-        })
+        self.parsed_v6
+            .get_or_init(|| parse_each(self.get(r, true, false)))
     }
+}
+
+/// Each address with its parsed form, when it parses.
+fn parse_each<A: std::str::FromStr>(ips: &[String]) -> Vec<(String, Option<A>)> {
+    ips.iter().map(|ip| (ip.clone(), ip.parse().ok())).collect()
 }
 
 /// `is_nat_gateway_port()`, with `n_dgp` the router's number of
