@@ -320,8 +320,13 @@ impl Servers {
 
     /// The SB ovsdb-server's pid (standalone only).
     fn sb_pid(&self) -> Option<String> {
+        self.server_pid("sb")
+    }
+
+    /// The pid of the standalone ovsdb-server `db` ("nb" or "sb").
+    fn server_pid(&self, db: &str) -> Option<String> {
         match self {
-            Servers::Standalone(o) => std::fs::read_to_string(o.dir().join("sb.pid"))
+            Servers::Standalone(o) => std::fs::read_to_string(o.dir().join(format!("{db}.pid")))
                 .ok()
                 .map(|p| p.trim().to_string()),
             Servers::Raft { .. } => None,
@@ -401,6 +406,28 @@ impl Drop for Servers {
     }
 }
 
+/// How long the processes a change waits behind must stay idle before
+/// the change is sent ([`settle`]).
+const SETTLE_WINDOW: Duration = Duration::from_millis(200);
+
+/// Waits (at most `limit`) until the processes `pids` use no CPU for
+/// [`SETTLE_WINDOW`]: their user + system time, read from `/proc`, moves
+/// by at most one clock tick (10 ms: periodic probes and timers) over the
+/// window.
+fn settle(pids: &[String], limit: Duration) {
+    let cpu = || -> f64 { pids.iter().filter_map(|p| memory::cpu_s(p).ok()).sum() };
+    let start = std::time::Instant::now();
+    let mut last = cpu();
+    while start.elapsed() < limit {
+        std::thread::sleep(SETTLE_WINDOW);
+        let now = cpu();
+        if now - last <= 0.011 {
+            return;
+        }
+        last = now;
+    }
+}
+
 /// One run: fresh databases (standalone, or 3-member RAFT clusters when
 /// `raft`), the daemon, the whole NB of `nb` in one transaction, then
 /// `rounds` rounds of single changes.
@@ -457,8 +484,20 @@ pub fn run_once(
     if rounds > 0 {
         nb.check()?;
     }
+    // The processes whose work a change waits behind: the daemon and, when
+    // known (standalone), both servers.
+    let busy: Vec<String> = std::iter::once(pid.clone())
+        .chain(sb_pid.clone())
+        .chain(oracle.server_pid("nb"))
+        .collect();
     for round in 0..rounds.min(changes::MAX_ROUNDS) {
         for &kind in nb.kinds() {
+            // A single change on a settled system: both daemons go on
+            // working after the SB commit a change waits for (SB updates
+            // read back, NB written back, ovn-northd's recompute on SB
+            // changes); a change sent meanwhile would measure that queue
+            // too (e.g. "add port" right after "add switch").
+            settle(&busy, timeout);
             let before = sb_len();
             let (_, s) = session
                 .commit(nb.ops(kind, round), kind.label())

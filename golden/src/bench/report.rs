@@ -556,7 +556,10 @@ peak RSS is reset after the NB load, so it counts the compile with the NB databa
 resident.
 - Single changes (each run, in order): add a pod port to a node switch, delete it, \
 add an ACL to a network policy's port group, add a backend to a service, add a node \
-switch in the cluster load balancer group.
+switch in the cluster load balancer group. End to end, each is sent once the daemon \
+and (standalone) both servers have used no CPU for 200 ms: the latency of one change, \
+not of the work still queued from the one before (SB updates read back, NB written \
+back, ovn-northd's recompute on them).
 - The SB Logical_Flow row counts show how much each side computes: ovnflow does not \
 reproduce every northd feature yet (golden/KNOWN_DIFFERENCES.md), so its time is for \
 the flows it produces.
