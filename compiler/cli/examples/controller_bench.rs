@@ -245,6 +245,76 @@ fn dump(c: &Chassis) -> Vec<String> {
     v
 }
 
+/// The conjunction ids of `lines` (`conj_id=N` in matches,
+/// `conjunction(N,…)` in actions) renamed 1, 2, … in the order of the
+/// flows each joins (the sorted lines holding it with the id blanked
+/// out): two tables that differ only in the ids chosen become equal.
+fn canonical_conj_ids(lines: &[String]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    // Each id with the byte ranges of its digits in each line.
+    fn ids(line: &str) -> Vec<(u64, std::ops::Range<usize>)> {
+        let mut found = Vec::new();
+        for pat in ["conj_id=", "conjunction("] {
+            let mut from = 0;
+            while let Some(i) = line[from..].find(pat) {
+                let start = from + i + pat.len();
+                let len = line[start..]
+                    .find(|ch: char| !ch.is_ascii_digit())
+                    .unwrap_or(line.len() - start);
+                if let Ok(id) = line[start..start + len].parse() {
+                    found.push((id, start..start + len));
+                }
+                from = start + len;
+            }
+        }
+        found.sort_by_key(|(_, r)| r.start);
+        found
+    }
+    let rename = |line: &str, name: &dyn Fn(u64) -> String| -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        for (id, r) in ids(line) {
+            out.push_str(&line[at..r.start]);
+            out.push_str(&name(id));
+            at = r.end;
+        }
+        out.push_str(&line[at..]);
+        out
+    };
+    let mut joins: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for l in lines {
+        for (id, _) in ids(l) {
+            let blanked = rename(l, &|other| {
+                if other == id {
+                    "#".into()
+                } else {
+                    "?".into()
+                }
+            });
+            joins.entry(id).or_default().push(blanked);
+        }
+    }
+    let mut order: Vec<(Vec<String>, u64)> = joins
+        .into_iter()
+        .map(|(id, mut ls)| {
+            ls.sort();
+            (ls, id)
+        })
+        .collect();
+    order.sort();
+    let names: BTreeMap<u64, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| (*id, i + 1))
+        .collect();
+    let mut v: Vec<String> = lines
+        .iter()
+        .map(|l| rename(l, &|id| format!("c{}", names.get(&id).copied().unwrap_or(0))))
+        .collect();
+    v.sort();
+    v
+}
+
 /// CPU time (user + system, ms) of the process in `pidfile` so far.
 fn cpu_ms(pidfile: &PathBuf) -> i64 {
     let Ok(pid) = std::fs::read_to_string(pidfile) else {
@@ -718,10 +788,17 @@ fn main() {
         v.sort();
         v
     };
-    let (real_end, ours_end) = (no_cookie(&real.dump_end), no_cookie(&ours.dump_end));
+    // The ACL flow added by the changes is a new SB row in each round:
+    // conjunction ids, which both controllers derive from the flow's
+    // UUID, differ too; compare the tables with the ids renamed by what
+    // they join.
+    let (real_end, ours_end) = (
+        canonical_conj_ids(&no_cookie(&real.dump_end)),
+        canonical_conj_ids(&no_cookie(&ours.dump_end)),
+    );
     for (when, theirs, mine) in [
         ("after startup", &real.dump_start, &ours.dump_start),
-        ("after the changes (cookies aside)", &real_end, &ours_end),
+        ("after the changes (cookies and conjunction ids aside)", &real_end, &ours_end),
     ] {
         let missing = only(theirs, mine);
         let extra = only(mine, theirs);
