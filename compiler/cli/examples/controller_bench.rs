@@ -313,7 +313,11 @@ fn canonical_conj_ids(lines: &[String]) -> Vec<String> {
         .collect();
     let mut v: Vec<String> = lines
         .iter()
-        .map(|l| rename(l, &|id| format!("c{}", names.get(&id).copied().unwrap_or(0))))
+        .map(|l| {
+            rename(l, &|id| {
+                format!("c{}", names.get(&id).copied().unwrap_or(0))
+            })
+        })
         .collect();
     v.sort();
     v
@@ -807,10 +811,7 @@ fn main() {
         "after the changes, cookies aside but conjunction ids as installed: {} flows differ",
         only(&real_raw, &ours_raw).len() + only(&ours_raw, &real_raw).len()
     );
-    let (real_end, ours_end) = (
-        canonical_conj_ids(&real_raw),
-        canonical_conj_ids(&ours_raw),
-    );
+    let (real_end, ours_end) = (canonical_conj_ids(&real_raw), canonical_conj_ids(&ours_raw));
     for (when, theirs, mine) in [
         ("after startup", &real.dump_start, &ours.dump_start),
         (

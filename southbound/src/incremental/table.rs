@@ -131,8 +131,7 @@ pub(super) fn for_each_run(
             })
         })
     };
-    let mut heap: BinaryHeap<Reverse<Head>> =
-        (0..lists.len()).filter_map(|i| head(i, 0)).collect();
+    let mut heap: BinaryHeap<Reverse<Head>> = (0..lists.len()).filter_map(|i| head(i, 0)).collect();
     let mut at_key: Vec<(Arc<OfFlow>, Source)> = Vec::new();
     while let Some(Reverse(first)) = heap.pop() {
         at_key.clear();
