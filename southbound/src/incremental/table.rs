@@ -18,18 +18,20 @@ use super::{key_cmp, Source};
 use crate::flow_table::OfFlow;
 
 /// The sources with flows at one key, in source order, without
-/// duplicates.  One source (nearly every key) needs no allocation.
+/// duplicates.  One source (nearly every key) needs no allocation; the
+/// whole is no bigger than a vector's header (a boxed slice for several:
+/// sources change rarely, a copy then costs nothing that matters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum KeySources {
     /// Exactly one source.
     One(Source),
     /// None, or two or more.
-    Many(Vec<Source>),
+    Many(Box<[Source]>),
 }
 
 impl Default for KeySources {
     fn default() -> KeySources {
-        KeySources::Many(Vec::new())
+        KeySources::Many(Box::default())
     }
 }
 
@@ -38,7 +40,7 @@ impl KeySources {
     pub(super) fn from_sorted(sorted: Vec<Source>) -> KeySources {
         match sorted.as_slice() {
             [one] => KeySources::One(*one),
-            _ => KeySources::Many(sorted),
+            _ => KeySources::Many(sorted.into_boxed_slice()),
         }
     }
 
@@ -58,11 +60,13 @@ impl KeySources {
             KeySources::One(s) => {
                 let mut v = vec![*s, src];
                 v.sort();
-                *self = KeySources::Many(v);
+                *self = KeySources::Many(v.into_boxed_slice());
             }
             KeySources::Many(v) => {
                 if let Err(p) = v.binary_search(&src) {
-                    v.insert(p, src);
+                    let mut more = v.to_vec();
+                    more.insert(p, src);
+                    *self = KeySources::Many(more.into_boxed_slice());
                 }
             }
         }
@@ -74,9 +78,9 @@ impl KeySources {
             KeySources::One(s) if *s == src => *self = KeySources::default(),
             KeySources::One(_) => {}
             KeySources::Many(v) => {
-                v.retain(|s| *s != src);
-                if let [one] = v.as_slice() {
-                    *self = KeySources::One(*one);
+                if v.contains(&src) {
+                    let rest: Vec<Source> = v.iter().copied().filter(|s| *s != src).collect();
+                    *self = KeySources::from_sorted(rest);
                 }
             }
         }
