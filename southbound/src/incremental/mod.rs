@@ -45,6 +45,7 @@
 //! a set, a port group or the local ports change.
 
 mod local_diff;
+mod table;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,6 +65,7 @@ use crate::lflow::{self, LflowInputs, LflowOutputs};
 use crate::local::Local;
 use crate::physical;
 use crate::sbdb::Southbound;
+use table::KeySources;
 
 /// Where a flow comes from.  The order is the order of a full compute
 /// ([`crate::openflow`]), so that ties between flows with one key resolve
@@ -158,7 +160,7 @@ struct Dirt {
 #[derive(Debug, Default)]
 struct AtKey {
     /// The sources with flows at this key, in source order.
-    sources: Vec<Source>,
+    sources: KeySources,
     /// The flow installed at this key.
     installed: Option<Arc<OfFlow>>,
 }
@@ -680,24 +682,18 @@ impl ChassisCompute {
                 self.sources.insert(src, new);
             }
         }
-        let n = self.sources.values().map(Vec::len).sum();
-        let mut all: Vec<(Arc<OfFlow>, Source)> = Vec::with_capacity(n);
-        for (&src, flows) in &self.sources {
-            all.extend(flows.iter().map(|f| (Arc::clone(f), src)));
-        }
-        // Stable: at one key, the flows stay in source order, and within a
-        // source in its own order — the order `refresh` merges them in.
-        // (`self.sources` is in source order, as `sources` is.)
-        all.sort_by(|a, b| key_cmp(&a.0, &b.0));
-        // The runs come in key order: each is entered in the table as it
-        // is found, with no second list of all the entries.
-        let mut i = 0;
-        while i < all.len() {
-            let mut j = i + 1;
-            while j < all.len() && key_cmp(&all[j].0, &all[i].0).is_eq() {
-                j += 1;
-            }
-            let run = &all[i..j];
+        // At one key, the flows come in source order, and within a source
+        // in its own order — the order `refresh` merges them in.
+        // (`self.sources` is in source order, as `sources` is.)  The runs
+        // come in key order: each is entered in the table as it is found,
+        // with no list of all the flows.
+        let lists: Vec<(Source, &[Arc<OfFlow>])> = self
+            .sources
+            .iter()
+            .map(|(s, flows)| (*s, flows.as_slice()))
+            .collect();
+        let entries = &mut self.table;
+        table::for_each_run(&lists, |run| {
             let mut srcs: Vec<Source> = run.iter().map(|(_, s)| *s).collect();
             srcs.dedup();
             let installed = match run {
@@ -713,15 +709,14 @@ impl ChassisCompute {
                     }
                 }
             };
-            self.table.insert(
+            entries.insert(
                 ByKey(Arc::clone(&installed)),
                 AtKey {
-                    sources: srcs,
+                    sources: KeySources::from_sorted(srcs),
                     installed: Some(installed),
                 },
             );
-            i = j;
-        }
+        });
     }
 
     /// Builds the translation inputs if a logical flow is among `sources`
@@ -797,16 +792,14 @@ impl ChassisCompute {
                 Ordering::Less => {
                     let k = ByKey(old[i].clone());
                     if let Some(e) = self.table.get_mut(&k) {
-                        e.sources.retain(|s| *s != src);
+                        e.sources.remove(src);
                     }
                     touched.insert(k);
                 }
                 Ordering::Greater => {
                     let k = ByKey(new[j].clone());
                     let e = self.table.entry(k.clone()).or_default();
-                    if let Err(p) = e.sources.binary_search(&src) {
-                        e.sources.insert(p, src);
-                    }
+                    e.sources.insert(src);
                     touched.insert(k);
                 }
                 Ordering::Equal => {
@@ -875,7 +868,7 @@ impl ChassisCompute {
                 continue;
             };
             let mut candidates: Vec<&Arc<OfFlow>> = Vec::new();
-            for src in &entry.sources {
+            for src in entry.sources.as_slice() {
                 let Some(list) = self.sources.get(src) else {
                     continue;
                 };
