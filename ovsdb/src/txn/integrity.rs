@@ -22,7 +22,8 @@ use crate::datum::{Datum, Row};
 use crate::db::RowChange;
 use crate::schema::{ColumnSchema, DatabaseSchema, RefType};
 
-use super::{constraint, refs_of, retain_refs, Exec, TxnError};
+use super::refs::{has_ref, refs_of, retain_refs};
+use super::{constraint, Exec, TxnError};
 
 /// Rows by table.
 pub(super) type Marks = BTreeMap<String, BTreeSet<Uuid>>;
@@ -56,7 +57,7 @@ fn ref_columns<'s>(schema: &'s DatabaseSchema, t: &str, kind: RefType) -> Vec<&'
     schema.tables.get(t).map_or_else(Vec::new, |ts| {
         ts.columns
             .values()
-            .filter(|c| super::has_ref(&c.ty, kind))
+            .filter(|c| has_ref(&c.ty, kind))
             .collect()
     })
 }

@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use super::*;
+use crate::datum::Datum;
 use crate::schema::nb_schema;
 
 fn db() -> Database {

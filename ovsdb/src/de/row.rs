@@ -1,0 +1,201 @@
+//! Rows: table names and row UUIDs given as map keys, the known member
+//! names of update and record objects ([`Word`]), the columns of one row
+//! ([`ColumnsSeed`]), and new or changed rows completed from them
+//! ([`RowTemplate`], [`overlay_row`]).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use super::datum::DatumSeed;
+use super::{Columns, Place};
+use crate::atom::Uuid;
+use crate::datum::Row;
+use crate::schema::{ColumnSchema, DatabaseSchema, TableSchema};
+
+/// The table named by a map key, looked up in the schema without copying
+/// the name.
+pub(crate) struct TableKey<'s> {
+    pub schema: &'s DatabaseSchema,
+    /// What an unknown table is called in the message.
+    pub unknown: &'static str,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for TableKey<'s> {
+    type Value = &'s TableSchema;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for TableKey<'s> {
+    type Value = &'s TableSchema;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table name")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        self.schema
+            .table(s)
+            .ok_or_else(|| E::custom(format_args!("{} {s}", self.unknown)))
+    }
+}
+
+/// A row UUID given as a map key.
+pub(crate) struct RowKey<'a> {
+    pub table: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for RowKey<'_> {
+    type Value = Uuid;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Uuid, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowKey<'_> {
+    type Value = Uuid;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row UUID")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Uuid, E> {
+        Uuid::try_parse(s)
+            .map_err(|_| E::custom(format_args!("table {}: bad row UUID {s:?}", self.table)))
+    }
+}
+
+/// A map key among known words: its index in the list, or the other
+/// string (for messages).
+pub(crate) struct Word(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Word {
+    type Value = Result<usize, String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Word {
+    type Value = Result<usize, String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(self
+            .0
+            .iter()
+            .position(|w| *w == s)
+            .ok_or_else(|| s.to_owned()))
+    }
+}
+
+/// The columns of one row, `{column: datum…}`, each parsed to its
+/// column's type.
+pub(crate) struct ColumnsSeed<'s> {
+    pub table: &'s TableSchema,
+    pub row: Uuid,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for ColumnsSeed<'s> {
+    type Value = Columns<'s>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for ColumnsSeed<'s> {
+    type Value = Columns<'s>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the columns of table {} row {} (an object)",
+            self.table.name, self.row
+        )
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ts = self.table;
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8).min(ts.columns.len()));
+        while let Some(col) = map.next_key_seed(ColumnKey {
+            table: ts,
+            row: self.row,
+        })? {
+            let place = Place {
+                table: &ts.name,
+                row: self.row,
+                column: &col.name,
+            };
+            let d = map.next_value_seed(DatumSeed::new(&col.ty, Some(place)))?;
+            out.push((col, d));
+        }
+        Ok(out)
+    }
+}
+
+/// A column name given as a map key.
+struct ColumnKey<'s> {
+    table: &'s TableSchema,
+    row: Uuid,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for ColumnKey<'s> {
+    type Value = &'s ColumnSchema;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for ColumnKey<'s> {
+    type Value = &'s ColumnSchema;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a column name")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        self.table.column(s).ok_or_else(|| {
+            E::custom(format_args!(
+                "table {} row {}: unknown column {s}",
+                self.table.name, self.row
+            ))
+        })
+    }
+}
+
+/// The row a table's new rows start from: every column at its schema
+/// default (as ovsdb-server fills rows). Cloning it copies the tree as it
+/// is, which is much cheaper than building a map from sorted pairs.
+pub(crate) struct RowTemplate(Row);
+
+impl RowTemplate {
+    /// The template of `ts`.
+    pub fn new(ts: &TableSchema) -> RowTemplate {
+        RowTemplate(crate::db::Database::complete_row(ts, Row::new()))
+    }
+
+    /// A new row from the columns an update or a file record gave; the
+    /// others hold their defaults. A column given twice keeps its last
+    /// value, as a JSON object does.
+    pub fn complete(&self, cols: Columns<'_>) -> Row {
+        let mut row = self.0.clone();
+        for (col, d) in cols {
+            match row.get_mut(&col.name) {
+                Some(slot) => *slot = d,
+                None => {
+                    row.insert(col.name.clone(), d);
+                }
+            }
+        }
+        row
+    }
+}
+
+/// A changed row: `cols` written over a copy of `old`, as differences
+/// ([`crate::db::apply_diff`]) when `diff`.
+pub(crate) fn overlay_row(old: &Row, cols: Columns<'_>, diff: bool) -> Row {
+    let mut new = old.clone();
+    for (col, d) in cols {
+        let d = match (diff, new.get(&col.name)) {
+            (true, Some(cur)) => crate::db::apply_diff(&col.ty, cur, &d),
+            _ => d,
+        };
+        new.insert(col.name.clone(), d);
+    }
+    new
+}
