@@ -3,7 +3,6 @@
 //! forces a full reconciliation, as ovn-northd forces a recompute), and
 //! the lock acquired or lost (active / standby).
 
-use std::time::Instant;
 
 use ovnflow_compiler::sb::SB_TABLES;
 
@@ -31,7 +30,6 @@ impl Daemon {
     }
 
     pub(super) fn on_db(&mut self, db: Db, ev: DbEvent) {
-        let at = Instant::now();
         self.feedback_due |= match &ev {
             DbEvent::Snapshot(..) => true,
             DbEvent::Changes { changes, .. } => changes
@@ -94,7 +92,6 @@ impl Daemon {
                 self.compile_sb(&changes);
             }
         }
-        let _ = at;
     }
 
     pub(super) fn on_lock(&mut self, ev: LockEvent) {
