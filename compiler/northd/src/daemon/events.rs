@@ -3,7 +3,6 @@
 //! forces a full reconciliation, as ovn-northd forces a recompute), and
 //! the lock acquired or lost (active / standby).
 
-
 use ovnflow_compiler::sb::SB_TABLES;
 
 use super::Daemon;
