@@ -4,7 +4,7 @@
 
 use crate::atom::{Atom, Uuid};
 use crate::datum::Datum;
-use crate::schema::{ColumnType, RefType};
+use crate::schema::{BaseType, ColumnType, RefType};
 
 pub(super) fn has_ref(ty: &ColumnType, kind: RefType) -> bool {
     std::iter::once(&ty.key)
@@ -12,17 +12,21 @@ pub(super) fn has_ref(ty: &ColumnType, kind: RefType) -> bool {
         .any(|b| b.ref_table.is_some() && b.ref_type == kind)
 }
 
+/// The tables the keys and the values of a column of type `ty` refer to
+/// with references of kind `kind` (`None`: no such references).
+fn ref_tables(ty: &ColumnType, kind: RefType) -> (Option<&str>, Option<&str>) {
+    fn of(b: &BaseType, kind: RefType) -> Option<&str> {
+        b.ref_table.as_deref().filter(|_| b.ref_type == kind)
+    }
+    (
+        of(&ty.key, kind),
+        ty.value.as_ref().and_then(|v| of(v, kind)),
+    )
+}
+
 /// The (table, uuid) references of kind `kind` in a datum.
 pub(super) fn refs_of<'t>(d: &Datum, ty: &'t ColumnType, kind: RefType) -> Vec<(&'t str, Uuid)> {
-    let key_t = ty
-        .key
-        .ref_table
-        .as_deref()
-        .filter(|_| ty.key.ref_type == kind);
-    let val_t = ty
-        .value
-        .as_ref()
-        .and_then(|v| v.ref_table.as_deref().filter(|_| v.ref_type == kind));
+    let (key_t, val_t) = ref_tables(ty, kind);
     let mut out = Vec::new();
     match d {
         Datum::Set(atoms) => {
@@ -51,15 +55,7 @@ pub(super) fn retain_refs(
     kind: RefType,
     exists: impl Fn(&str, &Uuid) -> bool,
 ) -> Datum {
-    let key_t = ty
-        .key
-        .ref_table
-        .as_deref()
-        .filter(|_| ty.key.ref_type == kind);
-    let val_t = ty
-        .value
-        .as_ref()
-        .and_then(|v| v.ref_table.as_deref().filter(|_| v.ref_type == kind));
+    let (key_t, val_t) = ref_tables(ty, kind);
     let ok = |t: Option<&str>, a: &Atom| match (t, a.as_uuid()) {
         (Some(t), Some(u)) => exists(t, &u),
         _ => true,
