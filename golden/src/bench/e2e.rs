@@ -318,11 +318,6 @@ impl Servers {
         }
     }
 
-    /// The SB ovsdb-server's pid (standalone only).
-    fn sb_pid(&self) -> Option<String> {
-        self.server_pid("sb")
-    }
-
     /// The pid of the standalone ovsdb-server `db` ("nb" or "sb").
     fn server_pid(&self, db: &str) -> Option<String> {
         match self {
@@ -410,18 +405,21 @@ impl Drop for Servers {
 /// the change is sent ([`settle`]).
 const SETTLE_WINDOW: Duration = Duration::from_millis(200);
 
+/// One clock tick of `/proc` CPU times (USER_HZ = 100), with rounding.
+const CPU_TICK_S: f64 = 0.011;
+
 /// Waits (at most `limit`) until the processes `pids` use no CPU for
 /// [`SETTLE_WINDOW`]: their user + system time, read from `/proc`, moves
 /// by at most one clock tick (10 ms: periodic probes and timers) over the
 /// window.
 fn settle(pids: &[String], limit: Duration) {
     let cpu = || -> f64 { pids.iter().filter_map(|p| memory::cpu_s(p).ok()).sum() };
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let mut last = cpu();
     while start.elapsed() < limit {
         std::thread::sleep(SETTLE_WINDOW);
         let now = cpu();
-        if now - last <= 0.011 {
+        if now - last <= CPU_TICK_S {
             return;
         }
         last = now;
@@ -468,7 +466,7 @@ pub fn run_once(
     };
     let grown = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
     let before = sb_len();
-    let sb_pid = oracle.sb_pid();
+    let sb_pid = oracle.server_pid("sb");
     let sb_cpu = || sb_pid.as_deref().and_then(|p| memory::cpu_s(p).ok());
     let cpu_before = sb_cpu();
     let (nb_commit_s, full_s) = session
