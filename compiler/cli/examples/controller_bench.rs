@@ -917,7 +917,10 @@ fn main() {
         let to = std::path::Path::new(&to);
         copy_logs(&dir, to);
         // The tables after startup, as `ovs-ofctl dump-flows --no-stats`.
-        for (name, lines) in [("ovn-controller", &real.dump_start), ("ovnflow", &ours.dump_start)] {
+        for (name, lines) in [
+            ("ovn-controller", &real.dump_start),
+            ("ovnflow", &ours.dump_start),
+        ] {
             let _ = std::fs::write(to.join(format!("{name}.flows")), lines.join("\n") + "\n");
         }
     }
