@@ -7,6 +7,7 @@
 //! `update3` rows carry one of `initial`, `insert`, `delete` or `modify`,
 //! where `modify` lists column *differences* ([`crate::db::apply_diff`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,19 +34,50 @@ pub enum UpdateVersion {
 #[error("{0}")]
 pub struct ReplicaError(pub String);
 
+/// The columns a replica's rows hold, by table, for the tables a monitor
+/// asked only some columns of (a table not listed is held whole).
+pub type KeptColumns = BTreeMap<String, BTreeSet<String>>;
+
 /// An in-memory replica of one database.
 #[derive(Clone, Debug)]
 pub struct Replica {
     db: Database,
     last_txn_id: Option<Uuid>,
+    /// Under a monitor of some columns: the only columns rows hold.
+    kept: Option<Arc<KeptColumns>>,
 }
 
 impl Replica {
-    /// An empty replica of `schema`.
+    /// An empty replica of `schema`, whose rows hold every column (those
+    /// an update leaves out at their defaults).
     pub fn new(schema: Arc<DatabaseSchema>) -> Replica {
         Replica {
             db: Database::new(schema),
             last_txn_id: None,
+            kept: None,
+        }
+    }
+
+    /// An empty replica of `schema` fed by a monitor of only some columns
+    /// of some tables (`kept`): rows of those tables hold only those
+    /// columns.  A column nobody receives would hold its schema default in
+    /// every row (its name and value again per row: a good part of an
+    /// Open_vSwitch `Interface` row of ~50 columns); typed rows
+    /// ([`crate::typed::TypedRow::from_row`]) read a column a row lacks as
+    /// that default, so they come out the same either way.
+    pub fn with_kept_columns(schema: Arc<DatabaseSchema>, kept: KeptColumns) -> Replica {
+        Replica {
+            kept: (!kept.is_empty()).then(|| Arc::new(kept)),
+            ..Replica::new(schema)
+        }
+    }
+
+    /// An empty replica like this one (same schema and kept columns).
+    fn empty_like(&self) -> Replica {
+        Replica {
+            db: Database::new(self.db.schema().clone()),
+            last_txn_id: None,
+            kept: self.kept.clone(),
         }
     }
 
@@ -98,7 +130,7 @@ impl Replica {
         version: UpdateVersion,
         initial: &Value,
     ) -> Result<Vec<RowChange>, ReplicaError> {
-        let mut fresh = Replica::new(self.db.schema().clone());
+        let mut fresh = self.empty_like();
         fresh.apply_update(version, initial)?;
         Ok(self.replace(fresh))
     }
@@ -110,7 +142,7 @@ impl Replica {
         version: UpdateVersion,
         initial: &str,
     ) -> Result<Vec<RowChange>, ReplicaError> {
-        let mut fresh = Replica::new(self.db.schema().clone());
+        let mut fresh = self.empty_like();
         fresh.apply_update_json(version, initial)?;
         Ok(self.replace(fresh))
     }
@@ -135,6 +167,7 @@ impl Replica {
         UpdatesSeed {
             schema: &schema,
             db: &self.db,
+            kept: self.kept.as_deref(),
             version,
             out: &mut out,
         }
@@ -148,6 +181,7 @@ impl Replica {
 struct UpdatesSeed<'a> {
     schema: &'a DatabaseSchema,
     db: &'a Database,
+    kept: Option<&'a KeptColumns>,
     version: UpdateVersion,
     out: &'a mut Vec<RowChange>,
 }
@@ -173,6 +207,7 @@ impl<'de> Visitor<'de> for UpdatesSeed<'_> {
             map.next_value_seed(TableUpdatesSeed {
                 ts,
                 db: self.db,
+                kept: self.kept.and_then(|k| k.get(&ts.name)),
                 version: self.version,
                 out: &mut *self.out,
             })?;
@@ -185,6 +220,8 @@ impl<'de> Visitor<'de> for UpdatesSeed<'_> {
 struct TableUpdatesSeed<'a> {
     ts: &'a TableSchema,
     db: &'a Database,
+    /// The only columns new rows hold, if not all.
+    kept: Option<&'a BTreeSet<String>>,
     version: UpdateVersion,
     out: &'a mut Vec<RowChange>,
 }
@@ -207,7 +244,10 @@ impl<'de> Visitor<'de> for TableUpdatesSeed<'_> {
             self.out.reserve(n);
         }
         let rows = self.db.table(&ts.name);
-        let template = RowTemplate::new(ts);
+        let template = match self.kept {
+            Some(cols) => RowTemplate::only(ts, cols),
+            None => RowTemplate::new(ts),
+        };
         while let Some(uuid) = map.next_key_seed(RowKey { table: &ts.name })? {
             let old = rows.and_then(|r| r.get(&uuid)).cloned();
             let change = map.next_value_seed(RowUpdateSeed {
@@ -442,6 +482,49 @@ mod tests {
             )
             .unwrap();
         assert!(matches!(&c[..], [RowChange::Delete { .. }]));
+    }
+
+    #[test]
+    fn kept_columns_rows_hold_only_those_and_read_the_same_typed() {
+        use crate::nb::LogicalSwitch;
+        use crate::typed::TypedRow;
+        let kept: KeptColumns = [(
+            "Logical_Switch".to_string(),
+            ["name", "ports"].map(String::from).into(),
+        )]
+        .into();
+        let schema = Arc::new(nb_schema().clone());
+        let mut narrow = Replica::with_kept_columns(schema.clone(), kept);
+        let mut whole = Replica::new(schema);
+        let insert = json!({"Logical_Switch": {U: {"initial": {"name": "s"}}},
+            "Logical_Switch_Port": {P: {"initial": {"name": "p"}}}});
+        let modify = json!({"Logical_Switch": {U: {"modify": {"ports": ["uuid", P]}}}});
+        for r in [&mut narrow, &mut whole] {
+            r.apply_update(UpdateVersion::V2, &insert).unwrap();
+            r.apply_update(UpdateVersion::V2, &modify).unwrap();
+        }
+        let ls = |r: &Replica| r.database().get("Logical_Switch", &uuid()).unwrap().clone();
+        assert_eq!(
+            ls(&narrow).keys().collect::<Vec<_>>(),
+            ["name", "ports"],
+            "only the kept columns"
+        );
+        assert!(ls(&whole).len() > 2, "every column");
+        assert_eq!(
+            LogicalSwitch::from_row(uuid(), &ls(&narrow)).unwrap(),
+            LogicalSwitch::from_row(uuid(), &ls(&whole)).unwrap()
+        );
+        // A table not listed is held whole, and a fresh snapshot keeps
+        // the narrowing.
+        let lsp = |r: &Replica| {
+            r.database()
+                .get("Logical_Switch_Port", &Uuid::parse_str(P).unwrap())
+                .unwrap()
+                .len()
+        };
+        assert_eq!(lsp(&narrow), lsp(&whole));
+        narrow.reset_to(UpdateVersion::V2, &insert).unwrap();
+        assert_eq!(ls(&narrow).len(), 2);
     }
 
     #[test]

@@ -41,7 +41,11 @@
 //! With `OVNFLOW_BENCH_WRAP="COMMAND ARGS"` our controller runs under that
 //! command, e.g. `perf record -F 999 --call-graph dwarf -o /tmp/ctl.perf --`
 //! or `heaptrack -o /tmp/ctl.heap` (a profile of its startup and the
-//! changes; the timings then include the tool's overhead).
+//! changes; the timings then include the tool's overhead).  With
+//! `OVNFLOW_BENCH_LOGS=DIR` the daemons' logs (both controllers',
+//! ovs-vswitchd's, the servers') are copied into `DIR` at the end, for
+//! start-up timelines side by side, with both tables after startup
+//! (`ovn-controller.flows`, `ovnflow.flows`).
 
 #[path = "../tests/chassis/mod.rs"]
 mod chassis;
@@ -679,6 +683,20 @@ fn undo(c: &Chassis, round: usize, lb: Option<(String, String)>, spare: &str) {
         .expect("del-port");
 }
 
+/// Copies the `*.log` files of `dir` into `to` (created if needed).
+fn copy_logs(dir: &std::path::Path, to: &std::path::Path) {
+    let _ = std::fs::create_dir_all(to);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "log") {
+            if let Some(name) = path.file_name() {
+                let _ = std::fs::copy(&path, to.join(name));
+            }
+        }
+    }
+    println!("logs copied to {}", to.display());
+}
+
 /// Our controller: `ovnflow-controller` next to the example, or with
 /// `OVNFLOW_BENCH_BIN=ovnflow` (or without that binary) `ovnflow
 /// controller`.  Returns the binary and the arguments before the flags.
@@ -895,6 +913,17 @@ fn main() {
         ours.bind_vsctl as f64,
         "ms",
     );
+    if let Ok(to) = std::env::var("OVNFLOW_BENCH_LOGS") {
+        let to = std::path::Path::new(&to);
+        copy_logs(&dir, to);
+        // The tables after startup, as `ovs-ofctl dump-flows --no-stats`.
+        for (name, lines) in [
+            ("ovn-controller", &real.dump_start),
+            ("ovnflow", &ours.dump_start),
+        ] {
+            let _ = std::fs::write(to.join(format!("{name}.flows")), lines.join("\n") + "\n");
+        }
+    }
     println!("\nour stats:\n{stats}");
     for l in std::fs::read_to_string(dir.join("ovnflow-controller.log"))
         .unwrap_or_default()

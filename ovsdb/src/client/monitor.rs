@@ -180,6 +180,16 @@ impl Selection {
         self
     }
 
+    /// The tables asked for only in part, with their columns: what a
+    /// replica fed by this monitor keeps of their rows
+    /// ([`crate::replica::Replica::with_kept_columns`]).
+    pub fn kept_columns(&self) -> crate::replica::KeptColumns {
+        self.tables
+            .iter()
+            .filter_map(|(t, cols)| Some((t.clone(), cols.as_ref()?.iter().cloned().collect())))
+            .collect()
+    }
+
     /// True when every column of every table is asked for.
     pub fn is_all(&self) -> bool {
         self.tables.is_empty()

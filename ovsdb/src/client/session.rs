@@ -50,7 +50,9 @@ impl ReplicaSession {
     }
 
     /// [`ReplicaSession::connect`] monitoring only the tables and columns
-    /// of `selection`; the replica's other columns hold their defaults.
+    /// of `selection`; the replica's rows hold only the columns selected
+    /// ([`Replica::with_kept_columns`]: typed rows read the others as
+    /// their defaults).
     pub async fn connect_selected(
         remotes: Vec<Remote>,
         db: &str,
@@ -121,7 +123,9 @@ impl ReplicaSession {
         let schema = schema?;
         if schema != **self.replica.database().schema() {
             // First connection (or the schema changed): start from empty.
-            let old = std::mem::replace(&mut self.replica, Replica::new(Arc::new(schema.clone())));
+            let fresh =
+                Replica::with_kept_columns(Arc::new(schema.clone()), self.selection.kept_columns());
+            let old = std::mem::replace(&mut self.replica, fresh);
             self.queued = Some(
                 old.database()
                     .to_changes()

@@ -169,6 +169,14 @@ impl RowTemplate {
         RowTemplate(crate::db::Database::complete_row(ts, Row::new()))
     }
 
+    /// The template of `ts` holding only `columns` (a replica of a
+    /// monitor of some columns; see [`crate::replica::KeptColumns`]).
+    pub fn only(ts: &TableSchema, columns: &std::collections::BTreeSet<String>) -> RowTemplate {
+        let mut row = crate::db::Database::complete_row(ts, Row::new());
+        row.retain(|c, _| columns.contains(c));
+        RowTemplate(row)
+    }
+
     /// A new row from the columns an update or a file record gave; the
     /// others hold their defaults. A column given twice keeps its last
     /// value, as a JSON object does.

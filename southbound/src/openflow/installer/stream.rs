@@ -14,7 +14,6 @@
 //! that cannot be installed is deleted again.  The result is the same
 //! table as [`Installer::sync`] of the whole desired state, in one bundle.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{convert_add, InstallError, Installer, SyncReport};
@@ -159,11 +158,10 @@ impl Installer {
             return Err(e.into());
         }
         report.adds = desired.flows.len();
-        let mut flows = BTreeSet::new();
-        for f in &desired.flows {
-            flows.replace(ByKey(f.clone()));
-        }
-        self.flows = flows;
+        // Built in one go (full nodes, where inserting in key order leaves
+        // them about half full); of several flows at one key the last
+        // counts, as with `replace` one by one.
+        self.flows = desired.flows.iter().map(|f| ByKey(f.clone())).collect();
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)
