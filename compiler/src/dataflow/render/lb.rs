@@ -4,11 +4,13 @@
 //! and the SB `Load_Balancer` rows (`sync_lbs()`).
 
 use ovsdb::Uuid;
+use serde::{Deserialize, Serialize};
 
+use super::dp_group::SetName;
 use super::lb_health::HealthInfo;
 use super::lflow::{union_dps, Dps};
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet, Rec};
+use crate::dataflow::{arrange_shared, split_by, Coll, Named, NamedSet, Rec};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbKind, NbRecord, Switch};
 use crate::rules::copp::Copp;
@@ -20,13 +22,16 @@ use crate::sb::{self, SbRecord};
 pub(super) struct LbOutputs<'s> {
     /// Switches (NB UUID) with a load balancer that has a VIP; distinct.
     pub has_lb_vip: Coll<'s, Uuid>,
-    /// The load balancers' flows, each once with the datapaths of the
+    /// The load balancers' flows, each once, on the named set of the
     /// switches with keys it applies to.
-    pub flows: Coll<'s, (Dps, Lflow)>,
-    /// SB `Load_Balancer` rows.
-    pub rows: Coll<'s, SbRecord>,
-    /// The datapath sets (SB UUIDs, sorted) the rows' groups hold.
-    pub groups: Coll<'s, Dps>,
+    pub flows: Coll<'s, (SetName, Lflow)>,
+    /// The flows that take a switch's CoPP meter, one per switch.
+    pub metered: Coll<'s, (Dps, Lflow)>,
+    /// SB `Load_Balancer` rows, with the set their `datapath_group` holds
+    /// (the field itself is filled in with the set's group row).
+    pub rows: Coll<'s, (SetName, sb::LoadBalancer)>,
+    /// The members of the sets named (SB datapath UUIDs, sorted).
+    pub sets: Coll<'s, (SetName, Dps)>,
 }
 
 /// Load balancers on switches. `bound` are the switches holding a tunnel
@@ -93,64 +98,134 @@ pub(super) fn render_lbs<'s>(
         )
         .distinct_named("lb: switches with VIPs");
 
-    // Each load balancer with its switches that have datapaths (northd's
-    // `nb_ls_map`), then its row: one record per load balancer. A group's
-    // switches are collected once per group: nothing fans out per (load
-    // balancer, switch).
-    let via_groups = switch_groups
+    // Each group's switches that have datapaths (northd's `nb_ls_map` of
+    // its load balancers), collected once per group.
+    let group_dps: Coll<'s, (Uuid, Dps)> = switch_groups
         .semijoin_named("lb: groups on switches with keys", bound.clone())
         .map(|(ls, g)| (g, ids::datapath_uuid(ls)))
         .group_named("lb: group datapaths", |_, vals, out| {
             let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
             out.push((Dps::from(dps), 1));
-        })
-        .join_map_named(
-            "lb: group datapaths x members",
-            group_lbs,
-            move |_, a, b| {
-                let (dps, lb) = (a.clone(), b.clone());
-                (lb, dps)
-            },
-        );
-    let dps = direct
+        });
+    // How each load balancer reaches switches with datapaths: directly,
+    // or through a group that has some (which switches is not needed).
+    let sources: Coll<'s, (Uuid, Source)> = direct
         .semijoin_named("lb: direct on switches with keys", bound)
-        .map(|(ls, lb)| (lb, Dps::from([ids::datapath_uuid(ls)])))
-        .concat(via_groups)
-        .group_named("lb: datapaths", |_, vals, out| {
+        .map(|(ls, lb)| (lb, Source::Switch(ids::datapath_uuid(ls))))
+        .concat(
+            group_lbs
+                .semijoin_named(
+                    "lb: groups reaching switches x members",
+                    group_dps.clone().map(|(g, _)| g),
+                )
+                .map(|(g, lb)| (lb, Source::Group(g))),
+        );
+    // The name of each load balancer's set of switches: its group's when
+    // it reaches switches through one group alone (a group's load
+    // balancers then share one set, which keeps its row as switches join
+    // the group), else its own.
+    let named = sources.group_named("lb: set names", |lb, vals, out| {
+        let sources: Vec<Source> = vals.iter().map(|(s, _)| (*s).clone()).collect();
+        let name = match sources.as_slice() {
+            [Source::Group(g)] => SetName::LbGroup(*g),
+            _ => SetName::Lb(*lb),
+        };
+        out.push(((name, sources), 1));
+    });
+    let names = arrange_shared(
+        named.clone().map(|(lb, (name, _))| (lb, name)),
+        "lb: set name by load balancer",
+    );
+    // The members of the sets named: a group's switches; the union of a
+    // load balancer's sources.
+    let [by_group, own] = split_by(named, |(_, (name, _)): &(Uuid, (SetName, Vec<Source>))| {
+        usize::from(matches!(name, SetName::Lb(_)))
+    });
+    let group_sets = group_dps
+        .clone()
+        .semijoin_named(
+            "lb: groups naming sets",
+            by_group
+                .flat_map(|(_, (name, _))| match name {
+                    SetName::LbGroup(g) => Some(g),
+                    _ => None,
+                })
+                .distinct_named("lb: groups naming sets (distinct)"),
+        )
+        .map(|(g, dps)| (SetName::LbGroup(g), dps));
+    let own_sources = own.flat_map(|(lb, (_, sources))| {
+        sources
+            .into_iter()
+            .map(move |s| (lb, s))
+            .collect::<Vec<_>>()
+    });
+    let own_sets = own_sources
+        .clone()
+        .flat_map(|(lb, s)| match s {
+            Source::Group(g) => Some((g, lb)),
+            Source::Switch(_) => None,
+        })
+        .join_map_named("lb: own sets x group switches", group_dps, |_, lb, dps| {
+            (*lb, dps.clone())
+        })
+        .concat(own_sources.flat_map(|(lb, s)| match s {
+            Source::Switch(dp) => Some((lb, Dps::from([dp]))),
+            Source::Group(_) => None,
+        }))
+        .group_named("lb: own set members", |_, vals, out| {
             // A switch reaching the load balancer twice counts once.
             out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
-        });
-    let applied = dps.clone().join_named("lb: datapaths x row", lbs.clone());
+        })
+        .map(|(lb, dps)| (SetName::Lb(lb), dps));
+    let sets = group_sets.concat(own_sets);
 
     // A load balancer's flows do not depend on its switches: built once
-    // per load balancer, then given its switches (a switch joining or
-    // leaving parses nothing again).
-    let parsed = parse_with_health(lbs.map(|(u, lb)| (u, (u, lb))), health_info);
+    // per load balancer, placed on its set (a switch joining or leaving
+    // parses nothing again, and changes no flow).
+    let parsed = parse_with_health(lbs.clone().map(|(u, lb)| (u, (u, lb))), health_info);
     let all_flows = parsed
         .flat_map(|(u, lb)| {
             lb_flows(&lb)
                 .into_iter()
                 .map(move |(copp, f)| (u, (copp.map(str::to_string), f)))
         })
-        .join_map_named("lb: flows x datapaths", dps, move |_, a, b| {
-            let ((copp, f), dps) = (a.clone(), b.clone());
-            (dps, copp, f)
+        .join_map_shared("lb: flows x set name", &names, move |_, a, name| {
+            let (copp, f) = a.clone();
+            (name.clone(), (copp, f))
         });
-    let flows = all_flows
-        .clone()
-        .flat_map(|(dps, copp, f)| copp.is_none().then_some((dps, f)))
-        .concat(metered_flows(all_flows, copps));
+    let [plain, metered] = split_by(
+        all_flows,
+        |(_, (copp, _)): &(SetName, (Option<String>, Lflow))| usize::from(copp.is_some()),
+    );
+    let flows = plain.map(|(name, (_, f))| (name, f));
+    let metered = metered.join_map_named(
+        "lb: metered flows x set members",
+        sets.clone(),
+        |_, (copp, f), dps| (dps.clone(), copp.clone(), f.clone()),
+    );
+    let metered = metered_flows(metered, copps);
 
     // SB rows: one per load balancer applied to a switch with a datapath,
-    // its switches as a datapath group.
-    let groups = applied.clone().map(|(_, (dps, _))| dps);
-    let rows = applied.map(|(_, (dps, lb))| SbRecord::LoadBalancer(sb_row(&lb, &dps)));
+    // naming its set (its group row is filled in by `dp_group`).
+    let rows = lbs.join_map_shared("lb: rows x set name", &names, |_, lb, name| {
+        (name.clone(), sb_row(lb))
+    });
     LbOutputs {
         has_lb_vip,
         flows,
+        metered,
         rows,
-        groups,
+        sets,
     }
+}
+
+/// How a load balancer reaches a switch.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Source {
+    /// Through this load balancer group (NB UUID).
+    Group(Uuid),
+    /// Directly, on the switch with this SB datapath UUID.
+    Switch(Uuid),
 }
 
 /// The load-balancer flows that take a CoPP meter (`copp: Some(proto)`),
@@ -219,8 +294,9 @@ where
     )
 }
 
-/// The SB `Load_Balancer` row of `lb` on datapaths `dps` (sorted SB UUIDs).
-fn sb_row(lb: &LoadBalancer, dps: &[Uuid]) -> sb::LoadBalancer {
+/// The SB `Load_Balancer` row of `lb`, but its `datapath_group` (nil: the
+/// group row of its switches, which `dp_group` decides).
+fn sb_row(lb: &LoadBalancer) -> sb::LoadBalancer {
     let mut options = lb.options.clone();
     options.retain(|(k, _)| k != "hairpin_orig_tuple");
     options.push(("hairpin_orig_tuple".to_string(), "true".to_string()));
@@ -234,7 +310,7 @@ fn sb_row(lb: &LoadBalancer, dps: &[Uuid]) -> sb::LoadBalancer {
             lb.vips.clone()
         },
         protocol: lb.protocol.clone(),
-        datapath_group: ids::dp_group_uuid(dps),
+        datapath_group: Uuid::nil(),
         options,
         external_ids: vec![("lb_id".to_string(), lb.uuid.to_string())],
     }

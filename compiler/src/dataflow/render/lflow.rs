@@ -10,11 +10,12 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
-use crate::dataflow::{split_by, Coll, Named, NamedSet};
+use super::dp_group::{self, Placement, Reach, SetName, Target};
+use crate::dataflow::{arrange_shared, split_by, Coll, Named, Shared};
 use crate::ids;
 use crate::rules::acl::AclCtx;
 use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
-use crate::sb::{LogicalDpGroup, LogicalFlow, SbRecord};
+use crate::sb::{LogicalFlow, SbRecord};
 use crate::stage::Stage;
 
 /// What makes two `ovn_lflow_add()` calls one row: stage, priority, match,
@@ -108,12 +109,14 @@ pub(super) fn union_dps<'a>(sets: impl IntoIterator<Item = &'a Dps>) -> Dps {
 }
 
 /// Flows added once with a datapath group (`ovn_lflow_add_with_dp_group()`),
-/// and the datapath groups other SB rows name.
+/// and the named datapath sets ([`SetName`]) flows and other SB rows name.
 pub(super) struct GroupedFlows<'s> {
     /// The datapaths (all with keys) and the flow.
     pub flows: Coll<'s, (Dps, Lflow)>,
-    /// Datapath sets of `Load_Balancer` rows' groups.
-    pub row_groups: Coll<'s, Dps>,
+    /// Flows on the members of a named set.
+    pub named: Coll<'s, (SetName, Lflow)>,
+    /// The members of every named set (SB datapath UUIDs, sorted).
+    pub sets: Coll<'s, (SetName, Dps)>,
 }
 
 /// Flows built per datapath outside the switch/port/ACL rules (routers,
@@ -137,7 +140,7 @@ pub(super) fn render_lflows<'s>(
     grouped: GroupedFlows<'s>,
     dp_keys: Coll<'s, (Uuid, u32)>,
     dp_order: Coll<'s, (Uuid, u32)>,
-) -> Coll<'s, SbRecord> {
+) -> (Coll<'s, SbRecord>, Shared<'s, SetName, Placement>) {
     // Datapath order keyed by SB datapath UUID, as flows name datapaths.
     let dp_order = dp_order.map(|(nb, pos)| (ids::datapath_uuid(nb), pos));
     let bound = dp_keys.map(|(dp, _)| dp);
@@ -173,38 +176,45 @@ pub(super) fn render_lflows<'s>(
         .map(|f| (f.dp, Arc::new(f)))
         .semijoin_named("lflows: other flows on datapaths with keys", bound)
         .map(|(_, f)| Arc::unwrap_or_clone(f));
-    let keyed = |dps: Dps, f: Lflow| -> (FlowKey, (Dps, FlowMeta)) {
+    let keyed = |reach: Reach, f: Lflow| -> (FlowKey, (Reach, FlowMeta)) {
         (
             FlowKey::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
-            (dps, (f.origin, f.source, f.hint, f.io_port)),
+            (reach, (f.origin, f.source, f.hint, f.io_port)),
         )
     };
     let mut single = SingleDps::default();
-    let by_key: Coll<'s, (FlowKey, (Dps, FlowMeta))> = port_flows
+    let by_key: Coll<'s, (FlowKey, (Reach, FlowMeta))> = port_flows
         .concatenate([acl_flows, other_flows, other.keyed])
         .map(move |f: Lflow| {
             let dps = single.get(f.dp);
-            keyed(dps, f)
+            keyed(Reach::Dps(dps), f)
         })
-        .concat(
+        .concatenate([
             grouped
                 .flows
                 .concat(switch_flows)
-                .map(move |(dps, f)| keyed(dps, f)),
-        );
+                .map(move |(dps, f)| keyed(Reach::Dps(dps), f)),
+            grouped
+                .named
+                .map(move |(name, f)| keyed(Reach::Named(name), f)),
+        ]);
     // Per key: the datapaths, and the flow details northd keeps (those of
     // the first `ovn_lflow_add()` call). When datapath-level calls with
     // different details compete, which came first depends on the order of
     // northd's datapaths hmap: those keys are resolved below with
     // `dp_order`.
     let merged = by_key.group_named("lflows by key", |_, vals, out| {
-        let dps = union_dps(vals.iter().map(|((dps, _), _)| dps));
-        let first = vals.iter().map(|((dps, m), _)| (m, dps)).min();
+        let target = Target::merge(vals.iter().map(|((reach, _), _)| reach));
+        let first = vals.iter().map(|((reach, m), _)| (m, reach)).min();
         let Some((first_meta, _)) = first else { return };
         // Datapath-level flows and ACL flows (`build_acls()` runs per
         // switch) are added datapath by datapath, in the datapaths hmap's
-        // order.
+        // order. (Flows on named sets, load balancers', are of neither.)
         let class = first_meta.0 .0;
+        let per_dp = |reach: &Reach| match reach {
+            Reach::Dps(dps) => Some(dps.clone()),
+            Reach::Named(_) => None,
+        };
         let contested = (class == 0 || class == 2)
             && vals.iter().any(|((_, m), _)| {
                 m.0 .0 == class && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
@@ -212,12 +222,13 @@ pub(super) fn render_lflows<'s>(
         let candidates: Vec<(Uuid, FlowMeta)> = if contested {
             vals.iter()
                 .filter(|((_, m), _)| m.0 .0 == class)
-                .flat_map(|((dps, m), _)| dps.iter().map(|dp| (*dp, m.clone())))
+                .filter_map(|((reach, m), _)| per_dp(reach).map(|dps| (dps, m)))
+                .flat_map(|(dps, m)| dps.iter().map(|dp| (*dp, m.clone())).collect::<Vec<_>>())
                 .collect()
         } else {
             Vec::new()
         };
-        out.push(((dps, first_meta.clone(), candidates), 1));
+        out.push(((target, first_meta.clone(), candidates), 1));
     });
     // Keys without candidates (nearly all) go straight on; the contested
     // ones are resolved against the datapath order.
@@ -250,28 +261,47 @@ pub(super) fn render_lflows<'s>(
                 out.push((meta.clone(), 1));
             }
         });
-    let uncontested = uncontested.map(|(key, (dps, meta, _))| (key, (dps, meta)));
+    let uncontested = uncontested.map(|(key, (target, meta, _))| (key, (target, meta)));
     let resolved = contested_keys
-        .map(|(key, (dps, _, _))| (key, dps))
+        .map(|(key, (target, _, _))| (key, target))
         .join_named("lflows: contested x first", contested);
-    let merged = uncontested.concat(resolved);
-    let groups = merged
-        .clone()
-        .flat_map(|(_, (dps, _))| (dps.len() > 1).then_some(dps))
-        .concat(grouped.row_groups)
-        .distinct_named("datapath groups")
-        .map(|dps| {
-            SbRecord::LogicalDpGroup(LogicalDpGroup {
-                uuid: ids::dp_group_uuid(&dps),
-                datapaths: dps.to_vec(),
-            })
-        });
-    let mut group_uuids = GroupUuids::default();
-    let flows = merged.map(move |(key, (dps, meta))| {
-        let group = (dps.len() > 1).then(|| group_uuids.get(&dps));
-        SbRecord::LogicalFlow(flow_row(&key, &dps, group, meta))
+    let sets = arrange_shared(grouped.sets.clone(), "lflows: named sets");
+    let merged = dp_group::resolve_mixed(uncontested.concat(resolved), &sets);
+    // Flows on one datapath name it; the others name their set, whose
+    // group row says where they go.
+    let [one, several] = split_by(merged, |(_, (t, _)): &(FlowKey, (Target, FlowMeta))| {
+        usize::from(!matches!(t, Target::Dps(dps) if dps.len() == 1))
     });
-    flows.concat(groups)
+    let one = one.flat_map(|(key, (target, meta))| match target {
+        Target::Dps(dps) => Some(SbRecord::LogicalFlow(flow_row(
+            &key,
+            Some(dps[0]),
+            None,
+            meta,
+        ))),
+        _ => None,
+    });
+    let several = several.flat_map(|(key, (target, meta))| match target {
+        Target::Dps(dps) => Some((dp_group::members_of(dps), (key, meta))),
+        Target::Named(name) => Some((name, (key, meta))),
+        Target::Mixed(..) => None,
+    });
+    let unions = several.clone().flat_map(|(name, _)| match name {
+        SetName::Members(m) => Some(m),
+        _ => None,
+    });
+    let (groups, placements) = dp_group::render_groups(grouped.sets, unions);
+    let several = several.join_map_shared(
+        "lflows: x datapath group",
+        &placements,
+        |_, (key, meta), p| {
+            SbRecord::LogicalFlow(match p.single {
+                Some(dp) => flow_row(key, Some(dp), None, meta.clone()),
+                None => flow_row(key, None, Some(p.group), meta.clone()),
+            })
+        },
+    );
+    (one.concatenate([several, groups]), placements)
 }
 
 /// The switch-level flows of the switches `members` (NB UUIDs) that share
@@ -300,47 +330,13 @@ fn class_flows(class: &SwitchCtx, members: &[Uuid]) -> Vec<(Dps, Lflow)> {
     out
 }
 
-/// The `Logical_DP_Group` UUIDs of the datapath sets met so far, by set
-/// (its address): the flows of one load balancer or class of switches
-/// share their set (`Arc`), whose UUID is derived once (hashing hundreds
-/// of datapaths) instead of once per flow. Each entry holds its set, so
-/// an address in the map cannot be reused by another set. Only sets of
-/// [`GroupUuids::MIN_LEN`] datapaths or more are kept (smaller ones hash
-/// fast), and all are forgotten when there are [`GroupUuids::MAX`]: the
-/// sets kept are, while their flows exist, held by the flows' arrangement
-/// anyway, so the map holds little memory of its own.
-#[derive(Default)]
-struct GroupUuids(HashMap<usize, (Dps, Uuid)>);
-
-impl GroupUuids {
-    const MAX: usize = 1024;
-    const MIN_LEN: usize = 16;
-
-    fn get(&mut self, dps: &Dps) -> Uuid {
-        if dps.len() < Self::MIN_LEN {
-            return ids::dp_group_uuid(dps);
-        }
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
-        }
-        let addr = Arc::as_ptr(dps) as *const Uuid as usize;
-        self.0
-            .entry(addr)
-            .or_insert_with(|| (dps.clone(), ids::dp_group_uuid(dps)))
-            .1
-    }
-}
-
-/// The `Logical_Flow` row of a merged flow on SB datapaths `dps` (sorted),
-/// `group` being their `Logical_DP_Group` UUID when there are several.
-fn flow_row(key: &FlowKey, dps: &[Uuid], group: Option<Uuid>, meta: FlowMeta) -> LogicalFlow {
+/// The `Logical_Flow` row of a merged flow on datapath `dp`, or on the
+/// datapaths of group `group`.
+fn flow_row(key: &FlowKey, dp: Option<Uuid>, group: Option<Uuid>, meta: FlowMeta) -> LogicalFlow {
     let (stage, priority, match_, actions, meter) = &*key.fields;
     let (stage, priority) = (*stage, *priority);
     let (_origin, source, hint, io_port) = meta;
-    let (logical_datapath, logical_dp_group) = match dps {
-        [one] => (Some(*one), None),
-        _ => (None, Some(group.unwrap_or_else(|| ids::dp_group_uuid(dps)))),
-    };
+    let (logical_datapath, logical_dp_group) = (dp, group);
     // A flow on one datapath is identified by (datapath, key); a flow on a
     // group by its key alone (there is one per key), so that a group
     // gaining or losing members modifies the row, as northd does.

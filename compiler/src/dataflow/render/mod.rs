@@ -9,6 +9,7 @@ mod acl;
 mod bfd;
 mod copp;
 mod datapath;
+mod dp_group;
 mod external_port;
 mod fwd_group;
 mod ha;
@@ -435,7 +436,7 @@ pub(crate) fn render<'s>(
         vport_claims,
     );
     let lb_set_rows = router_nat::render_lb_address_sets(rt.ctx);
-    let flow_rows = lflow::render_lflows(
+    let (flow_rows, placements) = lflow::render_lflows(
         sw_ctx,
         ports,
         acls,
@@ -449,13 +450,23 @@ pub(crate) fn render<'s>(
             keyed: router_flows.own.concat(router_lb_unsnat),
         },
         lflow::GroupedFlows {
-            flows: lbs.flows.concat(router_lb_flows),
-            row_groups: lbs.groups,
+            flows: lbs.metered.concat(router_lb_flows),
+            named: lbs.flows,
+            sets: lbs.sets,
         },
         dp_keys.clone(),
         dp_order,
     );
     let group_rows = acl::render_groups_and_sets(acl_inputs, dp_keys.clone());
+    let lb_rows = lbs.rows.join_map_shared(
+        "lb rows: x datapath group",
+        &placements,
+        |_, row, placement| {
+            let mut row = row.clone();
+            row.datapath_group = placement.group;
+            SbRecord::LoadBalancer(row)
+        },
+    );
 
     let keys = dp_keys
         .map(|(owner, key)| HeldKey {
@@ -492,7 +503,7 @@ pub(crate) fn render<'s>(
             ip_mcast_rows,
             dns_rows,
             group_rows,
-            lbs.rows,
+            lb_rows,
             lb_set_rows,
             meters.rows,
             health.rows,
