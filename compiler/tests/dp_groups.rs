@@ -6,10 +6,12 @@
 //! that); this checks that the delta is one row, not one per flow.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use ovnflow_compiler::{Compiler, Options, RowChange};
 use ovsdb::{Atom, Datum, Row, Uuid};
+
+mod common;
+use common::diff;
 
 fn u(n: u128) -> Uuid {
     Uuid::from_u128(n)
@@ -75,39 +77,6 @@ fn nb(n: u128, lbs: u128) -> BTreeMap<(&'static str, Uuid), Row> {
             ),
         ]),
     );
-    out
-}
-
-fn diff(
-    old: &BTreeMap<(&'static str, Uuid), Row>,
-    new: &BTreeMap<(&'static str, Uuid), Row>,
-) -> Vec<RowChange> {
-    let mut out = Vec::new();
-    for ((t, id), o) in old {
-        match new.get(&(t, *id)) {
-            None => out.push(RowChange::Delete {
-                table: t.to_string(),
-                uuid: *id,
-                old: Arc::new(o.clone()),
-            }),
-            Some(n) if n != o => out.push(RowChange::Modify {
-                table: t.to_string(),
-                uuid: *id,
-                old: Arc::new(o.clone()),
-                new: Arc::new(n.clone()),
-            }),
-            _ => {}
-        }
-    }
-    for ((t, id), n) in new {
-        if !old.contains_key(&(t, *id)) {
-            out.push(RowChange::Insert {
-                table: t.to_string(),
-                uuid: *id,
-                new: Arc::new(n.clone()),
-            });
-        }
-    }
     out
 }
 

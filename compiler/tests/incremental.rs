@@ -4,12 +4,14 @@
 //! validity and stability instead).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use ovnflow_compiler::sb_input::{SbIgmpGroup, SbMonitor, SbPort};
-use ovnflow_compiler::{Compiler, Options, RowChange, SbInput, SbRecord};
+use ovnflow_compiler::{Compiler, Options, SbInput, SbRecord};
 use ovsdb::{Atom, Datum, Row, Uuid};
 use proptest::prelude::*;
+
+mod common;
+use common::diff;
 
 #[derive(Clone, Debug)]
 struct PortSpec {
@@ -1211,40 +1213,6 @@ impl Model {
         }
         out
     }
-}
-
-/// Row changes turning `old` into `new`.
-fn diff(
-    old: &BTreeMap<(&'static str, Uuid), Row>,
-    new: &BTreeMap<(&'static str, Uuid), Row>,
-) -> Vec<RowChange> {
-    let mut out = Vec::new();
-    for ((t, u), o) in old {
-        match new.get(&(t, *u)) {
-            None => out.push(RowChange::Delete {
-                table: t.to_string(),
-                uuid: *u,
-                old: Arc::new(o.clone()),
-            }),
-            Some(n) if n != o => out.push(RowChange::Modify {
-                table: t.to_string(),
-                uuid: *u,
-                old: Arc::new(o.clone()),
-                new: Arc::new(n.clone()),
-            }),
-            _ => {}
-        }
-    }
-    for ((t, u), n) in new {
-        if !old.contains_key(&(t, *u)) {
-            out.push(RowChange::Insert {
-                table: t.to_string(),
-                uuid: *u,
-                new: Arc::new(n.clone()),
-            });
-        }
-    }
-    out
 }
 
 /// SB records with the history-dependent columns blanked: tunnel keys of
