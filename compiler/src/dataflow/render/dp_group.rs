@@ -72,11 +72,20 @@ impl Ord for Members {
 
 impl Members {
     pub(super) fn new(dps: Dps) -> Members {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
-        dps.hash(&mut h);
+        // [`ids::Hash128`] two words per UUID: sets of hundreds of
+        // datapaths are hashed once per merged flow.
+        let mut h = ids::Hash128::new();
+        h.word(dps.len() as u64);
+        for u in dps.iter() {
+            let (hi, lo) = u.as_u64_pair();
+            h.word(hi);
+            h.word(lo);
+        }
+        let b = h.finish();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&b[..8]);
         Members {
-            hash: h.finish(),
+            hash: u64::from_be_bytes(first),
             dps,
         }
     }

@@ -35,19 +35,32 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 /// function of them), so the grouping is the same; only the order in which
 /// the keys are visited changes, and nothing downstream depends on it
 /// (each key's row is computed from that key's flows alone).
+///
+/// The hash is the 128-bit one of [`ids::derive`]: the row's UUID is
+/// derived from it (and the datapath), not from the strings again.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct FlowKey {
-    /// `hash(fields)`, fixed-key (the same in every worker and run).
-    hash: u64,
+    /// The 128-bit hash of the fields (the same in every worker and run).
+    hash: [u8; 16],
     /// The fields.
     fields: Arc<FlowFields>,
 }
 
 impl FlowKey {
     fn new(fields: FlowFields) -> FlowKey {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
-        fields.hash(&mut h);
+        let (stage, priority, match_, actions, meter) = &fields;
+        let mut h = ids::Hash128::new();
+        h.part(stage.name().as_bytes());
+        h.part(&priority.to_be_bytes());
+        h.part(match_.as_bytes());
+        h.part(actions.as_bytes());
+        match meter {
+            None => h.part(b""),
+            Some(m) => {
+                h.part(b"meter");
+                h.part(m.as_bytes());
+            }
+        }
         FlowKey {
             hash: h.finish(),
             fields: Arc::new(fields),
@@ -341,17 +354,7 @@ fn flow_row(key: &FlowKey, dp: Option<Uuid>, group: Option<Uuid>, meta: FlowMeta
     // group by its key alone (there is one per key), so that a group
     // gaining or losing members modifies the row, as northd does.
     let owner = logical_datapath.unwrap_or_default();
-    let uuid = ids::derive(
-        "Logical_Flow",
-        &[
-            owner.as_bytes(),
-            stage.name().as_bytes(),
-            &priority.to_be_bytes(),
-            match_.as_bytes(),
-            actions.as_bytes(),
-            meter.as_deref().unwrap_or("").as_bytes(),
-        ],
-    );
+    let uuid = ids::derive("Logical_Flow", &[owner.as_bytes(), &key.hash]);
     LogicalFlow {
         uuid,
         logical_datapath,

@@ -17,7 +17,7 @@ use crate::dataflow::{Coll, Named};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbKind, NbRecord};
 use crate::rules::lb::vip::ParsedLb;
-use crate::rules::router::gateway::{peer_nat, LbIpOrders};
+use crate::rules::router::gateway::peer_nat;
 use crate::rules::router::lb::{
     address_set_name, lb_flows, unsnat_bypass_flows, LbSummary, RouterLbClass,
 };
@@ -310,10 +310,12 @@ pub(super) fn attach_peer_nat<'s>(
     ctx: Coll<'s, Arc<RouterCtx>>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     let by_port = ctx.flat_map(|r| {
-        let orders = LbIpOrders::default();
+        // The orders are shared by the routers with the same load
+        // balancers.
+        let orders = &r.lb_ips.sets.orders;
         r.ports
             .iter()
-            .map(|p| (p.lrp.name.clone(), Arc::new(peer_nat(&r, &orders, p))))
+            .map(|p| (p.lrp.name.clone(), Arc::new(peer_nat(&r, orders, p))))
             .collect::<Vec<_>>()
     });
     let [plain, peered] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {

@@ -8,6 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::{Arc, OnceLock};
+
+use super::lb::LbSummary;
 use super::nat::NatRule;
 use super::{cr_json_key, LrpCtx, RouterCtx};
 use crate::idl_order::{hash_string, Hmap};
@@ -68,10 +71,10 @@ pub struct PeerNat {
 /// the VIPs inserted as `build_lrouter_lb_ips()` meets them (the router's
 /// load balancers in NB order, each one's VIPs in order), which decides
 /// the order within a bucket.
-fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
+fn lb_ip_order(lbs: &[Arc<LbSummary>], v6: bool, routable_only: bool) -> Vec<String> {
     let mut set: Hmap<String> = Hmap::default();
     let mut seen = std::collections::BTreeSet::new();
-    for lb in &r.lbs {
+    for lb in lbs {
         if routable_only && !lb.routable {
             continue;
         }
@@ -84,28 +87,31 @@ fn lb_ip_order(r: &RouterCtx, v6: bool, routable_only: bool) -> Vec<String> {
     set.iter().cloned().collect()
 }
 
-/// The `od->lb_ips` orders ([`lb_ip_order`]) of one router, each computed
-/// once for all its ports (a router with a thousand VIPs and a hundred
-/// ports would otherwise hash and copy them four times per port).
-#[derive(Default)]
+/// The `od->lb_ips` orders ([`lb_ip_order`]) of one list of load
+/// balancers, each computed once for all the routers that have them (held
+/// by their shared [`LbVipSets`]) and all their ports (a router with a
+/// thousand VIPs and a hundred ports would otherwise hash and copy them
+/// four times per port).
+#[derive(Debug, Default)]
 pub struct LbIpOrders {
     /// By `2 * v6 + routable_only`.
-    orders: [std::cell::OnceCell<Vec<String>>; 4],
+    orders: [OnceLock<Vec<String>>; 4],
     /// By `routable_only`: ` <ip>` for each IPv4 then each IPv6 VIP in
     /// order, the tail `get_nat_addresses()` appends to every port's
-    /// entry (built once per router, not once per port).
-    joined: [std::cell::OnceCell<String>; 2],
-    /// The IPv4 VIPs (all, in order), parsed once per router.
-    parsed_v4: std::cell::OnceCell<Vec<(String, Option<std::net::Ipv4Addr>)>>,
-    /// The IPv6 VIPs (all, in order), parsed once per router.
-    parsed_v6: std::cell::OnceCell<Vec<(String, Option<std::net::Ipv6Addr>)>>,
+    /// entry (built once, not once per port).
+    joined: [OnceLock<String>; 2],
+    /// The IPv4 VIPs (all, in order), parsed once.
+    parsed_v4: OnceLock<Vec<(String, Option<std::net::Ipv4Addr>)>>,
+    /// The IPv6 VIPs (all, in order), parsed once.
+    parsed_v6: OnceLock<Vec<(String, Option<std::net::Ipv6Addr>)>>,
 }
 
 impl LbIpOrders {
-    /// [`lb_ip_order`] of router `r` (always the same router).
+    /// [`lb_ip_order`] of router `r`'s load balancers (always the same
+    /// ones).
     fn get(&self, r: &RouterCtx, v6: bool, routable_only: bool) -> &[String] {
         self.orders[2 * usize::from(v6) + usize::from(routable_only)]
-            .get_or_init(|| lb_ip_order(r, v6, routable_only))
+            .get_or_init(|| lb_ip_order(&r.lbs, v6, routable_only))
     }
 
     /// ` <ip>` for every VIP of both families, IPv4 first, in order.
@@ -311,9 +317,9 @@ pub fn peer_nat(r: &RouterCtx, orders: &LbIpOrders, p: &LrpCtx) -> PeerNat {
         };
         let ip = &rule.nat.external_ip;
         let in_lb = if v6 {
-            r.lb_ips.v6.contains(ip)
+            r.lb_ips.sets.v6.contains(ip)
         } else {
-            r.lb_ips.v4.contains(ip)
+            r.lb_ips.sets.v4.contains(ip)
         };
         if !in_lb {
             arp_req.push((ip.clone(), v6));

@@ -14,11 +14,13 @@
 //! meters (`reject`, `event-elb`).
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
+use super::gateway::LbIpOrders;
 use super::{LrpCtx, RouterCtx};
 use crate::rules::lb::vip::{NeighMode, ParsedLb, Vip};
 use crate::rules::{Lflow, DROP};
@@ -65,8 +67,33 @@ impl LbSummary {
 }
 
 /// `struct ovn_lb_ip_set` of a router: its load balancers' VIP addresses.
+///
+/// All but the reachable sets depend on the router's load balancers alone:
+/// they live in [`LbVipSets`], shared by every router with the same load
+/// balancers (in ovn-kubernetes every gateway router carries the cluster's
+/// load balancer group: its thousands of VIPs are collected, parsed and
+/// ordered once, not once per router).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LbIps {
+    /// `ips_v4`, `ips_v6`, `ips_v4_routable`, `ips_v6_routable` and their
+    /// orders.
+    pub sets: Arc<LbVipSets>,
+    /// `ips_v4_reachable`: VIPs the router answers ARP for.
+    pub v4_reachable: BTreeSet<String>,
+    /// `ips_v6_reachable`: VIPs the router answers ND for.
+    pub v6_reachable: BTreeSet<String>,
+}
+
+/// The parts of a router's `od->lb_ips` that depend on its load balancers
+/// only (`build_lrouter_lb_ips()`), with the iteration orders northd's
+/// ssets give them ([`LbIpOrders`]), computed when first asked for.
+///
+/// Equality, order, hash and serialized form are those of the load
+/// balancers: every other field is a function of them.
+#[derive(Debug, Default)]
+pub struct LbVipSets {
+    /// The router's load balancers (as [`RouterCtx::lbs`]).
+    pub lbs: Vec<Arc<LbSummary>>,
     /// `ips_v4`.
     pub v4: BTreeSet<String>,
     /// `ips_v6`.
@@ -75,65 +102,142 @@ pub struct LbIps {
     pub v4_routable: BTreeSet<String>,
     /// `ips_v6_routable`.
     pub v6_routable: BTreeSet<String>,
-    /// `ips_v4_reachable`: VIPs the router answers ARP for.
-    pub v4_reachable: BTreeSet<String>,
-    /// `ips_v6_reachable`: VIPs the router answers ND for.
-    pub v6_reachable: BTreeSet<String>,
+    /// Every VIP as met (load balancers in order, each one's VIPs in
+    /// order): `(vip, ipv6, its load balancer's neighbor mode, address)`.
+    each: Vec<(String, bool, NeighMode, Option<IpAddr>)>,
+    /// The sset iteration orders, built on first use.
+    pub orders: LbIpOrders,
 }
 
-impl LbIps {
-    /// The VIP sets of a router with load balancers `lbs` and ports `ports`
-    /// (`build_lrouter_lb_ips()` and `build_lrouter_lb_reachable_ips()`).
-    pub fn new(lbs: &[std::sync::Arc<LbSummary>], ports: &[LrpCtx]) -> LbIps {
-        let mut ips = LbIps::default();
+impl PartialEq for LbVipSets {
+    fn eq(&self, other: &Self) -> bool {
+        self.lbs == other.lbs
+    }
+}
+impl Eq for LbVipSets {}
+impl PartialOrd for LbVipSets {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for LbVipSets {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.lbs.cmp(&other.lbs)
+    }
+}
+impl Serialize for LbVipSets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.lbs.serialize(s)
+    }
+}
+impl<'de> Deserialize<'de> for LbVipSets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lbs = Vec::<Arc<LbSummary>>::deserialize(d)?;
+        Ok(LbVipSets::build(&lbs))
+    }
+}
+impl std::hash::Hash for LbVipSets {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.lbs.hash(state)
+    }
+}
+
+thread_local! {
+    /// The VIP sets built last, by load balancer list: routers that share
+    /// their load balancers share one [`LbVipSets`].
+    static VIP_SETS: std::cell::RefCell<Vec<Arc<LbVipSets>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many distinct load balancer lists [`LbVipSets::of`] remembers.
+const VIP_SETS_KEPT: usize = 8;
+
+impl LbVipSets {
+    /// The VIP sets of load balancers `lbs`: shared with the last routers
+    /// that had the same ones (compared by content; equal lists give equal
+    /// sets, so sharing changes no result).
+    pub fn of(lbs: &[Arc<LbSummary>]) -> Arc<LbVipSets> {
+        if lbs.is_empty() {
+            return Arc::default();
+        }
+        VIP_SETS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some(i) = cache.iter().position(|s| s.lbs.as_slice() == lbs) {
+                let hit = cache.remove(i);
+                cache.insert(0, hit.clone());
+                return hit;
+            }
+            let sets = Arc::new(LbVipSets::build(lbs));
+            cache.insert(0, sets.clone());
+            cache.truncate(VIP_SETS_KEPT);
+            sets
+        })
+    }
+
+    fn build(lbs: &[Arc<LbSummary>]) -> LbVipSets {
+        let mut s = LbVipSets {
+            lbs: lbs.to_vec(),
+            ..LbVipSets::default()
+        };
         for lb in lbs {
             for (ip, v6, _) in &lb.vips {
                 // `IN6_IS_ADDR_V4MAPPED(&lb_vip->vip)`: false for templates.
                 let (all, routable) = if *v6 || lb.template {
-                    (&mut ips.v6, &mut ips.v6_routable)
+                    (&mut s.v6, &mut s.v6_routable)
                 } else {
-                    (&mut ips.v4, &mut ips.v4_routable)
+                    (&mut s.v4, &mut s.v4_routable)
                 };
                 all.insert(ip.clone());
                 if lb.routable {
                     routable.insert(ip.clone());
                 }
-                let reachable = match lb.neigh_mode {
-                    NeighMode::None => false,
-                    NeighMode::All => true,
-                    NeighMode::Reachable => ports.iter().any(|p| reachable(p, ip, *v6)),
+                let addr = if *v6 {
+                    ip.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+                } else {
+                    ip.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
                 };
-                if reachable {
-                    if *v6 {
-                        ips.v6_reachable.insert(ip.clone());
-                    } else {
-                        ips.v4_reachable.insert(ip.clone());
-                    }
+                s.each.push((ip.clone(), *v6, lb.neigh_mode, addr));
+            }
+        }
+        s
+    }
+}
+
+impl LbIps {
+    /// The VIP sets of a router with load balancers `lbs` and ports `ports`
+    /// (`build_lrouter_lb_ips()` and `build_lrouter_lb_reachable_ips()`).
+    pub fn new(lbs: &[Arc<LbSummary>], ports: &[LrpCtx]) -> LbIps {
+        let sets = LbVipSets::of(lbs);
+        let mut ips = LbIps::default();
+        for (ip, v6, mode, addr) in &sets.each {
+            let reachable = match mode {
+                NeighMode::None => false,
+                NeighMode::All => true,
+                NeighMode::Reachable => addr.is_some_and(|a| ports.iter().any(|p| reachable(p, a))),
+            };
+            if reachable {
+                if *v6 {
+                    ips.v6_reachable.insert(ip.clone());
+                } else {
+                    ips.v4_reachable.insert(ip.clone());
                 }
             }
         }
+        ips.sets = sets;
         ips
     }
 
     /// Whether `ip` (either family) is a VIP of the router.
     pub fn contains(&self, ip: &str) -> bool {
-        self.v4.contains(ip) || self.v6.contains(ip)
+        self.sets.v4.contains(ip) || self.sets.v6.contains(ip)
     }
 }
 
 /// `lrouter_port_ipv4_reachable()` / `lrouter_port_ipv6_reachable()`: `ip`
 /// is on one of the port's networks.
-fn reachable(p: &LrpCtx, ip: &str, v6: bool) -> bool {
-    if v6 {
-        let Ok(ip) = ip.parse::<Ipv6Addr>() else {
-            return false;
-        };
-        p.net.ipv6.iter().any(|n| n.contains(ip))
-    } else {
-        let Ok(ip) = ip.parse::<Ipv4Addr>() else {
-            return false;
-        };
-        p.net.ipv4.iter().any(|n| n.contains(ip))
+fn reachable(p: &LrpCtx, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(ip) => p.net.ipv6.iter().any(|n| n.contains(ip)),
+        IpAddr::V4(ip) => p.net.ipv4.iter().any(|n| n.contains(ip)),
     }
 }
 
