@@ -40,8 +40,10 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 /// derived from it (and the datapath), not from the strings again.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct FlowKey {
-    /// The 128-bit hash of the fields (the same in every worker and run).
-    hash: [u8; 16],
+    /// The 128-bit hash of the fields (the same in every worker and run);
+    /// two words, compared as integers rather than by `memcmp` (and not
+    /// a `u128`, whose 16-byte alignment would pad the key to 32 bytes).
+    hash: (u64, u64),
     /// The fields.
     fields: Arc<FlowFields>,
 }
@@ -62,7 +64,15 @@ impl FlowKey {
             }
         }
         FlowKey {
-            hash: h.finish(),
+            hash: {
+                let b = h.finish();
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&b[i..i + 8]);
+                    u64::from_be_bytes(w)
+                };
+                (word(0), word(8))
+            },
             fields: Arc::new(fields),
         }
     }
@@ -354,7 +364,14 @@ fn flow_row(key: &FlowKey, dp: Option<Uuid>, group: Option<Uuid>, meta: FlowMeta
     // group by its key alone (there is one per key), so that a group
     // gaining or losing members modifies the row, as northd does.
     let owner = logical_datapath.unwrap_or_default();
-    let uuid = ids::derive("Logical_Flow", &[owner.as_bytes(), &key.hash]);
+    let uuid = ids::derive(
+        "Logical_Flow",
+        &[
+            owner.as_bytes(),
+            &key.hash.0.to_be_bytes(),
+            &key.hash.1.to_be_bytes(),
+        ],
+    );
     LogicalFlow {
         uuid,
         logical_datapath,
