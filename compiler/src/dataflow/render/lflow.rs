@@ -36,14 +36,13 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 /// the keys are visited changes, and nothing downstream depends on it
 /// (each key's row is computed from that key's flows alone).
 ///
-/// The hash is the 128-bit one of [`ids::derive`]: the row's UUID is
-/// derived from it (and the datapath), not from the strings again.
+/// The hash is 64 bits of [`ids::Hash128`] (faster than SipHash over
+/// long matches); the key stays 16 bytes, as it is held in several
+/// arrangements per flow.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct FlowKey {
-    /// The 128-bit hash of the fields (the same in every worker and run);
-    /// two words, compared as integers rather than by `memcmp` (and not
-    /// a `u128`, whose 16-byte alignment would pad the key to 32 bytes).
-    hash: (u64, u64),
+    /// A hash of the fields (the same in every worker and run).
+    hash: u64,
     /// The fields.
     fields: Arc<FlowFields>,
 }
@@ -56,23 +55,13 @@ impl FlowKey {
         h.part(&priority.to_be_bytes());
         h.part(match_.as_bytes());
         h.part(actions.as_bytes());
-        match meter {
-            None => h.part(b""),
-            Some(m) => {
-                h.part(b"meter");
-                h.part(m.as_bytes());
-            }
+        if let Some(m) = meter {
+            h.part(m.as_bytes());
         }
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.finish()[..8]);
         FlowKey {
-            hash: {
-                let b = h.finish();
-                let word = |i: usize| {
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(&b[i..i + 8]);
-                    u64::from_be_bytes(w)
-                };
-                (word(0), word(8))
-            },
+            hash: u64::from_be_bytes(first),
             fields: Arc::new(fields),
         }
     }
@@ -368,8 +357,11 @@ fn flow_row(key: &FlowKey, dp: Option<Uuid>, group: Option<Uuid>, meta: FlowMeta
         "Logical_Flow",
         &[
             owner.as_bytes(),
-            &key.hash.0.to_be_bytes(),
-            &key.hash.1.to_be_bytes(),
+            stage.name().as_bytes(),
+            &priority.to_be_bytes(),
+            match_.as_bytes(),
+            actions.as_bytes(),
+            meter.as_deref().unwrap_or("").as_bytes(),
         ],
     );
     LogicalFlow {
