@@ -25,9 +25,9 @@ pub fn derive(kind: &str, parts: &[&[u8]]) -> Uuid {
     uuid::Builder::from_custom_bytes(h.finish()).into_uuid()
 }
 
-/// The two-lane hash state of [`derive`], for keys that want the same
-/// hash without a UUID (a logical flow's key, from which its row UUID is
-/// then derived without reading the match and actions again).
+/// The two-lane hash state of [`derive`], also used where a fast 64-bit
+/// hash of long values is wanted (a logical flow's grouping key, a set of
+/// datapaths).
 pub(crate) struct Hash128 {
     a: u64,
     b: u64,
@@ -75,6 +75,14 @@ impl Hash128 {
             w[..rest.len()].copy_from_slice(rest);
             self.word(u64::from_le_bytes(w));
         }
+    }
+
+    /// The first 64 bits of [`Hash128::finish`].
+    pub(crate) fn finish64(self) -> u64 {
+        let b = self.finish();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&b[..8]);
+        u64::from_be_bytes(first)
     }
 
     /// The 128-bit hash, big-endian.

@@ -81,11 +81,8 @@ impl Members {
             h.word(hi);
             h.word(lo);
         }
-        let b = h.finish();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&b[..8]);
         Members {
-            hash: u64::from_be_bytes(first),
+            hash: h.finish64(),
             dps,
         }
     }

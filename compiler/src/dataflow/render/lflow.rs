@@ -58,10 +58,8 @@ impl FlowKey {
         if let Some(m) = meter {
             h.part(m.as_bytes());
         }
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&h.finish()[..8]);
         FlowKey {
-            hash: u64::from_be_bytes(first),
+            hash: h.finish64(),
             fields: Arc::new(fields),
         }
     }
