@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! southbound/examples/bench_sb.sh /tmp/bench-sb.db   # real ovn-northd
-//! cargo run --profile bench-ctl -p ovnflow-southbound --example compute_profile -- /tmp/bench-sb.db [ROUNDS]
+//! cargo run --profile chassis -p ovnflow-southbound --example compute_profile -- /tmp/bench-sb.db [ROUNDS]
 //! ```
 
 use std::time::Instant;

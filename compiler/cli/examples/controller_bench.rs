@@ -20,17 +20,15 @@
 //!   MAC binding; and binding a port (OVS commit → `ovn-installed-ts`).
 //!   ovn-northd is stopped for these so the SB is written only by us.
 //!
-//! Needs root and the OVN/OVS binaries.  The `ovnflow` binary next to the
-//! example is used, so build both in one profile.  Representative numbers
-//! come from the `bench-ctl` profile (workspace `Cargo.toml`): southbound,
-//! ovsdb and the libraries optimized as in release, the compiler, northd,
-//! k8s bridge and golden crates (which `ovnflow controller` never runs)
-//! unoptimized, so it builds in minutes rather than the 15+ of a release
-//! build:
+//! Needs root and the OVN/OVS binaries.  The controller binary next to
+//! the example is used, so build both in one profile.  Representative
+//! numbers come from the `chassis` profile (workspace `Cargo.toml`): the
+//! chassis daemon as shipped (fat LTO, `panic = "abort"`), with the crates
+//! it never links left unoptimized, so it builds in about five minutes:
 //!
 //! ```text
-//! cargo build --profile bench-ctl -p ovnflow --bin ovnflow --bin ovnflow-controller --example controller_bench
-//! target/bench-ctl/examples/controller_bench
+//! cargo build --profile chassis -p ovnflow --bin ovnflow-controller --example controller_bench
+//! target/chassis/examples/controller_bench
 //! ```
 //!
 //! Our controller is `ovnflow-controller` (the controller alone; `ovnflow
