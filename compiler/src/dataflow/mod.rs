@@ -214,6 +214,17 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)>;
+    /// [`Named::group_named`] whose output is read twice straight from the
+    /// grouping's arrangement, `first` and `second` each keeping (and
+    /// mapping) the records it wants: no copy of every output record as a
+    /// collection, split into two afterwards.
+    fn group_split_named<V2: Rec, A: Rec, B: Rec>(
+        self,
+        name: &str,
+        logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+        first: impl FnMut(&K, &V2) -> Option<A> + 'static,
+        second: impl FnMut(&K, &V2) -> Option<B> + 'static,
+    ) -> (Coll<'s, A>, Coll<'s, B>);
 }
 
 #[allow(clippy::disallowed_methods)]
@@ -327,6 +338,30 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
                 },
             )
             .as_collection(|k, v| (k.clone(), v.clone()))
+    }
+
+    fn group_split_named<V2: Rec, A: Rec, B: Rec>(
+        self,
+        name: &str,
+        logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+        mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
+        mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
+    ) -> (Coll<'s, A>, Coll<'s, B>) {
+        use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
+        arrlog::note_record_size(name, record_size::<(K, V2)>());
+        let grouped = arrange_by_key(self, &format!("Arrange: {name}"))
+            .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
+                name,
+                logic,
+                |vec, key, upds| {
+                    vec.clear();
+                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
+                },
+            );
+        (
+            grouped.clone().flat_map_ref(move |k, v| first(k, v)),
+            grouped.flat_map_ref(move |k, v| second(k, v)),
+        )
     }
 }
 

@@ -213,33 +213,50 @@ pub(super) fn render_lflows<'s>(
     // different details compete, which came first depends on the order of
     // northd's datapaths hmap: those keys are resolved below with
     // `dp_order`.
-    let merged = by_key.group_named("lflows by key", |_, vals, out| {
-        let target = Target::merge(vals.iter().map(|((reach, _), _)| reach));
-        let first = vals.iter().map(|((reach, m), _)| (m, reach)).min();
-        let Some((first_meta, _)) = first else { return };
-        // Datapath-level flows and ACL flows (`build_acls()` runs per
-        // switch) are added datapath by datapath, in the datapaths hmap's
-        // order. (Flows on named sets, load balancers', are of neither.)
-        let class = first_meta.0 .0;
-        let per_dp = |reach: &Reach| match reach {
-            Reach::Dps(dps) => Some(dps.clone()),
-            Reach::Named(_) => None,
-        };
-        let contested = (class == 0 || class == 2)
-            && vals.iter().any(|((_, m), _)| {
-                m.0 .0 == class && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
-            });
-        let candidates: Vec<(Uuid, FlowMeta)> = if contested {
-            vals.iter()
-                .filter(|((_, m), _)| m.0 .0 == class)
-                .filter_map(|((reach, m), _)| per_dp(reach).map(|dps| (dps, m)))
-                .flat_map(|(dps, m)| dps.iter().map(|dp| (*dp, m.clone())).collect::<Vec<_>>())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        out.push(((target, first_meta.clone(), candidates), 1));
-    });
+    // Most keys end on one datapath, uncontested: their rows are made
+    // straight from the grouping's output; only the others (contested, on
+    // several datapaths or on named sets) go on as records.
+    let direct = |t: &(Target, FlowMeta, Vec<(Uuid, FlowMeta)>)| match t {
+        (Target::Dps(dps), _, candidates) if dps.len() == 1 && candidates.is_empty() => {
+            Some(dps[0])
+        }
+        _ => None,
+    };
+    let (direct_rows, merged) = by_key.group_split_named(
+        "lflows by key",
+        |_, vals, out| {
+            let target = Target::merge(vals.iter().map(|((reach, _), _)| reach));
+            let first = vals.iter().map(|((reach, m), _)| (m, reach)).min();
+            let Some((first_meta, _)) = first else { return };
+            // Datapath-level flows and ACL flows (`build_acls()` runs per
+            // switch) are added datapath by datapath, in the datapaths hmap's
+            // order. (Flows on named sets, load balancers', are of neither.)
+            let class = first_meta.0 .0;
+            let per_dp = |reach: &Reach| match reach {
+                Reach::Dps(dps) => Some(dps.clone()),
+                Reach::Named(_) => None,
+            };
+            let contested = (class == 0 || class == 2)
+                && vals.iter().any(|((_, m), _)| {
+                    m.0 .0 == class
+                        && (m.1, m.2, &m.3) != (first_meta.1, first_meta.2, &first_meta.3)
+                });
+            let candidates: Vec<(Uuid, FlowMeta)> = if contested {
+                vals.iter()
+                    .filter(|((_, m), _)| m.0 .0 == class)
+                    .filter_map(|((reach, m), _)| per_dp(reach).map(|dps| (dps, m)))
+                    .flat_map(|(dps, m)| dps.iter().map(|dp| (*dp, m.clone())).collect::<Vec<_>>())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            out.push(((target, first_meta.clone(), candidates), 1));
+        },
+        move |key, t| {
+            direct(t).map(|dp| SbRecord::LogicalFlow(flow_row(key, Some(dp), None, t.1.clone())))
+        },
+        move |key, t| direct(t).is_none().then(|| (key.clone(), t.clone())),
+    );
     // Keys without candidates (nearly all) go straight on; the contested
     // ones are resolved against the datapath order.
     let [uncontested, contested_keys] = split_by(merged, |(_, (_, _, candidates))| {
@@ -311,7 +328,7 @@ pub(super) fn render_lflows<'s>(
             })
         },
     );
-    (one.concatenate([several, groups]), placements)
+    (one.concatenate([direct_rows, several, groups]), placements)
 }
 
 /// The switch-level flows of the switches `members` (NB UUIDs) that share
