@@ -326,18 +326,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
-        use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-        arrlog::note_record_size(name, record_size::<(K, V2)>());
-        arrange_by_key(self, &format!("Arrange: {name}"))
-            .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
-                name,
-                logic,
-                |vec, key, upds| {
-                    vec.clear();
-                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
-                },
-            )
-            .as_collection(|k, v| (k.clone(), v.clone()))
+        reduce_by_key(self, name, logic).as_collection(|k, v| (k.clone(), v.clone()))
     }
 
     fn group_split_named<V2: Rec, A: Rec, B: Rec>(
@@ -347,22 +336,34 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
         mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
     ) -> (Coll<'s, A>, Coll<'s, B>) {
-        use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-        arrlog::note_record_size(name, record_size::<(K, V2)>());
-        let grouped = arrange_by_key(self, &format!("Arrange: {name}"))
-            .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
-                name,
-                logic,
-                |vec, key, upds| {
-                    vec.clear();
-                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
-                },
-            );
+        let grouped = reduce_by_key(self, name, logic);
         (
             grouped.clone().flat_map_ref(move |k, v| first(k, v)),
             grouped.flat_map_ref(move |k, v| second(k, v)),
         )
     }
+}
+
+/// The grouping behind [`Named::group_named`] and
+/// [`Named::group_split_named`]: `coll` arranged by key, and `logic`'s
+/// output per key, arranged.
+#[allow(clippy::disallowed_methods)]
+fn reduce_by_key<'s, K: Rec, V: Rec, V2: Rec>(
+    coll: Coll<'s, (K, V)>,
+    name: &str,
+    logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+) -> ValArranged<'s, K, V2> {
+    use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
+    arrlog::note_record_size(name, record_size::<(K, V2)>());
+    arrange_by_key(coll, &format!("Arrange: {name}"))
+        .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
+            name,
+            logic,
+            |vec, key, upds| {
+                vec.clear();
+                vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
+            },
+        )
 }
 
 /// Named set operators.
