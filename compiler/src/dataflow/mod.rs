@@ -52,6 +52,57 @@ pub(crate) fn split_by<'s, D: Rec, const N: usize>(
     std::array::from_fn(|i| streams[i].clone().as_collection())
 }
 
+/// `coll.flat_map(logic)` for records that are replaced whole when one of
+/// their parts changes (a router's context after one NAT rule or route
+/// changed, a port's after its peer's NAT did): when the records of a time
+/// retract something, the outputs of old and new versions are netted
+/// (consolidated) before they are sent, so only the outputs that differ go
+/// on, where a plain `flat_map` sends every output of both versions (the
+/// router's hundred flows, hashed, arranged and grouped twice, to cancel
+/// there). The records of one time that arrive together are netted
+/// together; a time without retractions (a compile from scratch) is
+/// streamed out as `flat_map` does, with no buffer. Named `name` in
+/// timely's logging.
+pub(crate) fn flat_map_net<'s, D: Rec, O: Rec, I: IntoIterator<Item = O>>(
+    coll: Coll<'s, D>,
+    name: &str,
+    mut logic: impl FnMut(D) -> I + 'static,
+) -> Coll<'s, O> {
+    use differential_dataflow::consolidation::consolidate_updates;
+    use differential_dataflow::AsCollection;
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::channels::pact::Pipeline;
+    use timely::dataflow::operators::generic::Operator;
+    coll.inner
+        .unary::<CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
+            Pipeline,
+            name,
+            move |_, _| {
+                let mut netted: Vec<(O, Time, Diff)> = Vec::new();
+                move |input, output| {
+                    input.for_each_stamp(|cap, data| {
+                        let mut containers: Vec<&mut Vec<(D, Time, Diff)>> = data.collect();
+                        let retracts = containers.iter().any(|c| c.iter().any(|(_, _, r)| *r < 0));
+                        let updates = containers.iter_mut().flat_map(|c| c.drain(..));
+                        let mut session = output.session(&cap);
+                        if !retracts {
+                            session.give_iterator(updates.flat_map(|(d, t, r)| {
+                                logic(d).into_iter().map(move |o| (o, t, r))
+                            }));
+                            return;
+                        }
+                        for (d, t, r) in updates {
+                            netted.extend(logic(d).into_iter().map(|o| (o, t, r)));
+                        }
+                        consolidate_updates(&mut netted);
+                        session.give_iterator(netted.drain(..));
+                    });
+                }
+            },
+        )
+        .as_collection()
+}
+
 /// Hands the updates of `coll` to `take`, a whole container at a time (the
 /// records are neither copied nor moved one by one) and returns a probe
 /// whose frontier passes an epoch once `take` has seen all of that epoch's

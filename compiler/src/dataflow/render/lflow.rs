@@ -11,7 +11,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::dp_group::{self, Placement, Reach, SetName, Target};
-use crate::dataflow::{arrange_shared, split_by, Coll, Named, Shared};
+use crate::dataflow::{arrange_shared, flat_map_net, split_by, Coll, Named, Shared};
 use crate::ids;
 use crate::rules::acl::AclCtx;
 use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
@@ -172,9 +172,13 @@ pub(super) fn render_lflows<'s>(
             out.push((members, 1));
         })
         .flat_map(|(class, members)| class_flows(&class, &members));
-    let port_flows = ports
-        .semijoin_named("lflows: ports on switches with keys", bound.clone())
-        .flat_map(|(_, p)| rules::port_flows(&p));
+    // A port's context is replaced whole when a part changes (its peer
+    // router's NAT): only the flows that differ go on.
+    let port_flows = flat_map_net(
+        ports.semijoin_named("lflows: ports on switches with keys", bound.clone()),
+        "port flows",
+        |(_, p)| rules::port_flows(&p),
+    );
     let acl_flows = acls
         .map(|a| (a.ls, a))
         .semijoin_named("lflows: acls on switches with keys", bound.clone())

@@ -8,7 +8,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::NbIn;
-use crate::dataflow::{split_by, Coll, Named, NamedSet};
+use crate::dataflow::{flat_map_net, split_by, Coll, Named, NamedSet};
 use crate::idl_order;
 use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbKind, NbRecord, Policy, Router, StaticRoute};
 use crate::rules::copp::Copp;
@@ -481,7 +481,9 @@ pub(super) fn render_router_flows<'s>(
                 keys.iter().find(|(u, _)| *u == lrp).map(|(_, k)| *k)
             })
         })
-        .concat(ctx.flat_map(|r| router::router_flows(&r)));
+        .concat(flat_map_net(ctx, "router flows", |r| {
+            router::router_flows(&r)
+        }));
     let rports: Coll<'s, (Uuid, SwitchRouterPort)> = switch_ports.clone().flat_map(|(ls, p)| {
         p.router_peer.clone().map(|peer| {
             (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ovsdb::Uuid;
 
-use crate::dataflow::split_by;
+use crate::dataflow::{flat_map_net, split_by};
 
 use super::lb::parse_with_health;
 use super::lb_health::HealthInfo;
@@ -268,7 +268,7 @@ pub(super) fn render_router_lb_flows<'s>(
         });
     // Only routers with a tunnel key: these flows join the routers' own
     // ([`super::router::RouterFlows::own`]).
-    let unsnat = ctx.flat_map(|r| {
+    let unsnat = flat_map_net(ctx, "router: unsnat bypass flows", |r| {
         if r.tunnel_key == 0 {
             return Vec::new();
         }
@@ -309,7 +309,7 @@ pub(super) fn attach_peer_nat<'s>(
     ports: Coll<'s, (Uuid, Arc<PortCtx>)>,
     ctx: Coll<'s, Arc<RouterCtx>>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
-    let by_port = ctx.flat_map(|r| {
+    let by_port = flat_map_net(ctx, "router ports: peer nat", |r| {
         // The orders are shared by the routers with the same load
         // balancers.
         let orders = &r.lb_ips.sets.orders;
