@@ -1,10 +1,13 @@
 //! The named arrangement operators of [`super`]: joins (inner, outer,
-//! semi, anti, against an arrangement of their own or a shared one),
-//! groupings and `distinct`, each arranging under a name that shows in
-//! timely's logging and in the `OVNFLOW_ARRLOG` memory report. With one
-//! worker the records are arranged where they are (no exchange).
+//! semi, anti, against an arrangement of their own or a shared one), each
+//! arranging under a name that shows in timely's logging and in the
+//! `OVNFLOW_ARRLOG` memory report, and groupings and `distinct`, named
+//! too, whose state is a hash map (`group.rs`), not an arrangement. With
+//! one worker the records are arranged where they are (no exchange).
 
-use super::{arrlog, Coll, Diff, Rec, Time};
+use serde::{Deserialize, Serialize};
+
+use super::{arrlog, group, split_by, Coll, Diff, Rec, Time};
 
 /// An arrangement of `(K, V)` records by `K`.
 type ValArranged<'s, K, V> = differential_dataflow::operators::arrange::Arranged<
@@ -254,7 +257,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
-        reduce_by_key(self, name, logic).as_collection(|k, v| (k.clone(), v.clone()))
+        group::group_core(self, name, logic, |k, v, out| out.push((k.clone(), v)))
     }
 
     fn group_split_named<V2: Rec, A: Rec, B: Rec>(
@@ -264,34 +267,32 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
         mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
     ) -> (Coll<'s, A>, Coll<'s, B>) {
-        let grouped = reduce_by_key(self, name, logic);
+        let both = group::group_core(self, name, logic, move |k, v, out| {
+            out.extend(first(k, &v).map(Either::First));
+            out.extend(second(k, &v).map(Either::Second));
+        });
+        let [a, b] = split_by(both, |e| match e {
+            Either::First(_) => 0,
+            Either::Second(_) => 1,
+        });
         (
-            grouped.clone().flat_map_ref(move |k, v| first(k, v)),
-            grouped.flat_map_ref(move |k, v| second(k, v)),
+            a.flat_map(|e| match e {
+                Either::First(a) => Some(a),
+                Either::Second(_) => None,
+            }),
+            b.flat_map(|e| match e {
+                Either::Second(b) => Some(b),
+                Either::First(_) => None,
+            }),
         )
     }
 }
 
-/// The grouping behind [`Named::group_named`] and
-/// [`Named::group_split_named`]: `coll` arranged by key, and `logic`'s
-/// output per key, arranged.
-#[allow(clippy::disallowed_methods)]
-fn reduce_by_key<'s, K: Rec, V: Rec, V2: Rec>(
-    coll: Coll<'s, (K, V)>,
-    name: &str,
-    logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
-) -> ValArranged<'s, K, V2> {
-    use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-    arrlog::note_record_size(name, record_size::<(K, V2)>());
-    arrange_by_key(coll, &format!("Arrange: {name}"))
-        .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<K, V2, _, _>, _, _>(
-            name,
-            logic,
-            |vec, key, upds| {
-                vec.clear();
-                vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
-            },
-        )
+/// The two outputs of [`Named::group_split_named`] in one stream.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Either<A, B> {
+    First(A),
+    Second(B),
 }
 
 /// Named set operators.
@@ -303,18 +304,16 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 #[allow(clippy::disallowed_methods)]
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
-        use differential_dataflow::trace::implementations::{KeyBuilder, KeySpine};
-        arrlog::note_record_size(name, record_size::<D>());
-        arrange_by_self(self, &format!("Arrange: {name}"))
-            .reduce_abelian::<_, KeyBuilder<D, Time, Diff>, KeySpine<D, Time, Diff>, _, _>(
-                name,
-                |_, s, t| t.push(((), if s[0].1 > 0 { 1 } else { 0 })),
-                |vec, key, upds| {
-                    vec.clear();
-                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
-                },
-            )
-            .as_collection(|k, _| k.clone())
+        group::group_core(
+            self.map(|d| (d, ())),
+            name,
+            |_, s, t| {
+                if s[0].1 > 0 {
+                    t.push(((), 1))
+                }
+            },
+            |k, (), out| out.push(k.clone()),
+        )
     }
 }
 
@@ -486,6 +485,72 @@ mod tests {
                 ((1, vec![3, 4, 5]), 1, 1),
                 ((1, vec![3, 5]), 0, 1),
                 ((1, vec![3, 5]), 1, -1)
+            ]
+        );
+    }
+
+    #[test]
+    fn group_named_forgets_keys_whose_values_cancel() {
+        // Epoch 0: key 1 gets two values, key 2 one that cancels in the
+        // same epoch; epoch 1: key 1 loses both (its output goes), key 3
+        // arrives; epoch 2: key 1 comes back with one value.
+        let got = run(
+            vec![
+                vec![
+                    ((1u32, 'a'), 1),
+                    ((1, 'b'), 1),
+                    ((2, 'z'), 1),
+                    ((2, 'z'), -1),
+                ],
+                vec![((1, 'a'), -1), ((1, 'b'), -1), ((3, 'c'), 1)],
+                vec![((1, 'd'), 1)],
+            ],
+            Vec::<Vec<((), Diff)>>::new(),
+            |a, _| {
+                a.group_named("count", |_, vals, out| {
+                    out.push((vals.iter().map(|(_, r)| *r).sum::<Diff>(), 1))
+                })
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, 1), 2, 1),
+                ((1, 2), 0, 1),
+                ((1, 2), 1, -1),
+                ((3, 1), 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn group_split_named_sends_each_output_where_it_is_wanted() {
+        // Even counts go first, odd ones second, multiples of 3 both ways.
+        let got = run(
+            vec![
+                vec![((1u32, 'a'), 1), ((1, 'b'), 1), ((2, 'c'), 1)],
+                vec![((1, 'c'), 1), ((2, 'c'), -1)],
+            ],
+            Vec::<Vec<((), Diff)>>::new(),
+            |a, _| {
+                let (even, odd) = a.group_split_named(
+                    "split",
+                    |_, vals, out| out.push((vals.len(), 1)),
+                    |k, n| (n % 2 == 0 || n % 3 == 0).then_some((*k, *n, 'f')),
+                    |k, n| (n % 2 == 1 || n % 3 == 0).then_some((*k, *n, 's')),
+                );
+                even.concat(odd)
+            },
+        );
+        assert_eq!(
+            got,
+            vec![
+                ((1, 2, 'f'), 0, 1),
+                ((1, 2, 'f'), 1, -1),
+                ((1, 3, 'f'), 1, 1),
+                ((1, 3, 's'), 1, 1),
+                ((2, 1, 's'), 0, 1),
+                ((2, 1, 's'), 1, -1),
             ]
         );
     }

@@ -11,6 +11,7 @@
 mod arrange;
 mod arrlog;
 pub(crate) mod driver;
+mod group;
 mod oplog;
 pub(crate) mod render;
 
@@ -31,10 +32,13 @@ pub(crate) type Scope<'s> = timely::dataflow::Scope<'s, Time>;
 /// A collection of records `D` in scope `'s`.
 pub(crate) type Coll<'s, D> = differential_dataflow::VecCollection<'s, Time, D, Diff>;
 
-/// Record types that may flow through the dataflow (ordered, cloneable,
-/// serializable for exchange between workers).
-pub(crate) trait Rec: differential_dataflow::ExchangeData + Hashable {}
-impl<T: differential_dataflow::ExchangeData + Hashable> Rec for T {}
+/// Record types that may flow through the dataflow (ordered, hashable,
+/// cloneable, serializable for exchange between workers).
+pub(crate) trait Rec:
+    differential_dataflow::ExchangeData + Hashable + std::hash::Hash
+{
+}
+impl<T: differential_dataflow::ExchangeData + Hashable + std::hash::Hash> Rec for T {}
 
 /// Splits `coll` into `N` collections, record `r` going to `part(&r)`
 /// (which must be below `N`): one pass and no copies, where filtering the

@@ -38,13 +38,22 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 ///
 /// The hash is 64 bits of [`ids::Hash128`] (faster than SipHash over
 /// long matches); the key stays 16 bytes, as it is held in several
-/// arrangements per flow.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// arrangements per flow. It is also what the key hashes to (`Hash`):
+/// the grouping's hash map and the exchange between workers do not hash
+/// the fields again.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct FlowKey {
     /// A hash of the fields (the same in every worker and run).
     hash: u64,
     /// The fields.
     fields: Arc<FlowFields>,
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equal keys have equal fields, hence equal hashes.
+        state.write_u64(self.hash);
+    }
 }
 
 impl FlowKey {
