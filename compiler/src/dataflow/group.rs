@@ -50,18 +50,12 @@ type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 /// output, records)` turns each change of the key's output into records
 /// (none, one or several), which inherit the change's multiplicity.
 /// A key without values has no output. Named `name` in timely's logging.
-pub(super) fn group_core<'s, K, V, V2, O>(
+pub(super) fn group_core<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
     coll: Coll<'s, (K, V)>,
     name: &str,
     logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     emit: impl FnMut(&K, V2, &mut Vec<O>) + 'static,
-) -> Coll<'s, O>
-where
-    K: Rec,
-    V: Rec,
-    V2: Rec,
-    O: Rec,
-{
+) -> Coll<'s, O> {
     if coll.scope().peers() > 1 {
         let pact = Exchange::new(|((k, _), _, _): &((K, V), Time, Diff)| k.hashed().into());
         group_with(coll, pact, name, logic, emit)
@@ -70,7 +64,8 @@ where
     }
 }
 
-fn group_with<'s, K, V, V2, O, P>(
+/// [`group_core`] with records delivered by `pact`.
+fn group_with<'s, K: Rec, V: Rec, V2: Rec, O: Rec, P>(
     coll: Coll<'s, (K, V)>,
     pact: P,
     name: &str,
@@ -78,10 +73,6 @@ fn group_with<'s, K, V, V2, O, P>(
     mut emit: impl FnMut(&K, V2, &mut Vec<O>) + 'static,
 ) -> Coll<'s, O>
 where
-    K: Rec,
-    V: Rec,
-    V2: Rec,
-    O: Rec,
     P: ParallelizationContract<Time, Vec<((K, V), Time, Diff)>>,
 {
     coll.inner
