@@ -301,7 +301,6 @@ pub(crate) trait NamedSet<'s, D: Rec> {
     fn distinct_named(self, name: &str) -> Coll<'s, D>;
 }
 
-#[allow(clippy::disallowed_methods)]
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
         group::group_core(

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use differential_dataflow::consolidation::consolidate;
+use differential_dataflow::consolidation::{consolidate, consolidate_slice};
 use differential_dataflow::AsCollection;
 use foldhash::fast::FixedState;
 use smallvec::SmallVec;
@@ -137,7 +137,8 @@ fn apply<K: Rec, V: Rec, V2: Rec>(
     net: &mut Vec<(V2, Diff)>,
     out: impl FnOnce(&K, &mut Vec<(V2, Diff)>),
 ) {
-    net.clear();
+    // A new key's values, inserted once its output is sent (the key moves).
+    let mut new = None;
     match state.get_mut(&key) {
         Some(values) => {
             run(&key, values, logic, net);
@@ -151,10 +152,6 @@ fn apply<K: Rec, V: Rec, V2: Rec>(
             } else {
                 run(&key, values, logic, net);
             }
-            consolidate(net);
-            if !net.is_empty() {
-                out(&key, net);
-            }
         }
         None => {
             consolidate_values(&mut changes);
@@ -162,36 +159,25 @@ fn apply<K: Rec, V: Rec, V2: Rec>(
                 return;
             }
             run(&key, &changes, logic, net);
-            consolidate(net);
-            if !net.is_empty() {
-                out(&key, net);
-            }
-            changes.shrink_to_fit();
-            state.insert(key, changes);
+            new = Some(changes);
         }
     }
+    consolidate(net);
+    if !net.is_empty() {
+        out(&key, net);
+    }
     net.clear();
+    if let Some(mut values) = new {
+        values.shrink_to_fit();
+        state.insert(key, values);
+    }
 }
 
 /// Sorts `values` and sums the multiplicities of equal ones, dropping
-/// those that cancel.
+/// those that cancel (differential's consolidation, on inline storage).
 fn consolidate_values<V: Ord>(values: &mut Values<V>) {
-    if values.len() == 1 {
-        values.retain(|(_, r)| *r != 0);
-        return;
-    }
-    values.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut kept = 0;
-    for i in 0..values.len() {
-        if kept > 0 && values[kept - 1].0 == values[i].0 {
-            values[kept - 1].1 += values[i].1;
-        } else {
-            values.swap(kept, i);
-            kept += 1;
-        }
-    }
+    let kept = consolidate_slice(values);
     values.truncate(kept);
-    values.retain(|(_, r)| *r != 0);
 }
 
 /// Appends `logic`'s output for `values` to `out`.
