@@ -14,8 +14,9 @@ use ovsdb::Uuid;
 /// mixed by a folded 64×64→128-bit multiply (wyhash's "mum"), and ends
 /// with one cross-mix per lane. It is not cryptographic; what matters is
 /// that distinct rows get distinct UUIDs (128 bits: no collision in
-/// practice) and that it is cheap: it runs over the match and actions of
-/// every logical flow.
+/// practice) and that it is cheap: `Hash128` runs over the match and
+/// actions of every logical flow (once, for its grouping key, whose hash
+/// then names its row).
 pub fn derive(kind: &str, parts: &[&[u8]]) -> Uuid {
     let mut h = Hash128::new();
     h.part(kind.as_bytes());
@@ -79,22 +80,25 @@ impl Hash128 {
 
     /// The first 64 bits of [`Hash128::finish`].
     pub(crate) fn finish64(self) -> u64 {
-        let b = self.finish();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&b[..8]);
-        u64::from_be_bytes(first)
+        self.finish_words()[0]
     }
 
     /// The 128-bit hash, big-endian.
     pub(crate) fn finish(self) -> [u8; 16] {
-        let hi = mum(self.a ^ Self::K1, self.b ^ Self::K2);
-        let lo = mum(self.b ^ Self::K3, self.a ^ Self::K0);
-        let hi = mum(hi ^ lo.rotate_left(17), Self::K3);
-        let lo = mum(lo ^ hi.rotate_left(41), Self::K2);
+        let [hi, lo] = self.finish_words();
         let mut out = [0u8; 16];
         out[..8].copy_from_slice(&hi.to_be_bytes());
         out[8..].copy_from_slice(&lo.to_be_bytes());
         out
+    }
+
+    /// The 128-bit hash as two words, the first 64 bits first.
+    pub(crate) fn finish_words(self) -> [u64; 2] {
+        let hi = mum(self.a ^ Self::K1, self.b ^ Self::K2);
+        let lo = mum(self.b ^ Self::K3, self.a ^ Self::K0);
+        let hi = mum(hi ^ lo.rotate_left(17), Self::K3);
+        let lo = mum(lo ^ hi.rotate_left(41), Self::K2);
+        [hi, lo]
     }
 }
 

@@ -36,15 +36,19 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 /// the keys are visited changes, and nothing downstream depends on it
 /// (each key's row is computed from that key's flows alone).
 ///
-/// The hash is 64 bits of [`ids::Hash128`] (faster than SipHash over
-/// long matches); the key stays 16 bytes, as it is held in several
-/// arrangements per flow. It is also what the key hashes to (`Hash`):
-/// the grouping's hash map and the exchange between workers do not hash
-/// the fields again.
+/// The hash is [`ids::Hash128`] (faster than SipHash over long matches),
+/// computed once per flow record: its first 64 bits are what the key
+/// hashes to (`Hash`), so the grouping's hash map and the exchange
+/// between workers do not hash the fields again, and all 128 bits name
+/// the flow's SB row ([`flow_row`] derives the row's UUID from them and
+/// the datapath instead of hashing the match and actions a second time).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct FlowKey {
-    /// A hash of the fields (the same in every worker and run).
+    /// The first 64 bits of the fields' hash (the same in every worker
+    /// and run).
     hash: u64,
+    /// The other 64 bits.
+    low: u64,
     /// The fields.
     fields: Arc<FlowFields>,
 }
@@ -67,8 +71,10 @@ impl FlowKey {
         if let Some(m) = meter {
             h.part(m.as_bytes());
         }
+        let [hash, low] = h.finish_words();
         FlowKey {
-            hash: h.finish64(),
+            hash,
+            low,
             fields: Arc::new(fields),
         }
     }
@@ -379,17 +385,15 @@ fn flow_row(key: &FlowKey, dp: Option<Uuid>, group: Option<Uuid>, meta: FlowMeta
     let (logical_datapath, logical_dp_group) = (dp, group);
     // A flow on one datapath is identified by (datapath, key); a flow on a
     // group by its key alone (there is one per key), so that a group
-    // gaining or losing members modifies the row, as northd does.
+    // gaining or losing members modifies the row, as northd does. The key
+    // stands for its fields by their 128-bit hash.
     let owner = logical_datapath.unwrap_or_default();
     let uuid = ids::derive(
         "Logical_Flow",
         &[
             owner.as_bytes(),
-            stage.name().as_bytes(),
-            &priority.to_be_bytes(),
-            match_.as_bytes(),
-            actions.as_bytes(),
-            meter.as_deref().unwrap_or("").as_bytes(),
+            &key.hash.to_be_bytes(),
+            &key.low.to_be_bytes(),
         ],
     );
     LogicalFlow {
