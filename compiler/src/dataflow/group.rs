@@ -137,6 +137,13 @@ fn apply<K: Rec, V: Rec, V2: Rec>(
     net: &mut Vec<(V2, Diff)>,
     out: impl FnOnce(&K, &mut Vec<(V2, Diff)>),
 ) {
+    // Changes that cancel out (a record retracted and added again, as
+    // `map` passes on an upstream change that does not reach the key's
+    // value) change nothing: the key's output is not computed at all.
+    consolidate_values(&mut changes);
+    if changes.is_empty() {
+        return;
+    }
     // A new key's values, inserted once its output is sent (the key moves).
     let mut new = None;
     match state.get_mut(&key) {
@@ -154,10 +161,6 @@ fn apply<K: Rec, V: Rec, V2: Rec>(
             }
         }
         None => {
-            consolidate_values(&mut changes);
-            if changes.is_empty() {
-                return;
-            }
             run(&key, &changes, logic, net);
             new = Some(changes);
         }
