@@ -32,8 +32,10 @@ use foldhash::fast::FixedState;
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
+use timely::progress::operate::FrontierInterest;
 
 use super::{Coll, Diff, Rec, Time};
 
@@ -75,55 +77,62 @@ fn group_with<'s, K: Rec, V: Rec, V2: Rec, O: Rec, P>(
 where
     P: ParallelizationContract<Time, Vec<((K, V), Time, Diff)>>,
 {
-    coll.inner
-        .unary_frontier::<CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
-            pact,
-            name,
-            move |_, _| {
-                let mut state: Map<K, V> = HashMap::default();
-                // The changes of epochs not complete yet, by key, each
-                // epoch with a capability to send its output.
-                let mut pending: BTreeMap<Time, (Capability<Time>, Map<K, V>)> = BTreeMap::new();
-                let mut net: Vec<(V2, Diff)> = Vec::new();
-                let mut outputs: Vec<O> = Vec::new();
-                move |(input, frontier), output| {
-                    let port = output.output_index();
-                    input.for_each(|cap, data| {
-                        for ((k, v), t, r) in data.drain(..) {
-                            let (_, changes) = pending
-                                .entry(t)
-                                .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
-                            changes.entry(k).or_default().push((v, r));
-                        }
-                    });
-                    while let Some(entry) = pending.first_entry() {
-                        let t = *entry.key();
-                        if frontier.less_equal(&t) {
-                            break;
-                        }
-                        let (cap, changes) = entry.remove();
-                        state.reserve(changes.len());
-                        let mut session = output.session(&cap);
-                        for (key, changes) in changes {
-                            apply(
-                                &mut state,
-                                key,
-                                changes,
-                                &mut logic,
-                                &mut net,
-                                |key, net| {
-                                    for (v2, r) in net.drain(..) {
-                                        emit(key, v2, &mut outputs);
-                                        session.give_iterator(outputs.drain(..).map(|o| (o, t, r)));
-                                    }
-                                },
-                            );
-                        }
-                    }
+    // Frontier changes matter to the operator only while it holds
+    // epochs not complete yet: a grouping that received nothing is not
+    // scheduled when a round ends (hundreds of groupings, most rounds of
+    // a single change reach a few of them).
+    let mut builder = OperatorBuilder::new(name.to_owned(), coll.inner.scope());
+    let mut input = builder.new_input(coll.inner, pact);
+    builder.set_notify_for(0, FrontierInterest::IfCapability);
+    let (output, stream) = builder.new_output();
+    let mut output =
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Time, Diff)>>>::from(output);
+    builder.build(move |_initial| {
+        let mut state: Map<K, V> = HashMap::default();
+        // The changes of epochs not complete yet, by key, each epoch with
+        // a capability to send its output.
+        let mut pending: BTreeMap<Time, (Capability<Time>, Map<K, V>)> = BTreeMap::new();
+        let mut net: Vec<(V2, Diff)> = Vec::new();
+        let mut outputs: Vec<O> = Vec::new();
+        move |frontiers| {
+            let frontier = &frontiers[0];
+            let mut output = output.activate();
+            let port = output.output_index();
+            input.for_each(|cap, data| {
+                for ((k, v), t, r) in data.drain(..) {
+                    let (_, changes) = pending
+                        .entry(t)
+                        .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
+                    changes.entry(k).or_default().push((v, r));
                 }
-            },
-        )
-        .as_collection()
+            });
+            while let Some(entry) = pending.first_entry() {
+                let t = *entry.key();
+                if frontier.less_equal(&t) {
+                    break;
+                }
+                let (cap, changes) = entry.remove();
+                state.reserve(changes.len());
+                let mut session = output.session(&cap);
+                for (key, changes) in changes {
+                    apply(
+                        &mut state,
+                        key,
+                        changes,
+                        &mut logic,
+                        &mut net,
+                        |key, net| {
+                            for (v2, r) in net.drain(..) {
+                                emit(key, v2, &mut outputs);
+                                session.give_iterator(outputs.drain(..).map(|o| (o, t, r)));
+                            }
+                        },
+                    );
+                }
+            }
+        }
+    });
+    stream.as_collection()
 }
 
 /// Applies `changes` to the values of `key` and hands the change of the
