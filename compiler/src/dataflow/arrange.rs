@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::quiet_arrange::arrange_quiet;
 use super::{arrlog, group, split_by, Coll, Diff, Rec, Time};
 
 /// An arrangement of `(K, V)` records by `K`.
@@ -34,16 +35,13 @@ fn record_size<D>() -> usize {
 /// several workers need would hash and copy every record for nothing.
 #[allow(clippy::disallowed_methods)]
 fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s, K, V> {
-    use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
-    use timely::dataflow::channels::pact::Pipeline;
     arrlog::note_record_size(name, record_size::<(K, V)>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_key_named(name);
     }
-    arrange_core::<_, _, ValBatcher<K, V, Time, Diff>, ValSpine<K, V, Time, Diff>>(
+    arrange_quiet::<_, ValBatcher<K, V, Time, Diff>, ValSpine<K, V, Time, Diff>>(
         coll.inner,
-        Pipeline,
         name,
         ValBatcher::new,
     )
@@ -53,16 +51,13 @@ fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> Val
 /// with a single worker, as [`arrange_by_key`]).
 #[allow(clippy::disallowed_methods)]
 fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s, K> {
-    use differential_dataflow::operators::arrange::arrangement::arrange_core;
     use differential_dataflow::trace::implementations::{KeyBatcher, KeySpine};
-    use timely::dataflow::channels::pact::Pipeline;
     arrlog::note_record_size(name, record_size::<K>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_self_named(name);
     }
-    arrange_core::<_, _, KeyBatcher<K, Time, Diff>, KeySpine<K, Time, Diff>>(
+    arrange_quiet::<_, KeyBatcher<K, Time, Diff>, KeySpine<K, Time, Diff>>(
         coll.map(|k| (k, ())).inner,
-        Pipeline,
         name,
         KeyBatcher::new,
     )

@@ -17,8 +17,9 @@
 //! an arrangement sorting them and a `reduce` walking the sorted batches,
 //! nearly half of the compile, where a hash map takes each flow once.
 //! A round of one change pays only for the keys it changed, and nothing
-//! for the groupings it does not reach (an arrangement seals and merges an
-//! empty batch every round).
+//! for the groupings it does not reach: they are not even scheduled (they
+//! ask for frontier changes only while they hold an epoch, as the
+//! arrangements of `quiet_arrange.rs` do).
 //!
 //! With several workers the records are exchanged by key hash, so that all
 //! the values of a key meet in one worker, as differential's arrangements
