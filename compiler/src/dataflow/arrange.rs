@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::quiet_arrange::arrange_quiet;
+use super::quiet::arrange_quiet;
 use super::{arrlog, group, split_by, Coll, Diff, Rec, Time};
 
 /// An arrangement of `(K, V)` records by `K`.

@@ -17,9 +17,8 @@
 //! an arrangement sorting them and a `reduce` walking the sorted batches,
 //! nearly half of the compile, where a hash map takes each flow once.
 //! A round of one change pays only for the keys it changed, and nothing
-//! for the groupings it does not reach: they are not even scheduled (they
-//! ask for frontier changes only while they hold an epoch, as the
-//! arrangements of `quiet_arrange.rs` do).
+//! for the groupings it does not reach: they are not even scheduled
+//! (`quiet.rs`).
 //!
 //! With several workers the records are exchanged by key hash, so that all
 //! the values of a key meet in one worker, as differential's arrangements
@@ -33,11 +32,9 @@ use foldhash::fast::FixedState;
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
-use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
-use timely::progress::operate::FrontierInterest;
 
+use super::quiet::unary_quiet;
 use super::{Coll, Diff, Rec, Time};
 
 /// The values of one key, sorted, with their (non-zero) multiplicities:
@@ -78,62 +75,58 @@ fn group_with<'s, K: Rec, V: Rec, V2: Rec, O: Rec, P>(
 where
     P: ParallelizationContract<Time, Vec<((K, V), Time, Diff)>>,
 {
-    // Frontier changes matter to the operator only while it holds
-    // epochs not complete yet: a grouping that received nothing is not
-    // scheduled when a round ends (hundreds of groupings, most rounds of
-    // a single change reach a few of them).
-    let mut builder = OperatorBuilder::new(name.to_owned(), coll.inner.scope());
-    let mut input = builder.new_input(coll.inner, pact);
-    builder.set_notify_for(0, FrontierInterest::IfCapability);
-    let (output, stream) = builder.new_output();
-    let mut output =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Time, Diff)>>>::from(output);
-    builder.build(move |_initial| {
-        let mut state: Map<K, V> = HashMap::default();
-        // The changes of epochs not complete yet, by key, each epoch with
-        // a capability to send its output.
-        let mut pending: BTreeMap<Time, (Capability<Time>, Map<K, V>)> = BTreeMap::new();
-        let mut net: Vec<(V2, Diff)> = Vec::new();
-        let mut outputs: Vec<O> = Vec::new();
-        move |frontiers| {
-            let frontier = &frontiers[0];
-            let mut output = output.activate();
-            let port = output.output_index();
-            input.for_each(|cap, data| {
-                for ((k, v), t, r) in data.drain(..) {
-                    let (_, changes) = pending
-                        .entry(t)
-                        .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
-                    changes.entry(k).or_default().push((v, r));
-                }
-            });
-            while let Some(entry) = pending.first_entry() {
-                let t = *entry.key();
-                if frontier.less_equal(&t) {
-                    break;
-                }
-                let (cap, changes) = entry.remove();
-                state.reserve(changes.len());
-                let mut session = output.session(&cap);
-                for (key, changes) in changes {
-                    apply(
-                        &mut state,
-                        key,
-                        changes,
-                        &mut logic,
-                        &mut net,
-                        |key, net| {
-                            for (v2, r) in net.drain(..) {
-                                emit(key, v2, &mut outputs);
-                                session.give_iterator(outputs.drain(..).map(|o| (o, t, r)));
-                            }
-                        },
-                    );
+    // Told of frontier changes only while it holds epochs not complete
+    // yet: a grouping a round does not reach is not scheduled when the
+    // round ends.
+    unary_quiet::<_, CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
+        coll.inner,
+        pact,
+        name,
+        move |_| {
+            let mut state: Map<K, V> = HashMap::default();
+            // The changes of epochs not complete yet, by key, each epoch
+            // with a capability to send its output.
+            let mut pending: BTreeMap<Time, (Capability<Time>, Map<K, V>)> = BTreeMap::new();
+            let mut net: Vec<(V2, Diff)> = Vec::new();
+            let mut outputs: Vec<O> = Vec::new();
+            move |input, frontier, output| {
+                let port = output.output_index();
+                input.for_each(|cap, data| {
+                    for ((k, v), t, r) in data.drain(..) {
+                        let (_, changes) = pending
+                            .entry(t)
+                            .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
+                        changes.entry(k).or_default().push((v, r));
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    let t = *entry.key();
+                    if frontier.less_equal(&t) {
+                        break;
+                    }
+                    let (cap, changes) = entry.remove();
+                    state.reserve(changes.len());
+                    let mut session = output.session(&cap);
+                    for (key, changes) in changes {
+                        apply(
+                            &mut state,
+                            key,
+                            changes,
+                            &mut logic,
+                            &mut net,
+                            |key, net| {
+                                for (v2, r) in net.drain(..) {
+                                    emit(key, v2, &mut outputs);
+                                    session.give_iterator(outputs.drain(..).map(|o| (o, t, r)));
+                                }
+                            },
+                        );
+                    }
                 }
             }
-        }
-    });
-    stream.as_collection()
+        },
+    )
+    .as_collection()
 }
 
 /// Applies `changes` to the values of `key` and hands the change of the

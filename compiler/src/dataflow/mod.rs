@@ -13,7 +13,7 @@ mod arrlog;
 pub(crate) mod driver;
 mod group;
 mod oplog;
-mod quiet_arrange;
+mod quiet;
 pub(crate) mod render;
 
 use differential_dataflow::Hashable;
