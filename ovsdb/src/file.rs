@@ -282,7 +282,7 @@ fn apply_record(db: &mut Database, record: ParsedRecord<'_>, keep: bool) -> Vec<
                     let Some(old) = target.get(&uuid).cloned() else {
                         continue;
                     };
-                    let new = Arc::new(overlay_row(&old, cols, record.is_diff));
+                    let new = Arc::new(overlay_row(&old, cols, record.is_diff, false));
                     target.insert(uuid, new.clone());
                     (Some(old), Some(new))
                 }

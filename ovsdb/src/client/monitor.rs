@@ -139,6 +139,8 @@ fn split3(text: &str) -> Option<(Value, Value, std::ops::Range<usize>)> {
 pub struct Selection {
     /// Table → its columns (`None`: all of them); empty: every table.
     tables: BTreeMap<String, Option<Vec<String>>>,
+    /// The replica's rows leave out empty columns.
+    omit_empty: bool,
 }
 
 impl Selection {
@@ -154,7 +156,20 @@ impl Selection {
                 .iter()
                 .map(|t| (t.as_ref().to_string(), None))
                 .collect(),
+            omit_empty: false,
         }
+    }
+
+    /// The same, for a replica whose rows leave out empty columns
+    /// ([`crate::replica::Replica::omit_empty`]).
+    pub fn omit_empty(mut self) -> Selection {
+        self.omit_empty = true;
+        self
+    }
+
+    /// Whether a replica fed by this monitor leaves out empty columns.
+    pub fn omits_empty(&self) -> bool {
+        self.omit_empty
     }
 
     /// Adds every column of `table`.

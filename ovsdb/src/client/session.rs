@@ -124,7 +124,8 @@ impl ReplicaSession {
         if schema != **self.replica.database().schema() {
             // First connection (or the schema changed): start from empty.
             let fresh =
-                Replica::with_kept_columns(Arc::new(schema.clone()), self.selection.kept_columns());
+                Replica::with_kept_columns(Arc::new(schema.clone()), self.selection.kept_columns())
+                    .omit_empty(self.selection.omits_empty());
             let old = std::mem::replace(&mut self.replica, fresh);
             self.queued = Some(
                 old.database()

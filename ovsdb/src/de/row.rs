@@ -161,28 +161,54 @@ impl<'de, 's> Visitor<'de> for ColumnKey<'s> {
 /// The row a table's new rows start from: every column at its schema
 /// default (as ovsdb-server fills rows). Cloning it copies the tree as it
 /// is, which is much cheaper than building a map from sorted pairs.
-pub(crate) struct RowTemplate(Row);
+///
+/// A lean template ([`RowTemplate::lean`]) leaves out the columns whose
+/// default is the empty set or map, and the rows it completes leave out
+/// every column whose value is empty ([`crate::replica::Replica::omit_empty`]).
+pub(crate) struct RowTemplate {
+    row: Row,
+    lean: bool,
+}
 
 impl RowTemplate {
     /// The template of `ts`.
     pub fn new(ts: &TableSchema) -> RowTemplate {
-        RowTemplate(crate::db::Database::complete_row(ts, Row::new()))
+        RowTemplate {
+            row: crate::db::Database::complete_row(ts, Row::new()),
+            lean: false,
+        }
     }
 
     /// The template of `ts` holding only `columns` (a replica of a
     /// monitor of some columns; see [`crate::replica::KeptColumns`]).
     pub fn only(ts: &TableSchema, columns: &std::collections::BTreeSet<String>) -> RowTemplate {
-        let mut row = crate::db::Database::complete_row(ts, Row::new());
-        row.retain(|c, _| columns.contains(c));
-        RowTemplate(row)
+        let mut t = RowTemplate::new(ts);
+        t.row.retain(|c, _| columns.contains(c));
+        t
+    }
+
+    /// This template made lean: its rows leave out empty columns.
+    pub fn lean(mut self) -> RowTemplate {
+        self.row.retain(|_, d| !d.is_empty());
+        self.lean = true;
+        self
+    }
+
+    /// Whether rows leave out empty columns.
+    pub fn is_lean(&self) -> bool {
+        self.lean
     }
 
     /// A new row from the columns an update or a file record gave; the
     /// others hold their defaults. A column given twice keeps its last
     /// value, as a JSON object does.
     pub fn complete(&self, cols: Columns<'_>) -> Row {
-        let mut row = self.0.clone();
+        let mut row = self.row.clone();
         for (col, d) in cols {
+            if self.lean && d.is_empty() {
+                row.remove(&col.name);
+                continue;
+            }
             match row.get_mut(&col.name) {
                 Some(slot) => *slot = d,
                 None => {
@@ -195,15 +221,21 @@ impl RowTemplate {
 }
 
 /// A changed row: `cols` written over a copy of `old`, as differences
-/// ([`crate::db::apply_diff`]) when `diff`.
-pub(crate) fn overlay_row(old: &Row, cols: Columns<'_>, diff: bool) -> Row {
+/// ([`crate::db::apply_diff`]) when `diff`. With `lean`, columns left
+/// empty are removed (a lean row's missing column is empty, which is also
+/// what a difference applies to then).
+pub(crate) fn overlay_row(old: &Row, cols: Columns<'_>, diff: bool, lean: bool) -> Row {
     let mut new = old.clone();
     for (col, d) in cols {
         let d = match (diff, new.get(&col.name)) {
             (true, Some(cur)) => crate::db::apply_diff(&col.ty, cur, &d),
             _ => d,
         };
-        new.insert(col.name.clone(), d);
+        if lean && d.is_empty() {
+            new.remove(&col.name);
+        } else {
+            new.insert(col.name.clone(), d);
+        }
     }
     new
 }
