@@ -14,11 +14,12 @@
 //!
 //! Only those columns are written, each only when it differs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ovnflow_compiler::rules::global::{MAX_TUNID, NORTHD_INTERNAL_VERSION};
+use ovsdb::rawjson::{write_str, write_uuid, RawOps};
 use ovsdb::{Atom, Datum, Row, RowChange, Uuid};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::mirror::Mirror;
 
@@ -93,9 +94,9 @@ pub struct Feedback {
     /// port is looked at (start, reconnection, chassis changes).
     dirty: Option<HashSet<String>>,
     /// NB `Logical_Switch_Port` rows by name.
-    lsps: HashMap<String, BTreeSet<Uuid>>,
+    lsps: HashMap<String, Rows>,
     /// SB `Port_Binding` rows by `logical_port`.
-    bindings: HashMap<String, BTreeSet<Uuid>>,
+    bindings: HashMap<String, Rows>,
 }
 
 /// The string in `column` of `row`.
@@ -103,8 +104,35 @@ fn name_of<'a>(row: &'a Row, column: &str) -> Option<&'a str> {
     col(row, column).and_then(|d| d.as_str())
 }
 
+/// The rows holding one name, in UUID order (nearly always one: a
+/// vector, not a tree node per name).
+#[derive(Debug, Default)]
+struct Rows(Vec<Uuid>);
+
+impl Rows {
+    fn insert(&mut self, u: Uuid) {
+        if let Err(i) = self.0.binary_search(&u) {
+            self.0.insert(i, u);
+        }
+    }
+
+    fn remove(&mut self, u: &Uuid) {
+        if let Ok(i) = self.0.binary_search(u) {
+            self.0.remove(i);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn last(&self) -> Option<&Uuid> {
+        self.0.last()
+    }
+}
+
 /// Keeps `index` (name → rows) up to date with one row change.
-fn reindex(index: &mut HashMap<String, BTreeSet<Uuid>>, column: &str, change: &RowChange) {
+fn reindex(index: &mut HashMap<String, Rows>, column: &str, change: &RowChange) {
     let (uuid, old, new) = match change {
         RowChange::Insert { uuid, new, .. } => (uuid, None, Some(new)),
         RowChange::Modify { uuid, old, new, .. } => (uuid, Some(old), Some(new)),
@@ -138,7 +166,7 @@ pub struct Cycle {
 }
 
 /// Cells to write: (table, uuid) → column → value.
-type Cells = BTreeMap<(String, Uuid), BTreeMap<String, Datum>>;
+type Cells = BTreeMap<(&'static str, Uuid), BTreeMap<&'static str, Datum>>;
 
 impl Feedback {
     /// Records `desired` for a cell unless the NB holds it or it was
@@ -153,7 +181,11 @@ impl Feedback {
         desired: Datum,
     ) {
         let key = (table, uuid, column);
-        if current == Some(&desired) {
+        // Rows of the daemon's replicas leave out empty columns
+        // ([`ovsdb::replica::Replica::omit_empty`]): missing is empty.
+        if current.map_or(desired.is_empty(), |c| {
+            *c == desired || (c.is_empty() && desired.is_empty())
+        }) {
             self.written.remove(&key);
             return;
         }
@@ -162,9 +194,9 @@ impl Feedback {
         }
         self.written.insert(key, desired.clone());
         cells
-            .entry((table.to_string(), uuid))
+            .entry((table, uuid))
             .or_default()
-            .insert(column.to_string(), desired);
+            .insert(column, desired);
     }
 
     /// Takes note of row changes applied to the NB (`nb == true`) or SB
@@ -248,14 +280,19 @@ impl Feedback {
     }
 
     /// The NB operations of one iteration (empty when the NB is up to date).
-    pub fn plan(&mut self, nb: &Mirror, sb: &Mirror, cycle: Cycle) -> Vec<Value> {
+    ///
+    /// The operations are written as JSON text straight away: after a full
+    /// compute they set `up` on every port (10,000 on the k8s 100×100
+    /// benchmark), and as JSON values they were the daemon's largest
+    /// allocation besides the compiler and the replicas, at its peak.
+    pub fn plan(&mut self, nb: &Mirror, sb: &Mirror, cycle: Cycle) -> RawOps {
         let mut cells = Cells::new();
-        let mut ops = Vec::new();
+        let mut ops = RawOps::new();
         match nb.table("NB_Global").iter().next() {
             None => {
                 // northd creates the row (`nbrec_nb_global_insert()`).
                 let options = self.options(None);
-                ops.push(json!({"op": "insert", "table": "NB_Global",
+                ops.push(&json!({"op": "insert", "table": "NB_Global",
                     "row": {"options": options.to_json()}}));
             }
             Some((uuid, g)) => self.global(&mut cells, *uuid, g, sb, &cycle),
@@ -263,10 +300,22 @@ impl Feedback {
         self.ports_up(&mut cells, nb, sb);
         self.bfd_status(&mut cells, nb, &cycle);
         for ((table, uuid), row) in cells {
-            let row: serde_json::Map<String, Value> =
-                row.into_iter().map(|(c, d)| (c, d.to_json())).collect();
-            ops.push(json!({"op": "update", "table": table,
-                "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": row}));
+            ops.push_with(|out| {
+                out.extend_from_slice(br#"{"op":"update","table":"#);
+                write_str(out, table);
+                out.extend_from_slice(br#","where":[["_uuid","==","#);
+                write_uuid(out, &uuid);
+                out.extend_from_slice(br#"]],"row":{"#);
+                for (i, (c, d)) in row.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, c);
+                    out.push(b':');
+                    d.write_json(out);
+                }
+                out.extend_from_slice(b"}}");
+            });
         }
         ops
     }
@@ -295,9 +344,9 @@ impl Feedback {
         let nb_cfg = int(g, "nb_cfg");
         if cycle.copied_nb_cfg {
             cells
-                .entry((t.to_string(), uuid))
+                .entry((t, uuid))
                 .or_default()
-                .insert("nb_cfg_timestamp".into(), Datum::scalar(cycle.now_ms));
+                .insert("nb_cfg_timestamp", Datum::scalar(cycle.now_ms));
         }
         if let Some(cfg) = cycle.sb_cfg.filter(|c| *c != 0) {
             if int(g, "sb_cfg") != cfg
@@ -312,9 +361,9 @@ impl Feedback {
                     Datum::scalar(cfg),
                 );
                 cells
-                    .entry((t.to_string(), uuid))
+                    .entry((t, uuid))
                     .or_default()
-                    .insert("sb_cfg_timestamp".into(), Datum::scalar(cycle.now_ms));
+                    .insert("sb_cfg_timestamp", Datum::scalar(cycle.now_ms));
             }
         }
         // hv_cfg: the least nb_cfg among chassis, remote ones skipped.
@@ -352,9 +401,9 @@ impl Feedback {
                 Datum::scalar(hv_cfg),
             );
             cells
-                .entry((t.to_string(), uuid))
+                .entry((t, uuid))
                 .or_default()
-                .insert("hv_cfg_timestamp".into(), Datum::scalar(hv_ts));
+                .insert("hv_cfg_timestamp", Datum::scalar(hv_ts));
         }
     }
 
@@ -434,6 +483,7 @@ impl Feedback {
 mod tests {
     use super::*;
     use ovsdb::RowChange;
+    use serde_json::Value;
     use std::sync::Arc;
 
     fn mirror(rows: Vec<(&str, Uuid, Row)>) -> Mirror {
@@ -506,7 +556,7 @@ mod tests {
             now_ms: 42,
             bfd: BTreeMap::new(),
         };
-        let ops = f.plan(&nb, &sb, cycle.clone());
+        let ops = f.plan(&nb, &sb, cycle.clone()).to_values();
         assert_eq!(ops.len(), 2, "{ops:?}");
         let of = |t: &str| ops.iter().find(|o| o["table"] == t).unwrap();
         assert_eq!(of("NB_Global")["row"]["sb_cfg"], json!(3));
@@ -560,8 +610,9 @@ mod tests {
             f.observe(is_nb, ch);
         }
         let cycle = Cycle::default();
-        let ports = |ops: Vec<Value>| -> Vec<Value> {
-            ops.into_iter()
+        let ports = |ops: RawOps| -> Vec<Value> {
+            ops.to_values()
+                .into_iter()
                 .filter(|o| o["table"] == "Logical_Switch_Port")
                 .collect()
         };

@@ -237,11 +237,14 @@ pub fn spawn_monitor(
         let mut delay = BACKOFF_MIN;
         let mut logged = false;
         loop {
-            let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-            let mut session = match ReplicaSession::connect(
+            // Rows leave out empty columns: most of an NB or SB row's
+            // columns are empty, and the daemon's readers take a missing
+            // column as empty (the replicas were half its memory).
+            let selection = Selection::tables(&tables).omit_empty();
+            let mut session = match ReplicaSession::connect_selected(
                 remotes.clone(),
                 db.name(),
-                &tables,
+                selection,
                 true,
                 options_for(&probe),
             )

@@ -218,7 +218,7 @@ impl Daemon {
         let elapsed = t.elapsed();
         self.stats(|s| s.time("nb_feedback_plan", elapsed));
         if !nb_ops.is_empty() {
-            match transact(&self.nb_writer, vec![RawOps::from(nb_ops)]).await {
+            match transact(&self.nb_writer, vec![nb_ops]).await {
                 Ok(_) => self.stats(|s| s.add("nb_txn", 1)),
                 Err(e) => {
                     tracing::info!("OVNNB commit failed, force recompute next time. ({e})");

@@ -58,6 +58,21 @@ pub fn unowned_columns(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// Column `column` of an SB row as the mirror holds it: a row of the
+/// daemon's replica leaves out empty columns
+/// ([`ovsdb::replica::Replica::omit_empty`]), so a missing column is the
+/// empty set.
+fn cell<'r>(row: &'r Row, column: &str) -> &'r Datum {
+    static EMPTY: Datum = Datum::Set(Vec::new());
+    row.get(column).unwrap_or(&EMPTY)
+}
+
+/// Whether two values of a column are the same, an empty set and an
+/// empty map included (what a missing column stands for, see [`cell`]).
+fn same(a: &Datum, b: &Datum) -> bool {
+    a == b || (a.is_empty() && b.is_empty())
+}
+
 fn owned_column(table: &str, column: &str) -> bool {
     !unowned_columns(table).contains(&column)
 }
@@ -275,10 +290,10 @@ impl Reconciler {
         let cols: Vec<(&str, Cow<Datum>)> = self
             .columns(table, want)
             .filter(|(c, d, _)| {
-                owned_column(table, c) || synced_anyway(table, c, have.get(*c), Some(*d))
+                owned_column(table, c) || synced_anyway(table, c, Some(cell(have, c)), Some(*d))
             })
             .map(|(c, d, refs)| (c, map_refs(binding, refs, d)))
-            .filter(|(c, d)| have.get(*c) != Some(&**d))
+            .filter(|(c, d)| !same(cell(have, c), d))
             .collect();
         plan.update(table, s, cols, |out, d| d.write_json(out));
     }
@@ -428,7 +443,7 @@ impl Reconciler {
                             if owned_column(table, c) {
                                 return old.get(*c) != Some(*d);
                             }
-                            let current = have.and_then(|h| h.get(*c)).or_else(|| old.get(*c));
+                            let current = have.map(|h| cell(h, c)).or_else(|| old.get(*c));
                             synced_anyway(table, c, current, Some(*d)) && current != Some(*d)
                         })
                         .map(|(c, d, refs)| (c, (d, refs)))
@@ -591,6 +606,54 @@ mod tests {
         let plan = r.full(&desired, &sb);
         assert_eq!((plan.inserts, plan.updates, plan.deletes), (0, 1, 0));
         assert_eq!(plan.op_values()[0]["row"], json!({"tunnel_key": 1}));
+    }
+
+    #[test]
+    fn rows_leaving_out_empty_columns_are_not_rewritten() {
+        // The daemon's SB mirror leaves out empty columns
+        // (`Replica::omit_empty`); what we want holds them as empty sets
+        // and maps. Equal rows: nothing to write.
+        let r = Reconciler::new(schema(), &["Datapath_Binding", "Port_Binding"]);
+        let lean = |row: Row| -> Row { row.into_iter().filter(|(_, d)| !d.is_empty()).collect() };
+        let sb = mirror(&[
+            ("Datapath_Binding", u(100), lean(dp_row("sw0", 1))),
+            ("Port_Binding", u(101), lean(pb_row("p1", u(100), None))),
+        ]);
+        let mut want_pb = pb_row("p1", u(1), None);
+        want_pb.insert("options".into(), Datum::Map(Vec::new()));
+        let desired = BTreeMap::from([
+            (
+                "Datapath_Binding".to_string(),
+                BTreeMap::from([(u(1), dp_row("sw0", 1))]),
+            ),
+            (
+                "Port_Binding".to_string(),
+                BTreeMap::from([(u(2), want_pb.clone())]),
+            ),
+        ]);
+        let plan = r.full(&desired, &sb);
+        assert_eq!((plan.inserts, plan.updates, plan.deletes), (0, 0, 0));
+        // A column that is not empty in what we want is written.
+        want_pb.insert(
+            "options".into(),
+            Datum::Map(vec![(Atom::from("a"), Atom::from("b"))]),
+        );
+        let desired = BTreeMap::from([
+            (
+                "Datapath_Binding".to_string(),
+                BTreeMap::from([(u(1), dp_row("sw0", 1))]),
+            ),
+            (
+                "Port_Binding".to_string(),
+                BTreeMap::from([(u(2), want_pb)]),
+            ),
+        ]);
+        let plan = r.full(&desired, &sb);
+        assert_eq!((plan.inserts, plan.updates, plan.deletes), (0, 1, 0));
+        assert_eq!(
+            plan.op_values()[0]["row"],
+            json!({"options": ["map", [["a", "b"]]]})
+        );
     }
 
     #[test]

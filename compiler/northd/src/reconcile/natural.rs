@@ -13,7 +13,15 @@ use super::owned_column;
 /// The natural key of an SB row (references already in SB UUIDs;
 /// `groups` gives the datapaths of `Logical_DP_Group` rows).
 pub(super) fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>) -> String {
-    let col = |c: &str| row.get(c).cloned().unwrap_or_else(Datum::empty_set);
+    // Empty the same whichever way a row holds it: left out (the
+    // daemon's replica, [`ovsdb::replica::Replica::omit_empty`]), an empty
+    // set or an empty map.
+    let col = |c: &str| {
+        row.get(c)
+            .filter(|d| !d.is_empty())
+            .cloned()
+            .unwrap_or_else(Datum::empty_set)
+    };
     let s = |c: &str| format!("{:?}", col(c));
     match table {
         "Datapath_Binding" => {
