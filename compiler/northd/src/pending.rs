@@ -70,13 +70,13 @@ fn touched_change(
     compiler: &Compiler,
     table: &'static str,
     uuid: Uuid,
-    old: Option<SbRecord>,
+    old: Option<Box<SbRecord>>,
 ) -> Option<RowChange> {
     let new = compiler.sb_record(table, uuid);
-    if old.as_ref() == new {
+    if old.as_deref() == new {
         return None;
     }
-    change(table, uuid, old.as_ref().map(row), new.map(row))
+    change(table, uuid, old.as_deref().map(row), new.map(row))
 }
 
 impl Pending {
@@ -138,7 +138,7 @@ impl Pending {
                     for ((table, uuid), old) in touched {
                         rows.entry((table.to_string(), uuid))
                             .or_insert(Net {
-                                old: Old::Record(old.map(Box::new)),
+                                old: Old::Record(old),
                                 table: None,
                                 new: None,
                             })
