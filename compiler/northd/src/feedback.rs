@@ -17,11 +17,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ovnflow_compiler::rules::global::{MAX_TUNID, NORTHD_INTERNAL_VERSION};
-use ovsdb::rawjson::{write_str, write_uuid, RawOps};
+use ovsdb::rawjson::RawOps;
 use ovsdb::{Atom, Datum, Row, RowChange, Uuid};
 use serde_json::json;
 
 use crate::mirror::Mirror;
+use crate::reconcile::Plan;
 
 /// Parses `xx:xx:xx:xx:xx:xx`.
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -287,12 +288,12 @@ impl Feedback {
     /// allocation besides the compiler and the replicas, at its peak.
     pub fn plan(&mut self, nb: &Mirror, sb: &Mirror, cycle: Cycle) -> RawOps {
         let mut cells = Cells::new();
-        let mut ops = RawOps::new();
+        let mut plan = Plan::default();
         match nb.table("NB_Global").iter().next() {
             None => {
                 // northd creates the row (`nbrec_nb_global_insert()`).
                 let options = self.options(None);
-                ops.push(&json!({"op": "insert", "table": "NB_Global",
+                plan.ops.push(&json!({"op": "insert", "table": "NB_Global",
                     "row": {"options": options.to_json()}}));
             }
             Some((uuid, g)) => self.global(&mut cells, *uuid, g, sb, &cycle),
@@ -300,24 +301,11 @@ impl Feedback {
         self.ports_up(&mut cells, nb, sb);
         self.bfd_status(&mut cells, nb, &cycle);
         for ((table, uuid), row) in cells {
-            ops.push_with(|out| {
-                out.extend_from_slice(br#"{"op":"update","table":"#);
-                write_str(out, table);
-                out.extend_from_slice(br#","where":[["_uuid","==","#);
-                write_uuid(out, &uuid);
-                out.extend_from_slice(br#"]],"row":{"#);
-                for (i, (c, d)) in row.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_str(out, c);
-                    out.push(b':');
-                    d.write_json(out);
-                }
-                out.extend_from_slice(b"}}");
+            plan.update(table, uuid, row.into_iter().collect(), |out, d| {
+                d.write_json(out)
             });
         }
-        ops
+        plan.ops
     }
 
     /// `BFD.status` of every NB session the compiler has an SB row for.

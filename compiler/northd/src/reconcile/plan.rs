@@ -147,7 +147,7 @@ impl Plan {
     }
 
     /// An update of `cols` of row `uuid` (nothing when `cols` is empty).
-    pub(super) fn update<'a, D: 'a>(
+    pub(crate) fn update<'a, D: 'a>(
         &mut self,
         table: &str,
         uuid: Uuid,
