@@ -49,6 +49,14 @@ pub enum DatumError {
 /// `_uuid` and `_version` are not stored as columns.
 pub type Row = BTreeMap<String, Datum>;
 
+/// Column `column` of `row`, a missing column read as the empty set: how
+/// the rows of a replica that leaves out empty columns
+/// ([`crate::replica::Replica::omit_empty`]) are read.
+pub fn column_or_empty<'r>(row: &'r Row, column: &str) -> &'r Datum {
+    static EMPTY: Datum = Datum::Set(Vec::new());
+    row.get(column).unwrap_or(&EMPTY)
+}
+
 impl Datum {
     /// The empty set.
     pub fn empty_set() -> Datum {
@@ -101,6 +109,13 @@ impl Datum {
     /// True if the set or map is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether two values of one column are the same, an empty set and an
+    /// empty map included (a column left out, [`column_or_empty`], is
+    /// either).
+    pub fn same_value(&self, other: &Datum) -> bool {
+        self == other || (self.is_empty() && other.is_empty())
     }
 
     /// True for maps.
@@ -325,6 +340,16 @@ impl fmt::Display for Datum {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_missing_column_reads_as_empty_and_empties_are_the_same() {
+        let row = Row::from([("name".to_string(), Datum::scalar("p"))]);
+        assert_eq!(column_or_empty(&row, "name"), &Datum::scalar("p"));
+        assert!(column_or_empty(&row, "options").is_empty());
+        assert!(Datum::empty_set().same_value(&Datum::Map(Vec::new())));
+        assert!(!Datum::empty_set().same_value(&Datum::scalar("p")));
+        assert!(Datum::scalar("p").same_value(&Datum::scalar("p")));
+    }
 
     #[test]
     fn one_element_sets_are_written_bare() {

@@ -184,9 +184,7 @@ impl Feedback {
         let key = (table, uuid, column);
         // Rows of the daemon's replicas leave out empty columns
         // ([`ovsdb::replica::Replica::omit_empty`]): missing is empty.
-        if current.map_or(desired.is_empty(), |c| {
-            *c == desired || (c.is_empty() && desired.is_empty())
-        }) {
+        if current.map_or(desired.is_empty(), |c| c.same_value(&desired)) {
             self.written.remove(&key);
             return;
         }

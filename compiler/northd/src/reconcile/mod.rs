@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::mirror::Mirror;
+use ovsdb::datum::column_or_empty;
 use ovsdb::schema::RefType;
 use ovsdb::{Atom, DatabaseSchema, Datum, Row, RowChange, Uuid};
 
@@ -56,21 +57,6 @@ pub fn unowned_columns(table: &str) -> &'static [&'static str] {
         "Logical_Flow" => &["external_ids", "tags"],
         _ => &[],
     }
-}
-
-/// Column `column` of an SB row as the mirror holds it: a row of the
-/// daemon's replica leaves out empty columns
-/// ([`ovsdb::replica::Replica::omit_empty`]), so a missing column is the
-/// empty set.
-fn cell<'r>(row: &'r Row, column: &str) -> &'r Datum {
-    static EMPTY: Datum = Datum::Set(Vec::new());
-    row.get(column).unwrap_or(&EMPTY)
-}
-
-/// Whether two values of a column are the same, an empty set and an
-/// empty map included (what a missing column stands for, see [`cell`]).
-fn same(a: &Datum, b: &Datum) -> bool {
-    a == b || (a.is_empty() && b.is_empty())
 }
 
 fn owned_column(table: &str, column: &str) -> bool {
@@ -290,10 +276,12 @@ impl Reconciler {
         let cols: Vec<(&str, Cow<Datum>)> = self
             .columns(table, want)
             .filter(|(c, d, _)| {
-                owned_column(table, c) || synced_anyway(table, c, Some(cell(have, c)), Some(*d))
+                owned_column(table, c)
+                    || synced_anyway(table, c, Some(column_or_empty(have, c)), Some(*d))
             })
             .map(|(c, d, refs)| (c, map_refs(binding, refs, d)))
-            .filter(|(c, d)| !same(cell(have, c), d))
+            // The mirror's rows leave out empty columns (`omit_empty`).
+            .filter(|(c, d)| !column_or_empty(have, c).same_value(d))
             .collect();
         plan.update(table, s, cols, |out, d| d.write_json(out));
     }
@@ -443,7 +431,8 @@ impl Reconciler {
                             if owned_column(table, c) {
                                 return old.get(*c) != Some(*d);
                             }
-                            let current = have.map(|h| cell(h, c)).or_else(|| old.get(*c));
+                            let current =
+                                have.map(|h| column_or_empty(h, c)).or_else(|| old.get(*c));
                             synced_anyway(table, c, current, Some(*d)) && current != Some(*d)
                         })
                         .map(|(c, d, refs)| (c, (d, refs)))
