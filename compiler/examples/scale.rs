@@ -14,11 +14,8 @@ use ovsdb::{Atom, Datum, Row, Uuid};
 
 fn switch_row(name: &str, ports: &[Uuid]) -> Row {
     let mut r = Row::new();
-    r.insert("name".into(), Datum::scalar(name));
-    r.insert(
-        "ports".into(),
-        Datum::set(ports.iter().map(|u| Atom::Uuid(*u))),
-    );
+    r.insert("name", Datum::scalar(name));
+    r.insert("ports", Datum::set(ports.iter().map(|u| Atom::Uuid(*u))));
     r
 }
 
@@ -37,8 +34,8 @@ fn port_row(name: &str, mac: u64, ip: u32) -> Row {
         ip & 255
     );
     let mut r = Row::new();
-    r.insert("name".into(), Datum::scalar(name));
-    r.insert("addresses".into(), Datum::scalar(addr.as_str()));
+    r.insert("name", Datum::scalar(name));
+    r.insert("addresses", Datum::scalar(addr.as_str()));
     r
 }
 

@@ -863,43 +863,37 @@ impl Model {
                 (Some(n), false) => format!("outport == @{n} && ip4.src == ${n}_ip4"),
                 (None, _) => "tcp.dst == 22".to_string(),
             };
-            r.insert("direction".into(), Datum::scalar(dir));
-            r.insert("action".into(), Datum::scalar(spec.action));
-            r.insert("priority".into(), Datum::scalar(spec.priority));
-            r.insert("match".into(), Datum::scalar(m.as_str()));
-            r.insert("log".into(), Datum::scalar(spec.log));
+            r.insert("direction", Datum::scalar(dir));
+            r.insert("action", Datum::scalar(spec.action));
+            r.insert("priority", Datum::scalar(spec.priority));
+            r.insert("match", Datum::scalar(m.as_str()));
+            r.insert("log", Datum::scalar(spec.log));
             let meter = METER_NAMES.get(spec.meter).copied();
-            r.insert("meter".into(), Datum::set(meter.map(Atom::from)));
+            r.insert("meter", Datum::set(meter.map(Atom::from)));
             out.insert(("ACL", *u), r);
         }
         for (u, (name, ports)) in &self.port_groups {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(name.as_str()));
-            r.insert(
-                "ports".into(),
-                Datum::set(ports.iter().map(|p| Atom::Uuid(*p))),
-            );
-            r.insert("acls".into(), self.acls_of(*u));
+            r.insert("name", Datum::scalar(name.as_str()));
+            r.insert("ports", Datum::set(ports.iter().map(|p| Atom::Uuid(*p))));
+            r.insert("acls", self.acls_of(*u));
             out.insert(("Port_Group", *u), r);
         }
         for (u, (name, vlan, ports)) in &self.switches {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(name.as_str()));
-            r.insert("acls".into(), self.acls_of(*u));
-            r.insert(
-                "ports".into(),
-                Datum::set(ports.iter().map(|p| Atom::Uuid(*p))),
-            );
+            r.insert("name", Datum::scalar(name.as_str()));
+            r.insert("acls", self.acls_of(*u));
+            r.insert("ports", Datum::set(ports.iter().map(|p| Atom::Uuid(*p))));
             let oc: Vec<(&str, &str)> = if *vlan {
                 vec![("vlan-passthru", "true")]
             } else {
                 vec![]
             };
-            r.insert("other_config".into(), Datum::string_map(oc));
+            r.insert("other_config", Datum::string_map(oc));
             // Every switch has the one CoPP row, whose meters come and go.
-            r.insert("copp".into(), Datum::set([Atom::Uuid(COPP)]));
+            r.insert("copp", Datum::set([Atom::Uuid(COPP)]));
             r.insert(
-                "qos_rules".into(),
+                "qos_rules",
                 Datum::set(
                     self.qos
                         .iter()
@@ -909,21 +903,21 @@ impl Model {
             );
             let (direct, group) = self.switch_lbs.get(u).cloned().unwrap_or_default();
             r.insert(
-                "load_balancer".into(),
+                "load_balancer",
                 Datum::set(direct.iter().map(|l| Atom::Uuid(*l))),
             );
             let groups = self.lb_group.iter().filter(|_| group);
             r.insert(
-                "load_balancer_group".into(),
+                "load_balancer_group",
                 Datum::set(groups.map(|(g, _)| Atom::Uuid(*g))),
             );
             out.insert(("Logical_Switch", *u), r);
         }
         if !self.switches.is_empty() || !self.routers.is_empty() {
             let mut c = Row::new();
-            c.insert("name".into(), Datum::scalar("copp"));
+            c.insert("name", Datum::scalar("copp"));
             c.insert(
-                "meters".into(),
+                "meters",
                 Datum::string_map(vec![
                     ("reject", "m1"),
                     ("dhcpv4-opts", "m2"),
@@ -946,16 +940,16 @@ impl Model {
                 vec![("vip", "10.0.0.100"), ("vport", "80"), ("b1", "10.0.0.1")]
             };
             let mut r = Row::new();
-            r.insert("chassis".into(), Datum::scalar("hv1"));
-            r.insert("variables".into(), Datum::string_map(vars));
+            r.insert("chassis", Datum::scalar("hv1"));
+            r.insert("variables", Datum::string_map(vars));
             out.insert(("Chassis_Template_Var", u), r);
         }
         for (u, spec) in &self.lbs {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(format!("lb-{u}").as_str()));
-            r.insert("vips".into(), Datum::string_map(spec.vips.clone()));
-            r.insert("protocol".into(), Datum::set(spec.protocol.map(Atom::from)));
-            r.insert("options".into(), Datum::string_map(spec.options.clone()));
+            r.insert("name", Datum::scalar(format!("lb-{u}").as_str()));
+            r.insert("vips", Datum::string_map(spec.vips.clone()));
+            r.insert("protocol", Datum::set(spec.protocol.map(Atom::from)));
+            r.insert("options", Datum::string_map(spec.options.clone()));
             let hc = Uuid::from_u128(u.as_u128() ^ (1 << 64));
             let names: Vec<&str> = self.ports.values().map(|(n, _)| n.as_str()).collect();
             let mut mappings = Vec::new();
@@ -963,16 +957,16 @@ impl Model {
                 mappings.push(("10.0.0.1", format!("{first}:10.0.0.254")));
                 mappings.push(("10.0.0.2", format!("{last}:10.0.0.253")));
                 let mut h = Row::new();
-                h.insert("vip".into(), Datum::scalar("10.0.0.100:80"));
-                h.insert("options".into(), Datum::string_map(vec![("interval", "5")]));
+                h.insert("vip", Datum::scalar("10.0.0.100:80"));
+                h.insert("options", Datum::string_map(vec![("interval", "5")]));
                 out.insert(("Load_Balancer_Health_Check", hc), h);
             }
             r.insert(
-                "health_check".into(),
+                "health_check",
                 Datum::set((spec.health && !names.is_empty()).then_some(Atom::Uuid(hc))),
             );
             r.insert(
-                "ip_port_mappings".into(),
+                "ip_port_mappings",
                 Datum::string_map(mappings.iter().map(|(k, v)| (*k, v.as_str()))),
             );
             out.insert(("Load_Balancer", *u), r);
@@ -984,18 +978,18 @@ impl Model {
             } else {
                 "to-lport"
             };
-            r.insert("direction".into(), Datum::scalar(dir));
-            r.insert("priority".into(), Datum::scalar(q.priority));
-            r.insert("match".into(), Datum::scalar("ip4"));
+            r.insert("direction", Datum::scalar(dir));
+            r.insert("priority", Datum::scalar(q.priority));
+            r.insert("match", Datum::scalar("ip4"));
             let ints = |v: Vec<(&str, Option<i64>)>| {
                 Datum::map(
                     v.into_iter()
                         .filter_map(|(k, x)| x.map(|x| (Atom::from(k), Atom::from(x)))),
                 )
             };
-            r.insert("action".into(), ints(vec![("dscp", q.dscp)]));
+            r.insert("action", ints(vec![("dscp", q.dscp)]));
             r.insert(
-                "bandwidth".into(),
+                "bandwidth",
                 ints(vec![("rate", q.rate), ("burst", q.burst)]),
             );
             out.insert(("QoS", *u), r);
@@ -1003,41 +997,41 @@ impl Model {
         for (i, (u, m)) in &self.meters {
             let band = Uuid::from_u128(u.as_u128() ^ (2 << 64));
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(METER_NAMES[*i]));
-            r.insert("unit".into(), Datum::scalar("pktps"));
-            r.insert("fair".into(), Datum::scalar(m.fair));
-            r.insert("bands".into(), Datum::set([Atom::Uuid(band)]));
+            r.insert("name", Datum::scalar(METER_NAMES[*i]));
+            r.insert("unit", Datum::scalar("pktps"));
+            r.insert("fair", Datum::scalar(m.fair));
+            r.insert("bands", Datum::set([Atom::Uuid(band)]));
             out.insert(("Meter", *u), r);
             let mut b = Row::new();
-            b.insert("action".into(), Datum::scalar("drop"));
-            b.insert("rate".into(), Datum::scalar(m.rate));
-            b.insert("burst_size".into(), Datum::scalar(m.burst));
+            b.insert("action", Datum::scalar("drop"));
+            b.insert("rate", Datum::scalar(m.rate));
+            b.insert("burst_size", Datum::scalar(m.burst));
             out.insert(("Meter_Band", band), b);
         }
         if self.global {
             let mut r = Row::new();
             r.insert(
-                "options".into(),
+                "options",
                 Datum::string_map(vec![("svc_monitor_mac", "0a:00:00:00:00:fe")]),
             );
             out.insert(("NB_Global", Uuid::from_u128(0xaa)), r);
         }
         if let Some((g, members)) = &self.lb_group {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar("grp"));
+            r.insert("name", Datum::scalar("grp"));
             r.insert(
-                "load_balancer".into(),
+                "load_balancer",
                 Datum::set(members.iter().map(|l| Atom::Uuid(*l))),
             );
             out.insert(("Load_Balancer_Group", *g), r);
         }
         for (u, (name, spec)) in &self.ports {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(name.as_str()));
-            r.insert("type".into(), Datum::scalar(spec.type_));
-            r.insert("addresses".into(), strings(&spec.addresses));
-            r.insert("port_security".into(), strings(&spec.port_security));
-            r.insert("enabled".into(), Datum::set(spec.enabled.map(Atom::from)));
+            r.insert("name", Datum::scalar(name.as_str()));
+            r.insert("type", Datum::scalar(spec.type_));
+            r.insert("addresses", strings(&spec.addresses));
+            r.insert("port_security", strings(&spec.port_security));
+            r.insert("enabled", Datum::set(spec.enabled.map(Atom::from)));
             let rp = self
                 .router_port_of
                 .get(u)
@@ -1053,15 +1047,15 @@ impl Model {
                 "virtual" => vec![("virtual-ip", "10.0.0.2"), ("virtual-parents", &parents)],
                 _ => vec![],
             };
-            r.insert("options".into(), Datum::string_map(opts));
+            r.insert("options", Datum::string_map(opts));
             let external = spec.type_ == "external";
             r.insert(
-                "ha_chassis_group".into(),
+                "ha_chassis_group",
                 Datum::set(external.then_some(Atom::Uuid(EXT_GROUP))),
             );
             if external {
                 let mut g = Row::new();
-                g.insert("name".into(), Datum::scalar("ext-grp"));
+                g.insert("name", Datum::scalar("ext-grp"));
                 out.insert(("HA_Chassis_Group", EXT_GROUP), g);
             }
             out.insert(("Logical_Switch_Port", *u), r);
@@ -1069,9 +1063,9 @@ impl Model {
         for (u, name) in &self.routers {
             let of = |v: Vec<Uuid>| Datum::set(v.into_iter().map(Atom::Uuid));
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert("name", Datum::scalar(name.as_str()));
             r.insert(
-                "ports".into(),
+                "ports",
                 of(self
                     .lrps
                     .iter()
@@ -1080,7 +1074,7 @@ impl Model {
                     .collect()),
             );
             r.insert(
-                "static_routes".into(),
+                "static_routes",
                 of(self
                     .routes
                     .iter()
@@ -1089,7 +1083,7 @@ impl Model {
                     .collect()),
             );
             r.insert(
-                "policies".into(),
+                "policies",
                 of(self
                     .policies
                     .iter()
@@ -1098,7 +1092,7 @@ impl Model {
                     .collect()),
             );
             r.insert(
-                "nat".into(),
+                "nat",
                 of(self
                     .nats
                     .iter()
@@ -1107,7 +1101,7 @@ impl Model {
                     .collect()),
             );
             r.insert(
-                "load_balancer".into(),
+                "load_balancer",
                 of(self
                     .router_lbs
                     .get(u)
@@ -1122,22 +1116,19 @@ impl Model {
             if self.relay.contains(u) {
                 opts.push(("mcast_relay", "true"));
             }
-            r.insert("options".into(), Datum::string_map(opts));
+            r.insert("options", Datum::string_map(opts));
             // Routers share the switches' CoPP row.
-            r.insert("copp".into(), Datum::set([Atom::Uuid(COPP)]));
+            r.insert("copp", Datum::set([Atom::Uuid(COPP)]));
             out.insert(("Logical_Router", *u), r);
         }
         for (u, (_, name, n)) in &self.lrps {
             let mut r = Row::new();
-            r.insert("name".into(), Datum::scalar(name.as_str()));
+            r.insert("name", Datum::scalar(name.as_str()));
             let mac = format!("00:00:00:00:ff:{:02x}", u.as_u128() as u8);
-            r.insert("mac".into(), Datum::scalar(mac.as_str()));
-            r.insert("networks".into(), strings(NETWORKS[*n]));
+            r.insert("mac", Datum::scalar(mac.as_str()));
+            r.insert("networks", strings(NETWORKS[*n]));
             if self.lrp_flood.contains(u) {
-                r.insert(
-                    "options".into(),
-                    Datum::string_map([("mcast_flood", "true")]),
-                );
+                r.insert("options", Datum::string_map([("mcast_flood", "true")]));
             }
             let chassis: &[(&str, i64)] = match self.gateways.get(u) {
                 Some(1) => &[("hv1", 20), ("hv2", 10)],
@@ -1149,12 +1140,12 @@ impl Model {
             for (i, (c, prio)) in chassis.iter().enumerate() {
                 let g = gateway_row(*u, i as u128);
                 let mut x = Row::new();
-                x.insert("chassis_name".into(), Datum::scalar(*c));
-                x.insert("priority".into(), Datum::scalar(*prio));
+                x.insert("chassis_name", Datum::scalar(*c));
+                x.insert("priority", Datum::scalar(*prio));
                 let table = if self.gateways.get(u) == Some(&3) {
                     "HA_Chassis"
                 } else {
-                    x.insert("name".into(), Datum::scalar(format!("{name}-{c}").as_str()));
+                    x.insert("name", Datum::scalar(format!("{name}-{c}").as_str()));
                     "Gateway_Chassis"
                 };
                 out.insert((table, g), x);
@@ -1163,36 +1154,36 @@ impl Model {
             if self.gateways.get(u) == Some(&3) {
                 let g = gateway_row(*u, 99);
                 let mut x = Row::new();
-                x.insert("name".into(), Datum::scalar(format!("ha-{name}").as_str()));
-                x.insert("ha_chassis".into(), Datum::set(rows));
+                x.insert("name", Datum::scalar(format!("ha-{name}").as_str()));
+                x.insert("ha_chassis", Datum::set(rows));
                 out.insert(("HA_Chassis_Group", g), x);
-                r.insert("ha_chassis_group".into(), Datum::set([Atom::Uuid(g)]));
+                r.insert("ha_chassis_group", Datum::set([Atom::Uuid(g)]));
             } else {
-                r.insert("gateway_chassis".into(), Datum::set(rows));
+                r.insert("gateway_chassis", Datum::set(rows));
             }
             out.insert(("Logical_Router_Port", *u), r);
         }
         for (u, (_, x)) in &self.nats {
             let mut r = Row::new();
-            r.insert("type".into(), Datum::scalar(x.type_));
-            r.insert("external_ip".into(), Datum::scalar(x.external_ip));
-            r.insert("logical_ip".into(), Datum::scalar(x.logical_ip));
+            r.insert("type", Datum::scalar(x.type_));
+            r.insert("external_ip", Datum::scalar(x.external_ip));
+            r.insert("logical_ip", Datum::scalar(x.logical_ip));
             if x.distributed {
-                r.insert("logical_port".into(), Datum::scalar("p1"));
-                r.insert("external_mac".into(), Datum::scalar("00:00:00:00:aa:01"));
+                r.insert("logical_port", Datum::scalar("p1"));
+                r.insert("external_mac", Datum::scalar("00:00:00:00:aa:01"));
             }
             out.insert(("NAT", *u), r);
         }
         for (u, (_, x)) in &self.routes {
             let mut r = Row::new();
-            r.insert("ip_prefix".into(), Datum::scalar(x.prefix));
-            r.insert("nexthop".into(), Datum::scalar(x.nexthop));
+            r.insert("ip_prefix", Datum::scalar(x.prefix));
+            r.insert("nexthop", Datum::scalar(x.nexthop));
             let policy = if x.src_ip { "src-ip" } else { "dst-ip" };
-            r.insert("policy".into(), Datum::scalar(policy));
-            r.insert("route_table".into(), Datum::scalar(x.route_table));
+            r.insert("policy", Datum::scalar(policy));
+            r.insert("route_table", Datum::scalar(x.route_table));
             if x.symmetric {
                 r.insert(
-                    "options".into(),
+                    "options",
                     Datum::string_map(vec![("ecmp_symmetric_reply", "true")]),
                 );
             }
@@ -1200,15 +1191,15 @@ impl Model {
         }
         for (u, (_, x)) in &self.policies {
             let mut r = Row::new();
-            r.insert("priority".into(), Datum::scalar(x.priority));
-            r.insert("match".into(), Datum::scalar("ip4.src == 10.0.0.0/8"));
-            r.insert("action".into(), Datum::scalar(x.action));
+            r.insert("priority", Datum::scalar(x.priority));
+            r.insert("match", Datum::scalar("ip4.src == 10.0.0.0/8"));
+            r.insert("action", Datum::scalar(x.action));
             let nh: &[&str] = if x.action == "reroute" {
                 &x.nexthops
             } else {
                 &[]
             };
-            r.insert("nexthops".into(), strings(nh));
+            r.insert("nexthops", strings(nh));
             out.insert(("Logical_Router_Policy", *u), r);
         }
         out

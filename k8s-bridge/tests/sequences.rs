@@ -313,7 +313,7 @@ fn canonical(db: &Database) -> BTreeMap<(String, String), BTreeMap<String, Strin
                     atoms.sort();
                     let pairs: Vec<String> =
                         d.pairs().iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    (c.clone(), format!("{atoms:?}{pairs:?}"))
+                    (c.to_string(), format!("{atoms:?}{pairs:?}"))
                 })
                 .collect();
             out.insert((t.clone(), keys[u].clone()), cols);

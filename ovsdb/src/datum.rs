@@ -45,9 +45,7 @@ pub enum DatumError {
     DuplicateElement(String),
 }
 
-/// A row: column name to datum. Rows carry only the columns they were given;
-/// `_uuid` and `_version` are not stored as columns.
-pub type Row = BTreeMap<String, Datum>;
+pub use crate::row::Row;
 
 /// Column `column` of `row`, a missing column read as the empty set: how
 /// the rows of a replica that leaves out empty columns

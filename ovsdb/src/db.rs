@@ -245,8 +245,10 @@ impl Database {
             }
             let mut tm = Map::new();
             for (u, row) in rows {
-                let rm: Map<String, Value> =
-                    row.iter().map(|(c, d)| (c.clone(), d.to_json())).collect();
+                let rm: Map<String, Value> = row
+                    .iter()
+                    .map(|(c, d)| (c.to_string(), d.to_json()))
+                    .collect();
                 tm.insert(u.to_string(), Value::Object(rm));
             }
             out.insert(t.clone(), Value::Object(tm));
@@ -367,7 +369,7 @@ mod tests {
         let u1 = Uuid::from_u128(1);
         let u2 = Uuid::from_u128(2);
         let mut r = Row::new();
-        r.insert("name".into(), Datum::scalar("sw0"));
+        r.insert("name", Datum::scalar("sw0"));
         let r1 = Arc::new(Database::complete_row(ls, r.clone()));
         a.apply(&[RowChange::Insert {
             table: "Logical_Switch".into(),
@@ -379,7 +381,7 @@ mod tests {
             Datum::empty_set()
         );
         let mut b = a.clone();
-        r.insert("name".into(), Datum::scalar("sw1"));
+        r.insert("name", Datum::scalar("sw1"));
         let r2 = Arc::new(Database::complete_row(ls, r));
         b.apply(&[
             RowChange::Insert {

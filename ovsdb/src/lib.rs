@@ -15,6 +15,7 @@
 pub mod atom;
 pub mod datum;
 pub mod de;
+pub mod row;
 
 // Schemas and typed rows.
 pub mod nb;

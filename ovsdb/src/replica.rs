@@ -597,7 +597,7 @@ mod tests {
             let full: Row = w
                 .iter()
                 .filter(|(_, d)| !d.is_empty())
-                .map(|(c, d)| (c.clone(), d.clone()))
+                .map(|(c, d)| (c, d.clone()))
                 .collect();
             assert_eq!(*l, full, "step {i}");
         }

@@ -127,7 +127,7 @@ pub fn validate_row(
             return Err(ValidationError {
                 table: table.name.clone(),
                 row: uuid,
-                column: name.clone(),
+                column: name.to_string(),
                 message: "no such column".into(),
             });
         };
@@ -167,7 +167,7 @@ mod tests {
     fn rows_name_their_uuid() {
         let t = nb_schema().table("Logical_Switch").unwrap();
         let mut row = Row::new();
-        row.insert("bogus".into(), Datum::scalar("x"));
+        row.insert("bogus", Datum::scalar("x"));
         let u = Uuid::nil();
         let e = validate_row(t, Some(u), &row).unwrap_err();
         assert_eq!(

@@ -141,7 +141,7 @@ fn sample_rows_round_trip_through_the_executor() {
 #[test]
 fn wrong_types_name_table_row_and_column() {
     let mut row = Row::new();
-    row.insert("name".into(), Datum::scalar(5i64));
+    row.insert("name", Datum::scalar(5i64));
     let e = LogicalSwitch::from_row(Uuid::nil(), &row).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -150,7 +150,7 @@ fn wrong_types_name_table_row_and_column() {
             Uuid::nil()
         )
     );
-    row.insert("name".into(), Datum::set(["a".into(), "b".into()]));
+    row.insert("name", Datum::set(["a".into(), "b".into()]));
     assert!(LogicalSwitch::from_row(Uuid::nil(), &row)
         .unwrap_err()
         .message

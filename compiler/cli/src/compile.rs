@@ -101,8 +101,10 @@ pub fn run(args: Args) -> Result<()> {
             for (table, rows) in compiler.sb_state() {
                 let mut t = serde_json::Map::new();
                 for (uuid, row) in rows {
-                    let cols: serde_json::Map<String, serde_json::Value> =
-                        row.iter().map(|(c, d)| (c.clone(), d.to_json())).collect();
+                    let cols: serde_json::Map<String, serde_json::Value> = row
+                        .iter()
+                        .map(|(c, d)| (c.to_string(), d.to_json()))
+                        .collect();
                     t.insert(uuid.to_string(), serde_json::Value::Object(cols));
                 }
                 tables.insert(table, serde_json::Value::Object(t));

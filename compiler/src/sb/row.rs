@@ -116,27 +116,24 @@ impl SbRecord {
         let mut row = Row::new();
         match self {
             SbRecord::DatapathBinding(r) => {
-                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
-                row.insert("external_ids".into(), smap(&r.external_ids));
+                row.insert("tunnel_key", Datum::scalar(r.tunnel_key as i64));
+                row.insert("external_ids", smap(&r.external_ids));
                 empty(&mut row, &["load_balancers"]);
             }
             SbRecord::PortBinding(r) => {
-                row.insert(
-                    "logical_port".into(),
-                    Datum::scalar(r.logical_port.as_str()),
-                );
-                row.insert("datapath".into(), Datum::scalar(r.datapath));
-                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
-                row.insert("type".into(), Datum::scalar(r.type_.as_str()));
-                row.insert("mac".into(), strings(&r.mac));
-                row.insert("port_security".into(), strings(&r.port_security));
-                row.insert("options".into(), smap(&r.options));
-                row.insert("external_ids".into(), smap(&r.external_ids));
-                row.insert("parent_port".into(), opt(r.parent_port.clone()));
-                row.insert("nat_addresses".into(), strings(&r.nat_addresses));
-                row.insert("tag".into(), opt(r.tag));
-                row.insert("ha_chassis_group".into(), opt(r.ha_chassis_group));
-                row.insert("up".into(), Datum::scalar(false));
+                row.insert("logical_port", Datum::scalar(r.logical_port.as_str()));
+                row.insert("datapath", Datum::scalar(r.datapath));
+                row.insert("tunnel_key", Datum::scalar(r.tunnel_key as i64));
+                row.insert("type", Datum::scalar(r.type_.as_str()));
+                row.insert("mac", strings(&r.mac));
+                row.insert("port_security", strings(&r.port_security));
+                row.insert("options", smap(&r.options));
+                row.insert("external_ids", smap(&r.external_ids));
+                row.insert("parent_port", opt(r.parent_port.clone()));
+                row.insert("nat_addresses", strings(&r.nat_addresses));
+                row.insert("tag", opt(r.tag));
+                row.insert("ha_chassis_group", opt(r.ha_chassis_group));
+                row.insert("up", Datum::scalar(false));
                 empty(
                     &mut row,
                     &[
@@ -153,149 +150,137 @@ impl SbRecord {
                 );
             }
             SbRecord::MulticastGroup(r) => {
-                row.insert("datapath".into(), Datum::scalar(r.datapath));
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("tunnel_key".into(), Datum::scalar(r.tunnel_key as i64));
-                row.insert("ports".into(), uuids(&r.ports));
+                row.insert("datapath", Datum::scalar(r.datapath));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("tunnel_key", Datum::scalar(r.tunnel_key as i64));
+                row.insert("ports", uuids(&r.ports));
             }
             SbRecord::LogicalDpGroup(r) => {
-                row.insert("datapaths".into(), uuids(&r.datapaths));
+                row.insert("datapaths", uuids(&r.datapaths));
             }
             SbRecord::LogicalFlow(r) => {
-                row.insert("logical_datapath".into(), opt(r.logical_datapath));
-                row.insert("logical_dp_group".into(), opt(r.logical_dp_group));
-                row.insert("pipeline".into(), Datum::scalar(r.pipeline()));
-                row.insert("table_id".into(), Datum::scalar(r.table_id() as i64));
-                row.insert("priority".into(), Datum::scalar(r.priority as i64));
-                row.insert("match".into(), Datum::scalar(&*r.match_));
-                row.insert("actions".into(), Datum::scalar(&*r.actions));
-                row.insert("external_ids".into(), smap(&r.external_ids()));
-                row.insert("tags".into(), smap(&r.tags()));
-                row.insert("controller_meter".into(), opt(r.controller_meter.clone()));
+                row.insert("logical_datapath", opt(r.logical_datapath));
+                row.insert("logical_dp_group", opt(r.logical_dp_group));
+                row.insert("pipeline", Datum::scalar(r.pipeline()));
+                row.insert("table_id", Datum::scalar(r.table_id() as i64));
+                row.insert("priority", Datum::scalar(r.priority as i64));
+                row.insert("match", Datum::scalar(&*r.match_));
+                row.insert("actions", Datum::scalar(&*r.actions));
+                row.insert("external_ids", smap(&r.external_ids()));
+                row.insert("tags", smap(&r.tags()));
+                row.insert("controller_meter", opt(r.controller_meter.clone()));
             }
             SbRecord::IpMulticast(r) => {
-                row.insert("datapath".into(), Datum::scalar(r.datapath));
-                row.insert("enabled".into(), Datum::scalar(r.enabled));
-                row.insert("querier".into(), Datum::scalar(r.querier));
-                row.insert("table_size".into(), Datum::scalar(r.table_size as i64));
-                row.insert("idle_timeout".into(), Datum::scalar(r.idle_timeout as i64));
-                row.insert(
-                    "query_interval".into(),
-                    Datum::scalar(r.query_interval as i64),
-                );
-                row.insert(
-                    "query_max_resp".into(),
-                    Datum::scalar(r.query_max_resp as i64),
-                );
-                row.insert("eth_src".into(), Datum::scalar(r.eth_src.as_str()));
-                row.insert("ip4_src".into(), Datum::scalar(r.ip4_src.as_str()));
-                row.insert("ip6_src".into(), Datum::scalar(r.ip6_src.as_str()));
-                row.insert("seq_no".into(), Datum::scalar(0i64));
+                row.insert("datapath", Datum::scalar(r.datapath));
+                row.insert("enabled", Datum::scalar(r.enabled));
+                row.insert("querier", Datum::scalar(r.querier));
+                row.insert("table_size", Datum::scalar(r.table_size as i64));
+                row.insert("idle_timeout", Datum::scalar(r.idle_timeout as i64));
+                row.insert("query_interval", Datum::scalar(r.query_interval as i64));
+                row.insert("query_max_resp", Datum::scalar(r.query_max_resp as i64));
+                row.insert("eth_src", Datum::scalar(r.eth_src.as_str()));
+                row.insert("ip4_src", Datum::scalar(r.ip4_src.as_str()));
+                row.insert("ip6_src", Datum::scalar(r.ip6_src.as_str()));
+                row.insert("seq_no", Datum::scalar(0i64));
             }
             SbRecord::PortGroup(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("ports".into(), strings(&r.ports));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("ports", strings(&r.ports));
             }
             SbRecord::AddressSet(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("addresses".into(), strings(&r.addresses));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("addresses", strings(&r.addresses));
             }
             SbRecord::SbGlobal(r) => {
-                row.insert("options".into(), smap(&r.options));
-                row.insert("nb_cfg".into(), Datum::scalar(r.nb_cfg));
-                row.insert("ipsec".into(), Datum::scalar(r.ipsec));
-                row.insert("external_ids".into(), Datum::empty_map());
+                row.insert("options", smap(&r.options));
+                row.insert("nb_cfg", Datum::scalar(r.nb_cfg));
+                row.insert("ipsec", Datum::scalar(r.ipsec));
+                row.insert("external_ids", Datum::empty_map());
                 empty(&mut row, &["connections", "ssl"]);
             }
             SbRecord::DhcpOptions(r) | SbRecord::Dhcpv6Options(r) => {
-                row.insert("code".into(), Datum::scalar(r.code));
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("type".into(), Datum::scalar(r.type_.as_str()));
+                row.insert("code", Datum::scalar(r.code));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("type", Datum::scalar(r.type_.as_str()));
             }
             SbRecord::RbacRole(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
+                row.insert("name", Datum::scalar(r.name.as_str()));
                 let perms = r
                     .permissions
                     .iter()
                     .map(|(t, u)| (Atom::String(t.clone()), Atom::Uuid(*u)));
-                row.insert("permissions".into(), Datum::map(perms));
+                row.insert("permissions", Datum::map(perms));
             }
             SbRecord::Dns(r) => {
-                row.insert("datapaths".into(), uuids(&r.datapaths));
-                row.insert("records".into(), smap(&r.records));
-                row.insert("external_ids".into(), smap(&r.external_ids));
+                row.insert("datapaths", uuids(&r.datapaths));
+                row.insert("records", smap(&r.records));
+                row.insert("external_ids", smap(&r.external_ids));
             }
             SbRecord::LoadBalancer(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("vips".into(), smap(&r.vips));
-                row.insert("protocol".into(), opt(r.protocol.clone()));
-                row.insert("datapath_group".into(), Datum::scalar(r.datapath_group));
-                row.insert("options".into(), smap(&r.options));
-                row.insert("external_ids".into(), smap(&r.external_ids));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("vips", smap(&r.vips));
+                row.insert("protocol", opt(r.protocol.clone()));
+                row.insert("datapath_group", Datum::scalar(r.datapath_group));
+                row.insert("options", smap(&r.options));
+                row.insert("external_ids", smap(&r.external_ids));
                 empty(&mut row, &["datapaths"]);
             }
             SbRecord::Meter(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("unit".into(), Datum::scalar(r.unit.as_str()));
-                row.insert("bands".into(), uuids(&r.bands));
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("unit", Datum::scalar(r.unit.as_str()));
+                row.insert("bands", uuids(&r.bands));
             }
             SbRecord::MeterBand(r) => {
-                row.insert("action".into(), Datum::scalar(r.action.as_str()));
-                row.insert("rate".into(), Datum::scalar(r.rate));
-                row.insert("burst_size".into(), Datum::scalar(r.burst_size));
+                row.insert("action", Datum::scalar(r.action.as_str()));
+                row.insert("rate", Datum::scalar(r.rate));
+                row.insert("burst_size", Datum::scalar(r.burst_size));
             }
             SbRecord::ServiceMonitor(r) => {
-                row.insert("ip".into(), Datum::scalar(r.ip.as_str()));
-                row.insert("protocol".into(), Datum::scalar(r.protocol.as_str()));
-                row.insert("port".into(), Datum::scalar(r.port as i64));
-                row.insert(
-                    "logical_port".into(),
-                    Datum::scalar(r.logical_port.as_str()),
-                );
-                row.insert("src_mac".into(), Datum::scalar(r.src_mac.as_str()));
-                row.insert("src_ip".into(), Datum::scalar(r.src_ip.as_str()));
-                row.insert("options".into(), smap(&r.options));
-                row.insert("external_ids".into(), Datum::empty_map());
-                row.insert("status".into(), opt(r.status.as_deref()));
+                row.insert("ip", Datum::scalar(r.ip.as_str()));
+                row.insert("protocol", Datum::scalar(r.protocol.as_str()));
+                row.insert("port", Datum::scalar(r.port as i64));
+                row.insert("logical_port", Datum::scalar(r.logical_port.as_str()));
+                row.insert("src_mac", Datum::scalar(r.src_mac.as_str()));
+                row.insert("src_ip", Datum::scalar(r.src_ip.as_str()));
+                row.insert("options", smap(&r.options));
+                row.insert("external_ids", Datum::empty_map());
+                row.insert("status", opt(r.status.as_deref()));
             }
             SbRecord::HaChassisGroup(r) => {
-                row.insert("name".into(), Datum::scalar(r.name.as_str()));
-                row.insert("ha_chassis".into(), uuids(&r.ha_chassis));
-                row.insert("external_ids".into(), Datum::empty_map());
+                row.insert("name", Datum::scalar(r.name.as_str()));
+                row.insert("ha_chassis", uuids(&r.ha_chassis));
+                row.insert("external_ids", Datum::empty_map());
                 empty(&mut row, &["ref_chassis"]);
             }
             SbRecord::HaChassis(r) => {
-                row.insert("priority".into(), Datum::scalar(r.priority));
+                row.insert("priority", Datum::scalar(r.priority));
                 row.insert(
-                    "external_ids".into(),
+                    "external_ids",
                     Datum::string_map([("chassis-name", r.chassis_name.as_str())]),
                 );
                 empty(&mut row, &["chassis"]);
             }
             SbRecord::ChassisTemplateVar(r) => {
-                row.insert("chassis".into(), Datum::scalar(r.chassis.as_str()));
-                row.insert("variables".into(), smap(&r.variables));
+                row.insert("chassis", Datum::scalar(r.chassis.as_str()));
+                row.insert("variables", smap(&r.variables));
             }
             SbRecord::Bfd(r) => {
-                row.insert(
-                    "logical_port".into(),
-                    Datum::scalar(r.logical_port.as_str()),
-                );
-                row.insert("dst_ip".into(), Datum::scalar(r.dst_ip.as_str()));
-                row.insert("src_port".into(), Datum::scalar(r.src_port as i64));
-                row.insert("disc".into(), Datum::scalar(r.disc));
-                row.insert("min_tx".into(), Datum::scalar(r.min_tx));
-                row.insert("min_rx".into(), Datum::scalar(r.min_rx));
-                row.insert("detect_mult".into(), Datum::scalar(r.detect_mult));
-                row.insert("status".into(), Datum::scalar(r.status.as_str()));
-                row.insert("external_ids".into(), Datum::empty_map());
-                row.insert("options".into(), Datum::empty_map());
+                row.insert("logical_port", Datum::scalar(r.logical_port.as_str()));
+                row.insert("dst_ip", Datum::scalar(r.dst_ip.as_str()));
+                row.insert("src_port", Datum::scalar(r.src_port as i64));
+                row.insert("disc", Datum::scalar(r.disc));
+                row.insert("min_tx", Datum::scalar(r.min_tx));
+                row.insert("min_rx", Datum::scalar(r.min_rx));
+                row.insert("detect_mult", Datum::scalar(r.detect_mult));
+                row.insert("status", Datum::scalar(r.status.as_str()));
+                row.insert("external_ids", Datum::empty_map());
+                row.insert("options", Datum::empty_map());
             }
             SbRecord::RbacPermission(r) => {
-                row.insert("table".into(), Datum::scalar(r.table.as_str()));
-                row.insert("authorization".into(), strings(&r.authorization));
-                row.insert("insert_delete".into(), Datum::scalar(r.insert_delete));
-                row.insert("update".into(), strings(&r.update));
+                row.insert("table", Datum::scalar(r.table.as_str()));
+                row.insert("authorization", strings(&r.authorization));
+                row.insert("insert_delete", Datum::scalar(r.insert_delete));
+                row.insert("update", strings(&r.update));
             }
         }
         row

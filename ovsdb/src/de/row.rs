@@ -212,10 +212,11 @@ impl RowTemplate {
             match row.get_mut(&col.name) {
                 Some(slot) => *slot = d,
                 None => {
-                    row.insert(col.name.clone(), d);
+                    row.insert(&col.name, d);
                 }
             }
         }
+        row.shrink_to_fit();
         row
     }
 }
@@ -234,8 +235,9 @@ pub(crate) fn overlay_row(old: &Row, cols: Columns<'_>, diff: bool, lean: bool) 
         if lean && d.is_empty() {
             new.remove(&col.name);
         } else {
-            new.insert(col.name.clone(), d);
+            new.insert(&col.name, d);
         }
     }
+    new.shrink_to_fit();
     new
 }

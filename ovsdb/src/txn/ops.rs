@@ -74,7 +74,7 @@ impl Exec<'_> {
         let rows = self.rows(&ts.name);
         for u in &hits {
             let mut row = (*rows[u]).clone();
-            row.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
+            row.extend(changes.iter().map(|(k, v)| (k, v.clone())));
             rows.insert(*u, Arc::new(row));
         }
         self.touch(&ts.name, hits.iter().copied());

@@ -236,7 +236,7 @@ impl Reconciler {
         row.iter().filter_map(move |(c, d)| {
             // Columns not in the server's schema are left out of what we write.
             let refs = cols?.get(c)?;
-            Some((c.as_str(), d, refs))
+            Some((c, d, refs))
         })
     }
 
@@ -429,10 +429,10 @@ impl Reconciler {
                         .columns(table, new)
                         .filter(|(c, d, _)| {
                             if owned_column(table, c) {
-                                return old.get(*c) != Some(*d);
+                                return old.get(c) != Some(*d);
                             }
                             let current =
-                                have.map(|h| column_or_empty(h, c)).or_else(|| old.get(*c));
+                                have.map(|h| column_or_empty(h, c)).or_else(|| old.get(c));
                             synced_anyway(table, c, current, Some(*d)) && current != Some(*d)
                         })
                         .map(|(c, d, refs)| (c, (d, refs)))
@@ -609,7 +609,7 @@ mod tests {
             ("Port_Binding", u(101), lean(pb_row("p1", u(100), None))),
         ]);
         let mut want_pb = pb_row("p1", u(1), None);
-        want_pb.insert("options".into(), Datum::Map(Vec::new()));
+        want_pb.insert("options", Datum::Map(Vec::new()));
         let desired = BTreeMap::from([
             (
                 "Datapath_Binding".to_string(),
@@ -624,7 +624,7 @@ mod tests {
         assert_eq!((plan.inserts, plan.updates, plan.deletes), (0, 0, 0));
         // A column that is not empty in what we want is written.
         want_pb.insert(
-            "options".into(),
+            "options",
             Datum::Map(vec![(Atom::from("a"), Atom::from("b"))]),
         );
         let desired = BTreeMap::from([
@@ -671,7 +671,7 @@ mod tests {
         r.binding.bind("Datapath_Binding", u(1), u(100));
         r.binding.bind("Port_Binding", u(2), u(101));
         let mut moved = pb_row("p1", u(1), None);
-        moved.insert("tunnel_key".into(), Datum::scalar(5i64));
+        moved.insert("tunnel_key", Datum::scalar(5i64));
         let delta = vec![
             RowChange::Modify {
                 table: "Port_Binding".into(),

@@ -74,7 +74,7 @@ pub(super) fn natural_key(table: &str, row: &Row, groups: &HashMap<Uuid, Datum>)
             )
         }
         _ => {
-            let owned: Vec<(&String, &Datum)> =
+            let owned: Vec<(&str, &Datum)> =
                 row.iter().filter(|(c, _)| owned_column(table, c)).collect();
             format!("{owned:?}")
         }
