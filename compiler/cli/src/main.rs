@@ -1,6 +1,7 @@
 //! The `ovnflow` command line. Glue only: flags are parsed here and handed to
 //! the subcommand modules.
 
+mod alloc;
 mod compile;
 mod controller;
 mod daemon;
