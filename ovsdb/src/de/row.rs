@@ -159,8 +159,8 @@ impl<'de, 's> Visitor<'de> for ColumnKey<'s> {
 }
 
 /// The row a table's new rows start from: every column at its schema
-/// default (as ovsdb-server fills rows). Cloning it copies the tree as it
-/// is, which is much cheaper than building a map from sorted pairs.
+/// default (as ovsdb-server fills rows). Cloning it copies its sorted
+/// columns in one allocation; the update's columns are then written over.
 ///
 /// A lean template ([`RowTemplate::lean`]) leaves out the columns whose
 /// default is the empty set or map, and the rows it completes leave out
