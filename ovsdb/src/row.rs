@@ -2,9 +2,10 @@
 //! needs them to be.
 //!
 //! A row is a vector of (column name, datum) pairs sorted by name, sized
-//! to its columns: one allocation per row. Column names are interned
-//! (`&'static str`, one copy per distinct name in the process), so that
-//! a row does not carry a string of its own for each column name.
+//! to its columns: one allocation per row. Column names are `&'static
+//! str`: literals as written, other names (a schema's) interned, one copy
+//! per distinct name in the process, so that a row does not carry a string
+//! of its own for each column name.
 //!
 //! The interface is that of the ordered map a row used to be (`get`,
 //! `insert`, `remove`, `iter` in column order, `retain`, `entry`...):
@@ -39,25 +40,39 @@ pub fn intern(name: &str) -> &'static str {
     leaked
 }
 
-/// Something that names a column: a string, interned when a row keeps it.
+/// Something that names a column. A `&'static str` (a literal, or a name
+/// already in a row) is kept as it is; other strings are interned when a
+/// row keeps them, and only then: replacing a column's value interns
+/// nothing.
 pub trait ColumnName {
-    /// The interned name.
+    /// The name.
+    fn name(&self) -> &str;
+    /// The name as a row keeps it.
     fn interned(self) -> &'static str;
 }
 
-impl ColumnName for &str {
+impl ColumnName for &'static str {
+    fn name(&self) -> &str {
+        self
+    }
     fn interned(self) -> &'static str {
-        intern(self)
+        self
     }
 }
 
 impl ColumnName for String {
+    fn name(&self) -> &str {
+        self
+    }
     fn interned(self) -> &'static str {
         intern(&self)
     }
 }
 
 impl ColumnName for &String {
+    fn name(&self) -> &str {
+        self
+    }
     fn interned(self) -> &'static str {
         intern(self)
     }
@@ -105,11 +120,10 @@ impl Row {
 
     /// Sets `column` to `value`, returning the value it replaced.
     pub fn insert(&mut self, column: impl ColumnName, value: Datum) -> Option<Datum> {
-        let column = column.interned();
-        match self.find(column) {
+        match self.find(column.name()) {
             Ok(i) => Some(std::mem::replace(&mut self.cols[i].1, value)),
             Err(i) => {
-                self.cols.insert(i, (column, value));
+                self.cols.insert(i, (column.interned(), value));
                 None
             }
         }
@@ -122,8 +136,8 @@ impl Row {
 
     /// The slot of `column`, to fill when it is missing.
     pub fn entry(&mut self, column: impl ColumnName) -> Entry<'_> {
+        let at = self.find(column.name());
         let column = column.interned();
-        let at = self.find(column);
         Entry {
             row: self,
             column,
