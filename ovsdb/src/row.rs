@@ -92,13 +92,6 @@ impl Row {
         Row { cols: Vec::new() }
     }
 
-    /// An empty row with room for `n` columns.
-    pub fn with_capacity(n: usize) -> Row {
-        Row {
-            cols: Vec::with_capacity(n),
-        }
-    }
-
     fn find(&self, column: &str) -> Result<usize, usize> {
         self.cols.binary_search_by(|(c, _)| (*c).cmp(column))
     }
@@ -202,10 +195,6 @@ impl<'r> Entry<'r> {
         &mut self.row.cols[i].1
     }
 
-    /// The value, `value` inserted first when the column is missing.
-    pub fn or_insert(self, value: Datum) -> &'r mut Datum {
-        self.or_insert_with(|| value)
-    }
 }
 
 /// The columns of a row and their values ([`Row::iter`]).
@@ -219,12 +208,6 @@ impl<'r> Iterator for Iter<'r> {
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(c, d)| (*c, d))
     }
 }
 
