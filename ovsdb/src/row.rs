@@ -194,7 +194,6 @@ impl<'r> Entry<'r> {
         };
         &mut self.row.cols[i].1
     }
-
 }
 
 /// The columns of a row and their values ([`Row::iter`]).
