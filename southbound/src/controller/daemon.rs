@@ -171,11 +171,15 @@ pub async fn run(
     tracing::info!("{}: connected", config.ovs_db);
     startup.mark(|| format!("Open_vSwitch monitored ({n} rows)"));
     // Wait for system-id and ovn-remote.
-    let cfg = loop {
+    let (cfg, ovs_view) = loop {
         let view = OvsView::from_database(ovs.replica().database())?;
-        let ids = view.root.map(|r| r.external_ids).unwrap_or_default();
+        let ids = view
+            .root
+            .as_ref()
+            .map(|r| r.external_ids.clone())
+            .unwrap_or_default();
         if let Some(c) = LocalConfig::from_external_ids(&ids)? {
-            break c;
+            break (c, view);
         }
         tokio::select! {
             r = ovs.next() => { r.map_err(|e| db_err(&config.ovs_db, e))?; }
@@ -185,17 +189,26 @@ pub async fn run(
     };
     let sb_remotes = Remote::parse_list(&cfg.remote)
         .map_err(|e| db_err("Open_vSwitch external_ids:ovn-remote", e))?;
+    let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
+    let mut installer =
+        Installer::new(&mgmt).with_options(OfOptions::default(), Duration::from_secs(2));
     let mut delay = Duration::from_millis(100);
+    let mut first_try = true;
     let mut sb = loop {
-        match ReplicaSession::connect_selected(
+        let attempt = ReplicaSession::connect_selected(
             sb_remotes.clone(),
             "OVN_Southbound",
             monitor::southbound(),
             false,
             DbOptions::default(),
-        )
-        .await
-        {
+        );
+        // The switch connection is made while the Southbound answers.
+        let result = if std::mem::take(&mut first_try) && mgmt.exists() {
+            tokio::join!(attempt, installer.connect_once()).0
+        } else {
+            attempt.await
+        };
+        match result {
             Ok(s) => break s,
             Err(e) => tracing::info!("{}: {e}; retrying", cfg.remote),
         }
@@ -213,19 +226,19 @@ pub async fn run(
     // The first compute reads the whole replica: these need no
     // classification.
     drop(initial);
-    let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
     let mut d = Daemon {
         config,
         status,
-        installer: None,
+        installer: Some(installer),
         pin: None,
         mgmt,
         last_bound: BTreeSet::new(),
         compute: None,
         pending_sb: Vec::new(),
         force_full: true,
-        ovs_view: None,
-        ovs_changed: true,
+        // As just read (nothing was received since).
+        ovs_view: Some(std::sync::Arc::new(ovs_view)),
+        ovs_changed: false,
         buffered: Buffered::new(),
         new_macs: Vec::new(),
         system_id: cfg.system_id.clone(),
@@ -482,21 +495,32 @@ impl Daemon {
         };
         let other = register::other_config(&root.external_ids, &dp_type, &root.iface_types);
         let reg = register::ops(&cfg, &other, &existing);
-        let me = me_row.map(|c| c.uuid);
+        let mut me = me_row.map(|c| c.uuid);
+        let rows_missing = me.is_none() || existing.private.is_none();
+        // A first compute does not wait for our new rows: the registration
+        // is committed while the flows are computed and streamed, and the
+        // acknowledgement below takes our rows' uuids from its reply.  The
+        // engine sees them with the monitor's next update (a full
+        // recompute: `Chassis` has no incremental handler).
+        let mut registering = None;
         if !reg.is_empty() {
-            transact(sb, "OVN_Southbound", reg).await;
-            self.startup
-                .mark(|| "registration committed (Chassis, Chassis_Private)".into());
-            if me.is_none() || existing.private.is_none() {
-                // Go on once the monitor shows our rows.
-                return Ok(());
+            if fresh.is_some() && rows_missing {
+                registering = Some(reg);
+            } else {
+                transact(sb, "OVN_Southbound", reg).await;
+                self.startup
+                    .mark(|| "registration committed (Chassis, Chassis_Private)".into());
+                if rows_missing {
+                    // Go on once the monitor shows our rows.
+                    return Ok(());
+                }
             }
-        }
-        let Some(me) = me else {
+        } else if me.is_none() {
             return Ok(());
-        };
+        }
         let full_compute = fresh.is_some();
         let mut stream = None;
+        let mut registered = None;
         if let Some(view) = fresh {
             let mut chassis = Chassis::new(&cfg.system_id);
             chassis.vifs = vif_ports;
@@ -506,7 +530,22 @@ impl Daemon {
                 Installer::new(&self.mgmt)
                     .with_options(OfOptions::default(), Duration::from_secs(2))
             });
-            let (c, s) = first::compute_streamed(installer, view, chassis).await;
+            let (c, s) = match registering.take() {
+                None => first::compute_streamed(installer, view, chassis).await,
+                Some(reg) => {
+                    let commit = async {
+                        let conn = sb.connection()?;
+                        conn.transact_checked("OVN_Southbound", reg.clone())
+                            .await
+                            .map_err(|e| tracing::warn!("OVN_Southbound transaction failed: {e}"))
+                            .ok()
+                    };
+                    let (results, cs) =
+                        tokio::join!(commit, first::compute_streamed(installer, view, chassis));
+                    registered = Some(register::inserted(&reg, &results.unwrap_or_default()));
+                    cs
+                }
+            };
             self.compute = Some(c);
             stream = s;
             self.force_full = true;
@@ -616,8 +655,45 @@ impl Daemon {
         }
         // Packet-ins also reach the installer's connection: drop them.
         if let Some(c) = installer.connection() {
-            while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, c.next_async()).await {}
+            // Only what is there already: not `timeout(ZERO, …)`, whose
+            // timer waits for the runtime's next millisecond tick.
+            loop {
+                tokio::select! {
+                    biased;
+                    m = c.next_async() => if m.is_none() { break },
+                    _ = std::future::ready(()) => break,
+                }
+            }
         }
+
+        // Our rows, when inserted during this run: as the transaction's
+        // reply names them (the monitor shows them in a later run).
+        let mut privates = privates;
+        if let Some((chassis, private)) = registered {
+            me = me.or(chassis);
+            let have_private = privates.iter().any(|p| p.name == cfg.system_id);
+            match (me, private) {
+                (Some(_), _) if have_private => {}
+                (Some(c), Some(uuid)) => privates.push(ChassisPrivate {
+                    uuid,
+                    name: cfg.system_id.clone(),
+                    chassis: Some(c),
+                    ..ChassisPrivate::default()
+                }),
+                _ => {
+                    // The next run registers again (the flows are in).
+                    return Err(ControllerError::Database(format!(
+                        "{}: registering chassis '{}' failed",
+                        cfg.remote, cfg.system_id
+                    )));
+                }
+            }
+            self.startup
+                .mark(|| "registration committed (Chassis, Chassis_Private)".into());
+        }
+        let Some(me) = me else {
+            return Ok(());
+        };
 
         // With the flows in the switch: bindings, up, nb_cfg, zones, ports.
         let view = compute.southbound();

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use ovsdb::sb::{Chassis, ChassisPrivate, Encap};
+use ovsdb::Uuid;
 use serde_json::{json, Value};
 
 use super::ops;
@@ -207,6 +208,28 @@ pub fn ops(
     out
 }
 
+/// The uuids of the `Chassis` and `Chassis_Private` rows that `ops` (as
+/// [`ops`] makes them) inserted, read from the transaction's `results`
+/// (one per operation, in order: an insert's is `{"uuid": ["uuid", U]}`).
+pub fn inserted(ops: &[Value], results: &[Value]) -> (Option<Uuid>, Option<Uuid>) {
+    let mut chassis = None;
+    let mut private = None;
+    for (op, result) in ops.iter().zip(results) {
+        if op["op"] != "insert" {
+            continue;
+        }
+        let uuid = result["uuid"][1]
+            .as_str()
+            .and_then(|u| Uuid::parse_str(u).ok());
+        match op["table"].as_str() {
+            Some("Chassis") => chassis = uuid,
+            Some("Chassis_Private") => private = uuid,
+            _ => {}
+        }
+    }
+    (chassis, private)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +263,33 @@ mod tests {
         assert_eq!(tables, ["Encap", "Chassis", "Chassis_Private"]);
         assert_eq!(oc["port-up-notif"], "true");
         assert_eq!(oc["datapath-type"], "system");
+    }
+
+    #[test]
+    fn inserted_rows_are_read_from_the_results() {
+        let oc = other_config(&BTreeMap::new(), "", &[]);
+        let o = ops(&cfg(), &oc, &Existing::default());
+        // As ovsdb-server answers: `{}` for a comment or a wait, the new
+        // row's uuid for an insert (numbered here by position).
+        let id = |i: usize| Uuid::from_u128(i as u128 + 1);
+        let results: Vec<Value> = o
+            .iter()
+            .enumerate()
+            .map(|(i, op)| match op["op"].as_str() {
+                Some("insert") => json!({"uuid": ["uuid", id(i).to_string()]}),
+                _ => json!({}),
+            })
+            .collect();
+        let insert_into = |table: &str| {
+            o.iter()
+                .position(|op| op["op"] == "insert" && op["table"] == table)
+                .map(id)
+        };
+        let want = (insert_into("Chassis"), insert_into("Chassis_Private"));
+        assert!(want.0.is_some() && want.1.is_some() && want.0 != want.1);
+        assert_eq!(inserted(&o, &results), want);
+        // A failed or short reply names nothing.
+        assert_eq!(inserted(&o, &[]), (None, None));
     }
 
     #[test]

@@ -95,6 +95,10 @@ pub struct Installer {
     groups: BTreeMap<u32, GroupMod>,
     meters: BTreeMap<u32, MeterMod>,
     connects: usize,
+    /// A connection made ahead ([`Installer::connect_once`]) whose first
+    /// sync is still to come: that sync starts from a clean switch, as
+    /// after any new connection.
+    unsynced: bool,
 }
 
 fn convert_add(f: &OfFlow) -> Result<super::wire::FlowMod, InstallError> {
@@ -160,6 +164,7 @@ impl Installer {
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
             connects: 0,
+            unsynced: false,
         }
     }
 
@@ -181,6 +186,33 @@ impl Installer {
         self.conn.as_ref().is_some_and(|c| !c.is_closed())
     }
 
+    /// Whether a connection is up and a sync was made on it: the switch
+    /// then holds the table this installer knows.
+    pub fn has_table(&self) -> bool {
+        self.is_connected() && !self.unsynced
+    }
+
+    /// Connects now if not connected, once, without retrying: the
+    /// connection is then ready when the first flows are (it is made while
+    /// the databases are still read).  Returns whether connected.
+    pub async fn connect_once(&mut self) -> bool {
+        if self.is_connected() {
+            return true;
+        }
+        match Connection::connect_with(&self.path, self.options).await {
+            Ok(c) => {
+                self.conn = Some(c);
+                self.connects += 1;
+                self.unsynced = true;
+                true
+            }
+            Err(e) => {
+                tracing::debug!("{}: {e}", self.path.display());
+                false
+            }
+        }
+    }
+
     /// The connection, if up.
     pub fn connection(&mut self) -> Option<&mut Connection> {
         self.conn.as_mut()
@@ -190,9 +222,10 @@ impl Installer {
     /// Returns whether a new connection was made.
     async fn ensure_connected(&mut self) -> Result<bool, ConnError> {
         if self.conn.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(false);
+            return Ok(std::mem::take(&mut self.unsynced));
         }
         self.conn = None;
+        self.unsynced = false;
         let deadline = Instant::now() + self.reconnect_timeout;
         let mut backoff = Duration::from_millis(100);
         loop {

@@ -14,6 +14,7 @@
 //! that cannot be installed is deleted again.  The result is the same
 //! table as [`Installer::sync`] of the whole desired state, in one bundle.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{convert_add, InstallError, Installer, SyncReport};
@@ -153,15 +154,24 @@ impl Installer {
                 s.bundle.push(conn, Body::FlowMod(convert::delete_flow(f)));
             }
         }
-        if let Err(e) = conn.bundle_finish(s.bundle).await {
+        // The installed set is built while the switch works through the
+        // bundle's last messages and the commit: it is ready when the
+        // commit's reply comes.  Built in one go (full nodes, where
+        // inserting in key order leaves them about half full); of several
+        // flows at one key the last counts, as with `replace` one by one.
+        let (result, flows) = tokio::join!(conn.bundle_finish(s.bundle), async {
+            desired
+                .flows
+                .iter()
+                .map(|f| ByKey(f.clone()))
+                .collect::<BTreeSet<ByKey>>()
+        });
+        if let Err(e) = result {
             self.lost_or_forget();
             return Err(e.into());
         }
         report.adds = desired.flows.len();
-        // Built in one go (full nodes, where inserting in key order leaves
-        // them about half full); of several flows at one key the last
-        // counts, as with `replace` one by one.
-        self.flows = desired.flows.iter().map(|f| ByKey(f.clone())).collect();
+        self.flows = flows;
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)
