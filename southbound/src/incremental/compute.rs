@@ -43,7 +43,9 @@ impl ChassisCompute {
         debug_assert!(sources.windows(2).all(|w| w[0] < w[1]), "sources in order");
         self.last_recomputed = sources.len();
         self.ensure_inputs(sources);
-        for &src in sources {
+        let (late, early): (Vec<Source>, Vec<Source>) =
+            sources.iter().partition(|s| self.computed_late(s));
+        for &src in early.iter().chain(&late) {
             let new = self.compute_flows(src, sink);
             if !new.is_empty() {
                 self.sources.insert(src, new);
@@ -98,6 +100,26 @@ impl ChassisCompute {
         if needs_inputs && self.inputs.0.is_none() {
             self.inputs.0 = Some(LflowInputs::new(&self.sb, &self.local));
         }
+    }
+
+    /// Whether the first compute leaves `src` for last: a logical flow
+    /// whose match names an address set (one may hold thousands of
+    /// addresses, each a flow, and take milliseconds).  A streamed first
+    /// install ([`crate::openflow::installer::FullStream`]) thus gives the
+    /// switch the many quick flows at once, and it parses them while these
+    /// are computed.  Flows whose actions allocate group or meter ids
+    /// (`ct_lb`, `select`, `fwd_group`, meters) keep their place: those ids
+    /// are given out in compute order.
+    fn computed_late(&self, src: &Source) -> bool {
+        let Source::LogicalFlow(u) = src else {
+            return false;
+        };
+        self.sb.logical_flows.get(u).is_some_and(|lf| {
+            lf.match_.contains('$')
+                && !["ct_lb", "select", "fwd_group", "meter"]
+                    .iter()
+                    .any(|a| lf.actions.contains(a))
+        })
     }
 
     /// Computes the flows of `src` (merged within the source, in key
