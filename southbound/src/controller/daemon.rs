@@ -154,15 +154,33 @@ pub async fn run(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| ControllerError::Input(format!("SIGTERM handler: {e}")))?;
     let remotes = Remote::parse_list(&config.ovs_db).map_err(|e| db_err(&config.ovs_db, e))?;
-    let mut ovs = ReplicaSession::connect_selected(
+    // The settings the Southbound connection needs, read first with one
+    // `select`: the Southbound monitor (and the switch connection) are
+    // then set up while the local database's monitor is.
+    let early = startup::external_ids(&remotes)
+        .await
+        .and_then(|ids| LocalConfig::from_external_ids(&ids).ok().flatten())
+        .and_then(|c| Some((Remote::parse_list(&c.remote).ok()?, c)));
+    let ovs_connect = ReplicaSession::connect_selected(
         remotes,
         "Open_vSwitch",
         monitor::open_vswitch(),
         false,
         DbOptions::default(),
-    )
-    .await
-    .map_err(|e| db_err(&config.ovs_db, e))?;
+    );
+    let mut early_installer = None;
+    let (ovs, early_sb) = match &early {
+        Some((sb_remotes, c)) => {
+            let installer = early_installer.insert(new_installer(&config, &c.bridge));
+            let (ovs, sb) = tokio::join!(
+                ovs_connect,
+                connect_sb(sb_remotes.clone(), installer, &config, &c.bridge)
+            );
+            (ovs, Some(sb))
+        }
+        None => (ovs_connect.await, None),
+    };
+    let mut ovs = ovs.map_err(|e| db_err(&config.ovs_db, e))?;
     let n = ovs
         .next()
         .await
@@ -190,23 +208,20 @@ pub async fn run(
     let sb_remotes = Remote::parse_list(&cfg.remote)
         .map_err(|e| db_err("Open_vSwitch external_ids:ovn-remote", e))?;
     let mgmt = config.ovs_rundir.join(format!("{}.mgmt", cfg.bridge));
-    let mut installer =
-        Installer::new(&mgmt).with_options(OfOptions::default(), Duration::from_secs(2));
+    // What was set up early counts if the settings still say the same.
+    let same = early
+        .as_ref()
+        .is_some_and(|(_, c)| c.remote == cfg.remote && c.bridge == cfg.bridge);
+    let mut installer = match early_installer {
+        Some(i) if same => i,
+        _ => new_installer(&config, &cfg.bridge),
+    };
+    let mut early_sb = early_sb.filter(|_| same);
     let mut delay = Duration::from_millis(100);
-    let mut first_try = true;
     let mut sb = loop {
-        let attempt = ReplicaSession::connect_selected(
-            sb_remotes.clone(),
-            "OVN_Southbound",
-            monitor::southbound(),
-            false,
-            DbOptions::default(),
-        );
-        // The switch connection is made while the Southbound answers.
-        let result = if std::mem::take(&mut first_try) && mgmt.exists() {
-            tokio::join!(attempt, installer.connect_once()).0
-        } else {
-            attempt.await
+        let result = match early_sb.take() {
+            Some(r) => r,
+            None => connect_sb(sb_remotes.clone(), &mut installer, &config, &cfg.bridge).await,
         };
         match result {
             Ok(s) => break s,
@@ -316,6 +331,34 @@ pub async fn run(
     }
     tracing::info!("exiting");
     Ok(())
+}
+
+/// The installer for `bridge`'s management socket (not connected).
+fn new_installer(config: &Config, bridge: &str) -> Installer {
+    let mgmt = config.ovs_rundir.join(format!("{bridge}.mgmt"));
+    Installer::new(&mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
+}
+
+/// One attempt at the Southbound monitor; the switch connection is made
+/// meanwhile (once, if its socket is there and it is not up).
+async fn connect_sb(
+    remotes: Vec<Remote>,
+    installer: &mut Installer,
+    config: &Config,
+    bridge: &str,
+) -> Result<ReplicaSession, ovsdb::client::ClientError> {
+    let attempt = ReplicaSession::connect_selected(
+        remotes,
+        "OVN_Southbound",
+        monitor::southbound(),
+        false,
+        DbOptions::default(),
+    );
+    if config.ovs_rundir.join(format!("{bridge}.mgmt")).exists() {
+        tokio::join!(attempt, installer.connect_once()).0
+    } else {
+        attempt.await
+    }
 }
 
 impl Daemon {

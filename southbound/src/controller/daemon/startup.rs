@@ -3,7 +3,12 @@
 //! so that waiting (for the switch, the databases) and working can be
 //! told apart in the log.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
+
+use ovsdb::client::{Connection, Options};
+use ovsdb::remote::Remote;
+use serde_json::{json, Value};
 
 /// Milestones of the start, logged until the first acknowledgement.
 #[derive(Debug)]
@@ -41,5 +46,54 @@ impl Startup {
     pub(super) fn finish(&mut self, what: impl FnOnce() -> String) {
         self.mark(what);
         self.done = true;
+    }
+}
+
+/// `Open_vSwitch:external_ids`, read with one `select` on a connection of
+/// its own (closed after): what the Southbound connection needs, before
+/// the monitor of the local database is set up.  `None` if that fails
+/// (the settings then come from the monitor, as they do anyway).
+pub(super) async fn external_ids(remotes: &[Remote]) -> Option<BTreeMap<String, String>> {
+    let (conn, _notes) = Connection::connect(remotes.first()?, &Options::default())
+        .await
+        .ok()?;
+    let select = json!({"op": "select", "table": "Open_vSwitch", "where": [],
+        "columns": ["external_ids"]});
+    let results = conn.transact("Open_vSwitch", vec![select]).await.ok()?;
+    string_map(&results.first()?["rows"][0]["external_ids"])
+}
+
+/// An OVSDB `["map", [[k, v], ...]]` of strings.
+fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
+    match v.as_array()?.as_slice() {
+        [tag, pairs] if tag == "map" => pairs
+            .as_array()?
+            .iter()
+            .map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+            .collect(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_maps_as_ovsdb_writes_them() {
+        let m = string_map(&json!([
+            "map",
+            [["system-id", "hv1"], ["ovn-remote", "unix:/sb"]]
+        ]));
+        assert_eq!(
+            m,
+            Some(BTreeMap::from([
+                ("ovn-remote".to_string(), "unix:/sb".to_string()),
+                ("system-id".to_string(), "hv1".to_string()),
+            ]))
+        );
+        assert_eq!(string_map(&json!(["map", []])), Some(BTreeMap::new()));
+        assert_eq!(string_map(&json!(["set", []])), None);
+        assert_eq!(string_map(&json!(["map", [["k", 1]]])), None);
     }
 }
