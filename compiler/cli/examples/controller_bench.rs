@@ -17,7 +17,10 @@
 //!   `nb_cfg` bumped in the same transaction (`Chassis_Private.
 //!   nb_cfg_timestamp`, written once the flows are installed): an ACL on
 //!   the port group with the 1,000-address set, an LB backend added, a
-//!   MAC binding; and binding a port (OVS commit → `ovn-installed-ts`).
+//!   MAC binding; and binding a port, by adding its VIF (OVS commit →
+//!   `ovn-installed-ts`) and by an SB commit that moves the port's
+//!   `requested-chassis` here while its VIF is here already (SB commit →
+//!   `ovn-installed-ts`).
 //!   ovn-northd is stopped for these so the SB is written only by us.
 //!
 //! Needs root and the OVN/OVS binaries.  The controller binary next to
@@ -429,6 +432,9 @@ struct Run {
     /// ovs-vswitchd to have added the port and given it an ofport, which
     /// the controller needs before it can bind).
     bind_vsctl: i64,
+    /// Binding a port whose VIF is here by an SB commit (its
+    /// `requested-chassis` moved here) → `ovn-installed-ts`.
+    bind_sb: i64,
     /// The table right after startup, and after the changes.
     dump_start: Vec<String>,
     dump_end: Vec<String>,
@@ -622,6 +628,65 @@ async fn measure(
         }
     });
     show("bind");
+    // Binding a port by an SB commit: its VIF is here already, but the
+    // port is requested on another chassis; one commit moves it here (as
+    // a CMS does when it migrates a VM) → `ovn-installed-ts`.
+    let moved = lsp(1, PER_SWITCH + round);
+    let moved_pb = sbctl(
+        c,
+        &[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            "Port_Binding",
+            &format!("logical_port={moved}"),
+        ],
+    );
+    let moved_pb = moved_pb.trim().to_string();
+    sbctl(
+        c,
+        &[
+            "set",
+            "Port_Binding",
+            &moved_pb,
+            "options:requested-chassis=hv-elsewhere",
+        ],
+    );
+    add_vifs(c, std::slice::from_ref(&moved), Some(SPARE_OFPORT + 1));
+    std::thread::sleep(Duration::from_millis(300));
+    let moved_if = format!("v{}", moved.trim_start_matches("lp"));
+    let t = wall_ms();
+    rt_conn
+        .transact_checked(
+            "OVN_Southbound",
+            vec![json!({"op": "mutate", "table": "Port_Binding",
+                "where": [["_uuid", "==", ["uuid", moved_pb]]],
+                "mutations": [
+                    ["options", "delete", ["set", ["requested-chassis"]]],
+                    ["options", "insert", ["map", [["requested-chassis", "hv1"]]]]]})],
+        )
+        .await
+        .expect("SB transaction");
+    let mut bind_sb = -1;
+    wait_for(30, || {
+        let out = c
+            .vsctl(&[
+                "--if-exists",
+                "get",
+                "Interface",
+                &moved_if,
+                "external_ids:ovn-installed-ts",
+            ])
+            .unwrap_or_default();
+        match out.trim().trim_matches('"').parse::<i64>() {
+            Ok(ts) => {
+                bind_sb = ts - t;
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    show("bind by SB commit");
     std::thread::sleep(Duration::from_millis(300));
     let run = Run {
         name,
@@ -638,7 +703,21 @@ async fn measure(
         mac,
         bind,
         bind_vsctl,
+        bind_sb,
     };
+    // The moved port goes back to where it was: no VIF, no request.
+    c.vsctl(&["--if-exists", "del-port", &moved_if])
+        .expect("del-port");
+    sbctl(
+        c,
+        &[
+            "remove",
+            "Port_Binding",
+            &moved_pb,
+            "options",
+            "requested-chassis",
+        ],
+    );
     undo(c, round, lb_before, &spare);
     run
 }
@@ -909,6 +988,12 @@ fn main() {
         "… of which ovs-vsctl add-port",
         real.bind_vsctl as f64,
         ours.bind_vsctl as f64,
+        "ms",
+    );
+    row(
+        "bind a port (SB commit → installed)",
+        real.bind_sb as f64,
+        ours.bind_sb as f64,
         "ms",
     );
     // What the controller adds once the switch has the port (ovs-vsctl
