@@ -108,14 +108,15 @@ impl ChassisCompute {
     /// install ([`crate::openflow::installer::FullStream`]) thus gives the
     /// switch the many quick flows at once, and it parses them while these
     /// are computed.  Flows whose actions allocate group or meter ids
-    /// (`ct_lb`, `select`, `fwd_group`, meters) keep their place: those ids
-    /// are given out in compute order.
+    /// (`ct_lb`, `select`, `fwd_group`, meters, a `controller_meter`) keep
+    /// their place: those ids are given out in compute order.
     fn computed_late(&self, src: &Source) -> bool {
         let Source::LogicalFlow(u) = src else {
             return false;
         };
         self.sb.logical_flows.get(u).is_some_and(|lf| {
             lf.match_.contains('$')
+                && lf.controller_meter.is_none()
                 && !["ct_lb", "select", "fwd_group", "meter"]
                     .iter()
                     .any(|a| lf.actions.contains(a))
