@@ -413,6 +413,32 @@ async fn sb_change(conn: &Connection, c: &Chassis, mut ops: Vec<Value>) -> i64 {
     ts.map_or(-1, |t| t - t0)
 }
 
+/// Milliseconds from `t` (wall clock) to the `ovn-installed-ts` the
+/// controller writes on interface `ifname` once its port is bound and its
+/// flows are installed (waited for up to 30 s; -1 if it never came).
+fn installed_after(c: &Chassis, ifname: &str, t: i64) -> i64 {
+    let mut after = -1;
+    wait_for(30, || {
+        let out = c
+            .vsctl(&[
+                "--if-exists",
+                "get",
+                "Interface",
+                ifname,
+                "external_ids:ovn-installed-ts",
+            ])
+            .unwrap_or_default();
+        match out.trim().trim_matches('"').parse::<i64>() {
+            Ok(ts) => {
+                after = ts - t;
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    after
+}
+
 struct Run {
     name: &'static str,
     startup: Duration,
@@ -608,25 +634,7 @@ async fn measure(
     add_vifs(c, std::slice::from_ref(&spare), Some(SPARE_OFPORT));
     let bind_vsctl = wall_ms() - t;
     let ifname = format!("v{}", spare.trim_start_matches("lp"));
-    let mut bind = -1;
-    wait_for(30, || {
-        let out = c
-            .vsctl(&[
-                "--if-exists",
-                "get",
-                "Interface",
-                &ifname,
-                "external_ids:ovn-installed-ts",
-            ])
-            .unwrap_or_default();
-        match out.trim().trim_matches('"').parse::<i64>() {
-            Ok(ts) => {
-                bind = ts - t;
-                true
-            }
-            Err(_) => false,
-        }
-    });
+    let bind = installed_after(c, &ifname, t);
     show("bind");
     // Binding a port by an SB commit: its VIF is here already, but the
     // port is requested on another chassis; one commit moves it here (as
@@ -667,25 +675,7 @@ async fn measure(
         )
         .await
         .expect("SB transaction");
-    let mut bind_sb = -1;
-    wait_for(30, || {
-        let out = c
-            .vsctl(&[
-                "--if-exists",
-                "get",
-                "Interface",
-                &moved_if,
-                "external_ids:ovn-installed-ts",
-            ])
-            .unwrap_or_default();
-        match out.trim().trim_matches('"').parse::<i64>() {
-            Ok(ts) => {
-                bind_sb = ts - t;
-                true
-            }
-            Err(_) => false,
-        }
-    });
+    let bind_sb = installed_after(c, &moved_if, t);
     show("bind by SB commit");
     std::thread::sleep(Duration::from_millis(300));
     let run = Run {
