@@ -114,7 +114,7 @@ fn uses_missing(actions: &[OfAction], groups: &BTreeSet<u32>, meters: &BTreeSet<
 struct Daemon {
     config: Config,
     status: Status,
-    installer: Option<Installer>,
+    installer: Installer,
     pin: Option<Connection>,
     mgmt: PathBuf,
     last_bound: BTreeSet<String>,
@@ -172,10 +172,7 @@ pub async fn run(
     let (ovs, early_sb) = match &early {
         Some((sb_remotes, c)) => {
             let installer = early_installer.insert(new_installer(&config, &c.bridge));
-            let (ovs, sb) = tokio::join!(
-                ovs_connect,
-                connect_sb(sb_remotes.clone(), installer, &config, &c.bridge)
-            );
+            let (ovs, sb) = tokio::join!(ovs_connect, connect_sb(sb_remotes.clone(), installer));
             (ovs, Some(sb))
         }
         None => (ovs_connect.await, None),
@@ -221,7 +218,7 @@ pub async fn run(
     let mut sb = loop {
         let result = match early_sb.take() {
             Some(r) => r,
-            None => connect_sb(sb_remotes.clone(), &mut installer, &config, &cfg.bridge).await,
+            None => connect_sb(sb_remotes.clone(), &mut installer).await,
         };
         match result {
             Ok(s) => break s,
@@ -244,7 +241,7 @@ pub async fn run(
     let mut d = Daemon {
         config,
         status,
-        installer: Some(installer),
+        installer,
         pin: None,
         mgmt,
         last_bound: BTreeSet::new(),
@@ -339,13 +336,12 @@ fn new_installer(config: &Config, bridge: &str) -> Installer {
     Installer::new(&mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
 }
 
-/// One attempt at the Southbound monitor; the switch connection is made
-/// meanwhile (once, if its socket is there and it is not up).
+/// One attempt at the Southbound monitor; the switch connection is tried
+/// once meanwhile, unless it is up ([`Installer::connect_once`]: without
+/// a socket yet, that fails at once).
 async fn connect_sb(
     remotes: Vec<Remote>,
     installer: &mut Installer,
-    config: &Config,
-    bridge: &str,
 ) -> Result<ReplicaSession, ovsdb::client::ClientError> {
     let attempt = ReplicaSession::connect_selected(
         remotes,
@@ -354,11 +350,7 @@ async fn connect_sb(
         false,
         DbOptions::default(),
     );
-    if config.ovs_rundir.join(format!("{bridge}.mgmt")).exists() {
-        tokio::join!(attempt, installer.connect_once()).0
-    } else {
-        attempt.await
-    }
+    tokio::join!(attempt, installer.connect_once()).0
 }
 
 impl Daemon {
@@ -569,10 +561,7 @@ impl Daemon {
             chassis.vifs = vif_ports;
             chassis.patch_ofports = patch_ofports;
             chassis.ct_zones = Some(have_zones.clone());
-            let installer = self.installer.get_or_insert_with(|| {
-                Installer::new(&self.mgmt)
-                    .with_options(OfOptions::default(), Duration::from_secs(2))
-            });
+            let installer = &mut self.installer;
             let (c, s) = match registering.take() {
                 None => first::compute_streamed(installer, view, chassis).await,
                 Some(reg) => {
@@ -626,9 +615,7 @@ impl Daemon {
         let usable =
             |f: &&std::sync::Arc<OfFlow>| !uses_missing(&f.actions, &group_ids, &meter_ids);
         let t2 = Instant::now();
-        let installer = self.installer.get_or_insert_with(|| {
-            Installer::new(&self.mgmt).with_options(OfOptions::default(), Duration::from_secs(2))
-        });
+        let installer = &mut self.installer;
         let full = self.force_full || !installer.is_connected();
         let mut total = 0;
         let mut skipped = 0;

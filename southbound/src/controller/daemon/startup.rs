@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use ovsdb::client::{Connection, Options};
 use ovsdb::remote::Remote;
-use serde_json::{json, Value};
+use ovsdb::{AtomType, Datum};
+use serde_json::json;
 
 /// Milestones of the start, logged until the first acknowledgement.
 #[derive(Debug)]
@@ -60,40 +61,7 @@ pub(super) async fn external_ids(remotes: &[Remote]) -> Option<BTreeMap<String, 
     let select = json!({"op": "select", "table": "Open_vSwitch", "where": [],
         "columns": ["external_ids"]});
     let results = conn.transact("Open_vSwitch", vec![select]).await.ok()?;
-    string_map(&results.first()?["rows"][0]["external_ids"])
-}
-
-/// An OVSDB `["map", [[k, v], ...]]` of strings.
-fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
-    match v.as_array()?.as_slice() {
-        [tag, pairs] if tag == "map" => pairs
-            .as_array()?
-            .iter()
-            .map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-            .collect(),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn string_maps_as_ovsdb_writes_them() {
-        let m = string_map(&json!([
-            "map",
-            [["system-id", "hv1"], ["ovn-remote", "unix:/sb"]]
-        ]));
-        assert_eq!(
-            m,
-            Some(BTreeMap::from([
-                ("ovn-remote".to_string(), "unix:/sb".to_string()),
-                ("system-id".to_string(), "hv1".to_string()),
-            ]))
-        );
-        assert_eq!(string_map(&json!(["map", []])), Some(BTreeMap::new()));
-        assert_eq!(string_map(&json!(["set", []])), None);
-        assert_eq!(string_map(&json!(["map", [["k", 1]]])), None);
-    }
+    let ids = &results.first()?["rows"][0]["external_ids"];
+    let ids = Datum::from_json(ids, AtomType::String, Some(AtomType::String)).ok()?;
+    ovsdb::typed::map(&ids).ok()
 }
