@@ -77,6 +77,11 @@ fn lsp(s: usize, i: usize) -> String {
     format!("lp{s}x{i}")
 }
 
+/// The OVS interface of logical port `lp` (`lp0x3` → `v0x3`).
+fn vif_name(lp: &str) -> String {
+    format!("v{}", lp.trim_start_matches("lp"))
+}
+
 fn topology(c: &Chassis) {
     let mut cmd = String::from("lr-add lr0");
     for s in 0..SWITCHES {
@@ -128,7 +133,7 @@ fn topology(c: &Chassis) {
 fn add_vifs(c: &Chassis, ports: &[String], ofport: Option<u16>) {
     let mut args: Vec<String> = Vec::new();
     for p in ports {
-        let ifname = format!("v{}", p.trim_start_matches("lp"));
+        let ifname = vif_name(p);
         args.extend([
             "--".into(),
             "add-port".into(),
@@ -633,7 +638,7 @@ async fn measure(
     // controller.
     add_vifs(c, std::slice::from_ref(&spare), Some(SPARE_OFPORT));
     let bind_vsctl = wall_ms() - t;
-    let ifname = format!("v{}", spare.trim_start_matches("lp"));
+    let ifname = vif_name(&spare);
     let bind = installed_after(c, &ifname, t);
     show("bind");
     // Binding a port by an SB commit: its VIF is here already, but the
@@ -662,7 +667,7 @@ async fn measure(
     );
     add_vifs(c, std::slice::from_ref(&moved), Some(SPARE_OFPORT + 1));
     std::thread::sleep(Duration::from_millis(300));
-    let moved_if = format!("v{}", moved.trim_start_matches("lp"));
+    let moved_if = vif_name(&moved);
     let t = wall_ms();
     rt_conn
         .transact_checked(
@@ -745,7 +750,7 @@ fn undo(c: &Chassis, round: usize, lb: Option<(String, String)>, spare: &str) {
     if !refs.is_empty() {
         sbctl(c, &refs);
     }
-    let ifname = format!("v{}", spare.trim_start_matches("lp"));
+    let ifname = vif_name(spare);
     c.vsctl(&["--if-exists", "del-port", &ifname])
         .expect("del-port");
 }
