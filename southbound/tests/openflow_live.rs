@@ -470,16 +470,51 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
 /// sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_full_install_matches_ovs_ofctl() {
+    streamed_full_install(true, false, 1).await;
+}
+
+/// The same into a switch with no flow, connected ahead (as the
+/// controller connects while it reads the databases): the flows are
+/// spread over four connections and bundles, table 0's committed last,
+/// and the table is the same — the key streamed twice and the deleted
+/// one included, whichever connections carried their earlier `ADD`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_full_install_into_an_empty_switch_matches_ovs_ofctl() {
+    streamed_full_install(false, true, 4).await;
+}
+
+/// Connected ahead to a switch that holds a flow: one bundle, which
+/// deletes that flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_full_install_over_a_table_matches_ovs_ofctl() {
+    streamed_full_install(true, true, 1).await;
+}
+
+async fn streamed_full_install(stray: bool, ahead: bool, bundles: usize) {
     use ovnflow_southbound::openflow::installer::uses_group_or_meter;
     if !common::available(BINARIES) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let sw = Switch::start(tmp.path());
-    sw.ofctl(&["add-flow", "br-int", "table=200,priority=1,actions=drop"]);
+    if stray {
+        sw.ofctl(&["add-flow", "br-int", "table=200,priority=1,actions=drop"]);
+    }
     let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
     let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
-    let flows = common::synthetic_flows();
+    if ahead {
+        assert!(inst.connect_once().await);
+    }
+    // Enough flows for every connection to carry some (64 in a row each).
+    let flows: Vec<OfFlow> = (0..4u16)
+        .flat_map(|k| {
+            common::synthetic_flows().into_iter().map(move |mut f| {
+                f.priority += 1000 * k;
+                f
+            })
+        })
+        .collect();
+    assert!(flows.len() > 4 * 64, "{}", flows.len());
     let plain: Vec<usize> = (0..flows.len())
         .filter(|&i| !uses_group_or_meter(&flows[i].actions))
         .take(2)
@@ -513,7 +548,10 @@ async fn streamed_full_install_matches_ovs_ofctl() {
     let want = desired(&final_flows);
     let r = inst.finish_full(s, &want, finals).await.unwrap();
     assert!(r.full_resync);
-    assert_eq!((r.adds, r.group_mods, r.bundles), (final_flows.len(), 1, 1));
+    assert_eq!(
+        (r.adds, r.group_mods, r.bundles),
+        (final_flows.len(), 1, bundles)
+    );
 
     sw.ofctl(&["add-group", "br-ref", GROUP_TEXT]);
     sw.ofctl(&["add-meter", "br-ref", &format!("meter=1 {METER_SPEC}")]);

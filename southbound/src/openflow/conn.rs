@@ -404,6 +404,30 @@ impl Connection {
             .map(|_| ())
     }
 
+    /// How many flows the switch holds: the `active_count` of every table
+    /// (`OFPMP_TABLE` statistics), summed.  An error if the switch does
+    /// not answer in one reply.
+    pub async fn flow_count(&mut self) -> Result<u64, ConnError> {
+        const OFPT_MULTIPART_REQUEST: u8 = 18;
+        const OFPT_MULTIPART_REPLY: u8 = 19;
+        const OFPMP_TABLE: u8 = 3;
+        // Type, flags (none), 4 bytes of padding.
+        let request = Body::Unknown {
+            msg_type: OFPT_MULTIPART_REQUEST,
+            body: vec![0, OFPMP_TABLE, 0, 0, 0, 0, 0, 0],
+        };
+        let reply = self.transact(request, "table statistics").await?;
+        let bad = || ConnError::Protocol("bad table statistics reply".into());
+        let Body::Unknown {
+            msg_type: OFPT_MULTIPART_REPLY,
+            body,
+        } = reply.body
+        else {
+            return Err(bad());
+        };
+        table_flow_count(&body).ok_or_else(bad)
+    }
+
     /// Sends an echo request and waits for the reply with the same payload.
     pub async fn echo(&mut self, payload: &[u8]) -> Result<Duration, ConnError> {
         let t = Instant::now();
@@ -545,14 +569,29 @@ impl Connection {
     /// Writes what is left of `b`, then barrier (collecting rejections)
     /// and commit — or discard and fail if the switch rejected the open or
     /// any message.
-    pub async fn bundle_finish(&mut self, mut b: Bundle) -> Result<(), ConnError> {
-        b.flush(self).await;
-        b.tx = None;
-        let written = b.t0.elapsed();
-        let mut result = std::mem::replace(&mut b.result, Ok(()));
-        if result.is_ok() {
-            result = self.barrier().await;
-        }
+    pub async fn bundle_finish(&mut self, b: Bundle) -> Result<(), ConnError> {
+        self.bundle_finish_after(b, async { Ok(()) }).await
+    }
+
+    /// [`Connection::bundle_finish`] whose commit waits for `before` too
+    /// (awaited alongside the writing and the barrier), and is not sent if
+    /// `before` fails: the bundle is then discarded.
+    pub async fn bundle_finish_after(
+        &mut self,
+        mut b: Bundle,
+        before: impl std::future::Future<Output = Result<(), ConnError>>,
+    ) -> Result<(), ConnError> {
+        let written_and_barrier = async {
+            b.flush(self).await;
+            b.tx = None;
+            let written = b.t0.elapsed();
+            let mut result = std::mem::replace(&mut b.result, Ok(()));
+            if result.is_ok() {
+                result = self.barrier().await;
+            }
+            (written, result)
+        };
+        let ((written, mut result), before) = tokio::join!(written_and_barrier, before);
         let barrier = b.t0.elapsed();
         // Replies come in order: the open's came before the barrier's.
         let opened = match b.open_rx.as_mut().map(|rx| rx.try_recv()) {
@@ -584,6 +623,9 @@ impl Connection {
                     result = Err(e);
                 }
             }
+        }
+        if result.is_ok() {
+            result = before;
         }
         match result {
             Ok(()) => {
@@ -628,6 +670,25 @@ impl Connection {
             ))),
         }
     }
+}
+
+/// The flows counted in an `OFPMP_TABLE` multipart reply's body (type,
+/// flags, padding, then 24 bytes per table: id, padding, `active_count`,
+/// lookups, matches); `None` if it is not one, or says more follow.
+fn table_flow_count(body: &[u8]) -> Option<u64> {
+    const OFPMPF_REPLY_MORE: u16 = 1;
+    let (head, tables) = body.split_at_checked(8)?;
+    let kind = u16::from_be_bytes([head[0], head[1]]);
+    let flags = u16::from_be_bytes([head[2], head[3]]);
+    if kind != 3 || flags & OFPMPF_REPLY_MORE != 0 || tables.len() % 24 != 0 {
+        return None;
+    }
+    Some(
+        tables
+            .chunks_exact(24)
+            .map(|t| u64::from(u32::from_be_bytes([t[4], t[5], t[6], t[7]])))
+            .sum(),
+    )
 }
 
 /// One message of a bundle made as it is sent ([`Connection::bundle_lazy`]).
@@ -961,5 +1022,35 @@ mod tests {
         assert!(w.get(20).is_some_and(|t| t.same_channel(&b)));
         w.clear();
         assert!(w.get(10).is_none() && w.get(13).is_none());
+    }
+
+    /// An `OFPMP_TABLE` reply body with the `active_count` of each table.
+    fn table_stats(flags: u16, counts: &[u32]) -> Vec<u8> {
+        let mut body = vec![0, 3];
+        body.extend_from_slice(&flags.to_be_bytes());
+        body.extend_from_slice(&[0; 4]);
+        for (id, n) in counts.iter().enumerate() {
+            body.extend_from_slice(&[id as u8, 0, 0, 0]);
+            body.extend_from_slice(&n.to_be_bytes());
+            body.extend_from_slice(&[0xff; 16]);
+        }
+        body
+    }
+
+    #[test]
+    fn flows_are_counted_over_every_table() {
+        assert_eq!(table_flow_count(&table_stats(0, &[0; 255])), Some(0));
+        assert_eq!(
+            table_flow_count(&table_stats(0, &[7, 0, 1 << 20])),
+            Some(7 + (1 << 20))
+        );
+        // More replies to come, another statistic, a cut body: unknown.
+        assert_eq!(table_flow_count(&table_stats(1, &[0])), None);
+        let mut other = table_stats(0, &[0]);
+        other[1] = 2;
+        assert_eq!(table_flow_count(&other), None);
+        let cut = table_stats(0, &[1]);
+        assert_eq!(table_flow_count(&cut[..cut.len() - 1]), None);
+        assert_eq!(table_flow_count(&cut[..4]), None);
     }
 }

@@ -99,7 +99,15 @@ pub struct Installer {
     /// sync is still to come: that sync starts from a clean switch, as
     /// after any new connection.
     unsynced: bool,
+    /// Connections made ahead with the first one, when the switch held no
+    /// flow then: they carry part of the first full install (see
+    /// [`stream`]).  Used once, by the next [`Installer::begin_full`].
+    helpers: Vec<Connection>,
 }
+
+/// How many more connections carry the first full install into an empty
+/// switch (see [`stream`]).
+const HELPERS: usize = 3;
 
 fn convert_add(f: &OfFlow) -> Result<super::wire::FlowMod, InstallError> {
     convert::add_flow(f).map_err(|err| InstallError::Convert {
@@ -165,6 +173,7 @@ impl Installer {
             meters: BTreeMap::new(),
             connects: 0,
             unsynced: false,
+            helpers: Vec::new(),
         }
     }
 
@@ -200,7 +209,25 @@ impl Installer {
             return true;
         }
         match Connection::connect_with(&self.path, self.options).await {
-            Ok(c) => {
+            Ok(mut c) => {
+                // The helpers are connected while the switch counts its
+                // flows; they are kept only if it holds none.
+                let connecting: Vec<_> = (0..HELPERS)
+                    .map(|_| {
+                        let (path, options) = (self.path.clone(), self.options);
+                        tokio::spawn(async move { Connection::connect_with(&path, options).await })
+                    })
+                    .collect();
+                let count = c.flow_count().await;
+                let mut helpers = Vec::new();
+                for h in connecting {
+                    if let Ok(Ok(h)) = h.await {
+                        helpers.push(h);
+                    }
+                }
+                if count.is_ok_and(|n| n == 0) && helpers.len() == HELPERS {
+                    self.helpers = helpers;
+                }
                 self.conn = Some(c);
                 self.connects += 1;
                 self.unsynced = true;
@@ -226,6 +253,7 @@ impl Installer {
         }
         self.conn = None;
         self.unsynced = false;
+        self.helpers.clear();
         let deadline = Instant::now() + self.reconnect_timeout;
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -433,6 +461,8 @@ impl Installer {
         for f in &desired.flows {
             want.replace(ByKey(f.clone()));
         }
+        // Only a streamed full install uses the helpers.
+        self.helpers.clear();
         let mut attempt = 0;
         loop {
             attempt += 1;

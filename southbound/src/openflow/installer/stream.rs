@@ -17,10 +17,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{convert_add, InstallError, Installer, SyncReport};
+use super::{convert_add, InstallError, Installer, SyncReport, HELPERS};
 use crate::actions::OfAction;
 use crate::flow_table::{ByKey, OfFlow};
-use crate::openflow::conn::{Bundle, ConnError};
+use crate::openflow::conn::{Bundle, ConnError, Connection};
 use crate::openflow::convert;
 use crate::openflow::wire::mods::{group_command, meter_command};
 use crate::openflow::wire::Body;
@@ -40,9 +40,15 @@ pub fn uses_group_or_meter(actions: &[OfAction]) -> bool {
     })
 }
 
+/// How many consecutive streamed flows go to one connection before the
+/// next takes over (see [`Installer::begin_full`]).
+const TURN: usize = 64;
+
 /// A full install under way (see the module documentation).
 pub struct FullStream {
     bundle: Bundle,
+    /// Into an empty switch: the helper connections and their bundles.
+    helpers: Vec<(Connection, Bundle)>,
     /// Flows written so far (not counting those held back).
     streamed: usize,
     /// A flow that could not be encoded: the bundle is discarded.
@@ -56,15 +62,30 @@ impl FullStream {
         if self.error.is_some() || uses_group_or_meter(&f.actions) {
             return;
         }
-        let Some(conn) = installer.conn.as_mut() else {
-            self.error = Some(ConnError::Closed.into());
-            return;
+        // Table 0, where packets enter the pipeline, only on the main
+        // connection: its bundle commits last.
+        let turn = match f.table {
+            0 => 0,
+            _ => (self.streamed / TURN) % (self.helpers.len() + 1),
         };
-        match self.bundle.push_flow_add(conn, f) {
+        let (conn, bundle) = match turn {
+            0 => match installer.conn.as_mut() {
+                Some(conn) => (conn, &mut self.bundle),
+                None => {
+                    self.error = Some(ConnError::Closed.into());
+                    return;
+                }
+            },
+            n => {
+                let (conn, bundle) = &mut self.helpers[n - 1];
+                (conn, bundle)
+            }
+        };
+        match bundle.push_flow_add(conn, f) {
             Ok(()) => {
                 self.streamed += 1;
-                if self.streamed.is_multiple_of(64) {
-                    self.bundle.flush_down_to(UNSENT_LIMIT);
+                if self.streamed.is_multiple_of(TURN) {
+                    bundle.flush_down_to(UNSENT_LIMIT);
                 }
             }
             Err(err) => {
@@ -81,11 +102,28 @@ impl Installer {
     /// Connects if needed and opens the bundle of a full install: every
     /// meter deleted (outside the bundle, which cannot carry meters),
     /// every flow and group deleted first in the bundle.
+    ///
+    /// Into a switch that held no flow when the connection was made (a new
+    /// chassis, a restarted ovs-vswitchd), the flows are spread over
+    /// several connections, each with its bundle: ovs-vswitchd reads at
+    /// most 50 messages from a connection per turn of its main loop, and
+    /// every turn also polls each of the bridge's ports (with 100 VIFs,
+    /// a good part of its time in a start).  The helpers' bundles commit
+    /// first, then the main one, which holds every flow of table 0: until
+    /// it commits, no packet enters the flows already committed, so the
+    /// switch goes from no table to the whole table at once, as with one
+    /// bundle.  A switch that held flows gets one bundle (its flows are
+    /// deleted in the bundle that adds ours).
     pub async fn begin_full(&mut self) -> Result<FullStream, InstallError> {
         self.ensure_connected().await?;
         self.flows.clear();
         self.groups.clear();
         self.meters.clear();
+        let mut helpers = std::mem::take(&mut self.helpers);
+        helpers.retain(|h| !h.is_closed());
+        if helpers.len() < HELPERS {
+            helpers.clear();
+        }
         let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
         if let Err(e) = conn
             .send(Body::MeterMod(convert::delete_all_meters()))
@@ -95,10 +133,20 @@ impl Installer {
             return Err(e.into());
         }
         let mut bundle = conn.bundle_open_streaming();
-        bundle.push(conn, Body::FlowMod(convert::delete_all_flows()));
+        if helpers.is_empty() {
+            bundle.push(conn, Body::FlowMod(convert::delete_all_flows()));
+        }
         bundle.push(conn, Body::GroupMod(convert::delete_all_groups()));
+        let helpers = helpers
+            .into_iter()
+            .map(|mut h| {
+                let b = h.bundle_open_streaming();
+                (h, b)
+            })
+            .collect();
         Ok(FullStream {
             bundle,
+            helpers,
             streamed: 0,
             error: None,
         })
@@ -120,18 +168,25 @@ impl Installer {
         let mut report = SyncReport {
             full_resync: true,
             meter_mods: 1,
-            bundles: 1,
+            bundles: 1 + s.helpers.len(),
             ..SyncReport::default()
         };
-        // A failed stream: the bundle is discarded, the switch as it was.
+        // A failed stream: the bundles are discarded, the switch as it was.
         if let Some(e) = s.error.take() {
             s.bundle.abandon();
             let _ = conn.bundle_finish(s.bundle).await;
+            for (mut h, mut b) in s.helpers {
+                b.abandon();
+                let _ = h.bundle_finish(b).await;
+            }
             self.lost_or_forget();
             return Err(e);
         }
-        // The connection is the bundle's until here.
+        // The connections are the bundles' until here.
         s.bundle.release().await;
+        for (_, b) in &mut s.helpers {
+            b.release().await;
+        }
         for m in desired.meters.values() {
             let mut m = m.clone();
             m.command = meter_command::ADD;
@@ -159,7 +214,22 @@ impl Installer {
         // commit's reply comes.  Built in one go (full nodes, where
         // inserting in key order leaves them about half full); of several
         // flows at one key the last counts, as with `replace` one by one.
-        let (result, flows) = tokio::join!(conn.bundle_finish(s.bundle), async {
+        // The helpers' bundles commit (concurrently) before the main one.
+        let helpers: Vec<_> = s
+            .helpers
+            .into_iter()
+            .map(|(mut h, b)| tokio::spawn(async move { h.bundle_finish(b).await }))
+            .collect();
+        let helpers_committed = async {
+            let mut result = Ok(());
+            for h in helpers {
+                let r = h.await.unwrap_or(Err(ConnError::Closed));
+                result = result.and(r);
+            }
+            result
+        };
+        let committed = conn.bundle_finish_after(s.bundle, helpers_committed);
+        let (result, flows) = tokio::join!(committed, async {
             desired
                 .flows
                 .iter()
