@@ -22,7 +22,9 @@
 //! and `ovn-installed`, acknowledge `nb_cfg` ([`bindings`]) and keep patch
 //! and tunnel ports ([`ports`]).  The first run, `recompute`, a change of
 //! patch ports and a reconnection to the switch compute and compare the
-//! whole table.  A second OpenFlow connection receives packet-ins
+//! whole table (the first, into a switch with no flows, over four
+//! connections: [`crate::openflow::installer::Installer::begin_full`]).
+//! A second OpenFlow connection receives packet-ins
 //! ([`pinctrl`]: `put_arp`/`put_nd` learning; [`pinctrl_dhcp`]: DHCPv4
 //! replies; [`pinctrl_dhcp6`]: DHCPv6 replies; [`pinctrl_dns`]: DNS
 //! answers; [`pinctrl_nd`]: neighbor solicitations/advertisements and

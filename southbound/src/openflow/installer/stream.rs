@@ -13,6 +13,10 @@
 //! groups are in the bundle and their meters on the switch); a merged flow
 //! that cannot be installed is deleted again.  The result is the same
 //! table as [`Installer::sync`] of the whole desired state, in one bundle.
+//! Into an empty switch the flows outside table 0 are spread over helper
+//! connections and their bundles, committed before the main one (see
+//! [`Installer::begin_full`]): what each final `ADD` or `DELETE` in the
+//! main bundle overrides was committed before it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
