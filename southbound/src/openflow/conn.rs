@@ -408,13 +408,12 @@ impl Connection {
     /// (`OFPMP_TABLE` statistics), summed.  An error if the switch does
     /// not answer in one reply.
     pub async fn flow_count(&mut self) -> Result<u64, ConnError> {
-        const OFPT_MULTIPART_REQUEST: u8 = 18;
-        const OFPT_MULTIPART_REPLY: u8 = 19;
-        const OFPMP_TABLE: u8 = 3;
         // Type, flags (none), 4 bytes of padding.
+        let mut body = OFPMP_TABLE.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0; 6]);
         let request = Body::Unknown {
             msg_type: OFPT_MULTIPART_REQUEST,
-            body: vec![0, OFPMP_TABLE, 0, 0, 0, 0, 0, 0],
+            body,
         };
         let reply = self.transact(request, "table statistics").await?;
         let bad = || ConnError::Protocol("bad table statistics reply".into());
@@ -672,6 +671,12 @@ impl Connection {
     }
 }
 
+/// `OFPT_MULTIPART_REQUEST`, `OFPT_MULTIPART_REPLY` and the `OFPMP_TABLE`
+/// statistics they carry (OpenFlow 1.5).
+const OFPT_MULTIPART_REQUEST: u8 = 18;
+const OFPT_MULTIPART_REPLY: u8 = 19;
+const OFPMP_TABLE: u16 = 3;
+
 /// The flows counted in an `OFPMP_TABLE` multipart reply's body (type,
 /// flags, padding, then 24 bytes per table: id, padding, `active_count`,
 /// lookups, matches); `None` if it is not one, or says more follow.
@@ -680,7 +685,7 @@ fn table_flow_count(body: &[u8]) -> Option<u64> {
     let (head, tables) = body.split_at_checked(8)?;
     let kind = u16::from_be_bytes([head[0], head[1]]);
     let flags = u16::from_be_bytes([head[2], head[3]]);
-    if kind != 3 || flags & OFPMPF_REPLY_MORE != 0 || tables.len() % 24 != 0 {
+    if kind != OFPMP_TABLE || flags & OFPMPF_REPLY_MORE != 0 || tables.len() % 24 != 0 {
         return None;
     }
     Some(

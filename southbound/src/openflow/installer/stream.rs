@@ -219,6 +219,8 @@ impl Installer {
         // inserting in key order leaves them about half full); of several
         // flows at one key the last counts, as with `replace` one by one.
         // The helpers' bundles commit (concurrently) before the main one.
+        // If the main one then fails, what they committed is forgotten with
+        // the rest below: the next sync starts from a fresh connection.
         let helpers: Vec<_> = s
             .helpers
             .into_iter()
