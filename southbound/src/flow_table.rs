@@ -42,6 +42,14 @@ impl OfFlow {
                 .all(|a| matches!(a, OfAction::Conjunction { .. }))
     }
 
+    /// The conjunction ids of its `conjunction(...)` actions.
+    pub fn conjunction_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.actions.iter().filter_map(|a| match a {
+            OfAction::Conjunction { id, .. } => Some(*id),
+            _ => None,
+        })
+    }
+
     /// Rank for `flow_is_preferred`: lower is preferred.
     fn preference(&self) -> u8 {
         if self.actions.is_empty() {

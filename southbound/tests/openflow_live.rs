@@ -22,7 +22,7 @@ use ovnflow_southbound::actions::OfAction;
 use ovnflow_southbound::expr::{Field, OfMatch};
 use ovnflow_southbound::flow_table::OfFlow;
 use ovnflow_southbound::openflow::conn::Options;
-use ovnflow_southbound::openflow::installer::{meter_from_spec, Desired, Installer};
+use ovnflow_southbound::openflow::installer::{meter_from_spec, Changes, Desired, Installer};
 use ovnflow_southbound::openflow::wire::action::Action;
 use ovnflow_southbound::openflow::wire::mods::{group_command, group_type, Bucket, GroupMod};
 
@@ -569,4 +569,130 @@ async fn streamed_full_install(stray: bool, ahead: bool, bundles: usize) {
     assert_eq!(groups("br-int"), groups("br-ref"));
     let r = inst.sync(&want).await.unwrap();
     assert_eq!((r.adds, r.modifies, r.deletes, r.bundles), (0, 0, 0, 0));
+}
+
+/// `n` clause flows of conjunction `id` in table 40: clause `clause` of
+/// two, one per value of `reg` (from `first`).
+fn clauses(id: u32, clause: u8, reg: u8, first: u32, n: u32) -> Vec<OfFlow> {
+    (first..first + n)
+        .map(|v| {
+            let mut m = OfMatch::new();
+            m.set_field(Field::Reg(reg), u128::from(v), u128::MAX);
+            OfFlow {
+                table: 40,
+                priority: 2000,
+                cookie: 0x77,
+                of_match: m,
+                actions: vec![OfAction::Conjunction {
+                    id,
+                    clause,
+                    n_clauses: 2,
+                }],
+            }
+        })
+        .collect()
+}
+
+/// The flow of conjunction `id` (table 40).
+fn conj_flow(id: u32) -> OfFlow {
+    let mut m = OfMatch::new();
+    m.set_conj_id(id);
+    OfFlow {
+        table: 40,
+        priority: 2000,
+        cookie: 0x77,
+        of_match: m,
+        actions: vec![OfAction::Resubmit(41)],
+    }
+}
+
+/// A change that adds a new conjunctive match with hundreds of clause
+/// flows (an ACL on a large address set) is spread over four connections
+/// and bundles, and leaves the table `ovs-ofctl` leaves; clause flows
+/// added to a conjunction already installed stay in one bundle, as does a
+/// change without many clause flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_adding_many_clause_flows_is_spread_and_matches_ovs_ofctl() {
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::start(tmp.path());
+    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
+    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    assert!(inst.connect_once().await);
+    let base = common::synthetic_flows();
+    let r = inst.sync(&desired(&base)).await.unwrap();
+    assert_eq!((r.full_resync, r.bundles), (true, 1));
+    let file = tmp.path().join("flows.txt");
+    sw.ofctl(&["add-group", "br-ref", GROUP_TEXT]);
+    sw.ofctl(&["add-meter", "br-ref", &format!("meter=1 {METER_SPEC}")]);
+    let check = |flows: &[OfFlow], when: &str| {
+        common::flows_file(flows, &file);
+        sw.ofctl(&[
+            "--bundle",
+            "replace-flows",
+            "br-ref",
+            file.to_str().unwrap(),
+        ]);
+        assert_same(&sw.dump("br-int"), &sw.dump("br-ref"), when);
+    };
+    check(&base, "base table");
+
+    // 1. A new conjunction: 600 + 10 clause flows and its conj_id flow,
+    //    with 5 flows removed and 5 modified in the same change.
+    let mut added: Vec<OfFlow> = clauses(77, 0, 3, 0x1000, 600);
+    added.extend(clauses(77, 1, 4, 0x2000, 10));
+    added.push(conj_flow(77));
+    let mut modified: Vec<OfFlow> = base[5..10].to_vec();
+    for f in &mut modified {
+        f.actions = vec![OfAction::Resubmit(60)];
+    }
+    added.extend(modified.iter().cloned());
+    let mut next: Vec<OfFlow> = base[5..].to_vec();
+    next[..5].clone_from_slice(&modified);
+    next.extend(added[..611].iter().cloned());
+    let changes = Changes {
+        added: added.iter().cloned().map(Arc::new).collect(),
+        removed: base[..5].iter().cloned().map(Arc::new).collect(),
+    };
+    let r = inst.sync_changes(&desired(&next), &changes).await.unwrap();
+    eprintln!("new conjunction: {r:?}");
+    assert_eq!((r.adds, r.modifies, r.deletes, r.bundles), (611, 5, 5, 4));
+    check(&next, "after a new conjunction, spread");
+
+    // 2. More clause flows for the installed conjunction: one bundle (they
+    //    take effect with their commit).
+    let more = clauses(77, 0, 3, 0x3000, 300);
+    next.extend(more.iter().cloned());
+    let changes = Changes {
+        added: more.into_iter().map(Arc::new).collect(),
+        removed: Vec::new(),
+    };
+    let r = inst.sync_changes(&desired(&next), &changes).await.unwrap();
+    assert_eq!((r.adds, r.bundles), (300, 1));
+    check(&next, "after clauses of an installed conjunction");
+
+    // 3. The conjunction removed: one bundle.
+    let gone: Vec<OfFlow> = next.drain(next.len() - 911..).collect();
+    let changes = Changes {
+        added: Vec::new(),
+        removed: gone.into_iter().map(Arc::new).collect(),
+    };
+    let r = inst.sync_changes(&desired(&next), &changes).await.unwrap();
+    assert_eq!((r.deletes, r.bundles), (911, 1));
+    check(&next, "after the conjunction's removal");
+
+    // 4. It comes back, spread again (the helpers were kept).
+    let mut again: Vec<OfFlow> = clauses(78, 0, 3, 0x1000, 600);
+    again.extend(clauses(78, 1, 4, 0x2000, 10));
+    again.push(conj_flow(78));
+    next.extend(again.iter().cloned());
+    let changes = Changes {
+        added: again.into_iter().map(Arc::new).collect(),
+        removed: Vec::new(),
+    };
+    let r = inst.sync_changes(&desired(&next), &changes).await.unwrap();
+    assert_eq!((r.adds, r.bundles), (611, 4));
+    check(&next, "after a second new conjunction");
 }

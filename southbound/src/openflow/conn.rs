@@ -489,6 +489,19 @@ impl Connection {
         messages: impl Iterator<Item = Result<Lazy, E>>,
         flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
     ) -> Result<(), E> {
+        self.bundle_lazy_after(messages, flow_err, async { Ok(()) })
+            .await
+    }
+
+    /// [`Connection::bundle_lazy`] whose commit waits for `before` too, as
+    /// [`Connection::bundle_finish_after`].  `before` is awaited only once
+    /// every message is made and written.
+    pub async fn bundle_lazy_after<E: From<ConnError>>(
+        &mut self,
+        messages: impl Iterator<Item = Result<Lazy, E>>,
+        flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
+        before: impl std::future::Future<Output = Result<(), ConnError>>,
+    ) -> Result<(), E> {
         let mut b = self.bundle_open();
         for m in messages {
             let made = match m {
@@ -508,7 +521,7 @@ impl Connection {
                 b.flush(self).await;
             }
         }
-        self.bundle_finish(b).await.map_err(E::from)
+        self.bundle_finish_after(b, before).await.map_err(E::from)
     }
 
     /// Opens an ordered, atomic bundle whose messages are given one by one

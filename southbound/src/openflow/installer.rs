@@ -5,7 +5,10 @@
 //!   a sync sends only the difference — `DELETE_STRICT` for flows no
 //!   longer wanted, `ADD` for new keys (and for a changed cookie, which an
 //!   `ADD` replaces), `MODIFY_STRICT` for changed actions — in one atomic
-//!   bundle, so a changed SB row yields just the flow mods it implies;
+//!   bundle, so a changed SB row yields just the flow mods it implies
+//!   (a change adding hundreds of clause flows of new conjunctive matches
+//!   spreads them over more connections and bundles, committed before the
+//!   main one: [`Installer::sync_changes`]);
 //! * groups and meters likewise (meters outside the bundle, which OVS
 //!   bundles cannot carry: added before, deleted after);
 //! * after (re)connecting, the first sync is a full resync (`ofctrl`'s
@@ -99,15 +102,27 @@ pub struct Installer {
     /// sync is still to come: that sync starts from a clean switch, as
     /// after any new connection.
     unsynced: bool,
-    /// Connections made ahead with the first one, when the switch held no
-    /// flow then: they carry part of the first full install (see
-    /// [`stream`]).  Used once, by the next [`Installer::begin_full`].
+    /// Connections made with the main one, which carry part of a large
+    /// install: the first full install into an empty switch (see
+    /// [`stream`]) and the clause flows of new conjunctive matches (see
+    /// [`Installer::sync_changes`]).  All [`HELPERS`] of them, or none.
     helpers: Vec<Connection>,
+    /// Whether the switch held no flow when the connection was made
+    /// ahead, and nothing was installed since: the next
+    /// [`Installer::begin_full`] may then spread its flows over the
+    /// helpers.
+    empty: bool,
 }
 
-/// How many more connections carry the first full install into an empty
-/// switch (see [`stream`]).
+/// How many more connections carry a large install (see [`stream`] and
+/// [`Installer::sync_changes`]).
 const HELPERS: usize = 3;
+
+/// The fewest hidden clause flows (see [`Installer::sync_changes`]) worth
+/// spreading over the helpers: below this, ovs-vswitchd reads the change
+/// in a few turns of its main loop anyway, and more bundles only add
+/// round trips.
+const SPREAD_MIN: usize = 200;
 
 fn convert_add(f: &OfFlow) -> Result<super::wire::FlowMod, InstallError> {
     convert::add_flow(f).map_err(|err| InstallError::Convert {
@@ -174,6 +189,7 @@ impl Installer {
             connects: 0,
             unsynced: false,
             helpers: Vec::new(),
+            empty: false,
         }
     }
 
@@ -211,23 +227,10 @@ impl Installer {
         match Connection::connect_with(&self.path, self.options).await {
             Ok(mut c) => {
                 // The helpers are connected while the switch counts its
-                // flows; they are kept only if it holds none.
-                let connecting: Vec<_> = (0..HELPERS)
-                    .map(|_| {
-                        let (path, options) = (self.path.clone(), self.options);
-                        tokio::spawn(async move { Connection::connect_with(&path, options).await })
-                    })
-                    .collect();
-                let count = c.flow_count().await;
-                let mut helpers = Vec::new();
-                for h in connecting {
-                    if let Ok(Ok(h)) = h.await {
-                        helpers.push(h);
-                    }
-                }
-                if count.is_ok_and(|n| n == 0) && helpers.len() == HELPERS {
-                    self.helpers = helpers;
-                }
+                // flows.
+                let (count, helpers) = tokio::join!(c.flow_count(), self.connect_helpers());
+                self.helpers = helpers;
+                self.empty = count.is_ok_and(|n| n == 0) && !self.helpers.is_empty();
                 self.conn = Some(c);
                 self.connects += 1;
                 self.unsynced = true;
@@ -238,6 +241,27 @@ impl Installer {
                 false
             }
         }
+    }
+
+    /// [`HELPERS`] more connections to the switch, made concurrently; none
+    /// if one fails.
+    async fn connect_helpers(&self) -> Vec<Connection> {
+        let connecting: Vec<_> = (0..HELPERS)
+            .map(|_| {
+                let (path, options) = (self.path.clone(), self.options);
+                tokio::spawn(async move { Connection::connect_with(&path, options).await })
+            })
+            .collect();
+        let mut helpers = Vec::new();
+        for h in connecting {
+            if let Ok(Ok(h)) = h.await {
+                helpers.push(h);
+            }
+        }
+        if helpers.len() < HELPERS {
+            helpers.clear();
+        }
+        helpers
     }
 
     /// The connection, if up.
@@ -254,11 +278,13 @@ impl Installer {
         self.conn = None;
         self.unsynced = false;
         self.helpers.clear();
+        self.empty = false;
         let deadline = Instant::now() + self.reconnect_timeout;
         let mut backoff = Duration::from_millis(100);
         loop {
             match Connection::connect_with(&self.path, self.options).await {
                 Ok(c) => {
+                    self.helpers = self.connect_helpers().await;
                     self.conn = Some(c);
                     self.connects += 1;
                     return Ok(true);
@@ -279,6 +305,23 @@ impl Installer {
     /// meters are compared whole (they are few).  Without a connection, or
     /// when it fails, nothing is retried: the caller must then [`sync`]
     /// the whole table.
+    ///
+    /// A change that adds many clause flows of new conjunctive matches (an
+    /// ACL on a large address set: one `conjunction(...)` flow per
+    /// address) is spread over the helper connections as well, each with
+    /// its bundle: ovs-vswitchd reads at most 50 messages from a
+    /// connection per turn of its main loop, and with 100 VIFs a turn
+    /// costs it half a millisecond.  Only clause flows at new keys whose
+    /// every conjunction id is new (no installed flow matches its
+    /// `conj_id`; this change adds the one that does) go to the helpers:
+    /// until that `conj_id` flow is installed, a packet matching every
+    /// clause is looked up as if the clauses were not there (OVS's
+    /// classifier ignores a conjunctive match without its `conj_id`
+    /// flow).  The helpers' bundles commit first, then the main one, with
+    /// everything else: the `conj_id` flows, deletes, modifies, groups.  So
+    /// the change takes effect at once, as in one bundle.  If any bundle
+    /// fails, the connection is dropped, and the next sync deletes and
+    /// installs the whole table.
     ///
     /// [`sync`]: Installer::sync
     pub async fn sync_changes(
@@ -308,6 +351,38 @@ impl Installer {
         }
     }
 
+    /// Of `want`, the clause flows that no packet can reach before this
+    /// change is committed (see [`Installer::sync_changes`]), when there
+    /// are enough of them to be worth spreading (and helpers to carry
+    /// them); else none.
+    fn hidden_clauses(&self, want: &BTreeSet<ByKey>) -> BTreeSet<ByKey> {
+        if self.helpers.len() < HELPERS {
+            return BTreeSet::new();
+        }
+        let new: Vec<&ByKey> = want.iter().filter(|k| !self.flows.contains(*k)).collect();
+        if new.iter().filter(|k| k.0.is_conjunction()).count() < SPREAD_MIN {
+            return BTreeSet::new();
+        }
+        let mut new_ids: BTreeSet<u32> =
+            new.iter().filter_map(|k| k.0.of_match.conj_id()).collect();
+        for f in &self.flows {
+            if let Some(id) = f.0.of_match.conj_id() {
+                new_ids.remove(&id);
+            }
+        }
+        let hidden: BTreeSet<ByKey> = new
+            .into_iter()
+            .filter(|k| {
+                k.0.is_conjunction() && k.0.conjunction_ids().all(|id| new_ids.contains(&id))
+            })
+            .cloned()
+            .collect();
+        if hidden.len() < SPREAD_MIN {
+            return BTreeSet::new();
+        }
+        hidden
+    }
+
     async fn send_changes(
         &mut self,
         want: &BTreeSet<ByKey>,
@@ -324,12 +399,44 @@ impl Installer {
             }
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
+        // The hidden clause flows in turns of `stream::TURN`, over the
+        // main connection and the helpers.
+        let hidden = self.hidden_clauses(want);
+        let mut parts: Vec<Vec<Op>> = Vec::new();
+        if !hidden.is_empty() {
+            parts.resize_with(self.helpers.len(), Vec::new);
+        }
+        let mut spread = 0;
         for f in want {
-            self.flow_change(f, &mut bundle, &mut report);
+            if hidden.contains(f) {
+                let turn = (spread / stream::TURN) % (parts.len() + 1);
+                let to = if turn == 0 {
+                    &mut bundle
+                } else {
+                    &mut parts[turn - 1]
+                };
+                to.push(Op::Add(f.0.clone()));
+                report.adds += 1;
+                spread += 1;
+            } else {
+                self.flow_change(f, &mut bundle, &mut report);
+            }
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
-        self.send(meters_before, bundle, meters_after, &mut report)
-            .await?;
+        if parts.is_empty() {
+            self.send(meters_before, bundle, meters_after, &mut report)
+                .await?;
+        } else {
+            let sent = self
+                .send_spread(meters_before, bundle, parts, meters_after, &mut report)
+                .await;
+            if sent.is_err() {
+                // What the helpers committed is unknown: start afresh.
+                self.conn = None;
+                self.helpers.clear();
+            }
+            sent?;
+        }
         for k in gone {
             self.flows.remove(k);
         }
@@ -452,6 +559,84 @@ impl Installer {
         Ok(())
     }
 
+    /// [`Installer::send`] with `parts` of the flows in bundles of their
+    /// own over the helpers, committed before the main `bundle`.  The
+    /// helpers are the installer's again afterwards, if all went well.
+    async fn send_spread(
+        &mut self,
+        meters_before: Vec<MeterMod>,
+        bundle: Vec<Op>,
+        parts: Vec<Vec<Op>>,
+        meters_after: Vec<MeterMod>,
+        report: &mut SyncReport,
+    ) -> Result<(), InstallError> {
+        report.meter_mods = meters_before.len() + meters_after.len();
+        let helpers = std::mem::take(&mut self.helpers);
+        let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
+        for m in meters_before {
+            conn.send(Body::MeterMod(m)).await?;
+        }
+        report.bundles = 1 + parts.iter().filter(|p| !p.is_empty()).count();
+        let tasks: Vec<_> = helpers
+            .into_iter()
+            .zip(parts)
+            .map(|(mut h, ops)| {
+                tokio::spawn(async move {
+                    let r = match ops.is_empty() {
+                        true => Ok(()),
+                        false => {
+                            h.bundle_lazy(ops.into_iter().map(Op::make), flow_error)
+                                .await
+                        }
+                    };
+                    (h, r)
+                })
+            })
+            .collect();
+        let mut back = Vec::new();
+        let mut failed: Option<InstallError> = None;
+        let helpers_committed = async {
+            for t in tasks {
+                match t.await {
+                    Ok((h, r)) => {
+                        back.push(h);
+                        if let Err(e) = r {
+                            failed.get_or_insert(e);
+                        }
+                    }
+                    Err(_) => {
+                        failed.get_or_insert(ConnError::Closed.into());
+                    }
+                }
+            }
+            if failed.is_some() {
+                return Err(ConnError::Protocol("a helper's bundle failed".into()));
+            }
+            Ok(())
+        };
+        let committed = conn
+            .bundle_lazy_after(
+                bundle.into_iter().map(Op::make),
+                flow_error,
+                helpers_committed,
+            )
+            .await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        committed?;
+        // As in `send`: the commit's reply says the bundle is in place.
+        let after = !meters_after.is_empty();
+        for m in meters_after {
+            conn.send(Body::MeterMod(m)).await?;
+        }
+        if after {
+            conn.barrier().await?;
+        }
+        self.helpers = back;
+        Ok(())
+    }
+
     /// Makes the switch's flows, groups and meters equal to `desired`,
     /// sending only the difference (or everything after a reconnect).  A
     /// connection lost during the sync is re-established once and the
@@ -461,8 +646,8 @@ impl Installer {
         for f in &desired.flows {
             want.replace(ByKey(f.clone()));
         }
-        // Only a streamed full install uses the helpers.
-        self.helpers.clear();
+        // Only a streamed full install uses the helpers for a full install.
+        self.empty = false;
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -341,6 +341,12 @@ impl OfMatch {
         self.set_slot(Slot::ConjId, u128::from(id), u128::from(u32::MAX));
     }
 
+    /// The `conj_id` this match requires, if any (a conjunctive match's
+    /// action flow).
+    pub fn conj_id(&self) -> Option<u32> {
+        self.get(Slot::ConjId).map(|(v, _)| v as u32)
+    }
+
     /// Sets `metadata`, i.e. the logical datapath.
     pub fn set_metadata(&mut self, metadata: u64) {
         self.set_slot(Slot::Metadata, u128::from(metadata), u128::from(u64::MAX));

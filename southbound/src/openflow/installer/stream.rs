@@ -46,7 +46,7 @@ pub fn uses_group_or_meter(actions: &[OfAction]) -> bool {
 
 /// How many consecutive streamed flows go to one connection before the
 /// next takes over (see [`Installer::begin_full`]).
-const TURN: usize = 64;
+pub(super) const TURN: usize = 64;
 
 /// A full install under way (see the module documentation).
 pub struct FullStream {
@@ -123,7 +123,12 @@ impl Installer {
         self.flows.clear();
         self.groups.clear();
         self.meters.clear();
-        let mut helpers = std::mem::take(&mut self.helpers);
+        // The helpers carry part of the install only into an empty
+        // switch; they are given back by `finish_full`.
+        let mut helpers = match std::mem::take(&mut self.empty) {
+            true => std::mem::take(&mut self.helpers),
+            false => Vec::new(),
+        };
         helpers.retain(|h| !h.is_closed());
         if helpers.len() < HELPERS {
             helpers.clear();
@@ -224,12 +229,24 @@ impl Installer {
         let helpers: Vec<_> = s
             .helpers
             .into_iter()
-            .map(|(mut h, b)| tokio::spawn(async move { h.bundle_finish(b).await }))
+            .map(|(mut h, b)| {
+                tokio::spawn(async move {
+                    let r = h.bundle_finish(b).await;
+                    (h, r)
+                })
+            })
             .collect();
+        let mut back = Vec::new();
         let helpers_committed = async {
             let mut result = Ok(());
             for h in helpers {
-                let r = h.await.unwrap_or(Err(ConnError::Closed));
+                let r = match h.await {
+                    Ok((h, r)) => {
+                        back.push(h);
+                        r
+                    }
+                    Err(_) => Err(ConnError::Closed),
+                };
                 result = result.and(r);
             }
             result
@@ -247,6 +264,9 @@ impl Installer {
             return Err(e.into());
         }
         report.adds = desired.flows.len();
+        if !back.is_empty() {
+            self.helpers = back;
+        }
         self.flows = flows;
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
