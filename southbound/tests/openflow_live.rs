@@ -696,3 +696,46 @@ async fn a_change_adding_many_clause_flows_is_spread_and_matches_ovs_ofctl() {
     assert_eq!((r.adds, r.bundles), (611, 4));
     check(&next, "after a second new conjunction");
 }
+
+/// What [`Installer::sync_changes`] relies on to commit the clause flows
+/// of a new conjunctive match before their `conj_id` flow: ovs-vswitchd
+/// looks up a packet that matches every clause, while no flow matches the
+/// `conj_id`, as if the clause flows were not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clause_flows_without_their_conj_id_flow_match_nothing() {
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::start(tmp.path());
+    let trace = || {
+        common::run(sw.cmd("ovs-appctl").args([
+            "-t",
+            &sw.path("ovs-vswitchd.ctl"),
+            "ofproto/trace",
+            "br-ref",
+            "in_port=LOCAL,tcp,nw_src=10.0.0.1,tp_dst=22",
+        ]))
+    };
+    let file = tmp.path().join("clauses.txt");
+    std::fs::write(
+        &file,
+        "table=0,priority=100,ip,nw_src=10.0.0.1,actions=conjunction(5,1/2)\n\
+         table=0,priority=100,tcp,tp_dst=22,actions=conjunction(5,2/2)\n\
+         table=0,priority=50,ip,actions=resubmit(,7)\n",
+    )
+    .unwrap();
+    sw.ofctl(&["add-flows", "br-ref", file.to_str().unwrap()]);
+    let out = trace();
+    assert!(
+        out.contains(" 0. ip, priority 50") && !out.contains("conj"),
+        "{out}"
+    );
+    sw.ofctl(&[
+        "add-flow",
+        "br-ref",
+        "table=0,priority=100,conj_id=5,ip,actions=resubmit(,8)",
+    ]);
+    let out = trace();
+    assert!(out.contains(" 0. conj_id=5,ip, priority 100"), "{out}");
+}
