@@ -161,6 +161,7 @@ pub async fn run(
         .await
         .and_then(|ids| LocalConfig::from_external_ids(&ids).ok().flatten())
         .and_then(|c| Some((Remote::parse_list(&c.remote).ok()?, c)));
+    startup.mark(|| "Open_vSwitch external_ids read".into());
     let ovs_connect = ReplicaSession::connect_selected(
         remotes,
         "Open_vSwitch",
@@ -172,7 +173,15 @@ pub async fn run(
     let (ovs, early_sb) = match &early {
         Some((sb_remotes, c)) => {
             let installer = early_installer.insert(new_installer(&config, &c.bridge));
-            let (ovs, sb) = tokio::join!(ovs_connect, connect_sb(sb_remotes.clone(), installer));
+            let ovs_connect = async {
+                let r = ovs_connect.await;
+                startup.mark(|| "Open_vSwitch monitor reply applied".into());
+                r
+            };
+            let (ovs, sb) = tokio::join!(
+                ovs_connect,
+                connect_sb(sb_remotes.clone(), installer, Some(&startup))
+            );
             (ovs, Some(sb))
         }
         None => (ovs_connect.await, None),
@@ -218,7 +227,7 @@ pub async fn run(
     let mut sb = loop {
         let result = match early_sb.take() {
             Some(r) => r,
-            None => connect_sb(sb_remotes.clone(), &mut installer).await,
+            None => connect_sb(sb_remotes.clone(), &mut installer, None).await,
         };
         match result {
             Ok(s) => break s,
@@ -342,6 +351,7 @@ fn new_installer(config: &Config, bridge: &str) -> Installer {
 async fn connect_sb(
     remotes: Vec<Remote>,
     installer: &mut Installer,
+    startup: Option<&Startup>,
 ) -> Result<ReplicaSession, ovsdb::client::ClientError> {
     let attempt = ReplicaSession::connect_selected(
         remotes,
@@ -350,7 +360,13 @@ async fn connect_sb(
         false,
         DbOptions::default(),
     );
-    tokio::join!(attempt, installer.connect_once()).0
+    let switch = async {
+        let connected = installer.connect_once().await;
+        if let Some(s) = startup {
+            s.mark(|| format!("switch connected: {connected}"));
+        }
+    };
+    tokio::join!(attempt, switch).0
 }
 
 impl Daemon {
