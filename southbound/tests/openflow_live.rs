@@ -157,6 +157,12 @@ impl Switch {
         let _ = std::fs::remove_file(self.path("br-ref.mgmt"));
     }
 
+    /// An installer for `br-int` (default options, 30 s to reconnect).
+    fn installer(&self) -> Installer {
+        let mgmt = PathBuf::from(self.path("br-int.mgmt"));
+        Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30))
+    }
+
     fn wait_mgmt(&self) {
         wait_for(30, "bridge management sockets", || {
             ["br-int", "br-ref"].iter().all(|b| {
@@ -379,8 +385,7 @@ async fn ovn_groups_and_change_syncs_match_ovs_ofctl() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let sw = Switch::start(tmp.path());
-    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
-    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    let mut inst = sw.installer();
     let specs: Vec<(u32, String)> = OVN_GROUPS
         .iter()
         .enumerate()
@@ -500,8 +505,7 @@ async fn streamed_full_install(stray: bool, ahead: bool, bundles: usize) {
     if stray {
         sw.ofctl(&["add-flow", "br-int", "table=200,priority=1,actions=drop"]);
     }
-    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
-    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    let mut inst = sw.installer();
     if ahead {
         assert!(inst.connect_once().await);
     }
@@ -618,8 +622,7 @@ async fn a_change_adding_many_clause_flows_is_spread_and_matches_ovs_ofctl() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let sw = Switch::start(tmp.path());
-    let mgmt = PathBuf::from(sw.path("br-int.mgmt"));
-    let mut inst = Installer::new(&mgmt).with_options(Options::default(), Duration::from_secs(30));
+    let mut inst = sw.installer();
     assert!(inst.connect_once().await);
     let base = common::synthetic_flows();
     let r = inst.sync(&desired(&base)).await.unwrap();
