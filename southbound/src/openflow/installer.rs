@@ -356,7 +356,8 @@ impl Installer {
     /// are enough of them to be worth spreading (and helpers to carry
     /// them); else none.
     fn hidden_clauses(&self, want: &BTreeSet<ByKey>) -> BTreeSet<ByKey> {
-        if self.helpers.len() < HELPERS {
+        // A helper the switch closed would fail the whole change.
+        if self.helpers.len() < HELPERS || self.helpers.iter().any(Connection::is_closed) {
             return BTreeSet::new();
         }
         let new: Vec<&ByKey> = want.iter().filter(|k| !self.flows.contains(*k)).collect();
