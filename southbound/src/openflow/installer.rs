@@ -424,20 +424,16 @@ impl Installer {
             }
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
-        if parts.is_empty() {
-            self.send(meters_before, bundle, meters_after, &mut report)
-                .await?;
-        } else {
-            let sent = self
-                .send_spread(meters_before, bundle, parts, meters_after, &mut report)
-                .await;
-            if sent.is_err() {
-                // What the helpers committed is unknown: start afresh.
-                self.conn = None;
-                self.helpers.clear();
-            }
-            sent?;
+        let spread = !parts.is_empty();
+        let sent = self
+            .send(meters_before, bundle, parts, meters_after, &mut report)
+            .await;
+        if sent.is_err() && spread {
+            // What the helpers committed is unknown: start afresh.
+            self.conn = None;
+            self.helpers.clear();
         }
+        sent?;
         for k in gone {
             self.flows.remove(k);
         }
@@ -530,20 +526,31 @@ impl Installer {
 
     /// Meters before, the bundle, meters after, then a barrier (not after
     /// a bundle alone: its commit reply already says it is in place).
+    /// With `parts` (one per helper), those flows go in bundles of their
+    /// own over the helpers, committed before the main `bundle`; the
+    /// helpers are the installer's again afterwards, if all went well.
     async fn send(
         &mut self,
         meters_before: Vec<MeterMod>,
         bundle: Vec<Op>,
+        parts: Vec<Vec<Op>>,
         meters_after: Vec<MeterMod>,
         report: &mut SyncReport,
     ) -> Result<(), InstallError> {
         report.meter_mods = meters_before.len() + meters_after.len();
+        let helpers = match parts.is_empty() {
+            true => Vec::new(),
+            false => std::mem::take(&mut self.helpers),
+        };
         let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
         for m in meters_before {
             conn.send(Body::MeterMod(m)).await?;
         }
         let bundled = !bundle.is_empty();
-        if bundled {
+        if !parts.is_empty() {
+            report.bundles = 1 + parts.iter().filter(|p| !p.is_empty()).count();
+            self.helpers = send_spread(conn, bundle, helpers, parts).await?;
+        } else if bundled {
             conn.bundle_lazy(bundle.into_iter().map(Op::make), flow_error)
                 .await?;
             report.bundles = 1;
@@ -557,84 +564,6 @@ impl Installer {
         if after || !bundled {
             conn.barrier().await?;
         }
-        Ok(())
-    }
-
-    /// [`Installer::send`] with `parts` of the flows in bundles of their
-    /// own over the helpers, committed before the main `bundle`.  The
-    /// helpers are the installer's again afterwards, if all went well.
-    async fn send_spread(
-        &mut self,
-        meters_before: Vec<MeterMod>,
-        bundle: Vec<Op>,
-        parts: Vec<Vec<Op>>,
-        meters_after: Vec<MeterMod>,
-        report: &mut SyncReport,
-    ) -> Result<(), InstallError> {
-        report.meter_mods = meters_before.len() + meters_after.len();
-        let helpers = std::mem::take(&mut self.helpers);
-        let conn = self.conn.as_mut().ok_or(ConnError::Closed)?;
-        for m in meters_before {
-            conn.send(Body::MeterMod(m)).await?;
-        }
-        report.bundles = 1 + parts.iter().filter(|p| !p.is_empty()).count();
-        let tasks: Vec<_> = helpers
-            .into_iter()
-            .zip(parts)
-            .map(|(mut h, ops)| {
-                tokio::spawn(async move {
-                    let r = match ops.is_empty() {
-                        true => Ok(()),
-                        false => {
-                            h.bundle_lazy(ops.into_iter().map(Op::make), flow_error)
-                                .await
-                        }
-                    };
-                    (h, r)
-                })
-            })
-            .collect();
-        let mut back = Vec::new();
-        let mut failed: Option<InstallError> = None;
-        let helpers_committed = async {
-            for t in tasks {
-                match t.await {
-                    Ok((h, r)) => {
-                        back.push(h);
-                        if let Err(e) = r {
-                            failed.get_or_insert(e);
-                        }
-                    }
-                    Err(_) => {
-                        failed.get_or_insert(ConnError::Closed.into());
-                    }
-                }
-            }
-            if failed.is_some() {
-                return Err(ConnError::Protocol("a helper's bundle failed".into()));
-            }
-            Ok(())
-        };
-        let committed = conn
-            .bundle_lazy_after(
-                bundle.into_iter().map(Op::make),
-                flow_error,
-                helpers_committed,
-            )
-            .await;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        committed?;
-        // As in `send`: the commit's reply says the bundle is in place.
-        let after = !meters_after.is_empty();
-        for m in meters_after {
-            conn.send(Body::MeterMod(m)).await?;
-        }
-        if after {
-            conn.barrier().await?;
-        }
-        self.helpers = back;
         Ok(())
     }
 
@@ -719,13 +648,79 @@ impl Installer {
             self.flow_change(f, &mut bundle, &mut report);
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
-        self.send(meters_before, bundle, meters_after, &mut report)
+        self.send(meters_before, bundle, Vec::new(), meters_after, &mut report)
             .await?;
         self.flows = want.clone();
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)
     }
+}
+
+/// The main `bundle` over `conn` and each of `parts` over its helper, in
+/// a bundle of its own: the helpers' commit first, the main one last (and
+/// not if one of theirs failed).  Returns the helpers.
+async fn send_spread(
+    conn: &mut Connection,
+    bundle: Vec<Op>,
+    helpers: Vec<Connection>,
+    parts: Vec<Vec<Op>>,
+) -> Result<Vec<Connection>, InstallError> {
+    let tasks: Vec<_> = helpers
+        .into_iter()
+        .zip(parts)
+        .map(|(mut h, ops)| {
+            tokio::spawn(async move {
+                let r = match ops.is_empty() {
+                    true => Ok(()),
+                    false => {
+                        h.bundle_lazy(ops.into_iter().map(Op::make), flow_error)
+                            .await
+                    }
+                };
+                (h, r)
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    let mut failed = None;
+    let helpers_committed = async {
+        join_helpers(tasks, &mut back).await.map_err(|e| {
+            failed = Some(e);
+            ConnError::Protocol("a helper's bundle failed".into())
+        })
+    };
+    let committed = conn
+        .bundle_lazy_after(
+            bundle.into_iter().map(Op::make),
+            flow_error,
+            helpers_committed,
+        )
+        .await;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    committed.map(|()| back)
+}
+
+/// Waits for the helpers' tasks, each giving back its connection (into
+/// `back`) and its result; the first failure, if any.
+async fn join_helpers<E: From<ConnError>>(
+    tasks: Vec<tokio::task::JoinHandle<(Connection, Result<(), E>)>>,
+    back: &mut Vec<Connection>,
+) -> Result<(), E> {
+    let mut result = Ok(());
+    for t in tasks {
+        let r = match t.await {
+            Ok((h, r)) => {
+                back.push(h);
+                r
+            }
+            Err(_) => Err(ConnError::Closed.into()),
+        };
+        result = result.and(r);
+    }
+    result
 }
 
 /// The meter mod deleting meter `id` (`ofctrl_meter_bands_erase`: the

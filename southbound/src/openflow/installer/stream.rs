@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{convert_add, InstallError, Installer, SyncReport, HELPERS};
+use super::{convert_add, join_helpers, InstallError, Installer, SyncReport, HELPERS};
 use crate::actions::OfAction;
 use crate::flow_table::{ByKey, OfFlow};
 use crate::openflow::conn::{Bundle, ConnError, Connection};
@@ -237,20 +237,7 @@ impl Installer {
             })
             .collect();
         let mut back = Vec::new();
-        let helpers_committed = async {
-            let mut result = Ok(());
-            for h in helpers {
-                let r = match h.await {
-                    Ok((h, r)) => {
-                        back.push(h);
-                        r
-                    }
-                    Err(_) => Err(ConnError::Closed),
-                };
-                result = result.and(r);
-            }
-            result
-        };
+        let helpers_committed = join_helpers(helpers, &mut back);
         let committed = conn.bundle_finish_after(s.bundle, helpers_committed);
         let (result, flows) = tokio::join!(committed, async {
             desired
