@@ -161,6 +161,18 @@ bundled!(
     "The `_Server` schema served by ovsdb-server 3.1."
 );
 
+/// The bundled schema of the database named `db` (`OVN_Northbound`,
+/// `OVN_Southbound`, `Open_vSwitch` or `_Server`), if there is one.
+pub fn bundled(db: &str) -> Option<&'static DatabaseSchema> {
+    match db {
+        "OVN_Northbound" => Some(nb_schema()),
+        "OVN_Southbound" => Some(sb_schema()),
+        "Open_vSwitch" => Some(vswitch_schema()),
+        "_Server" => Some(server_schema()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

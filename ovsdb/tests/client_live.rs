@@ -480,3 +480,73 @@ async fn selected_columns_only() {
         let _ = tokio::time::timeout(Duration::from_millis(200), sess.next()).await;
     }
 }
+
+/// The session sends its monitor request with `get_schema`, for the schema
+/// it expects (the bundled one on a first connection). A server whose
+/// schema differs is monitored with its own: with a column the bundled
+/// schema lacks (the early monitor succeeds but leaves it out) and without
+/// one the bundled schema has (the early monitor fails).
+#[tokio::test]
+async fn a_server_with_another_schema_than_the_bundled_one_is_monitored_by_its_own() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let bundled: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::schema_path("ovn-nb.ovsschema")).unwrap(),
+    )
+    .unwrap();
+    for extra in [true, false] {
+        let mut schema = bundled.clone();
+        schema["version"] = json!("7.0.99");
+        schema.as_object_mut().unwrap().remove("cksum");
+        let cols = schema["tables"]["Logical_Switch"]["columns"]
+            .as_object_mut()
+            .unwrap();
+        let mut row = json!({"name": "sw0"});
+        if extra {
+            cols.insert("color".into(), json!({"type": "string"}));
+            row["color"] = json!("red");
+        } else {
+            cols.remove("other_config").unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nb.ovsschema");
+        std::fs::write(&file, schema.to_string()).unwrap();
+        let s = common::Server::standalone(file.to_str().unwrap());
+        s.transact(
+            &json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": row}]),
+        );
+
+        let mut sess = ReplicaSession::connect(
+            vec![remote(&s)],
+            "OVN_Northbound",
+            &[],
+            false,
+            Options::default(),
+        )
+        .await
+        .unwrap();
+        next_with_timeout(&mut sess).await;
+        let db = sess.replica().database();
+        assert_eq!(db.schema().version, "7.0.99");
+        assert_ne!(&**db.schema(), nb_schema());
+        let (_, got) = db.table("Logical_Switch").unwrap().iter().next().unwrap();
+        assert_eq!(
+            got.contains_key("color"),
+            extra,
+            "extra column {extra}: {got:?}"
+        );
+        assert!(!got.contains_key("other_config") || extra);
+        if extra {
+            assert_eq!(got["color"].as_str(), Some("red"));
+        }
+        // Updates follow.
+        s.nbctl(&["ls-add", "sw1"]);
+        let c = next_with_timeout(&mut sess).await;
+        assert!(
+            c.iter()
+                .any(|c| matches!(c, RowChange::Insert { table, .. } if table == "Logical_Switch")),
+            "{c:?}"
+        );
+    }
+}

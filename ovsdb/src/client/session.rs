@@ -111,16 +111,69 @@ impl ReplicaSession {
         Err(last_err)
     }
 
+    /// Connects to `remote` and starts the monitor. The monitor request is
+    /// sent together with `get_schema`, for the schema this session expects
+    /// ([`ReplicaSession::expected_schema`]), saving a round trip (and the
+    /// server's time to send the schema) on every connection. Should the
+    /// server's schema differ, that connection is dropped and a new one
+    /// asks for the schema first (the monitor request may name tables or
+    /// columns the server lacks, or miss some it has).
     async fn try_remote(&mut self, remote: &Remote) -> Result<(), ClientError> {
-        let (conn, notes) = Connection::connect(remote, &self.opts).await?;
-        conn.keep_updates_as_text();
-        // Both questions in one round trip.
-        let (member, schema) = tokio::join!(
-            check_cluster_member(&conn, &self.db, self.leader_only),
-            conn.get_schema(&self.db)
-        );
-        member?;
-        let schema = schema?;
+        let mut expected = self.expected_schema();
+        loop {
+            let (conn, notes) = Connection::connect(remote, &self.opts).await?;
+            conn.keep_updates_as_text();
+            // Every question in one round trip.
+            let last_txn_id = self.replica.last_txn_id();
+            let early_monitor = async {
+                match &expected {
+                    Some(s) => Some(
+                        conn.monitor(s, MONITOR_ID, &self.selection, last_txn_id)
+                            .await,
+                    ),
+                    None => None,
+                }
+            };
+            let (member, schema, early) = tokio::join!(
+                check_cluster_member(&conn, &self.db, self.leader_only),
+                conn.get_schema(&self.db),
+                early_monitor
+            );
+            member?;
+            let schema = schema?;
+            if expected.as_ref().is_some_and(|e| **e != schema) {
+                tracing::debug!(
+                    "{remote}: {} schema {} is not the one expected: reconnecting to ask for it first",
+                    self.db,
+                    schema.version
+                );
+                expected = None;
+                continue;
+            }
+            return self.start(conn, notes, schema, early).await;
+        }
+    }
+
+    /// The schema the server is expected to have: the one of the last
+    /// connection, else the schema bundled for this database, if any.
+    fn expected_schema(&self) -> Option<Arc<DatabaseSchema>> {
+        let current = self.replica.database().schema();
+        if !current.tables.is_empty() {
+            return Some(current.clone());
+        }
+        crate::schema::bundled(&self.db).map(|s| Arc::new(s.clone()))
+    }
+
+    /// Takes `conn` into use with the server's `schema`: a fresh replica if
+    /// the schema changed, then the monitor's initial contents (`early`: the
+    /// reply to a monitor request sent before the schema was known to match).
+    async fn start(
+        &mut self,
+        conn: Connection,
+        notes: mpsc::UnboundedReceiver<Notification>,
+        schema: DatabaseSchema,
+        early: Option<Result<super::MonitorStart, ClientError>>,
+    ) -> Result<(), ClientError> {
         if schema != **self.replica.database().schema() {
             // First connection (or the schema changed): start from empty.
             let fresh =
@@ -142,14 +195,18 @@ impl ReplicaSession {
                     .collect(),
             );
         }
-        let start = conn
-            .monitor(
-                &schema,
-                MONITOR_ID,
-                &self.selection,
-                self.replica.last_txn_id(),
-            )
-            .await?;
+        let start = match early {
+            Some(start) => start?,
+            None => {
+                conn.monitor(
+                    &schema,
+                    MONITOR_ID,
+                    &self.selection,
+                    self.replica.last_txn_id(),
+                )
+                .await?
+            }
+        };
         self.version = start.version;
         let changes = if start.found {
             self.replica
