@@ -742,3 +742,42 @@ async fn clause_flows_without_their_conj_id_flow_match_nothing() {
     let out = trace();
     assert!(out.contains(" 0. conj_id=5,ip, priority 100"), "{out}");
 }
+
+/// A bundle with a message the switch rejects as it reads it (a flow add
+/// to table 255): committed after a barrier it is discarded whole, the
+/// switch as it was; committed without one (the helpers' bundles) the
+/// rejection still fails it, but the other flows are committed, which is
+/// why the installer then starts over from a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_message_discards_a_checked_bundle_and_fails_an_unchecked_one() {
+    use ovnflow_southbound::openflow::conn::Connection;
+    if !common::available(BINARIES) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::start(tmp.path());
+    let mgmt = PathBuf::from(sw.path("br-ref.mgmt"));
+    let mut conn = Connection::connect(&mgmt).await.unwrap();
+    let good = conj_flow(9);
+    let mut bad = conj_flow(10);
+    bad.table = 255;
+    for checked in [true, false] {
+        let mut b = conn.bundle_open();
+        b.push_flow_add(&mut conn, &good).unwrap();
+        b.push_flow_add(&mut conn, &bad).unwrap();
+        let r = match checked {
+            true => conn.bundle_finish(b).await,
+            false => conn.bundle_finish_unchecked(b).await,
+        };
+        assert!(r.is_err(), "checked {checked}: {r:?}");
+        let flows = sw.dump("br-ref");
+        assert_eq!(
+            flows.iter().any(|l| l.contains("conj_id=9")),
+            !checked,
+            "checked {checked}: {flows:?}"
+        );
+        assert!(!flows.iter().any(|l| l.contains("conj_id=10")), "{flows:?}");
+    }
+    // The connection is still usable.
+    conn.barrier().await.unwrap();
+}

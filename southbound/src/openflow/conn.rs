@@ -502,6 +502,28 @@ impl Connection {
         flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
         before: impl std::future::Future<Output = Result<(), ConnError>>,
     ) -> Result<(), E> {
+        let b = self.bundle_made(messages, flow_err).await?;
+        self.bundle_finish_after(b, before).await.map_err(E::from)
+    }
+
+    /// [`Connection::bundle_lazy`] committed as
+    /// [`Connection::bundle_finish_unchecked`] does.
+    pub async fn bundle_lazy_unchecked<E: From<ConnError>>(
+        &mut self,
+        messages: impl Iterator<Item = Result<Lazy, E>>,
+        flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
+    ) -> Result<(), E> {
+        let b = self.bundle_made(messages, flow_err).await?;
+        self.bundle_finish_unchecked(b).await.map_err(E::from)
+    }
+
+    /// A bundle opened and given `messages` (written as they are made);
+    /// discarded if one cannot be made.
+    async fn bundle_made<E: From<ConnError>>(
+        &mut self,
+        messages: impl Iterator<Item = Result<Lazy, E>>,
+        flow_err: impl Fn(&OfFlow, convert::ConvertError) -> E,
+    ) -> Result<Bundle, E> {
         let mut b = self.bundle_open();
         for m in messages {
             let made = match m {
@@ -521,7 +543,7 @@ impl Connection {
                 b.flush(self).await;
             }
         }
-        self.bundle_finish_after(b, before).await.map_err(E::from)
+        Ok(b)
     }
 
     /// Opens an ordered, atomic bundle whose messages are given one by one
@@ -605,7 +627,80 @@ impl Connection {
         };
         let ((written, mut result), before) = tokio::join!(written_and_barrier, before);
         let barrier = b.t0.elapsed();
-        // Replies come in order: the open's came before the barrier's.
+        result = result.and(self.bundle_replies(&mut b));
+        if result.is_ok() {
+            result = before;
+        }
+        match result {
+            Ok(()) => {
+                self.expect_ctrl(
+                    b.ctrl(bundle_ctrl::COMMIT_REQUEST),
+                    bundle_ctrl::COMMIT_REPLY,
+                )
+                .await?;
+                b.log(format_args!(
+                    "made and written {written:?} (at most {} kB unsent), barrier reply at {barrier:?}",
+                    b.max_unsent / 1024
+                ));
+                Ok(())
+            }
+            Err(e) => {
+                if !self.is_closed() {
+                    let _ = self
+                        .expect_ctrl(
+                            b.ctrl(bundle_ctrl::DISCARD_REQUEST),
+                            bundle_ctrl::DISCARD_REPLY,
+                        )
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Connection::bundle_finish`] without the barrier: the commit goes
+    /// out right behind the messages, so the switch commits as soon as it
+    /// has parsed them, a round trip sooner.  A rejected message (or open)
+    /// still fails the result, but only once the other messages are
+    /// committed.  Only for bundles whose flows do nothing until another
+    /// bundle commits (the helpers' of [`super::Installer`]: clause flows
+    /// of conjunctions without their `conj_id` flow, or flows of tables no
+    /// packet reaches before table 0's), and whose failure makes the
+    /// caller start over from a fresh connection.
+    pub async fn bundle_finish_unchecked(&mut self, mut b: Bundle) -> Result<(), ConnError> {
+        if b.result.is_err() {
+            // Discarded, as by a checked finish.
+            return self.bundle_finish(b).await;
+        }
+        b.flush(self).await;
+        b.tx = None;
+        let written = b.t0.elapsed();
+        let mut result = std::mem::replace(&mut b.result, Ok(()));
+        if result.is_ok() {
+            result = self
+                .expect_ctrl(
+                    b.ctrl(bundle_ctrl::COMMIT_REQUEST),
+                    bundle_ctrl::COMMIT_REPLY,
+                )
+                .await;
+        }
+        // Replies come in order: the open's and any rejection came before
+        // the commit's.
+        result = result.and(self.bundle_replies(&mut b));
+        if result.is_ok() {
+            b.log(format_args!(
+                "made and written {written:?} (at most {} kB unsent), no barrier",
+                b.max_unsent / 1024
+            ));
+        }
+        result
+    }
+
+    /// The bundle's replies so far: its open's (which must have come) and
+    /// any rejection of a message.  Its waiters are removed.
+    fn bundle_replies(&self, b: &mut Bundle) -> Result<(), ConnError> {
+        // Replies come in order: the open's came before the barrier's (or
+        // the commit's).
         let opened = match b.open_rx.as_mut().map(|rx| rx.try_recv()) {
             Some(Ok(m)) => match (&m.body, rejected("bundle open", &m)) {
                 (_, Some(e)) => Err(e),
@@ -626,9 +721,7 @@ impl Connection {
                 w.runs.retain(|(f, _, _)| *f != first);
             }
         }
-        if result.is_ok() {
-            result = opened;
-        }
+        let mut result = opened;
         while let Ok(m) = b.rx.try_recv() {
             if result.is_ok() {
                 if let Some(e) = rejected("bundled message", &m) {
@@ -636,41 +729,7 @@ impl Connection {
                 }
             }
         }
-        if result.is_ok() {
-            result = before;
-        }
-        match result {
-            Ok(()) => {
-                self.expect_ctrl(
-                    b.ctrl(bundle_ctrl::COMMIT_REQUEST),
-                    bundle_ctrl::COMMIT_REPLY,
-                )
-                .await?;
-                let msg = format!(
-                    "bundle of {} messages: made and written {written:?} (at most {} kB unsent), barrier reply at {barrier:?}, commit reply at {:?}",
-                    b.messages,
-                    b.max_unsent / 1024,
-                    b.t0.elapsed()
-                );
-                if b.messages >= 1000 {
-                    tracing::info!("{msg}");
-                } else {
-                    tracing::debug!("{msg}");
-                }
-                Ok(())
-            }
-            Err(e) => {
-                if !self.is_closed() {
-                    let _ = self
-                        .expect_ctrl(
-                            b.ctrl(bundle_ctrl::DISCARD_REQUEST),
-                            bundle_ctrl::DISCARD_REPLY,
-                        )
-                        .await;
-                }
-                Err(e)
-            }
-        }
+        result
     }
 
     async fn expect_ctrl(&mut self, body: Body, reply_type: u16) -> Result<(), ConnError> {
@@ -751,6 +810,20 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// Logs how a committed bundle went (at info from 1,000 messages).
+    fn log(&self, how: std::fmt::Arguments) {
+        let msg = format!(
+            "bundle of {} messages: {how}, commit reply at {:?}",
+            self.messages,
+            self.t0.elapsed()
+        );
+        if self.messages >= 1000 {
+            tracing::info!("{msg}");
+        } else {
+            tracing::debug!("{msg}");
+        }
+    }
+
     fn ctrl(&self, ctrl_type: u16) -> Body {
         Body::BundleControl(BundleControl {
             bundle_id: self.bundle_id,

@@ -317,9 +317,11 @@ impl Installer {
     /// until that `conj_id` flow is installed, a packet matching every
     /// clause is looked up as if the clauses were not there (OVS's
     /// classifier ignores a conjunctive match without its `conj_id`
-    /// flow).  The helpers' bundles commit first, then the main one, with
-    /// everything else: the `conj_id` flows, deletes, modifies, groups.  So
-    /// the change takes effect at once, as in one bundle.  If any bundle
+    /// flow).  The helpers' bundles commit first (each commit sent right
+    /// behind its flows, without a barrier: [`Connection::
+    /// bundle_finish_unchecked`]), then the main one, with everything
+    /// else: the `conj_id` flows, deletes, modifies, groups.  So the change
+    /// takes effect at once, as in one bundle.  If any bundle
     /// fails, the connection is dropped, and the next sync deletes and
     /// installs the whole table.
     ///
@@ -674,7 +676,7 @@ async fn send_spread(
                 let r = match ops.is_empty() {
                     true => Ok(()),
                     false => {
-                        h.bundle_lazy(ops.into_iter().map(Op::make), flow_error)
+                        h.bundle_lazy_unchecked(ops.into_iter().map(Op::make), flow_error)
                             .await
                     }
                 };

@@ -113,7 +113,8 @@ impl Installer {
     /// most 50 messages from a connection per turn of its main loop, and
     /// every turn also polls each of the bridge's ports (with 100 VIFs,
     /// a good part of its time in a start).  The helpers' bundles commit
-    /// first, then the main one, which holds every flow of table 0: until
+    /// first (without a barrier, as soon as the switch has parsed them:
+    /// [`Connection::bundle_finish_unchecked`]), then the main one, which holds every flow of table 0: until
     /// it commits, no packet enters the flows already committed, so the
     /// switch goes from no table to the whole table at once, as with one
     /// bundle.  A switch that held flows gets one bundle (its flows are
@@ -231,7 +232,7 @@ impl Installer {
             .into_iter()
             .map(|(mut h, b)| {
                 tokio::spawn(async move {
-                    let r = h.bundle_finish(b).await;
+                    let r = h.bundle_finish_unchecked(b).await;
                     (h, r)
                 })
             })
