@@ -162,20 +162,37 @@ bundled!(
 );
 
 /// The bundled schema of the database named `db` (`OVN_Northbound`,
-/// `OVN_Southbound`, `Open_vSwitch` or `_Server`), if there is one.
-pub fn bundled(db: &str) -> Option<&'static DatabaseSchema> {
-    match db {
-        "OVN_Northbound" => Some(nb_schema()),
-        "OVN_Southbound" => Some(sb_schema()),
-        "Open_vSwitch" => Some(vswitch_schema()),
-        "_Server" => Some(server_schema()),
-        _ => None,
-    }
+/// `OVN_Southbound`, `Open_vSwitch` or `_Server`), if there is one, parsed
+/// anew: unlike [`nb_schema`] and the others, it is not kept (a daemon that
+/// needs it only while connecting does not hold it for its whole life).
+pub fn bundled(db: &str) -> Option<DatabaseSchema> {
+    let text = match db {
+        "OVN_Northbound" => include_str!("../schemas/ovn-nb.ovsschema"),
+        "OVN_Southbound" => include_str!("../schemas/ovn-sb.ovsschema"),
+        "Open_vSwitch" => include_str!("../schemas/vswitch.ovsschema"),
+        "_Server" => include_str!("../schemas/_server.ovsschema"),
+        _ => return None,
+    };
+    DatabaseSchema::from_str(text).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundled_by_name_is_the_kept_schema() {
+        for (db, kept) in [
+            ("OVN_Northbound", nb_schema()),
+            ("OVN_Southbound", sb_schema()),
+            ("Open_vSwitch", vswitch_schema()),
+            ("_Server", server_schema()),
+        ] {
+            assert_eq!(bundled(db).as_ref(), Some(kept), "{db}");
+            assert_eq!(kept.name, db);
+        }
+        assert_eq!(bundled("OVN_IC_Northbound"), None);
+    }
 
     #[test]
     fn bundled_schemas_parse_with_their_facts() {

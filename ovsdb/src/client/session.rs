@@ -161,7 +161,7 @@ impl ReplicaSession {
         if !current.tables.is_empty() {
             return Some(current.clone());
         }
-        crate::schema::bundled(&self.db).map(|s| Arc::new(s.clone()))
+        crate::schema::bundled(&self.db).map(Arc::new)
     }
 
     /// Takes `conn` into use with the server's `schema`: a fresh replica if
