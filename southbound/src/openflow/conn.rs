@@ -616,10 +616,7 @@ impl Connection {
         before: impl std::future::Future<Output = Result<(), ConnError>>,
     ) -> Result<(), ConnError> {
         let written_and_barrier = async {
-            b.flush(self).await;
-            b.tx = None;
-            let written = b.t0.elapsed();
-            let mut result = std::mem::replace(&mut b.result, Ok(()));
+            let (written, mut result) = b.finish_writing(self).await;
             if result.is_ok() {
                 result = self.barrier().await;
             }
@@ -645,14 +642,7 @@ impl Connection {
                 Ok(())
             }
             Err(e) => {
-                if !self.is_closed() {
-                    let _ = self
-                        .expect_ctrl(
-                            b.ctrl(bundle_ctrl::DISCARD_REQUEST),
-                            bundle_ctrl::DISCARD_REPLY,
-                        )
-                        .await;
-                }
+                self.discard(&b).await;
                 Err(e)
             }
         }
@@ -668,25 +658,22 @@ impl Connection {
     /// packet reaches before table 0's), and whose failure makes the
     /// caller start over from a fresh connection.
     pub async fn bundle_finish_unchecked(&mut self, mut b: Bundle) -> Result<(), ConnError> {
-        if b.result.is_err() {
+        let (written, result) = b.finish_writing(self).await;
+        if let Err(e) = result {
             // Discarded, as by a checked finish.
-            return self.bundle_finish(b).await;
+            let _ = self.bundle_replies(&mut b);
+            self.discard(&b).await;
+            return Err(e);
         }
-        b.flush(self).await;
-        b.tx = None;
-        let written = b.t0.elapsed();
-        let mut result = std::mem::replace(&mut b.result, Ok(()));
-        if result.is_ok() {
-            result = self
-                .expect_ctrl(
-                    b.ctrl(bundle_ctrl::COMMIT_REQUEST),
-                    bundle_ctrl::COMMIT_REPLY,
-                )
-                .await;
-        }
+        let committed = self
+            .expect_ctrl(
+                b.ctrl(bundle_ctrl::COMMIT_REQUEST),
+                bundle_ctrl::COMMIT_REPLY,
+            )
+            .await;
         // Replies come in order: the open's and any rejection came before
         // the commit's.
-        result = result.and(self.bundle_replies(&mut b));
+        let result = committed.and(self.bundle_replies(&mut b));
         if result.is_ok() {
             b.log(format_args!(
                 "made and written {written:?} (at most {} kB unsent), no barrier",
@@ -694,6 +681,18 @@ impl Connection {
             ));
         }
         result
+    }
+
+    /// Discards an open bundle (unless the connection is gone with it).
+    async fn discard(&mut self, b: &Bundle) {
+        if !self.is_closed() {
+            let _ = self
+                .expect_ctrl(
+                    b.ctrl(bundle_ctrl::DISCARD_REQUEST),
+                    bundle_ctrl::DISCARD_REPLY,
+                )
+                .await;
+        }
     }
 
     /// The bundle's replies so far: its open's (which must have come) and
@@ -988,6 +987,15 @@ impl Bundle {
     }
 
     /// Writes everything encoded so far.
+    /// Writes what is left and closes the bundle to more messages: how
+    /// long making and writing it took, and whether it all went well.
+    async fn finish_writing(&mut self, conn: &Connection) -> (Duration, Result<(), ConnError>) {
+        self.flush(conn).await;
+        self.tx = None;
+        let written = self.t0.elapsed();
+        (written, std::mem::replace(&mut self.result, Ok(())))
+    }
+
     async fn flush(&mut self, conn: &Connection) {
         self.release().await;
         if self.result.is_ok() && !self.out.is_empty() {

@@ -114,10 +114,10 @@ impl Installer {
     /// every turn also polls each of the bridge's ports (with 100 VIFs,
     /// a good part of its time in a start).  The helpers' bundles commit
     /// first (without a barrier, as soon as the switch has parsed them:
-    /// [`Connection::bundle_finish_unchecked`]), then the main one, which holds every flow of table 0: until
-    /// it commits, no packet enters the flows already committed, so the
-    /// switch goes from no table to the whole table at once, as with one
-    /// bundle.  A switch that held flows gets one bundle (its flows are
+    /// [`Connection::bundle_finish_unchecked`]), then the main one, which
+    /// holds every flow of table 0: until it commits, no packet enters the
+    /// flows already committed, so the switch goes from no table to the
+    /// whole table at once, as with one bundle.  A switch that held flows gets one bundle (its flows are
     /// deleted in the bundle that adds ours).
     pub async fn begin_full(&mut self) -> Result<FullStream, InstallError> {
         self.ensure_connected().await?;
