@@ -141,15 +141,19 @@ impl ReplicaSession {
             );
             member?;
             let schema = schema?;
-            if expected.as_ref().is_some_and(|e| **e != schema) {
-                tracing::debug!(
-                    "{remote}: {} schema {} is not the one expected: reconnecting to ask for it first",
-                    self.db,
-                    schema.version
-                );
-                expected = None;
-                continue;
-            }
+            let schema = match expected.take() {
+                // The one expected (and possibly the replica's already).
+                Some(e) if *e == schema => e,
+                Some(_) => {
+                    tracing::debug!(
+                        "{remote}: {} schema {} is not the one expected: reconnecting to ask for it first",
+                        self.db,
+                        schema.version
+                    );
+                    continue;
+                }
+                None => Arc::new(schema),
+            };
             return self.start(conn, notes, schema, early).await;
         }
     }
@@ -171,13 +175,14 @@ impl ReplicaSession {
         &mut self,
         conn: Connection,
         notes: mpsc::UnboundedReceiver<Notification>,
-        schema: DatabaseSchema,
+        schema: Arc<DatabaseSchema>,
         early: Option<Result<super::MonitorStart, ClientError>>,
     ) -> Result<(), ClientError> {
-        if schema != **self.replica.database().schema() {
+        let current = self.replica.database().schema();
+        if !Arc::ptr_eq(&schema, current) && *schema != **current {
             // First connection (or the schema changed): start from empty.
             let fresh =
-                Replica::with_kept_columns(Arc::new(schema.clone()), self.selection.kept_columns())
+                Replica::with_kept_columns(Arc::clone(&schema), self.selection.kept_columns())
                     .omit_empty(self.selection.omits_empty());
             let old = std::mem::replace(&mut self.replica, fresh);
             self.queued = Some(
