@@ -5,10 +5,12 @@
 //! too, whose state is a hash map (`group.rs`), not an arrangement. With
 //! one worker the records are arranged where they are (no exchange).
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use super::quiet::arrange_quiet;
-use super::{arrlog, group, split_by, Coll, Diff, Rec, Time};
+use super::{arrlog, group, split_by, Coll, Diff, Ops, Rec, Time};
 
 /// An arrangement of `(K, V)` records by `K`.
 type ValArranged<'s, K, V> = differential_dataflow::operators::arrange::Arranged<
@@ -199,10 +201,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         other: &Shared<'s, K, V2>,
         logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
     ) -> Coll<'s, O> {
-        let left = arrange_by_key(self, &format!("{name} (left)"));
-        left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
-            logic(k, v1, v2)
-        })
+        join_filter_map_boxed(self, name, other, Box::new(logic))
     }
 
     fn outer_join_map_shared<V2: Rec, O: Rec>(
@@ -212,28 +211,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         with: impl Fn(&K, &V, &V2) -> O + 'static,
         without: impl Fn(&K, &V) -> O + Clone + 'static,
     ) -> Coll<'s, O> {
-        use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
-        use differential_dataflow::operators::cursor::join::join_traces;
-        use differential_dataflow::AsCollection;
-        use timely::container::PushInto;
-        let unmatched = without.clone();
-        let plain = self.clone().map(move |(k, v)| unmatched(&k, &v));
-        let left = arrange_by_key(self, &format!("{name} (left)"));
-        // A match replaces the record's `without` form (other's keys being
-        // distinct, each record matches at most once).
-        let matched =
-            join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
-                left,
-                other.0.clone(),
-                name,
-                move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
-                    let r = r1 * r2;
-                    out.push_into((with(k, v1, v2), t, r));
-                    out.push_into((without(k, v1), t, -r));
-                },
-            )
-            .as_collection();
-        plain.concat(matched)
+        outer_join_map_boxed(self, name, other, Box::new(with), Rc::new(without))
     }
 
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
@@ -252,7 +230,12 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
-        group::group_core(self, name, logic, |k, v, out| out.push((k.clone(), v)))
+        group::group_core(
+            self,
+            name,
+            Box::new(logic),
+            Box::new(|k, v, out| out.push((k.clone(), v))),
+        )
     }
 
     fn group_split_named<V2: Rec, A: Rec, B: Rec>(
@@ -262,25 +245,84 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
         mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
     ) -> (Coll<'s, A>, Coll<'s, B>) {
-        let both = group::group_core(self, name, logic, move |k, v, out| {
-            out.extend(first(k, &v).map(Either::First));
-            out.extend(second(k, &v).map(Either::Second));
-        });
+        let both = group::group_core(
+            self,
+            name,
+            Box::new(logic),
+            Box::new(move |k, v, out| {
+                out.extend(first(k, &v).map(Either::First));
+                out.extend(second(k, &v).map(Either::Second));
+            }),
+        );
         let [a, b] = split_by(both, |e| match e {
             Either::First(_) => 0,
             Either::Second(_) => 1,
         });
         (
-            a.flat_map(|e| match e {
+            a.flat_map_rec(|e| match e {
                 Either::First(a) => Some(a),
                 Either::Second(_) => None,
             }),
-            b.flat_map(|e| match e {
+            b.flat_map_rec(|e| match e {
                 Either::Second(b) => Some(b),
                 Either::First(_) => None,
             }),
         )
     }
+}
+
+/// A join's logic, boxed: the join operator is built once per record
+/// type, not once per call site's closure (issue 3).
+type JoinLogic<K, V, V2, O> = Box<dyn Fn(&K, &V, &V2) -> O>;
+
+/// What an outer join makes of an unmatched record, shared by its two
+/// operators.
+type Unmatched<K, V, O> = Rc<dyn Fn(&K, &V) -> O>;
+
+/// [`Named::join_filter_map_shared`] with its logic boxed.
+#[allow(clippy::disallowed_methods)]
+fn join_filter_map_boxed<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
+    coll: Coll<'s, (K, V)>,
+    name: &str,
+    other: &Shared<'s, K, V2>,
+    logic: JoinLogic<K, V, V2, Option<O>>,
+) -> Coll<'s, O> {
+    let left = arrange_by_key(coll, &format!("{name} (left)"));
+    left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
+        logic(k, v1, v2)
+    })
+}
+
+/// [`Named::outer_join_map_shared`] with its logic boxed (`without` is
+/// shared by the unmatched records' map and the join).
+fn outer_join_map_boxed<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
+    coll: Coll<'s, (K, V)>,
+    name: &str,
+    other: &Shared<'s, K, V2>,
+    with: JoinLogic<K, V, V2, O>,
+    without: Unmatched<K, V, O>,
+) -> Coll<'s, O> {
+    use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
+    use differential_dataflow::operators::cursor::join::join_traces;
+    use differential_dataflow::AsCollection;
+    use timely::container::PushInto;
+    let unmatched = without.clone();
+    let plain = coll.clone().map_rec(move |(k, v)| unmatched(&k, &v));
+    let left = arrange_by_key(coll, &format!("{name} (left)"));
+    // A match replaces the record's `without` form (other's keys being
+    // distinct, each record matches at most once).
+    let matched = join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
+        left,
+        other.0.clone(),
+        name,
+        move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
+            let r = r1 * r2;
+            out.push_into((with(k, v1, v2), t, r));
+            out.push_into((without(k, v1), t, -r));
+        },
+    )
+    .as_collection();
+    plain.concat(matched)
 }
 
 /// The two outputs of [`Named::group_split_named`] in one stream.
@@ -299,14 +341,14 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
         group::group_core(
-            self.map(|d| (d, ())),
+            self.map_rec(|d| (d, ())),
             name,
-            |_, s, t| {
+            Box::new(|_, s, t| {
                 if s[0].1 > 0 {
                     t.push(((), 1))
                 }
-            },
-            |k, (), out| out.push(k.clone()),
+            }),
+            Box::new(|k, (), out| out.push(k.clone())),
         )
     }
 }

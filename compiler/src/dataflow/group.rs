@@ -44,6 +44,13 @@ type Values<V> = SmallVec<[(V, Diff); 1]>;
 /// A map from keys, hashed with a fixed seed (the same in every run).
 type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 
+/// A grouping's logic (see [`group_core`]), boxed: the operator is built
+/// once per record type, not once per call site's closure (issue 3).
+pub(super) type Logic<K, V, V2> = Box<dyn FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>)>;
+
+/// How a grouping's outputs become records (see [`group_core`]), boxed.
+pub(super) type Emit<K, V2, O> = Box<dyn FnMut(&K, V2, &mut Vec<O>)>;
+
 /// Groups `coll` by key: when an epoch is complete, `logic(key, values,
 /// output)` runs for each key the epoch changed, on the key's values
 /// (sorted, each with its multiplicity, never empty), and `emit(key,
@@ -53,8 +60,8 @@ type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 pub(super) fn group_core<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
     coll: Coll<'s, (K, V)>,
     name: &str,
-    logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
-    emit: impl FnMut(&K, V2, &mut Vec<O>) + 'static,
+    logic: Logic<K, V, V2>,
+    emit: Emit<K, V2, O>,
 ) -> Coll<'s, O> {
     if coll.scope().peers() > 1 {
         let pact = Exchange::new(|((k, _), _, _): &((K, V), Time, Diff)| k.hashed().into());
@@ -69,8 +76,8 @@ fn group_with<'s, K: Rec, V: Rec, V2: Rec, O: Rec, P>(
     coll: Coll<'s, (K, V)>,
     pact: P,
     name: &str,
-    mut logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
-    mut emit: impl FnMut(&K, V2, &mut Vec<O>) + 'static,
+    mut logic: Logic<K, V, V2>,
+    mut emit: Emit<K, V2, O>,
 ) -> Coll<'s, O>
 where
     P: ParallelizationContract<Time, Vec<((K, V), Time, Diff)>>,

@@ -8,7 +8,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named, NamedSet, Ops};
 use crate::ids;
 use crate::nb::{Acl, AddressSet, Lsp, NbKind, NbRecord};
 use crate::rules::addr;
@@ -36,31 +36,31 @@ pub(super) fn render_acl_inputs<'s>(
     members: Coll<'s, (Uuid, Uuid)>,
     lsps: Coll<'s, (Uuid, Arc<Lsp>)>,
 ) -> AclInputs<'s> {
-    let acls: Coll<'s, (Uuid, Acl)> = nb.of(NbKind::Acl).flat_map(|r| match r {
+    let acls: Coll<'s, (Uuid, Acl)> = nb.of(NbKind::Acl).flat_map_rec(|r| match r {
         NbRecord::Acl(a) => Some((a.uuid, a)),
         _ => None,
     });
-    let switch_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchAcl).flat_map(|r| match r {
+    let switch_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchAcl).flat_map_rec(|r| match r {
         NbRecord::SwitchAcl(a) => Some((a.acl, a.owner)),
         _ => None,
     });
-    let pg_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupAcl).flat_map(|r| match r {
+    let pg_acls: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupAcl).flat_map_rec(|r| match r {
         NbRecord::PortGroupAcl(a) => Some((a.owner, a.acl)),
         _ => None,
     });
-    let pgs: Coll<'s, (Uuid, String)> = nb.of(NbKind::PortGroup).flat_map(|r| match r {
+    let pgs: Coll<'s, (Uuid, String)> = nb.of(NbKind::PortGroup).flat_map_rec(|r| match r {
         NbRecord::PortGroup(p) => Some((p.uuid, p.name)),
         _ => None,
     });
-    let pg_ports: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupPort).flat_map(|r| match r {
+    let pg_ports: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::PortGroupPort).flat_map_rec(|r| match r {
         NbRecord::PortGroupPort(m) => Some((m.lsp, m.pg)),
         _ => None,
     });
-    let address_sets = nb.of(NbKind::AddressSet).flat_map(|r| match r {
+    let address_sets = nb.of(NbKind::AddressSet).flat_map_rec(|r| match r {
         NbRecord::AddressSet(a) => Some(a),
         _ => None,
     });
-    let svc_monitor_mac = nb.of(NbKind::NbGlobal).flat_map(|r| match r {
+    let svc_monitor_mac = nb.of(NbKind::NbGlobal).flat_map_rec(|r| match r {
         NbRecord::NbGlobal(g) => g.svc_monitor_mac,
         _ => None,
     });
@@ -82,7 +82,7 @@ pub(super) fn render_acl_inputs<'s>(
         },
     );
     let pg_ls: Coll<'s, (Uuid, Uuid)> = pg_port_ls
-        .map(|(_, pg_ls)| pg_ls)
+        .map_rec(|(_, pg_ls)| pg_ls)
         .distinct_named("port groups: switches");
     let via_pg = pg_acls.join_map_named("acls: port group x switch", pg_ls, move |_, a, b| {
         let (acl, ls) = (a.clone(), b.clone());
@@ -151,7 +151,7 @@ pub(super) fn render_groups_and_sets<'s>(
                 1,
             ));
         })
-        .map(|((pg, ls), ports)| (pg, (ls, ports)))
+        .map_rec(|((pg, ls), ports)| (pg, (ls, ports)))
         .join_map_named("sb port groups: x name", pgs.clone(), move |_, a, b| {
             let ((ls, ports), name) = (a.clone(), b.clone());
             (ls, (name, ports))
@@ -167,8 +167,8 @@ pub(super) fn render_groups_and_sets<'s>(
         });
 
     let parts = pgs
-        .map(|(pg, name)| (pg, PgPart::Name(name)))
-        .concat(pg_members.flat_map(|(pg, lsp)| {
+        .map_rec(|(pg, name)| (pg, PgPart::Name(name)))
+        .concat(pg_members.flat_map_rec(|(pg, lsp)| {
             let (mut v4, mut v6) = (Vec::new(), Vec::new());
             for a in lsp.addresses.iter().filter(|a| !addr::is_dynamic(a)) {
                 if let Some(l) = addr::extract_lsp_addresses(a) {
@@ -195,17 +195,17 @@ pub(super) fn render_groups_and_sets<'s>(
                 out.push(((format!("{n}_ip6"), v6), 1));
             }
         })
-        .map(|(_, named)| named);
-    let svc = svc_monitor_mac.map(|mac| ("svc_monitor_mac".to_string(), vec![mac]));
-    let user = address_sets.map(|a| (a.name, a.addresses));
+        .map_rec(|(_, named)| named);
+    let svc = svc_monitor_mac.map_rec(|mac| ("svc_monitor_mac".to_string(), vec![mac]));
+    let user = address_sets.map_rec(|a| (a.name, a.addresses));
     let user_names = user
         .clone()
-        .map(|(n, _)| n)
+        .map_rec(|(n, _)| n)
         .distinct_named("address sets: user names");
     let sets = generated
         .concat(svc)
         .antijoin_named("address sets: user-defined win", user_names)
         .concat(user)
-        .map(|(name, addresses)| address_set(name, addresses));
+        .map_rec(|(name, addresses)| address_set(name, addresses));
     port_groups.concat(sets)
 }

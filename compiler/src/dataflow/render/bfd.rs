@@ -7,7 +7,7 @@ use ovsdb::Uuid;
 use super::datapath::requests;
 use super::{HeldKey, KeySpace, NbIn};
 use crate::dataflow::NamedSet;
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, Ops};
 use crate::idl_order::{final_mask, uuid_hash};
 use crate::ids::{allocate, Hint};
 use crate::nb::{Bfd, NbKind, NbRecord};
@@ -22,11 +22,11 @@ pub(super) type EffectiveBfds<'s> = (Coll<'s, (Uuid, Bfd)>, Coll<'s, (Uuid, Stri
 /// ([`effective_status`]: their SB row's, SB input, may win), and the
 /// status of the sessions whose SB row exists.
 pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> EffectiveBfds<'s> {
-    let by_key = nb.of(NbKind::Bfd).flat_map(|r| match r {
+    let by_key = nb.of(NbKind::Bfd).flat_map_rec(|r| match r {
         NbRecord::Bfd(b) => Some(((b.logical_port.clone(), b.dst_ip.clone()), b)),
         _ => None,
     });
-    let sb = nb.of(NbKind::SbBfd).flat_map(|r| match r {
+    let sb = nb.of(NbKind::SbBfd).flat_map_rec(|r| match r {
         NbRecord::SbBfd(b) => Some(((b.logical_port, b.dst_ip), b.status)),
         _ => None,
     });
@@ -40,15 +40,15 @@ pub(super) fn effective_bfds<'s>(nb: &NbIn<'s>) -> EffectiveBfds<'s> {
     let without_sb = by_key
         .antijoin_named(
             "bfd: sessions without SB rows",
-            sb.map(|(k, _)| k).distinct_named("bfd: SB row keys"),
+            sb.map_rec(|(k, _)| k).distinct_named("bfd: SB row keys"),
         )
-        .map(|(_, b)| (b, None));
+        .map_rec(|(_, b)| (b, None));
     let exists = with_sb
         .clone()
-        .flat_map(|(b, st)| st.map(|st| (b.uuid, st)));
+        .flat_map_rec(|(b, st)| st.map(|st| (b.uuid, st)));
     let sessions = with_sb
         .concat(without_sb)
-        .map(|(mut b, sb): (Bfd, Option<String>)| {
+        .map_rec(|(mut b, sb): (Bfd, Option<String>)| {
             b.status = Some(effective_status(b.status.as_deref(), sb.as_deref()));
             (b.uuid, b)
         });
@@ -67,10 +67,10 @@ pub(super) fn render_bfd<'s>(
     referenced: Coll<'s, Uuid>,
     exists: Coll<'s, (Uuid, String)>,
 ) -> (Coll<'s, (Uuid, u32)>, Coll<'s, SbRecord>) {
-    let candidates = rows.clone().map(|(u, _)| ((), (u, true, None)));
+    let candidates = rows.clone().map_rec(|(u, _)| ((), (u, true, None)));
     let previous = held
-        .filter(|h| h.space == KeySpace::Bfd)
-        .map(|h| ((), (h.owner, false, Some(h.key))));
+        .filter_rec(|h| h.space == KeySpace::Bfd)
+        .map_rec(|h| ((), (h.owner, false, Some(h.key))));
     let ports = candidates
         .concat(previous)
         .group_named("bfd source ports", |_, vals, out| {
@@ -89,11 +89,11 @@ pub(super) fn render_bfd<'s>(
                 out.push(((owner, port), 1));
             }
         })
-        .map(|((), owner_port)| owner_port);
+        .map_rec(|((), owner_port)| owner_port);
     let flags = referenced
         .distinct_named("bfd: referenced sessions")
-        .map(|u| (u, None))
-        .concat(exists.map(|(u, st)| (u, Some(st))))
+        .map_rec(|u| (u, None))
+        .concat(exists.map_rec(|(u, st)| (u, Some(st))))
         .group_named("bfd: referenced, SB status", |_, vals, out| {
             let referenced = vals.iter().any(|(st, _)| st.is_none());
             let sb = vals.iter().find_map(|(st, _)| (*st).clone());
@@ -112,7 +112,7 @@ pub(super) fn render_bfd<'s>(
             (b, port, false, None)
         },
     );
-    let sb = flagged.map(|(b, port, r, sb)| {
+    let sb = flagged.map_rec(|(b, port, r, sb)| {
         let nb = nb_status(b.status(), r, sb.is_some());
         sb_row(&b, port, nb, sb)
     });

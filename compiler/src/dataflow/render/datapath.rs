@@ -3,7 +3,7 @@
 use ovsdb::Uuid;
 
 use super::{HeldKey, KeySpace};
-use crate::dataflow::{Coll, Diff, Named};
+use crate::dataflow::{Coll, Diff, Named, Ops};
 use crate::idl_order::{uuid_hash, Hmap};
 use crate::ids::{allocate, Hint, KeyRequest};
 use crate::nb::{Router, Switch};
@@ -29,7 +29,7 @@ pub(super) fn render_datapaths<'s>(
 ) {
     let candidates = switches
         .clone()
-        .map(|(u, s)| {
+        .map_rec(|(u, s)| {
             (
                 (),
                 (
@@ -39,7 +39,7 @@ pub(super) fn render_datapaths<'s>(
                 ),
             )
         })
-        .concat(routers.clone().map(|(u, r)| {
+        .concat(routers.clone().map_rec(|(u, r)| {
             (
                 (),
                 (
@@ -50,8 +50,8 @@ pub(super) fn render_datapaths<'s>(
             )
         }));
     let previous = held
-        .filter(|h| h.space == KeySpace::Datapaths)
-        .map(|h| ((), (h.owner, None, Some(h.key))));
+        .filter_rec(|h| h.space == KeySpace::Datapaths)
+        .map_rec(|h| ((), (h.owner, None, Some(h.key))));
     let allocated =
         candidates
             .concat(previous)
@@ -60,8 +60,8 @@ pub(super) fn render_datapaths<'s>(
             });
     let unstable = allocated
         .clone()
-        .flat_map(|((), a)| a.is_none().then_some(KeySpace::Datapaths));
-    let keys = allocated.flat_map(|((), a)| a);
+        .flat_map_rec(|((), a)| a.is_none().then_some(KeySpace::Datapaths));
+    let keys = allocated.flat_map_rec(|((), a)| a);
     let rows = switches.join_map_named(
         "datapath rows: switch x key",
         keys.clone(),
@@ -117,8 +117,8 @@ pub(super) fn render_datapath_order<'s>(
     routers: Coll<'s, (Uuid, Router)>,
 ) -> Coll<'s, (Uuid, u32)> {
     switches
-        .map(|(u, s)| ((), (s.idl_rank, u)))
-        .concat(routers.map(|(u, r)| ((), (r.idl_rank, u))))
+        .map_rec(|(u, s)| ((), (s.idl_rank, u)))
+        .concat(routers.map_rec(|(u, r)| ((), (r.idl_rank, u))))
         .group_named("datapaths hmap order", |_, vals, out| {
             let mut hmap: Hmap<Uuid> = Hmap::default();
             for ((_, u), _) in vals {
@@ -128,7 +128,7 @@ pub(super) fn render_datapath_order<'s>(
                 out.push(((*u, pos as u32), 1));
             }
         })
-        .map(|((), dp_pos)| dp_pos)
+        .map_rec(|((), dp_pos)| dp_pos)
 }
 
 /// Where a new owner comes in northd's allocation order: `(rank, UUID,
@@ -175,9 +175,9 @@ pub(super) fn render_dns<'s>(
     dp_keys: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
     dns_ls
-        .map(|(dns, (ls, d))| (ls, (dns, d)))
-        .semijoin_named("dns: switches with keys", dp_keys.map(|(u, _)| u))
-        .map(|(ls, (dns, d))| (dns, (crate::ids::datapath_uuid(ls), d)))
+        .map_rec(|(dns, (ls, d))| (ls, (dns, d)))
+        .semijoin_named("dns: switches with keys", dp_keys.map_rec(|(u, _)| u))
+        .map_rec(|(ls, (dns, d))| (dns, (crate::ids::datapath_uuid(ls), d)))
         .group_named("dns: datapaths", |_, vals, out| {
             let mut dps: Vec<Uuid> = vals.iter().map(|((dp, _), _)| *dp).collect();
             dps.sort();
@@ -186,7 +186,7 @@ pub(super) fn render_dns<'s>(
                 out.push(((dps, d.records.clone()), 1));
             }
         })
-        .map(|(dns, (datapaths, records))| {
+        .map_rec(|(dns, (datapaths, records))| {
             SbRecord::Dns(crate::sb::Dns {
                 uuid: crate::ids::derive("DNS", &[dns.as_bytes()]),
                 datapaths,

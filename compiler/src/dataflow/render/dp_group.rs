@@ -24,7 +24,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::lflow::{union_dps, Dps};
-use crate::dataflow::{arrange_shared, split_by, Coll, Named, Shared};
+use crate::dataflow::{arrange_shared, split_by, Coll, Named, Ops, Shared};
 use crate::ids;
 use crate::sb::{LogicalDpGroup, SbRecord};
 
@@ -190,7 +190,7 @@ where
     });
     let unions = mixed
         .clone()
-        .flat_map(|(key, (t, _))| match t {
+        .flat_map_rec(|(key, (t, _))| match t {
             Target::Mixed(_, names) => names
                 .into_iter()
                 .map(|n| (n, key.clone()))
@@ -200,18 +200,18 @@ where
         .join_map_shared("lflows: mixed names x members", sets, |_, key, dps| {
             (key.clone(), dps.clone())
         })
-        .concat(mixed.clone().flat_map(|(key, (t, _))| match t {
+        .concat(mixed.clone().flat_map_rec(|(key, (t, _))| match t {
             Target::Mixed(dps, _) => Some((key, dps)),
             _ => None,
         }))
         .group_named("lflows: mixed datapaths", |_, vals, out| {
             out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
         });
-    let resolved = mixed.map(|(key, (_, meta))| (key, meta)).join_map_named(
-        "lflows: mixed x datapaths",
-        unions,
-        |key, meta, dps| (key.clone(), (Target::Dps(dps.clone()), meta.clone())),
-    );
+    let resolved = mixed
+        .map_rec(|(key, (_, meta))| (key, meta))
+        .join_map_named("lflows: mixed x datapaths", unions, |key, meta, dps| {
+            (key.clone(), (Target::Dps(dps.clone()), meta.clone()))
+        });
     settled.concat(resolved)
 }
 
@@ -235,8 +235,8 @@ pub(super) fn render_groups<'s>(
     unions: Coll<'s, Members>,
 ) -> (Coll<'s, SbRecord>, Shared<'s, SetName, Placement>) {
     let by_members = sets
-        .map(|(name, dps)| (Members::new(dps), name))
-        .concat(unions.map(|m| (m.clone(), SetName::Members(m))))
+        .map_rec(|(name, dps)| (Members::new(dps), name))
+        .concat(unions.map_rec(|m| (m.clone(), SetName::Members(m))))
         .group_named("datapath groups", |members, names, out| {
             // Names arrive in order: the first is the least.
             let Some((least, _)) = names.first() else {
@@ -258,11 +258,11 @@ pub(super) fn render_groups<'s>(
     let [named, rows] = split_by(by_members, |(_, g): &(Members, Grouped)| {
         usize::from(matches!(g, Grouped::Row(_)))
     });
-    let placements = named.flat_map(|(_, g)| match g {
+    let placements = named.flat_map_rec(|(_, g)| match g {
         Grouped::Name(name, placement) => Some((name, placement)),
         Grouped::Row(_) => None,
     });
-    let rows = rows.flat_map(|(members, g)| match g {
+    let rows = rows.flat_map_rec(|(members, g)| match g {
         Grouped::Row(uuid) => Some(SbRecord::LogicalDpGroup(LogicalDpGroup {
             uuid,
             datapaths: members.dps.to_vec(),

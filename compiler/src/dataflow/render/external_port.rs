@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named, NamedSet, Ops};
 use crate::nb::{HaChassisGroup, Lsp, NbKind, NbRecord};
 use crate::rules::external_port::ExternalCtx;
 use crate::rules::PortCtx;
@@ -19,14 +19,14 @@ pub(super) fn lsp_ha_groups<'s>(
     ports0: Coll<'s, (Uuid, Arc<Lsp>)>,
 ) -> Coll<'s, (Uuid, HaChassisGroup)> {
     ports0
-        .flat_map(|(_, lsp)| {
+        .flat_map_rec(|(_, lsp)| {
             (lsp.type_ == "external")
                 .then_some(lsp.ha_chassis_group.map(|g| (g, lsp.uuid)))
                 .flatten()
         })
         .join_map_named(
             "external ports: x nb ha group",
-            nb.of(NbKind::HaChassisGroup).flat_map(|r| match r {
+            nb.of(NbKind::HaChassisGroup).flat_map_rec(|r| match r {
                 NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
                 _ => None,
             }),
@@ -47,8 +47,8 @@ pub(super) fn attach_external<'s>(
     let is_ext = |p: &Arc<PortCtx>| p.lsp.type_ == "external";
     let ext_switches = ports
         .clone()
-        .filter(move |(_, p)| is_ext(p))
-        .map(|(ls, _)| ls)
+        .filter_rec(move |(_, p)| is_ext(p))
+        .map_rec(|(ls, _)| ls)
         .distinct_named("external ports: switches");
     // (ls, (localnet name, router port addresses)), one side set per row.
     type Side = (
@@ -57,7 +57,7 @@ pub(super) fn attach_external<'s>(
     );
     let sides: Coll<'s, (Uuid, Side)> = ports
         .clone()
-        .flat_map(|(ls, p)| {
+        .flat_map_rec(|(ls, p)| {
             if p.lsp.type_ == "localnet" {
                 Some((ls, (Some(p.lsp.name.clone()), None)))
             } else if p.lsp.type_ == "router" && p.router_peer.is_some() {
@@ -79,8 +79,8 @@ pub(super) fn attach_external<'s>(
         }
         out.push((ctx, 1));
     });
-    let ext = ports.clone().filter(move |(_, p)| is_ext(p));
-    let others = ports.filter(move |(_, p)| !is_ext(p));
+    let ext = ports.clone().filter_rec(move |(_, p)| is_ext(p));
+    let others = ports.filter_rec(move |(_, p)| !is_ext(p));
     let with_view = ext.outer_join_map_named(
         "external ports: x switch view",
         per_switch,
@@ -95,8 +95,8 @@ pub(super) fn attach_external<'s>(
             (ls, p)
         },
     );
-    let keyed = with_view.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
-    let names = lsp_groups.map(|(lsp, g)| (lsp, g.name));
+    let keyed = with_view.map_rec(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let names = lsp_groups.map_rec(|(lsp, g)| (lsp, g.name));
     let grouped = keyed.outer_join_map_named(
         "external ports: x ha group",
         names,

@@ -4,13 +4,13 @@
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, Ops};
 use crate::nb::{FwdGroup, NbKind, NbRecord};
 use crate::rules::{fwd_group, Lflow};
 
 /// The forwarding-group flows of every switch.
 pub(super) fn render_fwd_groups<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
-    let lists = nb.of(NbKind::SwitchFwdGroups).flat_map(|r| match r {
+    let lists = nb.of(NbKind::SwitchFwdGroups).flat_map_rec(|r| match r {
         NbRecord::SwitchFwdGroups(s) => s
             .groups
             .iter()
@@ -19,7 +19,7 @@ pub(super) fn render_fwd_groups<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
             .collect::<Vec<_>>(),
         _ => Vec::new(),
     });
-    let rows = nb.of(NbKind::FwdGroup).flat_map(|r| match r {
+    let rows = nb.of(NbKind::FwdGroup).flat_map_rec(|r| match r {
         NbRecord::FwdGroup(g) => Some((g.uuid, g)),
         _ => None,
     });
@@ -39,5 +39,5 @@ pub(super) fn render_fwd_groups<'s>(nb: NbIn<'s>) -> Coll<'s, Lflow> {
                 out.push((f, 1));
             }
         })
-        .map(|(_, f): (Uuid, Lflow)| f)
+        .map_rec(|(_, f): (Uuid, Lflow)| f)
 }

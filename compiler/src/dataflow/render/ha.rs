@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, Ops};
 use crate::ids;
 use crate::nb::{Lrp, NbKind, NbRecord};
 use crate::rules::router::{binding, ha, RouterCtx};
@@ -29,7 +29,7 @@ pub(super) fn render_cr_ports<'s>(
     ctx: Coll<'s, Arc<RouterCtx>>,
     lsp_groups: Coll<'s, (Uuid, crate::nb::HaChassisGroup)>,
 ) -> CrPorts<'s> {
-    let ports = ctx.clone().flat_map(|r| {
+    let ports = ctx.clone().flat_map_rec(|r| {
         r.ports
             .iter()
             .filter(|p| binding::has_cr_port(&r, p))
@@ -41,7 +41,7 @@ pub(super) fn render_cr_ports<'s>(
             })
             .collect::<Vec<_>>()
     });
-    let dgps: Coll<'s, (Uuid, Lrp)> = ctx.flat_map(|r| {
+    let dgps: Coll<'s, (Uuid, Lrp)> = ctx.flat_map_rec(|r| {
         r.ports
             .iter()
             .filter(|p| binding::has_cr_port(&r, p))
@@ -50,13 +50,13 @@ pub(super) fn render_cr_ports<'s>(
     });
 
     // Ports with an NB HA_Chassis_Group: the group's name and chassis.
-    let nb_groups = nb.of(NbKind::HaChassisGroup).flat_map(|r| match r {
+    let nb_groups = nb.of(NbKind::HaChassisGroup).flat_map_rec(|r| match r {
         NbRecord::HaChassisGroup(g) => Some((g.uuid, g)),
         _ => None,
     });
     let via_group = dgps
         .clone()
-        .flat_map(|(u, lrp)| lrp.ha_chassis_group.map(|g| (g, u)))
+        .flat_map_rec(|(u, lrp)| lrp.ha_chassis_group.map(|g| (g, u)))
         .join_map_named("ha groups: port x nb group", nb_groups, move |_, a, b| {
             let (lrp, g) = (a.clone(), b.clone());
             (lrp, g)
@@ -64,7 +64,7 @@ pub(super) fn render_cr_ports<'s>(
     let group_members = via_group
         .clone()
         .concat(lsp_groups.clone())
-        .flat_map(|(_, g)| {
+        .flat_map_rec(|(_, g)| {
             g.ha_chassis
                 .iter()
                 .map(|c| (*c, g.name.clone()))
@@ -72,7 +72,7 @@ pub(super) fn render_cr_ports<'s>(
         })
         .join_map_named(
             "ha groups: nb group x ha chassis",
-            nb.of(NbKind::HaChassis).flat_map(|r| match r {
+            nb.of(NbKind::HaChassis).flat_map_rec(|r| match r {
                 NbRecord::HaChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),
@@ -83,10 +83,10 @@ pub(super) fn render_cr_ports<'s>(
         );
 
     // Ports with gateway_chassis only: a group named after the port.
-    let via_gw = dgps.filter(|(_, lrp)| lrp.ha_chassis_group.is_none());
+    let via_gw = dgps.filter_rec(|(_, lrp)| lrp.ha_chassis_group.is_none());
     let gw_members = via_gw
         .clone()
-        .flat_map(|(_, lrp)| {
+        .flat_map_rec(|(_, lrp)| {
             lrp.gateway_chassis
                 .iter()
                 .map(|c| (*c, lrp.name.clone()))
@@ -94,7 +94,7 @@ pub(super) fn render_cr_ports<'s>(
         })
         .join_map_named(
             "ha groups: port x gateway chassis",
-            nb.of(NbKind::GatewayChassis).flat_map(|r| match r {
+            nb.of(NbKind::GatewayChassis).flat_map_rec(|r| match r {
                 NbRecord::GatewayChassis(c) => Some((c.uuid, c)),
                 _ => None,
             }),
@@ -105,12 +105,12 @@ pub(super) fn render_cr_ports<'s>(
         );
 
     let names = via_group
-        .map(|(lrp, g)| (lrp, g.name))
-        .concat(via_gw.map(|(u, lrp)| (u, lrp.name)));
+        .map_rec(|(lrp, g)| (lrp, g.name))
+        .concat(via_gw.map_rec(|(u, lrp)| (u, lrp.name)));
     let rows = names
         .clone()
-        .concat(lsp_groups.map(|(lsp, g)| (lsp, g.name)))
-        .map(|(_, name)| (name, None))
+        .concat(lsp_groups.map_rec(|(lsp, g)| (lsp, g.name)))
+        .map_rec(|(_, name)| (name, None))
         .concatenate([group_members, gw_members])
         .group_named("ha chassis groups", |name, vals, out| {
             let members: Vec<(String, i64)> =
@@ -119,10 +119,10 @@ pub(super) fn render_cr_ports<'s>(
                 out.push((row, 1));
             }
         })
-        .map(|(_, row)| row);
+        .map_rec(|(_, row)| row);
     CrPorts {
         ports,
-        groups: names.map(|(lrp, name)| (lrp, ids::ha_chassis_group_uuid(&name))),
+        groups: names.map_rec(|(lrp, name)| (lrp, ids::ha_chassis_group_uuid(&name))),
         rows,
     }
 }

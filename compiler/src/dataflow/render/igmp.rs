@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::datapath::{allocate_checked, requests};
 use super::port_binding::PortKey;
 use super::{HeldKey, KeySpace, NbIn};
-use crate::dataflow::{Coll, Named, NamedSet};
+use crate::dataflow::{Coll, Named, NamedSet, Ops};
 use crate::ids::{self, cr_port_owner, Hint};
 use crate::nb::{NbKind, NbRecord, Switch};
 use crate::rules::igmp::{self, SwitchFlood, GROUP_KEY_MAX, GROUP_KEY_MIN, MROUTERS};
@@ -79,7 +79,7 @@ pub(super) fn render_learned<'s>(
     held: Coll<'s, HeldKey>,
 ) -> Learned<'s> {
     // (port name, (datapath, address, address string)) per row and port.
-    let wanted = nb.of(NbKind::SbIgmp).flat_map(|r| match r {
+    let wanted = nb.of(NbKind::SbIgmp).flat_map_rec(|r| match r {
         NbRecord::SbIgmp(g) => match igmp::group_address(&g.address) {
             Some(a) => g
                 .ports
@@ -94,14 +94,14 @@ pub(super) fn render_learned<'s>(
     // lead to a relaying router.
     let eligible = ports
         .clone()
-        .filter(|(_, p)| {
+        .filter_rec(|(_, p)| {
             !p.lsp.option_true("mcast_flood")
                 && !p.router_peer.as_ref().is_some_and(|r| r.mcast_relay)
         })
-        .map(|(_, p)| (p.lsp.name.clone(), p.lsp.uuid));
+        .map_rec(|(_, p)| (p.lsp.name.clone(), p.lsp.uuid));
     // (datapath, (address, name, port UUID, port name)).
-    let switch_ids = switches.clone().map(|(u, _)| u);
-    let router_ids = routers.clone().map(|(u, _)| u);
+    let switch_ids = switches.clone().map_rec(|(u, _)| u);
+    let router_ids = routers.clone().map_rec(|(u, _)| u);
     let entries = wanted
         .join_map_named(
             "igmp: row ports x eligible ports",
@@ -119,8 +119,8 @@ pub(super) fn render_learned<'s>(
     let is_mrouters = |name: &str, a: u128| a == 0 && name == MROUTERS;
     let mrouter_members: Coll<'s, StaticMember> = entries
         .clone()
-        .filter(move |(_, (a, name, _, _))| is_mrouters(name.as_str(), *a))
-        .map(|(ls, (_, _, lsp, port))| {
+        .filter_rec(move |(_, (a, name, _, _))| is_mrouters(name.as_str(), *a))
+        .map_rec(|(ls, (_, _, lsp, port))| {
             let (name, key) = MC_MROUTER_FLOOD;
             (
                 lsp,
@@ -129,19 +129,21 @@ pub(super) fn render_learned<'s>(
         })
         .semijoin_named(
             "igmp: mrouter ports with keys",
-            port_keys.clone().map(|(_, (owner, _))| owner),
+            port_keys.clone().map_rec(|(_, (owner, _))| owner),
         )
-        .map(|(_, m)| m);
-    let entries = entries.filter(move |(_, (a, name, _, _))| !is_mrouters(name.as_str(), *a));
+        .map_rec(|(_, m)| m);
+    let entries = entries.filter_rec(move |(_, (a, name, _, _))| !is_mrouters(name.as_str(), *a));
     let direct_router_entries = entries
         .clone()
         .semijoin_named("igmp: rows of routers", router_ids)
-        .map(|(lr, (a, name, lsp, port))| ((lr, a), (name, ids::port_binding_uuid(&port), lsp)));
+        .map_rec(|(lr, (a, name, lsp, port))| {
+            ((lr, a), (name, ids::port_binding_uuid(&port), lsp))
+        });
     let entries = entries.semijoin_named("igmp: rows of switches", switch_ids);
     // Switch groups: ((switch, address), name).
     let switch_groups: Coll<'s, (GroupId, String)> = entries
         .clone()
-        .map(|(ls, (a, name, _, _))| ((ls, a), name))
+        .map_rec(|(ls, (a, name, _, _))| ((ls, a), name))
         .group_named("igmp: switch group names", |_, vals, out| {
             if let Some((name, _)) = vals.first() {
                 out.push(((*name).clone(), 1));
@@ -149,7 +151,7 @@ pub(super) fn render_learned<'s>(
         });
     // The router ports a switch's groups are relayed to:
     // (switch, (router, member Port_Binding UUID, member key owner)).
-    let relays = ports.clone().flat_map(|(ls, p)| {
+    let relays = ports.clone().flat_map_rec(|(ls, p)| {
         let peer = p.router_peer.as_ref()?;
         if !peer.mcast_relay || peer.mcast_flood {
             return None;
@@ -166,8 +168,8 @@ pub(super) fn render_learned<'s>(
     });
     let router_entries = switch_groups
         .clone()
-        .filter(|((_, a), _)| igmp::relayed(&addr(*a)))
-        .map(|((ls, a), name)| (ls, (a, name)))
+        .filter_rec(|((_, a), _)| igmp::relayed(&addr(*a)))
+        .map_rec(|((ls, a), name)| (ls, (a, name)))
         .join_map_named(
             "igmp: relayed groups x router ports",
             relays,
@@ -179,7 +181,7 @@ pub(super) fn render_learned<'s>(
         .concat(direct_router_entries);
     let router_groups: Coll<'s, (GroupId, String)> = router_entries
         .clone()
-        .map(|(g, (name, _, _))| (g, name))
+        .map_rec(|(g, (name, _, _))| (g, name))
         .group_named("igmp: router group names", |_, vals, out| {
             if let Some((name, _)) = vals.first() {
                 out.push(((*name).clone(), 1));
@@ -188,11 +190,11 @@ pub(super) fn render_learned<'s>(
     let groups = switch_groups.clone().concat(router_groups.clone());
 
     // Tunnel keys, per datapath.
-    let candidates = groups.clone().map(|((dp, _), name)| {
+    let candidates = groups.clone().map_rec(|((dp, _), name)| {
         let owner = ids::multicast_group_uuid(dp, &name);
         (dp, (owner, Some(((0, Uuid::nil(), 0), None)), None))
     });
-    let previous = held.flat_map(|h| match h.space {
+    let previous = held.flat_map_rec(|h| match h.space {
         KeySpace::McastGroups(dp) => Some((dp, (h.owner, None, Some(h.key)))),
         _ => None,
     });
@@ -210,10 +212,10 @@ pub(super) fn render_learned<'s>(
             });
     let unstable = allocated
         .clone()
-        .flat_map(|(dp, a)| a.is_none().then_some(KeySpace::McastGroups(dp)));
+        .flat_map_rec(|(dp, a)| a.is_none().then_some(KeySpace::McastGroups(dp)));
     let group_keys: Coll<'s, (Uuid, (Uuid, u32))> =
-        allocated.flat_map(|(dp, a)| a.map(|owner_key| (dp, owner_key)));
-    let keys = group_keys.clone().map(|(dp, (owner, key))| HeldKey {
+        allocated.flat_map_rec(|(dp, a)| a.map(|owner_key| (dp, owner_key)));
+    let keys = group_keys.clone().map_rec(|(dp, (owner, key))| HeldKey {
         space: KeySpace::McastGroups(dp),
         owner,
         key,
@@ -223,11 +225,11 @@ pub(super) fn render_learned<'s>(
     // routers' ports; only ports holding a key have a Port_Binding.
     let localnet = ports
         .clone()
-        .filter(|(_, p)| p.lsp.type_ == "localnet")
-        .map(|(ls, p)| (ls, (p.lsp.uuid, ids::port_binding_uuid(&p.lsp.name))));
+        .filter_rec(|(_, p)| p.lsp.type_ == "localnet")
+        .map_rec(|(ls, p)| (ls, (p.lsp.uuid, ids::port_binding_uuid(&p.lsp.name))));
     let localnet_members = switch_groups
         .clone()
-        .map(|((ls, a), _)| (ls, a))
+        .map_rec(|((ls, a), _)| (ls, a))
         .join_map_named(
             "igmp: switch groups x localnet ports",
             localnet,
@@ -237,19 +239,19 @@ pub(super) fn render_learned<'s>(
             },
         );
     let members = entries
-        .map(|(ls, (a, _, lsp, port))| (lsp, ((ls, a), ids::port_binding_uuid(&port))))
+        .map_rec(|(ls, (a, _, lsp, port))| (lsp, ((ls, a), ids::port_binding_uuid(&port))))
         .concatenate([
             localnet_members,
-            router_entries.map(|(g, (_, pb, owner))| (owner, (g, pb))),
+            router_entries.map_rec(|(g, (_, pb, owner))| (owner, (g, pb))),
         ])
         .semijoin_named(
             "igmp: members with keys",
-            port_keys.map(|(_, (owner, _))| owner),
+            port_keys.map_rec(|(_, (owner, _))| owner),
         )
-        .map(|(_, (g, pb))| (g, GroupPart::Member(pb)));
+        .map_rec(|(_, (g, pb))| (g, GroupPart::Member(pb)));
     let rows = groups
         .clone()
-        .map(|(g, name)| (g, GroupPart::Name(name)))
+        .map_rec(|(g, name)| (g, GroupPart::Name(name)))
         .concat(members)
         .group_named("igmp: group rows", |_, vals, out| {
             let mut name = None;
@@ -265,10 +267,12 @@ pub(super) fn render_learned<'s>(
                 out.push(((name.clone(), ports), 1));
             }
         })
-        .map(|((dp, _), (name, ports))| (ids::multicast_group_uuid(dp, &name), (dp, name, ports)))
+        .map_rec(|((dp, _), (name, ports))| {
+            (ids::multicast_group_uuid(dp, &name), (dp, name, ports))
+        })
         .join_map_named(
             "igmp: group rows x keys",
-            group_keys.map(|(_, owner_key)| owner_key),
+            group_keys.map_rec(|(_, owner_key)| owner_key),
             move |k, a, b| {
                 let (uuid, (dp, name, ports), tunnel_key) = (k.clone(), a.clone(), b.clone());
                 SbRecord::MulticastGroup(MulticastGroup {
@@ -283,17 +287,17 @@ pub(super) fn render_learned<'s>(
 
     // Switch flows, per switch (the table size caps them).
     let flood = sw_ctx
-        .map(|s| (s.uuid, (s.mcast_flood_relay, s.mcast_flood_static)))
+        .map_rec(|s| (s.uuid, (s.mcast_flood_relay, s.mcast_flood_static)))
         .join_map_named(
             "igmp: switch flood x table size",
-            switches.map(|(u, s)| (u, s.mcast.table_size)),
+            switches.map_rec(|(u, s)| (u, s.mcast.table_size)),
             move |k, a, b| {
                 let (ls, (relay, static_), size) = (k.clone(), a.clone(), b.clone());
                 (ls, SwitchPart::Flood(relay, static_, size))
             },
         );
     let switch_flows = switch_groups
-        .map(|((ls, a), name)| (ls, SwitchPart::Group(a, name)))
+        .map_rec(|((ls, a), name)| (ls, SwitchPart::Group(a, name)))
         .concat(flood)
         .group_named("igmp: switch flows", |ls, vals, out| {
             let mut f = None;
@@ -315,12 +319,12 @@ pub(super) fn render_learned<'s>(
                 out.push((flow, 1));
             }
         })
-        .map(|(_, flow)| flow);
+        .map_rec(|(_, flow)| flow);
     let router_flows = router_groups
-        .map(|((lr, a), name)| (lr, (a, name)))
+        .map_rec(|((lr, a), name)| (lr, (a, name)))
         .join_map_named(
             "igmp: router groups x relay",
-            routers.filter(|(_, (relay, _))| *relay),
+            routers.filter_rec(|(_, (relay, _))| *relay),
             move |k, a, b| {
                 let (lr, (a, name), (_, flood_static)) = (k.clone(), a.clone(), b.clone());
                 igmp::router_group_flow(lr, &name, &addr(a), flood_static)

@@ -10,7 +10,7 @@ use super::dp_group::SetName;
 use super::lb_health::HealthInfo;
 use super::lflow::{union_dps, Dps};
 use super::NbIn;
-use crate::dataflow::{arrange_shared, split_by, Coll, Named, NamedSet, Rec};
+use crate::dataflow::{arrange_shared, split_by, Coll, Named, NamedSet, Ops, Rec};
 use crate::ids;
 use crate::nb::{LoadBalancer, NbKind, NbRecord, Switch};
 use crate::rules::copp::Copp;
@@ -47,54 +47,55 @@ pub(super) fn render_lbs<'s>(
     health_info: Coll<'s, (Uuid, HealthInfo)>,
     copps: Coll<'s, (Uuid, Copp)>,
 ) -> LbOutputs<'s> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
-        NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
-        _ => None,
-    });
-    let direct: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchLb).flat_map(|r| match r {
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> =
+        nb.of(NbKind::LoadBalancer).flat_map_rec(|r| match r {
+            NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
+            _ => None,
+        });
+    let direct: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchLb).flat_map_rec(|r| match r {
         NbRecord::SwitchLb(l) => Some((l.target, l.owner)),
         _ => None,
     });
     let switch_groups: Coll<'s, (Uuid, Uuid)> =
-        nb.of(NbKind::SwitchLbGroup).flat_map(|r| match r {
+        nb.of(NbKind::SwitchLbGroup).flat_map_rec(|r| match r {
             NbRecord::SwitchLbGroup(l) => Some((l.target, l.owner)),
             _ => None,
         });
-    let group_lbs: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
+    let group_lbs: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::LbGroupLb).flat_map_rec(|r| match r {
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
     // Groups and load balancers named by existing switches: `(ls, x)`.
-    let switch_uuids = switches.map(|(u, _)| u);
+    let switch_uuids = switches.map_rec(|(u, _)| u);
     let switch_groups = switch_groups
-        .map(|(g, ls)| (ls, g))
+        .map_rec(|(g, ls)| (ls, g))
         .semijoin_named("lb: groups of existing switches", switch_uuids.clone());
     let direct = direct
-        .map(|(lb, ls)| (ls, lb))
+        .map_rec(|(lb, ls)| (ls, lb))
         .semijoin_named("lb: direct on existing switches", switch_uuids);
 
     // Switches with a load balancer that has VIPs, directly or in one of
     // their groups: decided per group, not per (load balancer, switch).
     let with_vips = lbs
         .clone()
-        .flat_map(|(u, lb)| (!lb.vips.is_empty()).then_some(u));
+        .flat_map_rec(|(u, lb)| (!lb.vips.is_empty()).then_some(u));
     let groups_with_vip = group_lbs
         .clone()
-        .map(|(g, lb)| (lb, g))
+        .map_rec(|(g, lb)| (lb, g))
         .semijoin_named("lb: group members with VIPs", with_vips.clone())
-        .map(|(_, g)| g)
+        .map_rec(|(_, g)| g)
         .distinct_named("lb: groups with VIPs");
     let has_lb_vip = switch_groups
         .clone()
-        .map(|(ls, g)| (g, ls))
+        .map_rec(|(ls, g)| (g, ls))
         .semijoin_named("lb: switch groups with VIPs", groups_with_vip)
-        .map(|(_, ls)| ls)
+        .map_rec(|(_, ls)| ls)
         .concat(
             direct
                 .clone()
-                .map(|(ls, lb)| (lb, ls))
+                .map_rec(|(ls, lb)| (lb, ls))
                 .semijoin_named("lb: direct with VIPs", with_vips)
-                .map(|(_, ls)| ls),
+                .map_rec(|(_, ls)| ls),
         )
         .distinct_named("lb: switches with VIPs");
 
@@ -102,7 +103,7 @@ pub(super) fn render_lbs<'s>(
     // its load balancers), collected once per group.
     let group_dps: Coll<'s, (Uuid, Dps)> = switch_groups
         .semijoin_named("lb: groups on switches with keys", bound.clone())
-        .map(|(ls, g)| (g, ids::datapath_uuid(ls)))
+        .map_rec(|(ls, g)| (g, ids::datapath_uuid(ls)))
         .group_named("lb: group datapaths", |_, vals, out| {
             let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
             out.push((Dps::from(dps), 1));
@@ -111,14 +112,14 @@ pub(super) fn render_lbs<'s>(
     // or through a group that has some (which switches is not needed).
     let sources: Coll<'s, (Uuid, Source)> = direct
         .semijoin_named("lb: direct on switches with keys", bound)
-        .map(|(ls, lb)| (lb, Source::Switch(ids::datapath_uuid(ls))))
+        .map_rec(|(ls, lb)| (lb, Source::Switch(ids::datapath_uuid(ls))))
         .concat(
             group_lbs
                 .semijoin_named(
                     "lb: groups reaching switches x members",
-                    group_dps.clone().map(|(g, _)| g),
+                    group_dps.clone().map_rec(|(g, _)| g),
                 )
-                .map(|(g, lb)| (lb, Source::Group(g))),
+                .map_rec(|(g, lb)| (lb, Source::Group(g))),
         );
     // The name of each load balancer's set of switches: its group's when
     // it reaches switches through one group alone (a group's load
@@ -133,7 +134,7 @@ pub(super) fn render_lbs<'s>(
         out.push(((name, sources), 1));
     });
     let names = arrange_shared(
-        named.clone().map(|(lb, (name, _))| (lb, name)),
+        named.clone().map_rec(|(lb, (name, _))| (lb, name)),
         "lb: set name by load balancer",
     );
     // The members of the sets named: a group's switches; the union of a
@@ -146,14 +147,14 @@ pub(super) fn render_lbs<'s>(
         .semijoin_named(
             "lb: groups naming sets",
             by_group
-                .flat_map(|(_, (name, _))| match name {
+                .flat_map_rec(|(_, (name, _))| match name {
                     SetName::LbGroup(g) => Some(g),
                     _ => None,
                 })
                 .distinct_named("lb: groups naming sets (distinct)"),
         )
-        .map(|(g, dps)| (SetName::LbGroup(g), dps));
-    let own_sources = own.flat_map(|(lb, (_, sources))| {
+        .map_rec(|(g, dps)| (SetName::LbGroup(g), dps));
+    let own_sources = own.flat_map_rec(|(lb, (_, sources))| {
         sources
             .into_iter()
             .map(move |s| (lb, s))
@@ -161,14 +162,14 @@ pub(super) fn render_lbs<'s>(
     });
     let own_sets = own_sources
         .clone()
-        .flat_map(|(lb, s)| match s {
+        .flat_map_rec(|(lb, s)| match s {
             Source::Group(g) => Some((g, lb)),
             Source::Switch(_) => None,
         })
         .join_map_named("lb: own sets x group switches", group_dps, |_, lb, dps| {
             (*lb, dps.clone())
         })
-        .concat(own_sources.flat_map(|(lb, s)| match s {
+        .concat(own_sources.flat_map_rec(|(lb, s)| match s {
             Source::Switch(dp) => Some((lb, Dps::from([dp]))),
             Source::Group(_) => None,
         }))
@@ -176,15 +177,15 @@ pub(super) fn render_lbs<'s>(
             // A switch reaching the load balancer twice counts once.
             out.push((union_dps(vals.iter().map(|(d, _)| *d)), 1));
         })
-        .map(|(lb, dps)| (SetName::Lb(lb), dps));
+        .map_rec(|(lb, dps)| (SetName::Lb(lb), dps));
     let sets = group_sets.concat(own_sets);
 
     // A load balancer's flows do not depend on its switches: built once
     // per load balancer, placed on its set (a switch joining or leaving
     // parses nothing again, and changes no flow).
-    let parsed = parse_with_health(lbs.clone().map(|(u, lb)| (u, (u, lb))), health_info);
+    let parsed = parse_with_health(lbs.clone().map_rec(|(u, lb)| (u, (u, lb))), health_info);
     let all_flows = parsed
-        .flat_map(|(u, lb)| {
+        .flat_map_rec(|(u, lb)| {
             lb_flows(&lb)
                 .into_iter()
                 .map(move |(copp, f)| (u, (copp.map(str::to_string), f)))
@@ -197,7 +198,7 @@ pub(super) fn render_lbs<'s>(
         all_flows,
         |(_, (copp, _)): &(SetName, (Option<String>, Lflow))| usize::from(copp.is_some()),
     );
-    let flows = plain.map(|(name, (_, f))| (name, f));
+    let flows = plain.map_rec(|(name, (_, f))| (name, f));
     let metered = metered.join_map_named(
         "lb: metered flows x set members",
         sets.clone(),
@@ -236,14 +237,14 @@ fn metered_flows<'s>(
     flows: Coll<'s, (Dps, Option<String>, Lflow)>,
     copps: Coll<'s, (Uuid, Copp)>,
 ) -> Coll<'s, (Dps, Lflow)> {
-    let per_switch = flows.flat_map(|(dps, copp, f)| match copp {
+    let per_switch = flows.flat_map_rec(|(dps, copp, f)| match copp {
         None => Vec::new(),
         Some(proto) => dps
             .iter()
             .map(|dp| ((*dp, proto.clone()), f.clone()))
             .collect(),
     });
-    let meters = copps.flat_map(|(owner, copp)| {
+    let meters = copps.flat_map_rec(|(owner, copp)| {
         let dp = ids::datapath_uuid(owner);
         copp.into_iter()
             .map(move |(proto, meter)| ((dp, proto), meter))
@@ -318,7 +319,7 @@ fn sb_row(lb: &LoadBalancer) -> sb::LoadBalancer {
 
 /// SB `Chassis_Template_Var` rows, one per NB row (`sync_template_vars()`).
 pub(super) fn render_template_vars<'s>(nb: NbIn<'s>) -> Coll<'s, SbRecord> {
-    nb.of(NbKind::ChassisTemplateVar).flat_map(|r| match r {
+    nb.of(NbKind::ChassisTemplateVar).flat_map_rec(|r| match r {
         NbRecord::ChassisTemplateVar(tv) => Some(SbRecord::ChassisTemplateVar(
             template::template_var_row(&tv),
         )),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named, NamedSet, Shared};
+use crate::dataflow::{Coll, Named, NamedSet, Ops, Shared};
 use crate::nb::{LbHealthCheck, LoadBalancer, Lsp, NbKind, NbRecord};
 use crate::rules::lb::health::{self, MappedBackend};
 use crate::rules::lb::vip::ParsedLb;
@@ -39,18 +39,19 @@ pub(super) fn render_health<'s>(
     ports_by_name: &Shared<'s, String, (Uuid, Arc<Lsp>)>,
     svc_mac: Coll<'s, String>,
 ) -> HealthOutputs<'s> {
-    let lbs: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
-        NbRecord::LoadBalancer(lb) if !lb.health_check.is_empty() => Some((lb.uuid, lb)),
-        _ => None,
-    });
+    let lbs: Coll<'s, (Uuid, LoadBalancer)> =
+        nb.of(NbKind::LoadBalancer).flat_map_rec(|r| match r {
+            NbRecord::LoadBalancer(lb) if !lb.health_check.is_empty() => Some((lb.uuid, lb)),
+            _ => None,
+        });
     let hc_rows: Coll<'s, (Uuid, LbHealthCheck)> =
-        nb.of(NbKind::LbHealthCheck).flat_map(|r| match r {
+        nb.of(NbKind::LbHealthCheck).flat_map_rec(|r| match r {
             NbRecord::LbHealthCheck(h) => Some((h.uuid, h)),
             _ => None,
         });
     let lb_hcs: Coll<'s, (Uuid, Vec<LbHealthCheck>)> = lbs
         .clone()
-        .flat_map(|(lb, row)| {
+        .flat_map_rec(|(lb, row)| {
             row.health_check
                 .into_iter()
                 .enumerate()
@@ -68,7 +69,7 @@ pub(super) fn render_health<'s>(
         });
     let mapped: Coll<'s, (String, MappedBackend)> = lbs
         .join_named("lb health: lbs x checks", lb_hcs.clone())
-        .flat_map(|(_, (row, hcs))| {
+        .flat_map_rec(|(_, (row, hcs))| {
             let mut p = ParsedLb::new(&row);
             health::attach_health_checks(&mut p, row.protocol.as_deref(), &hcs);
             health::mapped_backends(&p, &row)
@@ -84,7 +85,7 @@ pub(super) fn render_health<'s>(
         )
         .join_map_named(
             "lb health: x svc_monitor_mac",
-            svc_mac.map(|m| ((), m)),
+            svc_mac.map_rec(|m| ((), m)),
             move |k, a, b| {
                 let ((), (m, ls, enabled), mac) = (k.clone(), a.clone(), b.clone());
                 (m, ls, enabled, mac)
@@ -92,14 +93,14 @@ pub(super) fn render_health<'s>(
         );
     let flows = found
         .clone()
-        .map(|(m, ls, _, mac)| health::arp_nd_responder(ls, &m, &mac));
+        .map_rec(|(m, ls, _, mac)| health::arp_nd_responder(ls, &m, &mac));
     let monitored = found
-        .filter(|(_, _, enabled, _)| *enabled)
-        .map(|(m, _, _, mac)| (m, mac));
+        .filter_rec(|(_, _, enabled, _)| *enabled)
+        .map_rec(|(m, _, _, mac)| (m, mac));
     let monitored = with_status(nb, monitored);
     let rows = monitored
         .clone()
-        .map(|((m, mac), (status, reported))| {
+        .map_rec(|((m, mac), (status, reported))| {
             let mut row = health::service_monitor(&m, &mac);
             row.status = status;
             row.reported = reported;
@@ -110,12 +111,12 @@ pub(super) fn render_health<'s>(
                 out.push(((*row).clone(), 1));
             }
         })
-        .map(|(_, row)| SbRecord::ServiceMonitor(Box::new(row)));
+        .map_rec(|(_, row)| SbRecord::ServiceMonitor(Box::new(row)));
     // `build_lb_vip_actions()`: a backend whose monitor reports anything
     // but `online` is not balanced to.
     let marks = monitored
-        .filter(|(_, (status, _))| health::alive(status.as_deref()))
-        .map(|((m, _), _)| (m.lb, (m.vip, m.backend)))
+        .filter_rec(|(_, (status, _))| health::alive(status.as_deref()))
+        .map_rec(|((m, _), _)| (m.lb, (m.vip, m.backend)))
         .group_named("lb health: monitored backends", |_, vals, out| {
             let v: Vec<(usize, usize)> = vals.iter().map(|(x, _)| **x).collect();
             out.push((v, 1));
@@ -146,18 +147,18 @@ fn with_status<'s>(
     monitored: Coll<'s, (MappedBackend, String)>,
 ) -> Coll<'s, (Monitored, MonitorStatus)> {
     type Key = (String, u16, String, String);
-    let statuses: Coll<'s, (Key, String)> = nb.of(NbKind::SbMonitor).flat_map(|r| match r {
+    let statuses: Coll<'s, (Key, String)> = nb.of(NbKind::SbMonitor).flat_map_rec(|r| match r {
         NbRecord::SbMonitor(m) => Some(((m.ip, m.port, m.protocol, m.logical_port), m.status)),
         _ => None,
     });
     let up: Coll<'s, String> = nb
         .of(NbKind::SbPort)
-        .flat_map(|r| match r {
+        .flat_map_rec(|r| match r {
             NbRecord::SbPort(p) if p.up => Some(p.name),
             _ => None,
         })
         .distinct_named("lb health: ports up");
-    let keyed = monitored.map(|(m, mac)| {
+    let keyed = monitored.map_rec(|(m, mac)| {
         let key: Key = (
             m.ip.clone(),
             m.port,
@@ -178,16 +179,16 @@ fn with_status<'s>(
         .antijoin_named(
             "lb health: monitors without SB status",
             statuses
-                .map(|(k, _)| k)
+                .map_rec(|(k, _)| k)
                 .distinct_named("lb health: monitors with SB status"),
         )
-        .map(|(_, x)| (x, None));
+        .map_rec(|(_, x)| (x, None));
     let by_port = reported
         .concat(unreported)
-        .map(|(x, st)| (x.0.logical_port.clone(), (x, st)));
+        .map_rec(|(x, st)| (x.0.logical_port.clone(), (x, st)));
     by_port.outer_join_map_named(
         "lb health: monitors x ports up",
-        up.map(|p| (p, ())),
+        up.map_rec(|p| (p, ())),
         |_, (x, st), _| (x.clone(), (st.clone(), st.clone())),
         |_, (x, st)| {
             let effective = match st.as_deref() {

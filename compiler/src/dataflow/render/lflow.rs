@@ -11,7 +11,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::dp_group::{self, Placement, Reach, SetName, Target};
-use crate::dataflow::{arrange_shared, flat_map_net, split_by, Coll, Named, Shared};
+use crate::dataflow::{arrange_shared, flat_map_net, split_by, Coll, Named, Ops, Shared};
 use crate::ids;
 use crate::rules::acl::AclCtx;
 use crate::rules::{self, Lflow, PortCtx, SwitchCtx};
@@ -167,8 +167,8 @@ pub(super) fn render_lflows<'s>(
     dp_order: Coll<'s, (Uuid, u32)>,
 ) -> (Coll<'s, SbRecord>, Shared<'s, SetName, Placement>) {
     // Datapath order keyed by SB datapath UUID, as flows name datapaths.
-    let dp_order = dp_order.map(|(nb, pos)| (ids::datapath_uuid(nb), pos));
-    let bound = dp_keys.map(|(dp, _)| dp);
+    let dp_order = dp_order.map_rec(|(nb, pos)| (ids::datapath_uuid(nb), pos));
+    let bound = dp_keys.map_rec(|(dp, _)| dp);
     // Switch-level flows depend on the switch's context, not on which
     // switch it is (but for their datapath, and the hint of the flows
     // `lb_hairpin()` hints with the switch): built once per class of
@@ -176,9 +176,9 @@ pub(super) fn render_lflows<'s>(
     // datapaths. A switch joining a class adds its datapath to the flows'
     // sets; it builds no flows of its own.
     let switch_flows = switches
-        .map(|s| (s.uuid, s))
+        .map_rec(|s| (s.uuid, s))
         .semijoin_named("lflows: switches with keys", bound.clone())
-        .map(|(u, mut class)| {
+        .map_rec(|(u, mut class)| {
             class.uuid = Uuid::nil();
             (class, u)
         })
@@ -186,7 +186,7 @@ pub(super) fn render_lflows<'s>(
             let members: Vec<Uuid> = vals.iter().map(|(u, _)| **u).collect();
             out.push((members, 1));
         })
-        .flat_map(|(class, members)| class_flows(&class, &members));
+        .flat_map_rec(|(class, members)| class_flows(&class, &members));
     // A port's context is replaced whole when a part changes (its peer
     // router's NAT): only the flows that differ go on.
     let port_flows = flat_map_net(
@@ -195,16 +195,16 @@ pub(super) fn render_lflows<'s>(
         |(_, p)| rules::port_flows(&p),
     );
     let acl_flows = acls
-        .map(|a| (a.ls, a))
+        .map_rec(|a| (a.ls, a))
         .semijoin_named("lflows: acls on switches with keys", bound.clone())
-        .flat_map(|(_, a)| rules::acl_flows(&a));
+        .flat_map_rec(|(_, a)| rules::acl_flows(&a));
     // Shared (`Arc`) while arranged: the arrangement's merges move
     // pointers, not whole flows.
     let other_flows = other
         .flows
-        .map(|f| (f.dp, Arc::new(f)))
+        .map_rec(|f| (f.dp, Arc::new(f)))
         .semijoin_named("lflows: other flows on datapaths with keys", bound)
-        .map(|(_, f)| Arc::unwrap_or_clone(f));
+        .map_rec(|(_, f)| Arc::unwrap_or_clone(f));
     let keyed = |reach: Reach, f: Lflow| -> (FlowKey, (Reach, FlowMeta)) {
         (
             FlowKey::new((f.stage, f.priority, f.match_, f.actions, f.meter)),
@@ -214,7 +214,7 @@ pub(super) fn render_lflows<'s>(
     let mut single = SingleDps::default();
     let by_key: Coll<'s, (FlowKey, (Reach, FlowMeta))> = port_flows
         .concatenate([acl_flows, other_flows, other.keyed])
-        .map(move |f: Lflow| {
+        .map_rec(move |f: Lflow| {
             let dps = single.get(f.dp);
             keyed(Reach::Dps(dps), f)
         })
@@ -222,10 +222,10 @@ pub(super) fn render_lflows<'s>(
             grouped
                 .flows
                 .concat(switch_flows)
-                .map(move |(dps, f)| keyed(Reach::Dps(dps), f)),
+                .map_rec(move |(dps, f)| keyed(Reach::Dps(dps), f)),
             grouped
                 .named
-                .map(move |(name, f)| keyed(Reach::Named(name), f)),
+                .map_rec(move |(name, f)| keyed(Reach::Named(name), f)),
         ]);
     // Per key: the datapaths, and the flow details northd keeps (those of
     // the first `ovn_lflow_add()` call). When datapath-level calls with
@@ -283,7 +283,7 @@ pub(super) fn render_lflows<'s>(
     });
     let contested = contested_keys
         .clone()
-        .flat_map(|(key, (_, _, candidates))| {
+        .flat_map_rec(|(key, (_, _, candidates))| {
             candidates
                 .into_iter()
                 .map(move |(dp, m)| (dp, (key.clone(), m)))
@@ -307,9 +307,9 @@ pub(super) fn render_lflows<'s>(
                 out.push((meta.clone(), 1));
             }
         });
-    let uncontested = uncontested.map(|(key, (target, meta, _))| (key, (target, meta)));
+    let uncontested = uncontested.map_rec(|(key, (target, meta, _))| (key, (target, meta)));
     let resolved = contested_keys
-        .map(|(key, (target, _, _))| (key, target))
+        .map_rec(|(key, (target, _, _))| (key, target))
         .join_named("lflows: contested x first", contested);
     let sets = arrange_shared(grouped.sets.clone(), "lflows: named sets");
     let merged = dp_group::resolve_mixed(uncontested.concat(resolved), &sets);
@@ -318,7 +318,7 @@ pub(super) fn render_lflows<'s>(
     let [one, several] = split_by(merged, |(_, (t, _)): &(FlowKey, (Target, FlowMeta))| {
         usize::from(!matches!(t, Target::Dps(dps) if dps.len() == 1))
     });
-    let one = one.flat_map(|(key, (target, meta))| match target {
+    let one = one.flat_map_rec(|(key, (target, meta))| match target {
         Target::Dps(dps) => Some(SbRecord::LogicalFlow(flow_row(
             &key,
             Some(dps[0]),
@@ -327,12 +327,12 @@ pub(super) fn render_lflows<'s>(
         ))),
         _ => None,
     });
-    let several = several.flat_map(|(key, (target, meta))| match target {
+    let several = several.flat_map_rec(|(key, (target, meta))| match target {
         Target::Dps(dps) => Some((dp_group::members_of(dps), (key, meta))),
         Target::Named(name) => Some((name, (key, meta))),
         Target::Mixed(..) => None,
     });
-    let unions = several.clone().flat_map(|(name, _)| match name {
+    let unions = several.clone().flat_map_rec(|(name, _)| match name {
         SetName::Members(m) => Some(m),
         _ => None,
     });

@@ -7,7 +7,7 @@
 use ovsdb::Uuid;
 
 use super::NbIn;
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, Ops};
 use crate::ids;
 use crate::nb::{Acl, Meter, MeterBand, NbKind, NbRecord};
 use crate::sb::{self, SbRecord};
@@ -24,22 +24,22 @@ pub(super) struct MeterOutputs<'s> {
 type MeterSpec = (String, Vec<(String, i64, i64)>);
 
 pub(super) fn render_meters<'s>(nb: NbIn<'s>) -> MeterOutputs<'s> {
-    let meters: Coll<'s, (Uuid, Meter)> = nb.of(NbKind::Meter).flat_map(|r| match r {
+    let meters: Coll<'s, (Uuid, Meter)> = nb.of(NbKind::Meter).flat_map_rec(|r| match r {
         NbRecord::Meter(m) => Some((m.uuid, m)),
         _ => None,
     });
-    let bands: Coll<'s, (Uuid, MeterBand)> = nb.of(NbKind::MeterBand).flat_map(|r| match r {
+    let bands: Coll<'s, (Uuid, MeterBand)> = nb.of(NbKind::MeterBand).flat_map_rec(|r| match r {
         NbRecord::MeterBand(b) => Some((b.uuid, b)),
         _ => None,
     });
-    let acls: Coll<'s, (String, Uuid)> = nb.of(NbKind::Acl).flat_map(|r| match r {
+    let acls: Coll<'s, (String, Uuid)> = nb.of(NbKind::Acl).flat_map_rec(|r| match r {
         NbRecord::Acl(a) => a.meter.map(|m| (m, a.uuid)),
         _ => None,
     });
     // (meter, (position, band)) for the bands that exist.
     let meter_bands = meters
         .clone()
-        .flat_map(|(m, row)| {
+        .flat_map_rec(|(m, row)| {
             row.bands
                 .into_iter()
                 .enumerate()
@@ -65,19 +65,19 @@ pub(super) fn render_meters<'s>(nb: NbIn<'s>) -> MeterOutputs<'s> {
         });
     let fair = specs
         .clone()
-        .flat_map(|(name, (_, fair))| fair.then_some(name));
+        .flat_map_rec(|(name, (_, fair))| fair.then_some(name));
     let private = acls.join_map_named(
         "meters: fair x acls",
-        specs.clone().filter(|(_, (_, fair))| *fair),
+        specs.clone().filter_rec(|(_, (_, fair))| *fair),
         move |k, a, b| {
             let (name, acl, (spec, _)) = (k.clone(), a.clone(), b.clone());
             (format!("{name}__{acl}"), spec)
         },
     );
     let rows = specs
-        .map(|(name, (spec, _))| (name, spec))
+        .map_rec(|(name, (spec, _))| (name, spec))
         .concat(private)
-        .flat_map(|(name, spec)| sb_rows(&name, &spec));
+        .flat_map_rec(|(name, spec)| sb_rows(&name, &spec));
     MeterOutputs { rows, fair }
 }
 
@@ -113,10 +113,10 @@ pub(super) fn fair_acl_meters<'s>(
 ) -> Coll<'s, (Uuid, Acl)> {
     let fair_acls = acl_ls
         .clone()
-        .flat_map(|(ls, a)| a.meter.clone().map(|m| (m, (ls, a))))
+        .flat_map_rec(|(ls, a)| a.meter.clone().map(|m| (m, (ls, a))))
         .semijoin_named("acls: fair meters", fair)
-        .map(|(_, la)| la);
-    let renamed = fair_acls.clone().map(|(ls, mut a)| {
+        .map_rec(|(_, la)| la);
+    let renamed = fair_acls.clone().map_rec(|(ls, mut a)| {
         a.meter = a.meter.map(|m| format!("{m}__{}", a.uuid));
         (ls, a)
     });

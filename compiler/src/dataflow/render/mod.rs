@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use differential_dataflow::input::Input;
 
-use super::{arrange_shared, split_by, Coll, Named, Scope, Shared};
+use super::{arrange_shared, split_by, Coll, Named, Ops, Scope, Shared};
 use crate::idl_order;
 use crate::nb::{Lsp, NbKind, NbRecord, Switch};
 use crate::rules::acl::AclCtx;
@@ -110,15 +110,15 @@ pub(crate) fn render<'s>(
 ) -> Coll<'s, Output> {
     let nb = NbIn::split(nb);
     // Input relations.
-    let switches: Coll<'s, (Uuid, Switch)> = nb.of(NbKind::Switch).flat_map(|r| match r {
+    let switches: Coll<'s, (Uuid, Switch)> = nb.of(NbKind::Switch).flat_map_rec(|r| match r {
         NbRecord::Switch(s) => Some((s.uuid, s)),
         _ => None,
     });
-    let members: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchPort).flat_map(|r| match r {
+    let members: Coll<'s, (Uuid, Uuid)> = nb.of(NbKind::SwitchPort).flat_map_rec(|r| match r {
         NbRecord::SwitchPort(m) => Some((m.lsp, m.ls)),
         _ => None,
     });
-    let nb_global_rows: Coll<'s, SbRecord> = nb.of(NbKind::NbGlobal).flat_map(|r| match r {
+    let nb_global_rows: Coll<'s, SbRecord> = nb.of(NbKind::NbGlobal).flat_map_rec(|r| match r {
         NbRecord::NbGlobal(g) => Some(crate::rules::global::sb_global(&g)),
         _ => None,
     });
@@ -131,7 +131,7 @@ pub(crate) fn render<'s>(
     let (_, static_rows) = scope.new_collection_from(constants);
     // Ports are shared (`Arc`) by every record that carries them, so the
     // arrangements holding them hold pointers rather than copies.
-    let lsps: Coll<'s, (Uuid, Arc<Lsp>)> = nb.of(NbKind::Lsp).flat_map(|r| match r {
+    let lsps: Coll<'s, (Uuid, Arc<Lsp>)> = nb.of(NbKind::Lsp).flat_map_rec(|r| match r {
         NbRecord::Lsp(p) => Some((p.uuid, Arc::new(p))),
         _ => None,
     });
@@ -150,38 +150,39 @@ pub(crate) fn render<'s>(
     let (routers, router_ports) = router::render_router_ports(nb.clone());
     let mask: Coll<'s, ((), u32)> = ports0
         .clone()
-        .map(|_| ((), ()))
-        .concat(router_ports.clone().map(|_| ((), ())))
+        .map_rec(|_| ((), ()))
+        .concat(router_ports.clone().map_rec(|_| ((), ())))
         .group_named("ports hmap size", |_, vals, out| {
             let n: isize = vals.iter().map(|(_, c)| *c).sum();
             out.push((idl_order::final_mask(n.max(0) as usize) as u32, 1));
         });
 
     let dhcp_rows: Coll<'s, (Uuid, crate::nb::DhcpOptions)> =
-        nb.of(NbKind::DhcpOptions).flat_map(|r| match r {
+        nb.of(NbKind::DhcpOptions).flat_map_rec(|r| match r {
             NbRecord::DhcpOptions(d) => Some((d.uuid, d)),
             _ => None,
         });
     // DNS rows referenced by switches: (dns, (ls, row)).
     let dns_ls: Coll<'s, (Uuid, (Uuid, crate::nb::Dns))> = nb
         .of(NbKind::SwitchDns)
-        .flat_map(|r| match r {
+        .flat_map_rec(|r| match r {
             NbRecord::SwitchDns(d) => Some((d.dns, d.ls)),
             _ => None,
         })
         .join_named(
             "dns: switch x records",
-            nb.of(NbKind::Dns).flat_map(|r| match r {
+            nb.of(NbKind::Dns).flat_map_rec(|r| match r {
                 NbRecord::Dns(d) => Some((d.uuid, d)),
                 _ => None,
             }),
         );
     let qos_flows = qos::render_qos(nb.clone());
     // Virtual ports ovn-controller claimed: (virtual port, parent), SB input.
-    let vport_claims: Coll<'s, (String, String)> = nb.of(NbKind::SbPort).flat_map(|r| match r {
-        NbRecord::SbPort(p) if p.chassis => p.virtual_parent.map(|v| (p.name, v)),
-        _ => None,
-    });
+    let vport_claims: Coll<'s, (String, String)> =
+        nb.of(NbKind::SbPort).flat_map_rec(|r| match r {
+            NbRecord::SbPort(p) if p.chassis => p.virtual_parent.map(|v| (p.name, v)),
+            _ => None,
+        });
     let template_var_rows = lb::render_template_vars(nb.clone());
     let copps = copp::render_copp(nb.clone());
     let fwd_group_flows = fwd_group::render_fwd_groups(nb.clone());
@@ -204,7 +205,7 @@ pub(crate) fn render<'s>(
     let ports_by_name: Shared<'s, String, (Uuid, Arc<Lsp>)> = arrange_shared(
         ports0
             .clone()
-            .map(|(ls, lsp)| (lsp.name.clone(), (ls, lsp))),
+            .map_rec(|(ls, lsp)| (lsp.name.clone(), (ls, lsp))),
         "switch ports by name",
     );
     let health = lb_health::render_health(
@@ -216,7 +217,7 @@ pub(crate) fn render<'s>(
     let lbs = lb::render_lbs(
         nb,
         switches.clone(),
-        dp_keys.clone().map(|(dp, _)| dp),
+        dp_keys.clone().map_rec(|(dp, _)| dp),
         health.info.clone(),
         copps.clone(),
     );
@@ -240,13 +241,13 @@ pub(crate) fn render<'s>(
     let bfd_refs = rt
         .ctx
         .clone()
-        .flat_map(|r| crate::rules::router::routing::bfd_refs(&r));
+        .flat_map_rec(|r| crate::rules::router::routing::bfd_refs(&r));
     let (bfd_ports, bfd_rows) = bfd::render_bfd(bfd_sessions, held.clone(), bfd_refs, bfd_exists);
     // Switch context: facts aggregated over the switch's ports and ACLs (OR
     // of per-row flags); switches without any get the defaults.
     let facts: Coll<'s, (Uuid, SwitchFacts)> = ports0
         .clone()
-        .map(|(ls, p)| {
+        .map_rec(|(ls, p)| {
             let f = SwitchFacts {
                 has_unknown: p.is_enabled() && p.addresses.iter().any(|a| a == "unknown"),
                 has_vtep_lports: p.type_ == "vtep",
@@ -256,14 +257,14 @@ pub(crate) fn render<'s>(
             (ls, f)
         })
         .concatenate([
-            dns_ls.clone().map(|(_, (ls, d))| {
+            dns_ls.clone().map_rec(|(_, (ls, d))| {
                 let f = SwitchFacts {
                     has_dns_records: !d.records.is_empty(),
                     ..SwitchFacts::default()
                 };
                 (ls, f)
             }),
-            acl_inputs.acl_ls.clone().map(|(ls, a)| {
+            acl_inputs.acl_ls.clone().map_rec(|(ls, a)| {
                 let f = SwitchFacts {
                     has_acls: true,
                     has_stateful_acl: a.action == "allow-related",
@@ -273,7 +274,7 @@ pub(crate) fn render<'s>(
             }),
             rt.lsp_peers
                 .clone()
-                .filter(|(_, peer)| peer.mcast_relay)
+                .filter_rec(|(_, peer)| peer.mcast_relay)
                 .join_map_named(
                     "switch facts: relaying router peers",
                     members_for_relay,
@@ -286,7 +287,7 @@ pub(crate) fn render<'s>(
                         (ls, f)
                     },
                 ),
-            lbs.has_lb_vip.clone().map(|ls| {
+            lbs.has_lb_vip.clone().map_rec(|ls| {
                 let f = SwitchFacts {
                     has_lb_vip: true,
                     ..SwitchFacts::default()
@@ -320,7 +321,7 @@ pub(crate) fn render<'s>(
     // (on the shared port), then the switch's context; each port's context
     // is shared (`Arc`) by the arrangements downstream.
     let ports: Coll<'s, (Uuid, Arc<PortCtx>)> = ports0
-        .map(|(ls, lsp)| ((), (ls, lsp)))
+        .map_rec(|(ls, lsp)| ((), (ls, lsp)))
         .join_map_named("ports: x hmap mask", mask.clone(), move |k, a, b| {
             let ((), (ls, lsp), mask) = (k.clone(), a.clone(), b.clone());
             let order = idl_order::hash_string(&lsp.name) & mask;
@@ -328,7 +329,7 @@ pub(crate) fn render<'s>(
         })
         .join_map_named(
             "ports: x switch context",
-            sw_ctx.clone().map(|s| (s.uuid, s)),
+            sw_ctx.clone().map_rec(|s| (s.uuid, s)),
             move |k, a, b| {
                 let (ls, (lsp, hmap_order), sw) = (k.clone(), a.clone(), b.clone());
                 (
@@ -378,7 +379,7 @@ pub(crate) fn render<'s>(
     let ports = external_port::attach_external(ports, lsp_ha_groups.clone());
     let acls: Coll<'s, AclCtx> = acl_inputs.acl_ls.clone().join_map_named(
         "acls: x switch context",
-        sw_ctx.clone().map(|s| {
+        sw_ctx.clone().map_rec(|s| {
             let reject_meter = crate::rules::copp::meter(&s.copp, "reject");
             (s.uuid, (s.has_stateful(), reject_meter))
         }),
@@ -399,7 +400,7 @@ pub(crate) fn render<'s>(
         "router port rows: x router",
         routers
             .clone()
-            .map(|(u, r)| (u, r.option("chassis").map(str::to_string))),
+            .map_rec(|(u, r)| (u, r.option("chassis").map(str::to_string))),
     );
     let cr = ha::render_cr_ports(nb_for_ha, rt.ctx.clone(), lsp_ha_groups);
     let (port_keys, port_rows, port_unstable) = port_binding::render_port_bindings(
@@ -416,7 +417,7 @@ pub(crate) fn render<'s>(
         switches.clone(),
         rt.ctx
             .clone()
-            .map(|r| (r.dp(), (r.mcast_relay(), r.mcast_flood_static()))),
+            .map_rec(|r| (r.dp(), (r.mcast_relay(), r.mcast_flood_static()))),
         port_keys.clone(),
         held,
     );
@@ -469,30 +470,30 @@ pub(crate) fn render<'s>(
     );
 
     let keys = dp_keys
-        .map(|(owner, key)| HeldKey {
+        .map_rec(|(owner, key)| HeldKey {
             space: KeySpace::Datapaths,
             owner,
             key,
         })
         .concatenate([
-            port_keys.map(|(ls, (owner, key))| HeldKey {
+            port_keys.map_rec(|(ls, (owner, key))| HeldKey {
                 space: KeySpace::Ports(ls),
                 owner,
                 key,
             }),
-            bfd_ports.map(|(owner, key)| HeldKey {
+            bfd_ports.map_rec(|(owner, key)| HeldKey {
                 space: KeySpace::Bfd,
                 owner,
                 key,
             }),
             learned.keys,
         ])
-        .map(Output::Key)
+        .map_rec(Output::Key)
         .concat(
             dp_unstable
                 .concat(port_unstable)
                 .concat(learned.unstable)
-                .map(Output::Unstable),
+                .map_rec(Output::Unstable),
         );
     datapath_rows
         .concatenate([
@@ -513,7 +514,7 @@ pub(crate) fn render<'s>(
             template_var_rows,
             static_rows,
         ])
-        .map(Output::Sb)
+        .map_rec(Output::Sb)
         .concat(keys)
 }
 
@@ -528,7 +529,7 @@ fn attach_dhcp<'s>(
     let [plain, naming] = split_by(ports, move |(_, p): &(Uuid, Arc<PortCtx>)| {
         usize::from(column(&p.lsp).is_some())
     });
-    let with_ref = naming.flat_map(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
+    let with_ref = naming.flat_map_rec(move |(ls, p)| column(&p.lsp).map(|d| (d, (ls, p))));
     // A reference to a missing row counts as none.
     let attached = with_ref.outer_join_map_shared(
         &format!("ports: x {which} options"),
@@ -552,7 +553,7 @@ fn attach_virtual_parents<'s>(
     ports_by_name: &Shared<'s, String, (Uuid, Arc<Lsp>)>,
 ) -> Coll<'s, (Uuid, Arc<PortCtx>)> {
     use crate::rules::virtual_port;
-    let wanted = ports0.flat_map(|(ls, lsp)| {
+    let wanted = ports0.flat_map_rec(|(ls, lsp)| {
         virtual_port::parent_names(&lsp)
             .into_iter()
             .enumerate()
@@ -579,7 +580,7 @@ fn attach_virtual_parents<'s>(
     let [plain, named] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {
         usize::from(!virtual_port::parent_names(&p.lsp).is_empty())
     });
-    let keyed = named.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let keyed = named.map_rec(|(ls, p)| (p.lsp.uuid, (ls, p)));
     keyed
         .outer_join_map_named(
             "virtual ports: x parents",
@@ -599,7 +600,7 @@ fn attach_copp<'s>(
     sw_ctx: Coll<'s, SwitchCtx>,
     copps: Coll<'s, (Uuid, crate::rules::copp::Copp)>,
 ) -> Coll<'s, SwitchCtx> {
-    sw_ctx.map(|s| (s.uuid, s)).outer_join_map_named(
+    sw_ctx.map_rec(|s| (s.uuid, s)).outer_join_map_named(
         "switch context: x copp",
         copps,
         move |_, a, b| {

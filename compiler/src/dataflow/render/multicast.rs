@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ovsdb::Uuid;
 
-use crate::dataflow::{Coll, Named};
+use crate::dataflow::{Coll, Named, Ops};
 use crate::ids;
 use crate::rules::multicast::{port_groups, MC_STATIC};
 use crate::rules::router::RouterCtx;
@@ -20,11 +20,11 @@ pub(super) fn render_multicast_groups<'s>(
     routers: Coll<'s, Arc<RouterCtx>>,
     learned: Coll<'s, super::igmp::StaticMember>,
 ) -> Coll<'s, SbRecord> {
-    let owners = port_keys.map(|(_ls, (u, _))| u);
+    let owners = port_keys.map_rec(|(_ls, (u, _))| u);
     // Router ports flooding multicast statically: the router's `_MC_static`
     // (a distributed gateway port through its chassisredirect port).
     let router_members = routers
-        .flat_map(|r| {
+        .flat_map_rec(|r| {
             let lr = r.dp();
             r.ports
                 .iter()
@@ -44,11 +44,11 @@ pub(super) fn render_multicast_groups<'s>(
                 .collect::<Vec<_>>()
         })
         .semijoin_named("multicast: router ports with keys", owners.clone())
-        .map(|(_, m)| m);
+        .map_rec(|(_, m)| m);
     ports
-        .map(|(_, p)| (p.lsp.uuid, p))
+        .map_rec(|(_, p)| (p.lsp.uuid, p))
         .semijoin_named("multicast: ports with keys", owners)
-        .flat_map(|(_, p)| {
+        .flat_map_rec(|(_, p)| {
             let pb = ids::port_binding_uuid(&p.lsp.name);
             port_groups(&p)
                 .into_iter()
@@ -61,7 +61,7 @@ pub(super) fn render_multicast_groups<'s>(
             ports.dedup();
             out.push((ports, 1));
         })
-        .map(|((ls, name, tunnel_key), ports)| {
+        .map_rec(|((ls, name, tunnel_key), ports)| {
             SbRecord::MulticastGroup(MulticastGroup {
                 uuid: ids::multicast_group_uuid(ls, &name),
                 datapath: ids::datapath_uuid(ls),
@@ -78,6 +78,9 @@ pub(super) fn render_ip_multicast<'s>(
     dp_keys: Coll<'s, (Uuid, u32)>,
 ) -> Coll<'s, SbRecord> {
     switches
-        .semijoin_named("ip multicast: switches with keys", dp_keys.map(|(u, _)| u))
-        .map(|(_, sw)| SbRecord::IpMulticast(crate::rules::multicast::ip_multicast(&sw)))
+        .semijoin_named(
+            "ip multicast: switches with keys",
+            dp_keys.map_rec(|(u, _)| u),
+        )
+        .map_rec(|(_, sw)| SbRecord::IpMulticast(crate::rules::multicast::ip_multicast(&sw)))
 }

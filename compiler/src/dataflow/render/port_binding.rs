@@ -6,7 +6,7 @@ use ovsdb::Uuid;
 
 use super::datapath::{allocate_checked, requests};
 use super::{HeldKey, KeySpace};
-use crate::dataflow::{arrange_shared, Coll, Named};
+use crate::dataflow::{arrange_shared, Coll, Named, Ops};
 use crate::ids::{cr_port_owner, Hint};
 use crate::nb::requested_tnl_key;
 use crate::rules::port_binding::{port_binding, requested_key, PORT_KEY_MAX, PORT_KEY_MIN};
@@ -35,23 +35,23 @@ pub(super) fn render_port_bindings<'s>(
 ) -> (Coll<'s, PortKey>, Coll<'s, SbRecord>, Coll<'s, KeySpace>) {
     let candidates = ports
         .clone()
-        .map(|(ls, p)| {
+        .map_rec(|(ls, p)| {
             let order = (0, p.lsp.uuid, 0);
             (ls, (p.lsp.uuid, Some((order, requested_key(&p))), None))
         })
         .concatenate([
-            router_ports.clone().map(|(lr, (p, _))| {
+            router_ports.clone().map_rec(|(lr, (p, _))| {
                 let requested = requested_tnl_key(&p.lrp.options);
                 (
                     lr,
                     (p.lrp.uuid, Some(((0, p.lrp.uuid, 0), requested)), None),
                 )
             }),
-            cr_ports
-                .clone()
-                .map(|(lrp, (lr, _))| (lr, (cr_port_owner(lrp), Some(((0, lrp, 1), None)), None))),
+            cr_ports.clone().map_rec(|(lrp, (lr, _))| {
+                (lr, (cr_port_owner(lrp), Some(((0, lrp, 1), None)), None))
+            }),
         ]);
-    let previous = held.flat_map(|h| match h.space {
+    let previous = held.flat_map_rec(|h| match h.space {
         KeySpace::Ports(ls) => Some((ls, (h.owner, None, Some(h.key)))),
         KeySpace::Datapaths | KeySpace::Bfd | KeySpace::McastGroups(_) => None,
     });
@@ -68,14 +68,14 @@ pub(super) fn render_port_bindings<'s>(
         });
     let unstable = allocated
         .clone()
-        .flat_map(|(ls, a)| a.is_none().then_some(KeySpace::Ports(ls)));
-    let keys = allocated.flat_map(|(ls, a)| a.map(|owner_key| (ls, owner_key)));
+        .flat_map_rec(|(ls, a)| a.is_none().then_some(KeySpace::Ports(ls)));
+    let keys = allocated.flat_map_rec(|(ls, a)| a.map(|owner_key| (ls, owner_key)));
     // Each port's key, by port: one arrangement for the three kinds of rows.
     let by_owner = arrange_shared(
-        keys.clone().map(|(_ls, owner_key)| owner_key),
+        keys.clone().map_rec(|(_ls, owner_key)| owner_key),
         "port keys by port",
     );
-    let rows = ports.map(|(_, p)| (p.lsp.uuid, p)).join_map_shared(
+    let rows = ports.map_rec(|(_, p)| (p.lsp.uuid, p)).join_map_shared(
         "port rows: port x key",
         &by_owner,
         move |_, a, b| {
@@ -84,7 +84,7 @@ pub(super) fn render_port_bindings<'s>(
         },
     );
     let router_rows = router_ports
-        .map(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
+        .map_rec(|(lr, (p, chassis))| (p.lrp.uuid, (lr, p, chassis)))
         .join_map_shared("router port rows: port x key", &by_owner, move |_, a, b| {
             let ((lr, p, chassis), key) = (a.clone(), b.clone());
             SbRecord::PortBinding(Box::new(crate::rules::router::binding::port_binding(
@@ -95,7 +95,7 @@ pub(super) fn render_port_bindings<'s>(
             )))
         });
     let cr_rows = cr_ports
-        .map(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
+        .map_rec(|(lrp, (_, pb))| (cr_port_owner(lrp), (lrp, pb)))
         .join_map_shared(
             "chassisredirect rows: port x key",
             &by_owner,

@@ -8,7 +8,7 @@ use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::NbIn;
-use crate::dataflow::{flat_map_net, split_by, Coll, Named, NamedSet};
+use crate::dataflow::{flat_map_net, split_by, Coll, Named, NamedSet, Ops};
 use crate::idl_order;
 use crate::nb::{smap_get_bool, Bfd, Lrp, Lsp, NbKind, NbRecord, Policy, Router, StaticRoute};
 use crate::rules::copp::Copp;
@@ -48,15 +48,15 @@ pub(super) type RouterPorts<'s> = Coll<'s, (Uuid, (Lrp, LrpNetworks))>;
 /// Router ports that exist for northd (enabled router, parseable MAC):
 /// `(lr, (lrp, networks))`. Their number counts in northd's ports hmap.
 pub(super) fn render_router_ports<'s>(nb: NbIn<'s>) -> (Coll<'s, (Uuid, Router)>, RouterPorts<'s>) {
-    let routers: Coll<'s, (Uuid, Router)> = nb.of(NbKind::Router).flat_map(|r| match r {
+    let routers: Coll<'s, (Uuid, Router)> = nb.of(NbKind::Router).flat_map_rec(|r| match r {
         NbRecord::Router(r) if r.enabled != Some(false) => Some((r.uuid, r)),
         _ => None,
     });
-    let members = nb.of(NbKind::RouterPort).flat_map(|r| match r {
+    let members = nb.of(NbKind::RouterPort).flat_map_rec(|r| match r {
         NbRecord::RouterPort(m) => Some((m.lrp, m.lr)),
         _ => None,
     });
-    let lrps = nb.of(NbKind::Lrp).flat_map(|r| match r {
+    let lrps = nb.of(NbKind::Lrp).flat_map_rec(|r| match r {
         NbRecord::Lrp(p) => Some((p.uuid, p)),
         _ => None,
     });
@@ -67,9 +67,9 @@ pub(super) fn render_router_ports<'s>(nb: NbIn<'s>) -> (Coll<'s, (Uuid, Router)>
         })
         .semijoin_named(
             "router ports: enabled routers",
-            routers.clone().map(|(u, _)| u),
+            routers.clone().map_rec(|(u, _)| u),
         )
-        .flat_map(|(lr, lrp)| {
+        .flat_map_rec(|(lr, lrp)| {
             LrpNetworks::extract(&lrp.mac, &lrp.networks).map(|net| (lr, (lrp, net)))
         });
     (routers, ports)
@@ -107,14 +107,14 @@ pub(super) fn render_routers<'s>(
     let bfds: Coll<'s, (Uuid, Bfd)> = extras.bfds;
     let bfd_ports: Coll<'s, (String, ())> = bfds
         .clone()
-        .map(|(_, b)| b.logical_port)
+        .map_rec(|(_, b)| b.logical_port)
         .distinct_named("bfd: port names")
-        .map(|n| (n, ()));
+        .map_rec(|n| (n, ()));
     let lrps = with_bfd(lrps, bfd_ports);
     // Router ports by name, with what their peers need to know.
     let by_name: Coll<'s, (String, LrpPeer)> = lrps.clone().join_map_named(
         "router ports: x router",
-        routers.clone().map(|(u, r)| {
+        routers.clone().map_rec(|(u, r)| {
             let o = &r.options;
             let dnr = smap_get_bool(o, "dynamic_neigh_routers", false);
             let gw_router = r.option("chassis").is_some();
@@ -145,7 +145,7 @@ pub(super) fn render_routers<'s>(
     // has a vtep port).
     let localnet: Coll<'s, (Uuid, (bool, bool, bool))> = switch_ports
         .clone()
-        .map(|(ls, lsp)| {
+        .map_rec(|(ls, lsp)| {
             let ln = lsp.type_ == "localnet";
             (
                 ls,
@@ -158,7 +158,7 @@ pub(super) fn render_routers<'s>(
             let vtep = vals.iter().any(|((_, _, t), _)| *t);
             out.push(((ln, vlan, vtep), 1));
         });
-    let lsp_refs: Coll<'s, (String, (Uuid, Arc<Lsp>))> = switch_ports.flat_map(|(ls, lsp)| {
+    let lsp_refs: Coll<'s, (String, (Uuid, Arc<Lsp>))> = switch_ports.flat_map_rec(|(ls, lsp)| {
         if lsp.type_ != "router" {
             return None;
         }
@@ -166,18 +166,20 @@ pub(super) fn render_routers<'s>(
         Some((rp, (ls, lsp)))
     });
     let pairs = lsp_refs.join_named("router peers: lsp x lrp", by_name.clone());
-    let lsp_peers = pairs.clone().map(|(_, ((_, lsp), peer))| (lsp.uuid, peer));
+    let lsp_peers = pairs
+        .clone()
+        .map_rec(|(_, ((_, lsp), peer))| (lsp.uuid, peer));
     // A router port's peer: a switch port naming it (the smallest name if
     // several do), else the router port its `peer` names. With it, whether
     // the peer's switch has a localnet port.
     let from_lsp = pairs
-        .map(|(_, ((ls, lsp), peer))| (peer.uuid, (lsp.name.clone(), ls)))
+        .map_rec(|(_, ((ls, lsp), peer))| (peer.uuid, (lsp.name.clone(), ls)))
         .group_named("router peers: one switch port", |_, vals, out| {
             if let Some((name_ls, _)) = vals.first() {
                 out.push(((*name_ls).clone(), 1));
             }
         })
-        .map(|(lrp, (name, ls))| (ls, (lrp, name)))
+        .map_rec(|(lrp, (name, ls))| (ls, (lrp, name)))
         .join_map_named(
             "router peers: x switch localnet",
             localnet,
@@ -188,10 +190,10 @@ pub(super) fn render_routers<'s>(
         );
     let from_lrp = lrps
         .clone()
-        .flat_map(|(_, (lrp, _, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
+        .flat_map_rec(|(_, (lrp, _, _))| lrp.peer.clone().map(|peer| (peer, lrp.uuid)))
         .join_map_named(
             "router peers: named router port",
-            by_name.map(|(n, p)| (n, p.lr)),
+            by_name.map_rec(|(n, p)| (n, p.lr)),
             move |k, a, b| {
                 let (peer, lrp, peer_lr) = (k.clone(), a.clone(), b.clone());
                 (lrp, (peer, peer_lr))
@@ -199,14 +201,14 @@ pub(super) fn render_routers<'s>(
         )
         .antijoin_named(
             "router peers: no switch port",
-            from_lsp.clone().map(|(u, _)| u),
+            from_lsp.clone().map_rec(|(u, _)| u),
         );
     let peer_of = from_lsp
-        .map(|(u, (name, localnet))| (u, (name, localnet, None)))
-        .concat(from_lrp.map(|(u, (name, lr))| (u, (name, (false, false, false), Some(lr)))));
+        .map_rec(|(u, (name, localnet))| (u, (name, localnet, None)))
+        .concat(from_lrp.map_rec(|(u, (name, lr))| (u, (name, (false, false, false), Some(lr)))));
 
     let with_order = lrps
-        .map(|(lr, (lrp, net, has_bfd))| ((), (lr, lrp, net, has_bfd)))
+        .map_rec(|(lr, (lrp, net, has_bfd))| ((), (lr, lrp, net, has_bfd)))
         .join_map_named("router ports: x hmap mask", mask, move |k, a, b| {
             let ((), (lr, lrp, net, has_bfd), mask) = (k.clone(), a.clone(), b.clone());
             let order = idl_order::hash_string(&lrp.name) & mask;
@@ -246,13 +248,13 @@ pub(super) fn render_routers<'s>(
 
     let routes = nb
         .of(NbKind::RouterRoute)
-        .flat_map(|r| match r {
+        .flat_map_rec(|r| match r {
             NbRecord::RouterRoute(x) => Some((x.row, x.lr)),
             _ => None,
         })
         .join_map_named(
             "routers: x static routes",
-            nb.of(NbKind::StaticRoute).flat_map(|r| match r {
+            nb.of(NbKind::StaticRoute).flat_map_rec(|r| match r {
                 NbRecord::StaticRoute(x) => Some((x.uuid, x)),
                 _ => None,
             }),
@@ -263,25 +265,25 @@ pub(super) fn render_routers<'s>(
         );
     let route_bfds = routes
         .clone()
-        .flat_map(|(lr, x)| x.bfd.map(|b| (b, lr)))
+        .flat_map_rec(|(lr, x)| x.bfd.map(|b| (b, lr)))
         .join_map_named("routers: x route bfd", bfds, move |_, a, b| {
             let (lr, b) = (a.clone(), b.clone());
             (lr, b)
         })
         .distinct_named("routers: route bfd rows")
-        .map(|(lr, b)| (lr, Part::Bfd(b)));
+        .map_rec(|(lr, b)| (lr, Part::Bfd(b)));
     let routes = routes
-        .map(|(lr, x)| (lr, Part::Route(x)))
+        .map_rec(|(lr, x)| (lr, Part::Route(x)))
         .concat(route_bfds);
     let policies = nb
         .of(NbKind::RouterPolicy)
-        .flat_map(|r| match r {
+        .flat_map_rec(|r| match r {
             NbRecord::RouterPolicy(x) => Some((x.row, x.lr)),
             _ => None,
         })
         .join_map_named(
             "routers: x policies",
-            nb.of(NbKind::Policy).flat_map(|r| match r {
+            nb.of(NbKind::Policy).flat_map_rec(|r| match r {
                 NbRecord::Policy(x) => Some((x.uuid, x)),
                 _ => None,
             }),
@@ -292,16 +294,16 @@ pub(super) fn render_routers<'s>(
         );
     let ctx = routers
         .clone()
-        .map(|(u, r)| (u, Part::Router(r)))
+        .map_rec(|(u, r)| (u, Part::Router(r)))
         .concatenate([
-            ports.clone().map(|(lr, p)| (lr, Part::Port(p))),
+            ports.clone().map_rec(|(lr, p)| (lr, Part::Port(p))),
             routes,
             policies,
-            extras.lbs.map(|(lr, l)| (lr, Part::Lb(l))),
-            extras.lb_groups.map(|(lr, g)| (lr, Part::LbGroup(g))),
-            extras.nats.map(|(lr, n)| (lr, Part::Nat(n))),
-            extras.keys.map(|(dp, k)| (dp, Part::Key(k))),
-            extras.copp.map(|(lr, c)| (lr, Part::Copp(c))),
+            extras.lbs.map_rec(|(lr, l)| (lr, Part::Lb(l))),
+            extras.lb_groups.map_rec(|(lr, g)| (lr, Part::LbGroup(g))),
+            extras.nats.map_rec(|(lr, n)| (lr, Part::Nat(n))),
+            extras.keys.map_rec(|(dp, k)| (dp, Part::Key(k))),
+            extras.copp.map_rec(|(lr, c)| (lr, Part::Copp(c))),
         ])
         .group_named("router context", |_, vals, out| {
             let mut router = None;
@@ -356,7 +358,7 @@ pub(super) fn render_routers<'s>(
         // The grouping's output arrangement holds the contexts shared
         // (`Arc`): reading them out copies pointers, not each router's
         // ports, NAT rules and VIP sets.
-        .map(|(_, c)| c);
+        .map_rec(|(_, c)| c);
     Routers {
         ports,
         ctx,
@@ -370,7 +372,7 @@ fn with_bfd<'s>(
     lrps: RouterPorts<'s>,
     bfd_ports: Coll<'s, (String, ())>,
 ) -> Coll<'s, (Uuid, (Lrp, LrpNetworks, bool))> {
-    let by_name = lrps.map(|(lr, (lrp, net))| (lrp.name.clone(), (lr, lrp, net)));
+    let by_name = lrps.map_rec(|(lr, (lrp, net))| (lrp.name.clone(), (lr, lrp, net)));
     by_name.outer_join_map_named(
         "router ports: x bfd",
         bfd_ports,
@@ -390,7 +392,7 @@ pub(super) fn attach_peers<'s>(
     let [plain, naming] = split_by(ports, |(_, p): &(Uuid, Arc<PortCtx>)| {
         usize::from(p.lsp.type_ == "router" && p.lsp.option("router-port").is_some())
     });
-    let by_lsp = naming.map(|(ls, p)| (p.lsp.uuid, (ls, p)));
+    let by_lsp = naming.map_rec(|(ls, p)| (p.lsp.uuid, (ls, p)));
     let peered = by_lsp.outer_join_map_named(
         "switch ports: x router peer",
         lsp_peers,
@@ -404,7 +406,7 @@ pub(super) fn attach_peers<'s>(
     let ports = peered.concat(plain);
     let all_router = ports
         .clone()
-        .map(|(ls, p)| {
+        .map_rec(|(ls, p)| {
             let t = p.lsp.type_.as_str();
             (ls, (p.router_peer.is_some(), t == "localnet", t == "vtep"))
         })
@@ -460,15 +462,15 @@ pub(super) fn render_router_flows<'s>(
     // bounds the other flows, `dp_keys`): a router without a key is left
     // out here, before any flow is built, so its flows need no semijoin
     // with the keyed datapaths downstream.
-    let ctx = ctx.filter(|r| r.tunnel_key != 0);
+    let ctx = ctx.filter_rec(|r| r.tunnel_key != 0);
     let symmetric = ctx
         .clone()
-        .filter(|r| router::ecmp_symmetric::wanted(r))
-        .map(|r| (r.dp(), r));
+        .filter_rec(|r| router::ecmp_symmetric::wanted(r))
+        .map_rec(|r| (r.dp(), r));
     let keyed = port_keys
         .semijoin_named(
             "ecmp symmetric: port keys of routers",
-            symmetric.clone().map(|(dp, _)| dp),
+            symmetric.clone().map_rec(|(dp, _)| dp),
         )
         .group_named("ecmp symmetric: port keys", |_, vals, out| {
             let keys: Vec<(Uuid, u32)> = vals.iter().map(|(k, _)| **k).collect();
@@ -476,7 +478,7 @@ pub(super) fn render_router_flows<'s>(
         });
     let own = symmetric
         .join_named("ecmp symmetric: router x port keys", keyed)
-        .flat_map(|(_, (r, keys))| {
+        .flat_map_rec(|(_, (r, keys))| {
             router::ecmp_symmetric::flows(&r, |lrp| {
                 keys.iter().find(|(u, _)| *u == lrp).map(|(_, k)| *k)
             })
@@ -484,58 +486,59 @@ pub(super) fn render_router_flows<'s>(
         .concat(flat_map_net(ctx, "router flows", |r| {
             router::router_flows(&r)
         }));
-    let rports: Coll<'s, (Uuid, SwitchRouterPort)> = switch_ports.clone().flat_map(|(ls, p)| {
-        p.router_peer.clone().map(|peer| {
-            (
-                ls,
-                SwitchRouterPort {
+    let rports: Coll<'s, (Uuid, SwitchRouterPort)> =
+        switch_ports.clone().flat_map_rec(|(ls, p)| {
+            p.router_peer.clone().map(|peer| {
+                (
                     ls,
-                    lsp: p.lsp.uuid,
-                    lsp_name: p.lsp.name.clone(),
-                    lsp_enabled: p.lsp.is_enabled(),
-                    hmap_order: p.hmap_order,
-                    peer,
-                    routables: p
-                        .peer_nat
-                        .as_ref()
-                        .map(|n| n.routables.clone())
-                        .unwrap_or_default(),
-                    peer_gw: p.peer_nat.as_ref().is_some_and(|n| n.gw_or_dgp),
-                },
-            )
-        })
-    });
+                    SwitchRouterPort {
+                        ls,
+                        lsp: p.lsp.uuid,
+                        lsp_name: p.lsp.name.clone(),
+                        lsp_enabled: p.lsp.is_enabled(),
+                        hmap_order: p.hmap_order,
+                        peer,
+                        routables: p
+                            .peer_nat
+                            .as_ref()
+                            .map(|n| n.routables.clone())
+                            .unwrap_or_default(),
+                        peer_gw: p.peer_nat.as_ref().is_some_and(|n| n.gw_or_dgp),
+                    },
+                )
+            })
+        });
     // Only ports that can yield a flow enter the joins: on a switch shared
     // by many routers (ovn-kubernetes' join switch, a provider network) the
     // pairs would otherwise grow with the square of its ports.
     let behind = switch_ports
         .clone()
-        .filter(|(_, p)| router::arp_resolve::resolvable(p))
+        .filter_rec(|(_, p)| router::arp_resolve::resolvable(p))
         .join_named("arp resolve: switch port x router port", rports.clone())
-        .flat_map(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
+        .flat_map_rec(|(_, (p, rp))| router::arp_resolve::switch_port(&p, &rp));
     let virtual_ports = switch_ports
         .clone()
-        .filter(|(_, p)| virtual_port::virtual_ip(&p.lsp).is_some())
-        .map(|(ls, p)| (p.lsp.name.clone(), (ls, p)));
+        .filter_rec(|(_, p)| virtual_port::virtual_ip(&p.lsp).is_some())
+        .map_rec(|(ls, p)| (p.lsp.name.clone(), (ls, p)));
     let vip_flows = virtual_arp_resolve(virtual_ports, switch_ports, rports.clone(), claims);
     // Pairs of router ports: every pair when the first router learns its
     // peers statically; otherwise only pairs whose second router offers
     // routable NAT/VIP addresses (the only flows such a pair yields).
     let learning = rports
         .clone()
-        .filter(|(_, op)| router::arp_resolve::learns_peers_statically(op));
+        .filter_rec(|(_, op)| router::arp_resolve::learns_peers_statically(op));
     let not_learning = rports
         .clone()
-        .filter(|(_, op)| !router::arp_resolve::learns_peers_statically(op));
+        .filter_rec(|(_, op)| !router::arp_resolve::learns_peers_statically(op));
     let offering = rports
         .clone()
-        .filter(|(_, other)| !other.routables.is_empty());
+        .filter_rec(|(_, other)| !other.routables.is_empty());
     let pairs = learning
         .join_named("arp resolve: router port x router port", rports)
         .concat(
             not_learning.join_named("arp resolve: router port x routable router port", offering),
         )
-        .flat_map(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
+        .flat_map_rec(|(_, (a, b))| router::arp_resolve::router_pair(&a, &b));
     RouterFlows {
         own,
         other: behind.concatenate([vip_flows, pairs]),
@@ -560,10 +563,10 @@ fn virtual_arp_resolve<'s>(
             "arp resolve: unclaimed virtual ports",
             claims
                 .clone()
-                .map(|(name, _)| name)
+                .map_rec(|(name, _)| name)
                 .distinct_named("arp resolve: claimed port names"),
         )
-        .map(|(_, lp)| lp)
+        .map_rec(|(_, lp)| lp)
         .join_map_named(
             "arp resolve: virtual port x router port",
             rports.clone(),
@@ -585,12 +588,12 @@ fn virtual_arp_resolve<'s>(
                 }
             },
         )
-        .map(|(_, f)| f);
+        .map_rec(|(_, f)| f);
     // A claimed one needs router ports on its own switch, then its parent
     // (a switch port of any switch) and the parent's switch's router ports.
     let switches_with_routers = rports
         .clone()
-        .map(|(ls, _)| ls)
+        .map_rec(|(ls, _)| ls)
         .distinct_named("arp resolve: switches with router ports");
     let claimed = virtual_ports
         .join_map_named(
@@ -605,10 +608,10 @@ fn virtual_arp_resolve<'s>(
             "arp resolve: claimed virtual ports behind routers",
             switches_with_routers,
         )
-        .map(|(_, (p, parent))| (parent, p))
+        .map_rec(|(_, (p, parent))| (parent, p))
         .join_map_named(
             "arp resolve: claimed virtual port x parent",
-            switch_ports.map(|(ls, p)| (p.lsp.name.clone(), (ls, p))),
+            switch_ports.map_rec(|(ls, p)| (p.lsp.name.clone(), (ls, p))),
             move |_, a, b| {
                 let (p, (pls, parent)) = (a.clone(), b.clone());
                 (pls, (p, parent))
@@ -632,6 +635,6 @@ fn virtual_arp_resolve<'s>(
                 out.push((f, 1));
             }
         })
-        .map(|(_, f)| f);
+        .map_rec(|(_, f)| f);
     unclaimed.concat(claimed)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ovsdb::Uuid;
 
-use crate::dataflow::{flat_map_net, split_by};
+use crate::dataflow::{flat_map_net, split_by, Ops};
 
 use super::lb::parse_with_health;
 use super::lb_health::HealthInfo;
@@ -43,19 +43,20 @@ pub(super) struct RouterLbs<'s> {
 
 /// The load balancers of the routers, as [`RouterLbs`].
 pub(super) fn render_router_lbs<'s>(nb: NbIn<'s>) -> RouterLbs<'s> {
-    let rows: Coll<'s, (Uuid, LoadBalancer)> = nb.of(NbKind::LoadBalancer).flat_map(|r| match r {
-        NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
-        _ => None,
-    });
-    let direct = nb.of(NbKind::RouterLb).flat_map(|r| match r {
+    let rows: Coll<'s, (Uuid, LoadBalancer)> =
+        nb.of(NbKind::LoadBalancer).flat_map_rec(|r| match r {
+            NbRecord::LoadBalancer(lb) => Some((lb.uuid, lb)),
+            _ => None,
+        });
+    let direct = nb.of(NbKind::RouterLb).flat_map_rec(|r| match r {
         NbRecord::RouterLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
-    let groups = nb.of(NbKind::RouterLbGroup).flat_map(|r| match r {
+    let groups = nb.of(NbKind::RouterLbGroup).flat_map_rec(|r| match r {
         NbRecord::RouterLbGroup(l) => Some((l.owner, l.target)),
         _ => None,
     });
-    let members = nb.of(NbKind::LbGroupLb).flat_map(|r| match r {
+    let members = nb.of(NbKind::LbGroupLb).flat_map_rec(|r| match r {
         NbRecord::LbGroupLb(l) => Some((l.owner, l.target)),
         _ => None,
     });
@@ -77,11 +78,11 @@ pub(super) type RouterLbGroups<'s> = Coll<'s, (Uuid, Arc<Vec<Arc<LbSummary>>>)>;
 /// (the group's members, by UUID). Each summary is built once per load
 /// balancer and shared (`Arc`) by the routers and groups that hold it.
 pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, RouterLbGroups<'s>) {
-    let summary: Coll<'s, (Uuid, Arc<LbSummary>)> = lbs.rows.map(|(u, lb)| {
+    let summary: Coll<'s, (Uuid, Arc<LbSummary>)> = lbs.rows.map_rec(|(u, lb)| {
         let s = LbSummary::new(&ParsedLb::new(&lb), !lb.vips.is_empty());
         (u, Arc::new(s))
     });
-    let direct = lbs.direct.map(|(lr, lb)| (lb, lr)).join_map_named(
+    let direct = lbs.direct.map_rec(|(lr, lb)| (lb, lr)).join_map_named(
         "router lb: direct x summary",
         summary.clone(),
         move |_, a, b| {
@@ -91,7 +92,7 @@ pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, Route
     );
     let per_group = lbs
         .members
-        .map(|(g, lb)| (lb, g))
+        .map_rec(|(g, lb)| (lb, g))
         .join_map_named(
             "router lb: group members x summary",
             summary,
@@ -104,7 +105,7 @@ pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, Route
             let list: Vec<Arc<LbSummary>> = vals.iter().map(|(s, _)| (*s).clone()).collect();
             out.push((Arc::new(list), 1));
         });
-    let via_groups = lbs.groups.map(|(lr, g)| (g, lr)).join_map_named(
+    let via_groups = lbs.groups.map_rec(|(lr, g)| (g, lr)).join_map_named(
         "router lb: groups x summaries",
         per_group,
         move |_, a, b| {
@@ -118,19 +119,19 @@ pub(super) fn summaries<'s>(lbs: RouterLbs<'s>) -> (RouterLbSummaries<'s>, Route
 /// `(lr, rule)`: each router's NAT rules with the names of their address
 /// sets and gateway port (a reference to a missing row names nothing).
 pub(super) fn render_router_nats<'s>(nb: NbIn<'s>) -> Coll<'s, (Uuid, NatRule)> {
-    let refs = nb.of(NbKind::RouterNat).flat_map(|r| match r {
+    let refs = nb.of(NbKind::RouterNat).flat_map_rec(|r| match r {
         NbRecord::RouterNat(x) => Some((x.row, x.lr)),
         _ => None,
     });
-    let nats = nb.of(NbKind::Nat).flat_map(|r| match r {
+    let nats = nb.of(NbKind::Nat).flat_map_rec(|r| match r {
         NbRecord::Nat(n) => Some((n.uuid, n)),
         _ => None,
     });
-    let set_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::AddressSet).flat_map(|r| match r {
+    let set_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::AddressSet).flat_map_rec(|r| match r {
         NbRecord::AddressSet(a) => Some((a.uuid, a.name)),
         _ => None,
     });
-    let lrp_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::Lrp).flat_map(|r| match r {
+    let lrp_names: Coll<'s, (Uuid, String)> = nb.of(NbKind::Lrp).flat_map_rec(|r| match r {
         NbRecord::Lrp(p) => Some((p.uuid, p.name)),
         _ => None,
     });
@@ -180,7 +181,7 @@ fn resolve<'s>(
     });
     // A reference to a missing row leaves the name unset.
     let named = referring
-        .flat_map(move |(lr, r)| get(&r).map(|u| (u, (lr, r))))
+        .flat_map_rec(move |(lr, r)| get(&r).map(|u| (u, (lr, r))))
         .outer_join_map_named(
             &format!("router nat: {column} names"),
             names,
@@ -206,8 +207,8 @@ pub(super) fn render_router_lb_flows<'s>(
 ) -> (Coll<'s, (Dps, Lflow)>, Coll<'s, Lflow>) {
     let classes = ctx
         .clone()
-        .filter(|r| r.tunnel_key != 0)
-        .map(|r| (r.dp(), (RouterLbClass::new(&r), ids::datapath_uuid(r.dp()))));
+        .filter_rec(|r| r.tunnel_key != 0)
+        .map_rec(|r| (r.dp(), (RouterLbClass::new(&r), ids::datapath_uuid(r.dp()))));
     // Each group's routers, by class: decided per group, not per (load
     // balancer, router).
     let via_groups = lbs
@@ -224,7 +225,7 @@ pub(super) fn render_router_lb_flows<'s>(
             let dps: Vec<Uuid> = vals.iter().map(|(dp, _)| **dp).collect();
             out.push((Dps::from(dps), 1));
         })
-        .map(|((g, class), dps)| (g, (class, dps)))
+        .map_rec(|((g, class), dps)| (g, (class, dps)))
         .join_map_named(
             "router lb flows: group routers x members",
             lbs.members,
@@ -251,12 +252,12 @@ pub(super) fn render_router_lb_flows<'s>(
     // The flows of a (load balancer, class) do not depend on its routers:
     // each load balancer is parsed once, its flows built once per class,
     // then given the class's routers.
-    let parsed = parse_with_health(lbs.rows.map(|(u, lb)| (u, (u, lb))), health_info);
+    let parsed = parse_with_health(lbs.rows.map_rec(|(u, lb)| (u, (u, lb))), health_info);
     let grouped = dps
         .clone()
-        .map(|((lb, class), _)| (lb, class))
+        .map_rec(|((lb, class), _)| (lb, class))
         .join_named("router lb flows: classes x load balancer", parsed)
-        .flat_map(|(lb, (class, parsed))| {
+        .flat_map_rec(|(lb, (class, parsed))| {
             lb_flows(&parsed, &class)
                 .into_iter()
                 .map(move |f| ((lb, class.clone()), f))
@@ -280,7 +281,7 @@ pub(super) fn render_router_lb_flows<'s>(
 /// SB `Address_Set` rows `_rtr_lb_<key>_ip4/6` of the routers' reachable
 /// VIPs (en-sync-sb.c).
 pub(super) fn render_lb_address_sets<'s>(ctx: Coll<'s, Arc<RouterCtx>>) -> Coll<'s, SbRecord> {
-    ctx.flat_map(|r| {
+    ctx.flat_map_rec(|r| {
         let mut out = Vec::new();
         if r.tunnel_key == 0 {
             return out;
@@ -322,7 +323,7 @@ pub(super) fn attach_peer_nat<'s>(
         usize::from(p.router_peer.is_some())
     });
     let with = peered
-        .flat_map(|(ls, p)| {
+        .flat_map_rec(|(ls, p)| {
             let name = p.router_peer.as_ref()?.name.clone();
             Some((name, (ls, p)))
         })
