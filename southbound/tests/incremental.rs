@@ -71,6 +71,14 @@ const TEMPLATES: &[(&str, i64, i64, &str, &str)] = &[
         "is_chassis_resident(\"{p}\") && ip6",
         "next;",
     ),
+    // A group per backend: removing the flow frees its group id.
+    (
+        "ingress",
+        12,
+        110,
+        "ip4.dst == 10.0.0.100 && tcp.dst == 80",
+        "ct_lb_mark(backends=10.0.0.{k}:80);",
+    ),
 ];
 
 /// The content being edited: the model from which a fresh Southbound is

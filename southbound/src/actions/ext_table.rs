@@ -43,6 +43,16 @@ impl ExtendTable {
     }
 
     /// The specification text of group/meter `id`.
+    /// How many ids are assigned.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no id is assigned.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
     /// Frees the ids for which `keep` is false (`ovn_extend_table_sync`
     /// after flows stopped referencing them).
     pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {

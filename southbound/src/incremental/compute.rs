@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::table::{self, KeySources};
 use super::{key_cmp, run_end, AtKey, ChassisCompute, FlowDelta, Source};
+use crate::actions::ofpact::NO_METER;
 use crate::actions::OfAction;
 use crate::flow_table::{ByKey, FlowTable, OfFlow};
 use crate::lflow::{self, LflowInputs, LflowOutputs};
@@ -23,13 +24,20 @@ impl ChassisCompute {
         self.last_recomputed = sources.len();
         self.ensure_inputs(sources);
         let mut touched = BTreeSet::new();
+        let ids_before = (self.groups.len(), self.meters.len());
         for &src in sources {
             let mut new = self.compute_flows(src, sink);
             let old = self.sources.remove(&src).unwrap_or_default();
+            if !self.ids_touched {
+                self.ids_touched = old.iter().chain(&new).any(|f| uses_ids(&f.actions));
+            }
             self.diff_source(src, &old, &mut new, &mut touched);
             if !new.is_empty() {
                 self.sources.insert(src, new);
             }
+        }
+        if (self.groups.len(), self.meters.len()) != ids_before {
+            self.ids_touched = true;
         }
         touched
     }
@@ -328,14 +336,38 @@ impl ChassisCompute {
 
     /// Frees group and meter ids no flow uses any more.
     pub(super) fn collect_ids(&mut self) {
+        let (groups, meters) = self.used_ids();
+        self.groups.retain(|id| groups.contains(&id));
+        self.meters.retain(|id| meters.contains(&id));
+    }
+
+    /// Whether every assigned group and meter id is used by a flow (what
+    /// [`ChassisCompute::collect_ids`] leaves).
+    pub(super) fn ids_all_used(&self) -> bool {
+        let (groups, meters) = self.used_ids();
+        self.groups.iter().all(|(id, _)| groups.contains(&id))
+            && self.meters.iter().all(|(id, _)| meters.contains(&id))
+    }
+
+    /// The group and meter ids the flows use.
+    fn used_ids(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
         let mut groups = BTreeSet::new();
         let mut meters = BTreeSet::new();
         for f in self.sources.values().flatten() {
             used_ids(&f.actions, &mut groups, &mut meters);
         }
-        self.groups.retain(|id| groups.contains(&id));
-        self.meters.retain(|id| meters.contains(&id));
+        (groups, meters)
     }
+}
+
+/// Whether `actions` use a group or a meter (see [`used_ids`]).
+fn uses_ids(actions: &[OfAction]) -> bool {
+    actions.iter().any(|a| match a {
+        OfAction::Group(_) | OfAction::Meter(_) => true,
+        OfAction::Controller { meter_id, .. } => *meter_id != NO_METER,
+        OfAction::Clone(inner) | OfAction::Ct { exec: inner, .. } => uses_ids(inner),
+        _ => false,
+    })
 }
 
 fn used_ids(actions: &[OfAction], groups: &mut BTreeSet<u32>, meters: &mut BTreeSet<u32>) {

@@ -218,6 +218,11 @@ pub struct ChassisCompute {
     keep_zones: bool,
     /// Sources recomputed by the last change (for tests and statistics).
     pub last_recomputed: usize,
+    /// Whether a recompute since the last [`ChassisCompute::collect_ids`]
+    /// dropped or made a flow that uses a group or meter, or assigned an
+    /// id: only then may an id have lost its last user, and only then is
+    /// the whole table walked for the ids still used.
+    ids_touched: bool,
 }
 
 impl ChassisCompute {
@@ -297,6 +302,7 @@ impl ChassisCompute {
             warnings: BTreeMap::new(),
             inputs: Inputs::default(),
             last_recomputed: 0,
+            ids_touched: false,
         };
         let all = c.all_sources();
         c.compute_all(&all, sink);
@@ -436,7 +442,11 @@ impl ChassisCompute {
         };
         let keys = self.recompute(&todo, &mut |_| {});
         let delta = self.refresh(keys, true);
-        self.collect_ids();
+        if std::mem::take(&mut self.ids_touched) {
+            self.collect_ids();
+        } else {
+            debug_assert!(self.ids_all_used(), "an unused group or meter id was kept");
+        }
         delta
     }
 }
