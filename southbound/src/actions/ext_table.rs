@@ -42,7 +42,6 @@ impl ExtendTable {
         Some(id)
     }
 
-    /// The specification text of group/meter `id`.
     /// How many ids are assigned.
     pub fn len(&self) -> usize {
         self.by_id.len()

@@ -360,32 +360,42 @@ impl ChassisCompute {
     }
 }
 
-/// Whether `actions` use a group or a meter (see [`used_ids`]).
-fn uses_ids(actions: &[OfAction]) -> bool {
-    actions.iter().any(|a| match a {
-        OfAction::Group(_) | OfAction::Meter(_) => true,
-        OfAction::Controller { meter_id, .. } => *meter_id != NO_METER,
-        OfAction::Clone(inner) | OfAction::Ct { exec: inner, .. } => uses_ids(inner),
-        _ => false,
-    })
+/// A group or meter id a flow's actions use.
+enum UsedId {
+    Group(u32),
+    Meter(u32),
 }
 
-fn used_ids(actions: &[OfAction], groups: &mut BTreeSet<u32>, meters: &mut BTreeSet<u32>) {
+/// Calls `f` with every group and meter id `actions` use (nested actions
+/// included; a `controller` action without a meter uses none).
+fn for_each_id(actions: &[OfAction], f: &mut impl FnMut(UsedId)) {
     for a in actions {
         match a {
-            OfAction::Group(g) => {
-                groups.insert(*g);
+            OfAction::Group(g) => f(UsedId::Group(*g)),
+            OfAction::Meter(m) => f(UsedId::Meter(*m)),
+            OfAction::Controller { meter_id, .. } if *meter_id != NO_METER => {
+                f(UsedId::Meter(*meter_id))
             }
-            OfAction::Meter(m) => {
-                meters.insert(*m);
-            }
-            OfAction::Controller { meter_id, .. } => {
-                meters.insert(*meter_id);
-            }
-            OfAction::Clone(inner) | OfAction::Ct { exec: inner, .. } => {
-                used_ids(inner, groups, meters)
-            }
+            OfAction::Clone(inner) | OfAction::Ct { exec: inner, .. } => for_each_id(inner, f),
             _ => {}
         }
     }
+}
+
+/// Whether `actions` use a group or a meter.
+fn uses_ids(actions: &[OfAction]) -> bool {
+    let mut any = false;
+    for_each_id(actions, &mut |_| any = true);
+    any
+}
+
+fn used_ids(actions: &[OfAction], groups: &mut BTreeSet<u32>, meters: &mut BTreeSet<u32>) {
+    for_each_id(actions, &mut |id| match id {
+        UsedId::Group(g) => {
+            groups.insert(g);
+        }
+        UsedId::Meter(m) => {
+            meters.insert(m);
+        }
+    });
 }
