@@ -27,7 +27,10 @@ use super::convert::{self, ConvertError};
 use super::wire::mods::{group_command, meter_command, GroupMod, MeterMod};
 use super::wire::Body;
 
+mod installed;
 mod stream;
+
+use installed::Installed;
 
 pub use stream::{uses_group_or_meter, FullStream};
 
@@ -94,7 +97,7 @@ pub struct Installer {
     reconnect_timeout: Duration,
     conn: Option<Connection>,
     /// The installed flows, by key.
-    flows: BTreeSet<ByKey>,
+    flows: Installed,
     groups: BTreeMap<u32, GroupMod>,
     meters: BTreeMap<u32, MeterMod>,
     connects: usize,
@@ -183,7 +186,7 @@ impl Installer {
             options: Options::default(),
             reconnect_timeout: Duration::from_secs(30),
             conn: None,
-            flows: BTreeSet::new(),
+            flows: Installed::default(),
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
             connects: 0,
@@ -362,17 +365,15 @@ impl Installer {
         if self.helpers.len() < HELPERS || self.helpers.iter().any(Connection::is_closed) {
             return BTreeSet::new();
         }
-        let new: Vec<&ByKey> = want.iter().filter(|k| !self.flows.contains(*k)).collect();
+        let new: Vec<&ByKey> = want.iter().filter(|k| !self.flows.contains(k)).collect();
         if new.iter().filter(|k| k.0.is_conjunction()).count() < SPREAD_MIN {
             return BTreeSet::new();
         }
-        let mut new_ids: BTreeSet<u32> =
-            new.iter().filter_map(|k| k.0.of_match.conj_id()).collect();
-        for f in &self.flows {
-            if let Some(id) = f.0.of_match.conj_id() {
-                new_ids.remove(&id);
-            }
-        }
+        let new_ids: BTreeSet<u32> = new
+            .iter()
+            .filter_map(|k| k.0.of_match.conj_id())
+            .filter(|&id| !self.flows.has_conj_id(id))
+            .collect();
         let hidden: BTreeSet<ByKey> = new
             .into_iter()
             .filter(|k| {
@@ -639,7 +640,7 @@ impl Installer {
         meters_before.extend(before);
         // Flows to delete first, then groups, then flows to add/modify,
         // then groups no longer referenced.
-        for old in &self.flows {
+        for old in self.flows.iter() {
             if !want.contains(old) {
                 bundle.push(Op::Delete(old.0.clone()));
                 report.deletes += 1;
@@ -652,7 +653,7 @@ impl Installer {
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, Vec::new(), meters_after, &mut report)
             .await?;
-        self.flows = want.clone();
+        self.flows = Installed::new(want.clone());
         self.groups = desired.groups.clone();
         self.meters = desired.meters.clone();
         Ok(report)

@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{convert_add, join_helpers, InstallError, Installer, SyncReport, HELPERS};
+use super::{convert_add, join_helpers, InstallError, Installed, Installer, SyncReport, HELPERS};
 use crate::actions::OfAction;
 use crate::flow_table::{ByKey, OfFlow};
 use crate::openflow::conn::{Bundle, ConnError, Connection};
@@ -241,11 +241,13 @@ impl Installer {
         let helpers_committed = join_helpers(helpers, &mut back);
         let committed = conn.bundle_finish_after(s.bundle, helpers_committed);
         let (result, flows) = tokio::join!(committed, async {
-            desired
-                .flows
-                .iter()
-                .map(|f| ByKey(f.clone()))
-                .collect::<BTreeSet<ByKey>>()
+            Installed::new(
+                desired
+                    .flows
+                    .iter()
+                    .map(|f| ByKey(f.clone()))
+                    .collect::<BTreeSet<ByKey>>(),
+            )
         });
         if let Err(e) = result {
             self.lost_or_forget();
