@@ -178,9 +178,16 @@ pub async fn run(
                 startup.mark(|| "Open_vSwitch monitor reply applied".into());
                 r
             };
-            let (ovs, sb) = tokio::join!(
-                ovs_connect,
-                connect_sb(sb_remotes.clone(), installer, Some(&startup))
+            // The Southbound first: its monitor reply is the longer wait.
+            // The local database's connection starts a turn of the
+            // runtime later, so that its schema is parsed after the
+            // Southbound's requests are out, not before.
+            let (sb, ovs) = tokio::join!(
+                connect_sb(sb_remotes.clone(), installer, Some(&startup)),
+                async {
+                    tokio::task::yield_now().await;
+                    ovs_connect.await
+                }
             );
             (ovs, Some(sb))
         }
