@@ -104,7 +104,7 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         name: &str,
         other: Coll<'s, (K, V2)>,
         with: impl Fn(&K, &V, &V2) -> O + 'static,
-        without: impl Fn(&K, &V) -> O + Clone + 'static,
+        without: impl Fn(&K, &V) -> O + 'static,
     ) -> Coll<'s, O>;
     /// [`Named::join_map_named`] against an arrangement shared with other
     /// joins.
@@ -129,7 +129,7 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
         name: &str,
         other: &Shared<'s, K, V2>,
         with: impl Fn(&K, &V, &V2) -> O + 'static,
-        without: impl Fn(&K, &V) -> O + Clone + 'static,
+        without: impl Fn(&K, &V) -> O + 'static,
     ) -> Coll<'s, O>;
     /// Keeps the records whose key occurs in `keys` (which should be distinct).
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)>;
@@ -180,7 +180,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         other: Coll<'s, (K, V2)>,
         with: impl Fn(&K, &V, &V2) -> O + 'static,
-        without: impl Fn(&K, &V) -> O + Clone + 'static,
+        without: impl Fn(&K, &V) -> O + 'static,
     ) -> Coll<'s, O> {
         let right = arrange_shared(other, &format!("{name} (right)"));
         self.outer_join_map_shared(name, &right, with, without)
@@ -209,7 +209,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         other: &Shared<'s, K, V2>,
         with: impl Fn(&K, &V, &V2) -> O + 'static,
-        without: impl Fn(&K, &V) -> O + Clone + 'static,
+        without: impl Fn(&K, &V) -> O + 'static,
     ) -> Coll<'s, O> {
         outer_join_map_boxed(self, name, other, Box::new(with), Rc::new(without))
     }
