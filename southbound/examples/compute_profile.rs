@@ -10,11 +10,17 @@
 //! southbound/examples/bench_sb.sh /tmp/bench-sb.db   # real ovn-northd
 //! cargo run --profile chassis -p ovnflow-southbound --example compute_profile -- /tmp/bench-sb.db [ROUNDS]
 //! ```
+//!
+//! `ACL=1`: instead, after one full compute, the controller bench's ACL
+//! change in each round: a new logical flow on `sw0` matching the port
+//! group `@pg_all` and the 1,000-address set `$as_big` (1 logical flow →
+//! ~1,026 OpenFlow flows), applied and its added flows encoded, then
+//! removed again (untimed).
 
 use std::time::Instant;
 
 use ovnflow_southbound::chassis::Chassis;
-use ovnflow_southbound::incremental::ChassisCompute;
+use ovnflow_southbound::incremental::{ChassisCompute, SbChange};
 use ovnflow_southbound::openflow::convert;
 use ovnflow_southbound::openflow::wire::{Body, BundleAdd, Message};
 use ovnflow_southbound::sbdb::Southbound;
@@ -36,6 +42,9 @@ fn main() {
         }
     }
     chassis.ct_zones = Some(Default::default());
+    if std::env::var("ACL").is_ok() {
+        return acl_rounds(sb, chassis, rounds);
+    }
     let mut times = Vec::new();
     let mut bytes = 0usize;
     for _ in 0..rounds {
@@ -85,6 +94,56 @@ fn main() {
     times.sort();
     println!(
         "full compute + encode: min {:?}, median {:?}, max {:?} ({} rounds, {bytes} bytes)",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+        times.len()
+    );
+}
+
+/// The controller bench's ACL change, `rounds` times over one compute.
+fn acl_rounds(sb: Southbound, chassis: Chassis, rounds: usize) {
+    let sw0 = sb
+        .datapaths
+        .values()
+        .find(|dp| dp.external_ids.get("name").map(String::as_str) == Some("sw0"))
+        .expect("datapath sw0")
+        .uuid;
+    let template = sb
+        .logical_flows
+        .values()
+        .find(|lf| lf.match_.contains("$as_big"))
+        .expect("a logical flow using $as_big")
+        .clone();
+    let mut c = ChassisCompute::with_kept_zones(sb, chassis);
+    let mut times = Vec::new();
+    let mut flows = 0;
+    for round in 0..rounds {
+        let mut lf = template.clone();
+        lf.uuid = ovsdb::Uuid::new_v4();
+        lf.logical_datapath = Some(sw0);
+        lf.logical_dp_group = None;
+        lf.priority = 3000 + round as i64;
+        lf.match_ = format!(
+            "outport == @pg_all && ip4.src == $as_big && tcp.dst == {}",
+            1000 + round
+        );
+        lf.actions = "next;".to_string();
+        let uuid = lf.uuid;
+        let t = std::time::Instant::now();
+        let delta = c.apply(vec![SbChange::LogicalFlow(uuid, Some(lf))], Vec::new());
+        let mut out = Vec::with_capacity(1 << 20);
+        for (i, f) in delta.added.iter().enumerate() {
+            convert::emit_bundled_add(f, i as u32, 1, 3, &mut out).expect("encodable");
+        }
+        times.push(t.elapsed());
+        flows = delta.added.len();
+        // Removed again (not timed): every round starts from the same table.
+        c.apply(vec![SbChange::LogicalFlow(uuid, None)], Vec::new());
+    }
+    times.sort();
+    println!(
+        "ACL change (apply + encode, {flows} flows added): min {:?}, median {:?}, max {:?} ({} rounds)",
         times[0],
         times[times.len() / 2],
         times[times.len() - 1],
