@@ -173,7 +173,8 @@ fn add_disjunction(
     let mut n = 0;
     for sub in or {
         let Expr::Cmp(c) = sub else { continue };
-        let mut m = base.clone();
+        // Room for the clause's slot and, later, the datapath's metadata.
+        let mut m = base.clone_with_room(2);
         if constrain(c, lookup_port, &mut m) {
             out.add(m, conjunction);
             n += 1;

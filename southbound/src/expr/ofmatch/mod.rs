@@ -147,6 +147,9 @@ const SLOTS: [(Slot, u8); N_SLOTS] = {
     ]
 };
 
+/// The longest entry: slot id, then value and mask of the widest slot.
+const MAX_ENTRY: usize = 1 + 2 * 16;
+
 /// Width in bytes of the slot numbered `id`.
 fn width(id: u8) -> usize {
     usize::from(SLOTS[usize::from(id)].1)
@@ -285,6 +288,16 @@ impl OfMatch {
         Some((read_be(v), read_be(m)))
     }
 
+    /// A copy with room for `entries` more slot entries of any width, so
+    /// that constraining it does not reallocate (a clause flow is its
+    /// conjunction's base match plus one slot, then its datapath's
+    /// `metadata`).
+    pub fn clone_with_room(&self, entries: usize) -> OfMatch {
+        let mut bytes = Vec::with_capacity(self.bytes.len() + entries * MAX_ENTRY);
+        bytes.extend_from_slice(&self.bytes);
+        OfMatch { bytes }
+    }
+
     /// Gives back the room the slots grew into (a flow kept in the
     /// desired table holds its match for long).
     pub fn shrink_to_fit(&mut self) {
@@ -313,19 +326,17 @@ impl OfMatch {
         }
         let v = value.to_be_bytes();
         let m = mask.to_be_bytes();
-        let entry = std::iter::once(id)
-            .chain(v[16 - w..].iter().copied())
-            .chain(m[16 - w..].iter().copied());
+        let mut buf = [0u8; MAX_ENTRY];
+        buf[0] = id;
+        buf[1..1 + w].copy_from_slice(&v[16 - w..]);
+        buf[1 + w..1 + 2 * w].copy_from_slice(&m[16 - w..]);
+        let entry = &buf[..1 + 2 * w];
         match place {
-            Ok(i) => {
-                self.bytes.splice(i..i + 1 + 2 * w, entry);
-            }
-            Err(i) if i == self.bytes.len() => {
-                self.bytes.reserve(1 + 2 * w);
-                self.bytes.extend(entry);
-            }
+            // An entry's width depends only on its slot: replaced in place.
+            Ok(i) => self.bytes[i..i + entry.len()].copy_from_slice(entry),
             Err(i) => {
-                self.bytes.splice(i..i, entry);
+                self.bytes.extend_from_slice(entry);
+                self.bytes[i..].rotate_right(entry.len());
             }
         }
     }
