@@ -2,7 +2,7 @@
 //! table from the per-source flows.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{btree_map, BTreeSet};
 use std::sync::Arc;
 
 use super::table::{self, KeySources};
@@ -15,15 +15,22 @@ use crate::physical;
 
 impl ChassisCompute {
     /// Recomputes the flows of `sources` (a source whose row is gone ends
-    /// up with no flows); returns the keys whose flows changed.
+    /// up with no flows); returns the keys whose flows changed, in key
+    /// order, each once.
+    ///
+    /// The keys are gathered in a list and sorted once, not entered in a
+    /// tree one by one: each source gives its keys in key order, so the
+    /// sort finds one run per source (a change of one logical flow over an
+    /// address set has a thousand keys that share long match prefixes,
+    /// and every search of a tree compares many of them).
     pub(super) fn recompute(
         &mut self,
         sources: &[Source],
         sink: &mut dyn FnMut(&OfFlow),
-    ) -> BTreeSet<ByKey> {
+    ) -> Vec<ByKey> {
         self.last_recomputed = sources.len();
         self.ensure_inputs(sources);
-        let mut touched = BTreeSet::new();
+        let mut touched = Vec::new();
         let ids_before = (self.groups.len(), self.meters.len());
         for &src in sources {
             let mut new = self.compute_flows(src, sink);
@@ -39,6 +46,8 @@ impl ChassisCompute {
         if (self.groups.len(), self.meters.len()) != ids_before {
             self.ids_touched = true;
         }
+        touched.sort();
+        touched.dedup();
         touched
     }
 
@@ -184,7 +193,7 @@ impl ChassisCompute {
         src: Source,
         old: &[Arc<OfFlow>],
         new: &mut [Arc<OfFlow>],
-        touched: &mut BTreeSet<ByKey>,
+        touched: &mut Vec<ByKey>,
     ) {
         let (mut i, mut j) = (0, 0);
         while i < old.len() || j < new.len() {
@@ -201,20 +210,20 @@ impl ChassisCompute {
                     if let Some(e) = self.table.get_mut(&k) {
                         e.sources.remove(src);
                     }
-                    touched.insert(k);
+                    touched.push(k);
                 }
                 Ordering::Greater => {
                     let k = ByKey(new[j].clone());
                     let e = self.table.entry(k.clone()).or_default();
                     e.sources.insert(src);
-                    touched.insert(k);
+                    touched.push(k);
                 }
                 Ordering::Equal => {
                     let (o, n) = (&old[i..i_end], &mut new[j..j_end]);
                     if o.iter().map(|f| &**f).eq(n.iter().map(|f| &**f)) {
                         n.clone_from_slice(o);
                     } else {
-                        touched.insert(ByKey(n[0].clone()));
+                        touched.push(ByKey(n[0].clone()));
                     }
                 }
             }
@@ -273,19 +282,43 @@ impl ChassisCompute {
     /// Re-merges the flows at `keys` across their sources (in source
     /// order, as a full compute merges them) and returns how the installed
     /// flows changed (if `want_delta`).
-    pub(super) fn refresh(&mut self, keys: BTreeSet<ByKey>, want_delta: bool) -> FlowDelta {
+    pub(super) fn refresh(&mut self, keys: Vec<ByKey>, want_delta: bool) -> FlowDelta {
         let mut delta = FlowDelta::default();
+        // Per source, where its list's flows at the previous key ended:
+        // the keys come in order, so each search starts there (usually
+        // right at the next key).
+        let mut cursors: Vec<(Source, usize)> = Vec::new();
         for k in keys {
-            let Some((stored, entry)) = self.table.get_key_value(&k) else {
+            // One search per key: the entry serves the reads and the
+            // updates below.
+            let btree_map::Entry::Occupied(mut entry) = self.table.entry(k) else {
                 continue;
             };
+            let k = entry.key();
             let mut candidates: Vec<&Arc<OfFlow>> = Vec::new();
-            for src in entry.sources.as_slice() {
+            for src in entry.get().sources.as_slice() {
                 let Some(list) = self.sources.get(src) else {
                     continue;
                 };
-                let lo = list.partition_point(|f| key_cmp(f, &k.0).is_lt());
-                candidates.extend(list[lo..].iter().take_while(|f| key_cmp(f, &k.0).is_eq()));
+                let cursor = match cursors.iter().position(|(s, _)| s == src) {
+                    Some(i) => &mut cursors[i].1,
+                    None => {
+                        cursors.push((*src, 0));
+                        &mut cursors.last_mut().expect("pushed").1
+                    }
+                };
+                let before = |f: &Arc<OfFlow>| key_cmp(f, &k.0).is_lt();
+                let start = *cursor;
+                let lo = match list.get(start) {
+                    Some(f) if before(f) => start + 1 + list[start + 1..].partition_point(before),
+                    _ => start,
+                };
+                let n = list[lo..]
+                    .iter()
+                    .take_while(|f| key_cmp(f, &k.0).is_eq())
+                    .count();
+                candidates.extend(&list[lo..lo + n]);
+                *cursor = lo + n;
             }
             let new: Option<Arc<OfFlow>> = match candidates.as_slice() {
                 [] => None,
@@ -298,14 +331,14 @@ impl ChassisCompute {
                     table.installed().first().map(|f| Arc::new((*f).clone()))
                 }
             };
-            let old = entry.installed.clone();
+            let old = entry.get().installed.clone();
             let same = match (&new, &old) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
                 (None, None) => true,
                 _ => false,
             };
             let rekey = match &new {
-                Some(n) => !same && !Arc::ptr_eq(&stored.0, n),
+                Some(n) => !same && !Arc::ptr_eq(&k.0, n),
                 None => false,
             };
             if !same && want_delta {
@@ -314,20 +347,16 @@ impl ChassisCompute {
             }
             match new {
                 None => {
-                    self.table.remove(&k);
+                    entry.remove();
                 }
                 Some(n) if rekey => {
                     // The key is held by the installed flow, not by one
                     // that is gone.
-                    let mut e = self.table.remove(&k).unwrap_or_default();
+                    let mut e = entry.remove();
                     e.installed = Some(n.clone());
                     self.table.insert(ByKey(n), e);
                 }
-                Some(n) if !same => {
-                    if let Some(e) = self.table.get_mut(&k) {
-                        e.installed = Some(n);
-                    }
-                }
+                Some(n) if !same => entry.get_mut().installed = Some(n),
                 Some(_) => {}
             }
         }
