@@ -23,6 +23,7 @@ impl ChassisCompute {
             sets,
             full,
             rebound,
+            reindex,
         } = d;
         match change {
             SbChange::LogicalFlow(u, row) => {
@@ -30,6 +31,7 @@ impl ChassisCompute {
                 dirty.insert(Source::LogicalFlow(u));
             }
             SbChange::PortBinding(u, row) => {
+                *reindex = true;
                 let row = row.map(|b| *b);
                 if let (Some(new), Some(old)) = (&row, self.sb.port_bindings.get(&u)) {
                     // Only `up` changed (the controllers write it once a
@@ -75,6 +77,7 @@ impl ChassisCompute {
                 self.dirty_port(u, dirty, names);
             }
             SbChange::McGroup(u, row) => {
+                *reindex = true;
                 let new_name = row.as_ref().map(|r| r.name.clone());
                 let old = put(&mut self.sb.mc_groups, u, row);
                 names.extend(old.map(|o| o.name).into_iter().chain(new_name));
@@ -110,10 +113,12 @@ impl ChassisCompute {
                 dirty.insert(Source::LoadBalancer(u));
             }
             SbChange::Datapath(u, row) => {
+                *reindex = true;
                 put(&mut self.sb.datapaths, u, row);
                 *full = true;
             }
             SbChange::Other(sb) => {
+                *reindex = true;
                 self.sb = *sb;
                 *full = true;
             }

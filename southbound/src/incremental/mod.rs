@@ -155,6 +155,9 @@ struct Dirt {
     /// Port bindings of which only the binding (`chassis`, `encap`, `up`,
     /// additional chassis) changed, as they were before.
     rebound: Vec<PortBinding>,
+    /// Whether a row the Southbound's indexes cover (port bindings,
+    /// datapaths, multicast groups) changed: only then are they rebuilt.
+    reindex: bool,
 }
 
 /// The flows at one key `(table, priority, match)`.
@@ -365,14 +368,17 @@ impl ChassisCompute {
         for change in sb_changes {
             self.apply_sb(change, &mut d);
         }
-        self.sb.reindex();
         let Dirt {
             mut dirty,
             mut names,
             mut sets,
             mut full,
             rebound,
+            reindex,
         } = d;
+        if reindex {
+            self.sb.reindex();
+        }
         let had_local = !local_changes.is_empty();
         for change in local_changes {
             match change {
@@ -395,34 +401,16 @@ impl ChassisCompute {
         if self.keep_zones && touched {
             self.chassis.ct_zones = Some(assign_zones(&self.sb, &self.chassis));
         }
-        let local = Local::compute(&self.sb, &self.chassis);
-        if full || !sets.is_empty() || local.lports != self.local.lports {
+        if full || !sets.is_empty() {
             self.inputs.0 = None;
         }
-        match local_diff::impact(&self.sb, &self.local, &local) {
-            local_diff::Impact::Nothing => {}
-            local_diff::Impact::Full => full = true,
-            local_diff::Impact::Ports(ports) => {
-                names.extend(ports.iter().cloned());
-                for name in &ports {
-                    if let Some(u) = self.sb.port(name).map(|pb| pb.uuid) {
-                        self.dirty_port(u, &mut dirty, &names);
-                    }
-                }
-            }
+        // The local view reads only port bindings, datapaths, chassis and
+        // the chassis's own configuration: without a change to one of them
+        // (logical flows, sets, load balancers, neighbours alone), it
+        // stays as it is.
+        if touched {
+            self.update_local(&mut dirty, &mut names, &mut full, rebound);
         }
-        // A port whose binding alone changed: the logical flows see it only
-        // through `is_chassis_resident()`.
-        for old in rebound {
-            let Some(new) = self.sb.port_bindings.get(&old.uuid) else {
-                continue;
-            };
-            if self.local.is_resident_pb(&self.sb, &old) != local.is_resident_pb(&self.sb, new) {
-                names.insert(new.logical_port.clone());
-                self.dirty_port(new.uuid, &mut dirty, &names);
-            }
-        }
-        self.local = local;
         // Port groups inline their ports' names: a changed port changes the
         // logical flows that use a group it is in.
         for pg in &self.sb.port_groups {
@@ -448,6 +436,48 @@ impl ChassisCompute {
             debug_assert!(self.ids_all_used(), "an unused group or meter id was kept");
         }
         delta
+    }
+
+    /// Recomputes the local view after a change to what it reads, and
+    /// marks dirty what the change of view affects: every source if the
+    /// local datapaths changed, else the ports whose local state changed
+    /// and, for ports whose binding alone changed, their logical flows if
+    /// their residence here changed.
+    fn update_local(
+        &mut self,
+        dirty: &mut BTreeSet<Source>,
+        names: &mut BTreeSet<String>,
+        full: &mut bool,
+        rebound: Vec<PortBinding>,
+    ) {
+        let local = Local::compute(&self.sb, &self.chassis);
+        if local.lports != self.local.lports {
+            self.inputs.0 = None;
+        }
+        match local_diff::impact(&self.sb, &self.local, &local) {
+            local_diff::Impact::Nothing => {}
+            local_diff::Impact::Full => *full = true,
+            local_diff::Impact::Ports(ports) => {
+                names.extend(ports.iter().cloned());
+                for name in &ports {
+                    if let Some(u) = self.sb.port(name).map(|pb| pb.uuid) {
+                        self.dirty_port(u, dirty, names);
+                    }
+                }
+            }
+        }
+        // A port whose binding alone changed: the logical flows see it only
+        // through `is_chassis_resident()`.
+        for old in rebound {
+            let Some(new) = self.sb.port_bindings.get(&old.uuid) else {
+                continue;
+            };
+            if self.local.is_resident_pb(&self.sb, &old) != local.is_resident_pb(&self.sb, new) {
+                names.insert(new.logical_port.clone());
+                self.dirty_port(new.uuid, dirty, names);
+            }
+        }
+        self.local = local;
     }
 }
 
