@@ -337,15 +337,23 @@ impl Installer {
         if !self.is_connected() {
             return Err(ConnError::Closed.into());
         }
-        let mut want: BTreeSet<ByKey> = BTreeSet::new();
-        for f in &changed.added {
-            want.replace(ByKey(f.clone()));
-        }
+        // In key order, each key once (the last flow given for it), as a
+        // sorted list: the engine gives its changes in key order, so this
+        // is one pass, not a tree insert per flow.
+        let mut want: Vec<ByKey> = changed.added.iter().map(|f| ByKey(f.clone())).collect();
+        want.sort();
+        want.dedup_by(|later, earlier| {
+            let same = later == earlier;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
         let gone: Vec<ByKey> = changed
             .removed
             .iter()
             .map(|f| ByKey(f.clone()))
-            .filter(|k| !want.contains(k))
+            .filter(|k| want.binary_search(k).is_err())
             .collect();
         match self.send_changes(&want, &gone, desired).await {
             Ok(r) => Ok(r),
@@ -360,36 +368,42 @@ impl Installer {
     /// change is committed (see [`Installer::sync_changes`]), when there
     /// are enough of them to be worth spreading (and helpers to carry
     /// them); else none.
-    fn hidden_clauses(&self, want: &BTreeSet<ByKey>) -> BTreeSet<ByKey> {
+    fn hidden_clauses(&self, want: &[ByKey], old: &[Option<&ByKey>]) -> Vec<bool> {
         // A helper the switch closed would fail the whole change.
         if self.helpers.len() < HELPERS || self.helpers.iter().any(Connection::is_closed) {
-            return BTreeSet::new();
+            return Vec::new();
         }
-        let new: Vec<&ByKey> = want.iter().filter(|k| !self.flows.contains(k)).collect();
-        if new.iter().filter(|k| k.0.is_conjunction()).count() < SPREAD_MIN {
-            return BTreeSet::new();
+        let new = || {
+            want.iter()
+                .zip(old)
+                .filter(|(_, o)| o.is_none())
+                .map(|(k, _)| k)
+        };
+        if new().filter(|k| k.0.is_conjunction()).count() < SPREAD_MIN {
+            return Vec::new();
         }
-        let new_ids: BTreeSet<u32> = new
-            .iter()
+        let new_ids: BTreeSet<u32> = new()
             .filter_map(|k| k.0.of_match.conj_id())
             .filter(|&id| !self.flows.has_conj_id(id))
             .collect();
-        let hidden: BTreeSet<ByKey> = new
-            .into_iter()
-            .filter(|k| {
-                k.0.is_conjunction() && k.0.conjunction_ids().all(|id| new_ids.contains(&id))
+        let hidden: Vec<bool> = want
+            .iter()
+            .zip(old)
+            .map(|(k, o)| {
+                o.is_none()
+                    && k.0.is_conjunction()
+                    && k.0.conjunction_ids().all(|id| new_ids.contains(&id))
             })
-            .cloned()
             .collect();
-        if hidden.len() < SPREAD_MIN {
-            return BTreeSet::new();
+        if hidden.iter().filter(|&&h| h).count() < SPREAD_MIN {
+            return Vec::new();
         }
         hidden
     }
 
     async fn send_changes(
         &mut self,
-        want: &BTreeSet<ByKey>,
+        want: &[ByKey],
         gone: &[ByKey],
         desired: &Desired,
     ) -> Result<SyncReport, InstallError> {
@@ -405,14 +419,16 @@ impl Installer {
         report.group_mods += self.group_adds(desired, &mut bundle);
         // The hidden clause flows in turns of `stream::TURN`, over the
         // main connection and the helpers.
-        let hidden = self.hidden_clauses(want);
+        // The installed flow at each wanted key, found once.
+        let old: Vec<Option<&ByKey>> = want.iter().map(|k| self.flows.get(k)).collect();
+        let hidden = self.hidden_clauses(want, &old);
         let mut parts: Vec<Vec<Op>> = Vec::new();
         if !hidden.is_empty() {
             parts.resize_with(self.helpers.len(), Vec::new);
         }
         let mut spread = 0;
-        for f in want {
-            if hidden.contains(f) {
+        for (i, f) in want.iter().enumerate() {
+            if hidden.get(i).copied().unwrap_or(false) {
                 let turn = (spread / stream::TURN) % (parts.len() + 1);
                 let to = if turn == 0 {
                     &mut bundle
@@ -423,9 +439,10 @@ impl Installer {
                 report.adds += 1;
                 spread += 1;
             } else {
-                self.flow_change(f, &mut bundle, &mut report);
+                Self::flow_change(old[i], f, &mut bundle, &mut report);
             }
         }
+        drop(old);
         report.group_mods += self.group_deletes(desired, &mut bundle);
         let spread = !parts.is_empty();
         let sent = self
@@ -504,10 +521,10 @@ impl Installer {
         n
     }
 
-    /// The flow mod that makes the installed flow at `f`'s key equal `f`
-    /// (converted when sent, and only when one is needed).
-    fn flow_change(&self, f: &ByKey, bundle: &mut Vec<Op>, report: &mut SyncReport) {
-        let old = self.flows.get(f).map(|o| &o.0);
+    /// The flow mod that makes the installed flow at `f`'s key (`old`)
+    /// equal `f` (converted when sent, and only when one is needed).
+    fn flow_change(old: Option<&ByKey>, f: &ByKey, bundle: &mut Vec<Op>, report: &mut SyncReport) {
+        let old = old.map(|o| &o.0);
         let new = &f.0;
         match old {
             Some(old) if Arc::ptr_eq(old, new) => {}
@@ -648,7 +665,7 @@ impl Installer {
         }
         report.group_mods += self.group_adds(desired, &mut bundle);
         for f in want {
-            self.flow_change(f, &mut bundle, &mut report);
+            Self::flow_change(self.flows.get(f), f, &mut bundle, &mut report);
         }
         report.group_mods += self.group_deletes(desired, &mut bundle);
         self.send(meters_before, bundle, Vec::new(), meters_after, &mut report)

@@ -37,10 +37,6 @@ impl Installed {
         self.by_key.get(k)
     }
 
-    pub(super) fn contains(&self, k: &ByKey) -> bool {
-        self.by_key.contains(k)
-    }
-
     pub(super) fn iter(&self) -> impl Iterator<Item = &ByKey> {
         self.by_key.iter()
     }
