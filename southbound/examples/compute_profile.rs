@@ -91,13 +91,9 @@ fn main() {
         }
         drop(c);
     }
-    times.sort();
     println!(
-        "full compute + encode: min {:?}, median {:?}, max {:?} ({} rounds, {bytes} bytes)",
-        times[0],
-        times[times.len() / 2],
-        times[times.len() - 1],
-        times.len()
+        "full compute + encode: {} ({bytes} bytes)",
+        summary(&mut times)
     );
 }
 
@@ -141,12 +137,20 @@ fn acl_rounds(sb: Southbound, chassis: Chassis, rounds: usize) {
         // Removed again (not timed): every round starts from the same table.
         c.apply(vec![SbChange::LogicalFlow(uuid, None)], Vec::new());
     }
-    times.sort();
     println!(
-        "ACL change (apply + encode, {flows} flows added): min {:?}, median {:?}, max {:?} ({} rounds)",
+        "ACL change (apply + encode, {flows} flows added): {}",
+        summary(&mut times)
+    );
+}
+
+/// `min, median, max (N rounds)` of the rounds' `times`.
+fn summary(times: &mut [std::time::Duration]) -> String {
+    times.sort();
+    format!(
+        "min {:?}, median {:?}, max {:?} ({} rounds)",
         times[0],
         times[times.len() / 2],
         times[times.len() - 1],
         times.len()
-    );
+    )
 }
