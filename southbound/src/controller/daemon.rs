@@ -14,7 +14,7 @@ use ovsdb::Database;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::ovs::{LocalConfig, OvsView};
+use super::ovs::{BridgePorts, LocalConfig, OvsView};
 use super::pinctrl_buffer::Buffered;
 use super::pinctrl_svc::Monitors;
 use super::status::Status;
@@ -125,9 +125,12 @@ struct Daemon {
     /// Whether the next install must compare the whole table (after a
     /// failed install or a new engine).
     force_full: bool,
-    /// The local Open_vSwitch view, and whether it changed since read.
+    /// The local Open_vSwitch view, and the changes to the database not
+    /// yet applied to it.
     ovs_view: Option<std::sync::Arc<OvsView>>,
-    ovs_changed: bool,
+    pending_ovs: Vec<RowChange>,
+    /// The integration bridge as read from `ovs_view`, until it changes.
+    bridge_ports: Option<std::sync::Arc<BridgePorts>>,
     /// Packets waiting for a next hop's MAC.
     buffered: Buffered,
     /// `MAC_Binding` rows (port, ip, mac) that appeared or changed and
@@ -266,7 +269,8 @@ pub async fn run(
         force_full: true,
         // As just read (nothing was received since).
         ovs_view: Some(std::sync::Arc::new(ovs_view)),
-        ovs_changed: false,
+        pending_ovs: Vec::new(),
+        bridge_ports: None,
         buffered: Buffered::new(),
         new_macs: Vec::new(),
         system_id: cfg.system_id.clone(),
@@ -286,7 +290,7 @@ pub async fn run(
                 tokio::select! {
                     biased;
                     r = sb.next() => d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?),
-                    r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; }
+                    r = ovs.next() => d.pending_ovs.extend(r.map_err(|e| db_err(&d.config.ovs_db, e))?),
                     _ = std::future::ready(()) => break,
                 }
             }
@@ -306,7 +310,7 @@ pub async fn run(
         let svc_at = d.svc_next;
         let pin = &mut d.pin;
         tokio::select! {
-            r = ovs.next() => { r.map_err(|e| db_err(&d.config.ovs_db, e))?; d.ovs_changed = true; dirty = true; }
+            r = ovs.next() => { d.pending_ovs.extend(r.map_err(|e| db_err(&d.config.ovs_db, e))?); dirty = true; }
             r = sb.next() => { d.pending_sb.extend(r.map_err(|e| db_err(&cfg.remote, e))?); dirty = true; }
             m = async {
                 match pin.as_mut() {
@@ -428,12 +432,27 @@ impl Daemon {
         sb: &ReplicaSession,
     ) -> Result<(), ControllerError> {
         let t0 = Instant::now();
-        // The OVS view is read again only after an OVS update.
-        if self.ovs_view.is_none() || std::mem::take(&mut self.ovs_changed) {
-            self.ovs_view = Some(std::sync::Arc::new(OvsView::from_database(
-                ovs.replica().database(),
-            )?));
+        // The OVS view follows the OVS updates row by row (our own writes
+        // after each acknowledgement come back as one); it is read whole
+        // only when there is none, or an update did not read.
+        let ovs_changes = std::mem::take(&mut self.pending_ovs);
+        if !ovs_changes.is_empty() || self.ovs_view.is_none() {
+            self.bridge_ports = None;
         }
+        match self.ovs_view.as_mut() {
+            Some(v) => {
+                if let Err(e) = std::sync::Arc::make_mut(v).apply(&ovs_changes) {
+                    self.ovs_view = None;
+                    return Err(e);
+                }
+            }
+            None => {
+                self.ovs_view = Some(std::sync::Arc::new(OvsView::from_database(
+                    ovs.replica().database(),
+                )?))
+            }
+        }
+        drop(ovs_changes);
         let Some(ovsv) = self.ovs_view.clone() else {
             return Ok(());
         };
@@ -473,13 +492,22 @@ impl Daemon {
             || Southbound::from_database(sbdb).map_err(|e| ControllerError::Input(e.to_string()));
 
         // The local configuration: VIFs and patch ports on the bridge.
-        let vifs = ovsv.vifs(&cfg.bridge);
-        let vif_ports: BTreeMap<String, u16> =
-            vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect();
-        let patch_ofports = ports::patch_ofports(ovsv, &cfg.bridge);
-        let have_zones = ovsv.ct_zones(&cfg.bridge);
+        let bridge_ports = match &self.bridge_ports {
+            Some(b) if b.bridge == cfg.bridge => b.clone(),
+            _ => self
+                .bridge_ports
+                .insert(std::sync::Arc::new(BridgePorts::read(ovsv, &cfg.bridge)))
+                .clone(),
+        };
+        let BridgePorts {
+            vifs,
+            vif_ports,
+            patch_ofports,
+            ct_zones: have_zones,
+            ..
+        } = &*bridge_ports;
         if self.compute.as_ref().is_some_and(|c| {
-            c.chassis().name != cfg.system_id || c.chassis().patch_ofports != patch_ofports
+            c.chassis().name != cfg.system_id || c.chassis().patch_ofports != *patch_ofports
         }) {
             self.compute = None;
         }
@@ -500,7 +528,7 @@ impl Daemon {
         let delta = match self.compute.as_mut() {
             Some(c) => {
                 let mut local = Vec::new();
-                for (lp, &ofport) in &vif_ports {
+                for (lp, &ofport) in vif_ports {
                     if c.chassis().vifs.get(lp) != Some(&ofport) {
                         local.push(LocalChange::BindVif(lp.clone(), ofport));
                     }
@@ -581,8 +609,8 @@ impl Daemon {
         let mut registered = None;
         if let Some(view) = fresh {
             let mut chassis = Chassis::new(&cfg.system_id);
-            chassis.vifs = vif_ports;
-            chassis.patch_ofports = patch_ofports;
+            chassis.vifs = vif_ports.clone();
+            chassis.patch_ofports = patch_ofports.clone();
             chassis.ct_zones = Some(have_zones.clone());
             let installer = &mut self.installer;
             let (c, s) = match registering.take() {
@@ -772,10 +800,10 @@ impl Daemon {
             (None, Some(v)) if *v != sb_nb_cfg.to_string() => Some((sb_nb_cfg, now)),
             _ => None,
         };
-        let mut ovs_ops = bindings::ovs_ops(&vifs, &bound, now);
+        let mut ovs_ops = bindings::ovs_ops(vifs, &bound, now);
         ovs_ops.extend(bindings::bridge_ops(
             bridge.uuid,
-            &have_zones,
+            have_zones,
             &zones,
             bridge_cfg,
         ));

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use ovsdb::typed::TypedRow;
 use ovsdb::vswitch::{Bridge, Interface, OpenVswitch, Port};
-use ovsdb::{Database, Uuid};
+use ovsdb::{Database, Row, RowChange, Uuid};
 
 use super::ControllerError;
 
@@ -103,7 +103,7 @@ impl LocalConfig {
 }
 
 /// A typed view of the Open_vSwitch database.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OvsView {
     /// The `Open_vSwitch` row.
     pub root: Option<OpenVswitch>,
@@ -122,6 +122,45 @@ fn typed<T: TypedRow>(db: &Database) -> Result<Vec<T>, ControllerError> {
     t.iter()
         .map(|(u, r)| T::from_row(*u, r).map_err(|e| ControllerError::Input(e.to_string())))
         .collect()
+}
+
+/// Row `uuid` of `T`'s table as it is now, if it still exists.
+fn read<T: TypedRow>(uuid: Uuid, row: Option<&Row>) -> Result<Option<T>, ControllerError> {
+    row.map(|r| T::from_row(uuid, r).map_err(|e| ControllerError::Input(e.to_string())))
+        .transpose()
+}
+
+/// What each run reads of the integration bridge in an [`OvsView`]: its
+/// VIFs, patch ports and stored conntrack zones. Kept until the view
+/// changes, so that a Southbound change pays nothing per local port
+/// before the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgePorts {
+    /// The bridge read.
+    pub bridge: String,
+    /// [`OvsView::vifs`].
+    pub vifs: BTreeMap<String, LocalIface>,
+    /// The VIFs' OpenFlow ports, by logical port.
+    pub vif_ports: BTreeMap<String, u16>,
+    /// The localnet patch ports' OpenFlow ports, by logical port
+    /// ([`super::ports::patch_ofports`]).
+    pub patch_ofports: BTreeMap<String, u16>,
+    /// [`OvsView::ct_zones`].
+    pub ct_zones: BTreeMap<String, u32>,
+}
+
+impl BridgePorts {
+    /// Reads `bridge` in `view`.
+    pub fn read(view: &OvsView, bridge: &str) -> BridgePorts {
+        let vifs = view.vifs(bridge);
+        BridgePorts {
+            bridge: bridge.to_string(),
+            vif_ports: vifs.iter().map(|(k, v)| (k.clone(), v.ofport)).collect(),
+            vifs,
+            patch_ofports: super::ports::patch_ofports(view, bridge),
+            ct_zones: view.ct_zones(bridge),
+        }
+    }
 }
 
 /// A local interface bound to a logical port.
@@ -155,6 +194,43 @@ impl OvsView {
                 .map(|i| (i.uuid, i))
                 .collect(),
         })
+    }
+
+    /// Brings the view up to date with `changes` (as the database's
+    /// replica gave them): only the changed rows are read again, so a
+    /// change costs what it touches, where [`OvsView::from_database`]
+    /// reads every interface of the chassis. The same view results. On an
+    /// error (a row that does not read) the view is left part-updated:
+    /// read it again from the database.
+    pub fn apply(&mut self, changes: &[RowChange]) -> Result<(), ControllerError> {
+        for c in changes {
+            let uuid = c.uuid();
+            let new = c.new_row().map(|r| &**r);
+            match c.table() {
+                OpenVswitch::TABLE => match read::<OpenVswitch>(uuid, new)? {
+                    Some(r) => self.root = Some(r),
+                    None if self.root.as_ref().is_some_and(|r| r.uuid == uuid) => self.root = None,
+                    None => {}
+                },
+                Bridge::TABLE => {
+                    // By name: a renamed bridge leaves its old name.
+                    self.bridges.retain(|_, b| b.uuid != uuid);
+                    if let Some(b) = read::<Bridge>(uuid, new)? {
+                        self.bridges.insert(b.name.clone(), b);
+                    }
+                }
+                Port::TABLE => match read::<Port>(uuid, new)? {
+                    Some(p) => _ = self.ports.insert(uuid, p),
+                    None => _ = self.ports.remove(&uuid),
+                },
+                Interface::TABLE => match read::<Interface>(uuid, new)? {
+                    Some(i) => _ = self.interfaces.insert(uuid, i),
+                    None => _ = self.interfaces.remove(&uuid),
+                },
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The interfaces of `bridge`'s ports.
@@ -236,6 +312,77 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Each update applied to the view row by row gives the view read
+    /// from the whole database: interfaces changed, added and removed, a
+    /// bridge renamed, the root row changed and deleted.
+    #[test]
+    fn updates_applied_row_by_row_give_the_view_read_whole() {
+        use ovsdb::replica::{Replica, UpdateVersion};
+        use serde_json::json;
+        const ROOT: &str = "00000000-0000-0000-0000-000000000001";
+        const BR: &str = "00000000-0000-0000-0000-0000000000b1";
+        let port = |n: u32| format!("00000000-0000-0000-0000-0000000001{n:02}");
+        let iface = |n: u32| format!("00000000-0000-0000-0000-0000000002{n:02}");
+        let iface_row = |n: u32, extra: &[(&str, &str)]| {
+            let mut ids = vec![json!(["iface-id", format!("lp{n}")])];
+            ids.extend(extra.iter().map(|(k, v)| json!([k, v])));
+            json!({"name": format!("vif{n}"), "ofport": n, "external_ids": ["map", ids]})
+        };
+        let port_row =
+            |n: u32| json!({"name": format!("vif{n}"), "interfaces": ["uuid", iface(n)]});
+        let bridge_row = |name: &str, ports: &[u32]| {
+            let ports: Vec<_> = ports.iter().map(|&n| json!(["uuid", port(n)])).collect();
+            json!({"name": name, "ports": ["set", ports],
+                   "external_ids": ["map", [["ct-zone-lp1", "3"]]]})
+        };
+        let schema = ovsdb::schema::bundled("Open_vSwitch").unwrap();
+        let mut replica = Replica::new(std::sync::Arc::new(schema));
+        let initial = json!({
+            "Open_vSwitch": {ROOT: {"new": {"bridges": ["uuid", BR],
+                "external_ids": ["map", [["system-id", "hv1"]]]}}},
+            "Bridge": {BR: {"new": bridge_row("br-int", &[1, 2])}},
+            "Port": {port(1): {"new": port_row(1)}, port(2): {"new": port_row(2)}},
+            "Interface": {iface(1): {"new": iface_row(1, &[])}, iface(2): {"new": iface_row(2, &[])}},
+        });
+        replica.apply_update(UpdateVersion::V1, &initial).unwrap();
+        let mut view = OvsView::from_database(replica.database()).unwrap();
+        assert_eq!(view.vifs("br-int").len(), 2);
+        let steps = [
+            json!({"Interface": {iface(1): {"old": {}, "new": iface_row(1, &[("ovn-installed", "true")])}}}),
+            json!({
+                "Bridge": {BR: {"old": {}, "new": bridge_row("br-int", &[1, 2, 3])}},
+                "Port": {port(3): {"new": port_row(3)}},
+                "Interface": {iface(3): {"new": iface_row(3, &[])}},
+            }),
+            json!({"Bridge": {BR: {"old": {}, "new": bridge_row("br-x", &[1, 2, 3])}}}),
+            json!({
+                "Bridge": {BR: {"old": {}, "new": bridge_row("br-x", &[1, 3])}},
+                "Port": {port(2): {"old": port_row(2)}},
+                "Interface": {iface(2): {"old": iface_row(2, &[])}},
+            }),
+            json!({"Open_vSwitch": {ROOT: {"old": {}, "new": {"bridges": ["uuid", BR],
+                "external_ids": ["map", [["system-id", "hv2"]]]}}}}),
+            json!({
+                "Open_vSwitch": {ROOT: {"old": {}}},
+            }),
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            let changes = replica.apply_update(UpdateVersion::V1, step).unwrap();
+            assert!(!changes.is_empty(), "step {i}");
+            let before = view.clone();
+            view.apply(&changes).unwrap();
+            assert_ne!(view, before, "step {i} changed nothing");
+            assert_eq!(
+                view,
+                OvsView::from_database(replica.database()).unwrap(),
+                "step {i}"
+            );
+        }
+        assert!(view.root.is_none());
+        assert!(view.bridges.contains_key("br-x") && !view.bridges.contains_key("br-int"));
+        assert_eq!(view.vifs("br-x").keys().collect::<Vec<_>>(), ["lp1", "lp3"]);
     }
 
     #[test]
