@@ -440,6 +440,7 @@ impl Daemon {
             self.bridge_ports = None;
         }
         match self.ovs_view.as_mut() {
+            Some(_) if ovs_changes.is_empty() => {}
             Some(v) => {
                 if let Err(e) = std::sync::Arc::make_mut(v).apply(&ovs_changes) {
                     self.ovs_view = None;
