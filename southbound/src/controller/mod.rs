@@ -79,3 +79,15 @@ pub enum ControllerError {
     #[error("{0}")]
     OpenFlow(String),
 }
+
+/// Row `uuid` of `T`'s table, as a monitor or replica change gives it
+/// (`None`: the row is gone); a row that does not read is an
+/// [`ControllerError::Input`] saying why.
+pub(crate) fn typed_row<T: ovsdb::typed::TypedRow>(
+    uuid: ovsdb::Uuid,
+    row: Option<&ovsdb::Row>,
+) -> Result<Option<T>, ControllerError> {
+    row.map(|r| T::from_row(uuid, r))
+        .transpose()
+        .map_err(|e| ControllerError::Input(e.to_string()))
+}

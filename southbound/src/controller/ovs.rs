@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use ovsdb::typed::TypedRow;
 use ovsdb::vswitch::{Bridge, Interface, OpenVswitch, Port};
-use ovsdb::{Database, Row, RowChange, Uuid};
+use ovsdb::{Database, RowChange, Uuid};
 
-use super::ControllerError;
+use super::{typed_row, ControllerError};
 
 /// The chassis settings from `Open_vSwitch:external_ids`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,12 +124,6 @@ fn typed<T: TypedRow>(db: &Database) -> Result<Vec<T>, ControllerError> {
         .collect()
 }
 
-/// Row `uuid` of `T`'s table as it is now, if it still exists.
-fn read<T: TypedRow>(uuid: Uuid, row: Option<&Row>) -> Result<Option<T>, ControllerError> {
-    row.map(|r| T::from_row(uuid, r).map_err(|e| ControllerError::Input(e.to_string())))
-        .transpose()
-}
-
 /// What each run reads of the integration bridge in an [`OvsView`]: its
 /// VIFs, patch ports and stored conntrack zones. Kept until the view
 /// changes, so that a Southbound change pays nothing per local port
@@ -207,7 +201,7 @@ impl OvsView {
             let uuid = c.uuid();
             let new = c.new_row().map(|r| &**r);
             match c.table() {
-                OpenVswitch::TABLE => match read::<OpenVswitch>(uuid, new)? {
+                OpenVswitch::TABLE => match typed_row::<OpenVswitch>(uuid, new)? {
                     Some(r) => self.root = Some(r),
                     None if self.root.as_ref().is_some_and(|r| r.uuid == uuid) => self.root = None,
                     None => {}
@@ -215,15 +209,15 @@ impl OvsView {
                 Bridge::TABLE => {
                     // By name: a renamed bridge leaves its old name.
                     self.bridges.retain(|_, b| b.uuid != uuid);
-                    if let Some(b) = read::<Bridge>(uuid, new)? {
+                    if let Some(b) = typed_row::<Bridge>(uuid, new)? {
                         self.bridges.insert(b.name.clone(), b);
                     }
                 }
-                Port::TABLE => match read::<Port>(uuid, new)? {
+                Port::TABLE => match typed_row::<Port>(uuid, new)? {
                     Some(p) => _ = self.ports.insert(uuid, p),
                     None => _ = self.ports.remove(&uuid),
                 },
-                Interface::TABLE => match read::<Interface>(uuid, new)? {
+                Interface::TABLE => match typed_row::<Interface>(uuid, new)? {
                     Some(i) => _ = self.interfaces.insert(uuid, i),
                     None => _ = self.interfaces.remove(&uuid),
                 },

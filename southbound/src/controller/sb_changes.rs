@@ -14,10 +14,8 @@ use ovsdb::sb::{
     AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
     PortBinding, PortGroup, SbGlobal,
 };
-use ovsdb::typed::TypedRow;
-use ovsdb::{Row, Uuid};
 
-use super::ControllerError;
+use super::{typed_row, ControllerError};
 use crate::incremental::SbChange;
 
 /// The tables [`crate::sbdb::Southbound`] reads: a change elsewhere
@@ -61,12 +59,6 @@ impl Classified {
     }
 }
 
-fn typed<T: TypedRow>(uuid: Uuid, row: Option<&Row>) -> Result<Option<T>, ControllerError> {
-    row.map(|r| T::from_row(uuid, r))
-        .transpose()
-        .map_err(|e| ControllerError::Input(e.to_string()))
-}
-
 /// Sorts `changes` out (see the module documentation).
 pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
     let mut out = Classified::default();
@@ -84,32 +76,34 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
         match table.as_str() {
             "Logical_Flow" => out.changes.push(SbChange::LogicalFlow(
                 uuid,
-                typed::<LogicalFlow>(uuid, new)?,
+                typed_row::<LogicalFlow>(uuid, new)?,
             )),
             "Port_Binding" => out.changes.push(SbChange::PortBinding(
                 uuid,
-                typed::<PortBinding>(uuid, new)?.map(Box::new),
+                typed_row::<PortBinding>(uuid, new)?.map(Box::new),
             )),
-            "Multicast_Group" => out
-                .changes
-                .push(SbChange::McGroup(uuid, typed::<MulticastGroup>(uuid, new)?)),
-            "MAC_Binding" => out
-                .changes
-                .push(SbChange::MacBinding(uuid, typed::<MacBinding>(uuid, new)?)),
+            "Multicast_Group" => out.changes.push(SbChange::McGroup(
+                uuid,
+                typed_row::<MulticastGroup>(uuid, new)?,
+            )),
+            "MAC_Binding" => out.changes.push(SbChange::MacBinding(
+                uuid,
+                typed_row::<MacBinding>(uuid, new)?,
+            )),
             "FDB" => out
                 .changes
-                .push(SbChange::Fdb(uuid, typed::<Fdb>(uuid, new)?)),
+                .push(SbChange::Fdb(uuid, typed_row::<Fdb>(uuid, new)?)),
             "Load_Balancer" => out.changes.push(SbChange::LoadBalancer(
                 uuid,
-                typed::<LoadBalancer>(uuid, new)?,
+                typed_row::<LoadBalancer>(uuid, new)?,
             )),
             "Datapath_Binding" => out.changes.push(SbChange::Datapath(
                 uuid,
-                typed::<DatapathBinding>(uuid, new)?,
+                typed_row::<DatapathBinding>(uuid, new)?,
             )),
             "Address_Set" => {
-                let old = typed::<AddressSet>(uuid, old)?;
-                let new = typed::<AddressSet>(uuid, new)?;
+                let old = typed_row::<AddressSet>(uuid, old)?;
+                let new = typed_row::<AddressSet>(uuid, new)?;
                 if let Some(o) = old.filter(|o| new.as_ref().is_none_or(|n| n.name != o.name)) {
                     out.changes.push(SbChange::AddressSet(o.name, None));
                 }
@@ -119,8 +113,8 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                 }
             }
             "Port_Group" => {
-                let old = typed::<PortGroup>(uuid, old)?;
-                let new = typed::<PortGroup>(uuid, new)?;
+                let old = typed_row::<PortGroup>(uuid, old)?;
+                let new = typed_row::<PortGroup>(uuid, new)?;
                 if let Some(o) = old.filter(|o| new.as_ref().is_none_or(|n| n.name != o.name)) {
                     out.changes.push(SbChange::PortGroup(o.name, None));
                 }
@@ -130,8 +124,8 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                 }
             }
             "SB_Global" => {
-                let old = typed::<SbGlobal>(uuid, old)?.map(|g| g.options);
-                let new = typed::<SbGlobal>(uuid, new)?.map(|g| g.options);
+                let old = typed_row::<SbGlobal>(uuid, old)?.map(|g| g.options);
+                let new = typed_row::<SbGlobal>(uuid, new)?.map(|g| g.options);
                 if old != new {
                     out.full = true;
                 }
@@ -148,6 +142,9 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::sync::Arc;
+
+    use ovsdb::typed::TypedRow;
+    use ovsdb::{Row, Uuid};
 
     fn global(nb_cfg: i64, options: &[(&str, &str)]) -> Arc<Row> {
         let g = SbGlobal {
