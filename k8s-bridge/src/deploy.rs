@@ -25,9 +25,9 @@ fn spec_schema<T: JsonSchema>() -> serde_json::Value {
             s.meta_schema = None;
         })
         .with_transform(schemars::transform::AddNullable::default())
-        .with_transform(kube::core::schema::StructuralSchemaRewriter)
-        .with_transform(kube::core::schema::OptionalEnum)
-        .with_transform(kube::core::schema::OptionalIntOrString)
+        .with_transform(kube_core::schema::StructuralSchemaRewriter)
+        .with_transform(kube_core::schema::OptionalEnum)
+        .with_transform(kube_core::schema::OptionalIntOrString)
         .into_generator();
     let mut v = serde_json::to_value(generator.into_root_schema_for::<T>()).expect("schema");
     if let Some(m) = v.as_object_mut() {

@@ -101,6 +101,7 @@ pub struct Network {
 #[serde(rename_all = "camelCase")]
 pub struct VlanSpec {
     /// The VLAN id, 1-4094 (Nodus writes it as a string).
+    #[schemars(schema_with = "schema::int_or_string")]
     pub vlan_id: IntOrString,
     /// The node NIC carrying the VLAN.
     pub provider_interface_name: String,
@@ -189,9 +190,11 @@ pub struct RoutingNetwork {
     pub subnet: String,
     /// The end's pods (none selected when unset).
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_label_selector")]
     pub pod_selector: Option<LabelSelector>,
     /// Their namespaces (the chain's namespace when unset).
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_label_selector")]
     pub namespace_selector: Option<LabelSelector>,
 }
 
@@ -261,4 +264,57 @@ pub struct NetworkAttachmentDefinition {
     /// The spec.
     #[serde(default)]
     pub spec: NadSpec,
+}
+
+/// The schemas of the Kubernetes types the specs use, written here so
+/// that `k8s-openapi` is built without its `schemars` feature (a JSON
+/// schema for every Kubernetes type: most of that crate's build time,
+/// issue 3).  The texts are those of `k8s-openapi`'s schemas (Kubernetes'
+/// API documentation); `tests/deploy.rs` checks the CRDs they go into.
+mod schema {
+    use schemars::{json_schema, Schema, SchemaGenerator};
+
+    /// `IntOrString`.
+    pub fn int_or_string(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "x-kubernetes-int-or-string": true })
+    }
+
+    /// `Option<LabelSelector>`.
+    pub fn optional_label_selector(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "nullable": true,
+            "properties": {
+                "matchExpressions": {
+                    "description": "matchExpressions is a list of label selector requirements. The requirements are ANDed.",
+                    "type": "array",
+                    "items": {
+                        "description": "A label selector requirement is a selector that contains values, a key, and an operator that relates the key and values.",
+                        "type": "object",
+                        "properties": {
+                            "key": {
+                                "description": "key is the label key that the selector applies to.",
+                                "type": "string"
+                            },
+                            "operator": {
+                                "description": "operator represents a key's relationship to a set of values. Valid operators are In, NotIn, Exists and DoesNotExist.",
+                                "type": "string"
+                            },
+                            "values": {
+                                "description": "values is an array of string values. If the operator is In or NotIn, the values array must be non-empty. If the operator is Exists or DoesNotExist, the values array must be empty. This array is replaced during a strategic merge patch.",
+                                "type": "array",
+                                "items": { "type": "string" }
+                            }
+                        },
+                        "required": ["key", "operator"]
+                    }
+                },
+                "matchLabels": {
+                    "description": "matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels map is equivalent to an element of matchExpressions, whose key field is \"key\", the operator is \"In\", and the values array contains only \"value\". The requirements are ANDed.",
+                    "type": "object",
+                    "additionalProperties": { "type": "string" }
+                }
+            }
+        })
+    }
 }
