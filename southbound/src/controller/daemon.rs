@@ -20,7 +20,6 @@ use super::pinctrl_svc::Monitors;
 use super::status::Status;
 use super::{bindings, monitor, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
-use crate::chassis::Chassis;
 use crate::flow_table::OfFlow;
 use crate::incremental::{ChassisCompute, LocalChange, SbChange};
 use crate::openflow::conn::{Connection, Options as OfOptions};
@@ -609,10 +608,7 @@ impl Daemon {
         let mut stream = None;
         let mut registered = None;
         if let Some(view) = fresh {
-            let mut chassis = Chassis::new(&cfg.system_id);
-            chassis.vifs = vif_ports.clone();
-            chassis.patch_ofports = patch_ofports.clone();
-            chassis.ct_zones = Some(have_zones.clone());
+            let chassis = bridge_ports.chassis(&cfg.system_id);
             let installer = &mut self.installer;
             let (c, s) = match registering.take() {
                 None => first::compute_streamed(installer, view, chassis).await,

@@ -12,6 +12,7 @@ use ovsdb::vswitch::{Bridge, Interface, OpenVswitch, Port};
 use ovsdb::{Database, RowChange, Uuid};
 
 use super::{typed_row, ControllerError};
+use crate::chassis::Chassis;
 
 /// The chassis settings from `Open_vSwitch:external_ids`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +155,16 @@ impl BridgePorts {
             patch_ofports: super::ports::patch_ofports(view, bridge),
             ct_zones: view.ct_zones(bridge),
         }
+    }
+
+    /// The chassis `name` with these ports and zones: what the engine's
+    /// first compute starts from.
+    pub fn chassis(&self, name: &str) -> Chassis {
+        let mut chassis = Chassis::new(name);
+        chassis.vifs = self.vif_ports.clone();
+        chassis.patch_ofports = self.patch_ofports.clone();
+        chassis.ct_zones = Some(self.ct_zones.clone());
+        chassis
     }
 }
 

@@ -19,13 +19,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ovnflow_southbound::chassis::Chassis;
 use ovnflow_southbound::controller::monitor;
 use ovnflow_southbound::controller::ovs::{BridgePorts, OvsView};
-use ovnflow_southbound::flow_table::OfFlow;
 use ovnflow_southbound::incremental::{ChassisCompute, SbChange};
 use ovnflow_southbound::openflow::installer::{uses_group_or_meter, Changes, Desired, Installer};
 use ovnflow_southbound::sbdb::Southbound;
@@ -69,11 +66,7 @@ pub async fn measure(
     // The chassis as the daemon reads it.
     let ovs = replica(ovs_db, "Open_vSwitch", monitor::open_vswitch()).await?;
     let view = OvsView::from_database(ovs.replica().database()).map_err(|e| e.to_string())?;
-    let ports = BridgePorts::read(&view, bridge);
-    let mut chassis = Chassis::new(system_id);
-    chassis.vifs = ports.vif_ports;
-    chassis.patch_ofports = ports.patch_ofports;
-    chassis.ct_zones = Some(ports.ct_zones);
+    let chassis = BridgePorts::read(&view, bridge).chassis(system_id);
     // Connected (helpers too) before the clock starts, as the daemon
     // connects while it waits for the Southbound.
     let mut installer = Installer::new(mgmt);
@@ -87,21 +80,20 @@ pub async fn measure(
     let view = Southbound::from_database(sb.replica().database()).map_err(|e| e.to_string())?;
 
     let mut compute = ChassisCompute::with_kept_zones(view.clone(), chassis);
-    let flows: Vec<Arc<OfFlow>> = compute
-        .installed_shared()
-        .filter(|f| !uses_group_or_meter(&f.actions))
-        .cloned()
-        .collect();
-    let t = Instant::now();
-    let mut stream = installer.begin_full().await.map_err(|e| e.to_string())?;
-    for f in &flows {
-        stream.flow(&mut installer, f);
-    }
     let desired = Desired {
-        flows: flows.clone(),
+        flows: compute
+            .installed_shared()
+            .filter(|f| !uses_group_or_meter(&f.actions))
+            .cloned()
+            .collect(),
         groups: BTreeMap::new(),
         meters: BTreeMap::new(),
     };
+    let t = Instant::now();
+    let mut stream = installer.begin_full().await.map_err(|e| e.to_string())?;
+    for f in &desired.flows {
+        stream.flow(&mut installer, f);
+    }
     installer
         .finish_full(stream, &desired, Vec::new())
         .await
@@ -142,7 +134,7 @@ pub async fn measure(
     Ok(Floor {
         sb: sb_time,
         install,
-        flows: flows.len(),
+        flows: desired.flows.len(),
         acl,
         acl_flows: changes.added.len() + changes.removed.len(),
     })
