@@ -12,8 +12,8 @@ use ovnflow_southbound::flow_table::OfFlow;
 use ovnflow_southbound::incremental::{ChassisCompute, LocalChange, SbChange};
 use ovnflow_southbound::sbdb::Southbound;
 use ovsdb::sb::{
-    AddressSet, Chassis as SbChassis, DatapathBinding, Encap, Fdb, LogicalFlow, MacBinding,
-    MulticastGroup, PortBinding, PortGroup,
+    AddressSet, Chassis as SbChassis, DatapathBinding, Encap, Fdb, LogicalDpGroup, LogicalFlow,
+    MacBinding, MulticastGroup, PortBinding, PortGroup,
 };
 use ovsdb::Uuid;
 use proptest::prelude::*;
@@ -23,6 +23,11 @@ const DP: u128 = 0xd0;
 const HV1: u128 = 0xc1;
 const HV2: u128 = 0xc2;
 const FLOOD: u128 = 0xf1;
+/// A second datapath (`ls2`, port `q0`), and a datapath group of `ls`
+/// (and `ls2`).
+const DP2: u128 = 0xd2;
+const GROUP: u128 = 0x9a;
+const Q0: u128 = 0x2000;
 
 fn uuid(n: u128) -> Uuid {
     Uuid::from_u128(n)
@@ -98,6 +103,16 @@ struct Model {
     /// an incremental run and a fresh compile); by default they differ
     /// there, as random UUIDs do.
     colliding_uuids: bool,
+    /// The chassis rows (hv1, hv2) deleted.
+    chassis_gone: [bool; 2],
+    /// How the chassis rows are named (see [`chassis_row`]).
+    renamed: [u8; 2],
+    /// `ls2`'s tunnel key, if it exists.
+    dp2: Option<i64>,
+    /// Whether the datapath group holds `ls2` (if it exists).
+    group_dp2: bool,
+    /// Port `q0` on `ls2`, if it exists: whether it is bound here.
+    q0: Option<bool>,
 }
 
 fn base_sb() -> Southbound {
@@ -111,30 +126,51 @@ fn base_sb() -> Southbound {
             ..Default::default()
         },
     );
-    for (u, name, ip) in [(HV1, "hv1", "127.0.0.1"), (HV2, "hv2", "127.0.0.2")] {
-        let encap = uuid(u + 0x100);
-        sb.chassis.insert(
-            uuid(u),
-            SbChassis {
-                uuid: uuid(u),
-                name: name.to_string(),
-                hostname: name.to_string(),
-                encaps: vec![encap],
-                ..Default::default()
-            },
-        );
-        sb.encaps.insert(
-            encap,
-            Encap {
-                uuid: encap,
-                chassis_name: name.to_string(),
-                ip: ip.to_string(),
-                type_: "geneve".to_string(),
-                ..Default::default()
-            },
-        );
+    for c in 0..2 {
+        let (row, encap) = chassis_row(c, 0);
+        sb.encaps.insert(encap.uuid, encap);
+        sb.chassis.insert(row.uuid, row);
     }
     sb
+}
+
+/// Chassis `c` (0: hv1, this chassis; 1: hv2) and its encap, named
+/// `hv1`/`hv2` (`renamed` 0), with hostname `host1`/`host2` (1), or
+/// named `hv1x`/`hv2x` (2: no longer this chassis, or no longer the one
+/// the tunnel goes to); the hostname is the name unless said.
+fn chassis_row(c: usize, renamed: u8) -> (SbChassis, Encap) {
+    let (u, name, ip) = [(HV1, "hv1", "127.0.0.1"), (HV2, "hv2", "127.0.0.2")][c];
+    let encap = uuid(u + 0x100);
+    let (row_name, hostname) = match renamed {
+        0 => (name.to_string(), name.to_string()),
+        1 => (name.to_string(), format!("host{}", c + 1)),
+        _ => (format!("{name}x"), name.to_string()),
+    };
+    let row = SbChassis {
+        uuid: uuid(u),
+        name: row_name,
+        hostname,
+        encaps: vec![encap],
+        ..Default::default()
+    };
+    let encap = Encap {
+        uuid: encap,
+        chassis_name: name.to_string(),
+        ip: ip.to_string(),
+        type_: "geneve".to_string(),
+        ..Default::default()
+    };
+    (row, encap)
+}
+
+/// `ls2`.
+fn dp2(key: i64) -> DatapathBinding {
+    DatapathBinding {
+        uuid: uuid(DP2),
+        tunnel_key: key,
+        external_ids: [("logical-switch".to_string(), "ls2".to_string())].into(),
+        ..Default::default()
+    }
 }
 
 impl Model {
@@ -184,8 +220,49 @@ impl Model {
         sb.port_groups = vec![self.port_group()];
         sb.mac_bindings = self.macs.values().cloned().collect();
         sb.fdbs = self.fdbs.values().cloned().collect();
+        sb.dp_groups.insert(uuid(GROUP), self.group());
+        if let Some(key) = self.dp2 {
+            sb.datapaths.insert(uuid(DP2), dp2(key));
+        }
+        if let Some(pb) = self.q0() {
+            sb.port_bindings.insert(pb.uuid, pb);
+        }
+        for c in 0..2 {
+            let (row, encap) = chassis_row(c, self.renamed[c]);
+            sb.chassis.remove(&row.uuid);
+            sb.encaps.remove(&encap.uuid);
+            if !self.chassis_gone[c] {
+                sb.chassis.insert(row.uuid, row);
+                sb.encaps.insert(encap.uuid, encap);
+            }
+        }
         sb.reindex();
         sb
+    }
+
+    fn group(&self) -> LogicalDpGroup {
+        let mut datapaths = vec![uuid(DP)];
+        if self.group_dp2 && self.dp2.is_some() {
+            datapaths.push(uuid(DP2));
+        }
+        LogicalDpGroup {
+            uuid: uuid(GROUP),
+            datapaths,
+        }
+    }
+
+    /// `q0`, bound here by the SB too (if hv1's row exists).
+    fn q0(&self) -> Option<PortBinding> {
+        let here = self.q0?;
+        Some(PortBinding {
+            uuid: uuid(Q0),
+            logical_port: "q0".to_string(),
+            datapath: uuid(DP2),
+            tunnel_key: 1,
+            chassis: (here && !self.chassis_gone[0]).then_some(uuid(HV1)),
+            mac: vec!["00:00:00:00:03:01 10.0.3.1".to_string()],
+            ..Default::default()
+        })
     }
 
     fn address_set(&self) -> AddressSet {
@@ -218,6 +295,25 @@ enum Edit {
     PgMember(usize, bool),
     MacBinding(usize, bool),
     Fdb(usize, bool),
+    /// Chassis hv1 (ours) or hv2 deleted (with its encap; the ports bound
+    /// there lose their `chassis`, a weak reference) or back.
+    ChassisGone(usize, bool),
+    /// Chassis hv1 or hv2 renamed (see [`chassis_row`]).
+    Rename(usize, u8),
+    /// A port's `requested-chassis` option: hostname `host1`, name `hv2`,
+    /// or none.
+    Request(usize, u8),
+    /// A logical flow on the datapath group.
+    AddGroupLflow(usize, usize),
+    /// `ls2` with tunnel key 2 or 3, or (`None`) deleted (with `q0`; the
+    /// group loses it, a weak reference).
+    Dp2(Option<i64>),
+    /// The datapath group holds `ls2`, or not.
+    GroupDp2(bool),
+    /// `q0` on `ls2`, bound here (its VIF here) or not, or deleted.
+    Q0(Option<bool>),
+    /// The tunnel to hv2 (its OVS port), or none.
+    Tunnel(bool),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -232,6 +328,14 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::PgMember(p, add)),
         1 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::MacBinding(p, add)),
         1 => (0..N_PORTS, any::<bool>()).prop_map(|(p, add)| Edit::Fdb(p, add)),
+        1 => (0..2usize, any::<bool>()).prop_map(|(c, gone)| Edit::ChassisGone(c, gone)),
+        1 => (0..2usize, 0..3u8).prop_map(|(c, r)| Edit::Rename(c, r)),
+        1 => (0..N_PORTS, 0..3u8).prop_map(|(p, r)| Edit::Request(p, r)),
+        2 => (0..TEMPLATES.len(), 0..N_PORTS).prop_map(|(t, p)| Edit::AddGroupLflow(t, p)),
+        1 => prop::option::of(2..4i64).prop_map(Edit::Dp2),
+        1 => any::<bool>().prop_map(Edit::GroupDp2),
+        1 => prop::option::of(any::<bool>()).prop_map(Edit::Q0),
+        1 => any::<bool>().prop_map(Edit::Tunnel),
     ]
 }
 
@@ -240,7 +344,8 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
     let mut sbc = Vec::new();
     let mut lc = Vec::new();
     match *e {
-        Edit::AddLflow(t, p) => {
+        Edit::AddLflow(t, p) | Edit::AddGroupLflow(t, p) => {
+            let on_group = matches!(e, Edit::AddGroupLflow(..));
             let (pipeline, table, prio, mat, act) = TEMPLATES[t];
             let fill = |s: &str| {
                 s.replace("{p}", &port_name(p))
@@ -255,7 +360,8 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
             m.next_lflow += 1;
             let lf = LogicalFlow {
                 uuid: u,
-                logical_datapath: Some(uuid(DP)),
+                logical_datapath: (!on_group).then_some(uuid(DP)),
+                logical_dp_group: on_group.then_some(uuid(GROUP)),
                 pipeline: pipeline.to_string(),
                 table_id: table,
                 priority: prio,
@@ -288,9 +394,11 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
         }
         Edit::Bind(i, here) => {
             if m.ports.contains_key(&port_uuid(i)) {
-                let chassis = uuid(if here { HV1 } else { HV2 });
+                let c = usize::from(!here);
+                let chassis = uuid([HV1, HV2][c]);
                 let pb = PortBinding {
-                    chassis: Some(chassis),
+                    // A reference to a deleted row is no reference.
+                    chassis: (!m.chassis_gone[c]).then_some(chassis),
                     ..m.ports[&port_uuid(i)].clone()
                 };
                 m.ports.insert(pb.uuid, pb.clone());
@@ -360,6 +468,96 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
                 sbc.push(SbChange::Fdb(u, Some(f)));
             } else if m.fdbs.remove(&u).is_some() {
                 sbc.push(SbChange::Fdb(u, None));
+            }
+        }
+        Edit::ChassisGone(c, gone) => {
+            if m.chassis_gone[c] != gone {
+                m.chassis_gone[c] = gone;
+                let (row, encap) = chassis_row(c, m.renamed[c]);
+                if gone {
+                    for pb in m
+                        .ports
+                        .values_mut()
+                        .filter(|pb| pb.chassis == Some(row.uuid))
+                    {
+                        pb.chassis = None;
+                        sbc.push(SbChange::PortBinding(pb.uuid, Some(Box::new(pb.clone()))));
+                    }
+                    sbc.push(SbChange::Chassis(row.uuid, None));
+                    sbc.push(SbChange::Encap(encap.uuid, None));
+                } else {
+                    sbc.push(SbChange::Encap(encap.uuid, Some(encap)));
+                    sbc.push(SbChange::Chassis(row.uuid, Some(row)));
+                }
+            }
+        }
+        Edit::Rename(c, r) => {
+            m.renamed[c] = r;
+            if !m.chassis_gone[c] {
+                let (row, _) = chassis_row(c, r);
+                sbc.push(SbChange::Chassis(row.uuid, Some(row)));
+            }
+        }
+        Edit::Dp2(key) => {
+            let had = m.dp2.is_some();
+            if key.is_none() && had {
+                if m.q0.take().is_some() {
+                    sbc.push(SbChange::PortBinding(uuid(Q0), None));
+                    if ch.vifs.remove("q0").is_some() {
+                        lc.push(LocalChange::UnbindVif("q0".into()));
+                    }
+                }
+                m.dp2 = None;
+                if m.group_dp2 {
+                    sbc.push(SbChange::DpGroup(uuid(GROUP), Some(m.group())));
+                }
+                sbc.push(SbChange::Datapath(uuid(DP2), None));
+            } else if let Some(k) = key {
+                m.dp2 = Some(k);
+                sbc.push(SbChange::Datapath(uuid(DP2), Some(dp2(k))));
+                if !had && m.group_dp2 {
+                    sbc.push(SbChange::DpGroup(uuid(GROUP), Some(m.group())));
+                }
+            }
+        }
+        Edit::GroupDp2(with) => {
+            m.group_dp2 = with;
+            sbc.push(SbChange::DpGroup(uuid(GROUP), Some(m.group())));
+        }
+        Edit::Q0(q) => {
+            if m.dp2.is_some() {
+                m.q0 = q;
+                let pb = m.q0();
+                sbc.push(SbChange::PortBinding(uuid(Q0), pb.map(Box::new)));
+                if q == Some(true) {
+                    ch.vifs.insert("q0".into(), 99);
+                    lc.push(LocalChange::BindVif("q0".into(), 99));
+                } else if ch.vifs.remove("q0").is_some() {
+                    lc.push(LocalChange::UnbindVif("q0".into()));
+                }
+            }
+        }
+        Edit::Tunnel(up) => {
+            let tun = up.then_some(Tunnel {
+                ofport: 100,
+                kind: TunnelType::Geneve,
+            });
+            match &tun {
+                Some(t) => ch.tunnels.insert("hv2".into(), *t),
+                None => ch.tunnels.remove("hv2"),
+            };
+            lc.push(LocalChange::Tunnel("hv2".into(), tun));
+        }
+        Edit::Request(i, r) => {
+            if let Some(pb) = m.ports.get_mut(&port_uuid(i)) {
+                match r {
+                    0 => pb
+                        .options
+                        .insert("requested-chassis".into(), "host1".into()),
+                    1 => pb.options.insert("requested-chassis".into(), "hv2".into()),
+                    _ => pb.options.remove("requested-chassis"),
+                };
+                sbc.push(SbChange::PortBinding(pb.uuid, Some(Box::new(pb.clone()))));
             }
         }
     }
@@ -594,4 +792,108 @@ fn claim_echo_recomputes_no_logical_flow() {
     engine.apply(vec![change], Vec::new());
     assert!(engine.last_recomputed > 2);
     assert_eq!(engine_table(&engine), fresh_table(&model.sb(), &ch));
+}
+
+/// Our own chassis row appearing (the echo of the registration a
+/// controller commits at start, while its first compute runs without it)
+/// recomputes only the ports that refer to it, not every source as
+/// ovn-controller does; likewise another chassis joining, leaving or being
+/// renamed (issue 9: a full recompute of the bench's 984 sources after
+/// every start).
+#[test]
+fn chassis_rows_recompute_only_their_ports() {
+    let mut model = Model::new();
+    model.chassis_gone[0] = true;
+    let mut ch = chassis();
+    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
+    for e in [
+        Edit::PgMember(0, true),
+        Edit::AddLflow(0, 0),
+        Edit::AddLflow(4, 0),
+        Edit::AddLflow(7, 1),
+        Edit::Bind(0, true),
+        Edit::Bind(1, false),
+        Edit::Bind(2, true),
+        Edit::Request(2, 0),
+    ] {
+        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+        engine.apply(sbc, lc);
+    }
+    let all = ChassisCompute::new(model.sb(), ch.clone()).last_recomputed;
+    for (e, at_most) in [
+        // Ours appears: nothing refers to it yet.
+        (Edit::ChassisGone(0, false), 0),
+        // Its hostname becomes the one p2 requests: p2 is bound here now
+        // (its physical and port-security flows, the neighbours, the
+        // flood group).
+        (Edit::Rename(0, 1), 4),
+        // hv2, where p1 is bound, is renamed (p1's sources and the
+        // logical flow naming it), leaves (p1's physical flows and the
+        // flood group, with p1's `chassis` cleared) and comes back.
+        (Edit::Rename(1, 2), 5),
+        (Edit::ChassisGone(1, true), 2),
+        (Edit::ChassisGone(1, false), 0),
+    ] {
+        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+        engine.apply(sbc, lc);
+        assert!(
+            engine.last_recomputed <= at_most,
+            "{e:?}: {} of {all} sources recomputed",
+            engine.last_recomputed
+        );
+        assert_eq!(
+            engine_table(&engine),
+            fresh_table(&model.sb(), &ch),
+            "{e:?}"
+        );
+    }
+}
+
+/// A datapath that is not local here (another node's switch joining, as
+/// ovn-kubernetes adds one per node), its ports and the datapath groups
+/// that gain it recompute only what is on them, not every source; it
+/// becoming local (a port of it bound here) is a full recompute, as in
+/// ovn-controller.
+#[test]
+fn foreign_datapaths_recompute_only_their_sources() {
+    let mut model = Model::new();
+    let mut ch = chassis();
+    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
+    for e in [
+        Edit::Bind(0, true),
+        Edit::AddLflow(0, 0),
+        Edit::AddLflow(4, 0),
+        Edit::AddGroupLflow(1, 0),
+        Edit::AddGroupLflow(5, 1),
+    ] {
+        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+        engine.apply(sbc, lc);
+    }
+    for (e, at_most) in [
+        // ls2 appears, with a port bound elsewhere: nothing of it is here.
+        (Edit::Dp2(Some(2)), 0),
+        (Edit::Q0(Some(false)), 3),
+        // The group gains ls2: its two logical flows.
+        (Edit::GroupDp2(true), 2),
+        // ls2's key changes: its port and the group's flows.
+        (Edit::Dp2(Some(3)), 5),
+        // q0 bound here: ls2 becomes local.
+        (Edit::Q0(Some(true)), usize::MAX),
+        (Edit::Q0(None), usize::MAX),
+        // ls2 goes (the group loses it).
+        (Edit::Dp2(None), 2),
+    ] {
+        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+        engine.apply(sbc, lc);
+        assert!(
+            engine.last_recomputed <= at_most,
+            "{e:?}: {} sources recomputed",
+            engine.last_recomputed
+        );
+        assert_eq!(
+            engine_table(&engine),
+            fresh_table(&model.sb(), &ch),
+            "{e:?}"
+        );
+    }
 }

@@ -6,13 +6,13 @@
 //! flow (`Chassis_Private`, `Connection`, `Controller_Event`, …) are
 //! ignored, `SB_Global` counts only when its `options` change (its
 //! `nb_cfg` moves with every `--wait`), and a change to a table without a
-//! handler (chassis, encaps, HA groups, meters, DHCP options, …) asks for
-//! a full recompute from the whole Southbound.
+//! handler (HA groups, meters, DHCP options, …) asks for a full recompute
+//! from the whole Southbound.
 
 use ovsdb::db::RowChange;
 use ovsdb::sb::{
-    AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
-    PortBinding, PortGroup, SbGlobal,
+    AddressSet, Chassis as ChassisRow, DatapathBinding, Encap, Fdb, LoadBalancer, LogicalDpGroup,
+    LogicalFlow, MacBinding, MulticastGroup, PortBinding, PortGroup, SbGlobal,
 };
 
 use super::{typed_row, ControllerError};
@@ -97,6 +97,16 @@ pub fn classify(changes: &[RowChange]) -> Result<Classified, ControllerError> {
                 uuid,
                 typed_row::<LoadBalancer>(uuid, new)?,
             )),
+            "Chassis" => out
+                .changes
+                .push(SbChange::Chassis(uuid, typed_row::<ChassisRow>(uuid, new)?)),
+            "Encap" => out
+                .changes
+                .push(SbChange::Encap(uuid, typed_row::<Encap>(uuid, new)?)),
+            "Logical_DP_Group" => out.changes.push(SbChange::DpGroup(
+                uuid,
+                typed_row::<LogicalDpGroup>(uuid, new)?,
+            )),
             "Datapath_Binding" => out.changes.push(SbChange::Datapath(
                 uuid,
                 typed_row::<DatapathBinding>(uuid, new)?,
@@ -178,12 +188,22 @@ mod tests {
         }])
         .unwrap();
         assert!(c.is_empty());
-        let c = classify(&[RowChange::Delete {
-            table: "Encap".into(),
+    }
+
+    #[test]
+    fn chassis_and_encaps_have_handlers_ha_chassis_not() {
+        let delete = |table: &str| RowChange::Delete {
+            table: table.into(),
             uuid: Uuid::from_u128(2),
             old: Arc::new(Row::default()),
-        }])
-        .unwrap();
+        };
+        let c = classify(&[delete("Encap"), delete("Chassis")]).unwrap();
+        assert!(!c.full);
+        assert!(matches!(
+            c.changes[..],
+            [SbChange::Encap(_, None), SbChange::Chassis(_, None)]
+        ));
+        let c = classify(&[delete("HA_Chassis")]).unwrap();
         assert!(c.full);
     }
 }

@@ -8,6 +8,7 @@ use ovsdb::sb::PortBinding;
 use ovsdb::Uuid;
 
 use super::{ChassisCompute, Dirt, SbChange, Source};
+use crate::sbdb::Southbound;
 
 impl ChassisCompute {
     pub(super) fn apply_sb(&mut self, change: SbChange, d: &mut Dirt) {
@@ -23,6 +24,7 @@ impl ChassisCompute {
             sets,
             full,
             rebound,
+            relocal,
             reindex,
         } = d;
         match change {
@@ -114,8 +116,77 @@ impl ChassisCompute {
             }
             SbChange::Datapath(u, row) => {
                 *reindex = true;
+                let keys =
+                    [self.sb.datapaths.get(&u), row.as_ref()].map(|d| d.map(|d| d.tunnel_key));
                 put(&mut self.sb.datapaths, u, row);
-                *full = true;
+                if keys
+                    .iter()
+                    .flatten()
+                    .any(|k| self.local.datapaths.contains_key(k))
+                {
+                    *full = true;
+                    return;
+                }
+                // Not local (the new local view tells whether it became so).
+                *relocal = true;
+                let sb = &self.sb;
+                let in_group = |g: &Option<Uuid>| {
+                    g.and_then(|g| sb.dp_groups.get(&g))
+                        .is_some_and(|g| g.datapaths.contains(&u))
+                };
+                for lf in sb.logical_flows.values() {
+                    if lf.logical_datapath == Some(u) || in_group(&lf.logical_dp_group) {
+                        dirty.insert(Source::LogicalFlow(lf.uuid));
+                    }
+                }
+                for lb in &sb.load_balancers {
+                    if lb.datapaths.contains(&u) || in_group(&lb.datapath_group) {
+                        dirty.insert(Source::LoadBalancer(lb.uuid));
+                    }
+                }
+                for mc in sb.mc_groups.values().filter(|mc| mc.datapath == u) {
+                    dirty.insert(Source::McGroup(mc.uuid));
+                }
+                let ports: Vec<(Uuid, String)> = sb
+                    .port_bindings
+                    .values()
+                    .filter(|pb| pb.datapath == u)
+                    .map(|pb| (pb.uuid, pb.logical_port.clone()))
+                    .collect();
+                names.extend(ports.iter().map(|(_, n)| n.clone()));
+                for (pu, _) in ports {
+                    self.dirty_port(pu, dirty, names);
+                }
+            }
+            SbChange::DpGroup(u, row) => {
+                put(&mut self.sb.dp_groups, u, row);
+                for lf in self.sb.logical_flows.values() {
+                    if lf.logical_dp_group == Some(u) {
+                        dirty.insert(Source::LogicalFlow(lf.uuid));
+                    }
+                }
+                for lb in &self.sb.load_balancers {
+                    if lb.datapath_group == Some(u) {
+                        dirty.insert(Source::LoadBalancer(lb.uuid));
+                    }
+                }
+            }
+            SbChange::Chassis(u, row) => {
+                // Its name (tunnels, multicast fan-out), `is-vtep` and
+                // hostname (`requested-chassis`) are read for the ports on
+                // it; whether it is ours, by the local view.
+                put(&mut self.sb.chassis, u, row);
+                *relocal = true;
+                let ports: Vec<(Uuid, String)> = ports_on_chassis(&self.sb, &[u])
+                    .map(|pb| (pb.uuid, pb.logical_port.clone()))
+                    .collect();
+                names.extend(ports.iter().map(|(_, n)| n.clone()));
+                for (pu, _) in ports {
+                    self.dirty_port(pu, dirty, names);
+                }
+            }
+            SbChange::Encap(u, row) => {
+                put(&mut self.sb.encaps, u, row);
             }
             SbChange::Other(sb) => {
                 *reindex = true;
@@ -235,6 +306,31 @@ impl ChassisCompute {
         all.dedup();
         all
     }
+}
+
+/// The port bindings that refer to one of the chassis `c`: bound there
+/// (also additionally), requested there, or with an HA chassis group that
+/// has one as a member (what [`crate::local::Local`] and the physical
+/// flows read of a chassis row).
+pub(super) fn ports_on_chassis<'a>(
+    sb: &'a Southbound,
+    c: &'a [Uuid],
+) -> impl Iterator<Item = &'a PortBinding> + 'a {
+    let on = move |u: &Option<Uuid>| u.is_some_and(|u| c.contains(&u));
+    sb.port_bindings.values().filter(move |pb| {
+        on(&pb.chassis)
+            || on(&pb.requested_chassis)
+            || pb.additional_chassis.iter().any(|u| c.contains(u))
+            || pb
+                .ha_chassis_group
+                .and_then(|g| sb.ha_groups.get(&g))
+                .is_some_and(|g| {
+                    g.ha_chassis
+                        .iter()
+                        .filter_map(|m| sb.ha_chassis.get(m))
+                        .any(|h| on(&h.chassis))
+                })
+    })
 }
 
 /// Whether `text` names the set `name` (`$as` or `@pg`) as a whole word.

@@ -7,9 +7,10 @@
 //! only the flows that involve the port are redone.  Here likewise: when
 //! the set of local datapaths is the same, the ports whose binding,
 //! locality, relatedness or conntrack zone changed are returned and only
-//! their sources are recomputed; anything else (a datapath became local or
-//! stopped being local, a router's SNAT/DNAT zone, our chassis row) is a
-//! full recompute.
+//! their sources are recomputed (also when our chassis row appeared, went
+//! or was replaced: the ports that refer to those rows are recomputed for
+//! the rows' change); anything else (a datapath became local or stopped
+//! being local, a router's SNAT/DNAT zone) is a full recompute.
 
 use std::collections::BTreeSet;
 
@@ -45,9 +46,12 @@ pub(super) fn impact(sb: &Southbound, old: &Local, new: &Local) -> Impact {
     if old == new {
         return Impact::Nothing;
     }
-    if old.chassis_uuid != new.chassis_uuid || old.datapaths != new.datapaths {
+    if old.datapaths != new.datapaths {
         return Impact::Full;
     }
+    // Our chassis row changes only with a change to the rows involved
+    // (inserted, deleted or renamed): the ports that refer to them are
+    // recomputed for that change (`SbChange::Chassis`).
     let mut ports: BTreeSet<String> = changed_keys(&old.bound, &new.bound).cloned().collect();
     ports.extend(old.lports.symmetric_difference(&new.lports).cloned());
     for &(dp, key) in old.related.symmetric_difference(&new.related) {

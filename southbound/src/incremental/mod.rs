@@ -19,13 +19,30 @@
 //!   flows;
 //! * a multicast group → itself and the logical flows that name it;
 //! * a MAC binding → the neighbor flows; a load balancer → itself;
+//! * a chassis → the ports bound to it (also additionally, by request or
+//!   through an HA chassis group), as for a port binding change; an
+//!   encap → nothing (no flow reads it);
+//! * a datapath that is not local (before or after) → the logical flows,
+//!   ports, multicast groups and load balancers on it (none of which has
+//!   flows here: what counts is the ports of local datapaths that name its
+//!   ports), as ovn-controller's `runtime_data` handler of
+//!   `Datapath_Binding` leaves such datapaths alone; a local one → a full
+//!   recompute;
+//! * a datapath group → the logical flows and load balancers using it;
 //! * a change of what is local ([`Local`]) that keeps the same local
-//!   datapaths (a VIF bound or unbound, a port's zone) → the sources of
-//!   the ports concerned, as for a port binding change;
+//!   datapaths (a VIF bound or unbound, a port's zone, our own chassis
+//!   row appearing) → the sources of the ports concerned, as for a port
+//!   binding change;
+//! * a tunnel to another chassis → the tunnel receive flows and the
+//!   physical flows of the ports on that chassis (and their multicast
+//!   groups);
 //! * anything else that changes what is local (local datapaths, router
-//!   zones), datapaths, chassis and encaps, tunnels → a full recompute
+//!   zones), local datapaths, HA chassis groups → a full recompute
 //!   (ovn-controller recomputes too when `runtime_data` changes without a
-//!   handler).
+//!   handler; it does so for every `Chassis` change as well, where this
+//!   engine recomputes only the ports concerned: the registration of our
+//!   own chassis at start, or another chassis joining, recomputes
+//!   nothing).
 //!
 //! With [`ChassisCompute::with_kept_zones`] the conntrack zones are
 //! assigned here, as the daemon needs them: users keep their zone, new
@@ -54,8 +71,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ovsdb::sb::{
-    AddressSet, DatapathBinding, Fdb, LoadBalancer, LogicalFlow, MacBinding, MulticastGroup,
-    PortBinding, PortGroup,
+    AddressSet, Chassis as ChassisRow, DatapathBinding, Encap, Fdb, LoadBalancer, LogicalDpGroup,
+    LogicalFlow, MacBinding, MulticastGroup, PortBinding, PortGroup,
 };
 use ovsdb::Uuid;
 
@@ -112,6 +129,13 @@ pub enum SbChange {
     LoadBalancer(Uuid, Option<LoadBalancer>),
     /// `Datapath_Binding`.
     Datapath(Uuid, Option<DatapathBinding>),
+    /// `Logical_DP_Group`.
+    DpGroup(Uuid, Option<LogicalDpGroup>),
+    /// `Chassis` (ours or another's).
+    Chassis(Uuid, Option<ChassisRow>),
+    /// `Encap`: kept for the Southbound view, no flow reads it (tunnels
+    /// come from the chassis's own interfaces).
+    Encap(Uuid, Option<Encap>),
     /// Any other change: the whole new Southbound content.
     Other(Box<Southbound>),
 }
@@ -155,6 +179,9 @@ struct Dirt {
     /// Port bindings of which only the binding (`chassis`, `encap`, `up`,
     /// additional chassis) changed, as they were before.
     rebound: Vec<PortBinding>,
+    /// Whether a row the local view reads changed (`Chassis`,
+    /// `Datapath_Binding`): it is recomputed.
+    relocal: bool,
     /// Whether a row the Southbound's indexes cover (port bindings,
     /// datapaths, multicast groups) changed: only then are they rebuilt.
     reindex: bool,
@@ -374,6 +401,7 @@ impl ChassisCompute {
             mut sets,
             mut full,
             rebound,
+            relocal,
             reindex,
         } = d;
         if reindex {
@@ -389,7 +417,23 @@ impl ChassisCompute {
                     self.chassis.vifs.remove(&lp);
                 }
                 LocalChange::Tunnel(name, tun) => {
-                    full = true;
+                    // Read by the tunnel receive flows and by the physical
+                    // flows of the ports on that chassis (output to it,
+                    // multicast fan-out to it).
+                    dirty.insert(Source::Tunnels);
+                    let on: Vec<Uuid> = self
+                        .sb
+                        .chassis
+                        .values()
+                        .filter(|c| c.name == name)
+                        .map(|c| c.uuid)
+                        .collect();
+                    let ports: Vec<Uuid> = dirty::ports_on_chassis(&self.sb, &on)
+                        .map(|pb| pb.uuid)
+                        .collect();
+                    for u in ports {
+                        self.dirty_port_physical(u, &mut dirty, &names);
+                    }
                     match tun {
                         Some(t) => self.chassis.tunnels.insert(name, t),
                         None => self.chassis.tunnels.remove(&name),
@@ -397,7 +441,7 @@ impl ChassisCompute {
                 }
             }
         }
-        let touched = !names.is_empty() || !rebound.is_empty() || had_local || full;
+        let touched = !names.is_empty() || !rebound.is_empty() || had_local || full || relocal;
         if self.keep_zones && touched {
             self.chassis.ct_zones = Some(assign_zones(&self.sb, &self.chassis));
         }
