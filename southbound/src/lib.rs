@@ -26,6 +26,7 @@ pub mod incremental;
 pub mod lflow;
 pub mod local;
 pub mod openflow;
+pub mod ovs_hash;
 pub mod physical;
 pub mod sbdb;
 

@@ -106,6 +106,19 @@ fn assert_same(what: &str, theirs: &[String], ours: &[String]) {
     );
 }
 
+/// Chassis `name` (its rows only: no daemon behind it) at 127.0.0.`i`,
+/// with a new port `lp{i}` of `sw0` bound there.
+fn remote_chassis(c: &Chassis, name: &str, i: u8) {
+    c.nbctl_ok(&format!(
+        "--wait=sb lsp-add sw0 lp{i} -- lsp-set-addresses lp{i} \"50:54:00:00:00:{i:02x} 10.0.0.{i}\""
+    ));
+    let ip = format!("127.0.0.{i}");
+    c.sbctl(&["chassis-add", name, "geneve", &ip])
+        .expect("chassis-add");
+    c.sbctl(&["lsp-bind", &format!("lp{i}"), name])
+        .expect("lsp-bind");
+}
+
 /// Each VIF's chassis (`Port_Binding.chassis` → `Chassis.name`).
 fn bindings(c: &Chassis) -> Vec<(String, String)> {
     let out = c
@@ -299,6 +312,9 @@ fn takeover_packets_and_hand_back() {
          -- lsp-set-options sw1-lr0 router-port=lrp1 \
          -- lsp-add sw1 lp3 -- lsp-set-addresses lp3 unknown",
     );
+    // Another chassis with a port bound there: both controllers make a
+    // tunnel port to it and send lp4's traffic through it.
+    remote_chassis(&c, "hv2", 4);
     let p1 = add_pod(&mut c, 1);
     let _p2 = add_pod(&mut c, 2);
 
@@ -314,8 +330,14 @@ fn takeover_packets_and_hand_back() {
     assert!(
         bound
             .iter()
-            .filter(|(p, _)| p != "lp3")
+            .filter(|(p, _)| p != "lp3" && p != "lp4")
             .all(|(_, ch)| ch == "hv1/up=true"),
+        "{bound:?}"
+    );
+    assert!(
+        bound
+            .iter()
+            .any(|(p, ch)| p == "lp4" && ch.starts_with("hv2/")),
         "{bound:?}"
     );
 
@@ -357,6 +379,18 @@ fn takeover_packets_and_hand_back() {
         "new pod bound and up with ovnflow controller in {:?}",
         t.elapsed()
     );
+    // A chassis joining while ours runs: ours makes the tunnel port, then
+    // sends lp5's traffic through it (its flows are compared with
+    // ovn-controller's at the hand-back below).
+    remote_chassis(&c, "hv3", 5);
+    let tunnel = wait_for(10, || {
+        c.vsctl(&["get", "Interface", "ovn-hv3-0", "ofport"])
+            .ok()
+            .and_then(|o| o.trim().parse::<i64>().ok())
+            .filter(|&p| p > 0)
+            .is_some_and(|p| dump(&c).iter().any(|l| l.contains(&format!("output:{p}"))))
+    });
+    assert!(tunnel, "no flow to the tunnel to hv3\n{}", c.logs());
 
     // 3. Packets through our flows.
     let (pod2, router) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 254));

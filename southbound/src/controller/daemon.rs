@@ -504,6 +504,7 @@ impl Daemon {
             vif_ports,
             patch_ofports,
             ct_zones: have_zones,
+            tunnels,
             ..
         } = &*bridge_ports;
         if self.compute.as_ref().is_some_and(|c| {
@@ -536,6 +537,18 @@ impl Daemon {
                 for lp in c.chassis().vifs.keys() {
                     if !vif_ports.contains_key(lp) {
                         local.push(LocalChange::UnbindVif(lp.clone()));
+                    }
+                }
+                // Tunnel ports made (by us, once the remote chassis is in
+                // the Southbound) or gone.
+                for (name, t) in tunnels {
+                    if c.chassis().tunnels.get(name) != Some(t) {
+                        local.push(LocalChange::Tunnel(name.clone(), Some(*t)));
+                    }
+                }
+                for name in c.chassis().tunnels.keys() {
+                    if !tunnels.contains_key(name) {
+                        local.push(LocalChange::Tunnel(name.clone(), None));
                     }
                 }
                 if classified.is_empty() && local.is_empty() {
@@ -586,8 +599,8 @@ impl Daemon {
         // A first compute does not wait for our new rows: the registration
         // is committed while the flows are computed and streamed, and the
         // acknowledgement below takes our rows' uuids from its reply.  The
-        // engine sees them with the monitor's next update (a full
-        // recompute: `Chassis` has no incremental handler).
+        // engine sees them with the monitor's next update (no port refers
+        // to our new `Chassis` row yet: nothing is recomputed).
         let mut registering = None;
         if !reg.is_empty() {
             if fresh.is_some() && rows_missing {

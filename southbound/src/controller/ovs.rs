@@ -12,7 +12,7 @@ use ovsdb::vswitch::{Bridge, Interface, OpenVswitch, Port};
 use ovsdb::{Database, RowChange, Uuid};
 
 use super::{typed_row, ControllerError};
-use crate::chassis::Chassis;
+use crate::chassis::{Chassis, Tunnel};
 
 /// The chassis settings from `Open_vSwitch:external_ids`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +142,9 @@ pub struct BridgePorts {
     pub patch_ofports: BTreeMap<String, u16>,
     /// [`OvsView::ct_zones`].
     pub ct_zones: BTreeMap<String, u32>,
+    /// The tunnels to other chassis, by chassis name
+    /// ([`super::ports::tunnel_ofports`]).
+    pub tunnels: BTreeMap<String, Tunnel>,
 }
 
 impl BridgePorts {
@@ -154,6 +157,7 @@ impl BridgePorts {
             vifs,
             patch_ofports: super::ports::patch_ofports(view, bridge),
             ct_zones: view.ct_zones(bridge),
+            tunnels: super::ports::tunnel_ofports(view, bridge),
         }
     }
 
@@ -164,6 +168,7 @@ impl BridgePorts {
         chassis.vifs = self.vif_ports.clone();
         chassis.patch_ofports = self.patch_ofports.clone();
         chassis.ct_zones = Some(self.ct_zones.clone());
+        chassis.tunnels = self.tunnels.clone();
         chassis
     }
 }

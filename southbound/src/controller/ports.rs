@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::ops;
 use super::ovs::{LocalConfig, OvsView};
+use crate::chassis::{Tunnel, TunnelType};
 use crate::local::Local;
 use crate::sbdb::Southbound;
 
@@ -247,6 +248,45 @@ pub fn sync_ops(ovs: &OvsView, tag: &str, wanted: &[WantedPort]) -> Vec<Value> {
                     &br.uuid,
                     vec![json!(["ports", "delete", ops::set(vec![ops::uuid(pu)])])],
                 ));
+            }
+        }
+    }
+    out
+}
+
+/// The tunnel ports to other chassis on `bridge` (ours or ovn-controller's:
+/// tagged `external_ids:ovn-chassis-id=CHASSIS@IP` or `=CHASSIS`), by
+/// chassis name, with their OpenFlow port and type; of several to one
+/// chassis, the lowest port (`chassis_tunnel_find` without an encap IP).
+pub fn tunnel_ofports(ovs: &OvsView, bridge: &str) -> BTreeMap<String, Tunnel> {
+    let mut out: BTreeMap<String, Tunnel> = BTreeMap::new();
+    let Some(br) = ovs.bridges.get(bridge) else {
+        return out;
+    };
+    for p in br.ports.iter().filter_map(|p| ovs.ports.get(p)) {
+        let Some(id) = p.external_ids.get("ovn-chassis-id") else {
+            continue;
+        };
+        let chassis = id.split_once('@').map_or(id.as_str(), |(c, _)| c);
+        for i in p.interfaces.iter().filter_map(|i| ovs.interfaces.get(i)) {
+            let kind = match i.type_.as_str() {
+                "geneve" => TunnelType::Geneve,
+                "stt" => TunnelType::Stt,
+                "vxlan" => TunnelType::Vxlan,
+                _ => continue,
+            };
+            let Some(ofport) = i.ofport.filter(|o| (1..0xff00).contains(o)) else {
+                continue;
+            };
+            let t = Tunnel {
+                ofport: ofport as u16,
+                kind,
+            };
+            match out.get(chassis) {
+                Some(old) if old.ofport < t.ofport => {}
+                _ => {
+                    out.insert(chassis.to_string(), t);
+                }
             }
         }
     }

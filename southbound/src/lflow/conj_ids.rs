@@ -10,40 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ovsdb::Uuid;
 
+use crate::ovs_hash::hash_int;
+
 /// `uuid_hash`: the first 32 bits of the UUID.
 pub fn uuid_hash(u: &Uuid) -> u32 {
     let b = u.as_bytes();
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// OVS `mhash_add`.
-fn mhash_add(hash: u32, data: u32) -> u32 {
-    let mut hash = hash;
-    if data != 0 {
-        let d = data
-            .wrapping_mul(0xcc9e_2d51)
-            .rotate_left(15)
-            .wrapping_mul(0x1b87_3593);
-        hash ^= d;
-    }
-    hash.rotate_left(13)
-        .wrapping_mul(5)
-        .wrapping_add(0xe654_6b64)
-}
-
-/// OVS `mhash_finish`.
-fn mhash_finish(mut hash: u32) -> u32 {
-    hash ^= hash >> 16;
-    hash = hash.wrapping_mul(0x85eb_ca6b);
-    hash ^= hash >> 13;
-    hash = hash.wrapping_mul(0xc2b2_ae35);
-    hash ^ (hash >> 16)
-}
-
-/// OVS `hash_int(x, basis)` = `hash_2words(x, basis)` (generic build, as
-/// in distribution packages without SSE 4.2).
-pub fn hash_int(x: u32, basis: u32) -> u32 {
-    mhash_finish(mhash_add(mhash_add(x, 0), basis) ^ 8)
 }
 
 /// The allocated conjunction ids of one chassis.

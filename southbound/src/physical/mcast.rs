@@ -17,8 +17,6 @@
 
 use ovsdb::sb::MulticastGroup;
 
-use std::collections::BTreeSet;
-
 use super::tunnels::encapsulation;
 use super::*;
 use crate::actions::OfAction;
@@ -47,8 +45,9 @@ pub fn consider_mc_group(
     let is_transit = dp.external_ids.contains_key("interconn-ts");
     let mut acts: Vec<OfAction> = Vec::new();
     let mut remote: Vec<OfAction> = Vec::new();
-    let mut remote_chassis: BTreeSet<&str> = BTreeSet::new();
-    let mut vtep_chassis: BTreeSet<&str> = BTreeSet::new();
+    // Chassis names as the ports name them (ovn-controller's `sset`s).
+    let mut remote_chassis: Vec<&str> = Vec::new();
+    let mut vtep_chassis: Vec<&str> = Vec::new();
     let has_localnet = local
         .datapaths
         .get(&dp_key)
@@ -115,9 +114,9 @@ pub fn consider_mc_group(
                     .get("is-vtep")
                     .is_some_and(|v| v.eq_ignore_ascii_case("true"));
                 if is_vtep {
-                    vtep_chassis.insert(&c.name);
+                    vtep_chassis.push(&c.name);
                 } else {
-                    remote_chassis.insert(&c.name);
+                    remote_chassis.push(&c.name);
                 }
             }
         }
@@ -171,16 +170,18 @@ pub fn consider_mc_group(
 }
 
 /// `fanout_to_chassis`: the encapsulation (again when the tunnel type
-/// changes) and an output per remote chassis with a tunnel.
+/// changes) and an output per remote chassis with a tunnel, in the order
+/// ovn-controller's set of their `names` (added in this order) gives.
 fn fanout(
     chassis: &Chassis,
-    names: &BTreeSet<&str>,
+    names: &[&str],
     dp_key: i64,
     outport: i64,
     is_ramp: bool,
     out: &mut Vec<OfAction>,
 ) {
     let mut prev = None;
+    let names = crate::ovs_hash::sset_order(names.iter().copied());
     for tun in names.iter().filter_map(|n| chassis.tunnels.get(*n)) {
         if prev != Some(tun.kind) {
             out.extend(encapsulation(tun, dp_key, outport, is_ramp));
