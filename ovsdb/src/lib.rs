@@ -19,6 +19,7 @@ pub mod row;
 
 // Schemas and typed rows.
 pub mod nb;
+pub mod ovs_hash;
 pub mod sb;
 pub mod schema;
 pub mod server;

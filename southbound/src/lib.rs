@@ -26,7 +26,6 @@ pub mod incremental;
 pub mod lflow;
 pub mod local;
 pub mod openflow;
-pub mod ovs_hash;
 pub mod physical;
 pub mod sbdb;
 

@@ -8,15 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ovsdb::ovs_hash::{hash_int, uuid_hash};
 use ovsdb::Uuid;
-
-use crate::ovs_hash::hash_int;
-
-/// `uuid_hash`: the first 32 bits of the UUID.
-pub fn uuid_hash(u: &Uuid) -> u32 {
-    let b = u.as_bytes();
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
 
 /// The allocated conjunction ids of one chassis.
 #[derive(Debug, Clone, Default)]

@@ -28,10 +28,10 @@ use crate::addresses::{extract_ip_address, lb_vip, LbVip};
 use crate::expr::symtab::Field;
 use crate::expr::OfMatch;
 use crate::flow_table::{FlowTable, OfFlow};
-use crate::lflow::conj_ids::uuid_hash;
 use crate::local::Local;
 use crate::physical::load;
 use crate::sbdb::Southbound;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `OFTABLE_CHK_LB_HAIRPIN`.
 pub const CHK_LB_HAIRPIN: u8 = 68;

@@ -36,7 +36,8 @@ use crate::expr::{self, CompileContext, ConstSets, SymbolTable};
 use crate::flow_table::{FlowTable, OfFlow};
 use crate::local::{Local, LocalDatapath};
 use crate::sbdb::Southbound;
-use conj_ids::{uuid_hash, ConjIds};
+use conj_ids::ConjIds;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `LOG_PIPELINE_LEN`: logical tables per pipeline.
 const LOG_PIPELINE_LEN: u8 = 29;

@@ -16,13 +16,13 @@ use std::net::IpAddr;
 
 use ovsdb::Uuid;
 
-use super::conj_ids::uuid_hash;
 use crate::actions::OfAction;
 use crate::expr::symtab::Field;
 use crate::expr::OfMatch;
 use crate::flow_table::{FlowTable, OfFlow};
 use crate::local::Local;
 use crate::sbdb::Southbound;
+use ovsdb::ovs_hash::uuid_hash;
 
 const OFTABLE_MAC_BINDING: u8 = 66;
 const OFTABLE_MAC_LOOKUP: u8 = 67;

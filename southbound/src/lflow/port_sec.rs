@@ -17,8 +17,8 @@ use crate::addresses::{extract_lsp_addresses, lla, LportAddresses};
 use crate::expr::symtab::Field;
 use crate::expr::{OfMatch, Slot};
 use crate::flow_table::{FlowTable, OfFlow};
-use crate::lflow::conj_ids::uuid_hash;
 use crate::physical::load;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `OFTABLE_CHK_IN_PORT_SEC`.
 pub const CHK_IN_PORT_SEC: u8 = 73;

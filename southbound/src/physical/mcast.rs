@@ -22,9 +22,9 @@ use super::*;
 use crate::actions::OfAction;
 use crate::chassis::Chassis;
 use crate::flow_table::{FlowTable, OfFlow};
-use crate::lflow::conj_ids::uuid_hash;
 use crate::local::Local;
 use crate::sbdb::Southbound;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `consider_mc_group`.
 pub fn consider_mc_group(
@@ -181,7 +181,7 @@ fn fanout(
     out: &mut Vec<OfAction>,
 ) {
     let mut prev = None;
-    let names = crate::ovs_hash::sset_order(names.iter().copied());
+    let names = ovsdb::ovs_hash::sset_order(names.iter().copied());
     for tun in names.iter().filter_map(|n| chassis.tunnels.get(*n)) {
         if prev != Some(tun.kind) {
             out.extend(encapsulation(tun, dp_key, outport, is_ramp));

@@ -9,9 +9,9 @@ use crate::chassis::Chassis;
 use crate::expr::symtab::Field;
 use crate::expr::OfMatch;
 use crate::flow_table::{FlowTable, OfFlow};
-use crate::lflow::conj_ids::uuid_hash;
 use crate::local::Local;
 use crate::sbdb::Southbound;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `OFPP_NONE`.
 const OFPP_NONE: u64 = 0xffff;

@@ -20,8 +20,8 @@ use crate::chassis::{Chassis, Tunnel, TunnelType};
 use crate::expr::symtab::Field;
 use crate::expr::OfMatch;
 use crate::flow_table::{FlowTable, OfFlow};
-use crate::lflow::conj_ids::uuid_hash;
 use crate::sbdb::Southbound;
+use ovsdb::ovs_hash::uuid_hash;
 
 /// `OVN_MIN_MULTICAST`.
 const MIN_MULTICAST: i64 = 32768;
