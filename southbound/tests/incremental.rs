@@ -819,34 +819,25 @@ fn chassis_rows_recompute_only_their_ports() {
         let (sbc, lc) = apply(&mut model, &mut ch, &e);
         engine.apply(sbc, lc);
     }
-    let all = ChassisCompute::new(model.sb(), ch.clone()).last_recomputed;
-    for (e, at_most) in [
-        // Ours appears: nothing refers to it yet.
-        (Edit::ChassisGone(0, false), 0),
-        // Its hostname becomes the one p2 requests: p2 is bound here now
-        // (its physical and port-security flows, the neighbours, the
-        // flood group).
-        (Edit::Rename(0, 1), 4),
-        // hv2, where p1 is bound, is renamed (p1's sources and the
-        // logical flow naming it), leaves (p1's physical flows and the
-        // flood group, with p1's `chassis` cleared) and comes back.
-        (Edit::Rename(1, 2), 5),
-        (Edit::ChassisGone(1, true), 2),
-        (Edit::ChassisGone(1, false), 0),
-    ] {
-        let (sbc, lc) = apply(&mut model, &mut ch, &e);
-        engine.apply(sbc, lc);
-        assert!(
-            engine.last_recomputed <= at_most,
-            "{e:?}: {} of {all} sources recomputed",
-            engine.last_recomputed
-        );
-        assert_eq!(
-            engine_table(&engine),
-            fresh_table(&model.sb(), &ch),
-            "{e:?}"
-        );
-    }
+    recomputes_at_most(
+        &mut model,
+        &mut ch,
+        &mut engine,
+        &[
+            // Ours appears: nothing refers to it yet.
+            (Edit::ChassisGone(0, false), 0),
+            // Its hostname becomes the one p2 requests: p2 is bound here now
+            // (its physical and port-security flows, the neighbours, the
+            // flood group).
+            (Edit::Rename(0, 1), 4),
+            // hv2, where p1 is bound, is renamed (p1's sources and the
+            // logical flow naming it), leaves (p1's physical flows and the
+            // flood group, with p1's `chassis` cleared) and comes back.
+            (Edit::Rename(1, 2), 5),
+            (Edit::ChassisGone(1, true), 2),
+            (Edit::ChassisGone(1, false), 0),
+        ],
+    );
 }
 
 /// A datapath that is not local here (another node's switch joining, as
@@ -869,31 +860,43 @@ fn foreign_datapaths_recompute_only_their_sources() {
         let (sbc, lc) = apply(&mut model, &mut ch, &e);
         engine.apply(sbc, lc);
     }
-    for (e, at_most) in [
-        // ls2 appears, with a port bound elsewhere: nothing of it is here.
-        (Edit::Dp2(Some(2)), 0),
-        (Edit::Q0(Some(false)), 3),
-        // The group gains ls2: its two logical flows.
-        (Edit::GroupDp2(true), 2),
-        // ls2's key changes: its port and the group's flows.
-        (Edit::Dp2(Some(3)), 5),
-        // q0 bound here: ls2 becomes local.
-        (Edit::Q0(Some(true)), usize::MAX),
-        (Edit::Q0(None), usize::MAX),
-        // ls2 goes (the group loses it).
-        (Edit::Dp2(None), 2),
-    ] {
-        let (sbc, lc) = apply(&mut model, &mut ch, &e);
+    recomputes_at_most(
+        &mut model,
+        &mut ch,
+        &mut engine,
+        &[
+            // ls2 appears, with a port bound elsewhere: nothing of it is here.
+            (Edit::Dp2(Some(2)), 0),
+            (Edit::Q0(Some(false)), 3),
+            // The group gains ls2: its two logical flows.
+            (Edit::GroupDp2(true), 2),
+            // ls2's key changes: its port and the group's flows.
+            (Edit::Dp2(Some(3)), 5),
+            // q0 bound here: ls2 becomes local.
+            (Edit::Q0(Some(true)), usize::MAX),
+            (Edit::Q0(None), usize::MAX),
+            // ls2 goes (the group loses it).
+            (Edit::Dp2(None), 2),
+        ],
+    );
+}
+
+/// Applies each edit, then checks that at most so many sources were
+/// recomputed and that the table equals a fresh compile.
+fn recomputes_at_most(
+    model: &mut Model,
+    ch: &mut Chassis,
+    engine: &mut ChassisCompute,
+    steps: &[(Edit, usize)],
+) {
+    for (e, at_most) in steps {
+        let (sbc, lc) = apply(model, ch, e);
         engine.apply(sbc, lc);
         assert!(
-            engine.last_recomputed <= at_most,
+            engine.last_recomputed <= *at_most,
             "{e:?}: {} sources recomputed",
             engine.last_recomputed
         );
-        assert_eq!(
-            engine_table(&engine),
-            fresh_table(&model.sb(), &ch),
-            "{e:?}"
-        );
+        assert_eq!(engine_table(engine), fresh_table(&model.sb(), ch), "{e:?}");
     }
 }

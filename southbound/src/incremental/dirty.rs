@@ -147,16 +147,13 @@ impl ChassisCompute {
                 for mc in sb.mc_groups.values().filter(|mc| mc.datapath == u) {
                     dirty.insert(Source::McGroup(mc.uuid));
                 }
-                let ports: Vec<(Uuid, String)> = sb
+                let ports: Vec<Uuid> = sb
                     .port_bindings
                     .values()
                     .filter(|pb| pb.datapath == u)
-                    .map(|pb| (pb.uuid, pb.logical_port.clone()))
+                    .map(|pb| pb.uuid)
                     .collect();
-                names.extend(ports.iter().map(|(_, n)| n.clone()));
-                for (pu, _) in ports {
-                    self.dirty_port(pu, dirty, names);
-                }
+                self.dirty_ports(&ports, dirty, names);
             }
             SbChange::DpGroup(u, row) => {
                 put(&mut self.sb.dp_groups, u, row);
@@ -177,13 +174,8 @@ impl ChassisCompute {
                 // it; whether it is ours, by the local view.
                 put(&mut self.sb.chassis, u, row);
                 *relocal = true;
-                let ports: Vec<(Uuid, String)> = ports_on_chassis(&self.sb, &[u])
-                    .map(|pb| (pb.uuid, pb.logical_port.clone()))
-                    .collect();
-                names.extend(ports.iter().map(|(_, n)| n.clone()));
-                for (pu, _) in ports {
-                    self.dirty_port(pu, dirty, names);
-                }
+                let ports: Vec<Uuid> = ports_on_chassis(&self.sb, &[u]).map(|pb| pb.uuid).collect();
+                self.dirty_ports(&ports, dirty, names);
             }
             SbChange::Encap(u, row) => {
                 put(&mut self.sb.encaps, u, row);
@@ -193,6 +185,25 @@ impl ChassisCompute {
                 self.sb = *sb;
                 *full = true;
             }
+        }
+    }
+
+    /// Marks `ports` changed, as ports whose row changed: their names (for
+    /// the logical flows naming them) and their sources ([`Self::dirty_port`]).
+    fn dirty_ports(
+        &self,
+        ports: &[Uuid],
+        dirty: &mut BTreeSet<Source>,
+        names: &mut BTreeSet<String>,
+    ) {
+        names.extend(
+            ports
+                .iter()
+                .filter_map(|u| self.sb.port_bindings.get(u))
+                .map(|pb| pb.logical_port.clone()),
+        );
+        for &u in ports {
+            self.dirty_port(u, dirty, names);
         }
     }
 
