@@ -21,7 +21,7 @@ use super::status::Status;
 use super::{bindings, monitor, ports, register, sb_changes, ControllerError};
 use crate::actions::OfAction;
 use crate::flow_table::OfFlow;
-use crate::incremental::{ChassisCompute, LocalChange, SbChange};
+use crate::incremental::{changed_keys, ChassisCompute, LocalChange, SbChange};
 use crate::openflow::conn::{Connection, Options as OfOptions};
 use crate::openflow::groups::group_from_spec;
 use crate::openflow::installer::{Changes, Desired, Installer, SyncReport};
@@ -529,27 +529,19 @@ impl Daemon {
         let delta = match self.compute.as_mut() {
             Some(c) => {
                 let mut local = Vec::new();
-                for (lp, &ofport) in vif_ports {
-                    if c.chassis().vifs.get(lp) != Some(&ofport) {
-                        local.push(LocalChange::BindVif(lp.clone(), ofport));
-                    }
-                }
-                for lp in c.chassis().vifs.keys() {
-                    if !vif_ports.contains_key(lp) {
-                        local.push(LocalChange::UnbindVif(lp.clone()));
-                    }
+                for lp in changed_keys(&c.chassis().vifs, vif_ports) {
+                    local.push(match vif_ports.get(lp) {
+                        Some(&ofport) => LocalChange::BindVif(lp.clone(), ofport),
+                        None => LocalChange::UnbindVif(lp.clone()),
+                    });
                 }
                 // Tunnel ports made (by us, once the remote chassis is in
                 // the Southbound) or gone.
-                for (name, t) in tunnels {
-                    if c.chassis().tunnels.get(name) != Some(t) {
-                        local.push(LocalChange::Tunnel(name.clone(), Some(*t)));
-                    }
-                }
-                for name in c.chassis().tunnels.keys() {
-                    if !tunnels.contains_key(name) {
-                        local.push(LocalChange::Tunnel(name.clone(), None));
-                    }
+                for name in changed_keys(&c.chassis().tunnels, tunnels) {
+                    local.push(LocalChange::Tunnel(
+                        name.clone(),
+                        tunnels.get(name).copied(),
+                    ));
                 }
                 if classified.is_empty() && local.is_empty() {
                     None

@@ -173,6 +173,15 @@ impl BridgePorts {
     }
 }
 
+/// An interface's OpenFlow port, if it has one flows can name: not none
+/// yet, not -1 (the interface failed), not one of the reserved ports from
+/// 0xff00.
+pub fn ofport(i: &Interface) -> Option<u16> {
+    i.ofport
+        .filter(|p| (1..0xff00).contains(p))
+        .map(|p| p as u16)
+}
+
 /// A local interface bound to a logical port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalIface {
@@ -274,11 +283,7 @@ impl OvsView {
             let Some(id) = i.external_ids.get("iface-id").filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let Some(ofport) = i
-                .ofport
-                .filter(|p| (1..0xff00).contains(p))
-                .map(|p| p as u16)
-            else {
+            let Some(ofport) = ofport(i) else {
                 continue;
             };
             let iface = LocalIface {

@@ -21,7 +21,7 @@ use ovsdb::Uuid;
 use serde_json::{json, Value};
 
 use super::ops;
-use super::ovs::{LocalConfig, OvsView};
+use super::ovs::{ofport, LocalConfig, OvsView};
 use crate::chassis::{Tunnel, TunnelType};
 use crate::local::Local;
 use crate::sbdb::Southbound;
@@ -275,13 +275,10 @@ pub fn tunnel_ofports(ovs: &OvsView, bridge: &str) -> BTreeMap<String, Tunnel> {
                 "vxlan" => TunnelType::Vxlan,
                 _ => continue,
             };
-            let Some(ofport) = i.ofport.filter(|o| (1..0xff00).contains(o)) else {
+            let Some(ofport) = ofport(i) else {
                 continue;
             };
-            let t = Tunnel {
-                ofport: ofport as u16,
-                kind,
-            };
+            let t = Tunnel { ofport, kind };
             match out.get(chassis) {
                 Some(old) if old.ofport < t.ofport => {}
                 _ => {
@@ -308,10 +305,9 @@ pub fn patch_ofports(ovs: &OvsView, bridge: &str) -> BTreeMap<String, u16> {
             .interfaces
             .iter()
             .filter_map(|i| ovs.interfaces.get(i))
-            .filter_map(|i| i.ofport)
-            .find(|o| (1..0xff00).contains(o))
+            .find_map(ofport)
         {
-            out.insert(lp.clone(), ofport as u16);
+            out.insert(lp.clone(), ofport);
         }
     }
     out

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 
+use super::changed_keys;
 use crate::local::Local;
 use crate::sbdb::Southbound;
 
@@ -26,18 +27,6 @@ pub(super) enum Impact {
     Ports(BTreeSet<String>),
     /// Recompute everything.
     Full,
-}
-
-/// Keys whose values differ between two maps (present in one only, or
-/// with another value).
-fn changed_keys<'a, K: Ord + Clone + 'a, V: PartialEq + 'a>(
-    a: &'a std::collections::BTreeMap<K, V>,
-    b: &'a std::collections::BTreeMap<K, V>,
-) -> impl Iterator<Item = &'a K> + 'a {
-    a.iter()
-        .filter(move |(k, v)| b.get(k) != Some(v))
-        .map(|(k, _)| k)
-        .chain(b.keys().filter(move |k| !a.contains_key(k)))
 }
 
 /// The impact of going from `old` to `new` (over the Southbound `sb`

@@ -423,10 +423,9 @@ impl ChassisCompute {
                     dirty.insert(Source::Tunnels);
                     let on: Vec<Uuid> = self
                         .sb
-                        .chassis
-                        .values()
-                        .filter(|c| c.name == name)
+                        .chassis_by_name(&name)
                         .map(|c| c.uuid)
+                        .into_iter()
                         .collect();
                     let ports: Vec<Uuid> = dirty::ports_on_chassis(&self.sb, &on)
                         .map(|pb| pb.uuid)
@@ -523,6 +522,18 @@ impl ChassisCompute {
         }
         self.local = local;
     }
+}
+
+/// Keys whose values differ between two maps (present in one only, or
+/// with another value).
+pub(crate) fn changed_keys<'a, K: Ord + 'a, V: PartialEq + 'a>(
+    a: &'a BTreeMap<K, V>,
+    b: &'a BTreeMap<K, V>,
+) -> impl Iterator<Item = &'a K> + 'a {
+    a.iter()
+        .filter(move |(k, v)| b.get(k) != Some(v))
+        .map(|(k, _)| k)
+        .chain(b.keys().filter(move |k| !a.contains_key(k)))
 }
 
 /// The zones of the users of `chassis` over `sb`, keeping those in

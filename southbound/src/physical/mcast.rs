@@ -15,6 +15,7 @@
 //! walks an `sset`, in hash order: only the order of the outputs can
 //! differ with three or more chassis).
 
+use ovsdb::ovs_hash::uuid_hash;
 use ovsdb::sb::MulticastGroup;
 
 use super::tunnels::encapsulation;
@@ -24,7 +25,6 @@ use crate::chassis::Chassis;
 use crate::flow_table::{FlowTable, OfFlow};
 use crate::local::Local;
 use crate::sbdb::Southbound;
-use ovsdb::ovs_hash::uuid_hash;
 
 /// `consider_mc_group`.
 pub fn consider_mc_group(
