@@ -753,20 +753,20 @@ fn colliding_conjunction_ids_stay_distinct() {
 /// bench) — only the port's physical flows and its multicast group.
 #[test]
 fn claim_echo_recomputes_no_logical_flow() {
-    let mut model = Model::new();
-    let mut ch = chassis();
-    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
-    for e in [
+    let mut run = Run::new(Model::new());
+    run.apply_all(&[
         Edit::PgMember(0, true),
         Edit::AddLflow(0, 0),
         Edit::AddLflow(1, 0),
         Edit::AddLflow(3, 0),
         Edit::AddLflow(4, 0),
         Edit::AddLflow(7, 1),
-    ] {
-        let (sbc, lc) = apply(&mut model, &mut ch, &e);
-        engine.apply(sbc, lc);
-    }
+    ]);
+    let Run {
+        mut model,
+        mut ch,
+        mut engine,
+    } = run;
     // The VIF appears: bound here before the SB says so.
     ch.vifs.insert(port_name(0), 1);
     engine.apply(Vec::new(), vec![LocalChange::BindVif(port_name(0), 1)]);
@@ -804,9 +804,8 @@ fn claim_echo_recomputes_no_logical_flow() {
 fn chassis_rows_recompute_only_their_ports() {
     let mut model = Model::new();
     model.chassis_gone[0] = true;
-    let mut ch = chassis();
-    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
-    for e in [
+    let mut run = Run::new(model);
+    run.apply_all(&[
         Edit::PgMember(0, true),
         Edit::AddLflow(0, 0),
         Edit::AddLflow(4, 0),
@@ -815,29 +814,21 @@ fn chassis_rows_recompute_only_their_ports() {
         Edit::Bind(1, false),
         Edit::Bind(2, true),
         Edit::Request(2, 0),
-    ] {
-        let (sbc, lc) = apply(&mut model, &mut ch, &e);
-        engine.apply(sbc, lc);
-    }
-    recomputes_at_most(
-        &mut model,
-        &mut ch,
-        &mut engine,
-        &[
-            // Ours appears: nothing refers to it yet.
-            (Edit::ChassisGone(0, false), 0),
-            // Its hostname becomes the one p2 requests: p2 is bound here now
-            // (its physical and port-security flows, the neighbours, the
-            // flood group).
-            (Edit::Rename(0, 1), 4),
-            // hv2, where p1 is bound, is renamed (p1's sources and the
-            // logical flow naming it), leaves (p1's physical flows and the
-            // flood group, with p1's `chassis` cleared) and comes back.
-            (Edit::Rename(1, 2), 5),
-            (Edit::ChassisGone(1, true), 2),
-            (Edit::ChassisGone(1, false), 0),
-        ],
-    );
+    ]);
+    run.recomputes_at_most(&[
+        // Ours appears: nothing refers to it yet.
+        (Edit::ChassisGone(0, false), 0),
+        // Its hostname becomes the one p2 requests: p2 is bound here now
+        // (its physical and port-security flows, the neighbours, the
+        // flood group).
+        (Edit::Rename(0, 1), 4),
+        // hv2, where p1 is bound, is renamed (p1's sources and the
+        // logical flow naming it), leaves (p1's physical flows and the
+        // flood group, with p1's `chassis` cleared) and comes back.
+        (Edit::Rename(1, 2), 5),
+        (Edit::ChassisGone(1, true), 2),
+        (Edit::ChassisGone(1, false), 0),
+    ]);
 }
 
 /// A datapath that is not local here (another node's switch joining, as
@@ -847,56 +838,64 @@ fn chassis_rows_recompute_only_their_ports() {
 /// ovn-controller.
 #[test]
 fn foreign_datapaths_recompute_only_their_sources() {
-    let mut model = Model::new();
-    let mut ch = chassis();
-    let mut engine = ChassisCompute::new(model.sb(), ch.clone());
-    for e in [
+    let mut run = Run::new(Model::new());
+    run.apply_all(&[
         Edit::Bind(0, true),
         Edit::AddLflow(0, 0),
         Edit::AddLflow(4, 0),
         Edit::AddGroupLflow(1, 0),
         Edit::AddGroupLflow(5, 1),
-    ] {
-        let (sbc, lc) = apply(&mut model, &mut ch, &e);
-        engine.apply(sbc, lc);
-    }
-    recomputes_at_most(
-        &mut model,
-        &mut ch,
-        &mut engine,
-        &[
-            // ls2 appears, with a port bound elsewhere: nothing of it is here.
-            (Edit::Dp2(Some(2)), 0),
-            (Edit::Q0(Some(false)), 3),
-            // The group gains ls2: its two logical flows.
-            (Edit::GroupDp2(true), 2),
-            // ls2's key changes: its port and the group's flows.
-            (Edit::Dp2(Some(3)), 5),
-            // q0 bound here: ls2 becomes local.
-            (Edit::Q0(Some(true)), usize::MAX),
-            (Edit::Q0(None), usize::MAX),
-            // ls2 goes (the group loses it).
-            (Edit::Dp2(None), 2),
-        ],
-    );
+    ]);
+    run.recomputes_at_most(&[
+        // ls2 appears, with a port bound elsewhere: nothing of it is here.
+        (Edit::Dp2(Some(2)), 0),
+        (Edit::Q0(Some(false)), 3),
+        // The group gains ls2: its two logical flows.
+        (Edit::GroupDp2(true), 2),
+        // ls2's key changes: its port and the group's flows.
+        (Edit::Dp2(Some(3)), 5),
+        // q0 bound here: ls2 becomes local.
+        (Edit::Q0(Some(true)), usize::MAX),
+        (Edit::Q0(None), usize::MAX),
+        // ls2 goes (the group loses it).
+        (Edit::Dp2(None), 2),
+    ]);
 }
 
-/// Applies each edit, then checks that at most so many sources were
-/// recomputed and that the table equals a fresh compile.
-fn recomputes_at_most(
-    model: &mut Model,
-    ch: &mut Chassis,
-    engine: &mut ChassisCompute,
-    steps: &[(Edit, usize)],
-) {
-    for (e, at_most) in steps {
-        let (sbc, lc) = apply(model, ch, e);
-        engine.apply(sbc, lc);
-        assert!(
-            engine.last_recomputed <= *at_most,
-            "{e:?}: {} sources recomputed",
-            engine.last_recomputed
-        );
-        assert_eq!(engine_table(engine), fresh_table(&model.sb(), ch), "{e:?}");
+/// A model, the chassis and an engine started from them, edited together.
+struct Run {
+    model: Model,
+    ch: Chassis,
+    engine: ChassisCompute,
+}
+
+impl Run {
+    fn new(model: Model) -> Run {
+        let ch = chassis();
+        let engine = ChassisCompute::new(model.sb(), ch.clone());
+        Run { model, ch, engine }
+    }
+
+    /// Applies each edit to the model, the chassis and the engine.
+    fn apply_all(&mut self, edits: &[Edit]) {
+        for e in edits {
+            let (sbc, lc) = apply(&mut self.model, &mut self.ch, e);
+            self.engine.apply(sbc, lc);
+        }
+    }
+
+    /// Applies each edit, then checks that at most so many sources were
+    /// recomputed and that the table equals a fresh compile.
+    fn recomputes_at_most(&mut self, steps: &[(Edit, usize)]) {
+        for (e, at_most) in steps {
+            self.apply_all(std::slice::from_ref(e));
+            let n = self.engine.last_recomputed;
+            assert!(n <= *at_most, "{e:?}: {n} sources recomputed");
+            assert_eq!(
+                engine_table(&self.engine),
+                fresh_table(&self.model.sb(), &self.ch),
+                "{e:?}"
+            );
+        }
     }
 }
