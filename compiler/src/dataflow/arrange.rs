@@ -5,25 +5,27 @@
 //! too, whose state is a hash map (`group.rs`), not an arrangement. With
 //! one worker the records are arranged where they are (no exchange).
 
+use std::marker::PhantomData;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
+use super::group::{self, KeyOf};
 use super::quiet::arrange_quiet;
-use super::{arrlog, group, split_by, Coll, Diff, Ops, Rec, Time};
+use super::{arrlog, Coll, Diff, Erased, ErasedColl, Ops, Rec, Time};
 
-/// An arrangement of `(K, V)` records by `K`.
-type ValArranged<'s, K, V> = differential_dataflow::operators::arrange::Arranged<
+/// An arrangement of erased `(key, record)` pairs by key.
+type ValArranged<'s> = differential_dataflow::operators::arrange::Arranged<
     's,
     differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::ValSpine<K, V, Time, Diff>,
+        differential_dataflow::trace::implementations::ValSpine<Erased, Erased, Time, Diff>,
     >,
 >;
-/// An arrangement of records `K` by themselves.
-type KeyArranged<'s, K> = differential_dataflow::operators::arrange::Arranged<
+/// An arrangement of erased records by themselves.
+type KeyArranged<'s> = differential_dataflow::operators::arrange::Arranged<
     's,
     differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Time, Diff>,
+        differential_dataflow::trace::implementations::KeySpine<Erased, Time, Diff>,
     >,
 >;
 
@@ -32,33 +34,46 @@ fn record_size<D>() -> usize {
     std::mem::size_of::<D>() + std::mem::size_of::<(Time, Diff)>()
 }
 
-/// Arranges `coll` by key under `name`. A single worker arranges the
+/// The key of each `(K, V)` record of a collection.
+fn key_of<K: Rec, V: Rec>() -> KeyOf {
+    Rc::new(|r: &Erased| Erased::new(r.get::<(K, V)>().0.clone()))
+}
+
+/// Arranges the `(K, V)` records of `coll` by key under `name`: the
+/// arrangement holds (key, record) pairs, the record whole (shared, not
+/// copied), so that joins read the key and value from one record.
+fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s> {
+    arrange_erased(coll.inner, key_of::<K, V>(), name)
+}
+
+/// [`arrange_by_key`] on erased records. A single worker arranges the
 /// records where they are (timely's `Pipeline`): the exchange by key hash
 /// several workers need would hash and copy every record for nothing.
 #[allow(clippy::disallowed_methods)]
-fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s, K, V> {
+fn arrange_erased<'s>(coll: ErasedColl<'s>, key_of: KeyOf, name: &str) -> ValArranged<'s> {
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
-    arrlog::note_record_size(name, record_size::<(K, V)>());
-    if coll.scope().peers() > 1 {
-        return coll.arrange_by_key_named(name);
+    arrlog::note_record_size(name, record_size::<(Erased, Erased)>());
+    let pairs = coll.map(move |r| (key_of(&r), r));
+    if pairs.scope().peers() > 1 {
+        return pairs.arrange_by_key_named(name);
     }
-    arrange_quiet::<_, ValBatcher<K, V, Time, Diff>, ValSpine<K, V, Time, Diff>>(
-        coll.inner,
+    arrange_quiet::<_, ValBatcher<Erased, Erased, Time, Diff>, ValSpine<Erased, Erased, Time, Diff>>(
+        pairs.inner,
         name,
         ValBatcher::new,
     )
 }
 
 /// Arranges the records of `coll` by themselves under `name` (in place
-/// with a single worker, as [`arrange_by_key`]).
+/// with a single worker, as [`arrange_erased`]).
 #[allow(clippy::disallowed_methods)]
-fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s, K> {
+fn arrange_by_self<'s>(coll: ErasedColl<'s>, name: &str) -> KeyArranged<'s> {
     use differential_dataflow::trace::implementations::{KeyBatcher, KeySpine};
-    arrlog::note_record_size(name, record_size::<K>());
+    arrlog::note_record_size(name, record_size::<Erased>());
     if coll.scope().peers() > 1 {
         return coll.arrange_by_self_named(name);
     }
-    arrange_quiet::<_, KeyBatcher<K, Time, Diff>, KeySpine<K, Time, Diff>>(
+    arrange_quiet::<_, KeyBatcher<Erased, Time, Diff>, KeySpine<Erased, Time, Diff>>(
         coll.map(|k| (k, ())).inner,
         name,
         KeyBatcher::new,
@@ -69,15 +84,20 @@ fn arrange_by_self<'s, K: Rec>(coll: Coll<'s, K>, name: &str) -> KeyArranged<'s,
 /// ([`Named::join_map_shared`], [`Named::outer_join_map_shared`]): the
 /// records are held once and arranged by one operator, where each join
 /// arranging its own input would hold a copy per join.
-#[derive(Clone)]
-pub(crate) struct Shared<'s, K: Rec, V: Rec>(ValArranged<'s, K, V>);
+pub(crate) struct Shared<'s, K, V>(ValArranged<'s>, PhantomData<fn() -> (K, V)>);
+
+impl<K, V> Clone for Shared<'_, K, V> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone(), PhantomData)
+    }
+}
 
 /// Arranges `coll` by key under `name`, for several joins to share.
 pub(crate) fn arrange_shared<'s, K: Rec, V: Rec>(
     coll: Coll<'s, (K, V)>,
     name: &str,
 ) -> Shared<'s, K, V> {
-    Shared(arrange_by_key(coll, name))
+    Shared(arrange_by_key(coll, name), PhantomData)
 }
 
 /// Named stateful operators over keyed collections `(K, V)`.
@@ -155,13 +175,11 @@ pub(crate) trait Named<'s, K: Rec, V: Rec> {
     ) -> (Coll<'s, A>, Coll<'s, B>);
 }
 
-#[allow(clippy::disallowed_methods)]
 impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
     fn join_named<V2: Rec>(self, name: &str, other: Coll<'s, (K, V2)>) -> Coll<'s, (K, (V, V2))> {
-        let left = arrange_by_key(self, &format!("{name} (left)"));
-        let right = arrange_by_key(other, &format!("{name} (right)"));
-        left.join_core(right, |k: &K, v1: &V, v2: &V2| {
-            Some((k.clone(), (v1.clone(), v2.clone())))
+        let right = arrange_shared(other, &format!("{name} (right)"));
+        self.join_map_shared(name, &right, |k, v1, v2| {
+            (k.clone(), (v1.clone(), v2.clone()))
         })
     }
 
@@ -201,7 +219,16 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         other: &Shared<'s, K, V2>,
         logic: impl Fn(&K, &V, &V2) -> Option<O> + 'static,
     ) -> Coll<'s, O> {
-        join_filter_map_boxed(self, name, other, Box::new(logic))
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        Coll::wrap(join_erased(
+            left,
+            other.0.clone(),
+            Box::new(move |_, l, r| {
+                let (k, v1) = l.get::<(K, V)>();
+                let (_, v2) = r.get::<(K, V2)>();
+                logic(k, v1, v2).map(Erased::new)
+            }),
+        ))
     }
 
     fn outer_join_map_shared<V2: Rec, O: Rec>(
@@ -211,13 +238,28 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         with: impl Fn(&K, &V, &V2) -> O + 'static,
         without: impl Fn(&K, &V) -> O + 'static,
     ) -> Coll<'s, O> {
-        outer_join_map_boxed(self, name, other, Box::new(with), Rc::new(without))
+        let plain = self.inner.clone();
+        let left = arrange_by_key(self, &format!("{name} (left)"));
+        Coll::wrap(outer_join_erased(
+            plain,
+            left,
+            other.0.clone(),
+            name,
+            Box::new(move |l, r| {
+                let (k, v1) = l.get::<(K, V)>();
+                Erased::new(with(k, v1, &r.get::<(K, V2)>().1))
+            }),
+            Rc::new(move |l| {
+                let (k, v1) = l.get::<(K, V)>();
+                Erased::new(without(k, v1))
+            }),
+        ))
     }
 
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
         let left = arrange_by_key(self, &format!("{name} (records)"));
-        let right = arrange_by_self(keys, &format!("{name} (keys)"));
-        left.join_core(right, |k: &K, v: &V, _| Some((k.clone(), v.clone())))
+        let right = arrange_by_self(keys.inner, &format!("{name} (keys)"));
+        Coll::wrap(semijoin_erased(left, right))
     }
 
     fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
@@ -230,12 +272,13 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
-        group::group_core(
-            self,
+        Coll::wrap(group::group_core(
+            self.inner,
+            key_of::<K, V>(),
             name,
-            Box::new(logic),
-            Box::new(|k, v, out| out.push((k.clone(), v))),
-        )
+            group_logic::<K, V, V2>(logic),
+            Box::new(|k, v2, out| out.push(Erased::new((k.get::<K>().clone(), v2.take::<V2>())))),
+        ))
     }
 
     fn group_split_named<V2: Rec, A: Rec, B: Rec>(
@@ -245,16 +288,18 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
         mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
     ) -> (Coll<'s, A>, Coll<'s, B>) {
-        let both = group::group_core(
-            self,
+        let both: Coll<'s, Either<A, B>> = Coll::wrap(group::group_core(
+            self.inner,
+            key_of::<K, V>(),
             name,
-            Box::new(logic),
-            Box::new(move |k, v, out| {
-                out.extend(first(k, &v).map(Either::First));
-                out.extend(second(k, &v).map(Either::Second));
+            group_logic::<K, V, V2>(logic),
+            Box::new(move |k, v2, out| {
+                let (k, v2) = (k.get::<K>(), v2.get::<V2>());
+                out.extend(first(k, v2).map(|a| Erased::new(Either::<A, B>::First(a))));
+                out.extend(second(k, v2).map(|b| Erased::new(Either::<A, B>::Second(b))));
             }),
-        );
-        let [a, b] = split_by(both, |e| match e {
+        ));
+        let [a, b] = super::split_by(both, |e| match e {
             Either::First(_) => 0,
             Either::Second(_) => 1,
         });
@@ -271,62 +316,86 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
     }
 }
 
-/// A join's logic, boxed: the join operator is built once per record
-/// type, not once per call site's closure (issue 3).
-type JoinLogic<K, V, V2, O> = Box<dyn Fn(&K, &V, &V2) -> O>;
-
-/// What an outer join makes of an unmatched record, shared by its two
-/// operators.
-type Unmatched<K, V, O> = Rc<dyn Fn(&K, &V) -> O>;
-
-/// [`Named::join_filter_map_shared`] with its logic boxed.
-#[allow(clippy::disallowed_methods)]
-fn join_filter_map_boxed<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
-    coll: Coll<'s, (K, V)>,
-    name: &str,
-    other: &Shared<'s, K, V2>,
-    logic: JoinLogic<K, V, V2, Option<O>>,
-) -> Coll<'s, O> {
-    let left = arrange_by_key(coll, &format!("{name} (left)"));
-    left.join_core(other.0.clone(), move |k: &K, v1: &V, v2: &V2| {
-        logic(k, v1, v2)
+/// A typed grouping logic over the values of `(K, V)` records, as the
+/// erased grouping runs it (on the key and the whole records).
+fn group_logic<K: Rec, V: Rec, V2: Rec>(
+    mut logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
+) -> group::Logic {
+    let mut outputs: Vec<(V2, Diff)> = Vec::new();
+    Box::new(move |key, records, out| {
+        let values: SmallVec<[(&V, Diff); 4]> = records
+            .iter()
+            .map(|(r, d)| (&r.get::<(K, V)>().1, *d))
+            .collect();
+        logic(key.get::<K>(), &values, &mut outputs);
+        out.extend(outputs.drain(..).map(|(v2, d)| (Erased::new(v2), d)));
     })
 }
 
-/// [`Named::outer_join_map_shared`] with its logic boxed (`without` is
-/// shared by the unmatched records' map and the join).
-fn outer_join_map_boxed<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
-    coll: Coll<'s, (K, V)>,
+/// A join's logic on erased records: the key, the left record and the
+/// right one (whole `(K, V)` records, see [`arrange_by_key`]).
+type JoinLogic = Box<dyn Fn(&Erased, &Erased, &Erased) -> Option<Erased>>;
+
+/// Joins two arrangements by key: `logic` makes the output of each match.
+#[allow(clippy::disallowed_methods)]
+fn join_erased<'s>(
+    left: ValArranged<'s>,
+    right: ValArranged<'s>,
+    logic: JoinLogic,
+) -> ErasedColl<'s> {
+    left.join_core(right, move |k: &Erased, l: &Erased, r: &Erased| {
+        logic(k, l, r)
+    })
+}
+
+/// The records of `left` whose key is in `keys`.
+#[allow(clippy::disallowed_methods)]
+fn semijoin_erased<'s>(left: ValArranged<'s>, keys: KeyArranged<'s>) -> ErasedColl<'s> {
+    left.join_core(keys, |_: &Erased, l: &Erased, _: &()| Some(l.clone()))
+}
+
+/// What an outer join makes of a match (left and right records).
+type Matched = Box<dyn Fn(&Erased, &Erased) -> Erased>;
+
+/// What an outer join makes of an unmatched record, shared by its two
+/// operators.
+type Unmatched = Rc<dyn Fn(&Erased) -> Erased>;
+
+/// [`Named::outer_join_map_shared`] on erased records: `plain` are the
+/// records of `left` as a collection.
+fn outer_join_erased<'s>(
+    plain: ErasedColl<'s>,
+    left: ValArranged<'s>,
+    right: ValArranged<'s>,
     name: &str,
-    other: &Shared<'s, K, V2>,
-    with: JoinLogic<K, V, V2, O>,
-    without: Unmatched<K, V, O>,
-) -> Coll<'s, O> {
+    with: Matched,
+    without: Unmatched,
+) -> ErasedColl<'s> {
     use differential_dataflow::consolidation::ConsolidatingContainerBuilder;
     use differential_dataflow::operators::cursor::join::join_traces;
     use differential_dataflow::AsCollection;
     use timely::container::PushInto;
     let unmatched = without.clone();
-    let plain = coll.clone().map_rec(move |(k, v)| unmatched(&k, &v));
-    let left = arrange_by_key(coll, &format!("{name} (left)"));
-    // A match replaces the record's `without` form (other's keys being
+    let plain = super::map_erased(plain, Box::new(move |r| unmatched(&r)));
+    // A match replaces the record's `without` form (right's keys being
     // distinct, each record matches at most once).
-    let matched = join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(O, Time, Diff)>>>(
-        left,
-        other.0.clone(),
-        name,
-        move |k: &K, v1: &V, v2: &V2, t: Time, r1: &Diff, r2: &Diff, out| {
-            let r = r1 * r2;
-            out.push_into((with(k, v1, v2), t, r));
-            out.push_into((without(k, v1), t, -r));
-        },
-    )
-    .as_collection();
+    let matched =
+        join_traces::<_, _, _, _, ConsolidatingContainerBuilder<Vec<(Erased, Time, Diff)>>>(
+            left,
+            right,
+            name,
+            move |_: &Erased, l: &Erased, r: &Erased, t: Time, r1: &Diff, r2: &Diff, out| {
+                let d = r1 * r2;
+                out.push_into((with(l, r), t, d));
+                out.push_into((without(l), t, -d));
+            },
+        )
+        .as_collection();
     plain.concat(matched)
 }
 
 /// The two outputs of [`Named::group_split_named`] in one stream.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Either<A, B> {
     First(A),
     Second(B),
@@ -340,16 +409,18 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
-        group::group_core(
-            self.map_rec(|d| (d, ())),
+        // Each record is its own key.
+        Coll::wrap(group::group_core(
+            self.inner,
+            Rc::new(Erased::clone),
             name,
             Box::new(|_, s, t| {
                 if s[0].1 > 0 {
-                    t.push(((), 1))
+                    t.push((Erased::new(()), 1))
                 }
             }),
-            Box::new(|k, (), out| out.push(k.clone())),
-        )
+            Box::new(|k, _, out| out.push(k.clone())),
+        ))
     }
 }
 
@@ -358,9 +429,8 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use differential_dataflow::input::Input;
-
     use super::*;
+    use crate::dataflow::{input, sink};
 
     type Updates<D> = Rc<RefCell<Vec<(D, Time, Diff)>>>;
 
@@ -374,24 +444,24 @@ mod tests {
     ) -> Vec<(O, Time, Diff)> {
         let alloc = timely::communication::Allocator::Thread(Default::default());
         let mut worker = timely::worker::Worker::new(Default::default(), alloc, None);
-        let out: Updates<O> = Rc::default();
-        let sink = out.clone();
+        let collected: Updates<O> = Rc::default();
+        let out = collected.clone();
         let (mut ia, mut ib, probe) = worker.dataflow::<Time, _, _>(move |scope| {
-            let (ia, ca) = scope.new_collection::<A, Diff>();
-            let (ib, cb) = scope.new_collection::<B, Diff>();
-            let (probe, _) = build(ca, cb)
-                .inspect(move |(d, t, r)| sink.borrow_mut().push((d.clone(), *t, *r)))
-                .probe();
+            let (ia, ca) = input::<A>(scope);
+            let (ib, cb) = input::<B>(scope);
+            let probe = sink(build(ca, cb), "test output", move |chunk| {
+                out.borrow_mut().extend(chunk)
+            });
             (ia, ib, probe)
         });
         let epochs = a.len().max(b.len());
         let (mut a, mut b) = (a.into_iter(), b.into_iter());
         for e in 1..=epochs as Time {
             for (d, r) in a.next().unwrap_or_default() {
-                ia.update(d, r);
+                ia.update(Erased::new(d), r);
             }
             for (d, r) in b.next().unwrap_or_default() {
-                ib.update(d, r);
+                ib.update(Erased::new(d), r);
             }
             ia.advance_to(e);
             ib.advance_to(e);
@@ -401,7 +471,7 @@ mod tests {
                 worker.step();
             }
         }
-        let mut v = out.borrow().clone();
+        let mut v = collected.borrow().clone();
         v.sort();
         let mut merged: Vec<(O, Time, Diff)> = Vec::new();
         for (d, t, r) in v {

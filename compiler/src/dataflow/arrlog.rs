@@ -9,10 +9,11 @@
 //! dropped (`Merge`, `Drop`); a merge under way holds its output besides
 //! its two inputs (counted at the inputs' length); a batcher reports its
 //! records (`Batcher`). Bytes are records times the record's inline size
-//! (key, value, time and diff as the operator stores them), which
-//! [`note_record_size`] registers by operator name while the dataflow is
-//! built; what the records point to (strings, shared `Arc`s) is not
-//! counted: heap profilers see that.
+//! (key, value, time and diff as the operator stores them: pointers to
+//! erased records, see `erased.rs`), which [`note_record_size`] registers
+//! by operator name while the dataflow is built; what the records point to
+//! (the records themselves, shared by the arrangements holding them) is
+//! not counted: heap profilers see that.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

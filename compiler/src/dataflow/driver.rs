@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::operators::probe::Handle as Probe;
 use timely::worker::Worker;
 
 use super::arrlog::ArrLog;
 use super::oplog::OpLog;
 use super::render::{render, HeldKey, Output};
-use super::{Diff, Time};
+use super::{input, Diff, Erased, InputSession, Time};
 use crate::nb::NbRecord;
 
 /// One epoch of input updates.
@@ -35,8 +34,10 @@ type Sink = Rc<RefCell<Vec<Vec<(Output, Time, Diff)>>>>;
 
 /// The per-worker state: inputs, probe and the collected output.
 struct WorkerState {
-    nb: InputSession<Time, NbRecord, Diff>,
-    held: InputSession<Time, HeldKey, Diff>,
+    /// NB records, erased.
+    nb: InputSession,
+    /// Held keys, erased.
+    held: InputSession,
     probe: Probe<Time>,
     /// The output containers of the current epoch.
     sink: Sink,
@@ -49,8 +50,8 @@ impl WorkerState {
         let sink: Sink = Rc::default();
         let out = sink.clone();
         let (nb, held, probe) = worker.dataflow_named::<Time, _, _>("ovnflow", move |scope| {
-            let (nb_in, nb) = scope.new_collection::<NbRecord, Diff>();
-            let (held_in, held) = scope.new_collection::<HeldKey, Diff>();
+            let (nb_in, nb) = input::<NbRecord>(scope);
+            let (held_in, held) = input::<HeldKey>(scope);
             let probe = super::sink(render(scope, nb, held), "ovnflow output", move |chunk| {
                 out.borrow_mut().push(chunk)
             });
@@ -70,10 +71,10 @@ impl WorkerState {
     fn run_epoch(&mut self, worker: &mut Worker, batch: Batch, epoch: Time) -> Vec<(Output, Diff)> {
         self.steps = 0;
         for (r, d) in batch.nb {
-            self.nb.update(r, d);
+            self.nb.update(Erased::new(r), d);
         }
         for (r, d) in batch.held {
-            self.held.update(r, d);
+            self.held.update(Erased::new(r), d);
         }
         self.nb.advance_to(epoch);
         self.held.advance_to(epoch);

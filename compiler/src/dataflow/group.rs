@@ -25,9 +25,10 @@
 //! do.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use differential_dataflow::consolidation::{consolidate, consolidate_slice};
-use differential_dataflow::AsCollection;
+use differential_dataflow::{AsCollection, Hashable};
 use foldhash::fast::FixedState;
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
@@ -35,75 +36,83 @@ use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeli
 use timely::dataflow::operators::Capability;
 
 use super::quiet::unary_quiet;
-use super::{Coll, Diff, Rec, Time};
+use super::{Diff, Erased, ErasedColl, Time};
 
-/// The values of one key, sorted, with their (non-zero) multiplicities:
+/// The records of one key, sorted, with their (non-zero) multiplicities:
 /// most keys have one, held inline (no allocation of its own).
 type Values<V> = SmallVec<[(V, Diff); 1]>;
 
 /// A map from keys, hashed with a fixed seed (the same in every run).
 type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 
+/// The key of a record (see [`group_core`]).
+pub(super) type KeyOf = Rc<dyn Fn(&Erased) -> Erased>;
+
 /// A grouping's logic (see [`group_core`]), boxed: the operator is built
-/// once per record type, not once per call site's closure (issue 3).
-pub(super) type Logic<K, V, V2> = Box<dyn FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>)>;
+/// once, whatever the record types and the call site (issue 3).
+pub(super) type Logic = Box<dyn FnMut(&Erased, &[(&Erased, Diff)], &mut Vec<(Erased, Diff)>)>;
 
 /// How a grouping's outputs become records (see [`group_core`]), boxed.
-pub(super) type Emit<K, V2, O> = Box<dyn FnMut(&K, V2, &mut Vec<O>)>;
+pub(super) type Emit = Box<dyn FnMut(&Erased, Erased, &mut Vec<Erased>)>;
 
-/// Groups `coll` by key: when an epoch is complete, `logic(key, values,
-/// output)` runs for each key the epoch changed, on the key's values
-/// (sorted, each with its multiplicity, never empty), and `emit(key,
-/// output, records)` turns each change of the key's output into records
-/// (none, one or several), which inherit the change's multiplicity.
-/// A key without values has no output. Named `name` in timely's logging.
-pub(super) fn group_core<'s, K: Rec, V: Rec, V2: Rec, O: Rec>(
-    coll: Coll<'s, (K, V)>,
+/// Groups the records of `coll` by `key_of(record)`: when an epoch is
+/// complete, `logic(key, records, output)` runs for each key the epoch
+/// changed, on the key's records (sorted, each with its multiplicity,
+/// never empty), and `emit(key, output, records)` turns each change of
+/// the key's output into records (none, one or several), which inherit
+/// the change's multiplicity. A key without records has no output.
+/// Named `name` in timely's logging.
+pub(super) fn group_core<'s>(
+    coll: ErasedColl<'s>,
+    key_of: KeyOf,
     name: &str,
-    logic: Logic<K, V, V2>,
-    emit: Emit<K, V2, O>,
-) -> Coll<'s, O> {
+    logic: Logic,
+    emit: Emit,
+) -> ErasedColl<'s> {
     if coll.scope().peers() > 1 {
-        let pact = Exchange::new(|((k, _), _, _): &((K, V), Time, Diff)| k.hashed().into());
-        group_with(coll, pact, name, logic, emit)
+        let key = key_of.clone();
+        let pact = Exchange::new(move |(r, _, _): &(Erased, Time, Diff)| key(r).hashed());
+        group_with(coll, pact, key_of, name, logic, emit)
     } else {
-        group_with(coll, Pipeline, name, logic, emit)
+        group_with(coll, Pipeline, key_of, name, logic, emit)
     }
 }
 
 /// [`group_core`] with records delivered by `pact`.
-fn group_with<'s, K: Rec, V: Rec, V2: Rec, O: Rec, P>(
-    coll: Coll<'s, (K, V)>,
+fn group_with<'s, P>(
+    coll: ErasedColl<'s>,
     pact: P,
+    key_of: KeyOf,
     name: &str,
-    mut logic: Logic<K, V, V2>,
-    mut emit: Emit<K, V2, O>,
-) -> Coll<'s, O>
+    mut logic: Logic,
+    mut emit: Emit,
+) -> ErasedColl<'s>
 where
-    P: ParallelizationContract<Time, Vec<((K, V), Time, Diff)>>,
+    P: ParallelizationContract<Time, Vec<(Erased, Time, Diff)>>,
 {
     // Told of frontier changes only while it holds epochs not complete
     // yet: a grouping a round does not reach is not scheduled when the
     // round ends.
-    unary_quiet::<_, CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
+    unary_quiet::<_, CapacityContainerBuilder<Vec<(Erased, Time, Diff)>>, _, _, _>(
         coll.inner,
         pact,
         name,
         move |_| {
-            let mut state: Map<K, V> = HashMap::default();
+            let mut state: Map<Erased, Erased> = HashMap::default();
             // The changes of epochs not complete yet, by key, each epoch
             // with a capability to send its output.
-            let mut pending: BTreeMap<Time, (Capability<Time>, Map<K, V>)> = BTreeMap::new();
-            let mut net: Vec<(V2, Diff)> = Vec::new();
-            let mut outputs: Vec<O> = Vec::new();
+            let mut pending: BTreeMap<Time, (Capability<Time>, Map<Erased, Erased>)> =
+                BTreeMap::new();
+            let mut net: Vec<(Erased, Diff)> = Vec::new();
+            let mut outputs: Vec<Erased> = Vec::new();
             move |input, frontier, output| {
                 let port = output.output_index();
                 input.for_each(|cap, data| {
-                    for ((k, v), t, r) in data.drain(..) {
+                    for (rec, t, r) in data.drain(..) {
                         let (_, changes) = pending
                             .entry(t)
                             .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
-                        changes.entry(k).or_default().push((v, r));
+                        changes.entry(key_of(&rec)).or_default().push((rec, r));
                     }
                 });
                 while let Some(entry) = pending.first_entry() {
@@ -139,7 +148,7 @@ where
 /// Applies `changes` to the values of `key` and hands the change of the
 /// key's output (old output retracted, new one added, netted) to `out`
 /// in `net` (empty on return), when there is one.
-fn apply<K: Rec, V: Rec, V2: Rec>(
+fn apply<K: Eq + std::hash::Hash, V: Ord, V2: Ord>(
     state: &mut Map<K, V>,
     key: K,
     mut changes: Values<V>,

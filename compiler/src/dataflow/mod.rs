@@ -3,13 +3,18 @@
 //! `differential-dataflow =0.26.0`); API changes between their minor versions
 //! are absorbed here.
 //!
+//! Every stream and arrangement carries one record type, [`Erased`]
+//! (`erased.rs`): [`Coll`] is a collection of erased records that keeps
+//! their type `D` at compile time only, and the operators below wrap the
+//! rules' typed closures into boxed closures over erased records. So
+//! timely's and differential's code (operator builders, channels,
+//! batchers, spines, merges, joins, sorts) is generated once, not once per
+//! record type and call site as it was (issue 3: the crate's release build
+//! took 422 s on 2 cores with one copy per record type, 80 s erased).
+//!
 //! Rules never call differential's `map`, `flat_map` and `filter`
-//! either, but [`Ops`]' versions, which box their closure: a dataflow
-//! operator's code (timely's operator builder, its input and output
-//! handles, differential's wrapper) is then generated once per record
-//! type, where a closure of its own, a type of its own, had it generated
-//! once per call site (issue 3: the crate's release build went from 444
-//! to 422 s on 2 cores; what is left is generated per record type).
+//! either, but [`Ops`]' versions (`compiler/clippy.toml` forbids the
+//! others outside this module).
 //!
 //! Rules never call differential's arrangement operators directly:
 //! `compiler/clippy.toml` forbids them outside this module, and
@@ -19,14 +24,16 @@
 mod arrange;
 mod arrlog;
 pub(crate) mod driver;
+mod erased;
 mod group;
 mod oplog;
 mod quiet;
 pub(crate) mod render;
 
-use differential_dataflow::Hashable;
+use std::marker::PhantomData;
 
 pub(crate) use arrange::{arrange_shared, Named, NamedSet, Shared};
+pub(crate) use erased::Erased;
 
 /// Logical time of the dataflow: one epoch per applied NB batch (and one per
 /// tunnel-key feedback round).
@@ -38,28 +45,90 @@ pub(crate) type Diff = isize;
 /// A timely scope of the compiler's dataflow.
 pub(crate) type Scope<'s> = timely::dataflow::Scope<'s, Time>;
 
-/// A collection of records `D` in scope `'s`.
-pub(crate) type Coll<'s, D> = differential_dataflow::VecCollection<'s, Time, D, Diff>;
+/// What every stream of the dataflow carries: [`Erased`] records.
+type ErasedColl<'s> = differential_dataflow::VecCollection<'s, Time, Erased, Diff>;
 
-/// Record types that may flow through the dataflow (ordered, hashable,
-/// cloneable, serializable for exchange between workers).
+/// A collection of records `D` in scope `'s`: a differential collection
+/// of [`Erased`] records that are all `D`s (see `erased.rs`: timely's and
+/// differential's code is generated once, for [`Erased`], not once per
+/// record type).
+pub(crate) struct Coll<'s, D> {
+    inner: ErasedColl<'s>,
+    record: PhantomData<fn() -> D>,
+}
+
+impl<D> Clone for Coll<'_, D> {
+    fn clone(&self) -> Self {
+        Coll {
+            inner: self.inner.clone(),
+            record: PhantomData,
+        }
+    }
+}
+
+impl<'s, D: Rec> Coll<'s, D> {
+    /// `inner`, whose records must all be `D`s.
+    fn wrap(inner: ErasedColl<'s>) -> Coll<'s, D> {
+        Coll {
+            inner,
+            record: PhantomData,
+        }
+    }
+
+    /// The records of both collections.
+    pub(crate) fn concat(self, other: Coll<'s, D>) -> Coll<'s, D> {
+        Coll::wrap(self.inner.concat(other.inner))
+    }
+
+    /// The records of this collection and all of `others`.
+    pub(crate) fn concatenate(self, others: impl IntoIterator<Item = Coll<'s, D>>) -> Coll<'s, D> {
+        let others: Vec<ErasedColl<'s>> = others.into_iter().map(|c| c.inner).collect();
+        Coll::wrap(self.inner.concatenate(others))
+    }
+
+    /// Every record with its multiplicity negated.
+    pub(crate) fn negate(self) -> Coll<'s, D> {
+        Coll::wrap(self.inner.negate())
+    }
+}
+
+/// A collection fed from outside the dataflow, and its input session
+/// (whose records must be `D`s, erased: see [`Erased::new`]).
+pub(crate) type InputSession = differential_dataflow::input::InputSession<Time, Erased, Diff>;
+
+/// A new input collection of `D`s in `scope`.
+pub(crate) fn input<'s, D: Rec>(scope: Scope<'s>) -> (InputSession, Coll<'s, D>) {
+    use differential_dataflow::input::Input;
+    let (session, coll) = scope.new_collection::<Erased, Diff>();
+    (session, Coll::wrap(coll))
+}
+
+/// A collection holding `records` from the first epoch on.
+pub(crate) fn collection_from<'s, D: Rec>(scope: Scope<'s>, records: Vec<D>) -> Coll<'s, D> {
+    use differential_dataflow::input::Input;
+    let records: Vec<Erased> = records.into_iter().map(Erased::new).collect();
+    let (_, coll) = scope.new_collection_from(records);
+    Coll::wrap(coll)
+}
+
+/// Record types that may flow through the dataflow: ordered, hashable,
+/// cloneable, printable, and shareable between worker threads.
 pub(crate) trait Rec:
-    differential_dataflow::ExchangeData + Hashable + std::hash::Hash
+    Clone + Ord + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
 {
 }
-impl<T: differential_dataflow::ExchangeData + Hashable + std::hash::Hash> Rec for T {}
+impl<T: Clone + Ord + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static> Rec for T {}
 
-/// The closures of [`Ops`], boxed: one type per record type (or pair of
-/// them), whatever the call site.
-type MapFn<D, O> = Box<dyn FnMut(D) -> O>;
-type FlatMapFn<D, O> = Box<dyn FnMut(D, &mut Vec<O>)>;
-type FilterFn<D> = Box<dyn FnMut(&D) -> bool>;
+/// The closures of the erased operators, boxed: one operator whatever the
+/// record types and call site.
+type MapFn = Box<dyn FnMut(Erased) -> Erased>;
+type FlatMapFn = Box<dyn FnMut(Erased, &mut Vec<Erased>)>;
+type FilterFn = Box<dyn FnMut(&Erased) -> bool>;
+type TakeFn = Box<dyn FnMut(Vec<(Erased, Time, Diff)>)>;
 
 /// The record-by-record operators rules use instead of differential's
 /// `map`, `flat_map` and `filter` (which `compiler/clippy.toml` forbids
-/// outside this module): the same semantics, with the closure boxed (one
-/// dynamic call per record) so that the operator is built once per record
-/// type, not once per call site.
+/// outside this module): the same semantics, on records of their types.
 pub(crate) trait Ops<'s, D: Rec> {
     /// Each record `d` becomes `logic(d)`.
     fn map_rec<O: Rec>(self, logic: impl FnMut(D) -> O + 'static) -> Coll<'s, O>;
@@ -73,48 +142,52 @@ pub(crate) trait Ops<'s, D: Rec> {
 }
 
 impl<'s, D: Rec> Ops<'s, D> for Coll<'s, D> {
-    fn map_rec<O: Rec>(self, logic: impl FnMut(D) -> O + 'static) -> Coll<'s, O> {
-        map_boxed(self, Box::new(logic))
+    fn map_rec<O: Rec>(self, mut logic: impl FnMut(D) -> O + 'static) -> Coll<'s, O> {
+        Coll::wrap(map_erased(
+            self.inner,
+            Box::new(move |d| Erased::new(logic(d.take()))),
+        ))
     }
 
     fn flat_map_rec<O: Rec, I: IntoIterator<Item = O>>(
         self,
         mut logic: impl FnMut(D) -> I + 'static,
     ) -> Coll<'s, O> {
-        flat_map_boxed(self, Box::new(move |d, out| out.extend(logic(d))))
+        Coll::wrap(flat_map_erased(
+            self.inner,
+            "FlatMap",
+            Box::new(move |d, out| out.extend(logic(d.take()).into_iter().map(Erased::new))),
+        ))
     }
 
-    fn filter_rec(self, keep: impl FnMut(&D) -> bool + 'static) -> Coll<'s, D> {
-        filter_boxed(self, Box::new(keep))
+    fn filter_rec(self, mut keep: impl FnMut(&D) -> bool + 'static) -> Coll<'s, D> {
+        Coll::wrap(filter_erased(self.inner, Box::new(move |d| keep(d.get()))))
     }
 }
 
 #[allow(clippy::disallowed_methods)]
-fn map_boxed<'s, D: Rec, O: Rec>(coll: Coll<'s, D>, logic: MapFn<D, O>) -> Coll<'s, O> {
+fn map_erased<'s>(coll: ErasedColl<'s>, logic: MapFn) -> ErasedColl<'s> {
     coll.map(logic)
 }
 
 #[allow(clippy::disallowed_methods)]
-fn filter_boxed<'s, D: Rec>(coll: Coll<'s, D>, keep: FilterFn<D>) -> Coll<'s, D> {
+fn filter_erased<'s>(coll: ErasedColl<'s>, keep: FilterFn) -> ErasedColl<'s> {
     coll.filter(keep)
 }
 
 /// `flat_map` with the outputs of each record gathered in one buffer,
-/// reused from record to record.
-fn flat_map_boxed<'s, D: Rec, O: Rec>(
-    coll: Coll<'s, D>,
-    mut logic: FlatMapFn<D, O>,
-) -> Coll<'s, O> {
+/// reused from record to record; named `name` in timely's logging.
+fn flat_map_erased<'s>(coll: ErasedColl<'s>, name: &str, mut logic: FlatMapFn) -> ErasedColl<'s> {
     use differential_dataflow::AsCollection;
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::channels::pact::Pipeline;
     use timely::dataflow::operators::generic::Operator;
     coll.inner
-        .unary::<CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
+        .unary::<CapacityContainerBuilder<Vec<(Erased, Time, Diff)>>, _, _, _>(
             Pipeline,
-            "FlatMap",
+            name,
             move |_, _| {
-                let mut outputs: Vec<O> = Vec::new();
+                let mut outputs: Vec<Erased> = Vec::new();
                 move |input, output| {
                     input.for_each(|cap, data| {
                         let mut session = output.session(&cap);
@@ -136,24 +209,27 @@ pub(crate) fn split_by<'s, D: Rec, const N: usize>(
     coll: Coll<'s, D>,
     part: impl Fn(&D) -> usize + 'static,
 ) -> [Coll<'s, D>; N] {
-    split_boxed(coll, Box::new(part))
+    let parts = split_erased(coll.inner, N, Box::new(move |d| part(d.get())));
+    let mut parts = parts.into_iter();
+    std::array::from_fn(|_| Coll::wrap(parts.next().expect("one stream per part")))
 }
 
-/// [`split_by`] with `part` boxed.
-fn split_boxed<'s, D: Rec, const N: usize>(
-    coll: Coll<'s, D>,
-    part: Box<dyn Fn(&D) -> usize>,
-) -> [Coll<'s, D>; N] {
+/// [`split_by`] on erased records, into `n` streams.
+fn split_erased<'s>(
+    coll: ErasedColl<'s>,
+    n: usize,
+    part: Box<dyn Fn(&Erased) -> usize>,
+) -> Vec<ErasedColl<'s>> {
     use differential_dataflow::AsCollection;
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::operators::core::Partition;
     let streams = coll
         .inner
-        .partition::<CapacityContainerBuilder<Vec<(D, Time, Diff)>>, _, _>(
-            N as u64,
-            move |(d, t, r)| (part(&d).min(N - 1) as u64, (d, t, r)),
+        .partition::<CapacityContainerBuilder<Vec<(Erased, Time, Diff)>>, _, _>(
+            n as u64,
+            move |(d, t, r)| (part(&d).min(n - 1) as u64, (d, t, r)),
         );
-    std::array::from_fn(|i| streams[i].clone().as_collection())
+    streams.into_iter().map(|s| s.as_collection()).collect()
 }
 
 /// `coll.flat_map(logic)` for records that are replaced whole when one of
@@ -172,30 +248,34 @@ pub(crate) fn flat_map_net<'s, D: Rec, O: Rec, I: IntoIterator<Item = O>>(
     name: &str,
     mut logic: impl FnMut(D) -> I + 'static,
 ) -> Coll<'s, O> {
-    flat_map_net_boxed(coll, name, Box::new(move |d, out| out.extend(logic(d))))
+    Coll::wrap(flat_map_net_erased(
+        coll.inner,
+        name,
+        Box::new(move |d, out| out.extend(logic(d.take()).into_iter().map(Erased::new))),
+    ))
 }
 
-/// [`flat_map_net`] with its logic boxed.
-fn flat_map_net_boxed<'s, D: Rec, O: Rec>(
-    coll: Coll<'s, D>,
+/// [`flat_map_net`] on erased records.
+fn flat_map_net_erased<'s>(
+    coll: ErasedColl<'s>,
     name: &str,
-    mut logic: FlatMapFn<D, O>,
-) -> Coll<'s, O> {
+    mut logic: FlatMapFn,
+) -> ErasedColl<'s> {
     use differential_dataflow::consolidation::consolidate_updates;
     use differential_dataflow::AsCollection;
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::channels::pact::Pipeline;
     use timely::dataflow::operators::generic::Operator;
     coll.inner
-        .unary::<CapacityContainerBuilder<Vec<(O, Time, Diff)>>, _, _, _>(
+        .unary::<CapacityContainerBuilder<Vec<(Erased, Time, Diff)>>, _, _, _>(
             Pipeline,
             name,
             move |_, _| {
-                let mut netted: Vec<(O, Time, Diff)> = Vec::new();
-                let mut outputs: Vec<O> = Vec::new();
+                let mut netted: Vec<(Erased, Time, Diff)> = Vec::new();
+                let mut outputs: Vec<Erased> = Vec::new();
                 move |input, output| {
                     input.for_each_stamp(|cap, data| {
-                        let mut containers: Vec<&mut Vec<(D, Time, Diff)>> = data.collect();
+                        let mut containers: Vec<&mut Vec<(Erased, Time, Diff)>> = data.collect();
                         let retracts = containers.iter().any(|c| c.iter().any(|(_, _, r)| *r < 0));
                         let updates = containers.iter_mut().flat_map(|c| c.drain(..));
                         let mut session = output.session(&cap);
@@ -227,6 +307,19 @@ pub(crate) fn sink<'s, D: Rec>(
     coll: Coll<'s, D>,
     name: &str,
     mut take: impl FnMut(Vec<(D, Time, Diff)>) + 'static,
+) -> timely::dataflow::operators::probe::Handle<Time> {
+    sink_erased(
+        coll.inner,
+        name,
+        Box::new(move |data| take(data.into_iter().map(|(d, t, r)| (d.take(), t, r)).collect())),
+    )
+}
+
+/// [`sink`] on erased records.
+fn sink_erased<'s>(
+    coll: ErasedColl<'s>,
+    name: &str,
+    mut take: TakeFn,
 ) -> timely::dataflow::operators::probe::Handle<Time> {
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::channels::pact::Pipeline;

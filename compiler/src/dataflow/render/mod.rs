@@ -29,8 +29,6 @@ use std::sync::Arc;
 use ovsdb::Uuid;
 use serde::{Deserialize, Serialize};
 
-use differential_dataflow::input::Input;
-
 use super::{arrange_shared, split_by, Coll, Named, Ops, Scope, Shared};
 use crate::idl_order;
 use crate::nb::{Lsp, NbKind, NbRecord, Switch};
@@ -128,7 +126,7 @@ pub(crate) fn render<'s>(
     } else {
         Vec::new()
     };
-    let (_, static_rows) = scope.new_collection_from(constants);
+    let static_rows = super::collection_from(scope, constants);
     // Ports are shared (`Arc`) by every record that carries them, so the
     // arrangements holding them hold pointers rather than copies.
     let lsps: Coll<'s, (Uuid, Arc<Lsp>)> = nb.of(NbKind::Lsp).flat_map_rec(|r| match r {
