@@ -6,7 +6,6 @@
 //! relation instead of being copied into the children.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 pub mod bfd;
 pub mod copp;
@@ -49,7 +48,7 @@ pub struct InputError {
 }
 
 /// A logical switch. One row per NB `Logical_Switch`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Switch {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -72,7 +71,7 @@ pub struct Switch {
 }
 
 /// A switch's IGMP/MLD snooping settings (`init_mcast_info_for_switch_datapath()`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct McastConfig {
     /// `mcast_snoop` (default false).
     pub enabled: bool,
@@ -126,7 +125,7 @@ impl McastConfig {
 
 /// Membership of a port in a switch: one row per element of
 /// `Logical_Switch.ports`; key `lsp`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchPort {
     /// The `Logical_Switch_Port` UUID.
     pub lsp: Uuid,
@@ -135,7 +134,7 @@ pub struct SwitchPort {
 }
 
 /// A logical switch port. One row per NB `Logical_Switch_Port`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lsp {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -189,7 +188,7 @@ impl Lsp {
 }
 
 /// An ACL. One row per NB `ACL`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Acl {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -219,7 +218,7 @@ pub struct Acl {
 
 /// ACL of a switch or port group: one row per element of
 /// `Logical_Switch.acls` / `Port_Group.acls`; key `(owner, acl)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AclRef {
     /// The switch or port group UUID.
     pub owner: Uuid,
@@ -228,7 +227,7 @@ pub struct AclRef {
 }
 
 /// A port group. One row per NB `Port_Group`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortGroup {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -238,7 +237,7 @@ pub struct PortGroup {
 
 /// Membership of a port in a port group: one row per element of
 /// `Port_Group.ports`; key `(pg, lsp)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortGroupPort {
     /// The port group UUID.
     pub pg: Uuid,
@@ -247,7 +246,7 @@ pub struct PortGroupPort {
 }
 
 /// DHCP options. One row per NB `DHCP_Options`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DhcpOptions {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -265,7 +264,7 @@ impl DhcpOptions {
 }
 
 /// DNS records. One row per NB `DNS`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dns {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -275,7 +274,7 @@ pub struct Dns {
 
 /// A switch's DNS records: one row per element of
 /// `Logical_Switch.dns_records`; key `(ls, dns)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchDns {
     /// The switch UUID.
     pub ls: Uuid,
@@ -284,7 +283,7 @@ pub struct SwitchDns {
 }
 
 /// An address set. One row per NB `Address_Set`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AddressSet {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -295,7 +294,7 @@ pub struct AddressSet {
 }
 
 /// What the compiler reads from the NB_Global row: one row; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NbGlobal {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -310,7 +309,7 @@ pub struct NbGlobal {
 }
 
 /// A logical router. One row per NB `Logical_Router`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Router {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -338,7 +337,7 @@ impl Router {
 
 /// Membership of a port in a router: one row per element of
 /// `Logical_Router.ports`; key `lrp`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouterPort {
     /// The `Logical_Router_Port` UUID.
     pub lrp: Uuid,
@@ -347,7 +346,7 @@ pub struct RouterPort {
 }
 
 /// A logical router port. One row per NB `Logical_Router_Port`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lrp {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -389,7 +388,7 @@ impl Lrp {
 }
 
 /// A static route. One row per NB `Logical_Router_Static_Route`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StaticRoute {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -410,7 +409,7 @@ pub struct StaticRoute {
 }
 
 /// A routing policy. One row per NB `Logical_Router_Policy`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Policy {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -429,7 +428,7 @@ pub struct Policy {
 }
 
 /// A row a router refers to (`static_routes`, `policies`): key `(lr, row)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouterRef {
     /// The router UUID.
     pub lr: Uuid,
@@ -438,7 +437,7 @@ pub struct RouterRef {
 }
 
 /// One NB input record, tagged by relation.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NbRecord {
     /// A [`Switch`].
     Switch(Switch),

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use crate::stage::Stage;
 
@@ -20,7 +19,7 @@ pub use row::SB_TABLES;
 /// The widest rows, rare beside logical flows, are boxed: every record
 /// (the dataflow's output, the compiler's SB map) is as wide as the widest
 /// variant.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SbRecord {
     /// A `Datapath_Binding` row (one per logical switch).
     DatapathBinding(DatapathBinding),
@@ -69,7 +68,7 @@ pub enum SbRecord {
 }
 
 /// SB `Chassis_Template_Var` (`sync_template_vars()`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChassisTemplateVar {
     /// Row UUID.
     pub uuid: Uuid,
@@ -80,7 +79,7 @@ pub struct ChassisTemplateVar {
 }
 
 /// SB `BFD` (`build_bfd_table()`); `status` is also ovn-controller's.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bfd {
     /// Row UUID.
     pub uuid: Uuid,
@@ -110,7 +109,7 @@ pub struct Bfd {
 }
 
 /// SB `Meter` (`sync_meters()`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Meter {
     /// Row UUID.
     pub uuid: Uuid,
@@ -123,7 +122,7 @@ pub struct Meter {
 }
 
 /// SB `Meter_Band`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MeterBand {
     /// Row UUID.
     pub uuid: Uuid,
@@ -138,7 +137,7 @@ pub struct MeterBand {
 /// SB `Service_Monitor` (`ovn_lb_svc_create()`); `status` is
 /// ovn-controller's, except that northd turns `online` into `offline` while
 /// the backend's port is not up.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceMonitor {
     /// Row UUID.
     pub uuid: Uuid,
@@ -167,7 +166,7 @@ pub struct ServiceMonitor {
 
 /// SB `HA_Chassis_Group` (`sync_ha_chassis_group_for_sbpb()`,
 /// `copy_gw_chassis_from_nbrp_to_sbpb()`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HaChassisGroup {
     /// Row UUID.
     pub uuid: Uuid,
@@ -180,7 +179,7 @@ pub struct HaChassisGroup {
 
 /// SB `HA_Chassis`. `chassis` stays empty: northd sets it only when a
 /// `Chassis` row of that name exists, which the compiler does not read.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HaChassis {
     /// Row UUID.
     pub uuid: Uuid,
@@ -191,7 +190,7 @@ pub struct HaChassis {
 }
 
 /// SB `Load_Balancer` (`sync_lbs()`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LoadBalancer {
     /// Row UUID.
     pub uuid: Uuid,
@@ -210,7 +209,7 @@ pub struct LoadBalancer {
 }
 
 /// SB `DNS`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dns {
     /// Row UUID.
     pub uuid: Uuid,
@@ -223,7 +222,7 @@ pub struct Dns {
 }
 
 /// SB `SB_Global`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SbGlobal {
     /// Row UUID.
     pub uuid: Uuid,
@@ -236,7 +235,7 @@ pub struct SbGlobal {
 }
 
 /// SB `DHCP_Options` / `DHCPv6_Options`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DhcpOption {
     /// Row UUID.
     pub uuid: Uuid,
@@ -249,7 +248,7 @@ pub struct DhcpOption {
 }
 
 /// SB `RBAC_Role`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RbacRole {
     /// Row UUID.
     pub uuid: Uuid,
@@ -260,7 +259,7 @@ pub struct RbacRole {
 }
 
 /// SB `RBAC_Permission`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RbacPermission {
     /// Row UUID.
     pub uuid: Uuid,
@@ -275,7 +274,7 @@ pub struct RbacPermission {
 }
 
 /// SB `Port_Group`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortGroup {
     /// Row UUID.
     pub uuid: Uuid,
@@ -286,7 +285,7 @@ pub struct PortGroup {
 }
 
 /// SB `Address_Set`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AddressSet {
     /// Row UUID.
     pub uuid: Uuid,
@@ -297,7 +296,7 @@ pub struct AddressSet {
 }
 
 /// SB `IP_Multicast`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IpMulticast {
     /// Row UUID.
     pub uuid: Uuid,
@@ -324,7 +323,7 @@ pub struct IpMulticast {
 }
 
 /// SB `Datapath_Binding`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DatapathBinding {
     /// Row UUID.
     pub uuid: Uuid,
@@ -335,7 +334,7 @@ pub struct DatapathBinding {
 }
 
 /// SB `Port_Binding`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortBinding {
     /// Row UUID.
     pub uuid: Uuid,
@@ -368,7 +367,7 @@ pub struct PortBinding {
 }
 
 /// SB `Multicast_Group`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MulticastGroup {
     /// Row UUID.
     pub uuid: Uuid,
@@ -383,7 +382,7 @@ pub struct MulticastGroup {
 }
 
 /// SB `Logical_DP_Group`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogicalDpGroup {
     /// Row UUID.
     pub uuid: Uuid,
@@ -397,7 +396,7 @@ pub struct LogicalDpGroup {
 /// `tags:in_out_port`) are kept as what they derive from, and `match` and
 /// `actions` are shared (`Arc`) with the dataflow's record of the flow: a
 /// cluster's SB holds tens of thousands of flows.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogicalFlow {
     /// Row UUID.
     pub uuid: Uuid,

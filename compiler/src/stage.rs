@@ -1,12 +1,10 @@
 //! Logical pipeline stages (northd.c `PIPELINE_STAGE` list, OVN 23.03).
 
-use serde::{Deserialize, Serialize};
-
 macro_rules! stages {
     ($( $(#[$doc:meta])* $variant:ident = ($pipeline:ident, $table:expr, $name:expr), )*) => {
         /// A stage of a logical switch pipeline; its table number and name are
         /// those of ovn-northd 23.03.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Stage {
             $( $(#[$doc])* $variant, )*
         }
@@ -34,7 +32,7 @@ macro_rules! stages {
 }
 
 /// Ingress or egress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pipeline {
     /// `ingress`.
     Ingress,

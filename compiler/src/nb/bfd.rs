@@ -3,12 +3,11 @@
 //! `bfd` column.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A `BFD` row. Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bfd {
     /// NB row UUID.
     pub uuid: Uuid,

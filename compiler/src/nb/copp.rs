@@ -2,12 +2,11 @@
 //! name) and the `copp` references of switches and routers.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A `Copp` row. Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Copp {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -17,7 +16,7 @@ pub struct Copp {
 }
 
 /// A switch's or router's `copp` reference. Key `owner`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CoppRef {
     /// The switch or router.
     pub owner: Uuid,

@@ -2,12 +2,11 @@
 //! `forwarding_groups` list of a switch.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A `Forwarding_Group` row. Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FwdGroup {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -23,7 +22,7 @@ pub struct FwdGroup {
 
 /// A switch's `forwarding_groups`, in OVSDB set order (northd walks them
 /// by index, see `rules::fwd_group`). Key `ls`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchFwdGroups {
     /// The switch.
     pub ls: Uuid,

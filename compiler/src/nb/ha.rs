@@ -3,12 +3,11 @@
 //! alternative to its `gateway_chassis` rows).
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// An `HA_Chassis_Group` row. Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HaChassisGroup {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -20,7 +19,7 @@ pub struct HaChassisGroup {
 
 /// An `HA_Chassis` row: one chassis of a group with its priority. Key
 /// `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HaChassis {
     /// NB row UUID.
     pub uuid: Uuid,

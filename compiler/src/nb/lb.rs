@@ -3,14 +3,13 @@
 //! `Chassis_Template_Var` rows template load balancers use.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A load balancer. One row per NB `Load_Balancer`; key `uuid`.
 /// The VIP map is kept as written; `crate::rules::lb::vip` parses it the way
 /// `ovn_northd_lb_create()` does.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LoadBalancer {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -32,7 +31,7 @@ pub struct LoadBalancer {
 
 /// The chassis template variables of one chassis (NB
 /// `Chassis_Template_Var`, whose `chassis` is an index). Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChassisTemplateVar {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -44,7 +43,7 @@ pub struct ChassisTemplateVar {
 
 /// A load balancer health check. One row per NB
 /// `Load_Balancer_Health_Check`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LbHealthCheck {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -58,7 +57,7 @@ pub struct LbHealthCheck {
 /// per element of `Logical_Switch.load_balancer`,
 /// `Logical_Switch.load_balancer_group` or `Load_Balancer_Group.load_balancer`;
 /// key `(owner, target)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LbRef {
     /// The switch or load balancer group UUID.
     pub owner: Uuid,

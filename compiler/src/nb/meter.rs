@@ -1,12 +1,11 @@
 //! Meter input relations: NB `Meter` and `Meter_Band` rows.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A meter. One row per NB `Meter`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Meter {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -21,7 +20,7 @@ pub struct Meter {
 }
 
 /// A meter band. One row per NB `Meter_Band`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MeterBand {
     /// NB row UUID.
     pub uuid: Uuid,

@@ -3,13 +3,12 @@
 //! port (`gateway_chassis`, `ha_chassis_group`).
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{map_get, InputError, LbRef, NbRecord, Reader, RouterRef};
 
 /// A NAT rule. One row per NB `NAT`; key `uuid`. Parsed and validated the
 /// way `lrouter_check_nat_entry()` does by `crate::rules::router::nat`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Nat {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -44,7 +43,7 @@ impl Nat {
 
 /// A `Gateway_Chassis` row: which chassis may host a distributed gateway
 /// port, with its priority. Key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GatewayChassis {
     /// NB row UUID.
     pub uuid: Uuid,

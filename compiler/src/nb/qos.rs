@@ -1,12 +1,11 @@
 //! QoS input relations: NB `QoS` rows and the switches' `qos_rules`.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{InputError, NbRecord, Reader};
 
 /// A QoS rule. One row per NB `QoS`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Qos {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -26,7 +25,7 @@ pub struct Qos {
 
 /// A switch's QoS rule: one row per element of `Logical_Switch.qos_rules`;
 /// key `(ls, qos)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchQos {
     /// The switch UUID.
     pub ls: Uuid,

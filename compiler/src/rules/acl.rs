@@ -11,7 +11,6 @@
 //! its private meter name (`dataflow::render::meter`).
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{Lflow, PortCtx, SwitchCtx};
 use crate::nb::Acl;
@@ -25,7 +24,7 @@ const ACL_PRI_OFFSET: i64 = 1000;
 
 /// An ACL applied to one switch (directly or through a port group).
 /// Key: `(ls, acl.uuid)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AclCtx {
     /// The switch.
     pub ls: Uuid,

@@ -6,9 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// One parsed address entry (`struct lport_addresses`).
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LportAddresses {
     /// The Ethernet address, lower-case `xx:xx:xx:xx:xx:xx` (`ea_s`).
     pub ea_s: String,

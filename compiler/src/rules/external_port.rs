@@ -17,18 +17,7 @@ use crate::stage::Stage;
 
 /// What an external port needs to know about its switch. Filled only for
 /// ports of type `external`.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExternalCtx {
     /// Names of the switch's localnet ports (`od->localnet_ports`).
     pub localnet_ports: Vec<String>,

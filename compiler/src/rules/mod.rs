@@ -29,14 +29,13 @@ pub mod virtual_port;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use crate::nb::{Lsp, Switch};
 use crate::stage::Stage;
 
 /// One logical flow added on one datapath (an `ovn_lflow_add*()` call).
 /// Key for grouping into SB rows: `(stage, priority, match, actions, meter)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lflow {
     /// NB UUID of the datapath (switch).
     pub dp: Uuid,
@@ -107,7 +106,7 @@ pub const DROP: &str = "drop;";
 
 /// What the switch-level rules know about one logical switch.
 /// One per NB `Logical_Switch`; key `uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchCtx {
     /// NB switch UUID.
     pub uuid: Uuid,
@@ -144,7 +143,7 @@ pub struct SwitchCtx {
 
 /// Switch-level facts derived from its ports. One per switch with ports;
 /// key: switch UUID.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchFacts {
     /// Some enabled port lists `unknown`.
     pub has_unknown: bool,
@@ -194,7 +193,7 @@ impl SwitchCtx {
 
 /// What the port-level rules know about one switch port.
 /// One per (switch, port) membership; key `lsp.uuid`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortCtx {
     /// NB switch UUID.
     pub ls: Uuid,

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::NbIn;
 use crate::dataflow::{Coll, Named, NamedSet, Ops};
@@ -109,7 +108,7 @@ pub(super) fn render_acl_inputs<'s>(
 }
 
 /// A contribution to a port group's generated address sets.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum PgPart {
     /// The group itself (so that groups without addresses still get sets).
     Name(String),

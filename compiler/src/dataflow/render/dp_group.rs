@@ -21,7 +21,6 @@
 //! its members become.
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::lflow::{union_dps, Dps};
 use crate::dataflow::{arrange_shared, split_by, Coll, Named, Ops, Shared};
@@ -31,7 +30,7 @@ use crate::sb::{LogicalDpGroup, SbRecord};
 /// A datapath set named by its members, led by their hash: sets of
 /// hundreds of datapaths are compared by hash first, then (equal hashes)
 /// by address, and by members only when both differ.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct Members {
     hash: u64,
     dps: Dps,
@@ -90,7 +89,7 @@ impl Members {
 
 /// The name of a datapath set. Ordered: the least name of a set decides
 /// its group's UUID, and the names that last longest come first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum SetName {
     /// The switches (with datapaths) of the load balancer group with this
     /// NB UUID: the set of the load balancers reaching switches through
@@ -118,7 +117,7 @@ impl SetName {
 /// Where the flows and rows naming a set go: its group row, and its one
 /// datapath when it has one member (a flow on one datapath names the
 /// datapath, not a group).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Placement {
     /// The `Logical_DP_Group` row's UUID.
     pub group: Uuid,
@@ -127,7 +126,7 @@ pub(crate) struct Placement {
 }
 
 /// Where a flow record applies before identical flows are merged.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Reach {
     /// These datapaths (one, for most flows).
     Dps(Dps),
@@ -136,7 +135,7 @@ pub(super) enum Reach {
 }
 
 /// Where a merged flow applies.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Target {
     /// The union of its records' datapaths.
     Dps(Dps),
@@ -217,7 +216,7 @@ where
 
 /// What the grouping by members says of a set: where each of its names
 /// goes, and its row.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Grouped {
     /// A name of the set and where its flows and rows go.
     Name(SetName, Placement),

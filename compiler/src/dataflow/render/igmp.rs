@@ -9,7 +9,6 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::datapath::{allocate_checked, requests};
 use super::port_binding::PortKey;
@@ -44,7 +43,7 @@ pub(super) struct Learned<'s> {
 }
 
 /// A piece of one group's row.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum GroupPart {
     /// A name the group's rows give it.
     Name(String),
@@ -53,7 +52,7 @@ enum GroupPart {
 }
 
 /// A piece of one switch's flows.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum SwitchPart {
     Flood(bool, bool, u64),
     Group(u128, String),

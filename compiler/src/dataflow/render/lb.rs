@@ -4,7 +4,6 @@
 //! and the SB `Load_Balancer` rows (`sync_lbs()`).
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::dp_group::SetName;
 use super::lb_health::HealthInfo;
@@ -221,7 +220,7 @@ pub(super) fn render_lbs<'s>(
 }
 
 /// How a load balancer reaches a switch.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Source {
     /// Through this load balancer group (NB UUID).
     Group(Uuid),

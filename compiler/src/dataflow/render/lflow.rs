@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::dp_group::{self, Placement, Reach, SetName, Target};
 use crate::dataflow::{arrange_shared, flat_map_net, split_by, Coll, Named, Ops, Shared};
@@ -42,7 +41,7 @@ type FlowFields = (Stage, u16, Arc<str>, Arc<str>, Option<String>);
 /// between workers do not hash the fields again, and all 128 bits name
 /// the flow's SB row ([`flow_row`] derives the row's UUID from them and
 /// the datapath instead of hashing the match and actions a second time).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct FlowKey {
     /// The first 64 bits of the fields' hash (the same in every worker
     /// and run).

@@ -27,7 +27,6 @@ mod router_nat;
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{arrange_shared, split_by, Coll, Named, Ops, Scope, Shared};
 use crate::idl_order;
@@ -37,7 +36,7 @@ use crate::rules::{PortCtx, SwitchCtx, SwitchFacts};
 use crate::sb::SbRecord;
 
 /// A tunnel-key space: all datapaths, or the ports of one datapath.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum KeySpace {
     /// Datapath keys.
     Datapaths,
@@ -52,7 +51,7 @@ pub(crate) enum KeySpace {
 
 /// A tunnel key currently held in the SB (fed back by the driver after each
 /// epoch, the way northd reads SB before allocating). Key: `(space, owner)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct HeldKey {
     /// Key space.
     pub space: KeySpace,
@@ -63,7 +62,7 @@ pub(crate) struct HeldKey {
 }
 
 /// One output record of the dataflow.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 // SB rows dominate the stream; boxing them would add an allocation per
 // record for the rare `Key` variant's sake.
 #[allow(clippy::large_enum_variant)]

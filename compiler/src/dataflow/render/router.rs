@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::NbIn;
 use crate::dataflow::{flat_map_net, split_by, Coll, Named, NamedSet, Ops};
@@ -18,7 +17,7 @@ use crate::rules::router::{self, LrpCtx, LrpNetworks, LrpPeer, RouterCtx, Switch
 use crate::rules::{virtual_port, Lflow, PortCtx};
 
 /// One piece of a router's context, grouped by router.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Part {
     Router(Router),
     Port(LrpCtx),

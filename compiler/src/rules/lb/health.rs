@@ -19,7 +19,6 @@
 use std::net::IpAddr;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::vip::ParsedLb;
 use crate::ids;
@@ -44,7 +43,7 @@ pub fn attach_health_checks(lb: &mut ParsedLb, proto_column: Option<&str>, hcs: 
 
 /// A backend of a health-checked VIP with a usable `ip_port_mappings`
 /// entry (`backend_nb->op` may still be missing: see [`MappedBackend::port`]).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MappedBackend {
     /// The load balancer.
     pub lb: Uuid,

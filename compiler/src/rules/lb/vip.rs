@@ -8,12 +8,11 @@
 use std::net::IpAddr;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use crate::nb::{smap_get_bool, LoadBalancer};
 
 /// One backend of a VIP (`struct ovn_lb_backend`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Backend {
     /// The address as northd prints it (`ss_format_address_nobracks()`),
     /// or a template variable (`ip_str`).
@@ -31,7 +30,7 @@ pub struct Backend {
 
 /// One VIP of a load balancer (`struct ovn_lb_vip` with its
 /// `ovn_northd_lb_vip`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Vip {
     /// The `vips` key as written (what `Load_Balancer_Health_Check.vip` names).
     pub key: String,
@@ -120,7 +119,7 @@ impl Vip {
 }
 
 /// A load balancer with its VIPs parsed (`struct ovn_northd_lb`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ParsedLb {
     /// NB row UUID.
     pub uuid: Uuid,
@@ -208,7 +207,7 @@ impl ParsedLb {
 }
 
 /// Which VIPs routers answer ARP/ND for (`enum lb_neighbor_responder_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NeighMode {
     /// `reachable`: VIPs inside a router port's subnet (the default).
     Reachable,

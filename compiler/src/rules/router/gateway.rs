@@ -6,8 +6,6 @@
 //! ARP/ND requests the switch sends only to the router
 //! (`build_lswitch_rport_arp_req_flows()`).
 
-use serde::{Deserialize, Serialize};
-
 use std::sync::{Arc, OnceLock};
 
 use super::lb::LbSummary;
@@ -19,7 +17,7 @@ use crate::rules::router::net::parse_v4_cidr;
 
 /// The router side of a switch port of type `router`, beyond
 /// [`super::LrpPeer`]. One per router port; key: the router port's name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerNat {
     /// The router's `options:chassis` (a gateway router).
     pub chassis: Option<String>,

@@ -18,7 +18,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::gateway::LbIpOrders;
 use super::{LrpCtx, RouterCtx};
@@ -27,7 +26,7 @@ use crate::rules::{Lflow, DROP};
 use crate::stage::Stage;
 
 /// What the router-level rules need of one load balancer of the router.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LbSummary {
     /// NB UUID.
     pub uuid: Uuid,
@@ -73,7 +72,7 @@ impl LbSummary {
 /// balancers (in ovn-kubernetes every gateway router carries the cluster's
 /// load balancer group: its thousands of VIPs are collected, parsed and
 /// ordered once, not once per router).
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LbIps {
     /// `ips_v4`, `ips_v6`, `ips_v4_routable`, `ips_v6_routable` and their
     /// orders.
@@ -123,17 +122,6 @@ impl PartialOrd for LbVipSets {
 impl Ord for LbVipSets {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.lbs.cmp(&other.lbs)
-    }
-}
-impl Serialize for LbVipSets {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.lbs.serialize(s)
-    }
-}
-impl<'de> Deserialize<'de> for LbVipSets {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let lbs = Vec::<Arc<LbSummary>>::deserialize(d)?;
-        Ok(LbVipSets::build(&lbs))
     }
 }
 impl std::hash::Hash for LbVipSets {
@@ -251,7 +239,7 @@ pub fn address_set_name(tunnel_key: u32, v6: bool) -> String {
 /// to, besides the router's identity and NAT addresses: routers of one
 /// class get the same flows (northd adds them with one datapath group per
 /// kind of router).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouterLbClass {
     /// `od->is_gw_router`.
     pub is_gw_router: bool,

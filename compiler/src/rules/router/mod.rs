@@ -29,14 +29,13 @@ pub mod routing;
 pub mod switch_side;
 
 use ovsdb::Uuid;
-use serde::{Deserialize, Serialize};
 
 use super::{addr, Lflow};
 use crate::nb::{smap_get_bool, Lrp, Policy, Router, StaticRoute};
 pub use net::LrpNetworks;
 
 /// What the router-level rules know about one router port.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LrpCtx {
     /// The port.
     pub lrp: Lrp,
@@ -103,7 +102,7 @@ impl LrpCtx {
 /// What the router rules know about one logical router: the router, its
 /// ports, static routes and policies, each in the order of the NB row's
 /// reference set (sorted by UUID, as northd's IDL arrays are).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouterCtx {
     /// The router.
     pub router: Router,
@@ -226,7 +225,7 @@ pub fn cr_json_key(name: &str) -> String {
 
 /// A router port as its peer switch sees it (`op->peer` of a switch port of
 /// type `router`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LrpPeer {
     /// The router (datapath of the router port).
     pub lr: Uuid,
@@ -253,7 +252,7 @@ pub struct LrpPeer {
 
 /// A switch port of type `router` with its router-port peer, on switch `ls`
 /// (an element of `od->router_ports`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwitchRouterPort {
     /// The switch.
     pub ls: Uuid,

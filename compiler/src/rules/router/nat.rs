@@ -11,8 +11,6 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use super::net::{parse_v4_cidr, parse_v6_cidr};
 use super::{cr_json_key, LrpCtx, RouterCtx};
 use crate::nb::{smap_get_bool, Nat};
@@ -21,7 +19,7 @@ use crate::rules::{Lflow, DROP};
 use crate::stage::Stage;
 
 /// A NAT rule of a router with the names of the rows it refers to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NatRule {
     /// The rule.
     pub nat: Nat,

@@ -3,12 +3,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
-
 use crate::rules::addr::{parse_mac, solicited_node};
 
 /// An IPv4 network of a router port (`struct ipv4_netaddr`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct V4Net {
     /// The address.
     pub addr: Ipv4Addr,
@@ -48,7 +46,7 @@ impl V4Net {
 }
 
 /// An IPv6 network of a router port (`struct ipv6_netaddr`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct V6Net {
     /// The address.
     pub addr: Ipv6Addr,
@@ -95,7 +93,7 @@ impl V6Net {
 
 /// `op->lrp_networks`: the MAC, the IPv4 networks and the IPv6 networks
 /// (the link-local address derived from the MAC last).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LrpNetworks {
     /// `ea_s`.
     pub ea_s: String,
