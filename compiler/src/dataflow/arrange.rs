@@ -5,6 +5,7 @@
 //! too, whose state is a hash map (`group.rs`), not an arrangement. With
 //! one worker the records are arranged where they are (no exchange).
 
+use std::any::TypeId;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -36,7 +37,7 @@ fn record_size<D>() -> usize {
 
 /// The key of each `(K, V)` record of a collection.
 fn key_of<K: Rec, V: Rec>() -> KeyOf {
-    Rc::new(|r: &Erased| Erased::new(r.get::<(K, V)>().0.clone()))
+    Rc::new(Erased::key_view::<K, V>)
 }
 
 /// Arranges the `(K, V)` records of `coll` by key under `name`: the
@@ -272,12 +273,15 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         name: &str,
         logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
     ) -> Coll<'s, (K, V2)> {
+        let logic = Typed::<K, V, V2>::new(
+            Box::new(logic),
+            Box::new(|k, v2, d, out| out.push((Erased::new((k.clone(), v2)), d))),
+        );
         Coll::wrap(group::group_core(
             self.inner,
             key_of::<K, V>(),
             name,
-            group_logic::<K, V, V2>(logic),
-            Box::new(|k, v2, out| out.push(Erased::new((k.get::<K>().clone(), v2.take::<V2>())))),
+            Box::new(logic),
         ))
     }
 
@@ -288,48 +292,110 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         mut first: impl FnMut(&K, &V2) -> Option<A> + 'static,
         mut second: impl FnMut(&K, &V2) -> Option<B> + 'static,
     ) -> (Coll<'s, A>, Coll<'s, B>) {
-        let both: Coll<'s, Either<A, B>> = Coll::wrap(group::group_core(
-            self.inner,
-            key_of::<K, V>(),
-            name,
-            group_logic::<K, V, V2>(logic),
-            Box::new(move |k, v2, out| {
-                let (k, v2) = (k.get::<K>(), v2.get::<V2>());
-                out.extend(first(k, v2).map(|a| Erased::new(Either::<A, B>::First(a))));
-                out.extend(second(k, v2).map(|b| Erased::new(Either::<A, B>::Second(b))));
+        // The two outputs go in one stream and are told apart by type:
+        // their own when they differ (no copy), else the second ones in a
+        // wrapper, taken off after the split.
+        let distinct = TypeId::of::<A>() != TypeId::of::<B>();
+        let logic = Typed::<K, V, V2>::new(
+            Box::new(logic),
+            Box::new(move |k, v2, d, out| {
+                out.extend(first(k, &v2).map(|a| (Erased::new(a), d)));
+                out.extend(second(k, &v2).map(|b| match distinct {
+                    true => (Erased::new(b), d),
+                    false => (Erased::new(Second(b)), d),
+                }));
             }),
-        ));
-        let [a, b] = super::split_by(both, |e| match e {
-            Either::First(_) => 0,
-            Either::Second(_) => 1,
-        });
-        (
-            a.flat_map_rec(|e| match e {
-                Either::First(a) => Some(a),
-                Either::Second(_) => None,
-            }),
-            b.flat_map_rec(|e| match e {
-                Either::Second(b) => Some(b),
-                Either::First(_) => None,
-            }),
-        )
+        );
+        let both = group::group_core(self.inner, key_of::<K, V>(), name, Box::new(logic));
+        let mut parts = super::split_erased(both, 2, Box::new(|e| usize::from(!e.is::<A>())));
+        let b = parts.pop().expect("two parts");
+        let a = parts.pop().expect("two parts");
+        let b = match distinct {
+            true => Coll::wrap(b),
+            false => Coll::<Second<B>>::wrap(b).map_rec(|Second(b)| b),
+        };
+        (Coll::wrap(a), b)
     }
 }
 
-/// A typed grouping logic over the values of `(K, V)` records, as the
-/// erased grouping runs it (on the key and the whole records).
-fn group_logic<K: Rec, V: Rec, V2: Rec>(
-    mut logic: impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>) + 'static,
-) -> group::Logic {
-    let mut outputs: Vec<(V2, Diff)> = Vec::new();
-    Box::new(move |key, records, out| {
-        let values: SmallVec<[(&V, Diff); 4]> = records
+/// The second output of [`Named::group_split_named`] when both have the
+/// same type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Second<B>(B);
+
+/// A grouping's logic on `(K, V)` records (see [`group::Logic`]): `logic`
+/// makes a key's output from its values, and `emit` turns each net
+/// change of the output into records.
+struct Typed<K, V, V2> {
+    logic: TypedLogic<K, V, V2>,
+    emit: TypedEmit<K, V2>,
+    /// The output of one run.
+    outputs: Vec<(V2, Diff)>,
+    /// The key's pending change.
+    net: Vec<(V2, Diff)>,
+    records: PhantomData<fn() -> V>,
+}
+
+/// A rule's grouping logic, boxed (one [`Typed`] per record types, not
+/// per call site).
+type TypedLogic<K, V, V2> = Box<dyn FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>)>;
+
+/// How a change of a grouping's output becomes records, boxed.
+type TypedEmit<K, V2> = Box<dyn FnMut(&K, V2, Diff, &mut Vec<(Erased, Diff)>)>;
+
+impl<K: Rec, V: Rec, V2: Rec> Typed<K, V, V2> {
+    fn new(logic: TypedLogic<K, V, V2>, emit: TypedEmit<K, V2>) -> Self {
+        Typed {
+            logic,
+            emit,
+            outputs: Vec::new(),
+            net: Vec::new(),
+            records: PhantomData,
+        }
+    }
+}
+
+impl<K: Rec, V: Rec, V2: Rec> group::Logic for Typed<K, V, V2> {
+    fn run(&mut self, key: &Erased, records: &[(&Erased, Diff)], sign: Diff) {
+        let values: SmallVec<[(&V, Diff); 8]> = records
             .iter()
             .map(|(r, d)| (&r.get::<(K, V)>().1, *d))
             .collect();
-        logic(key.get::<K>(), &values, &mut outputs);
-        out.extend(outputs.drain(..).map(|(v2, d)| (Erased::new(v2), d)));
-    })
+        (self.logic)(key.key::<K>(), &values, &mut self.outputs);
+        self.net
+            .extend(self.outputs.drain(..).map(|(v2, d)| (v2, d * sign)));
+    }
+
+    fn finish(&mut self, key: &Erased, out: &mut Vec<(Erased, Diff)>) {
+        differential_dataflow::consolidation::consolidate(&mut self.net);
+        let key = key.key::<K>();
+        for (v2, d) in self.net.drain(..) {
+            (self.emit)(key, v2, d, out);
+        }
+    }
+}
+
+/// [`NamedSet::distinct_named`]'s grouping: each record is its own key,
+/// present while its multiplicity is positive.
+#[derive(Default)]
+struct Distinct {
+    /// The key's pending change.
+    net: Diff,
+}
+
+impl group::Logic for Distinct {
+    fn run(&mut self, _: &Erased, records: &[(&Erased, Diff)], sign: Diff) {
+        if records[0].1 > 0 {
+            self.net += sign;
+        }
+    }
+
+    fn finish(&mut self, key: &Erased, out: &mut Vec<(Erased, Diff)>) {
+        if self.net != 0 {
+            out.push((key.clone(), self.net));
+        }
+        self.net = 0;
+    }
 }
 
 /// A join's logic on erased records: the key, the left record and the
@@ -394,13 +460,6 @@ fn outer_join_erased<'s>(
     plain.concat(matched)
 }
 
-/// The two outputs of [`Named::group_split_named`] in one stream.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Either<A, B> {
-    First(A),
-    Second(B),
-}
-
 /// Named set operators.
 pub(crate) trait NamedSet<'s, D: Rec> {
     /// One copy of every record with positive multiplicity.
@@ -409,17 +468,11 @@ pub(crate) trait NamedSet<'s, D: Rec> {
 
 impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
-        // Each record is its own key.
         Coll::wrap(group::group_core(
             self.inner,
             Rc::new(Erased::clone),
             name,
-            Box::new(|_, s, t| {
-                if s[0].1 > 0 {
-                    t.push((Erased::new(()), 1))
-                }
-            }),
-            Box::new(|k, _, out| out.push(k.clone())),
+            Box::<Distinct>::default(),
         ))
     }
 }

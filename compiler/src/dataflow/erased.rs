@@ -30,18 +30,42 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Rec;
 
-/// A record behind the vtable of [`Erased`].
+/// A record behind the vtable of [`Erased`]: a record of a [`Rec`] type,
+/// or a [`KeyView`] of one.
 trait DynRec: Any + Send + Sync {
     fn as_any(&self) -> &dyn Any;
+    /// What the record compares, hashes and prints as: itself, or a key
+    /// view's key.
+    fn value(&self) -> &dyn Any;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering;
     fn eq_dyn(&self, other: &dyn DynRec) -> bool;
-    fn hash_dyn(&self, state: &mut dyn Hasher);
+    /// The value's hash (a fixed seed: the same in every worker and run).
+    fn hash_u64(&self) -> u64;
     fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+/// `mine` against `other`'s value: by value when it is a `T`, else by
+/// type.
+fn cmp_value<T: Rec>(mine: &T, other: &dyn DynRec) -> Ordering {
+    match other.value().downcast_ref::<T>() {
+        Some(other) => mine.cmp(other),
+        None => TypeId::of::<T>().cmp(&other.value().type_id()),
+    }
+}
+
+/// The hash of `value` with a fixed seed.
+fn hash_value<T: Rec>(value: &T) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one(value)
 }
 
 impl<D: Rec> DynRec for D {
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn value(&self) -> &dyn Any {
         self
     }
 
@@ -50,22 +74,57 @@ impl<D: Rec> DynRec for D {
     }
 
     fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering {
-        match other.as_any().downcast_ref::<D>() {
-            Some(other) => self.cmp(other),
-            None => TypeId::of::<D>().cmp(&other.as_any().type_id()),
-        }
+        cmp_value(self, other)
     }
 
     fn eq_dyn(&self, other: &dyn DynRec) -> bool {
-        other.as_any().downcast_ref::<D>() == Some(self)
+        other.value().downcast_ref::<D>() == Some(self)
     }
 
-    fn hash_dyn(&self, mut state: &mut dyn Hasher) {
-        self.hash(&mut state);
+    fn hash_u64(&self) -> u64 {
+        hash_value(self)
     }
 
     fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A `(K, V)` record seen as its key `K`: it compares, hashes and prints
+/// as the `K` (equal to an erased `K`, and to the key view of a `(K, V2)`
+/// with the same key). What arrangements and groupings key records by,
+/// sharing the record's allocation ([`Erased::key_view`]) where an erased
+/// copy of the key would take one of its own per record.
+#[repr(transparent)]
+struct KeyView<K, V>((K, V));
+
+impl<K: Rec, V: Rec> DynRec for KeyView<K, V> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn value(&self) -> &dyn Any {
+        &self.0 .0
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering {
+        cmp_value(&self.0 .0, other)
+    }
+
+    fn eq_dyn(&self, other: &dyn DynRec) -> bool {
+        other.value().downcast_ref::<K>() == Some(&self.0 .0)
+    }
+
+    fn hash_u64(&self) -> u64 {
+        hash_value(&self.0 .0)
+    }
+
+    fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0 .0, f)
     }
 }
 
@@ -95,6 +154,34 @@ impl Erased {
             Err(_) => wrong_type::<D>(),
         }
     }
+
+    /// Whether the record is a `D`.
+    pub(crate) fn is<D: Rec>(&self) -> bool {
+        self.0.as_any().is::<D>()
+    }
+
+    /// The key of this `(K, V)` record: the record itself, seen as its key
+    /// (no copy of the key, no allocation).
+    pub(crate) fn key_view<K: Rec, V: Rec>(&self) -> Erased {
+        let record = match self.0.clone().into_any().downcast::<(K, V)>() {
+            Ok(r) => r,
+            Err(_) => wrong_type::<(K, V)>(),
+        };
+        // SAFETY: `KeyView<K, V>` is a `repr(transparent)` wrapper of
+        // `(K, V)` (same size and alignment), which is what `Arc::from_raw`
+        // requires of a pointer from `Arc::<(K, V)>::into_raw`.
+        let view = unsafe { Arc::from_raw(Arc::into_raw(record).cast::<KeyView<K, V>>()) };
+        Erased(view)
+    }
+
+    /// The key `K` this record is: an erased `K` or a key view of a
+    /// `(K, V)`.
+    pub(crate) fn key<K: Rec>(&self) -> &K {
+        match self.0.value().downcast_ref::<K>() {
+            Some(k) => k,
+            None => wrong_type::<K>(),
+        }
+    }
 }
 
 /// A record read as a type it does not have: a bug in the dataflow
@@ -107,9 +194,18 @@ fn wrong_type<D>() -> ! {
     )
 }
 
+/// The same allocation seen through the same vtable: the same record.
+/// (A key view shares its record's allocation, not its vtable, so the two
+/// never compare equal here; a vtable duplicated across codegen units only
+/// makes this miss, and the comparison by value decides.)
+#[allow(ambiguous_wide_pointer_comparisons)]
+fn same(a: &Erased, b: &Erased) -> bool {
+    std::ptr::eq(Arc::as_ptr(&a.0), Arc::as_ptr(&b.0))
+}
+
 impl PartialEq for Erased {
     fn eq(&self, other: &Erased) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.eq_dyn(&*other.0)
+        same(self, other) || self.0.eq_dyn(&*other.0)
     }
 }
 
@@ -123,16 +219,19 @@ impl PartialOrd for Erased {
 
 impl Ord for Erased {
     fn cmp(&self, other: &Erased) -> Ordering {
-        if Arc::ptr_eq(&self.0, &other.0) {
+        if same(self, other) {
             return Ordering::Equal;
         }
         self.0.cmp_dyn(&*other.0)
     }
 }
 
+/// Hashes the value's own hash ([`DynRec::hash_u64`]): one call through
+/// the vtable, where hashing through a `dyn Hasher` would take one per
+/// field.
 impl Hash for Erased {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash_dyn(state);
+        state.write_u64(self.0.hash_u64());
     }
 }
 
@@ -177,12 +276,8 @@ mod tests {
             e.hash(&mut h);
             h.finish()
         };
-        let typed = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (1u32, "b".to_string()).hash(&mut h);
-            h.finish()
-        };
-        assert_eq!(hash(&a), typed);
+        assert_eq!(hash(&a), hash(&Erased::new((1u32, "b".to_string()))));
+        assert_ne!(hash(&a), hash(&b));
         assert_ne!(Erased::new(1u32), Erased::new(1u64));
         assert_eq!(format!("{a:?}"), "(1, \"b\")");
     }
@@ -194,6 +289,33 @@ mod tests {
         assert_eq!(a.take::<Vec<u8>>(), vec![1, 2]);
         assert_eq!(b.get::<Vec<u8>>(), &vec![1, 2]);
         assert_eq!(b.take::<Vec<u8>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn key_views_are_their_keys() {
+        let a = Erased::new((7u32, "a".to_string()));
+        let b = Erased::new((7u32, 'b'));
+        let (ka, kb) = (a.key_view::<u32, String>(), b.key_view::<u32, char>());
+        // Views of records with the same key, and the key itself, are equal
+        // and hash alike; the record stays whole behind its view.
+        assert_eq!(ka, kb);
+        assert_eq!(ka, Erased::new(7u32));
+        assert_eq!(Erased::new(7u32), kb);
+        assert!(ka < Erased::new(8u32));
+        assert!(Erased::new(6u32) < kb);
+        let hash = |e: &Erased| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            e.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&ka), hash(&kb));
+        assert_eq!(hash(&ka), hash(&Erased::new(7u32)));
+        assert_eq!(ka.key::<u32>(), &7);
+        assert_eq!(Erased::new(7u32).key::<u32>(), &7);
+        assert_eq!(format!("{ka:?}"), "7");
+        assert_ne!(ka, a);
+        drop(a);
+        assert_eq!(ka.key::<u32>(), &7);
     }
 
     #[test]

@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use differential_dataflow::consolidation::{consolidate, consolidate_slice};
+use differential_dataflow::consolidation::consolidate_slice;
 use differential_dataflow::{AsCollection, Hashable};
 use foldhash::fast::FixedState;
 use smallvec::SmallVec;
@@ -48,33 +48,37 @@ type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 /// The key of a record (see [`group_core`]).
 pub(super) type KeyOf = Rc<dyn Fn(&Erased) -> Erased>;
 
-/// A grouping's logic (see [`group_core`]), boxed: the operator is built
-/// once, whatever the record types and the call site (issue 3).
-pub(super) type Logic = Box<dyn FnMut(&Erased, &[(&Erased, Diff)], &mut Vec<(Erased, Diff)>)>;
-
-/// How a grouping's outputs become records (see [`group_core`]), boxed.
-pub(super) type Emit = Box<dyn FnMut(&Erased, Erased, &mut Vec<Erased>)>;
+/// A grouping's logic (see [`group_core`]), over erased records: the
+/// typed implementation (`arrange.rs`) runs the rule's logic on the
+/// values, nets old output against new and turns the net change into
+/// records, all on its own types.
+pub(super) trait Logic {
+    /// Adds the output of `key`'s `records` (sorted, each with its
+    /// multiplicity, never empty), times `sign`, to the key's pending
+    /// change.
+    fn run(&mut self, key: &Erased, records: &[(&Erased, Diff)], sign: Diff);
+    /// Nets the key's pending change and appends the records it makes,
+    /// with their multiplicities, to `out`.
+    fn finish(&mut self, key: &Erased, out: &mut Vec<(Erased, Diff)>);
+}
 
 /// Groups the records of `coll` by `key_of(record)`: when an epoch is
-/// complete, `logic(key, records, output)` runs for each key the epoch
-/// changed, on the key's records (sorted, each with its multiplicity,
-/// never empty), and `emit(key, output, records)` turns each change of
-/// the key's output into records (none, one or several), which inherit
-/// the change's multiplicity. A key without records has no output.
-/// Named `name` in timely's logging.
+/// complete, for each key the epoch changed, `logic` runs on the key's
+/// old records (sign -1) and new ones (sign +1) and makes the records of
+/// the change. A key without records has no output. Named `name` in
+/// timely's logging.
 pub(super) fn group_core<'s>(
     coll: ErasedColl<'s>,
     key_of: KeyOf,
     name: &str,
-    logic: Logic,
-    emit: Emit,
+    logic: Box<dyn Logic>,
 ) -> ErasedColl<'s> {
     if coll.scope().peers() > 1 {
         let key = key_of.clone();
         let pact = Exchange::new(move |(r, _, _): &(Erased, Time, Diff)| key(r).hashed());
-        group_with(coll, pact, key_of, name, logic, emit)
+        group_with(coll, pact, key_of, name, logic)
     } else {
-        group_with(coll, Pipeline, key_of, name, logic, emit)
+        group_with(coll, Pipeline, key_of, name, logic)
     }
 }
 
@@ -84,8 +88,7 @@ fn group_with<'s, P>(
     pact: P,
     key_of: KeyOf,
     name: &str,
-    mut logic: Logic,
-    mut emit: Emit,
+    mut logic: Box<dyn Logic>,
 ) -> ErasedColl<'s>
 where
     P: ParallelizationContract<Time, Vec<(Erased, Time, Diff)>>,
@@ -103,8 +106,7 @@ where
             // with a capability to send its output.
             let mut pending: BTreeMap<Time, (Capability<Time>, Map<Erased, Erased>)> =
                 BTreeMap::new();
-            let mut net: Vec<(Erased, Diff)> = Vec::new();
-            let mut outputs: Vec<Erased> = Vec::new();
+            let mut outputs: Vec<(Erased, Diff)> = Vec::new();
             move |input, frontier, output| {
                 let port = output.output_index();
                 input.for_each(|cap, data| {
@@ -124,19 +126,8 @@ where
                     state.reserve(changes.len());
                     let mut session = output.session(&cap);
                     for (key, changes) in changes {
-                        apply(
-                            &mut state,
-                            key,
-                            changes,
-                            &mut logic,
-                            &mut net,
-                            |key, net| {
-                                for (v2, r) in net.drain(..) {
-                                    emit(key, v2, &mut outputs);
-                                    session.give_iterator(outputs.drain(..).map(|o| (o, t, r)));
-                                }
-                            },
-                        );
+                        apply(&mut state, key, changes, &mut *logic, &mut outputs);
+                        session.give_iterator(outputs.drain(..).map(|(o, r)| (o, t, r)));
                     }
                 }
             }
@@ -145,16 +136,15 @@ where
     .as_collection()
 }
 
-/// Applies `changes` to the values of `key` and hands the change of the
-/// key's output (old output retracted, new one added, netted) to `out`
-/// in `net` (empty on return), when there is one.
-fn apply<K: Eq + std::hash::Hash, V: Ord, V2: Ord>(
-    state: &mut Map<K, V>,
-    key: K,
-    mut changes: Values<V>,
-    logic: &mut impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>),
-    net: &mut Vec<(V2, Diff)>,
-    out: impl FnOnce(&K, &mut Vec<(V2, Diff)>),
+/// Applies `changes` to the records of `key` and appends the records of
+/// the change of the key's output (old output retracted, new one added,
+/// netted by `logic`) to `out`.
+fn apply(
+    state: &mut Map<Erased, Erased>,
+    key: Erased,
+    mut changes: Values<Erased>,
+    logic: &mut dyn Logic,
+    out: &mut Vec<(Erased, Diff)>,
 ) {
     // Changes that cancel out (a record retracted and added again, as
     // `map` passes on an upstream change that does not reach the key's
@@ -163,32 +153,25 @@ fn apply<K: Eq + std::hash::Hash, V: Ord, V2: Ord>(
     if changes.is_empty() {
         return;
     }
-    // A new key's values, inserted once its output is sent (the key moves).
+    // A new key's records, inserted once its output is made (the key moves).
     let mut new = None;
     match state.get_mut(&key) {
         Some(values) => {
-            run(&key, values, logic, net);
-            for (_, r) in net.iter_mut() {
-                *r = -*r;
-            }
+            run(&key, values, logic, -1);
             values.append(&mut changes);
             consolidate_values(values);
             if values.is_empty() {
                 state.remove(&key);
             } else {
-                run(&key, values, logic, net);
+                run(&key, values, logic, 1);
             }
         }
         None => {
-            run(&key, &changes, logic, net);
+            run(&key, &changes, logic, 1);
             new = Some(changes);
         }
     }
-    consolidate(net);
-    if !net.is_empty() {
-        out(&key, net);
-    }
-    net.clear();
+    logic.finish(&key, out);
     if let Some(mut values) = new {
         values.shrink_to_fit();
         state.insert(key, values);
@@ -197,22 +180,17 @@ fn apply<K: Eq + std::hash::Hash, V: Ord, V2: Ord>(
 
 /// Sorts `values` and sums the multiplicities of equal ones, dropping
 /// those that cancel (differential's consolidation, on inline storage).
-fn consolidate_values<V: Ord>(values: &mut Values<V>) {
+fn consolidate_values(values: &mut Values<Erased>) {
     let kept = consolidate_slice(values);
     values.truncate(kept);
 }
 
-/// Appends `logic`'s output for `values` to `out`.
-fn run<K, V, V2>(
-    key: &K,
-    values: &Values<V>,
-    logic: &mut impl FnMut(&K, &[(&V, Diff)], &mut Vec<(V2, Diff)>),
-    out: &mut Vec<(V2, Diff)>,
-) {
+/// Runs `logic` on `values` with `sign`.
+fn run(key: &Erased, values: &Values<Erased>, logic: &mut dyn Logic, sign: Diff) {
     if let [(v, r)] = values.as_slice() {
-        logic(key, &[(v, *r)], out);
+        logic.run(key, &[(v, *r)], sign);
     } else {
-        let input: Vec<(&V, Diff)> = values.iter().map(|(v, r)| (v, *r)).collect();
-        logic(key, &input, out);
+        let input: SmallVec<[(&Erased, Diff); 8]> = values.iter().map(|(v, r)| (v, *r)).collect();
+        logic.run(key, &input, sign);
     }
 }

@@ -215,7 +215,7 @@ pub(crate) fn split_by<'s, D: Rec, const N: usize>(
 }
 
 /// [`split_by`] on erased records, into `n` streams.
-fn split_erased<'s>(
+pub(super) fn split_erased<'s>(
     coll: ErasedColl<'s>,
     n: usize,
     part: Box<dyn Fn(&Erased) -> usize>,
