@@ -40,27 +40,53 @@ fn key_of<K: Rec, V: Rec>() -> KeyOf {
     Rc::new(Erased::key_view::<K, V>)
 }
 
+/// The value of each `(K, V)` record of a collection, as arrangements and
+/// groupings hold it under its key.
+fn val_of<K: Rec, V: Rec>() -> KeyOf {
+    Rc::new(Erased::val_view::<K, V>)
+}
+
 /// Arranges the `(K, V)` records of `coll` by key under `name`: the
 /// arrangement holds (key, record) pairs, the record whole (shared, not
 /// copied), so that joins read the key and value from one record.
 fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s> {
-    arrange_erased(coll.inner, key_of::<K, V>(), name)
+    arrange_erased(coll.inner, key_of::<K, V>(), val_of::<K, V>(), name)
 }
 
 /// [`arrange_by_key`] on erased records. A single worker arranges the
 /// records where they are (timely's `Pipeline`): the exchange by key hash
 /// several workers need would hash and copy every record for nothing.
 #[allow(clippy::disallowed_methods)]
-fn arrange_erased<'s>(coll: ErasedColl<'s>, key_of: KeyOf, name: &str) -> ValArranged<'s> {
+fn arrange_erased<'s>(
+    coll: ErasedColl<'s>,
+    key_of: KeyOf,
+    val_of: KeyOf,
+    name: &str,
+) -> ValArranged<'s> {
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
     arrlog::note_record_size(name, record_size::<(Erased, Erased)>());
-    let pairs = coll.map(move |r| (key_of(&r), r));
-    if pairs.scope().peers() > 1 {
-        return pairs.arrange_by_key_named(name);
+    if coll.scope().peers() > 1 {
+        return coll
+            .map(move |r| (key_of(&r), val_of(&r)))
+            .arrange_by_key_named(name);
     }
-    arrange_quiet::<_, ValBatcher<Erased, Erased, Time, Diff>, ValSpine<Erased, Erased, Time, Diff>>(
-        pairs.inner,
+    arrange_quiet::<
+        _,
+        _,
+        ValBatcher<Erased, Erased, Time, Diff>,
+        ValSpine<Erased, Erased, Time, Diff>,
+    >(
+        coll.inner,
         name,
+        move |records: &mut Vec<(Erased, Time, Diff)>,
+              pairs: &mut Vec<((Erased, Erased), Time, Diff)>| {
+            pairs.clear();
+            pairs.extend(
+                records
+                    .drain(..)
+                    .map(|(r, t, d)| ((key_of(&r), val_of(&r)), t, d)),
+            );
+        },
         ValBatcher::new,
     )
 }
@@ -74,9 +100,13 @@ fn arrange_by_self<'s>(coll: ErasedColl<'s>, name: &str) -> KeyArranged<'s> {
     if coll.scope().peers() > 1 {
         return coll.arrange_by_self_named(name);
     }
-    arrange_quiet::<_, KeyBatcher<Erased, Time, Diff>, KeySpine<Erased, Time, Diff>>(
-        coll.map(|k| (k, ())).inner,
+    arrange_quiet::<_, _, KeyBatcher<Erased, Time, Diff>, KeySpine<Erased, Time, Diff>>(
+        coll.inner,
         name,
+        |keys: &mut Vec<(Erased, Time, Diff)>, pairs: &mut Vec<((Erased, ()), Time, Diff)>| {
+            pairs.clear();
+            pairs.extend(keys.drain(..).map(|(k, t, d)| ((k, ()), t, d)));
+        },
         KeyBatcher::new,
     )
 }
@@ -225,8 +255,8 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
             left,
             other.0.clone(),
             Box::new(move |_, l, r| {
-                let (k, v1) = l.get::<(K, V)>();
-                let (_, v2) = r.get::<(K, V2)>();
+                let (k, v1) = l.record::<K, V>();
+                let (_, v2) = r.record::<K, V2>();
                 logic(k, v1, v2).map(Erased::new)
             }),
         ))
@@ -247,11 +277,11 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
             other.0.clone(),
             name,
             Box::new(move |l, r| {
-                let (k, v1) = l.get::<(K, V)>();
-                Erased::new(with(k, v1, &r.get::<(K, V2)>().1))
+                let (k, v1) = l.record::<K, V>();
+                Erased::new(with(k, v1, &r.record::<K, V2>().1))
             }),
             Rc::new(move |l| {
-                let (k, v1) = l.get::<(K, V)>();
+                let (k, v1) = l.record::<K, V>();
                 Erased::new(without(k, v1))
             }),
         ))
@@ -260,7 +290,11 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
     fn semijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
         let left = arrange_by_key(self, &format!("{name} (records)"));
         let right = arrange_by_self(keys.inner, &format!("{name} (keys)"));
-        Coll::wrap(semijoin_erased(left, right))
+        Coll::wrap(semijoin_erased(
+            left,
+            right,
+            Box::new(Erased::unview_val::<K, V>),
+        ))
     }
 
     fn antijoin_named(self, name: &str, keys: Coll<'s, K>) -> Coll<'s, (K, V)> {
@@ -280,6 +314,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         Coll::wrap(group::group_core(
             self.inner,
             key_of::<K, V>(),
+            val_of::<K, V>(),
             name,
             Box::new(logic),
         ))
@@ -306,7 +341,13 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
                 }));
             }),
         );
-        let both = group::group_core(self.inner, key_of::<K, V>(), name, Box::new(logic));
+        let both = group::group_core(
+            self.inner,
+            key_of::<K, V>(),
+            val_of::<K, V>(),
+            name,
+            Box::new(logic),
+        );
         let mut parts = super::split_erased(both, 2, Box::new(|e| usize::from(!e.is::<A>())));
         let b = parts.pop().expect("two parts");
         let a = parts.pop().expect("two parts");
@@ -359,7 +400,7 @@ impl<K: Rec, V: Rec, V2: Rec> group::Logic for Typed<K, V, V2> {
     fn run(&mut self, key: &Erased, records: &[(&Erased, Diff)], sign: Diff) {
         let values: SmallVec<[(&V, Diff); 8]> = records
             .iter()
-            .map(|(r, d)| (&r.get::<(K, V)>().1, *d))
+            .map(|(r, d)| (&r.record::<K, V>().1, *d))
             .collect();
         (self.logic)(key.key::<K>(), &values, &mut self.outputs);
         self.net
@@ -414,10 +455,15 @@ fn join_erased<'s>(
     })
 }
 
-/// The records of `left` whose key is in `keys`.
+/// The records of `left` whose key is in `keys`, each made from its value
+/// in `left` by `record`.
 #[allow(clippy::disallowed_methods)]
-fn semijoin_erased<'s>(left: ValArranged<'s>, keys: KeyArranged<'s>) -> ErasedColl<'s> {
-    left.join_core(keys, |_: &Erased, l: &Erased, _: &()| Some(l.clone()))
+fn semijoin_erased<'s>(
+    left: ValArranged<'s>,
+    keys: KeyArranged<'s>,
+    record: Box<dyn Fn(&Erased) -> Erased>,
+) -> ErasedColl<'s> {
+    left.join_core(keys, move |_: &Erased, l: &Erased, _: &()| Some(record(l)))
 }
 
 /// What an outer join makes of a match (left and right records).
@@ -470,6 +516,7 @@ impl<'s, D: Rec> NamedSet<'s, D> for Coll<'s, D> {
     fn distinct_named(self, name: &str) -> Coll<'s, D> {
         Coll::wrap(group::group_core(
             self.inner,
+            Rc::new(Erased::clone),
             Rc::new(Erased::clone),
             name,
             Box::<Distinct>::default(),

@@ -128,6 +128,45 @@ impl<K: Rec, V: Rec> DynRec for KeyView<K, V> {
     }
 }
 
+/// A `(K, V)` record seen as its value `V`: it compares, hashes and
+/// prints as the `V`. What arrangements and groupings hold under a key
+/// ([`Erased::val_view`]): records under one key differ by their values
+/// only, and comparing whole records would compare the key again (a
+/// datapath group's member list, a flow's match and actions) at every
+/// step of every sort and merge.
+#[repr(transparent)]
+struct ValView<K, V>((K, V));
+
+impl<K: Rec, V: Rec> DynRec for ValView<K, V> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn value(&self) -> &dyn Any {
+        &self.0 .1
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering {
+        cmp_value(&self.0 .1, other)
+    }
+
+    fn eq_dyn(&self, other: &dyn DynRec) -> bool {
+        other.value().downcast_ref::<V>() == Some(&self.0 .1)
+    }
+
+    fn hash_u64(&self) -> u64 {
+        hash_value(&self.0 .1)
+    }
+
+    fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0 .1, f)
+    }
+}
+
 /// A record of some [`Rec`] type, shared.
 #[derive(Clone)]
 pub(crate) struct Erased(Arc<dyn DynRec>);
@@ -163,15 +202,56 @@ impl Erased {
     /// The key of this `(K, V)` record: the record itself, seen as its key
     /// (no copy of the key, no allocation).
     pub(crate) fn key_view<K: Rec, V: Rec>(&self) -> Erased {
+        // SAFETY: `KeyView<K, V>` is a `repr(transparent)` wrapper of
+        // `(K, V)`.
+        Erased(unsafe { self.view::<K, V, KeyView<K, V>>() })
+    }
+
+    /// This `(K, V)` record seen as its value (no copy, no allocation).
+    pub(crate) fn val_view<K: Rec, V: Rec>(&self) -> Erased {
+        // SAFETY: `ValView<K, V>` is a `repr(transparent)` wrapper of
+        // `(K, V)`.
+        Erased(unsafe { self.view::<K, V, ValView<K, V>>() })
+    }
+
+    /// The `(K, V)` record behind a value view ([`Erased::val_view`]) back
+    /// as a record.
+    pub(crate) fn unview_val<K: Rec, V: Rec>(&self) -> Erased {
+        let view = match self.0.clone().into_any().downcast::<ValView<K, V>>() {
+            Ok(v) => v,
+            Err(_) => wrong_type::<ValView<K, V>>(),
+        };
+        // SAFETY: `ValView<K, V>` is a `repr(transparent)` wrapper of
+        // `(K, V)` (same size and alignment), which is what `Arc::from_raw`
+        // requires of a pointer from `Arc::<ValView<K, V>>::into_raw`.
+        Erased(unsafe { Arc::from_raw(Arc::into_raw(view).cast::<(K, V)>()) })
+    }
+
+    /// This `(K, V)` record's allocation as a `W`.
+    ///
+    /// # Safety
+    /// `W` must be a `repr(transparent)` wrapper of `(K, V)`.
+    unsafe fn view<K: Rec, V: Rec, W: DynRec>(&self) -> Arc<W> {
         let record = match self.0.clone().into_any().downcast::<(K, V)>() {
             Ok(r) => r,
             Err(_) => wrong_type::<(K, V)>(),
         };
-        // SAFETY: `KeyView<K, V>` is a `repr(transparent)` wrapper of
-        // `(K, V)` (same size and alignment), which is what `Arc::from_raw`
-        // requires of a pointer from `Arc::<(K, V)>::into_raw`.
-        let view = unsafe { Arc::from_raw(Arc::into_raw(record).cast::<KeyView<K, V>>()) };
-        Erased(view)
+        // SAFETY: `W` has the size and alignment of `(K, V)` (the
+        // caller's promise), which is what `Arc::from_raw` requires of a
+        // pointer from `Arc::<(K, V)>::into_raw`.
+        unsafe { Arc::from_raw(Arc::into_raw(record).cast::<W>()) }
+    }
+
+    /// The `(K, V)` record this is, or whose value view this is.
+    pub(crate) fn record<K: Rec, V: Rec>(&self) -> &(K, V) {
+        let any = self.0.as_any();
+        if let Some(view) = any.downcast_ref::<ValView<K, V>>() {
+            return &view.0;
+        }
+        match any.downcast_ref::<(K, V)>() {
+            Some(r) => r,
+            None => wrong_type::<(K, V)>(),
+        }
     }
 
     /// The key `K` this record is: an erased `K` or a key view of a
@@ -316,6 +396,22 @@ mod tests {
         assert_ne!(ka, a);
         drop(a);
         assert_eq!(ka.key::<u32>(), &7);
+    }
+
+    #[test]
+    fn val_views_are_their_values_and_give_their_records_back() {
+        let a = Erased::new((7u32, "a".to_string()));
+        let b = Erased::new((8u32, "a".to_string()));
+        let (va, vb) = (a.val_view::<u32, String>(), b.val_view::<u32, String>());
+        assert_eq!(va, vb);
+        assert_eq!(va, Erased::new("a".to_string()));
+        assert!(va < Erased::new((7u32, "b".to_string())).val_view::<u32, String>());
+        assert_eq!(va.record::<u32, String>(), &(7, "a".to_string()));
+        assert_eq!(a.record::<u32, String>(), &(7, "a".to_string()));
+        let back = vb.unview_val::<u32, String>();
+        assert_eq!(back, b);
+        assert_ne!(back, a);
+        assert_eq!(format!("{va:?}"), "\"a\"");
     }
 
     #[test]

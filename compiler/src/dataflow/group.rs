@@ -45,7 +45,7 @@ type Values<V> = SmallVec<[(V, Diff); 1]>;
 /// A map from keys, hashed with a fixed seed (the same in every run).
 type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 
-/// The key of a record (see [`group_core`]).
+/// The key, or the value, of a record (see [`group_core`]).
 pub(super) type KeyOf = Rc<dyn Fn(&Erased) -> Erased>;
 
 /// A grouping's logic (see [`group_core`]), over erased records: the
@@ -62,23 +62,24 @@ pub(super) trait Logic {
     fn finish(&mut self, key: &Erased, out: &mut Vec<(Erased, Diff)>);
 }
 
-/// Groups the records of `coll` by `key_of(record)`: when an epoch is
-/// complete, for each key the epoch changed, `logic` runs on the key's
-/// old records (sign -1) and new ones (sign +1) and makes the records of
-/// the change. A key without records has no output. Named `name` in
+/// Groups the records of `coll` by `key_of(record)`, holding
+/// `val_of(record)` under the key: when an epoch is complete, for each key
+/// the epoch changed, `logic` runs on the key's old values (sign -1) and
+/// new ones (sign +1) and makes the records of the change. A key without records has no output. Named `name` in
 /// timely's logging.
 pub(super) fn group_core<'s>(
     coll: ErasedColl<'s>,
     key_of: KeyOf,
+    val_of: KeyOf,
     name: &str,
     logic: Box<dyn Logic>,
 ) -> ErasedColl<'s> {
     if coll.scope().peers() > 1 {
         let key = key_of.clone();
         let pact = Exchange::new(move |(r, _, _): &(Erased, Time, Diff)| key(r).hashed());
-        group_with(coll, pact, key_of, name, logic)
+        group_with(coll, pact, key_of, val_of, name, logic)
     } else {
-        group_with(coll, Pipeline, key_of, name, logic)
+        group_with(coll, Pipeline, key_of, val_of, name, logic)
     }
 }
 
@@ -87,6 +88,7 @@ fn group_with<'s, P>(
     coll: ErasedColl<'s>,
     pact: P,
     key_of: KeyOf,
+    val_of: KeyOf,
     name: &str,
     mut logic: Box<dyn Logic>,
 ) -> ErasedColl<'s>
@@ -114,7 +116,10 @@ where
                         let (_, changes) = pending
                             .entry(t)
                             .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
-                        changes.entry(key_of(&rec)).or_default().push((rec, r));
+                        changes
+                            .entry(key_of(&rec))
+                            .or_default()
+                            .push((val_of(&rec), r));
                     }
                 });
                 while let Some(entry) = pending.first_entry() {

@@ -39,15 +39,20 @@ use timely::{Container, ContainerBuilder, PartialOrder};
 use super::Time;
 
 /// Arranges `stream` into a trace of type `Tr` with batcher `batcher`,
-/// named `name`; records stay in this worker (timely's `Pipeline`).
-pub(super) fn arrange_quiet<'s, C, Ba, Tr>(
+/// named `name`; records stay in this worker (timely's `Pipeline`). Each
+/// container received is turned by `prepare` into the batcher's input
+/// (the records as the trace keys them), in the operator itself: no
+/// operator and channel of its own in front of every arrangement.
+pub(super) fn arrange_quiet<'s, C, C2, Ba, Tr>(
     stream: Stream<'s, Time, C>,
     name: &str,
+    mut prepare: impl FnMut(&mut C, &mut C2) + 'static,
     batcher: impl FnOnce(Option<Logger>, usize) -> Ba,
 ) -> Arranged<'s, TraceAgent<Tr>>
 where
     C: Container + Clone + 'static,
-    Ba: Batcher<C, Time = Time, Output: Into<Tr::Batch>> + 'static,
+    C2: Default + 'static,
+    Ba: Batcher<C2, Time = Time, Output: Into<Tr::Batch>> + 'static,
     Tr: Trace<Time = Time> + 'static,
 {
     let scope = stream.scope();
@@ -79,12 +84,14 @@ where
             let mut held = CapabilitySet::<Time>::new();
             // The upper of the last batch: the lower of the next one.
             let mut sealed = Antichain::from_elem(Time::minimum());
+            let mut prepared = C2::default();
             move |input, frontier, output| {
                 input.for_each(|cap, data| {
                     for c in cap.retain_stamp(0).iter() {
                         held.insert(c.clone());
                     }
-                    batcher.insert(data);
+                    prepare(data, &mut prepared);
+                    batcher.insert(&mut prepared);
                 });
                 debug_assert!(PartialOrder::less_equal(
                     &sealed.borrow(),
