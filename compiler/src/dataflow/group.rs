@@ -45,6 +45,30 @@ type Values<V> = SmallVec<[(V, Diff); 1]>;
 /// A map from keys, hashed with a fixed seed (the same in every run).
 type Map<K, V> = HashMap<K, Values<V>, FixedState>;
 
+/// A grouping's key with its hash, computed once when its record arrives
+/// (for the epoch's changes), not again for each lookup in the state.
+#[derive(PartialEq, Eq)]
+struct Key {
+    hash: u64,
+    key: Erased,
+}
+
+impl Key {
+    fn new(key: Erased) -> Key {
+        use std::hash::BuildHasher;
+        Key {
+            hash: FixedState::with_seed(0).hash_one(&key),
+            key,
+        }
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 /// The key, or the value, of a record (see [`group_core`]).
 pub(super) type KeyOf = Rc<dyn Fn(&Erased) -> Erased>;
 
@@ -103,11 +127,10 @@ where
         pact,
         name,
         move |_| {
-            let mut state: Map<Erased, Erased> = HashMap::default();
+            let mut state: Map<Key, Erased> = HashMap::default();
             // The changes of epochs not complete yet, by key, each epoch
             // with a capability to send its output.
-            let mut pending: BTreeMap<Time, (Capability<Time>, Map<Erased, Erased>)> =
-                BTreeMap::new();
+            let mut pending: BTreeMap<Time, (Capability<Time>, Map<Key, Erased>)> = BTreeMap::new();
             let mut outputs: Vec<(Erased, Diff)> = Vec::new();
             move |input, frontier, output| {
                 let port = output.output_index();
@@ -117,7 +140,7 @@ where
                             .entry(t)
                             .or_insert_with(|| (cap.delayed(&t, port), HashMap::default()));
                         changes
-                            .entry(key_of(&rec))
+                            .entry(Key::new(key_of(&rec)))
                             .or_default()
                             .push((val_of(&rec), r));
                     }
@@ -145,12 +168,13 @@ where
 /// the change of the key's output (old output retracted, new one added,
 /// netted by `logic`) to `out`.
 fn apply(
-    state: &mut Map<Erased, Erased>,
-    key: Erased,
+    state: &mut Map<Key, Erased>,
+    key: Key,
     mut changes: Values<Erased>,
     logic: &mut dyn Logic,
     out: &mut Vec<(Erased, Diff)>,
 ) {
+    use std::collections::hash_map::Entry;
     // Changes that cancel out (a record retracted and added again, as
     // `map` passes on an upstream change that does not reach the key's
     // value) change nothing: the key's output is not computed at all.
@@ -158,29 +182,26 @@ fn apply(
     if changes.is_empty() {
         return;
     }
-    // A new key's records, inserted once its output is made (the key moves).
-    let mut new = None;
-    match state.get_mut(&key) {
-        Some(values) => {
-            run(&key, values, logic, -1);
+    let erased = key.key.clone();
+    match state.entry(key) {
+        Entry::Occupied(mut entry) => {
+            let values = entry.get_mut();
+            run(&erased, values, logic, -1);
             values.append(&mut changes);
             consolidate_values(values);
             if values.is_empty() {
-                state.remove(&key);
+                entry.remove();
             } else {
-                run(&key, values, logic, 1);
+                run(&erased, values, logic, 1);
             }
         }
-        None => {
-            run(&key, &changes, logic, 1);
-            new = Some(changes);
+        Entry::Vacant(entry) => {
+            run(&erased, &changes, logic, 1);
+            changes.shrink_to_fit();
+            entry.insert(changes);
         }
     }
-    logic.finish(&key, out);
-    if let Some(mut values) = new {
-        values.shrink_to_fit();
-        state.insert(key, values);
-    }
+    logic.finish(&erased, out);
 }
 
 /// Sorts `values` and sums the multiplicities of equal ones, dropping
