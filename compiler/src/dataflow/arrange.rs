@@ -15,7 +15,8 @@ use super::group::{self, KeyOf};
 use super::quiet::arrange_quiet;
 use super::{arrlog, Coll, Diff, Erased, ErasedColl, Ops, Rec, Time};
 
-/// An arrangement of erased `(key, record)` pairs by key.
+/// An arrangement of `(K, V)` records, each as its key view and value view
+/// (`erased.rs`: two views of one shared record).
 type ValArranged<'s> = differential_dataflow::operators::arrange::Arranged<
     's,
     differential_dataflow::operators::arrange::TraceAgent<
@@ -47,8 +48,8 @@ fn val_of<K: Rec, V: Rec>() -> KeyOf {
 }
 
 /// Arranges the `(K, V)` records of `coll` by key under `name`: the
-/// arrangement holds (key, record) pairs, the record whole (shared, not
-/// copied), so that joins read the key and value from one record.
+/// arrangement holds each record (shared, not copied) as its key view and
+/// its value view, and joins read the record whole from the value view.
 fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> ValArranged<'s> {
     arrange_erased(coll.inner, key_of::<K, V>(), val_of::<K, V>(), name)
 }

@@ -19,6 +19,16 @@
 //! the same order as before. Cloning one is a reference count, not a
 //! copy of the record. Records of one stream all have the same type; two
 //! records of different types compare by type, never equal.
+//!
+//! Arrangements and groupings hold a `(K, V)` record as two views of the
+//! one allocation: a [`KeyView`] that compares as the `K` and a
+//! [`ValView`] that compares as the `V` (no copy of the key, and no
+//! comparison of the key again between records under one key).
+//!
+//! What erasure costs at run time, measured against the typed dataflow
+//! (issue 3's closing note): full compiles 0–15 % slower (one allocation
+//! per record, comparisons through the vtable), single changes mostly
+//! faster (a clone is a reference count), peak memory 5–7 % lower.
 
 use std::any::{Any, TypeId};
 use std::cmp::Ordering;
@@ -31,11 +41,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::Rec;
 
 /// A record behind the vtable of [`Erased`]: a record of a [`Rec`] type,
-/// or a [`KeyView`] of one.
+/// or a [`KeyView`] or [`ValView`] of one.
 trait DynRec: Any + Send + Sync {
     fn as_any(&self) -> &dyn Any;
-    /// What the record compares, hashes and prints as: itself, or a key
-    /// view's key.
+    /// What the record compares, hashes and prints as: itself, or a
+    /// view's key or value.
     fn value(&self) -> &dyn Any;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering;
