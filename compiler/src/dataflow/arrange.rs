@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use smallvec::SmallVec;
 
-use super::group::{self, KeyOf};
+use super::group::{self, Project};
 use super::quiet::arrange_quiet;
 use super::{arrlog, Coll, Diff, Erased, ErasedColl, Ops, Rec, Time};
 
@@ -37,13 +37,13 @@ fn record_size<D>() -> usize {
 }
 
 /// The key of each `(K, V)` record of a collection.
-fn key_of<K: Rec, V: Rec>() -> KeyOf {
+fn key_of<K: Rec, V: Rec>() -> Project {
     Rc::new(Erased::key_view::<K, V>)
 }
 
 /// The value of each `(K, V)` record of a collection, as arrangements and
 /// groupings hold it under its key.
-fn val_of<K: Rec, V: Rec>() -> KeyOf {
+fn val_of<K: Rec, V: Rec>() -> Project {
     Rc::new(Erased::val_view::<K, V>)
 }
 
@@ -60,8 +60,8 @@ fn arrange_by_key<'s, K: Rec, V: Rec>(coll: Coll<'s, (K, V)>, name: &str) -> Val
 #[allow(clippy::disallowed_methods)]
 fn arrange_erased<'s>(
     coll: ErasedColl<'s>,
-    key_of: KeyOf,
-    val_of: KeyOf,
+    key_of: Project,
+    val_of: Project,
     name: &str,
 ) -> ValArranged<'s> {
     use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};

@@ -21,8 +21,8 @@
 //! records of different types compare by type, never equal.
 //!
 //! Arrangements and groupings hold a `(K, V)` record as two views of the
-//! one allocation: a [`KeyView`] that compares as the `K` and a
-//! [`ValView`] that compares as the `V` (no copy of the key, and no
+//! one allocation: a [`View`] that compares as the `K` and one that
+//! compares as the `V` (no copy of the key, and no
 //! comparison of the key again between records under one key).
 //!
 //! What erasure costs at run time, measured against the typed dataflow
@@ -34,6 +34,7 @@ use std::any::{Any, TypeId};
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -41,7 +42,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::Rec;
 
 /// A record behind the vtable of [`Erased`]: a record of a [`Rec`] type,
-/// or a [`KeyView`] or [`ValView`] of one.
+/// or a [`View`] of one.
 trait DynRec: Any + Send + Sync {
     fn as_any(&self) -> &dyn Any;
     /// What the record compares, hashes and prints as: itself, or a
@@ -100,60 +101,53 @@ impl<D: Rec> DynRec for D {
     }
 }
 
-/// A `(K, V)` record seen as its key `K`: it compares, hashes and prints
-/// as the `K` (equal to an erased `K`, and to the key view of a `(K, V2)`
-/// with the same key). What arrangements and groupings key records by,
-/// sharing the record's allocation ([`Erased::key_view`]) where an erased
-/// copy of the key would take one of its own per record.
+/// A `(K, V)` record seen as one of its parts (`P`: [`Key`] or [`Val`]):
+/// it compares, hashes and prints as that part, and shares the record's
+/// allocation ([`Erased::key_view`], [`Erased::val_view`]).
 #[repr(transparent)]
-struct KeyView<K, V>((K, V));
+struct View<K, V, P>((K, V), PhantomData<fn() -> P>);
 
-impl<K: Rec, V: Rec> DynRec for KeyView<K, V> {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+/// Which part of a `(K, V)` record a [`View`] shows.
+trait Part: 'static {
+    /// The part's type.
+    type Of<K: Rec, V: Rec>: Rec;
+    /// The part of `record`.
+    fn of<K: Rec, V: Rec>(record: &(K, V)) -> &Self::Of<K, V>;
+}
 
-    fn value(&self) -> &dyn Any {
-        &self.0 .0
-    }
+/// The key: what arrangements and groupings key records by. A key view
+/// equals an erased `K` and the key view of a `(K, V2)` with the same key;
+/// an erased copy of the key would take an allocation of its own per
+/// record.
+struct Key;
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
-    fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering {
-        cmp_value(&self.0 .0, other)
-    }
-
-    fn eq_dyn(&self, other: &dyn DynRec) -> bool {
-        other.value().downcast_ref::<K>() == Some(&self.0 .0)
-    }
-
-    fn hash_u64(&self) -> u64 {
-        hash_value(&self.0 .0)
-    }
-
-    fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0 .0, f)
+impl Part for Key {
+    type Of<K: Rec, V: Rec> = K;
+    fn of<K: Rec, V: Rec>(record: &(K, V)) -> &K {
+        &record.0
     }
 }
 
-/// A `(K, V)` record seen as its value `V`: it compares, hashes and
-/// prints as the `V`. What arrangements and groupings hold under a key
-/// ([`Erased::val_view`]): records under one key differ by their values
-/// only, and comparing whole records would compare the key again (a
-/// datapath group's member list, a flow's match and actions) at every
-/// step of every sort and merge.
-#[repr(transparent)]
-struct ValView<K, V>((K, V));
+/// The value: what arrangements and groupings hold under a key. Records
+/// under one key differ by their values only, and comparing whole records
+/// would compare the key again (a datapath group's member list, a flow's
+/// match and actions) at every step of every sort and merge.
+struct Val;
 
-impl<K: Rec, V: Rec> DynRec for ValView<K, V> {
+impl Part for Val {
+    type Of<K: Rec, V: Rec> = V;
+    fn of<K: Rec, V: Rec>(record: &(K, V)) -> &V {
+        &record.1
+    }
+}
+
+impl<K: Rec, V: Rec, P: Part> DynRec for View<K, V, P> {
     fn as_any(&self) -> &dyn Any {
         self
     }
 
     fn value(&self) -> &dyn Any {
-        &self.0 .1
+        P::of(&self.0)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -161,19 +155,19 @@ impl<K: Rec, V: Rec> DynRec for ValView<K, V> {
     }
 
     fn cmp_dyn(&self, other: &dyn DynRec) -> Ordering {
-        cmp_value(&self.0 .1, other)
+        cmp_value(P::of(&self.0), other)
     }
 
     fn eq_dyn(&self, other: &dyn DynRec) -> bool {
-        other.value().downcast_ref::<V>() == Some(&self.0 .1)
+        other.value().downcast_ref::<P::Of<K, V>>() == Some(P::of(&self.0))
     }
 
     fn hash_u64(&self) -> u64 {
-        hash_value(&self.0 .1)
+        hash_value(P::of(&self.0))
     }
 
     fn fmt_dyn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0 .1, f)
+        fmt::Debug::fmt(P::of(&self.0), f)
     }
 }
 
@@ -212,28 +206,28 @@ impl Erased {
     /// The key of this `(K, V)` record: the record itself, seen as its key
     /// (no copy of the key, no allocation).
     pub(crate) fn key_view<K: Rec, V: Rec>(&self) -> Erased {
-        // SAFETY: `KeyView<K, V>` is a `repr(transparent)` wrapper of
+        // SAFETY: `View<K, V, Key>` is a `repr(transparent)` wrapper of
         // `(K, V)`.
-        Erased(unsafe { self.view::<K, V, KeyView<K, V>>() })
+        Erased(unsafe { self.view::<K, V, View<K, V, Key>>() })
     }
 
     /// This `(K, V)` record seen as its value (no copy, no allocation).
     pub(crate) fn val_view<K: Rec, V: Rec>(&self) -> Erased {
-        // SAFETY: `ValView<K, V>` is a `repr(transparent)` wrapper of
+        // SAFETY: `View<K, V, Val>` is a `repr(transparent)` wrapper of
         // `(K, V)`.
-        Erased(unsafe { self.view::<K, V, ValView<K, V>>() })
+        Erased(unsafe { self.view::<K, V, View<K, V, Val>>() })
     }
 
     /// The `(K, V)` record behind a value view ([`Erased::val_view`]) back
     /// as a record.
     pub(crate) fn unview_val<K: Rec, V: Rec>(&self) -> Erased {
-        let view = match self.0.clone().into_any().downcast::<ValView<K, V>>() {
+        let view = match self.0.clone().into_any().downcast::<View<K, V, Val>>() {
             Ok(v) => v,
-            Err(_) => wrong_type::<ValView<K, V>>(),
+            Err(_) => wrong_type::<View<K, V, Val>>(),
         };
-        // SAFETY: `ValView<K, V>` is a `repr(transparent)` wrapper of
+        // SAFETY: `View<K, V, Val>` is a `repr(transparent)` wrapper of
         // `(K, V)` (same size and alignment), which is what `Arc::from_raw`
-        // requires of a pointer from `Arc::<ValView<K, V>>::into_raw`.
+        // requires of a pointer from `Arc::<View<K, V, Val>>::into_raw`.
         Erased(unsafe { Arc::from_raw(Arc::into_raw(view).cast::<(K, V)>()) })
     }
 
@@ -255,7 +249,7 @@ impl Erased {
     /// The `(K, V)` record this is, or whose value view this is.
     pub(crate) fn record<K: Rec, V: Rec>(&self) -> &(K, V) {
         let any = self.0.as_any();
-        if let Some(view) = any.downcast_ref::<ValView<K, V>>() {
+        if let Some(view) = any.downcast_ref::<View<K, V, Val>>() {
             return &view.0;
         }
         match any.downcast_ref::<(K, V)>() {

@@ -69,8 +69,9 @@ impl std::hash::Hash for Key {
     }
 }
 
-/// The key, or the value, of a record (see [`group_core`]).
-pub(super) type KeyOf = Rc<dyn Fn(&Erased) -> Erased>;
+/// The key, or the value, of a record, as a grouping or an arrangement
+/// holds it (see [`group_core`]).
+pub(super) type Project = Rc<dyn Fn(&Erased) -> Erased>;
 
 /// A grouping's logic (see [`group_core`]), over erased records: the
 /// typed implementation (`arrange.rs`) runs the rule's logic on the
@@ -89,12 +90,12 @@ pub(super) trait Logic {
 /// Groups the records of `coll` by `key_of(record)`, holding
 /// `val_of(record)` under the key: when an epoch is complete, for each key
 /// the epoch changed, `logic` runs on the key's old values (sign -1) and
-/// new ones (sign +1) and makes the records of the change. A key without records has no output. Named `name` in
-/// timely's logging.
+/// new ones (sign +1) and makes the records of the change. A key without
+/// values has no output. Named `name` in timely's logging.
 pub(super) fn group_core<'s>(
     coll: ErasedColl<'s>,
-    key_of: KeyOf,
-    val_of: KeyOf,
+    key_of: Project,
+    val_of: Project,
     name: &str,
     logic: Box<dyn Logic>,
 ) -> ErasedColl<'s> {
@@ -111,8 +112,8 @@ pub(super) fn group_core<'s>(
 fn group_with<'s, P>(
     coll: ErasedColl<'s>,
     pact: P,
-    key_of: KeyOf,
-    val_of: KeyOf,
+    key_of: Project,
+    val_of: Project,
     name: &str,
     mut logic: Box<dyn Logic>,
 ) -> ErasedColl<'s>
