@@ -255,7 +255,7 @@ impl<'s, K: Rec, V: Rec> Named<'s, K, V> for Coll<'s, (K, V)> {
         Coll::wrap(join_erased(
             left,
             other.0.clone(),
-            Box::new(move |_, l, r| {
+            Box::new(move |l, r| {
                 let (k, v1) = l.record::<K, V>();
                 let (_, v2) = r.record::<K, V2>();
                 logic(k, v1, v2).map(Erased::new)
@@ -440,9 +440,9 @@ impl group::Logic for Distinct {
     }
 }
 
-/// A join's logic on erased records: the key, the left record and the
-/// right one (whole `(K, V)` records, see [`arrange_by_key`]).
-type JoinLogic = Box<dyn Fn(&Erased, &Erased, &Erased) -> Option<Erased>>;
+/// A join's logic on erased records: the left record and the right one
+/// (value views of `(K, V)` records, see [`arrange_by_key`]).
+type JoinLogic = Box<dyn Fn(&Erased, &Erased) -> Option<Erased>>;
 
 /// Joins two arrangements by key: `logic` makes the output of each match.
 #[allow(clippy::disallowed_methods)]
@@ -451,9 +451,7 @@ fn join_erased<'s>(
     right: ValArranged<'s>,
     logic: JoinLogic,
 ) -> ErasedColl<'s> {
-    left.join_core(right, move |k: &Erased, l: &Erased, r: &Erased| {
-        logic(k, l, r)
-    })
+    left.join_core(right, move |_: &Erased, l: &Erased, r: &Erased| logic(l, r))
 }
 
 /// The records of `left` whose key is in `keys`, each made from its value

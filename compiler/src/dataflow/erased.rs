@@ -65,6 +65,11 @@ fn cmp_value<T: Rec>(mine: &T, other: &dyn DynRec) -> Ordering {
     }
 }
 
+/// Whether `other`'s value is `mine`.
+fn eq_value<T: Rec>(mine: &T, other: &dyn DynRec) -> bool {
+    other.value().downcast_ref::<T>() == Some(mine)
+}
+
 /// The hash of `value` with a fixed seed.
 fn hash_value<T: Rec>(value: &T) -> u64 {
     use std::hash::BuildHasher;
@@ -89,7 +94,7 @@ impl<D: Rec> DynRec for D {
     }
 
     fn eq_dyn(&self, other: &dyn DynRec) -> bool {
-        other.value().downcast_ref::<D>() == Some(self)
+        eq_value(self, other)
     }
 
     fn hash_u64(&self) -> u64 {
@@ -159,7 +164,7 @@ impl<K: Rec, V: Rec, P: Part> DynRec for View<K, V, P> {
     }
 
     fn eq_dyn(&self, other: &dyn DynRec) -> bool {
-        other.value().downcast_ref::<P::Of<K, V>>() == Some(P::of(&self.0))
+        eq_value(P::of(&self.0), other)
     }
 
     fn hash_u64(&self) -> u64 {
@@ -198,6 +203,12 @@ impl Erased {
         }
     }
 
+    /// The hash of what the record compares as (a fixed seed: the same in
+    /// every worker and run).
+    pub(crate) fn hash_u64(&self) -> u64 {
+        self.0.hash_u64()
+    }
+
     /// Whether the record is a `D`.
     pub(crate) fn is<D: Rec>(&self) -> bool {
         self.0.as_any().is::<D>()
@@ -208,42 +219,37 @@ impl Erased {
     pub(crate) fn key_view<K: Rec, V: Rec>(&self) -> Erased {
         // SAFETY: `View<K, V, Key>` is a `repr(transparent)` wrapper of
         // `(K, V)`.
-        Erased(unsafe { self.view::<K, V, View<K, V, Key>>() })
+        Erased(unsafe { self.recast::<(K, V), View<K, V, Key>>() })
     }
 
     /// This `(K, V)` record seen as its value (no copy, no allocation).
     pub(crate) fn val_view<K: Rec, V: Rec>(&self) -> Erased {
         // SAFETY: `View<K, V, Val>` is a `repr(transparent)` wrapper of
         // `(K, V)`.
-        Erased(unsafe { self.view::<K, V, View<K, V, Val>>() })
+        Erased(unsafe { self.recast::<(K, V), View<K, V, Val>>() })
     }
 
     /// The `(K, V)` record behind a value view ([`Erased::val_view`]) back
     /// as a record.
     pub(crate) fn unview_val<K: Rec, V: Rec>(&self) -> Erased {
-        let view = match self.0.clone().into_any().downcast::<View<K, V, Val>>() {
-            Ok(v) => v,
-            Err(_) => wrong_type::<View<K, V, Val>>(),
-        };
         // SAFETY: `View<K, V, Val>` is a `repr(transparent)` wrapper of
-        // `(K, V)` (same size and alignment), which is what `Arc::from_raw`
-        // requires of a pointer from `Arc::<View<K, V, Val>>::into_raw`.
-        Erased(unsafe { Arc::from_raw(Arc::into_raw(view).cast::<(K, V)>()) })
+        // `(K, V)`.
+        Erased(unsafe { self.recast::<View<K, V, Val>, (K, V)>() })
     }
 
-    /// This `(K, V)` record's allocation as a `W`.
+    /// This record's allocation, which must hold an `A`, as a `B`.
     ///
     /// # Safety
-    /// `W` must be a `repr(transparent)` wrapper of `(K, V)`.
-    unsafe fn view<K: Rec, V: Rec, W: DynRec>(&self) -> Arc<W> {
-        let record = match self.0.clone().into_any().downcast::<(K, V)>() {
-            Ok(r) => r,
-            Err(_) => wrong_type::<(K, V)>(),
+    /// `A` and `B` must have the same size and alignment (one a
+    /// `repr(transparent)` wrapper of the other), which is what
+    /// `Arc::from_raw` requires of a pointer from `Arc::<A>::into_raw`.
+    unsafe fn recast<A: Any + Send + Sync, B>(&self) -> Arc<B> {
+        let held = match self.0.clone().into_any().downcast::<A>() {
+            Ok(a) => a,
+            Err(_) => wrong_type::<A>(),
         };
-        // SAFETY: `W` has the size and alignment of `(K, V)` (the
-        // caller's promise), which is what `Arc::from_raw` requires of a
-        // pointer from `Arc::<(K, V)>::into_raw`.
-        unsafe { Arc::from_raw(Arc::into_raw(record).cast::<W>()) }
+        // SAFETY: the caller's promise above.
+        unsafe { Arc::from_raw(Arc::into_raw(held).cast::<B>()) }
     }
 
     /// The `(K, V)` record this is, or whose value view this is.
@@ -279,7 +285,7 @@ fn wrong_type<D>() -> ! {
 }
 
 /// The same allocation seen through the same vtable: the same record.
-/// (A key view shares its record's allocation, not its vtable, so the two
+/// (A view shares its record's allocation, not its vtable, so the two
 /// never compare equal here; a vtable duplicated across codegen units only
 /// makes this miss, and the comparison by value decides.)
 #[allow(ambiguous_wide_pointer_comparisons)]
@@ -315,7 +321,7 @@ impl Ord for Erased {
 /// field.
 impl Hash for Erased {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash_u64());
+        state.write_u64(self.hash_u64());
     }
 }
 

@@ -55,9 +55,8 @@ struct Key {
 
 impl Key {
     fn new(key: Erased) -> Key {
-        use std::hash::BuildHasher;
         Key {
-            hash: FixedState::with_seed(0).hash_one(&key),
+            hash: key.hash_u64(),
             key,
         }
     }

@@ -94,8 +94,9 @@ impl<'s, D: Rec> Coll<'s, D> {
     }
 }
 
-/// A collection fed from outside the dataflow, and its input session
-/// (whose records must be `D`s, erased: see [`Erased::new`]).
+/// The input session of a collection fed from outside the dataflow (see
+/// [`input`]): the records given to it must be the collection's `D`s,
+/// erased ([`Erased::new`]).
 pub(crate) type InputSession = differential_dataflow::input::InputSession<Time, Erased, Diff>;
 
 /// A new input collection of `D`s in `scope`.
@@ -153,18 +154,21 @@ impl<'s, D: Rec> Ops<'s, D> for Coll<'s, D> {
 
     fn flat_map_rec<O: Rec, I: IntoIterator<Item = O>>(
         self,
-        mut logic: impl FnMut(D) -> I + 'static,
+        logic: impl FnMut(D) -> I + 'static,
     ) -> Coll<'s, O> {
-        Coll::wrap(flat_map_erased(
-            self.inner,
-            "FlatMap",
-            Box::new(move |d, out| out.extend(logic(d.take()).into_iter().map(Erased::new))),
-        ))
+        Coll::wrap(flat_map_erased(self.inner, typed_flat_map(logic)))
     }
 
     fn filter_rec(self, mut keep: impl FnMut(&D) -> bool + 'static) -> Coll<'s, D> {
         Coll::wrap(filter_erased(self.inner, Box::new(move |d| keep(d.get()))))
     }
+}
+
+/// `logic` over erased records: each `D` taken out, its `O`s erased.
+fn typed_flat_map<D: Rec, O: Rec, I: IntoIterator<Item = O>>(
+    mut logic: impl FnMut(D) -> I + 'static,
+) -> FlatMapFn {
+    Box::new(move |d, out| out.extend(logic(d.take()).into_iter().map(Erased::new)))
 }
 
 #[allow(clippy::disallowed_methods)]
@@ -178,8 +182,8 @@ fn filter_erased<'s>(coll: ErasedColl<'s>, keep: FilterFn) -> ErasedColl<'s> {
 }
 
 /// `flat_map` with the outputs of each record gathered in one buffer,
-/// reused from record to record; named `name` in timely's logging.
-fn flat_map_erased<'s>(coll: ErasedColl<'s>, name: &str, mut logic: FlatMapFn) -> ErasedColl<'s> {
+/// reused from record to record.
+fn flat_map_erased<'s>(coll: ErasedColl<'s>, mut logic: FlatMapFn) -> ErasedColl<'s> {
     use differential_dataflow::AsCollection;
     use timely::container::CapacityContainerBuilder;
     use timely::dataflow::channels::pact::Pipeline;
@@ -187,7 +191,7 @@ fn flat_map_erased<'s>(coll: ErasedColl<'s>, name: &str, mut logic: FlatMapFn) -
     coll.inner
         .unary::<CapacityContainerBuilder<Vec<(Erased, Time, Diff)>>, _, _, _>(
             Pipeline,
-            name,
+            "FlatMap",
             move |_, _| {
                 let mut outputs: Vec<Erased> = Vec::new();
                 move |input, output| {
@@ -248,13 +252,9 @@ pub(super) fn split_erased<'s>(
 pub(crate) fn flat_map_net<'s, D: Rec, O: Rec, I: IntoIterator<Item = O>>(
     coll: Coll<'s, D>,
     name: &str,
-    mut logic: impl FnMut(D) -> I + 'static,
+    logic: impl FnMut(D) -> I + 'static,
 ) -> Coll<'s, O> {
-    Coll::wrap(flat_map_net_erased(
-        coll.inner,
-        name,
-        Box::new(move |d, out| out.extend(logic(d.take()).into_iter().map(Erased::new))),
-    ))
+    Coll::wrap(flat_map_net_erased(coll.inner, name, typed_flat_map(logic)))
 }
 
 /// [`flat_map_net`] on erased records.
