@@ -18,6 +18,7 @@
 
 pub mod cluster;
 pub mod cni;
+pub mod decode;
 pub mod deploy;
 pub mod error;
 pub mod incremental;

@@ -12,7 +12,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
+use crate::decode::decode;
 use crate::error::{Error, Result, Source};
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 
@@ -161,7 +163,9 @@ impl Objects {
                 doc,
                 line,
             };
-            let value: serde_yaml_ng::Value =
+            // YAML read as JSON values, as kubectl converts it to JSON: a
+            // number where a string belongs is an error, as there.
+            let value: Value =
                 serde_yaml_ng::from_str(body).map_err(|e| parse_error(&source, &e))?;
             if value.is_null() {
                 continue; // an empty document
@@ -172,12 +176,7 @@ impl Objects {
     }
 
     /// Adds one object; `text` is its document, for line numbers in errors.
-    fn add_value(
-        &mut self,
-        source: &Source,
-        text: Option<&str>,
-        value: serde_yaml_ng::Value,
-    ) -> Result<()> {
+    fn add_value(&mut self, source: &Source, text: Option<&str>, value: Value) -> Result<()> {
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
         let (api, kind) = match (field("apiVersion"), field("kind")) {
             (Some(a), Some(k)) => (a, k),
@@ -190,19 +189,18 @@ impl Objects {
         };
         macro_rules! typed {
             ($ty:ty) => {
-                match text {
-                    Some(t) => typed::<$ty>(source, t, serde_yaml_ng::Deserializer::from_str(t))?,
-                    None => typed::<$ty>(source, "", value.clone())?,
-                }
+                typed::<$ty>(source, text.unwrap_or(""), value)?
             };
         }
         match (api.as_str(), kind.as_str()) {
             ("v1", "List") => {
-                let items = value
-                    .get("items")
-                    .and_then(|v| v.as_sequence())
-                    .cloned()
-                    .unwrap_or_default();
+                let items = match value {
+                    Value::Object(mut o) => match o.remove("items") {
+                        Some(Value::Array(items)) => items,
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                };
                 for (i, item) in items.into_iter().enumerate() {
                     let mut s = source.clone();
                     s.file = format!("{} (List item {})", source.file, i);
@@ -346,36 +344,41 @@ fn insert<T>(
 }
 
 /// Deserializes a typed object, rejecting fields the type does not know
-/// (kubectl's strict field validation).
-fn typed<'de, T: DeserializeOwned>(
-    source: &Source,
-    text: &str,
-    de: impl serde::Deserializer<'de, Error = serde_yaml_ng::Error>,
-) -> Result<T> {
+/// (kubectl's strict field validation); errors name the line of the field
+/// when `text`, the object's document, shows it.
+fn typed<T: DeserializeOwned>(source: &Source, text: &str, value: Value) -> Result<T> {
     let mut unknown = Vec::new();
-    let obj: T = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
-        .map_err(|e| parse_error(source, &e))?;
+    let obj: T = decode(value, &mut unknown).map_err(|e| Error::Parse {
+        at: at_field(source, text, &e.path),
+        message: e.to_string(),
+    })?;
     if let Some(f) = unknown.first() {
-        // serde_ignored writes `?` for Option layers: `spec.?.colour`.
-        let path: Vec<&str> = f.split('.').filter(|s| *s != "?").collect();
-        let mut at = source.clone();
-        // The line of the unknown key, when it can be found in the document.
-        if let Some(last) = path.last() {
-            let quoted = format!("\"{last}\"");
-            let plain = format!("{last}:");
-            if let Some(i) = text.lines().position(|l| {
-                let l = l.trim_start().trim_start_matches("- ");
-                l.starts_with(&plain) || l.starts_with(&quoted)
-            }) {
-                at.line = source.line + i;
-            }
-        }
         return Err(Error::Parse {
-            at,
-            message: format!("unknown field \"{}\"", path.join(".")),
+            at: at_field(source, text, f),
+            message: format!("unknown field \"{f}\""),
         });
     }
     Ok(obj)
+}
+
+/// `source` at the line of the first key named as `path`'s last field
+/// (`spec.ports[0].port`: `port`), when the document has one.
+fn at_field(source: &Source, text: &str, path: &str) -> Source {
+    let mut at = source.clone();
+    let last = path.rsplit('.').next().unwrap_or("");
+    let last = last.split('[').next().unwrap_or("");
+    if last.is_empty() {
+        return at;
+    }
+    let quoted = format!("\"{last}\"");
+    let plain = format!("{last}:");
+    if let Some(i) = text.lines().position(|l| {
+        let l = l.trim_start().trim_start_matches("- ");
+        l.starts_with(&plain) || l.starts_with(&quoted)
+    }) {
+        at.line = source.line + i;
+    }
+    at
 }
 
 fn parse_error(source: &Source, e: &serde_yaml_ng::Error) -> Error {

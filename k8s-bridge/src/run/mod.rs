@@ -31,10 +31,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
 use kube::Client;
@@ -46,13 +43,12 @@ use crate::error::{Error, Result};
 use crate::incremental::Engine;
 use crate::ipam::Config;
 use crate::model::RowId;
-use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 use lease::LeaseOptions;
 use nb::NbWriter;
 use park::Parked;
 use resources::Kind;
 pub use stats::{Phases, SharedStats, Stats};
-use store::{Change, Store, Watched};
+use store::{Change, Store};
 use writeback::Write;
 
 /// Run mode settings.
@@ -88,40 +84,44 @@ impl Drop for Tasks {
 }
 
 /// Whether the cluster serves the kind's API (a CRD may be missing).
-async fn served<T: Watched>(client: &Client) -> bool {
-    let api: Api<T> = Api::all(client.clone());
+async fn served(client: &Client, kind: Kind) -> bool {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.api_resource());
     match api.list(&ListParams::default().limit(1)).await {
         Err(kube::Error::Api(s)) if s.code == 404 => false,
         _ => true, // other errors are the watcher's to retry
     }
 }
 
-fn spawn_watcher<T: Watched>(
+/// Watches one kind, as untyped objects: one watcher (and one JSON
+/// reader) for every kind, decoded by the store (issue 3: a typed watcher
+/// per kind compiled kube's watcher and each type's deserializers again).
+fn spawn_watcher(
+    kind: Kind,
     client: Client,
     tx: mpsc::UnboundedSender<Change>,
     tasks: &mut Vec<JoinHandle<()>>,
 ) {
     tasks.push(tokio::spawn(async move {
-        if T::KIND.is_custom() && !served::<T>(&client).await {
+        if kind.is_custom() && !served(&client, kind).await {
             tracing::info!(
                 "{}: API not served (CRD not installed); ignored",
-                T::KIND.name()
+                kind.name()
             );
-            let _ = tx.send(Change::absent(T::KIND));
+            let _ = tx.send(Change::absent(kind));
             return;
         }
-        let api: Api<T> = Api::all(client);
+        let api: Api<DynamicObject> = Api::all_with(client, &kind.api_resource());
         let mut stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(ev) => {
-                    if tx.send(Change::new(ev)).is_err() {
+                    if tx.send(Change::new(kind, ev)).is_err() {
                         return;
                     }
                 }
-                Err(e) => tracing::warn!("{} watch: {e}", T::KIND.name()),
+                Err(e) => tracing::warn!("{} watch: {e}", kind.name()),
             }
         }
     }));
@@ -129,16 +129,9 @@ fn spawn_watcher<T: Watched>(
 
 fn spawn_watchers(client: &Client, tx: &mpsc::UnboundedSender<Change>) -> Vec<JoinHandle<()>> {
     let mut t = Vec::new();
-    spawn_watcher::<Namespace>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<Node>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<Pod>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<Service>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<EndpointSlice>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<NetworkPolicy>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<Network>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<ProviderNetwork>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<NetworkChaining>(client.clone(), tx.clone(), &mut t);
-    spawn_watcher::<NetworkAttachmentDefinition>(client.clone(), tx.clone(), &mut t);
+    for kind in Kind::ALL {
+        spawn_watcher(kind, client.clone(), tx.clone(), &mut t);
+    }
     t
 }
 

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::NamespaceResourceScope;
+use kube::core::{ApiResource, GroupVersionKind};
 
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 
@@ -131,6 +132,29 @@ impl Kind {
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind's API, for requests on untyped objects (watches,
+    /// write-back).
+    pub fn api_resource(self) -> ApiResource {
+        let (group, version, plural) = match self {
+            Kind::Pod => ("", "v1", "pods"),
+            Kind::Node => ("", "v1", "nodes"),
+            Kind::Network => (NODUS_GROUP, "v1alpha1", "networks"),
+            Kind::ProviderNetwork => (NODUS_GROUP, "v1alpha1", "providernetworks"),
+            Kind::NetworkChaining => (NODUS_GROUP, "v1alpha1", "networkchainings"),
+            Kind::Namespace => ("", "v1", "namespaces"),
+            Kind::Service => ("", "v1", "services"),
+            Kind::EndpointSlice => ("discovery.k8s.io", "v1", "endpointslices"),
+            Kind::NetworkPolicy => ("networking.k8s.io", "v1", "networkpolicies"),
+            Kind::NetworkAttachmentDefinition => {
+                (MULTUS_GROUP, "v1", "network-attachment-definitions")
+            }
+        };
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, version, self.name()),
+            plural,
+        )
     }
 
     /// Whether the kind is a custom resource (its API may be absent from a

@@ -13,7 +13,6 @@ use std::time::Duration;
 use ipnetwork::IpNetwork;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::Client;
 use serde_json::{json, Value};
@@ -246,24 +245,6 @@ pub fn chain_problems(nb: &Nb) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn api_resource(kind: Kind) -> ApiResource {
-    let (group, version, plural) = match kind {
-        Kind::Pod => ("", "v1", "pods"),
-        Kind::Node => ("", "v1", "nodes"),
-        Kind::Network => ("k8s.plugin.opnfv.org", "v1alpha1", "networks"),
-        Kind::ProviderNetwork => ("k8s.plugin.opnfv.org", "v1alpha1", "providernetworks"),
-        Kind::NetworkChaining => ("k8s.plugin.opnfv.org", "v1alpha1", "networkchainings"),
-        Kind::Namespace => ("", "v1", "namespaces"),
-        Kind::Service => ("", "v1", "services"),
-        Kind::EndpointSlice => ("discovery.k8s.io", "v1", "endpointslices"),
-        Kind::NetworkPolicy => ("networking.k8s.io", "v1", "networkpolicies"),
-        Kind::NetworkAttachmentDefinition => {
-            ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
-        }
-    };
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.name()), plural)
-}
-
 /// Sends writes to the API server (several at once: [`super::dispatch`]), retrying failures a few
 /// times (a later translation re-decides what is still needed).
 pub struct Writer {
@@ -285,7 +266,7 @@ impl Writer {
     }
 
     fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
-        let ar = api_resource(kind);
+        let ar = kind.api_resource();
         match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
             None => Api::all_with(self.client.clone(), &ar),
