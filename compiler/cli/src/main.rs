@@ -46,6 +46,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    alloc::tune_malloc();
     // A container runtime runs the plugin binary with CNI_COMMAND set.
     if std::env::var_os("CNI_COMMAND").is_some() {
         return k8s::run_cni();

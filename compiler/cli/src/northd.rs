@@ -73,7 +73,6 @@ pub fn run(args: Args) -> Result<()> {
     if cfg.n_threads != 1 {
         tracing::info!("Using {} threads", cfg.n_threads);
     }
-    one_malloc_arena();
     crate::daemon::runtime(Some(2))?.block_on(async {
         // The pid file appears once the control socket listens, i.e. when
         // the daemon started; it goes away when it stops.
@@ -85,21 +84,4 @@ pub fn run(args: Args) -> Result<()> {
         });
         daemon.await.map_err(anyhow::Error::from)
     })
-}
-
-/// Makes every thread of this process allocate from glibc's main malloc
-/// arena (`mallopt(M_ARENA_MAX, 1)`), as a single-threaded ovn-northd does.
-/// By default each thread that allocates gets its own arena (up to eight
-/// per core) and memory freed in one is not reused by the others: `ovnflow
-/// northd` parses database updates on the runtime's threads and compiles on
-/// the main one, and its peak RSS on the k8s 100×100 benchmark was 330 MB
-/// with one arena against 363–393 MB with the default. Call it before any thread
-/// starts. A no-op on other C libraries.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before the
-    // process starts its other threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
