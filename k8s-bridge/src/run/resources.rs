@@ -5,9 +5,12 @@
 
 use std::borrow::Cow;
 
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::NamespaceResourceScope;
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 
 use crate::nodus::crd::{Network, NetworkAttachmentDefinition, NetworkChaining, ProviderNetwork};
 
@@ -135,26 +138,22 @@ impl Kind {
     }
 
     /// The kind's API, for requests on untyped objects (watches,
-    /// write-back).
+    /// write-back): its type's group, version, kind and plural.
     pub fn api_resource(self) -> ApiResource {
-        let (group, version, plural) = match self {
-            Kind::Pod => ("", "v1", "pods"),
-            Kind::Node => ("", "v1", "nodes"),
-            Kind::Network => (NODUS_GROUP, "v1alpha1", "networks"),
-            Kind::ProviderNetwork => (NODUS_GROUP, "v1alpha1", "providernetworks"),
-            Kind::NetworkChaining => (NODUS_GROUP, "v1alpha1", "networkchainings"),
-            Kind::Namespace => ("", "v1", "namespaces"),
-            Kind::Service => ("", "v1", "services"),
-            Kind::EndpointSlice => ("discovery.k8s.io", "v1", "endpointslices"),
-            Kind::NetworkPolicy => ("networking.k8s.io", "v1", "networkpolicies"),
+        match self {
+            Kind::Namespace => ApiResource::erase::<Namespace>(&()),
+            Kind::Node => ApiResource::erase::<Node>(&()),
+            Kind::Pod => ApiResource::erase::<Pod>(&()),
+            Kind::Service => ApiResource::erase::<Service>(&()),
+            Kind::EndpointSlice => ApiResource::erase::<EndpointSlice>(&()),
+            Kind::NetworkPolicy => ApiResource::erase::<NetworkPolicy>(&()),
+            Kind::Network => ApiResource::erase::<Network>(&()),
+            Kind::ProviderNetwork => ApiResource::erase::<ProviderNetwork>(&()),
+            Kind::NetworkChaining => ApiResource::erase::<NetworkChaining>(&()),
             Kind::NetworkAttachmentDefinition => {
-                (MULTUS_GROUP, "v1", "network-attachment-definitions")
+                ApiResource::erase::<NetworkAttachmentDefinition>(&())
             }
-        };
-        ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(group, version, self.name()),
-            plural,
-        )
+        }
     }
 
     /// Whether the kind is a custom resource (its API may be absent from a
@@ -177,5 +176,29 @@ impl Kind {
             self,
             Kind::Namespace | Kind::Node | Kind::Network | Kind::ProviderNetwork
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_resources_name_the_kinds_apis() {
+        for kind in Kind::ALL {
+            assert_eq!(kind.api_resource().kind, kind.name());
+        }
+        let pods = Kind::Pod.api_resource();
+        assert_eq!(
+            (pods.api_version.as_str(), pods.plural.as_str()),
+            ("v1", "pods")
+        );
+        let nad = Kind::NetworkAttachmentDefinition.api_resource();
+        assert_eq!(
+            (nad.api_version.as_str(), nad.plural.as_str()),
+            ("k8s.cni.cncf.io/v1", "network-attachment-definitions")
+        );
+        let net = Kind::Network.api_resource();
+        assert_eq!(net.api_version, "k8s.plugin.opnfv.org/v1alpha1");
     }
 }

@@ -63,13 +63,9 @@ watched!(
     nads
 );
 
-/// The key of an object in [`Objects`]: `name` or `namespace/name`.
-pub fn key_of<T: Watched>(obj: &T) -> String {
-    key_of_meta(T::KIND, obj.meta())
-}
-
-/// The key of an object of `kind` with metadata `meta`.
-fn key_of_meta(kind: Kind, meta: &ObjectMeta) -> String {
+/// The key in [`Objects`] of an object of `kind` with metadata `meta`:
+/// `name` or `namespace/name`.
+pub fn key_of(kind: Kind, meta: &ObjectMeta) -> String {
     let name = meta.name.clone().unwrap_or_default();
     if kind.keyed_by_name() {
         name
@@ -204,14 +200,14 @@ impl Store {
         let id = |k: &str| format!("{}/{k}", kind.name());
         match ev {
             watcher::Event::Apply(o) => {
-                let k = key_of_meta(kind, &o.metadata);
+                let k = key_of(kind, &o.metadata);
                 let obj = typed::<T>(&k, o)?;
                 let source = source_of(kind, &k);
                 T::map(&mut self.objs).insert(k.clone(), Sourced { obj, source });
                 Some(id(&k))
             }
             watcher::Event::Delete(o) => {
-                let k = key_of_meta(kind, &o.metadata);
+                let k = key_of(kind, &o.metadata);
                 T::map(&mut self.objs).remove(&k);
                 Some(id(&k))
             }
@@ -220,7 +216,7 @@ impl Store {
                 None
             }
             watcher::Event::InitApply(o) => {
-                let k = key_of_meta(kind, &o.metadata);
+                let k = key_of(kind, &o.metadata);
                 let obj = typed::<T>(&k, o)?;
                 let source = source_of(kind, &k);
                 T::map(&mut self.relist).insert(k, Sourced { obj, source });
