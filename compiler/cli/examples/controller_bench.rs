@@ -58,7 +58,7 @@ mod chassis;
 #[path = "controller_bench/floor.rs"]
 mod floor;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,22 @@ const PER_SWITCH: usize = 25;
 const SET_SIZE: usize = 1000;
 /// The OpenFlow port of the VIF bound by the single changes.
 const SPARE_OFPORT: u16 = 1000;
+
+/// How many times each controller starts (`OVNFLOW_BENCH_STARTS`, 5 by
+/// default; at least 1, the start of the measured run).
+fn start_rounds() -> usize {
+    std::env::var("OVNFLOW_BENCH_STARTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5)
+        .max(1)
+}
+
+/// The median of `v` (the upper one of an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
 
 fn wall_ms() -> i64 {
     std::time::SystemTime::now()
@@ -341,7 +357,7 @@ fn canonical_conj_ids(lines: &[String]) -> Vec<String> {
 }
 
 /// CPU time (user + system, ms) of the process in `pidfile` so far.
-fn cpu_ms(pidfile: &PathBuf) -> i64 {
+fn cpu_ms(pidfile: &Path) -> i64 {
     let Ok(pid) = std::fs::read_to_string(pidfile) else {
         return 0;
     };
@@ -358,7 +374,7 @@ fn cpu_ms(pidfile: &PathBuf) -> i64 {
     f.iter().sum::<i64>() * 10
 }
 
-fn peak_rss_kb(pidfile: &PathBuf) -> u64 {
+fn peak_rss_kb(pidfile: &Path) -> u64 {
     let Ok(pid) = std::fs::read_to_string(pidfile) else {
         return 0;
     };
@@ -506,17 +522,60 @@ fn empty_switch(c: &Chassis) {
     }
 }
 
-async fn measure(
+/// One start-up's figures.
+struct Start {
+    /// Start → ready, as polled.
+    startup: Duration,
+    /// Start → done, from the controller's own timestamps (ms).
+    startup_ts: i64,
+    /// CPU time (ms) of the controller and of ovs-vswitchd meanwhile.
+    cpu: i64,
+    vswitchd_cpu: i64,
+}
+
+/// Starts a controller with `start` from the same point every time — no
+/// `Chassis` row, no flows, no VIF marked `ovn-installed`, a fresh
+/// `nb_cfg` to acknowledge — and waits until it is ready.
+fn start_timed(
     c: &mut Chassis,
-    rt_conn: &Connection,
-    name: &'static str,
+    name: &str,
     start: impl FnOnce(&mut Chassis),
-    pidfile: PathBuf,
-    round: usize,
-) -> Run {
-    // Same starting point: no chassis, no flows, a fresh nb_cfg to ack.
+    pidfile: &Path,
+) -> Start {
     let _ = c.sbctl(&["--if-exists", "chassis-del", "hv1"]);
     let _ = c.sbctl(&["--if-exists", "destroy", "Chassis_Private", "hv1"]);
+    // The marks the previous controller left: this one writes its own.
+    let ifaces = c
+        .vsctl(&[
+            "--bare",
+            "--columns=name",
+            "find",
+            "Interface",
+            "external_ids:ovn-installed=true",
+        ])
+        .unwrap_or_default();
+    let mut unmark = Vec::new();
+    for i in ifaces.split_whitespace() {
+        unmark.extend([
+            "--",
+            "remove",
+            "Interface",
+            i,
+            "external_ids",
+            "ovn-installed",
+        ]);
+        unmark.extend([
+            "--",
+            "remove",
+            "Interface",
+            i,
+            "external_ids",
+            "ovn-installed-ts",
+        ]);
+    }
+    if !unmark.is_empty() {
+        c.vsctl(&unmark[1..]).expect("ovn-installed removed");
+    }
     empty_switch(c);
     let cur: i64 = sbctl(c, &["get", "SB_Global", ".", "nb_cfg"])
         .trim()
@@ -545,9 +604,28 @@ async fn measure(
         c.logs()
     );
     let startup = t0.elapsed();
-    let cpu = cpu_ms(&pidfile);
-    let vswitchd_cpu = cpu_ms(&vswitchd_pid) - vswitchd_cpu0;
-    let startup_ts = done_ts(c).map_or(-1, |t| t - t0_wall);
+    Start {
+        startup,
+        cpu: cpu_ms(pidfile),
+        vswitchd_cpu: cpu_ms(&vswitchd_pid) - vswitchd_cpu0,
+        startup_ts: done_ts(c).map_or(-1, |t| t - t0_wall),
+    }
+}
+
+async fn measure(
+    c: &mut Chassis,
+    rt_conn: &Connection,
+    name: &'static str,
+    start: impl FnOnce(&mut Chassis),
+    pidfile: PathBuf,
+    round: usize,
+) -> Run {
+    let Start {
+        startup,
+        startup_ts,
+        cpu,
+        vswitchd_cpu,
+    } = start_timed(c, name, start, &pidfile);
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
     let dump_start = dump(c);
@@ -830,49 +908,68 @@ fn main() {
         .block_on(Connection::connect(&remote, &Options::default()))
         .expect("SB connection");
     let dir = c.dir();
-    let real = rt.block_on(measure(
-        &mut c,
-        &conn,
-        "ovn-controller",
-        |c| c.start_ovn_controller().expect("ovn-controller"),
-        dir.join("ovn-controller.pid"),
-        0,
-    ));
-    c.stop("ovn-controller");
     let ours_bin = bin.display().to_string();
     let wrap: Vec<String> = std::env::var("OVNFLOW_BENCH_WRAP")
         .unwrap_or_default()
         .split_whitespace()
         .map(String::from)
         .collect();
+    let start_real = |c: &mut Chassis| c.start_ovn_controller().expect("ovn-controller");
+    let start_ours = |c: &mut Chassis| {
+        let dir = c.dir();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let db = c.remote("db.sock");
+        let mut args = sub.clone();
+        args.extend([
+            db,
+            "--no-chdir".into(),
+            format!("--pidfile={}", p("ovnflow-controller.pid")),
+            format!("--unixctl={}", p("ovnflow-controller.ctl")),
+            format!("--log-file={}", p("ovnflow-controller.log")),
+        ]);
+        match wrap.split_first() {
+            Some((tool, tool_args)) => {
+                let mut wrapped = tool_args.to_vec();
+                wrapped.push(ours_bin.clone());
+                wrapped.extend(args);
+                c.start_daemon(tool, &wrapped)
+            }
+            None => c.start_daemon(&ours_bin, &args),
+        }
+        .expect("ovnflow controller")
+    };
+    let ours_daemon = wrap.first().unwrap_or(&ours_bin).clone();
+    let (real_pid, ours_pid) = (
+        dir.join("ovn-controller.pid"),
+        dir.join("ovnflow-controller.pid"),
+    );
+    // Start-ups alone, the two controllers alternating, before the
+    // measured runs below (which start each once more): one start-up
+    // varies by a third from run to run on this machine, and the first
+    // start after the topology was built is the slowest.
+    let mut starts: Vec<(Start, Start)> = Vec::new();
+    for _ in 1..start_rounds() {
+        let a = start_timed(&mut c, "ovn-controller", start_real, &real_pid);
+        c.stop("ovn-controller");
+        let b = start_timed(&mut c, "ovnflow controller", start_ours, &ours_pid);
+        c.stop(&ours_daemon);
+        starts.push((a, b));
+    }
+    let real = rt.block_on(measure(
+        &mut c,
+        &conn,
+        "ovn-controller",
+        start_real,
+        real_pid,
+        0,
+    ));
+    c.stop("ovn-controller");
     let ours = rt.block_on(measure(
         &mut c,
         &conn,
         "ovnflow controller",
-        |c| {
-            let dir = c.dir();
-            let p = |n: &str| dir.join(n).display().to_string();
-            let db = c.remote("db.sock");
-            let mut args = sub.clone();
-            args.extend([
-                db,
-                "--no-chdir".into(),
-                format!("--pidfile={}", p("ovnflow-controller.pid")),
-                format!("--unixctl={}", p("ovnflow-controller.ctl")),
-                format!("--log-file={}", p("ovnflow-controller.log")),
-            ]);
-            match wrap.split_first() {
-                Some((tool, tool_args)) => {
-                    let mut wrapped = tool_args.to_vec();
-                    wrapped.push(ours_bin.clone());
-                    wrapped.extend(args);
-                    c.start_daemon(tool, &wrapped)
-                }
-                None => c.start_daemon(&ours_bin, &args),
-            }
-            .expect("ovnflow controller")
-        },
-        dir.join("ovnflow-controller.pid"),
+        start_ours,
+        ours_pid,
         0,
     ));
     let stats = Command::new("ovn-appctl")
@@ -882,7 +979,7 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    c.stop(wrap.first().unwrap_or(&ours_bin));
+    c.stop(&ours_daemon);
 
     // The floor under both, from an emptied switch as at each start.
     empty_switch(&c);
@@ -1033,6 +1130,38 @@ fn main() {
         ms(floor.install),
         start_floor,
         start_floor / real.startup_ts as f64
+    );
+    // Every start-up, the measured runs' last.
+    let run_start = |r: &Run| Start {
+        startup: r.startup,
+        startup_ts: r.startup_ts,
+        cpu: r.cpu,
+        vswitchd_cpu: r.vswitchd_cpu,
+    };
+    starts.push((run_start(&real), run_start(&ours)));
+    let ts = |pick: fn(&(Start, Start)) -> &Start| -> Vec<f64> {
+        starts.iter().map(|p| pick(p).startup_ts as f64).collect()
+    };
+    let (real_ts, ours_ts) = (ts(|p| &p.0), ts(|p| &p.1));
+    let ratios: Vec<f64> = real_ts.iter().zip(&ours_ts).map(|(a, b)| b / a).collect();
+    let list = |v: &[f64], prec: usize| {
+        v.iter()
+            .map(|x| format!("{x:.prec$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "start-ups → done (timestamps), {} of each, alternating: ovn-controller {} ms (median {:.0}); ours {} ms (median {:.0}); \
+         ratio of the medians {:.2}; per pair {} (median {:.2}); the floor over ovn-controller's median {:.2}",
+        starts.len(),
+        list(&real_ts, 0),
+        median(real_ts.clone()),
+        list(&ours_ts, 0),
+        median(ours_ts.clone()),
+        median(ours_ts.clone()) / median(real_ts.clone()),
+        list(&ratios, 2),
+        median(ratios.clone()),
+        start_floor / median(real_ts.clone()),
     );
     println!(
         "floor of the ACL change: ovs-vswitchd taking its {} flow mods, computed beforehand, {:.1} ms (the SB commit and update come on top)",
