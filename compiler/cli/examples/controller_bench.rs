@@ -11,7 +11,10 @@
 //!   of `Chassis_Private.nb_cfg_timestamp` and every VIF's
 //!   `ovn-installed-ts`: no polling granularity); the number of flows
 //!   (`ovs-ofctl dump-aggregate`) and whether the two tables are equal;
-//!   peak RSS (`VmHWM`);
+//!   peak RSS (`VmHWM`); each controller starts `OVNFLOW_BENCH_STARTS`
+//!   times (5 by default), the two alternating, and the start-up ratio is
+//!   that of the two medians (one start varies by a third on this
+//!   machine);
 //! * single changes, timed from the SB commit (our own client, wall clock
 //!   just before `transact`) to the controller's acknowledgement of the
 //!   `nb_cfg` bumped in the same transaction (`Chassis_Private.
@@ -945,8 +948,7 @@ fn main() {
     );
     // Start-ups alone, the two controllers alternating, before the
     // measured runs below (which start each once more): one start-up
-    // varies by a third from run to run on this machine, and the first
-    // start after the topology was built is the slowest.
+    // varies by a third from run to run on this machine.
     let mut starts: Vec<(Start, Start)> = Vec::new();
     for _ in 1..start_rounds() {
         let a = start_timed(&mut c, "ovn-controller", start_real, &real_pid);
