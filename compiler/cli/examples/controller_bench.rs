@@ -472,13 +472,7 @@ fn installed_after(c: &Chassis, ifname: &str, t: i64) -> i64 {
 
 struct Run {
     name: &'static str,
-    startup: Duration,
-    /// Startup from the controller's own timestamps (ms).
-    startup_ts: i64,
-    /// CPU time (ms) during startup: the controller's, and ovs-vswitchd's
-    /// (what the switch spends on the flows: the floor both pay).
-    cpu: i64,
-    vswitchd_cpu: i64,
+    start: Start,
     flows: usize,
     rss_kb: u64,
     acl: i64,
@@ -526,12 +520,15 @@ fn empty_switch(c: &Chassis) {
 }
 
 /// One start-up's figures.
+#[derive(Clone, Copy)]
 struct Start {
     /// Start → ready, as polled.
     startup: Duration,
     /// Start → done, from the controller's own timestamps (ms).
     startup_ts: i64,
-    /// CPU time (ms) of the controller and of ovs-vswitchd meanwhile.
+    /// CPU time (ms) during the start-up: the controller's, and
+    /// ovs-vswitchd's (what the switch spends on the flows: the floor both
+    /// pay).
     cpu: i64,
     vswitchd_cpu: i64,
 }
@@ -623,12 +620,7 @@ async fn measure(
     pidfile: PathBuf,
     round: usize,
 ) -> Run {
-    let Start {
-        startup,
-        startup_ts,
-        cpu,
-        vswitchd_cpu,
-    } = start_timed(c, name, start, &pidfile);
+    let start = start_timed(c, name, start, &pidfile);
     std::thread::sleep(Duration::from_millis(500));
     let flows = flow_count(c);
     let dump_start = dump(c);
@@ -777,10 +769,7 @@ async fn measure(
     std::thread::sleep(Duration::from_millis(300));
     let run = Run {
         name,
-        startup,
-        startup_ts,
-        cpu,
-        vswitchd_cpu,
+        start,
         flows,
         dump_start,
         dump_end: dump(c),
@@ -1058,26 +1047,26 @@ fn main() {
     };
     row(
         "startup → ready",
-        real.startup.as_secs_f64() * 1000.0,
-        ours.startup.as_secs_f64() * 1000.0,
+        real.start.startup.as_secs_f64() * 1000.0,
+        ours.start.startup.as_secs_f64() * 1000.0,
         "ms",
     );
     row(
         "startup → done (timestamps)",
-        real.startup_ts as f64,
-        ours.startup_ts as f64,
+        real.start.startup_ts as f64,
+        ours.start.startup_ts as f64,
         "ms",
     );
     row(
         "controller CPU in startup",
-        real.cpu as f64,
-        ours.cpu as f64,
+        real.start.cpu as f64,
+        ours.start.cpu as f64,
         "ms",
     );
     row(
         "ovs-vswitchd CPU in startup",
-        real.vswitchd_cpu as f64,
-        ours.vswitchd_cpu as f64,
+        real.start.vswitchd_cpu as f64,
+        ours.start.vswitchd_cpu as f64,
         "ms",
     );
     row("flows", real.flows as f64, ours.flows as f64, "");
@@ -1131,21 +1120,14 @@ fn main() {
         floor.flows,
         ms(floor.install),
         start_floor,
-        start_floor / real.startup_ts as f64
+        start_floor / real.start.startup_ts as f64
     );
     // Every start-up, the measured runs' last.
-    let run_start = |r: &Run| Start {
-        startup: r.startup,
-        startup_ts: r.startup_ts,
-        cpu: r.cpu,
-        vswitchd_cpu: r.vswitchd_cpu,
-    };
-    starts.push((run_start(&real), run_start(&ours)));
-    let ts = |pick: fn(&(Start, Start)) -> &Start| -> Vec<f64> {
-        starts.iter().map(|p| pick(p).startup_ts as f64).collect()
-    };
-    let (real_ts, ours_ts) = (ts(|p| &p.0), ts(|p| &p.1));
+    starts.push((real.start, ours.start));
+    let real_ts: Vec<f64> = starts.iter().map(|(a, _)| a.startup_ts as f64).collect();
+    let ours_ts: Vec<f64> = starts.iter().map(|(_, b)| b.startup_ts as f64).collect();
     let ratios: Vec<f64> = real_ts.iter().zip(&ours_ts).map(|(a, b)| b / a).collect();
+    let (real_med, ours_med) = (median(real_ts.clone()), median(ours_ts.clone()));
     let list = |v: &[f64], prec: usize| {
         v.iter()
             .map(|x| format!("{x:.prec$}"))
@@ -1153,17 +1135,15 @@ fn main() {
             .join(" ")
     };
     println!(
-        "start-ups → done (timestamps), {} of each, alternating: ovn-controller {} ms (median {:.0}); ours {} ms (median {:.0}); \
+        "start-ups → done (timestamps), {} of each, alternating: ovn-controller {} ms (median {real_med:.0}); ours {} ms (median {ours_med:.0}); \
          ratio of the medians {:.2}; per pair {} (median {:.2}); the floor over ovn-controller's median {:.2}",
         starts.len(),
         list(&real_ts, 0),
-        median(real_ts.clone()),
         list(&ours_ts, 0),
-        median(ours_ts.clone()),
-        median(ours_ts.clone()) / median(real_ts.clone()),
+        ours_med / real_med,
         list(&ratios, 2),
         median(ratios.clone()),
-        start_floor / median(real_ts.clone()),
+        start_floor / real_med,
     );
     println!(
         "floor of the ACL change: ovs-vswitchd taking its {} flow mods, computed beforehand, {:.1} ms (the SB commit and update come on top)",

@@ -130,9 +130,10 @@ impl ChassisCompute {
     /// first and falling behind at the end (issue 9's controller bench, 5
     /// starts per run alternating with ovn-controller: median start 55.5
     /// and 63.5 ms against 58 and 72.5 ms with these last, in sets of 30
-    /// and 40 starts of each build).  Flows whose actions allocate group or meter ids
-    /// (`ct_lb`, `select`, `fwd_group`, meters, a `controller_meter`) keep
-    /// their place: those ids are given out in compute order.
+    /// and 40 starts of each build).  Flows whose actions allocate group or
+    /// meter ids (`ct_lb`, `select`, `fwd_group`, meters, a
+    /// `controller_meter`) keep their place: those ids are given out in
+    /// compute order.
     fn computed_first(&self, src: &Source) -> bool {
         let Source::LogicalFlow(u) = src else {
             return false;
