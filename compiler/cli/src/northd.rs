@@ -2,7 +2,7 @@
 //! [`ovnflow_northd::Config`]; the daemon lives in the `ovnflow-northd` crate.
 
 use anyhow::Result;
-use ovnflow_northd::{config, process, Config};
+use ovnflow_northd::{config, Config};
 
 use crate::daemon::{DaemonArgs, Paths};
 
@@ -73,15 +73,7 @@ pub fn run(args: Args) -> Result<()> {
     if cfg.n_threads != 1 {
         tracing::info!("Using {} threads", cfg.n_threads);
     }
-    crate::daemon::runtime(Some(2))?.block_on(async {
-        // The pid file appears once the control socket listens, i.e. when
-        // the daemon started; it goes away when it stops.
-        let daemon = ovnflow_northd::run_with_ready(cfg.clone(), |_| {
-            cfg.pidfile
-                .as_deref()
-                .map(process::PidFile::create)
-                .transpose()
-        });
-        daemon.await.map_err(anyhow::Error::from)
-    })
+    let daemon = ovnflow_northd::run(cfg);
+    crate::daemon::runtime(Some(2))?.block_on(daemon)?;
+    Ok(())
 }

@@ -134,18 +134,20 @@ fn remotes(list: &str, what: &str) -> Result<Vec<Remote>, DaemonError> {
     Remote::parse_list(list).map_err(|e| DaemonError(format!("{what} {list}: {e}")))
 }
 
-/// Runs the daemon until `exit` or a termination signal. Call from within
-/// a tokio runtime (multi-threaded, so connections run while we compile).
-pub async fn run(config: Config) -> Result<(), DaemonError> {
-    run_with_ready(config, |_| Ok(())).await
+/// The daemon: runs until `exit` or a termination signal. Await it in a
+/// tokio runtime (multi-threaded, so connections run while we compile).
+/// The pid file (`config.pidfile`) is written once the control socket
+/// listens and removed when the daemon stops.
+///
+/// Boxed here so that the daemon's code is compiled once, in this crate:
+/// an `async fn`'s body is compiled in every crate that awaits it (issue 3).
+pub fn run(
+    config: Config,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DaemonError>>>> {
+    Box::pin(daemon(config))
 }
 
-/// [`run`], calling `ready` once the control socket listens; what it
-/// returns (e.g. a pid file) is kept until the daemon stops.
-pub async fn run_with_ready<G>(
-    config: Config,
-    ready: impl FnOnce(&Config) -> std::io::Result<G>,
-) -> Result<(), DaemonError> {
+async fn daemon(config: Config) -> Result<(), DaemonError> {
     let nb_remotes = remotes(&config.nb_db, "--ovnnb-db")?;
     let sb_remotes = remotes(&config.sb_db, "--ovnsb-db")?;
     tracing::info!(
@@ -161,7 +163,12 @@ pub async fn run_with_ready<G>(
     let _unixctl =
         UnixctlServer::start(&config.unixctl, commands(), handler(shared.clone()), ctl_tx)
             .map_err(|e| DaemonError(e.to_string()))?;
-    let _ready = ready(&config).map_err(|e| DaemonError(e.to_string()))?;
+    let _pidfile = config
+        .pidfile
+        .as_deref()
+        .map(crate::process::PidFile::create)
+        .transpose()
+        .map_err(|e| DaemonError(e.to_string()))?;
     let (db_tx, mut db_rx) = mpsc::unbounded_channel();
     let (nb_reset_tx, nb_reset_rx) = mpsc::unbounded_channel();
     let (sb_reset_tx, sb_reset_rx) = mpsc::unbounded_channel();

@@ -36,4 +36,4 @@ pub mod stats;
 pub mod unixctl;
 
 pub use config::Config;
-pub use daemon::{run, run_with_ready};
+pub use daemon::run;

@@ -28,6 +28,7 @@ pub mod writeback;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -148,15 +149,41 @@ fn spawn_writer(
     (tx, task)
 }
 
+/// A future boxed in this crate (see [`run`]).
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Runs the controller until `shutdown` completes (Ok) or leadership is
 /// lost or the watchers end (Err).
-pub async fn run(
+///
+/// Boxed here so that the controller's code (with kube's watchers) is
+/// compiled once, in this crate: an `async fn`'s body is compiled in every
+/// crate that awaits it (issue 3).
+pub fn run(
     client: Client,
     opts: Options,
     stats: SharedStats,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Boxed<'static, Result<()>> {
+    run_boxed(client, opts, stats, Box::pin(shutdown))
+}
+
+/// [`run`] once `shutdown` is boxed: not generic, so compiled here.
+#[inline(never)]
+fn run_boxed(
+    client: Client,
+    opts: Options,
+    stats: SharedStats,
+    shutdown: Boxed<'static, ()>,
+) -> Boxed<'static, Result<()>> {
+    Box::pin(controller(client, opts, stats, shutdown))
+}
+
+async fn controller(
+    client: Client,
+    opts: Options,
+    stats: SharedStats,
+    mut shutdown: Boxed<'static, ()>,
 ) -> Result<()> {
-    tokio::pin!(shutdown);
     let mut tasks = Tasks(Vec::new());
     let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<String>();
     if let Some(l) = &opts.lease {
@@ -600,7 +627,12 @@ impl Controller {
 
 /// A client from a kubeconfig file, or else as kubectl finds one
 /// (`KUBECONFIG`, `~/.kube/config`, the in-cluster service account).
-pub async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
+/// Boxed as [`run`] is.
+pub fn client(kubeconfig: Option<&std::path::Path>) -> Boxed<'_, Result<Client>> {
+    Box::pin(new_client(kubeconfig))
+}
+
+async fn new_client(kubeconfig: Option<&std::path::Path>) -> Result<Client> {
     let api = |m: String| Error::Api { message: m };
     let cfg = match kubeconfig {
         Some(p) => {

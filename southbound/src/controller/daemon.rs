@@ -146,8 +146,21 @@ struct Daemon {
     startup: Startup,
 }
 
-/// Runs until `exit` or SIGTERM/SIGINT.  Call from a tokio runtime.
-pub async fn run(
+/// The daemon: runs until `exit` or SIGTERM/SIGINT.  Await it in a tokio
+/// runtime.
+///
+/// Boxed here so that the daemon's code is compiled once, in this crate:
+/// an `async fn`'s body is compiled in every crate that awaits it, and
+/// both binaries of `ovnflow` did (issue 3).
+pub fn run(
+    config: Config,
+    status: Status,
+    control: mpsc::UnboundedReceiver<Control>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ControllerError>>>> {
+    Box::pin(daemon(config, status, control))
+}
+
+async fn daemon(
     config: Config,
     status: Status,
     mut control: mpsc::UnboundedReceiver<Control>,
