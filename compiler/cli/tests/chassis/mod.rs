@@ -178,32 +178,9 @@ impl Chassis {
             .trim()
             .trim_matches('"')
             .to_string();
-        // ovn-controller 23.03 dereferences the SB_Global row as soon as its
-        // OpenFlow connection is up and dies (SIGSEGV) when there is none:
-        // northd must have written it first, as in any real deployment.
-        let has_global = wait_for(30, || {
-            self.sbctl(&["--bare", "--columns=_uuid", "list", "SB_Global"])
-                .is_ok_and(|o| !o.trim().is_empty())
-        });
-        if !has_global {
-            return Err(format!(
-                "no SB_Global row after 30 s: northd never wrote the SB\n{}",
-                self.logs()
-            ));
-        }
-        let dir = self.dir();
-        let p = |n: &str| dir.join(n).display().to_string();
+        self.wait_sb_global()?;
+        self.spawn_ovn_controller()?;
         let c = self;
-        c.spawn(
-            None,
-            "ovn-controller",
-            &[
-                format!("unix:{}", p("db.sock")),
-                "--no-chdir".into(),
-                format!("--pidfile={}", p("ovn-controller.pid")),
-                format!("--log-file={}", p("ovn-controller.log")),
-            ],
-        )?;
         let registered = wait_for(30, || {
             c.sbctl(&["--bare", "--columns=name", "list", "Chassis"])
                 .is_ok_and(|o| o.lines().any(|l| l.trim() == system_id))
@@ -215,6 +192,41 @@ impl Chassis {
             ));
         }
         Ok(())
+    }
+
+    /// Waits until northd has written the `SB_Global` row: ovn-controller
+    /// 23.03 dereferences it as soon as its OpenFlow connection is up and
+    /// dies (SIGSEGV) when there is none, so in any real deployment northd
+    /// wrote it first.
+    pub fn wait_sb_global(&self) -> Result<(), String> {
+        let has_global = wait_for(30, || {
+            self.sbctl(&["--bare", "--columns=_uuid", "list", "SB_Global"])
+                .is_ok_and(|o| !o.trim().is_empty())
+        });
+        if !has_global {
+            return Err(format!(
+                "no SB_Global row after 30 s: northd never wrote the SB\n{}",
+                self.logs()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts real ovn-controller and returns at once (see
+    /// [`Chassis::wait_sb_global`]).
+    pub fn spawn_ovn_controller(&mut self) -> Result<(), String> {
+        let dir = self.dir();
+        let p = |n: &str| dir.join(n).display().to_string();
+        self.spawn(
+            None,
+            "ovn-controller",
+            &[
+                format!("unix:{}", p("db.sock")),
+                "--no-chdir".into(),
+                format!("--pidfile={}", p("ovn-controller.pid")),
+                format!("--log-file={}", p("ovn-controller.log")),
+            ],
+        )
     }
 
     /// Kills (SIGTERM) and reaps the daemons started as `bin`.
