@@ -198,7 +198,7 @@ impl Chassis {
     /// 23.03 dereferences it as soon as its OpenFlow connection is up and
     /// dies (SIGSEGV) when there is none, so in any real deployment northd
     /// wrote it first.
-    pub fn wait_sb_global(&self) -> Result<(), String> {
+    fn wait_sb_global(&self) -> Result<(), String> {
         let has_global = wait_for(30, || {
             self.sbctl(&["--bare", "--columns=_uuid", "list", "SB_Global"])
                 .is_ok_and(|o| !o.trim().is_empty())
@@ -212,8 +212,8 @@ impl Chassis {
         Ok(())
     }
 
-    /// Starts real ovn-controller and returns at once (see
-    /// [`Chassis::wait_sb_global`]).
+    /// Starts real ovn-controller and returns at once (it needs the
+    /// `SB_Global` row: see [`Chassis::wait_sb_global`]).
     pub fn spawn_ovn_controller(&mut self) -> Result<(), String> {
         let dir = self.dir();
         let p = |n: &str| dir.join(n).display().to_string();
