@@ -168,6 +168,12 @@ pub struct FlowTable {
     chain: Vec<usize>,
     /// Number of distinct keys.
     keys: usize,
+    /// The flows [`FlowTable::emit_new`] gave out so far: the first
+    /// `emitted` of `list`.
+    emitted: usize,
+    /// Flows given out and changed since (conjunction actions appended),
+    /// to be given out again.
+    revised: Vec<usize>,
 }
 
 impl FlowTable {
@@ -227,9 +233,33 @@ impl FlowTable {
             }
         }
         match first {
-            Some(i) => self.list[i].actions.extend(flow.actions),
+            Some(i) => {
+                self.list[i].actions.extend(flow.actions);
+                if i < self.emitted {
+                    self.revised.push(i);
+                }
+            }
             None => self.push(flow, h, new_key),
         }
+    }
+
+    /// Gives `sink` the flows added since the last call, in the order
+    /// added: a streamed first install sends flows as they come (see
+    /// [`crate::openflow::installer::FullStream`]).
+    pub fn emit_new(&mut self, sink: &mut dyn FnMut(&OfFlow)) {
+        for f in &self.list[self.emitted..] {
+            sink(f);
+        }
+        self.emitted = self.list.len();
+    }
+
+    /// The flows [`FlowTable::emit_new`] gave out that changed after
+    /// (conjunction actions appended at their key), as they are now.
+    pub fn revised(&self) -> impl Iterator<Item = &OfFlow> {
+        let mut idx = self.revised.clone();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| &self.list[i])
     }
 
     /// Adds a flow as ovn-controller would have: conjunction clause flows
@@ -299,5 +329,68 @@ impl FlowTable {
             (a.0, std::cmp::Reverse(a.1), &a.2).cmp(&(b.0, std::cmp::Reverse(b.1), &b.2))
         });
         lines.into_iter().map(|(_, _, l)| l).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::Field;
+
+    /// A flow in table 40 matching `reg0 == v`, with `actions`.
+    fn flow(v: u128, cookie: u64, actions: Vec<OfAction>) -> OfFlow {
+        let mut m = OfMatch::new();
+        m.set_field(Field::Reg(0), v, u128::from(u32::MAX));
+        OfFlow {
+            table: 40,
+            priority: 100,
+            cookie,
+            of_match: m,
+            actions,
+        }
+    }
+
+    fn clause(v: u128, id: u32) -> OfFlow {
+        let conj = OfAction::Conjunction {
+            id,
+            clause: 0,
+            n_clauses: 2,
+        };
+        flow(v, 0, vec![conj])
+    }
+
+    fn given_out(t: &mut FlowTable) -> Vec<OfFlow> {
+        let mut out = Vec::new();
+        t.emit_new(&mut |f| out.push(f.clone()));
+        out
+    }
+
+    /// Each flow is given out once, by the first call after it was added,
+    /// in the order added; one given out and then changed is reported by
+    /// `revised` as it is now.
+    #[test]
+    fn emit_new_gives_each_flow_once_and_reports_later_changes() {
+        let mut t = FlowTable::new();
+        assert!(given_out(&mut t).is_empty());
+        t.merge(flow(2, 7, vec![OfAction::Output(1)]));
+        t.merge(clause(1, 5));
+        assert_eq!(
+            given_out(&mut t),
+            vec![flow(2, 7, vec![OfAction::Output(1)]), clause(1, 5)]
+        );
+        assert!(given_out(&mut t).is_empty());
+        assert_eq!(t.revised().count(), 0);
+        // A new key, then a clause appended to the one given out.
+        t.merge(clause(3, 5));
+        t.merge(clause(1, 6));
+        assert_eq!(given_out(&mut t), vec![clause(3, 5)]);
+        let mut both = clause(1, 5);
+        both.actions.extend(clause(1, 6).actions);
+        assert_eq!(t.revised().cloned().collect::<Vec<_>>(), vec![both]);
+        // Appending to a clause not given out yet is no revision.
+        t.merge(clause(4, 5));
+        t.merge(clause(4, 6));
+        assert_eq!(t.revised().count(), 1);
+        assert_eq!(given_out(&mut t).len(), 1);
     }
 }

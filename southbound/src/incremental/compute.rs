@@ -29,6 +29,7 @@ impl ChassisCompute {
         sink: &mut dyn FnMut(&OfFlow),
     ) -> Vec<ByKey> {
         self.last_recomputed = sources.len();
+        self.restream.clear();
         self.ensure_inputs(sources);
         let mut touched = Vec::new();
         let ids_before = (self.groups.len(), self.meters.len());
@@ -148,7 +149,9 @@ impl ChassisCompute {
     }
 
     /// Computes the flows of `src` (merged within the source, in key
-    /// order, each given to `sink`), recording its warnings.
+    /// order), recording its warnings.  `sink` gets each flow as it is
+    /// made, in the order made (those of a datapath group datapath by
+    /// datapath), before the source is done.
     pub(super) fn compute_flows(
         &mut self,
         src: Source,
@@ -163,7 +166,13 @@ impl ChassisCompute {
             conj_ids: std::mem::take(&mut self.conj_ids),
             ..LflowOutputs::default()
         };
-        self.compute_source(src, self.inputs.0.as_ref(), &mut out);
+        self.compute_source(src, self.inputs.0.as_ref(), &mut out, &mut *sink);
+        out.flows.emit_new(sink);
+        // Given out before they were final (not expected: see
+        // `translate_logical_flow`): the finals of a streamed install add
+        // them again ([`ChassisCompute::merged_flows`]).
+        self.restream
+            .extend(out.flows.revised().map(|f| ByKey(Arc::new(f.clone()))));
         self.groups = std::mem::take(&mut out.groups);
         self.meters = std::mem::take(&mut out.meters);
         self.conj_ids = std::mem::take(&mut out.conj_ids);
@@ -180,9 +189,6 @@ impl ChassisCompute {
             f.actions.shrink_to_fit();
             Arc::new(f)
         }));
-        for f in &new {
-            sink(f);
-        }
         if out.warnings.is_empty() {
             self.warnings.remove(&src);
         } else {
@@ -244,12 +250,13 @@ impl ChassisCompute {
         src: Source,
         inputs: Option<&LflowInputs>,
         out: &mut LflowOutputs,
+        sink: &mut dyn FnMut(&OfFlow),
     ) {
         let (sb, local, chassis) = (&self.sb, &self.local, &self.chassis);
         match src {
             Source::LogicalFlow(u) => {
                 if let (Some(lf), Some(inputs)) = (sb.logical_flows.get(&u), inputs) {
-                    lflow::translate_logical_flow(sb, local, chassis, inputs, lf, out);
+                    lflow::translate_logical_flow(sb, local, chassis, inputs, lf, out, Some(sink));
                 }
             }
             Source::Neighbor => lflow::neighbor::add_neighbor_flows(sb, local, &mut out.flows),

@@ -253,6 +253,9 @@ pub struct ChassisCompute {
     /// id: only then may an id have lost its last user, and only then is
     /// the whole table walked for the ids still used.
     ids_touched: bool,
+    /// Keys whose flow a streamed compute gave out before it was final
+    /// (see [`ChassisCompute::merged_flows`]).
+    restream: BTreeSet<ByKey>,
 }
 
 impl ChassisCompute {
@@ -284,7 +287,8 @@ impl ChassisCompute {
     }
 
     /// The installed flows made of several flows (of several sources, or
-    /// several of one source) at their key.
+    /// several of one source) at their key, and those a streamed compute
+    /// gave out before they were final.
     pub fn merged_flows(&self) -> Vec<Arc<OfFlow>> {
         let mut out = Vec::new();
         for (k, e) in &self.table {
@@ -302,7 +306,7 @@ impl ChassisCompute {
                 }),
                 _ => true,
             };
-            if several {
+            if several || self.restream.contains(k) {
                 out.push(installed.clone());
             }
         }
@@ -333,6 +337,7 @@ impl ChassisCompute {
             inputs: Inputs::default(),
             last_recomputed: 0,
             ids_touched: false,
+            restream: BTreeSet::new(),
         };
         let all = c.all_sources();
         c.compute_all(&all, sink);
