@@ -166,14 +166,23 @@ bundled!(
 /// anew: unlike [`nb_schema`] and the others, it is not kept (a daemon that
 /// needs it only while connecting does not hold it for its whole life).
 pub fn bundled(db: &str) -> Option<DatabaseSchema> {
-    let text = match db {
+    DatabaseSchema::from_str(bundled_text(db)?).ok()
+}
+
+/// Whether there is a bundled schema for the database named `db` (see
+/// [`bundled`]), without parsing it.
+pub fn has_bundled(db: &str) -> bool {
+    bundled_text(db).is_some()
+}
+
+fn bundled_text(db: &str) -> Option<&'static str> {
+    Some(match db {
         "OVN_Northbound" => include_str!("../schemas/ovn-nb.ovsschema"),
         "OVN_Southbound" => include_str!("../schemas/ovn-sb.ovsschema"),
         "Open_vSwitch" => include_str!("../schemas/vswitch.ovsschema"),
         "_Server" => include_str!("../schemas/_server.ovsschema"),
         _ => return None,
-    };
-    DatabaseSchema::from_str(text).ok()
+    })
 }
 
 #[cfg(test)]
@@ -192,6 +201,8 @@ mod tests {
             assert_eq!(kept.name, db);
         }
         assert_eq!(bundled("OVN_IC_Northbound"), None);
+        assert!(has_bundled("OVN_Southbound"));
+        assert!(!has_bundled("OVN_IC_Northbound"));
     }
 
     #[test]

@@ -481,6 +481,76 @@ async fn selected_columns_only() {
     }
 }
 
+/// A selection naming each table and column it wants is asked for before
+/// the bundled schema is parsed (a first connection). It is still checked:
+/// against a server whose schema lacks a selected column (the early monitor
+/// fails), one with a column the bundled schema lacks, and the bundled
+/// schema itself with a selected column neither has (the early request
+/// named it): each is monitored with the server's own schema, the
+/// selected columns it has and no other.
+#[tokio::test]
+async fn an_explicit_selection_is_checked_against_the_servers_schema() {
+    if !common::need_ovsdb() {
+        return;
+    }
+    let bundled: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::schema_path("ovn-nb.ovsschema")).unwrap(),
+    )
+    .unwrap();
+    for case in ["missing", "extra", "unknown"] {
+        let mut schema = bundled.clone();
+        let mut row = json!({"name": "sw0", "other_config": ["map", [["k", "v"]]]});
+        if case != "unknown" {
+            schema["version"] = json!("7.0.99");
+            schema.as_object_mut().unwrap().remove("cksum");
+            let cols = schema["tables"]["Logical_Switch"]["columns"]
+                .as_object_mut()
+                .unwrap();
+            if case == "extra" {
+                cols.insert("color".into(), json!({"type": "string"}));
+                row["color"] = json!("red");
+            } else {
+                cols.remove("other_config").unwrap();
+                row.as_object_mut().unwrap().remove("other_config");
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nb.ovsschema");
+        std::fs::write(&file, schema.to_string()).unwrap();
+        let s = common::Server::standalone(file.to_str().unwrap());
+        s.transact(
+            &json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": row}]),
+        );
+        let sel = Selection::all().columns("Logical_Switch", &["name", "other_config", "color"]);
+        assert!(sel.explicit_requests().is_some());
+        let mut sess = ReplicaSession::connect_selected(
+            vec![remote(&s)],
+            "OVN_Northbound",
+            sel,
+            false,
+            Options::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
+        next_with_timeout(&mut sess).await;
+        let db = sess.replica().database();
+        assert_eq!(db.schema().version != "7.0.0", case != "unknown", "{case}");
+        let (_, got) = db.table("Logical_Switch").unwrap().iter().next().unwrap();
+        let mut cols: Vec<&str> = got.keys().collect();
+        cols.sort();
+        let want: &[&str] = match case {
+            "missing" => &["name"],
+            "extra" => &["color", "name", "other_config"],
+            _ => &["name", "other_config"],
+        };
+        assert_eq!(cols, want, "{case}");
+        assert!(
+            db.table("Logical_Router").is_none_or(|t| t.is_empty()),
+            "{case}"
+        );
+    }
+}
+
 /// The session sends its monitor request with `get_schema`, for the schema
 /// it expects (the bundled one on a first connection). A server whose
 /// schema differs is monitored with its own: with a column the bundled

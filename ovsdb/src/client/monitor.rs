@@ -38,13 +38,28 @@ impl Connection {
         selection: &Selection,
         last_txn_id: Option<Uuid>,
     ) -> Result<MonitorStart, ClientError> {
-        let reqs = Value::Object(selection.requests(schema));
+        self.monitor_requests(
+            &schema.name,
+            monitor_id,
+            selection.requests(schema),
+            last_txn_id,
+        )
+        .await
+    }
+
+    /// [`Connection::monitor`] with its `monitor-requests` object made
+    /// already (e.g. [`Selection::explicit_requests`], for no schema).
+    pub async fn monitor_requests(
+        &self,
+        db: &str,
+        monitor_id: &str,
+        reqs: serde_json::Map<String, Value>,
+        last_txn_id: Option<Uuid>,
+    ) -> Result<MonitorStart, ClientError> {
+        let reqs = Value::Object(reqs);
         let last = last_txn_id.map_or(Uuid::nil(), |u| u).to_string();
         match self
-            .request_raw(
-                "monitor_cond_since",
-                json!([schema.name, monitor_id, reqs, last]),
-            )
+            .request_raw("monitor_cond_since", json!([db, monitor_id, reqs, last]))
             .await
         {
             Ok(raw) => return monitor_cond_since_reply(raw),
@@ -52,7 +67,7 @@ impl Connection {
             Err(_) => {}
         }
         match self
-            .request_raw("monitor_cond", json!([schema.name, monitor_id, reqs]))
+            .request_raw("monitor_cond", json!([db, monitor_id, reqs]))
             .await
         {
             Ok(initial) => {
@@ -72,7 +87,7 @@ impl Connection {
             v1.insert(t.clone(), r[0].clone());
         }
         let initial = self
-            .request_raw("monitor", json!([schema.name, monitor_id, v1]))
+            .request_raw("monitor", json!([db, monitor_id, v1]))
             .await?;
         Ok(MonitorStart {
             version: UpdateVersion::V1,
@@ -220,6 +235,23 @@ impl Selection {
             Some(Some(cols)) => cols.iter().any(|c| c == column),
             None => false,
         }
+    }
+
+    /// The `monitor-requests` object of a selection that names each table
+    /// it wants and each of their columns, made without the schema (`None`
+    /// for one that asks for every table, or every column of one): what
+    /// [`Selection::requests`] makes of it for a schema that has them all.
+    pub fn explicit_requests(&self) -> Option<serde_json::Map<String, Value>> {
+        if self.tables.is_empty() {
+            return None;
+        }
+        let mut reqs = serde_json::Map::new();
+        for (t, cols) in &self.tables {
+            let mut cols = cols.clone()?;
+            cols.sort();
+            reqs.insert(t.clone(), json!([{ "columns": cols }]));
+        }
+        Some(reqs)
     }
 
     /// The `monitor-requests` object for `schema`: every column listed
