@@ -151,13 +151,13 @@ impl ReplicaSession {
             if explicit.is_none() && matches!(expected, Some(Expected::Bundled)) {
                 expected = crate::schema::bundled(&self.db).map(|s| Expected::Schema(Arc::new(s)));
             }
-            let reqs = match &expected {
+            let mut reqs = match &expected {
                 Some(Expected::Schema(s)) => Some(self.selection.requests(s)),
                 Some(Expected::Bundled) => explicit.clone(),
                 None => None,
             };
             let early_monitor = async {
-                match reqs.clone() {
+                match reqs.take() {
                     Some(r) => Some(
                         conn.monitor_requests(&self.db, MONITOR_ID, r, last_txn_id)
                             .await,
@@ -165,15 +165,14 @@ impl ReplicaSession {
                     None => None,
                 }
             };
-            // The bundled schema, parsed once the requests are out.
+            // The bundled schema, parsed once the requests are out, and
+            // whether it has every column asked for.
             let bundled = async {
-                match expected {
-                    Some(Expected::Bundled) => {
-                        tokio::task::yield_now().await;
-                        crate::schema::bundled(&self.db).map(Arc::new)
-                    }
-                    _ => None,
-                }
+                let asked = explicit.as_ref()?;
+                tokio::task::yield_now().await;
+                let parsed = Arc::new(crate::schema::bundled(&self.db)?);
+                let as_asked = *asked == self.selection.requests(&parsed);
+                Some((parsed, as_asked))
             };
             let (member, schema, early, bundled) = tokio::join!(
                 check_cluster_member(&conn, &self.db, self.leader_only),
@@ -184,21 +183,14 @@ impl ReplicaSession {
             member?;
             let schema = schema?;
             let expected_schema = match expected.take() {
-                Some(Expected::Schema(s)) => Some(s),
+                Some(Expected::Schema(s)) => Some((s, true)),
                 Some(Expected::Bundled) => bundled,
                 None => None,
             };
             let schema = match expected_schema {
                 // The one expected (and possibly the replica's already),
                 // asked for as it is.
-                Some(e)
-                    if *e == schema
-                        && explicit
-                            .as_ref()
-                            .is_none_or(|r| *r == self.selection.requests(&e)) =>
-                {
-                    e
-                }
+                Some((e, true)) if *e == schema => e,
                 Some(_) => {
                     tracing::debug!(
                         "{remote}: {} schema {} is not the one expected: reconnecting to ask for it first",
