@@ -481,6 +481,41 @@ async fn selected_columns_only() {
     }
 }
 
+/// The bundled OVN_Northbound schema, as JSON.
+fn bundled_nb() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(common::schema_path("ovn-nb.ovsschema")).unwrap())
+        .unwrap()
+}
+
+/// Makes the bundled NB `schema` another one (version 7.0.99): with a
+/// `Logical_Switch` column `color` (`extra`, set to "red" in `row`), or
+/// without its `other_config` (left out of `row` too).
+fn another_nb_schema(schema: &mut Value, row: &mut Value, extra: bool) {
+    schema["version"] = json!("7.0.99");
+    schema.as_object_mut().unwrap().remove("cksum");
+    let cols = schema["tables"]["Logical_Switch"]["columns"]
+        .as_object_mut()
+        .unwrap();
+    if extra {
+        cols.insert("color".into(), json!({"type": "string"}));
+        row["color"] = json!("red");
+    } else {
+        cols.remove("other_config").unwrap();
+        row.as_object_mut().unwrap().remove("other_config");
+    }
+}
+
+/// A standalone server of `schema` holding `row` in `Logical_Switch`, and
+/// the directory of its schema file.
+fn server_with_switch(schema: &Value, row: &Value) -> (tempfile::TempDir, common::Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nb.ovsschema");
+    std::fs::write(&file, schema.to_string()).unwrap();
+    let s = common::Server::standalone(file.to_str().unwrap());
+    s.transact(&json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": row}]));
+    (dir, s)
+}
+
 /// A selection naming each table and column it wants is asked for before
 /// the bundled schema is parsed (a first connection). It is still checked:
 /// against a server whose schema lacks a selected column (the early monitor
@@ -493,34 +528,13 @@ async fn an_explicit_selection_is_checked_against_the_servers_schema() {
     if !common::need_ovsdb() {
         return;
     }
-    let bundled: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::schema_path("ovn-nb.ovsschema")).unwrap(),
-    )
-    .unwrap();
     for case in ["missing", "extra", "unknown"] {
-        let mut schema = bundled.clone();
+        let mut schema = bundled_nb();
         let mut row = json!({"name": "sw0", "other_config": ["map", [["k", "v"]]]});
         if case != "unknown" {
-            schema["version"] = json!("7.0.99");
-            schema.as_object_mut().unwrap().remove("cksum");
-            let cols = schema["tables"]["Logical_Switch"]["columns"]
-                .as_object_mut()
-                .unwrap();
-            if case == "extra" {
-                cols.insert("color".into(), json!({"type": "string"}));
-                row["color"] = json!("red");
-            } else {
-                cols.remove("other_config").unwrap();
-                row.as_object_mut().unwrap().remove("other_config");
-            }
+            another_nb_schema(&mut schema, &mut row, case == "extra");
         }
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("nb.ovsschema");
-        std::fs::write(&file, schema.to_string()).unwrap();
-        let s = common::Server::standalone(file.to_str().unwrap());
-        s.transact(
-            &json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": row}]),
-        );
+        let (_dir, s) = server_with_switch(&schema, &row);
         let sel = Selection::all().columns("Logical_Switch", &["name", "other_config", "color"]);
         assert!(sel.explicit_requests().is_some());
         let mut sess = ReplicaSession::connect_selected(
@@ -561,31 +575,11 @@ async fn a_server_with_another_schema_than_the_bundled_one_is_monitored_by_its_o
     if !common::need_ovsdb() {
         return;
     }
-    let bundled: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::schema_path("ovn-nb.ovsschema")).unwrap(),
-    )
-    .unwrap();
     for extra in [true, false] {
-        let mut schema = bundled.clone();
-        schema["version"] = json!("7.0.99");
-        schema.as_object_mut().unwrap().remove("cksum");
-        let cols = schema["tables"]["Logical_Switch"]["columns"]
-            .as_object_mut()
-            .unwrap();
+        let mut schema = bundled_nb();
         let mut row = json!({"name": "sw0"});
-        if extra {
-            cols.insert("color".into(), json!({"type": "string"}));
-            row["color"] = json!("red");
-        } else {
-            cols.remove("other_config").unwrap();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("nb.ovsschema");
-        std::fs::write(&file, schema.to_string()).unwrap();
-        let s = common::Server::standalone(file.to_str().unwrap());
-        s.transact(
-            &json!(["OVN_Northbound", {"op": "insert", "table": "Logical_Switch", "row": row}]),
-        );
+        another_nb_schema(&mut schema, &mut row, extra);
+        let (_dir, s) = server_with_switch(&schema, &row);
 
         let mut sess = ReplicaSession::connect(
             vec![remote(&s)],

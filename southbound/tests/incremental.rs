@@ -564,6 +564,11 @@ fn apply(m: &mut Model, ch: &mut Chassis, e: &Edit) -> (Vec<SbChange>, Vec<Local
     (sbc, lc)
 }
 
+/// A flow's key (table, priority, match) as text.
+fn flow_key(f: &OfFlow) -> String {
+    format!("{} {} {}", f.table, f.priority, f.of_match)
+}
+
 /// Flow text with group ids replaced by the group's definition.
 fn text(f: &OfFlow, group: &dyn Fn(u32) -> Option<String>) -> String {
     let s = f.to_string();
@@ -627,19 +632,19 @@ proptest! {
         let mut engine = ChassisCompute::new(model.sb(), ch.clone());
         let mut shown: BTreeMap<String, OfFlow> = engine
             .installed()
-            .map(|f| (format!("{} {} {}", f.table, f.priority, f.of_match), f.clone()))
+            .map(|f| (flow_key(f), f.clone()))
             .collect();
         for e in &edits {
             let (sbc, lc) = apply(&mut model, &mut ch, e);
             let delta = engine.apply(sbc, lc);
             // The delta turns the previous table into the new one.
             for f in &delta.removed {
-                let k = format!("{} {} {}", f.table, f.priority, f.of_match);
+                let k = flow_key(f);
                 let old = shown.remove(&k);
                 prop_assert_eq!(old.as_ref(), Some(&**f), "removed unknown flow");
             }
             for f in &delta.added {
-                let k = format!("{} {} {}", f.table, f.priority, f.of_match);
+                let k = flow_key(f);
                 prop_assert!(shown.insert(k, (**f).clone()).is_none(), "added over a flow");
             }
             let mut applied: Vec<String> = shown
@@ -689,10 +694,6 @@ proptest! {
             prop_assert_eq!(&engine_table(&engine), &expected, "after {:?}", e);
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     /// A streamed full compute (the controller's start) gives out every
     /// flow, a datapath group's datapath by datapath: the last flow given
@@ -706,13 +707,12 @@ proptest! {
         for e in &edits {
             apply(&mut model, &mut ch, e);
         }
-        let key = |f: &OfFlow| format!("{} {} {}", f.table, f.priority, f.of_match);
         let mut last: BTreeMap<String, OfFlow> = BTreeMap::new();
         let engine = ChassisCompute::with_kept_zones_streamed(model.sb(), ch.clone(), &mut |f| {
-            last.insert(key(f), f.clone());
+            last.insert(flow_key(f), f.clone());
         });
         for f in engine.merged_flows() {
-            last.insert(key(&f), (*f).clone());
+            last.insert(flow_key(&f), (*f).clone());
         }
         let mut streamed: Vec<String> = last
             .values()
